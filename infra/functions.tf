@@ -1,0 +1,41 @@
+# One Cloud Run function (2nd gen) per manifest entry. Stage the sources first:
+#   go run ./scripts/stage -all      # writes build/<name>/ for every function
+module "function" {
+  source   = "./modules/function"
+  for_each = local.functions
+
+  project_id  = var.project_id
+  region      = var.region
+  environment = var.environment
+  labels      = local.labels
+
+  name        = each.key
+  description = try(each.value.description, "")
+  entry_point = each.value.entryPoint
+  kind        = each.value.kind
+  runtime     = local.manifest.runtime
+
+  source_bucket            = local.source_bucket
+  source_dir               = "${local.build_dir}/${each.key}"
+  build_service_account_id = google_service_account.build.id
+
+  roles    = try(each.value.roles, [])
+  secrets  = { for s in try(each.value.secrets, []) : s => google_secret_manager_secret.secret[s].id }
+  kms_keys = { for k in try(each.value.kmsKeys, []) : k => google_kms_crypto_key.key[k].id }
+
+  trigger_topic_id               = each.value.kind == "event" ? google_pubsub_topic.topic[each.value.trigger].id : null
+  eventarc_service_account_email = google_service_account.eventarc.email
+
+  available_memory   = coalesce(try(var.function_overrides[each.key].available_memory, null), "256M")
+  available_cpu      = coalesce(try(var.function_overrides[each.key].available_cpu, null), "1")
+  timeout_seconds    = coalesce(try(var.function_overrides[each.key].timeout_seconds, null), 60)
+  min_instance_count = coalesce(try(var.function_overrides[each.key].min_instance_count, null), 0)
+  max_instance_count = coalesce(try(var.function_overrides[each.key].max_instance_count, null), 20)
+  concurrency        = coalesce(try(var.function_overrides[each.key].concurrency, null), 40)
+
+  depends_on = [
+    google_project_service.apis,
+    google_project_iam_member.build,
+    google_project_iam_member.eventarc_event_receiver,
+  ]
+}

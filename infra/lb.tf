@@ -1,0 +1,144 @@
+# Global external Application Load Balancer in front of the HTTP functions. Each HTTP function
+# gets a serverless NEG and a backend service; the URL map's path rules are the manifest's
+# routes ("/v1/banks/*" is the URL map's own prefix wildcard). Created when api_domains is set.
+locals {
+  lb_enabled      = length(var.api_domains) > 0
+  lb_functions    = local.lb_enabled ? local.http_functions : {}
+  lb_default_name = var.lb_default_function != null ? var.lb_default_function : try(sort(keys(local.http_functions))[0], null)
+}
+
+resource "google_compute_region_network_endpoint_group" "function" {
+  for_each = local.lb_functions
+
+  project               = var.project_id
+  region                = var.region
+  name                  = "tok-neg-${each.key}"
+  network_endpoint_type = "SERVERLESS"
+
+  cloud_run {
+    service = module.function[each.key].service_name
+  }
+}
+
+resource "google_compute_backend_service" "function" {
+  for_each = local.lb_functions
+
+  project               = var.project_id
+  name                  = "tok-be-${each.key}"
+  description           = try(each.value.description, "")
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  protocol              = "HTTPS"
+  # security_policy = google_compute_security_policy.api.id   # Cloud Armor: a later issue
+
+  backend {
+    group = google_compute_region_network_endpoint_group.function[each.key].id
+  }
+
+  log_config {
+    enable      = true
+    sample_rate = 1.0
+  }
+}
+
+resource "google_compute_url_map" "api" {
+  count = local.lb_enabled ? 1 : 0
+
+  project         = var.project_id
+  name            = "tok-api"
+  default_service = google_compute_backend_service.function[local.lb_default_name].id
+
+  host_rule {
+    hosts        = var.api_domains
+    path_matcher = "api"
+  }
+
+  path_matcher {
+    name            = "api"
+    default_service = google_compute_backend_service.function[local.lb_default_name].id
+
+    dynamic "path_rule" {
+      for_each = local.lb_functions
+      content {
+        paths   = path_rule.value.routes
+        service = google_compute_backend_service.function[path_rule.key].id
+      }
+    }
+  }
+}
+
+resource "google_compute_global_address" "api" {
+  count = local.lb_enabled ? 1 : 0
+
+  project = var.project_id
+  name    = "tok-api"
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_compute_managed_ssl_certificate" "api" {
+  count = local.lb_enabled ? 1 : 0
+
+  project = var.project_id
+  name    = "tok-api-${substr(sha1(join(",", sort(var.api_domains))), 0, 8)}"
+
+  managed {
+    domains = var.api_domains
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "google_compute_target_https_proxy" "api" {
+  count = local.lb_enabled ? 1 : 0
+
+  project          = var.project_id
+  name             = "tok-api"
+  url_map          = google_compute_url_map.api[0].id
+  ssl_certificates = [google_compute_managed_ssl_certificate.api[0].id]
+}
+
+resource "google_compute_global_forwarding_rule" "https" {
+  count = local.lb_enabled ? 1 : 0
+
+  project               = var.project_id
+  name                  = "tok-api-https"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  ip_address            = google_compute_global_address.api[0].id
+  port_range            = "443"
+  target                = google_compute_target_https_proxy.api[0].id
+}
+
+# Plain HTTP only redirects to HTTPS.
+resource "google_compute_url_map" "http_redirect" {
+  count = local.lb_enabled ? 1 : 0
+
+  project = var.project_id
+  name    = "tok-api-http-redirect"
+
+  default_url_redirect {
+    https_redirect         = true
+    redirect_response_code = "MOVED_PERMANENTLY_DEFAULT"
+    strip_query            = false
+  }
+}
+
+resource "google_compute_target_http_proxy" "http_redirect" {
+  count = local.lb_enabled ? 1 : 0
+
+  project = var.project_id
+  name    = "tok-api-http-redirect"
+  url_map = google_compute_url_map.http_redirect[0].id
+}
+
+resource "google_compute_global_forwarding_rule" "http" {
+  count = local.lb_enabled ? 1 : 0
+
+  project               = var.project_id
+  name                  = "tok-api-http"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  ip_address            = google_compute_global_address.api[0].id
+  port_range            = "80"
+  target                = google_compute_target_http_proxy.http_redirect[0].id
+}

@@ -1,0 +1,25 @@
+locals {
+  # The one list of Tok's functions, shared with the local gateway and scripts/stage.
+  manifest = yamldecode(file("${path.module}/../functions/manifest.yaml"))
+
+  functions       = { for f in local.manifest.functions : f.name => f }
+  http_functions  = { for name, f in local.functions : name => f if f.kind == "http" }
+  event_functions = { for name, f in local.functions : name => f if f.kind == "event" }
+  topics          = { for t in try(local.manifest.topics, []) : t.name => t }
+
+  # Every secret and KMS key named by any function; IAM is still granted per function.
+  secret_names = toset(flatten([for f in local.manifest.functions : try(f.secrets, [])]))
+  kms_key_names = setunion(
+    toset(["tokens"]),
+    toset(flatten([for f in local.manifest.functions : try(f.kmsKeys, [])])),
+  )
+
+  build_dir     = var.build_dir != null ? var.build_dir : "${path.module}/../build"
+  source_bucket = coalesce(var.source_bucket, one(google_storage_bucket.source[*].name))
+
+  labels = merge({
+    app         = "tok"
+    environment = var.environment
+    managed-by  = "terraform"
+  }, var.labels)
+}

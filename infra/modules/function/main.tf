@@ -1,0 +1,169 @@
+locals {
+  is_event = var.kind == "event"
+
+  # account_id: 6-30 characters, letters, digits and hyphens, not ending with a hyphen.
+  service_account_id = trimsuffix(substr("fn-${var.name}-sa", 0, 30), "-")
+
+  ingress_settings = var.ingress_settings != null ? var.ingress_settings : (
+    local.is_event ? "ALLOW_INTERNAL_ONLY" : "ALLOW_INTERNAL_AND_GCLB"
+  )
+
+  # The key that wraps bank-token data keys: "tokens" when listed, else the first listed key.
+  kms_key = length(var.kms_keys) == 0 ? null : lookup(var.kms_keys, "tokens", values(var.kms_keys)[0])
+
+  environment_variables = merge(
+    {
+      GOOGLE_CLOUD_PROJECT = var.project_id
+      TOK_ENVIRONMENT      = var.environment
+      TOK_FUNCTION         = var.name
+      LOG_EXECUTION_ID     = "true"
+    },
+    local.kms_key == null ? {} : { TOK_KMS_KEY = local.kms_key },
+    { for k, id in var.kms_keys : "TOK_KMS_KEY_${upper(replace(k, "-", "_"))}" => id },
+    { for s, id in var.secrets : "TOK_SECRET_${upper(replace(s, "-", "_"))}" => id },
+    var.environment_variables,
+  )
+
+  archive_dir   = var.archive_dir != null ? var.archive_dir : "${path.root}/.terraform/tmp/functions"
+  source_object = coalesce(var.source_object, one(google_storage_bucket_object.source[*].name))
+}
+
+# One service account per function: its identity at run time and the only principal its IAM
+# below is granted to.
+resource "google_service_account" "function" {
+  project      = var.project_id
+  account_id   = local.service_account_id
+  display_name = "Tok function ${var.name}"
+  description  = "Runtime identity of the ${var.name} function."
+}
+
+resource "google_project_iam_member" "role" {
+  for_each = toset(var.roles)
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.function.member
+}
+
+# Secret Manager access on each listed secret only, never project-wide.
+resource "google_secret_manager_secret_iam_member" "accessor" {
+  for_each = var.secrets
+
+  project   = var.project_id
+  secret_id = each.value
+  role      = "roles/secretmanager.secretAccessor"
+  member    = google_service_account.function.member
+}
+
+# KMS encrypt/decrypt on each listed key only, never on the key ring or the project.
+resource "google_kms_crypto_key_iam_member" "encrypter_decrypter" {
+  for_each = var.kms_keys
+
+  crypto_key_id = each.value
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = google_service_account.function.member
+}
+
+# Source: the staged folder (build/<name>/) zipped; the object name carries the content hash,
+# so a changed source is a new object and a new deployment.
+data "archive_file" "source" {
+  count = var.source_object == null ? 1 : 0
+
+  type        = "zip"
+  source_dir  = var.source_dir
+  output_path = "${local.archive_dir}/${var.name}.zip"
+}
+
+resource "google_storage_bucket_object" "source" {
+  count = var.source_object == null ? 1 : 0
+
+  bucket = var.source_bucket
+  name   = "${var.name}/${data.archive_file.source[0].output_md5}.zip"
+  source = data.archive_file.source[0].output_path
+}
+
+resource "google_cloudfunctions2_function" "function" {
+  project     = var.project_id
+  location    = var.region
+  name        = var.name
+  description = var.description
+  labels      = merge(var.labels, { function = var.name, kind = var.kind })
+
+  build_config {
+    runtime         = var.runtime
+    entry_point     = var.entry_point
+    service_account = var.build_service_account_id
+
+    source {
+      storage_source {
+        bucket = var.source_bucket
+        object = local.source_object
+      }
+    }
+  }
+
+  service_config {
+    service_account_email            = google_service_account.function.email
+    ingress_settings                 = local.ingress_settings
+    all_traffic_on_latest_revision   = true
+    available_memory                 = var.available_memory
+    available_cpu                    = var.available_cpu
+    timeout_seconds                  = var.timeout_seconds
+    min_instance_count               = var.min_instance_count
+    max_instance_count               = var.max_instance_count
+    max_instance_request_concurrency = var.concurrency
+    environment_variables            = local.environment_variables
+  }
+
+  dynamic "event_trigger" {
+    for_each = local.is_event ? [var.trigger_topic_id] : []
+    content {
+      trigger_region        = var.region
+      event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
+      pubsub_topic          = event_trigger.value
+      retry_policy          = var.retry_on_failure ? "RETRY_POLICY_RETRY" : "RETRY_POLICY_DO_NOT_RETRY"
+      service_account_email = var.eventarc_service_account_email
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = !local.is_event || (var.trigger_topic_id != null && var.eventarc_service_account_email != null)
+      error_message = "event function ${var.name} needs trigger_topic_id and eventarc_service_account_email."
+    }
+    precondition {
+      condition     = var.source_object != null || var.source_dir != null
+      error_message = "function ${var.name} needs source_dir (staged build/<name>/) or source_object."
+    }
+  }
+
+  # The function starts with its permissions in place.
+  depends_on = [
+    google_project_iam_member.role,
+    google_secret_manager_secret_iam_member.accessor,
+    google_kms_crypto_key_iam_member.encrypter_decrypter,
+  ]
+}
+
+# Eventarc's identity may invoke this event function's Cloud Run service, and nothing else.
+resource "google_cloud_run_v2_service_iam_member" "eventarc_invoker" {
+  count = local.is_event ? 1 : 0
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.function.name # the Cloud Run service has the function's name
+  role     = "roles/run.invoker"
+  member   = "serviceAccount:${var.eventarc_service_account_email}"
+}
+
+# HTTP functions are reached only through the load balancer (ingress ALLOW_INTERNAL_AND_GCLB),
+# which does not carry Google identity; the function authenticates the API key itself.
+resource "google_cloud_run_v2_service_iam_member" "public_invoker" {
+  count = !local.is_event && var.allow_unauthenticated ? 1 : 0
+
+  project  = var.project_id
+  location = var.region
+  name     = google_cloudfunctions2_function.function.name # the Cloud Run service has the function's name
+  role     = "roles/run.invoker"
+  member   = "allUsers"
+}

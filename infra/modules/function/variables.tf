@@ -1,0 +1,201 @@
+variable "project_id" {
+  type        = string
+  description = "Project that hosts the function."
+}
+
+variable "region" {
+  type        = string
+  description = "Region of the function and of its event trigger."
+}
+
+variable "name" {
+  type        = string
+  description = "Function name from the manifest (lower-case letters and digits)."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{1,30}$", var.name))
+    error_message = "name must be 2-31 lower-case letters and digits, starting with a letter."
+  }
+}
+
+variable "description" {
+  type        = string
+  description = "Human description of the function, from the manifest."
+  default     = ""
+}
+
+variable "entry_point" {
+  type        = string
+  description = "Name the function registers with functions.HTTP / functions.CloudEvent (FUNCTION_TARGET)."
+}
+
+variable "kind" {
+  type        = string
+  description = "http (served through the load balancer) or event (triggered by a Pub/Sub topic through Eventarc)."
+
+  validation {
+    condition     = contains(["http", "event"], var.kind)
+    error_message = "kind must be http or event."
+  }
+}
+
+variable "runtime" {
+  type        = string
+  description = "Cloud Functions runtime, from the manifest (e.g. go126); must not be older than go.mod's go line."
+
+  validation {
+    condition     = can(regex("^go[0-9]+$", var.runtime))
+    error_message = "runtime must be a Go runtime such as go126."
+  }
+}
+
+variable "source_bucket" {
+  type        = string
+  description = "Bucket the zipped source is uploaded to (or already lives in, with source_object)."
+}
+
+variable "source_dir" {
+  type        = string
+  description = "Staged source folder (build/<name>/ from scripts/stage) that is zipped and uploaded. Ignored when source_object is set."
+  default     = null
+}
+
+variable "source_object" {
+  type        = string
+  description = "Existing object in source_bucket holding the zipped source (e.g. uploaded by CI). When null, source_dir is zipped and uploaded."
+  default     = null
+}
+
+variable "archive_dir" {
+  type        = string
+  description = "Local folder for the zip made from source_dir. When null, the module's .terraform-adjacent tmp folder under the root module."
+  default     = null
+}
+
+variable "trigger_topic_id" {
+  type        = string
+  description = "Pub/Sub topic ID (projects/P/topics/T) that triggers an event function; null for HTTP functions."
+  default     = null
+}
+
+variable "retry_on_failure" {
+  type        = bool
+  description = "For event functions: redeliver the event when the function fails (RETRY_POLICY_RETRY). Handlers must then be idempotent."
+  default     = true
+}
+
+variable "eventarc_service_account_email" {
+  type        = string
+  description = "Service account Eventarc uses to invoke an event function; it gets roles/run.invoker on this function's service only."
+  default     = null
+}
+
+variable "build_service_account_id" {
+  type        = string
+  description = "Service account ID (projects/P/serviceAccounts/EMAIL) Cloud Build runs as; null for the project default."
+  default     = null
+}
+
+variable "roles" {
+  type        = list(string)
+  description = "Project-level IAM roles for the function's own service account, from the manifest. Secret and KMS roles are refused here: they are granted per secret and per key."
+  default     = []
+
+  validation {
+    condition = alltrue([
+      for r in var.roles : !contains([
+        "roles/owner",
+        "roles/editor",
+        "roles/secretmanager.admin",
+        "roles/secretmanager.secretAccessor",
+        "roles/cloudkms.admin",
+        "roles/cloudkms.cryptoKeyEncrypterDecrypter",
+        "roles/cloudkms.cryptoKeyEncrypter",
+        "roles/cloudkms.cryptoKeyDecrypter",
+      ], r)
+    ])
+    error_message = "roles must not contain owner/editor or Secret Manager / KMS roles; list secrets under secrets and keys under kmsKeys instead."
+  }
+}
+
+variable "secrets" {
+  type        = map(string)
+  description = "Secrets the function may read: manifest name => secret ID (projects/P/secrets/NAME). secretAccessor is granted on each of these only."
+  default     = {}
+}
+
+variable "kms_keys" {
+  type        = map(string)
+  description = "KMS crypto keys the function may use: manifest name => crypto key ID. cryptoKeyEncrypterDecrypter is granted on each of these only."
+  default     = {}
+}
+
+variable "environment" {
+  type        = string
+  description = "Deployment environment (dev, staging, prod), passed to the function as TOK_ENVIRONMENT."
+}
+
+variable "environment_variables" {
+  type        = map(string)
+  description = "Extra environment variables; they override the module's own (GOOGLE_CLOUD_PROJECT, TOK_*)."
+  default     = {}
+}
+
+variable "ingress_settings" {
+  type        = string
+  description = "Ingress: when null, ALLOW_INTERNAL_AND_GCLB for http functions (only via the load balancer) and ALLOW_INTERNAL_ONLY for event functions."
+  default     = null
+
+  validation {
+    condition     = var.ingress_settings == null || contains(["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"], coalesce(var.ingress_settings, "ALLOW_ALL"))
+    error_message = "ingress_settings must be ALLOW_ALL, ALLOW_INTERNAL_ONLY or ALLOW_INTERNAL_AND_GCLB."
+  }
+}
+
+variable "allow_unauthenticated" {
+  type        = bool
+  description = "Grant allUsers roles/run.invoker (http functions behind the load balancer, where ingress limits callers and the function checks the API key). Ignored for event functions."
+  default     = true
+}
+
+variable "available_memory" {
+  type        = string
+  description = "Memory per instance, e.g. 256M or 1Gi."
+  default     = "256M"
+}
+
+variable "available_cpu" {
+  type        = string
+  description = "vCPUs per instance, e.g. \"1\"; concurrency above 1 needs at least 1."
+  default     = "1"
+}
+
+variable "timeout_seconds" {
+  type        = number
+  description = "Request (or event handling) timeout in seconds."
+  default     = 60
+}
+
+variable "min_instance_count" {
+  type        = number
+  description = "Instances kept warm."
+  default     = 0
+}
+
+variable "max_instance_count" {
+  type        = number
+  description = "Upper bound on instances (protects Firestore and bank APIs from runaway scaling)."
+  default     = 20
+}
+
+variable "concurrency" {
+  type        = number
+  description = "Concurrent requests per instance."
+  default     = 40
+}
+
+variable "labels" {
+  type        = map(string)
+  description = "Labels on the function."
+  default     = {}
+}

@@ -1,0 +1,24 @@
+output "functions" {
+  description = "Per function: its URI and service account email."
+  value = {
+    for name, m in module.function : name => {
+      uri                   = m.uri
+      service_account_email = m.service_account_email
+    }
+  }
+}
+
+output "api_ip_address" {
+  description = "IP address of the HTTPS load balancer (point the api_domains DNS records here); null without api_domains."
+  value       = local.lb_enabled ? google_compute_global_address.api[0].address : null
+}
+
+output "kms_keys" {
+  description = "KMS crypto key IDs by name (TOK_KMS_KEY for the tokens key)."
+  value       = { for k, key in google_kms_crypto_key.key : k => key.id }
+}
+
+output "topics" {
+  description = "Pub/Sub topic IDs by manifest name."
+  value       = { for k, t in google_pubsub_topic.topic : k => t.id }
+}

@@ -1,0 +1,16 @@
+# Cloud Scheduler jobs go here (a later issue): the sync tick publishes to a sync-tick topic
+# from the manifest on a cron schedule, e.g.
+#
+#   resource "google_cloud_scheduler_job" "sync_tick" {
+#     name      = "tok-sync-tick"
+#     region    = var.region
+#     schedule  = "*/15 * * * *"
+#     time_zone = "Etc/UTC"
+#     pubsub_target {
+#       topic_name = google_pubsub_topic.topic["tok-sync-tick"].id
+#       data       = base64encode("{}")
+#     }
+#   }
+#
+# Keep jobs data-driven (a locals map or a scheduler list in the manifest) so the local stack
+# can fire the same ticks.

@@ -1,0 +1,82 @@
+variable "project_id" {
+  type        = string
+  description = "The Google Cloud project that hosts Tok."
+}
+
+variable "region" {
+  type        = string
+  description = "Region for the functions, Pub/Sub storage, KMS, Secret Manager replicas and the source bucket."
+  default     = "europe-west3"
+}
+
+variable "environment" {
+  type        = string
+  description = "Deployment environment (dev, staging or prod). Not to be confused with live/sandbox, which is per API key inside one deployment."
+  default     = "dev"
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be one of dev, staging, prod."
+  }
+}
+
+variable "firestore_location" {
+  type        = string
+  description = "Location of the Firestore database (a multi-region such as eur3 or a region such as europe-west3). Cannot change after creation."
+  default     = "eur3"
+}
+
+variable "source_bucket" {
+  type        = string
+  description = "Existing Cloud Storage bucket for the functions' source zips. When null, Terraform creates <project_id>-tok-function-source."
+  default     = null
+}
+
+variable "build_dir" {
+  type        = string
+  description = "Folder holding the staged functions (build/<name>/, made by `go run ./scripts/stage -all`). When null, the build/ folder at the repository root."
+  default     = null
+}
+
+variable "function_overrides" {
+  type = map(object({
+    available_memory   = optional(string)
+    available_cpu      = optional(string)
+    timeout_seconds    = optional(number)
+    min_instance_count = optional(number)
+    max_instance_count = optional(number)
+    concurrency        = optional(number)
+  }))
+  description = "Per-function sizing, keyed by the manifest name; anything unset uses the module's defaults."
+  default     = {}
+}
+
+variable "kms_rotation_period" {
+  type        = string
+  description = "Rotation period of the KMS crypto keys, in seconds with an s suffix (7776000s = 90 days)."
+  default     = "7776000s"
+}
+
+variable "secret_replica_locations" {
+  type        = list(string)
+  description = "Regions holding the Secret Manager replicas (user-managed replication keeps secrets in the EU). When empty, the region variable alone."
+  default     = []
+}
+
+variable "api_domains" {
+  type        = list(string)
+  description = "Domains served by the HTTPS load balancer (Google-managed certificate). Empty: no load balancer is created."
+  default     = []
+}
+
+variable "lb_default_function" {
+  type        = string
+  description = "HTTP function that receives requests matching no route (it answers the Tok NOT_FOUND envelope). When null, the first HTTP function by name."
+  default     = null
+}
+
+variable "labels" {
+  type        = map(string)
+  description = "Extra labels applied to every resource that supports them."
+  default     = {}
+}
