@@ -1,0 +1,327 @@
+// Package gcloudemu starts and stops the official Firestore and Pub/Sub emulators that ship
+// with the Google Cloud CLI. It runs their jars with java directly, which starts faster than
+// `gcloud emulators ... start` and lets a process-group kill leave no Java behind.
+package gcloudemu
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Options configures one emulator.
+type Options struct {
+	Port         int           // 0 picks a free port
+	LogDir       string        // stdout and stderr go to LogDir/<name>.log; "" uses a temporary directory removed on Stop
+	HeapMB       int           // Java maximum heap; 0 means 512
+	ReadyTimeout time.Duration // how long to wait for `GET /` to answer Ok; 0 means 60s
+}
+
+const (
+	defaultHeapMB       = 512
+	defaultReadyTimeout = 60 * time.Second
+	// stopGrace is how long Stop waits after SIGTERM before it sends SIGKILL.
+	stopGrace = 5 * time.Second
+	// logTailBytes is how much of the log a start failure quotes.
+	logTailBytes = 4096
+)
+
+// Emulator is a running emulator process group.
+type Emulator struct {
+	name    string
+	host    string
+	cmd     *exec.Cmd
+	logPath string
+	tempDir string // removed on Stop when LogDir was empty
+
+	exited  chan struct{} // closed once the process has been reaped
+	waitErr error         // valid after exited is closed
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Host returns the emulator's address as "127.0.0.1:PORT", the form the
+// FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST variables take.
+func (e *Emulator) Host() string { return e.host }
+
+// StartFirestore starts the Firestore emulator (native mode) and waits until it is ready.
+func StartFirestore(ctx context.Context, opts Options) (*Emulator, error) {
+	java, root, err := prerequisites()
+	if err != nil {
+		return nil, err
+	}
+	jar := filepath.Join(root, "platform", "cloud-firestore-emulator", "cloud-firestore-emulator.jar")
+	if _, err := os.Stat(jar); err != nil {
+		return nil, fmt.Errorf("firestore emulator not found (install it with `apt-get install google-cloud-cli-firestore-emulator`): %w", err)
+	}
+	return start(ctx, launch{
+		name:     "firestore",
+		java:     java,
+		startLog: "Dev App Server is now running",
+		args: func(heap string, port int) []string {
+			return []string{heap, "-Duser.language=en", "-cp", jar,
+				"com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
+				"--host=127.0.0.1", "--port=" + strconv.Itoa(port)}
+		},
+	}, opts)
+}
+
+// StartPubSub starts the Pub/Sub emulator and waits until it is ready.
+func StartPubSub(ctx context.Context, opts Options) (*Emulator, error) {
+	java, root, err := prerequisites()
+	if err != nil {
+		return nil, err
+	}
+	jars, _ := filepath.Glob(filepath.Join(root, "platform", "pubsub-emulator", "lib", "cloud-pubsub-emulator-*.jar"))
+	if len(jars) == 0 {
+		return nil, fmt.Errorf("pubsub emulator not found under %s (install it with `apt-get install google-cloud-cli-pubsub-emulator`)", root)
+	}
+	jar := jars[len(jars)-1] // Glob sorts, so the last is the newest version
+	return start(ctx, launch{
+		name:     "pubsub",
+		java:     java,
+		startLog: "Server started, listening on",
+		args: func(heap string, port int) []string {
+			// Without --host it binds [::1] only, which 127.0.0.1 clients cannot reach.
+			return []string{heap, "-jar", jar, "--host=127.0.0.1", "--port=" + strconv.Itoa(port)}
+		},
+	}, opts)
+}
+
+// ResetFirestore deletes every document of project in the Firestore emulator at host.
+func ResetFirestore(ctx context.Context, host, project string) error {
+	url := "http://" + host + "/emulator/v1/projects/" + project + "/databases/(default)/documents"
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, url, nil)
+	if err != nil {
+		return fmt.Errorf("reset firestore: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("reset firestore: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		return fmt.Errorf("reset firestore: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// Stop kills the emulator's process group (SIGTERM, then SIGKILL after a grace period) and
+// waits for it to exit. It is safe to call more than once.
+func (e *Emulator) Stop() error {
+	e.stopOnce.Do(func() {
+		e.stopErr = e.kill()
+		if e.tempDir != "" {
+			if err := os.RemoveAll(e.tempDir); err != nil && e.stopErr == nil {
+				e.stopErr = fmt.Errorf("stop %s: %w", e.name, err)
+			}
+		}
+	})
+	return e.stopErr
+}
+
+func (e *Emulator) kill() error {
+	pgid := e.cmd.Process.Pid // Setpgid makes the leader's pid the group id
+	if err := signalGroup(pgid, syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stop %s: %w", e.name, err)
+	}
+	select {
+	case <-e.exited:
+	case <-time.After(stopGrace):
+		slog.Warn("emulator ignored SIGTERM, killing it", "emulator", e.name)
+		if err := signalGroup(pgid, syscall.SIGKILL); err != nil {
+			return fmt.Errorf("stop %s: %w", e.name, err)
+		}
+		<-e.exited
+	}
+	// The leader is gone; a child it forked could still hold the group (and the port).
+	if err := signalGroup(pgid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("stop %s: %w", e.name, err)
+	}
+	return nil
+}
+
+// signalGroup signals every process in the group; a group that is already gone is not an error.
+func signalGroup(pgid int, sig syscall.Signal) error {
+	if err := syscall.Kill(-pgid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signal process group %d: %w", pgid, err)
+	}
+	return nil
+}
+
+// launch says how to run one emulator and how to tell from its log that it started.
+type launch struct {
+	name string
+	java string
+	args func(heap string, port int) []string
+	// startLog appears in the log once this process serves its port. `GET /` alone is not
+	// proof: if another process took the port, it may answer Ok itself.
+	startLog string
+}
+
+// mainDied appears in the log when the JVM's main thread failed; the Pub/Sub emulator then
+// keeps running without serving (after a BindException, for one), so waiting is pointless.
+const mainDied = `Exception in thread "main"`
+
+func start(ctx context.Context, l launch, opts Options) (*Emulator, error) {
+	name := l.name
+	heapMB := opts.HeapMB
+	if heapMB == 0 {
+		heapMB = defaultHeapMB
+	}
+	readyTimeout := opts.ReadyTimeout
+	if readyTimeout == 0 {
+		readyTimeout = defaultReadyTimeout
+	}
+	port := opts.Port
+	if port == 0 {
+		var err error
+		if port, err = freePort(ctx); err != nil {
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+	}
+	e := &Emulator{name: name, host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), exited: make(chan struct{})}
+
+	logDir := opts.LogDir
+	if logDir == "" {
+		dir, err := os.MkdirTemp("", "gcloudemu-")
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+		logDir, e.tempDir = dir, dir
+	} else if err := os.MkdirAll(logDir, 0o750); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	e.logPath = filepath.Join(logDir, name+".log")
+	logFile, err := os.Create(e.logPath)
+	if err != nil {
+		e.removeTempDir()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+
+	// exec.Command, not CommandContext: ctx bounds the start, not the emulator's lifetime.
+	e.cmd = exec.Command(l.java, l.args("-Xmx"+strconv.Itoa(heapMB)+"m", port)...) //nolint:gosec,noctx // java and jar paths come from the local SDK, not from input
+	e.cmd.Stdout, e.cmd.Stderr = logFile, logFile
+	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	began := time.Now()
+	if err := e.cmd.Start(); err != nil {
+		_ = logFile.Close()
+		e.removeTempDir()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	go func() {
+		e.waitErr = e.cmd.Wait()
+		_ = logFile.Close()
+		close(e.exited)
+	}()
+
+	if err := e.waitReady(ctx, readyTimeout, l.startLog); err != nil {
+		tail := e.logTail()
+		_ = e.Stop()
+		return nil, fmt.Errorf("start %s: %w\n--- last lines of %s ---\n%s", name, err, e.logPath, tail)
+	}
+	slog.Info("emulator ready", "emulator", name, "host", e.host, "pid", e.cmd.Process.Pid,
+		"startup", time.Since(began).Round(time.Millisecond), "log", e.logPath)
+	return e, nil
+}
+
+// waitReady polls until the log says the server started and `GET /` answers Ok, and fails
+// early if the process dies or its main thread fails.
+func (e *Emulator) waitReady(ctx context.Context, timeout time.Duration, startLog string) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{Timeout: time.Second}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	started := false
+	for {
+		if !started {
+			log, err := os.ReadFile(e.logPath)
+			if err != nil {
+				return fmt.Errorf("read emulator log: %w", err)
+			}
+			if bytes.Contains(log, []byte(mainDied)) {
+				return errors.New("emulator failed to start")
+			}
+			started = bytes.Contains(log, []byte(startLog))
+		}
+		if started && e.answersOk(ctx, client) {
+			return nil
+		}
+		select {
+		case <-e.exited:
+			return fmt.Errorf("emulator exited before it was ready: %w", e.exitError())
+		case <-ctx.Done():
+			return fmt.Errorf("emulator not ready on %s: %w", e.host, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func (e *Emulator) answersOk(ctx context.Context, client *http.Client) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.host+"/", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64))
+	return err == nil && resp.StatusCode == http.StatusOK && strings.TrimSpace(string(body)) == "Ok"
+}
+
+func (e *Emulator) exitError() error {
+	if e.waitErr == nil {
+		return errors.New("exit status 0")
+	}
+	return e.waitErr
+}
+
+func (e *Emulator) logTail() string {
+	data, err := os.ReadFile(e.logPath)
+	if err != nil {
+		return fmt.Sprintf("(cannot read log: %v)", err)
+	}
+	if len(data) > logTailBytes {
+		data = data[len(data)-logTailBytes:]
+	}
+	return string(data)
+}
+
+func (e *Emulator) removeTempDir() {
+	if e.tempDir != "" {
+		_ = os.RemoveAll(e.tempDir)
+	}
+}
+
+// freePort asks the kernel for a free port. Another process could take it before the
+// emulator binds it; the emulator then exits and the start fails with its log.
+func freePort(ctx context.Context) (int, error) {
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("pick a free port: %w", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	if err := l.Close(); err != nil {
+		return 0, fmt.Errorf("pick a free port: %w", err)
+	}
+	return port, nil
+}

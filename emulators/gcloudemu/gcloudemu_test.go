@@ -1,0 +1,144 @@
+package gcloudemu
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestStartStop starts both emulators, checks they answer, stops them and proves that the
+// port is free again and no process of the group is left.
+func TestStartStop(t *testing.T) {
+	starts := map[string]func(context.Context, Options) (*Emulator, error){
+		"firestore": StartFirestore,
+		"pubsub":    StartPubSub,
+	}
+	for name, start := range starts {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			e, err := start(t.Context(), Options{LogDir: t.TempDir(), HeapMB: 256})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = e.Stop() })
+			if !strings.HasPrefix(e.Host(), "127.0.0.1:") {
+				t.Errorf("Host() = %q, want 127.0.0.1:PORT", e.Host())
+			}
+			if !e.answersOk(t.Context(), http.DefaultClient) {
+				t.Fatalf("%s does not answer Ok after start", e.Host())
+			}
+			pgid := e.cmd.Process.Pid
+
+			if err := e.Stop(); err != nil {
+				t.Fatalf("Stop: %v", err)
+			}
+			if err := syscall.Kill(-pgid, 0); !errors.Is(err, syscall.ESRCH) {
+				t.Errorf("process group %d still exists after Stop (kill -0: %v)", pgid, err)
+			}
+			var lc net.ListenConfig
+			l, err := lc.Listen(t.Context(), "tcp", e.Host())
+			if err != nil {
+				t.Fatalf("port not free after Stop: %v", err)
+			}
+			_ = l.Close()
+			if err := e.Stop(); err != nil {
+				t.Errorf("second Stop: %v", err)
+			}
+		})
+	}
+}
+
+func TestResetFirestore(t *testing.T) {
+	e, err := StartFirestore(t.Context(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Stop() })
+	doc := "http://" + e.Host() + "/v1/projects/p1/databases/(default)/documents/things/a"
+	other := "http://" + e.Host() + "/v1/projects/p2/databases/(default)/documents/things/a"
+	for _, url := range []string{doc, other} {
+		if code := do(t, http.MethodPatch, url, `{"fields":{"n":{"integerValue":"1"}}}`); code != http.StatusOK {
+			t.Fatalf("create %s: status %d", url, code)
+		}
+	}
+
+	if err := ResetFirestore(t.Context(), e.Host(), "p1"); err != nil {
+		t.Fatal(err)
+	}
+	if code := do(t, http.MethodGet, doc, ""); code != http.StatusNotFound {
+		t.Errorf("document of the reset project: status %d, want 404", code)
+	}
+	if code := do(t, http.MethodGet, other, ""); code != http.StatusOK {
+		t.Errorf("document of another project: status %d, want 200 (reset must not touch it)", code)
+	}
+}
+
+func TestMissingComponents(t *testing.T) {
+	t.Setenv("CLOUDSDK_ROOT_DIR", t.TempDir())
+	if _, err := StartFirestore(t.Context(), Options{}); err == nil || !strings.Contains(err.Error(), "apt-get install google-cloud-cli-firestore-emulator") {
+		t.Errorf("StartFirestore without the emulator: %v, want an install hint", err)
+	}
+	if _, err := StartPubSub(t.Context(), Options{}); err == nil || !strings.Contains(err.Error(), "apt-get install google-cloud-cli-pubsub-emulator") {
+		t.Errorf("StartPubSub without the emulator: %v, want an install hint", err)
+	}
+
+	t.Setenv("JAVA_HOME", "")
+	t.Setenv("PATH", t.TempDir())
+	if _, err := StartFirestore(t.Context(), Options{}); err == nil || !strings.Contains(err.Error(), "java not found") {
+		t.Errorf("StartFirestore without java: %v, want a java hint", err)
+	}
+}
+
+// TestTakenPort checks that an emulator that cannot bind its port fails fast, quoting its
+// log, and is not mistaken for ready because something else listens there.
+func TestTakenPort(t *testing.T) {
+	starts := map[string]func(context.Context, Options) (*Emulator, error){
+		"firestore": StartFirestore,
+		"pubsub":    StartPubSub,
+	}
+	for name, start := range starts {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			// A healthy emulator on the port would answer `GET /` with Ok for the new one.
+			taken, err := StartPubSub(t.Context(), Options{HeapMB: 128})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = taken.Stop() })
+			port, _ := strconv.Atoi(strings.TrimPrefix(taken.Host(), "127.0.0.1:"))
+
+			began := time.Now()
+			e, err := start(t.Context(), Options{Port: port, HeapMB: 128, ReadyTimeout: 50 * time.Second})
+			if err == nil {
+				_ = e.Stop()
+				t.Fatal("start on a taken port succeeded")
+			}
+			if !strings.Contains(err.Error(), "BindException") {
+				t.Errorf("error = %v, want the log tail with the BindException", err)
+			}
+			if d := time.Since(began); d > 40*time.Second {
+				t.Errorf("took %v: a failed start must not wait for the ready timeout", d)
+			}
+		})
+	}
+}
+
+func do(t *testing.T, method, url, body string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
