@@ -1,0 +1,827 @@
+package infra
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"gopkg.in/yaml.v3"
+
+	"tokapi.io/tok/shared/manifest"
+)
+
+// ---- loading ----
+
+type tfFile struct {
+	path string // relative to infra/
+	src  []byte
+	body *hclsyntax.Body
+}
+
+// tfConfig is every .tf file under infra/, grouped by Terraform module folder.
+type tfConfig struct {
+	infraDir string
+	files    []*tfFile
+}
+
+var (
+	loadedCfg  *tfConfig
+	loadedMan  *manifest.Manifest
+	loadedRoot string
+)
+
+func load(t *testing.T) (*tfConfig, *manifest.Manifest, string) {
+	t.Helper()
+	if loadedCfg != nil {
+		return loadedCfg, loadedMan, loadedRoot
+	}
+	m, root, err := manifest.LoadDefault()
+	if err != nil {
+		t.Fatalf("load functions/manifest.yaml: %v", err)
+	}
+	infraDir := filepath.Join(root, "infra")
+	parser := hclparse.NewParser()
+	cfg := &tfConfig{infraDir: infraDir}
+	var diags hcl.Diagnostics
+	err = filepath.WalkDir(infraDir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && p != infraDir {
+			return filepath.SkipDir // .terraform/
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".tf") {
+			return nil
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		f, ds := parser.ParseHCL(src, p)
+		diags = append(diags, ds...)
+		if ds.HasErrors() {
+			return nil
+		}
+		rel, _ := filepath.Rel(infraDir, p)
+		cfg.files = append(cfg.files, &tfFile{path: filepath.ToSlash(rel), src: src, body: f.Body.(*hclsyntax.Body)})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diags.HasErrors() {
+		t.Fatalf("infra/ does not parse as HCL:\n%s", diags.Error())
+	}
+	if len(cfg.files) == 0 {
+		t.Fatal("no .tf files under infra/")
+	}
+	loadedCfg, loadedMan, loadedRoot = cfg, m, root
+	return cfg, m, root
+}
+
+// block is a top-level block with the file it came from.
+type block struct {
+	file *tfFile
+	b    *hclsyntax.Block
+}
+
+func (b block) String() string {
+	return fmt.Sprintf("%s %s (%s:%d)", b.b.Type, strings.Join(b.b.Labels, "."), b.file.path, b.b.DefRange().Start.Line)
+}
+
+// module returns the Terraform module folder of a file: "." or "modules/function".
+func (f *tfFile) module() string { return filepath.ToSlash(filepath.Dir(f.path)) }
+
+// blocks returns the top-level blocks of a type in a module folder ("" for every folder),
+// optionally with the given first labels.
+func (c *tfConfig) blocks(module, typ string, labels ...string) []block {
+	var out []block
+	for _, f := range c.files {
+		if module != "" && f.module() != module {
+			continue
+		}
+		for _, b := range f.body.Blocks {
+			if b.Type != typ || len(b.Labels) < len(labels) {
+				continue
+			}
+			ok := true
+			for i, l := range labels {
+				ok = ok && b.Labels[i] == l
+			}
+			if ok {
+				out = append(out, block{f, b})
+			}
+		}
+	}
+	return out
+}
+
+// src is the raw source of an expression.
+func (f *tfFile) exprSrc(e hclsyntax.Expression) string {
+	return string(e.Range().SliceBytes(f.src))
+}
+
+// attr returns the raw source of a block attribute, and whether it is set.
+func (b block) attr(name string) (string, bool) {
+	return attrOf(b.file, b.b.Body, name)
+}
+
+func attrOf(f *tfFile, body *hclsyntax.Body, name string) (string, bool) {
+	a, ok := body.Attributes[name]
+	if !ok {
+		return "", false
+	}
+	return f.exprSrc(a.Expr), true
+}
+
+// nested returns the nested blocks of a type, including `dynamic "typ"` blocks' content.
+func (b block) nested(typ string) []*hclsyntax.Body {
+	var out []*hclsyntax.Body
+	for _, nb := range b.b.Body.Blocks {
+		switch {
+		case nb.Type == typ:
+			out = append(out, nb.Body)
+		case nb.Type == "dynamic" && len(nb.Labels) == 1 && nb.Labels[0] == typ:
+			for _, c := range nb.Body.Blocks {
+				if c.Type == "content" {
+					out = append(out, c.Body)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// blockSrc is the whole source of a block.
+func (b block) src() string { return string(b.b.Range().SliceBytes(b.file.src)) }
+
+// locals maps each local value of a module folder to its expression.
+func (c *tfConfig) locals(module string) map[string]struct {
+	f *tfFile
+	e hclsyntax.Expression
+} {
+	out := map[string]struct {
+		f *tfFile
+		e hclsyntax.Expression
+	}{}
+	for _, lb := range c.blocks(module, "locals") {
+		for name, a := range lb.b.Body.Attributes {
+			out[name] = struct {
+				f *tfFile
+				e hclsyntax.Expression
+			}{lb.file, a.Expr}
+		}
+	}
+	return out
+}
+
+// derivesFrom reports whether expression source expr (in module) mentions needle, directly or
+// through the local values it references, transitively.
+func (c *tfConfig) derivesFrom(module string, f *tfFile, e hclsyntax.Expression, needle *regexp.Regexp) bool {
+	locals := c.locals(module)
+	seen := map[string]bool{}
+	var walk func(f *tfFile, e hclsyntax.Expression) bool
+	walk = func(f *tfFile, e hclsyntax.Expression) bool {
+		if needle.MatchString(f.exprSrc(e)) {
+			return true
+		}
+		for _, tr := range e.Variables() {
+			if tr.RootName() != "local" || len(tr) < 2 {
+				continue
+			}
+			attr, ok := tr[1].(hcl.TraverseAttr)
+			if !ok || seen[attr.Name] {
+				continue
+			}
+			seen[attr.Name] = true
+			if l, ok := locals[attr.Name]; ok && walk(l.f, l.e) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(f, e)
+}
+
+func (c *tfConfig) attrDerivesFrom(b block, name string, needle *regexp.Regexp) bool {
+	a, ok := b.b.Body.Attributes[name]
+	return ok && c.derivesFrom(b.file.module(), b.file, a.Expr, needle)
+}
+
+func one(t *testing.T, what string, bs []block) block {
+	t.Helper()
+	if len(bs) != 1 {
+		var names []string
+		for _, b := range bs {
+			names = append(names, b.String())
+		}
+		t.Fatalf("want exactly one %s, found %d: %v", what, len(bs), names)
+	}
+	return bs[0]
+}
+
+const functionModule = "modules/function"
+
+// ---- checks ----
+
+func TestTerraformReadsManifest(t *testing.T) {
+	cfg, _, root := load(t)
+	locals := cfg.locals(".")
+	l, ok := locals["manifest"]
+	if !ok {
+		t.Fatal(`infra/ must define local.manifest = yamldecode(file("${path.module}/../functions/manifest.yaml")) so Terraform reads the same manifest as the gateway and scripts/stage`)
+	}
+	re := regexp.MustCompile(`^yamldecode\(\s*file\(\s*"\$\{path\.module\}/([^"]+)"\s*\)\s*\)$`)
+	mm := re.FindStringSubmatch(l.f.exprSrc(l.e))
+	if mm == nil {
+		t.Fatalf("local.manifest = %s; want yamldecode(file(\"${path.module}/../functions/manifest.yaml\"))", l.f.exprSrc(l.e))
+	}
+	got, err := filepath.Abs(filepath.Join(cfg.infraDir, filepath.Dir(l.f.path), mm[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(root, "functions", "manifest.yaml"); got != want {
+		t.Fatalf("local.manifest reads %s, want %s", got, want)
+	}
+}
+
+// runtimeVersion turns "go126" into (1, 26); goLineVersion reads go.mod's "go 1.26.0" as (1, 26).
+func runtimeVersion(rt string) (int, int, error) {
+	mm := regexp.MustCompile(`^go([0-9])([0-9]+)$`).FindStringSubmatch(rt)
+	if mm == nil {
+		return 0, 0, fmt.Errorf("runtime %q is not of the form go1NN", rt)
+	}
+	major, _ := strconv.Atoi(mm[1])
+	minor, _ := strconv.Atoi(mm[2])
+	return major, minor, nil
+}
+
+func goLineVersion(gomod []byte) (string, int, int, error) {
+	mm := regexp.MustCompile(`(?m)^go\s+([0-9]+)\.([0-9]+)(\.[0-9]+)?\s*$`).FindSubmatch(gomod)
+	if mm == nil {
+		return "", 0, 0, fmt.Errorf("go.mod has no go line")
+	}
+	major, _ := strconv.Atoi(string(mm[1]))
+	minor, _ := strconv.Atoi(string(mm[2]))
+	return strings.TrimSpace(string(mm[0])), major, minor, nil
+}
+
+func TestRuntimeNotOlderThanGoMod(t *testing.T) {
+	cfg, m, root := load(t)
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, gmaj, gmin, err := goLineVersion(gomod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rmaj, rmin, err := runtimeVersion(m.Runtime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gmaj > rmaj || (gmaj == rmaj && gmin > rmin) {
+		t.Errorf("go.mod says %q but the manifest's runtime is %s: the go line must not be newer than the Cloud Functions runtime (raise runtime to go%d%d or lower the go line)", line, m.Runtime, gmaj, gmin)
+	}
+
+	// The module gets the runtime from the manifest; nothing hard-codes one.
+	mod := moduleCall(t, cfg)
+	if src, _ := mod.attr("runtime"); src != "local.manifest.runtime" {
+		t.Errorf("%s: runtime = %q, want local.manifest.runtime", mod, src)
+	}
+	lit := regexp.MustCompile(`runtime\s*=\s*"go[0-9]+"`)
+	for _, f := range cfg.files {
+		if lit.Match(f.src) {
+			t.Errorf("%s hard-codes a runtime; take it from the manifest", f.path)
+		}
+	}
+}
+
+func moduleCall(t *testing.T, cfg *tfConfig) block {
+	t.Helper()
+	var calls []block
+	for _, b := range cfg.blocks(".", "module") {
+		if src, _ := b.attr("source"); src == `"./modules/function"` {
+			calls = append(calls, b)
+		}
+	}
+	return one(t, `module using source "./modules/function"`, calls)
+}
+
+func TestFunctionsFollowManifest(t *testing.T) {
+	cfg, _, _ := load(t)
+	mod := moduleCall(t, cfg)
+	if !cfg.attrDerivesFrom(mod, "for_each", regexp.MustCompile(`local\.manifest\.functions`)) {
+		t.Errorf("%s: for_each must derive from local.manifest.functions", mod)
+	}
+
+	// Every input given to the module is declared there; every required input is given.
+	declared := map[string]bool{}
+	for _, v := range cfg.blocks(functionModule, "variable") {
+		_, hasDefault := v.attr("default")
+		declared[v.b.Labels[0]] = hasDefault
+	}
+	meta := map[string]bool{"source": true, "for_each": true, "count": true, "depends_on": true, "providers": true, "version": true}
+	for name := range mod.b.Body.Attributes {
+		if _, ok := declared[name]; !ok && !meta[name] {
+			t.Errorf("%s passes %q, which modules/function does not declare", mod, name)
+		}
+	}
+	for name, hasDefault := range declared {
+		if _, ok := mod.b.Body.Attributes[name]; !ok && !hasDefault {
+			t.Errorf("%s does not pass required input %q", mod, name)
+		}
+	}
+	for in, re := range map[string]string{
+		"entry_point":      `each\.value\.entryPoint`,
+		"kind":             `each\.value\.kind`,
+		"roles":            `each\.value\.roles`,
+		"secrets":          `each\.value\.secrets`,
+		"kms_keys":         `each\.value\.kmsKeys`,
+		"trigger_topic_id": `each\.value\.trigger`,
+		"source_dir":       `each\.key`,
+	} {
+		if src, _ := mod.attr(in); !regexp.MustCompile(re).MatchString(src) {
+			t.Errorf("%s: %s = %q, want it taken from the manifest entry (%s)", mod, in, src, re)
+		}
+	}
+}
+
+func TestOneServiceAccountPerFunction(t *testing.T) {
+	cfg, m, _ := load(t)
+	sa := one(t, "google_service_account in modules/function", cfg.blocks(functionModule, "resource", "google_service_account"))
+	for _, meta := range []string{"count", "for_each"} {
+		if _, ok := sa.attr(meta); ok {
+			t.Errorf("%s has %s: the module must create exactly one service account per function", sa, meta)
+		}
+	}
+	fn := one(t, "google_cloudfunctions2_function in modules/function", cfg.blocks(functionModule, "resource", "google_cloudfunctions2_function"))
+	sc := fn.nested("service_config")
+	if len(sc) != 1 {
+		t.Fatalf("%s: want one service_config block", fn)
+	}
+	if src, _ := attrOf(fn.file, sc[0], "service_account_email"); src != "google_service_account."+sa.b.Labels[1]+".email" {
+		t.Errorf("%s: service_config.service_account_email = %q, want the module's own service account", fn, src)
+	}
+
+	// The account ID the module derives must be valid and unique for every manifest function.
+	l, ok := cfg.locals(functionModule)["service_account_id"]
+	if !ok {
+		t.Fatal("modules/function: local.service_account_id missing")
+	}
+	if got := l.f.exprSrc(l.e); got != `trimsuffix(substr("fn-${var.name}-sa", 0, 30), "-")` {
+		t.Fatalf("modules/function: local.service_account_id = %s; update this test's copy of the formula", got)
+	}
+	idRE := regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	seen := map[string]string{}
+	for _, f := range m.Functions {
+		id := strings.TrimSuffix(truncate("fn-"+f.Name+"-sa", 30), "-")
+		if !idRE.MatchString(id) {
+			t.Errorf("function %s: service account ID %q is not a valid account ID", f.Name, id)
+		}
+		if other, dup := seen[id]; dup {
+			t.Errorf("functions %s and %s get the same service account ID %q; shorten one name", other, f.Name, id)
+		}
+		seen[id] = f.Name
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+var projectIAMTypes = regexp.MustCompile(`^google_(project|folder|organization)_iam_(member|binding|policy)$|^google_project_iam_member_remove$`)
+
+// projectLevelGrants returns the project/folder/organisation IAM resources whose source
+// mentions a role matching re.
+func projectLevelGrants(cfg *tfConfig, re *regexp.Regexp) []block {
+	var out []block
+	for _, r := range cfg.blocks("", "resource") {
+		if projectIAMTypes.MatchString(r.b.Labels[0]) && re.MatchString(r.src()) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestSecretAccessIsPerSecret(t *testing.T) {
+	cfg, m, _ := load(t)
+	ms := cfg.blocks(functionModule, "resource", "google_secret_manager_secret_iam_member")
+	if len(ms) == 0 {
+		t.Fatal("modules/function must grant secret access with google_secret_manager_secret_iam_member (one per listed secret)")
+	}
+	for _, b := range ms {
+		if src, _ := b.attr("role"); src != `"roles/secretmanager.secretAccessor"` {
+			t.Errorf("%s: role = %s, want roles/secretmanager.secretAccessor", b, src)
+		}
+		if src, _ := b.attr("for_each"); src != "var.secrets" {
+			t.Errorf("%s: for_each = %q, want var.secrets (one grant per listed secret)", b, src)
+		}
+	}
+	for _, b := range projectLevelGrants(cfg, regexp.MustCompile(`secretmanager\.`)) {
+		t.Errorf("%s grants a Secret Manager role project-wide; grant roles/secretmanager.secretAccessor per secret", b)
+	}
+	for _, typ := range []string{"google_secret_manager_secret_iam_binding", "google_secret_manager_secret_iam_policy"} {
+		for _, b := range cfg.blocks("", "resource", typ) {
+			t.Errorf("%s: use google_secret_manager_secret_iam_member (authoritative bindings remove other grants)", b)
+		}
+	}
+	for _, f := range m.Functions {
+		for _, r := range f.Roles {
+			if strings.HasPrefix(r, "roles/secretmanager.") || strings.HasPrefix(r, "roles/cloudkms.") || r == "roles/owner" || r == "roles/editor" {
+				t.Errorf("manifest: function %s lists project role %s; list secrets under secrets: and keys under kmsKeys: instead", f.Name, r)
+			}
+		}
+	}
+	// Every secret any function lists is created.
+	sec := one(t, `resource "google_secret_manager_secret"`, cfg.blocks(".", "resource", "google_secret_manager_secret"))
+	if !cfg.attrDerivesFrom(sec, "for_each", regexp.MustCompile(`\.secrets\b`)) || !cfg.attrDerivesFrom(sec, "for_each", regexp.MustCompile(`local\.manifest\.functions`)) {
+		t.Errorf("%s: for_each must derive from the secrets of local.manifest.functions", sec)
+	}
+	if len(sec.nested("replication")) != 1 {
+		t.Errorf("%s: needs a replication block", sec)
+	}
+}
+
+func TestKMSAccessIsPerKey(t *testing.T) {
+	cfg, _, _ := load(t)
+	ms := cfg.blocks(functionModule, "resource", "google_kms_crypto_key_iam_member")
+	if len(ms) == 0 {
+		t.Fatal("modules/function must grant KMS access with google_kms_crypto_key_iam_member (one per listed key)")
+	}
+	for _, b := range ms {
+		if src, _ := b.attr("role"); src != `"roles/cloudkms.cryptoKeyEncrypterDecrypter"` {
+			t.Errorf("%s: role = %s, want roles/cloudkms.cryptoKeyEncrypterDecrypter", b, src)
+		}
+		if src, _ := b.attr("for_each"); src != "var.kms_keys" {
+			t.Errorf("%s: for_each = %q, want var.kms_keys (one grant per listed key)", b, src)
+		}
+	}
+	for _, b := range projectLevelGrants(cfg, regexp.MustCompile(`cloudkms\.`)) {
+		t.Errorf("%s grants a KMS role project-wide; grant it per crypto key", b)
+	}
+	for _, r := range cfg.blocks("", "resource") {
+		if strings.HasPrefix(r.b.Labels[0], "google_kms_key_ring_iam_") {
+			t.Errorf("%s grants on the whole key ring; grant per crypto key", r)
+		}
+	}
+
+	key := one(t, `resource "google_kms_crypto_key"`, cfg.blocks(".", "resource", "google_kms_crypto_key"))
+	if !cfg.attrDerivesFrom(key, "for_each", regexp.MustCompile(`"tokens"`)) || !cfg.attrDerivesFrom(key, "for_each", regexp.MustCompile(`kmsKeys`)) {
+		t.Errorf("%s: for_each must cover the tokens key and every kmsKeys entry in the manifest", key)
+	}
+	rot, _ := key.attr("rotation_period")
+	if rot != `"7776000s"` {
+		v := one(t, `variable "kms_rotation_period"`, cfg.blocks(".", "variable", "kms_rotation_period"))
+		if rot != "var.kms_rotation_period" {
+			t.Errorf("%s: rotation_period = %q, want 90 days", key, rot)
+		} else if d, _ := v.attr("default"); d != `"7776000s"` {
+			t.Errorf("%s: default rotation %s, want \"7776000s\" (90 days)", v, d)
+		}
+	}
+	prevent := false
+	for _, lc := range key.nested("lifecycle") {
+		if src, _ := attrOf(key.file, lc, "prevent_destroy"); src == "true" {
+			prevent = true
+		}
+	}
+	if !prevent {
+		t.Errorf("%s: needs lifecycle { prevent_destroy = true }; destroying a key loses every token it wrapped", key)
+	}
+}
+
+func TestTopicsFromManifest(t *testing.T) {
+	cfg, m, _ := load(t)
+	var found bool
+	for _, b := range cfg.blocks(".", "resource", "google_pubsub_topic") {
+		if cfg.attrDerivesFrom(b, "for_each", regexp.MustCompile(`local\.manifest\.topics`)) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no google_pubsub_topic with for_each over local.manifest.topics; the manifest's %d topics would not be created", len(m.Topics))
+	}
+	fn := one(t, "google_cloudfunctions2_function in modules/function", cfg.blocks(functionModule, "resource", "google_cloudfunctions2_function"))
+	ets := fn.nested("event_trigger")
+	if len(ets) != 1 {
+		t.Fatalf("%s: want one (dynamic) event_trigger block for event functions", fn)
+	}
+	for _, a := range []string{"pubsub_topic", "retry_policy", "service_account_email", "event_type"} {
+		if _, ok := attrOf(fn.file, ets[0], a); !ok {
+			t.Errorf("%s: event_trigger needs %s", fn, a)
+		}
+	}
+	invoker := false
+	for _, b := range cfg.blocks(functionModule, "resource", "google_cloud_run_v2_service_iam_member") {
+		role, _ := b.attr("role")
+		member, _ := b.attr("member")
+		if role == `"roles/run.invoker"` && strings.Contains(member, "var.eventarc_service_account_email") {
+			invoker = true
+		}
+	}
+	if !invoker {
+		t.Errorf("modules/function: event functions need roles/run.invoker for Eventarc's service account on their own service")
+	}
+}
+
+func TestLoadBalancerFollowsRoutes(t *testing.T) {
+	cfg, _, _ := load(t)
+	for _, typ := range []string{"google_compute_region_network_endpoint_group", "google_compute_backend_service"} {
+		b := one(t, typ, cfg.blocks(".", "resource", typ))
+		if !cfg.attrDerivesFrom(b, "for_each", regexp.MustCompile(`kind\s*==\s*"http"`)) {
+			t.Errorf("%s: for_each must cover the manifest's HTTP functions", b)
+		}
+	}
+	um := cfg.blocks(".", "resource", "google_compute_url_map", "api")
+	if len(um) != 1 {
+		t.Fatal(`want resource "google_compute_url_map" "api"`)
+	}
+	ok := false
+	for _, pm := range um[0].nested("path_matcher") {
+		for _, d := range pm.Blocks {
+			if d.Type == "dynamic" && len(d.Labels) == 1 && d.Labels[0] == "path_rule" {
+				for _, c := range d.Body.Blocks {
+					if src, _ := attrOf(um[0].file, c.Body, "paths"); strings.Contains(src, ".routes") {
+						ok = true
+					}
+				}
+			}
+		}
+	}
+	if !ok {
+		t.Errorf("%s: path rules must come from each HTTP function's routes (dynamic path_rule with paths = ....routes)", um[0])
+	}
+}
+
+func TestVariablesTypedAndDescribed(t *testing.T) {
+	cfg, _, _ := load(t)
+	vars := cfg.blocks("", "variable")
+	if len(vars) == 0 {
+		t.Fatal("no variables found")
+	}
+	for _, v := range vars {
+		if _, ok := v.attr("type"); !ok {
+			t.Errorf("%s has no type", v)
+		}
+		if d, ok := v.attr("description"); !ok || strings.Trim(d, `" `) == "" {
+			t.Errorf("%s has no description", v)
+		}
+	}
+	for _, o := range cfg.blocks("", "output") {
+		if d, ok := o.attr("description"); !ok || strings.Trim(d, `" `) == "" {
+			t.Errorf("%s has no description", o)
+		}
+	}
+}
+
+func TestRequiredAPIsEnabled(t *testing.T) {
+	cfg, _, _ := load(t)
+	svc := one(t, "google_project_service", cfg.blocks(".", "resource", "google_project_service"))
+	if _, ok := svc.attr("for_each"); !ok {
+		t.Fatalf("%s: want for_each over the API list", svc)
+	}
+	for _, api := range []string{"cloudfunctions", "run", "cloudbuild", "artifactregistry", "eventarc", "pubsub", "firestore", "cloudkms", "secretmanager", "cloudscheduler", "compute"} {
+		if !cfg.attrDerivesFrom(svc, "for_each", regexp.MustCompile(`"`+api+`\.googleapis\.com"`)) {
+			t.Errorf("%s: %s.googleapis.com is not enabled", svc, api)
+		}
+	}
+}
+
+func TestFunctionPackagesMatchManifest(t *testing.T) {
+	_, m, root := load(t)
+	entries, err := os.ReadDir(filepath.Join(root, "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs := map[string]bool{}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		gos, _ := filepath.Glob(filepath.Join(root, "functions", e.Name(), "*.go"))
+		if len(gos) > 0 {
+			pkgs[e.Name()] = true
+		}
+	}
+	listed := map[string]bool{}
+	for _, f := range m.Functions {
+		listed[f.Name] = true
+		if !pkgs[f.Name] {
+			t.Errorf("functions/manifest.yaml lists %q but functions/%s/ has no Go package", f.Name, f.Name)
+		}
+	}
+	var names []string
+	for p := range pkgs {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	for _, p := range names {
+		if !listed[p] {
+			t.Errorf("functions/%s/ is a Go package but functions/manifest.yaml does not list it", p)
+		}
+	}
+}
+
+func TestTerraformFmt(t *testing.T) {
+	cfg, _, _ := load(t)
+	tf, err := exec.LookPath("terraform")
+	if err != nil {
+		t.Skip("terraform not installed")
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(tf, "fmt", "-check", "-recursive", "-list=true", cfg.infraDir)
+	cmd.Stdout = &out
+	if err := cmd.Run(); err != nil {
+		t.Errorf("terraform fmt -check -recursive infra failed (%v); run terraform fmt -recursive infra. Files:\n%s", err, out.String())
+	}
+}
+
+// ---- Firestore indexes ----
+
+type firestoreIndexes struct {
+	Indexes []firestoreIndex `yaml:"indexes"`
+}
+
+type firestoreIndex struct {
+	CollectionGroup string `yaml:"collectionGroup"`
+	QueryScope      string `yaml:"queryScope"`
+	Fields          []struct {
+		FieldPath   string `yaml:"fieldPath"`
+		Order       string `yaml:"order"`
+		ArrayConfig string `yaml:"arrayConfig"`
+	} `yaml:"fields"`
+}
+
+var (
+	collectionRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,99}$`)
+	fieldPathRE  = regexp.MustCompile(`^(__name__|[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*)$`)
+)
+
+// parseIndexes decodes and checks firestore-indexes.yaml.
+func parseIndexes(b []byte) ([]firestoreIndex, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var doc firestoreIndexes
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("parse: %w", err)
+	}
+	var node yaml.Node
+	if err := yaml.Unmarshal(b, &node); err != nil || len(node.Content) == 0 || !hasKey(node.Content[0], "indexes") {
+		return nil, fmt.Errorf("needs a top-level indexes: list (indexes: [] when empty)")
+	}
+	var errs []string
+	seen := map[string]int{}
+	for i, idx := range doc.Indexes {
+		where := fmt.Sprintf("index %d (%s)", i+1, idx.CollectionGroup)
+		if !collectionRE.MatchString(idx.CollectionGroup) {
+			errs = append(errs, fmt.Sprintf("%s: collectionGroup %q is not a collection ID", where, idx.CollectionGroup))
+		}
+		if idx.QueryScope != "" && idx.QueryScope != "COLLECTION" && idx.QueryScope != "COLLECTION_GROUP" {
+			errs = append(errs, fmt.Sprintf("%s: queryScope %q must be COLLECTION or COLLECTION_GROUP", where, idx.QueryScope))
+		}
+		if len(idx.Fields) < 2 {
+			errs = append(errs, fmt.Sprintf("%s: a composite index needs at least 2 fields (single fields are indexed automatically)", where))
+		}
+		paths := map[string]bool{}
+		var key strings.Builder
+		key.WriteString(idx.CollectionGroup + "|" + idx.QueryScope)
+		for j, f := range idx.Fields {
+			fw := fmt.Sprintf("%s field %d (%s)", where, j+1, f.FieldPath)
+			if !fieldPathRE.MatchString(f.FieldPath) {
+				errs = append(errs, fmt.Sprintf("%s: bad fieldPath %q", fw, f.FieldPath))
+			}
+			if paths[f.FieldPath] {
+				errs = append(errs, fmt.Sprintf("%s: fieldPath listed twice", fw))
+			}
+			paths[f.FieldPath] = true
+			switch {
+			case f.Order != "" && f.ArrayConfig != "":
+				errs = append(errs, fmt.Sprintf("%s: set order or arrayConfig, not both", fw))
+			case f.Order == "" && f.ArrayConfig == "":
+				errs = append(errs, fmt.Sprintf("%s: needs order (ASCENDING/DESCENDING) or arrayConfig (CONTAINS)", fw))
+			case f.Order != "" && f.Order != "ASCENDING" && f.Order != "DESCENDING":
+				errs = append(errs, fmt.Sprintf("%s: order %q must be ASCENDING or DESCENDING", fw, f.Order))
+			case f.ArrayConfig != "" && f.ArrayConfig != "CONTAINS":
+				errs = append(errs, fmt.Sprintf("%s: arrayConfig %q must be CONTAINS", fw, f.ArrayConfig))
+			}
+			if f.FieldPath == "__name__" && j != len(idx.Fields)-1 {
+				errs = append(errs, fmt.Sprintf("%s: __name__ may only be the last field", fw))
+			}
+			key.WriteString("|" + f.FieldPath + ":" + f.Order + f.ArrayConfig)
+		}
+		if prev, dup := seen[key.String()]; dup {
+			errs = append(errs, fmt.Sprintf("%s duplicates index %d", where, prev))
+		}
+		seen[key.String()] = i + 1
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	return doc.Indexes, nil
+}
+
+func hasKey(n *yaml.Node, key string) bool {
+	if n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1].Kind == yaml.SequenceNode
+		}
+	}
+	return false
+}
+
+func TestFirestoreIndexes(t *testing.T) {
+	cfg, _, _ := load(t)
+	b, err := os.ReadFile(filepath.Join(cfg.infraDir, "firestore-indexes.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parseIndexes(b); err != nil {
+		t.Errorf("infra/firestore-indexes.yaml:\n%v", err)
+	}
+	idx := one(t, "google_firestore_index", cfg.blocks(".", "resource", "google_firestore_index"))
+	if !cfg.attrDerivesFrom(idx, "for_each", regexp.MustCompile(`yamldecode\(\s*file\("\$\{path\.module\}/firestore-indexes\.yaml"\)\s*\)`)) {
+		t.Errorf("%s: for_each must derive from yamldecode(file(\"${path.module}/firestore-indexes.yaml\"))", idx)
+	}
+	db := one(t, "google_firestore_database", cfg.blocks(".", "resource", "google_firestore_database"))
+	if typ, _ := db.attr("type"); typ != `"FIRESTORE_NATIVE"` {
+		t.Errorf("%s: type = %s, want FIRESTORE_NATIVE", db, typ)
+	}
+}
+
+func TestParseIndexesRejectsBadEntries(t *testing.T) {
+	good := `indexes:
+  - collectionGroup: transactions
+    fields:
+      - {fieldPath: status, order: ASCENDING}
+      - {fieldPath: bookingDate, order: DESCENDING}
+  - collectionGroup: accounts
+    queryScope: COLLECTION_GROUP
+    fields:
+      - {fieldPath: tags, arrayConfig: CONTAINS}
+      - {fieldPath: __name__, order: ASCENDING}
+`
+	if _, err := parseIndexes([]byte(good)); err != nil {
+		t.Fatalf("good indexes rejected: %v", err)
+	}
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"no list":        {"other: 1\n", "parse"},
+		"missing key":    {"# nothing\n{}\n", "top-level indexes"},
+		"no collection":  {"indexes:\n  - fields: [{fieldPath: a, order: ASCENDING}, {fieldPath: b, order: ASCENDING}]\n", "not a collection ID"},
+		"one field":      {"indexes:\n  - collectionGroup: c\n    fields: [{fieldPath: a, order: ASCENDING}]\n", "at least 2 fields"},
+		"no order":       {"indexes:\n  - collectionGroup: c\n    fields: [{fieldPath: a}, {fieldPath: b, order: ASCENDING}]\n", "needs order"},
+		"both":           {"indexes:\n  - collectionGroup: c\n    fields: [{fieldPath: a, order: ASCENDING, arrayConfig: CONTAINS}, {fieldPath: b, order: ASCENDING}]\n", "not both"},
+		"bad order":      {"indexes:\n  - collectionGroup: c\n    fields: [{fieldPath: a, order: asc}, {fieldPath: b, order: ASCENDING}]\n", "ASCENDING or DESCENDING"},
+		"bad scope":      {"indexes:\n  - collectionGroup: c\n    queryScope: ALL\n    fields: [{fieldPath: a, order: ASCENDING}, {fieldPath: b, order: ASCENDING}]\n", "queryScope"},
+		"dup field":      {"indexes:\n  - collectionGroup: c\n    fields: [{fieldPath: a, order: ASCENDING}, {fieldPath: a, order: DESCENDING}]\n", "listed twice"},
+		"name not last":  {"indexes:\n  - collectionGroup: c\n    fields: [{fieldPath: __name__, order: ASCENDING}, {fieldPath: a, order: DESCENDING}]\n", "last field"},
+		"unknown field":  {"indexes:\n  - collectionGroup: c\n    colection: x\n    fields: [{fieldPath: a, order: ASCENDING}, {fieldPath: b, order: ASCENDING}]\n", "parse"},
+		"duplicate":      {"indexes:\n  - collectionGroup: c\n    fields: [{fieldPath: a, order: ASCENDING}, {fieldPath: b, order: ASCENDING}]\n  - collectionGroup: c\n    fields: [{fieldPath: a, order: ASCENDING}, {fieldPath: b, order: ASCENDING}]\n", "duplicates index 1"},
+		"bad array conf": {"indexes:\n  - collectionGroup: c\n    fields: [{fieldPath: a, arrayConfig: ANY}, {fieldPath: b, order: ASCENDING}]\n", "CONTAINS"},
+	} {
+		if _, err := parseIndexes([]byte(tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error = %v, want one containing %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestRuntimeVersionParsing(t *testing.T) {
+	for _, tc := range []struct {
+		rt, gomod string
+		ok        bool
+	}{
+		{"go126", "go 1.26.0\n", true},
+		{"go126", "go 1.26\n", true},
+		{"go126", "go 1.25.3\n", true},
+		{"go125", "go 1.26.0\n", false},
+		{"go121", "go 1.9\n", true},
+	} {
+		_, gmaj, gmin, err := goLineVersion([]byte("module x\n\n" + tc.gomod))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rmaj, rmin, err := runtimeVersion(tc.rt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ok := !(gmaj > rmaj || (gmaj == rmaj && gmin > rmin))
+		if ok != tc.ok {
+			t.Errorf("runtime %s vs %q: ok = %v, want %v", tc.rt, tc.gomod, ok, tc.ok)
+		}
+	}
+}
