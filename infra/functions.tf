@@ -23,6 +23,12 @@ module "function" {
   secrets  = { for s in try(each.value.secrets, []) : s => google_secret_manager_secret.secret[s].id }
   kms_keys = { for k in try(each.value.kmsKeys, []) : k => google_kms_crypto_key.key[k].id }
 
+  # Settings shared/config reads; the public URL exists once the load balancer has a domain.
+  environment_variables = merge(
+    { TOK_EVENTS_TOPIC = "tok-events" },
+    length(var.api_domains) > 0 ? { TOK_PUBLIC_URL = "https://${var.api_domains[0]}" } : {},
+  )
+
   trigger_topic_id               = each.value.kind == "event" ? google_pubsub_topic.topic[each.value.trigger].id : null
   eventarc_service_account_email = google_service_account.eventarc.email
 

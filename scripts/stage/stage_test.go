@@ -173,8 +173,9 @@ func TestStageManifestFunctions(t *testing.T) {
 	out := t.TempDir()
 	staged := 0
 	for _, f := range m.Functions {
-		if _, err := os.Stat(filepath.Join(root, "functions", f.Name)); err != nil {
-			t.Logf("functions/%s does not exist yet; not staged", f.Name)
+		if gos, _ := filepath.Glob(filepath.Join(root, "functions", f.Name, "*.go")); len(gos) == 0 {
+			// infra's TestFunctionPackagesMatchManifest reports missing packages.
+			t.Logf("functions/%s has no Go files yet; not staged", f.Name)
 			continue
 		}
 		t.Run(f.Name, func(t *testing.T) {
