@@ -1,0 +1,66 @@
+# Tok — the two commands first: `make dev` runs Tok locally on the emulators with a demo
+# organisation; `make test` runs every test (unit and emulator-backed).
+SHELL := /bin/bash
+GO ?= go
+TOOLS := $(CURDIR)/.tok/tools
+GOLANGCI_LINT_VERSION := v2.15.0
+GOVULNCHECK_VERSION := v1.8.0
+# The public vulnerability database by default; CI points this at an offline copy.
+VULNDB ?= https://vuln.go.dev
+FUZZTIME ?= 10s
+# Fuzz targets as package:Target; each runs for FUZZTIME in `make fuzz` (part of `make test`).
+FUZZ_TARGETS := \
+	./shared/money:FuzzParseAmount \
+	./shared/money:FuzzValidateIBAN \
+	./shared/ids:FuzzValid
+
+.PHONY: dev test unit fuzz tffmt lint vuln stage tools clean
+
+dev:
+	@mkdir -p .tok/bin
+	$(GO) build -o .tok/bin/devstack ./emulators/cmd/devstack
+	exec .tok/bin/devstack
+
+## test: every test, with the Firestore, Pub/Sub and KMS/Secret Manager emulators started
+## once for the run; then the fuzz targets briefly and the Terraform format check.
+test: unit fuzz tffmt
+
+unit:
+	$(GO) run ./emulators/cmd/withemulators -logdir .tok/test-logs -- \
+		$(GO) test -count=1 -timeout 20m ./...
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+# terraform fmt where Terraform is installed; the HCL tests in infra/ check formatting
+# with hclwrite everywhere.
+tffmt:
+	@if command -v terraform >/dev/null; then terraform fmt -check -recursive infra && echo "terraform fmt: ok"; \
+	else echo "terraform not installed: format checked by the infra tests only"; fi
+
+tools: $(TOOLS)/golangci-lint $(TOOLS)/govulncheck
+
+$(TOOLS)/golangci-lint:
+	GOBIN=$(TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+
+$(TOOLS)/govulncheck:
+	GOBIN=$(TOOLS) $(GO) install golang.org/x/vuln/cmd/govulncheck@$(GOVULNCHECK_VERSION)
+
+lint: $(TOOLS)/golangci-lint
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(TOOLS)/golangci-lint run ./...
+
+vuln: $(TOOLS)/govulncheck
+	$(TOOLS)/govulncheck -db $(VULNDB) ./...
+
+## stage: deployable source folders build/<function>/ for Terraform.
+stage:
+	$(GO) run ./scripts/stage -all
+
+clean:
+	rm -rf .tok build

@@ -1,0 +1,206 @@
+// Package gateway plays, locally, the two Google components in front of Tok's functions:
+// the load balancer's URL map (a /v1/... request goes to the function whose manifest routes
+// own the path, unchanged) and Eventarc (Pub/Sub push subscriptions for event functions,
+// delivered to them as CloudEvents in binary mode, as Eventarc does).
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/manifest"
+)
+
+// pushPrefix is where the Pub/Sub emulator pushes messages for event functions.
+const pushPrefix = "/_eventarc/"
+
+// Gateway routes HTTP requests and Pub/Sub pushes to function instances.
+type Gateway struct {
+	manifest *manifest.Manifest
+	project  string
+	backends map[string]*url.URL
+	proxies  map[string]*httputil.ReverseProxy
+	client   *http.Client
+}
+
+// New returns a gateway for the functions of m, each served at backends[name] (a base URL
+// such as http://127.0.0.1:9101). project is the Pub/Sub project, for CloudEvent sources.
+func New(m *manifest.Manifest, project string, backends map[string]string) (*Gateway, error) {
+	g := &Gateway{manifest: m, project: project, backends: map[string]*url.URL{}, proxies: map[string]*httputil.ReverseProxy{},
+		client: &http.Client{Timeout: 60 * time.Second}}
+	for _, f := range m.Functions {
+		raw, ok := backends[f.Name]
+		if !ok {
+			return nil, fmt.Errorf("no backend for function %q", f.Name)
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			return nil, fmt.Errorf("backend of %q: %w", f.Name, err)
+		}
+		g.backends[f.Name] = u
+		if f.Kind == manifest.KindHTTP {
+			g.proxies[f.Name] = newProxy(f.Name, u)
+		}
+	}
+	return g, nil
+}
+
+func newProxy(name string, target *url.URL) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, pr.In.URL.RawPath
+			pr.SetXForwarded()
+			// Like the load balancer, the gateway starts a trace for untraced requests.
+			if pr.In.Header.Get("traceparent") == "" && pr.In.Header.Get("X-Cloud-Trace-Context") == "" {
+				pr.Out.Header.Set("traceparent", newTraceparent())
+			}
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			slog.ErrorContext(r.Context(), "function unreachable", "function", name, "error", err)
+			httpapi.WriteError(w, r, &httpapi.Error{Status: http.StatusBadGateway, Code: httpapi.CodeInternal,
+				Message: "The function serving this path is not reachable.", Err: err})
+		},
+	}
+}
+
+// ServeHTTP routes one request.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if name, ok := strings.CutPrefix(r.URL.Path, pushPrefix); ok && r.Method == http.MethodPost {
+		g.deliverPush(w, r, name)
+		return
+	}
+	f, ok := g.manifest.Route(r.URL.Path)
+	if !ok {
+		// The load balancer's default backend answers 404 for unknown paths.
+		httpapi.Middleware(g.project, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			httpapi.WriteError(w, r, httpapi.NotFound("No endpoint at "+r.URL.Path+"; it"))
+		})).ServeHTTP(w, r)
+		return
+	}
+	g.proxies[f.Name].ServeHTTP(w, r)
+}
+
+// pushBody is what a Pub/Sub push subscription POSTs.
+type pushBody struct {
+	Message struct {
+		MessageID   string `json:"messageId"`
+		PublishTime string `json:"publishTime"`
+	} `json:"message"`
+	Subscription string `json:"subscription"`
+}
+
+// deliverPush turns a Pub/Sub push into the binary-mode CloudEvent Eventarc would send, and
+// answers the emulator with the function's status, so a failed function means a redelivery.
+func (g *Gateway) deliverPush(w http.ResponseWriter, r *http.Request, name string) {
+	f, ok := g.manifest.Function(name)
+	if !ok || f.Kind != manifest.KindEvent {
+		http.Error(w, "unknown event function", http.StatusNotFound)
+		return
+	}
+	raw, err := io.ReadAll(io.LimitReader(r.Body, 10<<20))
+	if err != nil {
+		http.Error(w, "read push body", http.StatusBadRequest)
+		return
+	}
+	var body pushBody
+	if err := json.Unmarshal(raw, &body); err != nil || body.Message.MessageID == "" {
+		http.Error(w, "not a Pub/Sub push body", http.StatusBadRequest)
+		return
+	}
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, g.backends[name].String()+"/", bytes.NewReader(raw))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("ce-specversion", "1.0")
+	req.Header.Set("ce-id", body.Message.MessageID)
+	req.Header.Set("ce-type", "google.cloud.pubsub.topic.v1.messagePublished")
+	req.Header.Set("ce-source", "//pubsub.googleapis.com/projects/"+g.project+"/topics/"+f.Trigger)
+	if body.Message.PublishTime != "" {
+		req.Header.Set("ce-time", body.Message.PublishTime)
+	}
+	resp, err := g.client.Do(req)
+	if err != nil {
+		slog.Error("event delivery failed", "function", name, "error", err)
+		http.Error(w, "function unreachable", http.StatusBadGateway)
+		return
+	}
+	defer func() { _ = resp.Body.Close() }()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	w.WriteHeader(resp.StatusCode)
+}
+
+// SubscriptionID is the push subscription that feeds event function name.
+func SubscriptionID(name string) string { return "eventarc-" + name }
+
+// SetupPubSub creates the manifest's topics and one push subscription per event function,
+// pushing to pushBase (the gateway's own URL). It is idempotent.
+func SetupPubSub(ctx context.Context, client *pubsub.Client, project string, m *manifest.Manifest, pushBase string) error {
+	for _, t := range m.Topics {
+		_, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topicName(project, t.Name)})
+		if err != nil && status.Code(err) != codes.AlreadyExists {
+			return fmt.Errorf("create topic %s: %w", t.Name, err)
+		}
+	}
+	for _, f := range m.Functions {
+		if f.Kind != manifest.KindEvent {
+			continue
+		}
+		_, err := client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
+			Name:               "projects/" + project + "/subscriptions/" + SubscriptionID(f.Name),
+			Topic:              topicName(project, f.Trigger),
+			AckDeadlineSeconds: 60,
+			PushConfig:         &pubsubpb.PushConfig{PushEndpoint: strings.TrimSuffix(pushBase, "/") + pushPrefix + f.Name},
+		})
+		if err != nil && status.Code(err) != codes.AlreadyExists {
+			return fmt.Errorf("create push subscription for %s: %w", f.Name, err)
+		}
+	}
+	return nil
+}
+
+func topicName(project, topic string) string { return "projects/" + project + "/topics/" + topic }
+
+// ErrNotReady is returned by WaitReady when a function did not answer in time.
+var ErrNotReady = errors.New("function not ready")
+
+// WaitReady waits until every backend accepts HTTP requests.
+func (g *Gateway) WaitReady(ctx context.Context) error {
+	for name, u := range g.backends {
+		for {
+			req, err := http.NewRequestWithContext(ctx, http.MethodOptions, u.String()+"/_ready", nil)
+			if err != nil {
+				return err
+			}
+			resp, err := g.client.Do(req)
+			if err == nil {
+				_ = resp.Body.Close()
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%w: %s: %v", ErrNotReady, name, err)
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}

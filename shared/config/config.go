@@ -1,0 +1,47 @@
+// Package config reads Tok's configuration from the environment, once per instance.
+// Every setting is listed here, so the README's configuration reference and the code agree.
+package config
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// Config is the configuration shared by every function. Emulator endpoints are empty in
+// production, where the official clients reach the real services.
+type Config struct {
+	// ProjectID is the Google Cloud project. Cloud Run functions set it; locally make dev does.
+	ProjectID string `env:"GOOGLE_CLOUD_PROJECT, required"`
+	// KMSEndpoint and SecretManagerEndpoint point the official clients at Tok's local
+	// emulator (emulators/kmssm). Firestore and Pub/Sub clients read their own
+	// FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST variables.
+	KMSEndpoint           string `env:"TOK_KMS_ENDPOINT"`
+	SecretManagerEndpoint string `env:"TOK_SECRETMANAGER_ENDPOINT"`
+	// TokensKey is the Cloud KMS crypto key that wraps the data keys of bank tokens.
+	TokensKey string `env:"TOK_KMS_KEY"`
+	// PublicURL is the API's public base URL (without /v1), used for the bank callback.
+	PublicURL string `env:"TOK_PUBLIC_URL, default=http://127.0.0.1:8080"`
+	// SandboxBankURL is the base URL of the sandbox bank function.
+	SandboxBankURL string `env:"TOK_SANDBOX_BANK_URL, default=http://127.0.0.1:8080/sandbox-bank"`
+	// EventsTopic receives domain events for the webhooks and the event log.
+	EventsTopic string `env:"TOK_EVENTS_TOPIC, default=tok-events"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `env:"TOK_LOG_LEVEL, default=info"`
+}
+
+// Load reads the configuration from the process environment.
+func Load(ctx context.Context) (*Config, error) {
+	return LoadFrom(ctx, envconfig.OsLookuper())
+}
+
+// LoadFrom reads the configuration through a lookuper, so tests need not touch the process
+// environment.
+func LoadFrom(ctx context.Context, l envconfig.Lookuper) (*Config, error) {
+	var c Config
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
+		return nil, fmt.Errorf("load configuration: %w", err)
+	}
+	return &c, nil
+}

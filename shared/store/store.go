@@ -1,0 +1,37 @@
+// Package store is Tok's only door to Firestore. Customer data lives under
+// envs/{env}/orgs/{orgId}/..., and the only way to reach it is a Scope built from an
+// authenticated tenant: a handler cannot write a path into another organisation.
+package store
+
+import (
+	"cloud.google.com/go/firestore"
+
+	"tokapi.io/tok/shared/tenant"
+)
+
+// Global collections, keyed by something other than a tenant.
+const (
+	// Orgs holds organisations (both environments share one organisation record).
+	Orgs = "orgs"
+	// APIKeys holds API keys by the keyed hash of the key, never the key itself.
+	APIKeys = "apiKeys"
+)
+
+// Scope is the part of the database one tenant may touch.
+type Scope struct {
+	tenant tenant.Tenant
+	root   *firestore.DocumentRef
+}
+
+// For returns the scope of tenant t.
+func For(client *firestore.Client, t tenant.Tenant) Scope {
+	return Scope{tenant: t, root: client.Collection("envs").Doc(t.Env).Collection("orgs").Doc(t.OrgID)}
+}
+
+// Tenant is the scope's owner.
+func (s Scope) Tenant() tenant.Tenant { return s.tenant }
+
+// Collection returns a collection under the tenant, e.g. "accounts" or "events".
+func (s Scope) Collection(name string) *firestore.CollectionRef {
+	return s.root.Collection(name)
+}
