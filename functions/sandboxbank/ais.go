@@ -1,0 +1,607 @@
+package sandboxbank
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// consentRecord is an AIS consent (sandboxbank/{bankId}/consents/{consentId}).
+type consentRecord struct {
+	ID              string    `firestore:"id"`
+	Status          string    `firestore:"status"`
+	Balances        bool      `firestore:"balances"`
+	Transactions    bool      `firestore:"transactions"`
+	ValidUntil      string    `firestore:"validUntil"` // YYYY-MM-DD, inclusive
+	FrequencyPerDay int       `firestore:"frequencyPerDay"`
+	Recurring       bool      `firestore:"recurring"`
+	RedirectURI     string    `firestore:"redirectUri"`
+	Persona         string    `firestore:"persona"`
+	Created         time.Time `firestore:"created"`
+	LastActionDate  string    `firestore:"lastActionDate"`
+	DataAccesses    int       `firestore:"dataAccesses"`
+	// Unattended holds today's unattended access counts per resource, keyed "day|resource".
+	Unattended map[string]int `firestore:"unattended"`
+}
+
+// effectiveStatus applies the clock: a valid consent past its validUntil is expired.
+func (c *consentRecord) effectiveStatus(now time.Time) string {
+	if (c.Status == "valid" || c.Status == "received") && now.Format(time.DateOnly) > c.ValidUntil {
+		return "expired"
+	}
+	return c.Status
+}
+
+type consentBody struct {
+	Access struct {
+		Accounts     *[]json.RawMessage `json:"accounts"`
+		Balances     *[]json.RawMessage `json:"balances"`
+		Transactions *[]json.RawMessage `json:"transactions"`
+		Available    string             `json:"availableAccounts"`
+		WithBalance  string             `json:"availableAccountsWithBalance"`
+		AllPsd2      string             `json:"allPsd2"`
+	} `json:"access"`
+	RecurringIndicator       *bool  `json:"recurringIndicator"`
+	ValidUntil               string `json:"validUntil"`
+	FrequencyPerDay          *int   `json:"frequencyPerDay"`
+	CombinedServiceIndicator *bool  `json:"combinedServiceIndicator"`
+}
+
+func (s *Server) createConsent(w http.ResponseWriter, r *http.Request, b bankInfo) {
+	var body consentBody
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&body); err != nil {
+		tppError(w, 400, "FORMAT_ERROR", "The body is not a valid consent request.")
+		return
+	}
+	if body.RecurringIndicator == nil || body.FrequencyPerDay == nil || body.CombinedServiceIndicator == nil || body.ValidUntil == "" {
+		tppError(w, 400, "FORMAT_ERROR", "access, recurringIndicator, validUntil, frequencyPerDay and combinedServiceIndicator are mandatory.")
+		return
+	}
+	until, err := time.Parse(time.DateOnly, body.ValidUntil)
+	today := truncDay(s.now())
+	if err != nil || until.Before(today) {
+		tppError(w, 400, "PERIOD_INVALID", "validUntil must be a date, today or later.")
+		return
+	}
+	if max := today.AddDate(0, 0, s.opts.MaxConsentDays); until.After(max) {
+		until = max // the standard lets the ASPSP shorten it; GET /consents shows the date
+	}
+	freq := *body.FrequencyPerDay
+	if freq < 1 {
+		tppError(w, 400, "FORMAT_ERROR", "frequencyPerDay must be at least 1.")
+		return
+	}
+	if !*body.RecurringIndicator {
+		freq = 1
+	}
+	a := body.Access
+	all := a.AllPsd2 != ""
+	if !all && a.Accounts == nil && a.Balances == nil && a.Transactions == nil && a.Available == "" && a.WithBalance == "" {
+		tppError(w, 400, "FORMAT_ERROR", "access must name at least one service.")
+		return
+	}
+	redirect := r.Header.Get("TPP-Redirect-URI")
+	if redirect != "" {
+		if u, err := url.Parse(redirect); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			tppError(w, 400, "FORMAT_ERROR", "TPP-Redirect-URI must be an absolute http(s) URL.")
+			return
+		}
+	}
+	c := consentRecord{
+		ID:              "cns-" + randomToken(12),
+		Status:          "received",
+		Balances:        all || a.Balances != nil || a.WithBalance != "",
+		Transactions:    all || a.Transactions != nil,
+		ValidUntil:      until.Format(time.DateOnly),
+		FrequencyPerDay: freq,
+		Recurring:       *body.RecurringIndicator,
+		RedirectURI:     redirect,
+		Created:         s.now(),
+		LastActionDate:  today.Format(time.DateOnly),
+	}
+	if err := s.opts.Store.Create(r.Context(), b.ID, kindConsents, c.ID, &c); err != nil {
+		s.internal(w, err)
+		return
+	}
+	base := baseURL(r, b)
+	self := Prefix + "/" + b.ID + "/v1/consents/" + c.ID
+	w.Header().Set("Location", self)
+	w.Header().Set("ASPSP-SCA-Approach", "OAUTH")
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"consentStatus": c.Status,
+		"consentId":     c.ID,
+		"_links": map[string]any{
+			"scaOAuth": href(base + "/.well-known/oauth-authorization-server"),
+			"self":     href(self),
+			"status":   href(self + "/status"),
+		},
+	})
+}
+
+func href(s string) map[string]string { return map[string]string{"href": s} }
+
+func (s *Server) internal(w http.ResponseWriter, err error) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	s.opts.Logger.Error("sandbox bank store failure", "err", err)
+	w.WriteHeader(http.StatusInternalServerError)
+}
+
+// loadConsent reads the consent of the path; writes the error itself.
+func (s *Server) loadConsent(w http.ResponseWriter, r *http.Request, b bankInfo) (*consentRecord, bool) {
+	var c consentRecord
+	err := s.opts.Store.Get(r.Context(), b.ID, kindConsents, r.PathValue("consentId"), &c)
+	if errors.Is(err, ErrNotFound) {
+		tppError(w, 403, "CONSENT_UNKNOWN", "The consent is unknown.")
+		return nil, false
+	}
+	if err != nil {
+		s.internal(w, err)
+		return nil, false
+	}
+	return &c, true
+}
+
+func (s *Server) getConsent(w http.ResponseWriter, r *http.Request, b bankInfo) {
+	c, ok := s.loadConsent(w, r, b)
+	if !ok {
+		return
+	}
+	access := map[string]any{}
+	if c.Balances && c.Transactions {
+		access["allPsd2"] = "allAccounts"
+	} else {
+		access["accounts"] = []any{}
+		if c.Balances {
+			access["balances"] = []any{}
+		}
+		if c.Transactions {
+			access["transactions"] = []any{}
+		}
+	}
+	writeJSON(w, 200, map[string]any{
+		"access":             access,
+		"recurringIndicator": c.Recurring,
+		"validUntil":         c.ValidUntil,
+		"frequencyPerDay":    c.FrequencyPerDay,
+		"lastActionDate":     c.LastActionDate,
+		"consentStatus":      c.effectiveStatus(s.now()),
+	})
+}
+
+func (s *Server) consentStatus(w http.ResponseWriter, r *http.Request, b bankInfo) {
+	c, ok := s.loadConsent(w, r, b)
+	if !ok {
+		return
+	}
+	writeJSON(w, 200, map[string]any{"consentStatus": c.effectiveStatus(s.now())})
+}
+
+func (s *Server) deleteConsent(w http.ResponseWriter, r *http.Request, b bankInfo) {
+	var c consentRecord
+	err := s.opts.Store.Update(r.Context(), b.ID, kindConsents, r.PathValue("consentId"), &c, func(exists bool) error {
+		if !exists {
+			return ErrNotFound
+		}
+		c.Status = "terminatedByTpp"
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		tppError(w, 403, "CONSENT_UNKNOWN", "The consent is unknown.")
+		return
+	}
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// aisRequest is an authorised AIS call.
+type aisRequest struct {
+	consent *consentRecord
+	persona string
+	present bool // PSU-IP-Address sent: the PSU is present, no frequencyPerDay count
+}
+
+// accessError aborts an AIS call with a Berlin Group error.
+type accessError struct {
+	status     int
+	code, text string
+}
+
+func (e *accessError) Error() string { return e.code }
+
+// authorizeAIS checks the token and the consent of an AIS call; resource names the
+// counted resource ("" for calls that are not counted, like next pages). The call counts
+// against the consent's frequencyPerDay only when it is unattended. Everything it writes
+// (counters, revocation) is written in one transaction, and only for calls that succeed.
+func (s *Server) authorizeAIS(w http.ResponseWriter, r *http.Request, b bankInfo, resource string, needs func(*consentRecord) bool) (*aisRequest, bool) {
+	ctx := r.Context()
+	consentID := r.Header.Get("Consent-ID")
+	if consentID == "" {
+		tppError(w, 400, "FORMAT_ERROR", "The Consent-ID header is mandatory.")
+		return nil, false
+	}
+	tok, ok := s.bearer(w, r, b, "AIS")
+	if !ok {
+		return nil, false
+	}
+	if tok.ResourceID != consentID {
+		tppError(w, 401, "CONSENT_INVALID", "The access token does not belong to this consent.")
+		return nil, false
+	}
+	present := false
+	if ip := r.Header.Get("PSU-IP-Address"); ip != "" {
+		if net.ParseIP(ip) == nil {
+			tppError(w, 400, "FORMAT_ERROR", "PSU-IP-Address is not an IP address.")
+			return nil, false
+		}
+		present = true
+	}
+	// Persona faults come before any write, so they leave nothing behind.
+	switch tok.Persona {
+	case PersonaDown:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return nil, false
+	case PersonaSlow:
+		if !sleepCtx(ctx, s.opts.SlowDelay) {
+			return nil, false
+		}
+	}
+	now := s.now()
+	today := now.Format(time.DateOnly)
+	check := func(c *consentRecord) *accessError {
+		switch st := c.effectiveStatus(now); st {
+		case "valid":
+		case "expired":
+			return &accessError{401, "CONSENT_EXPIRED", "The consent expired; the PSU must authorise again."}
+		case "revokedByPsu":
+			return &accessError{401, "CONSENT_INVALID", "The PSU revoked this consent at the bank."}
+		case "terminatedByTpp":
+			return &accessError{401, "CONSENT_INVALID", "The consent was terminated by the TPP."}
+		default:
+			return &accessError{401, "CONSENT_INVALID", "The consent is not authorised (status " + st + ")."}
+		}
+		if needs != nil && !needs(c) {
+			return &accessError{401, "CONSENT_INVALID", "The consent does not cover this service."}
+		}
+		return nil
+	}
+	var c consentRecord
+	counted := resource != "" && (!present || tok.Persona == PersonaRevoke)
+	if !counted {
+		if err := s.opts.Store.Get(ctx, b.ID, kindConsents, consentID, &c); err != nil {
+			if errors.Is(err, ErrNotFound) {
+				tppError(w, 403, "CONSENT_UNKNOWN", "The consent is unknown.")
+			} else {
+				s.internal(w, err)
+			}
+			return nil, false
+		}
+		if e := check(&c); e != nil {
+			tppError(w, e.status, e.code, e.text)
+			return nil, false
+		}
+		return &aisRequest{consent: &c, persona: tok.Persona, present: present}, true
+	}
+	err := s.opts.Store.Update(ctx, b.ID, kindConsents, consentID, &c, func(exists bool) error {
+		if !exists {
+			return &accessError{403, "CONSENT_UNKNOWN", "The consent is unknown."}
+		}
+		if e := check(&c); e != nil {
+			return e
+		}
+		if !present {
+			key := today + "|" + resource
+			if c.Unattended[key] >= c.FrequencyPerDay {
+				return &accessError{429, "ACCESS_EXCEEDED", fmt.Sprintf("The consent allows %d unattended accesses a day to this resource.", c.FrequencyPerDay)}
+			}
+			counts := map[string]int{}
+			for k, v := range c.Unattended {
+				if strings.HasPrefix(k, today+"|") { // keep only today's counters
+					counts[k] = v
+				}
+			}
+			counts[key]++
+			c.Unattended = counts
+		}
+		c.LastActionDate = today
+		c.DataAccesses++
+		if tok.Persona == PersonaRevoke && c.DataAccesses >= RevokeAfter {
+			c.Status = "revokedByPsu" // this access still succeeds; the next ones fail
+		}
+		return nil
+	})
+	var ae *accessError
+	if errors.As(err, &ae) {
+		tppError(w, ae.status, ae.code, ae.text)
+		return nil, false
+	}
+	if err != nil {
+		s.internal(w, err)
+		return nil, false
+	}
+	return &aisRequest{consent: &c, persona: tok.Persona, present: present}, true
+}
+
+func (s *Server) accounts(w http.ResponseWriter, r *http.Request, b bankInfo) {
+	ar, ok := s.authorizeAIS(w, r, b, "accounts", nil)
+	if !ok {
+		return
+	}
+	withBalance := r.URL.Query().Get("withBalance") == "true" && ar.consent.Balances
+	list := []any{}
+	for _, a := range accountsOf(b, ar.persona) {
+		list = append(list, s.accountJSON(r, b, ar, a, withBalance))
+	}
+	writeJSON(w, 200, map[string]any{"accounts": list})
+}
+
+func (s *Server) accountJSON(r *http.Request, b bankInfo, ar *aisRequest, a account, withBalance bool) map[string]any {
+	self := Prefix + "/" + b.ID + "/v1/accounts/" + a.ResourceID
+	links := map[string]any{}
+	if ar.consent.Balances {
+		links["balances"] = href(self + "/balances")
+	}
+	if ar.consent.Transactions {
+		links["transactions"] = href(self + "/transactions")
+	}
+	m := map[string]any{
+		"resourceId":      a.ResourceID,
+		"iban":            a.IBAN,
+		"currency":        a.Currency,
+		"name":            a.Name,
+		"product":         a.Product,
+		"cashAccountType": "CACC",
+		"status":          "enabled",
+		"bic":             b.BIC,
+		"usage":           a.Usage,
+		"ownerName":       a.Owner,
+		"_links":          links,
+	}
+	if withBalance {
+		m["balances"] = s.balanceList(b, ar.persona, a)
+	}
+	return m
+}
+
+func (s *Server) account(w http.ResponseWriter, r *http.Request, b bankInfo) {
+	ar, ok := s.authorizeAIS(w, r, b, "account/"+r.PathValue("accountId"), nil)
+	if !ok {
+		return
+	}
+	a, found := findAccount(b, ar.persona, r.PathValue("accountId"))
+	if !found {
+		tppError(w, 404, "RESOURCE_UNKNOWN", "Unknown account.")
+		return
+	}
+	writeJSON(w, 200, map[string]any{"account": s.accountJSON(r, b, ar, a, false)})
+}
+
+func (s *Server) balanceList(b bankInfo, p string, a account) []any {
+	now := s.now()
+	booked, available := balancesOf(b, p, a, now)
+	return []any{
+		map[string]any{"balanceType": "closingBooked", "balanceAmount": amountJSON(booked, a.Currency),
+			"referenceDate": now.AddDate(0, 0, -1).Format(time.DateOnly)},
+		map[string]any{"balanceType": "interimAvailable", "balanceAmount": amountJSON(available, a.Currency),
+			"referenceDate": now.Format(time.DateOnly), "lastChangeDateTime": now.Format(time.RFC3339)},
+	}
+}
+
+// checkAccount finds the account before the access is counted, so a bad ID costs nothing.
+func (s *Server) checkAccount(w http.ResponseWriter, r *http.Request, b bankInfo) (account, bool) {
+	// The persona is only known from the token; peek at it without counting.
+	tok, err := s.peekBearer(r, b)
+	if err != nil {
+		return account{}, true // authorizeAIS reports the token error
+	}
+	a, found := findAccount(b, tok.Persona, r.PathValue("accountId"))
+	if !found {
+		tppError(w, 404, "RESOURCE_UNKNOWN", "Unknown account.")
+		return account{}, false
+	}
+	return a, true
+}
+
+func (s *Server) balances(w http.ResponseWriter, r *http.Request, b bankInfo) {
+	if _, ok := s.checkAccount(w, r, b); !ok {
+		return
+	}
+	id := r.PathValue("accountId")
+	ar, ok := s.authorizeAIS(w, r, b, id+"/balances", func(c *consentRecord) bool { return c.Balances })
+	if !ok {
+		return
+	}
+	a, _ := findAccount(b, ar.persona, id)
+	writeJSON(w, 200, map[string]any{
+		"account":  map[string]any{"iban": a.IBAN, "currency": a.Currency},
+		"balances": s.balanceList(b, ar.persona, a),
+	})
+}
+
+// Transaction paging.
+const (
+	defaultItemsPerPage = 100
+	maxItemsPerPage     = 500
+)
+
+func (s *Server) transactions(w http.ResponseWriter, r *http.Request, b bankInfo) {
+	q := r.URL.Query()
+	status := q.Get("bookingStatus")
+	if status == "" {
+		status = "booked"
+	}
+	if status != "booked" && status != "pending" && status != "both" && status != "information" {
+		tppError(w, 400, "PARAMETER_NOT_SUPPORTED", "bookingStatus must be booked, pending, both or information.")
+		return
+	}
+	now := s.now()
+	today := truncDay(now)
+	from, to := today.AddDate(0, 0, -HistoryDays), today
+	if status != "information" {
+		v := q.Get("dateFrom")
+		if v == "" {
+			tppError(w, 400, "FORMAT_ERROR", "dateFrom is mandatory.")
+			return
+		}
+		var err error
+		if from, err = time.Parse(time.DateOnly, v); err != nil {
+			tppError(w, 400, "FORMAT_ERROR", "dateFrom must be a date (YYYY-MM-DD).")
+			return
+		}
+		if v := q.Get("dateTo"); v != "" {
+			if to, err = time.Parse(time.DateOnly, v); err != nil || to.Before(from) {
+				tppError(w, 400, "FORMAT_ERROR", "dateTo must be a date (YYYY-MM-DD), not before dateFrom.")
+				return
+			}
+		}
+	}
+	page, per := 0, defaultItemsPerPage
+	if v := q.Get("pageIndex"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			tppError(w, 400, "FORMAT_ERROR", "pageIndex must be a non-negative integer.")
+			return
+		}
+		page = n
+	}
+	if v := q.Get("itemsPerPage"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			tppError(w, 400, "FORMAT_ERROR", "itemsPerPage must be a positive integer.")
+			return
+		}
+		per = min(n, maxItemsPerPage)
+	}
+	if _, ok := s.checkAccount(w, r, b); !ok {
+		return
+	}
+	id := r.PathValue("accountId")
+	resource := id + "/transactions"
+	if page > 0 {
+		resource = "" // following _links.next is part of the same access
+	}
+	ar, ok := s.authorizeAIS(w, r, b, resource, func(c *consentRecord) bool { return c.Transactions })
+	if !ok {
+		return
+	}
+	a, _ := findAccount(b, ar.persona, id)
+	self := Prefix + "/" + b.ID + "/v1/accounts/" + a.ResourceID
+	report := map[string]any{}
+	links := map[string]any{"account": href(self)}
+	todayN := dayNumber(now)
+	switch status {
+	case "information":
+		info := []any{}
+		for _, so := range standingOrdersOf(b, a) {
+			info = append(info, map[string]any{
+				"transactionId":                     so.ID,
+				"transactionAmount":                 amountJSON(so.Amount.Neg(), a.Currency),
+				"creditorName":                      so.Creditor,
+				"creditorAccount":                   map[string]any{"iban": so.CreditorIBAN},
+				"remittanceInformationUnstructured": so.Remittance,
+				"additionalInformationStructured": map[string]any{"standingOrderDetails": map[string]any{
+					"startDate": so.Start.Format(time.DateOnly), "frequency": "Monthly",
+					"dayOfExecution": strconv.Itoa(so.Day),
+				}},
+			})
+		}
+		report["information"] = info
+	default:
+		if status == "booked" || status == "both" {
+			booked := []any{}
+			skip := page * per
+			more := false
+			// Walk the days lazily: at most one page is ever held.
+		walk:
+			for n := dayNumber(from) - 3; n <= min(dayNumber(to), todayN); n++ {
+				for _, t := range dayTxns(b, a, n, todayN) {
+					if t.Pending || t.BookingDate.Before(from) || t.BookingDate.After(to) {
+						continue
+					}
+					if skip > 0 {
+						skip--
+						continue
+					}
+					if len(booked) == per {
+						more = true
+						break walk
+					}
+					booked = append(booked, txnJSON(a, t))
+				}
+			}
+			report["booked"] = booked
+			if more {
+				nq := url.Values{}
+				for k, v := range q {
+					nq[k] = v
+				}
+				nq.Set("pageIndex", strconv.Itoa(page+1))
+				nq.Set("itemsPerPage", strconv.Itoa(per))
+				links["next"] = href(self + "/transactions?" + nq.Encode())
+			}
+		}
+		if (status == "pending" || status == "both") && page == 0 {
+			pending := []any{}
+			for n := max(dayNumber(from), todayN-5); n <= min(dayNumber(to), todayN); n++ {
+				for _, t := range dayTxns(b, a, n, todayN) {
+					if t.Pending {
+						pending = append(pending, txnJSON(a, t))
+					}
+				}
+			}
+			report["pending"] = pending
+		}
+	}
+	report["_links"] = links
+	writeJSON(w, 200, map[string]any{
+		"account":      map[string]any{"iban": a.IBAN, "currency": a.Currency},
+		"transactions": report,
+	})
+}
+
+func txnJSON(a account, t txn) map[string]any {
+	m := map[string]any{
+		"transactionId":                     t.ID,
+		"entryReference":                    t.EntryReference,
+		"endToEndId":                        t.EndToEndID,
+		"valueDate":                         t.Date.Format(time.DateOnly),
+		"transactionAmount":                 amountJSON(t.Amount, t.Currency),
+		"remittanceInformationUnstructured": t.Remittance,
+	}
+	if !t.Pending {
+		m["bookingDate"] = t.BookingDate.Format(time.DateOnly)
+	}
+	own := map[string]any{"iban": a.IBAN}
+	var cp map[string]any
+	if t.CounterIBAN != "" {
+		cp = map[string]any{"iban": t.CounterIBAN}
+	}
+	if t.Amount.IsNegative() {
+		m["creditorName"] = t.Counterparty
+		if cp != nil {
+			m["creditorAccount"] = cp
+		}
+		m["debtorName"] = a.Owner
+		m["debtorAccount"] = own
+	} else {
+		m["debtorName"] = t.Counterparty
+		if cp != nil {
+			m["debtorAccount"] = cp
+		}
+		m["creditorName"] = a.Owner
+		m["creditorAccount"] = own
+	}
+	return m
+}
