@@ -215,7 +215,7 @@ func start(ctx context.Context, l launch, opts Options) (*Emulator, error) {
 	}
 
 	// exec.Command, not CommandContext: ctx bounds the start, not the emulator's lifetime.
-	e.cmd = exec.Command(l.java, l.args("-Xmx"+strconv.Itoa(heapMB)+"m", port)...) //nolint:gosec,noctx // java and jar paths come from the local SDK, not from input
+	e.cmd = exec.Command(l.java, l.args("-Xmx"+strconv.Itoa(heapMB)+"m", port)...) //nolint:noctx // see above
 	e.cmd.Stdout, e.cmd.Stderr = logFile, logFile
 	e.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	began := time.Now()

@@ -123,7 +123,7 @@ func TestRequireRecordsTest(t *testing.T) {
 	t.Setenv("TOK_TEST_REPORT", report)
 	testenv.Require(t)
 	testenv.Require(t)
-	data, err := os.ReadFile(report) //nolint:gosec // the test's own temp file
+	data, err := os.ReadFile(report)
 	if err != nil {
 		t.Fatal(err)
 	}

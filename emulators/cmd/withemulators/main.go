@@ -123,7 +123,7 @@ func runWith(logDir, report string, command []string, sigs <-chan os.Signal, std
 	}
 	slog.Info("emulators ready", "startup", time.Since(began).Round(time.Millisecond))
 
-	cmd := exec.Command(command[0], command[1:]...) //nolint:gosec,noctx // running the given command is the point; signals, not a context, end it
+	cmd := exec.Command(command[0], command[1:]...) //nolint:noctx // running the given command is the point; signals, not a context, end it
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), st.env(report)...)
 	if err := cmd.Start(); err != nil {

@@ -27,7 +27,7 @@ exit 3`
 		t.Errorf("stderr does not count 2 distinct tests:\n%s", stderr.String())
 	}
 
-	data, err := os.ReadFile(envFile) //nolint:gosec // test's own temp file
+	data, err := os.ReadFile(envFile)
 	if err != nil {
 		t.Fatal(err)
 	}
