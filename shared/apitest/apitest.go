@@ -1,0 +1,132 @@
+// Package apitest checks, in tests, that real responses of Tok's handlers match the OpenAPI
+// spec in api/openapi.yaml. It is imported only by tests.
+package apitest
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"tokapi.io/tok/shared/manifest"
+)
+
+var (
+	loadOnce sync.Once
+	spec     *openapi3.T
+	router   routers.Router
+	loadErr  error
+)
+
+// Spec loads and validates api/openapi.yaml once per test binary.
+func Spec(t testing.TB) (*openapi3.T, routers.Router) {
+	t.Helper()
+	loadOnce.Do(func() {
+		root, err := manifest.FindRoot()
+		if err != nil {
+			loadErr = err
+			return
+		}
+		loader := openapi3.NewLoader()
+		spec, loadErr = loader.LoadFromFile(filepath.Join(root, "api", "openapi.yaml"))
+		if loadErr != nil {
+			return
+		}
+		if loadErr = spec.Validate(context.Background()); loadErr != nil {
+			return
+		}
+		// Route on paths only: the servers' hosts differ between production and tests.
+		spec.Servers = openapi3.Servers{{URL: "/v1"}}
+		router, loadErr = gorillamux.NewRouter(spec)
+	})
+	if loadErr != nil {
+		t.Fatalf("load OpenAPI spec: %v", loadErr)
+	}
+	return spec, router
+}
+
+// Check validates a response to req against the spec: the operation must exist and the
+// status, headers and body must match what it documents. Request parameters are not
+// checked: tests send invalid requests on purpose.
+func Check(t testing.TB, req *http.Request, status int, header http.Header, body []byte) {
+	t.Helper()
+	_, r := Spec(t)
+	u := *req.URL
+	u.Scheme, u.Host = "", ""
+	probe := req.Clone(context.Background())
+	probe.URL = &u
+	route, params, err := r.FindRoute(probe)
+	if err != nil {
+		t.Errorf("%s %s is not in the OpenAPI spec: %v", req.Method, req.URL.Path, err)
+		return
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{
+			Request: probe, PathParams: params, Route: route,
+			Options: &openapi3filter.Options{ExcludeRequestBody: true, AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+		},
+		Status: status,
+		Header: header,
+		Body:   io.NopCloser(bytes.NewReader(body)),
+		Options: &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		t.Errorf("%s %s answered %d, which does not match the OpenAPI spec:\n%v\nbody: %s",
+			req.Method, req.URL.Path, status, err, truncate(body))
+	}
+}
+
+// Do serves req with h, checks the response against the spec, and returns it.
+func Do(t testing.TB, h http.Handler, req *http.Request) *httptest.ResponseRecorder {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	Check(t, req, rec.Code, rec.Header(), rec.Body.Bytes())
+	return rec
+}
+
+// Transport is an http.RoundTripper that checks every response it carries against the
+// spec, for tests that go through a real server (the gateway, make dev).
+type Transport struct {
+	T    testing.TB
+	Base http.RoundTripper
+}
+
+// RoundTrip implements http.RoundTripper.
+func (tr Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	base := tr.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	resp, err := base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if strings.HasPrefix(req.URL.Path, "/v1/") {
+		Check(tr.T, req, resp.StatusCode, resp.Header, body)
+	}
+	return resp, nil
+}
+
+func truncate(b []byte) string {
+	if len(b) > 600 {
+		return string(b[:600]) + "…"
+	}
+	return string(b)
+}

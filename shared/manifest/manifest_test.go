@@ -1,0 +1,66 @@
+package manifest
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestDefaultManifestLoads(t *testing.T) {
+	m, _, err := LoadDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Functions) == 0 {
+		t.Fatal("no functions")
+	}
+}
+
+const sample = `
+runtime: go126
+topics: [{name: t}]
+functions:
+  - {name: banks, entryPoint: Banks, kind: http, routes: ["/v1/banks", "/v1/banks/*"]}
+  - {name: accounts, entryPoint: Accounts, kind: http, routes: ["/v1/accounts/*"]}
+  - {name: txns, entryPoint: Txns, kind: http, routes: ["/v1/accounts/*/transactions"]}
+  - {name: worker, entryPoint: Worker, kind: event, trigger: t}
+`
+
+func TestRoute(t *testing.T) {
+	m, err := Parse([]byte(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]string{
+		"/v1/banks":        "banks",
+		"/v1/banks/erste":  "banks",
+		"/v1/banks/a/b":    "banks",
+		"/v1/accounts/acc": "accounts",
+		"/v1/bankss":       "",
+		"/v1/accounts":     "",
+		"/":                "",
+	}
+	for path, want := range cases {
+		f, ok := m.Route(path)
+		if (want == "") == ok || f.Name != want {
+			t.Errorf("Route(%q) = %q, %v; want %q", path, f.Name, ok, want)
+		}
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	cases := map[string]string{
+		"unknown field":    "runtime: go126\nfunctions: [{name: a1, entryPoint: A, kind: http, routes: [/v1/a], colour: red}]",
+		"bad kind":         "runtime: go126\nfunctions: [{name: a1, entryPoint: A, kind: cron}]",
+		"missing topic":    "runtime: go126\nfunctions: [{name: a1, entryPoint: A, kind: event, trigger: nope}]",
+		"duplicate route":  "runtime: go126\nfunctions: [{name: a1, entryPoint: A, kind: http, routes: [/v1/a]}, {name: b1, entryPoint: B, kind: http, routes: [/v1/a]}]",
+		"duplicate entry":  "runtime: go126\nfunctions: [{name: a1, entryPoint: A, kind: http, routes: [/v1/a]}, {name: b1, entryPoint: A, kind: http, routes: [/v1/b]}]",
+		"bad name":         "runtime: go126\nfunctions: [{name: A-1, entryPoint: A, kind: http, routes: [/v1/a]}]",
+		"http no routes":   "runtime: go126\nfunctions: [{name: a1, entryPoint: A, kind: http}]",
+		"not a go runtime": "runtime: python312\nfunctions: []",
+	}
+	for name, src := range cases {
+		if _, err := Parse([]byte(src)); err == nil || !strings.Contains(err.Error(), "manifest") {
+			t.Errorf("%s: accepted or unclear error: %v", name, err)
+		}
+	}
+}
