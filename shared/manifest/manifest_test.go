@@ -21,7 +21,6 @@ topics: [{name: t}]
 functions:
   - {name: banks, entryPoint: Banks, kind: http, routes: ["/v1/banks", "/v1/banks/*"]}
   - {name: accounts, entryPoint: Accounts, kind: http, routes: ["/v1/accounts/*"]}
-  - {name: txns, entryPoint: Txns, kind: http, routes: ["/v1/accounts/*/transactions"]}
   - {name: worker, entryPoint: Worker, kind: event, trigger: t}
 `
 
