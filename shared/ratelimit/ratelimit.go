@@ -7,20 +7,23 @@
 // Each key has one bucket document in Firestore holding a single field, tat: the time at
 // which the bucket is full again (the "theoretical arrival time" of GCRA, an exact
 // reformulation of a token bucket). With emission interval T = 1 min / rate the bucket holds
-// Burst - (tat-now)/T tokens. Instances never take single tokens from it: a transaction
-// takes a lease of n tokens (tat += n·T) and the instance then admits locally, without
+// Burst - (tat-now)/T tokens. Instances never take single tokens from it: a read and a
+// compare-and-set write take a lease of n tokens (tat += n·T) and the instance then admits locally, without
 // Firestore, until the lease is used up or expires. Token k of a lease becomes usable at
 // tat_before - Burst·T + k·T, exactly when the bucket would have refilled it, so a lease may
 // be larger than what the bucket holds right now: the rest vests at the tier's rate. A lease
 // is granted only while the bucket holds at least one token; otherwise the instance refuses
 // locally until the time the next token exists (a plain read, never a write, tells it when).
 // Tokens of an expired lease that were never admitted go back to the bucket in the same
-// transaction as the instance's next lease, so an idle instance holds nothing for long.
+// write as the instance's next lease, so an idle instance holds nothing for long.
 //
 // Lease size follows the instance's own demand: demand since its previous lease scaled to
 // the lease window, clamped to [Min, Max] of the LeasePolicy (default Min = Burst/4 so four
 // instances can share a full burst at once, Max = the larger of 60 tokens and 12 s of the
-// rate). The bucket's time is the limiter's clock, not server time, so tests can run it
+// rate). With Min tokens or more in the bucket the org is under its limit and a lease takes
+// only tokens that exist; below that it takes a vesting lease, and instances waiting for the
+// next token retry after a random delay of up to Min/2 tokens' time so they do not all race.
+// The bucket's time is the limiter's clock, not server time, so tests can run it
 // faster than real time; instances therefore need synchronised clocks, as Cloud Run's are.
 //
 // # Accuracy and write rate
@@ -33,8 +36,10 @@
 // lease TTL. Saturated, a key costs one write per Max tokens (Free 1/60 s, Pro and
 // Enterprise about 1 every 12 s); under the limit at most one per Min tokens (≤ 0.5 writes/s
 // per key for every tier), below Firestore's ~1 sustained write/s per document, so the bucket
-// is not sharded. A lease comes from one transaction; concurrent requests of an instance for
-// the same key wait for it instead of starting their own.
+// is not sharded. Writes are compare-and-set (LastUpdateTime precondition), not
+// transactions, so contending instances never wait on a document lock; a lost race costs a
+// re-read. Concurrent requests of an instance for one key wait for its lease instead of
+// starting their own.
 //
 // # Failure mode
 //

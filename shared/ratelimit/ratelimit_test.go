@@ -244,7 +244,7 @@ func BenchmarkAllow(b *testing.B) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"data":[],"hasMore":false}`))
 	})
-	req := httptest.NewRequest(http.MethodGet, "/v1/accounts", nil)
+	req := httptest.NewRequestWithContext(b.Context(), http.MethodGet, "/v1/accounts", nil)
 
 	b.Run("baseline", func(b *testing.B) {
 		for b.Loop() {
