@@ -113,7 +113,7 @@ func (s *Server) createConsent(w http.ResponseWriter, r *http.Request, b bankInf
 	base := baseURL(r, b)
 	self := Prefix + "/" + b.ID + "/v1/consents/" + c.ID
 	w.Header().Set("Location", self)
-	w.Header().Set("ASPSP-SCA-Approach", "OAUTH")
+	w.Header().Set("ASPSP-SCA-Approach", "REDIRECT")
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"consentStatus": c.Status,
 		"consentId":     c.ID,

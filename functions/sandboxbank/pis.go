@@ -137,7 +137,7 @@ func (s *Server) initiatePayment(w http.ResponseWriter, r *http.Request, b bankI
 	}
 	self := Prefix + "/" + b.ID + "/v1/payments/" + product + "/" + p.ID
 	w.Header().Set("Location", self)
-	w.Header().Set("ASPSP-SCA-Approach", "OAUTH")
+	w.Header().Set("ASPSP-SCA-Approach", "REDIRECT")
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"transactionStatus": p.Status,
 		"paymentId":         p.ID,
@@ -206,7 +206,7 @@ func (s *Server) paymentStatus(w http.ResponseWriter, r *http.Request, b bankInf
 	body := map[string]any{"transactionStatus": p.Status}
 	if p.Status == "RJCT" && strings.Contains(p.Reason, "funds") {
 		body["fundsAvailable"] = false
-		body["tppMessages"] = []tppMessage{{Category: "ERROR", Code: "FUNDS_NOT_AVAILABLE", Text: p.Reason}}
+		body["psuMessage"] = p.Reason
 	} else if p.Reason != "" {
 		body["psuMessage"] = p.Reason
 	}

@@ -252,10 +252,14 @@ func (c *Client) attempt(ctx context.Context, hc *http.Client, k call, out any) 
 	status := 0
 	defer func() {
 		c.brk.record(bank.KindOf(err) == bank.Unavailable)
+		outcome := "ok"
+		if err != nil {
+			outcome = bank.KindOf(err).String()
+		}
 		// Bank, route template, status and latency only: no IDs, tokens or personal data.
 		c.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "bank call", slog.String("bank", c.cfg.BankID),
 			slog.String("method", k.method), slog.String("route", k.route), slog.Int("status", status),
-			slog.Int64("latencyMs", time.Since(start).Milliseconds()), slog.String("kind", bank.KindOf(err).String()))
+			slog.Int64("latencyMs", time.Since(start).Milliseconds()), slog.String("outcome", outcome))
 	}()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
