@@ -418,14 +418,14 @@ func (s *kmsService) Encrypt(_ context.Context, req *kmspb.EncryptRequest) (*kms
 		return nil, err
 	}
 
-	nonceSize := v.aes.NonceSize()
-	out := make([]byte, ciphertextHeader+nonceSize, ciphertextHeader+nonceSize+len(req.GetPlaintext())+v.aes.Overhead())
-	binary.BigEndian.PutUint32(out, uint32(n)) // #nosec G115 -- n is a positive version count
-	if _, err := rand.Read(out[ciphertextHeader:]); err != nil {
+	nonce := make([]byte, v.aes.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
 		return nil, status.Errorf(codes.Internal, "nonce: %v", err)
 	}
-	ad := gcmAD(out[:ciphertextHeader], req.GetAdditionalAuthenticatedData())
-	out = v.aes.Seal(out, out[ciphertextHeader:], req.GetPlaintext(), ad)
+	out := make([]byte, ciphertextHeader, ciphertextHeader+len(nonce)+len(req.GetPlaintext())+v.aes.Overhead())
+	binary.BigEndian.PutUint32(out, uint32(n)) // #nosec G115 -- n is a positive version count
+	ad := gcmAD(out, req.GetAdditionalAuthenticatedData())
+	out = v.aes.Seal(append(out, nonce...), nonce, req.GetPlaintext(), ad)
 	return &kmspb.EncryptResponse{
 		Name:                    v.pb.GetName(),
 		Ciphertext:              out,

@@ -5,12 +5,12 @@
 package kmssm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"net"
 	"regexp"
-	"sync"
 	"time"
 
 	"cloud.google.com/go/kms/apiv1/kmspb"
@@ -41,22 +41,26 @@ func (s *Server) Register(g *grpc.Server) {
 
 // Running is an emulator serving on a local address.
 type Running struct {
-	lis  net.Listener
-	grpc *grpc.Server
-	done chan error
-	once sync.Once
+	lis    net.Listener
+	grpc   *grpc.Server
+	served chan struct{} // closed when Serve returns, after err is set
+	err    error
 }
 
 // Start listens on addr (for example "127.0.0.1:0") and serves a new emulator in the background.
 func Start(addr string) (*Running, error) {
-	lis, err := net.Listen("tcp", addr)
+	var lc net.ListenConfig
+	lis, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("kmssm: listen on %s: %w", addr, err)
 	}
 	g := grpc.NewServer()
 	New().Register(g)
-	r := &Running{lis: lis, grpc: g, done: make(chan error, 1)}
-	go func() { r.done <- g.Serve(lis) }()
+	r := &Running{lis: lis, grpc: g, served: make(chan struct{})}
+	go func() {
+		r.err = g.Serve(lis)
+		close(r.served)
+	}()
 	return r, nil
 }
 
@@ -65,20 +69,17 @@ func (r *Running) Addr() string { return r.lis.Addr().String() }
 
 // Stop stops serving, waiting for in-flight calls to finish. It is safe to call more than once.
 func (r *Running) Stop() {
-	r.once.Do(func() {
-		r.grpc.GracefulStop()
-		<-r.done
-	})
+	r.grpc.GracefulStop()
+	<-r.served
 }
 
 // Wait blocks until the server stops and reports why, for the standalone binary.
 func (r *Running) Wait() error {
-	err := <-r.done
-	r.done <- err // keep the result for Stop and other waiters
-	if errors.Is(err, grpc.ErrServerStopped) {
-		return nil
+	<-r.served
+	if r.err != nil && !errors.Is(r.err, grpc.ErrServerStopped) {
+		return fmt.Errorf("kmssm: serve: %w", r.err)
 	}
-	return err
+	return nil
 }
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)

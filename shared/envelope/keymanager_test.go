@@ -131,7 +131,8 @@ func TestKMSIntegrityChecks(t *testing.T) {
 
 func fakeClient(t *testing.T, f *fakeKMS) *kms.KeyManagementClient {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	lis, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

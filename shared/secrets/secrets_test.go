@@ -35,7 +35,8 @@ func server(t *testing.T, register func(*grpc.Server), delay time.Duration) (*se
 		}
 		return h(ctx, req)
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	var lc net.ListenConfig
+	lis, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
