@@ -1,0 +1,289 @@
+// Package orgs is Tok's organisations, their API key pairs and their members: the data
+// model and the one repository used by the organisation function, by authentication
+// (LookupKey, Authenticate) and by the admin CLI (scripts/tokctl).
+//
+// # Storage
+//
+//	orgs/{orgId}                          Org
+//	orgs/{orgId}/keyPairs/{key_…}         KeyPair (masked keys and the two hashes)
+//	orgs/{orgId}/members/{mem_…}          Member
+//	orgs/{orgId}/memberEmails/{sha256}    uniqueness of a member's lower-cased email
+//	apiKeys/{hash}                        KeyRecord, one per key, by apikey.Hash(pepper, key)
+//
+// A key itself is never stored: it is returned once, by CreateOrg, CreateKeyPair and
+// RotateKeyPair, and only its keyed hash and a mask (prefix and last four characters) are
+// kept. Every write that touches several documents is one transaction.
+package orgs
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"tokapi.io/tok/shared/auth"
+)
+
+// ErrNotFound: the organisation, key pair, member or key does not exist, or belongs to
+// another organisation.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict: the change contradicts the current state (a duplicate email, removing or
+// demoting the last owner, rotating a revoked or already rotated key pair).
+var ErrConflict = errors.New("conflict")
+
+// ValidationError names the input that is invalid. Field is the name used by the API
+// ("name", "tier", "allowedOrigins[1]", "email", "role").
+type ValidationError struct {
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string { return e.Field + " " + e.Message }
+
+func invalid(field, format string, args ...any) *ValidationError {
+	return &ValidationError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Tiers.
+const (
+	TierFree       = "free"
+	TierPro        = "pro"
+	TierEnterprise = "enterprise"
+)
+
+// Tiers lists the tiers, cheapest first.
+var Tiers = []string{TierFree, TierPro, TierEnterprise}
+
+// Member roles, strongest first.
+const (
+	MemberOwner     = "owner"
+	MemberAdmin     = "admin"
+	MemberDeveloper = "developer"
+	MemberViewer    = "viewer"
+)
+
+// MemberRoles lists the member roles, strongest first.
+var MemberRoles = []string{MemberOwner, MemberAdmin, MemberDeveloper, MemberViewer}
+
+// Rotation grace periods.
+const (
+	DefaultGrace = 24 * time.Hour
+	MaxGrace     = 7 * 24 * time.Hour
+)
+
+// CreatedByCLI is KeyPair.CreatedBy for pairs made by tokctl (and an organisation's first
+// pair, made with the organisation).
+const CreatedByCLI = "tokctl"
+
+// Limits on inputs.
+const (
+	maxNameLen   = 200
+	maxOrigins   = 20
+	maxEmailLen  = 254
+	maxOriginLen = 255
+)
+
+// Org is an organisation. One record serves both environments.
+type Org struct {
+	ID             string    `firestore:"id" json:"id"`
+	Name           string    `firestore:"name" json:"name"`
+	Tier           string    `firestore:"tier" json:"tier"`
+	AllowedOrigins []string  `firestore:"allowedOrigins" json:"allowedOrigins"`
+	CreatedAt      time.Time `firestore:"createdAt" json:"createdAt"`
+}
+
+// KeyPair is a pair of keys, live and sandbox, sharing one role. The keys themselves are
+// never stored.
+type KeyPair struct {
+	ID               string     `firestore:"id" json:"id"`
+	Role             auth.Role  `firestore:"role" json:"role"`
+	LiveKeyMasked    string     `firestore:"liveKeyMasked" json:"liveKeyMasked"`
+	SandboxKeyMasked string     `firestore:"sandboxKeyMasked" json:"sandboxKeyMasked"`
+	CreatedAt        time.Time  `firestore:"createdAt" json:"createdAt"`
+	CreatedBy        string     `firestore:"createdBy" json:"createdBy"`
+	ExpiresAt        *time.Time `firestore:"expiresAt" json:"expiresAt"`
+	RevokedAt        *time.Time `firestore:"revokedAt" json:"revokedAt"`
+	ReplacedBy       string     `firestore:"replacedBy" json:"replacedBy,omitempty"`
+	Replaces         string     `firestore:"replaces" json:"replaces,omitempty"`
+	LiveHash         string     `firestore:"liveHash" json:"-"`
+	SandboxHash      string     `firestore:"sandboxHash" json:"-"`
+}
+
+// Key pair states, as Status reports them.
+const (
+	StatusActive   = "active"
+	StatusExpiring = "expiring" // rotated, still working until ExpiresAt
+	StatusExpired  = "expired"
+	StatusRevoked  = "revoked"
+)
+
+// Status is the pair's state at now.
+func (k KeyPair) Status(now time.Time) string {
+	switch {
+	case k.RevokedAt != nil:
+		return StatusRevoked
+	case k.ExpiresAt != nil && !now.Before(*k.ExpiresAt):
+		return StatusExpired
+	case k.ExpiresAt != nil:
+		return StatusExpiring
+	}
+	return StatusActive
+}
+
+// NewKeyPair is a key pair as created: the only time its keys are seen.
+type NewKeyPair struct {
+	KeyPair
+	LiveKey    string `json:"liveKey"`
+	SandboxKey string `json:"sandboxKey"`
+	// ReplacedExpiresAt is, after RotateKeyPair, when the replaced pair stops working.
+	ReplacedExpiresAt *time.Time `json:"-"`
+}
+
+// KeyRecord is what is stored for one key, at apiKeys/{Hash}. A key fails from ExpiresAt
+// on (inclusive), and at once when Revoked.
+type KeyRecord struct {
+	Hash      string     `firestore:"hash"`
+	OrgID     string     `firestore:"orgId"`
+	Env       string     `firestore:"env"`
+	KeyPairID string     `firestore:"keyPairId"`
+	Role      auth.Role  `firestore:"role"`
+	CreatedAt time.Time  `firestore:"createdAt"`
+	ExpiresAt *time.Time `firestore:"expiresAt"`
+	Revoked   bool       `firestore:"revoked"`
+}
+
+// Member is a person of the organisation, for the future dashboard.
+type Member struct {
+	ID        string    `firestore:"id" json:"id"`
+	Email     string    `firestore:"email" json:"email"`
+	Role      string    `firestore:"role" json:"role"`
+	CreatedAt time.Time `firestore:"createdAt" json:"createdAt"`
+	UpdatedAt time.Time `firestore:"updatedAt" json:"updatedAt"`
+}
+
+// MaxKeyRole is the strongest key role a member may create a key with: a key may not be
+// created with more power than the member who asks for it. owner and admin give admin,
+// developer developer, viewer read_only; anything else gives "", which covers nothing.
+func MaxKeyRole(memberRole string) auth.Role {
+	switch memberRole {
+	case MemberOwner, MemberAdmin:
+		return auth.RoleAdmin
+	case MemberDeveloper:
+		return auth.RoleDeveloper
+	case MemberViewer:
+		return auth.RoleReadOnly
+	}
+	return ""
+}
+
+// ValidateTier checks a tier name.
+func ValidateTier(tier string) error {
+	for _, t := range Tiers {
+		if tier == t {
+			return nil
+		}
+	}
+	return invalid("tier", "must be one of free, pro, enterprise")
+}
+
+// ValidateMemberRole checks a member role name.
+func ValidateMemberRole(role string) error {
+	for _, r := range MemberRoles {
+		if role == r {
+			return nil
+		}
+	}
+	return invalid("role", "must be one of owner, admin, developer, viewer")
+}
+
+// ValidateKeyRole checks a key role name.
+func ValidateKeyRole(role string) (auth.Role, error) {
+	r, ok := auth.ParseRole(role)
+	if !ok {
+		return "", invalid("role", "must be one of admin, developer, read_only")
+	}
+	return r, nil
+}
+
+// ValidateName checks and trims an organisation name.
+func ValidateName(name string) (string, error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return "", invalid("name", "is required")
+	case !utf8.ValidString(name):
+		return "", invalid("name", "must be valid UTF-8")
+	case utf8.RuneCountInString(name) > maxNameLen:
+		return "", invalid("name", "must be at most %d characters", maxNameLen)
+	case strings.IndexFunc(name, unicode.IsControl) >= 0:
+		return "", invalid("name", "must not contain control characters")
+	}
+	return name, nil
+}
+
+// NormalizeOrigins checks the origins an organisation's callback URLs may use and returns
+// them normalised (lower-case scheme and host, no default port), without duplicates. An
+// origin is https://host[:port]: no user, path, query or fragment.
+func NormalizeOrigins(origins []string) ([]string, error) {
+	if len(origins) > maxOrigins {
+		return nil, invalid("allowedOrigins", "must hold at most %d origins", maxOrigins)
+	}
+	out := make([]string, 0, len(origins))
+	seen := map[string]bool{}
+	for i, o := range origins {
+		n, err := NormalizeOrigin(o)
+		if err != nil {
+			return nil, invalid(fmt.Sprintf("allowedOrigins[%d]", i), "%s", err.Error())
+		}
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// NormalizeOrigin checks one origin; see NormalizeOrigins.
+func NormalizeOrigin(o string) (string, error) {
+	const want = "must be an https origin such as https://app.example.com (no path, query or fragment)"
+	if o == "" || len(o) > maxOriginLen {
+		return "", errors.New(want)
+	}
+	u, err := url.Parse(o)
+	if err != nil || !strings.EqualFold(u.Scheme, "https") || u.Opaque != "" || u.User != nil ||
+		u.Host == "" || u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" ||
+		u.ForceQuery || u.Fragment != "" || strings.Contains(o, "#") {
+		return "", errors.New(want)
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.ContainsAny(host, " %") {
+		return "", errors.New(want)
+	}
+	if strings.Contains(host, ":") { // IPv6 literal
+		host = "[" + host + "]"
+	}
+	if p := u.Port(); p != "" && p != "443" {
+		host += ":" + p
+	}
+	return "https://" + host, nil
+}
+
+// NormalizeEmail checks an email address (a bare addr-spec, no display name) and returns
+// it trimmed, and its lower-cased form used for uniqueness.
+func NormalizeEmail(email string) (string, string, error) {
+	email = strings.TrimSpace(email)
+	if email == "" {
+		return "", "", invalid("email", "is required")
+	}
+	a, err := mail.ParseAddress(email)
+	if err != nil || a.Name != "" || a.Address != email || len(email) > maxEmailLen ||
+		!strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") {
+		return "", "", invalid("email", "must be an email address such as ana@example.com")
+	}
+	return email, strings.ToLower(email), nil
+}

@@ -1,0 +1,277 @@
+package orgs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"tokapi.io/tok/shared/apikey"
+	"tokapi.io/tok/shared/auth"
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
+)
+
+// Sub-collections of an organisation.
+const (
+	keyPairsColl     = "keyPairs"
+	membersColl      = "members"
+	memberEmailsColl = "memberEmails"
+)
+
+// Repo reads and writes organisations, key pairs and members.
+type Repo struct {
+	client *firestore.Client
+	pepper []byte
+	now    func() time.Time
+}
+
+// Option configures a Repo.
+type Option func(*Repo)
+
+// WithClock injects the clock (tests).
+func WithClock(now func() time.Time) Option { return func(r *Repo) { r.now = now } }
+
+// New returns a repository on client. pepper is the secret of apikey.Hash (Secret Manager
+// secret api-key-pepper); it is needed to create keys, not to look them up.
+func New(client *firestore.Client, pepper []byte, opts ...Option) *Repo {
+	r := &Repo{client: client, pepper: pepper, now: time.Now}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// clock returns now as Firestore stores it (UTC, microseconds), so what a method returns
+// equals what a later read gives.
+func (r *Repo) clock() time.Time { return r.now().UTC().Truncate(time.Microsecond) }
+
+func (r *Repo) orgRef(orgID string) *firestore.DocumentRef {
+	return r.client.Collection(store.Orgs).Doc(orgID)
+}
+
+func isNotFound(err error) bool { return status.Code(err) == codes.NotFound }
+
+// CreateOrg creates an organisation and its first key pair, with the admin role.
+func (r *Repo) CreateOrg(ctx context.Context, name, tier string, origins []string) (Org, NewKeyPair, error) {
+	name, err := ValidateName(name)
+	if err != nil {
+		return Org{}, NewKeyPair{}, err
+	}
+	if err := ValidateTier(tier); err != nil {
+		return Org{}, NewKeyPair{}, err
+	}
+	origins, err = NormalizeOrigins(origins)
+	if err != nil {
+		return Org{}, NewKeyPair{}, err
+	}
+	now := r.clock()
+	org := Org{ID: ids.New(ids.Organisation), Name: name, Tier: tier, AllowedOrigins: origins, CreatedAt: now}
+	pair, recs, err := r.newPair(org.ID, auth.RoleAdmin, CreatedByCLI, now)
+	if err != nil {
+		return Org{}, NewKeyPair{}, err
+	}
+	err = r.client.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+		if err := tx.Create(r.orgRef(org.ID), org); err != nil {
+			return err
+		}
+		return r.createPair(tx, org.ID, pair, recs)
+	})
+	if err != nil {
+		return Org{}, NewKeyPair{}, fmt.Errorf("create organisation: %w", err)
+	}
+	return org, pair, nil
+}
+
+// GetOrg returns an organisation.
+func (r *Repo) GetOrg(ctx context.Context, orgID string) (Org, error) {
+	if !ids.Valid(ids.Organisation, orgID) {
+		return Org{}, fmt.Errorf("organisation %q: %w", orgID, ErrNotFound)
+	}
+	snap, err := r.orgRef(orgID).Get(ctx)
+	if err != nil {
+		if isNotFound(err) {
+			return Org{}, fmt.Errorf("organisation %s: %w", orgID, ErrNotFound)
+		}
+		return Org{}, fmt.Errorf("get organisation %s: %w", orgID, err)
+	}
+	var o Org
+	if err := snap.DataTo(&o); err != nil {
+		return Org{}, fmt.Errorf("decode organisation %s: %w", orgID, err)
+	}
+	return o, nil
+}
+
+// ListOrgs returns every organisation, oldest first (for the admin CLI).
+func (r *Repo) ListOrgs(ctx context.Context) ([]Org, error) {
+	docs, err := r.client.Collection(store.Orgs).OrderBy("createdAt", firestore.Asc).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("list organisations: %w", err)
+	}
+	return decodeAll[Org](docs)
+}
+
+// SetTier changes an organisation's tier. The rate limiter sees it once authentication's
+// cache of the key expires (auth.CacheTTL).
+func (r *Repo) SetTier(ctx context.Context, orgID, tier string) error {
+	if err := ValidateTier(tier); err != nil {
+		return err
+	}
+	if !ids.Valid(ids.Organisation, orgID) {
+		return fmt.Errorf("organisation %q: %w", orgID, ErrNotFound)
+	}
+	_, err := r.orgRef(orgID).Update(ctx, []firestore.Update{{Path: "tier", Value: tier}})
+	if isNotFound(err) {
+		return fmt.Errorf("organisation %s: %w", orgID, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("set tier of %s: %w", orgID, err)
+	}
+	return nil
+}
+
+// requireOrg reads the organisation in tx, so a write under it fails for an unknown one.
+func (r *Repo) requireOrg(tx *firestore.Transaction, orgID string) error {
+	if !ids.Valid(ids.Organisation, orgID) {
+		return fmt.Errorf("organisation %q: %w", orgID, ErrNotFound)
+	}
+	if _, err := tx.Get(r.orgRef(orgID)); err != nil {
+		if isNotFound(err) {
+			return fmt.Errorf("organisation %s: %w", orgID, ErrNotFound)
+		}
+		return err
+	}
+	return nil
+}
+
+// LookupKey returns the record of the key whose keyed hash is hash; an error wrapping
+// ErrNotFound when there is none. It does not judge expiry or revocation.
+func (r *Repo) LookupKey(ctx context.Context, hash string) (KeyRecord, error) {
+	if !validHash(hash) {
+		return KeyRecord{}, fmt.Errorf("API key: %w", ErrNotFound)
+	}
+	snap, err := r.client.Collection(store.APIKeys).Doc(hash).Get(ctx)
+	if err != nil {
+		if isNotFound(err) {
+			return KeyRecord{}, fmt.Errorf("API key: %w", ErrNotFound)
+		}
+		return KeyRecord{}, fmt.Errorf("look up API key: %w", err)
+	}
+	var k KeyRecord
+	if err := snap.DataTo(&k); err != nil {
+		return KeyRecord{}, fmt.Errorf("decode API key: %w", err)
+	}
+	return k, nil
+}
+
+// Authenticate implements auth.Keys: the key record and its organisation's tier. An
+// unknown key (or one whose organisation is gone) is an error wrapping both
+// auth.ErrUnknownKey and ErrNotFound.
+func (r *Repo) Authenticate(ctx context.Context, hash string) (auth.Key, error) {
+	k, err := r.LookupKey(ctx, hash)
+	if errors.Is(err, ErrNotFound) {
+		return auth.Key{}, fmt.Errorf("%w: %w", auth.ErrUnknownKey, err)
+	}
+	if err != nil {
+		return auth.Key{}, err
+	}
+	org, err := r.GetOrg(ctx, k.OrgID)
+	if errors.Is(err, ErrNotFound) {
+		return auth.Key{}, fmt.Errorf("%w: %w", auth.ErrUnknownKey, err)
+	}
+	if err != nil {
+		return auth.Key{}, err
+	}
+	return auth.Key{Hash: k.Hash, OrgID: k.OrgID, Env: k.Env, KeyPairID: k.KeyPairID, Role: k.Role,
+		Tier: org.Tier, ExpiresAt: k.ExpiresAt, Revoked: k.Revoked}, nil
+}
+
+// validHash accepts what apikey.Hash returns: 64 lower-case hex digits.
+func validHash(h string) bool {
+	if len(h) != 64 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// newPair makes a key pair and its two key records; nothing is written.
+func (r *Repo) newPair(orgID string, role auth.Role, createdBy string, now time.Time) (NewKeyPair, [2]KeyRecord, error) {
+	if len(r.pepper) == 0 {
+		return NewKeyPair{}, [2]KeyRecord{}, errors.New("no API key pepper configured")
+	}
+	live, err := apikey.New(tenant.Live)
+	if err != nil {
+		return NewKeyPair{}, [2]KeyRecord{}, err
+	}
+	sandbox, err := apikey.New(tenant.Sandbox)
+	if err != nil {
+		return NewKeyPair{}, [2]KeyRecord{}, err
+	}
+	p := NewKeyPair{
+		KeyPair: KeyPair{
+			ID: ids.New(ids.APIKey), Role: role,
+			LiveKeyMasked: apikey.Mask(live), SandboxKeyMasked: apikey.Mask(sandbox),
+			CreatedAt: now, CreatedBy: createdBy,
+			LiveHash: apikey.Hash(r.pepper, live), SandboxHash: apikey.Hash(r.pepper, sandbox),
+		},
+		LiveKey: live, SandboxKey: sandbox,
+	}
+	rec := func(env, hash string) KeyRecord {
+		return KeyRecord{Hash: hash, OrgID: orgID, Env: env, KeyPairID: p.ID, Role: role, CreatedAt: now}
+	}
+	return p, [2]KeyRecord{rec(tenant.Live, p.LiveHash), rec(tenant.Sandbox, p.SandboxHash)}, nil
+}
+
+// createPair writes a pair and its key records in tx. Only the KeyPair is written, never
+// NewKeyPair: the keys themselves must not reach Firestore.
+func (r *Repo) createPair(tx *firestore.Transaction, orgID string, p NewKeyPair, recs [2]KeyRecord) error {
+	if err := tx.Create(r.orgRef(orgID).Collection(keyPairsColl).Doc(p.ID), p.KeyPair); err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if err := tx.Create(r.client.Collection(store.APIKeys).Doc(rec.Hash), rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeAll[T any](docs []*firestore.DocumentSnapshot) ([]T, error) {
+	out := make([]T, 0, len(docs))
+	for _, d := range docs {
+		var v T
+		if err := d.DataTo(&v); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", d.Ref.Path, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// all reads every document of an iterator.
+func all(it *firestore.DocumentIterator) ([]*firestore.DocumentSnapshot, error) {
+	defer it.Stop()
+	var out []*firestore.DocumentSnapshot
+	for {
+		d, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+}
