@@ -5,6 +5,7 @@ package apitest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -67,7 +68,12 @@ func Check(t testing.TB, req *http.Request, status int, header http.Header, body
 	probe.URL = &u
 	route, params, err := r.FindRoute(probe)
 	if err != nil {
-		t.Errorf("%s %s is not in the OpenAPI spec: %v", req.Method, req.URL.Path, err)
+		// Unknown paths and methods are fine when they are refused in the envelope.
+		if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+			checkEnvelope(t, req, status, body)
+			return
+		}
+		t.Errorf("%s %s answered %d but is not in the OpenAPI spec: %v", req.Method, req.URL.Path, status, err)
 		return
 	}
 	in := &openapi3filter.ResponseValidationInput{
@@ -122,6 +128,21 @@ func (tr Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		Check(tr.T, req, resp.StatusCode, resp.Header, body)
 	}
 	return resp, nil
+}
+
+// checkEnvelope validates an error body against the spec's Error schema.
+func checkEnvelope(t testing.TB, req *http.Request, status int, body []byte) {
+	t.Helper()
+	doc, _ := Spec(t)
+	ref := doc.Components.Schemas["Error"]
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Errorf("%s %s answered %d with a non-JSON body: %s", req.Method, req.URL.Path, status, truncate(body))
+		return
+	}
+	if err := ref.Value.VisitJSON(v); err != nil {
+		t.Errorf("%s %s answered %d outside the error envelope: %v", req.Method, req.URL.Path, status, err)
+	}
 }
 
 func truncate(b []byte) string {

@@ -10,14 +10,19 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/config"
 	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/logging"
+	"tokapi.io/tok/shared/orgs"
+	"tokapi.io/tok/shared/ratelimit"
+	"tokapi.io/tok/shared/secrets"
 )
 
 // Env is what a function builds its handler from: configuration and the instance's
@@ -25,6 +30,10 @@ import (
 type Env struct {
 	Config  *config.Config
 	Clients *gcp.Clients
+
+	mu      sync.Mutex
+	secrets *secrets.Reader
+	auth    *auth.Authenticator
 }
 
 // NewEnv reads the configuration; it creates no client.
@@ -34,7 +43,55 @@ func NewEnv(ctx context.Context) (*Env, error) {
 		return nil, err
 	}
 	logging.Default(cfg.LogLevel)
-	return &Env{Config: cfg, Clients: gcp.NewClients(cfg)}, nil
+	return NewEnvFrom(cfg), nil
+}
+
+// NewEnvFrom returns an Env for a configuration (tests build their own).
+func NewEnvFrom(cfg *config.Config) *Env {
+	return &Env{Config: cfg, Clients: gcp.NewClients(cfg)}
+}
+
+// SecretCacheTTL is how long a secret value is reused before Secret Manager is asked again.
+const SecretCacheTTL = 5 * time.Minute
+
+// Secrets returns the instance's Secret Manager reader.
+func (e *Env) Secrets(ctx context.Context) (*secrets.Reader, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.secrets == nil {
+		client, err := e.Clients.SecretManager(ctx)
+		if err != nil {
+			return nil, err
+		}
+		e.secrets = secrets.New(client, e.Config.ProjectID, SecretCacheTTL)
+	}
+	return e.secrets, nil
+}
+
+// PepperSecret is the Secret Manager secret holding the API key pepper.
+const PepperSecret = "api-key-pepper"
+
+// Authenticator returns the instance's API key authenticator and rate limiter.
+func (e *Env) Authenticator(ctx context.Context) (*auth.Authenticator, error) {
+	sr, err := e.Secrets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.auth != nil {
+		return e.auth, nil
+	}
+	pepper, err := sr.Get(ctx, PepperSecret)
+	if err != nil {
+		return nil, fmt.Errorf("read API key pepper: %w", err)
+	}
+	fs, err := e.Clients.Firestore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.auth = auth.New(orgs.New(fs, pepper), pepper, ratelimit.New(fs))
+	return e.auth, nil
 }
 
 var (
@@ -60,14 +117,29 @@ func instance(ctx context.Context) (*Env, error) {
 // HTTPBuilder builds a function's handler from the instance's Env.
 type HTTPBuilder func(ctx context.Context, env *Env) (http.Handler, error)
 
-// HTTP registers an HTTP function under entryPoint.
-func HTTP(entryPoint string, build HTTPBuilder) {
-	functions.HTTP(entryPoint, LazyHTTP(build, instance).ServeHTTP)
+// Option changes how an HTTP function is served.
+type Option func(*options)
+
+type options struct{ public bool }
+
+// Public serves a function without API key authentication or the organisation rate limit:
+// only for the bank callback and the sandbox bank, which banks and browsers call.
+func Public() Option { return func(o *options) { o.public = true } }
+
+// HTTP registers an HTTP function under entryPoint. Every request is authenticated by its
+// API key and rate-limited unless the function is Public.
+func HTTP(entryPoint string, build HTTPBuilder, opts ...Option) {
+	functions.HTTP(entryPoint, LazyHTTP(build, instance, opts...).ServeHTTP)
 }
 
-// LazyHTTP returns a handler that builds the real one on the first request, wrapped in
-// httpapi.Middleware. envFor supplies the Env (tests pass their own).
-func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error)) http.Handler {
+// LazyHTTP returns a handler that builds the real one on the first request, behind
+// httpapi.Middleware and, unless Public, authentication. envFor supplies the Env (tests
+// pass their own).
+func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error), opts ...Option) http.Handler {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var (
 		mu    sync.Mutex
 		inner http.Handler
@@ -85,6 +157,13 @@ func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error)) htt
 		h, err := build(ctx, env)
 		if err != nil {
 			return nil, fmt.Errorf("build handler: %w", err)
+		}
+		if !o.public {
+			a, err := env.Authenticator(ctx)
+			if err != nil {
+				return nil, err
+			}
+			h = a.Middleware(h)
 		}
 		inner = h
 		return h, nil

@@ -1,8 +1,7 @@
-// Command devstack is `make dev`: it starts the Firestore and Pub/Sub emulators, the KMS and
-// Secret Manager emulator, one process per function (served as in production, with
-// FUNCTION_TARGET) and the gateway; bootstraps keys, secrets, topics and a demo organisation;
-// writes .tok/dev.env once everything answers; and on Ctrl-C or SIGTERM stops every process
-// it started.
+// Command devstack is `make dev`: it starts the Firestore and Pub/Sub emulators and the KMS
+// and Secret Manager emulator, then the local stack (every function as its own process, the
+// gateway, keys, secrets, topics), creates a demo organisation, writes .tok/dev.env once
+// everything answers, and on Ctrl-C or SIGTERM stops every process it started.
 package main
 
 import (
@@ -11,19 +10,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
-	"tokapi.io/tok/emulators/gateway"
 	"tokapi.io/tok/emulators/gcloudemu"
 	"tokapi.io/tok/emulators/kmssm"
+	"tokapi.io/tok/emulators/localstack"
 	"tokapi.io/tok/shared/logging"
 	"tokapi.io/tok/shared/manifest"
 )
@@ -72,10 +71,7 @@ func run() error {
 	defer func() { _ = ln.Close() }()
 
 	started := time.Now()
-	var (
-		firestoreEmu, pubsubEmu *gcloudemu.Emulator
-		binary                  string
-	)
+	var firestoreEmu, pubsubEmu *gcloudemu.Emulator
 	defer func() {
 		for _, e := range []*gcloudemu.Emulator{firestoreEmu, pubsubEmu} {
 			if e != nil {
@@ -83,11 +79,10 @@ func run() error {
 			}
 		}
 	}()
+	binary := filepath.Join(stateDir, "bin", "tokfunctions")
+	fmt.Println("building functions and starting the emulators ...")
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() (err error) {
-		binary, err = buildFunctions(gctx, root, m)
-		return err
-	})
+	g.Go(func() error { return localstack.Build(gctx, root, m, binary) })
 	g.Go(func() (err error) {
 		firestoreEmu, err = gcloudemu.StartFirestore(gctx, gcloudemu.Options{LogDir: logDir})
 		return err
@@ -105,52 +100,31 @@ func run() error {
 	}
 	defer kms.Stop()
 
-	stack := &stack{
-		project: project, manifest: m, binary: binary, logDir: logDir,
-		publicURL:     fmt.Sprintf("http://127.0.0.1:%d", port),
-		firestoreHost: firestoreEmu.Host(), pubsubHost: pubsubEmu.Host(), kmsAddr: kms.Addr(),
+	st, err := localstack.Start(ctx, m, localstack.Options{
+		Root: root, Project: project, Listener: ln, LogDir: logDir, Binary: binary,
+		FirestoreHost: firestoreEmu.Host(), PubSubHost: pubsubEmu.Host(), KMSAddr: kms.Addr(),
+	})
+	if st != nil {
+		defer st.Stop()
 	}
-	if err := stack.bootstrapKeys(ctx); err != nil {
-		return err
-	}
-	procs, err := stack.startFunctions(ctx)
-	defer procs.stop()
 	if err != nil {
 		return err
 	}
-
-	gw, err := gateway.New(m, project, procs.backends())
+	vars := st.Env()
+	demo, err := seedDemo(ctx, st, firestoreEmu.Host())
 	if err != nil {
+		return fmt.Errorf("create the demo organisation: %w", err)
+	}
+	vars = append(vars, demo...)
+	if err := writeEnvFile(envFile, vars); err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer func() {
-		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shutdownCtx)
-	}()
-	readyCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	if err := gw.WaitReady(readyCtx); err != nil {
-		return fmt.Errorf("%w (logs in %s)", err, logDir)
-	}
-	if err := stack.setupPubSub(ctx); err != nil {
-		return err
-	}
-	vars, err := stack.seed(ctx)
-	if err != nil {
-		return err
-	}
-	if err := writeEnvFile(envFile, append(stack.envVars(), vars...)); err != nil {
-		return err
-	}
-	printWelcome(stack.publicURL, envFile, logDir, time.Since(started))
+	printWelcome(st.URL, envFile, logDir, time.Since(started))
 
 	select {
 	case <-ctx.Done():
 		fmt.Println("\nstopping Tok ...")
-	case err := <-procs.exited:
+	case err := <-st.Exited:
 		return fmt.Errorf("%w; see %s", err, logDir)
 	}
 	_ = os.Remove(envFile)
@@ -179,4 +153,30 @@ func stopWhenOrphaned(ctx context.Context) context.Context {
 		}
 	}()
 	return ctx
+}
+
+func writeEnvFile(path string, vars []string) error {
+	content := "# Written by make dev once every part of the local stack answered. Load it with:\n#   set -a; . .tok/dev.env; set +a\n" +
+		strings.Join(vars, "\n") + "\n"
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func printWelcome(url, envFile, logDir string, took time.Duration) {
+	fmt.Printf(`
+Tok is running locally (ready in %s).
+
+  API:      %s/v1
+  env file: %s
+  logs:     %s
+
+Try:
+  set -a; . .tok/dev.env; set +a
+  curl -s -H "Authorization: ApiKey $TOK_LIVE_KEY" "$TOK_API_URL/banks"
+
+Press Ctrl-C to stop every process.
+`, took.Round(100*time.Millisecond), url, envFile, logDir)
 }

@@ -1,0 +1,191 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"tokapi.io/tok/shared/apikey"
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/ratelimit"
+	"tokapi.io/tok/shared/tenant"
+)
+
+// CacheTTL bounds how long an instance trusts what it read about a key. A revoked key
+// therefore stops working on every instance within CacheTTL (30 s, well inside the
+// promised 60 s); an expiry time is checked on every request and holds to the second.
+const CacheTTL = 30 * time.Second
+
+// negativeTTL caches unknown keys briefly, so a flood of bad keys costs few reads.
+const negativeTTL = 10 * time.Second
+
+// maxCached bounds the cache; past it the cache starts again empty.
+const maxCached = 10000
+
+// ErrUnknownKey is what a Keys implementation returns for a hash it does not hold.
+var ErrUnknownKey = errors.New("unknown API key")
+
+// Key is what authentication needs to know of a stored key.
+type Key struct {
+	Hash      string
+	OrgID     string
+	Env       string
+	KeyPairID string
+	Role      Role
+	Tier      string
+	ExpiresAt *time.Time
+	Revoked   bool
+}
+
+// Keys finds a stored key by its keyed hash.
+type Keys interface {
+	Authenticate(ctx context.Context, hash string) (Key, error)
+}
+
+// Limiter is the organisation rate limiter (shared/ratelimit).
+type Limiter interface {
+	Allow(ctx context.Context, key string, tier ratelimit.Tier) (ratelimit.Decision, error)
+}
+
+// Authenticator is the middleware's state for one instance.
+type Authenticator struct {
+	keys      Keys
+	pepper    []byte
+	limiter   Limiter
+	anonymous Limiter
+	now       func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+type cached struct {
+	key     Key
+	known   bool
+	fetched time.Time
+}
+
+// Option configures an Authenticator.
+type Option func(*Authenticator)
+
+// WithClock injects the clock (tests).
+func WithClock(now func() time.Time) Option { return func(a *Authenticator) { a.now = now } }
+
+// New returns an Authenticator. anonymous limits requests that fail authentication, per
+// instance, so guessing keys is slow too.
+func New(keys Keys, pepper []byte, limiter Limiter, opts ...Option) *Authenticator {
+	a := &Authenticator{keys: keys, pepper: pepper, limiter: limiter, anonymous: ratelimit.NewLocal(), now: time.Now, cache: map[string]cached{}}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+// invalidKey is the one answer to every kind of bad key: missing, malformed, unknown,
+// revoked or expired look the same from outside.
+func invalidKey() *httpapi.Error {
+	return &httpapi.Error{Status: http.StatusUnauthorized, Code: httpapi.CodeInvalidAPIKey,
+		Message: "The API key is missing or invalid. Send it as `Authorization: ApiKey <key>`."}
+}
+
+// Middleware authenticates the request, applies the rate limit and the read_only rule,
+// and hands the handler a context carrying the Caller and its tenant.
+func (a *Authenticator) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		caller, err := a.authenticate(ctx, r.Header.Get("Authorization"))
+		if err != nil {
+			var apiErr *httpapi.Error
+			if !errors.As(err, &apiErr) {
+				httpapi.WriteError(w, r, err)
+				return
+			}
+			d, _ := a.anonymous.Allow(ctx, "anonymous", ratelimit.Free)
+			d.SetHeaders(w.Header())
+			if !d.Allowed {
+				httpapi.WriteError(w, r, rateLimited(d))
+				return
+			}
+			httpapi.WriteError(w, r, err)
+			return
+		}
+		d, err := a.limiter.Allow(ctx, caller.Tenant.OrgID, ratelimit.Tier(caller.Tier))
+		if err != nil {
+			// The limiter fails open with a local bucket; the outage is worth a log line.
+			slog.WarnContext(ctx, "rate limiter degraded", "error", err)
+		}
+		d.SetHeaders(w.Header())
+		if !d.Allowed {
+			httpapi.WriteError(w, r, rateLimited(d))
+			return
+		}
+		if !allowedMethod(caller.Role, r.Method) {
+			httpapi.WriteError(w, r, httpapi.Forbidden("This API key is read_only; it may only make GET requests."))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithCaller(ctx, caller)))
+	})
+}
+
+func rateLimited(d ratelimit.Decision) *httpapi.Error {
+	return &httpapi.Error{Status: http.StatusTooManyRequests, Code: httpapi.CodeRateLimited,
+		Message: fmt.Sprintf("The organisation's rate limit of %d requests per minute is exceeded; retry after %d seconds.", d.Limit, retrySeconds(d.RetryAfter))}
+}
+
+func retrySeconds(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	return max(s, 1)
+}
+
+func (a *Authenticator) authenticate(ctx context.Context, header string) (Caller, error) {
+	key, env, err := apikey.FromHeader(header)
+	if err != nil {
+		return Caller{}, invalidKey()
+	}
+	hash := apikey.Hash(a.pepper, key)
+	k, known, err := a.lookup(ctx, hash)
+	if err != nil {
+		return Caller{}, err
+	}
+	now := a.now()
+	if !known || k.Revoked || (k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)) ||
+		k.Env != env || !apikey.Equal(k.Hash, hash) {
+		return Caller{}, invalidKey()
+	}
+	if _, ok := ParseRole(string(k.Role)); !ok {
+		return Caller{}, invalidKey()
+	}
+	return Caller{Tenant: tenant.Tenant{Env: k.Env, OrgID: k.OrgID}, KeyPairID: k.KeyPairID, Role: k.Role, Tier: k.Tier}, nil
+}
+
+func (a *Authenticator) lookup(ctx context.Context, hash string) (Key, bool, error) {
+	now := a.now()
+	a.mu.Lock()
+	c, ok := a.cache[hash]
+	a.mu.Unlock()
+	if ok {
+		ttl := CacheTTL
+		if !c.known {
+			ttl = negativeTTL
+		}
+		if now.Sub(c.fetched) < ttl {
+			return c.key, c.known, nil
+		}
+	}
+	k, err := a.keys.Authenticate(ctx, hash)
+	known := err == nil
+	if err != nil && !errors.Is(err, ErrUnknownKey) {
+		return Key{}, false, fmt.Errorf("look up API key: %w", err)
+	}
+	a.mu.Lock()
+	if len(a.cache) >= maxCached {
+		a.cache = map[string]cached{}
+	}
+	a.cache[hash] = cached{key: k, known: known, fetched: now}
+	a.mu.Unlock()
+	return k, known, nil
+}
