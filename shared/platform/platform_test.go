@@ -1,0 +1,159 @@
+package platform
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	secretmanager "cloud.google.com/go/secretmanager/apiv1"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+
+	"tokapi.io/tok/shared/config"
+	"tokapi.io/tok/shared/gcp"
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/orgs"
+	"tokapi.io/tok/shared/testenv"
+)
+
+// countingProxy forwards TCP connections to target and counts them.
+type countingProxy struct {
+	ln    net.Listener
+	conns atomic.Int64
+	wg    sync.WaitGroup
+}
+
+func newCountingProxy(t *testing.T, target string) *countingProxy {
+	t.Helper()
+	ln, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &countingProxy{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.conns.Add(1)
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				up, err := (&net.Dialer{}).DialContext(context.Background(), "tcp", target)
+				if err != nil {
+					_ = c.Close()
+					return
+				}
+				go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
+				_, _ = io.Copy(c, up)
+				_ = c.Close()
+			}()
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close() })
+	return p
+}
+
+func (p *countingProxy) addr() string { return p.ln.Addr().String() }
+
+// TestNoClientCallsBeforeFirstRequest proves that registering a function and starting an
+// instance touch no Google service: Firestore, KMS and Secret Manager are first reached by
+// the first request.
+func TestNoClientCallsBeforeFirstRequest(t *testing.T) {
+	project := testenv.Project(t)
+	fs := testenv.Firestore(t, project)
+	smEndpoint := testenv.SecretManagerEndpoint(t)
+
+	// Set up a pepper and an organisation directly, not through the proxies.
+	ctx := context.Background()
+	sc, err := secretmanager.NewClient(ctx, gcp.EmulatorOptions(smEndpoint)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sc.Close() }()
+	secret, err := sc.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{Parent: "projects/" + project, SecretId: PepperSecret,
+		Secret: &secretmanagerpb.Secret{Replication: &secretmanagerpb.Replication{Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pepper := []byte("pepper-for-this-test")
+	if _, err := sc.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{Parent: secret.GetName(), Payload: &secretmanagerpb.SecretPayload{Data: pepper}}); err != nil {
+		t.Fatal(err)
+	}
+	_, keys, err := orgs.New(fs, pepper).CreateOrg(ctx, "Lazy Ltd", orgs.TierPro, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	firestoreProxy := newCountingProxy(t, os.Getenv("FIRESTORE_EMULATOR_HOST"))
+	kmsProxy := newCountingProxy(t, testenv.KMSEndpoint(t))
+	smProxy := newCountingProxy(t, smEndpoint)
+	t.Setenv("FIRESTORE_EMULATOR_HOST", firestoreProxy.addr())
+	env := NewEnvFrom(&config.Config{ProjectID: project, KMSEndpoint: kmsProxy.addr(), SecretManagerEndpoint: smProxy.addr()})
+	built := 0
+	build := func(ctx context.Context, env *Env) (http.Handler, error) {
+		built++
+		client, err := env.Clients.Firestore(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := env.Clients.KMS(ctx); err != nil {
+			return nil, err
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, err := client.Collection("probe").Doc("x").Get(r.Context()); err != nil && !errors.Is(err, context.Canceled) {
+				httpapi.WriteJSON(w, http.StatusOK, map[string]string{"read": "attempted"})
+				return
+			}
+			httpapi.WriteJSON(w, http.StatusOK, map[string]string{"read": "ok"})
+		}), nil
+	}
+
+	// Instance start: the handler is registered and idle.
+	h := LazyHTTP(build, func(context.Context) (*Env, error) { return env, nil })
+	time.Sleep(300 * time.Millisecond)
+	if n := firestoreProxy.conns.Load() + kmsProxy.conns.Load() + smProxy.conns.Load(); n != 0 || built != 0 {
+		t.Fatalf("before the first request: %d connections, handler built %d times", n, built)
+	}
+
+	req := httptest.NewRequest(http.MethodGet, "/v1/probe", nil)
+	req.Header.Set("Authorization", "ApiKey "+keys.LiveKey)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("first request: %d %s", rec.Code, rec.Body)
+	}
+	if firestoreProxy.conns.Load() == 0 || smProxy.conns.Load() == 0 {
+		t.Errorf("first request made no Firestore (%d) or Secret Manager (%d) connection: the proxies are not in the path",
+			firestoreProxy.conns.Load(), smProxy.conns.Load())
+	}
+	// A second request reuses the instance's handler and clients.
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK || built != 1 {
+		t.Errorf("second request: %d, handler built %d times", rec.Code, built)
+	}
+}
+
+// TestPublicFunctionsSkipAuthentication: a Public function answers without a key, while a
+// default one refuses.
+func TestPublicFunctionsSkipAuthentication(t *testing.T) {
+	env := NewEnvFrom(&config.Config{ProjectID: "unused"})
+	envFor := func(context.Context) (*Env, error) { return env, nil }
+	build := func(context.Context, *Env) (http.Handler, error) {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }), nil
+	}
+	rec := httptest.NewRecorder()
+	LazyHTTP(build, envFor, Public()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/sandbox-bank/x", nil))
+	if rec.Code != http.StatusNoContent || rec.Header().Get(httpapi.RequestIDHeader) == "" {
+		t.Fatalf("public function: %d %v", rec.Code, rec.Header())
+	}
+}
