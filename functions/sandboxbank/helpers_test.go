@@ -234,7 +234,7 @@ func (e *env) connector(bankID string, mod ...func(*berlingroup.Config)) *berlin
 		ClientIDSecret: "client-id", ClientSecretSecret: "client-secret",
 		PaymentProducts: []string{"sepa-credit-transfers", "domestic-credit-transfers"},
 		StandingOrders:  true,
-		Timeout:         time.Second,
+		Timeout:         5 * time.Second,
 		Backoff:         10 * time.Millisecond,
 		Transport:       e.vt,
 		Now:             e.clock.Now,
