@@ -111,7 +111,7 @@ func (s *Server) createConsent(w http.ResponseWriter, r *http.Request, b bankInf
 		return
 	}
 	base := baseURL(r, b)
-	self := Prefix + "/" + b.ID + "/v1/consents/" + c.ID
+	self := bankPath(b) + "/v1/consents/" + c.ID
 	w.Header().Set("Location", self)
 	w.Header().Set("ASPSP-SCA-Approach", "REDIRECT")
 	writeJSON(w, http.StatusCreated, map[string]any{
@@ -348,7 +348,7 @@ func (s *Server) accounts(w http.ResponseWriter, r *http.Request, b bankInfo) {
 }
 
 func (s *Server) accountJSON(r *http.Request, b bankInfo, ar *aisRequest, a account, withBalance bool) map[string]any {
-	self := Prefix + "/" + b.ID + "/v1/accounts/" + a.ResourceID
+	self := bankPath(b) + "/v1/accounts/" + a.ResourceID
 	links := map[string]any{}
 	if ar.consent.Balances {
 		links["balances"] = href(self + "/balances")
@@ -497,7 +497,7 @@ func (s *Server) transactions(w http.ResponseWriter, r *http.Request, b bankInfo
 		return
 	}
 	a, _ := findAccount(b, ar.persona, id)
-	self := Prefix + "/" + b.ID + "/v1/accounts/" + a.ResourceID
+	self := bankPath(b) + "/v1/accounts/" + a.ResourceID
 	report := map[string]any{}
 	links := map[string]any{"account": href(self)}
 	todayN := dayNumber(now)

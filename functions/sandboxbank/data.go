@@ -70,7 +70,7 @@ func bankByID(id string) (bankInfo, bool) {
 	}
 	CC := strings.ToUpper(cc)
 	return bankInfo{ID: id, Country: CC, Currency: c.currency, Name: "Tok Sandbox Bank " + c.name,
-		BIC: "TOKS" + CC + "22"}, true
+		BIC: "TOKS" + CC + "20"}, true
 }
 
 // BankIDs lists the sandbox banks this server serves.

@@ -60,7 +60,7 @@ func bgRouter(t *testing.T) routers.Router {
 	return specRouter
 }
 
-var bankPrefix = regexp.MustCompile(`^/sandbox-bank/[a-z-]+(/v1/.*)$`)
+var bankPrefix = regexp.MustCompile(`^/sandbox-bank/banks/[a-z-]+(/v1/.*)$`)
 
 // validatingTransport checks every sandbox bank API response against the Berlin Group spec.
 type validatingTransport struct {
@@ -224,13 +224,13 @@ func newEnv(t *testing.T, opts ...func(*sandboxbank.Options)) *env {
 // connector builds the Berlin Group connector for a sandbox bank, as for a catalogue bank.
 func (e *env) connector(bankID string, mod ...func(*berlingroup.Config)) *berlingroup.Client {
 	e.t.Helper()
-	base := e.srv.URL + "/sandbox-bank/" + bankID
+	base := e.srv.URL + "/sandbox-bank/banks/" + bankID + "/v1" // as in the catalogue
 	cfg := berlingroup.Config{
 		// A distinct breaker per test (breakers are per bank ID and instance-wide).
 		BankID:         bankID + "#" + e.t.Name() + strconv.Itoa(int(bankSeq.Add(1))),
 		BaseURL:        base,
-		AuthorizeURL:   base + "/oauth/authorize",
-		TokenURL:       base + "/oauth/token",
+		AuthorizeURL:   strings.TrimSuffix(base, "/v1") + "/oauth2/authorize",
+		TokenURL:       strings.TrimSuffix(base, "/v1") + "/oauth2/token",
 		ClientIDSecret: "client-id", ClientSecretSecret: "client-secret",
 		PaymentProducts: []string{"sepa-credit-transfers", "domestic-credit-transfers"},
 		StandingOrders:  true,
@@ -281,7 +281,7 @@ func (e *env) sca(authorizeURL, user, password, decision string) *url.URL {
 	}
 	req := string(m[1])
 	u, _ := url.Parse(authorizeURL)
-	base := u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/oauth/authorize") + "/oauth/authorize/"
+	base := u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/oauth2/authorize") + "/oauth2/authorize/"
 	post := func(step string, form url.Values) *http.Response {
 		form.Set("req", req)
 		resp, err := e.browser.PostForm(base+step, form)

@@ -63,8 +63,8 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request, b bankInfo) {
 	base := baseURL(r, b)
 	writeJSON(w, 200, map[string]any{
 		"issuer":                                base,
-		"authorization_endpoint":                base + "/oauth/authorize",
-		"token_endpoint":                        base + "/oauth/token",
+		"authorization_endpoint":                base + "/oauth2/authorize",
+		"token_endpoint":                        base + "/oauth2/token",
 		"response_types_supported":              []string{"code"},
 		"grant_types_supported":                 []string{"authorization_code", "refresh_token"},
 		"code_challenge_methods_supported":      []string{"S256"},

@@ -52,7 +52,7 @@ ul{padding-left:20px}
 <h1>{{.Title}}</h1>
 {{if .Error}}<p class="error" role="alert">{{.Error}}</p>{{end}}
 {{if eq .Step "login"}}
-<form method="post" action="{{.Base}}/oauth/authorize/login">
+<form method="post" action="{{.Base}}/oauth2/authorize/login">
 <input type="hidden" name="req" value="{{.Req}}">
 <label for="username">Username</label>
 <input type="text" id="username" name="username" autocomplete="username" required autofocus>
@@ -63,7 +63,7 @@ ul{padding-left:20px}
 <p class="note">Sandbox: user <b>demo</b>, password <b>demo</b>. Other personas: business, down, slow, deny, revoke, broke (password = name).</p>
 {{else if eq .Step "otp"}}
 <p>Hello {{.Persona}}. We sent a one-time code to your phone.</p>
-<form method="post" action="{{.Base}}/oauth/authorize/otp">
+<form method="post" action="{{.Base}}/oauth2/authorize/otp">
 <input type="hidden" name="req" value="{{.Req}}">
 <label for="otp">One-time code</label>
 <input type="text" id="otp" name="otp" inputmode="numeric" autocomplete="one-time-code" required autofocus>
@@ -81,13 +81,13 @@ ul{padding-left:20px}
 <p>{{.Persona}}, an application asks you to pay:</p>
 <p><b>{{.Payment}}</b></p>
 {{end}}
-<form method="post" action="{{.Base}}/oauth/authorize/decision">
+<form method="post" action="{{.Base}}/oauth2/authorize/decision">
 <input type="hidden" name="req" value="{{.Req}}">
 <button class="primary" type="submit" name="decision" value="approve" id="approve">Approve</button>
 <button class="secondary" type="submit" name="decision" value="deny" id="deny">Deny</button>
 </form>
 {{else if .Banks}}
-<p>A Berlin Group NextGenPSD2 sandbox with one bank per country. API base: <code>{{.Base}}/{bankId}/v1</code>; OAuth2: <code>{{.Base}}/{bankId}/oauth/authorize</code> and <code>/oauth/token</code>.</p>
+<p>A Berlin Group NextGenPSD2 sandbox with one bank per country. API base: <code>{{.Base}}/banks/{bankId}/v1</code>; OAuth2: <code>{{.Base}}/banks/{bankId}/oauth2/authorize</code> and <code>/oauth2/token</code>.</p>
 <ul>{{range .Banks}}<li><code>{{.ID}}</code> {{.Name}} ({{.Currency}})</li>{{end}}</ul>
 <p>Personas (one-time code 123456):</p>
 <ul>{{range .Personas}}<li><code>{{.ID}}</code> / <code>{{.Password}}</code></li>{{end}}</ul>
@@ -101,7 +101,7 @@ ul{padding-left:20px}
 func (s *Server) page(w http.ResponseWriter, status int, b bankInfo, pd pageData) {
 	pd.Bank = b
 	if pd.Base == "" {
-		pd.Base = Prefix + "/" + b.ID
+		pd.Base = bankPath(b)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")

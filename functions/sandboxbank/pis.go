@@ -135,7 +135,7 @@ func (s *Server) initiatePayment(w http.ResponseWriter, r *http.Request, b bankI
 		s.internal(w, err)
 		return
 	}
-	self := Prefix + "/" + b.ID + "/v1/payments/" + product + "/" + p.ID
+	self := bankPath(b) + "/v1/payments/" + product + "/" + p.ID
 	w.Header().Set("Location", self)
 	w.Header().Set("ASPSP-SCA-Approach", "REDIRECT")
 	writeJSON(w, http.StatusCreated, map[string]any{

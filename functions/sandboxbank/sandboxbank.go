@@ -113,16 +113,16 @@ func New(opts Options) *Server {
 		opts.Logger = slog.Default()
 	}
 	s := &Server{opts: opts, mux: http.NewServeMux()}
-	p := Prefix + "/{bankId}"
+	p := Prefix + "/banks/{bankId}"
 	m := s.mux
 	m.HandleFunc("GET "+Prefix+"/{$}", s.index)
 	m.HandleFunc("GET "+Prefix, s.index)
 	m.HandleFunc("GET "+p+"/.well-known/oauth-authorization-server", s.bank(s.metadata))
-	m.HandleFunc("GET "+p+"/oauth/authorize", s.bank(s.authorize))
-	m.HandleFunc("POST "+p+"/oauth/authorize/login", s.bank(s.login))
-	m.HandleFunc("POST "+p+"/oauth/authorize/otp", s.bank(s.otp))
-	m.HandleFunc("POST "+p+"/oauth/authorize/decision", s.bank(s.decision))
-	m.HandleFunc("POST "+p+"/oauth/token", s.bank(s.token))
+	m.HandleFunc("GET "+p+"/oauth2/authorize", s.bank(s.authorize))
+	m.HandleFunc("POST "+p+"/oauth2/authorize/login", s.bank(s.login))
+	m.HandleFunc("POST "+p+"/oauth2/authorize/otp", s.bank(s.otp))
+	m.HandleFunc("POST "+p+"/oauth2/authorize/decision", s.bank(s.decision))
+	m.HandleFunc("POST "+p+"/oauth2/token", s.bank(s.token))
 	m.HandleFunc("POST "+p+"/v1/consents", s.bank(s.createConsent))
 	m.HandleFunc("GET "+p+"/v1/consents/{consentId}", s.bank(s.getConsent))
 	m.HandleFunc("GET "+p+"/v1/consents/{consentId}/status", s.bank(s.consentStatus))
@@ -249,7 +249,7 @@ func baseURL(r *http.Request, b bankInfo) string {
 	if h := r.Header.Get("X-Forwarded-Host"); h != "" {
 		host = h
 	}
-	return scheme + "://" + host + Prefix + "/" + b.ID
+	return scheme + "://" + host + bankPath(b)
 }
 
 // sleepCtx waits d or until the request is gone.
@@ -263,3 +263,6 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// bankPath is the path of a bank: /sandbox-bank/banks/{bankId}.
+func bankPath(b bankInfo) string { return Prefix + "/banks/" + b.ID }

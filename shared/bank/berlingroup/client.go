@@ -109,7 +109,8 @@ func New(cfg Config, secrets Secrets) (*Client, error) {
 	if (cfg.ClientIDSecret != "" || cfg.ClientSecretSecret != "" || cfg.QWACSecret != "") && secrets == nil {
 		return nil, errors.New("berlingroup: secret IDs are configured but no secrets reader is given")
 	}
-	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
+	// The API root without /v1 (catalogue entries may name it with /v1).
+	cfg.BaseURL = strings.TrimSuffix(strings.TrimSuffix(cfg.BaseURL, "/"), "/v1")
 	if cfg.FrequencyPerDay <= 0 {
 		cfg.FrequencyPerDay = 4
 	}

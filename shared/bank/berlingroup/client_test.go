@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/bankcatalog"
 )
 
 func TestMapError(t *testing.T) {
@@ -109,3 +110,25 @@ func TestPOSTNotRetried(t *testing.T) {
 		t.Fatalf("GET attempts = %d, want 3", hits.Load()-1)
 	}
 }
+
+func TestFromCatalogue(t *testing.T) {
+	cat, err := bankcatalog.Load("http://127.0.0.1:8080/sandbox-bank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, ok := cat.Get(bankcatalog.EnvSandbox, "sandbox-rs")
+	if !ok {
+		t.Fatal("sandbox-rs not in the catalogue")
+	}
+	c, err := FromCatalogue(b, mapSecrets{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.cfg.BaseURL != "http://127.0.0.1:8080/sandbox-bank/banks/sandbox-rs" || c.cfg.FrequencyPerDay != 4 {
+		t.Fatalf("config = %+v", c.cfg)
+	}
+}
+
+type mapSecrets map[string]string
+
+func (m mapSecrets) Get(_ context.Context, id string) ([]byte, error) { return []byte(m[id]), nil }
