@@ -116,9 +116,9 @@ func (r *Repo) RotateKeyPair(ctx context.Context, orgID, id string, grace time.D
 		now := r.clock()
 		switch old.Status(now) {
 		case StatusRevoked:
-			return fmt.Errorf("key pair %s is revoked: %w", id, ErrConflict)
+			return conflict("Key pair %s is revoked and cannot be rotated.", id)
 		case StatusExpired, StatusExpiring:
-			return fmt.Errorf("key pair %s was already rotated or has expired: %w", id, ErrConflict)
+			return conflict("Key pair %s was already rotated or has expired; rotate its replacement instead.", id)
 		}
 		p, recs, err := r.newPair(orgID, old.Role, old.CreatedBy, now)
 		if err != nil {

@@ -42,7 +42,7 @@ func (r *Repo) AddMember(ctx context.Context, orgID, email, role string) (Member
 			return err
 		}
 		if _, err := tx.Get(r.emailRef(orgID, lower)); err == nil {
-			return fmt.Errorf("a member with email %s already exists: %w", email, ErrConflict)
+			return conflict("A member with the email %s already exists.", email)
 		} else if !isNotFound(err) {
 			return err
 		}
@@ -135,7 +135,7 @@ func (r *Repo) UpdateMember(ctx context.Context, orgID, id, role string) (Member
 				return err
 			}
 			if n <= 1 {
-				return fmt.Errorf("member %s is the organisation's last owner and cannot be demoted: %w", id, ErrConflict)
+				return conflict("Member %s is the organisation's last owner and cannot be demoted; make another member owner first.", id)
 			}
 		}
 		cur.Role, cur.UpdatedAt = role, r.clock()
@@ -162,7 +162,7 @@ func (r *Repo) RemoveMember(ctx context.Context, orgID, id string) error {
 				return err
 			}
 			if n <= 1 {
-				return fmt.Errorf("member %s is the organisation's last owner and cannot be removed: %w", id, ErrConflict)
+				return conflict("Member %s is the organisation's last owner and cannot be removed; make another member owner first.", id)
 			}
 		}
 		_, lower, err := NormalizeEmail(cur.Email)

@@ -36,6 +36,18 @@ var ErrNotFound = errors.New("not found")
 // demoting the last owner, rotating a revoked or already rotated key pair).
 var ErrConflict = errors.New("conflict")
 
+// ConflictError is an ErrConflict with a reason that may be shown to the caller.
+type ConflictError struct{ Reason string }
+
+func (e *ConflictError) Error() string { return e.Reason }
+
+// Is makes errors.Is(err, ErrConflict) hold.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+func conflict(format string, args ...any) error {
+	return &ConflictError{Reason: fmt.Sprintf(format, args...)}
+}
+
 // ValidationError names the input that is invalid. Field is the name used by the API
 // ("name", "tier", "allowedOrigins[1]", "email", "role").
 type ValidationError struct {

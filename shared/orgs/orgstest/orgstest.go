@@ -5,7 +5,13 @@ import (
 	"crypto/rand"
 	"testing"
 
+	secretmanager "cloud.google.com/go/secretmanager/apiv1"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+
+	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/orgs"
+	"tokapi.io/tok/shared/platform"
+	"tokapi.io/tok/shared/testenv"
 )
 
 // Pepper returns a fresh random pepper for a test's orgs.Repo.
@@ -35,4 +41,31 @@ func KeyPair(t testing.TB, repo *orgs.Repo, orgID, role string) orgs.NewKeyPair 
 		t.Fatalf("orgstest: create key pair: %v", err)
 	}
 	return p
+}
+
+// PepperSecret creates the Secret Manager secret api-key-pepper in project on the
+// emulator with a fresh random pepper and returns the pepper, for tests that run functions
+// through platform.LazyHTTP (whose authentication reads the pepper from there).
+func PepperSecret(t testing.TB, project string) []byte {
+	t.Helper()
+	ctx := t.Context()
+	sc, err := secretmanager.NewClient(ctx, gcp.EmulatorOptions(testenv.SecretManagerEndpoint(t))...)
+	if err != nil {
+		t.Fatalf("orgstest: secret manager client: %v", err)
+	}
+	defer func() { _ = sc.Close() }()
+	secret, err := sc.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{
+		Parent: "projects/" + project, SecretId: platform.PepperSecret,
+		Secret: &secretmanagerpb.Secret{Replication: &secretmanagerpb.Replication{Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}}}},
+	})
+	if err != nil {
+		t.Fatalf("orgstest: create pepper secret: %v", err)
+	}
+	pepper := Pepper(t)
+	if _, err := sc.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{
+		Parent: secret.GetName(), Payload: &secretmanagerpb.SecretPayload{Data: pepper},
+	}); err != nil {
+		t.Fatalf("orgstest: add pepper version: %v", err)
+	}
+	return pepper
 }

@@ -1,0 +1,496 @@
+// Package organisation is the Organisation function: the caller's organisation, its API key
+// pairs and its members.
+//
+//	GET    /v1/organisation              any role
+//	GET    /v1/api-keys                  admin (masked keys only)
+//	POST   /v1/api-keys                  admin; 201 with the two keys, shown this once
+//	POST   /v1/api-keys/{id}/rotate      admin; 201 with the new pair
+//	DELETE /v1/api-keys/{id}             admin; 204, immediate revocation
+//	GET    /v1/members, /v1/members/{id} any role
+//	POST   /v1/members                   admin
+//	PATCH  /v1/members/{id}              admin
+//	DELETE /v1/members/{id}              admin
+//
+// The organisation is always the authenticated caller's (auth.CallerFrom); another
+// organisation's key pair or member is 404. A key may revoke its own pair: it stops working
+// at once on this instance and within auth.CacheTTL everywhere, and the call itself
+// succeeds. That is the caller's choice (e.g. a leaked admin key disabling itself).
+package organisation
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"strconv"
+	"time"
+
+	"tokapi.io/tok/shared/auth"
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/orgs"
+	"tokapi.io/tok/shared/platform"
+)
+
+func init() {
+	platform.HTTP("Organisation", build)
+}
+
+// build makes the handler on the instance's first request.
+func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
+	fs, err := env.Clients.Firestore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sr, err := env.Secrets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pepper, err := sr.Get(ctx, platform.PepperSecret)
+	if err != nil {
+		return nil, fmt.Errorf("read API key pepper: %w", err)
+	}
+	return NewHandler(orgs.New(fs, pepper), time.Now), nil
+}
+
+type server struct {
+	repo *orgs.Repo
+	now  func() time.Time
+}
+
+// NewHandler returns the function's routes on repo. Requests must carry an auth.Caller.
+func NewHandler(repo *orgs.Repo, now func() time.Time) http.Handler {
+	s := &server{repo: repo, now: now}
+	rt := httpapi.NewRouter()
+	rt.Handle("GET /v1/organisation", s.getOrganisation)
+	rt.Handle("GET /v1/api-keys", s.listKeyPairs)
+	rt.Handle("POST /v1/api-keys", s.createKeyPair)
+	rt.Handle("POST /v1/api-keys/{id}/rotate", s.rotateKeyPair)
+	rt.Handle("DELETE /v1/api-keys/{id}", s.revokeKeyPair)
+	rt.Handle("GET /v1/members", s.listMembers)
+	rt.Handle("POST /v1/members", s.addMember)
+	rt.Handle("GET /v1/members/{id}", s.getMember)
+	rt.Handle("PATCH /v1/members/{id}", s.updateMember)
+	rt.Handle("DELETE /v1/members/{id}", s.removeMember)
+	return rt
+}
+
+// caller returns the authenticated caller, after checking its role covers need.
+func caller(ctx context.Context, need auth.Role) (auth.Caller, error) {
+	c, err := auth.CallerFrom(ctx)
+	if err != nil {
+		return auth.Caller{}, err // a programming error: the middleware always sets it
+	}
+	if err := auth.Require(ctx, need); err != nil {
+		return auth.Caller{}, err
+	}
+	return c, nil
+}
+
+// apiError turns a repository error into the API's.
+func apiError(err error, what string) error {
+	var (
+		v *orgs.ValidationError
+		c *orgs.ConflictError
+	)
+	switch {
+	case errors.As(err, &v):
+		return httpapi.InvalidField(v.Field, v.Message)
+	case errors.As(err, &c):
+		return &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeConflict, Message: c.Reason, Err: err}
+	case errors.Is(err, orgs.ErrConflict):
+		return &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeConflict, Message: "The request conflicts with the current state.", Err: err}
+	case errors.Is(err, orgs.ErrNotFound):
+		e := httpapi.NotFound(what)
+		e.Err = err
+		return e
+	}
+	return err
+}
+
+// ---- organisation
+
+type organisationJSON struct {
+	ID             string    `json:"id"`
+	Name           string    `json:"name"`
+	Tier           string    `json:"tier"`
+	AllowedOrigins []string  `json:"allowedOrigins"`
+	Environment    string    `json:"environment"`
+	CreatedAt      time.Time `json:"createdAt"`
+}
+
+func (s *server) getOrganisation(w http.ResponseWriter, r *http.Request) error {
+	c, err := caller(r.Context(), auth.RoleReadOnly)
+	if err != nil {
+		return err
+	}
+	o, err := s.repo.GetOrg(r.Context(), c.Tenant.OrgID)
+	if err != nil {
+		return apiError(err, "The organisation")
+	}
+	origins := o.AllowedOrigins
+	if origins == nil {
+		origins = []string{}
+	}
+	httpapi.WriteJSON(w, http.StatusOK, organisationJSON{ID: o.ID, Name: o.Name, Tier: o.Tier,
+		AllowedOrigins: origins, Environment: c.Tenant.Env, CreatedAt: o.CreatedAt})
+	return nil
+}
+
+// ---- key pairs
+
+type keyPairJSON struct {
+	ID               string     `json:"id"`
+	Role             auth.Role  `json:"role"`
+	Status           string     `json:"status"`
+	LiveKeyMasked    string     `json:"liveKeyMasked"`
+	SandboxKeyMasked string     `json:"sandboxKeyMasked"`
+	CreatedAt        time.Time  `json:"createdAt"`
+	CreatedBy        string     `json:"createdBy"`
+	ExpiresAt        *time.Time `json:"expiresAt"`
+	RevokedAt        *time.Time `json:"revokedAt"`
+	ReplacedBy       *string    `json:"replacedBy"`
+	Replaces         *string    `json:"replaces"`
+}
+
+type newKeyPairJSON struct {
+	keyPairJSON
+	LiveKey    string `json:"liveKey"`
+	SandboxKey string `json:"sandboxKey"`
+	// ReplacedKeyExpiresAt is set by rotation: when the replaced pair stops working.
+	ReplacedKeyExpiresAt *time.Time `json:"replacedKeyExpiresAt,omitempty"`
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func (s *server) keyPairOut(p orgs.KeyPair) keyPairJSON {
+	return keyPairJSON{ID: p.ID, Role: p.Role, Status: p.Status(s.now()), LiveKeyMasked: p.LiveKeyMasked,
+		SandboxKeyMasked: p.SandboxKeyMasked, CreatedAt: p.CreatedAt, CreatedBy: p.CreatedBy,
+		ExpiresAt: p.ExpiresAt, RevokedAt: p.RevokedAt, ReplacedBy: optional(p.ReplacedBy), Replaces: optional(p.Replaces)}
+}
+
+func (s *server) newKeyPairOut(p orgs.NewKeyPair) newKeyPairJSON {
+	return newKeyPairJSON{keyPairJSON: s.keyPairOut(p.KeyPair), LiveKey: p.LiveKey, SandboxKey: p.SandboxKey,
+		ReplacedKeyExpiresAt: p.ReplacedExpiresAt}
+}
+
+func (s *server) listKeyPairs(w http.ResponseWriter, r *http.Request) error {
+	c, err := caller(r.Context(), auth.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	page, err := parsePage(r)
+	if err != nil {
+		return err
+	}
+	pairs, err := s.repo.ListKeyPairs(r.Context(), c.Tenant.OrgID)
+	if err != nil {
+		return apiError(err, "The organisation")
+	}
+	out := make([]keyPairJSON, 0, len(pairs))
+	for _, p := range pairs {
+		out = append(out, s.keyPairOut(p))
+	}
+	return writePage(w, page, out, func(p keyPairJSON) string { return p.ID })
+}
+
+type createKeyPairRequest struct {
+	Role     *string `json:"role"`
+	MemberID *string `json:"memberId"`
+}
+
+func (s *server) createKeyPair(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	c, err := caller(ctx, auth.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	var req createKeyPairRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Role == nil {
+		return httpapi.InvalidField("role", "is required (admin, developer or read_only)")
+	}
+	role, err := orgs.ValidateKeyRole(*req.Role)
+	if err != nil {
+		return apiError(err, "")
+	}
+	createdBy := c.KeyPairID
+	if req.MemberID != nil {
+		if !ids.Valid(ids.Member, *req.MemberID) {
+			return httpapi.InvalidField("memberId", "must be a member ID (mem_…)")
+		}
+		m, err := s.repo.GetMember(ctx, c.Tenant.OrgID, *req.MemberID)
+		if err != nil {
+			return apiError(err, "The member")
+		}
+		if ceiling := orgs.MaxKeyRole(m.Role); !ceiling.Covers(role) {
+			return httpapi.Forbidden(fmt.Sprintf("Member %s has the role %s and may create keys with at most the role %s, not %s.", m.ID, m.Role, ceiling, role))
+		}
+		createdBy = m.ID
+	}
+	p, err := s.repo.CreateKeyPair(ctx, c.Tenant.OrgID, string(role), createdBy)
+	if err != nil {
+		return apiError(err, "The organisation")
+	}
+	httpapi.WriteJSON(w, http.StatusCreated, s.newKeyPairOut(p))
+	return nil
+}
+
+type rotateRequest struct {
+	GracePeriodSeconds *float64 `json:"gracePeriodSeconds"`
+}
+
+// maxGraceSeconds is orgs.MaxGrace in seconds (604800).
+var maxGraceSeconds = int64(orgs.MaxGrace / time.Second)
+
+func (s *server) rotateKeyPair(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	c, err := caller(ctx, auth.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	var req rotateRequest
+	// The body is optional: no body at all means the default grace period.
+	if empty, err := emptyBody(r); err != nil {
+		return err
+	} else if !empty {
+		if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+			return err
+		}
+	}
+	grace := orgs.DefaultGrace
+	if g := req.GracePeriodSeconds; g != nil {
+		if *g != math.Trunc(*g) || *g < 0 || *g > float64(maxGraceSeconds) {
+			return httpapi.InvalidField("gracePeriodSeconds", "must be a whole number of seconds from 0 to "+strconv.FormatInt(maxGraceSeconds, 10))
+		}
+		grace = time.Duration(*g) * time.Second
+	}
+	p, err := s.repo.RotateKeyPair(ctx, c.Tenant.OrgID, r.PathValue("id"), grace)
+	if err != nil {
+		return apiError(err, "The key pair")
+	}
+	httpapi.WriteJSON(w, http.StatusCreated, s.newKeyPairOut(p))
+	return nil
+}
+
+// emptyBody reports whether the request has no body, without consuming a non-empty one.
+func emptyBody(r *http.Request) (bool, error) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return true, nil
+	}
+	br := bufio.NewReader(r.Body)
+	if _, err := br.Peek(1); errors.Is(err, io.EOF) {
+		return true, nil
+	} else if err != nil {
+		return false, httpapi.Validation("The request body could not be read.")
+	}
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{br, r.Body}
+	return false, nil
+}
+
+func (s *server) revokeKeyPair(w http.ResponseWriter, r *http.Request) error {
+	c, err := caller(r.Context(), auth.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	if err := s.repo.RevokeKeyPair(r.Context(), c.Tenant.OrgID, r.PathValue("id")); err != nil {
+		return apiError(err, "The key pair")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// ---- members
+
+type memberJSON struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+func memberOut(m orgs.Member) memberJSON {
+	return memberJSON{ID: m.ID, Email: m.Email, Role: m.Role, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt}
+}
+
+func (s *server) listMembers(w http.ResponseWriter, r *http.Request) error {
+	c, err := caller(r.Context(), auth.RoleReadOnly)
+	if err != nil {
+		return err
+	}
+	page, err := parsePage(r)
+	if err != nil {
+		return err
+	}
+	ms, err := s.repo.ListMembers(r.Context(), c.Tenant.OrgID)
+	if err != nil {
+		return apiError(err, "The organisation")
+	}
+	out := make([]memberJSON, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, memberOut(m))
+	}
+	return writePage(w, page, out, func(m memberJSON) string { return m.ID })
+}
+
+func (s *server) getMember(w http.ResponseWriter, r *http.Request) error {
+	c, err := caller(r.Context(), auth.RoleReadOnly)
+	if err != nil {
+		return err
+	}
+	m, err := s.repo.GetMember(r.Context(), c.Tenant.OrgID, r.PathValue("id"))
+	if err != nil {
+		return apiError(err, "The member")
+	}
+	httpapi.WriteJSON(w, http.StatusOK, memberOut(m))
+	return nil
+}
+
+type addMemberRequest struct {
+	Email *string `json:"email"`
+	Role  *string `json:"role"`
+}
+
+func (s *server) addMember(w http.ResponseWriter, r *http.Request) error {
+	c, err := caller(r.Context(), auth.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	var req addMemberRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	var missing []httpapi.FieldError
+	if req.Email == nil {
+		missing = append(missing, httpapi.FieldError{Field: "email", Message: "is required"})
+	}
+	if req.Role == nil {
+		missing = append(missing, httpapi.FieldError{Field: "role", Message: "is required (owner, admin, developer or viewer)"})
+	}
+	if len(missing) > 0 {
+		return httpapi.Validation("The request is invalid: required fields are missing.", missing...)
+	}
+	m, err := s.repo.AddMember(r.Context(), c.Tenant.OrgID, *req.Email, *req.Role)
+	if err != nil {
+		return apiError(err, "The organisation")
+	}
+	httpapi.WriteJSON(w, http.StatusCreated, memberOut(m))
+	return nil
+}
+
+type updateMemberRequest struct {
+	Role *string `json:"role"`
+}
+
+func (s *server) updateMember(w http.ResponseWriter, r *http.Request) error {
+	c, err := caller(r.Context(), auth.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	var req updateMemberRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Role == nil {
+		return httpapi.InvalidField("role", "is required (owner, admin, developer or viewer)")
+	}
+	m, err := s.repo.UpdateMember(r.Context(), c.Tenant.OrgID, r.PathValue("id"), *req.Role)
+	if err != nil {
+		return apiError(err, "The member")
+	}
+	httpapi.WriteJSON(w, http.StatusOK, memberOut(m))
+	return nil
+}
+
+func (s *server) removeMember(w http.ResponseWriter, r *http.Request) error {
+	c, err := caller(r.Context(), auth.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	if err := s.repo.RemoveMember(r.Context(), c.Tenant.OrgID, r.PathValue("id")); err != nil {
+		return apiError(err, "The member")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// ---- lists
+
+const (
+	defaultLimit = 100
+	maxLimit     = 500
+)
+
+type page struct {
+	limit int
+	after string // the ID of the last item of the previous page
+}
+
+// parsePage reads limit (1-500, default 100) and cursor. A cursor is opaque to clients:
+// the base64url of the last ID of the previous page.
+func parsePage(r *http.Request) (page, error) {
+	p := page{limit: defaultLimit}
+	q := r.URL.Query()
+	if v := q.Get("limit"); v != "" || q.Has("limit") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			return page{}, httpapi.InvalidField("limit", "must be a whole number from 1 to "+strconv.Itoa(maxLimit))
+		}
+		p.limit = n
+	}
+	if v := q.Get("cursor"); v != "" || q.Has("cursor") {
+		b, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil || (!ids.Valid(ids.APIKey, string(b)) && !ids.Valid(ids.Member, string(b))) {
+			return page{}, httpapi.InvalidField("cursor", "is not a cursor this API returned")
+		}
+		p.after = string(b)
+	}
+	return p, nil
+}
+
+type listJSON[T any] struct {
+	Data       []T     `json:"data"`
+	HasMore    bool    `json:"hasMore"`
+	NextCursor *string `json:"nextCursor"`
+}
+
+// writePage answers one page of items (all of them, in order, held in memory: an
+// organisation has few key pairs and members).
+func writePage[T any](w http.ResponseWriter, p page, items []T, id func(T) string) error {
+	start := 0
+	if p.after != "" {
+		start = -1
+		for i, it := range items {
+			if id(it) == p.after {
+				start = i + 1
+				break
+			}
+		}
+		if start < 0 {
+			return httpapi.InvalidField("cursor", "is not a cursor this API returned, or its item is gone")
+		}
+	}
+	end := min(start+p.limit, len(items))
+	out := listJSON[T]{Data: items[start:end], HasMore: end < len(items)}
+	if out.HasMore {
+		c := base64.RawURLEncoding.EncodeToString([]byte(id(items[end-1])))
+		out.NextCursor = &c
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,452 @@
+package organisation
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"tokapi.io/tok/shared/apikey"
+	"tokapi.io/tok/shared/apitest"
+	"tokapi.io/tok/shared/config"
+	"tokapi.io/tok/shared/orgs"
+	"tokapi.io/tok/shared/orgs/orgstest"
+	"tokapi.io/tok/shared/platform"
+	"tokapi.io/tok/shared/testenv"
+)
+
+type fixture struct {
+	t       *testing.T
+	project string
+	repo    *orgs.Repo
+	pepper  []byte
+	h       http.Handler
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	project := testenv.Project(t)
+	fs := testenv.Firestore(t, project)
+	pepper := orgstest.PepperSecret(t, project)
+	f := &fixture{t: t, project: project, repo: orgs.New(fs, pepper), pepper: pepper}
+	f.h = f.instance()
+	return f
+}
+
+// instance is a fresh function instance (own Env, own authentication cache).
+func (f *fixture) instance() http.Handler {
+	env := platform.NewEnvFrom(&config.Config{ProjectID: f.project, SecretManagerEndpoint: testenv.SecretManagerEndpoint(f.t)})
+	return platform.LazyHTTP(build, func(context.Context) (*platform.Env, error) { return env, nil })
+}
+
+type response struct {
+	code int
+	body []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response %d is not a JSON object: %v: %s", r.code, err, r.body)
+	}
+	return m
+}
+
+func (r response) errCode(t *testing.T) string {
+	t.Helper()
+	e, _ := r.json(t)["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+func (r response) field(t *testing.T) string {
+	t.Helper()
+	e, _ := r.json(t)["error"].(map[string]any)
+	d, _ := e["details"].([]any)
+	if len(d) == 0 {
+		return ""
+	}
+	m, _ := d[0].(map[string]any)
+	s, _ := m["field"].(string)
+	return s
+}
+
+func (f *fixture) do(h http.Handler, method, path, key, body string) response {
+	f.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if key != "" {
+		req.Header.Set("Authorization", "ApiKey "+key)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := apitest.Do(f.t, h, req)
+	return response{code: rec.Code, body: rec.Body.Bytes()}
+}
+
+func (f *fixture) call(method, path, key, body string) response {
+	f.t.Helper()
+	return f.do(f.h, method, path, key, body)
+}
+
+func expect(t *testing.T, r response, code int, what string) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("%s: status %d, want %d: %s", what, r.code, code, r.body)
+	}
+}
+
+func TestGetOrganisation(t *testing.T) {
+	f := setup(t)
+	org, admin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
+	ro := orgstest.KeyPair(t, f.repo, org.ID, "read_only")
+	for key, env := range map[string]string{admin.LiveKey: "live", admin.SandboxKey: "sandbox", ro.SandboxKey: "sandbox"} {
+		r := f.call("GET", "/v1/organisation", key, "")
+		expect(t, r, 200, "GET /v1/organisation")
+		m := r.json(t)
+		if m["id"] != org.ID || m["tier"] != "enterprise" || m["environment"] != env || m["name"] != org.Name {
+			t.Errorf("organisation = %v", m)
+		}
+	}
+	if r := f.call("GET", "/v1/organisation", "", ""); r.code != 401 || r.errCode(t) != "INVALID_API_KEY" {
+		t.Errorf("no key: %d %s", r.code, r.body)
+	}
+}
+
+// TestRoleMatrix: admin may do everything here; developer and read_only may only read the
+// organisation and its members.
+func TestRoleMatrix(t *testing.T) {
+	f := setup(t)
+	org, admin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
+	member, err := f.repo.AddMember(t.Context(), org.ID, "owner@example.com", orgs.MemberOwner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := orgstest.KeyPair(t, f.repo, org.ID, "read_only")
+	keys := map[string]string{
+		"admin":     admin.LiveKey,
+		"developer": orgstest.KeyPair(t, f.repo, org.ID, "developer").SandboxKey,
+		"read_only": orgstest.KeyPair(t, f.repo, org.ID, "read_only").LiveKey,
+	}
+	type call struct{ method, path, body string }
+	reads := []call{
+		{"GET", "/v1/organisation", ""},
+		{"GET", "/v1/members", ""},
+		{"GET", "/v1/members/" + member.ID, ""},
+	}
+	// Admin-only calls whose admin success would change state are checked for refusal only,
+	// then done once by admin below.
+	writes := []call{
+		{"GET", "/v1/api-keys", ""},
+		{"POST", "/v1/api-keys", `{"role":"read_only"}`},
+		{"POST", "/v1/api-keys/" + target.ID + "/rotate", `{}`},
+		{"DELETE", "/v1/api-keys/" + target.ID, ""},
+		{"POST", "/v1/members", `{"email":"x@example.com","role":"viewer"}`},
+		{"PATCH", "/v1/members/" + member.ID, `{"role":"owner"}`},
+		{"DELETE", "/v1/members/" + member.ID, ""},
+	}
+	for role, key := range keys {
+		for _, c := range reads {
+			if r := f.call(c.method, c.path, key, c.body); r.code != 200 {
+				t.Errorf("%s %s %s: %d, want 200: %s", role, c.method, c.path, r.code, r.body)
+			}
+		}
+		if role == "admin" {
+			continue
+		}
+		for _, c := range writes {
+			if r := f.call(c.method, c.path, key, c.body); r.code != 403 || r.errCode(t) != "FORBIDDEN" {
+				t.Errorf("%s %s %s: %d, want 403 FORBIDDEN: %s", role, c.method, c.path, r.code, r.body)
+			}
+		}
+	}
+	// Admin: every write succeeds (the DELETE of the last owner is a 409, not a 403).
+	want := []int{200, 201, 201, 204, 201, 200, 409}
+	for i, c := range writes {
+		if r := f.call(c.method, c.path, keys["admin"], c.body); r.code != want[i] {
+			t.Errorf("admin %s %s: %d, want %d: %s", c.method, c.path, r.code, want[i], r.body)
+		}
+	}
+	// Nothing the refused calls tried happened.
+	if p, _ := f.repo.GetKeyPair(t.Context(), org.ID, target.ID); p.ReplacedBy == "" {
+		t.Error("admin's rotation did not happen")
+	}
+}
+
+func TestKeyPairLifecycle(t *testing.T) {
+	f := setup(t)
+	_, admin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
+
+	r := f.call("POST", "/v1/api-keys", admin.LiveKey, `{"role":"developer"}`)
+	expect(t, r, 201, "create")
+	created := r.json(t)
+	id, live, sandbox := created["id"].(string), created["liveKey"].(string), created["sandboxKey"].(string)
+	if created["role"] != "developer" || created["status"] != "active" || created["createdBy"] != admin.ID ||
+		created["liveKeyMasked"] != apikey.Mask(live) {
+		t.Errorf("created = %v", created)
+	}
+	expect(t, f.call("GET", "/v1/organisation", live, ""), 200, "new live key")
+	expect(t, f.call("POST", "/v1/members", sandbox, `{"email":"d@example.com","role":"viewer"}`), 403, "developer key writes members")
+
+	// The list is masked, newest first.
+	r = f.call("GET", "/v1/api-keys", admin.LiveKey, "")
+	expect(t, r, 200, "list")
+	if strings.Contains(string(r.body), live) || strings.Contains(string(r.body), admin.LiveKey) || strings.Contains(string(r.body), "Hash") {
+		t.Errorf("list shows a key or hash: %s", r.body)
+	}
+	data := r.json(t)["data"].([]any)
+	if len(data) != 2 || data[0].(map[string]any)["id"] != id || data[1].(map[string]any)["id"] != admin.ID {
+		t.Errorf("list = %s", r.body)
+	}
+
+	// Rotation: the old pair keeps working during the grace period.
+	r = f.call("POST", "/v1/api-keys/"+id+"/rotate", admin.LiveKey, `{"gracePeriodSeconds":3600}`)
+	expect(t, r, 201, "rotate")
+	rot := r.json(t)
+	newID, newLive := rot["id"].(string), rot["liveKey"].(string)
+	exp, err := time.Parse(time.RFC3339, rot["replacedKeyExpiresAt"].(string))
+	if err != nil || rot["role"] != "developer" || rot["replaces"] != id || time.Until(exp) < 59*time.Minute || time.Until(exp) > 61*time.Minute {
+		t.Errorf("rotated = %v (%v)", rot, err)
+	}
+	fresh := f.instance()
+	expect(t, f.do(fresh, "GET", "/v1/organisation", live, ""), 200, "old key in grace")
+	expect(t, f.do(fresh, "GET", "/v1/organisation", newLive, ""), 200, "new key")
+	if r := f.call("POST", "/v1/api-keys/"+id+"/rotate", admin.LiveKey, ""); r.code != 409 || r.errCode(t) != "CONFLICT" {
+		t.Errorf("rotate twice: %d %s", r.code, r.body)
+	}
+	// Default grace (no body) is 24 h.
+	r = f.call("POST", "/v1/api-keys/"+newID+"/rotate", admin.LiveKey, "")
+	expect(t, r, 201, "rotate without body")
+	exp, _ = time.Parse(time.RFC3339, r.json(t)["replacedKeyExpiresAt"].(string))
+	if d := time.Until(exp); d < 23*time.Hour+59*time.Minute || d > 24*time.Hour+time.Minute {
+		t.Errorf("default grace ends in %v", d)
+	}
+	// Grace 0 ends the old pair at once.
+	newest := r.json(t)
+	r = f.call("POST", "/v1/api-keys/"+newest["id"].(string)+"/rotate", admin.LiveKey, `{"gracePeriodSeconds":0}`)
+	expect(t, r, 201, "rotate with grace 0")
+	if r := f.do(f.instance(), "GET", "/v1/organisation", newest["liveKey"].(string), ""); r.code != 401 || r.errCode(t) != "INVALID_API_KEY" {
+		t.Errorf("key after grace 0: %d %s", r.code, r.body)
+	}
+	last := r.json(t)
+
+	// Revocation is immediate (a fresh instance has no cache).
+	expect(t, f.call("DELETE", "/v1/api-keys/"+last["id"].(string), admin.LiveKey, ""), 204, "revoke")
+	expect(t, f.call("DELETE", "/v1/api-keys/"+last["id"].(string), admin.LiveKey, ""), 204, "revoke again")
+	for _, k := range []string{last["liveKey"].(string), last["sandboxKey"].(string)} {
+		if r := f.do(f.instance(), "GET", "/v1/organisation", k, ""); r.code != 401 || r.errCode(t) != "INVALID_API_KEY" {
+			t.Errorf("revoked key: %d %s", r.code, r.body)
+		}
+	}
+	if r := f.call("POST", "/v1/api-keys/"+last["id"].(string)+"/rotate", admin.LiveKey, ""); r.code != 409 {
+		t.Errorf("rotate revoked: %d %s", r.code, r.body)
+	}
+	r = f.call("GET", "/v1/api-keys", admin.LiveKey, "")
+	statuses := map[string]string{}
+	for _, d := range r.json(t)["data"].([]any) {
+		m := d.(map[string]any)
+		statuses[m["id"].(string)] = m["status"].(string)
+	}
+	if statuses[last["id"].(string)] != "revoked" || statuses[newest["id"].(string)] != "expired" || statuses[newID] != "expiring" || statuses[admin.ID] != "active" {
+		t.Errorf("statuses = %v", statuses)
+	}
+
+	// An admin key may revoke its own pair.
+	expect(t, f.call("DELETE", "/v1/api-keys/"+admin.ID, admin.LiveKey, ""), 204, "self-revoke")
+	if r := f.do(f.instance(), "GET", "/v1/organisation", admin.SandboxKey, ""); r.code != 401 {
+		t.Errorf("self-revoked key: %d", r.code)
+	}
+}
+
+func TestKeyRoleCeilingOfMembers(t *testing.T) {
+	f := setup(t)
+	org, admin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
+	other, _ := orgstest.Org(t, f.repo, orgs.TierFree)
+	ctx := t.Context()
+	members := map[string]string{}
+	for _, role := range orgs.MemberRoles {
+		m, err := f.repo.AddMember(ctx, org.ID, role+"@example.com", role)
+		if err != nil {
+			t.Fatal(err)
+		}
+		members[role] = m.ID
+	}
+	stranger, err := f.repo.AddMember(ctx, other.ID, "s@example.com", orgs.MemberOwner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed := map[string][]string{
+		"owner":     {"admin", "developer", "read_only"},
+		"admin":     {"admin", "developer", "read_only"},
+		"developer": {"developer", "read_only"},
+		"viewer":    {"read_only"},
+	}
+	for memberRole, id := range members {
+		for _, keyRole := range []string{"admin", "developer", "read_only"} {
+			r := f.call("POST", "/v1/api-keys", admin.LiveKey, `{"role":"`+keyRole+`","memberId":"`+id+`"}`)
+			ok := strings.Contains(strings.Join(allowed[memberRole], " "), keyRole)
+			switch {
+			case ok && r.code == 201:
+				if r.json(t)["createdBy"] != id {
+					t.Errorf("createdBy = %v, want %s", r.json(t)["createdBy"], id)
+				}
+			case !ok && r.code == 403 && r.errCode(t) == "FORBIDDEN":
+			default:
+				t.Errorf("member %s, key %s: %d %s", memberRole, keyRole, r.code, r.body)
+			}
+		}
+	}
+	if r := f.call("POST", "/v1/api-keys", admin.LiveKey, `{"role":"read_only","memberId":"`+stranger.ID+`"}`); r.code != 404 || r.errCode(t) != "NOT_FOUND" {
+		t.Errorf("other org's member: %d %s", r.code, r.body)
+	}
+	if r := f.call("POST", "/v1/api-keys", admin.LiveKey, `{"role":"read_only","memberId":"bob"}`); r.code != 400 || r.field(t) != "memberId" {
+		t.Errorf("malformed memberId: %d %s", r.code, r.body)
+	}
+}
+
+func TestOtherOrganisationIsNotFound(t *testing.T) {
+	f := setup(t)
+	a, aAdmin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
+	_, bAdmin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
+	m, err := f.repo.AddMember(t.Context(), a.ID, "ana@example.com", orgs.MemberAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/v1/api-keys/" + aAdmin.ID + "/rotate", `{"gracePeriodSeconds":0}`},
+		{"DELETE", "/v1/api-keys/" + aAdmin.ID, ""},
+		{"GET", "/v1/members/" + m.ID, ""},
+		{"PATCH", "/v1/members/" + m.ID, `{"role":"viewer"}`},
+		{"DELETE", "/v1/members/" + m.ID, ""},
+		{"GET", "/v1/members/mem_01ARZ3NDEKTSV4RRFFQ69G5FAV", ""},
+		{"DELETE", "/v1/api-keys/not-an-id", ""},
+	} {
+		for _, key := range []string{bAdmin.LiveKey, bAdmin.SandboxKey} {
+			if r := f.call(c.method, c.path, key, c.body); r.code != 404 || r.errCode(t) != "NOT_FOUND" {
+				t.Errorf("%s %s with another organisation's key: %d %s", c.method, c.path, r.code, r.body)
+			}
+		}
+	}
+	// b sees none of a's key pairs or members, and a's are intact.
+	r := f.call("GET", "/v1/api-keys", bAdmin.LiveKey, "")
+	if strings.Contains(string(r.body), aAdmin.ID) {
+		t.Errorf("b lists a's key pair: %s", r.body)
+	}
+	r = f.call("GET", "/v1/members", bAdmin.LiveKey, "")
+	if strings.Contains(string(r.body), m.ID) {
+		t.Errorf("b lists a's member: %s", r.body)
+	}
+	expect(t, f.do(f.instance(), "GET", "/v1/organisation", aAdmin.LiveKey, ""), 200, "a's key still works")
+	if got, _ := f.repo.GetMember(t.Context(), a.ID, m.ID); got.Role != orgs.MemberAdmin {
+		t.Errorf("a's member changed: %+v", got)
+	}
+}
+
+func TestValidation(t *testing.T) {
+	f := setup(t)
+	org, admin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
+	m, err := f.repo.AddMember(t.Context(), org.ID, "ana@example.com", orgs.MemberOwner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		method, path, body, field string
+	}{
+		{"POST", "/v1/api-keys", `{}`, "role"},
+		{"POST", "/v1/api-keys", `{"role":"owner"}`, "role"},
+		{"POST", "/v1/api-keys", `{"role":1}`, "role"},
+		{"POST", "/v1/api-keys", `{"role":"admin","extra":true}`, "extra"},
+		{"POST", "/v1/api-keys", `{"role":"admin","memberId":""}`, "memberId"},
+		{"POST", "/v1/api-keys", `not json`, ""},
+		{"POST", "/v1/api-keys/" + admin.ID + "/rotate", `{"gracePeriodSeconds":604801}`, "gracePeriodSeconds"},
+		{"POST", "/v1/api-keys/" + admin.ID + "/rotate", `{"gracePeriodSeconds":-1}`, "gracePeriodSeconds"},
+		{"POST", "/v1/api-keys/" + admin.ID + "/rotate", `{"gracePeriodSeconds":1.5}`, "gracePeriodSeconds"},
+		{"POST", "/v1/api-keys/" + admin.ID + "/rotate", `{"gracePeriodSeconds":"60"}`, "gracePeriodSeconds"},
+		{"POST", "/v1/api-keys/" + admin.ID + "/rotate", `{"grace":60}`, "grace"},
+		{"POST", "/v1/members", `{"role":"viewer"}`, "email"},
+		{"POST", "/v1/members", `{"email":"ana@example.com"}`, "role"},
+		{"POST", "/v1/members", `{"email":"not-an-email","role":"viewer"}`, "email"},
+		{"POST", "/v1/members", `{"email":"b@example.com","role":"god"}`, "role"},
+		{"PATCH", "/v1/members/" + m.ID, `{}`, "role"},
+		{"PATCH", "/v1/members/" + m.ID, `{"role":"read_only"}`, "role"},
+		{"GET", "/v1/members?limit=0", "", "limit"},
+		{"GET", "/v1/members?limit=501", "", "limit"},
+		{"GET", "/v1/members?cursor=***", "", "cursor"},
+		{"GET", "/v1/api-keys?cursor=bm90LWEtY3Vyc29y", "", "cursor"},
+	}
+	for _, c := range cases {
+		r := f.call(c.method, c.path, admin.LiveKey, c.body)
+		if r.code != 400 || r.errCode(t) != "VALIDATION_ERROR" || r.field(t) != c.field {
+			t.Errorf("%s %s %s: %d field %q, want 400 on %q: %s", c.method, c.path, c.body, r.code, r.field(t), c.field, r.body)
+		}
+	}
+	// Nothing was rotated by the rejected calls.
+	if p, _ := f.repo.GetKeyPair(t.Context(), org.ID, admin.ID); p.ReplacedBy != "" {
+		t.Error("a rejected rotation rotated")
+	}
+}
+
+func TestMembers(t *testing.T) {
+	f := setup(t)
+	_, admin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
+	key := admin.SandboxKey
+	r := f.call("POST", "/v1/members", key, `{"email":"Ana@Example.com","role":"owner"}`)
+	expect(t, r, 201, "add owner")
+	owner := r.json(t)
+	if owner["email"] != "Ana@Example.com" || owner["role"] != "owner" {
+		t.Errorf("owner = %v", owner)
+	}
+	if r := f.call("POST", "/v1/members", key, `{"email":"ana@example.COM","role":"viewer"}`); r.code != 409 || r.errCode(t) != "CONFLICT" {
+		t.Errorf("duplicate email: %d %s", r.code, r.body)
+	}
+	ownerPath := "/v1/members/" + owner["id"].(string)
+	if r := f.call("PATCH", ownerPath, key, `{"role":"admin"}`); r.code != 409 {
+		t.Errorf("demote last owner: %d %s", r.code, r.body)
+	}
+	if r := f.call("DELETE", ownerPath, key, ""); r.code != 409 {
+		t.Errorf("remove last owner: %d %s", r.code, r.body)
+	}
+	r = f.call("POST", "/v1/members", key, `{"email":"bo@example.com","role":"developer"}`)
+	expect(t, r, 201, "add developer")
+	bo := r.json(t)
+	r = f.call("PATCH", "/v1/members/"+bo["id"].(string), key, `{"role":"owner"}`)
+	expect(t, r, 200, "promote")
+	if r.json(t)["role"] != "owner" {
+		t.Errorf("promoted = %s", r.body)
+	}
+	expect(t, f.call("DELETE", ownerPath, key, ""), 204, "remove first owner")
+	expect(t, f.call("GET", ownerPath, key, ""), 404, "removed member")
+
+	// Pagination over three members, one at a time.
+	expect(t, f.call("POST", "/v1/members", key, `{"email":"cy@example.com","role":"viewer"}`), 201, "add viewer")
+	expect(t, f.call("POST", "/v1/members", key, `{"email":"di@example.com","role":"admin"}`), 201, "add admin")
+	var seen []string
+	path := "/v1/members?limit=1"
+	for range 5 {
+		r := f.call("GET", path, key, "")
+		expect(t, r, 200, "page")
+		m := r.json(t)
+		for _, d := range m["data"].([]any) {
+			seen = append(seen, d.(map[string]any)["email"].(string))
+		}
+		if m["hasMore"] != true {
+			if m["nextCursor"] != nil {
+				t.Errorf("last page has a cursor: %s", r.body)
+			}
+			break
+		}
+		path = "/v1/members?limit=1&cursor=" + m["nextCursor"].(string)
+	}
+	if strings.Join(seen, " ") != "bo@example.com cy@example.com di@example.com" {
+		t.Errorf("paged members = %v", seen)
+	}
+}
