@@ -819,7 +819,7 @@ func TestRuntimeVersionParsing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ok := !(gmaj > rmaj || (gmaj == rmaj && gmin > rmin))
+		ok := gmaj < rmaj || (gmaj == rmaj && gmin <= rmin)
 		if ok != tc.ok {
 			t.Errorf("runtime %s vs %q: ok = %v, want %v", tc.rt, tc.gomod, ok, tc.ok)
 		}

@@ -150,7 +150,8 @@ func redirectWith(w http.ResponseWriter, r *http.Request, target string, v url.V
 	}
 	u.RawQuery = q.Encode()
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, u.String(), http.StatusFound)
+	// The target is the redirect_uri fixed when the authorisation request was created.
+	http.Redirect(w, r, u.String(), http.StatusFound) //nolint:gosec // G710: see above
 }
 
 // advance runs one step of the SCA session in a transaction; it renders errors itself.

@@ -19,7 +19,7 @@ func main() {
 	out := flag.String("out", "build", "output folder; relative paths are relative to the module root")
 	all := flag.Bool("all", false, "stage every function in functions/manifest.yaml")
 	flag.Usage = func() {
-		fmt.Fprintln(flag.CommandLine.Output(), "usage: go run ./scripts/stage [-out build] NAME... | -all")
+		_, _ = fmt.Fprintln(flag.CommandLine.Output(), "usage: go run ./scripts/stage [-out build] NAME... | -all")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -50,10 +50,10 @@ func run(out string, all bool, names []string) error {
 		out = filepath.Join(root, out)
 	}
 	// Staged copies must never be committed.
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := os.MkdirAll(out, 0o750); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(out, ".gitignore"), []byte("# written by scripts/stage\n*\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, ".gitignore"), []byte("# written by scripts/stage\n*\n"), 0o600); err != nil {
 		return err
 	}
 	for _, name := range names {

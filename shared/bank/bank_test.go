@@ -21,7 +21,8 @@ func TestTokensRedacted(t *testing.T) {
 
 func TestPKCEAndAuthorizationError(t *testing.T) {
 	v, c := NewPKCE()
-	if len(v) != 43 || S256(v) != c || NewState() == NewState() {
+	s1, s2 := NewState(), NewState()
+	if len(v) != 43 || S256(v) != c || s1 == s2 {
 		t.Fatal("bad PKCE/state")
 	}
 	if KindOf(AuthorizationError(url.Values{"error": {"access_denied"}})) != Rejected || AuthorizationError(url.Values{"code": {"x"}}) != nil {

@@ -13,7 +13,7 @@ import (
 
 // Error codes of the Tok API (design.md section 5 and the API overview).
 const (
-	CodeInvalidAPIKey        = "INVALID_API_KEY"
+	CodeInvalidAPIKey        = "INVALID_API_KEY" //nolint:gosec // G101: an error code, not a credential
 	CodeConsentExpired       = "CONSENT_EXPIRED"
 	CodeConsentRevoked       = "CONSENT_REVOKED"
 	CodeBankAPIError         = "BANK_API_ERROR"

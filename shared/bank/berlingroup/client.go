@@ -234,7 +234,7 @@ func (c *Client) do(ctx context.Context, k call, out any) error {
 			return err
 		}
 		// Full jitter: a random wait up to base * 2^i.
-		wait := time.Duration(rand.Int64N(int64(c.cfg.Backoff) << i))
+		wait := time.Duration(rand.Int64N(int64(c.cfg.Backoff) << i)) //nolint:gosec // G404: jitter needs no cryptographic randomness
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -311,7 +311,7 @@ func (c *Client) attempt(ctx context.Context, hc *http.Client, k call, out any) 
 	if err != nil {
 		return &bank.Error{Kind: bank.Unavailable, Message: "the bank did not answer", Err: scrubErr(err)}
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	status = resp.StatusCode
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
