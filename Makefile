@@ -12,7 +12,9 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := \
 	./shared/money:FuzzParseAmount \
 	./shared/money:FuzzValidateIBAN \
-	./shared/ids:FuzzValid
+	./shared/ids:FuzzValid \
+	./shared/apikey:FuzzFromHeader \
+	./shared/apikey:FuzzParse
 
 .PHONY: dev test unit fuzz tffmt lint vuln stage tools clean
 
