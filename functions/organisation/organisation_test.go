@@ -260,6 +260,15 @@ func TestKeyPairLifecycle(t *testing.T) {
 		t.Errorf("statuses = %v", statuses)
 	}
 
+	// A sandbox admin key cannot mint live keys, but may revoke.
+	if r := f.call("POST", "/v1/api-keys", admin.SandboxKey, `{"role":"read_only"}`); r.code != 403 || r.errCode(t) != "FORBIDDEN" {
+		t.Errorf("create with a sandbox key: %d %s", r.code, r.body)
+	}
+	if r := f.call("POST", "/v1/api-keys/"+newID+"/rotate", admin.SandboxKey, ""); r.code != 403 {
+		t.Errorf("rotate with a sandbox key: %d %s", r.code, r.body)
+	}
+	expect(t, f.call("GET", "/v1/api-keys", admin.SandboxKey, ""), 200, "list with a sandbox key")
+
 	// An admin key may revoke its own pair.
 	expect(t, f.call("DELETE", "/v1/api-keys/"+admin.ID, admin.LiveKey, ""), 204, "self-revoke")
 	if r := f.do(f.instance(), "GET", "/v1/organisation", admin.SandboxKey, ""); r.code != 401 {
