@@ -123,6 +123,34 @@ func TestStack(t *testing.T) {
 		}
 	})
 
+	t.Run("a free organisation is limited after its burst of 10", func(t *testing.T) {
+		_, free, err := st.CreateOrg(ctx, "Free Ltd", orgs.TierFree, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		firstRefused, refused := 0, 0
+		for i := 1; i <= 40; i++ {
+			code, h, body := get("/v1/banks", free.SandboxKey)
+			switch code {
+			case http.StatusOK:
+			case http.StatusTooManyRequests:
+				refused++
+				if firstRefused == 0 {
+					firstRefused = i
+				}
+				if h.Get("Retry-After") == "" || !strings.Contains(string(body), `"RATE_LIMITED"`) {
+					t.Fatalf("429 without Retry-After: %v %s", h, body)
+				}
+			default:
+				t.Fatalf("call %d: %d %s", i, code, body)
+			}
+		}
+		// Burst 10 plus the one token a second that refills while 40 calls run.
+		if firstRefused < 10 || firstRefused > 14 || refused < 20 {
+			t.Errorf("first 429 at call %d, %d refused of 40", firstRefused, refused)
+		}
+	})
+
 	t.Run("event published, pushed by the emulator, handled by the function", func(t *testing.T) {
 		ev, err := events.New("webhook.ping", map[string]string{"hello": "world"}, time.Now())
 		if err != nil {
