@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"github.com/cloudevents/sdk-go/v2/event"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
 )
 
 // Retention is how long events stay readable.
@@ -34,22 +34,11 @@ func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error
 	return Handler(client), nil
 }
 
-// Handler stores each event once; a redelivered message rewrites the same document.
+// Handler stores each event once; a redelivered message finds its document and succeeds.
 func Handler(client *firestore.Client) platform.EventHandler {
-	return func(ctx context.Context, e event.Event) error {
-		msg, err := events.FromCloudEvent(e)
-		if err != nil {
-			// A malformed message will never succeed: log it and ack it.
-			slog.ErrorContext(ctx, "dropping malformed event message", "error", err)
-			return nil
-		}
-		t, ev, err := events.Decode(msg)
-		if err != nil {
-			slog.ErrorContext(ctx, "dropping invalid event", "error", err)
-			return nil
-		}
+	return events.Domain(func(ctx context.Context, t tenant.Tenant, ev events.Event) error {
 		doc := store.For(client, t).Collection("events").Doc(ev.ID)
-		_, err = doc.Create(ctx, Record{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt, Data: string(ev.Data), ExpireAt: ev.CreatedAt.Add(Retention)})
+		_, err := doc.Create(ctx, Record{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt, Data: string(ev.Data), ExpireAt: ev.CreatedAt.Add(Retention)})
 		if status.Code(err) == codes.AlreadyExists {
 			return nil
 		}
@@ -58,7 +47,7 @@ func Handler(client *firestore.Client) platform.EventHandler {
 		}
 		slog.InfoContext(ctx, "event recorded", "type", ev.Type, "org", t.OrgID, "env", t.Env)
 		return nil
-	}
+	})
 }
 
 // Record is an event log entry as stored.

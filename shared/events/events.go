@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
@@ -99,4 +100,26 @@ func Decode(m PubSubMessage) (tenant.Tenant, Event, error) {
 		return tenant.Tenant{}, Event{}, fmt.Errorf("message %s holds no valid event", m.MessageID)
 	}
 	return t, e, nil
+}
+
+// DomainHandler handles one domain event of one tenant.
+type DomainHandler func(ctx context.Context, t tenant.Tenant, e Event) error
+
+// Domain adapts h to a Pub/Sub-triggered CloudEvent function on the events topic. A message
+// that cannot be a domain event will never succeed, so it is logged and acknowledged; h's
+// errors are returned, so Pub/Sub redelivers.
+func Domain(h DomainHandler) func(ctx context.Context, e event.Event) error {
+	return func(ctx context.Context, e event.Event) error {
+		msg, err := FromCloudEvent(e)
+		if err != nil {
+			slog.ErrorContext(ctx, "dropping malformed event message", "error", err)
+			return nil
+		}
+		t, ev, err := Decode(msg)
+		if err != nil {
+			slog.ErrorContext(ctx, "dropping invalid event", "error", err)
+			return nil
+		}
+		return h(ctx, t, ev)
+	}
 }
