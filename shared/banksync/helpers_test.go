@@ -1,0 +1,321 @@
+package banksync_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"tokapi.io/tok/functions/sandboxbank"
+	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/bank/berlingroup"
+	"tokapi.io/tok/shared/banksync"
+	"tokapi.io/tok/shared/events"
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/transactions"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+// accessCounter counts, at the bank's door, unattended accesses (no PSU-IP-Address; a
+// _links.next page is part of its access) per resource and UTC day, and 429 answers.
+type accessCounter struct {
+	base  http.RoundTripper
+	clock *clock
+	mu    sync.Mutex
+	n     map[string]int
+	e429  atomic.Int64
+}
+
+var bankPath = regexp.MustCompile(`/v1/(accounts.*)$`)
+
+func (a *accessCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := a.base.RoundTrip(r)
+	if err != nil {
+		return resp, err
+	}
+	if resp.StatusCode == 429 {
+		a.e429.Add(1)
+	}
+	if m := bankPath.FindStringSubmatch(r.URL.Path); m != nil && r.Header.Get("PSU-IP-Address") == "" &&
+		r.URL.Query().Get("pageIndex") == "" && resp.StatusCode < 400 {
+		key := a.clock.Now().UTC().Format(time.DateOnly) + " " + m[1]
+		if r.URL.Query().Get("bookingStatus") == "information" {
+			key += " (standing orders)"
+		}
+		a.mu.Lock()
+		a.n[key]++
+		a.mu.Unlock()
+	}
+	return resp, nil
+}
+
+// per resource and day, counting standing orders as the transactions resource.
+func (a *accessCounter) max() (string, int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	agg := map[string]int{}
+	for k, v := range a.n {
+		agg[strings.TrimSuffix(k, " (standing orders)")] += v
+	}
+	best, n := "", 0
+	for k, v := range agg {
+		if v > n {
+			best, n = k, v
+		}
+	}
+	return best, n
+}
+
+// fakeEvents records published events.
+type fakeEvents struct {
+	mu  sync.Mutex
+	evs []events.Event
+}
+
+func (f *fakeEvents) Publish(_ context.Context, _ tenant.Tenant, e events.Event) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.evs = append(f.evs, e)
+	return nil
+}
+
+func (f *fakeEvents) byType(typ string) []events.Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []events.Event
+	for _, e := range f.evs {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// env is a sandbox bank on Firestore, a connector, a consent and a connection record.
+type env struct {
+	t       testing.TB
+	fs      *firestore.Client
+	clock   *clock
+	counter *accessCounter
+	conn    *berlingroup.Client
+	session bank.Session
+	scope   store.Scope
+	cxn     banksync.Connection
+	events  *fakeEvents
+}
+
+type source struct{ e *env }
+
+func (s source) Session(_ context.Context, _ store.Scope, _ string, attended bool) (bank.Session, bank.Connector, error) {
+	sess := s.e.session
+	if attended {
+		sess.PSUPresent, sess.PSUIPAddress = true, "203.0.113.7"
+	}
+	return sess, s.e.conn, nil
+}
+
+func newEnv(t testing.TB, persona string, itemsPerPage int) *env {
+	t.Helper()
+	project := testenv.Project(t)
+	fs := testenv.Firestore(t, project)
+	ck := &clock{now: time.Date(2026, 4, 20, 9, 30, 0, 0, time.UTC)}
+	srv := httptest.NewServer(sandboxbank.New(sandboxbank.Options{Store: sandboxbank.FirestoreStore{Client: fs}, Now: ck.Now,
+		AccessTokenTTL: 365 * 24 * time.Hour, Logger: quiet}))
+	t.Cleanup(srv.Close)
+	counter := &accessCounter{base: http.DefaultTransport.(*http.Transport).Clone(), clock: ck, n: map[string]int{}}
+	bankID := "sandbox-rs"
+	base := srv.URL + "/sandbox-bank/banks/" + bankID + "/v1"
+	c, err := berlingroup.New(berlingroup.Config{
+		BankID: bankID + "#" + ids.New("t"), BaseURL: base,
+		AuthorizeURL: strings.TrimSuffix(base, "/v1") + "/oauth2/authorize", TokenURL: strings.TrimSuffix(base, "/v1") + "/oauth2/token",
+		ClientIDSecret: "client-id", ClientSecretSecret: "client-secret", StandingOrders: true,
+		Timeout: 20 * time.Second, Backoff: 10 * time.Millisecond, Transport: counter, Now: ck.Now, Logger: quiet,
+		ItemsPerPage: itemsPerPage,
+	}, mapSecrets{"client-id": "tok-test-client", "client-secret": "s3cret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, fs: fs, clock: ck, counter: counter, conn: c, events: &fakeEvents{}}
+	e.session = e.consent(t, srv, persona)
+	e.scope = store.For(fs, tenant.Tenant{Env: tenant.Sandbox, OrgID: ids.New(ids.Organisation)})
+	e.cxn = banksync.Connection{ID: "cxn_" + ids.New("x")[2:], BankID: bankID, ConsentID: e.session.BankConsentID, Status: "ACTIVE", FrequencyPerDay: 4}
+	_, err = e.scope.Collection("connections").Doc(e.cxn.ID).Set(context.Background(), map[string]any{
+		"bankId": bankID, "consentId": e.cxn.ConsentID, "status": "ACTIVE", "frequencyPerDay": 4,
+		"validUntil": ck.Now().AddDate(0, 0, 90), "nextSyncAt": ck.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) worker() *banksync.Worker {
+	return &banksync.Worker{FS: e.fs, Sessions: source{e}, Connections: banksync.FirestoreConnections{},
+		Accounts: banksync.FirestoreAccounts{}, Events: e.events, Now: e.clock.Now, Log: quiet}
+}
+
+func (e *env) request(attended bool) banksync.Request {
+	t := e.scope.Tenant()
+	return banksync.Request{Env: t.Env, OrgID: t.OrgID, ConnectionID: e.cxn.ID, Attended: attended, Reason: "test"}
+}
+
+type mapSecrets map[string]string
+
+func (m mapSecrets) Get(_ context.Context, id string) ([]byte, error) {
+	v, ok := m[id]
+	if !ok {
+		return nil, io.EOF
+	}
+	return []byte(v), nil
+}
+
+var reqField = regexp.MustCompile(`name="req" value="([^"]+)"`)
+
+// consent runs the sandbox bank's OAuth flow (SCA pages as a browser without JavaScript).
+func (e *env) consent(t testing.TB, srv *httptest.Server, persona string) bank.Session {
+	t.Helper()
+	ctx := context.Background()
+	browser := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	verifier, challenge := bank.NewPKCE()
+	const redirect = "https://tpp.example/callback"
+	start, err := e.conn.CreateConsent(ctx, bank.ConsentRequest{
+		Access:     []string{bank.AccessAccounts, bank.AccessBalances, bank.AccessTransactions},
+		ValidUntil: e.clock.Now().AddDate(0, 0, 90), FrequencyPerDay: 4,
+		RedirectURI: redirect, State: bank.NewState(), CodeChallenge: challenge, PSUPresent: true, PSUIPAddress: "203.0.113.7",
+	})
+	if err != nil {
+		t.Fatalf("CreateConsent: %v", err)
+	}
+	resp, err := browser.Get(start.AuthorizeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := reqField.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no req field in %s", page)
+	}
+	u, _ := url.Parse(start.AuthorizeURL)
+	base := u.Scheme + "://" + u.Host + u.Path + "/"
+	post := func(step string, form url.Values) *http.Response {
+		form.Set("req", string(m[1]))
+		resp, err := browser.PostForm(base+step, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	password := persona
+	for _, st := range []struct {
+		step string
+		form url.Values
+	}{{"login", url.Values{"username": {persona}, "password": {password}}}, {"otp", url.Values{"otp": {sandboxbank.OneTimeCode}}}} {
+		resp := post(st.step, st.form)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", st.step, resp.StatusCode)
+		}
+	}
+	resp = post("decision", url.Values{"decision": {"approve"}})
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || loc.Query().Get("code") == "" {
+		t.Fatalf("decision redirect: %v %s", err, resp.Header.Get("Location"))
+	}
+	tok, err := e.conn.ExchangeCode(ctx, loc.Query().Get("code"), verifier, redirect)
+	if err != nil {
+		t.Fatalf("ExchangeCode: %v", err)
+	}
+	return bank.Session{BankConsentID: start.BankConsentID, AccessToken: tok.AccessToken}
+}
+
+// docs reads every transaction of every account of the connection.
+func (e *env) docs(t testing.TB) map[string][]transactions.Doc {
+	t.Helper()
+	ctx := context.Background()
+	accts, err := e.scope.Collection("accounts").Where("connectionId", "==", e.cxn.ID).Documents(ctx).GetAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]transactions.Doc{}
+	for _, a := range accts {
+		snaps, err := a.Ref.Collection("transactions").Documents(ctx).GetAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range snaps {
+			var d transactions.Doc
+			if err := s.DataTo(&d); err != nil {
+				t.Fatal(err)
+			}
+			out[a.Ref.ID] = append(out[a.Ref.ID], d)
+		}
+	}
+	return out
+}
+
+// bankTruth fetches, attended, every transaction of every account from the bank now, keyed
+// by account ID and bank identity.
+func (e *env) bankTruth(t testing.TB, from time.Time) map[string]map[string]bank.Transaction {
+	t.Helper()
+	ctx := context.Background()
+	s := e.session
+	s.PSUPresent, s.PSUIPAddress = true, "203.0.113.7"
+	accts, err := e.conn.Accounts(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]bank.Transaction{}
+	for _, a := range accts {
+		id := banksync.AccountID(e.cxn.BankID, a)
+		m := map[string]bank.Transaction{}
+		err := e.conn.Transactions(ctx, s, a.ResourceID, bank.TransactionQuery{DateFrom: from, Status: bank.StatusBoth}, func(p []bank.Transaction) error {
+			for _, x := range p {
+				m[transactions.IDFor(id, x)] = x
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[id] = m
+	}
+	return out
+}
+
+var _ = strconv.Itoa
+
+func decodeIDs(t testing.TB, ev events.Event) []string {
+	t.Helper()
+	var d struct {
+		TransactionIDs []string `json:"transactionIds"`
+	}
+	if err := json.Unmarshal(ev.Data, &d); err != nil {
+		t.Fatal(err)
+	}
+	return d.TransactionIDs
+}

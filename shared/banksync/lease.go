@@ -1,0 +1,138 @@
+package banksync
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"tokapi.io/tok/shared/store"
+)
+
+// ErrBusy: another worker holds the connection's lease.
+var ErrBusy = errors.New("banksync: another worker is syncing this connection")
+
+// ErrLeaseLost: the lease expired and another worker took it; this worker must stop writing.
+var ErrLeaseLost = errors.New("banksync: lease lost")
+
+// ErrBudget: the consent's unattended accesses for today are used up.
+var ErrBudget = errors.New("banksync: unattended access budget exhausted for today")
+
+func leaseRef(scope store.Scope, connectionID string) *firestore.DocumentRef {
+	return scope.Collection("connections").Doc(connectionID).Collection("sync").Doc("lease")
+}
+
+type leaseDoc struct {
+	Holder    string    `firestore:"holder"`
+	ExpiresAt time.Time `firestore:"expiresAt"`
+}
+
+// acquire takes or renews the lease for holder until now+ttl; ErrBusy if another holder's
+// lease has not expired, ErrLeaseLost when renewing one that is gone.
+func acquire(ctx context.Context, fs *firestore.Client, ref *firestore.DocumentRef, holder string, now time.Time, ttl time.Duration, renew bool) error {
+	return fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if err != nil && status.Code(err) != codes.NotFound {
+			return err
+		}
+		if err == nil {
+			var l leaseDoc
+			if err := snap.DataTo(&l); err != nil {
+				return err
+			}
+			if l.Holder != holder && l.ExpiresAt.After(now) {
+				if renew {
+					return ErrLeaseLost
+				}
+				return ErrBusy
+			}
+			if renew && l.Holder != holder {
+				return ErrLeaseLost
+			}
+		} else if renew {
+			return ErrLeaseLost
+		}
+		return tx.Set(ref, leaseDoc{Holder: holder, ExpiresAt: now.Add(ttl)})
+	}, firestore.MaxAttempts(3))
+}
+
+// release drops the lease if holder still has it.
+func release(ctx context.Context, fs *firestore.Client, ref *firestore.DocumentRef, holder string) error {
+	return fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if h, _ := snap.Data()["holder"].(string); h != holder {
+			return nil
+		}
+		return tx.Delete(ref)
+	}, firestore.MaxAttempts(3))
+}
+
+// Budget counts a consent's unattended bank accesses per UTC day, per resource as banks
+// count them (the account list, each account's balances, each account's transactions, and
+// a "sync" entry for the whole run), in envs/../connections/{cxn}/syncBudget/{day}_{consent}.
+// Reserve is a transaction that refuses once a resource has frequencyPerDay accesses, and
+// it runs before the bank is called: a crash after it may waste an access, never exceed.
+type Budget struct {
+	FS *firestore.Client
+}
+
+func budgetRef(scope store.Scope, c Connection, day string) *firestore.DocumentRef {
+	return scope.Collection("connections").Doc(c.ID).Collection("syncBudget").Doc(day + "_" + c.ConsentID)
+}
+
+// resourceKey makes a field name from a resource (bank IDs may hold dots or slashes).
+func resourceKey(resource string) string {
+	sum := sha256.Sum256([]byte(resource))
+	return "r" + hex.EncodeToString(sum[:8])
+}
+
+// Reserve takes one unattended access of resource for the UTC day of now.
+func (b Budget) Reserve(ctx context.Context, scope store.Scope, c Connection, resource string, now time.Time) error {
+	limit := c.FrequencyPerDay
+	if limit <= 0 {
+		limit = DefaultFrequencyPerDay
+	}
+	ref := budgetRef(scope, c, now.UTC().Format(time.DateOnly))
+	key := resourceKey(resource)
+	return b.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if err != nil && status.Code(err) != codes.NotFound {
+			return err
+		}
+		var n int64
+		if err == nil {
+			if v, ok := snap.Data()[key].(int64); ok {
+				n = v
+			}
+		}
+		if n >= int64(limit) {
+			return ErrBudget
+		}
+		return tx.Set(ref, map[string]any{key: n + 1, "consentId": c.ConsentID, "day": now.UTC().Format(time.DateOnly),
+			"expireAt": now.Add(48 * time.Hour)}, firestore.MergeAll)
+	}, firestore.MaxAttempts(5))
+}
+
+// Used returns how many unattended accesses of resource were reserved on day.
+func (b Budget) Used(ctx context.Context, scope store.Scope, c Connection, resource, day string) (int64, error) {
+	snap, err := budgetRef(scope, c, day).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	v, _ := snap.Data()[resourceKey(resource)].(int64)
+	return v, nil
+}

@@ -1,0 +1,360 @@
+package banksync
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+
+	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/transactions"
+)
+
+// MatchWindowDays bounds the date distance of a heuristic pending-to-booked match.
+const MatchWindowDays = 5
+
+// txnSync writes one account's transactions from a stream of bank pages.
+//
+// Pending to booked: a booked entry with the entry reference of a pending one derives the
+// same Tok ID (transactions.Identity), so it updates the same document. A booked entry
+// without an entry reference that has no document yet is matched to an open pending
+// transaction of the account with the same amount, currency, direction and counterparty
+// (IBAN, else name) whose value date is at most MatchWindowDays away (closest first, then
+// lowest ID); it takes over that document, whose bankIds then hold both bank IDs and whose
+// matchedAt makes the match found again by a redelivered sync. A pending transaction absent
+// from complete bank answers for RemoveAfter is marked removed.
+type txnSync struct {
+	w        *Worker
+	scope    store.Scope
+	c        Connection
+	accID    string
+	accRef   *firestore.DocumentRef
+	stateRef *firestore.DocumentRef
+	st       transactions.State
+	res      *Result
+
+	col   *firestore.CollectionRef
+	fresh bool                         // nothing was ever written for this account: no reads needed
+	open  map[string]*transactions.Doc // pending transactions by Tok ID
+	alias map[string]string            // bank transaction ID -> Tok ID, for heuristic matches
+	seen  map[string]bool
+	page  int
+}
+
+func (ts *txnSync) run(ctx context.Context, conn bank.Connector, s bank.Session, resourceID string, q bank.TransactionQuery) error {
+	ts.col = ts.accRef.Collection(transactions.TransactionsCollection)
+	ts.fresh = ts.st.SeqAllocated == 0
+	ts.open, ts.alias, ts.seen = map[string]*transactions.Doc{}, map[string]string{}, map[string]bool{}
+	if !ts.fresh {
+		if err := ts.loadOpen(ctx); err != nil {
+			return err
+		}
+	}
+	// The bank walk and the writes overlap: the connector fetches page n+1 while page n is
+	// written. At most two pages are held.
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	pages := make(chan []bank.Transaction, 1)
+	var (
+		wg   sync.WaitGroup
+		werr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for p := range pages {
+			if werr != nil {
+				continue
+			}
+			if werr = ts.writePage(wctx, p); werr != nil {
+				cancel(werr)
+			}
+		}
+	}()
+	berr := conn.Transactions(wctx, s, resourceID, q, func(p []bank.Transaction) error {
+		select {
+		case pages <- p:
+			return nil
+		case <-wctx.Done():
+			return context.Cause(wctx)
+		}
+	})
+	close(pages)
+	wg.Wait()
+	if werr != nil {
+		return werr
+	}
+	if berr != nil {
+		return berr
+	}
+	return ts.sweep(ctx)
+}
+
+func (ts *txnSync) loadOpen(ctx context.Context) error {
+	add := func(it *firestore.DocumentIterator, open bool) error {
+		defer it.Stop()
+		for {
+			snap, err := it.Next()
+			if errors.Is(err, iterator.Done) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			var d transactions.Doc
+			if err := snap.DataTo(&d); err != nil {
+				return err
+			}
+			if open {
+				ts.open[d.ID] = &d
+			}
+			for _, b := range d.BankIDs {
+				ts.alias[b] = d.ID
+			}
+		}
+	}
+	if err := add(transactions.PendingQuery(ts.col).Documents(ctx), true); err != nil {
+		return err
+	}
+	since := ts.w.Now().AddDate(0, 0, -14)
+	return add(ts.col.Where("matchedAt", ">=", since).Documents(ctx), false)
+}
+
+type item struct {
+	id       string
+	t        bank.Transaction
+	existing *transactions.Doc
+}
+
+func (ts *txnSync) writePage(ctx context.Context, txns []bank.Transaction) error {
+	ts.res.BankTransactions += len(txns)
+	items := make([]*item, 0, len(txns))
+	byID := make(map[string]*item, len(txns))
+	for _, t := range txns {
+		id := transactions.IDFor(ts.accID, t)
+		if t.EntryReference == "" {
+			if a, ok := ts.alias[t.BankTransactionID]; ok {
+				id = a
+			}
+		}
+		if prev, ok := byID[id]; ok { // the same entry twice: the booked one wins
+			if t.Status == bank.StatusBooked {
+				prev.t = t
+			}
+			continue
+		}
+		it := &item{id: id, t: t, existing: ts.open[id]}
+		byID[id] = it
+		items = append(items, it)
+	}
+	if !ts.fresh {
+		var refs []*firestore.DocumentRef
+		var need []*item
+		for _, it := range items {
+			if it.existing == nil {
+				refs = append(refs, ts.col.Doc(it.id))
+				need = append(need, it)
+			}
+		}
+		if len(refs) > 0 {
+			snaps, err := ts.w.FS.GetAll(ctx, refs)
+			if err != nil {
+				return err
+			}
+			for i, s := range snaps {
+				if s.Exists() {
+					var d transactions.Doc
+					if err := s.DataTo(&d); err != nil {
+						return err
+					}
+					need[i].existing = &d
+				}
+			}
+		}
+	}
+	now := ts.w.Now()
+	var changed []*transactions.Doc
+	var created []bool
+	for _, it := range items {
+		matched := false
+		if it.existing == nil && it.t.Status == bank.StatusBooked && it.t.EntryReference == "" {
+			if p := ts.match(it.t); p != nil {
+				it.id, it.existing, matched = p.ID, p, true
+				ts.alias[it.t.BankTransactionID] = p.ID
+			}
+		}
+		ts.seen[it.id] = true
+		var d transactions.Doc
+		if it.existing != nil {
+			d = *it.existing
+			d.BankIDs = append([]string(nil), it.existing.BankIDs...)
+		} else {
+			d = transactions.Doc{ID: it.id, AccountID: ts.accID, CreatedAt: now}
+		}
+		d.ConnectionID = ts.c.ID
+		d.FromBank(it.t)
+		if matched {
+			d.MatchedAt = &now
+		}
+		if d.Status == transactions.StatusPending {
+			ts.open[d.ID] = &d
+		} else {
+			delete(ts.open, d.ID)
+		}
+		if it.existing != nil && transactions.SameBankData(it.existing, &d) && !matched {
+			continue
+		}
+		d.UpdatedAt = now
+		changed = append(changed, &d)
+		created = append(created, it.existing == nil)
+	}
+	if err := ts.commit(ctx, changed, created); err != nil {
+		return err
+	}
+	ts.page++
+	if ts.w.AfterPage != nil {
+		return ts.w.AfterPage(ts.accID, ts.page)
+	}
+	return nil
+}
+
+// commit writes changed documents under freshly allocated change sequence numbers: the
+// allocation is durable before any document carries it, and the committed mark moves only
+// after every document is written.
+func (ts *txnSync) commit(ctx context.Context, docs []*transactions.Doc, created []bool) error {
+	if err := acquire(ctx, ts.w.FS, leaseRef(ts.scope, ts.c.ID), ts.w.Holder, ts.w.Now(), ts.w.LeaseTTL, true); err != nil {
+		return err
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	base := ts.st.SeqAllocated
+	ts.st.SeqAllocated += int64(len(docs))
+	if _, err := ts.stateRef.Set(ctx, map[string]any{"seqAllocated": ts.st.SeqAllocated}, firestore.MergeAll); err != nil {
+		return err
+	}
+	bw := ts.w.FS.BulkWriter(ctx)
+	jobs := make([]*firestore.BulkWriterJob, 0, len(docs))
+	for i, d := range docs {
+		d.ChangeSeq = base + int64(i) + 1
+		if created[i] {
+			d.CreatedSeq = d.ChangeSeq
+			ts.res.Created++
+		} else {
+			ts.res.Updated++
+			if d.Status == transactions.StatusRemoved {
+				ts.res.Removed++
+			}
+		}
+		j, err := bw.Set(ts.col.Doc(d.ID), d)
+		if err != nil {
+			bw.End()
+			return err
+		}
+		jobs = append(jobs, j)
+	}
+	bw.End()
+	for _, j := range jobs {
+		if _, err := j.Results(); err != nil {
+			return err
+		}
+	}
+	ts.fresh = false
+	ts.st.SeqCommitted = ts.st.SeqAllocated
+	_, err := ts.stateRef.Set(ctx, map[string]any{"seqCommitted": ts.st.SeqCommitted}, firestore.MergeAll)
+	return err
+}
+
+// match finds the open pending transaction a booked entry without entry reference is.
+func (ts *txnSync) match(t bank.Transaction) *transactions.Doc {
+	var probe transactions.Doc
+	probe.FromBank(t)
+	date, err := time.Parse(time.DateOnly, firstNonEmpty(t.ValueDate, t.BookingDate))
+	if err != nil {
+		return nil
+	}
+	var cands []*transactions.Doc
+	for _, p := range ts.open {
+		if p.Status != transactions.StatusPending || ts.seen[p.ID] || p.Amount != probe.Amount ||
+			p.Currency != probe.Currency || p.Direction != probe.Direction || !sameCounterparty(p, &probe) {
+			continue
+		}
+		pd, err := time.Parse(time.DateOnly, p.ValueDate)
+		if err != nil || absDays(pd.Sub(date)) > MatchWindowDays {
+			continue
+		}
+		cands = append(cands, p)
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	sort.Slice(cands, func(i, j int) bool {
+		di, dj := dist(cands[i], date), dist(cands[j], date)
+		if di != dj {
+			return di < dj
+		}
+		return cands[i].ID < cands[j].ID
+	})
+	return cands[0]
+}
+
+func dist(d *transactions.Doc, date time.Time) int {
+	pd, _ := time.Parse(time.DateOnly, d.ValueDate)
+	return absDays(pd.Sub(date))
+}
+
+func absDays(d time.Duration) int {
+	if d < 0 {
+		d = -d
+	}
+	return int(d / (24 * time.Hour))
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func sameCounterparty(a, b *transactions.Doc) bool {
+	ca, cb := a.CreditorIBAN+"|"+a.DebtorIBAN, b.CreditorIBAN+"|"+b.DebtorIBAN
+	if ca != "|" || cb != "|" {
+		return ca == cb
+	}
+	return a.CreditorName == b.CreditorName && a.DebtorName == b.DebtorName
+}
+
+// sweep handles open pending transactions this complete sync did not see: first noted as
+// missing, removed once missing for RemoveAfter.
+func (ts *txnSync) sweep(ctx context.Context) error {
+	now := ts.w.Now()
+	var changed []*transactions.Doc
+	var marks []*transactions.Doc
+	for id, p := range ts.open {
+		if ts.seen[id] || p.Status != transactions.StatusPending {
+			continue
+		}
+		d := *p
+		switch {
+		case d.MissingSince == nil:
+			d.MissingSince = &now
+			marks = append(marks, &d)
+		case now.Sub(*d.MissingSince) >= ts.w.RemoveAfter:
+			d.Status = transactions.StatusRemoved
+			d.UpdatedAt = now
+			changed = append(changed, &d)
+		}
+	}
+	for _, d := range marks { // bookkeeping only: not a change clients see
+		if _, err := ts.col.Doc(d.ID).Update(ctx, []firestore.Update{{Path: "missingSince", Value: *d.MissingSince}}); err != nil {
+			return err
+		}
+	}
+	return ts.commit(ctx, changed, make([]bool, len(changed)))
+}

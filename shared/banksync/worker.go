@@ -1,0 +1,459 @@
+package banksync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/events"
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/transactions"
+)
+
+// Defaults of the worker.
+const (
+	DefaultFrequencyPerDay = 4
+	// DefaultOverlap is how far before the watermark a sync asks again, for late bookings.
+	DefaultOverlap = 7 * 24 * time.Hour
+	// DefaultFirstSyncDays is how far back the attended first sync asks (the bank may
+	// answer less); DefaultUnattendedHistoryDays bounds a first sync without the PSU (PSD2
+	// banks allow 90 days unattended).
+	DefaultFirstSyncDays         = 730
+	DefaultUnattendedHistoryDays = 89
+	// DefaultRemoveAfter is how long a pending transaction may be absent from the bank's
+	// answers before it is marked removed.
+	DefaultRemoveAfter = 48 * time.Hour
+	DefaultLeaseTTL    = 5 * time.Minute
+	// EventChunk bounds the IDs in one transactions.* event.
+	EventChunk = 1000
+)
+
+// Event types the worker publishes.
+const (
+	EventCreated        = "transactions.created"
+	EventUpdated        = "transactions.updated"
+	EventRemoved        = "transactions.removed"
+	EventBalanceUpdated = "account.balance_updated"
+	EventSyncFailed     = "sync.failed"
+)
+
+// Publisher publishes domain events (events.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, t tenant.Tenant, e events.Event) error
+}
+
+// Worker syncs one connection per Request. It is safe under at-least-once delivery:
+//   - one worker per connection at a time, through a lease document with an expiry that is
+//     renewed on every page (a worker that lost it stops writing);
+//   - transaction IDs are derived from the account and the bank's identity of the
+//     transaction (transactions.IDFor), and every write is an upsert;
+//   - the change sequence is allocated before documents are written and committed after;
+//     the watermark and the published-events mark advance only after the data is written,
+//     so a redelivered request re-reads what a killed worker did not finish and publishes
+//     the events it did not publish (with the same event IDs);
+//   - unattended bank accesses are reserved per consent, resource and UTC day before the
+//     bank is called (Budget), and ACCESS_EXCEEDED reschedules to the next day.
+type Worker struct {
+	FS          *firestore.Client
+	Sessions    SessionSource
+	Connections Connections
+	Accounts    Accounts
+	Events      Publisher
+	Now         func() time.Time
+	Log         *slog.Logger
+
+	Overlap               time.Duration
+	FirstSyncDays         int
+	UnattendedHistoryDays int
+	RemoveAfter           time.Duration
+	LeaseTTL              time.Duration
+	// Holder names this worker in leases (random when empty).
+	Holder string
+	// AfterPage, when set, runs after each page is written (tests kill the worker here).
+	AfterPage func(accountID string, page int) error
+}
+
+func (w *Worker) defaults() {
+	if w.Now == nil {
+		w.Now = time.Now
+	}
+	if w.Log == nil {
+		w.Log = slog.Default()
+	}
+	if w.Overlap == 0 {
+		w.Overlap = DefaultOverlap
+	}
+	if w.FirstSyncDays == 0 {
+		w.FirstSyncDays = DefaultFirstSyncDays
+	}
+	if w.UnattendedHistoryDays == 0 {
+		w.UnattendedHistoryDays = DefaultUnattendedHistoryDays
+	}
+	if w.RemoveAfter == 0 {
+		w.RemoveAfter = DefaultRemoveAfter
+	}
+	if w.LeaseTTL == 0 {
+		w.LeaseTTL = DefaultLeaseTTL
+	}
+	if w.Holder == "" {
+		w.Holder = ids.New("wrk")
+	}
+}
+
+// Result summarises one sync.
+type Result struct {
+	Accounts         int
+	Created, Updated int
+	Removed          int
+	Skipped          string // why nothing was synced (busy, inactive, budget)
+	NextSyncAt       time.Time
+	StandingOrders   int
+	BankTransactions int
+}
+
+// Handle syncs the connection of req. It returns an error only when a redelivery may
+// succeed (Firestore, context); bank failures are recorded, rescheduled and published as
+// sync.failed.
+func (w *Worker) Handle(ctx context.Context, req Request) (Result, error) {
+	w.defaults()
+	t := req.Tenant()
+	if !t.Valid() || req.ConnectionID == "" {
+		w.Log.WarnContext(ctx, "sync request without tenant or connection; dropped")
+		return Result{Skipped: "invalid request"}, nil
+	}
+	scope := store.For(w.FS, t)
+	c, err := w.Connections.Get(ctx, scope, req.ConnectionID)
+	if status.Code(errors.Unwrap(err)) == codes.NotFound || status.Code(err) == codes.NotFound {
+		return Result{Skipped: "no such connection"}, nil
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if !c.Active() {
+		return Result{Skipped: "connection " + c.Status}, nil
+	}
+	lease := leaseRef(scope, c.ID)
+	if err := acquire(ctx, w.FS, lease, w.Holder, w.Now(), w.LeaseTTL, false); err != nil {
+		if errors.Is(err, ErrBusy) {
+			if req.Attended {
+				return Result{}, err // the first sync must happen: let Pub/Sub retry it
+			}
+			return Result{Skipped: "busy"}, nil
+		}
+		return Result{}, err
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := release(rctx, w.FS, lease, w.Holder); err != nil {
+			w.Log.WarnContext(ctx, "release sync lease", "error", err)
+		}
+	}()
+
+	res, err := w.sync(ctx, scope, c, req)
+	now := w.Now()
+	switch {
+	case err == nil:
+		res.NextSyncAt = NextSlot(now, c.FrequencyPerDay, true)
+		return res, w.Connections.Synced(ctx, scope, c.ID, &now, res.NextSyncAt)
+	case errors.Is(err, ErrBudget) || bank.KindOf(err) == bank.AccessExceeded:
+		// Used up for today: the next UTC day, at a spread offset into it.
+		res.NextSyncAt = NextDay(now)
+		res.Skipped = "budget"
+		w.Log.InfoContext(ctx, "sync rescheduled: unattended accesses used up", "connectionId", c.ID, "next", res.NextSyncAt, "error", err)
+		return res, w.Connections.Synced(ctx, scope, c.ID, nil, res.NextSyncAt)
+	case bank.KindOf(err) != bank.Unknown:
+		// The bank failed: record, tell the organisation, retry later (not by redelivery,
+		// which would spend accesses in a storm).
+		kind := bank.KindOf(err)
+		res.NextSyncAt = now.Add(30 * time.Minute)
+		if kind == bank.ConsentExpired || kind == bank.ConsentRevoked {
+			res.NextSyncAt = now.AddDate(0, 0, 1)
+		}
+		w.Log.WarnContext(ctx, "sync failed at the bank", "connectionId", c.ID, "kind", kind.String(), "error", err)
+		ev, eerr := events.New(EventSyncFailed, map[string]any{"connectionId": c.ID, "bankId": c.BankID,
+			"reason": kind.String(), "nextSyncAt": res.NextSyncAt}, now)
+		if eerr == nil && w.Events != nil {
+			if perr := w.Events.Publish(ctx, scope.Tenant(), ev); perr != nil {
+				return res, perr
+			}
+		}
+		return res, w.Connections.Synced(ctx, scope, c.ID, nil, res.NextSyncAt)
+	default:
+		return res, err
+	}
+}
+
+// NextSlot spreads frequencyPerDay unattended syncs over the day, one every 24h/n (minus
+// one slot kept for standing orders, which banks count as a transactions access).
+func NextSlot(now time.Time, frequencyPerDay int, standingOrders bool) time.Time {
+	n := frequencyPerDay
+	if n <= 0 {
+		n = DefaultFrequencyPerDay
+	}
+	if standingOrders && n > 1 {
+		n--
+	}
+	return now.Add(24 * time.Hour / time.Duration(n))
+}
+
+// NextDay is a moment early in the next UTC day, jittered so connections do not all fire at
+// midnight.
+func NextDay(now time.Time) time.Time {
+	day := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	return day.Add(time.Duration(rand.Int64N(int64(2 * time.Hour))))
+}
+
+func (w *Worker) reserve(ctx context.Context, scope store.Scope, c Connection, req Request, resource string) error {
+	if req.Attended {
+		return nil
+	}
+	return Budget{FS: w.FS}.Reserve(ctx, scope, c, resource, w.Now())
+}
+
+func (w *Worker) sync(ctx context.Context, scope store.Scope, c Connection, req Request) (Result, error) {
+	var res Result
+	if err := w.reserve(ctx, scope, c, req, "sync"); err != nil {
+		return res, err
+	}
+	session, conn, err := w.Sessions.Session(ctx, scope, c.ID, req.Attended)
+	if err != nil {
+		return res, err
+	}
+	if err := w.reserve(ctx, scope, c, req, "accounts"); err != nil {
+		return res, err
+	}
+	accts, err := conn.Accounts(ctx, session)
+	if err != nil {
+		return res, err
+	}
+	for _, a := range accts {
+		accID, err := w.Accounts.Upsert(ctx, scope, c, a)
+		if err != nil {
+			return res, err
+		}
+		if err := w.syncAccount(ctx, scope, c, req, session, conn, accID, a, &res); err != nil {
+			return res, fmt.Errorf("account %s: %w", accID, err)
+		}
+		res.Accounts++
+	}
+	return res, nil
+}
+
+func (w *Worker) syncAccount(ctx context.Context, scope store.Scope, c Connection, req Request, s bank.Session,
+	conn bank.Connector, accID string, a bank.Account, res *Result) error {
+	accRef := scope.Collection(transactions.AccountsCollection).Doc(accID)
+	stateRef := accRef.Collection(transactions.SyncCollection).Doc(transactions.StateDoc)
+
+	// Balances.
+	if err := w.reserve(ctx, scope, c, req, "balances:"+a.ResourceID); err != nil {
+		return err
+	}
+	bals, err := conn.Balances(ctx, s, a.ResourceID)
+	if err != nil {
+		return err
+	}
+	changed, err := w.Accounts.SetBalances(ctx, scope, accID, bals, w.Now())
+	if err != nil {
+		return err
+	}
+	if changed && w.Events != nil {
+		list := make([]map[string]string, 0, len(bals))
+		for _, b := range bals {
+			list = append(list, map[string]string{"type": b.Type, "amount": b.Amount.StringFixed(4), "currency": b.Currency})
+		}
+		ev, err := events.New(EventBalanceUpdated, map[string]any{"accountId": accID, "connectionId": c.ID, "balances": list}, w.Now())
+		if err != nil {
+			return err
+		}
+		if err := w.Events.Publish(ctx, scope.Tenant(), ev); err != nil {
+			return err
+		}
+	}
+
+	// Transactions.
+	st, err := readState(ctx, stateRef)
+	if err != nil {
+		return err
+	}
+	today := w.Now().UTC().Truncate(24 * time.Hour)
+	from := today.AddDate(0, 0, -w.FirstSyncDays)
+	if !req.Attended {
+		from = today.AddDate(0, 0, -w.UnattendedHistoryDays)
+	}
+	if st.Watermark != "" {
+		wm, err := time.Parse(time.DateOnly, st.Watermark)
+		if err == nil {
+			from = wm.Add(-w.Overlap)
+		}
+	}
+	if err := w.reserve(ctx, scope, c, req, "transactions:"+a.ResourceID); err != nil {
+		return err
+	}
+	ts := &txnSync{w: w, scope: scope, c: c, accID: accID, accRef: accRef, stateRef: stateRef, st: st, res: res}
+	if err := ts.run(ctx, conn, s, a.ResourceID, bank.TransactionQuery{DateFrom: from, Status: bank.StatusBoth}); err != nil {
+		return err
+	}
+	if err := w.publishChanges(ctx, scope, c, accID, accRef, stateRef); err != nil {
+		return err
+	}
+	// The watermark moves only now that everything up to today is written.
+	if _, err := stateRef.Set(ctx, map[string]any{"watermark": today.Format(time.DateOnly), "lastSyncAt": w.Now()}, firestore.MergeAll); err != nil {
+		return err
+	}
+
+	// Standing orders: at most once a day unattended, when the bank offers them and the
+	// transactions resource has an access left (banks count them as one).
+	if st.StandingOrdersUnsupported || (!req.Attended && w.Now().Sub(st.StandingOrdersAt) < 20*time.Hour) {
+		return nil
+	}
+	if err := w.reserve(ctx, scope, c, req, "transactions:"+a.ResourceID); err != nil {
+		if errors.Is(err, ErrBudget) {
+			return nil
+		}
+		return err
+	}
+	sos, err := conn.StandingOrders(ctx, s, a.ResourceID)
+	if bank.KindOf(err) == bank.NotSupported {
+		_, err = stateRef.Set(ctx, map[string]any{"standingOrdersUnsupported": true}, firestore.MergeAll)
+		return err
+	}
+	if bank.KindOf(err) == bank.AccessExceeded {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	n, err := w.writeStandingOrders(ctx, accRef, accID, sos)
+	if err != nil {
+		return err
+	}
+	res.StandingOrders += n
+	_, err = stateRef.Set(ctx, map[string]any{"standingOrdersAt": w.Now()}, firestore.MergeAll)
+	return err
+}
+
+func readState(ctx context.Context, ref *firestore.DocumentRef) (transactions.State, error) {
+	var st transactions.State
+	snap, err := ref.Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	return st, snap.DataTo(&st)
+}
+
+func (w *Worker) writeStandingOrders(ctx context.Context, accRef *firestore.DocumentRef, accID string, sos []bank.StandingOrder) (int, error) {
+	col := accRef.Collection(transactions.StandingOrdersCollection)
+	existing, err := col.Documents(ctx).GetAll()
+	if err != nil {
+		return 0, err
+	}
+	old := map[string]transactions.StandingOrderDoc{}
+	for _, s := range existing {
+		var d transactions.StandingOrderDoc
+		if err := s.DataTo(&d); err != nil {
+			return 0, err
+		}
+		old[d.ID] = d
+	}
+	now := w.Now()
+	bw := w.FS.BulkWriter(ctx)
+	var jobs []*firestore.BulkWriterJob
+	for _, so := range sos {
+		d := transactions.StandingOrderFromBank(accID, so)
+		prev, ok := old[d.ID]
+		delete(old, d.ID)
+		d.CreatedAt, d.UpdatedAt = now, now
+		if ok {
+			d.CreatedAt = prev.CreatedAt
+			if prev.UpdatedAt.After(time.Time{}) {
+				cmp := prev
+				cmp.UpdatedAt = d.UpdatedAt
+				if cmp == d {
+					continue
+				}
+			}
+		}
+		j, err := bw.Set(col.Doc(d.ID), d)
+		if err != nil {
+			return 0, err
+		}
+		jobs = append(jobs, j)
+	}
+	for id := range old { // no longer at the bank: ended or cancelled
+		j, err := bw.Delete(col.Doc(id))
+		if err != nil {
+			return 0, err
+		}
+		jobs = append(jobs, j)
+	}
+	bw.End()
+	for _, j := range jobs {
+		if _, err := j.Results(); err != nil {
+			return 0, err
+		}
+	}
+	return len(sos), nil
+}
+
+// publishChanges publishes transactions.created/updated/removed for every change between the
+// account's published mark and its committed sequence, in chunks of EventChunk IDs, with
+// event IDs derived from the range, so a redelivered sync republishes exactly the same
+// events (receivers deduplicate on the ID). Then it advances the published mark.
+func (w *Worker) publishChanges(ctx context.Context, scope store.Scope, c Connection, accID string, accRef, stateRef *firestore.DocumentRef) error {
+	st, err := readState(ctx, stateRef)
+	if err != nil || st.SeqCommitted <= st.PublishedSeq {
+		return err
+	}
+	it := transactions.ChangesQuery(accRef.Collection(transactions.TransactionsCollection), st.PublishedSeq, st.SeqCommitted).
+		Select("changeSeq", "createdSeq", "status").Documents(ctx)
+	byType := map[string][]string{}
+	for {
+		snap, err := it.Next()
+		if err != nil {
+			if errors.Is(err, iterator.Done) {
+				break
+			}
+			return err
+		}
+		var d transactions.Doc
+		if err := snap.DataTo(&d); err != nil {
+			return err
+		}
+		d.ID = snap.Ref.ID
+		typ := map[string]string{"added": EventCreated, "modified": EventUpdated, "removed": EventRemoved}[transactions.ChangeType(&d, st.PublishedSeq)]
+		byType[typ] = append(byType[typ], d.ID)
+	}
+	if w.Events != nil {
+		for _, typ := range []string{EventCreated, EventUpdated, EventRemoved} {
+			idsOf := byType[typ]
+			for i := 0; i < len(idsOf); i += EventChunk {
+				chunk := idsOf[i:min(i+EventChunk, len(idsOf))]
+				ev, err := events.New(typ, map[string]any{"accountId": accID, "connectionId": c.ID, "transactionIds": chunk}, w.Now())
+				if err != nil {
+					return err
+				}
+				ev.ID = ids.Derive(ids.Event, accID, typ, fmt.Sprint(st.PublishedSeq), fmt.Sprint(st.SeqCommitted), fmt.Sprint(i))
+				if err := w.Events.Publish(ctx, scope.Tenant(), ev); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	_, err = stateRef.Set(ctx, map[string]any{"publishedSeq": st.SeqCommitted}, firestore.MergeAll)
+	return err
+}

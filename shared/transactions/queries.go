@@ -1,0 +1,73 @@
+package transactions
+
+import (
+	"cloud.google.com/go/firestore"
+)
+
+// IndexField is one field of a composite index.
+type IndexField struct {
+	FieldPath string
+	Order     string // ASCENDING or DESCENDING
+}
+
+// Index is a composite index a query needs, as declared in infra/firestore-indexes.yaml.
+type Index struct {
+	CollectionGroup string
+	QueryScope      string // COLLECTION or COLLECTION_GROUP
+	Fields          []IndexField
+}
+
+// Query names a query the code runs and the composite index it needs (nil: Firestore's
+// automatic single-field indexes serve it). The index test checks every entry against
+// infra/firestore-indexes.yaml; every query in this package and in banksync is built from
+// the fields named here.
+type Query struct {
+	Name  string
+	Index *Index
+}
+
+// Queries lists every Firestore query of transactions and banksync.
+var Queries = []Query{
+	// List: status in/== X, date range, order by date desc then document ID desc (the
+	// document ID is implicit in every composite index, in the direction of the last field).
+	{Name: "transactions.list", Index: &Index{CollectionGroup: TransactionsCollection, QueryScope: "COLLECTION",
+		Fields: []IndexField{{"status", "ASCENDING"}, {"date", "DESCENDING"}}}},
+	// Changes feed: changeSeq range, ordered by changeSeq (single field).
+	{Name: "transactions.changes"},
+	// Sync: the open pending transactions of an account (status == pending, single field).
+	{Name: "transactions.pending"},
+	// Sync: transactions matched by heuristics recently (matchedAt >= t, single field).
+	{Name: "transactions.matched"},
+	// Standing orders: the account's collection ordered by document ID (built in).
+	{Name: "standingOrders.list"},
+	// Scheduler: due connections across all organisations.
+	{Name: "connections.due", Index: &Index{CollectionGroup: "connections", QueryScope: "COLLECTION_GROUP",
+		Fields: []IndexField{{"status", "ASCENDING"}, {"nextSyncAt", "ASCENDING"}}}},
+}
+
+// ListQuery builds the list query for statuses and a date range (empty: open).
+func ListQuery(col *firestore.CollectionRef, statuses []string, dateFrom, dateTo string) firestore.Query {
+	q := col.Query
+	if len(statuses) == 1 {
+		q = q.Where("status", "==", statuses[0])
+	} else {
+		q = q.Where("status", "in", statuses)
+	}
+	if dateFrom != "" {
+		q = q.Where("date", ">=", dateFrom)
+	}
+	if dateTo != "" {
+		q = q.Where("date", "<=", dateTo)
+	}
+	return q.OrderBy("date", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
+}
+
+// ChangesQuery builds the changes-feed query: changes after `after`, up to `upTo`.
+func ChangesQuery(col *firestore.CollectionRef, after, upTo int64) firestore.Query {
+	return col.Where("changeSeq", ">", after).Where("changeSeq", "<=", upTo).OrderBy("changeSeq", firestore.Asc)
+}
+
+// PendingQuery selects the account's pending transactions.
+func PendingQuery(col *firestore.CollectionRef) firestore.Query {
+	return col.Where("status", "==", StatusPending)
+}
