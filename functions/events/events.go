@@ -1,0 +1,174 @@
+// Package events is the Events function: the organisation's event log for the last 30 days,
+// as recorded by the eventlog function.
+//
+//	GET /v1/events        any role; newest first; ?type=consent.authorized to filter
+//	GET /v1/events/{id}   any role
+package events
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"tokapi.io/tok/shared/auth"
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/platform"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/webhooks"
+)
+
+// Retention is how far back the log reads; older entries wait for their TTL deletion and are
+// not shown meanwhile.
+const Retention = 30 * 24 * time.Hour
+
+// collection is where functions/eventlog records events under the tenant.
+const collection = "events"
+
+func init() {
+	platform.HTTP("Events", build)
+}
+
+func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
+	fs, err := env.Clients.Firestore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(fs, time.Now), nil
+}
+
+type server struct {
+	fs  *firestore.Client
+	now func() time.Time
+}
+
+// NewHandler returns the function's routes. Requests must carry an auth.Caller.
+func NewHandler(fs *firestore.Client, now func() time.Time) http.Handler {
+	s := &server{fs: fs, now: now}
+	rt := httpapi.NewRouter()
+	rt.Handle("GET /v1/events", s.list)
+	rt.Handle("GET /v1/events/{id}", s.get)
+	return rt
+}
+
+// record is an event log entry as functions/eventlog stores it.
+type record struct {
+	ID        string    `firestore:"id"`
+	Type      string    `firestore:"type"`
+	CreatedAt time.Time `firestore:"createdAt"`
+	Data      string    `firestore:"data"`
+}
+
+type eventJSON struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	CreatedAt time.Time       `json:"createdAt"`
+	Data      json.RawMessage `json:"data"`
+}
+
+func out(r record) eventJSON {
+	data := json.RawMessage(r.Data)
+	if !json.Valid(data) {
+		data = json.RawMessage("{}")
+	}
+	return eventJSON{ID: r.ID, Type: r.Type, CreatedAt: r.CreatedAt, Data: data}
+}
+
+type cursor struct {
+	CreatedAt time.Time `json:"c"`
+	ID        string    `json:"i"`
+}
+
+func callerTenant(ctx context.Context) (tenant.Tenant, error) {
+	c, err := auth.CallerFrom(ctx)
+	if err != nil {
+		return tenant.Tenant{}, err
+	}
+	return c.Tenant, nil
+}
+
+func (s *server) list(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	t, err := callerTenant(ctx)
+	if err != nil {
+		return err
+	}
+	limit, err := httpapi.ParseLimit(r)
+	if err != nil {
+		return err
+	}
+	var cur cursor
+	has, err := httpapi.DecodeCursor(r, &cur)
+	if err != nil {
+		return err
+	}
+	if has && (cur.CreatedAt.IsZero() || !ids.Valid(ids.Event, cur.ID)) {
+		return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
+	}
+	q := store.For(s.fs, t).Collection(collection).Query
+	if typ := r.URL.Query().Get("type"); typ != "" {
+		if !webhooks.KnownEventType(typ) {
+			return httpapi.InvalidField("type", "is not a known event type")
+		}
+		q = q.Where("type", "==", typ)
+	}
+	q = q.Where("createdAt", ">=", s.now().Add(-Retention)).
+		OrderBy("createdAt", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
+	if has {
+		q = q.StartAfter(cur.CreatedAt, cur.ID)
+	}
+	docs, err := q.Limit(limit + 1).Documents(ctx).GetAll()
+	if err != nil {
+		return err
+	}
+	items := make([]eventJSON, 0, len(docs))
+	for _, d := range docs {
+		var rec record
+		if err := d.DataTo(&rec); err != nil {
+			return err
+		}
+		items = append(items, out(rec))
+	}
+	page, err := httpapi.NewList(items, limit, func(e eventJSON) (string, error) {
+		return httpapi.EncodeCursor(cursor{CreatedAt: e.CreatedAt, ID: e.ID})
+	})
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, page)
+	return nil
+}
+
+func (s *server) get(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	t, err := callerTenant(ctx)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue("id")
+	if !ids.Valid(ids.Event, id) {
+		return httpapi.NotFound("The event")
+	}
+	snap, err := store.For(s.fs, t).Collection(collection).Doc(id).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return httpapi.NotFound("The event")
+	}
+	if err != nil {
+		return err
+	}
+	var rec record
+	if err := snap.DataTo(&rec); err != nil {
+		return err
+	}
+	if rec.CreatedAt.Before(s.now().Add(-Retention)) {
+		return httpapi.NotFound("The event")
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out(rec))
+	return nil
+}

@@ -1,0 +1,53 @@
+// Package webhookfanout is the event function on tok-events that turns each domain event into
+// one delivery per enabled endpoint of its organisation subscribed to its type, and enqueues
+// each delivery's first attempt on tok-webhook-deliveries.
+package webhookfanout
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"tokapi.io/tok/shared/events"
+	"tokapi.io/tok/shared/platform"
+	"tokapi.io/tok/shared/webhooks"
+)
+
+func init() {
+	platform.Event("WebhookFanout", build)
+}
+
+func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error) {
+	svc, err := webhooks.FromEnv(ctx, env, false)
+	if err != nil {
+		return nil, err
+	}
+	return Handler(svc), nil
+}
+
+// Handler fans out one event message. A failure is returned so Pub/Sub redelivers the
+// message; fan-out is idempotent (deliveries have derived IDs).
+func Handler(svc *webhooks.Service) platform.EventHandler {
+	return func(ctx context.Context, e event.Event) error {
+		msg, err := events.FromCloudEvent(e)
+		if err != nil {
+			slog.ErrorContext(ctx, "dropping malformed event message", "error", err)
+			return nil
+		}
+		t, ev, err := events.Decode(msg)
+		if err != nil {
+			slog.ErrorContext(ctx, "dropping invalid event", "error", err)
+			return nil
+		}
+		n, err := svc.Fanout(ctx, t, ev)
+		if err != nil {
+			return fmt.Errorf("fan out %s: %w", ev.ID, err)
+		}
+		if n > 0 {
+			slog.InfoContext(ctx, "event fanned out", "event", ev.ID, "type", ev.Type, "deliveries", n, "org", t.OrgID, "env", t.Env)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,39 @@
+// Package webhookretry is the retry scheduler: Cloud Scheduler publishes a tick to
+// tok-webhook-retry-tick every minute, and for most of that minute this function polls the
+// retry queue every few seconds, re-publishing each due delivery to tok-webhook-deliveries.
+package webhookretry
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"tokapi.io/tok/shared/platform"
+	"tokapi.io/tok/shared/webhooks"
+)
+
+func init() {
+	platform.Event("WebhookRetry", build)
+}
+
+func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error) {
+	svc, err := webhooks.FromEnv(ctx, env, false)
+	if err != nil {
+		return nil, err
+	}
+	return Handler(svc, webhooks.PollWindow, webhooks.PollInterval), nil
+}
+
+// Handler polls for window, every interval. Overlapping ticks are safe: each queue entry is
+// leased with a precondition before it is published.
+func Handler(svc *webhooks.Service, window, interval time.Duration) platform.EventHandler {
+	return func(ctx context.Context, _ event.Event) error {
+		n, err := svc.Poll(ctx, window, interval)
+		if n > 0 {
+			slog.InfoContext(ctx, "due webhook deliveries published", "count", n)
+		}
+		return err
+	}
+}

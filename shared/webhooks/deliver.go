@@ -1,0 +1,275 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"tokapi.io/tok/shared/tenant"
+)
+
+// UserAgent identifies Tok's deliveries.
+const UserAgent = "Tok-Webhooks/1.0 (+https://tokapi.io/docs/webhooks)"
+
+// Deliver makes the one attempt a Task asks for and records it: the result, and the next
+// attempt or the dead letter. A stale Task (its delivery moved on) is dropped. An error means
+// Tok could not record the outcome (Pub/Sub then redelivers the Task); a failed POST is not
+// an error.
+func (s *Service) Deliver(ctx context.Context, task Task) error {
+	t := tenant.Tenant{Env: task.Env, OrgID: task.OrgID}
+	ref := s.deliveries(t, task.WebhookID).Doc(task.DeliveryID)
+	snap, err := ref.Get(ctx)
+	if isNotFound(err) {
+		_, err := s.queueRef(task.DeliveryID).Delete(ctx)
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("read delivery %s: %w", task.DeliveryID, err)
+	}
+	var d Delivery
+	if err := snap.DataTo(&d); err != nil {
+		return err
+	}
+	if !task.Manual && (d.Status != StatusPending || len(d.Attempts) != task.Seq) {
+		slog.DebugContext(ctx, "stale delivery task dropped", "delivery", d.ID, "seq", task.Seq, "attempts", len(d.Attempts))
+		return nil
+	}
+	ep, err := s.GetEndpoint(ctx, t, task.WebhookID)
+	if errors.Is(err, ErrNotFound) {
+		return s.cancel(ctx, t, d, "The endpoint was deleted.")
+	}
+	if err != nil {
+		return err
+	}
+	if !ep.Enabled {
+		if task.Manual {
+			return nil
+		}
+		return s.cancel(ctx, t, d, "The endpoint is disabled.")
+	}
+	now := s.clock()
+	secrets, err := s.activeSecrets(ctx, t, ep, now)
+	if err != nil {
+		return err
+	}
+	att := s.post(ctx, t.Env, ep, d, secrets, now)
+	att.Trigger = TriggerAutomatic
+	if task.Manual {
+		att.Trigger = TriggerManual
+	}
+	if _, err := s.record(ctx, t, task, att); err != nil {
+		return err
+	}
+	return s.updateHealth(ctx, t, ep, att)
+}
+
+// post sends the delivery once and describes what happened.
+func (s *Service) post(ctx context.Context, env string, ep Endpoint, d Delivery, secrets []string, now time.Time) Attempt {
+	att := Attempt{At: now}
+	u, err := ParseURL(env, ep.URL)
+	if err != nil {
+		att.Error = "refused: the URL " + err.Error()
+		return att
+	}
+	client := s.strict
+	if allowsLoopback(env, u) {
+		client = s.loopback
+	}
+	sig, err := Sign(d.EventID, now, []byte(d.Payload), secrets)
+	if err != nil {
+		att.Error = "not sent: " + err.Error()
+		return att
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(d.Payload))
+	if err != nil {
+		att.Error = "not sent: " + err.Error()
+		return att
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", UserAgent)
+	req.Header.Set(HeaderID, d.EventID)
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	req.Header.Set(HeaderSignature, sig)
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		att.LatencyMs = time.Since(start).Milliseconds()
+		att.Error = describe(err)
+		return att
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
+	_ = resp.Body.Close()
+	att.LatencyMs = time.Since(start).Milliseconds()
+	att.StatusCode = resp.StatusCode
+	att.Success = resp.StatusCode >= 200 && resp.StatusCode < 300
+	att.ResponseBody = truncate(body)
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		att.Error = "redirect not followed (Location: " + truncate([]byte(resp.Header.Get("Location"))) + ")"
+	}
+	return att
+}
+
+func truncate(b []byte) string {
+	if len(b) > MaxResponseBody {
+		b = b[:MaxResponseBody]
+	}
+	return strings.ToValidUTF8(string(b), "")
+}
+
+// describe turns a transport error into what the attempt log shows.
+func describe(err error) string {
+	var ue interface{ Timeout() bool }
+	switch {
+	case errors.Is(err, ErrBlockedAddress):
+		return "refused: the endpoint resolves to a non-public address"
+	case errors.As(err, &ue) && ue.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		return "timed out after " + Timeout.String()
+	}
+	msg := err.Error()
+	if len(msg) > 300 {
+		msg = msg[:300]
+	}
+	return msg
+}
+
+// record appends att to the delivery and moves its schedule on, in one transaction with the
+// retry queue entry.
+func (s *Service) record(ctx context.Context, t tenant.Tenant, task Task, att Attempt) (Delivery, error) {
+	ref := s.deliveries(t, task.WebhookID).Doc(task.DeliveryID)
+	queue := s.queueRef(task.DeliveryID)
+	var d Delivery
+	err := s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if isNotFound(err) {
+			return tx.Delete(queue)
+		}
+		if err != nil {
+			return err
+		}
+		d = Delivery{}
+		if err := snap.DataTo(&d); err != nil {
+			return err
+		}
+		d.Attempts = append(d.Attempts, att)
+		if d.FirstAttemptAt == nil {
+			d.FirstAttemptAt = &att.At
+		}
+		entry := queueEntry{Task: Task{Env: t.Env, OrgID: t.OrgID, WebhookID: d.WebhookID, DeliveryID: d.ID, Seq: len(d.Attempts)}}
+		switch {
+		case att.Success:
+			d.Status, d.NextAttemptAt = StatusSucceeded, nil
+			if err := tx.Delete(queue); err != nil {
+				return err
+			}
+		case d.Status == StatusPending && !task.Manual:
+			failures := 0
+			for _, a := range d.Attempts {
+				if !a.Success {
+					failures++
+				}
+			}
+			next, ok := s.schedule.Next(*d.FirstAttemptAt, failures, att.At)
+			if ok {
+				d.NextAttemptAt = &next
+				entry.DueAt = next
+				if err := tx.Set(queue, entry); err != nil {
+					return err
+				}
+			} else {
+				d.Status, d.NextAttemptAt, d.DeadLetteredAt = StatusDeadLettered, nil, &att.At
+				if err := tx.Delete(queue); err != nil {
+					return err
+				}
+			}
+		case d.Status == StatusPending && d.NextAttemptAt != nil:
+			// A failed manual attempt of a pending delivery: the schedule goes on.
+			entry.DueAt = *d.NextAttemptAt
+			if err := tx.Set(queue, entry); err != nil {
+				return err
+			}
+		}
+		return tx.Set(ref, d)
+	})
+	if err != nil {
+		return Delivery{}, fmt.Errorf("record attempt of %s: %w", task.DeliveryID, err)
+	}
+	if d.Status == StatusDeadLettered && !att.Success && d.DeadLetteredAt != nil && d.DeadLetteredAt.Equal(att.At) {
+		slog.WarnContext(ctx, "webhook delivery dead-lettered", "delivery", d.ID, "webhook", d.WebhookID,
+			"event", d.EventID, "attempts", len(d.Attempts), "org", t.OrgID, "env", t.Env)
+	}
+	return d, nil
+}
+
+// cancel ends a delivery that can no longer be attempted.
+func (s *Service) cancel(ctx context.Context, t tenant.Tenant, d Delivery, reason string) error {
+	ref := s.deliveries(t, d.WebhookID).Doc(d.ID)
+	err := s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+		if err := tx.Update(ref, []firestore.Update{{Path: "status", Value: StatusCancelled},
+			{Path: "cancelReason", Value: reason}, {Path: "nextAttemptAt", Value: nil}}); err != nil && !isNotFound(err) {
+			return err
+		}
+		return tx.Delete(s.queueRef(d.ID))
+	})
+	if isNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// updateHealth tracks an endpoint's failing streak and disables it after DisableAfter of
+// nothing but failures, recording the notice on the endpoint. It writes only on a change,
+// so a busy endpoint's deliveries do not contend on its document.
+func (s *Service) updateHealth(ctx context.Context, t tenant.Tenant, ep Endpoint, att Attempt) error {
+	healthy := att.Success
+	if healthy && ep.FailingSince == nil {
+		return nil
+	}
+	if !healthy && ep.FailingSince != nil && att.At.Sub(*ep.FailingSince) < DisableAfter {
+		return nil
+	}
+	ref := s.endpoints(t).Doc(ep.ID)
+	var disabled *Endpoint
+	err := s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+		disabled = nil
+		snap, err := tx.Get(ref)
+		if isNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var cur Endpoint
+		if err := snap.DataTo(&cur); err != nil {
+			return err
+		}
+		switch {
+		case healthy && cur.FailingSince != nil:
+			return tx.Update(ref, []firestore.Update{{Path: "failingSince", Value: nil}})
+		case !healthy && cur.FailingSince == nil:
+			return tx.Update(ref, []firestore.Update{{Path: "failingSince", Value: att.At}})
+		case !healthy && cur.Enabled && att.At.Sub(*cur.FailingSince) >= DisableAfter:
+			reason := fmt.Sprintf("Disabled by Tok at %s: every delivery attempt failed since %s (%s). Fix the endpoint, then PATCH it with enabled=true.",
+				att.At.Format(time.RFC3339), cur.FailingSince.Format(time.RFC3339), "3 days")
+			cur.Enabled, cur.DisabledAt, cur.DisabledReason, cur.UpdatedAt = false, &att.At, reason, att.At
+			disabled = &cur
+			return tx.Set(ref, cur)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("update endpoint %s health: %w", ep.ID, err)
+	}
+	if disabled != nil {
+		slog.WarnContext(ctx, "webhook endpoint disabled", "webhook", ep.ID, "org", t.OrgID, "env", t.Env, "reason", disabled.DisabledReason)
+	}
+	return nil
+}

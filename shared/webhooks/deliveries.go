@@ -1,0 +1,78 @@
+package webhooks
+
+import (
+	"context"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/tenant"
+)
+
+// DeliveryCursor resumes a deliveries list after the delivery it names.
+type DeliveryCursor struct {
+	CreatedAt time.Time `json:"c"`
+	ID        string    `json:"i"`
+}
+
+// ListDeliveries returns up to limit deliveries of an endpoint, newest first, after cursor.
+func (s *Service) ListDeliveries(ctx context.Context, t tenant.Tenant, webhookID string, limit int, after *DeliveryCursor) ([]Delivery, error) {
+	if _, err := s.GetEndpoint(ctx, t, webhookID); err != nil {
+		return nil, err
+	}
+	q := s.deliveries(t, webhookID).OrderBy("createdAt", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
+	if after != nil {
+		q = q.StartAfter(after.CreatedAt, after.ID)
+	}
+	docs, err := q.Limit(limit).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Delivery, 0, len(docs))
+	for _, d := range docs {
+		var dl Delivery
+		if err := d.DataTo(&dl); err != nil {
+			return nil, err
+		}
+		out = append(out, dl)
+	}
+	return out, nil
+}
+
+// GetDelivery returns one delivery of an endpoint, or ErrNotFound.
+func (s *Service) GetDelivery(ctx context.Context, t tenant.Tenant, webhookID, deliveryID string) (Delivery, error) {
+	if !ids.Valid(ids.Webhook, webhookID) || !ids.Valid(ids.Delivery, deliveryID) {
+		return Delivery{}, ErrNotFound
+	}
+	snap, err := s.deliveries(t, webhookID).Doc(deliveryID).Get(ctx)
+	if isNotFound(err) {
+		return Delivery{}, ErrNotFound
+	}
+	if err != nil {
+		return Delivery{}, err
+	}
+	var d Delivery
+	return d, snap.DataTo(&d)
+}
+
+// Redeliver enqueues one more (manual) attempt of a delivery, whatever its status. It does
+// not change the automatic schedule of a pending delivery; a success ends it.
+func (s *Service) Redeliver(ctx context.Context, t tenant.Tenant, webhookID, deliveryID string) (Delivery, error) {
+	ep, err := s.GetEndpoint(ctx, t, webhookID)
+	if err != nil {
+		return Delivery{}, err
+	}
+	d, err := s.GetDelivery(ctx, t, webhookID, deliveryID)
+	if err != nil {
+		return Delivery{}, err
+	}
+	if !ep.Enabled {
+		return Delivery{}, &ConflictError{"The endpoint is disabled; enable it (PATCH enabled=true) before redelivering."}
+	}
+	task := Task{Env: t.Env, OrgID: t.OrgID, WebhookID: webhookID, DeliveryID: deliveryID, Seq: len(d.Attempts), Manual: true}
+	if err := s.queue.Enqueue(ctx, task); err != nil {
+		return Delivery{}, err
+	}
+	return d, nil
+}
