@@ -1,0 +1,315 @@
+// Package callback is the Callback function: GET /v1/callback?code&state, where the bank's
+// SCA pages send the PSU back (public: no API key; the single-use state names the tenant
+// and the consent). It exchanges the code with PKCE, seals the tokens, fetches accounts and
+// balances, authorises the consent, requests the first sync, publishes consent.authorized,
+// and answers 303 to the organisation's callbackUrl with consentId and status. A denial or
+// a bank failure ends the consent REJECTED or FAILED (redirected with an error). A forged,
+// replayed or expired state answers a 400 page and changes nothing.
+package callback
+
+import (
+	"context"
+	"errors"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/platform"
+	"tokapi.io/tok/shared/store"
+)
+
+func init() {
+	platform.HTTP("Callback", build, platform.Public())
+}
+
+func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
+	v, err := connections.FromEnv(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := env.Clients.PubSub(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(&Server{Vault: v, Sync: connections.NewSyncPublisher(ps, ""), PublicURL: env.Config.PublicURL}), nil
+}
+
+// SyncRequester publishes sync requests (connections.SyncPublisher).
+type SyncRequester interface {
+	Publish(ctx context.Context, req connections.SyncRequest) error
+}
+
+// Server holds the function's dependencies.
+type Server struct {
+	Vault     *connections.Vault
+	Sync      SyncRequester
+	PublicURL string
+	Now       func() time.Time
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+// NewHandler returns the function's route.
+func NewHandler(s *Server) http.Handler {
+	rt := httpapi.NewRouter()
+	rt.Handle("GET /v1/callback", s.callback)
+	return rt
+}
+
+var page = template.Must(template.New("p").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}} · Tok</title>
+<style>body{font-family:system-ui,sans-serif;max-width:34rem;margin:4rem auto;padding:0 1rem;color:#222}h1{font-size:1.4rem}</style>
+</head><body><main><h1 id="title">{{.Title}}</h1><p id="message">{{.Message}}</p>
+<p><small>Request ID: {{.RequestID}}</small></p></main></body></html>
+`))
+
+func writePage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	w.WriteHeader(status)
+	_ = page.Execute(w, map[string]string{"Title": title, "Message": msg, "RequestID": httpapi.RequestID(r.Context())})
+}
+
+func badState(w http.ResponseWriter, r *http.Request) {
+	writePage(w, r, http.StatusBadRequest, "This link is no longer valid",
+		"The bank authorisation could not be matched to a pending request: it was already used, it expired, or it was not issued by Tok. Go back to the application and connect your bank again.")
+}
+
+func redirect(w http.ResponseWriter, r *http.Request, callbackURL, consentID, status, errCode string) error {
+	u, err := url.Parse(callbackURL)
+	if err != nil {
+		return err
+	}
+	q := u.Query()
+	q.Set("consentId", consentID)
+	q.Set("status", status)
+	if errCode != "" {
+		q.Set("error", errCode)
+	}
+	u.RawQuery = q.Encode()
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+	return nil
+}
+
+func clientIP(r *http.Request) string {
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		first := strings.TrimSpace(strings.Split(xff, ",")[0])
+		if net.ParseIP(first) != nil {
+			return first
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil || net.ParseIP(host) == nil {
+		return ""
+	}
+	return host
+}
+
+func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	q := r.URL.Query()
+	repo := s.Vault.Repo
+	st, err := repo.ConsumeState(ctx, q.Get("state"), s.now())
+	if errors.Is(err, connections.ErrBadState) {
+		slog.WarnContext(ctx, "callback with an unknown, used or expired state")
+		badState(w, r)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	scope := store.For(repo.Client, st.Tenant())
+	c, err := repo.GetConsent(ctx, scope, st.ConsentID)
+	if err != nil {
+		return err
+	}
+	if c.Status != connections.ConsentAwaiting {
+		badState(w, r)
+		return nil
+	}
+	ctx = slogWith(ctx, c)
+	if authErr := bank.AuthorizationError(q); authErr != nil {
+		status, code := connections.ConsentFailed, "bank_error"
+		if bank.KindOf(authErr) == bank.Rejected {
+			status, code = connections.ConsentRejected, "access_denied"
+		}
+		slog.InfoContext(ctx, "consent not authorised at the bank", "status", status, "error", authErr)
+		return s.fail(ctx, w, r, scope, c, status, code)
+	}
+	verifier, err := s.Vault.Sealer.Open(ctx, st.Verifier, connections.PKCEAAD(c.ID))
+	if err != nil {
+		return err
+	}
+	conn, err := s.Vault.Connectors.For(st.Env, c.BankID)
+	if err != nil {
+		return err
+	}
+	b, err := s.Vault.Connectors.Bank(st.Env, c.BankID)
+	if err != nil {
+		return err
+	}
+	tokens, err := conn.ExchangeCode(ctx, q.Get("code"), string(verifier), strings.TrimSuffix(s.PublicURL, "/")+"/v1/callback")
+	clear(verifier)
+	if err != nil {
+		slog.WarnContext(ctx, "code exchange failed", "error", err)
+		return s.fail(ctx, w, r, scope, c, connections.ConsentFailed, "bank_error")
+	}
+	sess := bank.Session{BankConsentID: c.BankConsentID, AccessToken: tokens.AccessToken, PSUPresent: true, PSUIPAddress: clientIP(r)}
+	accts, err := conn.Accounts(ctx, sess)
+	if err != nil {
+		slog.WarnContext(ctx, "account list failed after authorisation", "error", err)
+		return s.fail(ctx, w, r, scope, c, connections.ConsentFailed, "bank_error")
+	}
+	now := s.now()
+	cx := connections.Connection{
+		ID: c.ConnectionID, Env: st.Env, OrgID: st.OrgID, BankID: c.BankID, ConsentID: c.ID, BankConsentID: c.BankConsentID,
+		Status: connections.StatusActive, Access: c.Access, ValidUntil: c.ValidUntil, FrequencyPerDay: c.FrequencyPerDay,
+		TokenExpiresAt: tokens.ExpiresAt.UTC(), CreatedAt: now, UpdatedAt: now,
+	}
+	accounts := make([]connections.Account, 0, len(accts))
+	for _, a := range accts {
+		var bals []bank.Balance
+		if slices.Contains(c.Access, bank.AccessBalances) {
+			if bals, err = conn.Balances(ctx, sess, a.ResourceID); err != nil {
+				slog.WarnContext(ctx, "balances failed after authorisation; the first sync will fetch them", "error", err)
+				bals = nil
+			}
+		}
+		accounts = append(accounts, connections.NewAccount(scope, b, cx, a, bals, now))
+	}
+	if cx.Tokens, err = s.Vault.Seal(ctx, st.OrgID, cx.ID, tokens); err != nil {
+		return err
+	}
+	var prior connections.Consent
+	err = repo.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		prior = connections.Consent{}
+		kref := scope.Collection(connections.CollConsents).Doc(c.ID)
+		cref := scope.Collection(connections.CollConnections).Doc(cx.ID)
+		ks, err := tx.Get(kref)
+		if err != nil {
+			return err
+		}
+		var cur connections.Consent
+		if err := ks.DataTo(&cur); err != nil {
+			return err
+		}
+		if cur.Status != connections.ConsentAwaiting {
+			return errNotAwaiting
+		}
+		row := cx
+		var pref *firestore.DocumentRef
+		if cs, err := tx.Get(cref); err == nil {
+			var old connections.Connection
+			if err := cs.DataTo(&old); err != nil {
+				return err
+			}
+			row.CreatedAt, row.LastSyncAt, row.NextSyncAt = old.CreatedAt, old.LastSyncAt, old.NextSyncAt
+			if old.ConsentID != "" && old.ConsentID != c.ID {
+				pref = scope.Collection(connections.CollConsents).Doc(old.ConsentID)
+				ps, err := tx.Get(pref)
+				if err != nil {
+					return err
+				}
+				if err := ps.DataTo(&prior); err != nil {
+					return err
+				}
+			}
+		} else if !isNotFound(err) {
+			return err
+		}
+		if err := connections.UpsertAccounts(tx, scope, accounts); err != nil {
+			return err
+		}
+		if err := tx.Set(cref, row); err != nil {
+			return err
+		}
+		if err := tx.Update(kref, []firestore.Update{{Path: "status", Value: connections.ConsentAuthorized},
+			{Path: "authorizedAt", Value: now}, {Path: "updatedAt", Value: now}}); err != nil {
+			return err
+		}
+		if pref != nil {
+			return tx.Update(pref, []firestore.Update{{Path: "status", Value: connections.ConsentReplaced},
+				{Path: "replacedBy", Value: c.ID}, {Path: "updatedAt", Value: now}})
+		}
+		return nil
+	})
+	if errors.Is(err, errNotAwaiting) {
+		badState(w, r)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.Status, c.AuthorizedAt, c.UpdatedAt = connections.ConsentAuthorized, &now, now
+	slog.InfoContext(ctx, "consent authorised", "accounts", len(accounts), "renewed", prior.ID)
+	reason := "authorized"
+	if prior.ID != "" {
+		reason = "renewed"
+	}
+	if s.Sync != nil {
+		if err := s.Sync.Publish(ctx, connections.SyncRequest{Env: st.Env, OrgID: st.OrgID, ConnectionID: cx.ID, Attended: true, Reason: reason}); err != nil {
+			slog.ErrorContext(ctx, "first sync request not published; the scheduler will pick the connection up", "error", err)
+		}
+	}
+	s.publish(ctx, scope, connections.EventConsentAuthorized, c, "")
+	return redirect(w, r, c.CallbackURL, c.ID, connections.ConsentAuthorized, "")
+}
+
+var errNotAwaiting = errors.New("consent no longer awaiting authorisation")
+
+func (s *Server) fail(ctx context.Context, w http.ResponseWriter, r *http.Request, scope store.Scope, c connections.Consent, status, code string) error {
+	now := s.now()
+	ref := scope.Collection(connections.CollConsents).Doc(c.ID)
+	err := s.Vault.Repo.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if err != nil {
+			return err
+		}
+		var cur connections.Consent
+		if err := snap.DataTo(&cur); err != nil {
+			return err
+		}
+		if cur.Status != connections.ConsentAwaiting {
+			return errNotAwaiting
+		}
+		return tx.Update(ref, []firestore.Update{{Path: "status", Value: status}, {Path: "error", Value: code}, {Path: "updatedAt", Value: now}})
+	})
+	if errors.Is(err, errNotAwaiting) {
+		badState(w, r)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.Status, c.Error, c.UpdatedAt = status, code, now
+	s.publish(ctx, scope, connections.EventConsentRejected, c, code)
+	return redirect(w, r, c.CallbackURL, c.ID, status, code)
+}
+
+func (s *Server) publish(ctx context.Context, scope store.Scope, typ string, c connections.Consent, reason string) {
+	if s.Vault.Events == nil {
+		return
+	}
+	if err := connections.PublishConsentEvent(ctx, s.Vault.Events, scope.Tenant(), typ, c, reason, s.now()); err != nil {
+		slog.ErrorContext(ctx, "publish consent event", "type", typ, "error", err)
+	}
+}

@@ -1,0 +1,173 @@
+// Package consentexpiry is the ConsentExpiry event function, ticked by Cloud Scheduler
+// through the tok-consent-expiry-tick topic. Each tick:
+//   - a consent still AWAITING_AUTHORIZATION after its authorisation window becomes FAILED
+//     (its state is deleted; consent.rejected with reason authorization_timeout);
+//   - an ACTIVE connection within 7 days of validUntil gets one consent.expiring per consent;
+//   - an ACTIVE connection past validUntil becomes EXPIRED with its consent (tokens
+//     destroyed; consent.expired).
+//
+// The queries are collection-group queries over every tenant (indexes in
+// infra/firestore-indexes.yaml); each update is a transaction that re-checks the state, so
+// overlapping ticks are harmless.
+package consentexpiry
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/platform"
+	"tokapi.io/tok/shared/store"
+)
+
+func init() {
+	platform.Event("ConsentExpiry", build)
+}
+
+// ExpiringNotice is how long before validUntil consent.expiring is published.
+const ExpiringNotice = 7 * 24 * time.Hour
+
+// batch bounds the documents one query of a tick handles; the next tick takes the rest.
+const batch = 500
+
+func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error) {
+	v, err := connections.FromEnv(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	j := &Job{Vault: v}
+	return func(ctx context.Context, _ event.Event) error {
+		res, err := j.Run(ctx)
+		slog.InfoContext(ctx, "consent expiry tick", "failed", res.Failed, "expiring", res.Expiring, "expired", res.Expired, "error", err)
+		return err
+	}, nil
+}
+
+// Job runs the expiry checks.
+type Job struct {
+	Vault *connections.Vault
+	Now   func() time.Time
+}
+
+// Result counts what a run changed.
+type Result struct{ Failed, Expiring, Expired int }
+
+func (j *Job) now() time.Time {
+	if j.Now != nil {
+		return j.Now().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+// Run performs one tick.
+func (j *Job) Run(ctx context.Context) (Result, error) {
+	var res Result
+	now := j.now()
+	fs := j.Vault.Repo.Client
+
+	// 1. Authorisation windows that closed.
+	docs, err := fs.CollectionGroup(connections.CollConsents).
+		Where("status", "==", connections.ConsentAwaiting).Where("authorizeBy", "<=", now).
+		OrderBy("authorizeBy", firestore.Asc).Limit(batch).Documents(ctx).GetAll()
+	if err != nil {
+		return res, fmt.Errorf("query unauthorised consents: %w", err)
+	}
+	for _, d := range docs {
+		t, ok := connections.TenantOf(d.Ref)
+		if !ok {
+			continue
+		}
+		c, changed, err := j.failConsent(ctx, d.Ref, now)
+		if err != nil {
+			return res, err
+		}
+		if changed {
+			res.Failed++
+			_ = j.Vault.Repo.DeleteStateHash(ctx, c.StateHash)
+			j.publish(ctx, store.For(fs, t), connections.EventConsentRejected, c, "authorization_timeout", now)
+		}
+	}
+
+	// 2. Connections within the notice period or past validUntil.
+	docs, err = fs.CollectionGroup(connections.CollConnections).
+		Where("status", "==", connections.StatusActive).Where("validUntil", "<=", now.Add(ExpiringNotice)).
+		OrderBy("validUntil", firestore.Asc).Limit(batch).Documents(ctx).GetAll()
+	if err != nil {
+		return res, fmt.Errorf("query expiring connections: %w", err)
+	}
+	for _, d := range docs {
+		t, ok := connections.TenantOf(d.Ref)
+		if !ok {
+			continue
+		}
+		var c connections.Connection
+		if err := d.DataTo(&c); err != nil {
+			return res, err
+		}
+		scope := store.For(fs, t)
+		if !now.Before(c.ValidUntil) {
+			consent, changed, err := j.Vault.Repo.End(ctx, scope, c.ID, connections.StatusExpired, now)
+			if err != nil {
+				return res, err
+			}
+			if changed {
+				res.Expired++
+				j.publish(ctx, scope, connections.EventConsentExpired, consent, "", now)
+			}
+			continue
+		}
+		if c.ExpiringNotified == c.ConsentID {
+			continue
+		}
+		consent, err := j.Vault.Repo.GetConsent(ctx, scope, c.ConsentID)
+		if err != nil {
+			return res, err
+		}
+		if _, err := d.Ref.Update(ctx, []firestore.Update{{Path: "expiringNotified", Value: c.ConsentID}},
+			firestore.LastUpdateTime(d.UpdateTime)); err != nil {
+			continue // changed meanwhile: the next tick looks again
+		}
+		res.Expiring++
+		j.publish(ctx, scope, connections.EventConsentExpiring, consent, "", now)
+	}
+	return res, nil
+}
+
+func (j *Job) failConsent(ctx context.Context, ref *firestore.DocumentRef, now time.Time) (connections.Consent, bool, error) {
+	var c connections.Consent
+	changed := false
+	err := j.Vault.Repo.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		changed = false
+		snap, err := tx.Get(ref)
+		if err != nil {
+			return err
+		}
+		if err := snap.DataTo(&c); err != nil {
+			return err
+		}
+		if c.Status != connections.ConsentAwaiting || now.Before(c.AuthorizeBy) {
+			return nil
+		}
+		changed = true
+		c.Status, c.Error, c.UpdatedAt = connections.ConsentFailed, "authorization_timeout", now
+		return tx.Update(ref, []firestore.Update{{Path: "status", Value: c.Status}, {Path: "error", Value: c.Error}, {Path: "updatedAt", Value: now}})
+	})
+	if err != nil {
+		return c, false, fmt.Errorf("fail consent %s: %w", ref.ID, err)
+	}
+	return c, changed, nil
+}
+
+func (j *Job) publish(ctx context.Context, scope store.Scope, typ string, c connections.Consent, reason string, now time.Time) {
+	if j.Vault.Events == nil {
+		return
+	}
+	if err := connections.PublishConsentEvent(ctx, j.Vault.Events, scope.Tenant(), typ, c, reason, now); err != nil {
+		slog.ErrorContext(ctx, "publish consent event", "type", typ, "consentId", c.ID, "error", err)
+	}
+}

@@ -1,0 +1,514 @@
+// Package consents is the Consents function: the PSD2 consent flow's API.
+//
+//	POST   /v1/consents               developer; Idempotency-Key; 201 with the bank's SCA redirectUrl
+//	GET    /v1/consents               filters status, bankId; cursor list, newest first
+//	GET    /v1/consents/{id}
+//	DELETE /v1/consents/{id}          developer; deleted at the bank, tokens destroyed, REVOKED
+//	POST   /v1/consents/{id}/renew    developer; Idempotency-Key; a new SCA for the same connection
+//
+// The bank redirects the PSU to GET /v1/callback (functions/callback), which completes the
+// consent. A consent of another organisation, or of the other environment, is 404.
+package consents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"tokapi.io/tok/shared/auth"
+	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/bankcatalog"
+	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/idempotency"
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/orgs"
+	"tokapi.io/tok/shared/platform"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
+)
+
+func init() {
+	platform.HTTP("Consents", build)
+}
+
+func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
+	v, err := connections.FromEnv(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(&Server{Vault: v, Orgs: orgs.New(v.Repo.Client, nil), PublicURL: env.Config.PublicURL}), nil
+}
+
+// Server holds the function's dependencies.
+type Server struct {
+	Vault     *connections.Vault
+	Orgs      *orgs.Repo
+	PublicURL string // the API's base URL without /v1; the callback is PublicURL + "/v1/callback"
+	Now       func() time.Time
+	idem      *idempotency.Store
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+// NewHandler returns the function's routes. Requests must carry an auth.Caller.
+func NewHandler(s *Server) http.Handler {
+	s.idem = &idempotency.Store{Client: s.Vault.Repo.Client, Now: s.Now}
+	rt := httpapi.NewRouter()
+	rt.Handle("POST /v1/consents", s.idem.Wrap(s.create))
+	rt.Handle("GET /v1/consents", s.list)
+	rt.Handle("GET /v1/consents/{id}", s.get)
+	rt.Handle("DELETE /v1/consents/{id}", s.delete)
+	rt.Handle("POST /v1/consents/{id}/renew", s.idem.Wrap(s.renew))
+	return rt
+}
+
+// ConsentJSON is the API's consent object.
+type ConsentJSON struct {
+	ID           string     `json:"id"`
+	Status       string     `json:"status"`
+	BankID       string     `json:"bankId"`
+	ConnectionID string     `json:"connectionId"`
+	Access       []string   `json:"access"`
+	CallbackURL  string     `json:"callbackUrl"`
+	RedirectURL  *string    `json:"redirectUrl"`
+	AuthorizeBy  time.Time  `json:"authorizeBy"`
+	ValidUntil   time.Time  `json:"validUntil"`
+	Renews       *string    `json:"renews,omitempty"`
+	ReplacedBy   *string    `json:"replacedBy,omitempty"`
+	Error        *string    `json:"error,omitempty"`
+	AuthorizedAt *time.Time `json:"authorizedAt"`
+	RevokedAt    *time.Time `json:"revokedAt"`
+	CreatedAt    time.Time  `json:"createdAt"`
+	UpdatedAt    time.Time  `json:"updatedAt"`
+}
+
+func strp(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func toJSON(c connections.Consent, now time.Time) ConsentJSON {
+	st := c.EffectiveStatus(now)
+	out := ConsentJSON{ID: c.ID, Status: st, BankID: c.BankID, ConnectionID: c.ConnectionID, Access: c.Access,
+		CallbackURL: c.CallbackURL, AuthorizeBy: c.AuthorizeBy, ValidUntil: c.ValidUntil,
+		Renews: strp(c.Renews), ReplacedBy: strp(c.ReplacedBy), Error: strp(c.Error),
+		AuthorizedAt: c.AuthorizedAt, RevokedAt: c.RevokedAt, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	if st == connections.ConsentAwaiting {
+		out.RedirectURL = &c.RedirectURL
+	}
+	if out.Access == nil {
+		out.Access = []string{}
+	}
+	return out
+}
+
+type createRequest struct {
+	BankID      string   `json:"bankId"`
+	CallbackURL string   `json:"callbackUrl"`
+	Access      []string `json:"access"`
+	ValidUntil  *string  `json:"validUntil"`
+}
+
+type renewRequest struct {
+	CallbackURL string  `json:"callbackUrl"`
+	ValidUntil  *string `json:"validUntil"`
+}
+
+func (s *Server) scope(ctx context.Context) (store.Scope, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return store.Scope{}, err
+	}
+	return store.For(s.Vault.Repo.Client, t), nil
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
+		return err
+	}
+	scope, err := s.scope(ctx)
+	if err != nil {
+		return err
+	}
+	var in createRequest
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.BankID == "" {
+		return httpapi.InvalidField("bankId", "is required")
+	}
+	b, err := s.Vault.Connectors.Bank(scope.Tenant().Env, in.BankID)
+	if err != nil || !b.Services.AIS {
+		return httpapi.InvalidField("bankId", "is not a bank offering account access in this environment (see GET /v1/banks)")
+	}
+	if err := s.checkCallback(ctx, scope.Tenant(), in.CallbackURL); err != nil {
+		return err
+	}
+	access, err := checkAccess(in.Access)
+	if err != nil {
+		return err
+	}
+	until, err := s.validUntil(in.ValidUntil, b)
+	if err != nil {
+		return err
+	}
+	c, err := s.start(ctx, scope, b, ids.New(connections.PrefixConnection), access, until, in.CallbackURL, "")
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/consents/"+c.ID)
+	httpapi.WriteJSON(w, http.StatusCreated, toJSON(c, s.now()))
+	return nil
+}
+
+func checkAccess(access []string) ([]string, error) {
+	if access == nil {
+		return []string{bank.AccessAccounts, bank.AccessBalances, bank.AccessTransactions}, nil
+	}
+	out := []string{}
+	for _, a := range access {
+		switch a {
+		case bank.AccessAccounts, bank.AccessBalances, bank.AccessTransactions:
+			if !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		default:
+			return nil, httpapi.InvalidField("access", "may hold only accounts, balances and transactions")
+		}
+	}
+	if !slices.Contains(out, bank.AccessAccounts) {
+		out = append([]string{bank.AccessAccounts}, out...)
+	}
+	return out, nil
+}
+
+// validUntil reads an optional date (YYYY-MM-DD) or date-time; the default and the cap are
+// the bank's maximum consent length (at most 180 days).
+func (s *Server) validUntil(raw *string, b bankcatalog.Bank) (time.Time, error) {
+	days := b.Limits.MaxConsentDays
+	if days <= 0 || days > 180 {
+		days = 180
+	}
+	now := s.now()
+	max := now.AddDate(0, 0, days)
+	if raw == nil {
+		return max, nil
+	}
+	t, err := time.Parse(time.DateOnly, *raw)
+	if err != nil {
+		if t, err = time.Parse(time.RFC3339, *raw); err != nil {
+			return time.Time{}, httpapi.InvalidField("validUntil", "must be a date (YYYY-MM-DD) or an RFC 3339 date-time")
+		}
+	}
+	t = t.UTC()
+	if !t.After(now.Add(time.Hour)) {
+		return time.Time{}, httpapi.InvalidField("validUntil", "must be in the future")
+	}
+	if t.After(max) {
+		return time.Time{}, httpapi.InvalidField("validUntil", fmt.Sprintf("must be at most %d days ahead (the bank's maximum)", days))
+	}
+	return t, nil
+}
+
+// checkCallback: https on one of the organisation's allowed origins; sandbox keys may also
+// use http://localhost and http://127.0.0.1 on any port.
+func (s *Server) checkCallback(ctx context.Context, t tenant.Tenant, raw string) error {
+	bad := func(msg string) error { return httpapi.InvalidField("callbackUrl", msg) }
+	if raw == "" {
+		return bad("is required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || len(raw) > 2048 || u.Opaque != "" || u.User != nil || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#") {
+		return bad("must be an absolute https URL without user information or fragment")
+	}
+	host := strings.ToLower(u.Hostname())
+	if t.Env == tenant.Sandbox && strings.EqualFold(u.Scheme, "http") && (host == "localhost" || host == "127.0.0.1") {
+		return nil
+	}
+	if !strings.EqualFold(u.Scheme, "https") {
+		if t.Env == tenant.Sandbox {
+			return bad("must use https (sandbox keys may also use http://localhost or http://127.0.0.1)")
+		}
+		return bad("must use https")
+	}
+	origin, err := orgs.NormalizeOrigin(u.Scheme + "://" + u.Host)
+	if err != nil {
+		return bad("must be an absolute https URL")
+	}
+	org, err := s.Orgs.GetOrg(ctx, t.OrgID)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(org.AllowedOrigins, origin) {
+		return bad("must be on one of the organisation's allowed origins (" + strings.Join(org.AllowedOrigins, ", ") + ")")
+	}
+	return nil
+}
+
+// start asks the bank for a consent and records it awaiting authorisation, with its
+// single-use state and sealed PKCE verifier.
+func (s *Server) start(ctx context.Context, scope store.Scope, b bankcatalog.Bank, connectionID string, access []string, until time.Time, callbackURL, renews string) (connections.Consent, error) {
+	conn, err := s.Vault.Connectors.For(scope.Tenant().Env, b.ID)
+	if err != nil {
+		return connections.Consent{}, err
+	}
+	consentID := ids.New(ids.Consent)
+	state := bank.NewState()
+	verifier, challenge := bank.NewPKCE()
+	started, err := conn.CreateConsent(ctx, bank.ConsentRequest{
+		Access: access, ValidUntil: until, FrequencyPerDay: b.Limits.FrequencyPerDay,
+		RedirectURI: strings.TrimSuffix(s.PublicURL, "/") + "/v1/callback", State: state, CodeChallenge: challenge,
+	})
+	if err != nil {
+		return connections.Consent{}, connections.APIError(err)
+	}
+	if !started.ValidUntil.IsZero() && started.ValidUntil.Before(until) {
+		until = started.ValidUntil
+	}
+	sealed, err := s.Vault.Sealer.Seal(ctx, []byte(verifier), connections.PKCEAAD(consentID))
+	if err != nil {
+		return connections.Consent{}, err
+	}
+	now := s.now()
+	c := connections.Consent{
+		ID: consentID, Env: scope.Tenant().Env, OrgID: scope.Tenant().OrgID, BankID: b.ID, ConnectionID: connectionID,
+		BankConsentID: started.BankConsentID, Status: connections.ConsentAwaiting, Access: access,
+		CallbackURL: callbackURL, RedirectURL: started.AuthorizeURL, AuthorizeBy: now.Add(connections.StateTTL),
+		ValidUntil: until.UTC().Truncate(time.Microsecond), FrequencyPerDay: b.Limits.FrequencyPerDay, Renews: renews,
+		StateHash: connections.HashState(state), CreatedAt: now, UpdatedAt: now,
+	}
+	fs := s.Vault.Repo.Client
+	err = fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		if err := tx.Create(scope.Collection(connections.CollConsents).Doc(c.ID), c); err != nil {
+			return err
+		}
+		return tx.Create(fs.Collection(connections.StatesCollection).Doc(c.StateHash), connections.State{
+			Env: c.Env, OrgID: c.OrgID, ConsentID: c.ID, Verifier: sealed, ExpiresAt: c.AuthorizeBy, CreatedAt: now})
+	})
+	if err != nil {
+		return connections.Consent{}, fmt.Errorf("record consent: %w", err)
+	}
+	slog.InfoContext(ctx, "consent started", "consentId", c.ID, "bankId", b.ID, "connectionId", connectionID, "renews", renews)
+	return c, nil
+}
+
+func (s *Server) load(ctx context.Context, r *http.Request) (store.Scope, connections.Consent, error) {
+	scope, err := s.scope(ctx)
+	if err != nil {
+		return store.Scope{}, connections.Consent{}, err
+	}
+	c, err := s.Vault.Repo.GetConsent(ctx, scope, r.PathValue("id"))
+	if errors.Is(err, connections.ErrNotFound) {
+		return scope, c, httpapi.NotFound("Consent " + r.PathValue("id"))
+	}
+	return scope, c, err
+}
+
+func (s *Server) get(w http.ResponseWriter, r *http.Request) error {
+	_, c, err := s.load(r.Context(), r)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, toJSON(c, s.now()))
+	return nil
+}
+
+var statuses = []string{connections.ConsentAwaiting, connections.ConsentAuthorized, connections.ConsentRejected,
+	connections.ConsentFailed, connections.ConsentRevoked, connections.ConsentExpired, connections.ConsentReplaced}
+
+type listCursor struct {
+	CreatedAt time.Time `json:"c"`
+	ID        string    `json:"i"`
+}
+
+func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	scope, err := s.scope(ctx)
+	if err != nil {
+		return err
+	}
+	limit, err := httpapi.ParseLimit(r)
+	if err != nil {
+		return err
+	}
+	q := scope.Collection(connections.CollConsents).Query
+	if st := r.URL.Query().Get("status"); st != "" {
+		if !slices.Contains(statuses, st) {
+			return httpapi.InvalidField("status", "must be one of "+strings.Join(statuses, ", "))
+		}
+		q = q.Where("status", "==", st)
+	}
+	if b := r.URL.Query().Get("bankId"); b != "" {
+		q = q.Where("bankId", "==", b)
+	}
+	q = q.OrderBy("createdAt", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
+	var cur listCursor
+	ok, err := httpapi.DecodeCursor(r, &cur)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if !ids.Valid(ids.Consent, cur.ID) {
+			return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
+		}
+		q = q.StartAfter(cur.CreatedAt, cur.ID)
+	}
+	docs, err := q.Limit(limit + 1).Documents(ctx).GetAll()
+	if err != nil {
+		return fmt.Errorf("list consents: %w", err)
+	}
+	now := s.now()
+	items := make([]ConsentJSON, 0, len(docs))
+	for _, d := range docs {
+		var c connections.Consent
+		if err := d.DataTo(&c); err != nil {
+			return err
+		}
+		items = append(items, toJSON(c, now))
+	}
+	page, err := httpapi.NewList(items, limit, func(c ConsentJSON) (string, error) {
+		return httpapi.EncodeCursor(listCursor{CreatedAt: c.CreatedAt, ID: c.ID})
+	})
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, page)
+	return nil
+}
+
+// delete revokes a consent: deleted at the bank (best effort: a bank outage must not keep
+// Tok holding tokens the customer asked it to drop), tokens destroyed, status REVOKED.
+func (s *Server) delete(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
+		return err
+	}
+	scope, c, err := s.load(ctx, r)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	switch c.Status {
+	case connections.ConsentRevoked:
+		httpapi.WriteJSON(w, http.StatusOK, toJSON(c, now))
+		return nil
+	case connections.ConsentRejected, connections.ConsentFailed, connections.ConsentReplaced:
+		return httpapi.Conflict("The consent is " + c.Status + "; there is nothing to revoke.")
+	case connections.ConsentAwaiting:
+		// Not authorised yet: the state dies with it, so a late callback changes nothing.
+		_ = s.Vault.Repo.DeleteStateHash(ctx, c.StateHash)
+		ref := scope.Collection(connections.CollConsents).Doc(c.ID)
+		if _, err := ref.Update(ctx, []firestore.Update{{Path: "status", Value: connections.ConsentRevoked},
+			{Path: "revokedAt", Value: now}, {Path: "updatedAt", Value: now}}); err != nil {
+			return err
+		}
+		c.Status, c.RevokedAt, c.UpdatedAt = connections.ConsentRevoked, &now, now
+		s.publish(ctx, scope, connections.EventConsentRevoked, c, "deleted")
+		httpapi.WriteJSON(w, http.StatusOK, toJSON(c, now))
+		return nil
+	}
+	// AUTHORIZED or EXPIRED: the connection's current consent.
+	if sess, conn, err := s.Vault.Session(ctx, scope, c.ConnectionID, nil); err == nil {
+		if err := conn.DeleteConsent(ctx, sess); err != nil && connections.EndStatus(err) == "" {
+			slog.WarnContext(ctx, "bank consent deletion failed; revoked at Tok", "consentId", c.ID, "error", err)
+		}
+	} else if !errors.Is(err, connections.ErrNoTokens) && connections.EndStatus(err) == "" {
+		slog.WarnContext(ctx, "no bank session to delete the consent at the bank; revoked at Tok", "consentId", c.ID, "error", err)
+	}
+	cx, err := s.Vault.Repo.Get(ctx, scope, c.ConnectionID)
+	if err == nil && cx.ConsentID == c.ID {
+		ended, _, err := s.Vault.Repo.End(ctx, scope, c.ConnectionID, connections.StatusRevoked, now)
+		if err != nil {
+			return err
+		}
+		c = ended
+	} else {
+		ref := scope.Collection(connections.CollConsents).Doc(c.ID)
+		if _, err := ref.Update(ctx, []firestore.Update{{Path: "status", Value: connections.ConsentRevoked},
+			{Path: "revokedAt", Value: now}, {Path: "updatedAt", Value: now}}); err != nil {
+			return err
+		}
+		c.Status, c.RevokedAt, c.UpdatedAt = connections.ConsentRevoked, &now, now
+	}
+	s.publish(ctx, scope, connections.EventConsentRevoked, c, "deleted")
+	httpapi.WriteJSON(w, http.StatusOK, toJSON(c, now))
+	return nil
+}
+
+func (s *Server) publish(ctx context.Context, scope store.Scope, typ string, c connections.Consent, reason string) {
+	if s.Vault.Events == nil {
+		return
+	}
+	if err := connections.PublishConsentEvent(ctx, s.Vault.Events, scope.Tenant(), typ, c, reason, s.now()); err != nil {
+		slog.ErrorContext(ctx, "publish consent event", "type", typ, "consentId", c.ID, "error", err)
+	}
+}
+
+// renew starts a new SCA for the connection of an authorised or expired consent; once
+// authorised the new consent replaces it and the accounts keep their IDs.
+func (s *Server) renew(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
+		return err
+	}
+	scope, c, err := s.load(ctx, r)
+	if err != nil {
+		return err
+	}
+	var in renewRequest
+	if r.ContentLength != 0 {
+		if err := httpapi.DecodeJSON(w, r, &in); err != nil {
+			return err
+		}
+	}
+	st := c.EffectiveStatus(s.now())
+	if st != connections.ConsentAuthorized && st != connections.ConsentExpired {
+		return httpapi.Conflict("Only an AUTHORIZED or EXPIRED consent can be renewed; this one is " + st + ". Create a new consent instead.")
+	}
+	cx, err := s.Vault.Repo.Get(ctx, scope, c.ConnectionID)
+	if err != nil {
+		return err
+	}
+	if cx.ConsentID != c.ID || cx.Status == connections.StatusRevoked {
+		return httpapi.Conflict("This consent is no longer its connection's current consent.")
+	}
+	b, err := s.Vault.Connectors.Bank(scope.Tenant().Env, c.BankID)
+	if err != nil {
+		return err
+	}
+	callback := c.CallbackURL
+	if in.CallbackURL != "" {
+		callback = in.CallbackURL
+	}
+	if err := s.checkCallback(ctx, scope.Tenant(), callback); err != nil {
+		return err
+	}
+	until, err := s.validUntil(in.ValidUntil, b)
+	if err != nil {
+		return err
+	}
+	n, err := s.start(ctx, scope, b, c.ConnectionID, c.Access, until, callback, c.ID)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/consents/"+n.ID)
+	httpapi.WriteJSON(w, http.StatusCreated, toJSON(n, s.now()))
+	return nil
+}

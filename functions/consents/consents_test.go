@@ -1,0 +1,424 @@
+package consents_test
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"tokapi.io/tok/functions/consentexpiry"
+	"tokapi.io/tok/shared/apitest"
+	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
+)
+
+// TestConsentFlow runs the whole PSD2 flow against the sandbox bank over HTTP: consent,
+// SCA, callback, accounts; then replay/forgery, tenancy, renewal, the vault, revocation,
+// and checks that no token ever reached a log line or a response.
+func TestConsentFlow(t *testing.T) {
+	f := setup(t)
+	org, keys := f.org()
+	_, other := f.org()
+	sandbox := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
+	scope := store.For(f.fs, sandbox)
+	var bodies strings.Builder // every API body, to check no token leaks into responses
+
+	create := f.call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-hr","callbackUrl":"https://app.example.com/cb?x=1","access":["balances","transactions"]}`)
+	c := f.expect(create, 201, "create")
+	bodies.Write(create.body)
+	consentID := c["id"].(string)
+	if c["status"] != "AWAITING_AUTHORIZATION" || c["bankId"] != "sandbox-hr" || !strings.Contains(c["redirectUrl"].(string), "/oauth2/authorize?") {
+		t.Fatalf("created %v", c)
+	}
+	until, _ := time.Parse(time.RFC3339, c["validUntil"].(string))
+	if d := time.Until(until); d > 181*24*time.Hour || d < 170*24*time.Hour {
+		t.Errorf("validUntil %v", until)
+	}
+
+	loc := f.sca(c["redirectUrl"].(string), "demo", "demo", "approve")
+	rec := f.back(loc)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("callback: %d %s", rec.Code, rec.Body)
+	}
+	to, _ := url.Parse(rec.Header().Get("Location"))
+	if to.Host != "app.example.com" || to.Query().Get("consentId") != consentID || to.Query().Get("status") != "AUTHORIZED" || to.Query().Get("x") != "1" {
+		t.Fatalf("redirected to %s", to)
+	}
+
+	t.Run("replayed and forged states change nothing", func(t *testing.T) {
+		before, _ := scope.Collection("consents").Doc(consentID).Get(f.ctx)
+		for name, u := range map[string]string{
+			"replayed":                 loc.RequestURI(),
+			"forged":                   "/v1/callback?code=abc&state=" + url.QueryEscape("forged-state-value"),
+			"no state":                 "/v1/callback?code=abc",
+			"denial with forged state": "/v1/callback?error=access_denied&state=xyz",
+		} {
+			r := apitest.Do(t, f.callback, httptest.NewRequest("GET", u, nil))
+			if r.Code != 400 || !strings.HasPrefix(r.Header().Get("Content-Type"), "text/html") || !strings.Contains(r.Body.String(), "no longer valid") {
+				t.Errorf("%s: %d %s", name, r.Code, r.Body)
+			}
+		}
+		after, _ := scope.Collection("consents").Doc(consentID).Get(f.ctx)
+		if !after.UpdateTime.Equal(before.UpdateTime) {
+			t.Error("a replayed callback changed the consent")
+		}
+	})
+
+	var accountIDs []string
+	t.Run("accounts", func(t *testing.T) {
+		r := f.call("GET", "/v1/accounts", keys.SandboxKey, "")
+		l := f.expect(r, 200, "list accounts")
+		bodies.Write(r.body)
+		data := l["data"].([]any)
+		currencies := map[string]bool{}
+		for _, d := range data {
+			a := d.(map[string]any)
+			accountIDs = append(accountIDs, a["id"].(string))
+			currencies[a["currency"].(string)] = true
+			if a["consentStatus"] != "AUTHORIZED" || a["bankName"] == "" || a["balance"] == nil || a["iban"] == nil {
+				t.Errorf("account %v", a)
+			}
+		}
+		if len(data) < 2 || len(currencies) < 2 {
+			t.Fatalf("accounts: %s", r.body)
+		}
+		one := f.expect(f.call("GET", "/v1/accounts/"+accountIDs[0], keys.SandboxKey, ""), 200, "get account")
+		if one["id"] != accountIDs[0] {
+			t.Errorf("account %v", one)
+		}
+		b := f.expect(f.call("GET", "/v1/accounts/"+accountIDs[0]+"/balances", keys.SandboxKey, ""), 200, "balances")
+		if len(b["balances"].([]any)) == 0 {
+			t.Errorf("balances %v", b)
+		}
+		l = f.expect(f.call("GET", "/v1/accounts?limit=1", keys.SandboxKey, ""), 200, "page 1")
+		next := l["nextCursor"].(string)
+		l2 := f.expect(f.call("GET", "/v1/accounts?limit=1&cursor="+next, keys.SandboxKey, ""), 200, "page 2")
+		if l2["data"].([]any)[0].(map[string]any)["id"] == l["data"].([]any)[0].(map[string]any)["id"] {
+			t.Error("page 2 repeats page 1")
+		}
+		cur := data[0].(map[string]any)["currency"].(string)
+		l = f.expect(f.call("GET", "/v1/accounts?currency="+cur+"&consentId="+consentID, keys.SandboxKey, ""), 200, "filter")
+		if n := len(l["data"].([]any)); n < 1 || n >= len(data) {
+			t.Errorf("currency filter: %d of %d", n, len(data))
+		}
+		f.expect(f.call("GET", "/v1/accounts?cursor=!!", keys.SandboxKey, ""), 400, "bad cursor")
+	})
+
+	t.Run("first sync requested and event published", func(t *testing.T) {
+		msgs := received(t, f.syncSub, 1, 10*time.Second)
+		if len(msgs) != 1 {
+			t.Fatalf("sync requests: %d", len(msgs))
+		}
+		var req connections.SyncRequest
+		_ = json.Unmarshal(msgs[0], &req)
+		if !req.Attended || req.OrgID != org.ID || req.Env != "sandbox" || !strings.HasPrefix(req.ConnectionID, "cxn_") {
+			t.Errorf("sync request %+v", req)
+		}
+		evs := received(t, f.eventSub, 1, 10*time.Second)
+		if len(evs) != 1 || !strings.Contains(string(evs[0]), `"consent.authorized"`) || !strings.Contains(string(evs[0]), consentID) {
+			t.Errorf("events %q", evs)
+		}
+	})
+
+	t.Run("other organisations and the live key see nothing", func(t *testing.T) {
+		for _, key := range []string{other.SandboxKey, other.LiveKey, keys.LiveKey} {
+			for _, p := range []string{"/v1/consents/" + consentID, "/v1/accounts/" + accountIDs[0], "/v1/accounts/" + accountIDs[0] + "/balances"} {
+				if r := f.call("GET", p, key, ""); r.code != 404 || r.errCode(t) != "NOT_FOUND" {
+					t.Errorf("%s with %s: %d %s", p, key[:12], r.code, r.body)
+				}
+			}
+			if r := f.call("DELETE", "/v1/consents/"+consentID, key, ""); r.code != 404 {
+				t.Errorf("delete with %s: %d", key[:12], r.code)
+			}
+			for _, p := range []string{"/v1/consents", "/v1/accounts"} {
+				l := f.expect(f.call("GET", p, key, ""), 200, p)
+				if len(l["data"].([]any)) != 0 {
+					t.Errorf("%s with %s: %v", p, key[:12], l)
+				}
+			}
+		}
+		l := f.expect(f.call("GET", "/v1/consents?status=AUTHORIZED&bankId=sandbox-hr", keys.SandboxKey, ""), 200, "filtered list")
+		if len(l["data"].([]any)) != 1 {
+			t.Errorf("filtered consents %v", l)
+		}
+	})
+
+	cxnID := c["connectionId"].(string)
+	var tok bank.Tokens
+	t.Run("vault: session, concurrent refresh, rotated token persisted", func(t *testing.T) {
+		v := *f.vault
+		v.RefreshBefore = 2 * time.Hour // every stored token is "about to expire"
+		before, _ := f.vault.Repo.Get(f.ctx, scope, cxnID)
+		var wg sync.WaitGroup
+		errs := make(chan error, 5)
+		for range 5 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				s, conn, err := v.Session(f.ctx, scope, cxnID, &connections.PSU{IPAddress: "203.0.113.1"})
+				if err == nil {
+					_, err = conn.Accounts(f.ctx, s)
+				}
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Errorf("concurrent session: %v", err)
+			}
+		}
+		after, _ := f.vault.Repo.Get(f.ctx, scope, cxnID)
+		if string(after.Tokens) == string(before.Tokens) || after.RefreshLease != nil {
+			t.Errorf("tokens not rotated or lease left: %v", after.RefreshLease)
+		}
+		// The stored refresh token works (it was the last one the bank issued).
+		s, _, err := f.vault.Session(f.ctx, scope, cxnID, &connections.PSU{IPAddress: "203.0.113.1"})
+		if err != nil || !s.PSUPresent {
+			t.Fatalf("session after refresh: %v", err)
+		}
+		tok.AccessToken = s.AccessToken
+		if s2, _, err := v.Session(f.ctx, scope, cxnID, nil); err != nil || s2.AccessToken == s.AccessToken {
+			t.Fatalf("refresh with the stored refresh token: %v", err)
+		}
+	})
+
+	t.Run("renewal keeps account IDs", func(t *testing.T) {
+		r := f.call("POST", "/v1/consents/"+consentID+"/renew", keys.SandboxKey, "")
+		n := f.expect(r, 201, "renew")
+		if n["connectionId"] != cxnID || n["renews"] != consentID {
+			t.Fatalf("renewal %v", n)
+		}
+		rec := f.back(f.sca(n["redirectUrl"].(string), "demo", "demo", "approve"))
+		if rec.Code != 303 || !strings.Contains(rec.Header().Get("Location"), "status=AUTHORIZED") {
+			t.Fatalf("renew callback %d %v", rec.Code, rec.Header())
+		}
+		old := f.expect(f.call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "old consent")
+		if old["status"] != "REPLACED" || old["replacedBy"] != n["id"] {
+			t.Errorf("old consent %v", old)
+		}
+		l := f.expect(f.call("GET", "/v1/accounts?consentId="+n["id"].(string), keys.SandboxKey, ""), 200, "accounts after renewal")
+		got := map[string]bool{}
+		for _, d := range l["data"].([]any) {
+			got[d.(map[string]any)["id"].(string)] = true
+		}
+		for _, id := range accountIDs {
+			if !got[id] {
+				t.Errorf("account %s lost its ID on renewal: %v", id, got)
+			}
+		}
+		all := f.expect(f.call("GET", "/v1/accounts", keys.SandboxKey, ""), 200, "all accounts")
+		if len(all["data"].([]any)) != len(accountIDs) {
+			t.Errorf("renewal duplicated accounts: %d vs %d", len(all["data"].([]any)), len(accountIDs))
+		}
+		consentID = n["id"].(string)
+	})
+
+	t.Run("a flipped byte in the stored tokens fails closed", func(t *testing.T) {
+		ref := scope.Collection("connections").Doc(cxnID)
+		cx, _ := f.vault.Repo.Get(f.ctx, scope, cxnID)
+		good := append([]byte(nil), cx.Tokens...)
+		bad := append([]byte(nil), good...)
+		bad[len(bad)-5] ^= 0x01
+		if _, err := ref.Update(f.ctx, []firestore.Update{{Path: "tokens", Value: bad}}); err != nil {
+			t.Fatal(err)
+		}
+		_, conn, err := f.vault.Session(f.ctx, scope, cxnID, nil)
+		if !errors.Is(err, connections.ErrTokensUnreadable) || conn != nil || !strings.Contains(err.Error(), "integrity check") {
+			t.Fatalf("tampered tokens: %v", err)
+		}
+		// Tokens moved from another record fail the same way.
+		if _, err := ref.Update(f.ctx, []firestore.Update{{Path: "tokens", Value: good}, {Path: "orgId", Value: other.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.vault.Session(f.ctx, scope, cxnID, nil); !errors.Is(err, connections.ErrTokensUnreadable) {
+			t.Fatalf("tokens under another organisation's AAD: %v", err)
+		}
+		if _, err := ref.Update(f.ctx, []firestore.Update{{Path: "orgId", Value: org.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.vault.Session(f.ctx, scope, cxnID, nil); err != nil {
+			t.Fatalf("restored tokens: %v", err)
+		}
+	})
+
+	t.Run("delete revokes; account reads answer 403 CONSENT_REVOKED", func(t *testing.T) {
+		r := f.call("DELETE", "/v1/consents/"+consentID, keys.SandboxKey, "")
+		d := f.expect(r, 200, "delete")
+		if d["status"] != "REVOKED" || d["revokedAt"] == nil {
+			t.Errorf("deleted %v", d)
+		}
+		for _, p := range []string{"/v1/accounts/" + accountIDs[0], "/v1/accounts/" + accountIDs[1] + "/balances"} {
+			if r := f.call("GET", p, keys.SandboxKey, ""); r.code != 403 || r.errCode(t) != "CONSENT_REVOKED" {
+				t.Errorf("%s after revocation: %d %s", p, r.code, r.body)
+			}
+		}
+		cx, _ := f.vault.Repo.Get(f.ctx, scope, cxnID)
+		if len(cx.Tokens) != 0 || cx.Status != connections.StatusRevoked {
+			t.Errorf("connection after revocation: %s, %d token bytes", cx.Status, len(cx.Tokens))
+		}
+		if _, _, err := f.vault.Session(f.ctx, scope, cxnID, nil); bank.KindOf(err) != bank.ConsentRevoked {
+			t.Errorf("session after revocation: %v", err)
+		}
+		f.expect(f.call("DELETE", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "delete again")
+		if r := f.call("POST", "/v1/consents/"+consentID+"/renew", keys.SandboxKey, ""); r.code != 409 {
+			t.Errorf("renew revoked: %d", r.code)
+		}
+	})
+
+	t.Run("no token in any log line or response", func(t *testing.T) {
+		logs := f.logs.String()
+		if !strings.Contains(logs, "consent authorised") {
+			t.Fatalf("logs were not captured: %.300s", logs)
+		}
+		// The state is in redirectUrl by design (it goes to the browser); the code and the
+		// tokens never leave Tok and the bank.
+		secrets := []string{tok.AccessToken, loc.Query().Get("code")}
+		if strings.Contains(logs, loc.Query().Get("state")) {
+			t.Error("the OAuth state was logged")
+		}
+		for i, s := range secrets {
+			if s == "" {
+				t.Fatal("missing a secret to look for")
+			}
+			if strings.Contains(logs, s) || strings.Contains(bodies.String(), s) {
+				t.Errorf("secret %d leaked into the logs (%v) or a response (%v)", i, strings.Contains(logs, s), strings.Contains(bodies.String(), s))
+				if j := strings.Index(logs, s); j >= 0 {
+					t.Logf("%s", logs[max(0, j-300):j+50])
+				}
+			}
+		}
+	})
+}
+
+func TestConsentValidationAndIdempotency(t *testing.T) {
+	f := setup(t)
+	org, keys := f.org()
+	ro := f.repoKey(org.ID, "read_only")
+	for name, tc := range map[string]struct {
+		key, body string
+		code      int
+		errCode   string
+	}{
+		"http callback, live":        {keys.LiveKey, `{"bankId":"erste-hr","callbackUrl":"http://localhost:3000/cb"}`, 400, "VALIDATION_ERROR"},
+		"foreign origin":             {keys.SandboxKey, `{"bankId":"sandbox-hr","callbackUrl":"https://evil.example/cb"}`, 400, "VALIDATION_ERROR"},
+		"live bank with sandbox key": {keys.SandboxKey, `{"bankId":"erste-hr","callbackUrl":"https://app.example.com/cb"}`, 400, "VALIDATION_ERROR"},
+		"unknown access":             {keys.SandboxKey, `{"bankId":"sandbox-hr","callbackUrl":"https://app.example.com/cb","access":["payments"]}`, 400, "VALIDATION_ERROR"},
+		"validUntil too far":         {keys.SandboxKey, `{"bankId":"sandbox-hr","callbackUrl":"https://app.example.com/cb","validUntil":"2099-01-01"}`, 400, "VALIDATION_ERROR"},
+		"read-only key":              {ro, `{"bankId":"sandbox-hr","callbackUrl":"https://app.example.com/cb"}`, 403, "FORBIDDEN"},
+		"bad status filter":          {keys.SandboxKey, "", 400, "VALIDATION_ERROR"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			method, path := "POST", "/v1/consents"
+			if tc.body == "" {
+				method, path = "GET", "/v1/consents?status=NOPE"
+			}
+			r := f.call(method, path, tc.key, tc.body)
+			if r.code != tc.code || r.errCode(t) != tc.errCode {
+				t.Errorf("%d %s", r.code, r.body)
+			}
+		})
+	}
+	// Sandbox keys may call back to localhost on any port.
+	f.expect(f.call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"http://127.0.0.1:4567/cb"}`), 201, "localhost callback")
+
+	body := `{"bankId":"sandbox-si","callbackUrl":"https://app.example.com/cb"}`
+	first := f.expect(f.call("POST", "/v1/consents", keys.SandboxKey, body, "Idempotency-Key", "k-1"), 201, "first")
+	again := f.call("POST", "/v1/consents", keys.SandboxKey, body, "Idempotency-Key", "k-1")
+	if f.expect(again, 201, "again")["id"] != first["id"] || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replay: %s", again.body)
+	}
+	if r := f.call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-bg","callbackUrl":"https://app.example.com/cb"}`, "Idempotency-Key", "k-1"); r.code != 422 || r.errCode(t) != "IDEMPOTENCY_KEY_REUSED" {
+		t.Errorf("reuse: %d %s", r.code, r.body)
+	}
+	// Concurrent duplicates create one consent.
+	var wg sync.WaitGroup
+	ids := make(chan string, 6)
+	for range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := f.call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-ro","callbackUrl":"https://app.example.com/cb"}`, "Idempotency-Key", "k-concurrent")
+			if r.code == 201 {
+				ids <- r.json(t)["id"].(string)
+			} else {
+				t.Errorf("concurrent duplicate: %d %s", r.code, r.body)
+			}
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[string]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	l := f.expect(f.call("GET", "/v1/consents?bankId=sandbox-ro", keys.SandboxKey, ""), 200, "list")
+	if len(seen) != 1 || len(l["data"].([]any)) != 1 {
+		t.Errorf("concurrent duplicates made %d consents (%d ids)", len(l["data"].([]any)), len(seen))
+	}
+}
+
+func TestDenialAndExpiry(t *testing.T) {
+	f := setup(t)
+	org, keys := f.org()
+	scope := store.For(f.fs, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID})
+
+	// Denied at the bank: REJECTED, redirected with the error.
+	c := f.expect(f.call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"https://app.example.com/cb"}`), 201, "create")
+	rec := f.back(f.sca(c["redirectUrl"].(string), "deny", "deny", "approve"))
+	to, _ := url.Parse(rec.Header().Get("Location"))
+	if rec.Code != 303 || to.Query().Get("status") != "REJECTED" || to.Query().Get("error") != "access_denied" {
+		t.Fatalf("denial: %d %s", rec.Code, to)
+	}
+
+	// Never authorised: FAILED once the window closes.
+	pending := f.expect(f.call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"https://app.example.com/cb"}`), 201, "create")
+	// Authorised, then expired.
+	consentID, q := f.connect(keys.SandboxKey, "sandbox-me", "demo")
+	if q.Get("status") != "AUTHORIZED" {
+		t.Fatalf("connect: %v", q)
+	}
+	got := f.expect(f.call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "get")
+	cxnID := got["connectionId"].(string)
+	l := f.expect(f.call("GET", "/v1/accounts?consentId="+consentID, keys.SandboxKey, ""), 200, "accounts")
+	accountID := l["data"].([]any)[0].(map[string]any)["id"].(string)
+
+	job := &consentexpiry.Job{Vault: f.vault, Now: func() time.Time { return time.Now().Add(16 * time.Minute) }}
+	res, err := job.Run(f.ctx)
+	if err != nil || res.Failed != 1 || res.Expired != 0 || res.Expiring != 0 {
+		t.Fatalf("first tick: %+v %v", res, err)
+	}
+	if p := f.expect(f.call("GET", "/v1/consents/"+pending["id"].(string), keys.SandboxKey, ""), 200, "pending"); p["status"] != "FAILED" || p["error"] != "authorization_timeout" {
+		t.Errorf("unauthorised consent %v", p)
+	}
+	cx, _ := f.vault.Repo.Get(f.ctx, scope, cxnID)
+	job.Now = func() time.Time { return cx.ValidUntil.Add(-3 * 24 * time.Hour) }
+	if res, err = job.Run(f.ctx); err != nil || res.Expiring != 1 {
+		t.Fatalf("expiring tick: %+v %v", res, err)
+	}
+	if res, _ = job.Run(f.ctx); res.Expiring != 0 {
+		t.Errorf("consent.expiring published twice")
+	}
+	job.Now = func() time.Time { return cx.ValidUntil.Add(time.Minute) }
+	if res, err = job.Run(f.ctx); err != nil || res.Expired != 1 {
+		t.Fatalf("expiry tick: %+v %v", res, err)
+	}
+	if r := f.call("GET", "/v1/accounts/"+accountID, keys.SandboxKey, ""); r.code != 403 || r.errCode(t) != "CONSENT_EXPIRED" {
+		t.Errorf("expired account read: %d %s", r.code, r.body)
+	}
+	if k := f.expect(f.call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "expired"); k["status"] != "EXPIRED" {
+		t.Errorf("expired consent %v", k)
+	}
+	// An expired consent can be renewed onto the same connection.
+	f.expect(f.call("POST", "/v1/consents/"+consentID+"/renew", keys.SandboxKey, `{"callbackUrl":"https://app.example.com/again"}`), 201, "renew expired")
+}

@@ -1,0 +1,316 @@
+package consents_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	kms "cloud.google.com/go/kms/apiv1"
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"github.com/getkin/kin-openapi/openapi3filter"
+
+	"tokapi.io/tok/functions/accounts"
+	"tokapi.io/tok/functions/callback"
+	"tokapi.io/tok/functions/consents"
+	"tokapi.io/tok/functions/sandboxbank"
+	"tokapi.io/tok/shared/apitest"
+	"tokapi.io/tok/shared/auth"
+	"tokapi.io/tok/shared/bank/berlingroup"
+	"tokapi.io/tok/shared/bankcatalog"
+	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/envelope"
+	"tokapi.io/tok/shared/events"
+	"tokapi.io/tok/shared/gcp"
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/orgs"
+	"tokapi.io/tok/shared/orgs/orgstest"
+	"tokapi.io/tok/shared/ratelimit"
+	"tokapi.io/tok/shared/testenv"
+)
+
+// logBuffer captures every log line of the test (Tok's handlers log through slog.Default).
+func init() {
+	// The callback's 400 is an HTML page; let the spec check read it.
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
+}
+
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+type mapSecrets map[string]string
+
+func (m mapSecrets) Get(_ context.Context, id string) ([]byte, error) {
+	v, ok := m[id]
+	if !ok {
+		return nil, io.EOF
+	}
+	return []byte(v), nil
+}
+
+type fixture struct {
+	t        *testing.T
+	ctx      context.Context
+	fs       *firestore.Client
+	vault    *connections.Vault
+	repo     *orgs.Repo
+	api      http.Handler // consents + accounts behind real authentication
+	callback http.Handler
+	browser  *http.Client
+	logs     *logBuffer
+	syncSub  *pubsub.Subscriber
+	eventSub *pubsub.Subscriber
+	now      time.Time
+}
+
+const publicURL = "https://api.tok.test"
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	ctx := t.Context()
+	project := testenv.Project(t)
+	fs := testenv.Firestore(t, project)
+	ps := testenv.PubSub(t, project)
+	keyName := testenv.KMSKey(t, project)
+
+	logs := &logBuffer{}
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	t.Cleanup(func() { slog.SetDefault(prev) })
+
+	// The sandbox bank, in process (its own logs are the bank's, not Tok's).
+	bankSrv := httptest.NewServer(sandboxbank.New(sandboxbank.Options{Store: sandboxbank.FirestoreStore{Client: fs},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	t.Cleanup(bankSrv.Close)
+	catalogue, err := bankcatalog.Load(bankSrv.URL + sandboxbank.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kc, err := kms.NewKeyManagementClient(ctx, gcp.EmulatorOptions(testenv.KMSEndpoint(t))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kc.Close() })
+	sealer, err := envelope.New(envelope.NewKMS(kc), keyName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topics := map[string]*pubsub.Subscriber{}
+	for _, topic := range []string{"tok-events", connections.SyncRequestsTopic} {
+		tp, err := ps.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/" + project + "/topics/" + topic})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub, err := ps.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
+			Name: "projects/" + project + "/subscriptions/" + topic + "-test", Topic: tp.GetName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		topics[topic] = ps.Subscriber(sub.GetName())
+	}
+	cx := connections.NewConnectors(catalogue, mapSecrets{"sandbox-bank-client-id": "tok-test", "sandbox-bank-client-secret": "s3cret"})
+	cx.Configure = func(c *berlingroup.Config) { c.Retries = 1; c.Backoff = 10 * time.Millisecond }
+	vault := &connections.Vault{Repo: connections.NewRepo(fs), Sealer: sealer, Connectors: cx, Events: events.NewPublisher(ps, "tok-events")}
+
+	pepper := orgstest.Pepper(t)
+	repo := orgs.New(fs, pepper)
+	cs := consents.NewHandler(&consents.Server{Vault: vault, Orgs: repo, PublicURL: publicURL})
+	ah, err := accounts.NewHandler(&accounts.Deps{Repo: vault.Repo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/v1/consents", cs)
+	mux.Handle("/v1/consents/", cs)
+	mux.Handle("/v1/accounts", ah)
+	mux.Handle("/v1/accounts/", ah)
+	authn := auth.New(repo, pepper, ratelimit.New(fs))
+	api := httpapi.Middleware(project, authn.Middleware(mux))
+	cb := httpapi.Middleware(project, callback.NewHandler(&callback.Server{Vault: vault,
+		Sync: connections.NewSyncPublisher(ps, ""), PublicURL: publicURL}))
+	return &fixture{t: t, ctx: ctx, fs: fs, vault: vault, repo: repo, api: api, callback: cb,
+		browser: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		logs:    logs, syncSub: topics[connections.SyncRequestsTopic], eventSub: topics["tok-events"]}
+}
+
+// org creates an organisation whose callbacks may go to https://app.example.com.
+func (f *fixture) org() (orgs.Org, orgs.NewKeyPair) {
+	f.t.Helper()
+	return orgstest.Org(f.t, f.repo, orgs.TierEnterprise)
+}
+
+type response struct {
+	code   int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("response %d is not a JSON object: %v: %s", r.code, err, r.body)
+	}
+	return m
+}
+
+func (r response) errCode(t *testing.T) string {
+	t.Helper()
+	e, _ := r.json(t)["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+func (f *fixture) call(method, path, key, body string, hdr ...string) response {
+	f.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	if key != "" {
+		req.Header.Set("Authorization", "ApiKey "+key)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := apitest.Do(f.t, f.api, req)
+	return response{code: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+}
+
+func (f *fixture) expect(r response, code int, what string) map[string]any {
+	f.t.Helper()
+	if r.code != code {
+		f.t.Fatalf("%s: status %d, want %d: %s", what, r.code, code, r.body)
+	}
+	if len(r.body) > 0 && r.body[0] == '{' {
+		return r.json(f.t)
+	}
+	return nil
+}
+
+var reqField = regexp.MustCompile(`name="req" value="([^"]+)"`)
+
+// sca completes the sandbox bank's SCA pages as a browser without JavaScript would and
+// returns the bank's redirect to Tok's callback.
+func (f *fixture) sca(authorizeURL, user, password, decision string) *url.URL {
+	f.t.Helper()
+	resp, err := f.browser.Get(authorizeURL)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	m := reqField.FindSubmatch(page)
+	if resp.StatusCode != 200 || m == nil {
+		f.t.Fatalf("authorize page: %d %s", resp.StatusCode, page)
+	}
+	u, _ := url.Parse(authorizeURL)
+	base := u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/oauth2/authorize") + "/oauth2/authorize/"
+	post := func(step string, form url.Values) *http.Response {
+		form.Set("req", string(m[1]))
+		resp, err := f.browser.PostForm(base+step, form)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		return resp
+	}
+	for _, st := range []struct {
+		step string
+		form url.Values
+	}{{"login", url.Values{"username": {user}, "password": {password}}}, {"otp", url.Values{"otp": {"123456"}}}} {
+		resp := post(st.step, st.form)
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != 200 {
+			f.t.Fatalf("%s: %d %s", st.step, resp.StatusCode, b)
+		}
+	}
+	resp = post("decision", url.Values{"decision": {decision}})
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		f.t.Fatalf("decision: %d", resp.StatusCode)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || !strings.HasPrefix(loc.String(), publicURL+"/v1/callback?") {
+		f.t.Fatalf("bank redirect %q: %v", resp.Header.Get("Location"), err)
+	}
+	return loc
+}
+
+// back sends the bank's redirect to the callback function and returns its response.
+func (f *fixture) back(loc *url.URL) *httptest.ResponseRecorder {
+	f.t.Helper()
+	req := httptest.NewRequest(http.MethodGet, loc.RequestURI(), nil)
+	req.RemoteAddr = "203.0.113.9:5555"
+	return apitest.Do(f.t, f.callback, req)
+}
+
+// connect runs a whole consent for persona and returns the consent ID.
+func (f *fixture) connect(key, bankID, persona string) (string, url.Values) {
+	f.t.Helper()
+	c := f.expect(f.call("POST", "/v1/consents", key, `{"bankId":"`+bankID+`","callbackUrl":"https://app.example.com/cb?x=1"}`), 201, "create consent")
+	loc := f.sca(c["redirectUrl"].(string), persona, persona, "approve")
+	rec := f.back(loc)
+	if rec.Code != http.StatusSeeOther {
+		f.t.Fatalf("callback: %d %s", rec.Code, rec.Body)
+	}
+	to, _ := url.Parse(rec.Header().Get("Location"))
+	return c["id"].(string), to.Query()
+}
+
+// received pulls the messages published so far on a test subscription (waits up to d).
+func received(t *testing.T, sub *pubsub.Subscriber, want int, d time.Duration) [][]byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	var mu sync.Mutex
+	var out [][]byte
+	_ = sub.Receive(ctx, func(_ context.Context, m *pubsub.Message) {
+		m.Ack()
+		mu.Lock()
+		out = append(out, m.Data)
+		if len(out) >= want {
+			cancel()
+		}
+		mu.Unlock()
+	})
+	return out
+}
+
+func (f *fixture) repoKey(orgID string, role string) string {
+	f.t.Helper()
+	p, err := f.repo.CreateKeyPair(f.ctx, orgID, role, orgs.CreatedByCLI)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return p.SandboxKey
+}

@@ -1,0 +1,209 @@
+// Package idempotency makes POST endpoints honour the Idempotency-Key header: the first
+// request with a key runs and its response is stored under the tenant for 24 hours; a
+// retry with the same key and the same request gets the same response again without
+// running anything; the same key with a different request is 422 IDEMPOTENCY_KEY_REUSED.
+// Concurrent duplicates are serialised through a pending record claimed in a Firestore
+// transaction, so exactly one of them runs the handler.
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
+)
+
+// Header is the request header carrying the key.
+const Header = "Idempotency-Key"
+
+// ReplayedHeader is set on a response served from the store.
+const ReplayedHeader = "Idempotent-Replayed"
+
+// Collection holds the records under the tenant (envs/{env}/orgs/{org}/idempotencyKeys).
+const Collection = "idempotencyKeys"
+
+// Defaults.
+const (
+	TTL        = 24 * time.Hour
+	PendingTTL = 60 * time.Second
+	maxKeyLen  = 255
+)
+
+// record is the stored state of one key. ExpiresAt is the Firestore TTL field.
+type record struct {
+	RequestHash string    `firestore:"requestHash"`
+	State       string    `firestore:"state"` // pending | done
+	Status      int       `firestore:"status"`
+	ContentType string    `firestore:"contentType"`
+	Location    string    `firestore:"location"`
+	Body        []byte    `firestore:"body"`
+	LockedUntil time.Time `firestore:"lockedUntil"`
+	ExpiresAt   time.Time `firestore:"expiresAt"`
+	CreatedAt   time.Time `firestore:"createdAt"`
+}
+
+// Store keeps idempotency records in Firestore.
+type Store struct {
+	Client *firestore.Client
+	Now    func() time.Time
+	// Wait bounds how long a duplicate waits for the first request to finish (default 20 s).
+	Wait time.Duration
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func reusedError() *httpapi.Error {
+	return &httpapi.Error{Status: http.StatusUnprocessableEntity, Code: httpapi.CodeIdempotencyKeyReused,
+		Message: "This Idempotency-Key was already used with a different request. Use a new key for a new request."}
+}
+
+// Wrap returns h honouring Idempotency-Key. Requests without the header run h directly.
+// Responses with status 5xx are not stored (the client may retry with the same key).
+func (s *Store) Wrap(h httpapi.HandlerFunc) httpapi.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		key := r.Header.Get(Header)
+		if key == "" {
+			return h(w, r)
+		}
+		if len(key) > maxKeyLen {
+			return httpapi.InvalidField(Header, fmt.Sprintf("must be at most %d characters", maxKeyLen))
+		}
+		t, err := tenant.From(r.Context())
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, httpapi.MaxBodyBytes))
+		if err != nil {
+			return &httpapi.Error{Status: http.StatusRequestEntityTooLarge, Code: httpapi.CodePayloadTooLarge, Message: "The request body is too large."}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		sum := sha256.New()
+		fmt.Fprintf(sum, "%s %s\n", r.Method, r.URL.Path)
+		sum.Write(body)
+		hash := hex.EncodeToString(sum.Sum(nil))
+		keySum := sha256.Sum256([]byte(key))
+		ref := store.For(s.Client, t).Collection(Collection).Doc(hex.EncodeToString(keySum[:]))
+
+		rec, run, err := s.claim(r.Context(), ref, hash)
+		if err != nil {
+			return err
+		}
+		if !run {
+			replay(w, rec)
+			return nil
+		}
+		// Run the handler into a recorder, then store and send what it answered.
+		out := httptest.NewRecorder()
+		if err := h(out, r); err != nil {
+			httpapi.WriteError(out, r, err)
+		}
+		res := out.Result()
+		ctx := context.WithoutCancel(r.Context())
+		if res.StatusCode >= 500 {
+			_, _ = ref.Delete(ctx)
+		} else {
+			now := s.now()
+			_, _ = ref.Set(ctx, record{RequestHash: hash, State: "done", Status: res.StatusCode,
+				ContentType: res.Header.Get("Content-Type"), Location: res.Header.Get("Location"),
+				Body: out.Body.Bytes(), ExpiresAt: now.Add(TTL), CreatedAt: now})
+		}
+		for k, v := range out.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(res.StatusCode)
+		_, _ = w.Write(out.Body.Bytes())
+		return nil
+	}
+}
+
+var errPending = errors.New("pending")
+
+// claim returns the stored response (run false), or claims the key for this request (run
+// true). A duplicate that finds a pending claim waits for it.
+func (s *Store) claim(ctx context.Context, ref *firestore.DocumentRef, hash string) (record, bool, error) {
+	wait := s.Wait
+	if wait <= 0 {
+		wait = 20 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		var rec record
+		run := false
+		err := s.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+			run = false
+			now := s.now()
+			snap, err := tx.Get(ref)
+			switch {
+			case status.Code(err) == codes.NotFound:
+			case err != nil:
+				return err
+			default:
+				if err := snap.DataTo(&rec); err != nil {
+					return err
+				}
+				live := rec.ExpiresAt.After(now) && (rec.State == "done" || rec.LockedUntil.After(now))
+				if live {
+					if rec.RequestHash != hash {
+						return reusedError()
+					}
+					if rec.State == "done" {
+						return nil
+					}
+					return errPending
+				}
+			}
+			run = true
+			return tx.Set(ref, record{RequestHash: hash, State: "pending", LockedUntil: now.Add(PendingTTL), ExpiresAt: now.Add(TTL), CreatedAt: now})
+		})
+		if errors.Is(err, errPending) {
+			if time.Now().After(deadline) {
+				return record{}, false, httpapi.Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
+			}
+			select {
+			case <-ctx.Done():
+				return record{}, false, ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		if err != nil {
+			var apiErr *httpapi.Error
+			if errors.As(err, &apiErr) {
+				return record{}, false, apiErr
+			}
+			return record{}, false, fmt.Errorf("idempotency: %w", err)
+		}
+		return rec, run, nil
+	}
+}
+
+func replay(w http.ResponseWriter, rec record) {
+	if rec.ContentType != "" {
+		w.Header().Set("Content-Type", rec.ContentType)
+	}
+	if rec.Location != "" {
+		w.Header().Set("Location", rec.Location)
+	}
+	w.Header().Set(ReplayedHeader, "true")
+	w.WriteHeader(rec.Status)
+	_, _ = w.Write(rec.Body)
+}
