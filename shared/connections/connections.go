@@ -41,12 +41,12 @@ const (
 
 // Consent statuses (the API's).
 const (
-	ConsentAwaiting = "AWAITING_AUTHORIZATION"
+	ConsentAwaiting   = "AWAITING_AUTHORIZATION"
 	ConsentAuthorized = "AUTHORIZED"
-	ConsentRejected = "REJECTED"
-	ConsentFailed   = "FAILED"
-	ConsentRevoked  = "REVOKED"
-	ConsentExpired  = "EXPIRED"
+	ConsentRejected   = "REJECTED"
+	ConsentFailed     = "FAILED"
+	ConsentRevoked    = "REVOKED"
+	ConsentExpired    = "EXPIRED"
 	// ConsentReplaced: a renewal authorised a newer consent on the same connection
 	// (Consent.ReplacedBy names it).
 	ConsentReplaced = "REPLACED"
@@ -119,27 +119,27 @@ func AAD(orgID, connectionID string) []byte { return []byte(orgID + "/" + connec
 
 // Consent is a PSD2 consent as Tok records it.
 type Consent struct {
-	ID            string     `firestore:"id"`
-	Env           string     `firestore:"env"`
-	OrgID         string     `firestore:"orgId"`
-	BankID        string     `firestore:"bankId"`
-	ConnectionID  string     `firestore:"connectionId"`
-	BankConsentID string     `firestore:"bankConsentId"`
-	Status        string     `firestore:"status"`
-	Access        []string   `firestore:"access"`
-	CallbackURL   string     `firestore:"callbackUrl"`
-	RedirectURL   string     `firestore:"redirectUrl"`
-	AuthorizeBy   time.Time  `firestore:"authorizeBy"`
-	ValidUntil    time.Time  `firestore:"validUntil"`
-	FrequencyPerDay int      `firestore:"frequencyPerDay"`
-	Renews        string     `firestore:"renews"`
-	ReplacedBy    string     `firestore:"replacedBy"`
-	StateHash     string     `firestore:"stateHash"`
-	Error         string     `firestore:"error"`
-	AuthorizedAt  *time.Time `firestore:"authorizedAt"`
-	RevokedAt     *time.Time `firestore:"revokedAt"`
-	CreatedAt     time.Time  `firestore:"createdAt"`
-	UpdatedAt     time.Time  `firestore:"updatedAt"`
+	ID              string     `firestore:"id"`
+	Env             string     `firestore:"env"`
+	OrgID           string     `firestore:"orgId"`
+	BankID          string     `firestore:"bankId"`
+	ConnectionID    string     `firestore:"connectionId"`
+	BankConsentID   string     `firestore:"bankConsentId"`
+	Status          string     `firestore:"status"`
+	Access          []string   `firestore:"access"`
+	CallbackURL     string     `firestore:"callbackUrl"`
+	RedirectURL     string     `firestore:"redirectUrl"`
+	AuthorizeBy     time.Time  `firestore:"authorizeBy"`
+	ValidUntil      time.Time  `firestore:"validUntil"`
+	FrequencyPerDay int        `firestore:"frequencyPerDay"`
+	Renews          string     `firestore:"renews"`
+	ReplacedBy      string     `firestore:"replacedBy"`
+	StateHash       string     `firestore:"stateHash"`
+	Error           string     `firestore:"error"`
+	AuthorizedAt    *time.Time `firestore:"authorizedAt"`
+	RevokedAt       *time.Time `firestore:"revokedAt"`
+	CreatedAt       time.Time  `firestore:"createdAt"`
+	UpdatedAt       time.Time  `firestore:"updatedAt"`
 }
 
 // EffectiveStatus is Status with an AUTHORIZED consent past ValidUntil reported EXPIRED,

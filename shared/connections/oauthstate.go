@@ -25,9 +25,9 @@ const StateTTL = 15 * time.Minute
 
 // State is one pending authorisation.
 type State struct {
-	Env       string    `firestore:"env"`
-	OrgID     string    `firestore:"orgId"`
-	ConsentID string    `firestore:"consentId"`
+	Env       string `firestore:"env"`
+	OrgID     string `firestore:"orgId"`
+	ConsentID string `firestore:"consentId"`
 	// Verifier is the PKCE code verifier, sealed (associated data "pkce/" + consentId).
 	Verifier  []byte    `firestore:"verifier"`
 	ExpiresAt time.Time `firestore:"expiresAt"`
