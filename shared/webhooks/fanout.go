@@ -30,7 +30,7 @@ func DeliveryID(eventID, webhookID string) string {
 
 // Fanout makes one delivery per enabled endpoint of t subscribed to ev's type (a ping goes
 // only to the endpoint it names) and enqueues its first attempt. It is idempotent: a
-// delivery that exists is enqueued again only while it has no attempt.
+// delivery that exists already is left alone.
 func (s *Service) Fanout(ctx context.Context, t tenant.Tenant, ev events.Event) (int, error) {
 	docs, err := s.endpoints(t).Where("enabled", "==", true).Documents(ctx).GetAll()
 	if err != nil {
@@ -93,19 +93,11 @@ func (s *Service) startDelivery(ctx context.Context, t tenant.Tenant, ep Endpoin
 		return tx.Set(s.queueRef(d.ID), queueEntry{Task: task, DueAt: now.Add(Lease)})
 	})
 	if status.Code(err) == codes.AlreadyExists {
-		// The event was fanned out before: enqueue again only if no attempt was made.
-		snap, err := ref.Get(ctx)
-		if err != nil {
-			return err
-		}
-		var existing Delivery
-		if err := snap.DataTo(&existing); err != nil {
-			return err
-		}
-		if len(existing.Attempts) > 0 || existing.Status != StatusPending {
-			return nil
-		}
-	} else if err != nil {
+		// The event was fanned out before (Pub/Sub redelivered it): its first Task went out
+		// then, and if that was lost the leased queue entry brings it back.
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("create delivery %s: %w", d.ID, err)
 	}
 	return s.queue.Enqueue(ctx, task)

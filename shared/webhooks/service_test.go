@@ -1,0 +1,452 @@
+package webhooks_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"tokapi.io/tok/shared/events"
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/webhooks"
+	"tokapi.io/tok/shared/webhooks/webhookstest"
+)
+
+type fixture struct {
+	fs    *firestore.Client
+	svc   *webhooks.Service
+	q     *webhookstest.Queue
+	clock *webhookstest.Clock
+	t     tenant.Tenant
+}
+
+func newFixture(t testing.TB, env string, opts ...webhooks.Option) *fixture {
+	t.Helper()
+	project := testenv.Project(t)
+	f := &fixture{fs: testenv.Firestore(t, project), q: &webhookstest.Queue{},
+		clock: webhookstest.NewClock(time.Now().UTC().Truncate(time.Second)),
+		t:     tenant.Tenant{Env: env, OrgID: ids.New(ids.Organisation)}}
+	opts = append([]webhooks.Option{webhooks.WithClock(f.clock.Now)}, opts...)
+	f.svc = webhooks.New(f.fs, webhookstest.Sealer(t, project), f.q, opts...)
+	return f
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (f *fixture) endpoint(t testing.TB, url string, evs ...string) (webhooks.Endpoint, string) {
+	t.Helper()
+	if len(evs) == 0 {
+		evs = []string{"*"}
+	}
+	ep, secret, err := f.svc.CreateEndpoint(context.Background(), f.t, webhooks.EndpointInput{URL: &url, Events: &evs})
+	if err != nil {
+		t.Fatalf("create endpoint %s: %v", url, err)
+	}
+	return ep, secret
+}
+
+func (f *fixture) event(t testing.TB, typ string, data any) events.Event {
+	t.Helper()
+	ev, err := events.New(typ, data, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Fanout(context.Background(), f.t, ev); err != nil {
+		t.Fatalf("fan out: %v", err)
+	}
+	return ev
+}
+
+func (f *fixture) delivery(t testing.TB, webhookID, eventID string) webhooks.Delivery {
+	t.Helper()
+	d, err := f.svc.GetDelivery(context.Background(), f.t, webhookID, webhooks.DeliveryID(eventID, webhookID))
+	if err != nil {
+		t.Fatalf("get delivery: %v", err)
+	}
+	return d
+}
+
+func verify(t testing.TB, secret string, r webhookstest.Request) error {
+	t.Helper()
+	wh, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wh.Verify(r.Body, r.Header)
+}
+
+// TestDeliveryVerifiedByStandardWebhooksLibrary: a sandbox endpoint on 127.0.0.1 gets the
+// event body, signed so that the published Standard Webhooks library verifies it.
+func TestDeliveryVerifiedByStandardWebhooksLibrary(t *testing.T) {
+	f := newFixture(t, tenant.Sandbox)
+	rcv := webhookstest.NewReceiver(t, nil)
+	ep, secret := f.endpoint(t, rcv.URL+"/hooks/tok", "consent.authorized")
+	f.clock.Set(time.Now().UTC()) // the library checks the timestamp against the real clock
+	ev := f.event(t, "consent.authorized", map[string]string{"consentId": ids.New(ids.Consent), "bankId": "sandbox-hr", "status": "valid"})
+	if n := f.q.Drain(t, f.svc); n != 1 {
+		t.Fatalf("%d tasks ran, want 1", n)
+	}
+	reqs := rcv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("receiver got %d requests", len(reqs))
+	}
+	r := reqs[0]
+	if err := verify(t, secret, r); err != nil {
+		t.Fatalf("Standard Webhooks library rejects the delivery: %v\nheaders %v", err, r.Header)
+	}
+	if r.Header.Get("webhook-id") != ev.ID || r.Header.Get("Content-Type") != "application/json" || r.Path != "/hooks/tok" {
+		t.Errorf("headers %v path %s", r.Header, r.Path)
+	}
+	var body struct {
+		ID, Type, CreatedAt string
+		Data                map[string]any
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil || body.ID != ev.ID || body.Type != ev.Type || body.Data["bankId"] != "sandbox-hr" {
+		t.Errorf("body %s (%v)", r.Body, err)
+	}
+	d := f.delivery(t, ep.ID, ev.ID)
+	if d.Status != webhooks.StatusSucceeded || len(d.Attempts) != 1 || d.Attempts[0].StatusCode != 204 || d.NextAttemptAt != nil {
+		t.Errorf("delivery %+v", d)
+	}
+}
+
+// TestFanoutRouting: only enabled, subscribed endpoints get an event; a ping goes to the one
+// it names; fanning the same event out twice makes no second delivery.
+func TestFanoutRouting(t *testing.T) {
+	f := newFixture(t, tenant.Sandbox)
+	rcv := webhookstest.NewReceiver(t, nil)
+	all, _ := f.endpoint(t, rcv.URL+"/all")
+	consents, _ := f.endpoint(t, rcv.URL+"/consents", "consent.authorized", "consent.revoked")
+	off, _ := f.endpoint(t, rcv.URL+"/off")
+	if _, err := f.svc.UpdateEndpoint(t.Context(), f.t, off.ID, webhooks.EndpointInput{Enabled: ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	ev := f.event(t, "transactions.created", map[string]any{"accountId": "acc_x", "transactionIds": []string{}})
+	if _, err := f.svc.Fanout(t.Context(), f.t, ev); err != nil { // Pub/Sub redelivered the event
+		t.Fatal(err)
+	}
+	f.event(t, "consent.revoked", map[string]any{})
+	f.event(t, webhooks.EventPing, webhooks.PingData{WebhookID: consents.ID, Message: "hi"})
+	f.q.Drain(t, f.svc)
+	paths := map[string]int{}
+	for _, r := range rcv.Requests() {
+		paths[r.Path]++
+	}
+	want := map[string]int{"/all": 2, "/consents": 2}
+	if fmt.Sprint(paths) != fmt.Sprint(want) {
+		t.Errorf("received %v, want %v", paths, want)
+	}
+	ds, err := f.svc.ListDeliveries(t.Context(), f.t, all.ID, 10, nil)
+	if err != nil || len(ds) != 2 {
+		t.Errorf("deliveries of the * endpoint: %d %v", len(ds), err)
+	}
+	// Another tenant sees nothing.
+	other := tenant.Tenant{Env: tenant.Live, OrgID: f.t.OrgID}
+	if _, err := f.svc.GetEndpoint(t.Context(), other, all.ID); !errors.Is(err, webhooks.ErrNotFound) {
+		t.Errorf("live tenant reads a sandbox endpoint: %v", err)
+	}
+}
+
+type flipResolver struct {
+	mu    sync.Mutex
+	addrs map[string][]netip.Addr
+}
+
+func (r *flipResolver) set(host, addr string) {
+	r.mu.Lock()
+	r.addrs[host] = []netip.Addr{netip.MustParseAddr(addr)}
+	r.mu.Unlock()
+}
+
+func (r *flipResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if a, ok := r.addrs[host]; ok {
+		return a, nil
+	}
+	return nil, errors.New("no such host")
+}
+
+// TestPrivateAddressRefusedForLive: a live endpoint cannot be registered on a private
+// address, and one whose name is rebound to a private address after registration is not
+// connected to at delivery.
+func TestPrivateAddressRefusedForLive(t *testing.T) {
+	res := &flipResolver{addrs: map[string][]netip.Addr{}}
+	res.set("hooks.example.com", "93.184.216.34")
+	res.set("intranet.example.com", "10.20.30.40")
+	f := newFixture(t, tenant.Live, webhooks.WithResolver(res))
+	for _, u := range []string{"https://10.0.0.1/hook", "https://127.0.0.1/hook", "https://localhost/hook", "https://169.254.169.254/",
+		"https://intranet.example.com/hook", "https://[fd00::1]/", "https://100.100.100.100/", "http://hooks.example.com/hook"} {
+		evs := []string{"*"}
+		_, _, err := f.svc.CreateEndpoint(t.Context(), f.t, webhooks.EndpointInput{URL: &u, Events: &evs})
+		var ve *webhooks.ValidationError
+		if !errors.As(err, &ve) || ve.Field != "url" {
+			t.Errorf("live %s: %v, want a url validation error", u, err)
+		}
+	}
+	// A TLS receiver on 127.0.0.1; the endpoint's name first resolves publicly, then is
+	// rebound to 127.0.0.1 (where the receiver is).
+	rcv := webhookstest.NewReceiver(t, nil)
+	port := rcv.URL[strings.LastIndex(rcv.URL, ":")+1:]
+	ep, _ := f.endpoint(t, "https://hooks.example.com:"+port+"/hook")
+	res.set("hooks.example.com", "127.0.0.1")
+	ev := f.event(t, "consent.authorized", map[string]any{})
+	f.q.Drain(t, f.svc)
+	if n := len(rcv.Requests()); n != 0 {
+		t.Fatalf("the rebound endpoint was reached %d times", n)
+	}
+	d := f.delivery(t, ep.ID, ev.ID)
+	if len(d.Attempts) != 1 || d.Attempts[0].Success || !strings.Contains(d.Attempts[0].Error, "non-public") || d.Status != webhooks.StatusPending {
+		t.Errorf("delivery %+v", d)
+	}
+	// PATCHing the URL to a private address is refused too.
+	if _, err := f.svc.UpdateEndpoint(t.Context(), f.t, ep.ID, webhooks.EndpointInput{URL: ptr("https://192.168.1.10/")}); err == nil {
+		t.Error("PATCH to a private address accepted")
+	}
+}
+
+// TestRotationSignsWithBoth: after a rotation each delivery carries two signatures, one per
+// secret, for 24 hours; then only the new secret signs.
+func TestRotationSignsWithBoth(t *testing.T) {
+	f := newFixture(t, tenant.Sandbox)
+	rcv := webhookstest.NewReceiver(t, nil)
+	ep, oldSecret := f.endpoint(t, rcv.URL)
+	_, newSecret, until, err := f.svc.RotateSecret(t.Context(), f.t, ep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if newSecret == oldSecret || until.Sub(f.clock.Now()) != webhooks.SecretOverlap {
+		t.Fatalf("rotation: %v until %v", newSecret == oldSecret, until)
+	}
+	f.event(t, "sync.failed", map[string]any{})
+	f.q.Drain(t, f.svc)
+	f.clock.Add(webhooks.SecretOverlap + time.Second)
+	f.event(t, "sync.failed", map[string]any{})
+	f.q.Drain(t, f.svc)
+	reqs := rcv.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests", len(reqs))
+	}
+	check := func(r webhookstest.Request, secret string) error {
+		wh, _ := standardwebhooks.NewWebhook(secret)
+		return wh.VerifyIgnoringTimestamp(r.Body, r.Header)
+	}
+	if sigs := strings.Fields(reqs[0].Header.Get("webhook-signature")); len(sigs) != 2 {
+		t.Errorf("during the overlap: %d signatures", len(sigs))
+	}
+	if check(reqs[0], oldSecret) != nil || check(reqs[0], newSecret) != nil {
+		t.Error("during the overlap, a secret does not verify")
+	}
+	if sigs := strings.Fields(reqs[1].Header.Get("webhook-signature")); len(sigs) != 1 {
+		t.Errorf("after the overlap: %d signatures", len(sigs))
+	}
+	if check(reqs[1], newSecret) != nil || check(reqs[1], oldSecret) == nil {
+		t.Error("after the overlap, the new secret must verify and the old must not")
+	}
+	// The stored secrets are sealed, never plain.
+	snap, err := store.For(f.fs, f.t).Collection(webhooks.EndpointsCollection).Doc(ep.ID).Get(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := fmt.Sprint(snap.Data())
+	if strings.Contains(raw, strings.TrimPrefix(oldSecret, "whsec_")) || strings.Contains(raw, strings.TrimPrefix(newSecret, "whsec_")) {
+		t.Error("a signing secret is stored in plain text")
+	}
+}
+
+// TestDeadLetterAndDisable drives the whole schedule with the injected clock: a receiver
+// that always fails gets retried for at least 24 hours (first two retries within a minute),
+// then the delivery is dead-lettered; after 3 days of nothing but failures the endpoint is
+// disabled with a notice, and its pending deliveries are cancelled.
+func TestDeadLetterAndDisable(t *testing.T) {
+	f := newFixture(t, tenant.Sandbox)
+	rcv := webhookstest.NewReceiver(t, func(int) int { return http.StatusServiceUnavailable })
+	ep, _ := f.endpoint(t, rcv.URL)
+	start := f.clock.Now()
+	ev := f.event(t, "transactions.created", map[string]any{})
+	f.q.Drain(t, f.svc)
+	for i := 0; i < 50; i++ {
+		d := f.delivery(t, ep.ID, ev.ID)
+		if d.Status != webhooks.StatusPending {
+			break
+		}
+		// Nothing is due before nextAttemptAt.
+		if n, err := f.svc.DispatchDue(t.Context()); err != nil || n != 0 {
+			t.Fatalf("dispatch before due: %d %v", n, err)
+		}
+		f.clock.Set(*d.NextAttemptAt)
+		if n, err := f.svc.DispatchDue(t.Context()); err != nil || n != 1 {
+			t.Fatalf("dispatch when due: %d %v", n, err)
+		}
+		f.q.Drain(t, f.svc)
+	}
+	d := f.delivery(t, ep.ID, ev.ID)
+	if d.Status != webhooks.StatusDeadLettered || d.DeadLetteredAt == nil {
+		t.Fatalf("delivery not dead-lettered: %s after %d attempts", d.Status, len(d.Attempts))
+	}
+	at := d.Attempts
+	if len(rcv.Requests()) != len(at) {
+		t.Errorf("receiver saw %d requests, log has %d attempts", len(rcv.Requests()), len(at))
+	}
+	if at[2].At.Sub(at[0].At) > time.Minute {
+		t.Errorf("first two retries at +%v and +%v, want within a minute", at[1].At.Sub(at[0].At), at[2].At.Sub(at[0].At))
+	}
+	if span := at[len(at)-1].At.Sub(at[0].At); span < webhooks.RetryWindow {
+		t.Errorf("retried for only %v", span)
+	}
+	for i := 4; i < len(at); i++ {
+		if at[i].At.Sub(at[i-1].At) < at[i-2].At.Sub(at[i-3].At) {
+			t.Errorf("gap %d shorter than gap %d", i, i-2)
+		}
+	}
+	for _, r := range rcv.Requests() {
+		if r.Header.Get("webhook-id") != ev.ID {
+			t.Errorf("webhook-id %s, want %s on every retry", r.Header.Get("webhook-id"), ev.ID)
+		}
+	}
+	t.Logf("%d attempts over %v; gaps:", len(at), at[len(at)-1].At.Sub(start))
+	for i := 1; i < len(at); i++ {
+		t.Logf("  retry %2d at +%v", i, at[i].At.Sub(at[0].At).Round(time.Second))
+	}
+	cur, _ := f.svc.GetEndpoint(t.Context(), f.t, ep.ID)
+	if !cur.Enabled || cur.FailingSince == nil || !cur.FailingSince.Equal(at[0].At) {
+		t.Fatalf("after one dead letter: enabled %v failingSince %v", cur.Enabled, cur.FailingSince)
+	}
+	// Another failing event while < 3 days: still enabled.
+	ev2 := f.event(t, "transactions.created", map[string]any{})
+	f.q.Drain(t, f.svc)
+	if cur, _ = f.svc.GetEndpoint(t.Context(), f.t, ep.ID); !cur.Enabled {
+		t.Fatal("disabled before 3 days")
+	}
+	// Three days after the first failure, one more failure disables it.
+	f.clock.Set(at[0].At.Add(webhooks.DisableAfter))
+	f.event(t, "transactions.created", map[string]any{})
+	f.q.Drain(t, f.svc)
+	cur, _ = f.svc.GetEndpoint(t.Context(), f.t, ep.ID)
+	if cur.Enabled || cur.DisabledAt == nil || !strings.Contains(cur.DisabledReason, "failed") {
+		t.Fatalf("after 3 days of failures: enabled %v, notice %q", cur.Enabled, cur.DisabledReason)
+	}
+	// ev2's pending delivery is cancelled when it comes due.
+	f.clock.Add(time.Hour)
+	if _, err := f.svc.DispatchDue(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	f.q.Drain(t, f.svc)
+	if d2 := f.delivery(t, ep.ID, ev2.ID); d2.Status != webhooks.StatusCancelled {
+		t.Errorf("pending delivery of a disabled endpoint: %s", d2.Status)
+	}
+	// Redelivery of the dead letter is refused while disabled, works once re-enabled.
+	if _, err := f.svc.Redeliver(t.Context(), f.t, ep.ID, d.ID); err == nil {
+		t.Error("redelivery to a disabled endpoint accepted")
+	}
+	if cur, err := f.svc.UpdateEndpoint(t.Context(), f.t, ep.ID, webhooks.EndpointInput{Enabled: ptr(true)}); err != nil || cur.DisabledReason != "" || cur.FailingSince != nil {
+		t.Fatalf("re-enable: %+v %v", cur, err)
+	}
+	rcv.Status = nil
+	if _, err := f.svc.Redeliver(t.Context(), f.t, ep.ID, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.q.Drain(t, f.svc)
+	d = f.delivery(t, ep.ID, ev.ID)
+	if last := d.Attempts[len(d.Attempts)-1]; d.Status != webhooks.StatusSucceeded || last.Trigger != webhooks.TriggerManual || !last.Success {
+		t.Errorf("after redelivery: %s %+v", d.Status, last)
+	}
+}
+
+// TestDispatchLeases: two schedulers polling at once publish each due delivery once, and a
+// stale or duplicate Task makes no second attempt.
+func TestDispatchLeases(t *testing.T) {
+	f := newFixture(t, tenant.Sandbox)
+	rcv := webhookstest.NewReceiver(t, func(n int) int {
+		if n < 5 {
+			return 500
+		}
+		return 200
+	})
+	ep, _ := f.endpoint(t, rcv.URL)
+	var evs []events.Event
+	for range 5 {
+		evs = append(evs, f.event(t, "consent.expired", map[string]any{}))
+	}
+	first := f.q.Take()
+	for _, task := range first {
+		if err := f.svc.Deliver(t.Context(), task); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A duplicate of an already-attempted Task is dropped.
+	if err := f.svc.Deliver(t.Context(), first[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rcv.Requests()); n != 5 {
+		t.Fatalf("%d requests after 5 first attempts and a duplicate", n)
+	}
+	f.clock.Add(time.Minute)
+	var wg sync.WaitGroup
+	counts := make([]int, 4)
+	for i := range counts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := f.svc.DispatchDue(context.Background())
+			if err != nil {
+				t.Error(err)
+			}
+			counts[i] = n
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	if total != 5 {
+		t.Errorf("concurrent schedulers published %v (total %d), want 5 in all", counts, total)
+	}
+	f.q.Drain(t, f.svc)
+	for _, ev := range evs {
+		if d := f.delivery(t, ep.ID, ev.ID); d.Status != webhooks.StatusSucceeded || len(d.Attempts) != 2 {
+			t.Errorf("delivery %s: %s with %d attempts", d.ID, d.Status, len(d.Attempts))
+		}
+	}
+	// Nothing left in the queue.
+	f.clock.Add(24 * time.Hour)
+	if n, err := f.svc.DispatchDue(t.Context()); n != 0 || err != nil {
+		t.Errorf("queue not empty: %d %v", n, err)
+	}
+}
+
+// TestEndpointLimitAndValidation: at most 10 endpoints per tenant; events are validated.
+func TestEndpointLimitAndValidation(t *testing.T) {
+	f := newFixture(t, tenant.Sandbox)
+	for i := range webhooks.MaxEndpoints {
+		f.endpoint(t, fmt.Sprintf("http://127.0.0.1:9/%d", i))
+	}
+	u, evs := "http://127.0.0.1:9/x", []string{"*"}
+	var ce *webhooks.ConflictError
+	if _, _, err := f.svc.CreateEndpoint(t.Context(), f.t, webhooks.EndpointInput{URL: &u, Events: &evs}); !errors.As(err, &ce) {
+		t.Errorf("11th endpoint: %v", err)
+	}
+	other := tenant.Tenant{Env: tenant.Live, OrgID: f.t.OrgID}
+	u2 := "https://93.184.216.34/hook"
+	if _, _, err := f.svc.CreateEndpoint(t.Context(), other, webhooks.EndpointInput{URL: &u2, Events: &evs}); err != nil {
+		t.Errorf("the live environment has its own limit: %v", err)
+	}
+	for _, bad := range [][]string{{}, {"*", "consent.authorized"}, {"consent.authorised"}, {"sync.failed", "sync.failed"}} {
+		if _, err := f.svc.UpdateEndpoint(t.Context(), f.t, "whk_0000000000000000000000000Z", webhooks.EndpointInput{Events: &bad}); err == nil {
+			t.Errorf("events %v accepted", bad)
+		}
+	}
+}
