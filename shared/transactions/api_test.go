@@ -1,0 +1,321 @@
+package transactions_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"github.com/shopspring/decimal"
+
+	"tokapi.io/tok/shared/apitest"
+	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/banksync"
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/transactions"
+)
+
+// fakeBank is a connector with one account whose transactions the test sets.
+type fakeBank struct {
+	bank.Connector
+	mu    sync.Mutex
+	txns  []bank.Transaction
+	delay time.Duration
+	per   int
+}
+
+func (f *fakeBank) set(t []bank.Transaction) { f.mu.Lock(); f.txns = t; f.mu.Unlock() }
+
+func (f *fakeBank) Accounts(context.Context, bank.Session) ([]bank.Account, error) {
+	return []bank.Account{{ResourceID: "a1", IBAN: "RS35105008123123123173", Currency: "RSD"}}, nil
+}
+func (f *fakeBank) Balances(context.Context, bank.Session, string) ([]bank.Balance, error) {
+	return []bank.Balance{{Type: "closingBooked", Amount: decimal.NewFromInt(5), Currency: "RSD"}}, nil
+}
+func (f *fakeBank) StandingOrders(context.Context, bank.Session, string) ([]bank.StandingOrder, error) {
+	return nil, bank.ErrNotSupported
+}
+func (f *fakeBank) Transactions(ctx context.Context, _ bank.Session, _ string, _ bank.TransactionQuery, page func([]bank.Transaction) error) error {
+	f.mu.Lock()
+	all := slices.Clone(f.txns)
+	f.mu.Unlock()
+	per := f.per
+	if per == 0 {
+		per = 500
+	}
+	for i := 0; i < len(all); i += per {
+		if f.delay > 0 {
+			time.Sleep(f.delay)
+		}
+		if err := page(all[i:min(i+per, len(all))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fakeBank) Session(context.Context, store.Scope, string, bool) (bank.Session, bank.Connector, error) {
+	return bank.Session{}, f, nil
+}
+
+var today = time.Date(2026, 4, 20, 0, 0, 0, 0, time.UTC)
+
+// gen makes n booked transactions numbered from start, spread over 300 days.
+func gen(start, n int) []bank.Transaction {
+	out := make([]bank.Transaction, n)
+	for i := range out {
+		k := start + i
+		d := today.AddDate(0, 0, -(k*7919)%300).Format(time.DateOnly)
+		out[i] = bank.Transaction{BankTransactionID: fmt.Sprintf("B%06d", k), Status: bank.StatusBooked, BookingDate: d, ValueDate: d,
+			Amount: decimal.NewFromInt(int64(100 + k)), Direction: bank.DirectionOutbound, Currency: "RSD",
+			CreditorName: "Shop", CreditorIBAN: "RS35105008000000019174", RemittanceInfo: fmt.Sprintf("Racun %d", k)}
+	}
+	return out
+}
+
+type fixture struct {
+	fs     *firestore.Client
+	scope  store.Scope
+	bank   *fakeBank
+	w      *banksync.Worker
+	h      http.Handler
+	acc    string
+	cxn    string
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	fs := testenv.Firestore(t, testenv.Project(t))
+	ten := tenant.Tenant{Env: tenant.Sandbox, OrgID: ids.New(ids.Organisation)}
+	f := &fixture{fs: fs, scope: store.For(fs, ten), bank: &fakeBank{}, cxn: ids.New("cxn")}
+	_, err := f.scope.Collection("connections").Doc(f.cxn).Set(context.Background(), map[string]any{
+		"bankId": "sandbox-rs", "consentId": "c1", "status": "ACTIVE", "frequencyPerDay": 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.acc = banksync.AccountID("sandbox-rs", bank.Account{IBAN: "RS35105008123123123173"})
+	f.w = &banksync.Worker{FS: fs, Sessions: f.bank, Connections: banksync.FirestoreConnections{}, Accounts: banksync.FirestoreAccounts{},
+		Now: func() time.Time { return today.Add(10 * time.Hour) }}
+	rt := httpapi.NewRouter()
+	api := &transactions.API{Firestore: func(context.Context) (*firestore.Client, error) { return fs, nil }}
+	api.Register(rt)
+	f.h = httpapi.Middleware("test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt.ServeHTTP(w, r.WithContext(tenant.With(r.Context(), ten)))
+	}))
+	return f
+}
+
+func (f *fixture) sync(t testing.TB) banksync.Result {
+	t.Helper()
+	ten := f.scope.Tenant()
+	res, err := f.w.Handle(context.Background(), banksync.Request{Env: ten.Env, OrgID: ten.OrgID, ConnectionID: f.cxn, Attended: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func (f *fixture) get(t testing.TB, path string, q url.Values) *httptest.ResponseRecorder {
+	t.Helper()
+	u := path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	return apitest.Do(t, f.h, httptest.NewRequest(http.MethodGet, u, nil))
+}
+
+func decode[T any](t testing.TB, rec *httptest.ResponseRecorder) T {
+	t.Helper()
+	var v T
+	if rec.Code != 200 {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+type walk struct {
+	f      *fixture
+	limit  int
+	q      url.Values
+	cursor string
+	done   bool
+	ids    []string
+}
+
+func (w *walk) next(t testing.TB) {
+	q := url.Values{"limit": {fmt.Sprint(w.limit)}}
+	for k, v := range w.q {
+		q[k] = v
+	}
+	if w.cursor != "" {
+		q.Set("cursor", w.cursor)
+	}
+	l := decode[httpapi.List[transactions.View]](t, w.f.get(t, "/v1/accounts/"+w.f.acc+"/transactions", q))
+	for _, v := range l.Data {
+		w.ids = append(w.ids, v.ID)
+	}
+	if !l.HasMore {
+		w.done = true
+		return
+	}
+	w.cursor = *l.NextCursor
+}
+
+func TestPageWalkStableWhileSyncing(t *testing.T) {
+	f := newFixture(t)
+	f.bank.set(gen(0, 1500))
+	f.sync(t)
+	w100, w500 := &walk{f: f, limit: 100}, &walk{f: f, limit: 500}
+	w100.next(t)
+	w500.next(t)
+	// A sync now adds 1500 rows across the whole date range, page by page, while both walks go on.
+	f.bank.set(append(gen(0, 1500), gen(1500, 1500)...))
+	f.bank.per, f.bank.delay = 100, 15*time.Millisecond
+	done := make(chan banksync.Result)
+	go func() { done <- f.sync(t) }()
+	for !w100.done || !w500.done {
+		if !w100.done {
+			w100.next(t)
+		}
+		if !w500.done && len(w500.ids) < len(w100.ids) {
+			w500.next(t)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	res := <-done
+	if res.Created != 1500 {
+		t.Fatalf("concurrent sync created %d", res.Created)
+	}
+	if !slices.Equal(w100.ids, w500.ids) || len(w100.ids) != 1500 {
+		t.Fatalf("limit=100 walk has %d rows, limit=500 walk %d, equal=%v", len(w100.ids), len(w500.ids), slices.Equal(w100.ids, w500.ids))
+	}
+	seen := map[string]bool{}
+	for _, id := range w100.ids {
+		if seen[id] {
+			t.Fatalf("row %s repeated", id)
+		}
+		seen[id] = true
+	}
+	// A new walk sees all 3000, newest first with the ID tie-break.
+	all := &walk{f: f, limit: 500}
+	for !all.done {
+		all.next(t)
+	}
+	if len(all.ids) != 3000 {
+		t.Fatalf("fresh walk: %d rows", len(all.ids))
+	}
+}
+
+func TestFiltersChangesAndErrors(t *testing.T) {
+	f := newFixture(t)
+	txns := gen(0, 300)
+	pend := today.Format(time.DateOnly)
+	txns = append(txns, bank.Transaction{BankTransactionID: "P1", EntryReference: "E1", Status: bank.StatusPending, ValueDate: pend,
+		Amount: decimal.NewFromInt(42), Direction: bank.DirectionOutbound, Currency: "RSD", CreditorName: "Cafe"})
+	f.bank.set(txns)
+	f.sync(t)
+	base := "/v1/accounts/" + f.acc + "/transactions"
+
+	// Filters.
+	from, to := today.AddDate(0, 0, -30).Format(time.DateOnly), today.AddDate(0, 0, -10).Format(time.DateOnly)
+	l := decode[httpapi.List[transactions.View]](t, f.get(t, base, url.Values{"dateFrom": {from}, "dateTo": {to}, "status": {"booked"}, "limit": {"500"}}))
+	want := 0
+	for _, x := range txns {
+		if x.Status == bank.StatusBooked && x.BookingDate >= from && x.BookingDate <= to {
+			want++
+		}
+	}
+	if len(l.Data) != want || want == 0 {
+		t.Fatalf("date filter: %d rows, want %d", len(l.Data), want)
+	}
+	for i, v := range l.Data {
+		if *v.BookingDate < from || *v.BookingDate > to || v.Status != "booked" || v.Source != "open_banking" {
+			t.Fatalf("row %+v outside the filter", v)
+		}
+		if i > 0 && (*l.Data[i-1].BookingDate < *v.BookingDate || (*l.Data[i-1].BookingDate == *v.BookingDate && l.Data[i-1].ID < v.ID)) {
+			t.Fatal("not newest first with the ID tie-break")
+		}
+	}
+	p := decode[httpapi.List[transactions.View]](t, f.get(t, base, url.Values{"status": {"pending"}}))
+	if len(p.Data) != 1 || p.Data[0].BookingDate != nil || p.Data[0].Amount != "42.0000" {
+		t.Fatalf("pending: %+v", p.Data)
+	}
+	one := decode[transactions.View](t, f.get(t, base+"/"+p.Data[0].ID, nil))
+	if one.ID != p.Data[0].ID {
+		t.Fatal("get one")
+	}
+
+	// Changes feed: all as added, then only what the next sync changed.
+	ch := decode[transactions.ChangesPage](t, f.get(t, base+"/changes", url.Values{"limit": {"500"}}))
+	if len(ch.Data) != 301 || ch.HasMore || ch.Data[0].Type != "added" {
+		t.Fatalf("first changes: %d hasMore=%v", len(ch.Data), ch.HasMore)
+	}
+	booked := txns[300]
+	booked.BankTransactionID, booked.Status, booked.BookingDate = "B-P1", bank.StatusBooked, pend
+	f.bank.set(append(append(gen(0, 300), gen(300, 5)...), booked))
+	f.sync(t)
+	ch2 := decode[transactions.ChangesPage](t, f.get(t, base+"/changes", url.Values{"cursor": {ch.NextCursor}}))
+	kinds := map[string]int{}
+	for _, c := range ch2.Data {
+		kinds[c.Type]++
+	}
+	if kinds["added"] != 5 || kinds["modified"] != 1 || len(ch2.Data) != 6 {
+		t.Fatalf("second changes: %v", kinds)
+	}
+	ch3 := decode[transactions.ChangesPage](t, f.get(t, base+"/changes", url.Values{"cursor": {ch2.NextCursor}}))
+	if len(ch3.Data) != 0 {
+		t.Fatalf("idle changes: %d", len(ch3.Data))
+	}
+
+	// Invalid input is 400; unknown accounts 404; ended consents 403.
+	for _, q := range []url.Values{{"dateFrom": {"2026-13-01"}}, {"dateTo": {"yesterday"}}, {"limit": {"0"}}, {"limit": {"501"}},
+		{"limit": {"x"}}, {"cursor": {"garbage!"}}, {"cursor": {"eyJzIjoxfQ"}}, {"status": {"done"}},
+		{"dateFrom": {"2026-02-02"}, "dateTo": {"2026-02-01"}}} {
+		if rec := f.get(t, base, q); rec.Code != 400 {
+			t.Errorf("%v: %d", q, rec.Code)
+		}
+	}
+	if rec := f.get(t, base+"/changes", url.Values{"cursor": {"bm9wZQ"}}); rec.Code != 400 {
+		t.Errorf("changes bad cursor: %d", rec.Code)
+	}
+	if rec := f.get(t, "/v1/accounts/"+ids.New(ids.Account)+"/transactions", nil); rec.Code != 404 {
+		t.Errorf("unknown account: %d", rec.Code)
+	}
+	if rec := f.get(t, base+"/"+ids.New(ids.Transaction), nil); rec.Code != 404 {
+		t.Errorf("unknown transaction: %d", rec.Code)
+	}
+	if rec := f.get(t, "/v1/accounts/"+f.acc+"/standing-orders", nil); rec.Code != 200 {
+		t.Errorf("standing orders: %d", rec.Code)
+	}
+	if _, err := f.scope.Collection("connections").Doc(f.cxn).Update(context.Background(), []firestore.Update{{Path: "status", Value: "REVOKED"}}); err != nil {
+		t.Fatal(err)
+	}
+	if rec := f.get(t, base, nil); rec.Code != 403 || !json.Valid(rec.Body.Bytes()) || !contains(rec.Body.String(), "CONSENT_REVOKED") {
+		t.Errorf("revoked: %d %s", rec.Code, rec.Body)
+	}
+}
+
+func contains(s, sub string) bool { return len(s) >= len(sub) && (s == sub || len(sub) == 0 || indexOf(s, sub) >= 0) }
+
+func indexOf(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
