@@ -314,3 +314,40 @@ func (f *fixture) repoKey(orgID string, role string) string {
 	}
 	return p.SandboxKey
 }
+
+const chromiumPath = "/usr/bin/chromium"
+
+// scaAt is sca for a bank redirect that must start with prefix (the stack's callback URL).
+func (f *fixture) scaAt(authorizeURL, prefix, user, password string) *url.URL {
+	f.t.Helper()
+	resp, err := f.browser.Get(authorizeURL)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	m := reqField.FindSubmatch(page)
+	if resp.StatusCode != 200 || m == nil {
+		f.t.Fatalf("authorize page: %d %s", resp.StatusCode, page)
+	}
+	u, _ := url.Parse(authorizeURL)
+	base := u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/oauth2/authorize") + "/oauth2/authorize/"
+	var last *http.Response
+	for _, st := range []struct {
+		step string
+		form url.Values
+	}{{"login", url.Values{"username": {user}, "password": {password}}}, {"otp", url.Values{"otp": {"123456"}}}, {"decision", url.Values{"decision": {"approve"}}}} {
+		st.form.Set("req", string(m[1]))
+		last, err = f.browser.PostForm(base+st.step, st.form)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, last.Body)
+		_ = last.Body.Close()
+	}
+	loc, err := url.Parse(last.Header.Get("Location"))
+	if last.StatusCode != http.StatusFound || err != nil || !strings.HasPrefix(loc.String(), prefix) {
+		f.t.Fatalf("bank redirect: %d %q", last.StatusCode, last.Header.Get("Location"))
+	}
+	return loc
+}

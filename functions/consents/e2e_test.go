@@ -1,0 +1,244 @@
+package consents_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"tokapi.io/tok/emulators/localstack"
+	"tokapi.io/tok/shared/apitest"
+	"tokapi.io/tok/shared/manifest"
+	"tokapi.io/tok/shared/orgs"
+	"tokapi.io/tok/shared/testenv"
+)
+
+// tpp is the organisation's application: it records where Tok sends the PSU back.
+type tpp struct {
+	srv *httptest.Server
+	got chan url.Values
+}
+
+func newTPP(t *testing.T) *tpp {
+	p := &tpp{got: make(chan url.Values, 4)}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case p.got <- r.URL.Query():
+		default:
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte("<!DOCTYPE html><title>App</title><h1 id=done>Bank connected: " + r.URL.Query().Get("status") + "</h1>"))
+	}))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+func (p *tpp) wait(t *testing.T) url.Values {
+	t.Helper()
+	select {
+	case q := <-p.got:
+		return q
+	case <-time.After(20 * time.Second):
+		t.Fatal("Tok never redirected to the application")
+	}
+	return nil
+}
+
+// TestEndToEnd runs the consent flow through the whole local stack (every function as its
+// own process behind the gateway, as make dev runs it): over HTTP, then clicking through
+// the sandbox bank's pages in headless Chromium.
+func TestEndToEnd(t *testing.T) {
+	testenv.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	project := testenv.Project(t)
+	_ = testenv.Firestore(t, project)
+	_ = testenv.PubSub(t, project)
+	m, root, err := manifest.LoadDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary := filepath.Join(t.TempDir(), "tokfunctions")
+	if err := localstack.Build(ctx, root, m, binary); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logDir := t.TempDir()
+	st, err := localstack.Start(ctx, m, localstack.Options{
+		Root: root, Project: project, Listener: ln, LogDir: logDir, Binary: binary,
+		FirestoreHost: os.Getenv("FIRESTORE_EMULATOR_HOST"), PubSubHost: os.Getenv("PUBSUB_EMULATOR_HOST"),
+		KMSAddr: testenv.KMSEndpoint(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Stop()
+	_, keys, err := st.CreateOrg(ctx, "E2E Ltd", orgs.TierPro, []string{"https://app.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &http.Client{Transport: apitest.Transport{T: t}, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	call := func(method, path, key, body string) (int, map[string]any, http.Header) {
+		t.Helper()
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, _ := http.NewRequestWithContext(ctx, method, st.URL+path, rd)
+		req.Header.Set("Authorization", "ApiKey "+key)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := api.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		var m map[string]any
+		b, _ := io.ReadAll(resp.Body)
+		_ = json.Unmarshal(b, &m)
+		return resp.StatusCode, m, resp.Header
+	}
+	app := newTPP(t)
+
+	t.Run("over HTTP", func(t *testing.T) {
+		code, c, _ := call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"`+app.srv.URL+`/banking/callback"}`)
+		if code != 201 {
+			t.Fatalf("create: %d %v", code, c)
+		}
+		f := &fixture{t: t, browser: api}
+		loc := f.scaAt(c["redirectUrl"].(string), st.URL+"/v1/callback?", "demo", "demo")
+		resp, err := api.Get(loc.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("callback: %d", resp.StatusCode)
+		}
+		if _, err := http.Get(resp.Header.Get("Location")); err != nil {
+			t.Fatal(err)
+		}
+		q := app.wait(t)
+		if q.Get("status") != "AUTHORIZED" || q.Get("consentId") != c["id"] {
+			t.Fatalf("back at the app with %v", q)
+		}
+		// Replaying the bank's redirect changes nothing.
+		if r, err := api.Get(loc.String()); err != nil || r.StatusCode != 400 {
+			t.Fatalf("replay: %v %v", r, err)
+		}
+		code, l, _ := call("GET", "/v1/accounts", keys.SandboxKey, "")
+		data, _ := l["data"].([]any)
+		currencies := map[any]bool{}
+		for _, a := range data {
+			currencies[a.(map[string]any)["currency"]] = true
+		}
+		if code != 200 || len(data) < 2 || len(currencies) < 2 {
+			t.Fatalf("accounts: %d %v", code, l)
+		}
+		accountID := data[0].(map[string]any)["id"].(string)
+		if code, _, _ := call("GET", "/v1/consents/"+c["id"].(string), keys.LiveKey, ""); code != 404 {
+			t.Errorf("live key reads a sandbox consent: %d", code)
+		}
+		if code, d, _ := call("DELETE", "/v1/consents/"+c["id"].(string), keys.SandboxKey, ""); code != 200 || d["status"] != "REVOKED" {
+			t.Fatalf("delete: %d %v", code, d)
+		}
+		if code, e, _ := call("GET", "/v1/accounts/"+accountID, keys.SandboxKey, ""); code != 403 || e["error"].(map[string]any)["code"] != "CONSENT_REVOKED" {
+			t.Errorf("account after revocation: %d %v", code, e)
+		}
+		// No function logged the authorisation code.
+		files, _ := filepath.Glob(filepath.Join(logDir, "*.log"))
+		for _, file := range files {
+			b, _ := os.ReadFile(file)
+			if strings.Contains(string(b), loc.Query().Get("code")) {
+				t.Errorf("%s logged the authorisation code", filepath.Base(file))
+			}
+		}
+	})
+
+	t.Run("in headless Chromium", func(t *testing.T) {
+		if _, err := exec.LookPath(chromiumPath); err != nil {
+			t.Fatalf("%s is missing: install it with `apt-get install -y chromium`", chromiumPath)
+		}
+		code, c, _ := call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-hr","callbackUrl":"`+app.srv.URL+`/banking/callback"}`)
+		if code != 201 {
+			t.Fatalf("create: %d %v", code, c)
+		}
+		opts := []chromedp.ExecAllocatorOption{
+			chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
+			chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
+			chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true), chromedp.WindowSize(900, 900),
+		}
+		actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+		defer cancel()
+		bctx, cancel := chromedp.NewContext(actx)
+		defer cancel()
+		if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+			t.Fatalf("start chromium: %v", err)
+		}
+		bctx, cancel = context.WithTimeout(bctx, 90*time.Second)
+		defer cancel()
+		dir := os.Getenv("TOK_TEST_ARTIFACTS")
+		if dir == "" {
+			dir = filepath.Join("..", "..", "build", "test-artifacts")
+		}
+		dir = filepath.Join(dir, "consents")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		shot := func(name string) chromedp.Action[chromedp.Void] {
+			return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+				buf, err := chromedp.FullScreenshot(90)(ctx, tg)
+				if err != nil {
+					return err
+				}
+				return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
+			})
+		}
+		err := chromedp.Do(bctx,
+			chromedp.Navigate(c["redirectUrl"].(string)),
+			chromedp.WaitVisible(chromedp.ID("username")),
+			shot("1-bank-login"),
+			chromedp.SendKeys(chromedp.ID("username"), "demo"),
+			chromedp.SendKeys(chromedp.ID("password"), "demo"),
+			chromedp.Click(chromedp.ID("login")),
+			chromedp.WaitVisible(chromedp.ID("otp")),
+			shot("2-one-time-code"),
+			chromedp.SendKeys(chromedp.ID("otp"), "123456"),
+			chromedp.Click(chromedp.ID("verify")),
+			chromedp.WaitVisible(chromedp.ID("approve")),
+			shot("3-consent"),
+			chromedp.Click(chromedp.ID("approve")),
+			chromedp.WaitVisible(chromedp.ID("done")),
+			shot("4-back-at-the-app"),
+		)
+		if err != nil {
+			t.Fatalf("browser flow: %v", err)
+		}
+		q := app.wait(t)
+		if q.Get("status") != "AUTHORIZED" || q.Get("consentId") != c["id"] {
+			t.Fatalf("back at the app with %v", q)
+		}
+		code, l, _ := call("GET", "/v1/accounts?consentId="+c["id"].(string), keys.SandboxKey, "")
+		if data, _ := l["data"].([]any); code != 200 || len(data) < 2 {
+			t.Fatalf("accounts after browser consent: %d %v", code, l)
+		}
+		t.Logf("screenshots in %s", dir)
+	})
+}
