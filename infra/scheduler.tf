@@ -32,3 +32,21 @@ resource "google_cloud_scheduler_job" "consent_expiry_tick" {
 
   depends_on = [google_project_service.apis]
 }
+
+# Transaction sync (issue 6): every 10 minutes the syncscheduler function publishes a sync
+# request for each connection that is due; the worker keeps within 4 unattended accesses
+# per consent per day.
+resource "google_cloud_scheduler_job" "sync_tick" {
+  project   = var.project_id
+  name      = "tok-sync-tick"
+  region    = var.region
+  schedule  = "*/10 * * * *"
+  time_zone = "Etc/UTC"
+
+  pubsub_target {
+    topic_name = google_pubsub_topic.topic["tok-sync-tick"].id
+    data       = base64encode("{}")
+  }
+
+  depends_on = [google_project_service.apis]
+}

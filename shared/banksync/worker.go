@@ -134,7 +134,7 @@ func (w *Worker) Handle(ctx context.Context, req Request) (Result, error) {
 	}
 	scope := store.For(w.FS, t)
 	c, err := w.Connections.Get(ctx, scope, req.ConnectionID)
-	if status.Code(errors.Unwrap(err)) == codes.NotFound || status.Code(err) == codes.NotFound {
+	if errors.Is(err, ErrNoConnection) || status.Code(errors.Unwrap(err)) == codes.NotFound || status.Code(err) == codes.NotFound {
 		return Result{Skipped: "no such connection"}, nil
 	}
 	if err != nil {

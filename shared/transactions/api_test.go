@@ -85,13 +85,13 @@ func gen(start, n int) []bank.Transaction {
 }
 
 type fixture struct {
-	fs     *firestore.Client
-	scope  store.Scope
-	bank   *fakeBank
-	w      *banksync.Worker
-	h      http.Handler
-	acc    string
-	cxn    string
+	fs    *firestore.Client
+	scope store.Scope
+	bank  *fakeBank
+	w     *banksync.Worker
+	h     http.Handler
+	acc   string
+	cxn   string
 }
 
 func newFixture(t testing.TB) *fixture {
@@ -309,7 +309,9 @@ func TestFiltersChangesAndErrors(t *testing.T) {
 	}
 }
 
-func contains(s, sub string) bool { return len(s) >= len(sub) && (s == sub || len(sub) == 0 || indexOf(s, sub) >= 0) }
+func contains(s, sub string) bool {
+	return len(s) >= len(sub) && (s == sub || len(sub) == 0 || indexOf(s, sub) >= 0)
+}
 
 func indexOf(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {

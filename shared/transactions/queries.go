@@ -31,7 +31,7 @@ var Queries = []Query{
 	// List: status in/== X, date range, order by date desc then document ID desc (the
 	// document ID is implicit in every composite index, in the direction of the last field).
 	{Name: "transactions.list", Index: &Index{CollectionGroup: TransactionsCollection, QueryScope: "COLLECTION",
-		Fields: []IndexField{{"status", "ASCENDING"}, {"date", "DESCENDING"}}}},
+		Fields: []IndexField{{"status", "ASCENDING"}, {"date", "DESCENDING"}, {"__name__", "DESCENDING"}}}},
 	// Changes feed: changeSeq range, ordered by changeSeq (single field).
 	{Name: "transactions.changes"},
 	// Sync: the open pending transactions of an account (status == pending, single field).

@@ -1,0 +1,38 @@
+// Package syncscheduler runs on every tick of Cloud Scheduler (topic tok-sync-tick): it
+// publishes a sync request for each connection that is due.
+package syncscheduler
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"tokapi.io/tok/shared/banksync"
+	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/platform"
+)
+
+func init() {
+	platform.Event("SyncScheduler", build)
+}
+
+func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error) {
+	fs, err := env.Clients.Firestore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := env.Clients.PubSub(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pub := connections.NewSyncPublisher(ps, banksync.RequestsTopic)
+	s := &banksync.Scheduler{FS: fs, Publish: func(ctx context.Context, r banksync.Request) error {
+		return pub.Publish(ctx, connections.SyncRequest{Env: r.Env, OrgID: r.OrgID, ConnectionID: r.ConnectionID, Reason: r.Reason})
+	}}
+	return func(ctx context.Context, _ event.Event) error {
+		n, err := s.Tick(ctx)
+		slog.InfoContext(ctx, "sync tick", "published", n)
+		return err
+	}, nil
+}
