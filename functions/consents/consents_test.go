@@ -422,3 +422,46 @@ func TestDenialAndExpiry(t *testing.T) {
 	// An expired consent can be renewed onto the same connection.
 	f.expect(f.call("POST", "/v1/consents/"+consentID+"/renew", keys.SandboxKey, `{"callbackUrl":"https://app.example.com/again"}`), 201, "renew expired")
 }
+
+// TestRevokedAtBank: a consent the PSU revokes at the bank is noticed by the next bank call
+// and handled as a deletion: connection and consent REVOKED, tokens gone, reads 403.
+func TestRevokedAtBank(t *testing.T) {
+	f := setup(t)
+	org, keys := f.org()
+	scope := store.For(f.fs, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID})
+	consentID, q := f.connect(keys.SandboxKey, "sandbox-si", "revoke")
+	if q.Get("status") != "AUTHORIZED" {
+		t.Fatalf("connect: %v", q)
+	}
+	c := f.expect(f.call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "consent")
+	cxnID := c["connectionId"].(string)
+	l := f.expect(f.call("GET", "/v1/accounts", keys.SandboxKey, ""), 200, "accounts")
+	accountID := l["data"].([]any)[0].(map[string]any)["id"].(string)
+	var bankErr error
+	for range 5 {
+		s, conn, err := f.vault.Session(f.ctx, scope, cxnID, &connections.PSU{IPAddress: "203.0.113.5"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, bankErr = conn.Accounts(f.ctx, s); bankErr != nil {
+			break
+		}
+	}
+	if bank.KindOf(bankErr) != bank.ConsentRevoked {
+		t.Fatalf("the bank never reported the revocation: %v", bankErr)
+	}
+	apiErr := connections.APIError(f.vault.HandleBankError(f.ctx, scope, cxnID, bankErr))
+	if !strings.Contains(apiErr.Error(), "CONSENT_REVOKED") {
+		t.Errorf("mapped to %v", apiErr)
+	}
+	if r := f.call("GET", "/v1/accounts/"+accountID, keys.SandboxKey, ""); r.code != 403 || r.errCode(t) != "CONSENT_REVOKED" {
+		t.Errorf("account read: %d %s", r.code, r.body)
+	}
+	if k := f.expect(f.call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "consent"); k["status"] != "REVOKED" {
+		t.Errorf("consent %v", k)
+	}
+	evs := received(t, f.eventSub, 2, 10*time.Second)
+	if len(evs) != 2 || !strings.Contains(string(evs[0])+string(evs[1]), `"consent.revoked"`) {
+		t.Errorf("events %q", evs)
+	}
+}
