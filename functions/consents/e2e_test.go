@@ -131,16 +131,23 @@ func TestEndToEnd(t *testing.T) {
 		if resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("callback: %d", resp.StatusCode)
 		}
-		if _, err := http.Get(resp.Header.Get("Location")); err != nil {
+		back, err := http.Get(resp.Header.Get("Location")) //nolint:noctx // the test's own app server
+		if err != nil {
 			t.Fatal(err)
 		}
+		_ = back.Body.Close()
 		q := app.wait(t)
 		if q.Get("status") != "AUTHORIZED" || q.Get("consentId") != c["id"] {
 			t.Fatalf("back at the app with %v", q)
 		}
 		// Replaying the bank's redirect changes nothing.
-		if r, err := api.Get(loc.String()); err != nil || r.StatusCode != 400 {
-			t.Fatalf("replay: %v %v", r, err)
+		replay, err := api.Get(loc.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = replay.Body.Close()
+		if replay.StatusCode != 400 {
+			t.Fatalf("replay: %d", replay.StatusCode)
 		}
 		code, l, _ := call("GET", "/v1/accounts", keys.SandboxKey, "")
 		data, _ := l["data"].([]any)

@@ -85,7 +85,6 @@ type fixture struct {
 	logs     *logBuffer
 	syncSub  *pubsub.Subscriber
 	eventSub *pubsub.Subscriber
-	now      time.Time
 }
 
 const publicURL = "https://api.tok.test"

@@ -97,7 +97,7 @@ func (s *Store) Wrap(h httpapi.HandlerFunc) httpapi.HandlerFunc {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		sum := sha256.New()
-		fmt.Fprintf(sum, "%s %s\n", r.Method, r.URL.Path)
+		_, _ = fmt.Fprintf(sum, "%s %s\n", r.Method, r.URL.Path)
 		sum.Write(body)
 		hash := hex.EncodeToString(sum.Sum(nil))
 		keySum := sha256.Sum256([]byte(key))
