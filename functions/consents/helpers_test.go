@@ -85,6 +85,8 @@ type fixture struct {
 	logs     *logBuffer
 	syncSub  *pubsub.Subscriber
 	eventSub *pubsub.Subscriber
+	kms      *kms.KeyManagementClient
+	keyName  string
 }
 
 const publicURL = "https://api.tok.test"
@@ -154,7 +156,7 @@ func setup(t *testing.T) *fixture {
 		Sync: connections.NewSyncPublisher(ps, ""), PublicURL: publicURL}))
 	return &fixture{t: t, ctx: ctx, fs: fs, vault: vault, repo: repo, api: api, callback: cb,
 		browser: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		logs:    logs, syncSub: topics[connections.SyncRequestsTopic], eventSub: topics["tok-events"]}
+		logs:    logs, syncSub: topics[connections.SyncRequestsTopic], eventSub: topics["tok-events"], kms: kc, keyName: keyName}
 }
 
 // org creates an organisation whose callbacks may go to https://app.example.com.
@@ -349,4 +351,13 @@ func (f *fixture) scaAt(authorizeURL, prefix, user, password string) *url.URL {
 		f.t.Fatalf("bank redirect: %d %q", last.StatusCode, last.Header.Get("Location"))
 	}
 	return loc
+}
+
+func newSealer(t *testing.T, f *fixture) *envelope.Sealer {
+	t.Helper()
+	s, err := envelope.New(envelope.NewKMS(f.kms), f.keyName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
