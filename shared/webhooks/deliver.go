@@ -26,27 +26,28 @@ const UserAgent = "Tok-Webhooks/1.0 (+https://tokapi.io/docs/webhooks)"
 func (s *Service) Deliver(ctx context.Context, task Task) error {
 	t := tenant.Tenant{Env: task.Env, OrgID: task.OrgID}
 	ref := s.deliveries(t, task.WebhookID).Doc(task.DeliveryID)
-	snap, err := ref.Get(ctx)
-	if isNotFound(err) {
-		_, err := s.queueRef(task.DeliveryID).Delete(ctx)
-		return err
-	}
+	// One read for both documents.
+	snaps, err := s.fs.GetAll(ctx, []*firestore.DocumentRef{ref, s.endpoints(t).Doc(task.WebhookID)})
 	if err != nil {
 		return fmt.Errorf("read delivery %s: %w", task.DeliveryID, err)
 	}
+	if !snaps[0].Exists() {
+		_, err := s.queueRef(task.DeliveryID).Delete(ctx)
+		return err
+	}
 	var d Delivery
-	if err := snap.DataTo(&d); err != nil {
+	if err := snaps[0].DataTo(&d); err != nil {
 		return err
 	}
 	if !task.Manual && (d.Status != StatusPending || len(d.Attempts) != task.Seq) {
 		slog.DebugContext(ctx, "stale delivery task dropped", "delivery", d.ID, "seq", task.Seq, "attempts", len(d.Attempts))
 		return nil
 	}
-	ep, err := s.GetEndpoint(ctx, t, task.WebhookID)
-	if errors.Is(err, ErrNotFound) {
+	if !snaps[1].Exists() {
 		return s.cancel(ctx, t, d, "The endpoint was deleted.")
 	}
-	if err != nil {
+	var ep Endpoint
+	if err := snaps[1].DataTo(&ep); err != nil {
 		return err
 	}
 	if !ep.Enabled {

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/ids"
@@ -60,45 +58,62 @@ func (s *Service) Fanout(ctx context.Context, t tenant.Tenant, ev events.Event) 
 		return 0, err
 	}
 	now := s.clock()
-	errs := make(chan error, len(targets))
-	for _, ep := range targets {
-		go func() {
-			errs <- s.startDelivery(ctx, t, ep, ev, string(payload), now)
-		}()
+	tasks, err := s.createDeliveries(ctx, t, targets, ev, string(payload), now)
+	if err != nil {
+		return 0, err
+	}
+	errs := make(chan error, len(tasks))
+	for _, task := range tasks {
+		go func() { errs <- s.queue.Enqueue(ctx, task) }()
 	}
 	var all []error
-	for range targets {
+	for range tasks {
 		all = append(all, <-errs)
 	}
 	if err := errors.Join(all...); err != nil {
+		// The deliveries exist with leased queue entries: the retry scheduler sends them.
 		return 0, err
 	}
 	return len(targets), nil
 }
 
-// startDelivery creates the delivery and its queue entry (leased, so a lost first Task is
-// retried by the scheduler) and enqueues the first attempt.
-func (s *Service) startDelivery(ctx context.Context, t tenant.Tenant, ep Endpoint, ev events.Event, payload string, now time.Time) error {
-	d := Delivery{
-		ID: DeliveryID(ev.ID, ep.ID), WebhookID: ep.ID, EventID: ev.ID, EventType: ev.Type,
-		Payload: payload, Status: StatusPending, CreatedAt: now, Attempts: []Attempt{},
-		NextAttemptAt: &now, ExpireAt: now.Add(DeliveryRetention),
+// createDeliveries creates, in one transaction, the deliveries of ev to targets that do not
+// exist yet (the event may be redelivered) with their queue entries, leased so that a lost
+// first Task is sent again by the retry scheduler, and returns the Tasks to enqueue.
+func (s *Service) createDeliveries(ctx context.Context, t tenant.Tenant, targets []Endpoint, ev events.Event, payload string, now time.Time) ([]Task, error) {
+	refs := make([]*firestore.DocumentRef, len(targets))
+	for i, ep := range targets {
+		refs[i] = s.deliveries(t, ep.ID).Doc(DeliveryID(ev.ID, ep.ID))
 	}
-	task := Task{Env: t.Env, OrgID: t.OrgID, WebhookID: ep.ID, DeliveryID: d.ID}
-	ref := s.deliveries(t, ep.ID).Doc(d.ID)
+	var tasks []Task
 	err := s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
-		if err := tx.Create(ref, d); err != nil {
+		tasks = tasks[:0]
+		snaps, err := tx.GetAll(refs)
+		if err != nil {
 			return err
 		}
-		return tx.Set(s.queueRef(d.ID), queueEntry{Task: task, DueAt: now.Add(Lease)})
-	})
-	if status.Code(err) == codes.AlreadyExists {
-		// The event was fanned out before (Pub/Sub redelivered it): its first Task went out
-		// then, and if that was lost the leased queue entry brings it back.
+		for i, ep := range targets {
+			if snaps[i].Exists() {
+				continue
+			}
+			d := Delivery{
+				ID: refs[i].ID, WebhookID: ep.ID, EventID: ev.ID, EventType: ev.Type,
+				Payload: payload, Status: StatusPending, CreatedAt: now, Attempts: []Attempt{},
+				NextAttemptAt: &now, ExpireAt: now.Add(DeliveryRetention),
+			}
+			task := Task{Env: t.Env, OrgID: t.OrgID, WebhookID: ep.ID, DeliveryID: d.ID}
+			if err := tx.Create(refs[i], d); err != nil {
+				return err
+			}
+			if err := tx.Set(s.queueRef(d.ID), queueEntry{Task: task, DueAt: now.Add(Lease)}); err != nil {
+				return err
+			}
+			tasks = append(tasks, task)
+		}
 		return nil
-	}
+	})
 	if err != nil {
-		return fmt.Errorf("create delivery %s: %w", d.ID, err)
+		return nil, fmt.Errorf("create deliveries of %s: %w", ev.ID, err)
 	}
-	return s.queue.Enqueue(ctx, task)
+	return tasks, nil
 }
