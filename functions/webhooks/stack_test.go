@@ -137,7 +137,7 @@ func TestThroughLocalStack(t *testing.T) {
 		}
 		want[ev.ID] = typ
 	}
-	reqs = rcv.WaitFor(3, 60*time.Second)
+	rcv.WaitFor(3, 60*time.Second)
 	time.Sleep(2 * time.Second) // a stray fourth delivery would show now
 	reqs = rcv.Requests()
 	if len(reqs) != 3 {

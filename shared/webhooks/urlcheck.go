@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -101,7 +102,7 @@ func ParseURL(env, raw string) (*url.URL, error) {
 		return nil, &URLError{"must use https"}
 	}
 	if p := u.Port(); p != "" {
-		if n, err := net.LookupPort("tcp", p); err != nil || n == 0 {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
 			return nil, &URLError{"has an invalid port"}
 		}
 	}
@@ -188,7 +189,7 @@ func (d *dialer) DialContext(ctx context.Context, network, address string) (net.
 	} else if addrs, err = d.resolver.LookupNetIP(ctx, "ip", host); err != nil {
 		return nil, fmt.Errorf("resolve %s: %w", host, err)
 	}
-	var lastErr error = fmt.Errorf("resolve %s: no addresses", host)
+	lastErr := fmt.Errorf("resolve %s: no addresses", host)
 	for _, ip := range addrs {
 		if !d.allowed(ip) {
 			// One non-public address taints the host: refuse rather than pick another.
