@@ -6,6 +6,7 @@ locals {
   http_functions  = { for name, f in local.functions : name => f if f.kind == "http" }
   event_functions = { for name, f in local.functions : name => f if f.kind == "event" }
   topics          = { for t in try(local.manifest.topics, []) : t.name => t }
+  scheduled       = { for name, t in local.topics : name => t if try(t.schedule, "") != "" }
 
   # Every secret and KMS key named by any function; IAM is still granted per function.
   secret_names = toset(flatten([for f in local.manifest.functions : try(f.secrets, [])]))

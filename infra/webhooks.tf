@@ -1,28 +1,11 @@
 # Webhooks (issue 7). Topics, functions and their IAM come from functions/manifest.yaml
 # (tok-webhook-deliveries, tok-webhook-retry-tick; webhooks, events, webhookfanout,
 # webhookdeliver, webhookretry). Pub/Sub push retries top out at 10 minutes between attempts,
-# so the 24-hour retry schedule lives in Firestore (shared/webhooks): this tick wakes the
-# retry scheduler, which polls the retry queue every 5 seconds for 50 seconds of each minute.
+# so the 24-hour retry schedule lives in Firestore (shared/webhooks): the minute tick
+# (scheduler.tf, from the manifest) wakes the retry scheduler, which polls the retry queue
+# every 5 seconds for 50 seconds of each minute.
 # The Eventarc subscriptions retry failed function runs (RETRY_POLICY_RETRY) and dead-letter
 # to <function>-dead-letter (pubsub.tf).
-resource "google_cloud_scheduler_job" "webhook_retry_tick" {
-  project   = var.project_id
-  name      = "tok-webhook-retry-tick"
-  region    = var.region
-  schedule  = "* * * * *"
-  time_zone = "Etc/UTC"
-
-  pubsub_target {
-    topic_name = google_pubsub_topic.topic["tok-webhook-retry-tick"].id
-    data       = base64encode("{}")
-  }
-
-  retry_config {
-    retry_count = 0 # the next minute's tick is the retry
-  }
-
-  depends_on = [google_project_service.apis]
-}
 
 # The event log (envs/*/orgs/*/events) and webhook delivery records
 # (envs/*/orgs/*/webhooks/*/deliveries) carry expireAt = 30 days after creation; Firestore's

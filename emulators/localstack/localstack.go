@@ -24,6 +24,8 @@ type Options struct {
 	LogDir        string
 	// Binary is the functions binary, built by Build.
 	Binary string
+	// Ticks publishes each scheduled topic's tick at its interval, as Cloud Scheduler does.
+	Ticks bool
 }
 
 // Stack is a running local Tok.
@@ -32,6 +34,7 @@ type Stack struct {
 	URL     string // the gateway's base URL, without /v1
 	procs   *processes
 	server  *http.Server
+	cancel  context.CancelFunc
 	Exited  <-chan error // a function process ended on its own
 	KeyName string       // the tokens KMS key
 }
@@ -79,14 +82,24 @@ func Start(ctx context.Context, m *manifest.Manifest, opts Options) (st *Stack, 
 	if err := s.setupPubSub(ctx); err != nil {
 		return st, err
 	}
+	if opts.Ticks {
+		tickCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		st.cancel = cancel
+		if err := s.startTicks(tickCtx); err != nil {
+			return st, err
+		}
+	}
 	return st, nil
 }
 
 // Env is the environment the functions run with, plus TOK_API_URL: what .tok/dev.env says.
 func (st *Stack) Env() []string { return st.envVars() }
 
-// Stop stops the gateway and every function process.
+// Stop stops the ticks, the gateway and every function process.
 func (st *Stack) Stop() {
+	if st.cancel != nil {
+		st.cancel()
+	}
 	if st.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

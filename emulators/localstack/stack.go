@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -245,4 +246,39 @@ func (s *stack) setupPubSub(ctx context.Context) error {
 	}
 	defer func() { _ = client.Close() }()
 	return gateway.SetupPubSub(ctx, client, s.project, s.manifest, s.publicURL)
+}
+
+// startTicks publishes "{}" to every scheduled topic at its interval until ctx ends, as
+// Cloud Scheduler does in production.
+func (s *stack) startTicks(ctx context.Context) error {
+	client, err := pubsub.NewClient(ctx, s.project)
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		_ = client.Close()
+	}()
+	for _, t := range s.manifest.Topics {
+		interval, ok := t.Interval()
+		if !ok {
+			continue
+		}
+		publisher := client.Publisher(t.Name)
+		go func() {
+			ticker := time.NewTicker(interval)
+			defer ticker.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-ticker.C:
+					if _, err := publisher.Publish(ctx, &pubsub.Message{Data: []byte("{}")}).Get(ctx); err != nil && ctx.Err() == nil {
+						slog.Warn("scheduler tick failed", "topic", t.Name, "error", err)
+					}
+				}
+			}
+		}()
+	}
+	return nil
 }

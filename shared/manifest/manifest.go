@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -31,6 +33,25 @@ type Manifest struct {
 type Topic struct {
 	Name        string `yaml:"name"`
 	Description string `yaml:"description"`
+	// Schedule, when set, is the Cloud Scheduler cron line that publishes a tick ("{}") to
+	// the topic.
+	Schedule string `yaml:"schedule"`
+}
+
+var scheduleRE = regexp.MustCompile(`^(\*|\*/([1-9][0-9]?)) \* \* \* \*$`)
+
+// Interval is how often a scheduled topic ticks: every minute ("* * * * *") or every N
+// minutes ("*/N * * * *"). Other cron lines are refused by the manifest's validation.
+func (t Topic) Interval() (time.Duration, bool) {
+	m := scheduleRE.FindStringSubmatch(t.Schedule)
+	if m == nil {
+		return 0, false
+	}
+	n := 1
+	if m[2] != "" {
+		n, _ = strconv.Atoi(m[2])
+	}
+	return time.Duration(n) * time.Minute, true
 }
 
 // Function is one Cloud Run function (2nd gen).
@@ -89,6 +110,9 @@ func (m *Manifest) validate() error {
 			errs = append(errs, fmt.Errorf("topic %q listed twice", t.Name))
 		}
 		topics[t.Name] = true
+		if _, ok := t.Interval(); t.Schedule != "" && !ok {
+			errs = append(errs, fmt.Errorf("topic %q: schedule %q is not \"* * * * *\" or \"*/N * * * *\"", t.Name, t.Schedule))
+		}
 	}
 	names, entries, routes := map[string]bool{}, map[string]bool{}, map[string]string{}
 	for _, f := range m.Functions {

@@ -3,6 +3,7 @@ package manifest
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultManifestLoads(t *testing.T) {
@@ -56,10 +57,24 @@ func TestParseRejects(t *testing.T) {
 		"bad name":         "runtime: go126\nfunctions: [{name: A-1, entryPoint: A, kind: http, routes: [/v1/a]}]",
 		"http no routes":   "runtime: go126\nfunctions: [{name: a1, entryPoint: A, kind: http}]",
 		"not a go runtime": "runtime: python312\nfunctions: []",
+		"odd schedule":     "runtime: go126\ntopics: [{name: t, schedule: \"0 3 * * 1\"}]\nfunctions: []",
 	}
 	for name, src := range cases {
 		if _, err := Parse([]byte(src)); err == nil || !strings.Contains(err.Error(), "manifest") {
 			t.Errorf("%s: accepted or unclear error: %v", name, err)
+		}
+	}
+}
+
+func TestTopicInterval(t *testing.T) {
+	for schedule, want := range map[string]time.Duration{"* * * * *": time.Minute, "*/10 * * * *": 10 * time.Minute, "*/15 * * * *": 15 * time.Minute} {
+		if got, ok := (Topic{Schedule: schedule}).Interval(); !ok || got != want {
+			t.Errorf("%q: %v %v", schedule, got, ok)
+		}
+	}
+	for _, bad := range []string{"", "0 * * * *", "*/0 * * * *", "*/5 * * * 1"} {
+		if _, ok := (Topic{Schedule: bad}).Interval(); ok {
+			t.Errorf("%q accepted", bad)
 		}
 	}
 }

@@ -101,7 +101,7 @@ func run() error {
 	defer kms.Stop()
 
 	st, err := localstack.Start(ctx, m, localstack.Options{
-		Root: root, Project: project, Listener: ln, LogDir: logDir, Binary: binary,
+		Root: root, Project: project, Listener: ln, LogDir: logDir, Binary: binary, Ticks: true,
 		FirestoreHost: firestoreEmu.Host(), PubSubHost: pubsubEmu.Host(), KMSAddr: kms.Addr(),
 	})
 	if st != nil {
