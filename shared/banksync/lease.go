@@ -136,3 +136,29 @@ func (b Budget) Used(ctx context.Context, scope store.Scope, c Connection, resou
 	v, _ := snap.Data()[resourceKey(resource)].(int64)
 	return v, nil
 }
+
+// leaseHold is a worker's hold on a connection's lease during one sync. The lease is
+// renewed once a third of its TTL has passed since it was last taken or renewed, so at
+// every write the holder has at least two thirds of the TTL left before another worker may
+// take it; a renewal that finds the lease gone stops the sync (ErrLeaseLost).
+type leaseHold struct {
+	fs      *firestore.Client
+	ref     *firestore.DocumentRef
+	holder  string
+	ttl     time.Duration
+	now     func() time.Time
+	renewed time.Time // when the current expiry (renewed+ttl) was written
+}
+
+// ensure renews the lease when a third of its TTL has passed.
+func (l *leaseHold) ensure(ctx context.Context) error {
+	now := l.now()
+	if now.Sub(l.renewed) < l.ttl/3 && !now.Before(l.renewed) {
+		return nil
+	}
+	if err := acquire(ctx, l.fs, l.ref, l.holder, now, l.ttl, true); err != nil {
+		return err
+	}
+	l.renewed = now
+	return nil
+}

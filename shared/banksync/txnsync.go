@@ -38,18 +38,68 @@ type txnSync struct {
 	st       transactions.State
 	res      *Result
 
+	lease *leaseHold
+
 	col   *firestore.CollectionRef
-	fresh bool                         // nothing was ever written for this account: no reads needed
+	fresh bool                         // nothing was written for this account before this run
 	open  map[string]*transactions.Doc // pending transactions by Tok ID
 	alias map[string]string            // bank transaction ID -> Tok ID, for heuristic matches
 	seen  map[string]bool
 	page  int
+
+	g *group // the open commit group, nil when every write is committed
+	// changes are this run's changes, by Tok ID, while they are exactly the account's
+	// uncommitted-or-unpublished range (the run started with everything committed and
+	// published): publishChanges then needs no query. nil when unknown.
+	changes map[string]change
+}
+
+// change is what an event needs of a written document.
+type change struct {
+	seq, createdSeq int64
+	removed         bool
+}
+
+// maxKnownChanges bounds the changes a run remembers for its events; beyond it the events
+// are read back from the store.
+const maxKnownChanges = 50000
+
+// group is a set of document writes in flight under allocated sequence numbers, whose
+// committed mark is written once they have all succeeded. Pages stream into one group, so
+// the writes of consecutive pages overlap instead of draining after every page.
+type group struct {
+	bw   *firestore.BulkWriter
+	jobs []*firestore.BulkWriterJob
+	ids  map[string]bool // a BulkWriter takes one write per document
+}
+
+// wait waits for the group's writes, and returns the first error.
+func (g *group) wait() error {
+	g.bw.End()
+	var first error
+	for _, j := range g.jobs {
+		if _, err := j.Results(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 func (ts *txnSync) run(ctx context.Context, conn bank.Connector, s bank.Session, resourceID string, q bank.TransactionQuery) error {
 	ts.col = ts.accRef.Collection(transactions.TransactionsCollection)
 	ts.fresh = ts.st.SeqAllocated == 0
 	ts.open, ts.alias, ts.seen = map[string]*transactions.Doc{}, map[string]string{}, map[string]bool{}
+	if ts.st.PublishedSeq == ts.st.SeqCommitted && ts.st.SeqCommitted == ts.st.SeqAllocated {
+		ts.changes = map[string]change{}
+	}
+	// Writes still in flight when the run stops (an error, a cancelled context) are waited
+	// for before it returns: they may or may not land, never after the run is over.
+	defer func() {
+		if ts.g != nil {
+			_ = ts.g.wait()
+			ts.g = nil
+		}
+	}()
 	if !ts.fresh {
 		if err := ts.loadOpen(ctx); err != nil {
 			return err
@@ -91,6 +141,9 @@ func (ts *txnSync) run(ctx context.Context, conn bank.Connector, s bank.Session,
 	}
 	if berr != nil {
 		return berr
+	}
+	if err := ts.finish(ctx); err != nil {
+		return err
 	}
 	return ts.sweep(ctx)
 }
@@ -152,15 +205,24 @@ func (ts *txnSync) writePage(ctx context.Context, txns []bank.Transaction) error
 		byID[id] = it
 		items = append(items, it)
 	}
-	if !ts.fresh {
-		var refs []*firestore.DocumentRef
-		var need []*item
-		for _, it := range items {
-			if it.existing == nil {
-				refs = append(refs, ts.col.Doc(it.id))
-				need = append(need, it)
-			}
+	// Documents that may exist are read first: all of them when the account had documents
+	// before this run, else only those this run already wrote (a row repeated by the bank).
+	var refs []*firestore.DocumentRef
+	var need []*item
+	inGroup := false
+	for _, it := range items {
+		if it.existing == nil && (!ts.fresh || ts.seen[it.id]) {
+			refs = append(refs, ts.col.Doc(it.id))
+			need = append(need, it)
+			inGroup = inGroup || (ts.g != nil && ts.g.ids[it.id])
 		}
+	}
+	if inGroup { // read what is written, not what is in flight
+		if err := ts.finish(ctx); err != nil {
+			return err
+		}
+	}
+	{
 		if len(refs) > 0 {
 			snaps, err := ts.w.FS.GetAll(ctx, refs)
 			if err != nil {
@@ -218,6 +280,9 @@ func (ts *txnSync) writePage(ctx context.Context, txns []bank.Transaction) error
 	}
 	ts.page++
 	if ts.w.AfterPage != nil {
+		if err := ts.flush(); err != nil {
+			return err
+		}
 		return ts.w.AfterPage(ts.accID, ts.page)
 	}
 	return nil
@@ -225,21 +290,35 @@ func (ts *txnSync) writePage(ctx context.Context, txns []bank.Transaction) error
 
 // commit writes changed documents under freshly allocated change sequence numbers: the
 // allocation is durable before any document carries it, and the committed mark moves only
-// after every document is written.
+// after every document is written. Documents join the open group (their writes start at
+// once); the group is committed when it holds CommitEvery documents, at the end of the
+// walk, or before a document already in it is written again.
 func (ts *txnSync) commit(ctx context.Context, docs []*transactions.Doc, created []bool) error {
-	if err := acquire(ctx, ts.w.FS, leaseRef(ts.scope, ts.c.ID), ts.w.Holder, ts.w.Now(), ts.w.LeaseTTL, true); err != nil {
+	if err := ts.lease.ensure(ctx); err != nil {
 		return err
 	}
 	if len(docs) == 0 {
 		return nil
+	}
+	if ts.g != nil {
+		for _, d := range docs {
+			if ts.g.ids[d.ID] {
+				if err := ts.finish(ctx); err != nil {
+					return err
+				}
+				break
+			}
+		}
 	}
 	base := ts.st.SeqAllocated
 	ts.st.SeqAllocated += int64(len(docs))
 	if _, err := ts.stateRef.Set(ctx, map[string]any{"seqAllocated": ts.st.SeqAllocated}, firestore.MergeAll); err != nil {
 		return err
 	}
-	bw := ts.w.FS.BulkWriter(ctx)
-	jobs := make([]*firestore.BulkWriterJob, 0, len(docs))
+	if ts.g == nil {
+		ts.g = &group{bw: ts.w.FS.BulkWriter(ctx), ids: map[string]bool{}}
+	}
+	g := ts.g
 	for i, d := range docs {
 		d.ChangeSeq = base + int64(i) + 1
 		if created[i] {
@@ -251,20 +330,53 @@ func (ts *txnSync) commit(ctx context.Context, docs []*transactions.Doc, created
 				ts.res.Removed++
 			}
 		}
-		j, err := bw.Set(ts.col.Doc(d.ID), d)
+		j, err := g.bw.Set(ts.col.Doc(d.ID), d)
 		if err != nil {
-			bw.End()
 			return err
 		}
-		jobs = append(jobs, j)
+		g.jobs = append(g.jobs, j)
+		g.ids[d.ID] = true
+		if ts.changes != nil {
+			ts.changes[d.ID] = change{seq: d.ChangeSeq, createdSeq: d.CreatedSeq, removed: d.Status == transactions.StatusRemoved}
+		}
 	}
-	bw.End()
-	for _, j := range jobs {
+	if ts.changes != nil && len(ts.changes) > maxKnownChanges {
+		ts.changes = nil
+	}
+	if len(g.jobs) >= ts.w.CommitEvery {
+		return ts.finish(ctx)
+	}
+	return nil
+}
+
+// flush sends the open group's writes and waits for them, without committing them (the
+// state a worker killed between two commits leaves).
+func (ts *txnSync) flush() error {
+	if ts.g == nil {
+		return nil
+	}
+	ts.g.bw.Flush()
+	for _, j := range ts.g.jobs {
 		if _, err := j.Results(); err != nil {
 			return err
 		}
 	}
-	ts.fresh = false
+	return nil
+}
+
+// finish waits for the open group's writes and then moves the committed mark.
+func (ts *txnSync) finish(ctx context.Context) error {
+	g := ts.g
+	if g == nil {
+		return nil
+	}
+	ts.g = nil
+	if err := g.wait(); err != nil {
+		return err
+	}
+	if err := ts.lease.ensure(ctx); err != nil {
+		return err
+	}
 	ts.st.SeqCommitted = ts.st.SeqAllocated
 	_, err := ts.stateRef.Set(ctx, map[string]any{"seqCommitted": ts.st.SeqCommitted}, firestore.MergeAll)
 	return err
@@ -356,5 +468,8 @@ func (ts *txnSync) sweep(ctx context.Context) error {
 			return err
 		}
 	}
-	return ts.commit(ctx, changed, make([]bool, len(changed)))
+	if err := ts.commit(ctx, changed, make([]bool, len(changed))); err != nil {
+		return err
+	}
+	return ts.finish(ctx)
 }

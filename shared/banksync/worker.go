@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sort"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -35,6 +36,9 @@ const (
 	// answers before it is marked removed.
 	DefaultRemoveAfter = 48 * time.Hour
 	DefaultLeaseTTL    = 5 * time.Minute
+	// DefaultCommitEvery is how many document writes a commit group holds: the committed
+	// mark is written once per group, and the writes of a group's pages overlap.
+	DefaultCommitEvery = 2000
 	// EventChunk bounds the IDs in one transactions.* event.
 	EventChunk = 1000
 )
@@ -55,7 +59,8 @@ type Publisher interface {
 
 // Worker syncs one connection per Request. It is safe under at-least-once delivery:
 //   - one worker per connection at a time, through a lease document with an expiry that is
-//     renewed on every page (a worker that lost it stops writing);
+//     renewed whenever a third of its TTL has passed (checked before every page's writes and
+//     every commit; a worker that lost it stops writing);
 //   - transaction IDs are derived from the account and the bank's identity of the
 //     transaction (transactions.IDFor), and every write is an upsert;
 //   - the change sequence is allocated before documents are written and committed after;
@@ -78,6 +83,9 @@ type Worker struct {
 	UnattendedHistoryDays int
 	RemoveAfter           time.Duration
 	LeaseTTL              time.Duration
+	// CommitEvery bounds the document writes between two commits of the change sequence
+	// (DefaultCommitEvery when 0).
+	CommitEvery int
 	// Holder names this worker in leases (random when empty).
 	Holder string
 	// AfterPage, when set, runs after each page is written (tests kill the worker here).
@@ -105,6 +113,9 @@ func (w *Worker) defaults() {
 	}
 	if w.LeaseTTL == 0 {
 		w.LeaseTTL = DefaultLeaseTTL
+	}
+	if w.CommitEvery <= 0 {
+		w.CommitEvery = DefaultCommitEvery
 	}
 	if w.Holder == "" {
 		w.Holder = ids.New("wrk")
@@ -144,7 +155,8 @@ func (w *Worker) Handle(ctx context.Context, req Request) (Result, error) {
 		return Result{Skipped: "connection " + c.Status}, nil
 	}
 	lease := leaseRef(scope, c.ID)
-	if err := acquire(ctx, w.FS, lease, w.Holder, w.Now(), w.LeaseTTL, false); err != nil {
+	hold := &leaseHold{fs: w.FS, ref: lease, holder: w.Holder, ttl: w.LeaseTTL, now: w.Now, renewed: w.Now()}
+	if err := acquire(ctx, w.FS, lease, w.Holder, hold.renewed, w.LeaseTTL, false); err != nil {
 		if errors.Is(err, ErrBusy) {
 			if req.Attended {
 				return Result{}, err // the first sync must happen: let Pub/Sub retry it
@@ -161,7 +173,7 @@ func (w *Worker) Handle(ctx context.Context, req Request) (Result, error) {
 		}
 	}()
 
-	res, err := w.sync(ctx, scope, c, req)
+	res, err := w.sync(ctx, scope, c, req, hold)
 	now := w.Now()
 	switch {
 	case err == nil:
@@ -222,7 +234,7 @@ func (w *Worker) reserve(ctx context.Context, scope store.Scope, c Connection, r
 	return Budget{FS: w.FS}.Reserve(ctx, scope, c, resource, w.Now())
 }
 
-func (w *Worker) sync(ctx context.Context, scope store.Scope, c Connection, req Request) (Result, error) {
+func (w *Worker) sync(ctx context.Context, scope store.Scope, c Connection, req Request, hold *leaseHold) (Result, error) {
 	var res Result
 	if err := w.reserve(ctx, scope, c, req, "sync"); err != nil {
 		return res, err
@@ -243,7 +255,7 @@ func (w *Worker) sync(ctx context.Context, scope store.Scope, c Connection, req 
 		if err != nil {
 			return res, err
 		}
-		if err := w.syncAccount(ctx, scope, c, req, session, conn, accID, a, &res); err != nil {
+		if err := w.syncAccount(ctx, scope, c, req, session, conn, accID, a, hold, &res); err != nil {
 			return res, fmt.Errorf("account %s: %w", accID, err)
 		}
 		res.Accounts++
@@ -252,7 +264,7 @@ func (w *Worker) sync(ctx context.Context, scope store.Scope, c Connection, req 
 }
 
 func (w *Worker) syncAccount(ctx context.Context, scope store.Scope, c Connection, req Request, s bank.Session,
-	conn bank.Connector, accID string, a bank.Account, res *Result) error {
+	conn bank.Connector, accID string, a bank.Account, hold *leaseHold, res *Result) error {
 	accRef := scope.Collection(transactions.AccountsCollection).Doc(accID)
 	stateRef := accRef.Collection(transactions.SyncCollection).Doc(transactions.StateDoc)
 
@@ -301,15 +313,14 @@ func (w *Worker) syncAccount(ctx context.Context, scope store.Scope, c Connectio
 	if err := w.reserve(ctx, scope, c, req, "transactions:"+a.ResourceID); err != nil {
 		return err
 	}
-	ts := &txnSync{w: w, scope: scope, c: c, accID: accID, accRef: accRef, stateRef: stateRef, st: st, res: res}
+	ts := &txnSync{w: w, scope: scope, c: c, accID: accID, accRef: accRef, stateRef: stateRef, st: st, res: res, lease: hold}
 	if err := ts.run(ctx, conn, s, a.ResourceID, bank.TransactionQuery{DateFrom: from, Status: bank.StatusBoth}); err != nil {
 		return err
 	}
-	if err := w.publishChanges(ctx, scope, c, accID, accRef, stateRef); err != nil {
-		return err
-	}
-	// The watermark moves only now that everything up to today is written.
-	if _, err := stateRef.Set(ctx, map[string]any{"watermark": today.Format(time.DateOnly), "lastSyncAt": w.Now()}, firestore.MergeAll); err != nil {
+	// The watermark moves only now that everything up to today is written (and with the
+	// published mark, once the events are published).
+	if err := w.publishChanges(ctx, scope, c, accID, accRef, stateRef, ts.st, ts.changes,
+		map[string]any{"watermark": today.Format(time.DateOnly), "lastSyncAt": w.Now()}); err != nil {
 		return err
 	}
 
@@ -413,30 +424,57 @@ func (w *Worker) writeStandingOrders(ctx context.Context, accRef *firestore.Docu
 // publishChanges publishes transactions.created/updated/removed for every change between the
 // account's published mark and its committed sequence, in chunks of EventChunk IDs, with
 // event IDs derived from the range, so a redelivered sync republishes exactly the same
-// events (receivers deduplicate on the ID). Then it advances the published mark.
-func (w *Worker) publishChanges(ctx context.Context, scope store.Scope, c Connection, accID string, accRef, stateRef *firestore.DocumentRef) error {
+// events (receivers deduplicate on the ID). Then it advances the published mark, writing
+// also the fields of also.
+//
+// known, when not nil, holds every change of the run that ran against run (a run that
+// started with everything committed and published, so its changes are exactly the range):
+// if the stored state is still the run's, the events are built from it instead of a query.
+func (w *Worker) publishChanges(ctx context.Context, scope store.Scope, c Connection, accID string, accRef, stateRef *firestore.DocumentRef,
+	run transactions.State, known map[string]change, also map[string]any) error {
 	st, err := readState(ctx, stateRef)
-	if err != nil || st.SeqCommitted <= st.PublishedSeq {
+	if err != nil {
 		return err
 	}
-	it := transactions.ChangesQuery(accRef.Collection(transactions.TransactionsCollection), st.PublishedSeq, st.SeqCommitted).
-		Select("changeSeq", "createdSeq", "status").Documents(ctx)
 	byType := map[string][]string{}
-	for {
-		snap, err := it.Next()
-		if err != nil {
-			if errors.Is(err, iterator.Done) {
-				break
+	typeOf := map[string]string{"added": EventCreated, "modified": EventUpdated, "removed": EventRemoved}
+	switch {
+	case st.SeqCommitted <= st.PublishedSeq:
+	case known != nil && st.PublishedSeq == run.PublishedSeq && st.SeqCommitted == run.SeqCommitted:
+		list := make([]string, 0, len(known))
+		for id := range known {
+			list = append(list, id)
+		}
+		sort.Slice(list, func(i, j int) bool { return known[list[i]].seq < known[list[j]].seq })
+		for _, id := range list {
+			k := known[id]
+			d := transactions.Doc{ChangeSeq: k.seq, CreatedSeq: k.createdSeq}
+			if k.removed {
+				d.Status = transactions.StatusRemoved
 			}
-			return err
+			typ := typeOf[transactions.ChangeType(&d, st.PublishedSeq)]
+			byType[typ] = append(byType[typ], id)
 		}
-		var d transactions.Doc
-		if err := snap.DataTo(&d); err != nil {
-			return err
+	default:
+		it := transactions.ChangesQuery(accRef.Collection(transactions.TransactionsCollection), st.PublishedSeq, st.SeqCommitted).
+			Select("changeSeq", "createdSeq", "status").Documents(ctx)
+		defer it.Stop()
+		for {
+			snap, err := it.Next()
+			if err != nil {
+				if errors.Is(err, iterator.Done) {
+					break
+				}
+				return err
+			}
+			var d transactions.Doc
+			if err := snap.DataTo(&d); err != nil {
+				return err
+			}
+			d.ID = snap.Ref.ID
+			typ := typeOf[transactions.ChangeType(&d, st.PublishedSeq)]
+			byType[typ] = append(byType[typ], d.ID)
 		}
-		d.ID = snap.Ref.ID
-		typ := map[string]string{"added": EventCreated, "modified": EventUpdated, "removed": EventRemoved}[transactions.ChangeType(&d, st.PublishedSeq)]
-		byType[typ] = append(byType[typ], d.ID)
 	}
 	if w.Events != nil {
 		for _, typ := range []string{EventCreated, EventUpdated, EventRemoved} {
@@ -454,6 +492,10 @@ func (w *Worker) publishChanges(ctx context.Context, scope store.Scope, c Connec
 			}
 		}
 	}
-	_, err = stateRef.Set(ctx, map[string]any{"publishedSeq": st.SeqCommitted}, firestore.MergeAll)
+	up := map[string]any{"publishedSeq": max(st.SeqCommitted, st.PublishedSeq)}
+	for k, v := range also {
+		up[k] = v
+	}
+	_, err = stateRef.Set(ctx, up, firestore.MergeAll)
 	return err
 }
