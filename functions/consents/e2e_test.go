@@ -3,6 +3,7 @@ package consents_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,10 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"tokapi.io/tok/emulators/localstack"
 	"tokapi.io/tok/shared/apitest"
@@ -117,6 +120,13 @@ func TestEndToEnd(t *testing.T) {
 	app := newTPP(t)
 
 	t.Run("over HTTP", func(t *testing.T) {
+		hooks := newWebhookReceiver(t)
+		code, w, _ := call("POST", "/v1/webhooks", keys.SandboxKey,
+			`{"url":"`+hooks.srv.URL+`/hooks","events":["consent.authorized","transactions.created"]}`)
+		if code != 201 {
+			t.Fatalf("register webhook: %d %v", code, w)
+		}
+		hooks.setSecret(t, w["secret"].(string))
 		code, c, _ := call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"`+app.srv.URL+`/banking/callback"}`)
 		if code != 201 {
 			t.Fatalf("create: %d %v", code, c)
@@ -159,6 +169,14 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("accounts: %d %v", code, l)
 		}
 		accountID := data[0].(map[string]any)["id"].(string)
+		for _, a := range data {
+			// The local-currency current account has the card payments (pending, then booked).
+			if a := a.(map[string]any); a["currency"] == "RSD" {
+				checkTransactionsSynced(t, call, keys.SandboxKey, a["id"].(string))
+			}
+		}
+		// The organisation's endpoint got both events, signed to the Standard Webhooks spec.
+		hooks.waitFor(t, "consent.authorized", "transactions.created")
 		if code, _, _ := call("GET", "/v1/consents/"+c["id"].(string), keys.LiveKey, ""); code != 404 {
 			t.Errorf("live key reads a sandbox consent: %d", code)
 		}
@@ -248,4 +266,170 @@ func TestEndToEnd(t *testing.T) {
 		}
 		t.Logf("screenshots in %s", dir)
 	})
+}
+
+// checkTransactionsSynced waits for the first sync (requested over Pub/Sub at authorisation,
+// run by the syncworker process) to land the demo persona's transactions, then pages through
+// them and checks the filters.
+func checkTransactionsSynced(t *testing.T, call func(method, path, key, body string) (int, map[string]any, http.Header), key, accountID string) {
+	t.Helper()
+	base := "/v1/accounts/" + accountID + "/transactions"
+	start := time.Now()
+	for {
+		code, l, _ := call("GET", base+"?limit=1", key, "")
+		if code != 200 {
+			t.Fatalf("transactions: %d %v", code, l)
+		}
+		if d, _ := l["data"].([]any); len(d) > 0 {
+			break
+		}
+		if time.Since(start) > time.Minute {
+			t.Fatal("no transactions synced within a minute of authorisation")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("first transactions visible %s after authorisation", time.Since(start).Round(10*time.Millisecond))
+	// The sync of an account is complete when its transactions.created event is out: the
+	// worker publishes it only after every row is written.
+	for synced := false; !synced; {
+		code, l, _ := call("GET", "/v1/events?type=transactions.created", key, "")
+		if code != 200 {
+			t.Fatalf("events: %d %v", code, l)
+		}
+		for _, e := range l["data"].([]any) {
+			if d, _ := e.(map[string]any)["data"].(map[string]any); d["accountId"] == accountID {
+				synced = true
+			}
+		}
+		if time.Since(start) > time.Minute {
+			t.Fatal("no transactions.created event within a minute of authorisation")
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	t.Logf("first sync complete %s after authorisation", time.Since(start).Round(10*time.Millisecond))
+	walk := func(query string) []map[string]any {
+		var rows []map[string]any
+		cursor := ""
+		for pages := 0; pages < 1000; pages++ {
+			q := base + "?limit=100" + query
+			if cursor != "" {
+				q += "&cursor=" + cursor
+			}
+			code, l, _ := call("GET", q, key, "")
+			if code != 200 {
+				t.Fatalf("page %d: %d %v", pages, code, l)
+			}
+			for _, r := range l["data"].([]any) {
+				rows = append(rows, r.(map[string]any))
+			}
+			next, _ := l["nextCursor"].(string)
+			if l["hasMore"] != true || next == "" {
+				return rows
+			}
+			cursor = next
+		}
+		t.Fatal("pagination did not end")
+		return nil
+	}
+	all := walk("&status=all")
+	seen := map[string]bool{}
+	statuses := map[string]int{}
+	for i, r := range all {
+		id := r["id"].(string)
+		if seen[id] {
+			t.Fatalf("transaction %s appears twice in the walk", id)
+		}
+		seen[id] = true
+		statuses[r["status"].(string)]++
+		if i > 0 && r["bookingDate"] != nil && all[i-1]["bookingDate"] != nil && r["bookingDate"].(string) > all[i-1]["bookingDate"].(string) {
+			t.Fatalf("not newest first at row %d", i)
+		}
+	}
+	if len(all) < 100 || statuses["booked"] == 0 || statuses["pending"] == 0 {
+		t.Fatalf("demo persona synced %d transactions (%v)", len(all), statuses)
+	}
+	booked := walk("&status=booked")
+	if len(booked) != statuses["booked"] {
+		t.Errorf("status=booked gave %d, the walk saw %d booked", len(booked), statuses["booked"])
+	}
+	from, to := "2026-01-01", "2026-03-31"
+	window := walk("&dateFrom=" + from + "&dateTo=" + to)
+	for _, r := range window {
+		if d, _ := r["bookingDate"].(string); d != "" && (d < from || d > to) {
+			t.Errorf("date filter let %s through", d)
+		}
+	}
+	t.Logf("%d transactions (%v), %d booked, %d in %s..%s", len(all), statuses, len(booked), len(window), from, to)
+}
+
+// webhookReceiver is the organisation's webhook endpoint: it verifies every delivery with
+// the published Standard Webhooks library and records the event types.
+type webhookReceiver struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	hook   *standardwebhooks.Webhook
+	types  map[string]int
+	errors []string
+}
+
+func newWebhookReceiver(t *testing.T) *webhookReceiver {
+	r := &webhookReceiver{types: map[string]int{}}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.hook == nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		if err := r.hook.Verify(body, req.Header); err != nil {
+			r.errors = append(r.errors, err.Error())
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		var ev struct{ ID, Type string }
+		_ = json.Unmarshal(body, &ev)
+		if ev.ID != req.Header.Get("webhook-id") {
+			r.errors = append(r.errors, "webhook-id is not the event ID")
+		}
+		r.types[ev.Type]++
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *webhookReceiver) setSecret(t *testing.T, secret string) {
+	hook, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.hook = hook
+	r.mu.Unlock()
+}
+
+func (r *webhookReceiver) waitFor(t *testing.T, types ...string) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		r.mu.Lock()
+		missing := []string{}
+		for _, typ := range types {
+			if r.types[typ] == 0 {
+				missing = append(missing, typ)
+			}
+		}
+		got, errs := fmt.Sprint(r.types), r.errors
+		r.mu.Unlock()
+		if len(errs) > 0 {
+			t.Fatalf("webhook deliveries failed verification: %v", errs)
+		}
+		if len(missing) == 0 {
+			t.Logf("webhook endpoint received %s", got)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook endpoint never received %v (got %s)", missing, got)
+		}
+	}
 }
