@@ -8,10 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 
-	"github.com/cloudevents/sdk-go/v2/event"
-
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/platform"
+	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/webhooks"
 )
 
@@ -30,17 +29,7 @@ func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error
 // Handler fans out one event message. A failure is returned so Pub/Sub redelivers the
 // message; fan-out is idempotent (deliveries have derived IDs).
 func Handler(svc *webhooks.Service) platform.EventHandler {
-	return func(ctx context.Context, e event.Event) error {
-		msg, err := events.FromCloudEvent(e)
-		if err != nil {
-			slog.ErrorContext(ctx, "dropping malformed event message", "error", err)
-			return nil
-		}
-		t, ev, err := events.Decode(msg)
-		if err != nil {
-			slog.ErrorContext(ctx, "dropping invalid event", "error", err)
-			return nil
-		}
+	return events.Domain(func(ctx context.Context, t tenant.Tenant, ev events.Event) error {
 		n, err := svc.Fanout(ctx, t, ev)
 		if err != nil {
 			return fmt.Errorf("fan out %s: %w", ev.ID, err)
@@ -49,5 +38,5 @@ func Handler(svc *webhooks.Service) platform.EventHandler {
 			slog.InfoContext(ctx, "event fanned out", "event", ev.ID, "type", ev.Type, "deliveries", n, "org", t.OrgID, "env", t.Env)
 		}
 		return nil
-	}
+	})
 }
