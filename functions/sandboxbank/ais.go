@@ -521,24 +521,41 @@ func (s *Server) transactions(w http.ResponseWriter, r *http.Request, b bankInfo
 	default:
 		if status == "booked" || status == "both" {
 			booked := []any{}
-			skip := page * per
+			// The walk goes day by day; a next link carries where the page stopped (the day
+			// and how many of its entries were served), so a page seeks to its first row
+			// instead of regenerating every earlier one. Without it (a pageIndex written by
+			// hand) the page skips page*per rows from the start: the same rows either way.
+			first, skip := dayNumber(from)-3, page*per
+			if v := q.Get("dayCursor"); v != "" && page > 0 {
+				d, k, ok := parseDayCursor(v)
+				if !ok || d < first {
+					tppError(w, 400, "FORMAT_ERROR", "dayCursor is not a cursor of this bank.")
+					return
+				}
+				first, skip = d, k
+			}
 			more := false
+			next := ""
 			// Walk the days lazily: at most one page is ever held.
 		walk:
-			for n := dayNumber(from) - 3; n <= min(dayNumber(to), todayN); n++ {
+			for n := first; n <= min(dayNumber(to), todayN); n++ {
+				served := 0 // entries of day n in the report, served or skipped
 				for _, t := range dayTxns(b, a, n, todayN) {
 					if t.Pending || t.BookingDate.Before(from) || t.BookingDate.After(to) {
 						continue
 					}
 					if skip > 0 {
 						skip--
+						served++
 						continue
 					}
 					if len(booked) == per {
 						more = true
+						next = strconv.Itoa(n) + "." + strconv.Itoa(served)
 						break walk
 					}
 					booked = append(booked, txnJSON(a, t))
+					served++
 				}
 			}
 			report["booked"] = booked
@@ -549,6 +566,7 @@ func (s *Server) transactions(w http.ResponseWriter, r *http.Request, b bankInfo
 				}
 				nq.Set("pageIndex", strconv.Itoa(page+1))
 				nq.Set("itemsPerPage", strconv.Itoa(per))
+				nq.Set("dayCursor", next)
 				links["next"] = href(self + "/transactions?" + nq.Encode())
 			}
 		}
@@ -569,6 +587,17 @@ func (s *Server) transactions(w http.ResponseWriter, r *http.Request, b bankInfo
 		"account":      map[string]any{"iban": a.IBAN, "currency": a.Currency},
 		"transactions": report,
 	})
+}
+
+// parseDayCursor reads a next link's dayCursor: "<day number>.<entries of that day served>".
+func parseDayCursor(v string) (day, served int, ok bool) {
+	d, k, found := strings.Cut(v, ".")
+	if !found {
+		return 0, 0, false
+	}
+	day, err1 := strconv.Atoi(d)
+	served, err2 := strconv.Atoi(k)
+	return day, served, err1 == nil && err2 == nil && served >= 0
 }
 
 func txnJSON(a account, t txn) map[string]any {

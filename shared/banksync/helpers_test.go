@@ -48,11 +48,20 @@ type accessCounter struct {
 	mu    sync.Mutex
 	n     map[string]int
 	e429  atomic.Int64
+	// positional drops the sandbox bank's dayCursor from next links, so pages skip by
+	// position (pageIndex*itemsPerPage) instead of seeking.
+	positional atomic.Bool
 }
 
 var bankPath = regexp.MustCompile(`/v1/(accounts.*)$`)
 
 func (a *accessCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	if a.positional.Load() && r.URL.Query().Has("dayCursor") {
+		r = r.Clone(r.Context())
+		q := r.URL.Query()
+		q.Del("dayCursor")
+		r.URL.RawQuery = q.Encode()
+	}
 	resp, err := a.base.RoundTrip(r)
 	if err != nil {
 		return resp, err

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"tokapi.io/tok/functions/sandboxbank"
+	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/transactions"
 )
@@ -211,4 +212,45 @@ func TestUnattendedAccessesAtMostFourPerDay(t *testing.T) {
 		t.Fatalf("%d accesses", n)
 	}
 	t.Logf("busiest resource %s: %d unattended accesses", res, n)
+}
+
+// The sandbox bank's next links seek to the day a page stopped at; the rows must be exactly
+// those of skipping by position.
+func TestSandboxPagingSeeksSameRows(t *testing.T) {
+	e := newEnv(t, "business", 137)
+	ctx := context.Background()
+	s := e.session
+	s.PSUPresent, s.PSUIPAddress = true, "203.0.113.7"
+	accts, err := e.conn.Accounts(ctx, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	walk := func(resource string) (rows []string, pages int) {
+		err := e.conn.Transactions(ctx, s, resource, bank.TransactionQuery{DateFrom: e.clock.Now().AddDate(0, 0, -120), Status: bank.StatusBoth},
+			func(p []bank.Transaction) error {
+				pages++
+				for _, x := range p {
+					rows = append(rows, x.BankTransactionID+"|"+x.EntryReference+"|"+x.BookingDate+"|"+x.Amount.String())
+				}
+				return nil
+			})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows, pages
+	}
+	for _, a := range accts {
+		seek, pages := walk(a.ResourceID)
+		e.counter.positional.Store(true)
+		pos, _ := walk(a.ResourceID)
+		e.counter.positional.Store(false)
+		if pages < 3 || len(seek) != len(pos) {
+			t.Fatalf("%s: %d pages; %d rows seeking, %d by position", a.ResourceID, pages, len(seek), len(pos))
+		}
+		for i := range seek {
+			if seek[i] != pos[i] {
+				t.Fatalf("%s: row %d is %s seeking, %s by position", a.ResourceID, i, seek[i], pos[i])
+			}
+		}
+	}
 }
