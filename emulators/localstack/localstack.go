@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"tokapi.io/tok/emulators/gateway"
@@ -31,12 +32,15 @@ type Options struct {
 // Stack is a running local Tok.
 type Stack struct {
 	*stack
-	URL     string // the gateway's base URL, without /v1
-	procs   *processes
-	server  *http.Server
-	cancel  context.CancelFunc
-	Exited  <-chan error // a function process ended on its own
-	KeyName string       // the tokens KMS key
+	URL      string // the gateway's base URL, without /v1
+	Project  string // the Google Cloud project of the emulators and the functions
+	LogDir   string // where each function logs, to <name>.log
+	procs    *processes
+	server   *http.Server
+	cancel   context.CancelFunc
+	stopOnce sync.Once
+	Exited   <-chan error // a function process ended on its own
+	KeyName  string       // the tokens KMS key
 }
 
 // Start brings up the functions and the gateway on opts.Listener and returns once every
@@ -59,7 +63,7 @@ func Start(ctx context.Context, m *manifest.Manifest, opts Options) (st *Stack, 
 		return nil, err
 	}
 	procs, err := s.startFunctions(ctx)
-	st = &Stack{stack: s, URL: url, procs: procs, Exited: procs.exited, KeyName: s.keyName}
+	st = &Stack{stack: s, URL: url, Project: opts.Project, LogDir: opts.LogDir, procs: procs, Exited: procs.exited, KeyName: s.keyName}
 	defer func() {
 		if err != nil {
 			st.Stop()
@@ -95,17 +99,19 @@ func Start(ctx context.Context, m *manifest.Manifest, opts Options) (st *Stack, 
 // Env is the environment the functions run with, plus TOK_API_URL: what .tok/dev.env says.
 func (st *Stack) Env() []string { return st.envVars() }
 
-// Stop stops the ticks, the gateway and every function process.
+// Stop stops the ticks, the gateway and every function process. Calls after the first do nothing.
 func (st *Stack) Stop() {
-	if st.cancel != nil {
-		st.cancel()
-	}
-	if st.server != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = st.server.Shutdown(ctx)
-	}
-	if st.procs != nil {
-		st.procs.stop()
-	}
+	st.stopOnce.Do(func() {
+		if st.cancel != nil {
+			st.cancel()
+		}
+		if st.server != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = st.server.Shutdown(ctx)
+		}
+		if st.procs != nil {
+			st.procs.stop()
+		}
+	})
 }

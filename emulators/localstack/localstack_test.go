@@ -1,4 +1,4 @@
-package localstack
+package localstack_test
 
 import (
 	"context"
@@ -6,8 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,9 +13,9 @@ import (
 
 	"cloud.google.com/go/firestore"
 
+	"tokapi.io/tok/emulators/localstack/localstacktest"
 	"tokapi.io/tok/shared/apitest"
 	"tokapi.io/tok/shared/events"
-	"tokapi.io/tok/shared/manifest"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testenv"
@@ -29,35 +27,9 @@ func TestStack(t *testing.T) {
 	testenv.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	project := testenv.Project(t)
-	fs := testenv.Firestore(t, project)
-	pubsubClient := testenv.PubSub(t, project)
-	m, root, err := manifest.LoadDefault()
-	if err != nil {
-		t.Fatal(err)
-	}
-	binary := filepath.Join(t.TempDir(), "tokfunctions")
-	if err := Build(ctx, root, m, binary); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := Start(ctx, m, Options{
-		Root: root, Project: project, Listener: ln, LogDir: t.TempDir(), Binary: binary,
-		FirestoreHost: os.Getenv("FIRESTORE_EMULATOR_HOST"), PubSubHost: os.Getenv("PUBSUB_EMULATOR_HOST"),
-		KMSAddr: testenv.KMSEndpoint(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			st.Stop()
-		}
-	}()
+	st := localstacktest.Start(t)
+	fs := testenv.Firestore(t, st.Project)
+	pubsubClient := testenv.PubSub(t, st.Project)
 	org, keys, err := st.CreateOrg(ctx, "E2E Ltd", orgs.TierPro, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -176,12 +148,8 @@ func TestStack(t *testing.T) {
 	})
 
 	t.Run("stop leaves no process and no port", func(t *testing.T) {
-		pids := []int{}
-		for _, p := range st.procs.list {
-			pids = append(pids, p.cmd.Process.Pid)
-		}
+		pids := st.PIDs()
 		st.Stop()
-		stopped = true
 		for _, pid := range pids {
 			deadline := time.Now().Add(5 * time.Second)
 			for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
@@ -191,7 +159,7 @@ func TestStack(t *testing.T) {
 				t.Errorf("function process %d still running", pid)
 			}
 		}
-		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", ln.Addr().String())
+		l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", strings.TrimPrefix(st.URL, "http://"))
 		if err != nil {
 			t.Errorf("gateway port still taken: %v", err)
 		} else {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,9 +19,8 @@ import (
 	"github.com/chromedp/chromedp"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"tokapi.io/tok/emulators/localstack"
+	"tokapi.io/tok/emulators/localstack/localstacktest"
 	"tokapi.io/tok/shared/apitest"
-	"tokapi.io/tok/shared/manifest"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/testenv"
 )
@@ -65,31 +63,7 @@ func TestEndToEnd(t *testing.T) {
 	testenv.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	project := testenv.Project(t)
-	_ = testenv.Firestore(t, project)
-	_ = testenv.PubSub(t, project)
-	m, root, err := manifest.LoadDefault()
-	if err != nil {
-		t.Fatal(err)
-	}
-	binary := filepath.Join(t.TempDir(), "tokfunctions")
-	if err := localstack.Build(ctx, root, m, binary); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	logDir := t.TempDir()
-	st, err := localstack.Start(ctx, m, localstack.Options{
-		Root: root, Project: project, Listener: ln, LogDir: logDir, Binary: binary,
-		FirestoreHost: os.Getenv("FIRESTORE_EMULATOR_HOST"), PubSubHost: os.Getenv("PUBSUB_EMULATOR_HOST"),
-		KMSAddr: testenv.KMSEndpoint(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Stop()
+	st := localstacktest.Start(t)
 	_, keys, err := st.CreateOrg(ctx, "E2E Ltd", orgs.TierPro, []string{"https://app.example.com"})
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +161,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("account after revocation: %d %v", code, e)
 		}
 		// No function logged the authorisation code.
-		files, _ := filepath.Glob(filepath.Join(logDir, "*.log"))
+		files, _ := filepath.Glob(filepath.Join(st.LogDir, "*.log"))
 		for _, file := range files {
 			b, _ := os.ReadFile(file)
 			if strings.Contains(string(b), loc.Query().Get("code")) {

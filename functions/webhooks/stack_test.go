@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,11 +13,10 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"tokapi.io/tok/emulators/localstack"
+	"tokapi.io/tok/emulators/localstack/localstacktest"
 	"tokapi.io/tok/shared/apitest"
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/ids"
-	"tokapi.io/tok/shared/manifest"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testenv"
@@ -34,34 +32,12 @@ func TestThroughLocalStack(t *testing.T) {
 	testenv.Require(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	project := testenv.Project(t)
-	ps := testenv.PubSub(t, project)
-	m, root, err := manifest.LoadDefault()
-	if err != nil {
-		t.Fatal(err)
-	}
-	binary := filepath.Join(t.TempDir(), "tokfunctions")
-	if err := localstack.Build(ctx, root, m, binary); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	logDir := t.TempDir()
-	st, err := localstack.Start(ctx, m, localstack.Options{
-		Root: root, Project: project, Listener: ln, LogDir: logDir, Binary: binary,
-		FirestoreHost: os.Getenv("FIRESTORE_EMULATOR_HOST"), PubSubHost: os.Getenv("PUBSUB_EMULATOR_HOST"),
-		KMSAddr: testenv.KMSEndpoint(t),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Stop()
+	st := localstacktest.Start(t)
+	ps := testenv.PubSub(t, st.Project)
 	defer func() {
 		if t.Failed() {
 			for _, f := range []string{"webhooks", "webhookfanout", "webhookdeliver", "eventlog"} {
-				b, _ := os.ReadFile(filepath.Join(logDir, f+".log"))
+				b, _ := os.ReadFile(filepath.Join(st.LogDir, f+".log"))
 				t.Logf("%s.log:\n%s", f, tail(b, 3000))
 			}
 		}
