@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"tokapi.io/tok/emulators/localstack/localstacktest"
 	"tokapi.io/tok/shared/apitest"
+	"tokapi.io/tok/shared/browsertest"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/testenv"
 )
@@ -106,7 +106,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("create: %d %v", code, c)
 		}
 		f := &fixture{t: t, browser: api}
-		loc := f.scaAt(c["redirectUrl"].(string), st.URL+"/v1/callback?", "demo", "demo")
+		loc := f.scaAt(c["redirectUrl"].(string), st.URL+"/v1/callback?", "demo", "demo", "approve")
 		resp, err := api.Get(loc.String())
 		if err != nil {
 			t.Fatal(err)
@@ -171,45 +171,12 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("in headless Chromium", func(t *testing.T) {
-		if _, err := exec.LookPath(chromiumPath); err != nil {
-			t.Fatalf("%s is missing: install it with `apt-get install -y chromium`", chromiumPath)
-		}
 		code, c, _ := call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-hr","callbackUrl":"`+app.srv.URL+`/banking/callback"}`)
 		if code != 201 {
 			t.Fatalf("create: %d %v", code, c)
 		}
-		opts := []chromedp.ExecAllocatorOption{
-			chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-			chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-			chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-sync", true), chromedp.WindowSize(900, 900),
-		}
-		actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-		defer cancel()
-		bctx, cancel := chromedp.NewContext(actx)
-		defer cancel()
-		if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-			t.Fatalf("start chromium: %v", err)
-		}
-		bctx, cancel = context.WithTimeout(bctx, 90*time.Second)
-		defer cancel()
-		dir := os.Getenv("TOK_TEST_ARTIFACTS")
-		if dir == "" {
-			dir = filepath.Join("..", "..", "build", "test-artifacts")
-		}
-		dir = filepath.Join(dir, "consents")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		shot := func(name string) chromedp.Action[chromedp.Void] {
-			return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-				buf, err := chromedp.FullScreenshot(90)(ctx, tg)
-				if err != nil {
-					return err
-				}
-				return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
-			})
-		}
+		bctx := browsertest.Start(t, 90*time.Second)
+		dir, shot := browsertest.Screenshots(t, "consents")
 		err := chromedp.Do(bctx,
 			chromedp.Navigate(c["redirectUrl"].(string)),
 			chromedp.WaitVisible(chromedp.ID("username")),

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +36,7 @@ import (
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/orgs/orgstest"
 	"tokapi.io/tok/shared/ratelimit"
+	"tokapi.io/tok/shared/sandboxtest"
 	"tokapi.io/tok/shared/testenv"
 )
 
@@ -218,51 +218,19 @@ func (f *fixture) expect(r response, code int, what string) map[string]any {
 	return nil
 }
 
-var reqField = regexp.MustCompile(`name="req" value="([^"]+)"`)
-
 // sca completes the sandbox bank's SCA pages as a browser without JavaScript would and
 // returns the bank's redirect to Tok's callback.
 func (f *fixture) sca(authorizeURL, user, password, decision string) *url.URL {
 	f.t.Helper()
-	resp, err := f.browser.Get(authorizeURL)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	m := reqField.FindSubmatch(page)
-	if resp.StatusCode != 200 || m == nil {
-		f.t.Fatalf("authorize page: %d %s", resp.StatusCode, page)
-	}
-	u, _ := url.Parse(authorizeURL)
-	base := u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/oauth2/authorize") + "/oauth2/authorize/"
-	post := func(step string, form url.Values) *http.Response {
-		form.Set("req", string(m[1]))
-		resp, err := f.browser.PostForm(base+step, form)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		return resp
-	}
-	for _, st := range []struct {
-		step string
-		form url.Values
-	}{{"login", url.Values{"username": {user}, "password": {password}}}, {"otp", url.Values{"otp": {"123456"}}}} {
-		resp := post(st.step, st.form)
-		b, _ := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
-		if resp.StatusCode != 200 {
-			f.t.Fatalf("%s: %d %s", st.step, resp.StatusCode, b)
-		}
-	}
-	resp = post("decision", url.Values{"decision": {decision}})
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		f.t.Fatalf("decision: %d", resp.StatusCode)
-	}
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || !strings.HasPrefix(loc.String(), publicURL+"/v1/callback?") {
-		f.t.Fatalf("bank redirect %q: %v", resp.Header.Get("Location"), err)
+	return f.scaAt(authorizeURL, publicURL+"/v1/callback?", user, password, decision)
+}
+
+// scaAt is sca for a bank redirect that must start with prefix (the stack's callback URL).
+func (f *fixture) scaAt(authorizeURL, prefix, user, password, decision string) *url.URL {
+	f.t.Helper()
+	loc := sandboxtest.SCA(f.t, f.browser, authorizeURL, user, password, decision)
+	if !strings.HasPrefix(loc.String(), prefix) {
+		f.t.Fatalf("bank redirect %q", loc)
 	}
 	return loc
 }
@@ -314,43 +282,6 @@ func (f *fixture) repoKey(orgID string, role string) string {
 		f.t.Fatal(err)
 	}
 	return p.SandboxKey
-}
-
-const chromiumPath = "/usr/bin/chromium"
-
-// scaAt is sca for a bank redirect that must start with prefix (the stack's callback URL).
-func (f *fixture) scaAt(authorizeURL, prefix, user, password string) *url.URL {
-	f.t.Helper()
-	resp, err := f.browser.Get(authorizeURL)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	_ = resp.Body.Close()
-	m := reqField.FindSubmatch(page)
-	if resp.StatusCode != 200 || m == nil {
-		f.t.Fatalf("authorize page: %d %s", resp.StatusCode, page)
-	}
-	u, _ := url.Parse(authorizeURL)
-	base := u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/oauth2/authorize") + "/oauth2/authorize/"
-	var last *http.Response
-	for _, st := range []struct {
-		step string
-		form url.Values
-	}{{"login", url.Values{"username": {user}, "password": {password}}}, {"otp", url.Values{"otp": {"123456"}}}, {"decision", url.Values{"decision": {"approve"}}}} {
-		st.form.Set("req", string(m[1]))
-		last, err = f.browser.PostForm(base+st.step, st.form)
-		if err != nil {
-			f.t.Fatal(err)
-		}
-		_, _ = io.Copy(io.Discard, last.Body)
-		_ = last.Body.Close()
-	}
-	loc, err := url.Parse(last.Header.Get("Location"))
-	if last.StatusCode != http.StatusFound || err != nil || !strings.HasPrefix(loc.String(), prefix) {
-		f.t.Fatalf("bank redirect: %d %q", last.StatusCode, last.Header.Get("Location"))
-	}
-	return loc
 }
 
 func newSealer(t *testing.T, f *fixture) *envelope.Sealer {

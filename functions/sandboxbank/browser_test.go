@@ -5,9 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,29 +12,12 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/browsertest"
 )
-
-const chromiumPath = "/usr/bin/chromium"
-
-// artifactsDir is where screenshots are kept: $TOK_TEST_ARTIFACTS or build/test-artifacts.
-func artifactsDir(t *testing.T) string {
-	dir := os.Getenv("TOK_TEST_ARTIFACTS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "build", "test-artifacts")
-	}
-	dir = filepath.Join(dir, "sandboxbank")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // TestSCAInChromium completes the demo persona's SCA in headless Chromium, without
 // JavaScript, and keeps a screenshot of every page.
 func TestSCAInChromium(t *testing.T) {
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		t.Fatalf("%s is missing: install it with `apt-get install -y chromium` (this test never skips)", chromiumPath)
-	}
 	e := newEnv(t)
 	ctx := context.Background()
 	c := e.connector("sandbox-rs")
@@ -60,34 +40,8 @@ func TestSCAInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("blink-settings", "scriptEnabled=false"),
-		chromedp.WindowSize(900, 900),
-	}
-	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancel()
-	bctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	// The first Run starts the browser and must not have a timeout (it would stop the browser).
-	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	bctx, cancel = context.WithTimeout(bctx, 60*time.Second)
-	defer cancel()
-
-	dir := artifactsDir(t)
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			buf, err := chromedp.FullScreenshot(90)(ctx, tg)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
-		})
-	}
+	bctx := browsertest.Start(t, 60*time.Second, chromedp.Flag("blink-settings", "scriptEnabled=false"))
+	dir, shot := browsertest.Screenshots(t, "sandboxbank")
 	err = chromedp.Do(bctx,
 		chromedp.Navigate(start.AuthorizeURL),
 		chromedp.WaitVisible(chromedp.ID("username")),

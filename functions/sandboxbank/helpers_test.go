@@ -25,6 +25,7 @@ import (
 	"tokapi.io/tok/functions/sandboxbank"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/bank/berlingroup"
+	"tokapi.io/tok/shared/sandboxtest"
 	"tokapi.io/tok/shared/testenv"
 )
 
@@ -260,57 +261,11 @@ func (m mapSecrets) Get(_ context.Context, id string) ([]byte, error) {
 	return []byte(v), nil
 }
 
-var reqField = regexp.MustCompile(`name="req" value="([^"]+)"`)
-
 // sca completes the SCA pages as a browser without JavaScript would, and returns the
 // redirect back to the TPP.
 func (e *env) sca(authorizeURL, user, password, decision string) *url.URL {
 	e.t.Helper()
-	resp, err := e.browser.Get(authorizeURL)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
-		e.t.Fatalf("authorize page: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
-	}
-	m := reqField.FindSubmatch(page)
-	if m == nil {
-		e.t.Fatalf("no req field in %s", page)
-	}
-	req := string(m[1])
-	u, _ := url.Parse(authorizeURL)
-	base := u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/oauth2/authorize") + "/oauth2/authorize/"
-	post := func(step string, form url.Values) *http.Response {
-		form.Set("req", req)
-		resp, err := e.browser.PostForm(base+step, form)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		return resp
-	}
-	for _, st := range []struct {
-		step string
-		form url.Values
-	}{{"login", url.Values{"username": {user}, "password": {password}}}, {"otp", url.Values{"otp": {"123456"}}}} {
-		resp := post(st.step, st.form)
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			e.t.Fatalf("%s: %d %s", st.step, resp.StatusCode, b)
-		}
-	}
-	resp = post("decision", url.Values{"decision": {decision}})
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusFound {
-		e.t.Fatalf("decision: %d", resp.StatusCode)
-	}
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return loc
+	return sandboxtest.SCA(e.t, e.browser, authorizeURL, user, password, decision)
 }
 
 const redirectURI = "https://tpp.example/callback"

@@ -1,0 +1,64 @@
+// Package sandboxtest walks the sandbox bank's SCA pages in tests. Only tests import it.
+package sandboxtest
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var reqField = regexp.MustCompile(`name="req" value="([^"]+)"`)
+
+// SCA completes the sandbox bank's SCA pages at authorizeURL (login, one-time code,
+// decision) as a browser without JavaScript would, and returns the bank's redirect. browser
+// must not follow redirects.
+func SCA(t testing.TB, browser *http.Client, authorizeURL, user, password, decision string) *url.URL {
+	t.Helper()
+	resp, err := browser.Get(authorizeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+		t.Fatalf("authorize page: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), page)
+	}
+	m := reqField.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no req field in %s", page)
+	}
+	u, _ := url.Parse(authorizeURL)
+	base := u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/oauth2/authorize") + "/oauth2/authorize/"
+	post := func(step string, form url.Values) *http.Response {
+		form.Set("req", string(m[1]))
+		resp, err := browser.PostForm(base+step, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for _, st := range []struct {
+		step string
+		form url.Values
+	}{{"login", url.Values{"username": {user}, "password": {password}}}, {"otp", url.Values{"otp": {"123456"}}}} {
+		resp := post(st.step, st.form)
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", st.step, resp.StatusCode, b)
+		}
+	}
+	resp = post("decision", url.Values{"decision": {decision}})
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("decision: %d", resp.StatusCode)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
