@@ -265,13 +265,20 @@ func (c *cli) orgList(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	return printList(out, list, *asJSON, "ID\tTIER\tCREATED\tNAME", func(o orgs.Org) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s", o.ID, o.Tier, o.CreatedAt.Format(time.RFC3339), o.Name)
+	})
+}
+
+// printList prints list as JSON with asJSON, else as a table: header, then row(item) for each.
+func printList[T any](out io.Writer, list []T, asJSON bool, header string, row func(T) string) error {
+	if asJSON {
 		return writeJSON(out, list)
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	_, _ = fmt.Fprintln(tw, "ID\tTIER\tCREATED\tNAME")
-	for _, o := range list {
-		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.ID, o.Tier, o.CreatedAt.Format(time.RFC3339), o.Name)
+	_, _ = fmt.Fprintln(tw, header)
+	for _, item := range list {
+		_, _ = fmt.Fprintln(tw, row(item))
 	}
 	return tw.Flush()
 }
@@ -296,7 +303,17 @@ func (c *cli) orgSetTier(ctx context.Context, args []string, out io.Writer) erro
 }
 
 func (c *cli) keyList(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("key list")
+	now := time.Now()
+	return listInOrg(ctx, c, "key list", args, out, (*orgs.Repo).ListKeyPairs, "ID\tROLE\tSTATUS\tLIVE\tSANDBOX\tCREATED", func(p orgs.KeyPair) string {
+		return fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", p.ID, p.Role, p.Status(now), p.LiveKeyMasked, p.SandboxKeyMasked, p.CreatedAt.Format(time.RFC3339))
+	})
+}
+
+// listInOrg runs the command name ORG [--json]: it prints with printList what list returns
+// for the organisation ORG, which must exist.
+func listInOrg[T any](ctx context.Context, c *cli, name string, args []string, out io.Writer,
+	list func(*orgs.Repo, context.Context, string) ([]T, error), header string, row func(T) string) error {
+	fs := newFlags(name)
 	asJSON := fs.Bool("json", false, "print JSON")
 	pos, err := parse(fs, args, "ORG")
 	if err != nil {
@@ -309,20 +326,11 @@ func (c *cli) keyList(ctx context.Context, args []string, out io.Writer) error {
 	if _, err := repo.GetOrg(ctx, pos[0]); err != nil {
 		return err
 	}
-	list, err := repo.ListKeyPairs(ctx, pos[0])
+	items, err := list(repo, ctx, pos[0])
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return writeJSON(out, list)
-	}
-	now := time.Now()
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	_, _ = fmt.Fprintln(tw, "ID\tROLE\tSTATUS\tLIVE\tSANDBOX\tCREATED")
-	for _, p := range list {
-		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.ID, p.Role, p.Status(now), p.LiveKeyMasked, p.SandboxKeyMasked, p.CreatedAt.Format(time.RFC3339))
-	}
-	return tw.Flush()
+	return printList(out, items, *asJSON, header, row)
 }
 
 func (c *cli) keyCreate(ctx context.Context, args []string, out io.Writer) error {
@@ -440,32 +448,9 @@ func (c *cli) keyRevoke(ctx context.Context, args []string, out io.Writer) error
 }
 
 func (c *cli) memberList(ctx context.Context, args []string, out io.Writer) error {
-	fs := newFlags("member list")
-	asJSON := fs.Bool("json", false, "print JSON")
-	pos, err := parse(fs, args, "ORG")
-	if err != nil {
-		return err
-	}
-	repo, err := c.get(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := repo.GetOrg(ctx, pos[0]); err != nil {
-		return err
-	}
-	list, err := repo.ListMembers(ctx, pos[0])
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return writeJSON(out, list)
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	_, _ = fmt.Fprintln(tw, "ID\tROLE\tEMAIL")
-	for _, m := range list {
-		_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\n", m.ID, m.Role, m.Email)
-	}
-	return tw.Flush()
+	return listInOrg(ctx, c, "member list", args, out, (*orgs.Repo).ListMembers, "ID\tROLE\tEMAIL", func(m orgs.Member) string {
+		return fmt.Sprintf("%s\t%s\t%s", m.ID, m.Role, m.Email)
+	})
 }
 
 func (c *cli) memberAdd(ctx context.Context, args []string, out io.Writer) error {
