@@ -254,29 +254,35 @@ func readState(ctx context.Context, acc *firestore.DocumentRef) (State, error) {
 }
 
 func (a *API) get(w http.ResponseWriter, r *http.Request) error {
+	return getOne(a, w, r, "transactionId", ids.Transaction, "Transaction", TransactionsCollection, ToView)
+}
+
+// getOne answers with the view of one document of the account's collection, named by the
+// path value param, which must be an ID of kind; what says what the document is in a 404.
+func getOne[D, V any](a *API, w http.ResponseWriter, r *http.Request, param, kind, what, collection string, view func(*D) V) error {
 	acc, scope, err := a.account(r)
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("transactionId")
-	if !ids.Valid(ids.Transaction, id) {
-		return httpapi.NotFound("Transaction " + id)
+	id := r.PathValue(param)
+	if !ids.Valid(kind, id) {
+		return httpapi.NotFound(what + " " + id)
 	}
 	if err := a.check(r.Context(), scope, acc.ID); err != nil {
 		return err
 	}
-	snap, err := acc.Collection(TransactionsCollection).Doc(id).Get(r.Context())
+	snap, err := acc.Collection(collection).Doc(id).Get(r.Context())
 	if status.Code(err) == codes.NotFound {
-		return httpapi.NotFound("Transaction " + id)
+		return httpapi.NotFound(what + " " + id)
 	}
 	if err != nil {
 		return err
 	}
-	var d Doc
+	var d D
 	if err := snap.DataTo(&d); err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, ToView(&d))
+	httpapi.WriteJSON(w, http.StatusOK, view(&d))
 	return nil
 }
 
@@ -441,30 +447,7 @@ func (a *API) listStandingOrders(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *API) getStandingOrder(w http.ResponseWriter, r *http.Request) error {
-	acc, scope, err := a.account(r)
-	if err != nil {
-		return err
-	}
-	id := r.PathValue("standingOrderId")
-	if !ids.Valid(ids.StandingOrder, id) {
-		return httpapi.NotFound("Standing order " + id)
-	}
-	if err := a.check(r.Context(), scope, acc.ID); err != nil {
-		return err
-	}
-	snap, err := acc.Collection(StandingOrdersCollection).Doc(id).Get(r.Context())
-	if status.Code(err) == codes.NotFound {
-		return httpapi.NotFound("Standing order " + id)
-	}
-	if err != nil {
-		return err
-	}
-	var d StandingOrderDoc
-	if err := snap.DataTo(&d); err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, soView(&d))
-	return nil
+	return getOne(a, w, r, "standingOrderId", ids.StandingOrder, "Standing order", StandingOrdersCollection, soView)
 }
 
 // Connection statuses the default check understands (issue 5's connection record).
