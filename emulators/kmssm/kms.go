@@ -131,6 +131,19 @@ func (s *kmsService) key(name string) (*cryptoKey, error) {
 	return k, nil
 }
 
+// version resolves ".../cryptoKeys/K/cryptoKeyVersions/N". The caller holds s.mu.
+func (s *kmsService) version(name string) (*keyVersion, error) {
+	keyName, n, err := splitVersionName(name)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.key(keyName)
+	if err != nil {
+		return nil, err
+	}
+	return k.version(n)
+}
+
 func (s *kmsService) CreateKeyRing(_ context.Context, req *kmspb.CreateKeyRingRequest) (*kmspb.KeyRing, error) {
 	if err := parseRingParent(req.GetParent()); err != nil {
 		return nil, err
@@ -238,17 +251,9 @@ func (s *kmsService) CreateCryptoKeyVersion(_ context.Context, req *kmspb.Create
 }
 
 func (s *kmsService) GetCryptoKeyVersion(_ context.Context, req *kmspb.GetCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
-	keyName, n, err := splitVersionName(req.GetName())
-	if err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, err := s.key(keyName)
-	if err != nil {
-		return nil, err
-	}
-	v, err := k.version(n)
+	v, err := s.version(req.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -259,13 +264,9 @@ func (s *kmsService) ListCryptoKeyVersions(_ context.Context, req *kmspb.ListCry
 	if req.GetFilter() != "" || req.GetOrderBy() != "" {
 		return nil, status.Error(codes.InvalidArgument, "emulator does not support filter or order_by")
 	}
-	start := 0
-	if tok := req.GetPageToken(); tok != "" {
-		n, err := strconv.Atoi(tok)
-		if err != nil || n < 0 {
-			return nil, status.Errorf(codes.InvalidArgument, "invalid page_token %q", tok)
-		}
-		start = n
+	start, err := pageStart(req.GetPageToken())
+	if err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -274,16 +275,10 @@ func (s *kmsService) ListCryptoKeyVersions(_ context.Context, req *kmspb.ListCry
 		return nil, err
 	}
 	total := len(k.versions)
-	end := total
-	if size := int(req.GetPageSize()); size > 0 && start+size < total {
-		end = start + size
-	}
-	resp := &kmspb.ListCryptoKeyVersionsResponse{TotalSize: int32(total)} // #nosec G115 -- versions are created one per call, far below 2^31
+	end, next := pageEnd(start, req.GetPageSize(), total)
+	resp := &kmspb.ListCryptoKeyVersionsResponse{TotalSize: int32(total), NextPageToken: next} // #nosec G115 -- versions are created one per call, far below 2^31
 	for i := min(start, total); i < end; i++ {
 		resp.CryptoKeyVersions = append(resp.CryptoKeyVersions, proto.CloneOf(k.versions[i].pb))
-	}
-	if end < total {
-		resp.NextPageToken = strconv.Itoa(end)
 	}
 	return resp, nil
 }
@@ -320,17 +315,9 @@ func (s *kmsService) UpdateCryptoKeyVersion(_ context.Context, req *kmspb.Update
 	if st := in.GetState(); st != kmspb.CryptoKeyVersion_ENABLED && st != kmspb.CryptoKeyVersion_DISABLED {
 		return nil, status.Errorf(codes.InvalidArgument, "state can only be set to ENABLED or DISABLED, got %s", st)
 	}
-	keyName, n, err := splitVersionName(in.GetName())
-	if err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, err := s.key(keyName)
-	if err != nil {
-		return nil, err
-	}
-	v, err := k.version(n)
+	v, err := s.version(in.GetName())
 	if err != nil {
 		return nil, err
 	}
@@ -343,17 +330,9 @@ func (s *kmsService) UpdateCryptoKeyVersion(_ context.Context, req *kmspb.Update
 
 // DestroyCryptoKeyVersion schedules destruction; the version can no longer be used, as in real KMS.
 func (s *kmsService) DestroyCryptoKeyVersion(_ context.Context, req *kmspb.DestroyCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
-	keyName, n, err := splitVersionName(req.GetName())
-	if err != nil {
-		return nil, err
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k, err := s.key(keyName)
-	if err != nil {
-		return nil, err
-	}
-	v, err := k.version(n)
+	v, err := s.version(req.GetName())
 	if err != nil {
 		return nil, err
 	}

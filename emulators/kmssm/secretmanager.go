@@ -174,13 +174,9 @@ func (s *smService) ListSecretVersions(_ context.Context, req *secretmanagerpb.L
 	if req.GetFilter() != "" {
 		return nil, status.Error(codes.InvalidArgument, "emulator does not support filter")
 	}
-	start := 0
-	if tok := req.GetPageToken(); tok != "" {
-		n, err := strconv.Atoi(tok)
-		if err != nil || n < 0 {
-			return nil, status.Errorf(codes.InvalidArgument, "invalid page_token %q", tok)
-		}
-		start = n
+	start, err := pageStart(req.GetPageToken())
+	if err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -190,16 +186,10 @@ func (s *smService) ListSecretVersions(_ context.Context, req *secretmanagerpb.L
 	}
 	// Real Secret Manager lists the newest version first.
 	total := len(sec.versions)
-	end := total
-	if size := int(req.GetPageSize()); size > 0 && start+size < total {
-		end = start + size
-	}
-	resp := &secretmanagerpb.ListSecretVersionsResponse{TotalSize: int32(total)} // #nosec G115 -- far below 2^31 versions
+	end, next := pageEnd(start, req.GetPageSize(), total)
+	resp := &secretmanagerpb.ListSecretVersionsResponse{TotalSize: int32(total), NextPageToken: next} // #nosec G115 -- far below 2^31 versions
 	for i := min(start, total); i < end; i++ {
 		resp.Versions = append(resp.Versions, proto.CloneOf(sec.versions[total-1-i].pb))
-	}
-	if end < total {
-		resp.NextPageToken = strconv.Itoa(end)
 	}
 	return resp, nil
 }

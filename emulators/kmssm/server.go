@@ -11,11 +11,14 @@ import (
 	"hash/crc32"
 	"net"
 	"regexp"
+	"strconv"
 	"time"
 
 	"cloud.google.com/go/kms/apiv1/kmspb"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Server holds the emulated state of both services. It is safe for concurrent use.
@@ -92,3 +95,28 @@ var (
 	idPattern       = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,63}$`)
 	secretIDPattern = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,255}$`)
 )
+
+// pageStart reads a list's page_token: the index of the page's first item, 0 without one.
+func pageStart(token string) (int, error) {
+	if token == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(token)
+	if err != nil || n < 0 {
+		return 0, status.Errorf(codes.InvalidArgument, "invalid page_token %q", token)
+	}
+	return n, nil
+}
+
+// pageEnd returns where the page from start ends among total items, with at most size
+// items (all with 0), and the next page's token ("" on the last page).
+func pageEnd(start int, size int32, total int) (end int, next string) {
+	end = total
+	if n := int(size); n > 0 && start+n < total {
+		end = start + n
+	}
+	if end < total {
+		next = strconv.Itoa(end)
+	}
+	return end, next
+}
