@@ -414,12 +414,9 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) error {
 	case connections.ConsentAwaiting:
 		// Not authorised yet: the state dies with it, so a late callback changes nothing.
 		_ = s.Vault.Repo.DeleteStateHash(ctx, c.StateHash)
-		ref := scope.Collection(connections.CollConsents).Doc(c.ID)
-		if _, err := ref.Update(ctx, []firestore.Update{{Path: "status", Value: connections.ConsentRevoked},
-			{Path: "revokedAt", Value: now}, {Path: "updatedAt", Value: now}}); err != nil {
+		if err := markRevoked(ctx, scope, &c, now); err != nil {
 			return err
 		}
-		c.Status, c.RevokedAt, c.UpdatedAt = connections.ConsentRevoked, &now, now
 		s.publish(ctx, scope, connections.EventConsentRevoked, c, "deleted")
 		httpapi.WriteJSON(w, http.StatusOK, toJSON(c, now))
 		return nil
@@ -440,15 +437,23 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) error {
 		}
 		c = ended
 	} else {
-		ref := scope.Collection(connections.CollConsents).Doc(c.ID)
-		if _, err := ref.Update(ctx, []firestore.Update{{Path: "status", Value: connections.ConsentRevoked},
-			{Path: "revokedAt", Value: now}, {Path: "updatedAt", Value: now}}); err != nil {
+		if err := markRevoked(ctx, scope, &c, now); err != nil {
 			return err
 		}
-		c.Status, c.RevokedAt, c.UpdatedAt = connections.ConsentRevoked, &now, now
 	}
 	s.publish(ctx, scope, connections.EventConsentRevoked, c, "deleted")
 	httpapi.WriteJSON(w, http.StatusOK, toJSON(c, now))
+	return nil
+}
+
+// markRevoked marks the consent revoked at Tok alone, leaving its connection as it is.
+func markRevoked(ctx context.Context, scope store.Scope, c *connections.Consent, now time.Time) error {
+	ref := scope.Collection(connections.CollConsents).Doc(c.ID)
+	if _, err := ref.Update(ctx, []firestore.Update{{Path: "status", Value: connections.ConsentRevoked},
+		{Path: "revokedAt", Value: now}, {Path: "updatedAt", Value: now}}); err != nil {
+		return err
+	}
+	c.Status, c.RevokedAt, c.UpdatedAt = connections.ConsentRevoked, &now, now
 	return nil
 }
 
