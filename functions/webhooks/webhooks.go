@@ -369,27 +369,25 @@ func (s *server) deliveries(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) delivery(w http.ResponseWriter, r *http.Request) error {
-	t, err := caller(r.Context(), auth.RoleReadOnly)
-	if err != nil {
-		return err
-	}
-	d, err := s.svc.GetDelivery(r.Context(), t, r.PathValue("id"), r.PathValue("deliveryId"))
-	if err != nil {
-		return apiError(err, "The delivery")
-	}
-	httpapi.WriteJSON(w, http.StatusOK, deliveryOut(d))
-	return nil
+	return s.oneDelivery(w, r, auth.RoleReadOnly, http.StatusOK, s.svc.GetDelivery)
 }
 
 func (s *server) redeliver(w http.ResponseWriter, r *http.Request) error {
-	t, err := caller(r.Context(), auth.RoleDeveloper)
+	return s.oneDelivery(w, r, auth.RoleDeveloper, http.StatusAccepted, s.svc.Redeliver)
+}
+
+// oneDelivery answers with status and the delivery that do returns for the path's endpoint
+// and delivery, for a caller with at least role need.
+func (s *server) oneDelivery(w http.ResponseWriter, r *http.Request, need auth.Role, status int,
+	do func(ctx context.Context, t tenant.Tenant, webhookID, deliveryID string) (wh.Delivery, error)) error {
+	t, err := caller(r.Context(), need)
 	if err != nil {
 		return err
 	}
-	d, err := s.svc.Redeliver(r.Context(), t, r.PathValue("id"), r.PathValue("deliveryId"))
+	d, err := do(r.Context(), t, r.PathValue("id"), r.PathValue("deliveryId"))
 	if err != nil {
 		return apiError(err, "The delivery")
 	}
-	httpapi.WriteJSON(w, http.StatusAccepted, deliveryOut(d))
+	httpapi.WriteJSON(w, status, deliveryOut(d))
 	return nil
 }
