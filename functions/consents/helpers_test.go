@@ -37,6 +37,7 @@ import (
 	"tokapi.io/tok/shared/orgs/orgstest"
 	"tokapi.io/tok/shared/ratelimit"
 	"tokapi.io/tok/shared/sandboxtest"
+	"tokapi.io/tok/shared/secrets/secretstest"
 	"tokapi.io/tok/shared/testenv"
 )
 
@@ -61,16 +62,6 @@ func (l *logBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
-}
-
-type mapSecrets map[string]string
-
-func (m mapSecrets) Get(_ context.Context, id string) ([]byte, error) {
-	v, ok := m[id]
-	if !ok {
-		return nil, io.EOF
-	}
-	return []byte(v), nil
 }
 
 type fixture struct {
@@ -134,7 +125,7 @@ func setup(t *testing.T) *fixture {
 		}
 		topics[topic] = ps.Subscriber(sub.GetName())
 	}
-	cx := connections.NewConnectors(catalogue, mapSecrets{"sandbox-bank-client-id": "tok-test", "sandbox-bank-client-secret": "s3cret"})
+	cx := connections.NewConnectors(catalogue, secretstest.Map{"sandbox-bank-client-id": "tok-test", "sandbox-bank-client-secret": "s3cret"})
 	cx.Configure = func(c *berlingroup.Config) { c.Retries = 1; c.Backoff = 10 * time.Millisecond }
 	vault := &connections.Vault{Repo: connections.NewRepo(fs), Sealer: sealer, Connectors: cx, Events: events.NewPublisher(ps, "tok-events")}
 

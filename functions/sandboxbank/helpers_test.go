@@ -26,6 +26,7 @@ import (
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/bank/berlingroup"
 	"tokapi.io/tok/shared/sandboxtest"
+	"tokapi.io/tok/shared/secrets/secretstest"
 	"tokapi.io/tok/shared/testenv"
 )
 
@@ -244,21 +245,11 @@ func (e *env) connector(bankID string, mod ...func(*berlingroup.Config)) *berlin
 	for _, f := range mod {
 		f(&cfg)
 	}
-	c, err := berlingroup.New(cfg, mapSecrets{"client-id": "tok-test-client", "client-secret": "s3cret"})
+	c, err := berlingroup.New(cfg, secretstest.Map{"client-id": "tok-test-client", "client-secret": "s3cret"})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return c
-}
-
-type mapSecrets map[string]string
-
-func (m mapSecrets) Get(_ context.Context, id string) ([]byte, error) {
-	v, ok := m[id]
-	if !ok {
-		return nil, io.EOF
-	}
-	return []byte(v), nil
 }
 
 // sca completes the SCA pages as a browser without JavaScript would, and returns the
