@@ -3,7 +3,6 @@ package consents_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -164,18 +163,12 @@ type response struct {
 
 func (r response) json(t *testing.T) map[string]any {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("response %d is not a JSON object: %v: %s", r.code, err, r.body)
-	}
-	return m
+	return apitest.Object(t, r.code, r.body)
 }
 
 func (r response) errCode(t *testing.T) string {
 	t.Helper()
-	e, _ := r.json(t)["error"].(map[string]any)
-	s, _ := e["code"].(string)
-	return s
+	return apitest.ErrorCode(t, r.code, r.body)
 }
 
 func (f *fixture) call(method, path, key, body string, hdr ...string) response {

@@ -2,7 +2,6 @@ package organisation
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -50,18 +49,12 @@ type response struct {
 
 func (r response) json(t *testing.T) map[string]any {
 	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("response %d is not a JSON object: %v: %s", r.code, err, r.body)
-	}
-	return m
+	return apitest.Object(t, r.code, r.body)
 }
 
 func (r response) errCode(t *testing.T) string {
 	t.Helper()
-	e, _ := r.json(t)["error"].(map[string]any)
-	s, _ := e["code"].(string)
-	return s
+	return apitest.ErrorCode(t, r.code, r.body)
 }
 
 func (r response) field(t *testing.T) string {

@@ -151,3 +151,22 @@ func truncate(b []byte) string {
 	}
 	return string(b)
 }
+
+// Object decodes body, answered with status code, as a JSON object, failing the test when it
+// is not one.
+func Object(t testing.TB, code int, body []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("response %d is not a JSON object: %v: %s", code, err, body)
+	}
+	return m
+}
+
+// ErrorCode returns error.code of body, answered with status code ("" when it has none).
+func ErrorCode(t testing.TB, code int, body []byte) string {
+	t.Helper()
+	e, _ := Object(t, code, body)["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
