@@ -67,22 +67,43 @@ const maxKnownChanges = 50000
 // group is a set of document writes in flight under allocated sequence numbers, whose
 // committed mark is written once they have all succeeded. Pages stream into one group, so
 // the writes of consecutive pages overlap instead of draining after every page.
+//
+// The results are collected as they arrive, so a group holds only the writes in flight,
+// whatever its size.
 type group struct {
 	bw   *firestore.BulkWriter
-	jobs []*firestore.BulkWriterJob
+	jobs chan *firestore.BulkWriterJob
+	done chan struct{}
+	err  error // the first failed write; read after done
+	n    int
 	ids  map[string]bool // a BulkWriter takes one write per document
+}
+
+func newGroup(ctx context.Context, fs *firestore.Client) *group {
+	g := &group{bw: fs.BulkWriter(ctx), jobs: make(chan *firestore.BulkWriterJob, 512), done: make(chan struct{}), ids: map[string]bool{}}
+	go func() {
+		defer close(g.done)
+		for j := range g.jobs {
+			if _, err := j.Results(); err != nil && g.err == nil {
+				g.err = err
+			}
+		}
+	}()
+	return g
+}
+
+func (g *group) add(id string, j *firestore.BulkWriterJob) {
+	g.jobs <- j
+	g.n++
+	g.ids[id] = true
 }
 
 // wait waits for the group's writes, and returns the first error.
 func (g *group) wait() error {
 	g.bw.End()
-	var first error
-	for _, j := range g.jobs {
-		if _, err := j.Results(); err != nil && first == nil {
-			first = err
-		}
-	}
-	return first
+	close(g.jobs)
+	<-g.done
+	return g.err
 }
 
 func (ts *txnSync) run(ctx context.Context, conn bank.Connector, s bank.Session, resourceID string, q bank.TransactionQuery) error {
@@ -280,9 +301,7 @@ func (ts *txnSync) writePage(ctx context.Context, txns []bank.Transaction) error
 	}
 	ts.page++
 	if ts.w.AfterPage != nil {
-		if err := ts.flush(); err != nil {
-			return err
-		}
+		ts.flush()
 		return ts.w.AfterPage(ts.accID, ts.page)
 	}
 	return nil
@@ -316,7 +335,7 @@ func (ts *txnSync) commit(ctx context.Context, docs []*transactions.Doc, created
 		return err
 	}
 	if ts.g == nil {
-		ts.g = &group{bw: ts.w.FS.BulkWriter(ctx), ids: map[string]bool{}}
+		ts.g = newGroup(ctx, ts.w.FS)
 	}
 	g := ts.g
 	for i, d := range docs {
@@ -334,8 +353,7 @@ func (ts *txnSync) commit(ctx context.Context, docs []*transactions.Doc, created
 		if err != nil {
 			return err
 		}
-		g.jobs = append(g.jobs, j)
-		g.ids[d.ID] = true
+		g.add(d.ID, j)
 		if ts.changes != nil {
 			ts.changes[d.ID] = change{seq: d.ChangeSeq, createdSeq: d.CreatedSeq, removed: d.Status == transactions.StatusRemoved}
 		}
@@ -343,25 +361,19 @@ func (ts *txnSync) commit(ctx context.Context, docs []*transactions.Doc, created
 	if ts.changes != nil && len(ts.changes) > maxKnownChanges {
 		ts.changes = nil
 	}
-	if len(g.jobs) >= ts.w.CommitEvery {
+	if g.n >= ts.w.CommitEvery {
 		return ts.finish(ctx)
 	}
 	return nil
 }
 
-// flush sends the open group's writes and waits for them, without committing them (the
-// state a worker killed between two commits leaves).
-func (ts *txnSync) flush() error {
-	if ts.g == nil {
-		return nil
+// flush sends the open group's writes and waits until they are done, without committing
+// them (the state a worker killed between two commits leaves); a failed write is reported
+// by the group's commit.
+func (ts *txnSync) flush() {
+	if ts.g != nil {
+		ts.g.bw.Flush()
 	}
-	ts.g.bw.Flush()
-	for _, j := range ts.g.jobs {
-		if _, err := j.Results(); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // finish waits for the open group's writes and then moves the committed mark.

@@ -38,7 +38,7 @@ const (
 	DefaultLeaseTTL    = 5 * time.Minute
 	// DefaultCommitEvery is how many document writes a commit group holds: the committed
 	// mark is written once per group, and the writes of a group's pages overlap.
-	DefaultCommitEvery = 2000
+	DefaultCommitEvery = 5000
 	// EventChunk bounds the IDs in one transactions.* event.
 	EventChunk = 1000
 )
