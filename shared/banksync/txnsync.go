@@ -358,7 +358,7 @@ func (ts *txnSync) commit(ctx context.Context, docs []*transactions.Doc, created
 			ts.changes[d.ID] = change{seq: d.ChangeSeq, createdSeq: d.CreatedSeq, removed: d.Status == transactions.StatusRemoved}
 		}
 	}
-	if ts.changes != nil && len(ts.changes) > maxKnownChanges {
+	if len(ts.changes) > maxKnownChanges {
 		ts.changes = nil
 	}
 	if g.n >= ts.w.CommitEvery {

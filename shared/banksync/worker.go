@@ -224,7 +224,7 @@ func NextSlot(now time.Time, frequencyPerDay int, standingOrders bool) time.Time
 // midnight.
 func NextDay(now time.Time) time.Time {
 	day := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-	return day.Add(time.Duration(rand.Int64N(int64(2 * time.Hour))))
+	return day.Add(time.Duration(rand.Int64N(int64(2 * time.Hour)))) //nolint:gosec // G404: spreading syncs needs no cryptographic randomness
 }
 
 func (w *Worker) reserve(ctx context.Context, scope store.Scope, c Connection, req Request, resource string) error {
