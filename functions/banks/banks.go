@@ -43,12 +43,13 @@ func Handler(catalogue *bankcatalog.Catalogue) http.Handler {
 		if service != "" && service != "ais" && service != "pis" {
 			return httpapi.InvalidField("service", "must be ais or pis")
 		}
-		list := catalogue.List(t.Env, country, service)
-		if list == nil {
-			list = []bankcatalog.Bank{}
-		}
 		// The catalogue is small enough for one page; the envelope is the standard one.
-		httpapi.WriteJSON(w, http.StatusOK, map[string]any{"data": list, "hasMore": false, "nextCursor": nil})
+		list := catalogue.List(t.Env, country, service)
+		page, err := httpapi.NewList(list, len(list)+1, nil)
+		if err != nil {
+			return err
+		}
+		httpapi.WriteJSON(w, http.StatusOK, page)
 		return nil
 	})
 	rt.Handle("GET /v1/banks/{bankId}", func(w http.ResponseWriter, r *http.Request) error {

@@ -3,11 +3,9 @@ package banksync_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,6 +22,8 @@ import (
 	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/sandboxtest"
+	"tokapi.io/tok/shared/secrets/secretstest"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testenv"
@@ -164,7 +164,7 @@ func newEnv(t testing.TB, persona string, itemsPerPage int) *env {
 		ClientIDSecret: "client-id", ClientSecretSecret: "client-secret", StandingOrders: true,
 		Timeout: 20 * time.Second, Backoff: 10 * time.Millisecond, Transport: counter, Now: ck.Now, Logger: quiet,
 		ItemsPerPage: itemsPerPage,
-	}, mapSecrets{"client-id": "tok-test-client", "client-secret": "s3cret"})
+	}, secretstest.Map{"client-id": "tok-test-client", "client-secret": "s3cret"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,18 +191,6 @@ func (e *env) request(attended bool) banksync.Request {
 	return banksync.Request{Env: t.Env, OrgID: t.OrgID, ConnectionID: e.cxn.ID, Attended: attended, Reason: "test"}
 }
 
-type mapSecrets map[string]string
-
-func (m mapSecrets) Get(_ context.Context, id string) ([]byte, error) {
-	v, ok := m[id]
-	if !ok {
-		return nil, io.EOF
-	}
-	return []byte(v), nil
-}
-
-var reqField = regexp.MustCompile(`name="req" value="([^"]+)"`)
-
 // consent runs the sandbox bank's OAuth flow (SCA pages as a browser without JavaScript).
 func (e *env) consent(t testing.TB, srv *httptest.Server, persona string) bank.Session {
 	t.Helper()
@@ -218,42 +206,9 @@ func (e *env) consent(t testing.TB, srv *httptest.Server, persona string) bank.S
 	if err != nil {
 		t.Fatalf("CreateConsent: %v", err)
 	}
-	resp, err := browser.Get(start.AuthorizeURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	m := reqField.FindSubmatch(page)
-	if m == nil {
-		t.Fatalf("no req field in %s", page)
-	}
-	u, _ := url.Parse(start.AuthorizeURL)
-	base := u.Scheme + "://" + u.Host + u.Path + "/"
-	post := func(step string, form url.Values) *http.Response {
-		form.Set("req", string(m[1]))
-		resp, err := browser.PostForm(base+step, form)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
-	}
-	password := persona
-	for _, st := range []struct {
-		step string
-		form url.Values
-	}{{"login", url.Values{"username": {persona}, "password": {password}}}, {"otp", url.Values{"otp": {sandboxbank.OneTimeCode}}}} {
-		resp := post(st.step, st.form)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: %d", st.step, resp.StatusCode)
-		}
-	}
-	resp = post("decision", url.Values{"decision": {"approve"}})
-	resp.Body.Close()
-	loc, err := url.Parse(resp.Header.Get("Location"))
-	if err != nil || loc.Query().Get("code") == "" {
-		t.Fatalf("decision redirect: %v %s", err, resp.Header.Get("Location"))
+	loc := sandboxtest.SCA(t, browser, start.AuthorizeURL, persona, persona, "approve")
+	if loc.Query().Get("code") == "" {
+		t.Fatalf("decision redirect without a code: %s", loc)
 	}
 	tok, err := e.conn.ExchangeCode(ctx, loc.Query().Get("code"), verifier, redirect)
 	if err != nil {
