@@ -16,18 +16,23 @@ FUZZ_TARGETS := \
 	./shared/apikey:FuzzFromHeader \
 	./shared/apikey:FuzzParse
 
-.PHONY: dev test unit fuzz tffmt lint vuln stage tools clean
+.PHONY: setup dev test unit fuzz tffmt lint vuln stage tools clean
 
-dev:
+## setup: installs what dev and test need (Chromium, Java, the emulators) where missing.
+setup:
+	@bash scripts/setup/setup.sh
+
+dev: setup
 	@mkdir -p .tok/bin
 	$(GO) build -o .tok/bin/devstack ./emulators/cmd/devstack
 	exec .tok/bin/devstack
 
 ## test: every test, with the Firestore, Pub/Sub and KMS/Secret Manager emulators started
 ## once for the run; then the fuzz targets briefly and the Terraform format check.
-test: unit fuzz tffmt
+test: setup
+	@$(MAKE) --no-print-directory unit fuzz tffmt
 
-unit:
+unit: setup
 	$(GO) run ./emulators/cmd/withemulators -logdir .tok/test-logs -- \
 		$(GO) test -count=1 -timeout 20m ./...
 

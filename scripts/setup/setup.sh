@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what `make dev` and `make test` need on a fresh Debian machine of this kind, and
+# nothing that is already there. Both Make targets run it first, so the README's two commands
+# set a machine up on their own; CI calls only those commands plus lint and vuln.
+#
+# Each requirement is a check and the Debian package that satisfies it. Missing packages are
+# installed with apt-get when running as root; otherwise the script names them and fails.
+set -euo pipefail
+
+# check command | Debian package | why
+requirements=(
+  "command -v java|default-jre-headless|the Firestore and Pub/Sub emulators run on Java"
+  "test -x /usr/bin/chromium|chromium|browser tests drive headless Chromium"
+  "test -d ${CLOUDSDK_ROOT_DIR:-/usr/lib/google-cloud-sdk}/platform/cloud-firestore-emulator|google-cloud-cli-firestore-emulator|the official Firestore emulator"
+  "test -d ${CLOUDSDK_ROOT_DIR:-/usr/lib/google-cloud-sdk}/platform/pubsub-emulator|google-cloud-cli-pubsub-emulator|the official Pub/Sub emulator"
+)
+# Extra requirements a target adds (for example the SDK toolchains), same format, one per line.
+if [ -n "${TOK_SETUP_EXTRA:-}" ]; then
+  while IFS= read -r line; do [ -n "$line" ] && requirements+=("$line"); done <<<"$TOK_SETUP_EXTRA"
+fi
+
+missing=()
+reasons=()
+for req in "${requirements[@]}"; do
+  IFS='|' read -r check pkg why <<<"$req"
+  if ! bash -c "$check" >/dev/null 2>&1; then
+    missing+=("$pkg")
+    reasons+=("  $pkg: $why")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+printf '%s\n' "${reasons[@]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: not root, cannot apt-get install; run: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/tok-setup-apt.log 2>&1; then
+  apt-get update -qq >>/tmp/tok-setup-apt.log 2>&1 || true
+  if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >>/tmp/tok-setup-apt.log 2>&1; then
+    for pkg in "${missing[@]}"; do
+      dpkg -s "$pkg" >/dev/null 2>&1 || echo "setup: could not install Debian package '$pkg' (log: /tmp/tok-setup-apt.log)" >&2
+    done
+    exit 1
+  fi
+fi
+echo "setup: installed ${missing[*]}"
