@@ -16,9 +16,9 @@
 // at once on this instance and within auth.CacheTTL everywhere, and the call itself
 // succeeds. That is the caller's choice (e.g. a leaked admin key disabling itself).
 //
-// Creating or rotating a key pair mints a live key, so it needs a live admin key: a sandbox
-// key, however strong its role, cannot obtain live access (403). Revoking, listing and
-// member management work with either environment's admin key.
+// Key pairs, members and the organisation are organisation-wide and decide live access, so
+// changing them needs a live admin key; shared/orgs refuses every change made with a sandbox
+// key, however strong its role (403, auth.MayAffectLive). Sandbox admin keys may read them.
 package organisation
 
 import (
@@ -38,7 +38,6 @@ import (
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/platform"
-	"tokapi.io/tok/shared/tenant"
 )
 
 func init() {
@@ -94,14 +93,6 @@ func caller(ctx context.Context, need auth.Role) (auth.Caller, error) {
 		return auth.Caller{}, err
 	}
 	return c, nil
-}
-
-// requireLive refuses calls that mint live keys from a sandbox key.
-func requireLive(c auth.Caller) error {
-	if c.Tenant.Env != tenant.Live {
-		return httpapi.Forbidden("Creating or rotating key pairs mints a live key and needs a live (tok_live_…) admin key.")
-	}
-	return nil
 }
 
 // apiError turns a repository error into the API's.
@@ -227,9 +218,6 @@ func (s *server) createKeyPair(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := requireLive(c); err != nil {
-		return err
-	}
 	var req createKeyPairRequest
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return err
@@ -279,9 +267,6 @@ func (s *server) rotateKeyPair(w http.ResponseWriter, r *http.Request) error {
 	// Another organisation's pair is 404 whatever the key's environment.
 	if _, err := s.repo.GetKeyPair(ctx, c.Tenant.OrgID, r.PathValue("id")); err != nil {
 		return apiError(err, "The key pair")
-	}
-	if err := requireLive(c); err != nil {
-		return err
 	}
 	var req rotateRequest
 	// The body is optional: no body at all means the default grace period.

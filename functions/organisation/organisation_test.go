@@ -253,13 +253,6 @@ func TestKeyPairLifecycle(t *testing.T) {
 		t.Errorf("statuses = %v", statuses)
 	}
 
-	// A sandbox admin key cannot mint live keys, but may revoke.
-	if r := f.call("POST", "/v1/api-keys", admin.SandboxKey, `{"role":"read_only"}`); r.code != 403 || r.errCode(t) != "FORBIDDEN" {
-		t.Errorf("create with a sandbox key: %d %s", r.code, r.body)
-	}
-	if r := f.call("POST", "/v1/api-keys/"+newID+"/rotate", admin.SandboxKey, ""); r.code != 403 {
-		t.Errorf("rotate with a sandbox key: %d %s", r.code, r.body)
-	}
 	expect(t, f.call("GET", "/v1/api-keys", admin.SandboxKey, ""), 200, "list with a sandbox key")
 
 	// An admin key may revoke its own pair.
@@ -267,6 +260,47 @@ func TestKeyPairLifecycle(t *testing.T) {
 	if r := f.do(f.instance(), "GET", "/v1/organisation", admin.SandboxKey, ""); r.code != 401 {
 		t.Errorf("self-revoked key: %d", r.code)
 	}
+}
+
+// TestSandboxKeyCannotAffectLive: a sandbox admin key changes no key pair, member or
+// setting of its organisation (each would affect live access); it gets 403 and the state,
+// including a live key it tried to revoke, is unchanged.
+func TestSandboxKeyCannotAffectLive(t *testing.T) {
+	f := setup(t)
+	org, admin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
+	member, err := f.repo.AddMember(t.Context(), org.ID, "dev@example.com", orgs.MemberDeveloper)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := orgstest.KeyPair(t, f.repo, org.ID, "developer")
+	for _, c := range []struct{ method, path, body string }{
+		{"DELETE", "/v1/api-keys/" + pair.ID, ""},
+		{"DELETE", "/v1/api-keys/" + admin.ID, ""},
+		{"POST", "/v1/api-keys", `{"role":"admin"}`},
+		{"POST", "/v1/api-keys/" + pair.ID + "/rotate", `{"gracePeriodSeconds":0}`},
+		{"POST", "/v1/members", `{"email":"eve@example.com","role":"owner"}`},
+		{"PATCH", "/v1/members/" + member.ID, `{"role":"owner"}`},
+		{"DELETE", "/v1/members/" + member.ID, ""},
+	} {
+		if r := f.call(c.method, c.path, admin.SandboxKey, c.body); r.code != 403 || r.errCode(t) != "FORBIDDEN" {
+			t.Errorf("%s %s with a sandbox admin key: %d %s, want 403", c.method, c.path, r.code, r.body)
+		}
+	}
+	fresh := f.instance()
+	expect(t, f.do(fresh, "GET", "/v1/organisation", pair.LiveKey, ""), 200, "the live key the sandbox key tried to revoke")
+	expect(t, f.do(fresh, "GET", "/v1/organisation", admin.LiveKey, ""), 200, "the admin's live key")
+	if p, _ := f.repo.GetKeyPair(t.Context(), org.ID, pair.ID); p.RevokedAt != nil || p.ReplacedBy != "" {
+		t.Errorf("pair changed: %+v", p)
+	}
+	ms, _ := f.repo.ListMembers(t.Context(), org.ID)
+	if len(ms) != 1 || ms[0].Role != orgs.MemberDeveloper {
+		t.Errorf("members = %+v", ms)
+	}
+	if pairs, _ := f.repo.ListKeyPairs(t.Context(), org.ID); len(pairs) != 2 {
+		t.Errorf("%d key pairs, want 2", len(pairs))
+	}
+	// The same pair's live key may.
+	expect(t, f.call("DELETE", "/v1/api-keys/"+pair.ID, admin.LiveKey, ""), 204, "live admin revokes")
 }
 
 func TestKeyRoleCeilingOfMembers(t *testing.T) {
@@ -333,8 +367,14 @@ func TestOtherOrganisationIsNotFound(t *testing.T) {
 		{"DELETE", "/v1/api-keys/not-an-id", ""},
 	} {
 		for _, key := range []string{bAdmin.LiveKey, bAdmin.SandboxKey} {
-			if r := f.call(c.method, c.path, key, c.body); r.code != 404 || r.errCode(t) != "NOT_FOUND" {
-				t.Errorf("%s %s with another organisation's key: %d %s", c.method, c.path, r.code, r.body)
+			want, code := 404, "NOT_FOUND"
+			if key == bAdmin.SandboxKey && c.method != "GET" && c.method != "POST" {
+				// A sandbox key's change is refused whatever it names, so the answer says
+				// nothing about a's resources.
+				want, code = 403, "FORBIDDEN"
+			}
+			if r := f.call(c.method, c.path, key, c.body); r.code != want || r.errCode(t) != code {
+				t.Errorf("%s %s with another organisation's key: %d %s, want %d", c.method, c.path, r.code, r.body, want)
 			}
 		}
 	}
@@ -400,7 +440,7 @@ func TestValidation(t *testing.T) {
 func TestMembers(t *testing.T) {
 	f := setup(t)
 	_, admin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
-	key := admin.SandboxKey
+	key := admin.LiveKey
 	r := f.call("POST", "/v1/members", key, `{"email":"Ana@Example.com","role":"owner"}`)
 	expect(t, r, 201, "add owner")
 	owner := r.json(t)

@@ -90,3 +90,19 @@ func allowedMethod(r Role, method string) bool {
 	}
 	return r.rank() > 0
 }
+
+// MayAffectLive refuses (403) a call made with a sandbox key. It guards what is
+// organisation-wide rather than per environment (key pairs, whose live half grants live
+// access; members, who may obtain live keys; the organisation's settings; anything global):
+// a sandbox key never changes anything that affects live. A context without an
+// authenticated caller is an operator's (tokctl, the local stack's seeding) and passes.
+func MayAffectLive(ctx context.Context) error {
+	c, err := CallerFrom(ctx)
+	if err != nil {
+		return nil
+	}
+	if c.Tenant.Env != tenant.Live {
+		return httpapi.Forbidden("Sandbox keys cannot change API keys, members or the organisation's settings, which decide live access; use a live (tok_live_…) admin key.")
+	}
+	return nil
+}

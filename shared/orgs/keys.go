@@ -23,7 +23,7 @@ func (r *Repo) CreateKeyPair(ctx context.Context, orgID, role, createdBy string)
 		return NewKeyPair{}, err
 	}
 	var pair NewKeyPair
-	err = r.client.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+	err = r.change(ctx, func(tx *firestore.Transaction) error {
 		if err := r.requireOrg(tx, orgID); err != nil {
 			return err
 		}
@@ -108,7 +108,7 @@ func (r *Repo) RotateKeyPair(ctx context.Context, orgID, id string, grace time.D
 		return NewKeyPair{}, err
 	}
 	var pair NewKeyPair
-	err := r.client.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+	err := r.change(ctx, func(tx *firestore.Transaction) error {
 		old, err := r.getPairTx(tx, orgID, id)
 		if err != nil {
 			return err
@@ -153,7 +153,7 @@ func (r *Repo) RotateKeyPair(ctx context.Context, orgID, id string, grace time.D
 // that cached the key notice within auth.CacheTTL) and the pair gets RevokedAt. Revoking
 // a revoked pair changes nothing.
 func (r *Repo) RevokeKeyPair(ctx context.Context, orgID, id string) error {
-	err := r.client.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+	err := r.change(ctx, func(tx *firestore.Transaction) error {
 		p, err := r.getPairTx(tx, orgID, id)
 		if err != nil {
 			return err

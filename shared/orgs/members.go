@@ -37,7 +37,7 @@ func (r *Repo) AddMember(ctx context.Context, orgID, email, role string) (Member
 		return Member{}, err
 	}
 	var m Member
-	err = r.client.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+	err = r.change(ctx, func(tx *firestore.Transaction) error {
 		if err := r.requireOrg(tx, orgID); err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ func (r *Repo) UpdateMember(ctx context.Context, orgID, id, role string) (Member
 		return Member{}, err
 	}
 	var m Member
-	err := r.client.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+	err := r.change(ctx, func(tx *firestore.Transaction) error {
 		cur, err := r.getMemberTx(tx, orgID, id)
 		if err != nil {
 			return err
@@ -151,7 +151,7 @@ func (r *Repo) UpdateMember(ctx context.Context, orgID, id, role string) (Member
 // RemoveMember removes a member. The last owner cannot be removed (ErrConflict). Key pairs
 // the member created stay; revoke them separately.
 func (r *Repo) RemoveMember(ctx context.Context, orgID, id string) error {
-	err := r.client.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+	err := r.change(ctx, func(tx *firestore.Transaction) error {
 		cur, err := r.getMemberTx(tx, orgID, id)
 		if err != nil {
 			return err

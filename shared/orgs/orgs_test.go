@@ -1,6 +1,7 @@
 package orgs_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,8 +14,10 @@ import (
 
 	"tokapi.io/tok/shared/apikey"
 	"tokapi.io/tok/shared/auth"
+	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/orgs/orgstest"
+	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testenv"
 )
 
@@ -486,5 +489,70 @@ func TestKeysNeverStored(t *testing.T) {
 	// org, 3 pairs, 6 key records, member, email claim.
 	if docs < 12 {
 		t.Errorf("walked only %d documents", docs)
+	}
+}
+
+// TestSandboxCallerChangesNothing: every write of the repository, made on behalf of a
+// sandbox key, is refused with 403 before anything is written; the same calls on behalf
+// of the live key of the same pair succeed.
+func TestSandboxCallerChangesNothing(t *testing.T) {
+	f := setup(t)
+	org, admin := orgstest.Org(t, f.repo, orgs.TierPro)
+	owner, err := f.repo.AddMember(t.Context(), org.ID, "owner@example.com", orgs.MemberOwner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := orgstest.KeyPair(t, f.repo, org.ID, "read_only")
+	as := func(env string) context.Context {
+		return auth.WithCaller(t.Context(), auth.Caller{Tenant: tenant.Tenant{Env: env, OrgID: org.ID}, KeyPairID: admin.ID, Role: auth.RoleAdmin})
+	}
+	writes := map[string]func(ctx context.Context) error{
+		"CreateOrg": func(ctx context.Context) error {
+			_, _, err := f.repo.CreateOrg(ctx, "X", orgs.TierFree, nil)
+			return err
+		},
+		"SetTier": func(ctx context.Context) error { return f.repo.SetTier(ctx, org.ID, orgs.TierEnterprise) },
+		"CreateKeyPair": func(ctx context.Context) error {
+			_, err := f.repo.CreateKeyPair(ctx, org.ID, "admin", admin.ID)
+			return err
+		},
+		"RotateKeyPair": func(ctx context.Context) error {
+			_, err := f.repo.RotateKeyPair(ctx, org.ID, other.ID, time.Hour)
+			return err
+		},
+		"AddMember": func(ctx context.Context) error {
+			_, err := f.repo.AddMember(ctx, org.ID, "eve@example.com", orgs.MemberOwner)
+			return err
+		},
+		"UpdateMember": func(ctx context.Context) error {
+			_, err := f.repo.UpdateMember(ctx, org.ID, owner.ID, orgs.MemberOwner)
+			return err
+		},
+		"RevokeKeyPair": func(ctx context.Context) error { return f.repo.RevokeKeyPair(ctx, org.ID, other.ID) },
+	}
+	for name, write := range writes {
+		err := write(as(tenant.Sandbox))
+		var apiErr *httpapi.Error
+		if !errors.As(err, &apiErr) || apiErr.Status != 403 || apiErr.Code != httpapi.CodeForbidden {
+			t.Errorf("%s with a sandbox caller: %v, want 403 FORBIDDEN", name, err)
+		}
+	}
+	got, err := f.repo.GetOrg(t.Context(), org.ID)
+	if err != nil || got.Tier != orgs.TierPro {
+		t.Errorf("tier after refused writes: %+v %v", got, err)
+	}
+	if pairs, _ := f.repo.ListKeyPairs(t.Context(), org.ID); len(pairs) != 2 {
+		t.Errorf("%d key pairs after refused writes, want 2", len(pairs))
+	}
+	if p, _ := f.repo.GetKeyPair(t.Context(), org.ID, other.ID); p.RevokedAt != nil || p.ReplacedBy != "" {
+		t.Errorf("pair changed by refused writes: %+v", p)
+	}
+	if ms, _ := f.repo.ListMembers(t.Context(), org.ID); len(ms) != 1 {
+		t.Errorf("%d members after refused writes, want 1", len(ms))
+	}
+	for _, name := range []string{"SetTier", "AddMember", "UpdateMember", "RotateKeyPair", "RevokeKeyPair"} {
+		if err := writes[name](as(tenant.Live)); err != nil {
+			t.Errorf("%s with a live caller: %v", name, err)
+		}
 	}
 }

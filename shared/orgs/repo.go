@@ -25,7 +25,9 @@ const (
 	memberEmailsColl = "memberEmails"
 )
 
-// Repo reads and writes organisations, key pairs and members.
+// Repo reads and writes organisations, key pairs and members. Every write goes through
+// change, the one gate that refuses a sandbox caller (auth.MayAffectLive): what this
+// repository holds is organisation-wide and decides live access.
 type Repo struct {
 	client *firestore.Client
 	pepper []byte
@@ -56,6 +58,15 @@ func (r *Repo) orgRef(orgID string) *firestore.DocumentRef {
 	return r.client.Collection(store.Orgs).Doc(orgID)
 }
 
+// change runs fn in a transaction on behalf of the caller in ctx, unless that caller holds a
+// sandbox key.
+func (r *Repo) change(ctx context.Context, fn func(tx *firestore.Transaction) error) error {
+	if err := auth.MayAffectLive(ctx); err != nil {
+		return err
+	}
+	return r.client.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error { return fn(tx) })
+}
+
 func isNotFound(err error) bool { return status.Code(err) == codes.NotFound }
 
 // CreateOrg creates an organisation and its first key pair, with the admin role.
@@ -77,7 +88,7 @@ func (r *Repo) CreateOrg(ctx context.Context, name, tier string, origins []strin
 	if err != nil {
 		return Org{}, NewKeyPair{}, err
 	}
-	err = r.client.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+	err = r.change(ctx, func(tx *firestore.Transaction) error {
 		if err := tx.Create(r.orgRef(org.ID), org); err != nil {
 			return err
 		}
@@ -126,7 +137,9 @@ func (r *Repo) SetTier(ctx context.Context, orgID, tier string) error {
 	if !ids.Valid(ids.Organisation, orgID) {
 		return fmt.Errorf("organisation %q: %w", orgID, ErrNotFound)
 	}
-	_, err := r.orgRef(orgID).Update(ctx, []firestore.Update{{Path: "tier", Value: tier}})
+	err := r.change(ctx, func(tx *firestore.Transaction) error {
+		return tx.Update(r.orgRef(orgID), []firestore.Update{{Path: "tier", Value: tier}})
+	})
 	if isNotFound(err) {
 		return fmt.Errorf("organisation %s: %w", orgID, ErrNotFound)
 	}
