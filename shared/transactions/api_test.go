@@ -20,6 +20,7 @@ import (
 	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/ratelimit"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testenv"
@@ -110,7 +111,9 @@ func newFixture(t testing.TB) *fixture {
 	rt := httpapi.NewRouter()
 	api := &transactions.API{Firestore: func(context.Context) (*firestore.Client, error) { return fs, nil }}
 	api.Register(rt)
+	// What the auth middleware does for an admitted key: the rate-limit headers, the tenant.
 	f.h = httpapi.Middleware("test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ratelimit.Decision{Allowed: true, Limit: 1000, Remaining: 999, Reset: time.Now()}.SetHeaders(w.Header())
 		rt.ServeHTTP(w, r.WithContext(tenant.With(r.Context(), ten)))
 	}))
 	return f
