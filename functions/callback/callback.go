@@ -21,7 +21,9 @@ import (
 
 	"cloud.google.com/go/firestore"
 
+	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/platform"
@@ -33,7 +35,7 @@ func init() {
 }
 
 func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
-	v, err := connections.FromEnv(ctx, env)
+	conns, err := connections.FromEnv(ctx, env)
 	if err != nil {
 		return nil, err
 	}
@@ -41,17 +43,19 @@ func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(&Server{Vault: v, Sync: connections.NewSyncPublisher(ps, ""), PublicURL: env.Config.PublicURL}), nil
+	return NewHandler(&Server{Conns: conns, States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer},
+		Sync: banksync.NewRequestPublisher(ps, ""), PublicURL: env.Config.PublicURL}), nil
 }
 
-// SyncRequester publishes sync requests (connections.SyncPublisher).
+// SyncRequester publishes sync requests (banksync.RequestPublisher).
 type SyncRequester interface {
-	Publish(ctx context.Context, req connections.SyncRequest) error
+	Publish(ctx context.Context, req banksync.Request) error
 }
 
 // Server holds the function's dependencies.
 type Server struct {
-	Vault     *connections.Vault
+	Conns     *connections.Service
+	States    authstate.Store
 	Sync      SyncRequester
 	PublicURL string
 	Now       func() time.Time
@@ -127,9 +131,9 @@ func clientIP(r *http.Request) string {
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
-	repo := s.Vault.Repo
-	st, err := repo.ConsumeState(ctx, q.Get("state"), s.now())
-	if errors.Is(err, connections.ErrBadState) {
+	repo := s.Conns.Repo
+	st, err := s.States.Consume(ctx, q.Get("state"), s.now())
+	if errors.Is(err, authstate.ErrBadState) {
 		slog.WarnContext(ctx, "callback with an unknown, used or expired state")
 		badState(w, r)
 		return nil
@@ -155,15 +159,15 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 		slog.InfoContext(ctx, "consent not authorised at the bank", "status", status, "error", authErr)
 		return s.fail(ctx, w, r, scope, c, status, code)
 	}
-	verifier, err := s.Vault.Sealer.Open(ctx, st.Verifier, connections.PKCEAAD(c.ID))
+	verifier, err := s.States.OpenVerifier(ctx, st)
 	if err != nil {
 		return err
 	}
-	conn, err := s.Vault.Connectors.For(st.Env, c.BankID)
+	conn, err := s.Conns.Connectors.For(st.Env, c.BankID)
 	if err != nil {
 		return err
 	}
-	b, err := s.Vault.Connectors.Bank(st.Env, c.BankID)
+	b, err := s.Conns.Connectors.Bank(st.Env, c.BankID)
 	if err != nil {
 		return err
 	}
@@ -196,7 +200,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 		}
 		accounts = append(accounts, connections.NewAccount(scope, b, cx, a, bals, now))
 	}
-	if cx.Tokens, err = s.Vault.Seal(ctx, st.OrgID, cx.ID, tokens); err != nil {
+	if cx.Tokens, err = s.Conns.SealTokens(ctx, st.OrgID, cx.ID, tokens); err != nil {
 		return err
 	}
 	var prior connections.Consent
@@ -266,7 +270,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 		reason = "renewed"
 	}
 	if s.Sync != nil {
-		if err := s.Sync.Publish(ctx, connections.SyncRequest{Env: st.Env, OrgID: st.OrgID, ConnectionID: cx.ID, Attended: true, Reason: reason}); err != nil {
+		if err := s.Sync.Publish(ctx, banksync.Request{Env: st.Env, OrgID: st.OrgID, ConnectionID: cx.ID, Attended: true, Reason: reason}); err != nil {
 			slog.ErrorContext(ctx, "first sync request not published; the scheduler will pick the connection up", "error", err)
 		}
 	}
@@ -279,7 +283,7 @@ var errNotAwaiting = errors.New("consent no longer awaiting authorisation")
 func (s *Server) fail(ctx context.Context, w http.ResponseWriter, r *http.Request, scope store.Scope, c connections.Consent, status, code string) error {
 	now := s.now()
 	ref := scope.Collection(connections.CollConsents).Doc(c.ID)
-	err := s.Vault.Repo.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := s.Conns.Repo.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snap, err := tx.Get(ref)
 		if err != nil {
 			return err
@@ -306,10 +310,7 @@ func (s *Server) fail(ctx context.Context, w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Server) publish(ctx context.Context, scope store.Scope, typ string, c connections.Consent, reason string) {
-	if s.Vault.Events == nil {
-		return
-	}
-	if err := connections.PublishConsentEvent(ctx, s.Vault.Events, scope.Tenant(), typ, c, reason, s.now()); err != nil {
+	if err := s.Conns.PublishConsentEvent(ctx, scope.Tenant(), typ, c, reason, s.now()); err != nil {
 		slog.ErrorContext(ctx, "publish consent event", "type", typ, "error", err)
 	}
 }

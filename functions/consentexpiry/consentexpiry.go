@@ -20,6 +20,7 @@ import (
 	"cloud.google.com/go/firestore"
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/store"
@@ -40,7 +41,7 @@ func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error
 	if err != nil {
 		return nil, err
 	}
-	j := &Job{Vault: v}
+	j := &Job{Conns: v, States: authstate.Store{Client: v.Repo.Client}}
 	return func(ctx context.Context, _ event.Event) error {
 		res, err := j.Run(ctx)
 		slog.InfoContext(ctx, "consent expiry tick", "failed", res.Failed, "expiring", res.Expiring, "expired", res.Expired, "error", err)
@@ -50,8 +51,9 @@ func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error
 
 // Job runs the expiry checks.
 type Job struct {
-	Vault *connections.Vault
-	Now   func() time.Time
+	Conns  *connections.Service
+	States authstate.Store
+	Now    func() time.Time
 }
 
 // Result counts what a run changed.
@@ -68,7 +70,7 @@ func (j *Job) now() time.Time {
 func (j *Job) Run(ctx context.Context) (Result, error) {
 	var res Result
 	now := j.now()
-	fs := j.Vault.Repo.Client
+	fs := j.Conns.Repo.Client
 
 	// 1. Authorisation windows that closed.
 	docs, err := fs.CollectionGroup(connections.CollConsents).
@@ -88,7 +90,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		}
 		if changed {
 			res.Failed++
-			_ = j.Vault.Repo.DeleteStateHash(ctx, c.StateHash)
+			_ = j.States.Delete(ctx, c.StateHash)
 			j.publish(ctx, store.For(fs, t), connections.EventConsentRejected, c, "authorization_timeout", now)
 		}
 	}
@@ -111,7 +113,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		}
 		scope := store.For(fs, t)
 		if !now.Before(c.ValidUntil) {
-			consent, changed, err := j.Vault.Repo.End(ctx, scope, c.ID, connections.StatusExpired, now)
+			consent, changed, err := j.Conns.Repo.End(ctx, scope, c.ID, connections.StatusExpired, now)
 			if err != nil {
 				return res, err
 			}
@@ -124,7 +126,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		if c.ExpiringNotified == c.ConsentID {
 			continue
 		}
-		consent, err := j.Vault.Repo.GetConsent(ctx, scope, c.ConsentID)
+		consent, err := j.Conns.Repo.GetConsent(ctx, scope, c.ConsentID)
 		if err != nil {
 			return res, err
 		}
@@ -141,7 +143,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 func (j *Job) failConsent(ctx context.Context, ref *firestore.DocumentRef, now time.Time) (connections.Consent, bool, error) {
 	var c connections.Consent
 	changed := false
-	err := j.Vault.Repo.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := j.Conns.Repo.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		changed = false
 		snap, err := tx.Get(ref)
 		if err != nil {
@@ -164,10 +166,7 @@ func (j *Job) failConsent(ctx context.Context, ref *firestore.DocumentRef, now t
 }
 
 func (j *Job) publish(ctx context.Context, scope store.Scope, typ string, c connections.Consent, reason string, now time.Time) {
-	if j.Vault.Events == nil {
-		return
-	}
-	if err := connections.PublishConsentEvent(ctx, j.Vault.Events, scope.Tenant(), typ, c, reason, now); err != nil {
+	if err := j.Conns.PublishConsentEvent(ctx, scope.Tenant(), typ, c, reason, now); err != nil {
 		slog.ErrorContext(ctx, "publish consent event", "type", typ, "consentId", c.ID, "error", err)
 	}
 }

@@ -24,9 +24,11 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"tokapi.io/tok/shared/auth"
+	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/bankcatalog"
 	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/idempotency"
 	"tokapi.io/tok/shared/ids"
@@ -34,6 +36,7 @@ import (
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/tokenvault"
 )
 
 func init() {
@@ -41,16 +44,18 @@ func init() {
 }
 
 func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
-	v, err := connections.FromEnv(ctx, env)
+	conns, err := connections.FromEnv(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(&Server{Vault: v, Orgs: orgs.New(v.Repo.Client, nil), PublicURL: env.Config.PublicURL}), nil
+	return NewHandler(&Server{Conns: conns, States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer},
+		Orgs: orgs.New(conns.Repo.Client, nil), PublicURL: env.Config.PublicURL}), nil
 }
 
 // Server holds the function's dependencies.
 type Server struct {
-	Vault     *connections.Vault
+	Conns     *connections.Service
+	States    authstate.Store
 	Orgs      *orgs.Repo
 	PublicURL string // the API's base URL without /v1; the callback is PublicURL + "/v1/callback"
 	Now       func() time.Time
@@ -66,7 +71,7 @@ func (s *Server) now() time.Time {
 
 // NewHandler returns the function's routes. Requests must carry an auth.Caller.
 func NewHandler(s *Server) http.Handler {
-	s.idem = &idempotency.Store{Client: s.Vault.Repo.Client, Now: s.Now}
+	s.idem = &idempotency.Store{Client: s.Conns.Repo.Client, Now: s.Now}
 	rt := httpapi.NewRouter()
 	rt.Handle("POST /v1/consents", s.idem.Wrap(s.create))
 	rt.Handle("GET /v1/consents", s.list)
@@ -135,7 +140,7 @@ func (s *Server) scope(ctx context.Context) (store.Scope, error) {
 	if err != nil {
 		return store.Scope{}, err
 	}
-	return store.For(s.Vault.Repo.Client, t), nil
+	return store.For(s.Conns.Repo.Client, t), nil
 }
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
@@ -154,7 +159,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 	if in.BankID == "" {
 		return httpapi.InvalidField("bankId", "is required")
 	}
-	b, err := s.Vault.Connectors.Bank(scope.Tenant().Env, in.BankID)
+	b, err := s.Conns.Connectors.Bank(scope.Tenant().Env, in.BankID)
 	if err != nil || !b.Services.AIS {
 		return httpapi.InvalidField("bankId", "is not a bank offering account access in this environment (see GET /v1/banks)")
 	}
@@ -265,7 +270,7 @@ func (s *Server) checkCallback(ctx context.Context, t tenant.Tenant, raw string)
 // start asks the bank for a consent and records it awaiting authorisation, with its
 // single-use state and sealed PKCE verifier.
 func (s *Server) start(ctx context.Context, scope store.Scope, b bankcatalog.Bank, connectionID string, access []string, until time.Time, callbackURL, renews string) (connections.Consent, error) {
-	conn, err := s.Vault.Connectors.For(scope.Tenant().Env, b.ID)
+	conn, err := s.Conns.Connectors.For(scope.Tenant().Env, b.ID)
 	if err != nil {
 		return connections.Consent{}, err
 	}
@@ -277,12 +282,12 @@ func (s *Server) start(ctx context.Context, scope store.Scope, b bankcatalog.Ban
 		RedirectURI: strings.TrimSuffix(s.PublicURL, "/") + "/v1/callback", State: state, CodeChallenge: challenge,
 	})
 	if err != nil {
-		return connections.Consent{}, connections.APIError(err)
+		return connections.Consent{}, connectors.APIError(err)
 	}
 	if !started.ValidUntil.IsZero() && started.ValidUntil.Before(until) {
 		until = started.ValidUntil
 	}
-	sealed, err := s.Vault.Sealer.Seal(ctx, []byte(verifier), connections.PKCEAAD(consentID))
+	sealed, err := s.States.SealVerifier(ctx, consentID, verifier)
 	if err != nil {
 		return connections.Consent{}, err
 	}
@@ -290,16 +295,15 @@ func (s *Server) start(ctx context.Context, scope store.Scope, b bankcatalog.Ban
 	c := connections.Consent{
 		ID: consentID, Env: scope.Tenant().Env, OrgID: scope.Tenant().OrgID, BankID: b.ID, ConnectionID: connectionID,
 		BankConsentID: started.BankConsentID, Status: connections.ConsentAwaiting, Access: access,
-		CallbackURL: callbackURL, RedirectURL: started.AuthorizeURL, AuthorizeBy: now.Add(connections.StateTTL),
+		CallbackURL: callbackURL, RedirectURL: started.AuthorizeURL, AuthorizeBy: now.Add(authstate.TTL),
 		ValidUntil: until.UTC().Truncate(time.Microsecond), FrequencyPerDay: b.Limits.FrequencyPerDay, Renews: renews,
-		StateHash: connections.HashState(state), CreatedAt: now, UpdatedAt: now,
+		StateHash: authstate.Hash(state), CreatedAt: now, UpdatedAt: now,
 	}
-	fs := s.Vault.Repo.Client
-	err = fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err = s.Conns.Repo.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		if err := tx.Create(scope.Collection(connections.CollConsents).Doc(c.ID), c); err != nil {
 			return err
 		}
-		return tx.Create(fs.Collection(connections.StatesCollection).Doc(c.StateHash), connections.State{
+		return s.States.Create(tx, c.StateHash, authstate.State{
 			Env: c.Env, OrgID: c.OrgID, ConsentID: c.ID, Verifier: sealed, ExpiresAt: c.AuthorizeBy, CreatedAt: now})
 	})
 	if err != nil {
@@ -314,7 +318,7 @@ func (s *Server) load(ctx context.Context, r *http.Request) (store.Scope, connec
 	if err != nil {
 		return store.Scope{}, connections.Consent{}, err
 	}
-	c, err := s.Vault.Repo.GetConsent(ctx, scope, r.PathValue("id"))
+	c, err := s.Conns.Repo.GetConsent(ctx, scope, r.PathValue("id"))
 	if errors.Is(err, connections.ErrNotFound) {
 		return scope, c, httpapi.NotFound("Consent " + r.PathValue("id"))
 	}
@@ -413,7 +417,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.Conflict("The consent is " + c.Status + "; there is nothing to revoke.")
 	case connections.ConsentAwaiting:
 		// Not authorised yet: the state dies with it, so a late callback changes nothing.
-		_ = s.Vault.Repo.DeleteStateHash(ctx, c.StateHash)
+		_ = s.States.Delete(ctx, c.StateHash)
 		if err := markRevoked(ctx, scope, &c, now); err != nil {
 			return err
 		}
@@ -422,16 +426,16 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	// AUTHORIZED or EXPIRED: the connection's current consent.
-	if sess, conn, err := s.Vault.Session(ctx, scope, c.ConnectionID, nil); err == nil {
+	if sess, conn, err := s.Conns.Session(ctx, scope, c.ConnectionID, nil); err == nil {
 		if err := conn.DeleteConsent(ctx, sess); err != nil && connections.EndStatus(err) == "" {
 			slog.WarnContext(ctx, "bank consent deletion failed; revoked at Tok", "consentId", c.ID, "error", err)
 		}
-	} else if !errors.Is(err, connections.ErrNoTokens) && connections.EndStatus(err) == "" {
+	} else if !errors.Is(err, tokenvault.ErrNoTokens) && connections.EndStatus(err) == "" {
 		slog.WarnContext(ctx, "no bank session to delete the consent at the bank; revoked at Tok", "consentId", c.ID, "error", err)
 	}
-	cx, err := s.Vault.Repo.Get(ctx, scope, c.ConnectionID)
+	cx, err := s.Conns.Repo.Get(ctx, scope, c.ConnectionID)
 	if err == nil && cx.ConsentID == c.ID {
-		ended, _, err := s.Vault.Repo.End(ctx, scope, c.ConnectionID, connections.StatusRevoked, now)
+		ended, _, err := s.Conns.Repo.End(ctx, scope, c.ConnectionID, connections.StatusRevoked, now)
 		if err != nil {
 			return err
 		}
@@ -458,10 +462,7 @@ func markRevoked(ctx context.Context, scope store.Scope, c *connections.Consent,
 }
 
 func (s *Server) publish(ctx context.Context, scope store.Scope, typ string, c connections.Consent, reason string) {
-	if s.Vault.Events == nil {
-		return
-	}
-	if err := connections.PublishConsentEvent(ctx, s.Vault.Events, scope.Tenant(), typ, c, reason, s.now()); err != nil {
+	if err := s.Conns.PublishConsentEvent(ctx, scope.Tenant(), typ, c, reason, s.now()); err != nil {
 		slog.ErrorContext(ctx, "publish consent event", "type", typ, "consentId", c.ID, "error", err)
 	}
 }
@@ -487,14 +488,14 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) error {
 	if st != connections.ConsentAuthorized && st != connections.ConsentExpired {
 		return httpapi.Conflict("Only an AUTHORIZED or EXPIRED consent can be renewed; this one is " + st + ". Create a new consent instead.")
 	}
-	cx, err := s.Vault.Repo.Get(ctx, scope, c.ConnectionID)
+	cx, err := s.Conns.Repo.Get(ctx, scope, c.ConnectionID)
 	if err != nil {
 		return err
 	}
 	if cx.ConsentID != c.ID || cx.Status == connections.StatusRevoked {
 		return httpapi.Conflict("This consent is no longer its connection's current consent.")
 	}
-	b, err := s.Vault.Connectors.Bank(scope.Tenant().Env, c.BankID)
+	b, err := s.Conns.Connectors.Bank(scope.Tenant().Env, c.BankID)
 	if err != nil {
 		return err
 	}

@@ -15,10 +15,14 @@ import (
 
 	"tokapi.io/tok/functions/consentexpiry"
 	"tokapi.io/tok/shared/apitest"
+	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/tokenvault"
 )
 
 // TestConsentFlow runs the whole PSD2 flow against the sandbox bank over HTTP: consent,
@@ -118,7 +122,7 @@ func TestConsentFlow(t *testing.T) {
 		if len(msgs) != 1 {
 			t.Fatalf("sync requests: %d", len(msgs))
 		}
-		var req connections.SyncRequest
+		var req banksync.Request
 		_ = json.Unmarshal(msgs[0], &req)
 		if !req.Attended || req.OrgID != org.ID || req.Env != "sandbox" || !strings.HasPrefix(req.ConnectionID, "cxn_") {
 			t.Errorf("sync request %+v", req)
@@ -155,9 +159,8 @@ func TestConsentFlow(t *testing.T) {
 	cxnID := c["connectionId"].(string)
 	var tok bank.Tokens
 	t.Run("vault: session, concurrent refresh, rotated token persisted", func(t *testing.T) {
-		v := *f.vault
-		v.RefreshBefore = 2 * time.Hour // every stored token is "about to expire"
-		before, _ := f.vault.Repo.Get(f.ctx, scope, cxnID)
+		v := f.withVault(func(tv *tokenvault.Vault) { tv.RefreshBefore = 2 * time.Hour }) // every stored token is "about to expire"
+		before, _ := f.conns.Repo.Get(f.ctx, scope, cxnID)
 		var wg sync.WaitGroup
 		errs := make(chan error, 5)
 		for range 5 {
@@ -178,12 +181,12 @@ func TestConsentFlow(t *testing.T) {
 				t.Errorf("concurrent session: %v", err)
 			}
 		}
-		after, _ := f.vault.Repo.Get(f.ctx, scope, cxnID)
+		after, _ := f.conns.Repo.Get(f.ctx, scope, cxnID)
 		if string(after.Tokens) == string(before.Tokens) || after.RefreshLease != nil {
 			t.Errorf("tokens not rotated or lease left: %v", after.RefreshLease)
 		}
 		// The stored refresh token works (it was the last one the bank issued).
-		s, _, err := f.vault.Session(f.ctx, scope, cxnID, &connections.PSU{IPAddress: "203.0.113.1"})
+		s, _, err := f.conns.Session(f.ctx, scope, cxnID, &connections.PSU{IPAddress: "203.0.113.1"})
 		if err != nil || !s.PSUPresent {
 			t.Fatalf("session after refresh: %v", err)
 		}
@@ -226,28 +229,28 @@ func TestConsentFlow(t *testing.T) {
 
 	t.Run("a flipped byte in the stored tokens fails closed", func(t *testing.T) {
 		ref := scope.Collection("connections").Doc(cxnID)
-		cx, _ := f.vault.Repo.Get(f.ctx, scope, cxnID)
+		cx, _ := f.conns.Repo.Get(f.ctx, scope, cxnID)
 		good := append([]byte(nil), cx.Tokens...)
 		bad := append([]byte(nil), good...)
 		bad[len(bad)-5] ^= 0x01
 		if _, err := ref.Update(f.ctx, []firestore.Update{{Path: "tokens", Value: bad}}); err != nil {
 			t.Fatal(err)
 		}
-		_, conn, err := f.vault.Session(f.ctx, scope, cxnID, nil)
-		if !errors.Is(err, connections.ErrTokensUnreadable) || conn != nil || !strings.Contains(err.Error(), "integrity check") {
+		_, conn, err := f.conns.Session(f.ctx, scope, cxnID, nil)
+		if !errors.Is(err, tokenvault.ErrUnreadable) || conn != nil || !strings.Contains(err.Error(), "integrity check") {
 			t.Fatalf("tampered tokens: %v", err)
 		}
 		// Tokens moved from another record fail the same way.
 		if _, err := ref.Update(f.ctx, []firestore.Update{{Path: "tokens", Value: good}, {Path: "orgId", Value: other.ID}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := f.vault.Session(f.ctx, scope, cxnID, nil); !errors.Is(err, connections.ErrTokensUnreadable) {
+		if _, _, err := f.conns.Session(f.ctx, scope, cxnID, nil); !errors.Is(err, tokenvault.ErrUnreadable) {
 			t.Fatalf("tokens under another organisation's AAD: %v", err)
 		}
 		if _, err := ref.Update(f.ctx, []firestore.Update{{Path: "orgId", Value: org.ID}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := f.vault.Session(f.ctx, scope, cxnID, nil); err != nil {
+		if _, _, err := f.conns.Session(f.ctx, scope, cxnID, nil); err != nil {
 			t.Fatalf("restored tokens: %v", err)
 		}
 	})
@@ -263,11 +266,11 @@ func TestConsentFlow(t *testing.T) {
 				t.Errorf("%s after revocation: %d %s", p, r.code, r.body)
 			}
 		}
-		cx, _ := f.vault.Repo.Get(f.ctx, scope, cxnID)
+		cx, _ := f.conns.Repo.Get(f.ctx, scope, cxnID)
 		if len(cx.Tokens) != 0 || cx.Status != connections.StatusRevoked {
 			t.Errorf("connection after revocation: %s, %d token bytes", cx.Status, len(cx.Tokens))
 		}
-		if _, _, err := f.vault.Session(f.ctx, scope, cxnID, nil); bank.KindOf(err) != bank.ConsentRevoked {
+		if _, _, err := f.conns.Session(f.ctx, scope, cxnID, nil); bank.KindOf(err) != bank.ConsentRevoked {
 			t.Errorf("session after revocation: %v", err)
 		}
 		f.expect(f.call("DELETE", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "delete again")
@@ -393,7 +396,7 @@ func TestDenialAndExpiry(t *testing.T) {
 	l := f.expect(f.call("GET", "/v1/accounts?consentId="+consentID, keys.SandboxKey, ""), 200, "accounts")
 	accountID := l["data"].([]any)[0].(map[string]any)["id"].(string)
 
-	job := &consentexpiry.Job{Vault: f.vault, Now: func() time.Time { return time.Now().Add(16 * time.Minute) }}
+	job := &consentexpiry.Job{Conns: f.conns, States: authstate.Store{Client: f.fs}, Now: func() time.Time { return time.Now().Add(16 * time.Minute) }}
 	res, err := job.Run(f.ctx)
 	if err != nil || res.Failed != 1 || res.Expired != 0 || res.Expiring != 0 {
 		t.Fatalf("first tick: %+v %v", res, err)
@@ -401,7 +404,7 @@ func TestDenialAndExpiry(t *testing.T) {
 	if p := f.expect(f.call("GET", "/v1/consents/"+pending["id"].(string), keys.SandboxKey, ""), 200, "pending"); p["status"] != "FAILED" || p["error"] != "authorization_timeout" {
 		t.Errorf("unauthorised consent %v", p)
 	}
-	cx, _ := f.vault.Repo.Get(f.ctx, scope, cxnID)
+	cx, _ := f.conns.Repo.Get(f.ctx, scope, cxnID)
 	job.Now = func() time.Time { return cx.ValidUntil.Add(-3 * 24 * time.Hour) }
 	if res, err = job.Run(f.ctx); err != nil || res.Expiring != 1 {
 		t.Fatalf("expiring tick: %+v %v", res, err)
@@ -439,7 +442,7 @@ func TestRevokedAtBank(t *testing.T) {
 	accountID := l["data"].([]any)[0].(map[string]any)["id"].(string)
 	var bankErr error
 	for range 5 {
-		s, conn, err := f.vault.Session(f.ctx, scope, cxnID, &connections.PSU{IPAddress: "203.0.113.5"})
+		s, conn, err := f.conns.Session(f.ctx, scope, cxnID, &connections.PSU{IPAddress: "203.0.113.5"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -450,7 +453,7 @@ func TestRevokedAtBank(t *testing.T) {
 	if bank.KindOf(bankErr) != bank.ConsentRevoked {
 		t.Fatalf("the bank never reported the revocation: %v", bankErr)
 	}
-	apiErr := connections.APIError(f.vault.HandleBankError(f.ctx, scope, cxnID, bankErr))
+	apiErr := connectors.APIError(f.conns.HandleBankError(f.ctx, scope, cxnID, bankErr))
 	if !strings.Contains(apiErr.Error(), "CONSENT_REVOKED") {
 		t.Errorf("mapped to %v", apiErr)
 	}

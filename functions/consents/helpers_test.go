@@ -25,9 +25,12 @@ import (
 	"tokapi.io/tok/functions/sandboxbank"
 	"tokapi.io/tok/shared/apitest"
 	"tokapi.io/tok/shared/auth"
+	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank/berlingroup"
 	"tokapi.io/tok/shared/bankcatalog"
+	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/envelope"
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/gcp"
@@ -38,6 +41,7 @@ import (
 	"tokapi.io/tok/shared/sandboxtest"
 	"tokapi.io/tok/shared/secrets/secretstest"
 	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/tokenvault"
 )
 
 // logBuffer captures every log line of the test (Tok's handlers log through slog.Default).
@@ -67,7 +71,7 @@ type fixture struct {
 	t        *testing.T
 	ctx      context.Context
 	fs       *firestore.Client
-	vault    *connections.Vault
+	conns    *connections.Service
 	repo     *orgs.Repo
 	api      http.Handler // consents + accounts behind real authentication
 	callback http.Handler
@@ -112,7 +116,7 @@ func setup(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	topics := map[string]*pubsub.Subscriber{}
-	for _, topic := range []string{"tok-events", connections.SyncRequestsTopic} {
+	for _, topic := range []string{"tok-events", banksync.RequestsTopic} {
 		tp, err := ps.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/" + project + "/topics/" + topic})
 		if err != nil {
 			t.Fatal(err)
@@ -124,14 +128,16 @@ func setup(t *testing.T) *fixture {
 		}
 		topics[topic] = ps.Subscriber(sub.GetName())
 	}
-	cx := connections.NewConnectors(catalogue, secretstest.Map{"sandbox-bank-client-id": "tok-test", "sandbox-bank-client-secret": "s3cret"})
+	cx := connectors.New(catalogue, secretstest.Map{"sandbox-bank-client-id": "tok-test", "sandbox-bank-client-secret": "s3cret"})
 	cx.Configure = func(c *berlingroup.Config) { c.Retries = 1; c.Backoff = 10 * time.Millisecond }
-	vault := &connections.Vault{Repo: connections.NewRepo(fs), Sealer: sealer, Connectors: cx, Events: events.NewPublisher(ps, "tok-events")}
+	conns := &connections.Service{Repo: connections.NewRepo(fs), Vault: &tokenvault.Vault{Client: fs, Sealer: sealer}, Connectors: cx,
+		Events: events.NewPublisher(ps, "tok-events")}
+	states := authstate.Store{Client: fs, Sealer: sealer}
 
 	pepper := orgstest.Pepper(t)
 	repo := orgs.New(fs, pepper)
-	cs := consents.NewHandler(&consents.Server{Vault: vault, Orgs: repo, PublicURL: publicURL})
-	ah, err := accounts.NewHandler(&accounts.Deps{Repo: vault.Repo})
+	cs := consents.NewHandler(&consents.Server{Conns: conns, States: states, Orgs: repo, PublicURL: publicURL})
+	ah, err := accounts.NewHandler(&accounts.Deps{Repo: conns.Repo})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,11 +148,20 @@ func setup(t *testing.T) *fixture {
 	mux.Handle("/v1/accounts/", ah)
 	authn := auth.New(repo, pepper, ratelimit.New(fs))
 	api := httpapi.Middleware(project, authn.Middleware(mux))
-	cb := httpapi.Middleware(project, callback.NewHandler(&callback.Server{Vault: vault,
-		Sync: connections.NewSyncPublisher(ps, ""), PublicURL: publicURL}))
-	return &fixture{t: t, ctx: ctx, fs: fs, vault: vault, repo: repo, api: api, callback: cb,
+	cb := httpapi.Middleware(project, callback.NewHandler(&callback.Server{Conns: conns, States: states,
+		Sync: banksync.NewRequestPublisher(ps, ""), PublicURL: publicURL}))
+	return &fixture{t: t, ctx: ctx, fs: fs, conns: conns, repo: repo, api: api, callback: cb,
 		browser: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		logs:    logs, syncSub: topics[connections.SyncRequestsTopic], eventSub: topics["tok-events"], kms: kc, keyName: keyName}
+		logs:    logs, syncSub: topics[banksync.RequestsTopic], eventSub: topics["tok-events"], kms: kc, keyName: keyName}
+}
+
+// withVault is the fixture's Service with a copy of its token vault changed by change.
+func (f *fixture) withVault(change func(*tokenvault.Vault)) *connections.Service {
+	v := *f.conns.Vault
+	change(&v)
+	s := *f.conns
+	s.Vault = &v
+	return &s
 }
 
 // org creates an organisation whose callbacks may go to https://app.example.com.

@@ -9,6 +9,7 @@ import (
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/tokenvault"
 )
 
 // TestKeyRotation: after the tokens KMS key rotates, tokens sealed under the old version
@@ -29,12 +30,11 @@ func TestKeyRotation(t *testing.T) {
 	if _, err := f.kms.UpdateCryptoKeyPrimaryVersion(f.ctx, &kmspb.UpdateCryptoKeyPrimaryVersionRequest{Name: f.keyName, CryptoKeyVersionId: lastSegment(v2.GetName())}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := f.vault.Session(f.ctx, scope, cxnID, nil); err != nil {
+	if _, _, err := f.conns.Session(f.ctx, scope, cxnID, nil); err != nil {
 		t.Fatalf("tokens sealed before the rotation: %v", err)
 	}
-	before, _ := f.vault.Repo.Get(f.ctx, scope, cxnID)
-	v := *f.vault
-	v.RefreshBefore = 2 * time.Hour // force a refresh, which re-seals
+	before, _ := f.conns.Repo.Get(f.ctx, scope, cxnID)
+	v := f.withVault(func(tv *tokenvault.Vault) { tv.RefreshBefore = 2 * time.Hour }) // force a refresh, which re-seals
 	if _, _, err := v.Session(f.ctx, scope, cxnID, nil); err != nil {
 		t.Fatalf("refresh after rotation: %v", err)
 	}
@@ -42,13 +42,12 @@ func TestKeyRotation(t *testing.T) {
 	if _, err := f.kms.DestroyCryptoKeyVersion(f.ctx, &kmspb.DestroyCryptoKeyVersionRequest{Name: f.keyName + "/cryptoKeyVersions/1"}); err != nil {
 		t.Fatal(err)
 	}
-	fresh := *f.vault
-	fresh.Sealer = newSealer(t, f) // no cached data keys
+	fresh := f.withVault(func(tv *tokenvault.Vault) { tv.Sealer = newSealer(t, f) }) // no cached data keys
 	if _, _, err := fresh.Session(f.ctx, scope, cxnID, nil); err != nil {
 		t.Fatalf("tokens after version 1 was destroyed: %v", err)
 	}
 	// The test has teeth: the blob sealed under version 1 no longer opens.
-	if _, err := fresh.Sealer.Open(f.ctx, before.Tokens, connections.AAD(org.ID, cxnID)); err == nil {
+	if _, err := fresh.Vault.Sealer.Open(f.ctx, before.Tokens, connections.AAD(org.ID, cxnID)); err == nil {
 		t.Fatal("a blob wrapped by the destroyed version still opens")
 	}
 }

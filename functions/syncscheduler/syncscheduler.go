@@ -9,7 +9,6 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"tokapi.io/tok/shared/banksync"
-	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/platform"
 )
 
@@ -26,10 +25,7 @@ func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error
 	if err != nil {
 		return nil, err
 	}
-	pub := connections.NewSyncPublisher(ps, banksync.RequestsTopic)
-	s := &banksync.Scheduler{FS: fs, Publish: func(ctx context.Context, r banksync.Request) error {
-		return pub.Publish(ctx, connections.SyncRequest{Env: r.Env, OrgID: r.OrgID, ConnectionID: r.ConnectionID, Reason: r.Reason})
-	}}
+	s := &banksync.Scheduler{FS: fs, Publish: banksync.NewRequestPublisher(ps, "").Publish}
 	return func(ctx context.Context, _ event.Event) error {
 		n, err := s.Tick(ctx)
 		slog.InfoContext(ctx, "sync tick", "published", n)

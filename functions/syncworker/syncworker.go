@@ -3,7 +3,6 @@ package syncworker
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -19,29 +18,20 @@ func init() {
 }
 
 func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error) {
-	vault, err := connections.FromEnv(ctx, env)
+	conns, err := connections.FromEnv(ctx, env)
 	if err != nil {
 		return nil, err
 	}
-	ps, err := env.Clients.PubSub(ctx)
-	if err != nil {
-		return nil, err
-	}
-	w := &banksync.Worker{
-		FS: vault.Repo.Client, Sessions: banksync.VaultSessions{Vault: vault},
-		Connections: banksync.RepoConnections{Repo: vault.Repo},
-		Accounts:    banksync.RepoAccounts{Repo: vault.Repo, Connectors: vault.Connectors},
-		Events:      events.NewPublisher(ps, env.Config.EventsTopic),
-	}
+	w := &banksync.Worker{FS: conns.Repo.Client, Sessions: conns, Connections: conns.Repo, Accounts: conns, Events: conns.Events}
 	return func(ctx context.Context, e event.Event) error {
 		m, err := events.FromCloudEvent(e)
 		if err != nil {
 			slog.ErrorContext(ctx, "undecodable sync request; dropped", "error", err)
 			return nil
 		}
-		var req banksync.Request
-		if err := json.Unmarshal(m.Data, &req); err != nil {
-			slog.ErrorContext(ctx, "undecodable sync request; dropped", "error", err)
+		req, err := banksync.DecodeRequest(m)
+		if err != nil {
+			slog.ErrorContext(ctx, "invalid sync request; dropped", "error", err)
 			return nil
 		}
 		res, err := w.Handle(ctx, req)

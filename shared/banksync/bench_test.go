@@ -54,11 +54,7 @@ func BenchmarkSync10k(b *testing.B) {
 	ctx := context.Background()
 	var syncNs, rawNs, docsN, peak, base float64
 	for i := 0; i < b.N; i++ {
-		e.scope = store.For(e.fs, tenant.Tenant{Env: tenant.Sandbox, OrgID: ids.New(ids.Organisation)})
-		if _, err := e.scope.Collection("connections").Doc(e.cxn.ID).Set(ctx, map[string]any{
-			"bankId": e.cxn.BankID, "consentId": e.cxn.ConsentID, "status": "ACTIVE", "frequencyPerDay": 4}); err != nil {
-			b.Fatal(err)
-		}
+		e.setTenant(b, tenant.Tenant{Env: tenant.Sandbox, OrgID: ids.New(ids.Organisation)})
 		runtime.GC()
 		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 		metrics.Read(s)

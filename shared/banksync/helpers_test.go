@@ -19,7 +19,10 @@ import (
 	"tokapi.io/tok/functions/sandboxbank"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/bank/berlingroup"
+	"tokapi.io/tok/shared/bankcatalog"
 	"tokapi.io/tok/shared/banksync"
+	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/sandboxtest"
@@ -133,15 +136,17 @@ type env struct {
 	conn    *berlingroup.Client
 	session bank.Session
 	scope   store.Scope
-	cxn     banksync.Connection
+	cxn     connections.Connection
 	events  *fakeEvents
+	// conns holds the records (accounts through the bank catalogue).
+	conns *connections.Service
 }
 
 type source struct{ e *env }
 
-func (s source) Session(_ context.Context, _ store.Scope, _ string, attended bool) (bank.Session, bank.Connector, error) {
+func (s source) Session(_ context.Context, _ store.Scope, _ string, psu *connections.PSU) (bank.Session, bank.Connector, error) {
 	sess := s.e.session
-	if attended {
+	if psu != nil {
 		sess.PSUPresent, sess.PSUIPAddress = true, "203.0.113.7"
 	}
 	return sess, s.e.conn, nil
@@ -168,22 +173,39 @@ func newEnv(t testing.TB, persona string, itemsPerPage int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, fs: fs, clock: ck, counter: counter, conn: c, events: &fakeEvents{}}
-	e.session = e.consent(t, srv, persona)
-	e.scope = store.For(fs, tenant.Tenant{Env: tenant.Sandbox, OrgID: ids.New(ids.Organisation)})
-	e.cxn = banksync.Connection{ID: "cxn_" + ids.New("x")[2:], BankID: bankID, ConsentID: e.session.BankConsentID, Status: "ACTIVE", FrequencyPerDay: 4}
-	_, err = e.scope.Collection("connections").Doc(e.cxn.ID).Set(context.Background(), map[string]any{
-		"bankId": bankID, "consentId": e.cxn.ConsentID, "status": "ACTIVE", "frequencyPerDay": 4,
-		"validUntil": ck.Now().AddDate(0, 0, 90), "nextSyncAt": ck.Now()})
+	catalogue, err := bankcatalog.Load(srv.URL + sandboxbank.Prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
+	e := &env{t: t, fs: fs, clock: ck, counter: counter, conn: c, events: &fakeEvents{},
+		conns: &connections.Service{Repo: connections.NewRepo(fs), Connectors: connectors.New(catalogue, nil), Now: ck.Now}}
+	e.session = e.consent(t, srv, persona)
+	e.setTenant(t, tenant.Tenant{Env: tenant.Sandbox, OrgID: ids.New(ids.Organisation)})
 	return e
 }
 
+// setTenant puts the connection record into a tenant of its own.
+func (e *env) setTenant(t testing.TB, ten tenant.Tenant) {
+	t.Helper()
+	e.scope = store.For(e.fs, ten)
+	now := e.clock.Now()
+	next := now
+	e.cxn = connections.Connection{ID: ids.New(connections.PrefixConnection), Env: ten.Env, OrgID: ten.OrgID, BankID: "sandbox-rs",
+		ConsentID: e.session.BankConsentID, Status: connections.StatusActive, FrequencyPerDay: 4,
+		ValidUntil: now.AddDate(0, 0, 90), NextSyncAt: &next, CreatedAt: now, UpdatedAt: now}
+	if _, err := e.scope.Collection(connections.CollConnections).Doc(e.cxn.ID).Set(context.Background(), e.cxn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// accountID is the Tok ID of a bank account of the connection.
+func (e *env) accountID(a bank.Account) string {
+	return connections.AccountID(e.scope.Tenant(), e.cxn.BankID, a.IBAN, a.ResourceID)
+}
+
 func (e *env) worker() *banksync.Worker {
-	return &banksync.Worker{FS: e.fs, Sessions: source{e}, Connections: banksync.FirestoreConnections{},
-		Accounts: banksync.FirestoreAccounts{}, Events: e.events, Now: e.clock.Now, Log: quiet}
+	return &banksync.Worker{FS: e.fs, Sessions: source{e}, Connections: e.conns.Repo,
+		Accounts: e.conns, Events: e.events, Now: e.clock.Now, Log: quiet}
 }
 
 func (e *env) request(attended bool) banksync.Request {
@@ -255,7 +277,7 @@ func (e *env) bankTruth(t testing.TB, from time.Time) map[string]map[string]bank
 	}
 	out := map[string]map[string]bank.Transaction{}
 	for _, a := range accts {
-		id := banksync.AccountID(e.cxn.BankID, a)
+		id := e.accountID(a)
 		m := map[string]bank.Transaction{}
 		err := e.conn.Transactions(ctx, s, a.ResourceID, bank.TransactionQuery{DateFrom: from, Status: bank.StatusBoth}, func(p []bank.Transaction) error {
 			for _, x := range p {

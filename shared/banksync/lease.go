@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/store"
 )
 
@@ -87,7 +88,7 @@ type Budget struct {
 	FS *firestore.Client
 }
 
-func budgetRef(scope store.Scope, c Connection, day string) *firestore.DocumentRef {
+func budgetRef(scope store.Scope, c connections.Connection, day string) *firestore.DocumentRef {
 	return scope.Collection("connections").Doc(c.ID).Collection("syncBudget").Doc(day + "_" + c.ConsentID)
 }
 
@@ -98,7 +99,7 @@ func resourceKey(resource string) string {
 }
 
 // Reserve takes one unattended access of resource for the UTC day of now.
-func (b Budget) Reserve(ctx context.Context, scope store.Scope, c Connection, resource string, now time.Time) error {
+func (b Budget) Reserve(ctx context.Context, scope store.Scope, c connections.Connection, resource string, now time.Time) error {
 	limit := c.FrequencyPerDay
 	if limit <= 0 {
 		limit = DefaultFrequencyPerDay
@@ -125,7 +126,7 @@ func (b Budget) Reserve(ctx context.Context, scope store.Scope, c Connection, re
 }
 
 // Used returns how many unattended accesses of resource were reserved on day.
-func (b Budget) Used(ctx context.Context, scope store.Scope, c Connection, resource, day string) (int64, error) {
+func (b Budget) Used(ctx context.Context, scope store.Scope, c connections.Connection, resource, day string) (int64, error) {
 	snap, err := budgetRef(scope, c, day).Get(ctx)
 	if status.Code(err) == codes.NotFound {
 		return 0, nil

@@ -11,6 +11,7 @@ import (
 
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/banksync"
+	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/transactions"
 )
@@ -59,7 +60,7 @@ func (b *scriptedBank) StandingOrders(context.Context, bank.Session, string) ([]
 
 type scriptedSource struct{ b *scriptedBank }
 
-func (s scriptedSource) Session(context.Context, store.Scope, string, bool) (bank.Session, bank.Connector, error) {
+func (s scriptedSource) Session(context.Context, store.Scope, string, *connections.PSU) (bank.Session, bank.Connector, error) {
 	return bank.Session{BankConsentID: "scripted"}, s.b, nil
 }
 
@@ -112,7 +113,7 @@ func eventIDs(t *testing.T, e *env, typ string) map[string]int {
 func TestPendingToBookedHeuristicWithoutEntryReference(t *testing.T) {
 	e, b, worker := scriptedEnv(t)
 	ctx := context.Background()
-	accID := banksync.AccountID(e.cxn.BankID, scriptedAccount)
+	accID := e.accountID(scriptedAccount)
 	// Two pending card payments of the same amount at the same merchant, three days apart,
 	// one at another merchant, and one far outside the window.
 	p1 := card("P-1", bank.StatusPending, "2026-04-19", "", 1234, "WOLT")
@@ -187,7 +188,7 @@ func TestPendingToBookedHeuristicWithoutEntryReference(t *testing.T) {
 func TestPendingDisappearsRemovedAfter48h(t *testing.T) {
 	e, b, worker := scriptedEnv(t)
 	ctx := context.Background()
-	accID := banksync.AccountID(e.cxn.BankID, scriptedAccount)
+	accID := e.accountID(scriptedAccount)
 	gone := card("P-GONE", bank.StatusPending, "2026-04-19", "", 500, "CINEPLEXX")
 	back := card("P-BACK", bank.StatusPending, "2026-04-19", "", 700, "ZARA")
 	stay := card("B-STAY", bank.StatusBooked, "2026-04-18", "2026-04-18", 100, "LIDL")

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/api/iterator"
 
 	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/transactions"
 )
@@ -31,7 +32,7 @@ const MatchWindowDays = 5
 type txnSync struct {
 	w        *Worker
 	scope    store.Scope
-	c        Connection
+	c        connections.Connection
 	accID    string
 	accRef   *firestore.DocumentRef
 	stateRef *firestore.DocumentRef

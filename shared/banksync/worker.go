@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/store"
@@ -139,20 +140,20 @@ type Result struct {
 func (w *Worker) Handle(ctx context.Context, req Request) (Result, error) {
 	w.defaults()
 	t := req.Tenant()
-	if !t.Valid() || req.ConnectionID == "" {
+	if !req.valid() {
 		w.Log.WarnContext(ctx, "sync request without tenant or connection; dropped")
 		return Result{Skipped: "invalid request"}, nil
 	}
 	scope := store.For(w.FS, t)
 	c, err := w.Connections.Get(ctx, scope, req.ConnectionID)
-	if errors.Is(err, ErrNoConnection) || status.Code(errors.Unwrap(err)) == codes.NotFound || status.Code(err) == codes.NotFound {
+	if errors.Is(err, connections.ErrNotFound) {
 		return Result{Skipped: "no such connection"}, nil
 	}
 	if err != nil {
 		return Result{}, err
 	}
-	if !c.Active() {
-		return Result{Skipped: "connection " + c.Status}, nil
+	if st := c.EffectiveStatus(w.Now()); st != connections.StatusActive {
+		return Result{Skipped: "connection " + st}, nil
 	}
 	lease := leaseRef(scope, c.ID)
 	hold := &leaseHold{fs: w.FS, ref: lease, holder: w.Holder, ttl: w.LeaseTTL, now: w.Now, renewed: w.Now()}
@@ -227,19 +228,23 @@ func NextDay(now time.Time) time.Time {
 	return day.Add(time.Duration(rand.Int64N(int64(2 * time.Hour)))) //nolint:gosec // G404: spreading syncs needs no cryptographic randomness
 }
 
-func (w *Worker) reserve(ctx context.Context, scope store.Scope, c Connection, req Request, resource string) error {
+func (w *Worker) reserve(ctx context.Context, scope store.Scope, c connections.Connection, req Request, resource string) error {
 	if req.Attended {
 		return nil
 	}
 	return Budget{FS: w.FS}.Reserve(ctx, scope, c, resource, w.Now())
 }
 
-func (w *Worker) sync(ctx context.Context, scope store.Scope, c Connection, req Request, hold *leaseHold) (Result, error) {
+func (w *Worker) sync(ctx context.Context, scope store.Scope, c connections.Connection, req Request, hold *leaseHold) (Result, error) {
 	var res Result
 	if err := w.reserve(ctx, scope, c, req, "sync"); err != nil {
 		return res, err
 	}
-	session, conn, err := w.Sessions.Session(ctx, scope, c.ID, req.Attended)
+	var psu *connections.PSU
+	if req.Attended {
+		psu = &connections.PSU{}
+	}
+	session, conn, err := w.Sessions.Session(ctx, scope, c.ID, psu)
 	if err != nil {
 		return res, err
 	}
@@ -251,7 +256,7 @@ func (w *Worker) sync(ctx context.Context, scope store.Scope, c Connection, req 
 		return res, err
 	}
 	for _, a := range accts {
-		accID, err := w.Accounts.Upsert(ctx, scope, c, a)
+		accID, err := w.Accounts.UpsertAccount(ctx, scope, c, a)
 		if err != nil {
 			return res, err
 		}
@@ -263,7 +268,7 @@ func (w *Worker) sync(ctx context.Context, scope store.Scope, c Connection, req 
 	return res, nil
 }
 
-func (w *Worker) syncAccount(ctx context.Context, scope store.Scope, c Connection, req Request, s bank.Session,
+func (w *Worker) syncAccount(ctx context.Context, scope store.Scope, c connections.Connection, req Request, s bank.Session,
 	conn bank.Connector, accID string, a bank.Account, hold *leaseHold, res *Result) error {
 	accRef := scope.Collection(transactions.AccountsCollection).Doc(accID)
 	stateRef := accRef.Collection(transactions.SyncCollection).Doc(transactions.StateDoc)
@@ -430,7 +435,7 @@ func (w *Worker) writeStandingOrders(ctx context.Context, accRef *firestore.Docu
 // known, when not nil, holds every change of the run that ran against run (a run that
 // started with everything committed and published, so its changes are exactly the range):
 // if the stored state is still the run's, the events are built from it instead of a query.
-func (w *Worker) publishChanges(ctx context.Context, scope store.Scope, c Connection, accID string, accRef, stateRef *firestore.DocumentRef,
+func (w *Worker) publishChanges(ctx context.Context, scope store.Scope, c connections.Connection, accID string, accRef, stateRef *firestore.DocumentRef,
 	run transactions.State, known map[string]change, also map[string]any) error {
 	st, err := readState(ctx, stateRef)
 	if err != nil {

@@ -5,21 +5,10 @@ import (
 	"errors"
 	"time"
 
+	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/store"
 )
-
-// ConsentStatusOf names a connection's state in the consent vocabulary of the API.
-func ConsentStatusOf(c Connection, now time.Time) string {
-	switch c.EffectiveStatus(now) {
-	case StatusActive:
-		return ConsentAuthorized
-	case StatusRevoked:
-		return ConsentRevoked
-	default:
-		return ConsentExpired
-	}
-}
 
 // ReadableAccount returns an account whose data the caller may read: 404 NOT_FOUND when it
 // does not exist in the tenant, 403 CONSENT_REVOKED or CONSENT_EXPIRED when its connection
@@ -34,7 +23,7 @@ func (r *Repo) ReadableAccount(ctx context.Context, scope store.Scope, accountID
 	}
 	c, err := r.Get(ctx, scope, a.ConnectionID)
 	if errors.Is(err, ErrNotFound) {
-		return Account{}, Connection{}, ConsentRevokedError()
+		return Account{}, Connection{}, connectors.ConsentRevokedError()
 	}
 	if err != nil {
 		return Account{}, Connection{}, err

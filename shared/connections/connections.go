@@ -1,5 +1,6 @@
-// Package connections is Tok's record of bank connections, consents and accounts, and the
-// token vault.
+// Package connections is Tok's record of bank connections, consents and accounts (AIS), and
+// Service, which puts them together with the token vault (shared/tokenvault), the connector
+// registry (shared/connectors) and the events a connection's life publishes.
 //
 // A connection is one organisation's link to one bank for one PSU; it outlives its consents
 // (a renewal puts a new consent on the same connection, so account IDs and history stay).
@@ -10,7 +11,7 @@
 //	envs/{env}/orgs/{org}/accounts/{acc_…}     Account: derived ID (bank + IBAN), balances
 //
 // Bank tokens are sealed with shared/envelope (AES-256-GCM data key wrapped by Cloud KMS) with
-// the associated data orgId + "/" + connectionId; only Vault opens them.
+// the associated data orgId + "/" + connectionId; only Service.Session opens them.
 package connections
 
 import (
@@ -27,6 +28,7 @@ import (
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/tokenvault"
 )
 
 // PrefixConnection is the ID prefix of connections ("cxn_…").
@@ -69,9 +71,6 @@ const (
 	EventConsentExpired    = "consent.expired"
 )
 
-// SyncRequestsTopic carries SyncRequest messages to the sync worker.
-const SyncRequestsTopic = "tok-sync-requests"
-
 // Connection is one organisation's link to one bank for one PSU.
 type Connection struct {
 	ID              string    `firestore:"id"`
@@ -85,21 +84,15 @@ type Connection struct {
 	ValidUntil      time.Time `firestore:"validUntil"`
 	FrequencyPerDay int       `firestore:"frequencyPerDay"`
 	// Tokens is the sealed bank.Tokens (JSON), nil once destroyed.
-	Tokens         []byte     `firestore:"tokens"`
-	TokenExpiresAt time.Time  `firestore:"tokenExpiresAt"`
-	RefreshLease   *Lease     `firestore:"refreshLease"`
-	LastSyncAt     *time.Time `firestore:"lastSyncAt"`
-	NextSyncAt     *time.Time `firestore:"nextSyncAt"`
+	Tokens         []byte            `firestore:"tokens"`
+	TokenExpiresAt time.Time         `firestore:"tokenExpiresAt"`
+	RefreshLease   *tokenvault.Lease `firestore:"refreshLease"`
+	LastSyncAt     *time.Time        `firestore:"lastSyncAt"`
+	NextSyncAt     *time.Time        `firestore:"nextSyncAt"`
 	// ExpiringNotified is the consent for which consent.expiring was published.
 	ExpiringNotified string    `firestore:"expiringNotified"`
 	CreatedAt        time.Time `firestore:"createdAt"`
 	UpdatedAt        time.Time `firestore:"updatedAt"`
-}
-
-// Lease marks a token refresh in progress (Vault).
-type Lease struct {
-	Holder string    `firestore:"holder"`
-	Until  time.Time `firestore:"until"`
 }
 
 // EffectiveStatus is Status, with an ACTIVE connection past ValidUntil reported EXPIRED
@@ -116,6 +109,11 @@ func (c Connection) Tenant() tenant.Tenant { return tenant.Tenant{Env: c.Env, Or
 
 // AAD is the associated data sealing the connection's tokens.
 func AAD(orgID, connectionID string) []byte { return []byte(orgID + "/" + connectionID) }
+
+// sealed is what the token vault needs of the connection.
+func (c Connection) sealed() tokenvault.Sealed {
+	return tokenvault.Sealed{Tokens: c.Tokens, ExpiresAt: c.TokenExpiresAt, Lease: c.RefreshLease}
+}
 
 // Consent is a PSD2 consent as Tok records it.
 type Consent struct {
@@ -190,17 +188,6 @@ func AccountID(t tenant.Tenant, bankID, iban, resourceID string) string {
 		key = "resource:" + resourceID
 	}
 	return ids.Derive(ids.Account, t.Env, t.OrgID, bankID, key)
-}
-
-// SyncRequest is the message on SyncRequestsTopic (attributes env and orgId as well).
-type SyncRequest struct {
-	Env          string `json:"env"`
-	OrgID        string `json:"orgId"`
-	ConnectionID string `json:"connectionId"`
-	// Attended: the PSU is present (the first sync after authorisation), so the sync may go
-	// as far back as the bank allows and does not count against frequencyPerDay.
-	Attended bool   `json:"attended"`
-	Reason   string `json:"reason"` // authorized, renewed, scheduled, ...
 }
 
 // ErrNotFound is returned for a missing record (or one of another tenant: the scope cannot

@@ -140,3 +140,16 @@ func UpsertAccounts(tx *firestore.Transaction, scope store.Scope, accounts []Acc
 	}
 	return nil
 }
+
+// Synced records a sync's outcome on the connection: lastSyncAt (nil: unchanged) and the
+// next time it is due.
+func (r *Repo) Synced(ctx context.Context, scope store.Scope, connectionID string, lastSyncAt *time.Time, nextSyncAt time.Time) error {
+	up := []firestore.Update{{Path: "nextSyncAt", Value: nextSyncAt}}
+	if lastSyncAt != nil {
+		up = append(up, firestore.Update{Path: "lastSyncAt", Value: *lastSyncAt})
+	}
+	if _, err := scope.Collection(CollConnections).Doc(connectionID).Update(ctx, up); err != nil {
+		return fmt.Errorf("record sync of %s: %w", connectionID, err)
+	}
+	return nil
+}

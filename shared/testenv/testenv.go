@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"tokapi.io/tok/shared/envelope"
 	"tokapi.io/tok/shared/gcp"
 )
 
@@ -148,4 +149,20 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails
 	return hex.EncodeToString(b)
+}
+
+// Sealer returns an envelope sealer under a new KMS key of project on the KMS emulator.
+func Sealer(t testing.TB, project string) *envelope.Sealer {
+	t.Helper()
+	key := KMSKey(t, project)
+	c, err := kms.NewKeyManagementClient(t.Context(), gcp.EmulatorOptions(KMSEndpoint(t))...)
+	if err != nil {
+		t.Fatalf("kms client: %v", err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	s, err := envelope.New(envelope.NewKMS(c), key)
+	if err != nil {
+		t.Fatalf("sealer: %v", err)
+	}
+	return s
 }

@@ -17,7 +17,10 @@ import (
 
 	"tokapi.io/tok/shared/apitest"
 	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/bankcatalog"
 	"tokapi.io/tok/shared/banksync"
+	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/ratelimit"
@@ -66,7 +69,7 @@ func (f *fakeBank) Transactions(ctx context.Context, _ bank.Session, _ string, _
 	return nil
 }
 
-func (f *fakeBank) Session(context.Context, store.Scope, string, bool) (bank.Session, bank.Connector, error) {
+func (f *fakeBank) Session(context.Context, store.Scope, string, *connections.PSU) (bank.Session, bank.Connector, error) {
 	return bank.Session{}, f, nil
 }
 
@@ -99,15 +102,20 @@ func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	fs := testenv.Firestore(t, testenv.Project(t))
 	ten := tenant.Tenant{Env: tenant.Sandbox, OrgID: ids.New(ids.Organisation)}
-	f := &fixture{fs: fs, scope: store.For(fs, ten), bank: &fakeBank{}, cxn: ids.New("cxn")}
-	_, err := f.scope.Collection("connections").Doc(f.cxn).Set(context.Background(), map[string]any{
-		"bankId": "sandbox-rs", "consentId": "c1", "status": "ACTIVE", "frequencyPerDay": 4})
+	f := &fixture{fs: fs, scope: store.For(fs, ten), bank: &fakeBank{}, cxn: ids.New(connections.PrefixConnection)}
+	_, err := f.scope.Collection(connections.CollConnections).Doc(f.cxn).Set(context.Background(), connections.Connection{
+		ID: f.cxn, Env: ten.Env, OrgID: ten.OrgID, BankID: "sandbox-rs", ConsentID: "c1", Status: connections.StatusActive, FrequencyPerDay: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.acc = banksync.AccountID("sandbox-rs", bank.Account{IBAN: "RS35105008123123123173"})
-	f.w = &banksync.Worker{FS: fs, Sessions: f.bank, Connections: banksync.FirestoreConnections{}, Accounts: banksync.FirestoreAccounts{},
-		Now: func() time.Time { return today.Add(10 * time.Hour) }}
+	catalogue, err := bankcatalog.Load("http://sandbox-bank.invalid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := func() time.Time { return today.Add(10 * time.Hour) }
+	conns := &connections.Service{Repo: connections.NewRepo(fs), Connectors: connectors.New(catalogue, nil), Now: now}
+	f.acc = connections.AccountID(ten, "sandbox-rs", "RS35105008123123123173", "a1")
+	f.w = &banksync.Worker{FS: fs, Sessions: f.bank, Connections: conns.Repo, Accounts: conns, Now: now}
 	rt := httpapi.NewRouter()
 	api := &transactions.API{Firestore: func(context.Context) (*firestore.Client, error) { return fs, nil }}
 	api.Register(rt)

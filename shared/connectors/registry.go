@@ -1,4 +1,7 @@
-package connections
+// Package connectors is the registry of bank connectors: it builds the bank.Connector of
+// each catalogue bank once, with its credentials from Secret Manager, and it is the one
+// place where the failures of bank calls become API errors (APIError).
+package connectors
 
 import (
 	"fmt"
@@ -9,9 +12,9 @@ import (
 	"tokapi.io/tok/shared/bankcatalog"
 )
 
-// Connectors builds the bank.Connector of each catalogue bank once and caches it. Client
+// Registry builds the bank.Connector of each catalogue bank once and caches it. Client
 // IDs, secrets and QWACs are read through Secrets (Secret Manager) on the first bank call.
-type Connectors struct {
+type Registry struct {
 	Catalogue *bankcatalog.Catalogue
 	Secrets   berlingroup.Secrets
 	// Configure adjusts each connector's configuration (tests: transports, clocks).
@@ -19,22 +22,20 @@ type Connectors struct {
 
 	mu    sync.Mutex
 	cache map[string]bank.Connector
-	// Override replaces the connector of a bank (tests).
-	Override map[string]bank.Connector
 }
 
-// NewConnectors returns the factory for catalogue, reading secrets through secrets.
-func NewConnectors(catalogue *bankcatalog.Catalogue, secrets berlingroup.Secrets) *Connectors {
-	return &Connectors{Catalogue: catalogue, Secrets: secrets}
+// New returns the registry of catalogue, reading secrets through secrets.
+func New(catalogue *bankcatalog.Catalogue, secrets berlingroup.Secrets) *Registry {
+	return &Registry{Catalogue: catalogue, Secrets: secrets}
 }
 
 // ErrUnknownBank reports a bank the catalogue does not hold in the environment, or one
 // without a configured connector.
-var ErrUnknownBank = fmt.Errorf("connections: unknown or unconfigured bank")
+var ErrUnknownBank = fmt.Errorf("connectors: unknown or unconfigured bank")
 
 // Bank returns the catalogue entry of a bank in env.
-func (c *Connectors) Bank(env, bankID string) (bankcatalog.Bank, error) {
-	b, ok := c.Catalogue.Get(env, bankID)
+func (r *Registry) Bank(env, bankID string) (bankcatalog.Bank, error) {
+	b, ok := r.Catalogue.Get(env, bankID)
 	if !ok || !b.Configured {
 		return bankcatalog.Bank{}, fmt.Errorf("bank %q in %s: %w", bankID, env, ErrUnknownBank)
 	}
@@ -42,18 +43,15 @@ func (c *Connectors) Bank(env, bankID string) (bankcatalog.Bank, error) {
 }
 
 // For returns the connector of a bank in env.
-func (c *Connectors) For(env, bankID string) (bank.Connector, error) {
-	b, err := c.Bank(env, bankID)
+func (r *Registry) For(env, bankID string) (bank.Connector, error) {
+	b, err := r.Bank(env, bankID)
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if conn, ok := c.Override[b.ID]; ok {
-		return conn, nil
-	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	key := env + "/" + b.ID
-	if conn, ok := c.cache[key]; ok {
+	if conn, ok := r.cache[key]; ok {
 		return conn, nil
 	}
 	if b.Standard != bankcatalog.StandardBerlinGroup {
@@ -64,16 +62,16 @@ func (c *Connectors) For(env, bankID string) (bank.Connector, error) {
 		ClientIDSecret: b.Connector.ClientIDSecret, ClientSecretSecret: b.Connector.ClientSecretSecret, QWACSecret: b.Connector.QWACSecret,
 		PaymentProducts: b.PaymentProducts, FrequencyPerDay: b.Limits.FrequencyPerDay, MaxConsentDays: b.Limits.MaxConsentDays,
 	}
-	if c.Configure != nil {
-		c.Configure(&cfg)
+	if r.Configure != nil {
+		r.Configure(&cfg)
 	}
-	conn, err := berlingroup.New(cfg, c.Secrets)
+	conn, err := berlingroup.New(cfg, r.Secrets)
 	if err != nil {
 		return nil, fmt.Errorf("connector for %s: %w", b.ID, err)
 	}
-	if c.cache == nil {
-		c.cache = map[string]bank.Connector{}
+	if r.cache == nil {
+		r.cache = map[string]bank.Connector{}
 	}
-	c.cache[key] = conn
+	r.cache[key] = conn
 	return conn, nil
 }

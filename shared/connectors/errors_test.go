@@ -1,13 +1,15 @@
-package connections
+package connectors
 
 import (
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/tokenvault"
 )
 
 func TestAPIError(t *testing.T) {
@@ -24,7 +26,8 @@ func TestAPIError(t *testing.T) {
 		{&bank.Error{Kind: bank.Invalid, Status: 400}, 502, httpapi.CodeBankAPIError, true},
 		{&bank.Error{Kind: bank.AccessExceeded, Status: 429}, 502, httpapi.CodeBankAPIError, true},
 		{errors.New("boom"), 500, httpapi.CodeInternal, false},
-		{ErrTokensUnreadable, 500, httpapi.CodeInternal, false},
+		{fmt.Errorf("open: %w", tokenvault.ErrUnreadable), 500, httpapi.CodeInternal, false},
+		{httpapi.NotFound("Account acc_1"), 404, httpapi.CodeNotFound, false},
 	}
 	for _, c := range cases {
 		rec := httptest.NewRecorder()
@@ -36,22 +39,5 @@ func TestAPIError(t *testing.T) {
 	}
 	if APIError(nil) != nil {
 		t.Error("nil error mapped")
-	}
-	if EndStatus(&bank.Error{Kind: bank.ConsentRevoked}) != StatusRevoked || EndStatus(&bank.Error{Kind: bank.Unavailable}) != "" {
-		t.Error("EndStatus")
-	}
-}
-
-func TestAccountIDStable(t *testing.T) {
-	s := Connection{Env: "sandbox", OrgID: "org_1"}.Tenant()
-	a := AccountID(s, "sandbox-hr", "HR12 1001 0051 8630 0016 0", "r1")
-	if a != AccountID(s, "sandbox-hr", "hr1210010051863000160", "r2") {
-		t.Error("same IBAN, different ID")
-	}
-	if a == AccountID(s, "sandbox-rs", "HR1210010051863000160", "r1") || a == AccountID(Connection{Env: "live", OrgID: "org_1"}.Tenant(), "sandbox-hr", "HR1210010051863000160", "r1") {
-		t.Error("IDs collide across banks or environments")
-	}
-	if AccountID(s, "b", "", "r1") == AccountID(s, "b", "", "r2") {
-		t.Error("resource IDs collide")
 	}
 }

@@ -1,0 +1,132 @@
+// Package authstate keeps the pending authorisations of bank redirects: the single-use
+// OAuth state that the bank's SCA pages carry back to the callback, with the PKCE verifier
+// sealed beside it. The callback carries no API key, so the state is what names the tenant
+// and the resource being authorised.
+//
+// States live in one global collection keyed by the SHA-256 of the state (the state itself
+// is never stored) and are consumed exactly once.
+package authstate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"tokapi.io/tok/shared/envelope"
+	"tokapi.io/tok/shared/tenant"
+)
+
+// Collection is the global collection of pending states.
+const Collection = "oauthStates"
+
+// TTL is how long an SCA redirect may take.
+const TTL = 15 * time.Minute
+
+// maxLen bounds the state a callback may present; longer ones were never issued.
+const maxLen = 512
+
+// State is one pending authorisation.
+type State struct {
+	Env       string `firestore:"env"`
+	OrgID     string `firestore:"orgId"`
+	ConsentID string `firestore:"consentId"`
+	// Verifier is the PKCE code verifier, sealed (Store.SealVerifier).
+	Verifier  []byte    `firestore:"verifier"`
+	ExpiresAt time.Time `firestore:"expiresAt"`
+	CreatedAt time.Time `firestore:"createdAt"`
+}
+
+// Tenant is the state's owner.
+func (s State) Tenant() tenant.Tenant { return tenant.Tenant{Env: s.Env, OrgID: s.OrgID} }
+
+// Hash is the stored form of a state value.
+func Hash(state string) string {
+	sum := sha256.Sum256([]byte("tok-oauth-state\x00" + state))
+	return hex.EncodeToString(sum[:])
+}
+
+// pkceAAD is the associated data sealing the PKCE verifier of a consent.
+func pkceAAD(consentID string) []byte { return []byte("pkce/" + consentID) }
+
+// ErrBadState covers a state that is unknown (forged), already used (replayed) or expired.
+var ErrBadState = errors.New("the authorisation state is unknown, already used or expired")
+
+// Store reads and writes pending states; Sealer seals their PKCE verifiers.
+type Store struct {
+	Client *firestore.Client
+	Sealer *envelope.Sealer
+}
+
+// SealVerifier seals the PKCE code verifier of a consent for its State.
+func (s Store) SealVerifier(ctx context.Context, consentID, verifier string) ([]byte, error) {
+	sealed, err := s.Sealer.Seal(ctx, []byte(verifier), pkceAAD(consentID))
+	if err != nil {
+		return nil, fmt.Errorf("seal PKCE verifier: %w", err)
+	}
+	return sealed, nil
+}
+
+// OpenVerifier returns the PKCE code verifier of a consumed state; callers clear it after
+// use.
+func (s Store) OpenVerifier(ctx context.Context, st State) ([]byte, error) {
+	v, err := s.Sealer.Open(ctx, st.Verifier, pkceAAD(st.ConsentID))
+	if err != nil {
+		return nil, fmt.Errorf("open PKCE verifier: %w", err)
+	}
+	return v, nil
+}
+
+// Create stores a pending state under its hash in tx, beside the record it authorises.
+func (s Store) Create(tx *firestore.Transaction, hash string, st State) error {
+	return tx.Create(s.Client.Collection(Collection).Doc(hash), st)
+}
+
+// Delete removes a pending state by its hash (the resource ended before authorisation).
+func (s Store) Delete(ctx context.Context, hash string) error {
+	if hash == "" {
+		return nil
+	}
+	_, err := s.Client.Collection(Collection).Doc(hash).Delete(ctx)
+	return err
+}
+
+// Consume takes a state exactly once: in one transaction it reads and deletes the record,
+// so of two callbacks with the same state only one gets it. Unknown, used and expired
+// states are ErrBadState.
+func (s Store) Consume(ctx context.Context, state string, now time.Time) (State, error) {
+	if state == "" || len(state) > maxLen {
+		return State{}, ErrBadState
+	}
+	ref := s.Client.Collection(Collection).Doc(Hash(state))
+	var st State
+	err := s.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return ErrBadState
+		}
+		if err != nil {
+			return err
+		}
+		if err := snap.DataTo(&st); err != nil {
+			return err
+		}
+		if !now.Before(st.ExpiresAt) {
+			return ErrBadState // left for the expiry job; an expired state changes nothing
+		}
+		return tx.Delete(ref)
+	})
+	if err != nil {
+		if errors.Is(err, ErrBadState) {
+			return State{}, ErrBadState
+		}
+		return State{}, fmt.Errorf("consume OAuth state: %w", err)
+	}
+	return st, nil
+}

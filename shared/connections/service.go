@@ -1,0 +1,173 @@
+package connections
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/connectors"
+	"tokapi.io/tok/shared/events"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/tokenvault"
+)
+
+// PSU describes a customer present at the call (an interactive request). A nil *PSU means
+// an unattended call, which counts against the consent's frequencyPerDay at the bank.
+type PSU struct {
+	IPAddress string
+}
+
+// Publisher publishes domain events (events.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, t tenant.Tenant, e events.Event) error
+}
+
+// Service is what the functions that work with connections share: the records, the token
+// vault that holds each connection's bank tokens, the connector registry and the publisher
+// of consent events. It is safe for concurrent use.
+type Service struct {
+	Repo       *Repo
+	Vault      *tokenvault.Vault
+	Connectors *connectors.Registry
+	// Events (optional) receives consent.revoked / consent.expired when a bank call shows the
+	// consent ended (HandleBankError).
+	Events Publisher
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// SealTokens encrypts a connection's tokens (associated data AAD(orgID, connectionID)).
+func (s *Service) SealTokens(ctx context.Context, orgID, connectionID string, t bank.Tokens) ([]byte, error) {
+	return s.Vault.Seal(ctx, AAD(orgID, connectionID), t)
+}
+
+// Session returns a bank session for the connection and the connector of its bank,
+// refreshing the tokens first when they are about to expire. psu is nil for unattended
+// calls. Errors: ErrNotFound, a *bank.Error of kind ConsentExpired/Revoked for an ended
+// connection (connectors.APIError maps it), tokenvault.ErrUnreadable when the stored
+// ciphertext fails its integrity check (fail closed: no bank call is made).
+func (s *Service) Session(ctx context.Context, scope store.Scope, connectionID string, psu *PSU) (bank.Session, bank.Connector, error) {
+	c, err := s.Repo.Get(ctx, scope, connectionID)
+	if err != nil {
+		return bank.Session{}, nil, err
+	}
+	if st := c.EffectiveStatus(s.now()); st != StatusActive {
+		return bank.Session{}, nil, endedError(st)
+	}
+	conn, err := s.Connectors.For(scope.Tenant().Env, c.BankID)
+	if err != nil {
+		return bank.Session{}, nil, err
+	}
+	rec := tokenvault.Record{
+		Ref: scope.Collection(CollConnections).Doc(c.ID),
+		AAD: AAD(c.OrgID, c.ID),
+		Read: func(snap *firestore.DocumentSnapshot) (tokenvault.Sealed, error) {
+			var cur Connection
+			if err := snap.DataTo(&cur); err != nil {
+				return tokenvault.Sealed{}, err
+			}
+			if st := cur.EffectiveStatus(s.now()); st != StatusActive {
+				return tokenvault.Sealed{}, endedError(st)
+			}
+			return cur.sealed(), nil
+		},
+	}
+	tok, err := s.Vault.Fresh(ctx, rec, c.sealed(), conn.Refresh)
+	if err != nil {
+		return bank.Session{}, nil, err
+	}
+	sess := bank.Session{BankConsentID: c.BankConsentID, AccessToken: tok.AccessToken}
+	if psu != nil {
+		sess.PSUPresent, sess.PSUIPAddress = true, psu.IPAddress
+	}
+	return sess, conn, nil
+}
+
+// HandleBankError records what a failed bank call says about the connection: a consent
+// expired or revoked at the bank ends the connection and its current consent (tokens
+// destroyed, consent.expired / consent.revoked published). It returns err unchanged, so
+// callers write `return connectors.APIError(svc.HandleBankError(ctx, scope, id, err))`.
+func (s *Service) HandleBankError(ctx context.Context, scope store.Scope, connectionID string, err error) error {
+	st := EndStatus(err)
+	if st == "" {
+		return err
+	}
+	consent, changed, endErr := s.Repo.End(ctx, scope, connectionID, st, s.now())
+	if endErr != nil || !changed {
+		return err
+	}
+	typ := EventConsentExpired
+	if st == StatusRevoked {
+		typ = EventConsentRevoked
+	}
+	_ = s.PublishConsentEvent(ctx, scope.Tenant(), typ, consent, "bank", s.now())
+	return err
+}
+
+// PublishConsentEvent publishes a consent.* event with data {consentId, bankId, status,
+// connectionId, reason?, validUntil?}; without Events it does nothing.
+func (s *Service) PublishConsentEvent(ctx context.Context, t tenant.Tenant, typ string, c Consent, reason string, now time.Time) error {
+	if s.Events == nil {
+		return nil
+	}
+	data := map[string]any{"consentId": c.ID, "bankId": c.BankID, "status": c.Status, "connectionId": c.ConnectionID}
+	if reason != "" {
+		data["reason"] = reason
+	}
+	if !c.ValidUntil.IsZero() {
+		data["validUntil"] = c.ValidUntil.UTC().Format(time.RFC3339)
+	}
+	ev, err := events.New(typ, data, now)
+	if err != nil {
+		return err
+	}
+	return s.Events.Publish(ctx, t, ev)
+}
+
+// UpsertAccount creates or refreshes the record of a bank account seen through connection
+// c (the sync worker's accounts) and returns its ID.
+func (s *Service) UpsertAccount(ctx context.Context, scope store.Scope, c Connection, a bank.Account) (string, error) {
+	b, err := s.Connectors.Bank(scope.Tenant().Env, c.BankID)
+	if err != nil {
+		return "", err
+	}
+	acc := NewAccount(scope, b, c, a, nil, s.now())
+	err = s.Repo.Client.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+		return UpsertAccounts(tx, scope, []Account{acc})
+	})
+	return acc.ID, err
+}
+
+// SetBalances stores an account's balances and the time of the sync that read them, and
+// reports whether they changed.
+func (s *Service) SetBalances(ctx context.Context, scope store.Scope, accountID string, bs []bank.Balance, at time.Time) (bool, error) {
+	ref := scope.Collection(CollAccounts).Doc(accountID)
+	next := ToBalances(bs)
+	changed := true
+	snap, err := ref.Get(ctx)
+	if err != nil && !isNotFound(err) {
+		return false, fmt.Errorf("read account %s: %w", accountID, err)
+	}
+	if err == nil {
+		var old Account
+		if err := snap.DataTo(&old); err == nil && old.BalancesAt != nil && slices.Equal(old.Balances, next) {
+			changed = false
+		}
+	}
+	if _, err := ref.Set(ctx, map[string]any{"balances": next, "balancesAt": at, "lastSyncAt": at}, firestore.MergeAll); err != nil {
+		return false, fmt.Errorf("store balances of %s: %w", accountID, err)
+	}
+	return changed, nil
+}
