@@ -23,10 +23,16 @@ module "function" {
   secrets  = { for s in try(each.value.secrets, []) : s => google_secret_manager_secret.secret[s].id }
   kms_keys = { for k in try(each.value.kmsKeys, []) : k => google_kms_crypto_key.key[k].id }
 
-  # Settings shared/config reads; the public URL exists once the load balancer has a domain.
+  # Settings shared/config reads; the public URLs exist once the load balancer has its hosts.
+  # The sandbox bank is served on the sandbox host, where banks' browsers and Tok's connector
+  # reach it.
   environment_variables = merge(
     { TOK_EVENTS_TOPIC = "tok-events" },
-    length(var.api_domains) > 0 ? { TOK_PUBLIC_URL = "https://${var.api_domains[0]}" } : {},
+    local.lb_enabled ? {
+      TOK_PUBLIC_URL         = "https://${var.api_domains.live}"
+      TOK_SANDBOX_PUBLIC_URL = "https://${var.api_domains.sandbox}"
+      TOK_SANDBOX_BANK_URL   = "https://${var.api_domains.sandbox}/sandbox-bank"
+    } : {},
   )
 
   trigger_topic_id               = each.value.kind == "event" ? google_pubsub_topic.topic[each.value.trigger].id : null

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"tokapi.io/tok/shared/manifest"
+	"tokapi.io/tok/shared/tenant"
 )
 
 // ---- loading ----
@@ -563,6 +564,71 @@ func TestLoadBalancerFollowsRoutes(t *testing.T) {
 	}
 	if !ok {
 		t.Errorf("%s: path rules must come from each HTTP function's routes (dynamic path_rule with paths = ....routes)", um[0])
+	}
+}
+
+// TestLoadBalancerServesBothHosts: the live and sandbox API hosts each have a host rule, a
+// managed certificate and a path matcher that sets X-Tok-Environment (replacing the client's
+// value); any other host is redirected, never served.
+func TestLoadBalancerServesBothHosts(t *testing.T) {
+	cfg, _, _ := load(t)
+	v := one(t, `variable "api_domains"`, cfg.blocks(".", "variable", "api_domains"))
+	if typ, _ := v.attr("type"); !regexp.MustCompile(`(?s)object\(\{.*live\s*=\s*string.*sandbox\s*=\s*string.*\}\)`).MatchString(typ) {
+		t.Errorf("%s: type = %s, want object({ live = string, sandbox = string })", v, typ)
+	}
+	hosts, ok := cfg.locals(".")["api_hosts"]
+	if !ok || !regexp.MustCompile(`live\s*=\s*var\.api_domains\.live`).MatchString(hosts.f.exprSrc(hosts.e)) ||
+		!regexp.MustCompile(`sandbox\s*=\s*var\.api_domains\.sandbox`).MatchString(hosts.f.exprSrc(hosts.e)) {
+		t.Fatal("infra: want local.api_hosts = { live = var.api_domains.live, sandbox = var.api_domains.sandbox }")
+	}
+	cert := one(t, "google_compute_managed_ssl_certificate", cfg.blocks(".", "resource", "google_compute_managed_ssl_certificate"))
+	if src, _ := cert.attr("for_each"); src != "local.api_hosts" {
+		t.Errorf("%s: for_each = %q, want local.api_hosts (one certificate per host)", cert, src)
+	}
+	proxy := one(t, "google_compute_target_https_proxy", cfg.blocks(".", "resource", "google_compute_target_https_proxy", "api"))
+	if !cfg.attrDerivesFrom(proxy, "ssl_certificates", regexp.MustCompile(`local\.api_hosts`)) {
+		t.Errorf("%s: ssl_certificates must list every host's certificate", proxy)
+	}
+	um := one(t, "google_compute_url_map api", cfg.blocks(".", "resource", "google_compute_url_map", "api"))
+	if _, ok := um.attr("default_service"); ok || len(um.nested("default_url_redirect")) != 1 {
+		t.Errorf("%s: requests for other hosts must be redirected (default_url_redirect), not served", um)
+	}
+	for _, typ := range []string{"host_rule", "path_matcher"} {
+		found := false
+		for _, d := range um.b.Body.Blocks {
+			if d.Type == "dynamic" && len(d.Labels) == 1 && d.Labels[0] == typ {
+				src, _ := attrOf(um.file, d.Body, "for_each")
+				found = src == "local.api_hosts"
+			}
+		}
+		if !found {
+			t.Errorf("%s: want a dynamic %q per entry of local.api_hosts", um, typ)
+		}
+	}
+	pms := um.nested("path_matcher")
+	if len(pms) != 1 {
+		t.Fatalf("%s: want one (dynamic) path_matcher", um)
+	}
+	setsHeader := false
+	for _, ha := range pms[0].Blocks {
+		if ha.Type != "header_action" {
+			continue
+		}
+		for _, add := range ha.Body.Blocks {
+			name, _ := attrOf(um.file, add.Body, "header_name")
+			value, _ := attrOf(um.file, add.Body, "header_value")
+			replace, _ := attrOf(um.file, add.Body, "replace")
+			setsHeader = setsHeader || (add.Type == "request_headers_to_add" && name == strconv.Quote(tenant.EnvironmentHeader) && value == "path_matcher.key" && replace == "true")
+		}
+	}
+	if !setsHeader {
+		t.Errorf("%s: each host's path matcher must set %s to its environment with replace = true", um, tenant.EnvironmentHeader)
+	}
+	mod := moduleCall(t, cfg)
+	for _, env := range []string{"TOK_PUBLIC_URL", "TOK_SANDBOX_PUBLIC_URL", "TOK_SANDBOX_BANK_URL"} {
+		if !cfg.attrDerivesFrom(mod, "environment_variables", regexp.MustCompile(env+`\s*=`)) {
+			t.Errorf("%s: environment_variables must set %s", mod, env)
+		}
 	}
 }
 

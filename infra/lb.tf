@@ -1,8 +1,14 @@
-# Global external Application Load Balancer in front of the HTTP functions. Each HTTP function
-# gets a serverless NEG and a backend service; the URL map's path rules are the manifest's
-# routes ("/v1/banks/*" is the URL map's own prefix wildcard). Created when api_domains is set.
+# Global external Application Load Balancer in front of the HTTP functions, serving the two
+# API hosts (api_domains.live and api_domains.sandbox), each with its own Google-managed
+# certificate. Each HTTP function gets a serverless NEG and a backend service; each host has a
+# path matcher whose path rules are the manifest's routes ("/v1/banks/*" is the URL map's own
+# prefix wildcard) and whose header action sets X-Tok-Environment to the host's environment,
+# replacing whatever the client sent: that header is how a function knows the host
+# (tenant.EnvironmentHeader). A request for any other host is redirected to the live host,
+# never served. Created when api_domains is set.
 locals {
-  lb_enabled      = length(var.api_domains) > 0
+  lb_enabled      = var.api_domains != null
+  api_hosts       = local.lb_enabled ? { live = var.api_domains.live, sandbox = var.api_domains.sandbox } : {}
   lb_functions    = local.lb_enabled ? local.http_functions : {}
   lb_default_name = var.lb_default_function != null ? var.lb_default_function : try(sort(keys(local.http_functions))[0], null)
 }
@@ -43,24 +49,44 @@ resource "google_compute_backend_service" "function" {
 resource "google_compute_url_map" "api" {
   count = local.lb_enabled ? 1 : 0
 
-  project         = var.project_id
-  name            = "tok-api"
-  default_service = google_compute_backend_service.function[local.lb_default_name].id
+  project = var.project_id
+  name    = "tok-api"
 
-  host_rule {
-    hosts        = var.api_domains
-    path_matcher = "api"
+  default_url_redirect {
+    host_redirect          = var.api_domains.live
+    https_redirect         = true
+    redirect_response_code = "MOVED_PERMANENTLY_DEFAULT"
+    strip_query            = false
   }
 
-  path_matcher {
-    name            = "api"
-    default_service = google_compute_backend_service.function[local.lb_default_name].id
+  dynamic "host_rule" {
+    for_each = local.api_hosts
+    content {
+      hosts        = [host_rule.value]
+      path_matcher = host_rule.key
+    }
+  }
 
-    dynamic "path_rule" {
-      for_each = local.lb_functions
-      content {
-        paths   = path_rule.value.routes
-        service = google_compute_backend_service.function[path_rule.key].id
+  dynamic "path_matcher" {
+    for_each = local.api_hosts
+    content {
+      name            = path_matcher.key
+      default_service = google_compute_backend_service.function[local.lb_default_name].id
+
+      header_action {
+        request_headers_to_add {
+          header_name  = "X-Tok-Environment"
+          header_value = path_matcher.key
+          replace      = true
+        }
+      }
+
+      dynamic "path_rule" {
+        for_each = local.lb_functions
+        content {
+          paths   = path_rule.value.routes
+          service = google_compute_backend_service.function[path_rule.key].id
+        }
       }
     }
   }
@@ -75,14 +101,15 @@ resource "google_compute_global_address" "api" {
   depends_on = [google_project_service.apis]
 }
 
+# One certificate per host, so either provisions (and renews) without waiting on the other.
 resource "google_compute_managed_ssl_certificate" "api" {
-  count = local.lb_enabled ? 1 : 0
+  for_each = local.api_hosts
 
   project = var.project_id
-  name    = "tok-api-${substr(sha1(join(",", sort(var.api_domains))), 0, 8)}"
+  name    = "tok-api-${each.key}-${substr(sha1(each.value), 0, 8)}"
 
   managed {
-    domains = var.api_domains
+    domains = [each.value]
   }
 
   lifecycle {
@@ -96,7 +123,7 @@ resource "google_compute_target_https_proxy" "api" {
   project          = var.project_id
   name             = "tok-api"
   url_map          = google_compute_url_map.api[0].id
-  ssl_certificates = [google_compute_managed_ssl_certificate.api[0].id]
+  ssl_certificates = [for env in sort(keys(local.api_hosts)) : google_compute_managed_ssl_certificate.api[env].id]
 }
 
 resource "google_compute_global_forwarding_rule" "https" {

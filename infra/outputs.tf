@@ -9,7 +9,7 @@ output "functions" {
 }
 
 output "api_ip_address" {
-  description = "IP address of the HTTPS load balancer (point the api_domains DNS records here); null without api_domains."
+  description = "IP address of the HTTPS load balancer (point both api_domains DNS records here); null without api_domains."
   value       = local.lb_enabled ? google_compute_global_address.api[0].address : null
 }
 
@@ -21,4 +21,9 @@ output "kms_keys" {
 output "topics" {
   description = "Pub/Sub topic IDs by manifest name."
   value       = { for k, t in google_pubsub_topic.topic : k => t.id }
+}
+
+output "api_urls" {
+  description = "Base URLs of the live and sandbox API hosts; null without api_domains."
+  value       = local.lb_enabled ? { for env, host in local.api_hosts : env => "https://${host}/v1" } : null
 }

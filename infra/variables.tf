@@ -64,9 +64,20 @@ variable "secret_replica_locations" {
 }
 
 variable "api_domains" {
-  type        = list(string)
-  description = "Domains served by the HTTPS load balancer (Google-managed certificate). Empty: no load balancer is created."
-  default     = []
+  type = object({
+    live    = string
+    sandbox = string
+  })
+  description = "Host names of the two API hosts on the HTTPS load balancer, each with a Google-managed certificate: live keys are served on live (api.tokapi.io), sandbox keys on sandbox (sandbox.api.tokapi.io). Null: no load balancer is created."
+  default     = null
+
+  validation {
+    condition = var.api_domains == null ? true : (
+      var.api_domains.live != var.api_domains.sandbox &&
+      alltrue([for d in [var.api_domains.live, var.api_domains.sandbox] : can(regex("^([a-z0-9]([a-z0-9-]*[a-z0-9])?\\.)+[a-z]{2,}$", d))])
+    )
+    error_message = "api_domains.live and api_domains.sandbox must be two different lower-case host names."
+  }
 }
 
 variable "lb_default_function" {

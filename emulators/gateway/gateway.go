@@ -1,17 +1,23 @@
 // Package gateway plays, locally, the two Google components in front of Tok's functions:
-// the load balancer's URL map (a /v1/... request goes to the function whose manifest routes
-// own the path, unchanged) and Eventarc (Pub/Sub push subscriptions for event functions,
-// delivered to them as CloudEvents in binary mode, as Eventarc does).
+// the load balancer (API serves one of its two hosts: a /v1/... request goes to the function
+// whose manifest routes own the path, unchanged, with the host's environment header set as
+// the URL map's header action sets it) and Eventarc (Pushes receives Pub/Sub pushes for event
+// functions and delivers them as CloudEvents in binary mode, as Eventarc does). The two are
+// separate handlers for separate listeners: the API ports never deliver an event.
 package gateway
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -25,10 +31,8 @@ import (
 
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/manifest"
+	"tokapi.io/tok/shared/tenant"
 )
-
-// pushPrefix is where the Pub/Sub emulator pushes messages for event functions.
-const pushPrefix = "/_eventarc/"
 
 // Gateway routes HTTP requests and Pub/Sub pushes to function instances.
 type Gateway struct {
@@ -37,13 +41,21 @@ type Gateway struct {
 	backends map[string]*url.URL
 	proxies  map[string]*httputil.ReverseProxy
 	client   *http.Client
+	// pushToken is the secret first segment of every push path: Pub/Sub in Google Cloud
+	// authenticates its pushes with an OIDC token, which the emulator cannot, so a page in
+	// the developer's browser that guesses the push port still cannot post an event.
+	pushToken string
 }
 
 // New returns a gateway for the functions of m, each served at backends[name] (a base URL
 // such as http://127.0.0.1:9101). project is the Pub/Sub project, for CloudEvent sources.
 func New(m *manifest.Manifest, project string, backends map[string]string) (*Gateway, error) {
+	token := make([]byte, 16)
+	if _, err := rand.Read(token); err != nil {
+		return nil, err
+	}
 	g := &Gateway{manifest: m, project: project, backends: map[string]*url.URL{}, proxies: map[string]*httputil.ReverseProxy{},
-		client: &http.Client{Timeout: 60 * time.Second}}
+		client: &http.Client{Timeout: 60 * time.Second}, pushToken: hex.EncodeToString(token)}
 	for _, f := range m.Functions {
 		raw, ok := backends[f.Name]
 		if !ok {
@@ -80,21 +92,40 @@ func newProxy(name string, target *url.URL) *httputil.ReverseProxy {
 	}
 }
 
-// ServeHTTP routes one request.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if name, ok := strings.CutPrefix(r.URL.Path, pushPrefix); ok && r.Method == http.MethodPost {
+// API returns the load balancer's handler for the host of environment env (tenant.Live or
+// tenant.Sandbox). Like the URL map's header action for that host, it sets
+// tenant.EnvironmentHeader to env, replacing whatever the client sent.
+func (g *Gateway) API(env string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Header.Set(tenant.EnvironmentHeader, env)
+		f, ok := g.manifest.Route(r.URL.Path)
+		if !ok {
+			// The load balancer's default backend answers 404 for unknown paths.
+			httpapi.Middleware(g.project, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				httpapi.WriteError(w, r, httpapi.NotFound("No endpoint at "+r.URL.Path+"; it"))
+			})).ServeHTTP(w, r)
+			return
+		}
+		g.proxies[f.Name].ServeHTTP(w, r)
+	})
+}
+
+// Pushes returns Eventarc's handler: POST /<push token>/<function> from a push subscription
+// that SetupPubSub made. Serve it on its own loopback listener, never on an API port.
+func (g *Gateway) Pushes() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, name, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		if !ok || r.Method != http.MethodPost || subtle.ConstantTimeCompare([]byte(token), []byte(g.pushToken)) != 1 {
+			http.NotFound(w, r)
+			return
+		}
 		g.deliverPush(w, r, name)
-		return
-	}
-	f, ok := g.manifest.Route(r.URL.Path)
-	if !ok {
-		// The load balancer's default backend answers 404 for unknown paths.
-		httpapi.Middleware(g.project, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			httpapi.WriteError(w, r, httpapi.NotFound("No endpoint at "+r.URL.Path+"; it"))
-		})).ServeHTTP(w, r)
-		return
-	}
-	g.proxies[f.Name].ServeHTTP(w, r)
+	})
+}
+
+// PushBase is the base URL push subscriptions post to, given the push listener's base URL.
+func (g *Gateway) PushBase(listenerURL string) string {
+	return strings.TrimSuffix(listenerURL, "/") + "/" + g.pushToken
 }
 
 // pushBody is what a Pub/Sub push subscription POSTs.
@@ -152,7 +183,7 @@ func (g *Gateway) deliverPush(w http.ResponseWriter, r *http.Request, name strin
 func SubscriptionID(name string) string { return "eventarc-" + name }
 
 // SetupPubSub creates the manifest's topics and one push subscription per event function,
-// pushing to pushBase (the gateway's own URL). It is idempotent.
+// pushing to pushBase/<function> (PushBase of the push listener). It is idempotent.
 func SetupPubSub(ctx context.Context, client *pubsub.Client, project string, m *manifest.Manifest, pushBase string) error {
 	for _, t := range m.Topics {
 		_, err := client.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topicName(project, t.Name)})
@@ -168,7 +199,7 @@ func SetupPubSub(ctx context.Context, client *pubsub.Client, project string, m *
 			Name:               "projects/" + project + "/subscriptions/" + SubscriptionID(f.Name),
 			Topic:              topicName(project, f.Trigger),
 			AckDeadlineSeconds: 60,
-			PushConfig:         &pubsubpb.PushConfig{PushEndpoint: strings.TrimSuffix(pushBase, "/") + pushPrefix + f.Name},
+			PushConfig:         &pubsubpb.PushConfig{PushEndpoint: strings.TrimSuffix(pushBase, "/") + "/" + f.Name},
 		})
 		if err != nil && status.Code(err) != codes.AlreadyExists {
 			return fmt.Errorf("create push subscription for %s: %w", f.Name, err)
@@ -182,17 +213,15 @@ func topicName(project, topic string) string { return "projects/" + project + "/
 // ErrNotReady is returned by WaitReady when a function did not answer in time.
 var ErrNotReady = errors.New("function not ready")
 
-// WaitReady waits until every backend accepts HTTP requests.
+// WaitReady waits until every backend accepts connections. The framework registers the
+// function before it listens, so a connection is readiness; an HTTP probe would be an
+// event function's first (unparsable) event.
 func (g *Gateway) WaitReady(ctx context.Context) error {
 	for name, u := range g.backends {
 		for {
-			req, err := http.NewRequestWithContext(ctx, http.MethodOptions, u.String()+"/_ready", nil)
-			if err != nil {
-				return err
-			}
-			resp, err := g.client.Do(req)
+			conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", u.Host)
 			if err == nil {
-				_ = resp.Body.Close()
+				_ = conn.Close()
 				break
 			}
 			select {

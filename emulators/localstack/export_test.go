@@ -8,3 +8,9 @@ func (st *Stack) PIDs() []int {
 	}
 	return pids
 }
+
+// Backends returns each function process's base URL.
+func (st *Stack) Backends() map[string]string { return st.procs.backends() }
+
+// PushURL is the base URL of the Pub/Sub push listener (without its secret path).
+func (st *Stack) PushURL() string { return st.pushURL }

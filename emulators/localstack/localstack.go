@@ -11,18 +11,22 @@ import (
 	"time"
 
 	"tokapi.io/tok/emulators/gateway"
+	"tokapi.io/tok/shared/apikey"
 	"tokapi.io/tok/shared/manifest"
+	"tokapi.io/tok/shared/tenant"
 )
 
 // Options says where the emulators already run and where the stack listens.
 type Options struct {
-	Root          string // module root
-	Project       string // Google Cloud project for every emulator and function
-	Listener      net.Listener
-	FirestoreHost string
-	PubSubHost    string
-	KMSAddr       string // the KMS/Secret Manager emulator
-	LogDir        string
+	Root     string       // module root
+	Project  string       // Google Cloud project for every emulator and function
+	Listener net.Listener // the live API host's port
+	// SandboxListener is the sandbox API host's port; nil: a free loopback port.
+	SandboxListener net.Listener
+	FirestoreHost   string
+	PubSubHost      string
+	KMSAddr         string // the KMS/Secret Manager emulator
+	LogDir          string
 	// Binary is the functions binary, built by Build.
 	Binary string
 	// Ticks publishes each scheduled topic's tick at its interval, as Cloud Scheduler does.
@@ -32,15 +36,18 @@ type Options struct {
 // Stack is a running local Tok.
 type Stack struct {
 	*stack
-	URL      string // the gateway's base URL, without /v1
-	Project  string // the Google Cloud project of the emulators and the functions
-	LogDir   string // where each function logs, to <name>.log
-	procs    *processes
-	server   *http.Server
-	cancel   context.CancelFunc
-	stopOnce sync.Once
-	Exited   <-chan error // a function process ended on its own
-	KeyName  string       // the tokens KMS key
+	URL string // the gateway's base URL for live keys, without /v1
+	// SandboxURL is the gateway's base URL for sandbox keys (the sandbox.api.tokapi.io of
+	// the local stack), without /v1.
+	SandboxURL string
+	Project    string // the Google Cloud project of the emulators and the functions
+	LogDir     string // where each function logs, to <name>.log
+	procs      *processes
+	servers    []*http.Server
+	cancel     context.CancelFunc
+	stopOnce   sync.Once
+	Exited     <-chan error // a function process ended on its own
+	KeyName    string       // the tokens KMS key
 }
 
 // Start brings up the functions and the gateway on opts.Listener and returns once every
@@ -49,21 +56,44 @@ func Start(ctx context.Context, m *manifest.Manifest, opts Options) (st *Stack, 
 	if opts.Listener == nil {
 		return nil, errors.New("localstack: no listener")
 	}
-	addr, ok := opts.Listener.Addr().(*net.TCPAddr)
-	if !ok {
-		return nil, errors.New("localstack: listener has no TCP address")
+	url, err := baseURL(opts.Listener)
+	if err != nil {
+		return nil, err
 	}
-	url := "http://127.0.0.1:" + strconv.Itoa(addr.Port)
 	if opts.Binary == "" {
 		return nil, errors.New("localstack: no functions binary; call Build first")
 	}
-	s := &stack{project: opts.Project, manifest: m, binary: opts.Binary, logDir: opts.LogDir, publicURL: url,
+	sandboxLn := opts.SandboxListener
+	if sandboxLn == nil {
+		if sandboxLn, err = loopbackListener(ctx); err != nil {
+			return nil, err
+		}
+	}
+	sandboxURL, err := baseURL(sandboxLn)
+	if err != nil {
+		return nil, err
+	}
+	// Pub/Sub pushes arrive on a loopback port of their own, which no API host serves.
+	pushLn, err := loopbackListener(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil { // closing a listener a server already closed is harmless
+			_ = pushLn.Close()
+			if opts.SandboxListener == nil {
+				_ = sandboxLn.Close()
+			}
+		}
+	}()
+	pushURL, _ := baseURL(pushLn)
+	s := &stack{project: opts.Project, manifest: m, binary: opts.Binary, logDir: opts.LogDir, publicURL: url, sandboxURL: sandboxURL, pushURL: pushURL,
 		firestoreHost: opts.FirestoreHost, pubsubHost: opts.PubSubHost, kmsAddr: opts.KMSAddr}
 	if err := s.bootstrapKeys(ctx); err != nil {
 		return nil, err
 	}
 	procs, err := s.startFunctions(ctx)
-	st = &Stack{stack: s, URL: url, Project: opts.Project, LogDir: opts.LogDir, procs: procs, Exited: procs.exited, KeyName: s.keyName}
+	st = &Stack{stack: s, URL: url, SandboxURL: sandboxURL, Project: opts.Project, LogDir: opts.LogDir, procs: procs, Exited: procs.exited, KeyName: s.keyName}
 	defer func() {
 		if err != nil {
 			st.Stop()
@@ -76,14 +106,15 @@ func Start(ctx context.Context, m *manifest.Manifest, opts Options) (st *Stack, 
 	if err != nil {
 		return st, err
 	}
-	st.server = &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = st.server.Serve(opts.Listener) }()
+	st.serve(opts.Listener, gw.API(tenant.Live))
+	st.serve(sandboxLn, gw.API(tenant.Sandbox))
+	st.serve(pushLn, gw.Pushes())
 	readyCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	if err := gw.WaitReady(readyCtx); err != nil {
 		return st, fmt.Errorf("%w (logs in %s)", err, opts.LogDir)
 	}
-	if err := s.setupPubSub(ctx); err != nil {
+	if err := s.setupPubSub(ctx, gw.PushBase(pushURL)); err != nil {
 		return st, err
 	}
 	if opts.Ticks {
@@ -96,7 +127,36 @@ func Start(ctx context.Context, m *manifest.Manifest, opts Options) (st *Stack, 
 	return st, nil
 }
 
-// Env is the environment the functions run with, plus TOK_API_URL: what .tok/dev.env says.
+// APIURL is the base URL (without /v1) of the host that serves key's environment: SandboxURL
+// for a sandbox key, URL for any other.
+func (st *Stack) APIURL(key string) string {
+	if env, err := apikey.Parse(key); err == nil && env == tenant.Sandbox {
+		return st.SandboxURL
+	}
+	return st.URL
+}
+
+func (st *Stack) serve(ln net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	st.servers = append(st.servers, srv)
+	go func() { _ = srv.Serve(ln) }()
+}
+
+func loopbackListener(ctx context.Context) (net.Listener, error) {
+	return (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+}
+
+// baseURL is http://127.0.0.1:<port> of a loopback listener.
+func baseURL(ln net.Listener) (string, error) {
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		return "", errors.New("localstack: listener has no TCP address")
+	}
+	return "http://127.0.0.1:" + strconv.Itoa(addr.Port), nil
+}
+
+// Env is the environment the functions run with, plus TOK_API_URL and TOK_SANDBOX_API_URL:
+// what .tok/dev.env says.
 func (st *Stack) Env() []string { return st.envVars() }
 
 // Stop stops the ticks, the gateway and every function process. Calls after the first do nothing.
@@ -105,10 +165,10 @@ func (st *Stack) Stop() {
 		if st.cancel != nil {
 			st.cancel()
 		}
-		if st.server != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = st.server.Shutdown(ctx)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, srv := range st.servers {
+			_ = srv.Shutdown(ctx)
 		}
 		if st.procs != nil {
 			st.procs.stop()

@@ -2,10 +2,13 @@ package localstack_test
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -37,7 +40,7 @@ func TestStack(t *testing.T) {
 	client := &http.Client{Transport: apitest.Transport{T: t}, Timeout: 30 * time.Second}
 	get := func(path, key string) (int, http.Header, []byte) {
 		t.Helper()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, st.URL+path, nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, st.APIURL(key)+path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,6 +150,72 @@ func TestStack(t *testing.T) {
 		}
 	})
 
+	t.Run("each key on its own environment's host", func(t *testing.T) {
+		for _, c := range []struct{ base, key, names string }{
+			{st.URL, keys.SandboxKey, st.SandboxURL + "/v1"},
+			{st.SandboxURL, keys.LiveKey, st.URL + "/v1"},
+		} {
+			// The client's own environment header is replaced by the host's.
+			code, body := send(t, ctx, "GET", c.base+"/v1/banks", c.key, map[string]string{tenant.EnvironmentHeader: tenant.Sandbox + tenant.Live}, "")
+			if code != 401 || !strings.Contains(body, `"INVALID_API_KEY"`) || !strings.Contains(body, c.names) {
+				t.Errorf("%s key at %s: %d %s, want 401 naming %s", c.key[:8], c.base, code, body, c.names)
+			}
+			for _, env := range []string{tenant.Live, tenant.Sandbox} {
+				if code, body := send(t, ctx, "GET", c.base+"/v1/banks", c.key, map[string]string{tenant.EnvironmentHeader: env}, ""); code != 401 {
+					t.Errorf("%s key at %s claiming %s: %d %s", c.key[:8], c.base, env, code, body)
+				}
+			}
+		}
+		var env []string
+		for _, v := range st.Env() {
+			if strings.HasPrefix(v, "TOK_API_URL=") || strings.HasPrefix(v, "TOK_SANDBOX_API_URL=") {
+				env = append(env, v)
+			}
+		}
+		if want := "TOK_API_URL=" + st.URL + "/v1 TOK_SANDBOX_API_URL=" + st.SandboxURL + "/v1"; strings.Join(env, " ") != want {
+			t.Errorf("dev.env URLs %v, want %s", env, want)
+		}
+	})
+
+	t.Run("no event can be posted through an API port", func(t *testing.T) {
+		tn := tenant.Tenant{Env: tenant.Live, OrgID: org.ID}
+		data, err := json.Marshal(map[string]any{"env": tn.Env, "orgId": tn.OrgID, "event": map[string]any{"id": "evt_01ARZ3NDEKTSV4RRFFQ69G5FAV", "type": "webhook.ping", "data": map[string]any{}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		push, err := json.Marshal(map[string]any{"message": map[string]any{"messageId": "forged-1", "data": data}, "subscription": "projects/p/subscriptions/eventarc-eventlog"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range []string{st.URL + "/_eventarc/eventlog", st.SandboxURL + "/_eventarc/eventlog", st.PushURL() + "/eventlog", st.PushURL() + "/_eventarc/eventlog", st.PushURL() + "/0123456789abcdef0123456789abcdef/eventlog"} {
+			if code, body := send(t, ctx, "POST", u, "", map[string]string{"Content-Type": "application/json"}, string(push)); code != 404 {
+				t.Errorf("forged push to %s: %d %s, want 404", u, code, body)
+			}
+		}
+		docs, err := fs.Collection("envs").Doc(tn.Env).Collection("orgs").Doc(org.ID).Collection("events").Documents(ctx).GetAll()
+		if err != nil || len(docs) != 0 {
+			t.Errorf("live events after forged pushes: %d (%v)", len(docs), err)
+		}
+	})
+
+	t.Run("function processes listen on loopback only", func(t *testing.T) {
+		for name, u := range st.Backends() {
+			_, port, err := net.SplitHostPort(strings.TrimPrefix(u, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			addrs := listeners(t, port)
+			if len(addrs) == 0 {
+				t.Errorf("%s: no listener on port %s", name, port)
+			}
+			for _, a := range addrs {
+				if a != "127.0.0.1" {
+					t.Errorf("%s listens on %s:%s, want loopback only", name, a, port)
+				}
+			}
+		}
+	})
+
 	t.Run("stop leaves no process and no port", func(t *testing.T) {
 		pids := st.PIDs()
 		st.Stop()
@@ -166,4 +235,70 @@ func TestStack(t *testing.T) {
 			_ = l.Close()
 		}
 	})
+}
+
+// send makes one request and returns its status and body.
+func send(t *testing.T, ctx context.Context, method, url, key string, headers map[string]string, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "ApiKey "+key)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// listeners returns the local addresses of the TCP sockets listening on port, from
+// /proc/net/tcp and tcp6 ("0.0.0.0" or "::" for every interface).
+func listeners(t *testing.T, port string) []string {
+	t.Helper()
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(raw), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 4 || f[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			hexAddr, hexPort, _ := strings.Cut(f[1], ":")
+			if n, err := strconv.ParseUint(hexPort, 16, 16); err != nil || int(n) != p {
+				continue
+			}
+			b, err := hex.DecodeString(hexAddr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The kernel prints each 32-bit word in host (little-endian) order.
+			for i := 0; i+4 <= len(b); i += 4 {
+				b[i], b[i+1], b[i+2], b[i+3] = b[i+3], b[i+2], b[i+1], b[i]
+			}
+			ip := net.IP(b)
+			if v4 := ip.To4(); v4 != nil {
+				ip = v4
+			}
+			out = append(out, ip.String())
+		}
+	}
+	return out
 }

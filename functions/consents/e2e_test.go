@@ -76,7 +76,7 @@ func TestEndToEnd(t *testing.T) {
 		if body != "" {
 			rd = strings.NewReader(body)
 		}
-		req, _ := http.NewRequestWithContext(ctx, method, st.URL+path, rd)
+		req, _ := http.NewRequestWithContext(ctx, method, st.APIURL(key)+path, rd)
 		req.Header.Set("Authorization", "ApiKey "+key)
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")

@@ -54,7 +54,7 @@ func TestThroughLocalStack(t *testing.T) {
 			b, _ := json.Marshal(body)
 			rd = bytes.NewReader(b)
 		}
-		req, err := http.NewRequestWithContext(ctx, method, st.URL+path, rd)
+		req, err := http.NewRequestWithContext(ctx, method, st.APIURL(keys.SandboxKey)+path, rd)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -58,6 +58,9 @@ type Authenticator struct {
 	limiter   Limiter
 	anonymous Limiter
 	now       func() time.Time
+	// apiURLs are the base URLs of the two API hosts by environment, for the answer to a
+	// key sent to the other environment's host.
+	apiURLs map[string]string
 
 	mu    sync.Mutex
 	cache map[string]cached
@@ -74,6 +77,11 @@ type Option func(*Authenticator)
 
 // WithClock injects the clock (tests).
 func WithClock(now func() time.Time) Option { return func(a *Authenticator) { a.now = now } }
+
+// WithAPIURLs names the base URLs (with /v1) of the live and sandbox API hosts.
+func WithAPIURLs(live, sandbox string) Option {
+	return func(a *Authenticator) { a.apiURLs = map[string]string{tenant.Live: live, tenant.Sandbox: sandbox} }
+}
 
 // New returns an Authenticator. anonymous limits requests that fail authentication, per
 // instance, so guessing keys is slow too.
@@ -92,12 +100,26 @@ func invalidKey() *httpapi.Error {
 		Message: "The API key is missing or invalid. Send it as `Authorization: ApiKey <key>`."}
 }
 
+// wrongHost answers a key sent to the host of the other environment (a key's prefix names
+// its environment, so this tells the caller nothing it did not send).
+func (a *Authenticator) wrongHost(keyEnv string) *httpapi.Error {
+	where := "the " + keyEnv + " API host"
+	if u := a.apiURLs[keyEnv]; u != "" {
+		where = u
+	}
+	return &httpapi.Error{Status: http.StatusUnauthorized, Code: httpapi.CodeInvalidAPIKey,
+		Message: "This is a " + keyEnv + " API key, and this host serves the other environment; send it to " + where + "."}
+}
+
 // Middleware authenticates the request, applies the rate limit and the read_only rule,
-// and hands the handler a context carrying the Caller and its tenant.
+// and hands the handler a context carrying the Caller and its tenant. A request that came
+// in on one environment's host (tenant.EnvironmentHeader, set by the load balancer) is
+// refused with the other environment's key before the key is looked up; without the header
+// (a caller inside the project) the key alone decides.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		caller, err := a.authenticate(ctx, r.Header.Get("Authorization"))
+		caller, err := a.authenticate(ctx, r.Header.Get("Authorization"), r.Header.Get(tenant.EnvironmentHeader))
 		if err != nil {
 			var apiErr *httpapi.Error
 			if !errors.As(err, &apiErr) {
@@ -141,10 +163,13 @@ func retrySeconds(d time.Duration) int {
 	return max(s, 1)
 }
 
-func (a *Authenticator) authenticate(ctx context.Context, header string) (Caller, error) {
+func (a *Authenticator) authenticate(ctx context.Context, header, hostEnv string) (Caller, error) {
 	key, env, err := apikey.FromHeader(header)
 	if err != nil {
 		return Caller{}, invalidKey()
+	}
+	if hostEnv != "" && hostEnv != env {
+		return Caller{}, a.wrongHost(env)
 	}
 	hash := apikey.Hash(a.pepper, key)
 	k, known, err := a.lookup(ctx, hash)

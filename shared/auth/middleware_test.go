@@ -207,3 +207,43 @@ func TestLookupFailureIsA500NotA401(t *testing.T) {
 		t.Fatalf("lookup failure answered %d", rec.Code)
 	}
 }
+
+// TestKeyOnTheOtherEnvironmentsHost: the host a request came in on (the load balancer's
+// environment header) must be the key's environment; the 401 names the right host, and no
+// lookup is made for it.
+func TestKeyOnTheOtherEnvironmentsHost(t *testing.T) {
+	keys := &memKeys{keys: map[string]Key{}}
+	a := New(keys, pepper, ratelimit.NewLocal(), WithAPIURLs("https://api.tokapi.io/v1", "https://sandbox.api.tokapi.io/v1"))
+	h := httpapi.Middleware("p", a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})))
+	live, sandbox := keys.add(tenant.Live, RoleAdmin, nil), keys.add(tenant.Sandbox, RoleAdmin, nil)
+	for _, c := range []struct {
+		key, host string
+		want      int
+		names     string
+	}{
+		{live, tenant.Live, 204, ""},
+		{sandbox, tenant.Sandbox, 204, ""},
+		{live, "", 204, ""},
+		{sandbox, "", 204, ""},
+		{sandbox, tenant.Live, 401, "https://sandbox.api.tokapi.io/v1"},
+		{live, tenant.Sandbox, 401, "https://api.tokapi.io/v1"},
+		{live, "staging", 401, "https://api.tokapi.io/v1"},
+	} {
+		lookups := keys.lookups
+		req := httptest.NewRequest("GET", "/v1/x", nil)
+		req.Header.Set("Authorization", "ApiKey "+c.key)
+		if c.host != "" {
+			req.Header.Set(tenant.EnvironmentHeader, c.host)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			t.Errorf("%s key on the %q host: %d %s, want %d", c.key[:8], c.host, rec.Code, rec.Body, c.want)
+		}
+		if c.want == 401 && (!strings.Contains(rec.Body.String(), `"INVALID_API_KEY"`) || !strings.Contains(rec.Body.String(), c.names) || keys.lookups != lookups) {
+			t.Errorf("%s key on the %q host: %s (lookups %d -> %d), want a 401 naming %s without a lookup", c.key[:8], c.host, rec.Body, lookups, keys.lookups, c.names)
+		}
+	}
+}

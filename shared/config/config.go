@@ -23,6 +23,9 @@ type Config struct {
 	TokensKey string `env:"TOK_KMS_KEY"`
 	// PublicURL is the API's public base URL (without /v1), used for the bank callback.
 	PublicURL string `env:"TOK_PUBLIC_URL, default=http://127.0.0.1:8080"`
+	// SandboxPublicURL is the sandbox API host's base URL (without /v1): sandbox keys are
+	// served there, live keys at PublicURL.
+	SandboxPublicURL string `env:"TOK_SANDBOX_PUBLIC_URL, default=http://127.0.0.1:8081"`
 	// SandboxBankURL is the base URL of the sandbox bank function.
 	SandboxBankURL string `env:"TOK_SANDBOX_BANK_URL, default=http://127.0.0.1:8080/sandbox-bank"`
 	// EventsTopic receives domain events for the webhooks and the event log.

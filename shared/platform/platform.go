@@ -90,7 +90,8 @@ func (e *Env) Authenticator(ctx context.Context) (*auth.Authenticator, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.auth = auth.New(orgs.New(fs, pepper), pepper, ratelimit.New(fs))
+	e.auth = auth.New(orgs.New(fs, pepper), pepper, ratelimit.New(fs),
+		auth.WithAPIURLs(e.Config.PublicURL+"/v1", e.Config.SandboxPublicURL+"/v1"))
 	return e.auth, nil
 }
 

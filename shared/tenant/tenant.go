@@ -43,3 +43,9 @@ func From(ctx context.Context) (Tenant, error) {
 	}
 	return t, nil
 }
+
+// EnvironmentHeader names the environment of the host a request came in on
+// (api.tokapi.io: live, sandbox.api.tokapi.io: sandbox). The load balancer's URL map sets it
+// per host, replacing any value the client sent, and the functions accept traffic only from
+// the load balancer; locally the gateway does the same per port.
+const EnvironmentHeader = "X-Tok-Environment"

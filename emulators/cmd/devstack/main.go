@@ -47,11 +47,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	port := 8080
-	if p := os.Getenv("TOK_PORT"); p != "" {
-		if port, err = strconv.Atoi(p); err != nil || port <= 0 || port > 65535 {
-			return fmt.Errorf("TOK_PORT=%q is not a port number", p)
-		}
+	port, err := portFrom("TOK_PORT", 8080)
+	if err != nil {
+		return err
+	}
+	sandboxPort, err := portFrom("TOK_SANDBOX_PORT", port+1)
+	if err != nil {
+		return err
 	}
 	stateDir := filepath.Join(root, ".tok")
 	logDir := filepath.Join(stateDir, "logs")
@@ -63,12 +65,17 @@ func run() error {
 	if err := os.MkdirAll(logDir, 0o750); err != nil {
 		return err
 	}
-	// Claim the gateway port first, so a busy port fails in a second, not after the build.
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	// Claim the gateway ports first, so a busy port fails in a second, not after the build.
+	ln, err := listen(ctx, port, "TOK_PORT")
 	if err != nil {
-		return fmt.Errorf("gateway port %d: %w (set TOK_PORT to use another)", port, err)
+		return err
 	}
 	defer func() { _ = ln.Close() }()
+	sandboxLn, err := listen(ctx, sandboxPort, "TOK_SANDBOX_PORT")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = sandboxLn.Close() }()
 
 	started := time.Now()
 	var firestoreEmu, pubsubEmu *gcloudemu.Emulator
@@ -101,7 +108,7 @@ func run() error {
 	defer kms.Stop()
 
 	st, err := localstack.Start(ctx, m, localstack.Options{
-		Root: root, Project: project, Listener: ln, LogDir: logDir, Binary: binary, Ticks: true,
+		Root: root, Project: project, Listener: ln, SandboxListener: sandboxLn, LogDir: logDir, Binary: binary, Ticks: true,
 		FirestoreHost: firestoreEmu.Host(), PubSubHost: pubsubEmu.Host(), KMSAddr: kms.Addr(),
 	})
 	if st != nil {
@@ -119,7 +126,7 @@ func run() error {
 	if err := writeEnvFile(envFile, vars); err != nil {
 		return err
 	}
-	printWelcome(st.URL, envFile, logDir, time.Since(started))
+	printWelcome(st.URL, st.SandboxURL, envFile, logDir, time.Since(started))
 
 	select {
 	case <-ctx.Done():
@@ -165,18 +172,42 @@ func writeEnvFile(path string, vars []string) error {
 	return os.Rename(tmp, path)
 }
 
-func printWelcome(url, envFile, logDir string, took time.Duration) {
+// portFrom reads a port number from the environment variable name, or def.
+func portFrom(name string, def int) (int, error) {
+	p := os.Getenv(name)
+	if p == "" {
+		return def, nil
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port <= 0 || port > 65535 {
+		return 0, fmt.Errorf("%s=%q is not a port number", name, p)
+	}
+	return port, nil
+}
+
+// listen claims a gateway port on loopback.
+func listen(ctx context.Context, port int, variable string) (net.Listener, error) {
+	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("gateway port %d: %w (set %s to use another)", port, err, variable)
+	}
+	return ln, nil
+}
+
+func printWelcome(url, sandboxURL, envFile, logDir string, took time.Duration) {
 	fmt.Printf(`
 Tok is running locally (ready in %s).
 
-  API:      %s/v1
+  API:      %s/v1 (live keys)
+            %s/v1 (sandbox keys)
   env file: %s
   logs:     %s
 
 Try:
   set -a; . .tok/dev.env; set +a
   curl -s -H "Authorization: ApiKey $TOK_LIVE_KEY" "$TOK_API_URL/banks"
+  curl -s -H "Authorization: ApiKey $TOK_SANDBOX_KEY" "$TOK_SANDBOX_API_URL/banks"
 
 Press Ctrl-C to stop every process.
-`, took.Round(100*time.Millisecond), url, envFile, logDir)
+`, took.Round(100*time.Millisecond), url, sandboxURL, envFile, logDir)
 }
