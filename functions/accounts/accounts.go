@@ -3,11 +3,14 @@
 //	GET /v1/accounts                         filters consentId, bankId, currency; cursor list
 //	GET /v1/accounts/{accountId}             balance, IBAN, currency, bank name, consent status, last sync
 //	GET /v1/accounts/{accountId}/balances    the bank's balance types
+//	GET /v1/accounts/{accountId}/transactions[/{transactionId}|/changes]
+//	GET /v1/accounts/{accountId}/standing-orders[/{standingOrderId}]
 //
-// Data is served from Tok's store (the callback and the sync worker write it), never from
-// the bank. Reads of an account whose consent was revoked or expired answer 403
-// CONSENT_REVOKED / CONSENT_EXPIRED. Other files of this package add routes under
-// /v1/accounts/{accountId}/... (transactions, standing orders) with Register in their init.
+// Data is served from Tok's store (the callback and the sync worker write it; the
+// transaction model and queries are shared/transactions'), never from the bank. Every
+// route under /v1/accounts/{accountId} starts with one consent check
+// (connections.Repo.ReadableAccount): an account whose consent was revoked or expired
+// answers 403 CONSENT_REVOKED / CONSENT_EXPIRED.
 package accounts
 
 import (
@@ -55,31 +58,26 @@ func (d *Deps) Clock() time.Time {
 	return time.Now().UTC()
 }
 
-var registrars []func(rt *httpapi.Router, d *Deps) error
-
-// Register adds routes to the function (call it from an init in this package).
-func Register(f func(rt *httpapi.Router, d *Deps) error) { registrars = append(registrars, f) }
-
 func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
 	fs, err := env.Clients.Firestore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(&Deps{Env: env, Repo: connections.NewRepo(fs)})
+	return NewHandler(&Deps{Env: env, Repo: connections.NewRepo(fs)}), nil
 }
 
-// NewHandler returns the function's routes, the registered ones included.
-func NewHandler(d *Deps) (http.Handler, error) {
+// NewHandler returns the function's routes.
+func NewHandler(d *Deps) http.Handler {
 	rt := httpapi.NewRouter()
 	rt.Handle("GET /v1/accounts", d.list)
 	rt.Handle("GET /v1/accounts/{accountId}", d.get)
 	rt.Handle("GET /v1/accounts/{accountId}/balances", d.balances)
-	for _, f := range registrars {
-		if err := f(rt, d); err != nil {
-			return nil, err
-		}
-	}
-	return rt, nil
+	rt.Handle("GET /v1/accounts/{accountId}/transactions", d.listTransactions)
+	rt.Handle("GET /v1/accounts/{accountId}/transactions/changes", d.transactionChanges)
+	rt.Handle("GET /v1/accounts/{accountId}/transactions/{transactionId}", d.getTransaction)
+	rt.Handle("GET /v1/accounts/{accountId}/standing-orders", d.listStandingOrders)
+	rt.Handle("GET /v1/accounts/{accountId}/standing-orders/{standingOrderId}", d.getStandingOrder)
+	return rt
 }
 
 // BalanceJSON is one balance.

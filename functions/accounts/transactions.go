@@ -2,26 +2,406 @@ package accounts
 
 import (
 	"context"
+	"net/http"
+	"strings"
+	"time"
 
 	"cloud.google.com/go/firestore"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/transactions"
 )
 
-// The transaction and standing-order endpoints (issue 6) live in shared/transactions; they
-// check the account with ReadableAccount like every /v1/accounts/{accountId}/... handler.
-func init() {
-	Register(func(rt *httpapi.Router, d *Deps) error {
-		api := &transactions.API{
-			Firestore: func(context.Context) (*firestore.Client, error) { return d.Repo.Client, nil },
-			Check: func(ctx context.Context, scope store.Scope, accountID string) error {
-				_, _, err := d.Repo.ReadableAccount(ctx, scope, accountID, d.Clock())
-				return err
-			},
-		}
-		api.Register(rt)
-		return nil
+// View is a transaction on the wire.
+type View struct {
+	ID             string    `json:"id"`
+	AccountID      string    `json:"accountId"`
+	ExternalID     string    `json:"externalId"`
+	Status         string    `json:"status"`
+	BookingDate    *string   `json:"bookingDate"`
+	ValueDate      *string   `json:"valueDate"`
+	Amount         string    `json:"amount"`
+	Currency       string    `json:"currency"`
+	Direction      string    `json:"direction"`
+	CreditorName   *string   `json:"creditorName"`
+	CreditorIBAN   *string   `json:"creditorIban"`
+	DebtorName     *string   `json:"debtorName"`
+	DebtorIBAN     *string   `json:"debtorIban"`
+	RemittanceInfo *string   `json:"remittanceInfo"`
+	EndToEndID     *string   `json:"endToEndId"`
+	Source         string    `json:"source"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+}
+
+// ToView renders a stored transaction.
+func ToView(d *transactions.Doc) View {
+	v := View{ID: d.ID, AccountID: d.AccountID, ExternalID: d.ExternalID, Status: d.Status,
+		BookingDate: strp(d.BookingDate), ValueDate: strp(d.ValueDate), Amount: d.Amount, Currency: d.Currency,
+		Direction: d.Direction, CreditorName: strp(d.CreditorName), CreditorIBAN: strp(d.CreditorIBAN),
+		DebtorName: strp(d.DebtorName), DebtorIBAN: strp(d.DebtorIBAN), RemittanceInfo: strp(d.RemittanceInfo),
+		EndToEndID: strp(d.EndToEndID), Source: transactions.Source, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
+	if d.Status == transactions.StatusPending {
+		v.BookingDate = nil
+	}
+	return v
+}
+
+// account resolves the request's tenant scope and checked account.
+func (d *Deps) account(r *http.Request) (*firestore.DocumentRef, store.Scope, error) {
+	t, err := tenant.From(r.Context())
+	if err != nil {
+		return nil, store.Scope{}, err
+	}
+	id := r.PathValue("accountId")
+	if !ids.Valid(ids.Account, id) {
+		return nil, store.Scope{}, httpapi.NotFound("Account " + id)
+	}
+	scope := store.For(d.Repo.Client, t)
+	return scope.Collection(transactions.AccountsCollection).Doc(id), scope, nil
+}
+
+// transactionsCursor resumes a walk of the transactions list: the snapshot (rows created after it are left out, so a
+// sync writing during the walk neither shifts nor adds rows), the last row's date and ID,
+// and the filters it was made for.
+type transactionsCursor struct {
+	AsOf   int64  `json:"s"`
+	Date   string `json:"d"`
+	ID     string `json:"i"`
+	Filter string `json:"f"`
+}
+
+// statusesOf maps the status parameter to stored statuses.
+func statusesOf(r *http.Request) ([]string, error) {
+	switch s := r.URL.Query().Get("status"); s {
+	case "", "all":
+		return []string{transactions.StatusBooked, transactions.StatusPending}, nil
+	case transactions.StatusBooked, transactions.StatusPending:
+		return []string{s}, nil
+	default:
+		return nil, httpapi.InvalidField("status", "must be booked, pending or all")
+	}
+}
+
+func dateParam(r *http.Request, name string) (string, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return "", nil
+	}
+	if _, err := time.Parse(time.DateOnly, v); err != nil {
+		return "", httpapi.InvalidField(name, "must be a date (YYYY-MM-DD)")
+	}
+	return v, nil
+}
+
+func (d *Deps) listTransactions(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	acc, scope, err := d.account(r)
+	if err != nil {
+		return err
+	}
+	limit, err := httpapi.ParseLimit(r)
+	if err != nil {
+		return err
+	}
+	statuses, err := statusesOf(r)
+	if err != nil {
+		return err
+	}
+	from, err := dateParam(r, "dateFrom")
+	if err != nil {
+		return err
+	}
+	to, err := dateParam(r, "dateTo")
+	if err != nil {
+		return err
+	}
+	if from != "" && to != "" && to < from {
+		return httpapi.InvalidField("dateTo", "must not be before dateFrom")
+	}
+	filter := strings.Join(statuses, ",") + "|" + from + "|" + to
+	var cur transactionsCursor
+	resumed, err := httpapi.DecodeCursor(r, &cur)
+	if err != nil {
+		return err
+	}
+	if resumed && (cur.Filter != filter || !ids.Valid(ids.Transaction, cur.ID) || cur.Date == "" || cur.AsOf < 0) {
+		return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
+	}
+
+	col := acc.Collection(transactions.TransactionsCollection)
+	q := transactions.ListQuery(col, statuses, from, to)
+	if resumed {
+		q = q.StartAfter(cur.Date, cur.ID)
+	}
+	// The account check, the snapshot and the first batch run concurrently.
+	var (
+		first []*firestore.DocumentSnapshot
+		asOf  = cur.AsOf
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return d.check(gctx, scope, acc.ID) })
+	if !resumed {
+		g.Go(func() error {
+			st, err := readSyncState(gctx, acc)
+			asOf = st.SeqCommitted
+			return err
+		})
+	}
+	g.Go(func() error {
+		var err error
+		first, err = q.Limit(limit + 1).Documents(gctx).GetAll()
+		return err
 	})
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	out := make([]*transactions.Doc, 0, limit+1)
+	batch, want := first, limit+1
+	for {
+		var last *transactions.Doc
+		for _, s := range batch {
+			var doc transactions.Doc
+			if err := s.DataTo(&doc); err != nil {
+				return err
+			}
+			last = &doc
+			if doc.CreatedSeq > asOf { // created after the walk began
+				continue
+			}
+			if len(out) < limit+1 {
+				out = append(out, &doc)
+			}
+		}
+		if len(out) >= limit+1 || len(batch) < want || last == nil {
+			break
+		}
+		want = limit + 1 - len(out) + 16
+		batch, err = q.StartAfter(last.Date, last.ID).Limit(want).Documents(ctx).GetAll()
+		if err != nil {
+			return err
+		}
+	}
+	views := make([]View, len(out))
+	for i, doc := range out {
+		views[i] = ToView(doc)
+	}
+	l, err := httpapi.NewList(views, limit, func(v View) (string, error) {
+		last := out[limit-1] // NewList asks only when there is a next page
+		return httpapi.EncodeCursor(transactionsCursor{AsOf: asOf, Date: last.Date, ID: v.ID, Filter: filter})
+	})
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, l)
+	return nil
+}
+
+func readSyncState(ctx context.Context, acc *firestore.DocumentRef) (transactions.State, error) {
+	var st transactions.State
+	snap, err := acc.Collection(transactions.SyncCollection).Doc(transactions.StateDoc).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	return st, snap.DataTo(&st)
+}
+
+func (d *Deps) getTransaction(w http.ResponseWriter, r *http.Request) error {
+	return getOne(d, w, r, "transactionId", ids.Transaction, "Transaction", transactions.TransactionsCollection, ToView)
+}
+
+// getOne answers with the view of one document of the account's collection, named by the
+// path value param, which must be an ID of kind; what says what the document is in a 404.
+func getOne[D, V any](deps *Deps, w http.ResponseWriter, r *http.Request, param, kind, what, collection string, view func(*D) V) error {
+	acc, scope, err := deps.account(r)
+	if err != nil {
+		return err
+	}
+	id := r.PathValue(param)
+	if !ids.Valid(kind, id) {
+		return httpapi.NotFound(what + " " + id)
+	}
+	if err := deps.check(r.Context(), scope, acc.ID); err != nil {
+		return err
+	}
+	snap, err := acc.Collection(collection).Doc(id).Get(r.Context())
+	if status.Code(err) == codes.NotFound {
+		return httpapi.NotFound(what + " " + id)
+	}
+	if err != nil {
+		return err
+	}
+	var doc D
+	if err := snap.DataTo(&doc); err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, view(&doc))
+	return nil
+}
+
+// Change is one entry of the changes feed.
+type Change struct {
+	Type        string `json:"type"` // added, modified, removed
+	Transaction View   `json:"transaction"`
+}
+
+type changesCursor struct {
+	Seq int64 `json:"c"`
+}
+
+// ChangesPage is the changes feed's answer: nextCursor is always set, so a client stores
+// it and asks again later.
+type ChangesPage struct {
+	Data       []Change `json:"data"`
+	HasMore    bool     `json:"hasMore"`
+	NextCursor string   `json:"nextCursor"`
+}
+
+func (d *Deps) transactionChanges(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	acc, scope, err := d.account(r)
+	if err != nil {
+		return err
+	}
+	limit, err := httpapi.ParseLimit(r)
+	if err != nil {
+		return err
+	}
+	var cur changesCursor
+	if _, err := httpapi.DecodeCursor(r, &cur); err != nil {
+		return err
+	}
+	if cur.Seq < 0 {
+		return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
+	}
+	var st transactions.State
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return d.check(gctx, scope, acc.ID) })
+	g.Go(func() error { var err error; st, err = readSyncState(gctx, acc); return err })
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if cur.Seq > st.SeqCommitted {
+		return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
+	}
+	snaps, err := transactions.ChangesQuery(acc.Collection(transactions.TransactionsCollection), cur.Seq, st.SeqCommitted).Limit(limit + 1).Documents(ctx).GetAll()
+	if err != nil {
+		return err
+	}
+	page := ChangesPage{Data: []Change{}}
+	next := cur.Seq
+	for i, s := range snaps {
+		if i == limit {
+			page.HasMore = true
+			break
+		}
+		var doc transactions.Doc
+		if err := s.DataTo(&doc); err != nil {
+			return err
+		}
+		page.Data = append(page.Data, Change{Type: transactions.ChangeType(&doc, cur.Seq), Transaction: ToView(&doc)})
+		next = doc.ChangeSeq
+	}
+	if !page.HasMore {
+		next = st.SeqCommitted // nothing more up to the snapshot: resume after it
+	}
+	if page.NextCursor, err = httpapi.EncodeCursor(changesCursor{Seq: next}); err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, page)
+	return nil
+}
+
+// StandingOrderView is a standing order on the wire.
+type StandingOrderView struct {
+	ID             string    `json:"id"`
+	AccountID      string    `json:"accountId"`
+	ExternalID     string    `json:"externalId"`
+	Amount         string    `json:"amount"`
+	Currency       string    `json:"currency"`
+	CreditorName   *string   `json:"creditorName"`
+	CreditorIBAN   *string   `json:"creditorIban"`
+	RemittanceInfo *string   `json:"remittanceInfo"`
+	Frequency      string    `json:"frequency"`
+	DayOfExecution *string   `json:"dayOfExecution"`
+	StartDate      *string   `json:"startDate"`
+	EndDate        *string   `json:"endDate"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+}
+
+func soView(d *transactions.StandingOrderDoc) StandingOrderView {
+	return StandingOrderView{ID: d.ID, AccountID: d.AccountID, ExternalID: d.ExternalID, Amount: d.Amount,
+		Currency: d.Currency, CreditorName: strp(d.CreditorName), CreditorIBAN: strp(d.CreditorIBAN),
+		RemittanceInfo: strp(d.RemittanceInfo), Frequency: d.Frequency, DayOfExecution: strp(d.DayOfExecution),
+		StartDate: strp(d.StartDate), EndDate: strp(d.EndDate), CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
+}
+
+type soCursor struct {
+	ID string `json:"i"`
+}
+
+func (d *Deps) listStandingOrders(w http.ResponseWriter, r *http.Request) error {
+	acc, scope, err := d.account(r)
+	if err != nil {
+		return err
+	}
+	limit, err := httpapi.ParseLimit(r)
+	if err != nil {
+		return err
+	}
+	var cur soCursor
+	resumed, err := httpapi.DecodeCursor(r, &cur)
+	if err != nil {
+		return err
+	}
+	if resumed && !ids.Valid(ids.StandingOrder, cur.ID) {
+		return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
+	}
+	if err := d.check(r.Context(), scope, acc.ID); err != nil {
+		return err
+	}
+	q := acc.Collection(transactions.StandingOrdersCollection).OrderBy(firestore.DocumentID, firestore.Asc)
+	if resumed {
+		q = q.StartAfter(cur.ID)
+	}
+	snaps, err := q.Limit(limit + 1).Documents(r.Context()).GetAll()
+	if err != nil {
+		return err
+	}
+	views := make([]StandingOrderView, 0, len(snaps))
+	for _, s := range snaps {
+		var doc transactions.StandingOrderDoc
+		if err := s.DataTo(&doc); err != nil {
+			return err
+		}
+		views = append(views, soView(&doc))
+	}
+	l, err := httpapi.NewList(views, limit, func(v StandingOrderView) (string, error) {
+		return httpapi.EncodeCursor(soCursor{ID: v.ID})
+	})
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, l)
+	return nil
+}
+
+func (d *Deps) getStandingOrder(w http.ResponseWriter, r *http.Request) error {
+	return getOne(d, w, r, "standingOrderId", ids.StandingOrder, "Standing order", transactions.StandingOrdersCollection, soView)
+}
+
+// check is the one consent check of every /v1/accounts/{accountId}/... route.
+func (d *Deps) check(ctx context.Context, scope store.Scope, accountID string) error {
+	_, _, err := d.Repo.ReadableAccount(ctx, scope, accountID, d.Clock())
+	return err
 }

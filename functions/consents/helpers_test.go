@@ -137,10 +137,7 @@ func setup(t *testing.T) *fixture {
 	pepper := orgstest.Pepper(t)
 	repo := orgs.New(fs, pepper)
 	cs := consents.NewHandler(&consents.Server{Conns: conns, States: states, Orgs: repo, PublicURL: publicURL})
-	ah, err := accounts.NewHandler(&accounts.Deps{Repo: conns.Repo})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ah := accounts.NewHandler(&accounts.Deps{Repo: conns.Repo})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/consents", cs)
 	mux.Handle("/v1/consents/", cs)

@@ -1,5 +1,6 @@
-// Package transactions is Tok's store of synced transactions and standing orders, and the
-// API that serves them (registered into the accounts function).
+// Package transactions is Tok's model of synced transactions and standing orders and the
+// queries over them; the sync worker (shared/banksync) writes them and the accounts
+// function serves them.
 //
 // Layout, under the tenant's scope (store.For):
 //
@@ -179,5 +180,17 @@ func StandingOrderFromBank(accountID string, so bank.StandingOrder) StandingOrde
 		Amount: money.FormatAmount(so.Amount.Abs()), Currency: so.Currency, CreditorName: so.CreditorName,
 		CreditorIBAN: so.CreditorIBAN, RemittanceInfo: so.RemittanceInfo, Frequency: so.Frequency,
 		DayOfExecution: so.DayOfExecution, StartDate: so.StartDate, EndDate: so.EndDate,
+	}
+}
+
+// ChangeType classifies a change relative to the cursor it is read after.
+func ChangeType(d *Doc, after int64) string {
+	switch {
+	case d.Status == StatusRemoved:
+		return "removed"
+	case d.CreatedSeq > after:
+		return "added"
+	default:
+		return "modified"
 	}
 }

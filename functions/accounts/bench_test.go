@@ -1,4 +1,4 @@
-package transactions_test
+package accounts_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package transactions_test
+package accounts_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"cloud.google.com/go/firestore"
 	"github.com/shopspring/decimal"
 
+	"tokapi.io/tok/functions/accounts"
 	"tokapi.io/tok/shared/apitest"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/bankcatalog"
@@ -27,7 +29,6 @@ import (
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testenv"
-	"tokapi.io/tok/shared/transactions"
 )
 
 // fakeBank is a connector with one account whose transactions the test sets.
@@ -104,7 +105,8 @@ func newFixture(t testing.TB) *fixture {
 	ten := tenant.Tenant{Env: tenant.Sandbox, OrgID: ids.New(ids.Organisation)}
 	f := &fixture{fs: fs, scope: store.For(fs, ten), bank: &fakeBank{}, cxn: ids.New(connections.PrefixConnection)}
 	_, err := f.scope.Collection(connections.CollConnections).Doc(f.cxn).Set(context.Background(), connections.Connection{
-		ID: f.cxn, Env: ten.Env, OrgID: ten.OrgID, BankID: "sandbox-rs", ConsentID: "c1", Status: connections.StatusActive, FrequencyPerDay: 4})
+		ID: f.cxn, Env: ten.Env, OrgID: ten.OrgID, BankID: "sandbox-rs", ConsentID: ids.New(ids.Consent), Status: connections.StatusActive, FrequencyPerDay: 4,
+		ValidUntil: today.AddDate(0, 0, 90)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,9 +118,7 @@ func newFixture(t testing.TB) *fixture {
 	conns := &connections.Service{Repo: connections.NewRepo(fs), Connectors: connectors.New(catalogue, nil), Now: now}
 	f.acc = connections.AccountID(ten, "sandbox-rs", "RS35105008123123123173", "a1")
 	f.w = &banksync.Worker{FS: fs, Sessions: f.bank, Connections: conns.Repo, Accounts: conns, Now: now}
-	rt := httpapi.NewRouter()
-	api := &transactions.API{Firestore: func(context.Context) (*firestore.Client, error) { return fs, nil }}
-	api.Register(rt)
+	rt := accounts.NewHandler(&accounts.Deps{Repo: conns.Repo, Now: now})
 	// What the auth middleware does for an admitted key: the rate-limit headers, the tenant.
 	f.h = httpapi.Middleware("test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ratelimit.Decision{Allowed: true, Limit: 1000, Remaining: 999, Reset: time.Now()}.SetHeaders(w.Header())
@@ -175,7 +175,7 @@ func (w *walk) next(t testing.TB) {
 	if w.cursor != "" {
 		q.Set("cursor", w.cursor)
 	}
-	l := decode[httpapi.List[transactions.View]](t, w.f.get(t, "/v1/accounts/"+w.f.acc+"/transactions", q))
+	l := decode[httpapi.List[accounts.View]](t, w.f.get(t, "/v1/accounts/"+w.f.acc+"/transactions", q))
 	for _, v := range l.Data {
 		w.ids = append(w.ids, v.ID)
 	}
@@ -243,7 +243,7 @@ func TestFiltersChangesAndErrors(t *testing.T) {
 
 	// Filters.
 	from, to := today.AddDate(0, 0, -30).Format(time.DateOnly), today.AddDate(0, 0, -10).Format(time.DateOnly)
-	l := decode[httpapi.List[transactions.View]](t, f.get(t, base, url.Values{"dateFrom": {from}, "dateTo": {to}, "status": {"booked"}, "limit": {"500"}}))
+	l := decode[httpapi.List[accounts.View]](t, f.get(t, base, url.Values{"dateFrom": {from}, "dateTo": {to}, "status": {"booked"}, "limit": {"500"}}))
 	want := 0
 	for _, x := range txns {
 		if x.Status == bank.StatusBooked && x.BookingDate >= from && x.BookingDate <= to {
@@ -261,17 +261,17 @@ func TestFiltersChangesAndErrors(t *testing.T) {
 			t.Fatal("not newest first with the ID tie-break")
 		}
 	}
-	p := decode[httpapi.List[transactions.View]](t, f.get(t, base, url.Values{"status": {"pending"}}))
+	p := decode[httpapi.List[accounts.View]](t, f.get(t, base, url.Values{"status": {"pending"}}))
 	if len(p.Data) != 1 || p.Data[0].BookingDate != nil || p.Data[0].Amount != "42.0000" {
 		t.Fatalf("pending: %+v", p.Data)
 	}
-	one := decode[transactions.View](t, f.get(t, base+"/"+p.Data[0].ID, nil))
+	one := decode[accounts.View](t, f.get(t, base+"/"+p.Data[0].ID, nil))
 	if one.ID != p.Data[0].ID {
 		t.Fatal("get one")
 	}
 
 	// Changes feed: all as added, then only what the next sync changed.
-	ch := decode[transactions.ChangesPage](t, f.get(t, base+"/changes", url.Values{"limit": {"500"}}))
+	ch := decode[accounts.ChangesPage](t, f.get(t, base+"/changes", url.Values{"limit": {"500"}}))
 	if len(ch.Data) != 301 || ch.HasMore || ch.Data[0].Type != "added" {
 		t.Fatalf("first changes: %d hasMore=%v", len(ch.Data), ch.HasMore)
 	}
@@ -279,7 +279,7 @@ func TestFiltersChangesAndErrors(t *testing.T) {
 	booked.BankTransactionID, booked.Status, booked.BookingDate = "B-P1", bank.StatusBooked, pend
 	f.bank.set(append(append(gen(0, 300), gen(300, 5)...), booked))
 	f.sync(t)
-	ch2 := decode[transactions.ChangesPage](t, f.get(t, base+"/changes", url.Values{"cursor": {ch.NextCursor}}))
+	ch2 := decode[accounts.ChangesPage](t, f.get(t, base+"/changes", url.Values{"cursor": {ch.NextCursor}}))
 	kinds := map[string]int{}
 	for _, c := range ch2.Data {
 		kinds[c.Type]++
@@ -287,7 +287,7 @@ func TestFiltersChangesAndErrors(t *testing.T) {
 	if kinds["added"] != 5 || kinds["modified"] != 1 || len(ch2.Data) != 6 {
 		t.Fatalf("second changes: %v", kinds)
 	}
-	ch3 := decode[transactions.ChangesPage](t, f.get(t, base+"/changes", url.Values{"cursor": {ch2.NextCursor}}))
+	ch3 := decode[accounts.ChangesPage](t, f.get(t, base+"/changes", url.Values{"cursor": {ch2.NextCursor}}))
 	if len(ch3.Data) != 0 {
 		t.Fatalf("idle changes: %d", len(ch3.Data))
 	}
@@ -312,23 +312,57 @@ func TestFiltersChangesAndErrors(t *testing.T) {
 	if rec := f.get(t, "/v1/accounts/"+f.acc+"/standing-orders", nil); rec.Code != 200 {
 		t.Errorf("standing orders: %d", rec.Code)
 	}
-	if _, err := f.scope.Collection("connections").Doc(f.cxn).Update(context.Background(), []firestore.Update{{Path: "status", Value: "REVOKED"}}); err != nil {
-		t.Fatal(err)
-	}
-	if rec := f.get(t, base, nil); rec.Code != 403 || !json.Valid(rec.Body.Bytes()) || !contains(rec.Body.String(), "CONSENT_REVOKED") {
-		t.Errorf("revoked: %d %s", rec.Code, rec.Body)
-	}
 }
 
-func contains(s, sub string) bool {
-	return len(s) >= len(sub) && (s == sub || len(sub) == 0 || indexOf(s, sub) >= 0)
-}
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
+// Every route under /v1/accounts/{accountId} runs the one consent check of the function:
+// a revoked, expired or vanished connection answers 403 before any data is read.
+func TestEndedConsentAnswers403OnEveryAccountRoute(t *testing.T) {
+	f := newFixture(t)
+	f.bank.set(gen(0, 20))
+	f.sync(t)
+	base := "/v1/accounts/" + f.acc
+	txn := decode[httpapi.List[accounts.View]](t, f.get(t, base+"/transactions", url.Values{"limit": {"1"}})).Data[0].ID
+	routes := []string{base, base + "/balances", base + "/transactions", base + "/transactions/" + txn, base + "/transactions/changes",
+		base + "/standing-orders", base + "/standing-orders/" + ids.New(ids.StandingOrder)}
+	ctx := context.Background()
+	cref := f.scope.Collection(connections.CollConnections).Doc(f.cxn)
+	set := func(ups ...firestore.Update) {
+		t.Helper()
+		if _, err := cref.Update(ctx, ups); err != nil {
+			t.Fatal(err)
 		}
 	}
-	return -1
+	past := today.AddDate(0, 0, -1)
+	for _, c := range []struct {
+		name  string
+		apply func()
+		code  string
+	}{
+		{"revoked", func() { set(firestore.Update{Path: "status", Value: connections.StatusRevoked}) }, httpapi.CodeConsentRevoked},
+		{"expired", func() { set(firestore.Update{Path: "status", Value: connections.StatusExpired}) }, httpapi.CodeConsentExpired},
+		{"past validUntil", func() {
+			set(firestore.Update{Path: "status", Value: connections.StatusActive}, firestore.Update{Path: "validUntil", Value: past})
+		}, httpapi.CodeConsentExpired},
+	} {
+		c.apply()
+		for _, route := range routes {
+			rec := f.get(t, route, nil)
+			if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), `"`+c.code+`"`) {
+				t.Errorf("%s: GET %s: %d %s", c.name, route, rec.Code, rec.Body)
+			}
+		}
+	}
+	// The same routes answer again once the consent is usable: the check alone made the 403s.
+	set(firestore.Update{Path: "validUntil", Value: today.AddDate(0, 0, 90)})
+	for _, route := range routes[:len(routes)-1] {
+		if rec := f.get(t, route, nil); rec.Code != http.StatusOK {
+			t.Errorf("active again: GET %s: %d %s", route, rec.Code, rec.Body)
+		}
+	}
+	if _, err := cref.Delete(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rec := f.get(t, base+"/transactions", nil); rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), httpapi.CodeConsentRevoked) {
+		t.Errorf("connection gone: %d %s", rec.Code, rec.Body)
+	}
 }
