@@ -13,7 +13,8 @@ import (
 )
 
 // Stage writes outDir/<name>/ for the manifest function name: go.mod, go.sum, the whole
-// shared/ tree (no _test.go files, no testdata/ folders) and the function's own files from
+// shared/ tree (no _test.go files, no testdata/ folders), the api package (the embedded
+// spec: api/'s own files, no tests, no subfolders) and the function's own files from
 // functions/<name>/ at the root, so the Cloud Functions Go buildpack (which builds only the
 // root package) builds it. The module path is unchanged, so tokapi.io/tok/shared/... imports
 // resolve inside the staged module. The target folder is removed first. It returns the
@@ -50,6 +51,9 @@ func Stage(root string, m *manifest.Manifest, name, outDir string) (string, erro
 	}
 	if err := copyTree(filepath.Join(root, "shared"), filepath.Join(dst, "shared")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("stage %s: copy shared/: %w", name, err)
+	}
+	if err := copyFlat(filepath.Join(root, "api"), filepath.Join(dst, "api")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("stage %s: copy api/: %w", name, err)
 	}
 	for _, f := range goFiles {
 		if err := copyFile(filepath.Join(srcDir, f), filepath.Join(dst, f)); err != nil {
@@ -141,6 +145,27 @@ func copyTree(src, dst string) error {
 		}
 		return copyFile(path, target)
 	})
+}
+
+// copyFlat copies the regular files directly in src to dst, leaving out _test.go files and
+// every subfolder (api/tools holds the spec's npm tooling, not Go).
+func copyFlat(src, dst string) error {
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dst, 0o750); err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.IsDir() || strings.HasSuffix(e.Name(), "_test.go") || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if err := copyFile(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func copyFile(src, dst string) error {

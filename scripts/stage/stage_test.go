@@ -83,6 +83,10 @@ func tempModuleAt(t *testing.T, root string) (string, *manifest.Manifest) {
 		"shared/greet/testdata/golden.txt": "golden\n",
 		"shared/greet/sub/sub.go":          "package sub\n\n// X is x.\nconst X = 1\n",
 		"shared/greet/sub/data.json":       "{}\n",
+		"api/api.go":                       "package api\n\n// Spec is the contract.\nconst Spec = \"openapi: 3.1.0\"\n",
+		"api/openapi.yaml":                 "openapi: 3.1.0\n",
+		"api/api_test.go":                  "package api\n",
+		"api/tools/package.json":           "{}\n",
 		"functions/hello/hello.go": "package hello\n\nimport (\n\t\"fmt\"\n\n\t\"example.test/tmp/shared/greet\"\n)\n\n" +
 			"func init() { _ = fmt.Sprint(greet.Hello()) }\n\n// Hello says hello.\nfunc Hello() string { return greet.Hello() }\n",
 		"functions/hello/hello_test.go":     "package hello\n\nimport \"testing\"\n\nfunc TestHello(t *testing.T) {}\n",
@@ -110,6 +114,8 @@ func TestStageCopiesModuleSharedAndFunction(t *testing.T) {
 	}
 	got := strings.Join(listFiles(t, dst), "\n")
 	want := strings.Join([]string{
+		"api/api.go",
+		"api/openapi.yaml",
 		"go.mod",
 		"go.sum",
 		"hello.go",

@@ -73,7 +73,8 @@ type Function struct {
 var (
 	nameRE  = regexp.MustCompile(`^[a-z][a-z0-9]{1,30}$`)
 	entryRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
-	routeRE = regexp.MustCompile(`^/v1(/[a-z0-9-]+)*(/\*)?$|^/[a-z0-9-]+(/[a-z0-9-]+)*(/\*)?$`)
+	// Path segments of lower-case letters, digits, '-' and '.' (not leading: no "..").
+	routeRE = regexp.MustCompile(`^/v1(/[a-z0-9][a-z0-9.-]*)*(/\*)?$|^/[a-z0-9-]+(/[a-z0-9][a-z0-9.-]*)*(/\*)?$`)
 )
 
 // Load reads and validates the manifest at path.

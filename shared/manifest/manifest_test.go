@@ -22,6 +22,7 @@ topics: [{name: t}]
 functions:
   - {name: banks, entryPoint: Banks, kind: http, routes: ["/v1/banks", "/v1/banks/*"]}
   - {name: accounts, entryPoint: Accounts, kind: http, routes: ["/v1/accounts/*"]}
+  - {name: spec, entryPoint: Spec, kind: http, routes: ["/v1/openapi.yaml"]}
   - {name: worker, entryPoint: Worker, kind: event, trigger: t}
 `
 
@@ -37,6 +38,8 @@ func TestRoute(t *testing.T) {
 		"/v1/accounts/acc": "accounts",
 		"/v1/bankss":       "",
 		"/v1/accounts":     "",
+		"/v1/openapi.yaml": "spec",
+		"/v1/openapi.json": "",
 		"/":                "",
 	}
 	for path, want := range cases {
@@ -58,6 +61,8 @@ func TestParseRejects(t *testing.T) {
 		"http no routes":   "runtime: go126\nfunctions: [{name: a1, entryPoint: A, kind: http}]",
 		"not a go runtime": "runtime: python312\nfunctions: []",
 		"odd schedule":     "runtime: go126\ntopics: [{name: t, schedule: \"0 3 * * 1\"}]\nfunctions: []",
+		"dot segment":      "runtime: go126\nfunctions: [{name: a1, entryPoint: A, kind: http, routes: [/v1/../a]}]",
+		"upper case":       "runtime: go126\nfunctions: [{name: a1, entryPoint: A, kind: http, routes: [/v1/A]}]",
 	}
 	for name, src := range cases {
 		if _, err := Parse([]byte(src)); err == nil || !strings.Contains(err.Error(), "manifest") {
