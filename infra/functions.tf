@@ -32,6 +32,8 @@ module "function" {
       TOK_PUBLIC_URL         = "https://${var.api_domains.live}"
       TOK_SANDBOX_PUBLIC_URL = "https://${var.api_domains.sandbox}"
       TOK_SANDBOX_BANK_URL   = "https://${var.api_domains.sandbox}/sandbox-bank"
+      # Webhook deliveries never connect to Tok's own load balancer, whatever name leads there.
+      TOK_INTERNAL_ADDRS = google_compute_global_address.api[0].address
     } : {},
   )
 

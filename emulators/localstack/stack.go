@@ -37,6 +37,7 @@ import (
 type stack struct {
 	project, binary, logDir, publicURL string
 	sandboxURL, pushURL                string
+	functionPorts                      map[string]int
 	firestoreHost, pubsubHost, kmsAddr string
 	keyName                            string
 	manifest                           *manifest.Manifest
@@ -151,7 +152,23 @@ func (s *stack) functionEnv() []string {
 		"TOK_PUBLIC_URL=" + s.publicURL,
 		"TOK_SANDBOX_PUBLIC_URL=" + s.sandboxURL,
 		"TOK_SANDBOX_BANK_URL=" + s.publicURL + "/sandbox-bank",
+		// Sandbox webhooks may reach the developer's receivers on loopback, never Tok itself.
+		"TOK_WEBHOOK_LOOPBACK=true",
+		"TOK_INTERNAL_ADDRS=" + strings.Join(s.internalAddrs(), ","),
 	}
+}
+
+// internalAddrs are the loopback addresses of everything the stack runs: the gateway's
+// listeners, the function processes and the emulators.
+func (s *stack) internalAddrs() []string {
+	var out []string
+	for _, u := range []string{s.publicURL, s.sandboxURL, s.pushURL} {
+		out = append(out, strings.TrimPrefix(u, "http://"))
+	}
+	for _, f := range s.manifest.Functions {
+		out = append(out, "127.0.0.1:"+strconv.Itoa(s.functionPorts[f.Name]))
+	}
+	return append(out, s.firestoreHost, s.pubsubHost, s.kmsAddr)
 }
 
 // envVars are what .tok/dev.env tells tools and people.
@@ -174,11 +191,25 @@ type processes struct {
 // FUNCTION_TARGET set, as Cloud Run runs it.
 func (s *stack) startFunctions(ctx context.Context) (*processes, error) {
 	ps := &processes{exited: make(chan error, len(s.manifest.Functions))}
+	// Every port first, each held open until its process starts: every function's
+	// environment names them all (TOK_INTERNAL_ADDRS).
+	s.functionPorts = map[string]int{}
+	held := map[string]net.Listener{}
+	defer func() {
+		for _, l := range held {
+			_ = l.Close()
+		}
+	}()
 	for _, f := range s.manifest.Functions {
-		port, err := freePort(ctx)
+		l, port, err := reservePort(ctx)
 		if err != nil {
 			return ps, err
 		}
+		held[f.Name], s.functionPorts[f.Name] = l, port
+	}
+	for _, f := range s.manifest.Functions {
+		port := s.functionPorts[f.Name]
+		_ = held[f.Name].Close()
 		logFile, err := os.Create(filepath.Join(s.logDir, f.Name+".log"))
 		if err != nil {
 			return ps, err
@@ -224,17 +255,19 @@ func (ps *processes) stop() {
 	}
 }
 
-func freePort(ctx context.Context) (int, error) {
+// reservePort listens on a free loopback port; the caller closes the listener just before
+// the process that binds the port starts.
+func reservePort(ctx context.Context) (net.Listener, int, error) {
 	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
-	defer func() { _ = l.Close() }()
 	addr, ok := l.Addr().(*net.TCPAddr)
 	if !ok {
-		return 0, errors.New("listener has no TCP address")
+		_ = l.Close()
+		return nil, 0, errors.New("listener has no TCP address")
 	}
-	return addr.Port, nil
+	return l, addr.Port, nil
 }
 
 func (s *stack) setupPubSub(ctx context.Context, pushBase string) error {

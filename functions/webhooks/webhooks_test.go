@@ -46,7 +46,8 @@ func setup(t *testing.T) *fixture {
 	f.org, f.keys = orgstest.Org(t, repo, orgs.TierEnterprise)
 	f.readOnly = orgstest.KeyPair(t, repo, f.org.ID, "read_only")
 	_, f.other = orgstest.Org(t, repo, orgs.TierEnterprise)
-	f.svc = wh.New(fs, webhookstest.Sealer(t, project), f.q, wh.WithClock(f.clock.Now))
+	// As in the local stack: sandbox endpoints may be the test's receivers on loopback.
+	f.svc = wh.New(fs, webhookstest.Sealer(t, project), f.q, wh.WithClock(f.clock.Now), wh.WithPolicy(wh.Policy{Loopback: true}))
 	// The events topic, in process: publishing fans out at once.
 	publish := func(ctx context.Context, t tenant.Tenant, e events.Event) error {
 		_, err := f.svc.Fanout(ctx, t, e)
@@ -144,7 +145,10 @@ func TestWebhooksAPI(t *testing.T) {
 	}
 	// Live keys: https to public addresses only.
 	for _, u := range []string{"https://10.0.0.1/hook", "https://127.0.0.1/hook", "http://127.0.0.1:8080/hook", "https://localhost/hook",
-		"https://169.254.169.254/latest", "https://[::1]/", "https://100.64.0.9/", "https://192.168.0.10/"} {
+		"https://169.254.169.254/latest", "https://[::1]/", "https://100.64.0.9/", "https://192.168.0.10/",
+		"https://[::a9fe:a9fe]/", "https://[::ffff:0:a9fe:a9fe]/", "https://[::127.0.0.1]/", "https://[::a00:1]/",
+		"https://[::ffff:a9fe:a9fe]/", "https://[64:ff9b::a9fe:a9fe]/", "https://[2002:a9fe:a9fe::1]/", "https://[2001:0:a9fe:a9fe::1]/",
+		"https://2130706433/", "https://127.1/", "https://0x7f.0.0.1/"} {
 		code, body := f.do(t, "POST", "/v1/webhooks", f.keys.LiveKey, map[string]any{"url": u, "events": []string{"*"}})
 		details, _ := body["error"].(map[string]any)["details"].([]any)
 		if code != 400 || errCode(body) != "VALIDATION_ERROR" || len(details) == 0 || details[0].(map[string]any)["field"] != "url" {

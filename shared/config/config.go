@@ -28,6 +28,12 @@ type Config struct {
 	SandboxPublicURL string `env:"TOK_SANDBOX_PUBLIC_URL, default=http://127.0.0.1:8081"`
 	// SandboxBankURL is the base URL of the sandbox bank function.
 	SandboxBankURL string `env:"TOK_SANDBOX_BANK_URL, default=http://127.0.0.1:8080/sandbox-bank"`
+	// WebhookLoopback lets sandbox webhook endpoints be http(s)://localhost or 127.0.0.1.
+	// Only the local stack sets it; a deployment never does.
+	WebhookLoopback bool `env:"TOK_WEBHOOK_LOOPBACK, default=false"`
+	// InternalAddrs are addresses of Tok's own processes ("ip" or "ip:port", comma-separated)
+	// that webhook deliveries never connect to, whatever a name resolves to.
+	InternalAddrs []string `env:"TOK_INTERNAL_ADDRS"`
 	// EventsTopic receives domain events for the webhooks and the event log.
 	EventsTopic string `env:"TOK_EVENTS_TOPIC, default=tok-events"`
 	// LogLevel is debug, info, warn or error.

@@ -75,13 +75,13 @@ func (s *Service) Deliver(ctx context.Context, task Task) error {
 // post sends the delivery once and describes what happened.
 func (s *Service) post(ctx context.Context, env string, ep Endpoint, d Delivery, secrets []string, now time.Time) Attempt {
 	att := Attempt{At: now}
-	u, err := ParseURL(env, ep.URL)
+	u, err := s.policy.ParseURL(env, ep.URL)
 	if err != nil {
 		att.Error = "refused: the URL " + err.Error()
 		return att
 	}
 	client := s.strict
-	if allowsLoopback(env, u) {
+	if s.policy.allowsLoopback(env, u) {
 		client = s.loopback
 	}
 	sig, err := Sign(d.EventID, now, []byte(d.Payload), secrets)
@@ -131,7 +131,9 @@ func describe(err error) string {
 	var ue interface{ Timeout() bool }
 	switch {
 	case errors.Is(err, ErrBlockedAddress):
-		return "refused: the endpoint resolves to a non-public address"
+		return "refused: the endpoint resolves to an address that is not public"
+	case errors.Is(err, ErrUnresolvable):
+		return "refused: the endpoint's host name does not resolve"
 	case errors.As(err, &ue) && ue.Timeout(), errors.Is(err, context.DeadlineExceeded):
 		return "timed out after " + Timeout.String()
 	}

@@ -29,7 +29,7 @@ type EndpointInput struct {
 
 func (s *Service) validate(ctx context.Context, t tenant.Tenant, in EndpointInput) error {
 	if in.URL != nil {
-		if _, err := CheckURL(ctx, s.resolver, t.Env, *in.URL); err != nil {
+		if _, err := s.policy.CheckURL(ctx, s.resolver, t.Env, *in.URL); err != nil {
 			var ue *URLError
 			if errors.As(err, &ue) {
 				return &ValidationError{"url", ue.Reason}

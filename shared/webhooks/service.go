@@ -71,8 +71,9 @@ type Service struct {
 	resolver     Resolver
 	schedule     Schedule
 	maxEndpoints int
+	policy       Policy
 	// strict reaches public addresses only; loopback also reaches 127.0.0.1/::1 (sandbox
-	// endpoints on localhost).
+	// endpoints on localhost, where the policy allows them).
 	strict, loopback *http.Client
 }
 
@@ -84,6 +85,9 @@ func WithClock(now func() time.Time) Option { return func(s *Service) { s.now = 
 
 // WithResolver injects the DNS resolver used at registration and at dial time.
 func WithResolver(r Resolver) Option { return func(s *Service) { s.resolver = r } }
+
+// WithPolicy sets what endpoints may reach beyond the public internet (default: nothing).
+func WithPolicy(p Policy) Option { return func(s *Service) { s.policy = p } }
 
 // WithSchedule injects the retry schedule (its randomness).
 func WithSchedule(sch Schedule) Option { return func(s *Service) { s.schedule = sch } }
@@ -97,8 +101,8 @@ func New(fs *firestore.Client, sealer Sealer, queue Queue, opts ...Option) *Serv
 	for _, o := range opts {
 		o(s)
 	}
-	s.strict = newClient(newDialer(s.resolver, false))
-	s.loopback = newClient(newDialer(s.resolver, true))
+	s.strict = newClient(newDialer(s.resolver, s.policy, false))
+	s.loopback = newClient(newDialer(s.resolver, s.policy, s.policy.Loopback))
 	return s
 }
 

@@ -39,6 +39,10 @@ func newFixture(t testing.TB, env string, opts ...webhooks.Option) *fixture {
 		clock: webhookstest.NewClock(time.Now().UTC().Truncate(time.Second)),
 		t:     tenant.Tenant{Env: env, OrgID: ids.New(ids.Organisation)}}
 	opts = append([]webhooks.Option{webhooks.WithClock(f.clock.Now)}, opts...)
+	if env == tenant.Sandbox {
+		// As the local stack runs: sandbox endpoints may be the tests' receivers on loopback.
+		opts = append([]webhooks.Option{webhooks.WithPolicy(webhooks.Policy{Loopback: true})}, opts...)
+	}
 	f.svc = webhooks.New(f.fs, webhookstest.Sealer(t, project), f.q, opts...)
 	return f
 }
@@ -208,7 +212,7 @@ func TestPrivateAddressRefusedForLive(t *testing.T) {
 		t.Fatalf("the rebound endpoint was reached %d times", n)
 	}
 	d := f.delivery(t, ep.ID, ev.ID)
-	if len(d.Attempts) != 1 || d.Attempts[0].Success || !strings.Contains(d.Attempts[0].Error, "non-public") || d.Status != webhooks.StatusPending {
+	if len(d.Attempts) != 1 || d.Attempts[0].Success || !strings.Contains(d.Attempts[0].Error, "not public") || d.Status != webhooks.StatusPending {
 		t.Errorf("delivery %+v", d)
 	}
 	// PATCHing the URL to a private address is refused too.

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"tokapi.io/tok/shared/specialaddr"
 	"tokapi.io/tok/shared/tenant"
 )
 
@@ -21,7 +22,8 @@ type Resolver interface {
 	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
 }
 
-// URLError says why an endpoint URL is refused; its message is safe to show the client.
+// URLError says why an endpoint URL is refused; its message is safe to show the client: it
+// never names an address the host resolved to.
 type URLError struct{ Reason string }
 
 func (e *URLError) Error() string { return e.Reason }
@@ -29,37 +31,23 @@ func (e *URLError) Error() string { return e.Reason }
 // maxURLLen bounds an endpoint URL.
 const maxURLLen = 2048
 
-// nonPublic are the prefixes an endpoint may never reach (besides what netip's predicates
-// catch): CGNAT, IETF protocol assignments, benchmarking, documentation, reserved, NAT64
-// and 6to4/Teredo (which can embed private IPv4), ULA, site-local.
-var nonPublic = func() []netip.Prefix {
-	var out []netip.Prefix
-	for _, p := range []string{
-		"0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "192.0.2.0/24", "198.18.0.0/15",
-		"198.51.100.0/24", "203.0.113.0/24", "240.0.0.0/4", "255.255.255.255/32",
-		"64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/32", "2001:db8::/32", "2002::/16",
-		"fc00::/7", "fec0::/10",
-	} {
-		out = append(out, netip.MustParsePrefix(p))
-	}
-	return out
-}()
+// IsPublic reports whether ip is a public unicast address by the IANA special-purpose
+// registries, every IPv6 form that embeds an IPv4 address normalised (shared/specialaddr).
+func IsPublic(ip netip.Addr) bool { return specialaddr.Public(ip) }
 
-// IsPublic reports whether ip is a public unicast address: not private, loopback,
-// link-local, multicast, unspecified, CGNAT, IPv6 ULA or otherwise special.
-func IsPublic(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	if !ip.IsValid() || !ip.IsGlobalUnicast() || ip.IsPrivate() || ip.IsLoopback() ||
-		ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast() ||
-		ip.IsMulticast() || ip.IsUnspecified() {
-		return false
-	}
-	for _, p := range nonPublic {
-		if p.Contains(ip) {
-			return false
-		}
-	}
-	return true
+// Policy is what a deployment lets endpoints reach beyond the public internet, and what it
+// keeps them from. The zero Policy is a deployment's: public addresses only.
+type Policy struct {
+	// Loopback lets sandbox endpoints use http(s)://localhost, 127.0.0.1 or [::1]: only the
+	// local stack sets it (TOK_WEBHOOK_LOOPBACK); a deployed sandbox never delivers to loopback.
+	Loopback bool
+	// Own are Tok's own base URLs (the API hosts, the sandbox bank): no endpoint may name
+	// their host (on loopback, their host and port).
+	Own []string
+	// Internal are addresses of Tok's own processes, "ip" (every port) or "ip:port", that no
+	// delivery connects to whatever a name resolves to: the load balancer's address in a
+	// deployment; locally the gateway's listeners, the functions and the emulators.
+	Internal []string
 }
 
 // loopbackHost reports whether host names this machine in the way sandbox endpoints may.
@@ -71,15 +59,91 @@ func loopbackHost(host string) bool {
 	return false
 }
 
-// allowsLoopback reports whether an endpoint URL of env may reach loopback addresses: only
-// sandbox endpoints on http(s)://localhost or 127.0.0.1.
-func allowsLoopback(env string, u *url.URL) bool {
-	return env == tenant.Sandbox && loopbackHost(u.Hostname())
+// allowsLoopback reports whether an endpoint URL of env may reach loopback addresses.
+func (p Policy) allowsLoopback(env string, u *url.URL) bool {
+	return p.Loopback && env == tenant.Sandbox && loopbackHost(u.Hostname())
 }
 
-// ParseURL checks an endpoint URL's shape for env: https, or for sandbox also http on
-// localhost/127.0.0.1; no credentials, no fragment. It does not resolve the host.
-func ParseURL(env, raw string) (*url.URL, error) {
+// canonicalHost is a URL's host as compared: lower case, without a trailing dot.
+func canonicalHost(u *url.URL) string { return strings.TrimSuffix(strings.ToLower(u.Hostname()), ".") }
+
+// port is a URL's port, the scheme's default filled in.
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	return map[string]string{"http": "80", "https": "443"}[u.Scheme]
+}
+
+// own reports whether u points at one of Tok's own hosts: the same host name, or on
+// loopback (one machine, many services) the same port.
+func (p Policy) own(u *url.URL) bool {
+	for _, raw := range p.Own {
+		o, err := url.Parse(raw)
+		if err != nil || o.Host == "" {
+			continue
+		}
+		switch {
+		case loopbackHost(o.Hostname()) != loopbackHost(u.Hostname()):
+		case loopbackHost(o.Hostname()):
+			if port(o) == port(u) {
+				return true
+			}
+		case canonicalHost(o) == canonicalHost(u):
+			return true
+		}
+	}
+	return false
+}
+
+// internal reports whether ap is one of Tok's own process addresses.
+func (p Policy) internal(ap netip.AddrPort) bool {
+	ip := ap.Addr().Unmap()
+	for _, s := range p.Internal {
+		if a, err := netip.ParseAddr(s); err == nil && a.Unmap() == ip {
+			return true
+		}
+		if a, err := netip.ParseAddrPort(s); err == nil && a.Addr().Unmap() == ip && a.Port() == ap.Port() {
+			return true
+		}
+		// The gateway's own loopback listeners are reachable as 127.0.0.1 and [::1] alike.
+		if a, err := netip.ParseAddrPort(s); err == nil && a.Addr().IsLoopback() && ip.IsLoopback() && a.Port() == ap.Port() {
+			return true
+		}
+	}
+	return false
+}
+
+// validHostName accepts an IP literal or a DNS name whose last label is not all digits, so
+// the numeric shorthands some resolvers read as addresses ("2130706433", "127.1",
+// "0x7f.1") are refused instead of resolved.
+func validHostName(host string) bool {
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	host = strings.TrimSuffix(host, ".")
+	if host == "" || len(host) > 253 {
+		return false
+	}
+	labels := strings.Split(host, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, c := range l {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	last := labels[len(labels)-1]
+	return strings.TrimLeft(last, "0123456789") != "" && !strings.HasPrefix(strings.ToLower(last), "0x")
+}
+
+// ParseURL checks an endpoint URL's shape for env: https, or for sandbox where the policy
+// allows loopback also http on localhost/127.0.0.1/[::1]; no credentials, no fragment, a
+// valid host that is not one of Tok's own. It does not resolve the host.
+func (p Policy) ParseURL(env, raw string) (*url.URL, error) {
 	if raw == "" || len(raw) > maxURLLen {
 		return nil, &URLError{"must be an absolute https URL of at most 2048 characters"}
 	}
@@ -95,28 +159,34 @@ func ParseURL(env, raw string) (*url.URL, error) {
 	}
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && allowsLoopback(env, u):
-	case u.Scheme == "http" && env == tenant.Sandbox:
+	case u.Scheme == "http" && p.allowsLoopback(env, u):
+	case u.Scheme == "http" && env == tenant.Sandbox && p.Loopback:
 		return nil, &URLError{"must use https (sandbox endpoints may use http on localhost or 127.0.0.1 only)"}
 	default:
 		return nil, &URLError{"must use https"}
 	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+	if !validHostName(u.Hostname()) {
+		return nil, &URLError{"has an invalid host name"}
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 			return nil, &URLError{"has an invalid port"}
 		}
+	}
+	if p.own(u) {
+		return nil, &URLError{"must not point at Tok's own API"}
 	}
 	return u, nil
 }
 
 // CheckURL is ParseURL plus the address check: every address the host resolves to must be
-// public, unless env is sandbox and the host is localhost/127.0.0.1.
-func CheckURL(ctx context.Context, r Resolver, env, raw string) (*url.URL, error) {
-	u, err := ParseURL(env, raw)
+// public, unless the policy lets this sandbox endpoint reach loopback.
+func (p Policy) CheckURL(ctx context.Context, r Resolver, env, raw string) (*url.URL, error) {
+	u, err := p.ParseURL(env, raw)
 	if err != nil {
 		return nil, err
 	}
-	if allowsLoopback(env, u) {
+	if p.allowsLoopback(env, u) {
 		return u, nil
 	}
 	if _, err := resolvePublic(ctx, r, u.Hostname()); err != nil {
@@ -125,7 +195,8 @@ func CheckURL(ctx context.Context, r Resolver, env, raw string) (*url.URL, error
 	return u, nil
 }
 
-// resolvePublic resolves host and returns its addresses if every one is public.
+// resolvePublic resolves host and returns its addresses if every one is public. Its errors
+// name no address: the client must not learn what an internal name resolves to.
 func resolvePublic(ctx context.Context, r Resolver, host string) ([]netip.Addr, error) {
 	var addrs []netip.Addr
 	if ip, err := netip.ParseAddr(host); err == nil {
@@ -140,7 +211,7 @@ func resolvePublic(ctx context.Context, r Resolver, host string) ([]netip.Addr, 
 	}
 	for _, ip := range addrs {
 		if !IsPublic(ip) {
-			return nil, &URLError{"resolves to a non-public address (" + ip.Unmap().String() + "); live endpoints must be reachable on the public internet"}
+			return nil, &URLError{"resolves to an address that is not public; live endpoints must be reachable on the public internet"}
 		}
 	}
 	return addrs, nil
@@ -149,59 +220,72 @@ func resolvePublic(ctx context.Context, r Resolver, host string) ([]netip.Addr, 
 // ErrBlockedAddress is the dial error for an address an endpoint may not reach.
 var ErrBlockedAddress = errors.New("webhooks: destination address is not public")
 
+// ErrUnresolvable is the dial error for a host name that does not resolve (the resolver's
+// own error, which may name internal DNS servers, is not kept).
+var ErrUnresolvable = errors.New("webhooks: the host name does not resolve")
+
 // dialer dials only addresses its policy allows: it resolves the host itself, checks every
 // address, and connects to a checked address (never re-resolving), so DNS rebinding between
 // the check and the connection is impossible. The socket's Control checks once more.
 type dialer struct {
 	resolver      Resolver
 	allowLoopback bool
+	policy        Policy
 	net           net.Dialer
 }
 
-func newDialer(r Resolver, allowLoopback bool) *dialer {
-	d := &dialer{resolver: r, allowLoopback: allowLoopback}
+func newDialer(r Resolver, p Policy, allowLoopback bool) *dialer {
+	d := &dialer{resolver: r, policy: p, allowLoopback: allowLoopback}
 	d.net = net.Dialer{Timeout: Timeout, Control: d.control}
 	return d
 }
 
-func (d *dialer) allowed(ip netip.Addr) bool {
+func (d *dialer) allowed(ap netip.AddrPort) bool {
+	ip := ap.Addr()
+	if d.policy.internal(ap) {
+		return false
+	}
 	return IsPublic(ip) || (d.allowLoopback && ip.Unmap().IsLoopback())
 }
 
 // control runs on the raw socket before connect: the last line of defence.
 func (d *dialer) control(_, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
-	if err != nil || !d.allowed(ap.Addr()) {
-		return fmt.Errorf("%w: %s", ErrBlockedAddress, address)
+	if err != nil || !d.allowed(ap) {
+		return ErrBlockedAddress
 	}
 	return nil
 }
 
 // DialContext implements http.Transport.DialContext.
 func (d *dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	host, port, err := net.SplitHostPort(address)
+	host, portStr, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, err
+	}
+	port, err := strconv.ParseUint(portStr, 10, 16)
 	if err != nil {
 		return nil, err
 	}
 	var addrs []netip.Addr
 	if ip, err := netip.ParseAddr(host); err == nil {
 		addrs = []netip.Addr{ip}
-	} else if addrs, err = d.resolver.LookupNetIP(ctx, "ip", host); err != nil {
-		return nil, fmt.Errorf("resolve %s: %w", host, err)
+	} else if addrs, err = d.resolver.LookupNetIP(ctx, "ip", host); err != nil || len(addrs) == 0 {
+		return nil, ErrUnresolvable
 	}
-	lastErr := fmt.Errorf("resolve %s: no addresses", host)
 	for _, ip := range addrs {
-		if !d.allowed(ip) {
+		if !d.allowed(netip.AddrPortFrom(ip, uint16(port))) {
 			// One non-public address taints the host: refuse rather than pick another.
-			return nil, fmt.Errorf("%w: %s resolves to %s", ErrBlockedAddress, host, ip.Unmap())
+			return nil, ErrBlockedAddress
 		}
 	}
+	var lastErr error
 	for _, ip := range addrs {
-		c, err := d.net.DialContext(ctx, network, net.JoinHostPort(ip.Unmap().String(), port))
+		c, err := d.net.DialContext(ctx, network, net.JoinHostPort(ip.Unmap().String(), portStr))
 		if err == nil {
 			return c, nil
 		}
 		lastErr = err
 	}
-	return nil, lastErr
+	return nil, fmt.Errorf("connect to %s: %w", host, lastErr)
 }
