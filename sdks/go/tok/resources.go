@@ -1,0 +1,232 @@
+package tok
+
+import (
+	"context"
+	"iter"
+)
+
+// get fetches one object.
+func get[T any](ctx context.Context, c *Client, path string, opts []RequestOption) (*T, error) {
+	var out T
+	if err := c.do(ctx, request{method: "GET", path: path}, &out, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// send makes a request with a body (nil for none) and decodes the answer; creates marks a
+// POST that creates something, which gets an Idempotency-Key.
+func send[T any](ctx context.Context, c *Client, method, path string, body any, creates bool, opts []RequestOption) (*T, error) {
+	var out T
+	if err := c.do(ctx, request{method: method, path: path, body: body, creates: creates}, &out, opts); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// BanksService is /v1/banks.
+type BanksService struct{ c *Client }
+
+// List returns the banks of the key's environment (one page: the API does not page banks).
+func (s *BanksService) List(ctx context.Context, params *ListBanksParams, opts ...RequestOption) (*Page[Bank], error) {
+	return list[Bank](ctx, s.c, "/banks", params, "", opts)
+}
+
+// Get returns a bank.
+func (s *BanksService) Get(ctx context.Context, bankID string, opts ...RequestOption) (*Bank, error) {
+	return get[Bank](ctx, s.c, "/banks/"+escape(bankID), opts)
+}
+
+// ConsentsService is /v1/consents.
+type ConsentsService struct{ c *Client }
+
+// Create starts a consent at a bank; send the customer to its RedirectURL. It carries an
+// Idempotency-Key (generated unless WithIdempotencyKey gives one), so it is retried safely.
+func (s *ConsentsService) Create(ctx context.Context, req CreateConsentRequest, opts ...RequestOption) (*Consent, error) {
+	return send[Consent](ctx, s.c, "POST", "/consents", req, true, opts)
+}
+
+// Get returns a consent.
+func (s *ConsentsService) Get(ctx context.Context, consentID string, opts ...RequestOption) (*Consent, error) {
+	return get[Consent](ctx, s.c, "/consents/"+escape(consentID), opts)
+}
+
+// List returns one page of consents, newest first.
+func (s *ConsentsService) List(ctx context.Context, params *ListConsentsParams, opts ...RequestOption) (*Page[Consent], error) {
+	return list[Consent](ctx, s.c, "/consents", params, "", opts)
+}
+
+// All iterates over every consent.
+func (s *ConsentsService) All(ctx context.Context, params *ListConsentsParams, opts ...RequestOption) iter.Seq2[Consent, error] {
+	return all[Consent](ctx, s.c, "/consents", params, opts)
+}
+
+// Revoke revokes a consent at the bank and at Tok.
+func (s *ConsentsService) Revoke(ctx context.Context, consentID string, opts ...RequestOption) (*Consent, error) {
+	return send[Consent](ctx, s.c, "DELETE", "/consents/"+escape(consentID), nil, false, opts)
+}
+
+// Renew starts a new consent on the same bank connection; req may be nil.
+func (s *ConsentsService) Renew(ctx context.Context, consentID string, req *RenewConsentRequest, opts ...RequestOption) (*Consent, error) {
+	var body any
+	if req != nil {
+		body = req
+	}
+	return send[Consent](ctx, s.c, "POST", "/consents/"+escape(consentID)+"/renew", body, true, opts)
+}
+
+// AccountsService is /v1/accounts.
+type AccountsService struct{ c *Client }
+
+// List returns one page of the organisation's accounts.
+func (s *AccountsService) List(ctx context.Context, params *ListAccountsParams, opts ...RequestOption) (*Page[Account], error) {
+	return list[Account](ctx, s.c, "/accounts", params, "", opts)
+}
+
+// All iterates over every account.
+func (s *AccountsService) All(ctx context.Context, params *ListAccountsParams, opts ...RequestOption) iter.Seq2[Account, error] {
+	return all[Account](ctx, s.c, "/accounts", params, opts)
+}
+
+// Get returns an account.
+func (s *AccountsService) Get(ctx context.Context, accountID string, opts ...RequestOption) (*Account, error) {
+	return get[Account](ctx, s.c, "/accounts/"+escape(accountID), opts)
+}
+
+// Balances returns an account's balances as of its last sync.
+func (s *AccountsService) Balances(ctx context.Context, accountID string, opts ...RequestOption) (*AccountBalances, error) {
+	return get[AccountBalances](ctx, s.c, "/accounts/"+escape(accountID)+"/balances", opts)
+}
+
+// TransactionsService is /v1/accounts/{id}/transactions.
+type TransactionsService struct{ c *Client }
+
+// TransactionChange is one entry of the changes feed.
+type TransactionChange = struct {
+	Transaction Transaction                `json:"transaction"`
+	Type        TransactionChangesDataType `json:"type"`
+}
+
+func transactionsPath(accountID string) string {
+	return "/accounts/" + escape(accountID) + "/transactions"
+}
+
+// List returns one page of an account's transactions, newest first (filters: DateFrom,
+// DateTo as YYYY-MM-DD, Status).
+func (s *TransactionsService) List(ctx context.Context, accountID string, params *ListTransactionsParams, opts ...RequestOption) (*Page[Transaction], error) {
+	return list[Transaction](ctx, s.c, transactionsPath(accountID), params, "", opts)
+}
+
+// All iterates over every transaction matching params, page after page.
+func (s *TransactionsService) All(ctx context.Context, accountID string, params *ListTransactionsParams, opts ...RequestOption) iter.Seq2[Transaction, error] {
+	return all[Transaction](ctx, s.c, transactionsPath(accountID), params, opts)
+}
+
+// Get returns one transaction.
+func (s *TransactionsService) Get(ctx context.Context, accountID, transactionID string, opts ...RequestOption) (*Transaction, error) {
+	return get[Transaction](ctx, s.c, transactionsPath(accountID)+"/"+escape(transactionID), opts)
+}
+
+// Changes returns one page of the changes feed since params' cursor (all transactions as
+// added without one). Keep the last page's NextCursor and ask again later.
+func (s *TransactionsService) Changes(ctx context.Context, accountID string, params *ListTransactionChangesParams, opts ...RequestOption) (*Page[TransactionChange], error) {
+	return list[TransactionChange](ctx, s.c, transactionsPath(accountID)+"/changes", params, "", opts)
+}
+
+// StandingOrdersService is /v1/accounts/{id}/standing-orders.
+type StandingOrdersService struct{ c *Client }
+
+func standingOrdersPath(accountID string) string {
+	return "/accounts/" + escape(accountID) + "/standing-orders"
+}
+
+// List returns one page of an account's standing orders.
+func (s *StandingOrdersService) List(ctx context.Context, accountID string, params *ListStandingOrdersParams, opts ...RequestOption) (*Page[StandingOrder], error) {
+	return list[StandingOrder](ctx, s.c, standingOrdersPath(accountID), params, "", opts)
+}
+
+// All iterates over every standing order of an account.
+func (s *StandingOrdersService) All(ctx context.Context, accountID string, params *ListStandingOrdersParams, opts ...RequestOption) iter.Seq2[StandingOrder, error] {
+	return all[StandingOrder](ctx, s.c, standingOrdersPath(accountID), params, opts)
+}
+
+// Get returns one standing order.
+func (s *StandingOrdersService) Get(ctx context.Context, accountID, standingOrderID string, opts ...RequestOption) (*StandingOrder, error) {
+	return get[StandingOrder](ctx, s.c, standingOrdersPath(accountID)+"/"+escape(standingOrderID), opts)
+}
+
+// WebhooksService is /v1/webhooks.
+type WebhooksService struct{ c *Client }
+
+// Create registers an endpoint; the answer's Secret is shown only here.
+func (s *WebhooksService) Create(ctx context.Context, req CreateWebhookRequest, opts ...RequestOption) (*WebhookWithSecret, error) {
+	return send[WebhookWithSecret](ctx, s.c, "POST", "/webhooks", req, true, opts)
+}
+
+// Get returns an endpoint.
+func (s *WebhooksService) Get(ctx context.Context, webhookID string, opts ...RequestOption) (*Webhook, error) {
+	return get[Webhook](ctx, s.c, "/webhooks/"+escape(webhookID), opts)
+}
+
+// List returns the endpoints (at most 10, one page).
+func (s *WebhooksService) List(ctx context.Context, params *ListWebhooksParams, opts ...RequestOption) (*Page[Webhook], error) {
+	return list[Webhook](ctx, s.c, "/webhooks", params, "", opts)
+}
+
+// Update changes an endpoint.
+func (s *WebhooksService) Update(ctx context.Context, webhookID string, req UpdateWebhookRequest, opts ...RequestOption) (*Webhook, error) {
+	return send[Webhook](ctx, s.c, "PATCH", "/webhooks/"+escape(webhookID), req, false, opts)
+}
+
+// Delete deletes an endpoint.
+func (s *WebhooksService) Delete(ctx context.Context, webhookID string, opts ...RequestOption) error {
+	return s.c.do(ctx, request{method: "DELETE", path: "/webhooks/" + escape(webhookID)}, nil, opts)
+}
+
+// RotateSecret gives the endpoint a new secret; the old one keeps signing for 24 hours.
+func (s *WebhooksService) RotateSecret(ctx context.Context, webhookID string, opts ...RequestOption) (*WebhookWithSecret, error) {
+	return send[WebhookWithSecret](ctx, s.c, "POST", "/webhooks/"+escape(webhookID)+"/rotate-secret", nil, false, opts)
+}
+
+// Test sends a webhook.ping event to the endpoint.
+func (s *WebhooksService) Test(ctx context.Context, webhookID string, opts ...RequestOption) (*PingEvent, error) {
+	return send[PingEvent](ctx, s.c, "POST", "/webhooks/"+escape(webhookID)+"/test", nil, false, opts)
+}
+
+// Deliveries returns one page of the endpoint's deliveries, newest first.
+func (s *WebhooksService) Deliveries(ctx context.Context, webhookID string, params *ListWebhookDeliveriesParams, opts ...RequestOption) (*Page[WebhookDelivery], error) {
+	return list[WebhookDelivery](ctx, s.c, "/webhooks/"+escape(webhookID)+"/deliveries", params, "", opts)
+}
+
+// AllDeliveries iterates over every delivery of the endpoint.
+func (s *WebhooksService) AllDeliveries(ctx context.Context, webhookID string, params *ListWebhookDeliveriesParams, opts ...RequestOption) iter.Seq2[WebhookDelivery, error] {
+	return all[WebhookDelivery](ctx, s.c, "/webhooks/"+escape(webhookID)+"/deliveries", params, opts)
+}
+
+// Delivery returns one delivery with every attempt.
+func (s *WebhooksService) Delivery(ctx context.Context, webhookID, deliveryID string, opts ...RequestOption) (*WebhookDelivery, error) {
+	return get[WebhookDelivery](ctx, s.c, "/webhooks/"+escape(webhookID)+"/deliveries/"+escape(deliveryID), opts)
+}
+
+// Redeliver queues one more attempt of a delivery.
+func (s *WebhooksService) Redeliver(ctx context.Context, webhookID, deliveryID string, opts ...RequestOption) (*WebhookDelivery, error) {
+	return send[WebhookDelivery](ctx, s.c, "POST", "/webhooks/"+escape(webhookID)+"/deliveries/"+escape(deliveryID)+"/redeliver", nil, false, opts)
+}
+
+// EventsService is /v1/events.
+type EventsService struct{ c *Client }
+
+// List returns one page of the organisation's events of the last 30 days, newest first.
+func (s *EventsService) List(ctx context.Context, params *ListEventsParams, opts ...RequestOption) (*Page[Event], error) {
+	return list[Event](ctx, s.c, "/events", params, "", opts)
+}
+
+// All iterates over every event matching params.
+func (s *EventsService) All(ctx context.Context, params *ListEventsParams, opts ...RequestOption) iter.Seq2[Event, error] {
+	return all[Event](ctx, s.c, "/events", params, opts)
+}
+
+// Get returns one event.
+func (s *EventsService) Get(ctx context.Context, eventID string, opts ...RequestOption) (*Event, error) {
+	return get[Event](ctx, s.c, "/events/"+escape(eventID), opts)
+}
