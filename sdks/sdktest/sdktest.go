@@ -26,7 +26,7 @@ import (
 
 // Env is a prepared stack. Every field is also in Vars.
 type Env struct {
-	APIURL           string // the gateway's /v1 base URL (TOK_API_URL)
+	APIURL           string // the gateway's sandbox host, /v1 (TOK_API_URL): every key here is a sandbox key
 	FaultURL         string // the fault proxy's /v1 base URL (TOK_FAULT_URL); control at Faults.Control
 	APIKey           string // a Pro organisation's sandbox admin key (TOK_API_KEY)
 	FreeAPIKey       string // a Free organisation's sandbox key, for 429s (TOK_FREE_API_KEY)
@@ -71,7 +71,7 @@ func Start(t *testing.T) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &admin{t: t, ctx: ctx, base: st.URL + "/v1", key: pro.SandboxKey,
+	a := &admin{t: t, ctx: ctx, base: st.SandboxURL + "/v1", key: pro.SandboxKey,
 		http: &http.Client{Transport: apitest.Transport{T: t}, Timeout: 30 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	e := &Env{APIURL: a.base, APIKey: pro.SandboxKey, FreeAPIKey: free.SandboxKey,
@@ -79,7 +79,7 @@ func Start(t *testing.T) *Env {
 
 	// Minting keys needs the live admin key.
 	live := *a
-	live.key = pro.LiveKey
+	live.key, live.base = pro.LiveKey, st.URL+"/v1"
 	var ro struct{ SandboxKey string }
 	live.call("POST", "/api-keys", `{"role":"read_only"}`, 201, &ro)
 	e.ReadOnlyAPIKey = ro.SandboxKey
@@ -99,7 +99,7 @@ func Start(t *testing.T) *Env {
 	fa.call("DELETE", "/consents/"+revoked, "", 200, nil)
 
 	e.WebhookFixtures = writeWebhookFixtures(t, a)
-	e.Faults = startFaultProxy(t, st.URL)
+	e.Faults = startFaultProxy(t, st.SandboxURL)
 	e.FaultURL = e.Faults.URL + "/v1"
 	return e
 }

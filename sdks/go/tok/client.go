@@ -25,8 +25,12 @@ import (
 	"github.com/google/uuid"
 )
 
-// DefaultBaseURL is the live API; sandbox keys work there too. TOK_API_URL overrides it.
-const DefaultBaseURL = "https://api.tokapi.io/v1"
+// The API's hosts: live keys are served by one, sandbox keys by the other. The client
+// picks by its key unless WithBaseURL or TOK_API_URL says otherwise.
+const (
+	DefaultBaseURL    = "https://api.tokapi.io/v1"
+	DefaultSandboxURL = "https://sandbox.api.tokapi.io/v1"
+)
 
 // Version is the SDK's version, sent in the User-Agent header.
 const Version = "1.0.0"
@@ -56,7 +60,8 @@ type Option func(*Client)
 // WithAPIKey sets the API key (default: the TOK_API_KEY environment variable).
 func WithAPIKey(key string) Option { return func(c *Client) { c.apiKey = key } }
 
-// WithBaseURL sets the API's base URL including /v1 (default: TOK_API_URL, else DefaultBaseURL).
+// WithBaseURL sets the API's base URL including /v1 (default: TOK_API_URL, else
+// DefaultSandboxURL for a tok_sandbox_ key and DefaultBaseURL for any other).
 func WithBaseURL(u string) Option { return func(c *Client) { c.baseURL = strings.TrimRight(u, "/") } }
 
 // WithHTTPClient sets the HTTP client; its Timeout bounds each attempt.
@@ -99,6 +104,9 @@ func NewClient(opts ...Option) (*Client, error) {
 	}
 	if c.baseURL == "" {
 		c.baseURL = DefaultBaseURL
+		if strings.HasPrefix(c.apiKey, "tok_sandbox_") {
+			c.baseURL = DefaultSandboxURL
+		}
 	}
 	if c.apiKey == "" {
 		return nil, errors.New("tok: no API key (WithAPIKey or TOK_API_KEY)")

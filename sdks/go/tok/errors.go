@@ -24,7 +24,7 @@ type APIError struct {
 	Message    string
 	RequestID  string
 	Details    []ErrorDetail
-	// RetryAfter is the Retry-After header's delay: set on RATE_LIMITED and 503s.
+	// RetryAfter is the Retry-After header's delay: set on RATE_LIMITED and SERVICE_UNAVAILABLE.
 	RetryAfter time.Duration
 	Response   Response
 }
@@ -59,6 +59,7 @@ var (
 	ErrRateLimited          = &APIError{Code: ErrorErrorCodeRATELIMITED}
 	ErrInternal             = &APIError{Code: ErrorErrorCodeINTERNALERROR}
 	ErrBankAPI              = &APIError{Code: ErrorErrorCodeBANKAPIERROR}
+	ErrServiceUnavailable   = &APIError{Code: ErrorErrorCodeSERVICEUNAVAILABLE}
 )
 
 // newAPIError reads an error response; a body that is not the envelope keeps the status

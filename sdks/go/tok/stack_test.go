@@ -158,11 +158,11 @@ func TestAgainstStack(t *testing.T) {
 
 	t.Run("retries give up with the last error", func(t *testing.T) {
 		env.Faults.Reset()
-		env.Faults.Arm(sdktest.Fault{Path: "/v1/accounts", Times: 10, Status: 503, Body: envelope("INTERNAL_ERROR", "down")})
+		env.Faults.Arm(sdktest.Fault{Path: "/v1/accounts", Times: 10, Status: 503, Body: envelope("SERVICE_UNAVAILABLE", "down")})
 		c := newClient(t, env.FaultURL, env.APIKey, tok.WithMaxRetries(2), tok.WithBackoff(time.Millisecond, 10*time.Millisecond))
 		_, err := c.Accounts.List(ctx, nil)
 		var apiErr *tok.APIError
-		if !errors.As(err, &apiErr) || apiErr.StatusCode != 503 || !errors.Is(err, tok.ErrInternal) {
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != 503 || !errors.Is(err, tok.ErrServiceUnavailable) {
 			t.Fatalf("got %v", err)
 		}
 		if got := statuses(env.Faults.Log()); got != "503 503 503" {
@@ -256,6 +256,7 @@ func TestAgainstStack(t *testing.T) {
 			"UNSUPPORTED_MEDIA_TYPE": {tok.ErrUnsupportedMediaType, 415}, "IDEMPOTENCY_KEY_REUSED": {tok.ErrIdempotencyKeyReused, 422},
 			"VALIDATION_ERROR": {tok.ErrValidation, 400}, "RATE_LIMITED": {tok.ErrRateLimited, 429},
 			"INTERNAL_ERROR": {tok.ErrInternal, 500}, "BANK_API_ERROR": {tok.ErrBankAPI, 502},
+			"SERVICE_UNAVAILABLE": {tok.ErrServiceUnavailable, 503},
 		}
 		for _, code := range specErrorCodes(t) {
 			want, ok := sentinels[code]
@@ -420,7 +421,7 @@ func specErrorCodes(t *testing.T) []tok.ErrorCode {
 		t.Fatal(err)
 	}
 	codes := spec.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
-	if len(codes) < 14 {
+	if len(codes) < 15 {
 		t.Fatalf("spec has %d error codes", len(codes))
 	}
 	return codes

@@ -198,6 +198,7 @@ const (
 	ErrorErrorCodeNOTFOUND             ErrorErrorCode = "NOT_FOUND"
 	ErrorErrorCodePAYLOADTOOLARGE      ErrorErrorCode = "PAYLOAD_TOO_LARGE"
 	ErrorErrorCodeRATELIMITED          ErrorErrorCode = "RATE_LIMITED"
+	ErrorErrorCodeSERVICEUNAVAILABLE   ErrorErrorCode = "SERVICE_UNAVAILABLE"
 	ErrorErrorCodeUNSUPPORTEDMEDIATYPE ErrorErrorCode = "UNSUPPORTED_MEDIA_TYPE"
 	ErrorErrorCodeVALIDATIONERROR      ErrorErrorCode = "VALIDATION_ERROR"
 )
@@ -228,6 +229,8 @@ func (e ErrorErrorCode) Valid() bool {
 	case ErrorErrorCodePAYLOADTOOLARGE:
 		return true
 	case ErrorErrorCodeRATELIMITED:
+		return true
+	case ErrorErrorCodeSERVICEUNAVAILABLE:
 		return true
 	case ErrorErrorCodeUNSUPPORTEDMEDIATYPE:
 		return true
@@ -1277,6 +1280,42 @@ type WebhookSignatureHeader = string
 
 // WebhookTimestampHeader defines model for WebhookTimestampHeader.
 type WebhookTimestampHeader = string
+
+// BadGateway defines model for BadGateway.
+type BadGateway = Error
+
+// BadRequest defines model for BadRequest.
+type BadRequest = Error
+
+// Conflict defines model for Conflict.
+type Conflict = Error
+
+// Forbidden defines model for Forbidden.
+type Forbidden = Error
+
+// InternalError defines model for InternalError.
+type InternalError = Error
+
+// NotFound defines model for NotFound.
+type NotFound = Error
+
+// PayloadTooLarge defines model for PayloadTooLarge.
+type PayloadTooLarge = Error
+
+// ServiceUnavailable defines model for ServiceUnavailable.
+type ServiceUnavailable = Error
+
+// TooManyRequests defines model for TooManyRequests.
+type TooManyRequests = Error
+
+// Unauthorized defines model for Unauthorized.
+type Unauthorized = Error
+
+// UnprocessableEntity defines model for UnprocessableEntity.
+type UnprocessableEntity = Error
+
+// UnsupportedMediaType defines model for UnsupportedMediaType.
+type UnsupportedMediaType = Error
 
 // ListAccountsParams defines parameters for ListAccounts.
 type ListAccountsParams struct {
