@@ -856,7 +856,7 @@ type CreateWebhookRequest struct {
 	Enabled     *bool    `json:"enabled,omitempty"`
 	Events      []string `json:"events"`
 
-	// URL https URL (sandbox: also http://localhost or http://127.0.0.1).
+	// URL https URL (sandbox in the local stack: also http://localhost or http://127.0.0.1).
 	URL string `json:"url"`
 }
 
