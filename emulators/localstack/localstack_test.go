@@ -17,11 +17,11 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"tokapi.io/tok/emulators/localstack/localstacktest"
-	"tokapi.io/tok/shared/apitest"
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/tenant"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/apitest"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 // TestStack runs every function as its own process behind the gateway, exactly as make dev

@@ -17,7 +17,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tokapi.io/tok/functions/accounts"
-	"tokapi.io/tok/shared/apitest"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/bankcatalog"
 	"tokapi.io/tok/shared/banksync"
@@ -28,7 +27,8 @@ import (
 	"tokapi.io/tok/shared/ratelimit"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/apitest"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 // fakeBank is a connector with one account whose transactions the test sets.

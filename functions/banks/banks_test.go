@@ -8,12 +8,12 @@ import (
 	"strings"
 	"testing"
 
-	"tokapi.io/tok/shared/apitest"
 	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/bankcatalog"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ratelimit"
 	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/testing/apitest"
 )
 
 func handlerFor(t *testing.T, env string) http.Handler {

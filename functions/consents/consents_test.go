@@ -14,7 +14,6 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"tokapi.io/tok/functions/consentexpiry"
-	"tokapi.io/tok/shared/apitest"
 	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/banksync"
@@ -22,6 +21,7 @@ import (
 	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/testing/apitest"
 	"tokapi.io/tok/shared/tokenvault"
 )
 

@@ -19,10 +19,10 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"tokapi.io/tok/emulators/localstack/localstacktest"
-	"tokapi.io/tok/shared/apitest"
-	"tokapi.io/tok/shared/browsertest"
 	"tokapi.io/tok/shared/orgs"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/apitest"
+	"tokapi.io/tok/shared/testing/browsertest"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 // tpp is the organisation's application: it records where Tok sends the PSU back.

@@ -9,15 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"tokapi.io/tok/shared/apitest"
 	"tokapi.io/tok/shared/config"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/orgs"
-	"tokapi.io/tok/shared/orgs/orgstest"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/apitest"
+	"tokapi.io/tok/shared/testing/orgstest"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 // logEntry is what functions/eventlog writes.

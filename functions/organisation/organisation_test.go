@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"tokapi.io/tok/shared/apikey"
-	"tokapi.io/tok/shared/apitest"
 	"tokapi.io/tok/shared/config"
 	"tokapi.io/tok/shared/orgs"
-	"tokapi.io/tok/shared/orgs/orgstest"
 	"tokapi.io/tok/shared/platform"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/apitest"
+	"tokapi.io/tok/shared/testing/orgstest"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 type fixture struct {

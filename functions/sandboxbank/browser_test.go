@@ -12,7 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"tokapi.io/tok/shared/bank"
-	"tokapi.io/tok/shared/browsertest"
+	"tokapi.io/tok/shared/testing/browsertest"
 )
 
 // TestSCAInChromium completes the demo persona's SCA in headless Chromium, without

@@ -25,9 +25,9 @@ import (
 	"tokapi.io/tok/functions/sandboxbank"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/bank/berlingroup"
-	"tokapi.io/tok/shared/sandboxtest"
-	"tokapi.io/tok/shared/secrets/secretstest"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/sandboxtest"
+	"tokapi.io/tok/shared/testing/secretstest"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 const specPath = "../../../shared/reference/berlin-group/psd2-api_v1.3.11-2021-10-01v1.yaml"

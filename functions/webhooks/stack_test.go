@@ -14,13 +14,13 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"tokapi.io/tok/emulators/localstack/localstacktest"
-	"tokapi.io/tok/shared/apitest"
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/tenant"
-	"tokapi.io/tok/shared/testenv"
-	"tokapi.io/tok/shared/webhooks/webhookstest"
+	"tokapi.io/tok/shared/testing/apitest"
+	"tokapi.io/tok/shared/testing/testenv"
+	"tokapi.io/tok/shared/testing/webhookstest"
 )
 
 // TestThroughLocalStack runs every function as its own process behind the gateway, with the

@@ -14,16 +14,16 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"tokapi.io/tok/shared/apitest"
 	"tokapi.io/tok/shared/config"
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/orgs"
-	"tokapi.io/tok/shared/orgs/orgstest"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/tenant"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/apitest"
+	"tokapi.io/tok/shared/testing/orgstest"
+	"tokapi.io/tok/shared/testing/testenv"
+	"tokapi.io/tok/shared/testing/webhookstest"
 	wh "tokapi.io/tok/shared/webhooks"
-	"tokapi.io/tok/shared/webhooks/webhookstest"
 )
 
 type fixture struct {

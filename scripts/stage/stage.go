@@ -12,9 +12,13 @@ import (
 	"tokapi.io/tok/shared/manifest"
 )
 
+// TestSupportDir is the folder under shared/ that holds the packages only tests import
+// (apitest, testenv, ...); staging leaves it out, so no deployed function can use them.
+const TestSupportDir = "testing"
+
 // Stage writes outDir/<name>/ for the manifest function name: go.mod, go.sum, the whole
-// shared/ tree (no _test.go files, no testdata/ folders), the api package (the embedded
-// spec: api/'s own files, no tests, no subfolders) and the function's own files from
+// shared/ tree (no _test.go files, no testdata/ folders, no shared/testing/), the api
+// package (the embedded spec: api/'s own files, no tests, no subfolders) and the function's own files from
 // functions/<name>/ at the root, so the Cloud Functions Go buildpack (which builds only the
 // root package) builds it. The module path is unchanged, so tokapi.io/tok/shared/... imports
 // resolve inside the staged module. The target folder is removed first. It returns the
@@ -120,7 +124,8 @@ func checkTarget(root, dst string) error {
 	return nil
 }
 
-// copyTree copies src to dst, leaving out _test.go files and testdata/ folders.
+// copyTree copies src to dst, leaving out _test.go files, testdata/ folders and the
+// test-support folder TestSupportDir at its top.
 func copyTree(src, dst string) error {
 	if _, err := os.Stat(src); err != nil {
 		return err
@@ -135,7 +140,7 @@ func copyTree(src, dst string) error {
 		}
 		target := filepath.Join(dst, rel)
 		if d.IsDir() {
-			if d.Name() == "testdata" {
+			if d.Name() == "testdata" || rel == TestSupportDir {
 				return filepath.SkipDir
 			}
 			return os.MkdirAll(target, 0o750)

@@ -13,8 +13,8 @@ import (
 
 	"tokapi.io/tok/shared/apikey"
 	"tokapi.io/tok/shared/orgs"
-	"tokapi.io/tok/shared/orgs/orgstest"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/orgstest"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 type result struct {

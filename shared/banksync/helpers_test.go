@@ -25,11 +25,11 @@ import (
 	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/ids"
-	"tokapi.io/tok/shared/sandboxtest"
-	"tokapi.io/tok/shared/secrets/secretstest"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/sandboxtest"
+	"tokapi.io/tok/shared/testing/secretstest"
+	"tokapi.io/tok/shared/testing/testenv"
 	"tokapi.io/tok/shared/transactions"
 )
 

@@ -6,7 +6,7 @@ import (
 
 	"tokapi.io/tok/shared/bank/berlingroup"
 	"tokapi.io/tok/shared/bankcatalog"
-	"tokapi.io/tok/shared/secrets/secretstest"
+	"tokapi.io/tok/shared/testing/secretstest"
 )
 
 func TestRegistryBuildsEachConnectorOnce(t *testing.T) {

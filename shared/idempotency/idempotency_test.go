@@ -12,7 +12,7 @@ import (
 	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/tenant"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 func TestWrap(t *testing.T) {

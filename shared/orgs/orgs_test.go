@@ -16,9 +16,9 @@ import (
 	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/orgs"
-	"tokapi.io/tok/shared/orgs/orgstest"
 	"tokapi.io/tok/shared/tenant"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/orgstest"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 type clock struct {

@@ -20,7 +20,7 @@ import (
 	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/orgs"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 // countingProxy forwards TCP connections to target and counts them.

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/ratelimit"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 // clock is a fake clock shared by limiters, advanced by the test.

@@ -12,7 +12,7 @@ import (
 
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/ids"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/testenv"
 	"tokapi.io/tok/shared/tokenvault"
 )
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/testing/webhookstest"
 	"tokapi.io/tok/shared/webhooks"
-	"tokapi.io/tok/shared/webhooks/webhookstest"
 )
 
 // BenchmarkFanout50 fans one event out to 50 endpoints on one local receiver and delivers

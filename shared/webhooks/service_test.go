@@ -19,9 +19,9 @@ import (
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/testenv"
+	"tokapi.io/tok/shared/testing/webhookstest"
 	"tokapi.io/tok/shared/webhooks"
-	"tokapi.io/tok/shared/webhooks/webhookstest"
 )
 
 type fixture struct {

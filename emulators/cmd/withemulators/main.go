@@ -6,7 +6,7 @@
 //
 // The command gets FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST, TOK_KMS_ENDPOINT,
 // TOK_SECRETMANAGER_ENDPOINT, TOK_TEST_EMULATORS=1 and TOK_TEST_REPORT (the file where
-// shared/testenv records each emulator-backed test). withemulators exits with the command's
+// shared/testing/testenv records each emulator-backed test). withemulators exits with the command's
 // exit code after stopping every emulator.
 package main
 

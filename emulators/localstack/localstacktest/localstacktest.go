@@ -14,7 +14,7 @@ import (
 
 	"tokapi.io/tok/emulators/localstack"
 	"tokapi.io/tok/shared/manifest"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 // Start builds the functions binary (once for the tests that run the stack at the same time),

@@ -11,7 +11,7 @@ import (
 	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/platform"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 // Pepper returns a fresh random pepper for a test's orgs.Repo.

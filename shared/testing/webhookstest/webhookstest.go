@@ -16,7 +16,7 @@ import (
 
 	"tokapi.io/tok/shared/envelope"
 	"tokapi.io/tok/shared/gcp"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/testenv"
 	"tokapi.io/tok/shared/webhooks"
 )
 
