@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"testing"
 
-	"tokapi.io/tok/shared/apitest"
 	"tokapi.io/tok/shared/config"
 	"tokapi.io/tok/shared/manifest"
 	"tokapi.io/tok/shared/platform"
+	"tokapi.io/tok/shared/testing/apitest"
 )
 
 // handler is the function as deployed: public, behind the platform's middleware.
