@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"tokapi.io/tok/shared/apitest"
+	"tokapi.io/tok/shared/testing/apitest"
 )
 
 // FaultProxy sits in front of the gateway and, when armed, answers chosen requests itself:

@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"tokapi.io/tok/emulators/localstack/localstacktest"
-	"tokapi.io/tok/shared/apitest"
 	"tokapi.io/tok/shared/orgs"
-	"tokapi.io/tok/shared/sandboxtest"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/apitest"
+	"tokapi.io/tok/shared/testing/sandboxtest"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 // Env is a prepared stack. Every field is also in Vars.
