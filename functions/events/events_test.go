@@ -43,18 +43,24 @@ func TestEventsAPI(t *testing.T) {
 
 	coll := store.For(fs, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}).Collection(collection)
 	types := []string{"consent.authorized", "transactions.created", "transactions.created", "sync.failed", "transactions.created"}
+	// Each type's data as its producer writes it (the spec types data per event type).
+	data := map[string]string{
+		"consent.authorized":   `{"consentId":"` + ids.New(ids.Consent) + `","bankId":"sandbox-hr","status":"AUTHORIZED","connectionId":"cxn_1"}`,
+		"transactions.created": `{"accountId":"` + ids.New(ids.Account) + `","connectionId":"cxn_1","transactionIds":["` + ids.New(ids.Transaction) + `"]}`,
+		"sync.failed":          `{"connectionId":"cxn_1","bankId":"sandbox-hr","reason":"bank_unavailable","nextSyncAt":null}`,
+	}
 	var want []string // newest first
 	for i, typ := range types {
 		id := ids.New(ids.Event)
 		at := now.Add(-time.Duration(len(types)-i) * time.Hour)
-		if _, err := coll.Doc(id).Set(t.Context(), logEntry{ID: id, Type: typ, CreatedAt: at, Data: `{"n":` + string(rune('0'+i)) + `}`, ExpireAt: at.Add(Retention)}); err != nil {
+		if _, err := coll.Doc(id).Set(t.Context(), logEntry{ID: id, Type: typ, CreatedAt: at, Data: data[typ], ExpireAt: at.Add(Retention)}); err != nil {
 			t.Fatal(err)
 		}
 		want = append([]string{id}, want...)
 	}
 	oldID := ids.New(ids.Event)
 	old := now.Add(-31 * 24 * time.Hour)
-	if _, err := coll.Doc(oldID).Set(t.Context(), logEntry{ID: oldID, Type: "consent.authorized", CreatedAt: old, Data: `{}`, ExpireAt: old.Add(Retention)}); err != nil {
+	if _, err := coll.Doc(oldID).Set(t.Context(), logEntry{ID: oldID, Type: "consent.authorized", CreatedAt: old, Data: data["consent.authorized"], ExpireAt: old.Add(Retention)}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -95,7 +101,7 @@ func TestEventsAPI(t *testing.T) {
 		t.Errorf("type filter: %d %v", code, body)
 	}
 	code, body = get("/v1/events/"+want[1], keys.SandboxKey)
-	if code != 200 || body["type"] != "sync.failed" || body["data"].(map[string]any)["n"] != float64(3) {
+	if code != 200 || body["type"] != "sync.failed" || body["data"].(map[string]any)["reason"] != "bank_unavailable" {
 		t.Errorf("get: %d %v", code, body)
 	}
 	for path, key := range map[string]string{

@@ -13,11 +13,51 @@ requirements=(
   "test -x /usr/bin/chromium|chromium|browser tests drive headless Chromium"
   "test -d ${CLOUDSDK_ROOT_DIR:-/usr/lib/google-cloud-sdk}/platform/cloud-firestore-emulator|google-cloud-cli-firestore-emulator|the official Firestore emulator"
   "test -d ${CLOUDSDK_ROOT_DIR:-/usr/lib/google-cloud-sdk}/platform/pubsub-emulator|google-cloud-cli-pubsub-emulator|the official Pub/Sub emulator"
+  "command -v npm|npm|the spec's tools (openapi-typescript, tsc) install with npm"
 )
 # Extra requirements a target adds (for example the SDK toolchains), same format, one per line.
 if [ -n "${TOK_SETUP_EXTRA:-}" ]; then
   while IFS= read -r line; do [ -n "$line" ] && requirements+=("$line"); done <<<"$TOK_SETUP_EXTRA"
 fi
+
+install_packages() {
+  echo "setup: installing ${missing[*]}"
+  printf '%s\n' "${reasons[@]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: not root, cannot apt-get install; run: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/tok-setup-apt.log 2>&1; then
+    apt-get update -qq >>/tmp/tok-setup-apt.log 2>&1 || true
+    if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >>/tmp/tok-setup-apt.log 2>&1; then
+      for pkg in "${missing[@]}"; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || echo "setup: could not install Debian package '$pkg' (log: /tmp/tok-setup-apt.log)" >&2
+      done
+      exit 1
+    fi
+  fi
+  echo "setup: installed ${missing[*]}"
+}
+
+# The spec's npm tools, pinned by api/tools/package-lock.json, in .tok/node (outside the Go
+# module's packages); reinstalled only when the lockfile changes.
+install_node_tools() {
+  local root dir
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  dir="$root/.tok/node"
+  if cmp -s "$root/api/tools/package-lock.json" "$dir/package-lock.json" && [ -d "$dir/node_modules" ]; then
+    return 0
+  fi
+  echo "setup: npm ci of api/tools into .tok/node"
+  mkdir -p "$dir"
+  cp "$root/api/tools/package.json" "$root/api/tools/package-lock.json" "$dir/"
+  if ! npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/tmp/tok-setup-npm.log 2>&1; then
+    rm -f "$dir/package-lock.json"
+    echo "setup: npm ci of api/tools failed (log: /tmp/tok-setup-npm.log)" >&2
+    exit 1
+  fi
+}
 
 missing=()
 reasons=()
@@ -29,24 +69,8 @@ for req in "${requirements[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  install_packages
 fi
+install_node_tools
 
-echo "setup: installing ${missing[*]}"
-printf '%s\n' "${reasons[@]}"
-if [ "$(id -u)" -ne 0 ]; then
-  echo "setup: not root, cannot apt-get install; run: sudo apt-get install -y ${missing[*]}" >&2
-  exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/tok-setup-apt.log 2>&1; then
-  apt-get update -qq >>/tmp/tok-setup-apt.log 2>&1 || true
-  if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >>/tmp/tok-setup-apt.log 2>&1; then
-    for pkg in "${missing[@]}"; do
-      dpkg -s "$pkg" >/dev/null 2>&1 || echo "setup: could not install Debian package '$pkg' (log: /tmp/tok-setup-apt.log)" >&2
-    done
-    exit 1
-  fi
-fi
-echo "setup: installed ${missing[*]}"

@@ -1,0 +1,113 @@
+package api_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"tokapi.io/tok/shared/manifest"
+)
+
+// Generator versions customers are known to use; the spec must work with them as it is.
+const (
+	oapiCodegen    = "github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen@v2.8.2"
+	oapiRuntime    = "github.com/oapi-codegen/runtime v1.9.0"
+	nodeToolsDir   = ".tok/node/node_modules/.bin" // scripts/setup/setup.sh installs api/tools there
+	typedEventJSON = `{"id":"evt_01KBR5W1T3X6NQ2ZV7M8C9D0EF","type":"consent.authorized","createdAt":"2026-12-01T10:00:00Z",` +
+		`"data":{"consentId":"con_01KBR5W1T3X6NQ2ZV7M8C9D0EF","bankId":"erste-hr","status":"AUTHORIZED"}}`
+)
+
+func specPath(t *testing.T) (root, spec string) {
+	t.Helper()
+	root, err := manifest.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, filepath.Join(root, "api", "openapi.yaml")
+}
+
+func run(t *testing.T, dir string, env []string, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// TestOapiCodegenClientCompiles generates the Go types and client with oapi-codegen's
+// defaults (pruning on) and builds them, with a program that decodes an event into its
+// per-type struct through the discriminator.
+func TestOapiCodegenClientCompiles(t *testing.T) {
+	_, spec := specPath(t)
+	dir := t.TempDir()
+	run(t, dir, nil, "go", "run", oapiCodegen, "-generate", "types,client", "-package", "tokclient", "-o", "client.gen.go", spec)
+	files := map[string]string{
+		"go.mod": "module tokclient\n\ngo 1.26\n\nrequire " + oapiRuntime + "\n",
+		"event_test.go": `package tokclient
+
+import "testing"
+
+func TestTypedEvent(t *testing.T) {
+	var e Event
+	if err := e.UnmarshalJSON([]byte(` + "`" + typedEventJSON + "`" + `)); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.ValueByDiscriminator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ok := v.(ConsentAuthorizedEvent)
+	if !ok || c.Data.ConsentId != "con_01KBR5W1T3X6NQ2ZV7M8C9D0EF" || c.Data.BankId != "erste-hr" {
+		t.Fatalf("got %T %+v", v, v)
+	}
+	var _ ClientWithResponsesInterface = (*ClientWithResponses)(nil)
+}
+`,
+	}
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := []string{"GOFLAGS=-mod=mod", "GOWORK=off"}
+	run(t, dir, env, "go", "mod", "tidy")
+	run(t, dir, env, "go", "vet", "./...")
+	run(t, dir, env, "go", "test", "-count=1", "./...")
+}
+
+// TestOpenAPITypeScriptPassesStrict generates openapi-typescript's types and type-checks
+// them with tsc --strict, with a module that narrows an event on its type.
+func TestOpenAPITypeScriptPassesStrict(t *testing.T) {
+	root, spec := specPath(t)
+	bin := filepath.Join(root, nodeToolsDir)
+	for _, tool := range []string{"openapi-typescript", "tsc"} {
+		if _, err := os.Stat(filepath.Join(bin, tool)); err != nil {
+			t.Fatalf("%s is not installed in %s: run scripts/setup/setup.sh (make test does): %v", tool, nodeToolsDir, err)
+		}
+	}
+	dir := t.TempDir()
+	run(t, dir, nil, filepath.Join(bin, "openapi-typescript"), spec, "-o", "tok.d.ts")
+	use := `import type { components } from "./tok";
+
+type Event = components["schemas"]["Event"];
+
+export function consentOf(e: Event): string | undefined {
+  switch (e.type) {
+    case "consent.authorized":
+      return e.data.consentId;
+    case "transactions.created":
+      return e.data.transactionIds[0];
+    default:
+      return undefined;
+  }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "use.ts"), []byte(use), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, dir, nil, filepath.Join(bin, "tsc"), "--strict", "--noEmit", "--target", "es2022", "--module", "nodenext", "tok.d.ts", "use.ts")
+}
