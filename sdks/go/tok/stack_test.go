@@ -80,10 +80,17 @@ func TestAgainstStack(t *testing.T) {
 			t.Errorf("changes: %+v %v", changes, err)
 		}
 		events, err := client.Events.List(ctx, &tok.ListEventsParams{Type: tok.Ptr(tok.EventTypeTransactionsCreated)})
-		if err != nil || len(events.Data) == 0 || events.Data[0].Type != tok.EventTypeTransactionsCreated {
-			t.Errorf("events: %+v %v", events, err)
-		} else if ev, err := client.Events.Get(ctx, events.Data[0].ID); err != nil || ev.ID != events.Data[0].ID {
-			t.Errorf("event: %+v %v", ev, err)
+		if err != nil || len(events.Data) == 0 {
+			t.Fatalf("events: %+v %v", events, err)
+		}
+		// Events are typed by their discriminator: each type has its own struct.
+		created, err := events.Data[0].AsTransactionsCreatedEvent()
+		if typ, _ := events.Data[0].Discriminator(); err != nil || typ != string(tok.EventTypeTransactionsCreated) || len(created.Data.TransactionIds) == 0 {
+			t.Errorf("events: %q %+v %v", typ, created, err)
+		} else if ev, err := client.Events.Get(ctx, created.ID); err != nil {
+			t.Errorf("event: %v", err)
+		} else if got, err := ev.AsTransactionsCreatedEvent(); err != nil || got.ID != created.ID {
+			t.Errorf("event: %+v %v", got, err)
 		}
 	})
 

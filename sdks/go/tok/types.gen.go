@@ -4,7 +4,11 @@
 package tok
 
 import (
+	"encoding/json"
+	"errors"
 	"time"
+
+	"github.com/oapi-codegen/runtime"
 )
 
 // Defines values for AccountConsentStatus.
@@ -22,6 +26,21 @@ func (e AccountConsentStatus) Valid() bool {
 	case AccountConsentStatusEXPIRED:
 		return true
 	case AccountConsentStatusREVOKED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AccountBalanceUpdatedEventType.
+const (
+	AccountBalanceUpdatedEventTypeAccountBalanceUpdated AccountBalanceUpdatedEventType = "account.balance_updated"
+)
+
+// Valid indicates whether the value is a known member of the AccountBalanceUpdatedEventType enum.
+func (e AccountBalanceUpdatedEventType) Valid() bool {
+	switch e {
+	case AccountBalanceUpdatedEventTypeAccountBalanceUpdated:
 		return true
 	default:
 		return false
@@ -103,6 +122,81 @@ func (e ConsentAccess) Valid() bool {
 	case ConsentAccessBalances:
 		return true
 	case ConsentAccessTransactions:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentAuthorizedEventType.
+const (
+	ConsentAuthorizedEventTypeConsentAuthorized ConsentAuthorizedEventType = "consent.authorized"
+)
+
+// Valid indicates whether the value is a known member of the ConsentAuthorizedEventType enum.
+func (e ConsentAuthorizedEventType) Valid() bool {
+	switch e {
+	case ConsentAuthorizedEventTypeConsentAuthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentExpiredEventType.
+const (
+	ConsentExpiredEventTypeConsentExpired ConsentExpiredEventType = "consent.expired"
+)
+
+// Valid indicates whether the value is a known member of the ConsentExpiredEventType enum.
+func (e ConsentExpiredEventType) Valid() bool {
+	switch e {
+	case ConsentExpiredEventTypeConsentExpired:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentExpiringEventType.
+const (
+	ConsentExpiringEventTypeConsentExpiring ConsentExpiringEventType = "consent.expiring"
+)
+
+// Valid indicates whether the value is a known member of the ConsentExpiringEventType enum.
+func (e ConsentExpiringEventType) Valid() bool {
+	switch e {
+	case ConsentExpiringEventTypeConsentExpiring:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentRejectedEventType.
+const (
+	ConsentRejectedEventTypeConsentRejected ConsentRejectedEventType = "consent.rejected"
+)
+
+// Valid indicates whether the value is a known member of the ConsentRejectedEventType enum.
+func (e ConsentRejectedEventType) Valid() bool {
+	switch e {
+	case ConsentRejectedEventTypeConsentRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ConsentRevokedEventType.
+const (
+	ConsentRevokedEventTypeConsentRevoked ConsentRevokedEventType = "consent.revoked"
+)
+
+// Valid indicates whether the value is a known member of the ConsentRevokedEventType enum.
+func (e ConsentRevokedEventType) Valid() bool {
+	switch e {
+	case ConsentRevokedEventTypeConsentRevoked:
 		return true
 	default:
 		return false
@@ -439,6 +533,36 @@ func (e OrganisationTier) Valid() bool {
 	}
 }
 
+// Defines values for PingEventType.
+const (
+	PingEventTypeWebhookPing PingEventType = "webhook.ping"
+)
+
+// Valid indicates whether the value is a known member of the PingEventType enum.
+func (e PingEventType) Valid() bool {
+	switch e {
+	case PingEventTypeWebhookPing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SyncFailedEventType.
+const (
+	SyncFailedEventTypeSyncFailed SyncFailedEventType = "sync.failed"
+)
+
+// Valid indicates whether the value is a known member of the SyncFailedEventType enum.
+func (e SyncFailedEventType) Valid() bool {
+	switch e {
+	case SyncFailedEventTypeSyncFailed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TransactionDirection.
 const (
 	TransactionDirectionInbound  TransactionDirection = "inbound"
@@ -508,6 +632,51 @@ func (e TransactionChangesDataType) Valid() bool {
 	case TransactionChangesDataTypeModified:
 		return true
 	case TransactionChangesDataTypeRemoved:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransactionsCreatedEventType.
+const (
+	TransactionsCreatedEventTypeTransactionsCreated TransactionsCreatedEventType = "transactions.created"
+)
+
+// Valid indicates whether the value is a known member of the TransactionsCreatedEventType enum.
+func (e TransactionsCreatedEventType) Valid() bool {
+	switch e {
+	case TransactionsCreatedEventTypeTransactionsCreated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransactionsRemovedEventType.
+const (
+	TransactionsRemovedEventTypeTransactionsRemoved TransactionsRemovedEventType = "transactions.removed"
+)
+
+// Valid indicates whether the value is a known member of the TransactionsRemovedEventType enum.
+func (e TransactionsRemovedEventType) Valid() bool {
+	switch e {
+	case TransactionsRemovedEventTypeTransactionsRemoved:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for TransactionsUpdatedEventType.
+const (
+	TransactionsUpdatedEventTypeTransactionsUpdated TransactionsUpdatedEventType = "transactions.updated"
+)
+
+// Valid indicates whether the value is a known member of the TransactionsUpdatedEventType enum.
+func (e TransactionsUpdatedEventType) Valid() bool {
+	switch e {
+	case TransactionsUpdatedEventTypeTransactionsUpdated:
 		return true
 	default:
 		return false
@@ -680,6 +849,17 @@ type Account struct {
 // AccountConsentStatus defines model for Account.ConsentStatus.
 type AccountConsentStatus string
 
+// AccountBalanceUpdatedEvent An account's balances changed.
+type AccountBalanceUpdatedEvent struct {
+	CreatedAt time.Time                      `json:"createdAt"`
+	Data      BalanceUpdatedEventData        `json:"data"`
+	ID        string                         `json:"id"`
+	Type      AccountBalanceUpdatedEventType `json:"type"`
+}
+
+// AccountBalanceUpdatedEventType defines model for AccountBalanceUpdatedEvent.Type.
+type AccountBalanceUpdatedEventType string
+
 // AccountBalances defines model for AccountBalances.
 type AccountBalances struct {
 	AccountID string     `json:"accountId"`
@@ -718,9 +898,15 @@ type Balance struct {
 
 // BalanceUpdatedEventData defines model for BalanceUpdatedEventData.
 type BalanceUpdatedEventData struct {
-	AccountID    string                   `json:"accountId"`
-	Balances     []map[string]interface{} `json:"balances"`
-	ConnectionID *string                  `json:"connectionId,omitempty"`
+	AccountID string `json:"accountId"`
+	Balances  []struct {
+		Amount   string `json:"amount"`
+		Currency string `json:"currency"`
+
+		// Type The bank's balance type (closingBooked, interimAvailable, ...).
+		Type string `json:"type"`
+	} `json:"balances"`
+	ConnectionID *string `json:"connectionId,omitempty"`
 }
 
 // Bank defines model for Bank.
@@ -797,6 +983,17 @@ type Consent struct {
 // ConsentAccess defines model for Consent.Access.
 type ConsentAccess string
 
+// ConsentAuthorizedEvent The PSU authorised a consent at the bank; accounts sync next.
+type ConsentAuthorizedEvent struct {
+	CreatedAt time.Time                  `json:"createdAt"`
+	Data      ConsentEventData           `json:"data"`
+	ID        string                     `json:"id"`
+	Type      ConsentAuthorizedEventType `json:"type"`
+}
+
+// ConsentAuthorizedEventType defines model for ConsentAuthorizedEvent.Type.
+type ConsentAuthorizedEventType string
+
 // ConsentEventData defines model for ConsentEventData.
 type ConsentEventData struct {
 	BankID       string  `json:"bankId"`
@@ -809,12 +1006,56 @@ type ConsentEventData struct {
 	ValidUntil *time.Time `json:"validUntil,omitempty"`
 }
 
+// ConsentExpiredEvent The consent expired; data stops syncing until the PSU renews it.
+type ConsentExpiredEvent struct {
+	CreatedAt time.Time               `json:"createdAt"`
+	Data      ConsentEventData        `json:"data"`
+	ID        string                  `json:"id"`
+	Type      ConsentExpiredEventType `json:"type"`
+}
+
+// ConsentExpiredEventType defines model for ConsentExpiredEvent.Type.
+type ConsentExpiredEventType string
+
+// ConsentExpiringEvent The consent expires soon (see validUntil); ask the PSU to renew it.
+type ConsentExpiringEvent struct {
+	CreatedAt time.Time                `json:"createdAt"`
+	Data      ConsentEventData         `json:"data"`
+	ID        string                   `json:"id"`
+	Type      ConsentExpiringEventType `json:"type"`
+}
+
+// ConsentExpiringEventType defines model for ConsentExpiringEvent.Type.
+type ConsentExpiringEventType string
+
 // ConsentList defines model for ConsentList.
 type ConsentList struct {
 	Data       []Consent `json:"data"`
 	HasMore    bool      `json:"hasMore"`
 	NextCursor *string   `json:"nextCursor"`
 }
+
+// ConsentRejectedEvent The PSU or the bank rejected the consent.
+type ConsentRejectedEvent struct {
+	CreatedAt time.Time                `json:"createdAt"`
+	Data      ConsentEventData         `json:"data"`
+	ID        string                   `json:"id"`
+	Type      ConsentRejectedEventType `json:"type"`
+}
+
+// ConsentRejectedEventType defines model for ConsentRejectedEvent.Type.
+type ConsentRejectedEventType string
+
+// ConsentRevokedEvent The consent was revoked (by the PSU at the bank, or through the API).
+type ConsentRevokedEvent struct {
+	CreatedAt time.Time               `json:"createdAt"`
+	Data      ConsentEventData        `json:"data"`
+	ID        string                  `json:"id"`
+	Type      ConsentRevokedEventType `json:"type"`
+}
+
+// ConsentRevokedEventType defines model for ConsentRevokedEvent.Type.
+type ConsentRevokedEventType string
 
 // ConsentStatus AWAITING_AUTHORIZATION until the customer finishes the bank's SCA (until `authorizeBy`,
 // then FAILED); AUTHORIZED; REJECTED (denied at the bank); FAILED (bank error or window
@@ -876,14 +1117,10 @@ type Error struct {
 // ErrorErrorCode defines model for Error.Error.Code.
 type ErrorErrorCode string
 
-// Event A domain event, exactly as webhooks POST it. `data` depends on `type` (see the `webhooks` section).
+// Event A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated
+// clients get one type per event (discriminated on `type`).
 type Event struct {
-	CreatedAt time.Time              `json:"createdAt"`
-	Data      map[string]interface{} `json:"data"`
-	ID        string                 `json:"id"`
-
-	// Type A domain event type. `webhook.ping` is sent only by POST /v1/webhooks/{id}/test, to that endpoint.
-	Type EventType `json:"type"`
+	union json.RawMessage
 }
 
 // EventList defines model for EventList.
@@ -1004,13 +1241,16 @@ type OrganisationEnvironment string
 // OrganisationTier defines model for Organisation.Tier.
 type OrganisationTier string
 
-// PingEvent defines model for PingEvent.
+// PingEvent A test event from POST /v1/webhooks/{id}/test, to that endpoint only.
 type PingEvent struct {
 	CreatedAt time.Time     `json:"createdAt"`
 	Data      PingEventData `json:"data"`
 	ID        string        `json:"id"`
-	Type      interface{}   `json:"type"`
+	Type      PingEventType `json:"type"`
 }
+
+// PingEventType defines model for PingEvent.Type.
+type PingEventType string
 
 // PingEventData defines model for PingEventData.
 type PingEventData struct {
@@ -1056,6 +1296,17 @@ type StandingOrderList struct {
 	HasMore    bool            `json:"hasMore"`
 	NextCursor *string         `json:"nextCursor"`
 }
+
+// SyncFailedEvent A background sync failed at the bank.
+type SyncFailedEvent struct {
+	CreatedAt time.Time           `json:"createdAt"`
+	Data      SyncFailedEventData `json:"data"`
+	ID        string              `json:"id"`
+	Type      SyncFailedEventType `json:"type"`
+}
+
+// SyncFailedEventType defines model for SyncFailedEvent.Type.
+type SyncFailedEventType string
 
 // SyncFailedEventData defines model for SyncFailedEventData.
 type SyncFailedEventData struct {
@@ -1122,6 +1373,17 @@ type TransactionList struct {
 	NextCursor *string       `json:"nextCursor"`
 }
 
+// TransactionsCreatedEvent New transactions were synced.
+type TransactionsCreatedEvent struct {
+	CreatedAt time.Time                    `json:"createdAt"`
+	Data      TransactionsEventData        `json:"data"`
+	ID        string                       `json:"id"`
+	Type      TransactionsCreatedEventType `json:"type"`
+}
+
+// TransactionsCreatedEventType defines model for TransactionsCreatedEvent.Type.
+type TransactionsCreatedEventType string
+
 // TransactionsEventData defines model for TransactionsEventData.
 type TransactionsEventData struct {
 	AccountID    string  `json:"accountId"`
@@ -1130,6 +1392,28 @@ type TransactionsEventData struct {
 	// TransactionIds The transactions concerned (fetch them with GET /v1/accounts/{id}/transactions); large batches come as several events.
 	TransactionIds []string `json:"transactionIds"`
 }
+
+// TransactionsRemovedEvent Pending transactions the bank dropped.
+type TransactionsRemovedEvent struct {
+	CreatedAt time.Time                    `json:"createdAt"`
+	Data      TransactionsEventData        `json:"data"`
+	ID        string                       `json:"id"`
+	Type      TransactionsRemovedEventType `json:"type"`
+}
+
+// TransactionsRemovedEventType defines model for TransactionsRemovedEvent.Type.
+type TransactionsRemovedEventType string
+
+// TransactionsUpdatedEvent Transactions changed (e.g. pending became booked, reconciled under the same ID).
+type TransactionsUpdatedEvent struct {
+	CreatedAt time.Time                    `json:"createdAt"`
+	Data      TransactionsEventData        `json:"data"`
+	ID        string                       `json:"id"`
+	Type      TransactionsUpdatedEventType `json:"type"`
+}
+
+// TransactionsUpdatedEventType defines model for TransactionsUpdatedEvent.Type.
+type TransactionsUpdatedEventType string
 
 // UpdateMemberRequest defines model for UpdateMemberRequest.
 type UpdateMemberRequest struct {
@@ -1269,17 +1553,8 @@ type OrgLimit = int
 // WebhookCursor defines model for WebhookCursor.
 type WebhookCursor = string
 
-// WebhookIDHeader defines model for WebhookIdHeader.
-type WebhookIDHeader = string
-
 // WebhookLimit defines model for WebhookLimit.
 type WebhookLimit = int
-
-// WebhookSignatureHeader defines model for WebhookSignatureHeader.
-type WebhookSignatureHeader = string
-
-// WebhookTimestampHeader defines model for WebhookTimestampHeader.
-type WebhookTimestampHeader = string
 
 // BadGateway defines model for BadGateway.
 type BadGateway = Error
@@ -1453,224 +1728,136 @@ type ListWebhookDeliveriesParams struct {
 	Cursor *WebhookCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
-// OnAccountBalanceUpdatedJSONBody defines parameters for OnAccountBalanceUpdated.
-type OnAccountBalanceUpdatedJSONBody struct {
-	CreatedAt time.Time               `json:"createdAt"`
-	Data      BalanceUpdatedEventData `json:"data"`
-	ID        string                  `json:"id"`
-	Type      interface{}             `json:"type"`
-}
-
 // OnAccountBalanceUpdatedParams defines parameters for OnAccountBalanceUpdated.
 type OnAccountBalanceUpdatedParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
-	WebhookID WebhookIDHeader `json:"webhook-id"`
+	WebhookID string `json:"webhook-id"`
 
 	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
-	WebhookTimestamp WebhookTimestampHeader `json:"webhook-timestamp"`
+	WebhookTimestamp string `json:"webhook-timestamp"`
 
 	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
-	WebhookSignature WebhookSignatureHeader `json:"webhook-signature"`
-}
-
-// OnConsentAuthorizedJSONBody defines parameters for OnConsentAuthorized.
-type OnConsentAuthorizedJSONBody struct {
-	CreatedAt time.Time        `json:"createdAt"`
-	Data      ConsentEventData `json:"data"`
-	ID        string           `json:"id"`
-	Type      interface{}      `json:"type"`
+	WebhookSignature string `json:"webhook-signature"`
 }
 
 // OnConsentAuthorizedParams defines parameters for OnConsentAuthorized.
 type OnConsentAuthorizedParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
-	WebhookID WebhookIDHeader `json:"webhook-id"`
+	WebhookID string `json:"webhook-id"`
 
 	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
-	WebhookTimestamp WebhookTimestampHeader `json:"webhook-timestamp"`
+	WebhookTimestamp string `json:"webhook-timestamp"`
 
 	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
-	WebhookSignature WebhookSignatureHeader `json:"webhook-signature"`
-}
-
-// OnConsentExpiredJSONBody defines parameters for OnConsentExpired.
-type OnConsentExpiredJSONBody struct {
-	CreatedAt time.Time        `json:"createdAt"`
-	Data      ConsentEventData `json:"data"`
-	ID        string           `json:"id"`
-	Type      interface{}      `json:"type"`
+	WebhookSignature string `json:"webhook-signature"`
 }
 
 // OnConsentExpiredParams defines parameters for OnConsentExpired.
 type OnConsentExpiredParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
-	WebhookID WebhookIDHeader `json:"webhook-id"`
+	WebhookID string `json:"webhook-id"`
 
 	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
-	WebhookTimestamp WebhookTimestampHeader `json:"webhook-timestamp"`
+	WebhookTimestamp string `json:"webhook-timestamp"`
 
 	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
-	WebhookSignature WebhookSignatureHeader `json:"webhook-signature"`
-}
-
-// OnConsentExpiringJSONBody defines parameters for OnConsentExpiring.
-type OnConsentExpiringJSONBody struct {
-	CreatedAt time.Time        `json:"createdAt"`
-	Data      ConsentEventData `json:"data"`
-	ID        string           `json:"id"`
-	Type      interface{}      `json:"type"`
+	WebhookSignature string `json:"webhook-signature"`
 }
 
 // OnConsentExpiringParams defines parameters for OnConsentExpiring.
 type OnConsentExpiringParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
-	WebhookID WebhookIDHeader `json:"webhook-id"`
+	WebhookID string `json:"webhook-id"`
 
 	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
-	WebhookTimestamp WebhookTimestampHeader `json:"webhook-timestamp"`
+	WebhookTimestamp string `json:"webhook-timestamp"`
 
 	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
-	WebhookSignature WebhookSignatureHeader `json:"webhook-signature"`
-}
-
-// OnConsentRejectedJSONBody defines parameters for OnConsentRejected.
-type OnConsentRejectedJSONBody struct {
-	CreatedAt time.Time        `json:"createdAt"`
-	Data      ConsentEventData `json:"data"`
-	ID        string           `json:"id"`
-	Type      interface{}      `json:"type"`
+	WebhookSignature string `json:"webhook-signature"`
 }
 
 // OnConsentRejectedParams defines parameters for OnConsentRejected.
 type OnConsentRejectedParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
-	WebhookID WebhookIDHeader `json:"webhook-id"`
+	WebhookID string `json:"webhook-id"`
 
 	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
-	WebhookTimestamp WebhookTimestampHeader `json:"webhook-timestamp"`
+	WebhookTimestamp string `json:"webhook-timestamp"`
 
 	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
-	WebhookSignature WebhookSignatureHeader `json:"webhook-signature"`
-}
-
-// OnConsentRevokedJSONBody defines parameters for OnConsentRevoked.
-type OnConsentRevokedJSONBody struct {
-	CreatedAt time.Time        `json:"createdAt"`
-	Data      ConsentEventData `json:"data"`
-	ID        string           `json:"id"`
-	Type      interface{}      `json:"type"`
+	WebhookSignature string `json:"webhook-signature"`
 }
 
 // OnConsentRevokedParams defines parameters for OnConsentRevoked.
 type OnConsentRevokedParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
-	WebhookID WebhookIDHeader `json:"webhook-id"`
+	WebhookID string `json:"webhook-id"`
 
 	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
-	WebhookTimestamp WebhookTimestampHeader `json:"webhook-timestamp"`
+	WebhookTimestamp string `json:"webhook-timestamp"`
 
 	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
-	WebhookSignature WebhookSignatureHeader `json:"webhook-signature"`
-}
-
-// OnSyncFailedJSONBody defines parameters for OnSyncFailed.
-type OnSyncFailedJSONBody struct {
-	CreatedAt time.Time           `json:"createdAt"`
-	Data      SyncFailedEventData `json:"data"`
-	ID        string              `json:"id"`
-	Type      interface{}         `json:"type"`
+	WebhookSignature string `json:"webhook-signature"`
 }
 
 // OnSyncFailedParams defines parameters for OnSyncFailed.
 type OnSyncFailedParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
-	WebhookID WebhookIDHeader `json:"webhook-id"`
+	WebhookID string `json:"webhook-id"`
 
 	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
-	WebhookTimestamp WebhookTimestampHeader `json:"webhook-timestamp"`
+	WebhookTimestamp string `json:"webhook-timestamp"`
 
 	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
-	WebhookSignature WebhookSignatureHeader `json:"webhook-signature"`
-}
-
-// OnTransactionsCreatedJSONBody defines parameters for OnTransactionsCreated.
-type OnTransactionsCreatedJSONBody struct {
-	CreatedAt time.Time             `json:"createdAt"`
-	Data      TransactionsEventData `json:"data"`
-	ID        string                `json:"id"`
-	Type      interface{}           `json:"type"`
+	WebhookSignature string `json:"webhook-signature"`
 }
 
 // OnTransactionsCreatedParams defines parameters for OnTransactionsCreated.
 type OnTransactionsCreatedParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
-	WebhookID WebhookIDHeader `json:"webhook-id"`
+	WebhookID string `json:"webhook-id"`
 
 	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
-	WebhookTimestamp WebhookTimestampHeader `json:"webhook-timestamp"`
+	WebhookTimestamp string `json:"webhook-timestamp"`
 
 	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
-	WebhookSignature WebhookSignatureHeader `json:"webhook-signature"`
-}
-
-// OnTransactionsRemovedJSONBody defines parameters for OnTransactionsRemoved.
-type OnTransactionsRemovedJSONBody struct {
-	CreatedAt time.Time             `json:"createdAt"`
-	Data      TransactionsEventData `json:"data"`
-	ID        string                `json:"id"`
-	Type      interface{}           `json:"type"`
+	WebhookSignature string `json:"webhook-signature"`
 }
 
 // OnTransactionsRemovedParams defines parameters for OnTransactionsRemoved.
 type OnTransactionsRemovedParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
-	WebhookID WebhookIDHeader `json:"webhook-id"`
+	WebhookID string `json:"webhook-id"`
 
 	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
-	WebhookTimestamp WebhookTimestampHeader `json:"webhook-timestamp"`
+	WebhookTimestamp string `json:"webhook-timestamp"`
 
 	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
-	WebhookSignature WebhookSignatureHeader `json:"webhook-signature"`
-}
-
-// OnTransactionsUpdatedJSONBody defines parameters for OnTransactionsUpdated.
-type OnTransactionsUpdatedJSONBody struct {
-	CreatedAt time.Time             `json:"createdAt"`
-	Data      TransactionsEventData `json:"data"`
-	ID        string                `json:"id"`
-	Type      interface{}           `json:"type"`
+	WebhookSignature string `json:"webhook-signature"`
 }
 
 // OnTransactionsUpdatedParams defines parameters for OnTransactionsUpdated.
 type OnTransactionsUpdatedParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
-	WebhookID WebhookIDHeader `json:"webhook-id"`
+	WebhookID string `json:"webhook-id"`
 
 	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
-	WebhookTimestamp WebhookTimestampHeader `json:"webhook-timestamp"`
+	WebhookTimestamp string `json:"webhook-timestamp"`
 
 	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
-	WebhookSignature WebhookSignatureHeader `json:"webhook-signature"`
-}
-
-// OnWebhookPingJSONBody defines parameters for OnWebhookPing.
-type OnWebhookPingJSONBody struct {
-	CreatedAt time.Time     `json:"createdAt"`
-	Data      PingEventData `json:"data"`
-	ID        string        `json:"id"`
-	Type      interface{}   `json:"type"`
+	WebhookSignature string `json:"webhook-signature"`
 }
 
 // OnWebhookPingParams defines parameters for OnWebhookPing.
 type OnWebhookPingParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
-	WebhookID WebhookIDHeader `json:"webhook-id"`
+	WebhookID string `json:"webhook-id"`
 
 	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
-	WebhookTimestamp WebhookTimestampHeader `json:"webhook-timestamp"`
+	WebhookTimestamp string `json:"webhook-timestamp"`
 
 	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
-	WebhookSignature WebhookSignatureHeader `json:"webhook-signature"`
+	WebhookSignature string `json:"webhook-signature"`
 }
 
 // CreateAPIKeyJSONRequestBody defines body for CreateAPIKey for application/json ContentType.
@@ -1698,34 +1885,459 @@ type CreateWebhookJSONRequestBody = CreateWebhookRequest
 type UpdateWebhookJSONRequestBody = UpdateWebhookRequest
 
 // OnAccountBalanceUpdatedJSONRequestBody defines body for OnAccountBalanceUpdated for application/json ContentType.
-type OnAccountBalanceUpdatedJSONRequestBody OnAccountBalanceUpdatedJSONBody
+type OnAccountBalanceUpdatedJSONRequestBody = AccountBalanceUpdatedEvent
 
 // OnConsentAuthorizedJSONRequestBody defines body for OnConsentAuthorized for application/json ContentType.
-type OnConsentAuthorizedJSONRequestBody OnConsentAuthorizedJSONBody
+type OnConsentAuthorizedJSONRequestBody = ConsentAuthorizedEvent
 
 // OnConsentExpiredJSONRequestBody defines body for OnConsentExpired for application/json ContentType.
-type OnConsentExpiredJSONRequestBody OnConsentExpiredJSONBody
+type OnConsentExpiredJSONRequestBody = ConsentExpiredEvent
 
 // OnConsentExpiringJSONRequestBody defines body for OnConsentExpiring for application/json ContentType.
-type OnConsentExpiringJSONRequestBody OnConsentExpiringJSONBody
+type OnConsentExpiringJSONRequestBody = ConsentExpiringEvent
 
 // OnConsentRejectedJSONRequestBody defines body for OnConsentRejected for application/json ContentType.
-type OnConsentRejectedJSONRequestBody OnConsentRejectedJSONBody
+type OnConsentRejectedJSONRequestBody = ConsentRejectedEvent
 
 // OnConsentRevokedJSONRequestBody defines body for OnConsentRevoked for application/json ContentType.
-type OnConsentRevokedJSONRequestBody OnConsentRevokedJSONBody
+type OnConsentRevokedJSONRequestBody = ConsentRevokedEvent
 
 // OnSyncFailedJSONRequestBody defines body for OnSyncFailed for application/json ContentType.
-type OnSyncFailedJSONRequestBody OnSyncFailedJSONBody
+type OnSyncFailedJSONRequestBody = SyncFailedEvent
 
 // OnTransactionsCreatedJSONRequestBody defines body for OnTransactionsCreated for application/json ContentType.
-type OnTransactionsCreatedJSONRequestBody OnTransactionsCreatedJSONBody
+type OnTransactionsCreatedJSONRequestBody = TransactionsCreatedEvent
 
 // OnTransactionsRemovedJSONRequestBody defines body for OnTransactionsRemoved for application/json ContentType.
-type OnTransactionsRemovedJSONRequestBody OnTransactionsRemovedJSONBody
+type OnTransactionsRemovedJSONRequestBody = TransactionsRemovedEvent
 
 // OnTransactionsUpdatedJSONRequestBody defines body for OnTransactionsUpdated for application/json ContentType.
-type OnTransactionsUpdatedJSONRequestBody OnTransactionsUpdatedJSONBody
+type OnTransactionsUpdatedJSONRequestBody = TransactionsUpdatedEvent
 
 // OnWebhookPingJSONRequestBody defines body for OnWebhookPing for application/json ContentType.
-type OnWebhookPingJSONRequestBody OnWebhookPingJSONBody
+type OnWebhookPingJSONRequestBody = PingEvent
+
+// AsConsentAuthorizedEvent returns the union data inside the Event as a ConsentAuthorizedEvent
+func (t Event) AsConsentAuthorizedEvent() (ConsentAuthorizedEvent, error) {
+	var body ConsentAuthorizedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromConsentAuthorizedEvent overwrites any union data inside the Event as the provided ConsentAuthorizedEvent
+func (t *Event) FromConsentAuthorizedEvent(v ConsentAuthorizedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"consent.authorized"}`))
+	t.union = b
+	return err
+}
+
+// MergeConsentAuthorizedEvent performs a merge with any union data inside the Event, using the provided ConsentAuthorizedEvent
+func (t *Event) MergeConsentAuthorizedEvent(v ConsentAuthorizedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"consent.authorized"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsConsentRejectedEvent returns the union data inside the Event as a ConsentRejectedEvent
+func (t Event) AsConsentRejectedEvent() (ConsentRejectedEvent, error) {
+	var body ConsentRejectedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromConsentRejectedEvent overwrites any union data inside the Event as the provided ConsentRejectedEvent
+func (t *Event) FromConsentRejectedEvent(v ConsentRejectedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"consent.rejected"}`))
+	t.union = b
+	return err
+}
+
+// MergeConsentRejectedEvent performs a merge with any union data inside the Event, using the provided ConsentRejectedEvent
+func (t *Event) MergeConsentRejectedEvent(v ConsentRejectedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"consent.rejected"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsConsentRevokedEvent returns the union data inside the Event as a ConsentRevokedEvent
+func (t Event) AsConsentRevokedEvent() (ConsentRevokedEvent, error) {
+	var body ConsentRevokedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromConsentRevokedEvent overwrites any union data inside the Event as the provided ConsentRevokedEvent
+func (t *Event) FromConsentRevokedEvent(v ConsentRevokedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"consent.revoked"}`))
+	t.union = b
+	return err
+}
+
+// MergeConsentRevokedEvent performs a merge with any union data inside the Event, using the provided ConsentRevokedEvent
+func (t *Event) MergeConsentRevokedEvent(v ConsentRevokedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"consent.revoked"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsConsentExpiringEvent returns the union data inside the Event as a ConsentExpiringEvent
+func (t Event) AsConsentExpiringEvent() (ConsentExpiringEvent, error) {
+	var body ConsentExpiringEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromConsentExpiringEvent overwrites any union data inside the Event as the provided ConsentExpiringEvent
+func (t *Event) FromConsentExpiringEvent(v ConsentExpiringEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"consent.expiring"}`))
+	t.union = b
+	return err
+}
+
+// MergeConsentExpiringEvent performs a merge with any union data inside the Event, using the provided ConsentExpiringEvent
+func (t *Event) MergeConsentExpiringEvent(v ConsentExpiringEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"consent.expiring"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsConsentExpiredEvent returns the union data inside the Event as a ConsentExpiredEvent
+func (t Event) AsConsentExpiredEvent() (ConsentExpiredEvent, error) {
+	var body ConsentExpiredEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromConsentExpiredEvent overwrites any union data inside the Event as the provided ConsentExpiredEvent
+func (t *Event) FromConsentExpiredEvent(v ConsentExpiredEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"consent.expired"}`))
+	t.union = b
+	return err
+}
+
+// MergeConsentExpiredEvent performs a merge with any union data inside the Event, using the provided ConsentExpiredEvent
+func (t *Event) MergeConsentExpiredEvent(v ConsentExpiredEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"consent.expired"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsTransactionsCreatedEvent returns the union data inside the Event as a TransactionsCreatedEvent
+func (t Event) AsTransactionsCreatedEvent() (TransactionsCreatedEvent, error) {
+	var body TransactionsCreatedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromTransactionsCreatedEvent overwrites any union data inside the Event as the provided TransactionsCreatedEvent
+func (t *Event) FromTransactionsCreatedEvent(v TransactionsCreatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"transactions.created"}`))
+	t.union = b
+	return err
+}
+
+// MergeTransactionsCreatedEvent performs a merge with any union data inside the Event, using the provided TransactionsCreatedEvent
+func (t *Event) MergeTransactionsCreatedEvent(v TransactionsCreatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"transactions.created"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsTransactionsUpdatedEvent returns the union data inside the Event as a TransactionsUpdatedEvent
+func (t Event) AsTransactionsUpdatedEvent() (TransactionsUpdatedEvent, error) {
+	var body TransactionsUpdatedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromTransactionsUpdatedEvent overwrites any union data inside the Event as the provided TransactionsUpdatedEvent
+func (t *Event) FromTransactionsUpdatedEvent(v TransactionsUpdatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"transactions.updated"}`))
+	t.union = b
+	return err
+}
+
+// MergeTransactionsUpdatedEvent performs a merge with any union data inside the Event, using the provided TransactionsUpdatedEvent
+func (t *Event) MergeTransactionsUpdatedEvent(v TransactionsUpdatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"transactions.updated"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsTransactionsRemovedEvent returns the union data inside the Event as a TransactionsRemovedEvent
+func (t Event) AsTransactionsRemovedEvent() (TransactionsRemovedEvent, error) {
+	var body TransactionsRemovedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromTransactionsRemovedEvent overwrites any union data inside the Event as the provided TransactionsRemovedEvent
+func (t *Event) FromTransactionsRemovedEvent(v TransactionsRemovedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"transactions.removed"}`))
+	t.union = b
+	return err
+}
+
+// MergeTransactionsRemovedEvent performs a merge with any union data inside the Event, using the provided TransactionsRemovedEvent
+func (t *Event) MergeTransactionsRemovedEvent(v TransactionsRemovedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"transactions.removed"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsAccountBalanceUpdatedEvent returns the union data inside the Event as a AccountBalanceUpdatedEvent
+func (t Event) AsAccountBalanceUpdatedEvent() (AccountBalanceUpdatedEvent, error) {
+	var body AccountBalanceUpdatedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAccountBalanceUpdatedEvent overwrites any union data inside the Event as the provided AccountBalanceUpdatedEvent
+func (t *Event) FromAccountBalanceUpdatedEvent(v AccountBalanceUpdatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"account.balance_updated"}`))
+	t.union = b
+	return err
+}
+
+// MergeAccountBalanceUpdatedEvent performs a merge with any union data inside the Event, using the provided AccountBalanceUpdatedEvent
+func (t *Event) MergeAccountBalanceUpdatedEvent(v AccountBalanceUpdatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"account.balance_updated"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsSyncFailedEvent returns the union data inside the Event as a SyncFailedEvent
+func (t Event) AsSyncFailedEvent() (SyncFailedEvent, error) {
+	var body SyncFailedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromSyncFailedEvent overwrites any union data inside the Event as the provided SyncFailedEvent
+func (t *Event) FromSyncFailedEvent(v SyncFailedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"sync.failed"}`))
+	t.union = b
+	return err
+}
+
+// MergeSyncFailedEvent performs a merge with any union data inside the Event, using the provided SyncFailedEvent
+func (t *Event) MergeSyncFailedEvent(v SyncFailedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"sync.failed"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsPingEvent returns the union data inside the Event as a PingEvent
+func (t Event) AsPingEvent() (PingEvent, error) {
+	var body PingEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromPingEvent overwrites any union data inside the Event as the provided PingEvent
+func (t *Event) FromPingEvent(v PingEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"webhook.ping"}`))
+	t.union = b
+	return err
+}
+
+// MergePingEvent performs a merge with any union data inside the Event, using the provided PingEvent
+func (t *Event) MergePingEvent(v PingEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"webhook.ping"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t Event) Discriminator() (string, error) {
+	var discriminator struct {
+		Discriminator string `json:"type"`
+	}
+	err := json.Unmarshal(t.union, &discriminator)
+	return discriminator.Discriminator, err
+}
+
+func (t Event) ValueByDiscriminator() (interface{}, error) {
+	discriminator, err := t.Discriminator()
+	if err != nil {
+		return nil, err
+	}
+	switch discriminator {
+	case "account.balance_updated":
+		return t.AsAccountBalanceUpdatedEvent()
+	case "consent.authorized":
+		return t.AsConsentAuthorizedEvent()
+	case "consent.expired":
+		return t.AsConsentExpiredEvent()
+	case "consent.expiring":
+		return t.AsConsentExpiringEvent()
+	case "consent.rejected":
+		return t.AsConsentRejectedEvent()
+	case "consent.revoked":
+		return t.AsConsentRevokedEvent()
+	case "sync.failed":
+		return t.AsSyncFailedEvent()
+	case "transactions.created":
+		return t.AsTransactionsCreatedEvent()
+	case "transactions.removed":
+		return t.AsTransactionsRemovedEvent()
+	case "transactions.updated":
+		return t.AsTransactionsUpdatedEvent()
+	case "webhook.ping":
+		return t.AsPingEvent()
+	default:
+		return nil, errors.New("unknown discriminator value: " + discriminator)
+	}
+}
+
+func (t Event) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *Event) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
