@@ -46,18 +46,22 @@ type Keys interface {
 	Authenticate(ctx context.Context, hash string) (Key, error)
 }
 
-// Limiter is the organisation rate limiter (shared/ratelimit).
+// Limiter is the rate limiter (shared/ratelimit), for organisations and client addresses.
 type Limiter interface {
 	Allow(ctx context.Context, key string, tier ratelimit.Tier) (ratelimit.Decision, error)
+	Refund(key string)
 }
+
+// AddressTier limits, per client address and across instances, the requests that need a
+// key lookup or fail authentication: 60 a minute, burst 10.
+const AddressTier = ratelimit.Free
 
 // Authenticator is the middleware's state for one instance.
 type Authenticator struct {
-	keys      Keys
-	pepper    []byte
-	limiter   Limiter
-	anonymous Limiter
-	now       func() time.Time
+	keys    Keys
+	pepper  []byte
+	limiter Limiter
+	now     func() time.Time
 	// apiURLs are the base URLs of the two API hosts by environment, for the answer to a
 	// key sent to the other environment's host.
 	apiURLs map[string]string
@@ -83,10 +87,10 @@ func WithAPIURLs(live, sandbox string) Option {
 	return func(a *Authenticator) { a.apiURLs = map[string]string{tenant.Live: live, tenant.Sandbox: sandbox} }
 }
 
-// New returns an Authenticator. anonymous limits requests that fail authentication, per
-// instance, so guessing keys is slow too.
+// New returns an Authenticator. limiter limits organisations by their ID and, before any
+// key lookup, client addresses by "addr:<address>".
 func New(keys Keys, pepper []byte, limiter Limiter, opts ...Option) *Authenticator {
-	a := &Authenticator{keys: keys, pepper: pepper, limiter: limiter, anonymous: ratelimit.NewLocal(), now: time.Now, cache: map[string]cached{}}
+	a := &Authenticator{keys: keys, pepper: pepper, limiter: limiter, now: time.Now, cache: map[string]cached{}}
 	for _, o := range opts {
 		o(a)
 	}
@@ -115,23 +119,14 @@ func (a *Authenticator) wrongHost(keyEnv string) *httpapi.Error {
 // and hands the handler a context carrying the Caller and its tenant. A request that came
 // in on one environment's host (tenant.EnvironmentHeader, set by the load balancer) is
 // refused with the other environment's key before the key is looked up; without the header
-// (a caller inside the project) the key alone decides.
+// (a caller inside the project) the key alone decides. Every response of an
+// authenticated request, whatever the handler answers, carries the organisation's
+// rate-limit headers; a request that fails authentication carries its address's.
 func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		caller, err := a.authenticate(ctx, r.Header.Get("Authorization"), r.Header.Get(tenant.EnvironmentHeader))
+		caller, err := a.authenticate(ctx, w, r)
 		if err != nil {
-			var apiErr *httpapi.Error
-			if !errors.As(err, &apiErr) {
-				httpapi.WriteError(w, r, err)
-				return
-			}
-			d, _ := a.anonymous.Allow(ctx, "anonymous", ratelimit.Free)
-			d.SetHeaders(w.Header())
-			if !d.Allowed {
-				httpapi.WriteError(w, r, rateLimited(d))
-				return
-			}
 			httpapi.WriteError(w, r, err)
 			return
 		}
@@ -142,7 +137,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 		}
 		d.SetHeaders(w.Header())
 		if !d.Allowed {
-			httpapi.WriteError(w, r, rateLimited(d))
+			httpapi.WriteError(w, r, rateLimited(d, "The organisation's rate limit"))
 			return
 		}
 		if !allowedMethod(caller.Role, r.Method) {
@@ -153,54 +148,92 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-func rateLimited(d ratelimit.Decision) *httpapi.Error {
+func rateLimited(d ratelimit.Decision, what string) *httpapi.Error {
 	return &httpapi.Error{Status: http.StatusTooManyRequests, Code: httpapi.CodeRateLimited,
-		Message: fmt.Sprintf("The organisation's rate limit of %d requests per minute is exceeded; retry after %d seconds.", d.Limit, retrySeconds(d.RetryAfter))}
+		Message: fmt.Sprintf("%s of %d requests per minute is exceeded; retry after %d seconds.", what, d.Limit, ratelimit.RetrySeconds(d.RetryAfter))}
 }
 
-func retrySeconds(d time.Duration) int {
-	s := int((d + time.Second - 1) / time.Second)
-	return max(s, 1)
-}
-
-func (a *Authenticator) authenticate(ctx context.Context, header, hostEnv string) (Caller, error) {
-	key, env, err := apikey.FromHeader(header)
-	if err != nil {
-		return Caller{}, invalidKey()
+// authenticate finds the caller. A key this instance has not verified recently costs its
+// client address a token before the lookup, so a flood of made-up keys is refused before it
+// reaches Firestore; the token is refunded when the key is good. A failure costs a token
+// too, and its response carries the address's rate-limit headers.
+func (a *Authenticator) authenticate(ctx context.Context, w http.ResponseWriter, r *http.Request) (Caller, error) {
+	addr := "addr:" + clientAddress(r)
+	charged := false
+	charge := func() error {
+		d, err := a.limiter.Allow(ctx, addr, AddressTier)
+		if err != nil {
+			slog.WarnContext(ctx, "rate limiter degraded", "error", err)
+		}
+		d.SetHeaders(w.Header())
+		if !d.Allowed {
+			return rateLimited(d, "The rate limit for requests without a valid API key")
+		}
+		charged = true
+		return nil
 	}
-	if hostEnv != "" && hostEnv != env {
-		return Caller{}, a.wrongHost(env)
+	failWith := func(refusal error) error {
+		if !charged {
+			if err := charge(); err != nil {
+				return err
+			}
+		}
+		return refusal
+	}
+	fail := func() error { return failWith(invalidKey()) }
+
+	key, env, err := apikey.FromHeader(r.Header.Get("Authorization"))
+	if err != nil {
+		return Caller{}, fail()
+	}
+	if hostEnv := r.Header.Get(tenant.EnvironmentHeader); hostEnv != "" && hostEnv != env {
+		return Caller{}, failWith(a.wrongHost(env))
 	}
 	hash := apikey.Hash(a.pepper, key)
-	k, known, err := a.lookup(ctx, hash)
-	if err != nil {
-		return Caller{}, err
+	k, known, ok := a.cached(hash)
+	if !ok {
+		if err := charge(); err != nil {
+			return Caller{}, err
+		}
+		if k, known, err = a.fetch(ctx, hash); err != nil {
+			a.limiter.Refund(addr)
+			return Caller{}, err
+		}
 	}
 	now := a.now()
 	if !known || k.Revoked || (k.ExpiresAt != nil && !now.Before(*k.ExpiresAt)) ||
 		k.Env != env || !apikey.Equal(k.Hash, hash) {
-		return Caller{}, invalidKey()
+		return Caller{}, fail()
 	}
 	if _, ok := ParseRole(string(k.Role)); !ok {
-		return Caller{}, invalidKey()
+		return Caller{}, fail()
+	}
+	if charged {
+		a.limiter.Refund(addr)
 	}
 	return Caller{Tenant: tenant.Tenant{Env: k.Env, OrgID: k.OrgID}, KeyPairID: k.KeyPairID, Role: k.Role, Tier: k.Tier}, nil
 }
 
-func (a *Authenticator) lookup(ctx context.Context, hash string) (Key, bool, error) {
-	now := a.now()
+// cached returns what the instance read about hash within its TTL.
+func (a *Authenticator) cached(hash string) (Key, bool, bool) {
 	a.mu.Lock()
 	c, ok := a.cache[hash]
 	a.mu.Unlock()
-	if ok {
-		ttl := CacheTTL
-		if !c.known {
-			ttl = negativeTTL
-		}
-		if now.Sub(c.fetched) < ttl {
-			return c.key, c.known, nil
-		}
+	if !ok {
+		return Key{}, false, false
 	}
+	ttl := CacheTTL
+	if !c.known {
+		ttl = negativeTTL
+	}
+	if a.now().Sub(c.fetched) >= ttl {
+		return Key{}, false, false
+	}
+	return c.key, c.known, true
+}
+
+// fetch looks hash up and caches the answer.
+func (a *Authenticator) fetch(ctx context.Context, hash string) (Key, bool, error) {
 	k, err := a.keys.Authenticate(ctx, hash)
 	known := err == nil
 	if err != nil && !errors.Is(err, ErrUnknownKey) {
@@ -210,7 +243,7 @@ func (a *Authenticator) lookup(ctx context.Context, hash string) (Key, bool, err
 	if len(a.cache) >= maxCached {
 		a.cache = map[string]cached{}
 	}
-	a.cache[hash] = cached{key: k, known: known, fetched: now}
+	a.cache[hash] = cached{key: k, known: known, fetched: a.now()}
 	a.mu.Unlock()
 	return k, known, nil
 }

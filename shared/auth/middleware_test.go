@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ratelimit"
 	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/testenv"
 )
 
 var pepper = []byte("test-pepper")
@@ -244,6 +246,97 @@ func TestKeyOnTheOtherEnvironmentsHost(t *testing.T) {
 		}
 		if c.want == 401 && (!strings.Contains(rec.Body.String(), `"INVALID_API_KEY"`) || !strings.Contains(rec.Body.String(), c.names) || keys.lookups != lookups) {
 			t.Errorf("%s key on the %q host: %s (lookups %d -> %d), want a 401 naming %s without a lookup", c.key[:8], c.host, rec.Body, lookups, keys.lookups, c.names)
+		}
+	}
+}
+
+// TestUnauthenticatedFloodAcrossInstances floods four instances with made-up keys from one
+// address: the address's shared bucket refuses them before any key lookup, so Firestore sees
+// no more lookups than the bucket admits, while another address and a known key go through.
+func TestUnauthenticatedFloodAcrossInstances(t *testing.T) {
+	project := testenv.Project(t)
+	clk := &clock{now: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)}
+	keys := &memKeys{keys: map[string]Key{}}
+	good := keys.add(tenant.Live, RoleDeveloper, nil)
+	var handlers []http.Handler
+	for range 4 {
+		lim := ratelimit.New(testenv.Firestore(t, project), ratelimit.WithClock(clk.Now), ratelimit.WithoutSweeper())
+		t.Cleanup(func() { _ = lim.Close(context.Background()) })
+		a := New(keys, pepper, lim, WithClock(clk.Now))
+		handlers = append(handlers, httpapi.Middleware("p", a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusNoContent)
+		}))))
+	}
+	send := func(h http.Handler, forwarded, key string) *httptest.ResponseRecorder {
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/v1/x", nil)
+		req.Header.Set("X-Forwarded-For", forwarded)
+		req.Header.Set("Authorization", "ApiKey "+key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	// The known key's instance has verified it before the flood.
+	if rec := send(handlers[0], "198.51.100.1, 10.0.0.1", good); rec.Code != http.StatusNoContent {
+		t.Fatalf("known key: %d %s", rec.Code, rec.Body)
+	}
+
+	const flood, step = 400, 25 * time.Millisecond // 40 a second for 10 s
+	unauthorized, limited := 0, 0
+	lookupsBefore := keys.lookups
+	for i := range flood {
+		made, _ := apikey.New(tenant.Live)
+		// The attacker varies what it writes into X-Forwarded-For; the load balancer appends
+		// the real address and its own.
+		rec := send(handlers[i%len(handlers)], "10.9.9."+strconv.Itoa(i%250)+", 203.0.113.7, 10.0.0.1", made)
+		switch rec.Code {
+		case http.StatusUnauthorized:
+			unauthorized++
+		case http.StatusTooManyRequests:
+			limited++
+			if rec.Header().Get("Retry-After") == "" || rec.Header().Get("X-Ratelimit-Remaining") != "0" {
+				t.Fatalf("429 headers %v", rec.Header())
+			}
+		default:
+			t.Fatalf("made-up key: %d %s", rec.Code, rec.Body)
+		}
+		clk.now = clk.now.Add(step)
+	}
+	lookups := keys.lookups - lookupsBefore
+	allowance := 10 + 60*(flood*step).Minutes() // AddressTier's burst + rate × time
+	t.Logf("%d made-up keys over 4 instances: %d answered 401, %d 429, %d key lookups (allowance %.0f)",
+		flood, unauthorized, limited, lookups, allowance)
+	if float64(lookups) > 1.1*allowance || float64(unauthorized) > 1.1*allowance {
+		t.Errorf("%d lookups and %d 401s, want at most 10%% over %.0f", lookups, unauthorized, allowance)
+	}
+	if float64(unauthorized) < 0.9*allowance {
+		t.Errorf("only %d 401s, want about %.0f", unauthorized, allowance)
+	}
+	made, _ := apikey.New(tenant.Live)
+	if rec := send(handlers[1], "198.51.100.2, 10.0.0.1", made); rec.Code != http.StatusUnauthorized {
+		t.Errorf("another address during the flood: %d, want 401", rec.Code)
+	}
+	if rec := send(handlers[0], "203.0.113.7, 10.0.0.1", good); rec.Code != http.StatusNoContent {
+		t.Errorf("a verified key from the flooding address: %d, want 204", rec.Code)
+	}
+}
+
+func TestClientAddress(t *testing.T) {
+	for _, tc := range []struct{ forwarded, remote, want string }{
+		{"203.0.113.7, 10.0.0.1", "10.0.0.2:1234", "203.0.113.7"},
+		{"1.2.3.4, 203.0.113.7, 10.0.0.1", "10.0.0.2:1234", "203.0.113.7"},
+		{"203.0.113.7", "10.0.0.2:1234", "203.0.113.7"},
+		{"", "192.0.2.5:1234", "192.0.2.5"},
+		{"2001:db8:1:2:3:4:5:6, 10.0.0.1", "", "2001:db8:1:2::/64"},
+		{"::ffff:203.0.113.7, 10.0.0.1", "", "203.0.113.7"},
+		{"nonsense, 10.0.0.1", "", "unknown"},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.RemoteAddr = tc.remote
+		if tc.forwarded != "" {
+			req.Header.Set("X-Forwarded-For", tc.forwarded)
+		}
+		if got := clientAddress(req); got != tc.want {
+			t.Errorf("clientAddress(%q, %q) = %q, want %q", tc.forwarded, tc.remote, got, tc.want)
 		}
 	}
 }

@@ -84,7 +84,7 @@ func TestSetHeaders(t *testing.T) {
 func TestSingleInstance(t *testing.T) {
 	ctx := t.Context()
 	clk := newClock()
-	l := ratelimit.New(testenv.Firestore(t, testenv.Project(t)), clk.limiterOpt())
+	l := instance(t, testenv.Project(t), clk)
 	start := clk.now()
 
 	for i := range 10 {
@@ -100,11 +100,9 @@ func TestSingleInstance(t *testing.T) {
 	if err != nil || d.Allowed {
 		t.Fatalf("request 11: %+v, %v; want refused", d, err)
 	}
-	// The next token exists in 1 s; the instance may wait up to Min/2 tokens (1 s) longer so
-	// that instances waiting for it do not all race.
-	if d.RetryAfter < time.Second || d.RetryAfter >= 2*time.Second || d.Remaining != 0 ||
-		!d.Reset.Equal(start.Add(10*time.Second)) {
-		t.Errorf("request 11: RetryAfter %v Remaining %d Reset %v; want [1s, 2s), 0, %v",
+	// The next token (Free's batch) exists in 1 s.
+	if d.RetryAfter != time.Second || d.Remaining != 0 || !d.Reset.Equal(start.Add(10*time.Second)) {
+		t.Errorf("request 11: RetryAfter %v Remaining %d Reset %v; want 1s, 0, %v",
 			d.RetryAfter, d.Remaining, d.Reset, start.Add(10*time.Second))
 	}
 
@@ -184,10 +182,7 @@ func TestInstances(t *testing.T) {
 			t.Parallel()
 			project := testenv.Project(t)
 			clk := newClock()
-			limiters := make([]*ratelimit.Limiter, 4)
-			for i := range limiters {
-				limiters[i] = ratelimit.New(testenv.Firestore(t, project), clk.limiterOpt())
-			}
+			limiters := instances(t, project, clk, 4)
 
 			var admitted, slow atomic.Int64
 			for elapsed := time.Duration(0); elapsed <= tc.duration; elapsed += tc.step {
@@ -202,8 +197,8 @@ func TestInstances(t *testing.T) {
 						if d.Allowed {
 							admitted.Add(1)
 						}
-						// Far above a lease transaction, far below the emulator's 2 s lock wait.
-						if time.Since(began) > time.Second {
+						// The emulator's lock wait, which compare-and-set writes never incur.
+						if time.Since(began) > 2*time.Second {
 							slow.Add(1)
 						}
 					})
@@ -225,57 +220,76 @@ func TestInstances(t *testing.T) {
 			if f := float64(got); f < 0.9*allowance || f > 1.1*allowance {
 				t.Errorf("admitted %d, want within 10%% of %.0f", got, allowance)
 			}
-			// A lost race is a write the client sent, so it counts too.
-			if (writes+conflicts)*20 > got {
-				t.Errorf("%d writes for %d admitted, want at most 1 per 20", writes, got)
+			// Firestore sustains about one write a second on a document.
+			if perSecond := float64(writes) / tc.duration.Seconds(); perSecond > 1.5 {
+				t.Errorf("%d writes in %v (%.2f/s), want at most 1.5/s", writes, tc.duration, perSecond)
 			}
 			if slow.Load() > 0 {
-				t.Errorf("%d calls took over 1 s", slow.Load())
+				t.Errorf("%d calls took over 2 s", slow.Load())
 			}
 		})
 	}
 }
 
-// BenchmarkAllow compares a handler behind the limiter with the bare handler. The clock
-// advances one token interval per request, so every request is admitted and the cost of
-// the lease transactions is spread over the requests as in production at the limit.
+// BenchmarkAllow compares a handler behind the limiter with the bare handler. One op is
+// ten seconds of limiter time of one organisation's requests on one instance, so writes are
+// counted over many leases whatever b.N is: "at the limit" sends exactly the tier's rate
+// (every request admitted, the bucket always nearly empty), "half the limit" half of it.
+// It reports the time per request and the Firestore writes per 1,000 requests and per
+// second of limiter time.
 func BenchmarkAllow(b *testing.B) {
 	handler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"data":[],"hasMore":false}`))
 	})
 	req := httptest.NewRequestWithContext(b.Context(), http.MethodGet, "/v1/accounts", nil)
+	lim, _ := ratelimit.Enterprise.Limits()
+	const window = 10 * time.Second
+	perOp := int(window / (time.Minute / time.Duration(lim.PerMinute)))
 
 	b.Run("baseline", func(b *testing.B) {
 		for b.Loop() {
-			handler.ServeHTTP(httptest.NewRecorder(), req)
+			for range perOp {
+				handler.ServeHTTP(httptest.NewRecorder(), req)
+			}
 		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perOp), "ns/request")
 	})
-	b.Run("limited", func(b *testing.B) {
-		clk := newClock()
-		l := ratelimit.New(testenv.Firestore(b, testenv.Project(b)), clk.limiterOpt())
-		lim, _ := ratelimit.Enterprise.Limits()
-		step := time.Minute / time.Duration(lim.PerMinute)
-		limited := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			d, err := l.Allow(r.Context(), "live:org_bench", ratelimit.Enterprise)
-			if err != nil {
-				b.Fatal(err)
+	for _, load := range []struct {
+		name    string
+		spacing int // token intervals between requests
+	}{{"at the limit", 1}, {"half the limit", 2}} {
+		b.Run(load.name, func(b *testing.B) {
+			clk := newClock()
+			l := ratelimit.New(testenv.Firestore(b, testenv.Project(b)), clk.limiterOpt(), ratelimit.WithoutSweeper())
+			step := time.Duration(load.spacing) * time.Minute / time.Duration(lim.PerMinute)
+			limited := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				d, err := l.Allow(r.Context(), "live:org_bench", ratelimit.Enterprise)
+				if err != nil {
+					b.Fatal(err)
+				}
+				d.SetHeaders(w.Header())
+				if !d.Allowed {
+					w.WriteHeader(http.StatusTooManyRequests)
+					return
+				}
+				handler.ServeHTTP(w, r)
+			})
+			requests := perOp / load.spacing
+			for b.Loop() {
+				for range requests {
+					clk.advance(step)
+					rec := httptest.NewRecorder()
+					limited.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Fatalf("status %d", rec.Code)
+					}
+				}
 			}
-			d.SetHeaders(w.Header())
-			if !d.Allowed {
-				w.WriteHeader(http.StatusTooManyRequests)
-				return
-			}
-			handler.ServeHTTP(w, r)
+			writes := float64(l.Stats().Writes)
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*requests), "ns/request")
+			b.ReportMetric(1000*writes/float64(b.N*requests), "writes/1000req")
+			b.ReportMetric(writes/(float64(b.N)*window.Seconds()), "writes/s")
 		})
-		for b.Loop() {
-			clk.advance(step)
-			rec := httptest.NewRecorder()
-			limited.ServeHTTP(rec, req)
-			if rec.Code != http.StatusOK {
-				b.Fatalf("status %d", rec.Code)
-			}
-		}
-		b.ReportMetric(float64(l.Stats().Writes)/float64(b.N), "writes/op")
-	})
+	}
 }

@@ -1,0 +1,194 @@
+package ratelimit_test
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"tokapi.io/tok/shared/ratelimit"
+	"tokapi.io/tok/shared/testenv"
+)
+
+// instance is one limiter with its own Firestore client, as one instance of one function
+// holds. Its sweeper is off so the test decides when lapsed leases go back.
+func instance(t *testing.T, project string, clk *clock) *ratelimit.Limiter {
+	t.Helper()
+	l := ratelimit.New(testenv.Firestore(t, project), clk.limiterOpt(), ratelimit.WithoutSweeper())
+	t.Cleanup(func() { _ = l.Close(t.Context()) })
+	return l
+}
+
+func instances(t *testing.T, project string, clk *clock, n int) []*ratelimit.Limiter {
+	t.Helper()
+	ls := make([]*ratelimit.Limiter, n)
+	for i := range ls {
+		ls[i] = instance(t, project, clk)
+	}
+	return ls
+}
+
+// allow asks l once and checks the invariants every decision keeps: Remaining within
+// [0, burst], 0 on a refusal, and a refusal always says when to come back.
+func allow(t *testing.T, l *ratelimit.Limiter, key string, tier ratelimit.Tier) ratelimit.Decision {
+	t.Helper()
+	d, err := l.Allow(t.Context(), key, tier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim, _ := tier.Limits()
+	if d.Remaining < 0 || d.Remaining > lim.Burst || (!d.Allowed && d.Remaining != 0) {
+		t.Fatalf("allowed %v with Remaining %d (burst %d)", d.Allowed, d.Remaining, lim.Burst)
+	}
+	if !d.Allowed && d.RetryAfter <= 0 {
+		t.Fatalf("refused with RetryAfter %v", d.RetryAfter)
+	}
+	if d.Limit != lim.PerMinute {
+		t.Fatalf("Limit %d, want %d", d.Limit, lim.PerMinute)
+	}
+	return d
+}
+
+// TestSpreadOverFunctions sends one organisation's requests to six functions at once, each
+// with its own limiter, far above the tier's rate: the admitted total stays within 10 % of
+// burst + rate × time and every function gets a fair part of it.
+func TestSpreadOverFunctions(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		tier     ratelimit.Tier
+		duration time.Duration
+		step     time.Duration // each function asks once per step
+	}{
+		{"120 requests in 2 s on free", ratelimit.Free, 2 * time.Second, 100 * time.Millisecond},
+		{"65 s steady on free", ratelimit.Free, 65 * time.Second, 250 * time.Millisecond},
+		{"65 s steady on pro", ratelimit.Pro, 65 * time.Second, 50 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clk := newClock()
+			functions := instances(t, testenv.Project(t), clk, 6)
+			admitted := make([]int, len(functions))
+			for elapsed := time.Duration(0); elapsed < tc.duration; elapsed += tc.step {
+				var wg sync.WaitGroup
+				for i, l := range functions {
+					wg.Go(func() {
+						if allow(t, l, "live:org_1", tc.tier).Allowed {
+							admitted[i]++
+						}
+					})
+				}
+				wg.Wait()
+				clk.advance(tc.step)
+			}
+			lim, _ := tc.tier.Limits()
+			allowance := float64(lim.Burst) + float64(lim.PerMinute)*tc.duration.Minutes()
+			total := 0
+			for _, n := range admitted {
+				total += n
+			}
+			t.Logf("admitted %d of allowance %.0f, per function %v", total, allowance, admitted)
+			if f := float64(total); f < 0.9*allowance || f > 1.1*allowance {
+				t.Errorf("admitted %d, want within 10%% of %.0f", total, allowance)
+			}
+			for i, n := range admitted {
+				if fair := allowance / float64(len(functions)); float64(n) < fair/4 {
+					t.Errorf("function %d admitted %d, under a quarter of its fair share %.1f", i, n, fair)
+				}
+			}
+		})
+	}
+}
+
+// TestChurn starts instances one after another as Cloud Run scales out and in: none of
+// them costs the organisation a token it did not use.
+func TestChurn(t *testing.T) {
+	const key = "live:org_pro"
+	t.Run("twelve new instances, one request each", func(t *testing.T) {
+		t.Parallel()
+		clk := newClock()
+		project := testenv.Project(t)
+		for i := range 12 {
+			if d := allow(t, instance(t, project, clk), key, ratelimit.Pro); !d.Allowed {
+				t.Fatalf("instance %d's first request refused: %+v", i+1, d)
+			}
+		}
+		// The rest of the burst is still there for whoever asks next.
+		if got := admit(t, instance(t, project, clk), key, ratelimit.Pro, 60); got != 38 {
+			t.Errorf("a 13th instance admitted %d at once, want the 38 left of the burst of 50", got)
+		}
+	})
+	t.Run("stopped instances give back what they did not use", func(t *testing.T) {
+		t.Parallel()
+		clk := newClock()
+		project := testenv.Project(t)
+		for range 6 {
+			l := instance(t, project, clk)
+			if got := admit(t, l, key, ratelimit.Pro, 4); got != 4 {
+				t.Fatalf("admitted %d of 4", got)
+			}
+			if err := l.Close(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := admit(t, instance(t, project, clk), key, ratelimit.Pro, 60); got != 26 {
+			t.Errorf("after six instances used 24 and stopped, a new one admitted %d, want 26", got)
+		}
+	})
+	t.Run("leases of idle instances lapse", func(t *testing.T) {
+		t.Parallel()
+		clk := newClock()
+		project := testenv.Project(t)
+		idle := instances(t, project, clk, 6)
+		for _, l := range idle {
+			admit(t, l, key, ratelimit.Pro, 4)
+		}
+		// The idle instances hold leased tokens they will not use; past the TTL they go back.
+		clk.advance(ratelimit.DefaultLeasePolicy(ratelimit.Limits{PerMinute: 300, Burst: 50}).TTL)
+		for _, l := range idle {
+			if err := l.ReturnLapsed(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// 24 used; the TTL refilled 15 of them.
+		if got := admit(t, instance(t, project, clk), key, ratelimit.Pro, 60); got != 41 {
+			t.Errorf("a new instance admitted %d, want the 41 the bucket holds", got)
+		}
+	})
+}
+
+// TestRetryAfterIsAPromise drains the bucket on one instance, waits the Retry-After it
+// was given, and asks another instance, which must admit the request.
+func TestRetryAfterIsAPromise(t *testing.T) {
+	for _, tier := range []ratelimit.Tier{ratelimit.Free, ratelimit.Pro, ratelimit.Enterprise} {
+		t.Run(string(tier), func(t *testing.T) {
+			t.Parallel()
+			clk := newClock()
+			ls := instances(t, testenv.Project(t), clk, 3)
+			for round := range 15 {
+				l := ls[round%len(ls)]
+				var refused ratelimit.Decision
+				for i := 0; ; i++ {
+					if d := allow(t, l, "live:org_1", tier); !d.Allowed {
+						refused = d
+						break
+					}
+					if i > 1000 {
+						t.Fatal("never refused")
+					}
+				}
+				h := http.Header{}
+				refused.SetHeaders(h)
+				secs, err := strconv.Atoi(h.Get("Retry-After"))
+				if err != nil || secs < 1 || h.Get("X-Ratelimit-Remaining") != "0" {
+					t.Fatalf("round %d: 429 headers %v", round, h)
+				}
+				clk.advance(time.Duration(secs) * time.Second)
+				next := ls[(round+1)%len(ls)]
+				if d := allow(t, next, "live:org_1", tier); !d.Allowed {
+					t.Fatalf("round %d: waited Retry-After %d s, another instance refused: %+v", round, secs, d)
+				}
+			}
+		})
+	}
+}
