@@ -7,9 +7,12 @@ package platform
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
@@ -34,6 +37,7 @@ type Env struct {
 	mu      sync.Mutex
 	secrets *secrets.Reader
 	auth    *auth.Authenticator
+	limiter *ratelimit.Limiter
 }
 
 // NewEnv reads the configuration; it creates no client.
@@ -90,9 +94,45 @@ func (e *Env) Authenticator(ctx context.Context) (*auth.Authenticator, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.auth = auth.New(orgs.New(fs, pepper), pepper, ratelimit.New(fs),
+	e.limiter = ratelimit.New(fs)
+	e.auth = auth.New(orgs.New(fs, pepper), pepper, e.limiter,
 		auth.WithAPIURLs(e.Config.PublicURL+"/v1", e.Config.SandboxPublicURL+"/v1"))
 	return e.auth, nil
+}
+
+// Close gives back the rate-limit tokens the instance leased and did not use, so stopping
+// an instance costs its organisations nothing. The process's Env is closed on SIGTERM,
+// which Cloud Run sends before it stops an instance.
+func (e *Env) Close(ctx context.Context) error {
+	e.mu.Lock()
+	lim := e.limiter
+	e.mu.Unlock()
+	if lim == nil {
+		return nil
+	}
+	return lim.Close(ctx)
+}
+
+// StopTimeout bounds Close on SIGTERM, well inside the 10 s Cloud Run grants.
+const StopTimeout = 5 * time.Second
+
+// closeOnSIGTERM closes env when the process is told to stop, then lets the signal take
+// its default course.
+func closeOnSIGTERM(env *Env) {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM)
+	go func() {
+		sig := <-stop
+		ctx, cancel := context.WithTimeout(context.Background(), StopTimeout)
+		if err := env.Close(ctx); err != nil {
+			slog.WarnContext(ctx, "closing the instance", "error", err)
+		}
+		cancel()
+		signal.Reset(sig)
+		if p, err := os.FindProcess(os.Getpid()); err == nil {
+			_ = p.Signal(sig)
+		}
+	}()
 }
 
 var (
@@ -111,6 +151,7 @@ func instance(ctx context.Context) (*Env, error) {
 			return nil, err
 		}
 		instanceEnv = env
+		closeOnSIGTERM(env)
 	}
 	return instanceEnv, nil
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 
@@ -73,25 +74,7 @@ func TestNoClientCallsBeforeFirstRequest(t *testing.T) {
 	smEndpoint := testenv.SecretManagerEndpoint(t)
 
 	// Set up a pepper and an organisation directly, not through the proxies.
-	ctx := context.Background()
-	sc, err := secretmanager.NewClient(ctx, gcp.EmulatorOptions(smEndpoint)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sc.Close() }()
-	secret, err := sc.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{Parent: "projects/" + project, SecretId: PepperSecret,
-		Secret: &secretmanagerpb.Secret{Replication: &secretmanagerpb.Replication{Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pepper := []byte("pepper-for-this-test")
-	if _, err := sc.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{Parent: secret.GetName(), Payload: &secretmanagerpb.SecretPayload{Data: pepper}}); err != nil {
-		t.Fatal(err)
-	}
-	_, keys, err := orgs.New(fs, pepper).CreateOrg(ctx, "Lazy Ltd", orgs.TierPro, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := seedOrg(t, project, fs, smEndpoint, orgs.TierPro)
 
 	firestoreProxy := newCountingProxy(t, os.Getenv("FIRESTORE_EMULATOR_HOST"))
 	kmsProxy := newCountingProxy(t, testenv.KMSEndpoint(t))
@@ -155,5 +138,97 @@ func TestPublicFunctionsSkipAuthentication(t *testing.T) {
 	LazyHTTP(build, envFor, Public()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/sandbox-bank/x", nil))
 	if rec.Code != http.StatusNoContent || rec.Header().Get(httpapi.RequestIDHeader) == "" {
 		t.Fatalf("public function: %d %v", rec.Code, rec.Header())
+	}
+}
+
+// seedOrg stores the API key pepper in Secret Manager and creates an organisation of tier.
+func seedOrg(t *testing.T, project string, fs *firestore.Client, smEndpoint string, tier string) orgs.NewKeyPair {
+	t.Helper()
+	ctx := context.Background()
+	sc, err := secretmanager.NewClient(ctx, gcp.EmulatorOptions(smEndpoint)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sc.Close() }()
+	secret, err := sc.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{Parent: "projects/" + project, SecretId: PepperSecret,
+		Secret: &secretmanagerpb.Secret{Replication: &secretmanagerpb.Replication{Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pepper := []byte("pepper-for-this-test")
+	if _, err := sc.AddSecretVersion(ctx, &secretmanagerpb.AddSecretVersionRequest{Parent: secret.GetName(), Payload: &secretmanagerpb.SecretPayload{Data: pepper}}); err != nil {
+		t.Fatal(err)
+	}
+	_, keys, err := orgs.New(fs, pepper).CreateOrg(ctx, "Lazy Ltd", tier, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// TestRateLimitHeadersOnEveryAnswer: an authenticated request carries its organisation's
+// rate-limit headers whatever the function answers, unknown routes and errors included, and
+// an instance that is closed gives its unused tokens back.
+func TestRateLimitHeadersOnEveryAnswer(t *testing.T) {
+	project := testenv.Project(t)
+	fs := testenv.Firestore(t, project)
+	smEndpoint := testenv.SecretManagerEndpoint(t)
+	keys := seedOrg(t, project, fs, smEndpoint, orgs.TierFree)
+	build := func(context.Context, *Env) (http.Handler, error) {
+		rt := httpapi.NewRouter()
+		rt.Handle("GET /v1/things", func(http.ResponseWriter, *http.Request) error {
+			return httpapi.InvalidField("limit", "must be between 1 and 100")
+		})
+		rt.Handle("POST /v1/things", func(w http.ResponseWriter, _ *http.Request) error {
+			w.WriteHeader(http.StatusCreated)
+			return nil
+		})
+		return rt, nil
+	}
+	newInstance := func() (*Env, http.Handler) {
+		env := NewEnvFrom(&config.Config{ProjectID: project, SecretManagerEndpoint: smEndpoint})
+		t.Cleanup(func() { _ = env.Close(context.Background()) })
+		return env, LazyHTTP(build, func(context.Context) (*Env, error) { return env, nil })
+	}
+	env, h := newInstance()
+	call := func(h http.Handler, method, path string) *httptest.ResponseRecorder {
+		req := httptest.NewRequestWithContext(t.Context(), method, path, nil)
+		req.Header.Set("Authorization", "ApiKey "+keys.LiveKey)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, tc := range []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodGet, "/v1/things", http.StatusBadRequest},
+		{http.MethodGet, "/v1/nowhere", http.StatusNotFound},
+		{http.MethodDelete, "/v1/things", http.StatusMethodNotAllowed},
+		{http.MethodPost, "/v1/things", http.StatusCreated},
+	} {
+		rec := call(h, tc.method, tc.path)
+		if rec.Code != tc.status {
+			t.Fatalf("%s %s: %d %s", tc.method, tc.path, rec.Code, rec.Body)
+		}
+		hd := rec.Header()
+		if hd.Get("X-RateLimit-Limit") != "60" || hd.Get("X-RateLimit-Remaining") == "" || hd.Get("X-RateLimit-Reset") == "" {
+			t.Errorf("%s %s answered %d without the rate-limit headers: %v", tc.method, tc.path, rec.Code, hd)
+		}
+	}
+	// Four requests used four tokens; the instance leased more. Closed, it gives the rest
+	// back: a new instance then admits what the burst of 10 has left.
+	if err := env.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	_, h2 := newInstance()
+	admitted := 0
+	for range 10 {
+		if call(h2, http.MethodPost, "/v1/things").Code == http.StatusCreated {
+			admitted++
+		}
+	}
+	if admitted < 6 {
+		t.Errorf("a new instance admitted %d after the first closed, want at least the 6 the burst of 10 has left", admitted)
 	}
 }
