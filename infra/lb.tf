@@ -5,12 +5,14 @@
 # prefix wildcard) and whose header action sets X-Tok-Environment to the host's environment,
 # replacing whatever the client sent: that header is how a function knows the host
 # (tenant.EnvironmentHeader). A request for any other host is redirected to the live host,
-# never served. Created when api_domains is set.
+# never served. Unrouted paths go to the first authenticated function by name
+# (manifest.DefaultHTTP), which answers 404 with the caller's rate-limit headers. Created
+# when api_domains is set.
 locals {
   lb_enabled      = var.api_domains != null
   api_hosts       = local.lb_enabled ? { live = var.api_domains.live, sandbox = var.api_domains.sandbox } : {}
   lb_functions    = local.lb_enabled ? local.http_functions : {}
-  lb_default_name = var.lb_default_function != null ? var.lb_default_function : try(sort(keys(local.http_functions))[0], null)
+  lb_default_name = var.lb_default_function != null ? var.lb_default_function : try(sort([for name, f in local.http_functions : name if !try(f.public, false)])[0], null)
 }
 
 resource "google_compute_region_network_endpoint_group" "function" {

@@ -79,6 +79,12 @@ func newProxy(name string, target *url.URL) *httputil.ReverseProxy {
 			pr.SetURL(target)
 			pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, pr.In.URL.RawPath
 			pr.SetXForwarded()
+			// The load balancer appends its own address after the client's.
+			if local, ok := pr.In.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+				if host, _, err := net.SplitHostPort(local.String()); err == nil {
+					pr.Out.Header.Set("X-Forwarded-For", pr.Out.Header.Get("X-Forwarded-For")+", "+host)
+				}
+			}
 			// Like the load balancer, the gateway starts a trace for untraced requests.
 			if pr.In.Header.Get("traceparent") == "" && pr.In.Header.Get("X-Cloud-Trace-Context") == "" {
 				pr.Out.Header.Set("traceparent", newTraceparent())
@@ -100,11 +106,14 @@ func (g *Gateway) API(env string) http.Handler {
 		r.Header.Set(tenant.EnvironmentHeader, env)
 		f, ok := g.manifest.Route(r.URL.Path)
 		if !ok {
-			// The load balancer's default backend answers 404 for unknown paths.
-			httpapi.Middleware(g.project, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				httpapi.WriteError(w, r, httpapi.NotFound("No endpoint at "+r.URL.Path+"; it"))
-			})).ServeHTTP(w, r)
-			return
+			// Like the URL map's default service: the function authenticates the request
+			// and answers 404 in the envelope, with the caller's rate-limit headers.
+			if f, ok = g.manifest.DefaultHTTP(); !ok {
+				httpapi.Middleware(g.project, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					httpapi.WriteError(w, r, httpapi.NotFound("No endpoint at "+r.URL.Path+"; it"))
+				})).ServeHTTP(w, r)
+				return
+			}
 		}
 		g.proxies[f.Name].ServeHTTP(w, r)
 	})

@@ -93,8 +93,9 @@ func TestStack(t *testing.T) {
 			!strings.Contains(string(body), `"INVALID_API_KEY"`) || h.Get("X-RateLimit-Limit") == "" {
 			t.Errorf("bad key: %d %v %s", code, h, body)
 		}
-		if code, _, body := get("/v1/nowhere", keys.LiveKey); code != 404 || !strings.Contains(string(body), `"NOT_FOUND"`) {
-			t.Errorf("unrouted path: %d %s", code, body)
+		if code, h, body := get("/v1/nowhere", keys.LiveKey); code != 404 || !strings.Contains(string(body), `"NOT_FOUND"`) ||
+			h.Get("X-RateLimit-Limit") != "300" || h.Get("X-RateLimit-Remaining") == "" {
+			t.Errorf("unrouted path: %d %v %s", code, h, body)
 		}
 	})
 
@@ -123,6 +124,19 @@ func TestStack(t *testing.T) {
 		// Burst 10 plus the one token a second that refills while 40 calls run.
 		if firstRefused < 10 || firstRefused > 14 || refused < 20 {
 			t.Errorf("first 429 at call %d, %d refused of 40", firstRefused, refused)
+		}
+		// Retry-After is a promise, kept by another function's instance too.
+		code, h, _ := get("/v1/banks", free.SandboxKey)
+		if code != http.StatusTooManyRequests || h.Get("X-RateLimit-Remaining") != "0" {
+			t.Fatalf("still over the limit: %d %v", code, h)
+		}
+		secs, err := strconv.Atoi(h.Get("Retry-After"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(secs) * time.Second)
+		if code, h, body := get("/v1/organisation", free.SandboxKey); code == http.StatusTooManyRequests {
+			t.Errorf("waited Retry-After %d s, the organisation function answered 429: %v %s", secs, h, body)
 		}
 	})
 

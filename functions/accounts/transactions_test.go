@@ -121,7 +121,7 @@ func newFixture(t testing.TB) *fixture {
 	rt := accounts.NewHandler(&accounts.Deps{Repo: conns.Repo, Now: now})
 	// What the auth middleware does for an admitted key: the rate-limit headers, the tenant.
 	f.h = httpapi.Middleware("test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ratelimit.Decision{Allowed: true, Limit: 1000, Remaining: 999, Reset: time.Now()}.SetHeaders(w.Header())
+		ratelimit.Decision{Allowed: true, Limit: 1000, Remaining: 199, Reset: time.Now()}.SetHeaders(w.Header())
 		rt.ServeHTTP(w, r.WithContext(tenant.With(r.Context(), ten)))
 	}))
 	return f

@@ -183,6 +183,19 @@ func (m *Manifest) Route(path string) (Function, bool) {
 	return best, bestLen >= 0
 }
 
+// DefaultHTTP is the function the load balancer's URL map sends unrouted paths to (the
+// default service in infra/lb.tf): the first authenticated HTTP function by name, whose
+// router answers them 404 after authentication.
+func (m *Manifest) DefaultHTTP() (Function, bool) {
+	var first Function
+	for _, f := range m.Functions {
+		if f.Kind == KindHTTP && !f.Public && (first.Name == "" || f.Name < first.Name) {
+			first = f
+		}
+	}
+	return first, first.Name != ""
+}
+
 // FindRoot walks up from the working directory to the module root (the directory holding
 // go.mod), so tools and tests find functions/manifest.yaml wherever they run.
 func FindRoot() (string, error) {

@@ -50,6 +50,16 @@ func TestRoute(t *testing.T) {
 	}
 }
 
+func TestDefaultHTTP(t *testing.T) {
+	m, err := Parse([]byte(sample + "  - {name: aaa, entryPoint: Aaa, kind: http, public: true, routes: [\"/aaa\"]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := m.DefaultHTTP(); !ok || f.Name != "accounts" {
+		t.Errorf("DefaultHTTP() = %q, %v; want accounts, the first authenticated HTTP function", f.Name, ok)
+	}
+}
+
 func TestParseRejects(t *testing.T) {
 	cases := map[string]string{
 		"unknown field":    "runtime: go126\nfunctions: [{name: a1, entryPoint: A, kind: http, routes: [/v1/a], colour: red}]",
