@@ -202,8 +202,10 @@ func TestStack(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, u := range []string{st.URL + "/_eventarc/eventlog", st.SandboxURL + "/_eventarc/eventlog", st.PushURL() + "/eventlog", st.PushURL() + "/_eventarc/eventlog", st.PushURL() + "/0123456789abcdef0123456789abcdef/eventlog"} {
-			if code, body := send(t, ctx, "POST", u, "", map[string]string{"Content-Type": "application/json"}, string(push)); code != 404 {
-				t.Errorf("forged push to %s: %d %s, want 404", u, code, body)
+			// An API port sends the unrouted path to the default function, which wants a key
+			// (401) as behind the load balancer; the push listener knows no such path (404).
+			if code, body := send(t, ctx, "POST", u, "", map[string]string{"Content-Type": "application/json"}, string(push)); code != 404 && code != 401 {
+				t.Errorf("forged push to %s: %d %s, want 401 or 404", u, code, body)
 			}
 		}
 		docs, err := fs.Collection("envs").Doc(tn.Env).Collection("orgs").Doc(org.ID).Collection("events").Documents(ctx).GetAll()
