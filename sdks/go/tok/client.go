@@ -156,9 +156,9 @@ type Response struct {
 // RateLimit is the organisation's rate-limit state from the X-RateLimit-* headers; zero
 // where a header was absent.
 type RateLimit struct {
-	Limit     int
-	Remaining int
-	Reset     time.Time
+	Limit     int       // sustained rate of the token bucket, requests per minute
+	Remaining int       // requests the bucket would admit at once now, at most the burst; 0 on 429
+	Reset     time.Time // when the bucket is full again if no request is made
 }
 
 func newResponse(resp *http.Response, attempts int) Response {
