@@ -15,7 +15,7 @@ import (
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ratelimit"
 	"tokapi.io/tok/shared/tenant"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 var pepper = []byte("test-pepper")

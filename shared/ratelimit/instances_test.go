@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"tokapi.io/tok/shared/ratelimit"
-	"tokapi.io/tok/shared/testenv"
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 // instance is one limiter with its own Firestore client, as one instance of one function
