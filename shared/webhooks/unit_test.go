@@ -218,7 +218,10 @@ func TestDialerRefusesNonPublic(t *testing.T) {
 			t.Errorf("%s: %v (shown as %q), want ErrBlockedAddress naming no address", u, err, describe(err))
 		}
 	}
-	if _, err := strict.Get("http://unknown.example/"); !errors.Is(err, ErrUnresolvable) {
+	if resp, err := strict.Get("http://unknown.example/"); !errors.Is(err, ErrUnresolvable) {
+		if resp != nil {
+			_ = resp.Body.Close()
+		}
 		t.Errorf("unknown host: %v, want ErrUnresolvable", err)
 	}
 	loop := newClient(newDialer(r, Policy{Loopback: true}, true))
