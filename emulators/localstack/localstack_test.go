@@ -59,6 +59,10 @@ func TestStack(t *testing.T) {
 		return resp.StatusCode, resp.Header, body
 	}
 
+	t.Run("the routes served are the spec's operations", func(t *testing.T) {
+		servedRoutesAreTheSpec(ctx, t, st)
+	})
+
 	t.Run("banks through the gateway", func(t *testing.T) {
 		type bankList struct {
 			Data []struct{ ID, Country, Environment string } `json:"data"`

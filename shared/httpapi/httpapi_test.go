@@ -129,3 +129,18 @@ func TestValidRequestAndRequestIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestRouterListsItsPatterns(t *testing.T) {
+	rt := NewRouter()
+	for _, p := range []string{"GET /v1/things", "POST /v1/things", "GET /v1/things/{id}"} {
+		rt.Handle(p, func(http.ResponseWriter, *http.Request) error { return nil })
+	}
+	got := rt.Patterns()
+	if strings.Join(got, ",") != "GET /v1/things,POST /v1/things,GET /v1/things/{id}" {
+		t.Fatalf("Patterns() = %v", got)
+	}
+	got[0] = "changed"
+	if rt.Patterns()[0] != "GET /v1/things" {
+		t.Error("Patterns() exposes the router's own slice")
+	}
+}

@@ -11,7 +11,8 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 // Router routes with net/http's method and path patterns ("GET /v1/banks/{bankId}") and
 // answers unmatched requests with 404 or 405 in the error envelope.
 type Router struct {
-	mux *http.ServeMux
+	mux      *http.ServeMux
+	patterns []string
 }
 
 // NewRouter returns an empty router.
@@ -21,11 +22,18 @@ func NewRouter() *Router {
 
 // Handle registers h for pattern.
 func (rt *Router) Handle(pattern string, h HandlerFunc) {
+	rt.patterns = append(rt.patterns, pattern)
 	rt.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := h(w, r); err != nil {
 			WriteError(w, r, err)
 		}
 	}))
+}
+
+// Patterns lists the registered patterns in registration order: what the router serves,
+// which a test compares with the API spec.
+func (rt *Router) Patterns() []string {
+	return append([]string(nil), rt.patterns...)
 }
 
 // ServeHTTP dispatches to the matching handler, or answers 404/405 in the envelope.

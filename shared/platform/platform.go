@@ -171,7 +171,47 @@ func Public() Option { return func(o *options) { o.public = true } }
 // HTTP registers an HTTP function under entryPoint. Every request is authenticated by its
 // API key and rate-limited unless the function is Public.
 func HTTP(entryPoint string, build HTTPBuilder, opts ...Option) {
+	registryMu.Lock()
+	httpBuilders[entryPoint] = build
+	registryMu.Unlock()
 	functions.HTTP(entryPoint, LazyHTTP(build, instance, opts...).ServeHTTP)
+}
+
+var (
+	registryMu   sync.Mutex
+	httpBuilders = map[string]HTTPBuilder{}
+)
+
+// RouteLister is a handler that lists the route patterns it serves (httpapi.Router).
+type RouteLister interface{ Patterns() []string }
+
+// Routes builds the handler of every HTTP function registered in this process, as its first
+// request would, and returns the patterns each serves by entry point; nil for a handler that
+// is not a RouteLister. The local stack's functions binary prints it, so a test compares the
+// routes really served with the spec's operations.
+func Routes(ctx context.Context) (map[string][]string, error) {
+	env, err := instance(ctx)
+	if err != nil {
+		return nil, err
+	}
+	registryMu.Lock()
+	builders := make(map[string]HTTPBuilder, len(httpBuilders))
+	for k, v := range httpBuilders {
+		builders[k] = v
+	}
+	registryMu.Unlock()
+	out := make(map[string][]string, len(builders))
+	for entryPoint, build := range builders {
+		h, err := build(ctx, env)
+		if err != nil {
+			return nil, fmt.Errorf("build %s: %w", entryPoint, err)
+		}
+		out[entryPoint] = nil
+		if rl, ok := h.(RouteLister); ok {
+			out[entryPoint] = rl.Patterns()
+		}
+	}
+	return out, nil
 }
 
 // LazyHTTP returns a handler that builds the real one on the first request, behind
