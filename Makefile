@@ -14,7 +14,8 @@ FUZZ_TARGETS := \
 	./shared/money:FuzzValidateIBAN \
 	./shared/ids:FuzzValid \
 	./shared/apikey:FuzzFromHeader \
-	./shared/apikey:FuzzParse
+	./shared/apikey:FuzzParse \
+	./shared/payments:FuzzAdvance
 
 .PHONY: setup dev test unit fuzz tffmt lint vuln stage tools clean
 

@@ -1,6 +1,6 @@
 // Package callback is the Callback function: GET /v1/callback?code&state, where the bank's
 // SCA pages send the PSU back (public: no API key; the single-use state names the tenant
-// and the consent). It exchanges the code with PKCE, seals the tokens, fetches accounts and
+// and the consent or the payment; payments are completed by shared/payments). It exchanges the code with PKCE, seals the tokens, fetches accounts and
 // balances, authorises the consent, requests the first sync, publishes consent.authorized,
 // and answers 303 to the organisation's callbackUrl with consentId and status. A denial or
 // a bank failure ends the consent REJECTED or FAILED (redirected with an error). A forged,
@@ -12,7 +12,6 @@ import (
 	"errors"
 	"html/template"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -26,6 +25,7 @@ import (
 	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/store"
 )
@@ -44,7 +44,8 @@ func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
 		return nil, err
 	}
 	return NewHandler(&Server{Conns: conns, States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer},
-		Sync: banksync.NewRequestPublisher(ps, ""), PublicURL: env.Config.PublicURL}), nil
+		Sync: banksync.NewRequestPublisher(ps, ""), PublicURL: env.Config.PublicURL,
+		Payments: payments.ForConnections(conns, nil, payments.NewPollPublisher(ps, ""), env.Config.PublicURL)}), nil
 }
 
 // SyncRequester publishes sync requests (banksync.RequestPublisher).
@@ -59,6 +60,8 @@ type Server struct {
 	Sync      SyncRequester
 	PublicURL string
 	Now       func() time.Time
+	// Payments completes payment authorisations (states that name a payment).
+	Payments *payments.Service
 }
 
 func (s *Server) now() time.Time {
@@ -114,20 +117,6 @@ func redirect(w http.ResponseWriter, r *http.Request, callbackURL, consentID, st
 	return nil
 }
 
-func clientIP(r *http.Request) string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		first := strings.TrimSpace(strings.Split(xff, ",")[0])
-		if net.ParseIP(first) != nil {
-			return first
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil || net.ParseIP(host) == nil {
-		return ""
-	}
-	return host
-}
-
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	q := r.URL.Query()
@@ -140,6 +129,9 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		return err
+	}
+	if st.PaymentID != "" {
+		return s.payment(w, r, st)
 	}
 	scope := store.For(repo.Client, st.Tenant())
 	c, err := repo.GetConsent(ctx, scope, st.ConsentID)
@@ -177,7 +169,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 		slog.WarnContext(ctx, "code exchange failed", "error", err)
 		return s.fail(ctx, w, r, scope, c, connections.ConsentFailed, "bank_error")
 	}
-	sess := bank.Session{BankConsentID: c.BankConsentID, AccessToken: tokens.AccessToken, PSUPresent: true, PSUIPAddress: clientIP(r)}
+	sess := bank.Session{BankConsentID: c.BankConsentID, AccessToken: tokens.AccessToken, PSUPresent: true, PSUIPAddress: httpapi.ClientIP(r)}
 	accts, err := conn.Accounts(ctx, sess)
 	if err != nil {
 		slog.WarnContext(ctx, "account list failed after authorisation", "error", err)
@@ -279,6 +271,27 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 }
 
 var errNotAwaiting = errors.New("consent no longer awaiting authorisation")
+
+// payment records a payment's SCA result and sends the browser to its callbackUrl with
+// paymentId and status.
+func (s *Server) payment(w http.ResponseWriter, r *http.Request, st authstate.State) error {
+	if s.Payments == nil {
+		return errors.New("callback: a payment state, but no payment service")
+	}
+	to, err := s.Payments.Authorise(r.Context(), st, r.URL.Query(), httpapi.ClientIP(r))
+	if errors.Is(err, payments.ErrNotAwaiting) || errors.Is(err, payments.ErrNotFound) {
+		badState(w, r)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	// The target is the payment's callbackUrl, checked against the organisation's allowed
+	// origins when the payment was created.
+	http.Redirect(w, r, to, http.StatusSeeOther) //nolint:gosec // G710: see above
+	return nil
+}
 
 func (s *Server) fail(ctx context.Context, w http.ResponseWriter, r *http.Request, scope store.Scope, c connections.Consent, status, code string) error {
 	now := s.now()

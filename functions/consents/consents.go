@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/bankcatalog"
+	"tokapi.io/tok/shared/callbackurl"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/httpapi"
@@ -232,39 +232,8 @@ func (s *Server) validUntil(raw *string, b bankcatalog.Bank) (time.Time, error) 
 	return t, nil
 }
 
-// checkCallback: https on one of the organisation's allowed origins; sandbox keys may also
-// use http://localhost and http://127.0.0.1 on any port.
 func (s *Server) checkCallback(ctx context.Context, t tenant.Tenant, raw string) error {
-	bad := func(msg string) error { return httpapi.InvalidField("callbackUrl", msg) }
-	if raw == "" {
-		return bad("is required")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || len(raw) > 2048 || u.Opaque != "" || u.User != nil || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#") {
-		return bad("must be an absolute https URL without user information or fragment")
-	}
-	host := strings.ToLower(u.Hostname())
-	if t.Env == tenant.Sandbox && strings.EqualFold(u.Scheme, "http") && (host == "localhost" || host == "127.0.0.1") {
-		return nil
-	}
-	if !strings.EqualFold(u.Scheme, "https") {
-		if t.Env == tenant.Sandbox {
-			return bad("must use https (sandbox keys may also use http://localhost or http://127.0.0.1)")
-		}
-		return bad("must use https")
-	}
-	origin, err := orgs.NormalizeOrigin(u.Scheme + "://" + u.Host)
-	if err != nil {
-		return bad("must be an absolute https URL")
-	}
-	org, err := s.Orgs.GetOrg(ctx, t.OrgID)
-	if err != nil {
-		return err
-	}
-	if !slices.Contains(org.AllowedOrigins, origin) {
-		return bad("must be on one of the organisation's allowed origins (" + strings.Join(org.AllowedOrigins, ", ") + ")")
-	}
-	return nil
+	return callbackurl.Check(ctx, s.Orgs, t, "callbackUrl", raw)
 }
 
 // start asks the bank for a consent and records it awaiting authorisation, with its

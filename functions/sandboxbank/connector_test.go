@@ -277,12 +277,12 @@ func TestPaymentsAndFunds(t *testing.T) {
 	if q := e.sca(ps.AuthorizeURL, "demo", "demo", "approve").Query(); q.Get("code") == "" {
 		t.Fatalf("no code: %v", q)
 	}
-	if st, err := c.PaymentStatus(ctx, bank.Session{}, "domestic-credit-transfers", ps.BankPaymentID); err != nil || st != bank.PaymentInProcess {
-		t.Fatalf("status = %s, %v", st, err)
+	if st, err := c.PaymentStatus(ctx, bank.Session{}, "domestic-credit-transfers", ps.BankPaymentID); err != nil || st.Status != bank.PaymentInProcess {
+		t.Fatalf("status = %+v, %v", st, err)
 	}
 	e.clock.Add(2 * time.Minute)
-	if st, _ := c.PaymentStatus(ctx, bank.Session{}, "domestic-credit-transfers", ps.BankPaymentID); st != bank.PaymentCompleted {
-		t.Fatalf("status later = %s", st)
+	if st, _ := c.PaymentStatus(ctx, bank.Session{}, "domestic-credit-transfers", ps.BankPaymentID); st.Status != bank.PaymentCompleted {
+		t.Fatalf("status later = %+v", st)
 	}
 	// broke, debtor unknown up front: rejected at SCA for insufficient funds.
 	ps, err = pay("broke", "")
@@ -290,8 +290,8 @@ func TestPaymentsAndFunds(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.sca(ps.AuthorizeURL, "broke", "broke", "approve")
-	if st, _ := c.PaymentStatus(ctx, bank.Session{}, "domestic-credit-transfers", ps.BankPaymentID); st != bank.PaymentRejected {
-		t.Fatalf("broke status = %s", st)
+	if st, _ := c.PaymentStatus(ctx, bank.Session{}, "domestic-credit-transfers", ps.BankPaymentID); st.Status != bank.PaymentRejected || st.FundsAvailable == nil || *st.FundsAvailable {
+		t.Fatalf("broke status = %+v", st)
 	}
 	// broke, debtor named: rejected at initiation (Rejected kind). Learn the IBAN first.
 	s := e.consent(ctx, c, "broke", "broke")

@@ -280,6 +280,7 @@ func (s *Server) decision(w http.ResponseWriter, r *http.Request, b bankInfo) {
 	}
 	// The resource changes state first; the code is only issued once that is stored.
 	var err error
+	unavailable := false
 	switch ar.Service {
 	case "AIS":
 		var c consentRecord
@@ -304,9 +305,14 @@ func (s *Server) decision(w http.ResponseWriter, r *http.Request, b bankInfo) {
 			case !approve:
 				p.Status = "RJCT"
 				p.Reason = "Authorisation denied by the PSU."
+			case ar.Persona == PersonaDown:
+				// The bank's payment engine is down: the authorisation cannot complete.
+				unavailable = true
 			default:
 				if reason := s.checkPayment(b, &p); reason != "" {
 					p.Status, p.Reason = "RJCT", reason
+				} else if p.ExecutionDate != "" && p.ExecutionDate > s.now().Format(time.DateOnly) {
+					p.Status, p.Authorised = "ACCP", s.now()
 				} else {
 					p.Status, p.Authorised = "ACSP", s.now()
 				}
@@ -314,7 +320,7 @@ func (s *Server) decision(w http.ResponseWriter, r *http.Request, b bankInfo) {
 			return nil
 		})
 	}
-	if err != nil {
+	if err != nil || unavailable {
 		redirectWith(w, r, ar.RedirectURI, url.Values{"error": {"server_error"}, "state": {ar.State}})
 		return
 	}

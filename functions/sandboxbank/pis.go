@@ -21,26 +21,26 @@ var paymentProducts = map[string]bool{
 	"target-2-payments": true,
 }
 
-// settleAfter is how long an authorised payment stays ACSP before it is ACSC.
-const settleAfter = time.Minute
-
 // paymentRecord is a single payment (sandboxbank/{bankId}/payments/{paymentId}).
 type paymentRecord struct {
-	ID           string    `firestore:"id"`
-	Product      string    `firestore:"product"`
-	Status       string    `firestore:"status"`
-	Reason       string    `firestore:"reason"`
-	Amount       string    `firestore:"amount"`
-	Currency     string    `firestore:"currency"`
-	DebtorIBAN   string    `firestore:"debtorIban"`
-	CreditorIBAN string    `firestore:"creditorIban"`
-	CreditorName string    `firestore:"creditorName"`
-	Remittance   string    `firestore:"remittance"`
-	EndToEndID   string    `firestore:"endToEndId"`
-	RedirectURI  string    `firestore:"redirectUri"`
-	Persona      string    `firestore:"persona"`
-	Created      time.Time `firestore:"created"`
-	Authorised   time.Time `firestore:"authorised"`
+	ID           string `firestore:"id"`
+	Product      string `firestore:"product"`
+	Status       string `firestore:"status"`
+	Reason       string `firestore:"reason"`
+	Amount       string `firestore:"amount"`
+	Currency     string `firestore:"currency"`
+	DebtorIBAN   string `firestore:"debtorIban"`
+	CreditorIBAN string `firestore:"creditorIban"`
+	CreditorName string `firestore:"creditorName"`
+	Remittance   string `firestore:"remittance"`
+	EndToEndID   string `firestore:"endToEndId"`
+	// ExecutionDate (YYYY-MM-DD) of a future-dated payment: ACCP after SCA, ACSC from that
+	// day on (the bank's clock).
+	ExecutionDate string    `firestore:"executionDate"`
+	RedirectURI   string    `firestore:"redirectUri"`
+	Persona       string    `firestore:"persona"`
+	Created       time.Time `firestore:"created"`
+	Authorised    time.Time `firestore:"authorised"`
 }
 
 type accountRef struct {
@@ -60,6 +60,7 @@ type paymentBody struct {
 	CreditorAccount                   *accountRef `json:"creditorAccount"`
 	CreditorName                      string      `json:"creditorName"`
 	RemittanceInformationUnstructured string      `json:"remittanceInformationUnstructured"`
+	RequestedExecutionDate            string      `json:"requestedExecutionDate"`
 }
 
 func parseAmount(a *amountRef) (decimal.Decimal, bool) {
@@ -90,7 +91,9 @@ func (s *Server) initiatePayment(w http.ResponseWriter, r *http.Request, b bankI
 		tppError(w, 400, "FORMAT_ERROR", "instructedAmount needs a currency and a positive amount.")
 		return
 	}
-	if body.CreditorAccount == nil || body.CreditorName == "" {
+	// The Berlin Group products require the creditor's name; the bank-defined domestic
+	// scheme does not.
+	if body.CreditorAccount == nil || (body.CreditorName == "" && product != "domestic-credit-transfers") {
 		tppError(w, 400, "FORMAT_ERROR", "creditorAccount and creditorName are mandatory.")
 		return
 	}
@@ -106,12 +109,19 @@ func (s *Server) initiatePayment(w http.ResponseWriter, r *http.Request, b bankI
 			return
 		}
 	}
+	if d := body.RequestedExecutionDate; d != "" {
+		day, err := time.Parse(time.DateOnly, d)
+		if err != nil || day.Before(truncDay(s.now())) {
+			tppError(w, 400, "EXECUTION_DATE_INVALID", "requestedExecutionDate must be a date (YYYY-MM-DD), today or later.")
+			return
+		}
+	}
 	p := paymentRecord{
 		ID: "pmt-" + randomToken(12), Product: product, Status: "RCVD",
 		Amount: amount.StringFixed(2), Currency: body.InstructedAmount.Currency,
 		CreditorIBAN: creditor, CreditorName: body.CreditorName,
 		Remittance: body.RemittanceInformationUnstructured, EndToEndID: body.EndToEndIdentification,
-		RedirectURI: redirect, Created: s.now(),
+		ExecutionDate: body.RequestedExecutionDate, RedirectURI: redirect, Created: s.now(),
 	}
 	if body.DebtorAccount != nil && body.DebtorAccount.IBAN != "" {
 		debtor, err := money.ValidateIBAN(body.DebtorAccount.IBAN)
@@ -127,7 +137,7 @@ func (s *Server) initiatePayment(w http.ResponseWriter, r *http.Request, b bankI
 		p.DebtorIBAN = debtor
 		if persona == PersonaBroke {
 			// Known up front for a named debtor account: reject at initiation.
-			tppError(w, 400, "PAYMENT_FAILED", "Insufficient funds on the debtor account.")
+			tppError(w, 400, "FUNDS_NOT_AVAILABLE", "Insufficient funds on the debtor account.")
 			return
 		}
 	}
@@ -192,10 +202,55 @@ func (s *Server) loadPayment(w http.ResponseWriter, r *http.Request, b bankInfo)
 			return nil, false
 		}
 	}
-	if p.Status == "ACSP" && s.now().Sub(p.Authorised) >= settleAfter {
-		p.Status = "ACSC"
-	}
+	p.Status = s.settled(p)
 	return &p, true
+}
+
+// settled is the payment's status now: an authorised payment settles SettleAfter after SCA
+// (SlowSettle for the slow persona), a future-dated one on its execution date.
+func (s *Server) settled(p paymentRecord) string {
+	now := s.now()
+	switch {
+	case p.Status == "ACSP":
+		after := s.opts.SettleAfter
+		if p.Persona == PersonaSlow {
+			after = s.opts.SlowSettle
+		}
+		if now.Sub(p.Authorised) >= after {
+			return "ACSC"
+		}
+	case p.Status == "ACCP" && p.ExecutionDate != "":
+		if day, err := time.Parse(time.DateOnly, p.ExecutionDate); err == nil && !now.Before(day) {
+			return "ACSC"
+		}
+	}
+	return p.Status
+}
+
+// cancelPayment cancels a payment that is awaiting SCA or future-dated and not yet due.
+func (s *Server) cancelPayment(w http.ResponseWriter, r *http.Request, b bankInfo) {
+	var p paymentRecord
+	errNotCancellable := errors.New("not cancellable")
+	err := s.opts.Store.Update(r.Context(), b.ID, kindPayments, r.PathValue("paymentId"), &p, func(exists bool) error {
+		if !exists || p.Product != r.PathValue("product") {
+			return ErrNotFound
+		}
+		if st := s.settled(p); st != "RCVD" && st != "ACCP" {
+			return errNotCancellable
+		}
+		p.Status = "CANC"
+		return nil
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		tppError(w, 403, "RESOURCE_UNKNOWN", "The payment is unknown.")
+	case errors.Is(err, errNotCancellable):
+		tppError(w, 400, "CANCELLATION_INVALID", "The payment can no longer be cancelled.")
+	case err != nil:
+		s.internal(w, err)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
 }
 
 func (s *Server) paymentStatus(w http.ResponseWriter, r *http.Request, b bankInfo) {

@@ -81,6 +81,10 @@ type Options struct {
 	// SlowDelay is the delay of every AIS and PIS call of the slow persona (default 5s;
 	// TOK_SANDBOX_SLOW_DELAY in the function).
 	SlowDelay time.Duration
+	// SettleAfter is how long an authorised payment stays ACSP before it is ACSC (default
+	// 2s); SlowSettle is the same for the slow persona (default 2 minutes).
+	SettleAfter time.Duration
+	SlowSettle  time.Duration
 	// AccessTokenTTL is the lifetime of access tokens (default 1h).
 	AccessTokenTTL time.Duration
 	// MaxConsentDays caps a consent's validity (default 180).
@@ -102,6 +106,12 @@ func New(opts Options) *Server {
 	}
 	if opts.SlowDelay == 0 {
 		opts.SlowDelay = 5 * time.Second
+	}
+	if opts.SettleAfter == 0 {
+		opts.SettleAfter = 2 * time.Second
+	}
+	if opts.SlowSettle == 0 {
+		opts.SlowSettle = 2 * time.Minute
 	}
 	if opts.AccessTokenTTL == 0 {
 		opts.AccessTokenTTL = time.Hour
@@ -134,6 +144,7 @@ func New(opts Options) *Server {
 	m.HandleFunc("POST "+p+"/v1/payments/{product}", s.bank(s.initiatePayment))
 	m.HandleFunc("GET "+p+"/v1/payments/{product}/{paymentId}", s.bank(s.getPayment))
 	m.HandleFunc("GET "+p+"/v1/payments/{product}/{paymentId}/status", s.bank(s.paymentStatus))
+	m.HandleFunc("DELETE "+p+"/v1/payments/{product}/{paymentId}", s.bank(s.cancelPayment))
 	m.HandleFunc("POST "+p+"/v1/funds-confirmations", s.bank(s.fundsConfirmation))
 	return s
 }

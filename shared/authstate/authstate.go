@@ -37,6 +37,8 @@ type State struct {
 	Env       string `firestore:"env"`
 	OrgID     string `firestore:"orgId"`
 	ConsentID string `firestore:"consentId"`
+	// PaymentID is set instead of ConsentID for a payment's authorisation (shared/payments).
+	PaymentID string `firestore:"paymentId"`
 	// Verifier is the PKCE code verifier, sealed (Store.SealVerifier).
 	Verifier  []byte    `firestore:"verifier"`
 	ExpiresAt time.Time `firestore:"expiresAt"`
@@ -52,8 +54,16 @@ func Hash(state string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// pkceAAD is the associated data sealing the PKCE verifier of a consent.
-func pkceAAD(consentID string) []byte { return []byte("pkce/" + consentID) }
+// pkceAAD is the associated data sealing the PKCE verifier of a consent or payment.
+func pkceAAD(resourceID string) []byte { return []byte("pkce/" + resourceID) }
+
+// resource is the ID of what the state authorises.
+func (s State) resource() string {
+	if s.PaymentID != "" {
+		return s.PaymentID
+	}
+	return s.ConsentID
+}
 
 // ErrBadState covers a state that is unknown (forged), already used (replayed) or expired.
 var ErrBadState = errors.New("the authorisation state is unknown, already used or expired")
@@ -64,9 +74,9 @@ type Store struct {
 	Sealer *envelope.Sealer
 }
 
-// SealVerifier seals the PKCE code verifier of a consent for its State.
-func (s Store) SealVerifier(ctx context.Context, consentID, verifier string) ([]byte, error) {
-	sealed, err := s.Sealer.Seal(ctx, []byte(verifier), pkceAAD(consentID))
+// SealVerifier seals the PKCE code verifier of a consent or payment (its ID) for its State.
+func (s Store) SealVerifier(ctx context.Context, resourceID, verifier string) ([]byte, error) {
+	sealed, err := s.Sealer.Seal(ctx, []byte(verifier), pkceAAD(resourceID))
 	if err != nil {
 		return nil, fmt.Errorf("seal PKCE verifier: %w", err)
 	}
@@ -76,7 +86,7 @@ func (s Store) SealVerifier(ctx context.Context, consentID, verifier string) ([]
 // OpenVerifier returns the PKCE code verifier of a consumed state; callers clear it after
 // use.
 func (s Store) OpenVerifier(ctx context.Context, st State) ([]byte, error) {
-	v, err := s.Sealer.Open(ctx, st.Verifier, pkceAAD(st.ConsentID))
+	v, err := s.Sealer.Open(ctx, st.Verifier, pkceAAD(st.resource()))
 	if err != nil {
 		return nil, fmt.Errorf("open PKCE verifier: %w", err)
 	}

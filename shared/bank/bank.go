@@ -185,9 +185,11 @@ type PaymentRequest struct {
 	DebtorIBAN     string
 	RemittanceInfo string
 	EndToEndID     string
-	RedirectURI    string
-	State          string
-	CodeChallenge  string
+	// ExecutionDate (YYYY-MM-DD) makes a future-dated payment; empty: execute at once.
+	ExecutionDate string
+	RedirectURI   string
+	State         string
+	CodeChallenge string
 }
 
 // PaymentStart is the bank's answer to a payment initiation.
@@ -208,7 +210,17 @@ const (
 	PaymentRejected          = "RJCT"
 	PaymentCancelled         = "CANC"
 	PaymentPending           = "PDNG"
+	PaymentAcceptedChange    = "ACWC"
+	PaymentAcceptedWithheld  = "ACWP"
+	PaymentPartial           = "PART"
 )
+
+// PaymentState is what the bank says about a payment: its ISO 20022 status and, where the
+// bank tells, whether funds were available (false explains a rejection).
+type PaymentState struct {
+	Status         string
+	FundsAvailable *bool
+}
 
 // PaymentStatus is a payment's ISO 20022 status with its meaning for Tok.
 type PaymentStatus string
@@ -256,6 +268,9 @@ type Connector interface {
 	StandingOrders(ctx context.Context, s Session, accountID string) ([]StandingOrder, error)
 	InitiatePayment(ctx context.Context, s Session, req PaymentRequest) (PaymentStart, error)
 	// PaymentStatus returns the ISO 20022 status (see PaymentStatus).
-	PaymentStatus(ctx context.Context, s Session, product, paymentID string) (string, error)
+	PaymentStatus(ctx context.Context, s Session, product, paymentID string) (PaymentState, error)
+	// CancelPayment cancels a payment not yet executed (awaiting authorisation or
+	// future-dated); a bank that no longer allows it answers Invalid.
+	CancelPayment(ctx context.Context, s Session, product, paymentID string) error
 	ConfirmFunds(ctx context.Context, s Session, q FundsQuery) (bool, error)
 }

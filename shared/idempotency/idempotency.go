@@ -2,8 +2,8 @@
 // request with a key runs and its response is stored under the tenant for 24 hours; a
 // retry with the same key and the same request gets the same response again without
 // running anything; the same key with a different request is 422 IDEMPOTENCY_KEY_REUSED.
-// Concurrent duplicates are serialised through a pending record claimed in a Firestore
-// transaction, so exactly one of them runs the handler.
+// Concurrent duplicates are serialised through a pending record that exactly one of them
+// creates, so exactly one of them runs the handler.
 package idempotency
 
 import (
@@ -11,7 +11,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -135,10 +134,12 @@ func (s *Store) Wrap(h httpapi.HandlerFunc) httpapi.HandlerFunc {
 	}
 }
 
-var errPending = errors.New("pending")
-
 // claim returns the stored response (run false), or claims the key for this request (run
-// true). A duplicate that finds a pending claim waits for it.
+// true). The claim is a Create, which exactly one of any number of concurrent duplicates
+// wins without a transaction (transactions on one hot document queue behind each other);
+// the others read the record and wait while it is pending. A stale record (expired, or a
+// pending claim whose holder died) is deleted under a precondition on its update time, so
+// one of the waiters removes it and the race to Create starts again.
 func (s *Store) claim(ctx context.Context, ref *firestore.DocumentRef, hash string) (record, bool, error) {
 	wait := s.Wait
 	if wait <= 0 {
@@ -146,53 +147,45 @@ func (s *Store) claim(ctx context.Context, ref *firestore.DocumentRef, hash stri
 	}
 	deadline := time.Now().Add(wait)
 	for {
+		now := s.now()
+		_, err := ref.Create(ctx, record{RequestHash: hash, State: "pending", LockedUntil: now.Add(PendingTTL), ExpiresAt: now.Add(TTL), CreatedAt: now})
+		if err == nil {
+			return record{}, true, nil
+		}
+		if status.Code(err) != codes.AlreadyExists {
+			return record{}, false, fmt.Errorf("idempotency: claim: %w", err)
+		}
+		snap, err := ref.Get(ctx)
+		if status.Code(err) == codes.NotFound {
+			continue // the holder answered 5xx and let the key go
+		}
+		if err != nil {
+			return record{}, false, fmt.Errorf("idempotency: read: %w", err)
+		}
 		var rec record
-		run := false
-		err := s.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-			run = false
-			now := s.now()
-			snap, err := tx.Get(ref)
-			switch {
-			case status.Code(err) == codes.NotFound:
-			case err != nil:
-				return err
-			default:
-				if err := snap.DataTo(&rec); err != nil {
-					return err
-				}
-				live := rec.ExpiresAt.After(now) && (rec.State == "done" || rec.LockedUntil.After(now))
-				if live {
-					if rec.RequestHash != hash {
-						return reusedError()
-					}
-					if rec.State == "done" {
-						return nil
-					}
-					return errPending
-				}
-			}
-			run = true
-			return tx.Set(ref, record{RequestHash: hash, State: "pending", LockedUntil: now.Add(PendingTTL), ExpiresAt: now.Add(TTL), CreatedAt: now})
-		})
-		if errors.Is(err, errPending) {
-			if time.Now().After(deadline) {
-				return record{}, false, httpapi.Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
-			}
-			select {
-			case <-ctx.Done():
-				return record{}, false, ctx.Err()
-			case <-time.After(100 * time.Millisecond):
+		if err := snap.DataTo(&rec); err != nil {
+			return record{}, false, fmt.Errorf("idempotency: decode: %w", err)
+		}
+		if !rec.ExpiresAt.After(now) || (rec.State != "done" && !rec.LockedUntil.After(now)) {
+			if _, err := ref.Delete(ctx, firestore.LastUpdateTime(snap.UpdateTime)); err != nil && status.Code(err) != codes.FailedPrecondition {
+				return record{}, false, fmt.Errorf("idempotency: remove stale record: %w", err)
 			}
 			continue
 		}
-		if err != nil {
-			var apiErr *httpapi.Error
-			if errors.As(err, &apiErr) {
-				return record{}, false, apiErr
-			}
-			return record{}, false, fmt.Errorf("idempotency: %w", err)
+		if rec.RequestHash != hash {
+			return record{}, false, reusedError()
 		}
-		return rec, run, nil
+		if rec.State == "done" {
+			return rec, false, nil
+		}
+		if time.Now().After(deadline) {
+			return record{}, false, httpapi.Conflict("A request with this Idempotency-Key is still being processed; retry shortly.")
+		}
+		select {
+		case <-ctx.Done():
+			return record{}, false, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 

@@ -3,16 +3,18 @@ package transactions_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
 	"tokapi.io/tok/shared/manifest"
+	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/transactions"
 )
 
-// TestEveryQueryHasItsIndex checks each query the sync and the API run (transactions.Queries)
-// against infra/firestore-indexes.yaml, which Terraform deploys.
+// TestEveryQueryHasItsIndex checks each query the sync and the API run (transactions.Queries,
+// payments.Queries) against infra/firestore-indexes.yaml, which Terraform deploys.
 func TestEveryQueryHasItsIndex(t *testing.T) {
 	root, err := manifest.FindRoot()
 	if err != nil {
@@ -35,7 +37,7 @@ func TestEveryQueryHasItsIndex(t *testing.T) {
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range transactions.Queries {
+	for _, q := range append(slices.Clone(transactions.Queries), payments.Queries...) {
 		if q.Index == nil {
 			continue // served by Firestore's automatic single-field indexes
 		}

@@ -78,6 +78,12 @@ var EventTypes = []string{
 	"transactions.removed",
 	"account.balance_updated",
 	"sync.failed",
+	"payment.created",
+	"payment.authorized",
+	"payment.completed",
+	"payment.rejected",
+	"payment.cancelled",
+	"payment.failed",
 	EventPing,
 }
 

@@ -472,6 +472,9 @@ func (c *Client) InitiatePayment(ctx context.Context, s bank.Session, req bank.P
 	if req.EndToEndID != "" {
 		body["endToEndIdentification"] = req.EndToEndID
 	}
+	if req.ExecutionDate != "" {
+		body["requestedExecutionDate"] = req.ExecutionDate
+	}
 	var out struct {
 		PaymentID         string `json:"paymentId"`
 		TransactionStatus string `json:"transactionStatus"`
@@ -490,20 +493,44 @@ func (c *Client) InitiatePayment(ctx context.Context, s bank.Session, req bank.P
 		AuthorizeURL: c.authorizeURL("PIS:"+out.PaymentID, req.RedirectURI, req.State, req.CodeChallenge)}, nil
 }
 
-// PaymentStatus returns a payment's ISO 20022 status.
-func (c *Client) PaymentStatus(ctx context.Context, s bank.Session, product, paymentID string) (string, error) {
+// PaymentStatus returns a payment's ISO 20022 status and, where the bank tells,
+// fundsAvailable.
+func (c *Client) PaymentStatus(ctx context.Context, s bank.Session, product, paymentID string) (bank.PaymentState, error) {
+	var out struct {
+		TransactionStatus string `json:"transactionStatus"`
+		FundsAvailable    *bool  `json:"fundsAvailable"`
+	}
+	err := c.do(ctx, call{method: http.MethodGet, path: paymentPath(product, paymentID) + "/status",
+		route: "/v1/payments/{product}/{paymentId}/status", session: &bank.Session{AccessToken: s.AccessToken}, psuIP: c.psuIP(s)}, &out)
+	if err != nil {
+		return bank.PaymentState{}, err
+	}
+	if out.TransactionStatus == "" {
+		return bank.PaymentState{}, garbage("payment status")
+	}
+	return bank.PaymentState{Status: out.TransactionStatus, FundsAvailable: out.FundsAvailable}, nil
+}
+
+// CancelPayment cancels a payment (DELETE /v1/payments/{product}/{paymentId}; never
+// retried). A bank that answers with an authorisation to start is treated as refusing: Tok
+// cancels only what needs no second SCA.
+func (c *Client) CancelPayment(ctx context.Context, s bank.Session, product, paymentID string) error {
 	var out struct {
 		TransactionStatus string `json:"transactionStatus"`
 	}
-	err := c.do(ctx, call{method: http.MethodGet, path: "/v1/payments/" + url.PathEscape(product) + "/" + url.PathEscape(paymentID) + "/status",
-		route: "/v1/payments/{product}/{paymentId}/status", session: &bank.Session{AccessToken: s.AccessToken}, psuIP: c.psuIP(s)}, &out)
+	err := c.do(ctx, call{method: http.MethodDelete, path: paymentPath(product, paymentID),
+		route: "/v1/payments/{product}/{paymentId}", session: &bank.Session{AccessToken: s.AccessToken}, psuIP: c.psuIP(s)}, &out)
 	if err != nil {
-		return "", err
+		return err
 	}
-	if out.TransactionStatus == "" {
-		return "", garbage("payment status")
+	if out.TransactionStatus != "" && out.TransactionStatus != bank.PaymentCancelled {
+		return &bank.Error{Kind: bank.Invalid, Message: "the bank asks for an authorisation of the cancellation"}
 	}
-	return out.TransactionStatus, nil
+	return nil
+}
+
+func paymentPath(product, paymentID string) string {
+	return "/v1/payments/" + url.PathEscape(product) + "/" + url.PathEscape(paymentID)
 }
 
 // ConfirmFunds asks whether the account covers the amount (POST /v1/funds-confirmations).

@@ -1,0 +1,219 @@
+// Package payments is the Payments function: payment initiation (PIS) with the bank's SCA.
+//
+//	POST   /v1/payments               developer; Idempotency-Key; 201 with the bank's SCA redirectUrl
+//	GET    /v1/payments               filters status, accountId, createdFrom, createdTo; newest first
+//	GET    /v1/payments/{id}          with statusHistory
+//	DELETE /v1/payments/{id}          developer; cancels an AWAITING_AUTHORIZATION or SCHEDULED payment
+//
+// The bank sends the customer back to GET /v1/callback (functions/callback), which records
+// the SCA result; functions/paymentstatus follows the payment to its final status. A payment
+// of another organisation, or of the other environment, is 404.
+package payments
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"tokapi.io/tok/shared/auth"
+	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/idempotency"
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/orgs"
+	"tokapi.io/tok/shared/payments"
+	"tokapi.io/tok/shared/platform"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
+)
+
+func init() {
+	platform.HTTP("Payments", build)
+}
+
+func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
+	c, err := connections.FromEnv(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	return NewHandler(payments.ForConnections(c, orgs.New(c.Repo.Client, nil), nil, env.Config.PublicURL)), nil
+}
+
+type server struct {
+	svc  *payments.Service
+	idem *idempotency.Store
+}
+
+// NewHandler returns the function's routes. Requests must carry an auth.Caller.
+func NewHandler(svc *payments.Service) http.Handler {
+	s := &server{svc: svc, idem: &idempotency.Store{Client: svc.Store.FS, Now: svc.Store.Now}}
+	rt := httpapi.NewRouter()
+	rt.Handle("POST /v1/payments", s.idem.Wrap(s.create))
+	rt.Handle("GET /v1/payments", s.list)
+	rt.Handle("GET /v1/payments/{id}", s.get)
+	rt.Handle("DELETE /v1/payments/{id}", s.cancel)
+	return rt
+}
+
+func (s *server) now() time.Time {
+	if s.svc.Now != nil {
+		return s.svc.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *server) scope(ctx context.Context) (store.Scope, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return store.Scope{}, err
+	}
+	return store.For(s.svc.Store.FS, t), nil
+}
+
+func (s *server) create(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
+		return err
+	}
+	scope, err := s.scope(ctx)
+	if err != nil {
+		return err
+	}
+	var in payments.Request
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	p, err := s.svc.Initiate(ctx, scope, in, httpapi.ClientIP(r))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/payments/"+p.ID)
+	httpapi.WriteJSON(w, http.StatusCreated, payments.View(p, s.now()))
+	return nil
+}
+
+func (s *server) load(r *http.Request) (store.Scope, payments.Payment, error) {
+	scope, err := s.scope(r.Context())
+	if err != nil {
+		return store.Scope{}, payments.Payment{}, err
+	}
+	p, err := s.svc.Store.Get(r.Context(), scope, r.PathValue("id"))
+	if errors.Is(err, payments.ErrNotFound) {
+		return scope, p, httpapi.NotFound("Payment " + r.PathValue("id"))
+	}
+	return scope, p, err
+}
+
+func (s *server) get(w http.ResponseWriter, r *http.Request) error {
+	_, p, err := s.load(r)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, payments.View(p, s.now()))
+	return nil
+}
+
+func (s *server) cancel(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
+		return err
+	}
+	scope, _, err := s.load(r)
+	if err != nil {
+		return err
+	}
+	p, err := s.svc.Cancel(ctx, scope, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, payments.View(p, s.now()))
+	return nil
+}
+
+type listCursor struct {
+	CreatedAt time.Time `json:"c"`
+	ID        string    `json:"i"`
+}
+
+func (s *server) list(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	scope, err := s.scope(ctx)
+	if err != nil {
+		return err
+	}
+	limit, err := httpapi.ParseLimit(r)
+	if err != nil {
+		return err
+	}
+	qs := r.URL.Query()
+	q := payments.ListQuery{Status: qs.Get("status"), AccountID: qs.Get("accountId"), Limit: limit + 1}
+	if q.Status != "" && !slices.Contains(payments.Statuses, q.Status) {
+		return httpapi.InvalidField("status", "must be one of "+strings.Join(payments.Statuses, ", "))
+	}
+	if q.AccountID != "" && !ids.Valid(ids.Account, q.AccountID) {
+		return httpapi.InvalidField("accountId", "is not an account ID (acc_…)")
+	}
+	if q.CreatedFrom, err = parseTime(qs.Get("createdFrom"), "createdFrom", false); err != nil {
+		return err
+	}
+	if q.CreatedTo, err = parseTime(qs.Get("createdTo"), "createdTo", true); err != nil {
+		return err
+	}
+	if q.CreatedFrom != nil && q.CreatedTo != nil && !q.CreatedFrom.Before(*q.CreatedTo) {
+		return httpapi.InvalidField("createdTo", "must be after createdFrom")
+	}
+	var cur listCursor
+	ok, err := httpapi.DecodeCursor(r, &cur)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if !ids.Valid(ids.Payment, cur.ID) {
+			return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
+		}
+		q.AfterCreated, q.AfterID = cur.CreatedAt, cur.ID
+	}
+	found, err := s.svc.Store.List(ctx, scope, q)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	items := make([]payments.JSON, 0, len(found))
+	for _, p := range found {
+		items = append(items, payments.View(p, now))
+	}
+	page, err := httpapi.NewList(items, limit, func(p payments.JSON) (string, error) {
+		return httpapi.EncodeCursor(listCursor{CreatedAt: p.CreatedAt, ID: p.ID})
+	})
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, page)
+	return nil
+}
+
+// parseTime reads an RFC 3339 date-time or a date (YYYY-MM-DD). A date as createdTo
+// includes that whole day (the bound is the next midnight, exclusive).
+func parseTime(raw, field string, endOfDay bool) (*time.Time, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	if t, err := time.Parse(time.RFC3339, raw); err == nil {
+		t = t.UTC()
+		if endOfDay {
+			t = t.Add(time.Microsecond) // createdTo is inclusive
+		}
+		return &t, nil
+	}
+	t, err := time.Parse(time.DateOnly, raw)
+	if err != nil {
+		return nil, httpapi.InvalidField(field, "must be a date (YYYY-MM-DD) or an RFC 3339 date-time")
+	}
+	if endOfDay {
+		t = t.AddDate(0, 0, 1)
+	}
+	return &t, nil
+}

@@ -1,0 +1,275 @@
+package payments_test
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tokapi.io/tok/shared/ids"
+	pay "tokapi.io/tok/shared/payments"
+	"tokapi.io/tok/shared/tenant"
+)
+
+// seed is the API overview's payment body plus what a bank needs from Tok's customer.
+func seed(extra string) string {
+	return `{"creditorIban":"RS35105008123123123173","amount":"1500.00","currency":"RSD","remittanceInfo":"Invoice INV-2026-042",` +
+		`"bankId":"sandbox-rs","callbackUrl":"https://app.example.com/pay/cb?order=42"` + extra + `}`
+}
+
+// TestPaymentFlow: the seed's payment through the bank's SCA as demo, the callback, the
+// poller to COMPLETED; events once each; reads, filters, tenancy and cancellation rules.
+func TestPaymentFlow(t *testing.T) {
+	f := setup(t)
+	org, keys := f.org()
+	other, otherKeys := f.org()
+	_ = other
+
+	created := f.expect(f.call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create")
+	id := created["id"].(string)
+	if created["status"] != pay.StatusAwaiting || created["paymentProduct"] != "domestic-credit-transfers" || created["amount"] != "1500.0000" ||
+		created["endToEndId"] != id || !strings.Contains(created["redirectUrl"].(string), "/oauth2/authorize?") {
+		t.Fatalf("created %v", created)
+	}
+
+	to := f.authorise(created["redirectUrl"].(string), "demo", "approve")
+	if to.Host != "app.example.com" || to.Query().Get("paymentId") != id || to.Query().Get("status") != pay.StatusPending || to.Query().Get("order") != "42" {
+		t.Fatalf("back at the app with %s", to)
+	}
+	if reqs := drain(t, f.polls, 1, 5*time.Second); len(reqs) != 1 || !strings.Contains(string(reqs[0].Data), id) {
+		t.Fatalf("the callback requested %d polls", len(reqs))
+	}
+	got := f.expect(f.call("GET", "/v1/payments/"+id, keys.SandboxKey, ""), 200, "get pending")
+	if got["status"] != pay.StatusPending || got["bankStatus"] != "ACSP" || got["redirectUrl"] != nil {
+		t.Fatalf("after SCA %v", got)
+	}
+	f.clock.Add(3 * time.Second) // the sandbox bank settles 2 s after SCA
+	if err := f.svc.Poll(f.ctx, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}, id); err != nil {
+		t.Fatal(err)
+	}
+	done := f.expect(f.call("GET", "/v1/payments/"+id, keys.SandboxKey, ""), 200, "get completed")
+	hist := done["statusHistory"].([]any)
+	var seq []string
+	for _, h := range hist {
+		seq = append(seq, h.(map[string]any)["status"].(string))
+	}
+	if done["status"] != pay.StatusCompleted || done["bankStatus"] != "ACSC" || !slices.Equal(seq, []string{"AWAITING_AUTHORIZATION", "PENDING", "COMPLETED"}) {
+		t.Fatalf("completed %v (history %v)", done, seq)
+	}
+	// Polling a completed payment again changes nothing.
+	if err := f.svc.Poll(f.ctx, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}, id); err != nil {
+		t.Fatal(err)
+	}
+	evs := paymentEvents(t, f.events, 3)
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+		if e.ID != pay.EventID(tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}, id, e.Type) {
+			t.Errorf("%s has ID %s, not the derived one", e.Type, e.ID)
+		}
+	}
+	sort.Strings(types)
+	if !slices.Equal(types, []string{"payment.authorized", "payment.completed", "payment.created"}) {
+		t.Fatalf("events %v", types)
+	}
+
+	t.Run("tenancy", func(t *testing.T) {
+		for _, k := range []string{otherKeys.SandboxKey, keys.LiveKey} {
+			for _, m := range []string{"GET", "DELETE"} {
+				r := f.call(m, "/v1/payments/"+id, k, "")
+				if r.code != 404 || !strings.Contains(string(r.body), `"NOT_FOUND"`) {
+					t.Errorf("%s with another tenant's key: %d %s", m, r.code, r.body)
+				}
+			}
+			l := f.expect(f.call("GET", "/v1/payments", k, ""), 200, "other list")
+			if len(l["data"].([]any)) != 0 {
+				t.Errorf("another tenant lists %v", l["data"])
+			}
+		}
+	})
+
+	t.Run("cancel rules", func(t *testing.T) {
+		if r := f.call("DELETE", "/v1/payments/"+id, keys.SandboxKey, ""); r.code != 409 {
+			t.Errorf("cancel completed: %d %s", r.code, r.body)
+		}
+		a := f.expect(f.call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create to cancel")
+		c := f.expect(f.call("DELETE", "/v1/payments/"+a["id"].(string), keys.SandboxKey, ""), 200, "cancel awaiting")
+		if c["status"] != pay.StatusCancelled || c["statusReason"] != pay.ReasonCancelledByRequest {
+			t.Fatalf("cancelled %v", c)
+		}
+		// The bank's page no longer takes the cancelled payment, and Tok's state is gone.
+		resp, err := f.browser.Get(a["redirectUrl"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != 302 {
+			t.Errorf("bank SCA page for a cancelled payment: %d", resp.StatusCode)
+		}
+	})
+
+	t.Run("list", func(t *testing.T) {
+		all := f.expect(f.call("GET", "/v1/payments", keys.SandboxKey, ""), 200, "list")
+		data := all["data"].([]any)
+		if len(data) != 2 {
+			t.Fatalf("list %d", len(data))
+		}
+		if a, b := data[0].(map[string]any)["createdAt"].(string), data[1].(map[string]any)["createdAt"].(string); a < b {
+			t.Errorf("not newest first: %s before %s", a, b)
+		}
+		st := f.expect(f.call("GET", "/v1/payments?status=COMPLETED", keys.SandboxKey, ""), 200, "by status")
+		if d := st["data"].([]any); len(d) != 1 || d[0].(map[string]any)["id"] != id {
+			t.Errorf("status=COMPLETED %v", d)
+		}
+		page := f.expect(f.call("GET", "/v1/payments?limit=1", keys.SandboxKey, ""), 200, "page 1")
+		next := f.expect(f.call("GET", "/v1/payments?limit=1&cursor="+page["nextCursor"].(string), keys.SandboxKey, ""), 200, "page 2")
+		if page["hasMore"] != true || next["hasMore"] != false || next["data"].([]any)[0].(map[string]any)["id"] == page["data"].([]any)[0].(map[string]any)["id"] {
+			t.Errorf("pages %v / %v", page, next)
+		}
+		tomorrow := f.clock.Now().AddDate(0, 0, 1).Format(time.DateOnly)
+		if d := f.expect(f.call("GET", "/v1/payments?createdFrom="+tomorrow, keys.SandboxKey, ""), 200, "from tomorrow")["data"].([]any); len(d) != 0 {
+			t.Errorf("createdFrom tomorrow: %d", len(d))
+		}
+		for _, q := range []string{"status=DONE", "createdFrom=yesterday", "cursor=bm9wZQ", "accountId=txn_1", "limit=0"} {
+			if r := f.call("GET", "/v1/payments?"+q, keys.SandboxKey, ""); r.code != 400 {
+				t.Errorf("%s: %d", q, r.code)
+			}
+		}
+	})
+}
+
+// TestPersonaOutcomes: broke is rejected for insufficient funds, deny at SCA, down fails.
+func TestPersonaOutcomes(t *testing.T) {
+	f := setup(t)
+	_, keys := f.org()
+	for _, c := range []struct{ persona, decision, status, reason string }{
+		{"broke", "approve", pay.StatusRejected, pay.ReasonInsufficientFunds},
+		{"deny", "approve", pay.StatusRejected, pay.ReasonDeniedByUser},
+		{"demo", "deny", pay.StatusRejected, pay.ReasonDeniedByUser},
+		{"down", "approve", pay.StatusFailed, pay.ReasonBankUnavailable},
+	} {
+		p := f.expect(f.call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create")
+		to := f.authorise(p["redirectUrl"].(string), c.persona, c.decision)
+		if to.Query().Get("status") != c.status || to.Query().Get("statusReason") != c.reason {
+			t.Errorf("%s/%s: back at the app with %s", c.persona, c.decision, to.RawQuery)
+		}
+		got := f.expect(f.call("GET", "/v1/payments/"+p["id"].(string), keys.SandboxKey, ""), 200, "get")
+		if got["status"] != c.status || got["statusReason"] != c.reason {
+			t.Errorf("%s/%s: %v %v", c.persona, c.decision, got["status"], got["statusReason"])
+		}
+	}
+}
+
+// TestScheduledPayment: a future-dated payment is SCHEDULED after SCA and completes on its
+// date (the bank's clock); another is cancelled while scheduled.
+func TestScheduledPayment(t *testing.T) {
+	f := setup(t)
+	org, keys := f.org()
+	tn := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
+	date := f.clock.Now().AddDate(0, 0, 3).Format(time.DateOnly)
+	ids := []string{}
+	for range 2 {
+		p := f.expect(f.call("POST", "/v1/payments", keys.SandboxKey, seed(`,"executionDate":"`+date+`"`)), 201, "create")
+		if p["executionDate"] != date {
+			t.Fatalf("created %v", p)
+		}
+		if to := f.authorise(p["redirectUrl"].(string), "demo", "approve"); to.Query().Get("status") != pay.StatusScheduled {
+			t.Fatalf("after SCA: %s", to.RawQuery)
+		}
+		ids = append(ids, p["id"].(string))
+	}
+	c := f.expect(f.call("DELETE", "/v1/payments/"+ids[1], keys.SandboxKey, ""), 200, "cancel scheduled")
+	if c["status"] != pay.StatusCancelled {
+		t.Fatalf("cancel scheduled: %v", c)
+	}
+	if err := f.svc.Poll(f.ctx, tn, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if g := f.expect(f.call("GET", "/v1/payments/"+ids[0], keys.SandboxKey, ""), 200, "before the date"); g["status"] != pay.StatusScheduled {
+		t.Fatalf("before the date: %v", g["status"])
+	}
+	f.clock.Add(3 * 24 * time.Hour)
+	if err := f.svc.Poll(f.ctx, tn, ids[0]); err != nil {
+		t.Fatal(err)
+	}
+	if g := f.expect(f.call("GET", "/v1/payments/"+ids[0], keys.SandboxKey, ""), 200, "on the date"); g["status"] != pay.StatusCompleted {
+		t.Fatalf("on the date: %v", g["status"])
+	}
+	if r := f.call("DELETE", "/v1/payments/"+ids[0], keys.SandboxKey, ""); r.code != 409 {
+		t.Errorf("cancel executed: %d", r.code)
+	}
+}
+
+// TestIdempotencyAndValidation: 50 concurrent POSTs with one key make one payment; the same
+// key with another body is 422; every bad input is a 400 (404 for another organisation's
+// account) in the envelope and creates nothing.
+func TestIdempotencyAndValidation(t *testing.T) {
+	f := setup(t)
+	org, keys := f.org()
+	other, _ := f.org()
+	_ = other
+	var wg sync.WaitGroup
+	results := make([]response, 50)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = f.call("POST", "/v1/payments", keys.SandboxKey, seed(""), "Idempotency-Key", "order-42")
+		}()
+	}
+	wg.Wait()
+	seen := map[string]int{}
+	replayed := 0
+	for _, r := range results {
+		if r.code != 201 {
+			t.Fatalf("concurrent POST: %d %s", r.code, r.body)
+		}
+		seen[r.obj(t)["id"].(string)]++
+		if r.header.Get("Idempotent-Replayed") == "true" {
+			replayed++
+		}
+	}
+	if len(seen) != 1 || replayed != 49 || f.count(org.ID) != 1 {
+		t.Fatalf("50 concurrent POSTs: ids %v, %d replayed, %d stored", seen, replayed, f.count(org.ID))
+	}
+	if r := f.call("POST", "/v1/payments", keys.SandboxKey, seed(`,"endToEndId":"OTHER"`), "Idempotency-Key", "order-42"); r.code != 422 || !strings.Contains(string(r.body), "IDEMPOTENCY_KEY_REUSED") {
+		t.Errorf("same key, other body: %d %s", r.code, r.body)
+	}
+
+	otherAccount := ids.New(ids.Account)
+	tomorrow := f.clock.Now().AddDate(0, 0, 1).Format(time.DateOnly)
+	yesterday := f.clock.Now().AddDate(0, 0, -1).Format(time.DateOnly)
+	for name, c := range map[string]struct {
+		body string
+		code int
+	}{
+		"bad IBAN":               {strings.Replace(seed(""), "123173", "123174", 1), 400},
+		"zero amount":            {strings.Replace(seed(""), `"1500.00"`, `"0.00"`, 1), 400},
+		"negative amount":        {strings.Replace(seed(""), `"1500.00"`, `"-1500.00"`, 1), 400},
+		"amount as a number":     {strings.Replace(seed(""), `"1500.00"`, `1500.00`, 1), 400},
+		"too many decimals":      {strings.Replace(seed(""), `"1500.00"`, `"1500.001"`, 1), 400},
+		"unknown currency":       {strings.Replace(seed(""), `"RSD"`, `"XYZ"`, 1), 400},
+		"over the bank's max":    {strings.Replace(seed(""), `"1500.00"`, `"12000000.01"`, 1), 400},
+		"past executionDate":     {seed(`,"executionDate":"` + yesterday + `"`), 400},
+		"unknown field":          {seed(`,"priority":"high"`), 400},
+		"another org's account":  {strings.Replace(seed(""), `"bankId":"sandbox-rs"`, `"accountId":"`+otherAccount+`"`, 1), 404},
+		"currency account lacks": {seed(`,"executionDate":"` + tomorrow + `","instant":true`), 400},
+		"remittance too long":    {strings.Replace(seed(""), "Invoice INV-2026-042", strings.Repeat("x", 141), 1), 400},
+		"not JSON":               {`{"creditorIban":`, 400},
+	} {
+		r := f.call("POST", "/v1/payments", keys.SandboxKey, c.body)
+		if r.code != c.code {
+			t.Errorf("%s: %d %s", name, r.code, r.body)
+		}
+	}
+	if n := f.count(org.ID); n != 1 {
+		t.Errorf("bad requests stored payments: %d", n)
+	}
+	if r := f.call("POST", "/v1/payments", keys.SandboxKey, seed("")+" "); r.code != 201 {
+		t.Errorf("a good request after the bad ones: %d", r.code)
+	}
+	_ = fmt.Sprint
+}

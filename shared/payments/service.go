@@ -1,0 +1,366 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"tokapi.io/tok/shared/authstate"
+	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/callbackurl"
+	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/connectors"
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/money"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tokenvault"
+)
+
+// Connectors gives the bank.Connector of a bank (connections.Connectors).
+type Connectors interface {
+	For(env, bankID string) (bank.Connector, error)
+}
+
+// PollRequester asks the payment-status function to poll a payment (PollPublisher).
+type PollRequester interface {
+	Publish(ctx context.Context, req PollRequest) error
+}
+
+// Service runs the steps of a payment. The zero values of the durations are the defaults.
+type Service struct {
+	Store      *Store
+	Validator  *Validator
+	Vault      *tokenvault.Vault
+	States     authstate.Store
+	Connectors Connectors
+	// Polls (optional) starts the status poller after authorisation.
+	Polls PollRequester
+	// PublicURL is the API's base URL without /v1; the banks redirect to PublicURL/v1/callback.
+	PublicURL string
+	Now       func() time.Time
+
+	// QuickPolls are the waits before each poll of one poller run (default 0, 2s, 4s, 8s:
+	// the first poll at once, then slower); Backoff the waits between later runs, the last
+	// repeated (default 1m, 2m, 5m, 15m, 1h); after PollBound (default 24h) the payment
+	// stays PENDING with statusCheckOverdue and is checked daily.
+	QuickPolls []time.Duration
+	Backoff    []time.Duration
+	PollBound  time.Duration
+	// LeaseTTL bounds one poller run (default 90s): a poller killed mid-run holds the
+	// payment at most this long.
+	LeaseTTL time.Duration
+}
+
+// ForConnections is the Service on a function instance's connections service (Firestore,
+// token vault, bank connectors, events). orgs (for callbackUrl checks) is needed to
+// initiate, polls to start the poller after authorisation; either may be nil where the
+// function does neither.
+func ForConnections(c *connections.Service, orgs callbackurl.Orgs, polls PollRequester, publicURL string) *Service {
+	return &Service{
+		Store:      &Store{FS: c.Repo.Client, Events: c.Events, Now: c.Now},
+		Validator:  &Validator{Banks: c.Connectors, Accounts: c.Repo, Orgs: orgs, Now: c.Now},
+		Vault:      c.Vault,
+		States:     authstate.Store{Client: c.Repo.Client, Sealer: c.Vault.Sealer},
+		Connectors: c.Connectors,
+		Polls:      polls,
+		PublicURL:  publicURL,
+	}
+}
+
+func (s *Service) now() time.Time { return s.Store.now() }
+
+func (s *Service) quickPolls() []time.Duration {
+	if s.QuickPolls != nil {
+		return s.QuickPolls
+	}
+	return []time.Duration{0, 2 * time.Second, 4 * time.Second, 8 * time.Second}
+}
+
+func (s *Service) backoff(attempt int) time.Duration {
+	b := s.Backoff
+	if b == nil {
+		b = []time.Duration{time.Minute, 2 * time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour}
+	}
+	return b[min(attempt, len(b)-1)]
+}
+
+func (s *Service) pollBound() time.Duration {
+	if s.PollBound > 0 {
+		return s.PollBound
+	}
+	return 24 * time.Hour
+}
+
+func (s *Service) leaseTTL() time.Duration {
+	if s.LeaseTTL > 0 {
+		return s.LeaseTTL
+	}
+	return 90 * time.Second
+}
+
+func (s *Service) callbackURI() string { return strings.TrimSuffix(s.PublicURL, "/") + "/v1/callback" }
+
+// Initiate validates req, initiates the payment at the bank and records it awaiting the
+// customer's SCA (payment.created), with its single-use state and sealed PKCE verifier. A
+// bank that rejects the payment outright gives a REJECTED payment; a bank that fails gives
+// 502 and records nothing.
+func (s *Service) Initiate(ctx context.Context, scope store.Scope, req Request, clientIP string) (Payment, error) {
+	d, err := s.Validator.Validate(ctx, scope, req)
+	if err != nil {
+		return Payment{}, err
+	}
+	t := scope.Tenant()
+	conn, err := s.Connectors.For(t.Env, d.Bank.ID)
+	if err != nil {
+		return Payment{}, err
+	}
+	id := ids.New(ids.Payment)
+	e2e := d.EndToEndID
+	if e2e == "" {
+		e2e = id // 30 characters: within Max35Text, and unique for reconciliation
+	}
+	psuIP := d.PSUIPAddress
+	if psuIP == "" {
+		psuIP = clientIP
+	}
+	state := bank.NewState()
+	verifier, challenge := bank.NewPKCE()
+	started, bankErr := conn.InitiatePayment(ctx, bank.Session{PSUPresent: true, PSUIPAddress: psuIP}, bank.PaymentRequest{
+		Product: d.Product, Amount: d.Amount, Currency: d.Currency, CreditorIBAN: d.CreditorIBAN, CreditorName: d.CreditorName,
+		DebtorIBAN: d.DebtorIBAN, RemittanceInfo: d.RemittanceInfo, EndToEndID: e2e, ExecutionDate: d.ExecutionDate,
+		RedirectURI: s.callbackURI(), State: state, CodeChallenge: challenge,
+	})
+	if bankErr != nil && bank.KindOf(bankErr) != bank.Rejected {
+		if bank.KindOf(bankErr) == bank.Invalid {
+			return Payment{}, &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeValidation, FromBank: true, Err: bankErr,
+				Message: "The bank refused the payment as invalid; check the creditor and debtor accounts."}
+		}
+		return Payment{}, connectors.APIError(bankErr)
+	}
+	now := s.now()
+	p := Payment{
+		ID: id, Env: t.Env, OrgID: t.OrgID, Status: StatusAwaiting, BankStatus: started.Status,
+		BankID: d.Bank.ID, Product: d.Product, Instant: d.Product == bank.ProductInstantSEPA,
+		Amount: money.FormatAmount(d.Amount), Currency: d.Currency, CreditorIBAN: d.CreditorIBAN, CreditorName: d.CreditorName,
+		DebtorIBAN: d.DebtorIBAN, RemittanceInfo: d.RemittanceInfo, EndToEndID: e2e, ExecutionDate: d.ExecutionDate,
+		CallbackURL: d.CallbackURL, RedirectURL: started.AuthorizeURL, BankPaymentID: started.BankPaymentID,
+		AuthorizeBy: now.Add(authstate.TTL), CreatedAt: now, UpdatedAt: now,
+		StatusHistory: []Change{{Status: StatusAwaiting, BankStatus: started.Status, At: now}},
+	}
+	if d.Account != nil {
+		p.AccountID = d.Account.ID
+	}
+	if err := p.enqueue(EventCreated, now); err != nil {
+		return Payment{}, err
+	}
+	if bankErr != nil {
+		// Refused at initiation (the bank knew the debtor account could not pay).
+		reason := ReasonBankRejected
+		var be *bank.Error
+		if errors.As(bankErr, &be) && be.BankCode == "FUNDS_NOT_AVAILABLE" {
+			reason = ReasonInsufficientFunds
+		}
+		p.BankStatus, p.RedirectURL, p.AuthorizeBy = "", "", time.Time{}
+		p.StatusHistory = nil
+		types, _ := p.Advance(Change{Status: StatusRejected, BankStatus: bank.PaymentRejected, Reason: reason}, now)
+		for _, typ := range types {
+			if err := p.enqueue(typ, now); err != nil {
+				return Payment{}, err
+			}
+		}
+		if _, err := ref(scope, p.ID).Create(ctx, p); err != nil {
+			return Payment{}, fmt.Errorf("record payment: %w", err)
+		}
+		s.Store.flushLogged(ctx, scope, p)
+		return p, nil
+	}
+	sealed, err := s.States.SealVerifier(ctx, p.ID, verifier)
+	if err != nil {
+		return Payment{}, err
+	}
+	p.StateHash = authstate.Hash(state)
+	err = s.Store.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		if err := tx.Create(ref(scope, p.ID), p); err != nil {
+			return err
+		}
+		return s.States.Create(tx, p.StateHash, authstate.State{
+			Env: t.Env, OrgID: t.OrgID, PaymentID: p.ID, Verifier: sealed, ExpiresAt: p.AuthorizeBy, CreatedAt: now})
+	})
+	if err != nil {
+		return Payment{}, fmt.Errorf("record payment: %w", err)
+	}
+	slog.InfoContext(ctx, "payment initiated", "paymentId", p.ID, "bankId", p.BankID, "product", p.Product)
+	s.Store.flushLogged(ctx, scope, p)
+	return p, nil
+}
+
+// ErrNotAwaiting is a callback for a payment that is no longer awaiting authorisation.
+var ErrNotAwaiting = errors.New("payments: the payment is no longer awaiting authorisation")
+
+// Authorise records the customer's SCA result from the bank's redirect (query) for the
+// payment of a consumed state, and returns where to send the browser: the payment's
+// callbackUrl with paymentId and status (and statusReason unless authorised). It asks the
+// bank for the status at once and starts the poller.
+func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.Values, clientIP string) (string, error) {
+	scope := store.For(s.Store.FS, st.Tenant())
+	p, err := s.Store.Get(ctx, scope, st.PaymentID)
+	if err != nil {
+		return "", err
+	}
+	if p.Status != StatusAwaiting {
+		return "", ErrNotAwaiting
+	}
+	if authErr := bank.AuthorizationError(query); authErr != nil {
+		c := Change{Status: StatusFailed, Reason: ReasonAuthorizationFailed}
+		switch bank.KindOf(authErr) {
+		case bank.Rejected:
+			c = Change{Status: StatusRejected, Reason: ReasonDeniedByUser}
+		case bank.Unavailable:
+			c.Reason = ReasonBankUnavailable
+		}
+		slog.InfoContext(ctx, "payment not authorised at the bank", "paymentId", p.ID, "status", c.Status, "error", authErr)
+		return s.settleCallback(ctx, scope, p.ID, c, nil)
+	}
+	conn, err := s.Connectors.For(st.Env, p.BankID)
+	if err != nil {
+		return "", err
+	}
+	verifier, err := s.States.OpenVerifier(ctx, st)
+	if err != nil {
+		return "", err
+	}
+	tokens, err := conn.ExchangeCode(ctx, query.Get("code"), string(verifier), s.callbackURI())
+	clear(verifier)
+	if err != nil {
+		c := Change{Status: StatusFailed, Reason: ReasonAuthorizationFailed}
+		if bank.KindOf(err) == bank.Unavailable {
+			c.Reason = ReasonBankUnavailable
+		}
+		slog.WarnContext(ctx, "payment code exchange failed", "paymentId", p.ID, "error", err)
+		return s.settleCallback(ctx, scope, p.ID, c, nil)
+	}
+	sealed, err := s.Vault.Seal(ctx, TokensAAD(p.OrgID, p.ID), tokens)
+	if err != nil {
+		return "", err
+	}
+	// The customer is present: ask the bank now, so the redirect already tells the outcome.
+	c := FromBank(bank.PaymentState{Status: bank.PaymentReceived}, p.ExecutionDate != "")
+	sess := bank.Session{AccessToken: tokens.AccessToken, PSUPresent: true, PSUIPAddress: clientIP}
+	if ps, err := conn.PaymentStatus(ctx, sess, p.Product, p.BankPaymentID); err == nil {
+		c = FromBank(ps, p.ExecutionDate != "")
+	} else {
+		slog.WarnContext(ctx, "payment status after authorisation failed; the poller asks again", "paymentId", p.ID, "error", err)
+	}
+	return s.settleCallback(ctx, scope, p.ID, c, func(p *Payment) {
+		p.Tokens, p.TokenExpiresAt = sealed, tokens.ExpiresAt.UTC()
+	})
+}
+
+// settleCallback applies the authorisation's outcome, starts polling unless it is final,
+// and returns the redirect.
+func (s *Service) settleCallback(ctx context.Context, scope store.Scope, id string, c Change, also func(*Payment)) (string, error) {
+	var advanced bool
+	p, err := s.Store.Advance(ctx, scope, id, c, func(p *Payment) {
+		advanced = true
+		if also != nil {
+			also(p)
+		}
+		if !Final(p.Status) {
+			next := s.now()
+			p.PollActive, p.NextPollAt = true, &next
+		}
+	})
+	if err != nil {
+		return "", err
+	}
+	if !advanced {
+		return "", ErrNotAwaiting // a concurrent callback or the sweep settled it first
+	}
+	if p.PollActive && s.Polls != nil {
+		if err := s.Polls.Publish(ctx, PollRequest{Env: p.Env, OrgID: p.OrgID, PaymentID: p.ID}); err != nil {
+			slog.ErrorContext(ctx, "payment poll not requested; the sweep picks the payment up", "paymentId", p.ID, "error", err)
+		}
+	}
+	return callbackRedirect(p)
+}
+
+func callbackRedirect(p Payment) (string, error) {
+	u, err := url.Parse(p.CallbackURL)
+	if err != nil {
+		return "", fmt.Errorf("payment %s callback URL: %w", p.ID, err)
+	}
+	q := u.Query()
+	q.Set("paymentId", p.ID)
+	q.Set("status", p.Status)
+	if p.StatusReason != "" {
+		q.Set("statusReason", p.StatusReason)
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// session is a bank session for a status or cancellation call (no PSU present), with the
+// payment's tokens refreshed by the vault when they are about to expire. A payment never
+// authorised has none: banks answer its status calls on the TPP's certificate.
+func (s *Service) session(ctx context.Context, scope store.Scope, p Payment, conn bank.Connector) (bank.Session, error) {
+	if len(p.Tokens) == 0 {
+		return bank.Session{}, nil
+	}
+	rec := tokenvault.Record{Ref: ref(scope, p.ID), AAD: TokensAAD(p.OrgID, p.ID),
+		Read: func(snap *firestore.DocumentSnapshot) (tokenvault.Sealed, error) {
+			var cur Payment
+			if err := snap.DataTo(&cur); err != nil {
+				return tokenvault.Sealed{}, err
+			}
+			return tokenvault.Sealed{Tokens: cur.Tokens, ExpiresAt: cur.TokenExpiresAt, Lease: cur.RefreshLease}, nil
+		}}
+	t, err := s.Vault.Fresh(ctx, rec, tokenvault.Sealed{Tokens: p.Tokens, ExpiresAt: p.TokenExpiresAt, Lease: p.RefreshLease}, conn.Refresh)
+	if err != nil {
+		return bank.Session{}, fmt.Errorf("payment %s: tokens: %w", p.ID, err)
+	}
+	return bank.Session{AccessToken: t.AccessToken}, nil
+}
+
+// Cancel cancels a payment awaiting authorisation or scheduled, at the bank first; any
+// other payment is 409 CONFLICT.
+func (s *Service) Cancel(ctx context.Context, scope store.Scope, id string) (Payment, error) {
+	p, err := s.Store.Get(ctx, scope, id)
+	if err != nil {
+		return Payment{}, err
+	}
+	now := s.now()
+	st, _ := p.EffectiveStatus(now)
+	if st != StatusAwaiting && st != StatusScheduled {
+		return Payment{}, httpapi.Conflict("The payment is " + st + " and can no longer be cancelled; only AWAITING_AUTHORIZATION and SCHEDULED payments can.")
+	}
+	conn, err := s.Connectors.For(scope.Tenant().Env, p.BankID)
+	if err != nil {
+		return Payment{}, err
+	}
+	sess, err := s.session(ctx, scope, p, conn)
+	if err != nil {
+		return Payment{}, err
+	}
+	if err := conn.CancelPayment(ctx, sess, p.Product, p.BankPaymentID); err != nil {
+		if bank.KindOf(err) == bank.Invalid {
+			return Payment{}, &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeConflict, FromBank: true, Err: err,
+				Message: "The bank no longer allows this payment to be cancelled."}
+		}
+		return Payment{}, connectors.APIError(err)
+	}
+	if p.StateHash != "" {
+		// A late bank redirect for a cancelled payment must find no state.
+		if err := s.States.Delete(ctx, p.StateHash); err != nil {
+			slog.WarnContext(ctx, "state of a cancelled payment not deleted", "paymentId", p.ID, "error", err)
+		}
+	}
+	return s.Store.Advance(ctx, scope, id, Change{Status: StatusCancelled, BankStatus: bank.PaymentCancelled, Reason: ReasonCancelledByRequest}, nil)
+}

@@ -1,0 +1,232 @@
+package payments
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"tokapi.io/tok/shared/events"
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
+)
+
+// ErrNotFound is a payment the tenant does not have.
+var ErrNotFound = errors.New("payments: not found")
+
+// Publisher publishes domain events (events.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, t tenant.Tenant, e events.Event) error
+}
+
+// Store reads and writes payments of tenants and publishes their outbox.
+type Store struct {
+	FS     *firestore.Client
+	Events Publisher
+	Now    func() time.Time
+}
+
+func (s *Store) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC().Truncate(time.Microsecond)
+	}
+	return time.Now().UTC().Truncate(time.Microsecond)
+}
+
+func ref(scope store.Scope, id string) *firestore.DocumentRef {
+	return scope.Collection(Collection).Doc(id)
+}
+
+// Get returns a payment of the scope's tenant.
+func (s *Store) Get(ctx context.Context, scope store.Scope, id string) (Payment, error) {
+	if !ids.Valid(ids.Payment, id) {
+		return Payment{}, fmt.Errorf("payment %q: %w", id, ErrNotFound)
+	}
+	snap, err := ref(scope, id).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return Payment{}, fmt.Errorf("payment %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Payment{}, fmt.Errorf("get payment %s: %w", id, err)
+	}
+	var p Payment
+	if err := snap.DataTo(&p); err != nil {
+		return Payment{}, fmt.Errorf("decode payment %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// errUnchanged aborts an Update whose fn changed nothing.
+var errUnchanged = errors.New("unchanged")
+
+// Update changes a payment in one transaction: fn gets the current record and returns
+// whether it changed it (nothing is written otherwise). The outbox is published after the
+// commit; a publishing failure is logged and leaves the events for the sweep (Flush).
+func (s *Store) Update(ctx context.Context, scope store.Scope, id string, fn func(p *Payment, now time.Time) (bool, error)) (Payment, bool, error) {
+	var p Payment
+	err := s.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		p = Payment{}
+		snap, err := tx.Get(ref(scope, id))
+		if status.Code(err) == codes.NotFound {
+			return fmt.Errorf("payment %s: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if err := snap.DataTo(&p); err != nil {
+			return err
+		}
+		changed, err := fn(&p, s.now())
+		if err != nil {
+			return err
+		}
+		if !changed {
+			return errUnchanged
+		}
+		return tx.Set(ref(scope, id), p)
+	})
+	changed := !errors.Is(err, errUnchanged)
+	if err != nil && changed {
+		return Payment{}, false, fmt.Errorf("update payment %s: %w", id, err)
+	}
+	s.flushLogged(ctx, scope, p)
+	return p, changed, nil
+}
+
+func (s *Store) flushLogged(ctx context.Context, scope store.Scope, p Payment) {
+	if err := s.Flush(ctx, scope, p); err != nil {
+		slog.WarnContext(ctx, "payment events left in the outbox for the sweep", "paymentId", p.ID, "error", err)
+	}
+}
+
+// Advance applies a status change (Payment.Advance) with its event in one transaction,
+// then publishes the event.
+func (s *Store) Advance(ctx context.Context, scope store.Scope, id string, c Change, also func(p *Payment)) (Payment, error) {
+	p, _, err := s.Update(ctx, scope, id, func(p *Payment, now time.Time) (bool, error) {
+		types, changed := p.Advance(c, now)
+		if changed && also != nil {
+			also(p)
+		}
+		for _, typ := range types {
+			if err := p.enqueue(typ, now); err != nil {
+				return false, err
+			}
+		}
+		return changed, nil
+	})
+	return p, err
+}
+
+// EventID is the ID of a payment's event of one type: derived, so a worker that publishes
+// it again after a crash sends the same event, which the event log and the webhook fan-out
+// deduplicate.
+func EventID(t tenant.Tenant, paymentID, typ string) string {
+	return ids.Derive(ids.Event, t.Env, t.OrgID, paymentID, typ)
+}
+
+// enqueue adds the event typ, carrying the payment as it is now, to the outbox.
+func (p *Payment) enqueue(typ string, now time.Time) error {
+	data, err := json.Marshal(EventDataOf(*p))
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", typ, err)
+	}
+	p.Outbox = append(p.Outbox, OutboxEvent{ID: EventID(p.Tenant(), p.ID, typ), Type: typ, CreatedAt: now, Data: data})
+	p.OutboxPending = true
+	return nil
+}
+
+// Flush publishes a payment's outbox in order and removes what was published. A failure
+// leaves the rest for the next Flush (any worker's next step on the payment).
+func (s *Store) Flush(ctx context.Context, scope store.Scope, p Payment) error {
+	if len(p.Outbox) == 0 || s.Events == nil {
+		return nil
+	}
+	sent := map[string]bool{}
+	var pubErr error
+	for _, o := range p.Outbox {
+		ev := events.Event{ID: o.ID, Type: o.Type, CreatedAt: o.CreatedAt, Data: o.Data}
+		if pubErr = s.Events.Publish(ctx, scope.Tenant(), ev); pubErr != nil {
+			break
+		}
+		sent[o.ID] = true
+	}
+	if len(sent) > 0 {
+		err := s.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+			snap, err := tx.Get(ref(scope, p.ID))
+			if err != nil {
+				return err
+			}
+			var cur Payment
+			if err := snap.DataTo(&cur); err != nil {
+				return err
+			}
+			left := []OutboxEvent{}
+			for _, o := range cur.Outbox {
+				if !sent[o.ID] {
+					left = append(left, o)
+				}
+			}
+			return tx.Update(ref(scope, p.ID), []firestore.Update{{Path: "outbox", Value: left}, {Path: "outboxPending", Value: len(left) > 0}})
+		})
+		if err != nil {
+			return fmt.Errorf("clear outbox of %s: %w", p.ID, err)
+		}
+	}
+	if pubErr != nil {
+		return fmt.Errorf("publish events of %s: %w", p.ID, pubErr)
+	}
+	return nil
+}
+
+// ListQuery selects payments of a tenant, newest first.
+type ListQuery struct {
+	Status      string
+	AccountID   string
+	CreatedFrom *time.Time
+	CreatedTo   *time.Time
+	// After resumes after the payment at (CreatedAt, ID).
+	AfterCreated time.Time
+	AfterID      string
+	Limit        int
+}
+
+// List returns up to q.Limit payments matching q, newest first (ID as tie-break).
+func (s *Store) List(ctx context.Context, scope store.Scope, q ListQuery) ([]Payment, error) {
+	fq := scope.Collection(Collection).Query
+	if q.Status != "" {
+		fq = fq.Where("status", "==", q.Status)
+	}
+	if q.AccountID != "" {
+		fq = fq.Where("accountId", "==", q.AccountID)
+	}
+	if q.CreatedFrom != nil {
+		fq = fq.Where("createdAt", ">=", *q.CreatedFrom)
+	}
+	if q.CreatedTo != nil {
+		fq = fq.Where("createdAt", "<", *q.CreatedTo)
+	}
+	fq = fq.OrderBy("createdAt", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
+	if q.AfterID != "" {
+		fq = fq.StartAfter(q.AfterCreated, q.AfterID)
+	}
+	docs, err := fq.Limit(q.Limit).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("list payments: %w", err)
+	}
+	out := make([]Payment, 0, len(docs))
+	for _, d := range docs {
+		var p Payment
+		if err := d.DataTo(&p); err != nil {
+			return nil, fmt.Errorf("decode payment %s: %w", d.Ref.ID, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

@@ -1,0 +1,81 @@
+package payments
+
+import "time"
+
+// JSON is the API's payment object.
+type JSON struct {
+	ID                 string     `json:"id"`
+	Status             string     `json:"status"`
+	BankStatus         *string    `json:"bankStatus"`
+	StatusReason       *string    `json:"statusReason"`
+	BankID             string     `json:"bankId"`
+	AccountID          *string    `json:"accountId"`
+	PaymentProduct     string     `json:"paymentProduct"`
+	Instant            bool       `json:"instant"`
+	Amount             string     `json:"amount"`
+	Currency           string     `json:"currency"`
+	CreditorIBAN       string     `json:"creditorIban"`
+	CreditorName       *string    `json:"creditorName"`
+	DebtorIBAN         *string    `json:"debtorIban"`
+	RemittanceInfo     *string    `json:"remittanceInfo"`
+	EndToEndID         string     `json:"endToEndId"`
+	ExecutionDate      *string    `json:"executionDate"`
+	CallbackURL        string     `json:"callbackUrl"`
+	RedirectURL        *string    `json:"redirectUrl"`
+	AuthorizeBy        time.Time  `json:"authorizeBy"`
+	TransactionID      *string    `json:"transactionId"`
+	StatusCheckOverdue bool       `json:"statusCheckOverdue"`
+	StatusHistory      []Change   `json:"statusHistory"`
+	AuthorizedAt       *time.Time `json:"authorizedAt"`
+	CreatedAt          time.Time  `json:"createdAt"`
+	UpdatedAt          time.Time  `json:"updatedAt"`
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// View is p as the API shows it at now.
+func View(p Payment, now time.Time) JSON {
+	st, reason := p.EffectiveStatus(now)
+	out := JSON{
+		ID: p.ID, Status: st, BankStatus: optional(p.BankStatus), StatusReason: optional(reason),
+		BankID: p.BankID, AccountID: optional(p.AccountID), PaymentProduct: p.Product, Instant: p.Instant,
+		Amount: p.Amount, Currency: p.Currency, CreditorIBAN: p.CreditorIBAN, CreditorName: optional(p.CreditorName),
+		DebtorIBAN: optional(p.DebtorIBAN), RemittanceInfo: optional(p.RemittanceInfo), EndToEndID: p.EndToEndID,
+		ExecutionDate: optional(p.ExecutionDate), CallbackURL: p.CallbackURL, AuthorizeBy: p.AuthorizeBy,
+		TransactionID: optional(p.TransactionID), StatusCheckOverdue: p.StatusCheckOverdue,
+		StatusHistory: p.StatusHistory, AuthorizedAt: p.AuthorizedAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+	}
+	if st == StatusAwaiting {
+		out.RedirectURL = optional(p.RedirectURL)
+	}
+	if out.StatusHistory == nil {
+		out.StatusHistory = []Change{}
+	}
+	return out
+}
+
+// EventData is the data of every payment.* event.
+type EventData struct {
+	PaymentID     string  `json:"paymentId"`
+	Status        string  `json:"status"`
+	BankStatus    *string `json:"bankStatus"`
+	StatusReason  *string `json:"statusReason"`
+	BankID        string  `json:"bankId"`
+	AccountID     *string `json:"accountId"`
+	Amount        string  `json:"amount"`
+	Currency      string  `json:"currency"`
+	EndToEndID    string  `json:"endToEndId"`
+	TransactionID *string `json:"transactionId"`
+}
+
+// EventDataOf is the event data of p as it is now.
+func EventDataOf(p Payment) EventData {
+	return EventData{PaymentID: p.ID, Status: p.Status, BankStatus: optional(p.BankStatus), StatusReason: optional(p.StatusReason),
+		BankID: p.BankID, AccountID: optional(p.AccountID), Amount: p.Amount, Currency: p.Currency, EndToEndID: p.EndToEndID,
+		TransactionID: optional(p.TransactionID)}
+}
