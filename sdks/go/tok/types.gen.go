@@ -343,6 +343,12 @@ const (
 	EventTypeConsentExpiring       EventType = "consent.expiring"
 	EventTypeConsentRejected       EventType = "consent.rejected"
 	EventTypeConsentRevoked        EventType = "consent.revoked"
+	EventTypePaymentAuthorized     EventType = "payment.authorized"
+	EventTypePaymentCancelled      EventType = "payment.cancelled"
+	EventTypePaymentCompleted      EventType = "payment.completed"
+	EventTypePaymentCreated        EventType = "payment.created"
+	EventTypePaymentFailed         EventType = "payment.failed"
+	EventTypePaymentRejected       EventType = "payment.rejected"
 	EventTypeSyncFailed            EventType = "sync.failed"
 	EventTypeTransactionsCreated   EventType = "transactions.created"
 	EventTypeTransactionsRemoved   EventType = "transactions.removed"
@@ -364,6 +370,18 @@ func (e EventType) Valid() bool {
 	case EventTypeConsentRejected:
 		return true
 	case EventTypeConsentRevoked:
+		return true
+	case EventTypePaymentAuthorized:
+		return true
+	case EventTypePaymentCancelled:
+		return true
+	case EventTypePaymentCompleted:
+		return true
+	case EventTypePaymentCreated:
+		return true
+	case EventTypePaymentFailed:
+		return true
+	case EventTypePaymentRejected:
 		return true
 	case EventTypeSyncFailed:
 		return true
@@ -527,6 +545,195 @@ func (e OrganisationTier) Valid() bool {
 	case OrganisationTierFree:
 		return true
 	case OrganisationTierPro:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentPaymentProduct.
+const (
+	PaymentPaymentProductCrossBorderCreditTransfers PaymentPaymentProduct = "cross-border-credit-transfers"
+	PaymentPaymentProductDomesticCreditTransfers    PaymentPaymentProduct = "domestic-credit-transfers"
+	PaymentPaymentProductInstantSepaCreditTransfers PaymentPaymentProduct = "instant-sepa-credit-transfers"
+	PaymentPaymentProductSepaCreditTransfers        PaymentPaymentProduct = "sepa-credit-transfers"
+	PaymentPaymentProductTarget2Payments            PaymentPaymentProduct = "target-2-payments"
+)
+
+// Valid indicates whether the value is a known member of the PaymentPaymentProduct enum.
+func (e PaymentPaymentProduct) Valid() bool {
+	switch e {
+	case PaymentPaymentProductCrossBorderCreditTransfers:
+		return true
+	case PaymentPaymentProductDomesticCreditTransfers:
+		return true
+	case PaymentPaymentProductInstantSepaCreditTransfers:
+		return true
+	case PaymentPaymentProductSepaCreditTransfers:
+		return true
+	case PaymentPaymentProductTarget2Payments:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentAuthorizedEventType.
+const (
+	PaymentAuthorizedEventTypePaymentAuthorized PaymentAuthorizedEventType = "payment.authorized"
+)
+
+// Valid indicates whether the value is a known member of the PaymentAuthorizedEventType enum.
+func (e PaymentAuthorizedEventType) Valid() bool {
+	switch e {
+	case PaymentAuthorizedEventTypePaymentAuthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentCancelledEventType.
+const (
+	PaymentCancelledEventTypePaymentCancelled PaymentCancelledEventType = "payment.cancelled"
+)
+
+// Valid indicates whether the value is a known member of the PaymentCancelledEventType enum.
+func (e PaymentCancelledEventType) Valid() bool {
+	switch e {
+	case PaymentCancelledEventTypePaymentCancelled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentCompletedEventType.
+const (
+	PaymentCompletedEventTypePaymentCompleted PaymentCompletedEventType = "payment.completed"
+)
+
+// Valid indicates whether the value is a known member of the PaymentCompletedEventType enum.
+func (e PaymentCompletedEventType) Valid() bool {
+	switch e {
+	case PaymentCompletedEventTypePaymentCompleted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentCreatedEventType.
+const (
+	PaymentCreatedEventTypePaymentCreated PaymentCreatedEventType = "payment.created"
+)
+
+// Valid indicates whether the value is a known member of the PaymentCreatedEventType enum.
+func (e PaymentCreatedEventType) Valid() bool {
+	switch e {
+	case PaymentCreatedEventTypePaymentCreated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentFailedEventType.
+const (
+	PaymentFailedEventTypePaymentFailed PaymentFailedEventType = "payment.failed"
+)
+
+// Valid indicates whether the value is a known member of the PaymentFailedEventType enum.
+func (e PaymentFailedEventType) Valid() bool {
+	switch e {
+	case PaymentFailedEventTypePaymentFailed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentRejectedEventType.
+const (
+	PaymentRejectedEventTypePaymentRejected PaymentRejectedEventType = "payment.rejected"
+)
+
+// Valid indicates whether the value is a known member of the PaymentRejectedEventType enum.
+func (e PaymentRejectedEventType) Valid() bool {
+	switch e {
+	case PaymentRejectedEventTypePaymentRejected:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentStatus.
+const (
+	PaymentStatusAWAITINGAUTHORIZATION PaymentStatus = "AWAITING_AUTHORIZATION"
+	PaymentStatusCANCELLED             PaymentStatus = "CANCELLED"
+	PaymentStatusCOMPLETED             PaymentStatus = "COMPLETED"
+	PaymentStatusFAILED                PaymentStatus = "FAILED"
+	PaymentStatusPENDING               PaymentStatus = "PENDING"
+	PaymentStatusREJECTED              PaymentStatus = "REJECTED"
+	PaymentStatusSCHEDULED             PaymentStatus = "SCHEDULED"
+)
+
+// Valid indicates whether the value is a known member of the PaymentStatus enum.
+func (e PaymentStatus) Valid() bool {
+	switch e {
+	case PaymentStatusAWAITINGAUTHORIZATION:
+		return true
+	case PaymentStatusCANCELLED:
+		return true
+	case PaymentStatusCOMPLETED:
+		return true
+	case PaymentStatusFAILED:
+		return true
+	case PaymentStatusPENDING:
+		return true
+	case PaymentStatusREJECTED:
+		return true
+	case PaymentStatusSCHEDULED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentStatusReason.
+const (
+	PaymentStatusReasonAUTHORIZATIONEXPIRED PaymentStatusReason = "AUTHORIZATION_EXPIRED"
+	PaymentStatusReasonAUTHORIZATIONFAILED  PaymentStatusReason = "AUTHORIZATION_FAILED"
+	PaymentStatusReasonBANKREJECTED         PaymentStatusReason = "BANK_REJECTED"
+	PaymentStatusReasonBANKUNAVAILABLE      PaymentStatusReason = "BANK_UNAVAILABLE"
+	PaymentStatusReasonCANCELLEDATBANK      PaymentStatusReason = "CANCELLED_AT_BANK"
+	PaymentStatusReasonCANCELLEDBYREQUEST   PaymentStatusReason = "CANCELLED_BY_REQUEST"
+	PaymentStatusReasonDENIEDBYUSER         PaymentStatusReason = "DENIED_BY_USER"
+	PaymentStatusReasonINSUFFICIENTFUNDS    PaymentStatusReason = "INSUFFICIENT_FUNDS"
+	PaymentStatusReasonLessThanNil          PaymentStatusReason = "<nil>"
+)
+
+// Valid indicates whether the value is a known member of the PaymentStatusReason enum.
+func (e PaymentStatusReason) Valid() bool {
+	switch e {
+	case PaymentStatusReasonAUTHORIZATIONEXPIRED:
+		return true
+	case PaymentStatusReasonAUTHORIZATIONFAILED:
+		return true
+	case PaymentStatusReasonBANKREJECTED:
+		return true
+	case PaymentStatusReasonBANKUNAVAILABLE:
+		return true
+	case PaymentStatusReasonCANCELLEDATBANK:
+		return true
+	case PaymentStatusReasonCANCELLEDBYREQUEST:
+		return true
+	case PaymentStatusReasonDENIEDBYUSER:
+		return true
+	case PaymentStatusReasonINSUFFICIENTFUNDS:
+		return true
+	case PaymentStatusReasonLessThanNil:
 		return true
 	default:
 		return false
@@ -1091,6 +1298,46 @@ type CreateKeyPairRequest struct {
 // CreateKeyPairRequestRole defines model for CreateKeyPairRequest.Role.
 type CreateKeyPairRequestRole string
 
+// CreatePaymentRequest Exactly one of accountId and bankId.
+type CreatePaymentRequest struct {
+	// AccountID An account Tok has through a consent: it pays, and its bank and IBAN are used.
+	AccountID *string `json:"accountId,omitempty"`
+
+	// Amount Positive, at most the currency's minor units of decimals.
+	//
+	// Examples: 1500.00
+	Amount string `json:"amount"`
+
+	// BankID The bank where the customer picks the paying account.
+	BankID *string `json:"bankId,omitempty"`
+
+	// CallbackURL Examples: https://app.bilko.io/payments/callback
+	CallbackURL string `json:"callbackUrl"`
+
+	// CreditorIban Examples: RS35105008123123123173
+	CreditorIban string `json:"creditorIban"`
+
+	// CreditorName Required except for domestic-credit-transfers.
+	CreditorName *string `json:"creditorName,omitempty"`
+
+	// Currency Examples: RSD
+	Currency   string  `json:"currency"`
+	DebtorIban *string `json:"debtorIban,omitempty"`
+	EndToEndID *string `json:"endToEndId,omitempty"`
+
+	// ExecutionDate A future date: the payment is SCHEDULED and executed that day.
+	ExecutionDate *string `json:"executionDate,omitempty"`
+
+	// Instant Instant SEPA where the bank offers it (EUR).
+	Instant *bool `json:"instant,omitempty"`
+
+	// PsuIPAddress The customer's IP address, sent to the bank (default: the caller's).
+	PsuIPAddress *string `json:"psuIpAddress,omitempty"`
+
+	// RemittanceInfo Examples: Invoice INV-2026-042
+	RemittanceInfo *string `json:"remittanceInfo,omitempty"`
+}
+
 // CreateWebhookRequest defines model for CreateWebhookRequest.
 type CreateWebhookRequest struct {
 	Description *string  `json:"description,omitempty"`
@@ -1240,6 +1487,173 @@ type OrganisationEnvironment string
 
 // OrganisationTier defines model for Organisation.Tier.
 type OrganisationTier string
+
+// Payment defines model for Payment.
+type Payment struct {
+	AccountID *string `json:"accountId"`
+
+	// Amount Examples: 1500.0000
+	Amount string `json:"amount"`
+
+	// AuthorizeBy The customer must authorise before this time; after it the payment is FAILED with AUTHORIZATION_EXPIRED.
+	AuthorizeBy  time.Time  `json:"authorizeBy"`
+	AuthorizedAt *time.Time `json:"authorizedAt"`
+
+	// BankID Examples: sandbox-rs
+	BankID string `json:"bankId"`
+
+	// BankStatus The bank's ISO 20022 transaction status (RCVD, ACSP, ACSC, RJCT, CANC, ...).
+	BankStatus   *string   `json:"bankStatus"`
+	CallbackURL  string    `json:"callbackUrl"`
+	CreatedAt    time.Time `json:"createdAt"`
+	CreditorIban string    `json:"creditorIban"`
+	CreditorName *string   `json:"creditorName"`
+	Currency     string    `json:"currency"`
+
+	// DebtorIban The paying account, when known (from accountId, the request, or the bank).
+	DebtorIban *string `json:"debtorIban"`
+
+	// EndToEndID The end-to-end reference; Tok uses the payment ID when the request gives none.
+	EndToEndID     string                `json:"endToEndId"`
+	ExecutionDate  *string               `json:"executionDate"`
+	ID             string                `json:"id"`
+	Instant        bool                  `json:"instant"`
+	PaymentProduct PaymentPaymentProduct `json:"paymentProduct"`
+
+	// RedirectURL The bank's SCA page; only while AWAITING_AUTHORIZATION.
+	RedirectURL    *string `json:"redirectUrl"`
+	RemittanceInfo *string `json:"remittanceInfo"`
+
+	// Status AWAITING_AUTHORIZATION until the customer's SCA; PENDING while the bank executes it;
+	// SCHEDULED for a future-dated payment the bank accepted; then COMPLETED, REJECTED,
+	// CANCELLED or FAILED, which never change. A status never goes back.
+	Status PaymentStatus `json:"status"`
+
+	// StatusCheckOverdue The bank has given no final status within 24 hours of authorisation; Tok keeps checking daily.
+	StatusCheckOverdue bool                  `json:"statusCheckOverdue"`
+	StatusHistory      []PaymentStatusChange `json:"statusHistory"`
+	StatusReason       *PaymentStatusReason  `json:"statusReason"`
+
+	// TransactionID The booked transaction of the debtor account, once reconciled.
+	TransactionID *string   `json:"transactionId"`
+	UpdatedAt     time.Time `json:"updatedAt"`
+}
+
+// PaymentPaymentProduct defines model for Payment.PaymentProduct.
+type PaymentPaymentProduct string
+
+// PaymentAuthorizedEvent The customer authorised the payment; the bank is executing it (PENDING) or will on its date (SCHEDULED).
+type PaymentAuthorizedEvent struct {
+	CreatedAt time.Time                  `json:"createdAt"`
+	Data      PaymentEventData           `json:"data"`
+	ID        string                     `json:"id"`
+	Type      PaymentAuthorizedEventType `json:"type"`
+}
+
+// PaymentAuthorizedEventType defines model for PaymentAuthorizedEvent.Type.
+type PaymentAuthorizedEventType string
+
+// PaymentCancelledEvent The payment was cancelled before execution.
+type PaymentCancelledEvent struct {
+	CreatedAt time.Time                 `json:"createdAt"`
+	Data      PaymentEventData          `json:"data"`
+	ID        string                    `json:"id"`
+	Type      PaymentCancelledEventType `json:"type"`
+}
+
+// PaymentCancelledEventType defines model for PaymentCancelledEvent.Type.
+type PaymentCancelledEventType string
+
+// PaymentCompletedEvent The bank executed the payment.
+type PaymentCompletedEvent struct {
+	CreatedAt time.Time                 `json:"createdAt"`
+	Data      PaymentEventData          `json:"data"`
+	ID        string                    `json:"id"`
+	Type      PaymentCompletedEventType `json:"type"`
+}
+
+// PaymentCompletedEventType defines model for PaymentCompletedEvent.Type.
+type PaymentCompletedEventType string
+
+// PaymentCreatedEvent A payment was initiated at the bank; it awaits the customer's SCA.
+type PaymentCreatedEvent struct {
+	CreatedAt time.Time               `json:"createdAt"`
+	Data      PaymentEventData        `json:"data"`
+	ID        string                  `json:"id"`
+	Type      PaymentCreatedEventType `json:"type"`
+}
+
+// PaymentCreatedEventType defines model for PaymentCreatedEvent.Type.
+type PaymentCreatedEventType string
+
+// PaymentEventData defines model for PaymentEventData.
+type PaymentEventData struct {
+	AccountID  *string `json:"accountId,omitempty"`
+	Amount     string  `json:"amount"`
+	BankID     string  `json:"bankId"`
+	BankStatus *string `json:"bankStatus,omitempty"`
+	Currency   string  `json:"currency"`
+	EndToEndID string  `json:"endToEndId"`
+	PaymentID  string  `json:"paymentId"`
+
+	// Status AWAITING_AUTHORIZATION until the customer's SCA; PENDING while the bank executes it;
+	// SCHEDULED for a future-dated payment the bank accepted; then COMPLETED, REJECTED,
+	// CANCELLED or FAILED, which never change. A status never goes back.
+	Status        PaymentStatus        `json:"status"`
+	StatusReason  *PaymentStatusReason `json:"statusReason,omitempty"`
+	TransactionID *string              `json:"transactionId,omitempty"`
+}
+
+// PaymentFailedEvent The payment failed (authorisation expired, bank unavailable).
+type PaymentFailedEvent struct {
+	CreatedAt time.Time              `json:"createdAt"`
+	Data      PaymentEventData       `json:"data"`
+	ID        string                 `json:"id"`
+	Type      PaymentFailedEventType `json:"type"`
+}
+
+// PaymentFailedEventType defines model for PaymentFailedEvent.Type.
+type PaymentFailedEventType string
+
+// PaymentList defines model for PaymentList.
+type PaymentList struct {
+	Data       []Payment `json:"data"`
+	HasMore    bool      `json:"hasMore"`
+	NextCursor *string   `json:"nextCursor"`
+}
+
+// PaymentRejectedEvent The customer or the bank rejected the payment (statusReason says why).
+type PaymentRejectedEvent struct {
+	CreatedAt time.Time                `json:"createdAt"`
+	Data      PaymentEventData         `json:"data"`
+	ID        string                   `json:"id"`
+	Type      PaymentRejectedEventType `json:"type"`
+}
+
+// PaymentRejectedEventType defines model for PaymentRejectedEvent.Type.
+type PaymentRejectedEventType string
+
+// PaymentStatus AWAITING_AUTHORIZATION until the customer's SCA; PENDING while the bank executes it;
+// SCHEDULED for a future-dated payment the bank accepted; then COMPLETED, REJECTED,
+// CANCELLED or FAILED, which never change. A status never goes back.
+type PaymentStatus string
+
+// PaymentStatusChange defines model for PaymentStatusChange.
+type PaymentStatusChange struct {
+	At time.Time `json:"at"`
+
+	// BankStatus The bank's ISO 20022 code (RCVD, ACSP, ACSC, RJCT, ...).
+	BankStatus *string `json:"bankStatus,omitempty"`
+
+	// Status AWAITING_AUTHORIZATION until the customer's SCA; PENDING while the bank executes it;
+	// SCHEDULED for a future-dated payment the bank accepted; then COMPLETED, REJECTED,
+	// CANCELLED or FAILED, which never change. A status never goes back.
+	Status       PaymentStatus `json:"status"`
+	StatusReason *string       `json:"statusReason,omitempty"`
+}
+
+// PaymentStatusReason defines model for PaymentStatusReason.
+type PaymentStatusReason string
 
 // PingEvent A test event from POST /v1/webhooks/{id}/test, to that endpoint only.
 type PingEvent struct {
@@ -1710,6 +2124,30 @@ type ListMembersParams struct {
 	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// ListPaymentsParams defines parameters for ListPayments.
+type ListPaymentsParams struct {
+	Status    *PaymentStatus `form:"status,omitempty" json:"status,omitempty"`
+	AccountID *string        `form:"accountId,omitempty" json:"accountId,omitempty"`
+
+	// CreatedFrom A date (YYYY-MM-DD) or date-time; inclusive.
+	CreatedFrom *string `form:"createdFrom,omitempty" json:"createdFrom,omitempty"`
+
+	// CreatedTo A date (the whole day) or date-time; inclusive.
+	CreatedTo *string `form:"createdTo,omitempty" json:"createdTo,omitempty"`
+
+	// Limit Page size, 1 to 500 (default 100).
+	Limit *OrgLimit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page.
+	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreatePaymentParams defines parameters for CreatePayment.
+type CreatePaymentParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListWebhooksParams defines parameters for ListWebhooks.
 type ListWebhooksParams struct {
 	// Limit Page size, 1 to 500 (default 100).
@@ -1800,6 +2238,78 @@ type OnConsentRevokedParams struct {
 	WebhookSignature string `json:"webhook-signature"`
 }
 
+// OnPaymentAuthorizedParams defines parameters for OnPaymentAuthorized.
+type OnPaymentAuthorizedParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
+// OnPaymentCancelledParams defines parameters for OnPaymentCancelled.
+type OnPaymentCancelledParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
+// OnPaymentCompletedParams defines parameters for OnPaymentCompleted.
+type OnPaymentCompletedParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
+// OnPaymentCreatedParams defines parameters for OnPaymentCreated.
+type OnPaymentCreatedParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
+// OnPaymentFailedParams defines parameters for OnPaymentFailed.
+type OnPaymentFailedParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
+// OnPaymentRejectedParams defines parameters for OnPaymentRejected.
+type OnPaymentRejectedParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
 // OnSyncFailedParams defines parameters for OnSyncFailed.
 type OnSyncFailedParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
@@ -1878,6 +2388,9 @@ type AddMemberJSONRequestBody = AddMemberRequest
 // UpdateMemberJSONRequestBody defines body for UpdateMember for application/json ContentType.
 type UpdateMemberJSONRequestBody = UpdateMemberRequest
 
+// CreatePaymentJSONRequestBody defines body for CreatePayment for application/json ContentType.
+type CreatePaymentJSONRequestBody = CreatePaymentRequest
+
 // CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
 type CreateWebhookJSONRequestBody = CreateWebhookRequest
 
@@ -1901,6 +2414,24 @@ type OnConsentRejectedJSONRequestBody = ConsentRejectedEvent
 
 // OnConsentRevokedJSONRequestBody defines body for OnConsentRevoked for application/json ContentType.
 type OnConsentRevokedJSONRequestBody = ConsentRevokedEvent
+
+// OnPaymentAuthorizedJSONRequestBody defines body for OnPaymentAuthorized for application/json ContentType.
+type OnPaymentAuthorizedJSONRequestBody = PaymentAuthorizedEvent
+
+// OnPaymentCancelledJSONRequestBody defines body for OnPaymentCancelled for application/json ContentType.
+type OnPaymentCancelledJSONRequestBody = PaymentCancelledEvent
+
+// OnPaymentCompletedJSONRequestBody defines body for OnPaymentCompleted for application/json ContentType.
+type OnPaymentCompletedJSONRequestBody = PaymentCompletedEvent
+
+// OnPaymentCreatedJSONRequestBody defines body for OnPaymentCreated for application/json ContentType.
+type OnPaymentCreatedJSONRequestBody = PaymentCreatedEvent
+
+// OnPaymentFailedJSONRequestBody defines body for OnPaymentFailed for application/json ContentType.
+type OnPaymentFailedJSONRequestBody = PaymentFailedEvent
+
+// OnPaymentRejectedJSONRequestBody defines body for OnPaymentRejected for application/json ContentType.
+type OnPaymentRejectedJSONRequestBody = PaymentRejectedEvent
 
 // OnSyncFailedJSONRequestBody defines body for OnSyncFailed for application/json ContentType.
 type OnSyncFailedJSONRequestBody = SyncFailedEvent
@@ -2257,6 +2788,210 @@ func (t *Event) MergeSyncFailedEvent(v SyncFailedEvent) error {
 	return err
 }
 
+// AsPaymentCreatedEvent returns the union data inside the Event as a PaymentCreatedEvent
+func (t Event) AsPaymentCreatedEvent() (PaymentCreatedEvent, error) {
+	var body PaymentCreatedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromPaymentCreatedEvent overwrites any union data inside the Event as the provided PaymentCreatedEvent
+func (t *Event) FromPaymentCreatedEvent(v PaymentCreatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"payment.created"}`))
+	t.union = b
+	return err
+}
+
+// MergePaymentCreatedEvent performs a merge with any union data inside the Event, using the provided PaymentCreatedEvent
+func (t *Event) MergePaymentCreatedEvent(v PaymentCreatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"payment.created"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsPaymentAuthorizedEvent returns the union data inside the Event as a PaymentAuthorizedEvent
+func (t Event) AsPaymentAuthorizedEvent() (PaymentAuthorizedEvent, error) {
+	var body PaymentAuthorizedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromPaymentAuthorizedEvent overwrites any union data inside the Event as the provided PaymentAuthorizedEvent
+func (t *Event) FromPaymentAuthorizedEvent(v PaymentAuthorizedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"payment.authorized"}`))
+	t.union = b
+	return err
+}
+
+// MergePaymentAuthorizedEvent performs a merge with any union data inside the Event, using the provided PaymentAuthorizedEvent
+func (t *Event) MergePaymentAuthorizedEvent(v PaymentAuthorizedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"payment.authorized"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsPaymentCompletedEvent returns the union data inside the Event as a PaymentCompletedEvent
+func (t Event) AsPaymentCompletedEvent() (PaymentCompletedEvent, error) {
+	var body PaymentCompletedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromPaymentCompletedEvent overwrites any union data inside the Event as the provided PaymentCompletedEvent
+func (t *Event) FromPaymentCompletedEvent(v PaymentCompletedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"payment.completed"}`))
+	t.union = b
+	return err
+}
+
+// MergePaymentCompletedEvent performs a merge with any union data inside the Event, using the provided PaymentCompletedEvent
+func (t *Event) MergePaymentCompletedEvent(v PaymentCompletedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"payment.completed"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsPaymentRejectedEvent returns the union data inside the Event as a PaymentRejectedEvent
+func (t Event) AsPaymentRejectedEvent() (PaymentRejectedEvent, error) {
+	var body PaymentRejectedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromPaymentRejectedEvent overwrites any union data inside the Event as the provided PaymentRejectedEvent
+func (t *Event) FromPaymentRejectedEvent(v PaymentRejectedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"payment.rejected"}`))
+	t.union = b
+	return err
+}
+
+// MergePaymentRejectedEvent performs a merge with any union data inside the Event, using the provided PaymentRejectedEvent
+func (t *Event) MergePaymentRejectedEvent(v PaymentRejectedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"payment.rejected"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsPaymentCancelledEvent returns the union data inside the Event as a PaymentCancelledEvent
+func (t Event) AsPaymentCancelledEvent() (PaymentCancelledEvent, error) {
+	var body PaymentCancelledEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromPaymentCancelledEvent overwrites any union data inside the Event as the provided PaymentCancelledEvent
+func (t *Event) FromPaymentCancelledEvent(v PaymentCancelledEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"payment.cancelled"}`))
+	t.union = b
+	return err
+}
+
+// MergePaymentCancelledEvent performs a merge with any union data inside the Event, using the provided PaymentCancelledEvent
+func (t *Event) MergePaymentCancelledEvent(v PaymentCancelledEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"payment.cancelled"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsPaymentFailedEvent returns the union data inside the Event as a PaymentFailedEvent
+func (t Event) AsPaymentFailedEvent() (PaymentFailedEvent, error) {
+	var body PaymentFailedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromPaymentFailedEvent overwrites any union data inside the Event as the provided PaymentFailedEvent
+func (t *Event) FromPaymentFailedEvent(v PaymentFailedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"payment.failed"}`))
+	t.union = b
+	return err
+}
+
+// MergePaymentFailedEvent performs a merge with any union data inside the Event, using the provided PaymentFailedEvent
+func (t *Event) MergePaymentFailedEvent(v PaymentFailedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"payment.failed"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 // AsPingEvent returns the union data inside the Event as a PingEvent
 func (t Event) AsPingEvent() (PingEvent, error) {
 	var body PingEvent
@@ -2317,6 +3052,18 @@ func (t Event) ValueByDiscriminator() (interface{}, error) {
 		return t.AsConsentRejectedEvent()
 	case "consent.revoked":
 		return t.AsConsentRevokedEvent()
+	case "payment.authorized":
+		return t.AsPaymentAuthorizedEvent()
+	case "payment.cancelled":
+		return t.AsPaymentCancelledEvent()
+	case "payment.completed":
+		return t.AsPaymentCompletedEvent()
+	case "payment.created":
+		return t.AsPaymentCreatedEvent()
+	case "payment.failed":
+		return t.AsPaymentFailedEvent()
+	case "payment.rejected":
+		return t.AsPaymentRejectedEvent()
 	case "sync.failed":
 		return t.AsSyncFailedEvent()
 	case "transactions.created":
