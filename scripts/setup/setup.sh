@@ -14,6 +14,9 @@ requirements=(
   "test -d ${CLOUDSDK_ROOT_DIR:-/usr/lib/google-cloud-sdk}/platform/cloud-firestore-emulator|google-cloud-cli-firestore-emulator|the official Firestore emulator"
   "test -d ${CLOUDSDK_ROOT_DIR:-/usr/lib/google-cloud-sdk}/platform/pubsub-emulator|google-cloud-cli-pubsub-emulator|the official Pub/Sub emulator"
   "command -v npm|npm|the spec's tools (openapi-typescript, tsc) install with npm"
+  "command -v node|nodejs|the TypeScript SDK builds and is tested on Node.js (18 or later)"
+  "command -v python3|python3|the Python SDK is tested with the standard library's unittest"
+  "command -v mypy|mypy|checks the Python SDK's type hints (mypy --strict)"
 )
 # Extra requirements a target adds (for example the SDK toolchains), same format, one per line.
 if [ -n "${TOK_SETUP_EXTRA:-}" ]; then

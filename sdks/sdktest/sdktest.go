@@ -17,8 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
+
+	"tokapi.io/tok/emulators/localstack"
 	"tokapi.io/tok/emulators/localstack/localstacktest"
 	"tokapi.io/tok/shared/orgs"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testing/apitest"
 	"tokapi.io/tok/shared/testing/sandboxtest"
 	"tokapi.io/tok/shared/testing/testenv"
@@ -33,6 +38,8 @@ type Env struct {
 	ReadOnlyAPIKey   string // a read_only sandbox key of the Pro organisation (TOK_READONLY_API_KEY)
 	AccountID        string // the demo persona's RSD account, synced, hundreds of transactions (TOK_ACCOUNT_ID)
 	RevokedAccountID string // the Free organisation's account of a revoked consent (TOK_REVOKED_ACCOUNT_ID)
+	RevokedConsentID string // that revoked consent (TOK_REVOKED_CONSENT_ID)
+	ExpiredAccountID string // the Free organisation's account of an expired consent (TOK_EXPIRED_ACCOUNT_ID)
 	CallbackURL      string // a callbackUrl sandbox consents accept (TOK_CALLBACK_URL)
 	WebhookFixtures  string // a JSON file of signed webhook messages (TOK_WEBHOOK_FIXTURES)
 	Faults           *FaultProxy
@@ -49,6 +56,8 @@ func (e *Env) Vars() []string {
 		"TOK_READONLY_API_KEY="+e.ReadOnlyAPIKey,
 		"TOK_ACCOUNT_ID="+e.AccountID,
 		"TOK_REVOKED_ACCOUNT_ID="+e.RevokedAccountID,
+		"TOK_REVOKED_CONSENT_ID="+e.RevokedConsentID,
+		"TOK_EXPIRED_ACCOUNT_ID="+e.ExpiredAccountID,
 		"TOK_CALLBACK_URL="+e.CallbackURL,
 		"TOK_WEBHOOK_FIXTURES="+e.WebhookFixtures,
 	)
@@ -67,7 +76,7 @@ func Start(t *testing.T) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, free, err := st.CreateOrg(ctx, "SDK Free Ltd", orgs.TierFree, []string{"https://app.example.com"})
+	freeOrg, free, err := st.CreateOrg(ctx, "SDK Free Ltd", orgs.TierFree, []string{"https://app.example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +106,8 @@ func Start(t *testing.T) *Env {
 	}
 	e.RevokedAccountID = accounts.Data[0].ID
 	fa.call("DELETE", "/consents/"+revoked, "", 200, nil)
+	e.RevokedConsentID = revoked
+	e.ExpiredAccountID = fa.expired(st, freeOrg.ID, e.CallbackURL)
 
 	e.WebhookFixtures = writeWebhookFixtures(t, a)
 	e.Faults = startFaultProxy(t, st.SandboxURL)
@@ -168,6 +179,26 @@ func (a *admin) connect(bankID, callbackURL string) string {
 		a.t.Fatalf("sdktest: callback for %s: %d %s", bankID, resp.StatusCode, resp.Header.Get("Location"))
 	}
 	return c.ID
+}
+
+// expired connects a consent at the Bosnian sandbox bank and moves its bank connection past
+// its validity, as 180 days would (the API refuses a validUntil less than an hour ahead), and
+// returns its account's ID.
+func (a *admin) expired(st *localstack.Stack, orgID, callbackURL string) string {
+	a.t.Helper()
+	var c struct{ ConnectionID string }
+	a.call("GET", "/consents/"+a.connect("sandbox-ba", callbackURL), "", 200, &c)
+	var accounts struct{ Data []struct{ ID string } }
+	a.call("GET", "/accounts?bankId=sandbox-ba", "", 200, &accounts)
+	if len(accounts.Data) == 0 {
+		a.t.Fatal("sdktest: the consent to expire has no accounts")
+	}
+	fs := testenv.Firestore(a.t, st.Project)
+	cxn := store.For(fs, tenant.Tenant{Env: tenant.Sandbox, OrgID: orgID}).Collection("connections").Doc(c.ConnectionID)
+	if _, err := cxn.Update(a.ctx, []firestore.Update{{Path: "validUntil", Value: time.Now().Add(-time.Minute)}}); err != nil {
+		a.t.Fatal(err)
+	}
+	return accounts.Data[0].ID
 }
 
 // waitSynced waits until the consent's account in currency has its first sync complete

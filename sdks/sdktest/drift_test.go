@@ -1,0 +1,39 @@
+package sdktest_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestTypeScriptTypesMatchSpec regenerates the TypeScript SDK's types from api/openapi.yaml
+// with its pinned openapi-typescript and fails if they differ from the committed
+// src/schema.ts: a spec change must come with `npm run generate` (and tsc then checks the
+// SDK's resources against the new types).
+func TestTypeScriptTypesMatchSpec(t *testing.T) {
+	dir := filepath.Join(sdksDir(t), "typescript")
+	npmInstall(t, dir)
+	out := filepath.Join(t.TempDir(), "schema.ts")
+	run(t.Context(), t, dir, os.Environ(), "node", "node_modules/openapi-typescript/bin/cli.js", "../../api/openapi.yaml", "-o", out)
+	want, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "src", "schema.ts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("sdks/typescript/src/schema.ts differs from api/openapi.yaml: run `npm run generate` in sdks/typescript")
+	}
+}
+
+// TestPythonTypes checks the Python SDK's type hints, and the quickstart's use of them, with
+// mypy --strict for the oldest Python it supports. (Its models follow the spec by
+// sdks/python/genmodels, whose test checks them.)
+func TestPythonTypes(t *testing.T) {
+	dir := filepath.Join(sdksDir(t), "python")
+	run(t.Context(), t, dir, append(os.Environ(), "MYPYPATH=src"),
+		"mypy", "--strict", "--python-version", "3.10", "--cache-dir", os.DevNull, "src/tokapi", "examples/quickstart.py")
+}

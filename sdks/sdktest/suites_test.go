@@ -1,0 +1,116 @@
+package sdktest_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"tokapi.io/tok/sdks/sdktest"
+)
+
+// suite is one SDK's tests and examples: commands run in dir (relative to sdks/) with
+// sdktest's environment. Each step must exit 0.
+type suite struct {
+	name  string
+	dir   string
+	env   []string
+	setup func(t *testing.T, dir string) // installs and builds what the steps need, before the stack starts
+	steps [][]string
+}
+
+var suites = []suite{
+	{
+		name: "typescript",
+		dir:  "typescript",
+		setup: func(t *testing.T, dir string) {
+			npmInstall(t, dir)
+			run(t.Context(), t, dir, os.Environ(), "npm", "run", "--silent", "build")
+		},
+		steps: [][]string{
+			{"npm", "run", "--silent", "test"},
+			{"node", "examples/quickstart.mjs"},
+		},
+	},
+	{
+		name: "python",
+		dir:  "python",
+		env:  []string{"PYTHONPATH=src", "PYTHONDONTWRITEBYTECODE=1"},
+		steps: [][]string{
+			{"python3", "-m", "unittest", "discover", "-v", "-s", "tests", "-t", "."},
+			{"python3", "examples/quickstart.py"},
+		},
+	},
+}
+
+// TestSDKs runs the TypeScript and Python SDKs' own tests and quickstarts against the
+// stack sdktest.Start prepares, each in a subprocess with its environment.
+func TestSDKs(t *testing.T) {
+	for _, s := range suites {
+		if s.setup != nil {
+			s.setup(t, filepath.Join(sdksDir(t), s.dir))
+		}
+	}
+	env := sdktest.Start(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+	for _, s := range suites {
+		t.Run(s.name, func(t *testing.T) {
+			for _, step := range s.steps {
+				env.Faults.Reset()
+				run(ctx, t, filepath.Join(sdksDir(t), s.dir), append(env.Vars(), s.env...), step...)
+			}
+		})
+	}
+}
+
+func sdksDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// run runs one command in dir and fails the test with its output if it fails.
+func run(ctx context.Context, t *testing.T, dir string, env []string, args ...string) {
+	t.Helper()
+	path, err := exec.LookPath(args[0])
+	if err != nil {
+		t.Fatalf("%s is not installed (make test installs it through scripts/setup/setup.sh): %v", args[0], err)
+	}
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, path, args[1:]...) //nolint:gosec // the suites' own fixed commands
+	cmd.Dir = dir
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	t.Logf("%s (%s):\n%s", strings.Join(args, " "), time.Since(start).Round(10*time.Millisecond), out.String())
+	if err != nil {
+		t.Fatalf("%s in %s: %v", strings.Join(args, " "), dir, err)
+	}
+}
+
+// npmInstall installs the TypeScript SDK's pinned dev dependencies from its lock file, unless
+// the installed tree already matches it.
+func npmInstall(t *testing.T, dir string) {
+	t.Helper()
+	lock, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp := filepath.Join(dir, "node_modules", ".tok-lock")
+	if installed, err := os.ReadFile(stamp); err == nil && bytes.Equal(installed, lock) {
+		return
+	}
+	run(context.Background(), t, dir, os.Environ(), "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+	if err := os.WriteFile(stamp, lock, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,204 @@
+import { Transport, seg, type Call, type Query, type RequestOptions, type RetryEvent } from "./http.js";
+import { PagePromise, toPage, type ListBody, type Page } from "./pagination.js";
+import { attachResponse, type ResponseInfo, type WithResponse } from "./response.js";
+import type * as T from "./types.js";
+
+export interface TokClientOptions {
+  /** `tok_live_…` or `tok_sandbox_…`; default the TOK_API_KEY environment variable. */
+  apiKey?: string;
+  /** Default TOK_API_URL, else https://api.tokapi.io/v1 for a live key and https://sandbox.api.tokapi.io/v1 for a sandbox key. */
+  baseUrl?: string;
+  /** Per attempt, in milliseconds (default 30 000). */
+  timeoutMs?: number;
+  /** Retries of an idempotent request or a POST with an Idempotency-Key after a 429, a 502/503/504 or a connection error (default 3). */
+  maxRetries?: number;
+  /** The longest single wait between attempts, and the longest Retry-After waited out (default 60 000 ms). */
+  maxRetryDelayMs?: number;
+  /** A fetch implementation (default the global fetch). */
+  fetch?: typeof fetch;
+  /** Called before each retry, e.g. to log it. */
+  onRetry?: (e: RetryEvent) => void;
+}
+
+export const DEFAULT_BASE_URL = "https://api.tokapi.io/v1";
+export const SANDBOX_BASE_URL = "https://sandbox.api.tokapi.io/v1";
+
+/**
+ * The Tok API client. Every method returns the API's JSON object with its response
+ * attached as `$response`; list methods return a {@link PagePromise}.
+ */
+export class TokClient {
+  readonly banks: Banks;
+  readonly consents: Consents;
+  readonly accounts: Accounts;
+  readonly transactions: Transactions;
+  readonly standingOrders: StandingOrders;
+  readonly webhooks: Webhooks;
+  readonly events: Events;
+  private readonly transport: Transport;
+
+  constructor(options: TokClientOptions = {}) {
+    const apiKey = options.apiKey ?? process.env["TOK_API_KEY"];
+    if (!apiKey) throw new Error("TokClient: no API key (pass apiKey or set TOK_API_KEY)");
+    this.transport = new Transport({
+      apiKey,
+      baseUrl: options.baseUrl ?? process.env["TOK_API_URL"] ??
+        (apiKey.startsWith("tok_sandbox_") ? SANDBOX_BASE_URL : DEFAULT_BASE_URL),
+      timeoutMs: options.timeoutMs ?? 30_000,
+      maxRetries: options.maxRetries ?? 3,
+      maxRetryDelayMs: options.maxRetryDelayMs ?? 60_000,
+      fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+    });
+    this.banks = new Banks(this);
+    this.consents = new Consents(this);
+    this.accounts = new Accounts(this);
+    this.transactions = new Transactions(this);
+    this.standingOrders = new StandingOrders(this);
+    this.webhooks = new Webhooks(this);
+    this.events = new Events(this);
+  }
+
+  /**
+   * Any API call, for endpoints this SDK does not wrap yet: the parsed JSON body (or an
+   * empty object for 204) with `$response`. Errors are thrown as the typed TokError subclasses.
+   */
+  async request<R extends object = Record<string, unknown>>(method: Call["method"], path: string,
+    init: { query?: Query; body?: unknown; creates?: boolean; options?: RequestOptions } = {}): Promise<WithResponse<R>> {
+    const { body, info } = await this.transport.send({ method, path, ...init });
+    return attachResponse((body ?? {}) as R, info);
+  }
+
+  /** @internal */
+  list<I>(path: string, query: Query & { cursor?: string }, options?: RequestOptions): PagePromise<I> {
+    return new PagePromise<I>(async (cursor) => {
+      const { body, info } = await this.transport.send({ method: "GET", path, query: { ...query, cursor }, options });
+      return toPage(body as ListBody<I>, info);
+    }, query.cursor);
+  }
+}
+
+abstract class Resource {
+  constructor(protected readonly client: TokClient) {}
+
+  protected read<R extends object>(path: string, options?: RequestOptions, query?: Query): Promise<WithResponse<R>> {
+    return this.client.request<R>("GET", path, { ...(query ? { query } : {}), ...(options ? { options } : {}) });
+  }
+
+  protected call<R extends object>(method: Call["method"], path: string, body: unknown, options?: RequestOptions,
+    creates = false): Promise<WithResponse<R>> {
+    return this.client.request<R>(method, path, { body, creates, ...(options ? { options } : {}) });
+  }
+}
+
+export class Banks extends Resource {
+  list(params: T.ListBanksParams = {}, options?: RequestOptions): PagePromise<T.Bank> {
+    return this.client.list("/banks", params, options);
+  }
+  get(bankId: string, options?: RequestOptions): Promise<WithResponse<T.Bank>> {
+    return this.read(`/banks/${seg(bankId)}`, options);
+  }
+}
+
+export class Consents extends Resource {
+  /** Starts a consent; send the customer to `redirectUrl`. Retried safely under an Idempotency-Key. */
+  create(body: T.CreateConsentRequest, options?: RequestOptions): Promise<WithResponse<T.Consent>> {
+    return this.call("POST", "/consents", body, options, true);
+  }
+  list(params: T.ListConsentsParams = {}, options?: RequestOptions): PagePromise<T.Consent> {
+    return this.client.list("/consents", params, options);
+  }
+  get(consentId: string, options?: RequestOptions): Promise<WithResponse<T.Consent>> {
+    return this.read(`/consents/${seg(consentId)}`, options);
+  }
+  /** Revokes the consent at the bank and at Tok. */
+  revoke(consentId: string, options?: RequestOptions): Promise<WithResponse<T.Consent>> {
+    return this.call("DELETE", `/consents/${seg(consentId)}`, undefined, options);
+  }
+  /** Starts a renewal with a new SCA on the same bank connection. */
+  renew(consentId: string, body: T.RenewConsentRequest = {}, options?: RequestOptions): Promise<WithResponse<T.Consent>> {
+    return this.call("POST", `/consents/${seg(consentId)}/renew`, body, options, true);
+  }
+}
+
+export class Accounts extends Resource {
+  list(params: T.ListAccountsParams = {}, options?: RequestOptions): PagePromise<T.Account> {
+    return this.client.list("/accounts", params, options);
+  }
+  get(accountId: string, options?: RequestOptions): Promise<WithResponse<T.Account>> {
+    return this.read(`/accounts/${seg(accountId)}`, options);
+  }
+  balances(accountId: string, options?: RequestOptions): Promise<WithResponse<T.AccountBalances>> {
+    return this.read(`/accounts/${seg(accountId)}/balances`, options);
+  }
+}
+
+export class Transactions extends Resource {
+  /** Newest first; `dateFrom`/`dateTo` are YYYY-MM-DD, `status` booked, pending or all. */
+  list(accountId: string, params: T.ListTransactionsParams = {}, options?: RequestOptions): PagePromise<T.Transaction> {
+    return this.client.list(`/accounts/${seg(accountId)}/transactions`, params, options);
+  }
+  get(accountId: string, transactionId: string, options?: RequestOptions): Promise<WithResponse<T.Transaction>> {
+    return this.read(`/accounts/${seg(accountId)}/transactions/${seg(transactionId)}`, options);
+  }
+  /** What changed since `cursor` (everything without one); keep the last page's `nextCursor`. */
+  changes(accountId: string, params: T.ListTransactionChangesParams = {}, options?: RequestOptions): PagePromise<T.TransactionChange> {
+    return this.client.list(`/accounts/${seg(accountId)}/transactions/changes`, params, options);
+  }
+}
+
+export class StandingOrders extends Resource {
+  list(accountId: string, params: T.ListStandingOrdersParams = {}, options?: RequestOptions): PagePromise<T.StandingOrder> {
+    return this.client.list(`/accounts/${seg(accountId)}/standing-orders`, params, options);
+  }
+  get(accountId: string, standingOrderId: string, options?: RequestOptions): Promise<WithResponse<T.StandingOrder>> {
+    return this.read(`/accounts/${seg(accountId)}/standing-orders/${seg(standingOrderId)}`, options);
+  }
+}
+
+export class Webhooks extends Resource {
+  list(params: T.ListWebhooksParams = {}, options?: RequestOptions): PagePromise<T.Webhook> {
+    return this.client.list("/webhooks", params, options);
+  }
+  /** Registers an endpoint; the returned `secret` is shown only here. */
+  create(body: T.CreateWebhookRequest, options?: RequestOptions): Promise<WithResponse<T.WebhookWithSecret>> {
+    return this.call("POST", "/webhooks", body, options, true);
+  }
+  get(webhookId: string, options?: RequestOptions): Promise<WithResponse<T.Webhook>> {
+    return this.read(`/webhooks/${seg(webhookId)}`, options);
+  }
+  update(webhookId: string, body: T.UpdateWebhookRequest, options?: RequestOptions): Promise<WithResponse<T.Webhook>> {
+    return this.call("PATCH", `/webhooks/${seg(webhookId)}`, body, options);
+  }
+  delete(webhookId: string, options?: RequestOptions): Promise<WithResponse<object>> {
+    return this.call("DELETE", `/webhooks/${seg(webhookId)}`, undefined, options);
+  }
+  /** A new secret; the old one keeps signing (a second signature) for 24 hours. */
+  rotateSecret(webhookId: string, options?: RequestOptions): Promise<WithResponse<T.WebhookWithSecret>> {
+    return this.call("POST", `/webhooks/${seg(webhookId)}/rotate-secret`, undefined, options);
+  }
+  /** Sends a webhook.ping to this endpoint. */
+  test(webhookId: string, options?: RequestOptions): Promise<WithResponse<T.PingEvent>> {
+    return this.call("POST", `/webhooks/${seg(webhookId)}/test`, undefined, options);
+  }
+  deliveries(webhookId: string, params: T.ListWebhookDeliveriesParams = {}, options?: RequestOptions): PagePromise<T.WebhookDelivery> {
+    return this.client.list(`/webhooks/${seg(webhookId)}/deliveries`, params, options);
+  }
+  delivery(webhookId: string, deliveryId: string, options?: RequestOptions): Promise<WithResponse<T.WebhookDelivery>> {
+    return this.read(`/webhooks/${seg(webhookId)}/deliveries/${seg(deliveryId)}`, options);
+  }
+  redeliver(webhookId: string, deliveryId: string, options?: RequestOptions): Promise<WithResponse<T.WebhookDelivery>> {
+    return this.call("POST", `/webhooks/${seg(webhookId)}/deliveries/${seg(deliveryId)}/redeliver`, undefined, options);
+  }
+}
+
+export class Events extends Resource {
+  list(params: T.ListEventsParams = {}, options?: RequestOptions): PagePromise<T.Event> {
+    return this.client.list("/events", params, options);
+  }
+  get(eventId: string, options?: RequestOptions): Promise<WithResponse<T.Event>> {
+    return this.read(`/events/${seg(eventId)}`, options);
+  }
+}
+
+export type { Page, ResponseInfo };

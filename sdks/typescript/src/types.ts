@@ -1,0 +1,39 @@
+// The API's objects, named after api/openapi.yaml's schemas; src/schema.ts is generated from
+// the spec by openapi-typescript (npm run generate) and checked against it in make test.
+import type { components, operations } from "./schema.js";
+
+type Schemas = components["schemas"];
+
+export type Account = Schemas["Account"];
+export type AccountBalances = Schemas["AccountBalances"];
+export type Balance = Schemas["Balance"];
+export type Bank = Schemas["Bank"];
+export type Consent = Schemas["Consent"];
+export type ConsentStatus = Schemas["ConsentStatus"];
+export type CreateConsentRequest = Schemas["CreateConsentRequest"];
+export type RenewConsentRequest = Schemas["RenewConsentRequest"];
+export type Transaction = Schemas["Transaction"];
+export type TransactionChange = Schemas["TransactionChanges"]["data"][number];
+export type StandingOrder = Schemas["StandingOrder"];
+export type Webhook = Schemas["Webhook"];
+export type WebhookWithSecret = Schemas["WebhookWithSecret"];
+export type CreateWebhookRequest = Schemas["CreateWebhookRequest"];
+export type UpdateWebhookRequest = Schemas["UpdateWebhookRequest"];
+export type WebhookDelivery = Schemas["WebhookDelivery"];
+export type WebhookAttempt = Schemas["WebhookAttempt"];
+export type Event = Schemas["Event"];
+export type EventType = Schemas["EventType"];
+export type PingEvent = Schemas["PingEvent"];
+
+/** The query parameters of an operation, as the spec declares them. */
+export type QueryOf<Op extends keyof operations> = NonNullable<operations[Op]["parameters"]["query"]>;
+
+export type ListBanksParams = QueryOf<"listBanks">;
+export type ListConsentsParams = QueryOf<"listConsents">;
+export type ListAccountsParams = QueryOf<"listAccounts">;
+export type ListTransactionsParams = QueryOf<"listTransactions">;
+export type ListTransactionChangesParams = QueryOf<"listTransactionChanges">;
+export type ListStandingOrdersParams = QueryOf<"listStandingOrders">;
+export type ListWebhooksParams = QueryOf<"listWebhooks">;
+export type ListWebhookDeliveriesParams = QueryOf<"listWebhookDeliveries">;
+export type ListEventsParams = QueryOf<"listEvents">;
