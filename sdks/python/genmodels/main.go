@@ -53,6 +53,9 @@ type schema struct {
 	Required    map[string]bool
 	Items       *schema
 	OneOf       []*schema
+	// Discriminator: the property that names a oneOf's variant, and each value's schema.
+	Discriminator string
+	Mapping       [][2]string
 }
 
 type property struct {
@@ -101,6 +104,15 @@ func parseSchema(n *yaml.Node) (*schema, error) {
 				}
 				s.OneOf = append(s.OneOf, os)
 			}
+		case "discriminator":
+			if pn := lookup(val, "propertyName"); pn != nil {
+				s.Discriminator = pn.Value
+			}
+			if m := lookup(val, "mapping"); m != nil {
+				for j := 0; j+1 < len(m.Content); j += 2 {
+					s.Mapping = append(s.Mapping, [2]string{m.Content[j].Value, strings.TrimPrefix(m.Content[j+1].Value, "#/components/schemas/")})
+				}
+			}
 		case "properties":
 			for j := 0; j+1 < len(val.Content); j += 2 {
 				ps, err := parseSchema(val.Content[j+1])
@@ -122,6 +134,7 @@ type generator struct {
 	schemas map[string]*schema
 	classes []class
 	aliases []string // type aliases for enum schemas
+	unions  []string // a type alias and a decoder per discriminated oneOf schema
 }
 
 type class struct {
@@ -171,6 +184,8 @@ func generate(path string) ([]byte, error) {
 			g.object(name, s)
 		case len(s.Enum) > 0:
 			g.aliases = append(g.aliases, fmt.Sprintf("%s = Literal[%s]", name, literals(s.Enum)))
+		case s.Discriminator != "" && len(s.Mapping) > 0:
+			g.unions = append(g.unions, union(name, s))
 		}
 	}
 	return g.render(), nil
@@ -225,9 +240,12 @@ func (g *generator) pyType(parent, prop string, s *schema) (string, string) {
 	switch {
 	case s.Ref != "":
 		ref := g.schemas[s.Ref]
-		if ref != nil && len(ref.Properties) > 0 {
+		switch {
+		case ref != nil && len(ref.Properties) > 0:
 			typ, decode = s.Ref, s.Ref+".from_dict(v)"
-		} else {
+		case ref != nil && ref.Discriminator != "":
+			typ, decode = s.Ref, snake(s.Ref)+"_from_dict(v)"
+		default:
 			typ = s.Ref
 		}
 	case s.Const != "":
@@ -280,7 +298,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal, Mapping, Optional
+from typing import Any, Literal, Mapping, Optional, Union
 
 from ._model import Model, to_decimal
 
@@ -329,12 +347,39 @@ from ._model import Model, to_decimal
 		}
 		b.WriteString("        )\n")
 	}
+	for _, u := range g.unions {
+		b.WriteString(u)
+	}
 	b.WriteString(`
 
 def _decode(v: Any, f: Any) -> Any:
     return None if v is None else f(v)
 `)
 	return b.Bytes()
+}
+
+// union renders a discriminated oneOf: a Union alias and a decoder choosing the variant by
+// the discriminator's value.
+func union(name string, s *schema) string {
+	var b strings.Builder
+	variants := make([]string, len(s.Mapping))
+	for i, m := range s.Mapping {
+		variants[i] = m[1]
+	}
+	fmt.Fprintf(&b, "\n\n%s = Union[%s]\n", name, strings.Join(variants, ", "))
+	if doc := firstSentence(s.Description); doc != "" {
+		fmt.Fprintf(&b, "\"\"\"%s\"\"\"\n", doc)
+	}
+	fmt.Fprintf(&b, "\n_%s_VARIANTS: dict[str, Any] = {\n", strings.ToUpper(snake(name)))
+	for _, m := range s.Mapping {
+		fmt.Fprintf(&b, "    %q: %s,\n", m[0], m[1])
+	}
+	fmt.Fprintf(&b, "}\n\n\ndef %s_from_dict(d: Mapping[str, Any]) -> %s:\n", snake(name), name)
+	fmt.Fprintf(&b, "    \"\"\"The %s variant that d's %q names.\"\"\"\n", name, s.Discriminator)
+	fmt.Fprintf(&b, "    cls = _%s_VARIANTS.get(str(d.get(%q)))\n", strings.ToUpper(snake(name)), s.Discriminator)
+	fmt.Fprintf(&b, "    if cls is None:\n        raise ValueError(f\"unknown %s %s {d.get('%s')!r}\")\n", name, s.Discriminator, s.Discriminator)
+	b.WriteString("    result: " + name + " = cls.from_dict(d)\n    return result\n")
+	return b.String()
 }
 
 func (g *generator) errorCodes() []string {

@@ -56,6 +56,13 @@ components:
         parent: { oneOf: [{ $ref: "#/components/schemas/Thing" }, { type: "null" }] }
         parts: { type: array, items: { type: object, properties: { partId: { type: integer } } } }
         meta: { type: object }
+    Pick:
+      oneOf: [{ $ref: "#/components/schemas/Thing" }]
+      discriminator: { propertyName: status, mapping: { a: "#/components/schemas/Thing" } }
+    Holder:
+      type: object
+      properties:
+        items: { type: array, items: { $ref: "#/components/schemas/Pick" } }
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -72,6 +79,11 @@ components:
 		"class ThingPartsItem(Model):\n    part_id: Optional[int] = None\n",
 		`parent=_decode(d.get("parent"), lambda v: Thing.from_dict(v)),`,
 		`parts=_decode(d.get("parts"), lambda v: [ThingPartsItem.from_dict(i) for i in v]),`,
+		`amount=d["amount"],`,
+		"Pick = Union[Thing]\n",
+		"_PICK_VARIANTS: dict[str, Any] = {\n    \"a\": Thing,\n}",
+		"def pick_from_dict(d: Mapping[str, Any]) -> Pick:",
+		`items=_decode(d.get("items"), lambda v: [pick_from_dict(i) for i in v]),`,
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("generated models lack\n%s\n--- in ---\n%s", want, out)

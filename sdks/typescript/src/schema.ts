@@ -1336,14 +1336,11 @@ export interface components {
             hasMore: boolean;
             nextCursor: string | null;
         };
-        /** @description A domain event, exactly as webhooks POST it. `data` depends on `type` (see the `webhooks` section). */
-        Event: {
-            id: string;
-            type: components["schemas"]["EventType"];
-            /** Format: date-time */
-            createdAt: string;
-            data: Record<string, never>;
-        };
+        /**
+         * @description A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated
+         *     clients get one type per event (discriminated on `type`).
+         */
+        Event: components["schemas"]["ConsentAuthorizedEvent"] | components["schemas"]["ConsentRejectedEvent"] | components["schemas"]["ConsentRevokedEvent"] | components["schemas"]["ConsentExpiringEvent"] | components["schemas"]["ConsentExpiredEvent"] | components["schemas"]["TransactionsCreatedEvent"] | components["schemas"]["TransactionsUpdatedEvent"] | components["schemas"]["TransactionsRemovedEvent"] | components["schemas"]["AccountBalanceUpdatedEvent"] | components["schemas"]["SyncFailedEvent"] | components["schemas"]["PingEvent"];
         EventList: {
             data: components["schemas"]["Event"][];
             hasMore: boolean;
@@ -1368,7 +1365,12 @@ export interface components {
         BalanceUpdatedEventData: {
             accountId: string;
             connectionId?: string;
-            balances: Record<string, never>[];
+            balances: {
+                /** @description The bank's balance type (closingBooked, interimAvailable, ...). */
+                type: string;
+                amount: string;
+                currency: string;
+            }[];
         };
         SyncFailedEventData: {
             connectionId: string;
@@ -1382,9 +1384,133 @@ export interface components {
             webhookId: string;
             message: string;
         };
+        /** @description The PSU authorised a consent at the bank; accounts sync next. */
+        ConsentAuthorizedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "consent.authorized";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["ConsentEventData"];
+        };
+        /** @description The PSU or the bank rejected the consent. */
+        ConsentRejectedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "consent.rejected";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["ConsentEventData"];
+        };
+        /** @description The consent was revoked (by the PSU at the bank, or through the API). */
+        ConsentRevokedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "consent.revoked";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["ConsentEventData"];
+        };
+        /** @description The consent expires soon (see validUntil); ask the PSU to renew it. */
+        ConsentExpiringEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "consent.expiring";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["ConsentEventData"];
+        };
+        /** @description The consent expired; data stops syncing until the PSU renews it. */
+        ConsentExpiredEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "consent.expired";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["ConsentEventData"];
+        };
+        /** @description New transactions were synced. */
+        TransactionsCreatedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "transactions.created";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["TransactionsEventData"];
+        };
+        /** @description Transactions changed (e.g. pending became booked, reconciled under the same ID). */
+        TransactionsUpdatedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "transactions.updated";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["TransactionsEventData"];
+        };
+        /** @description Pending transactions the bank dropped. */
+        TransactionsRemovedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "transactions.removed";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["TransactionsEventData"];
+        };
+        /** @description An account's balances changed. */
+        AccountBalanceUpdatedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "account.balance_updated";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["BalanceUpdatedEventData"];
+        };
+        /** @description A background sync failed at the bank. */
+        SyncFailedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "sync.failed";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["SyncFailedEventData"];
+        };
+        /** @description A test event from POST /v1/webhooks/{id}/test, to that endpoint only. */
         PingEvent: {
             id: string;
-            /** @constant */
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
             type: "webhook.ping";
             /** Format: date-time */
             createdAt: string;
@@ -1579,12 +1705,6 @@ export interface components {
         WebhookLimit: number;
         /** @description The `nextCursor` of the previous page. */
         WebhookCursor: string;
-        /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
-        WebhookIdHeader: string;
-        /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
-        WebhookTimestampHeader: string;
-        /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
-        WebhookSignatureHeader: string;
     };
     requestBodies: never;
     headers: {
@@ -3079,25 +3199,18 @@ export interface operations {
             query?: never;
             header: {
                 /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
-                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                "webhook-id": string;
                 /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
-                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                "webhook-timestamp": string;
                 /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
-                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+                "webhook-signature": string;
             };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    id: string;
-                    /** @constant */
-                    type: "consent.authorized";
-                    /** Format: date-time */
-                    createdAt: string;
-                    data: components["schemas"]["ConsentEventData"];
-                };
+                "application/json": components["schemas"]["ConsentAuthorizedEvent"];
             };
         };
         responses: {
@@ -3115,25 +3228,18 @@ export interface operations {
             query?: never;
             header: {
                 /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
-                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                "webhook-id": string;
                 /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
-                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                "webhook-timestamp": string;
                 /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
-                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+                "webhook-signature": string;
             };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    id: string;
-                    /** @constant */
-                    type: "consent.rejected";
-                    /** Format: date-time */
-                    createdAt: string;
-                    data: components["schemas"]["ConsentEventData"];
-                };
+                "application/json": components["schemas"]["ConsentRejectedEvent"];
             };
         };
         responses: {
@@ -3151,25 +3257,18 @@ export interface operations {
             query?: never;
             header: {
                 /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
-                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                "webhook-id": string;
                 /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
-                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                "webhook-timestamp": string;
                 /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
-                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+                "webhook-signature": string;
             };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    id: string;
-                    /** @constant */
-                    type: "consent.revoked";
-                    /** Format: date-time */
-                    createdAt: string;
-                    data: components["schemas"]["ConsentEventData"];
-                };
+                "application/json": components["schemas"]["ConsentRevokedEvent"];
             };
         };
         responses: {
@@ -3187,25 +3286,18 @@ export interface operations {
             query?: never;
             header: {
                 /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
-                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                "webhook-id": string;
                 /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
-                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                "webhook-timestamp": string;
                 /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
-                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+                "webhook-signature": string;
             };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    id: string;
-                    /** @constant */
-                    type: "consent.expiring";
-                    /** Format: date-time */
-                    createdAt: string;
-                    data: components["schemas"]["ConsentEventData"];
-                };
+                "application/json": components["schemas"]["ConsentExpiringEvent"];
             };
         };
         responses: {
@@ -3223,25 +3315,18 @@ export interface operations {
             query?: never;
             header: {
                 /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
-                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                "webhook-id": string;
                 /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
-                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                "webhook-timestamp": string;
                 /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
-                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+                "webhook-signature": string;
             };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    id: string;
-                    /** @constant */
-                    type: "consent.expired";
-                    /** Format: date-time */
-                    createdAt: string;
-                    data: components["schemas"]["ConsentEventData"];
-                };
+                "application/json": components["schemas"]["ConsentExpiredEvent"];
             };
         };
         responses: {
@@ -3259,25 +3344,18 @@ export interface operations {
             query?: never;
             header: {
                 /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
-                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                "webhook-id": string;
                 /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
-                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                "webhook-timestamp": string;
                 /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
-                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+                "webhook-signature": string;
             };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    id: string;
-                    /** @constant */
-                    type: "transactions.created";
-                    /** Format: date-time */
-                    createdAt: string;
-                    data: components["schemas"]["TransactionsEventData"];
-                };
+                "application/json": components["schemas"]["TransactionsCreatedEvent"];
             };
         };
         responses: {
@@ -3295,25 +3373,18 @@ export interface operations {
             query?: never;
             header: {
                 /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
-                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                "webhook-id": string;
                 /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
-                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                "webhook-timestamp": string;
                 /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
-                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+                "webhook-signature": string;
             };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    id: string;
-                    /** @constant */
-                    type: "transactions.updated";
-                    /** Format: date-time */
-                    createdAt: string;
-                    data: components["schemas"]["TransactionsEventData"];
-                };
+                "application/json": components["schemas"]["TransactionsUpdatedEvent"];
             };
         };
         responses: {
@@ -3331,25 +3402,18 @@ export interface operations {
             query?: never;
             header: {
                 /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
-                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                "webhook-id": string;
                 /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
-                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                "webhook-timestamp": string;
                 /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
-                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+                "webhook-signature": string;
             };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    id: string;
-                    /** @constant */
-                    type: "transactions.removed";
-                    /** Format: date-time */
-                    createdAt: string;
-                    data: components["schemas"]["TransactionsEventData"];
-                };
+                "application/json": components["schemas"]["TransactionsRemovedEvent"];
             };
         };
         responses: {
@@ -3367,25 +3431,18 @@ export interface operations {
             query?: never;
             header: {
                 /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
-                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                "webhook-id": string;
                 /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
-                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                "webhook-timestamp": string;
                 /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
-                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+                "webhook-signature": string;
             };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    id: string;
-                    /** @constant */
-                    type: "account.balance_updated";
-                    /** Format: date-time */
-                    createdAt: string;
-                    data: components["schemas"]["BalanceUpdatedEventData"];
-                };
+                "application/json": components["schemas"]["AccountBalanceUpdatedEvent"];
             };
         };
         responses: {
@@ -3403,25 +3460,18 @@ export interface operations {
             query?: never;
             header: {
                 /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
-                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                "webhook-id": string;
                 /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
-                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                "webhook-timestamp": string;
                 /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
-                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+                "webhook-signature": string;
             };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    id: string;
-                    /** @constant */
-                    type: "sync.failed";
-                    /** Format: date-time */
-                    createdAt: string;
-                    data: components["schemas"]["SyncFailedEventData"];
-                };
+                "application/json": components["schemas"]["SyncFailedEvent"];
             };
         };
         responses: {
@@ -3439,25 +3489,18 @@ export interface operations {
             query?: never;
             header: {
                 /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
-                "webhook-id": components["parameters"]["WebhookIdHeader"];
+                "webhook-id": string;
                 /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
-                "webhook-timestamp": components["parameters"]["WebhookTimestampHeader"];
+                "webhook-timestamp": string;
                 /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
-                "webhook-signature": components["parameters"]["WebhookSignatureHeader"];
+                "webhook-signature": string;
             };
             path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    id: string;
-                    /** @constant */
-                    type: "webhook.ping";
-                    /** Format: date-time */
-                    createdAt: string;
-                    data: components["schemas"]["PingEventData"];
-                };
+                "application/json": components["schemas"]["PingEvent"];
             };
         };
         responses: {

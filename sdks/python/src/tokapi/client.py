@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import datetime
 import os
-from typing import Any, Callable, Mapping, Optional, Protocol, Sequence, TypeVar, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar, Union
 from urllib.parse import quote
 
 from . import models as m
@@ -21,8 +21,7 @@ M = TypeVar("M", bound=Model)
 Date = Union[str, datetime.date]
 
 
-class _Decodable(Protocol[M]):  # type: ignore[misc]
-    def from_dict(self, d: Mapping[str, Any]) -> M: ...
+Decode = Callable[[Mapping[str, Any]], M]
 
 
 class TokClient:
@@ -75,17 +74,17 @@ class TokClient:
         return self._transport.send(method, path, query=query, body=body, headers=headers,
                                     idempotency_key=idempotency_key, creates=creates)
 
-    def _one(self, cls: _Decodable[M], method: str, path: str, body: Any = None, *, creates: bool = False,
+    def _one(self, decode: Decode[M], method: str, path: str, body: Any = None, *, creates: bool = False,
              idempotency_key: Optional[str] = None) -> M:
         data, response = self.request(method, path, body=body, creates=creates, idempotency_key=idempotency_key)
-        obj = cls.from_dict(data or {})
+        obj = decode(data or {})
         object.__setattr__(obj, "_http_response", response)
         return obj
 
-    def _page(self, cls: _Decodable[M], path: str, query: Mapping[str, Any]) -> Page[M]:
+    def _page(self, decode: Decode[M], path: str, query: Mapping[str, Any]) -> Page[M]:
         def fetch(cursor: Optional[str]) -> Page[M]:
             data, response = self.request("GET", path, query={**query, "cursor": cursor})
-            return Page([cls.from_dict(d) for d in data["data"]], bool(data.get("hasMore")), data.get("nextCursor"),
+            return Page([decode(d) for d in data["data"]], bool(data.get("hasMore")), data.get("nextCursor"),
                         response, fetch)
         return fetch(query.get("cursor"))
 
@@ -109,10 +108,10 @@ class _Resource:
 
 class Banks(_Resource):
     def list(self, *, country: Optional[str] = None, service: Optional[str] = None) -> Page[m.Bank]:
-        return self._c._page(m.Bank, "/banks", {"country": country, "service": service})
+        return self._c._page(m.Bank.from_dict, "/banks", {"country": country, "service": service})
 
     def get(self, bank_id: str) -> m.Bank:
-        return self._c._one(m.Bank, "GET", f"/banks/{_seg(bank_id)}")
+        return self._c._one(m.Bank.from_dict, "GET", f"/banks/{_seg(bank_id)}")
 
 
 class Consents(_Resource):
@@ -122,109 +121,109 @@ class Consents(_Resource):
         Idempotency-Key (a UUID unless given)."""
         body = _drop_none({"bankId": bank_id, "callbackUrl": callback_url,
                            "access": list(access) if access is not None else None, "validUntil": _date(valid_until)})
-        return self._c._one(m.Consent, "POST", "/consents", body, creates=True, idempotency_key=idempotency_key)
+        return self._c._one(m.Consent.from_dict, "POST", "/consents", body, creates=True, idempotency_key=idempotency_key)
 
     def list(self, *, status: Optional[str] = None, bank_id: Optional[str] = None, limit: Optional[int] = None,
              cursor: Optional[str] = None) -> Page[m.Consent]:
-        return self._c._page(m.Consent, "/consents", {"status": status, "bankId": bank_id, "limit": limit, "cursor": cursor})
+        return self._c._page(m.Consent.from_dict, "/consents", {"status": status, "bankId": bank_id, "limit": limit, "cursor": cursor})
 
     def get(self, consent_id: str) -> m.Consent:
-        return self._c._one(m.Consent, "GET", f"/consents/{_seg(consent_id)}")
+        return self._c._one(m.Consent.from_dict, "GET", f"/consents/{_seg(consent_id)}")
 
     def revoke(self, consent_id: str) -> m.Consent:
         """Revokes the consent at the bank and at Tok."""
-        return self._c._one(m.Consent, "DELETE", f"/consents/{_seg(consent_id)}")
+        return self._c._one(m.Consent.from_dict, "DELETE", f"/consents/{_seg(consent_id)}")
 
     def renew(self, consent_id: str, *, callback_url: Optional[str] = None, valid_until: Optional[Date] = None,
               idempotency_key: Optional[str] = None) -> m.Consent:
         """Starts a renewal with a new SCA on the same bank connection."""
         body = _drop_none({"callbackUrl": callback_url, "validUntil": _date(valid_until)})
-        return self._c._one(m.Consent, "POST", f"/consents/{_seg(consent_id)}/renew", body, creates=True,
+        return self._c._one(m.Consent.from_dict, "POST", f"/consents/{_seg(consent_id)}/renew", body, creates=True,
                             idempotency_key=idempotency_key)
 
 
 class Accounts(_Resource):
     def list(self, *, consent_id: Optional[str] = None, bank_id: Optional[str] = None, currency: Optional[str] = None,
              limit: Optional[int] = None, cursor: Optional[str] = None) -> Page[m.Account]:
-        return self._c._page(m.Account, "/accounts", {"consentId": consent_id, "bankId": bank_id, "currency": currency,
+        return self._c._page(m.Account.from_dict, "/accounts", {"consentId": consent_id, "bankId": bank_id, "currency": currency,
                                                       "limit": limit, "cursor": cursor})
 
     def get(self, account_id: str) -> m.Account:
-        return self._c._one(m.Account, "GET", f"/accounts/{_seg(account_id)}")
+        return self._c._one(m.Account.from_dict, "GET", f"/accounts/{_seg(account_id)}")
 
     def balances(self, account_id: str) -> m.AccountBalances:
-        return self._c._one(m.AccountBalances, "GET", f"/accounts/{_seg(account_id)}/balances")
+        return self._c._one(m.AccountBalances.from_dict, "GET", f"/accounts/{_seg(account_id)}/balances")
 
 
 class Transactions(_Resource):
     def list(self, account_id: str, *, date_from: Optional[Date] = None, date_to: Optional[Date] = None,
              status: Optional[str] = None, limit: Optional[int] = None, cursor: Optional[str] = None) -> Page[m.Transaction]:
         """Newest first; ``status`` is booked, pending or all (default)."""
-        return self._c._page(m.Transaction, f"/accounts/{_seg(account_id)}/transactions",
+        return self._c._page(m.Transaction.from_dict, f"/accounts/{_seg(account_id)}/transactions",
                              {"dateFrom": _date(date_from), "dateTo": _date(date_to), "status": status, "limit": limit,
                               "cursor": cursor})
 
     def get(self, account_id: str, transaction_id: str) -> m.Transaction:
-        return self._c._one(m.Transaction, "GET", f"/accounts/{_seg(account_id)}/transactions/{_seg(transaction_id)}")
+        return self._c._one(m.Transaction.from_dict, "GET", f"/accounts/{_seg(account_id)}/transactions/{_seg(transaction_id)}")
 
     def changes(self, account_id: str, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> Page[m.TransactionChange]:
         """What changed since ``cursor`` (everything without one); keep the last page's ``next_cursor``."""
-        return self._c._page(m.TransactionChange, f"/accounts/{_seg(account_id)}/transactions/changes",
+        return self._c._page(m.TransactionChange.from_dict, f"/accounts/{_seg(account_id)}/transactions/changes",
                              {"limit": limit, "cursor": cursor})
 
 
 class StandingOrders(_Resource):
     def list(self, account_id: str, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> Page[m.StandingOrder]:
-        return self._c._page(m.StandingOrder, f"/accounts/{_seg(account_id)}/standing-orders", {"limit": limit, "cursor": cursor})
+        return self._c._page(m.StandingOrder.from_dict, f"/accounts/{_seg(account_id)}/standing-orders", {"limit": limit, "cursor": cursor})
 
     def get(self, account_id: str, standing_order_id: str) -> m.StandingOrder:
-        return self._c._one(m.StandingOrder, "GET", f"/accounts/{_seg(account_id)}/standing-orders/{_seg(standing_order_id)}")
+        return self._c._one(m.StandingOrder.from_dict, "GET", f"/accounts/{_seg(account_id)}/standing-orders/{_seg(standing_order_id)}")
 
 
 class Webhooks(_Resource):
     def list(self, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> Page[m.Webhook]:
-        return self._c._page(m.Webhook, "/webhooks", {"limit": limit, "cursor": cursor})
+        return self._c._page(m.Webhook.from_dict, "/webhooks", {"limit": limit, "cursor": cursor})
 
     def create(self, *, url: str, events: Sequence[str], description: Optional[str] = None,
                enabled: Optional[bool] = None, idempotency_key: Optional[str] = None) -> m.WebhookWithSecret:
         """Registers an endpoint; the returned ``secret`` is shown only here."""
         body = _drop_none({"url": url, "events": list(events), "description": description, "enabled": enabled})
-        return self._c._one(m.WebhookWithSecret, "POST", "/webhooks", body, creates=True, idempotency_key=idempotency_key)
+        return self._c._one(m.WebhookWithSecret.from_dict, "POST", "/webhooks", body, creates=True, idempotency_key=idempotency_key)
 
     def get(self, webhook_id: str) -> m.Webhook:
-        return self._c._one(m.Webhook, "GET", f"/webhooks/{_seg(webhook_id)}")
+        return self._c._one(m.Webhook.from_dict, "GET", f"/webhooks/{_seg(webhook_id)}")
 
     def update(self, webhook_id: str, *, url: Optional[str] = None, events: Optional[Sequence[str]] = None,
                description: Optional[str] = None, enabled: Optional[bool] = None) -> m.Webhook:
         body = _drop_none({"url": url, "events": list(events) if events is not None else None,
                            "description": description, "enabled": enabled})
-        return self._c._one(m.Webhook, "PATCH", f"/webhooks/{_seg(webhook_id)}", body)
+        return self._c._one(m.Webhook.from_dict, "PATCH", f"/webhooks/{_seg(webhook_id)}", body)
 
     def delete(self, webhook_id: str) -> None:
         self._c.request("DELETE", f"/webhooks/{_seg(webhook_id)}")
 
     def rotate_secret(self, webhook_id: str) -> m.WebhookWithSecret:
         """A new secret; the old one keeps signing (a second signature) for 24 hours."""
-        return self._c._one(m.WebhookWithSecret, "POST", f"/webhooks/{_seg(webhook_id)}/rotate-secret")
+        return self._c._one(m.WebhookWithSecret.from_dict, "POST", f"/webhooks/{_seg(webhook_id)}/rotate-secret")
 
     def test(self, webhook_id: str) -> m.PingEvent:
         """Sends a webhook.ping to this endpoint."""
-        return self._c._one(m.PingEvent, "POST", f"/webhooks/{_seg(webhook_id)}/test")
+        return self._c._one(m.PingEvent.from_dict, "POST", f"/webhooks/{_seg(webhook_id)}/test")
 
     def deliveries(self, webhook_id: str, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> Page[m.WebhookDelivery]:
-        return self._c._page(m.WebhookDelivery, f"/webhooks/{_seg(webhook_id)}/deliveries", {"limit": limit, "cursor": cursor})
+        return self._c._page(m.WebhookDelivery.from_dict, f"/webhooks/{_seg(webhook_id)}/deliveries", {"limit": limit, "cursor": cursor})
 
     def delivery(self, webhook_id: str, delivery_id: str) -> m.WebhookDelivery:
-        return self._c._one(m.WebhookDelivery, "GET", f"/webhooks/{_seg(webhook_id)}/deliveries/{_seg(delivery_id)}")
+        return self._c._one(m.WebhookDelivery.from_dict, "GET", f"/webhooks/{_seg(webhook_id)}/deliveries/{_seg(delivery_id)}")
 
     def redeliver(self, webhook_id: str, delivery_id: str) -> m.WebhookDelivery:
-        return self._c._one(m.WebhookDelivery, "POST",
+        return self._c._one(m.WebhookDelivery.from_dict, "POST",
                             f"/webhooks/{_seg(webhook_id)}/deliveries/{_seg(delivery_id)}/redeliver")
 
 
 class Events(_Resource):
     def list(self, *, type: Optional[str] = None, limit: Optional[int] = None, cursor: Optional[str] = None) -> Page[m.Event]:
-        return self._c._page(m.Event, "/events", {"type": type, "limit": limit, "cursor": cursor})
+        return self._c._page(m.event_from_dict, "/events", {"type": type, "limit": limit, "cursor": cursor})
 
     def get(self, event_id: str) -> m.Event:
-        return self._c._one(m.Event, "GET", f"/events/{_seg(event_id)}")
+        return self._c._one(m.event_from_dict, "GET", f"/events/{_seg(event_id)}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal, Mapping, Optional
+from typing import Any, Literal, Mapping, Optional, Union
 
 from ._model import Model, to_decimal
 
@@ -57,6 +57,25 @@ class Account(Model):
             last_sync_at=d["lastSyncAt"],
             created_at=d["createdAt"],
             updated_at=d["updatedAt"],
+        )
+
+
+@dataclass(kw_only=True)
+class AccountBalanceUpdatedEvent(Model):
+    """An account's balances changed."""
+
+    id: str
+    type: Literal["account.balance_updated",]
+    created_at: str
+    data: BalanceUpdatedEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AccountBalanceUpdatedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: BalanceUpdatedEventData.from_dict(v)),
         )
 
 
@@ -129,14 +148,34 @@ class Balance(Model):
 class BalanceUpdatedEventData(Model):
     account_id: str
     connection_id: Optional[str] = None
-    balances: list[dict[str, Any]]
+    balances: list[BalanceUpdatedEventDataBalancesItem]
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BalanceUpdatedEventData:
         return cls(
             account_id=d["accountId"],
             connection_id=d.get("connectionId"),
-            balances=d["balances"],
+            balances=_decode(d["balances"], lambda v: [BalanceUpdatedEventDataBalancesItem.from_dict(i) for i in v]),
+        )
+
+
+@dataclass(kw_only=True)
+class BalanceUpdatedEventDataBalancesItem(Model):
+    type: str
+    amount: str
+    currency: str
+
+    @property
+    def amount_decimal(self) -> Decimal:
+        """amount as a decimal.Decimal."""
+        return to_decimal(self.amount)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> BalanceUpdatedEventDataBalancesItem:
+        return cls(
+            type=d["type"],
+            amount=d["amount"],
+            currency=d["currency"],
         )
 
 
@@ -246,6 +285,25 @@ class Consent(Model):
 
 
 @dataclass(kw_only=True)
+class ConsentAuthorizedEvent(Model):
+    """The PSU authorised a consent at the bank; accounts sync next."""
+
+    id: str
+    type: Literal["consent.authorized",]
+    created_at: str
+    data: ConsentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ConsentAuthorizedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: ConsentEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
 class ConsentEventData(Model):
     consent_id: str
     bank_id: str
@@ -267,6 +325,44 @@ class ConsentEventData(Model):
 
 
 @dataclass(kw_only=True)
+class ConsentExpiredEvent(Model):
+    """The consent expired; data stops syncing until the PSU renews it."""
+
+    id: str
+    type: Literal["consent.expired",]
+    created_at: str
+    data: ConsentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ConsentExpiredEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: ConsentEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class ConsentExpiringEvent(Model):
+    """The consent expires soon (see validUntil); ask the PSU to renew it."""
+
+    id: str
+    type: Literal["consent.expiring",]
+    created_at: str
+    data: ConsentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ConsentExpiringEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: ConsentEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
 class ConsentList(Model):
     data: list[Consent]
     has_more: bool
@@ -278,6 +374,44 @@ class ConsentList(Model):
             data=_decode(d["data"], lambda v: [Consent.from_dict(i) for i in v]),
             has_more=d["hasMore"],
             next_cursor=d["nextCursor"],
+        )
+
+
+@dataclass(kw_only=True)
+class ConsentRejectedEvent(Model):
+    """The PSU or the bank rejected the consent."""
+
+    id: str
+    type: Literal["consent.rejected",]
+    created_at: str
+    data: ConsentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ConsentRejectedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: ConsentEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class ConsentRevokedEvent(Model):
+    """The consent was revoked (by the PSU at the bank, or through the API)."""
+
+    id: str
+    type: Literal["consent.revoked",]
+    created_at: str
+    data: ConsentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ConsentRevokedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: ConsentEventData.from_dict(v)),
         )
 
 
@@ -370,25 +504,6 @@ class ErrorErrorDetailsItem(Model):
 
 
 @dataclass(kw_only=True)
-class Event(Model):
-    """A domain event, exactly as webhooks POST it."""
-
-    id: str
-    type: EventType
-    created_at: str
-    data: dict[str, Any]
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Event:
-        return cls(
-            id=d["id"],
-            type=d["type"],
-            created_at=d["createdAt"],
-            data=d["data"],
-        )
-
-
-@dataclass(kw_only=True)
 class EventList(Model):
     data: list[Event]
     has_more: bool
@@ -397,7 +512,7 @@ class EventList(Model):
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> EventList:
         return cls(
-            data=_decode(d["data"], lambda v: [Event.from_dict(i) for i in v]),
+            data=_decode(d["data"], lambda v: [event_from_dict(i) for i in v]),
             has_more=d["hasMore"],
             next_cursor=d["nextCursor"],
         )
@@ -543,8 +658,10 @@ class Organisation(Model):
 
 @dataclass(kw_only=True)
 class PingEvent(Model):
+    """A test event from POST /v1/webhooks/{id}/test, to that endpoint only."""
+
     id: str
-    type: Literal["webhook.ping"]
+    type: Literal["webhook.ping",]
     created_at: str
     data: PingEventData
 
@@ -649,6 +766,25 @@ class StandingOrderList(Model):
             data=_decode(d["data"], lambda v: [StandingOrder.from_dict(i) for i in v]),
             has_more=d["hasMore"],
             next_cursor=d["nextCursor"],
+        )
+
+
+@dataclass(kw_only=True)
+class SyncFailedEvent(Model):
+    """A background sync failed at the bank."""
+
+    id: str
+    type: Literal["sync.failed",]
+    created_at: str
+    data: SyncFailedEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SyncFailedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: SyncFailedEventData.from_dict(v)),
         )
 
 
@@ -763,6 +899,25 @@ class TransactionList(Model):
 
 
 @dataclass(kw_only=True)
+class TransactionsCreatedEvent(Model):
+    """New transactions were synced."""
+
+    id: str
+    type: Literal["transactions.created",]
+    created_at: str
+    data: TransactionsEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TransactionsCreatedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: TransactionsEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
 class TransactionsEventData(Model):
     account_id: str
     connection_id: Optional[str] = None
@@ -774,6 +929,44 @@ class TransactionsEventData(Model):
             account_id=d["accountId"],
             connection_id=d.get("connectionId"),
             transaction_ids=d["transactionIds"],
+        )
+
+
+@dataclass(kw_only=True)
+class TransactionsRemovedEvent(Model):
+    """Pending transactions the bank dropped."""
+
+    id: str
+    type: Literal["transactions.removed",]
+    created_at: str
+    data: TransactionsEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TransactionsRemovedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: TransactionsEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class TransactionsUpdatedEvent(Model):
+    """Transactions changed (e.g."""
+
+    id: str
+    type: Literal["transactions.updated",]
+    created_at: str
+    data: TransactionsEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TransactionsUpdatedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: TransactionsEventData.from_dict(v)),
         )
 
 
@@ -955,6 +1148,33 @@ class WebhookWithSecret(Model):
             disabled_reason=d["disabledReason"],
             secret=d["secret"],
         )
+
+
+Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, PingEvent]
+"""A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated clients get one type per event (discriminated on `type`)."""
+
+_EVENT_VARIANTS: dict[str, Any] = {
+    "consent.authorized": ConsentAuthorizedEvent,
+    "consent.rejected": ConsentRejectedEvent,
+    "consent.revoked": ConsentRevokedEvent,
+    "consent.expiring": ConsentExpiringEvent,
+    "consent.expired": ConsentExpiredEvent,
+    "transactions.created": TransactionsCreatedEvent,
+    "transactions.updated": TransactionsUpdatedEvent,
+    "transactions.removed": TransactionsRemovedEvent,
+    "account.balance_updated": AccountBalanceUpdatedEvent,
+    "sync.failed": SyncFailedEvent,
+    "webhook.ping": PingEvent,
+}
+
+
+def event_from_dict(d: Mapping[str, Any]) -> Event:
+    """The Event variant that d's "type" names."""
+    cls = _EVENT_VARIANTS.get(str(d.get("type")))
+    if cls is None:
+        raise ValueError(f"unknown Event type {d.get('type')!r}")
+    result: Event = cls.from_dict(d)
+    return result
 
 
 def _decode(v: Any, f: Any) -> Any:

@@ -11,7 +11,7 @@ import time
 from decimal import Decimal
 from typing import Any, Mapping, Optional, Sequence, Union
 
-from .models import Event
+from .models import Event, event_from_dict
 
 WEBHOOK_TOLERANCE_SECONDS = 5 * 60
 """How far a webhook's timestamp may be from the receiver's clock."""
@@ -58,9 +58,9 @@ def verify_webhook(payload: Union[bytes, str], headers: Mapping[str, Any], secre
             continue
         if any(hmac.compare_digest(e, got) for e in expected):
             try:
-                return Event.from_dict(json.loads(body, parse_float=Decimal))
-            except (ValueError, AttributeError) as e:
-                raise WebhookVerificationError("the payload is not a JSON event") from e
+                return event_from_dict(json.loads(body, parse_float=Decimal))
+            except (ValueError, AttributeError, KeyError) as e:
+                raise WebhookVerificationError("the payload is not a JSON event of a known type") from e
     raise WebhookVerificationError("no webhook-signature matches the secret")
 
 
