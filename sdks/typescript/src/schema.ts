@@ -667,6 +667,65 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List payments, newest first */
+        get: operations["listPayments"];
+        put?: never;
+        /**
+         * Initiate a payment at the customer's bank
+         * @description Checks the request (creditor IBAN with its mod-97 check digits; a positive decimal
+         *     `amount` with no more decimals than the currency's minor units; `remittanceInfo` at
+         *     most 140 characters; `endToEndId` at most 35; `executionDate` a future date), the
+         *     bank (it offers payment initiation, a payment product for the currency, and the
+         *     amount is within its `maxPaymentAmount`) and the `callbackUrl` (as for consents),
+         *     then initiates the payment at the bank and answers 201 with `redirectUrl`, the bank's
+         *     SCA page. The paying side is `accountId` (an account Tok has through a consent: its
+         *     bank and IBAN) or `bankId` (the customer picks the account at the bank). The product
+         *     follows from bank and currency: SEPA credit transfer for EUR (instant with
+         *     `"instant": true` where offered), the domestic scheme in the bank's own currency,
+         *     else a cross-border transfer. After the SCA the bank sends the customer to Tok's
+         *     `/v1/callback`, and Tok redirects (303) to `callbackUrl` with `paymentId`, `status`
+         *     and, unless authorised, `statusReason`. Honours `Idempotency-Key` (24 hours). Needs a
+         *     developer or admin key.
+         */
+        post: operations["createPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payments/{paymentId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                paymentId: string;
+            };
+            cookie?: never;
+        };
+        /** Get a payment with its status history */
+        get: operations["getPayment"];
+        put?: never;
+        post?: never;
+        /**
+         * Cancel a payment awaiting authorisation or scheduled
+         * @description Cancels the payment at the bank, then marks it `CANCELLED` (`payment.cancelled`). Only
+         *     `AWAITING_AUTHORIZATION` and `SCHEDULED` payments can be cancelled; any other answers
+         *     409 `CONFLICT`. Needs a developer or admin key.
+         */
+        delete: operations["cancelPayment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     "consent.authorized": {
@@ -863,6 +922,126 @@ export interface webhooks {
          * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours.
          */
         post: operations["onSyncFailed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "payment.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A payment was initiated at the bank; it awaits the customer's SCA.
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the payment and the event type, so the same change always has the same ID.
+         */
+        post: operations["onPaymentCreated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "payment.authorized": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The customer authorised the payment; the bank is executing it (PENDING) or will on its date (SCHEDULED).
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the payment and the event type, so the same change always has the same ID.
+         */
+        post: operations["onPaymentAuthorized"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "payment.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The bank executed the payment.
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the payment and the event type, so the same change always has the same ID.
+         */
+        post: operations["onPaymentCompleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "payment.rejected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The customer or the bank rejected the payment (statusReason says why).
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the payment and the event type, so the same change always has the same ID.
+         */
+        post: operations["onPaymentRejected"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "payment.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The payment was cancelled before execution.
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the payment and the event type, so the same change always has the same ID.
+         */
+        post: operations["onPaymentCancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "payment.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The payment failed (authorisation expired, bank unavailable).
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the payment and the event type, so the same change always has the same ID.
+         */
+        post: operations["onPaymentFailed"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1217,7 +1396,7 @@ export interface components {
          * @description A domain event type. `webhook.ping` is sent only by POST /v1/webhooks/{id}/test, to that endpoint.
          * @enum {string}
          */
-        EventType: "consent.authorized" | "consent.rejected" | "consent.revoked" | "consent.expiring" | "consent.expired" | "transactions.created" | "transactions.updated" | "transactions.removed" | "account.balance_updated" | "sync.failed" | "webhook.ping";
+        EventType: "consent.authorized" | "consent.rejected" | "consent.revoked" | "consent.expiring" | "consent.expired" | "transactions.created" | "transactions.updated" | "transactions.removed" | "account.balance_updated" | "sync.failed" | "payment.created" | "payment.authorized" | "payment.completed" | "payment.rejected" | "payment.cancelled" | "payment.failed" | "webhook.ping";
         Webhook: {
             id: string;
             /**
@@ -1340,11 +1519,122 @@ export interface components {
          * @description A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated
          *     clients get one type per event (discriminated on `type`).
          */
-        Event: components["schemas"]["ConsentAuthorizedEvent"] | components["schemas"]["ConsentRejectedEvent"] | components["schemas"]["ConsentRevokedEvent"] | components["schemas"]["ConsentExpiringEvent"] | components["schemas"]["ConsentExpiredEvent"] | components["schemas"]["TransactionsCreatedEvent"] | components["schemas"]["TransactionsUpdatedEvent"] | components["schemas"]["TransactionsRemovedEvent"] | components["schemas"]["AccountBalanceUpdatedEvent"] | components["schemas"]["SyncFailedEvent"] | components["schemas"]["PingEvent"];
+        Event: components["schemas"]["ConsentAuthorizedEvent"] | components["schemas"]["ConsentRejectedEvent"] | components["schemas"]["ConsentRevokedEvent"] | components["schemas"]["ConsentExpiringEvent"] | components["schemas"]["ConsentExpiredEvent"] | components["schemas"]["TransactionsCreatedEvent"] | components["schemas"]["TransactionsUpdatedEvent"] | components["schemas"]["TransactionsRemovedEvent"] | components["schemas"]["AccountBalanceUpdatedEvent"] | components["schemas"]["SyncFailedEvent"] | components["schemas"]["PaymentCreatedEvent"] | components["schemas"]["PaymentAuthorizedEvent"] | components["schemas"]["PaymentCompletedEvent"] | components["schemas"]["PaymentRejectedEvent"] | components["schemas"]["PaymentCancelledEvent"] | components["schemas"]["PaymentFailedEvent"] | components["schemas"]["PingEvent"];
         EventList: {
             data: components["schemas"]["Event"][];
             hasMore: boolean;
             nextCursor: string | null;
+        };
+        /**
+         * @description AWAITING_AUTHORIZATION until the customer's SCA; PENDING while the bank executes it;
+         *     SCHEDULED for a future-dated payment the bank accepted; then COMPLETED, REJECTED,
+         *     CANCELLED or FAILED, which never change. A status never goes back.
+         * @enum {string}
+         */
+        PaymentStatus: "AWAITING_AUTHORIZATION" | "SCHEDULED" | "PENDING" | "COMPLETED" | "REJECTED" | "CANCELLED" | "FAILED";
+        /** @enum {string|null} */
+        PaymentStatusReason: "INSUFFICIENT_FUNDS" | "DENIED_BY_USER" | "BANK_REJECTED" | "AUTHORIZATION_EXPIRED" | "AUTHORIZATION_FAILED" | "BANK_UNAVAILABLE" | "CANCELLED_BY_REQUEST" | "CANCELLED_AT_BANK" | null;
+        PaymentStatusChange: {
+            status: components["schemas"]["PaymentStatus"];
+            /** @description The bank's ISO 20022 code (RCVD, ACSP, ACSC, RJCT, ...). */
+            bankStatus?: string;
+            statusReason?: string;
+            /** Format: date-time */
+            at: string;
+        };
+        Payment: {
+            id: string;
+            status: components["schemas"]["PaymentStatus"];
+            /** @description The bank's ISO 20022 transaction status (RCVD, ACSP, ACSC, RJCT, CANC, ...). */
+            bankStatus: string | null;
+            statusReason: components["schemas"]["PaymentStatusReason"];
+            /** @example sandbox-rs */
+            bankId: string;
+            accountId: string | null;
+            /** @enum {string} */
+            paymentProduct: "sepa-credit-transfers" | "instant-sepa-credit-transfers" | "target-2-payments" | "cross-border-credit-transfers" | "domestic-credit-transfers";
+            instant: boolean;
+            /** @example 1500.0000 */
+            amount: string;
+            currency: string;
+            creditorIban: string;
+            creditorName: string | null;
+            /** @description The paying account, when known (from accountId, the request, or the bank). */
+            debtorIban: string | null;
+            remittanceInfo: string | null;
+            /** @description The end-to-end reference; Tok uses the payment ID when the request gives none. */
+            endToEndId: string;
+            /** Format: date */
+            executionDate: string | null;
+            callbackUrl: string;
+            /** @description The bank's SCA page; only while AWAITING_AUTHORIZATION. */
+            redirectUrl: string | null;
+            /**
+             * Format: date-time
+             * @description The customer must authorise before this time; after it the payment is FAILED with AUTHORIZATION_EXPIRED.
+             */
+            authorizeBy: string;
+            /** @description The booked transaction of the debtor account, once reconciled. */
+            transactionId: string | null;
+            /** @description The bank has given no final status within 24 hours of authorisation; Tok keeps checking daily. */
+            statusCheckOverdue: boolean;
+            statusHistory: components["schemas"]["PaymentStatusChange"][];
+            /** Format: date-time */
+            authorizedAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        PaymentList: {
+            data: components["schemas"]["Payment"][];
+            hasMore: boolean;
+            nextCursor: string | null;
+        };
+        /** @description Exactly one of accountId and bankId. */
+        CreatePaymentRequest: {
+            /** @example RS35105008123123123173 */
+            creditorIban: string;
+            /** @description Required except for domestic-credit-transfers. */
+            creditorName?: string;
+            /**
+             * @description Positive, at most the currency's minor units of decimals.
+             * @example 1500.00
+             */
+            amount: string;
+            /** @example RSD */
+            currency: string;
+            /** @example Invoice INV-2026-042 */
+            remittanceInfo?: string;
+            /** @description An account Tok has through a consent: it pays, and its bank and IBAN are used. */
+            accountId?: string;
+            /** @description The bank where the customer picks the paying account. */
+            bankId?: string;
+            debtorIban?: string;
+            endToEndId?: string;
+            /**
+             * Format: date
+             * @description A future date: the payment is SCHEDULED and executed that day.
+             */
+            executionDate?: string;
+            /** @example https://app.bilko.io/payments/callback */
+            callbackUrl: string;
+            /** @description Instant SEPA where the bank offers it (EUR). */
+            instant?: boolean;
+            /** @description The customer's IP address, sent to the bank (default: the caller's). */
+            psuIpAddress?: string;
+        };
+        PaymentEventData: {
+            paymentId: string;
+            status: components["schemas"]["PaymentStatus"];
+            bankStatus?: string | null;
+            statusReason?: components["schemas"]["PaymentStatusReason"];
+            bankId: string;
+            accountId?: string | null;
+            amount: string;
+            currency: string;
+            endToEndId: string;
+            transactionId?: string | null;
         };
         ConsentEventData: {
             consentId: string;
@@ -1504,6 +1794,78 @@ export interface components {
             createdAt: string;
             data: components["schemas"]["SyncFailedEventData"];
         };
+        /** @description A payment was initiated at the bank; it awaits the customer's SCA. */
+        PaymentCreatedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "payment.created";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["PaymentEventData"];
+        };
+        /** @description The customer authorised the payment; the bank is executing it (PENDING) or will on its date (SCHEDULED). */
+        PaymentAuthorizedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "payment.authorized";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["PaymentEventData"];
+        };
+        /** @description The bank executed the payment. */
+        PaymentCompletedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "payment.completed";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["PaymentEventData"];
+        };
+        /** @description The customer or the bank rejected the payment (statusReason says why). */
+        PaymentRejectedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "payment.rejected";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["PaymentEventData"];
+        };
+        /** @description The payment was cancelled before execution. */
+        PaymentCancelledEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "payment.cancelled";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["PaymentEventData"];
+        };
+        /** @description The payment failed (authorisation expired, bank unavailable). */
+        PaymentFailedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "payment.failed";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["PaymentEventData"];
+        };
         /** @description A test event from POST /v1/webhooks/{id}/test, to that endpoint only. */
         PingEvent: {
             id: string;
@@ -1632,7 +1994,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description 429 RATE_LIMITED: the organisation's rate limit is exceeded; retry after `Retry-After` seconds. */
+        /** @description 429 RATE_LIMITED: the organisation's rate limit is exceeded (for a request without a valid API key, its client address's); retry after `Retry-After` seconds, when the request will be admitted. `X-RateLimit-Remaining` is 0. */
         TooManyRequests: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
@@ -1710,17 +2072,17 @@ export interface components {
     headers: {
         /** @description The request's ID, also in error bodies; quote it to support. */
         RequestId: string;
-        /** @description Requests per minute the organisation's tier allows. */
+        /** @description The sustained rate of the token bucket that limits this request, in requests per minute: the organisation's tier (Free 60, Pro 300, Enterprise 1,000) for an authenticated request; 60 per client address for a request without a valid key, which is limited before its key is looked up. The bucket holds at most the tier's burst (10, 50, 200; 10 per address) and refills continuously at this rate, so the burst, not this number, bounds what may be sent at once. */
         RateLimitLimit: number;
-        /** @description Requests left in the current window. */
+        /** @description How many more requests the bucket would admit at once right after this one: whole tokens left, never more than the burst (so a Pro organisation sees Limit 300 and at most Remaining 50), and 0 on every 429. Counted from the shared bucket as the answering instance last saw it, so requests in flight elsewhere may already have used some. */
         RateLimitRemaining: number;
-        /** @description Unix time (seconds) at which the bucket is full again. */
+        /** @description Unix time in seconds, rounded up, at which the bucket is full again (Remaining back to the burst) if no request is made meanwhile. It is not the end of a window: tokens refill continuously, one every 60/Limit seconds. */
         RateLimitReset: number;
         /** @description The document's version; send it in If-None-Match to revalidate. */
         ETag: string;
         /** @description How long caches may keep the document before revalidating. */
         CacheControl: string;
-        /** @description Seconds to wait before retrying. */
+        /** @description Seconds to wait before retrying, whole and at least 1. On 429 it is a promise: a request sent after that long is admitted, by any instance of any function, unless other requests of the same organisation (or address) use the refilled tokens first. */
         RetryAfter: number;
         /** @description `true` when this is the stored first response to an earlier request with the same Idempotency-Key, replayed. */
         IdempotentReplayed: "true";
@@ -3194,6 +3556,162 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    listPayments: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["PaymentStatus"];
+                accountId?: string;
+                /** @description A date (YYYY-MM-DD) or date-time; inclusive. */
+                createdFrom?: string;
+                /** @description A date (the whole day) or date-time; inclusive. */
+                createdTo?: string;
+                /** @description Page size, 1 to 500 (default 100). */
+                limit?: components["parameters"]["OrgLimit"];
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: components["parameters"]["OrgCursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of payments. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    createPayment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreatePaymentRequest"];
+            };
+        };
+        responses: {
+            /** @description The payment, awaiting the customer's authorisation (or REJECTED when the bank refused it outright). */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getPayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                paymentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The payment. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    cancelPayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                paymentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cancelled payment. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
     onConsentAuthorized: {
         parameters: {
             query?: never;
@@ -3472,6 +3990,180 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["SyncFailedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onPaymentCreated: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentCreatedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onPaymentAuthorized: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentAuthorizedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onPaymentCompleted: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentCompletedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onPaymentRejected: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentRejectedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onPaymentCancelled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentCancelledEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onPaymentFailed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentFailedEvent"];
             };
         };
         responses: {

@@ -18,7 +18,9 @@ ERROR_CODES: tuple[str, ...] = ("INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_R
 """The error codes of the Tok error envelope."""
 
 ConsentStatus = Literal["AWAITING_AUTHORIZATION", "AUTHORIZED", "REJECTED", "FAILED", "REVOKED", "EXPIRED", "REPLACED"]
-EventType = Literal["consent.authorized", "consent.rejected", "consent.revoked", "consent.expiring", "consent.expired", "transactions.created", "transactions.updated", "transactions.removed", "account.balance_updated", "sync.failed", "webhook.ping"]
+EventType = Literal["consent.authorized", "consent.rejected", "consent.revoked", "consent.expiring", "consent.expired", "transactions.created", "transactions.updated", "transactions.removed", "account.balance_updated", "sync.failed", "payment.created", "payment.authorized", "payment.completed", "payment.rejected", "payment.cancelled", "payment.failed", "webhook.ping"]
+PaymentStatus = Literal["AWAITING_AUTHORIZATION", "SCHEDULED", "PENDING", "COMPLETED", "REJECTED", "CANCELLED", "FAILED"]
+PaymentStatusReason = Literal["INSUFFICIENT_FUNDS", "DENIED_BY_USER", "BANK_REJECTED", "AUTHORIZATION_EXPIRED", "AUTHORIZATION_FAILED", "BANK_UNAVAILABLE", "CANCELLED_BY_REQUEST", "CANCELLED_AT_BANK"]
 
 
 @dataclass(kw_only=True)
@@ -446,6 +448,43 @@ class CreateKeyPairRequest(Model):
 
 
 @dataclass(kw_only=True)
+class CreatePaymentRequest(Model):
+    """Exactly one of accountId and bankId."""
+
+    creditor_iban: str
+    creditor_name: Optional[str] = None
+    amount: str
+    currency: str
+    remittance_info: Optional[str] = None
+    account_id: Optional[str] = None
+    bank_id: Optional[str] = None
+    debtor_iban: Optional[str] = None
+    end_to_end_id: Optional[str] = None
+    execution_date: Optional[str] = None
+    callback_url: str
+    instant: Optional[bool] = None
+    psu_ip_address: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CreatePaymentRequest:
+        return cls(
+            creditor_iban=d["creditorIban"],
+            creditor_name=d.get("creditorName"),
+            amount=d["amount"],
+            currency=d["currency"],
+            remittance_info=d.get("remittanceInfo"),
+            account_id=d.get("accountId"),
+            bank_id=d.get("bankId"),
+            debtor_iban=d.get("debtorIban"),
+            end_to_end_id=d.get("endToEndId"),
+            execution_date=d.get("executionDate"),
+            callback_url=d["callbackUrl"],
+            instant=d.get("instant"),
+            psu_ip_address=d.get("psuIpAddress"),
+        )
+
+
+@dataclass(kw_only=True)
 class CreateWebhookRequest(Model):
     url: str
     events: list[str]
@@ -653,6 +692,245 @@ class Organisation(Model):
             allowed_origins=d["allowedOrigins"],
             environment=d["environment"],
             created_at=d["createdAt"],
+        )
+
+
+@dataclass(kw_only=True)
+class Payment(Model):
+    id: str
+    status: PaymentStatus
+    bank_status: Optional[str]
+    status_reason: PaymentStatusReason
+    bank_id: str
+    account_id: Optional[str]
+    payment_product: Literal["sepa-credit-transfers", "instant-sepa-credit-transfers", "target-2-payments", "cross-border-credit-transfers", "domestic-credit-transfers"]
+    instant: bool
+    amount: str
+    currency: str
+    creditor_iban: str
+    creditor_name: Optional[str]
+    debtor_iban: Optional[str]
+    remittance_info: Optional[str]
+    end_to_end_id: str
+    execution_date: Optional[str]
+    callback_url: str
+    redirect_url: Optional[str]
+    authorize_by: str
+    transaction_id: Optional[str]
+    status_check_overdue: bool
+    status_history: list[PaymentStatusChange]
+    authorized_at: Optional[str]
+    created_at: str
+    updated_at: str
+
+    @property
+    def amount_decimal(self) -> Decimal:
+        """amount as a decimal.Decimal."""
+        return to_decimal(self.amount)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Payment:
+        return cls(
+            id=d["id"],
+            status=d["status"],
+            bank_status=d["bankStatus"],
+            status_reason=d["statusReason"],
+            bank_id=d["bankId"],
+            account_id=d["accountId"],
+            payment_product=d["paymentProduct"],
+            instant=d["instant"],
+            amount=d["amount"],
+            currency=d["currency"],
+            creditor_iban=d["creditorIban"],
+            creditor_name=d["creditorName"],
+            debtor_iban=d["debtorIban"],
+            remittance_info=d["remittanceInfo"],
+            end_to_end_id=d["endToEndId"],
+            execution_date=d["executionDate"],
+            callback_url=d["callbackUrl"],
+            redirect_url=d["redirectUrl"],
+            authorize_by=d["authorizeBy"],
+            transaction_id=d["transactionId"],
+            status_check_overdue=d["statusCheckOverdue"],
+            status_history=_decode(d["statusHistory"], lambda v: [PaymentStatusChange.from_dict(i) for i in v]),
+            authorized_at=d["authorizedAt"],
+            created_at=d["createdAt"],
+            updated_at=d["updatedAt"],
+        )
+
+
+@dataclass(kw_only=True)
+class PaymentAuthorizedEvent(Model):
+    """The customer authorised the payment; the bank is executing it (PENDING) or will on its date (SCHEDULED)."""
+
+    id: str
+    type: Literal["payment.authorized",]
+    created_at: str
+    data: PaymentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PaymentAuthorizedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: PaymentEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class PaymentCancelledEvent(Model):
+    """The payment was cancelled before execution."""
+
+    id: str
+    type: Literal["payment.cancelled",]
+    created_at: str
+    data: PaymentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PaymentCancelledEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: PaymentEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class PaymentCompletedEvent(Model):
+    """The bank executed the payment."""
+
+    id: str
+    type: Literal["payment.completed",]
+    created_at: str
+    data: PaymentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PaymentCompletedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: PaymentEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class PaymentCreatedEvent(Model):
+    """A payment was initiated at the bank; it awaits the customer's SCA."""
+
+    id: str
+    type: Literal["payment.created",]
+    created_at: str
+    data: PaymentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PaymentCreatedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: PaymentEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class PaymentEventData(Model):
+    payment_id: str
+    status: PaymentStatus
+    bank_status: Optional[str] = None
+    status_reason: Optional[PaymentStatusReason] = None
+    bank_id: str
+    account_id: Optional[str] = None
+    amount: str
+    currency: str
+    end_to_end_id: str
+    transaction_id: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PaymentEventData:
+        return cls(
+            payment_id=d["paymentId"],
+            status=d["status"],
+            bank_status=d.get("bankStatus"),
+            status_reason=d.get("statusReason"),
+            bank_id=d["bankId"],
+            account_id=d.get("accountId"),
+            amount=d["amount"],
+            currency=d["currency"],
+            end_to_end_id=d["endToEndId"],
+            transaction_id=d.get("transactionId"),
+        )
+
+
+@dataclass(kw_only=True)
+class PaymentFailedEvent(Model):
+    """The payment failed (authorisation expired, bank unavailable)."""
+
+    id: str
+    type: Literal["payment.failed",]
+    created_at: str
+    data: PaymentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PaymentFailedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: PaymentEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class PaymentList(Model):
+    data: list[Payment]
+    has_more: bool
+    next_cursor: Optional[str]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PaymentList:
+        return cls(
+            data=_decode(d["data"], lambda v: [Payment.from_dict(i) for i in v]),
+            has_more=d["hasMore"],
+            next_cursor=d["nextCursor"],
+        )
+
+
+@dataclass(kw_only=True)
+class PaymentRejectedEvent(Model):
+    """The customer or the bank rejected the payment (statusReason says why)."""
+
+    id: str
+    type: Literal["payment.rejected",]
+    created_at: str
+    data: PaymentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PaymentRejectedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: PaymentEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class PaymentStatusChange(Model):
+    status: PaymentStatus
+    bank_status: Optional[str] = None
+    status_reason: Optional[str] = None
+    at: str
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PaymentStatusChange:
+        return cls(
+            status=d["status"],
+            bank_status=d.get("bankStatus"),
+            status_reason=d.get("statusReason"),
+            at=d["at"],
         )
 
 
@@ -1150,7 +1428,7 @@ class WebhookWithSecret(Model):
         )
 
 
-Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, PingEvent]
+Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, PaymentCreatedEvent, PaymentAuthorizedEvent, PaymentCompletedEvent, PaymentRejectedEvent, PaymentCancelledEvent, PaymentFailedEvent, PingEvent]
 """A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated clients get one type per event (discriminated on `type`)."""
 
 _EVENT_VARIANTS: dict[str, Any] = {
@@ -1164,6 +1442,12 @@ _EVENT_VARIANTS: dict[str, Any] = {
     "transactions.removed": TransactionsRemovedEvent,
     "account.balance_updated": AccountBalanceUpdatedEvent,
     "sync.failed": SyncFailedEvent,
+    "payment.created": PaymentCreatedEvent,
+    "payment.authorized": PaymentAuthorizedEvent,
+    "payment.completed": PaymentCompletedEvent,
+    "payment.rejected": PaymentRejectedEvent,
+    "payment.cancelled": PaymentCancelledEvent,
+    "payment.failed": PaymentFailedEvent,
     "webhook.ping": PingEvent,
 }
 
