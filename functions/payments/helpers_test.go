@@ -204,6 +204,13 @@ func (f *fixture) authorise(redirectURL, user, decision string) *url.URL {
 	return to
 }
 
+// authoriseAtBankOnly completes the SCA at the bank but never follows its redirect to Tok
+// (the customer closed the browser).
+func (f *fixture) authoriseAtBankOnly(redirectURL, user string) {
+	f.t.Helper()
+	sandboxtest.SCA(f.t, f.browser, redirectURL, user, user, "approve")
+}
+
 // drain pulls what a subscription received within d (stopping early at want messages).
 func drain(t *testing.T, sub *pubsub.Subscriber, want int, d time.Duration) []*pubsub.Message {
 	t.Helper()

@@ -59,10 +59,7 @@ func NewHandler(svc *payments.Service) http.Handler {
 }
 
 func (s *server) now() time.Time {
-	if s.svc.Now != nil {
-		return s.svc.Now().UTC()
-	}
-	return time.Now().UTC()
+	return s.svc.Clock()
 }
 
 func (s *server) scope(ctx context.Context) (store.Scope, error) {

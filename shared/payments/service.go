@@ -45,7 +45,6 @@ type Service struct {
 	Polls PollRequester
 	// PublicURL is the API's base URL without /v1; the banks redirect to PublicURL/v1/callback.
 	PublicURL string
-	Now       func() time.Time
 
 	// QuickPolls are the waits before each poll of one poller run (default 0, 2s, 4s, 8s:
 	// the first poll at once, then slower); Backoff the waits between later runs, the last
@@ -76,6 +75,9 @@ func ForConnections(c *connections.Service, orgs callbackurl.Orgs, polls PollReq
 }
 
 func (s *Service) now() time.Time { return s.Store.now() }
+
+// Clock is the service's time (the store's clock).
+func (s *Service) Clock() time.Time { return s.now() }
 
 func (s *Service) quickPolls() []time.Duration {
 	if s.QuickPolls != nil {

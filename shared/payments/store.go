@@ -40,6 +40,9 @@ func (s *Store) now() time.Time {
 	return time.Now().UTC().Truncate(time.Microsecond)
 }
 
+// Scope is the store's scope of tenant t.
+func (s *Store) Scope(t tenant.Tenant) store.Scope { return store.For(s.FS, t) }
+
 func ref(scope store.Scope, id string) *firestore.DocumentRef {
 	return scope.Collection(Collection).Doc(id)
 }
