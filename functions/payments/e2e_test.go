@@ -1,0 +1,214 @@
+package payments_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"tokapi.io/tok/emulators/localstack/localstacktest"
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/orgs"
+	pay "tokapi.io/tok/shared/payments"
+	"tokapi.io/tok/shared/testing/apitest"
+	"tokapi.io/tok/shared/testing/browsertest"
+	"tokapi.io/tok/shared/testing/sandboxtest"
+	"tokapi.io/tok/shared/testing/testenv"
+	"tokapi.io/tok/shared/testing/webhookstest"
+)
+
+// TestEndToEnd pays the API overview's payment through the whole local stack with a sandbox
+// key: SCA as demo in headless Chromium, the callback, the payment-status function over
+// Pub/Sub to COMPLETED, and the organisation's webhook endpoint receiving the signed
+// payment events; then broke and deny, bad inputs, tenancy and the live-bank boundary.
+func TestEndToEnd(t *testing.T) {
+	testenv.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	st := localstacktest.Start(t)
+	_, keys, err := st.CreateOrg(ctx, "Payer Ltd", orgs.TierPro, []string{"https://app.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, otherKeys, err := st.CreateOrg(ctx, "Other Ltd", orgs.TierPro, []string{"https://other.example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := &http.Client{Transport: apitest.Transport{T: t}, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	call := func(method, path, key, body string) (int, map[string]any) {
+		t.Helper()
+		var rd io.Reader
+		if body != "" {
+			rd = strings.NewReader(body)
+		}
+		req, _ := http.NewRequestWithContext(ctx, method, st.APIURL(key)+path, rd)
+		req.Header.Set("Authorization", "ApiKey "+key)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := api.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = resp.Body.Close() }()
+		var m map[string]any
+		b, _ := io.ReadAll(resp.Body)
+		_ = json.Unmarshal(b, &m)
+		return resp.StatusCode, m
+	}
+	back := make(chan url.Values, 8)
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case back <- r.URL.Query():
+		default:
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, "<!DOCTYPE html><title>Shop</title><h1 id=done>Payment "+r.URL.Query().Get("status")+"</h1>")
+	}))
+	t.Cleanup(app.Close)
+	body := func(extra string) string {
+		return `{"creditorIban":"RS35105008123123123173","amount":"1500.00","currency":"RSD","remittanceInfo":"Invoice INV-2026-042",` +
+			`"bankId":"sandbox-rs","callbackUrl":"` + app.URL + `/pay/done"` + extra + `}`
+	}
+
+	hooks := webhookstest.NewReceiver(t, nil)
+	code, w := call("POST", "/v1/webhooks", keys.SandboxKey, `{"url":"`+hooks.URL+`/hooks","events":["payment.created","payment.authorized","payment.completed","payment.rejected"]}`)
+	if code != 201 {
+		t.Fatalf("register webhook: %d %v", code, w)
+	}
+	verifier, err := standardwebhooks.NewWebhook(w["secret"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	code, p := call("POST", "/v1/payments", keys.SandboxKey, body(""))
+	if code != 201 || p["status"] != pay.StatusAwaiting {
+		t.Fatalf("create: %d %v", code, p)
+	}
+	id := p["id"].(string)
+	bctx := browsertest.Start(t, 90*time.Second)
+	dir, shot := browsertest.Screenshots(t, "payments")
+	err = chromedp.Do(bctx,
+		chromedp.Navigate(p["redirectUrl"].(string)),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		shot("1-bank-login"),
+		chromedp.SendKeys(chromedp.ID("username"), "demo"),
+		chromedp.SendKeys(chromedp.ID("password"), "demo"),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("otp")),
+		chromedp.SendKeys(chromedp.ID("otp"), "123456"),
+		chromedp.Click(chromedp.ID("verify")),
+		chromedp.WaitVisible(chromedp.ID("approve")),
+		shot("2-confirm-payment"),
+		chromedp.Click(chromedp.ID("approve")),
+		chromedp.WaitVisible(chromedp.ID("done")),
+		shot("3-back-at-the-shop"),
+	)
+	if err != nil {
+		t.Fatalf("browser SCA: %v", err)
+	}
+	authorised := time.Now()
+	select {
+	case q := <-back:
+		if q.Get("paymentId") != id || q.Get("status") != pay.StatusPending {
+			t.Fatalf("back at the shop with %v", q)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Tok never sent the browser back")
+	}
+	for {
+		code, g := call("GET", "/v1/payments/"+id, keys.SandboxKey, "")
+		if code == 200 && g["status"] == pay.StatusCompleted {
+			t.Logf("COMPLETED %s after the SCA (screenshots in %s)", time.Since(authorised).Round(10*time.Millisecond), dir)
+			break
+		}
+		if time.Since(authorised) > 30*time.Second {
+			t.Fatalf("not COMPLETED within 30 s of the SCA: %v", g)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	// The organisation's endpoint gets created, authorized and completed, each signed and
+	// each once.
+	seen := map[string]int{}
+	for deadline := time.Now().Add(30 * time.Second); len(seen) < 3 && time.Now().Before(deadline); {
+		seen = map[string]int{}
+		for _, r := range hooks.WaitFor(3, time.Second) {
+			if err := verifier.Verify(r.Body, r.Header); err != nil {
+				t.Fatalf("webhook signature: %v", err)
+			}
+			var ev struct{ ID, Type string }
+			_ = json.Unmarshal(r.Body, &ev)
+			if ev.ID != r.Header.Get("webhook-id") {
+				t.Errorf("webhook-id %s is not the event ID %s", r.Header.Get("webhook-id"), ev.ID)
+			}
+			seen[ev.Type]++
+		}
+	}
+	if seen[pay.EventCreated] != 1 || seen[pay.EventAuthorized] != 1 || seen[pay.EventCompleted] != 1 {
+		t.Fatalf("webhooks received %v", seen)
+	}
+
+	browser := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, c := range []struct{ persona, reason string }{{"broke", pay.ReasonInsufficientFunds}, {"deny", pay.ReasonDeniedByUser}} {
+		code, p := call("POST", "/v1/payments", keys.SandboxKey, body(""))
+		if code != 201 {
+			t.Fatalf("%s: create %d %v", c.persona, code, p)
+		}
+		loc := sandboxtest.SCA(t, browser, p["redirectUrl"].(string), c.persona, c.persona, "approve")
+		resp, err := api.Get(loc.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		to, _ := url.Parse(resp.Header.Get("Location"))
+		_, g := call("GET", "/v1/payments/"+p["id"].(string), keys.SandboxKey, "")
+		if resp.StatusCode != 303 || to.Query().Get("status") != pay.StatusRejected || g["status"] != pay.StatusRejected || g["statusReason"] != c.reason {
+			t.Errorf("%s: callback %d to %s; payment %v %v", c.persona, resp.StatusCode, to, g["status"], g["statusReason"])
+		}
+	}
+
+	_, before := call("GET", "/v1/payments?limit=500", keys.SandboxKey, "")
+	stored := len(before["data"].([]any))
+	for name, c := range map[string]struct {
+		body string
+		code int
+	}{
+		"bad IBAN":              {strings.Replace(body(""), "123173", "123174", 1), 400},
+		"zero amount":           {strings.Replace(body(""), `"1500.00"`, `"0"`, 1), 400},
+		"negative amount":       {strings.Replace(body(""), `"1500.00"`, `"-1"`, 1), 400},
+		"too many decimals":     {strings.Replace(body(""), `"1500.00"`, `"1.234"`, 1), 400},
+		"unknown currency":      {strings.Replace(body(""), `"RSD"`, `"ABC"`, 1), 400},
+		"over the maximum":      {strings.Replace(body(""), `"1500.00"`, `"12000000.01"`, 1), 400},
+		"past executionDate":    {body(`,"executionDate":"2020-01-01"`), 400},
+		"unknown field":         {body(`,"urgent":true`), 400},
+		"another org's account": {strings.Replace(body(""), `"bankId":"sandbox-rs"`, `"accountId":"`+ids.New(ids.Account)+`"`, 1), 404},
+		"a live bank":           {strings.Replace(body(""), "sandbox-rs", "intesa-rs", 1), 400},
+	} {
+		if code, e := call("POST", "/v1/payments", keys.SandboxKey, c.body); code != c.code || e["error"] == nil {
+			t.Errorf("%s: %d %v", name, code, e)
+		}
+	}
+	if _, after := call("GET", "/v1/payments?limit=500", keys.SandboxKey, ""); len(after["data"].([]any)) != stored {
+		t.Errorf("bad inputs created payments: %d → %d", stored, len(after["data"].([]any)))
+	}
+	// Another organisation, and the live key of the same one, see none of it.
+	for _, k := range []string{otherKeys.SandboxKey, keys.LiveKey} {
+		for _, m := range []string{"GET", "DELETE"} {
+			if code, _ := call(m, "/v1/payments/"+id, k, ""); code != 404 {
+				t.Errorf("%s of another tenant's payment: %d", m, code)
+			}
+		}
+		if _, l := call("GET", "/v1/payments", k, ""); len(l["data"].([]any)) != 0 {
+			t.Errorf("another tenant lists %d payments", len(l["data"].([]any)))
+		}
+	}
+}
