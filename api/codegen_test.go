@@ -79,18 +79,32 @@ func TestTypedEvent(t *testing.T) {
 	run(t, dir, env, "go", "test", "-count=1", "./...")
 }
 
+// TestRedoclyLintIsClean lints the spec with Redocly's recommended rules, every finding an
+// error (api/tools/redocly.yaml).
+func TestRedoclyLintIsClean(t *testing.T) {
+	root, spec := specPath(t)
+	redocly := nodeTool(t, root, "redocly")
+	run(t, root, []string{"REDOCLY_TELEMETRY=off", "REDOCLY_SUPPRESS_UPDATE_NOTICE=true"}, redocly,
+		"lint", "--config", filepath.Join(root, "api", "tools", "redocly.yaml"), spec)
+}
+
+// nodeTool is the path of an npm tool api/tools pins, failing the test when it is missing.
+func nodeTool(t *testing.T, root, name string) string {
+	t.Helper()
+	p := filepath.Join(root, nodeToolsDir, name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("%s is not installed in %s: run scripts/setup/setup.sh (make test does): %v", name, nodeToolsDir, err)
+	}
+	return p
+}
+
 // TestOpenAPITypeScriptPassesStrict generates openapi-typescript's types and type-checks
 // them with tsc --strict, with a module that narrows an event on its type.
 func TestOpenAPITypeScriptPassesStrict(t *testing.T) {
 	root, spec := specPath(t)
-	bin := filepath.Join(root, nodeToolsDir)
-	for _, tool := range []string{"openapi-typescript", "tsc"} {
-		if _, err := os.Stat(filepath.Join(bin, tool)); err != nil {
-			t.Fatalf("%s is not installed in %s: run scripts/setup/setup.sh (make test does): %v", tool, nodeToolsDir, err)
-		}
-	}
+	generate, tsc := nodeTool(t, root, "openapi-typescript"), nodeTool(t, root, "tsc")
 	dir := t.TempDir()
-	run(t, dir, nil, filepath.Join(bin, "openapi-typescript"), spec, "-o", "tok.d.ts")
+	run(t, dir, nil, generate, spec, "-o", "tok.d.ts")
 	use := `import type { components } from "./tok";
 
 type Event = components["schemas"]["Event"];
@@ -109,5 +123,5 @@ export function consentOf(e: Event): string | undefined {
 	if err := os.WriteFile(filepath.Join(dir, "use.ts"), []byte(use), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	run(t, dir, nil, filepath.Join(bin, "tsc"), "--strict", "--noEmit", "--target", "es2022", "--module", "nodenext", "tok.d.ts", "use.ts")
+	run(t, dir, nil, tsc, "--strict", "--noEmit", "--target", "es2022", "--module", "nodenext", "tok.d.ts", "use.ts")
 }
