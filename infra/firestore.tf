@@ -12,6 +12,25 @@ resource "google_firestore_database" "default" {
   depends_on = [google_project_service.apis]
 }
 
+# A function that keeps its own data (the manifest's database:, the public sandbox bank) gets
+# its own database, and its Firestore role is granted on that database only (an IAM condition
+# on the database's resource name; Firestore IAM conditions cannot select collections or
+# documents, so a separate database is what keeps it from tenants' data).
+resource "google_firestore_database" "function" {
+  for_each = local.function_databases
+
+  project     = var.project_id
+  name        = each.key
+  location_id = var.firestore_location
+  type        = "FIRESTORE_NATIVE"
+
+  concurrency_mode        = "OPTIMISTIC"
+  delete_protection_state = "DELETE_PROTECTION_ENABLED"
+  deletion_policy         = "ABANDON"
+
+  depends_on = [google_project_service.apis]
+}
+
 locals {
   # Composite indexes live in firestore-indexes.yaml so Go tests (and the static check that
   # every query has its index) read the same list Terraform applies.
@@ -41,4 +60,34 @@ resource "google_firestore_index" "index" {
       array_config = try(fields.value.arrayConfig, null)
     }
   }
+}
+
+# TTL policies: every document with an expiry field is deleted by Firestore after it expires
+# (usually within 24 hours; the code never relies on the deletion and treats an expired
+# document as absent meanwhile). The infra test finds every expiry field in the Go code and
+# requires its collection here (or a reason it is kept). The fields are exempt from
+# indexing: nothing queries them, and a timestamp index on a high-write collection hotspots.
+locals {
+  ttl_fields = {
+    "events"          = "expireAt"  # the 30-day event log (functions/eventlog)
+    "deliveries"      = "expireAt"  # webhook delivery records, 30 days (shared/webhooks)
+    "syncBudget"      = "expireAt"  # a consent's unattended accesses of one day (shared/banksync)
+    "apiKeys"         = "expiresAt" # key records of rotated pairs past their grace (shared/orgs)
+    "oauthStates"     = "expiresAt" # pending authorisations, 15 minutes (shared/authstate)
+    "idempotencyKeys" = "expiresAt" # stored responses of Idempotency-Key requests (shared/idempotency)
+    "sync"            = "expiresAt" # sync leases a crashed worker left behind (shared/banksync)
+  }
+}
+
+resource "google_firestore_field" "ttl" {
+  for_each = local.ttl_fields
+
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = each.key
+  field      = each.value
+
+  ttl_config {}
+
+  index_config {}
 }

@@ -18,10 +18,12 @@ module "function" {
   source_bucket            = local.source_bucket
   source_dir               = "${local.build_dir}/${each.key}"
   build_service_account_id = google_service_account.build.id
+  docker_repository        = google_artifact_registry_repository.functions.id
 
-  roles    = try(each.value.roles, [])
-  secrets  = { for s in try(each.value.secrets, []) : s => google_secret_manager_secret.secret[s].id }
-  kms_keys = { for k in try(each.value.kmsKeys, []) : k => google_kms_crypto_key.key[k].id }
+  roles              = try(each.value.roles, [])
+  firestore_database = try(each.value.database, "") != "" ? google_firestore_database.function[each.value.database].name : null
+  secrets            = { for s in try(each.value.secrets, []) : s => google_secret_manager_secret.secret[s].id }
+  kms_keys           = { for k in try(each.value.kmsKeys, []) : k => google_kms_crypto_key.key[k].id }
 
   # Settings shared/config reads; the public URLs exist once the load balancer has its hosts.
   # The sandbox bank is served on the sandbox host, where banks' browsers and Tok's connector
@@ -37,8 +39,10 @@ module "function" {
     } : {},
   )
 
-  trigger_topic_id               = each.value.kind == "event" ? google_pubsub_topic.topic[each.value.trigger].id : null
-  eventarc_service_account_email = google_service_account.eventarc.email
+  trigger_topic_id           = each.value.kind == "event" ? google_pubsub_topic.topic[each.value.trigger].id : null
+  push_service_account_email = google_service_account.push.email
+  dead_letter_topic_id       = each.value.kind == "event" ? google_pubsub_topic.dead_letter[each.key].id : null
+  pubsub_service_agent       = local.pubsub_service_agent
 
   available_memory   = coalesce(try(var.function_overrides[each.key].available_memory, null), "256M")
   available_cpu      = coalesce(try(var.function_overrides[each.key].available_cpu, null), "1")
@@ -49,7 +53,9 @@ module "function" {
 
   depends_on = [
     google_project_service.apis,
-    google_project_iam_member.build,
-    google_project_iam_member.eventarc_event_receiver,
+    google_project_iam_member.build_log_writer,
+    google_project_iam_member.build_source_reader,
+    google_artifact_registry_repository_iam_member.build_writer,
+    google_service_account_iam_member.push_token_creator,
   ]
 }

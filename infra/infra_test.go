@@ -3,6 +3,9 @@ package infra
 import (
 	"bytes"
 	"fmt"
+	"go/ast"
+	goparser "go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -515,26 +518,84 @@ func TestTopicsFromManifest(t *testing.T) {
 	if !found {
 		t.Errorf("no google_pubsub_topic with for_each over local.manifest.topics; the manifest's %d topics would not be created", len(m.Topics))
 	}
+}
+
+// TestEventFunctionsTakeOnlyAuthenticatedPushes: every event function is fed by a push
+// subscription Terraform owns, with an OIDC token of the push identity, a dead-letter topic
+// of its own and retries; only the push identity may invoke it (no allUsers), and its
+// ingress is internal.
+func TestEventFunctionsTakeOnlyAuthenticatedPushes(t *testing.T) {
+	cfg, m, _ := load(t)
 	fn := one(t, "google_cloudfunctions2_function in modules/function", cfg.blocks(functionModule, "resource", "google_cloudfunctions2_function"))
-	ets := fn.nested("event_trigger")
-	if len(ets) != 1 {
-		t.Fatalf("%s: want one (dynamic) event_trigger block for event functions", fn)
+	if len(fn.nested("event_trigger")) != 0 {
+		t.Errorf("%s: event functions are fed by the module's push subscription, not an Eventarc trigger (its subscription has no Terraform-managed dead-letter policy)", fn)
 	}
-	for _, a := range []string{"pubsub_topic", "retry_policy", "service_account_email", "event_type"} {
-		if _, ok := attrOf(fn.file, ets[0], a); !ok {
-			t.Errorf("%s: event_trigger needs %s", fn, a)
+	sub := one(t, "google_pubsub_subscription in modules/function", cfg.blocks(functionModule, "resource", "google_pubsub_subscription"))
+	if src, _ := sub.attr("count"); !strings.Contains(src, "local.is_event") {
+		t.Errorf("%s: count = %q, want one per event function (local.is_event)", sub, src)
+	}
+	if src, _ := sub.attr("topic"); src != "var.trigger_topic_id" {
+		t.Errorf("%s: topic = %q, want var.trigger_topic_id", sub, src)
+	}
+	pcs := sub.nested("push_config")
+	if len(pcs) != 1 {
+		t.Fatalf("%s: want a push_config", sub)
+	}
+	var oidc []*hclsyntax.Block
+	for _, b := range pcs[0].Blocks {
+		if b.Type == "oidc_token" {
+			oidc = append(oidc, b)
 		}
 	}
-	invoker := false
+	if len(oidc) != 1 {
+		t.Errorf("%s: push_config needs an oidc_token, so every push is authenticated", sub)
+	} else if src, _ := attrOf(sub.file, oidc[0].Body, "service_account_email"); src != "var.push_service_account_email" {
+		t.Errorf("%s: oidc_token.service_account_email = %q, want var.push_service_account_email", sub, src)
+	}
+	dl := sub.nested("dead_letter_policy")
+	if len(dl) != 1 {
+		t.Errorf("%s: want a dead_letter_policy", sub)
+	} else if src, _ := attrOf(sub.file, dl[0], "dead_letter_topic"); src != "var.dead_letter_topic_id" {
+		t.Errorf("%s: dead_letter_topic = %q, want var.dead_letter_topic_id", sub, src)
+	}
+	if len(sub.nested("retry_policy")) != 1 {
+		t.Errorf("%s: want a retry_policy (backoff between redeliveries)", sub)
+	}
+	// The root module gives every event function its own dead-letter topic.
+	mod := moduleCall(t, cfg)
+	if src, _ := mod.attr("dead_letter_topic_id"); !regexp.MustCompile(`google_pubsub_topic\.dead_letter\[each\.key\]\.id`).MatchString(src) {
+		t.Errorf("%s: dead_letter_topic_id = %q, want google_pubsub_topic.dead_letter[each.key].id", mod, src)
+	}
+	dlt := one(t, "google_pubsub_topic dead_letter", cfg.blocks(".", "resource", "google_pubsub_topic", "dead_letter"))
+	if src, _ := dlt.attr("for_each"); src != "local.event_functions" {
+		t.Errorf("%s: for_each = %q, want local.event_functions (one per event function)", dlt, src)
+	}
+	if n := len(m.Functions); n == 0 {
+		t.Fatal("no functions in the manifest")
+	}
+	// Invokers: the push identity on event functions, nobody unauthenticated.
+	pushInvoker := false
 	for _, b := range cfg.blocks(functionModule, "resource", "google_cloud_run_v2_service_iam_member") {
 		role, _ := b.attr("role")
 		member, _ := b.attr("member")
-		if role == `"roles/run.invoker"` && strings.Contains(member, "var.eventarc_service_account_email") {
-			invoker = true
+		count, _ := b.attr("count")
+		if role == `"roles/run.invoker"` && strings.Contains(member, "var.push_service_account_email") && strings.Contains(count, "local.is_event") {
+			pushInvoker = true
+		}
+		if strings.Contains(member, "allUsers") && !strings.Contains(count, "!local.is_event") {
+			t.Errorf("%s grants allUsers without excluding event functions", b)
 		}
 	}
-	if !invoker {
-		t.Errorf("modules/function: event functions need roles/run.invoker for Eventarc's service account on their own service")
+	if !pushInvoker {
+		t.Errorf("modules/function: event functions need roles/run.invoker for the push identity on their own service")
+	}
+	ingress, ok := cfg.locals(functionModule)["ingress_settings"]
+	if !ok || !regexp.MustCompile(`local\.is_event\s*\?\s*"ALLOW_INTERNAL_ONLY"`).MatchString(ingress.f.exprSrc(ingress.e)) {
+		t.Errorf("modules/function: event functions' ingress must be ALLOW_INTERNAL_ONLY")
+	}
+	tc := one(t, "google_service_account_iam_member push_token_creator", cfg.blocks(".", "resource", "google_service_account_iam_member", "push_token_creator"))
+	if role, _ := tc.attr("role"); role != `"roles/iam.serviceAccountTokenCreator"` {
+		t.Errorf("%s: the Pub/Sub service agent needs serviceAccountTokenCreator on the push identity", tc)
 	}
 }
 
@@ -824,9 +885,14 @@ func TestFirestoreIndexes(t *testing.T) {
 	if !cfg.attrDerivesFrom(idx, "for_each", regexp.MustCompile(`yamldecode\(\s*file\("\$\{path\.module\}/firestore-indexes\.yaml"\)\s*\)`)) {
 		t.Errorf("%s: for_each must derive from yamldecode(file(\"${path.module}/firestore-indexes.yaml\"))", idx)
 	}
-	db := one(t, "google_firestore_database", cfg.blocks(".", "resource", "google_firestore_database"))
-	if typ, _ := db.attr("type"); typ != `"FIRESTORE_NATIVE"` {
-		t.Errorf("%s: type = %s, want FIRESTORE_NATIVE", db, typ)
+	dbs := cfg.blocks(".", "resource", "google_firestore_database")
+	if len(dbs) == 0 {
+		t.Fatal("no google_firestore_database")
+	}
+	for _, db := range dbs {
+		if typ, _ := db.attr("type"); typ != `"FIRESTORE_NATIVE"` {
+			t.Errorf("%s: type = %s, want FIRESTORE_NATIVE", db, typ)
+		}
 	}
 }
 
@@ -889,5 +955,213 @@ func TestRuntimeVersionParsing(t *testing.T) {
 		if ok != tc.ok {
 			t.Errorf("runtime %s vs %q: ok = %v, want %v", tc.rt, tc.gomod, ok, tc.ok)
 		}
+	}
+}
+
+// expiryFields maps every Go type (or function, for map literals) that writes an expiry
+// field to Firestore to the collection its documents live in, or to "" with the reason
+// they are kept after expiry. TestTTLForEveryExpiryField fails on a field not listed here.
+var expiryFields = map[string]struct{ collection, keptBecause string }{
+	"orgs.KeyRecord":          {collection: "apiKeys"},
+	"orgs.KeyPair":            {keptBecause: "an expired pair stays listed (status expired); its key records are what expire"},
+	"authstate.State":         {collection: "oauthStates"},
+	"idempotency.record":      {collection: "idempotencyKeys"},
+	"banksync.leaseDoc":       {collection: "sync"},
+	"banksync.Budget.Reserve": {collection: "syncBudget"},
+	"webhooks.Delivery":       {collection: "deliveries"},
+	"webhooks.StoredSecret":   {keptBecause: "an element of the endpoint document's secrets, not a document"},
+	"eventlog.Record":         {collection: "events"},
+}
+
+// expiryWriters finds, in the Go code of shared/ and functions/ (tests excluded), every
+// struct field tagged firestore:"expiresAt"/"expireAt" (as package.Type) and every map
+// literal with such a key (as package.Type.Method or package.Func).
+func expiryWriters(t *testing.T, root string) map[string]string {
+	t.Helper()
+	tagRE := regexp.MustCompile(`firestore:"(expiresAt|expireAt)[",]`)
+	found := map[string]string{}
+	for _, dir := range []string{"shared", "functions"} {
+		err := filepath.WalkDir(filepath.Join(root, dir), func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+				return err
+			}
+			f, err := goparser.ParseFile(token.NewFileSet(), p, nil, 0)
+			if err != nil {
+				return err
+			}
+			pkg := f.Name.Name
+			for _, decl := range f.Decls {
+				switch d := decl.(type) {
+				case *ast.GenDecl:
+					for _, spec := range d.Specs {
+						ts, ok := spec.(*ast.TypeSpec)
+						if !ok {
+							continue
+						}
+						st, ok := ts.Type.(*ast.StructType)
+						if !ok {
+							continue
+						}
+						for _, fld := range st.Fields.List {
+							if fld.Tag != nil && tagRE.MatchString(fld.Tag.Value) {
+								found[pkg+"."+ts.Name.Name] = tagRE.FindStringSubmatch(fld.Tag.Value)[1]
+							}
+						}
+					}
+				case *ast.FuncDecl:
+					name := pkg + "." + d.Name.Name
+					if d.Recv != nil && len(d.Recv.List) == 1 {
+						typ := d.Recv.List[0].Type
+						if s, ok := typ.(*ast.StarExpr); ok {
+							typ = s.X
+						}
+						if id, ok := typ.(*ast.Ident); ok {
+							name = pkg + "." + id.Name + "." + d.Name.Name
+						}
+					}
+					ast.Inspect(d, func(n ast.Node) bool {
+						kv, ok := n.(*ast.KeyValueExpr)
+						if !ok {
+							return true
+						}
+						if lit, ok := kv.Key.(*ast.BasicLit); ok && (lit.Value == `"expiresAt"` || lit.Value == `"expireAt"`) {
+							found[name] = strings.Trim(lit.Value, `"`)
+						}
+						return true
+					})
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return found
+}
+
+// TestTTLForEveryExpiryField: every collection whose documents carry an expiry field in the
+// code has a TTL policy on that field, exempt from indexing.
+func TestTTLForEveryExpiryField(t *testing.T) {
+	cfg, _, root := load(t)
+	ttl := one(t, "google_firestore_field ttl", cfg.blocks(".", "resource", "google_firestore_field", "ttl"))
+	if src, _ := ttl.attr("for_each"); src != "local.ttl_fields" {
+		t.Fatalf("%s: for_each = %q, want local.ttl_fields", ttl, src)
+	}
+	if len(ttl.nested("ttl_config")) != 1 || len(ttl.nested("index_config")) != 1 {
+		t.Errorf("%s: needs ttl_config {} and index_config {}", ttl)
+	}
+	l, ok := cfg.locals(".")["ttl_fields"]
+	if !ok {
+		t.Fatal("infra: local.ttl_fields missing")
+	}
+	obj, ok := l.e.(*hclsyntax.ObjectConsExpr)
+	if !ok {
+		t.Fatal("local.ttl_fields must be an object literal")
+	}
+	policies := map[string]string{}
+	for _, item := range obj.Items {
+		k, _ := item.KeyExpr.Value(nil)
+		v, _ := item.ValueExpr.Value(nil)
+		if k.Type().FriendlyName() != "string" || v.Type().FriendlyName() != "string" {
+			t.Fatalf("local.ttl_fields: want string keys and values")
+		}
+		policies[k.AsString()] = v.AsString()
+	}
+	found := expiryWriters(t, root)
+	if len(found) < 5 {
+		t.Fatalf("found only %d expiry fields in the code: %v", len(found), found)
+	}
+	for writer, field := range found {
+		e, ok := expiryFields[writer]
+		switch {
+		case !ok:
+			t.Errorf("%s writes %s: add it to expiryFields with its collection (and a TTL policy in infra/firestore.tf), or the reason it is kept", writer, field)
+		case e.collection == "" && e.keptBecause == "":
+			t.Errorf("expiryFields[%s]: neither a collection nor a reason", writer)
+		case e.collection != "" && policies[e.collection] != field:
+			t.Errorf("%s writes %s in %s, which has no TTL policy on it (local.ttl_fields[%q] = %q)", writer, field, e.collection, e.collection, policies[e.collection])
+		}
+	}
+	for writer := range expiryFields {
+		if _, ok := found[writer]; !ok {
+			t.Errorf("expiryFields lists %s, which writes no expiry field any more", writer)
+		}
+	}
+}
+
+// TestSandboxBankSeesOnlyItsOwnDatabase: the public sandbox bank keeps its data in a
+// database of its own, and its service account's Firestore role is conditioned on that
+// database, so it cannot read live tenants' data.
+func TestSandboxBankSeesOnlyItsOwnDatabase(t *testing.T) {
+	cfg, m, _ := load(t)
+	sb, ok := m.Function("sandboxbank")
+	if !ok || sb.Database == "" {
+		t.Fatal("manifest: sandboxbank needs a database of its own")
+	}
+	for _, r := range sb.Roles {
+		if !strings.HasPrefix(r, "roles/datastore.") {
+			t.Errorf("manifest: sandboxbank has %s; it needs its Firestore role only", r)
+		}
+	}
+	db := one(t, "google_firestore_database function", cfg.blocks(".", "resource", "google_firestore_database", "function"))
+	if !cfg.attrDerivesFrom(db, "for_each", regexp.MustCompile(`\.database`)) {
+		t.Errorf("%s: for_each must cover the manifest functions' databases", db)
+	}
+	mod := moduleCall(t, cfg)
+	if src, _ := mod.attr("firestore_database"); !strings.Contains(src, "each.value.database") {
+		t.Errorf("%s: firestore_database = %q, want the manifest entry's database", mod, src)
+	}
+	role := one(t, "google_project_iam_member role in modules/function", cfg.blocks(functionModule, "resource", "google_project_iam_member", "role"))
+	src := role.src()
+	if !strings.Contains(src, `dynamic "condition"`) || !strings.Contains(src, "var.firestore_database") || !strings.Contains(src, `resource.name == \"projects/${var.project_id}/databases/${condition.value}\"`) {
+		t.Errorf("%s: Firestore roles of a function with its own database must be conditioned on that database's resource name", role)
+	}
+	env, ok := cfg.locals(functionModule)["environment_variables"]
+	if !ok || !strings.Contains(env.f.exprSrc(env.e), "TOK_FIRESTORE_DATABASE") {
+		t.Errorf("modules/function: environment_variables must set TOK_FIRESTORE_DATABASE")
+	}
+}
+
+// TestBuildAccountScoped: the build account holds no project-wide Artifact Registry or
+// Storage role: it writes to the functions' own repository and reads the source buckets only.
+func TestBuildAccountScoped(t *testing.T) {
+	cfg, _, _ := load(t)
+	for _, b := range cfg.blocks(".", "resource", "google_project_iam_member") {
+		member, _ := b.attr("member")
+		if !strings.Contains(member, "google_service_account.build") {
+			continue
+		}
+		role, _ := b.attr("role")
+		switch role {
+		case `"roles/logging.logWriter"`:
+		case `"roles/storage.objectViewer"`:
+			conds := b.nested("condition")
+			if len(conds) != 1 {
+				t.Errorf("%s: storage.objectViewer must be conditioned on the source buckets", b)
+				continue
+			}
+			if expr, _ := attrOf(b.file, conds[0], "expression"); !strings.Contains(expr, "local.source_bucket") || !strings.Contains(expr, "gcf-v2-sources-") {
+				t.Errorf("%s: condition %s must allow the source bucket and gcf-v2-sources only", b, expr)
+			}
+		default:
+			t.Errorf("%s grants %s project-wide to the build account", b, role)
+		}
+	}
+	w := one(t, "google_artifact_registry_repository_iam_member", cfg.blocks(".", "resource", "google_artifact_registry_repository_iam_member"))
+	if role, _ := w.attr("role"); role != `"roles/artifactregistry.writer"` {
+		t.Errorf("%s: role = %s, want roles/artifactregistry.writer on the functions' repository", w, role)
+	}
+	mod := moduleCall(t, cfg)
+	if src, _ := mod.attr("docker_repository"); !strings.Contains(src, "google_artifact_registry_repository.") {
+		t.Errorf("%s: docker_repository must be the repository the build account may write", mod)
+	}
+	fn := one(t, "google_cloudfunctions2_function in modules/function", cfg.blocks(functionModule, "resource", "google_cloudfunctions2_function"))
+	bc := fn.nested("build_config")
+	if len(bc) != 1 {
+		t.Fatalf("%s: want a build_config", fn)
+	}
+	if src, _ := attrOf(fn.file, bc[0], "docker_repository"); src != "var.docker_repository" {
+		t.Errorf("%s: build_config.docker_repository = %q, want var.docker_repository", fn, src)
 	}
 }

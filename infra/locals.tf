@@ -15,6 +15,8 @@ locals {
     toset(flatten([for f in local.manifest.functions : try(f.kmsKeys, [])])),
   )
 
+  function_databases = toset([for f in local.manifest.functions : try(f.database, "") if try(f.database, "") != ""])
+
   build_dir     = var.build_dir != null ? var.build_dir : "${path.module}/../build"
   source_bucket = coalesce(var.source_bucket, one(google_storage_bucket.source[*].name))
 

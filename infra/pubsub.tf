@@ -14,10 +14,9 @@ resource "google_pubsub_topic" "topic" {
 }
 
 # A dead-letter topic per event function, with a pull subscription that keeps what lands there
-# for inspection and replay. The Pub/Sub subscription behind a 2nd-gen event trigger is created
-# and owned by Eventarc, so its dead-letter policy points here out of band
-# (gcloud pubsub subscriptions update SUB --dead-letter-topic=... --max-delivery-attempts=...);
-# the IAM the Pub/Sub service agent needs for that is granted below.
+# for inspection and replay. Each event function's push subscription (modules/function, owned
+# by Terraform) names its topic in its dead_letter_policy; the Pub/Sub service agent publishes
+# here under the grant below and acknowledges on the push subscription under the module's.
 resource "google_pubsub_topic" "dead_letter" {
   for_each = local.event_functions
 

@@ -1,8 +1,9 @@
 // Package gateway plays, locally, the two Google components in front of Tok's functions:
 // the load balancer (API serves one of its two hosts: a /v1/... request goes to the function
 // whose manifest routes own the path, unchanged, with the host's environment header set as
-// the URL map's header action sets it) and Eventarc (Pushes receives Pub/Sub pushes for event
-// functions and delivers them as CloudEvents in binary mode, as Eventarc does). The two are
+// the URL map's header action sets it) and the push subscriptions of event functions (Pushes
+// receives the Pub/Sub emulator's pushes and forwards them as Pub/Sub pushes them in Google
+// Cloud). The two are
 // separate handlers for separate listeners: the API ports never deliver an event.
 package gateway
 
@@ -140,14 +141,16 @@ func (g *Gateway) PushBase(listenerURL string) string {
 // pushBody is what a Pub/Sub push subscription POSTs.
 type pushBody struct {
 	Message struct {
-		MessageID   string `json:"messageId"`
-		PublishTime string `json:"publishTime"`
+		MessageID string `json:"messageId"`
 	} `json:"message"`
 	Subscription string `json:"subscription"`
 }
 
-// deliverPush turns a Pub/Sub push into the binary-mode CloudEvent Eventarc would send, and
-// answers the emulator with the function's status, so a failed function means a redelivery.
+// deliverPush forwards a Pub/Sub push to its event function as the deployed push
+// subscription does (infra/modules/function): the push body unchanged, at the path
+// /projects/P/topics/T from which the functions framework builds the messagePublished
+// CloudEvent. The function's status is the emulator's answer, so a failed function means a
+// redelivery.
 func (g *Gateway) deliverPush(w http.ResponseWriter, r *http.Request, name string) {
 	f, ok := g.manifest.Function(name)
 	if !ok || f.Kind != manifest.KindEvent {
@@ -164,19 +167,12 @@ func (g *Gateway) deliverPush(w http.ResponseWriter, r *http.Request, name strin
 		http.Error(w, "not a Pub/Sub push body", http.StatusBadRequest)
 		return
 	}
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, g.backends[name].String()+"/", bytes.NewReader(raw))
+	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, g.backends[name].String()+"/"+topicName(g.project, f.Trigger), bytes.NewReader(raw))
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("ce-specversion", "1.0")
-	req.Header.Set("ce-id", body.Message.MessageID)
-	req.Header.Set("ce-type", "google.cloud.pubsub.topic.v1.messagePublished")
-	req.Header.Set("ce-source", "//pubsub.googleapis.com/projects/"+g.project+"/topics/"+f.Trigger)
-	if body.Message.PublishTime != "" {
-		req.Header.Set("ce-time", body.Message.PublishTime)
-	}
 	resp, err := g.client.Do(req)
 	if err != nil {
 		slog.Error("event delivery failed", "function", name, "error", err)

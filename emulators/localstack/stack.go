@@ -271,6 +271,9 @@ func (s *stack) startFunctions(ctx context.Context) (*processes, error) {
 		}
 		cmd := exec.Command(s.binary) //nolint:noctx // stopped by processes.stop with a signal, not a context kill
 		cmd.Env = append(append(os.Environ(), s.functionEnv()...), "PORT="+strconv.Itoa(port), "FUNCTION_TARGET="+f.EntryPoint)
+		if f.Database != "" {
+			cmd.Env = append(cmd.Env, "TOK_FIRESTORE_DATABASE="+f.Database)
+		}
 		cmd.Stdout, cmd.Stderr = logFile, logFile
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {

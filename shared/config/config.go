@@ -19,6 +19,9 @@ type Config struct {
 	// FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST variables.
 	KMSEndpoint           string `env:"TOK_KMS_ENDPOINT"`
 	SecretManagerEndpoint string `env:"TOK_SECRETMANAGER_ENDPOINT"`
+	// FirestoreDatabase is the Firestore database the function uses: Tok's (default), or the
+	// function's own (the sandbox bank's sandbox-bank, from the manifest).
+	FirestoreDatabase string `env:"TOK_FIRESTORE_DATABASE, default=(default)"`
 	// TokensKey is the Cloud KMS crypto key that wraps the data keys of bank tokens.
 	TokensKey string `env:"TOK_KMS_KEY"`
 	// PublicURL is the API's public base URL (without /v1), used for the bank callback.

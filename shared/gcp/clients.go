@@ -29,11 +29,15 @@ func NewClients(cfg *config.Config) *Clients {
 	return &Clients{cfg: cfg}
 }
 
-// Firestore returns the instance's Firestore client (FIRESTORE_EMULATOR_HOST is honoured
-// by the client itself).
+// Firestore returns the instance's Firestore client on the configured database
+// (FIRESTORE_EMULATOR_HOST is honoured by the client itself).
 func (c *Clients) Firestore(ctx context.Context) (*firestore.Client, error) {
 	return c.firestore.get(func() (*firestore.Client, error) {
-		return firestore.NewClient(context.WithoutCancel(ctx), c.cfg.ProjectID)
+		db := c.cfg.FirestoreDatabase
+		if db == "" {
+			db = firestore.DefaultDatabaseID
+		}
+		return firestore.NewClientWithDatabase(context.WithoutCancel(ctx), c.cfg.ProjectID, db)
 	})
 }
 

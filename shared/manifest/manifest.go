@@ -68,11 +68,17 @@ type Function struct {
 	// Public marks an HTTP function that the load balancer exposes without an API key
 	// (the bank callback, the sandbox bank); the function itself still decides.
 	Public bool `yaml:"public"`
+	// Database is the Firestore database holding the function's own data when it is not
+	// Tok's (default) database; Terraform grants the function's Firestore role on that
+	// database only, so it cannot read tenants' data (the public sandbox bank).
+	Database string `yaml:"database"`
 }
 
 var (
 	nameRE  = regexp.MustCompile(`^[a-z][a-z0-9]{1,30}$`)
 	entryRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
+	// databaseRE is a Firestore database ID other than (default).
+	databaseRE = regexp.MustCompile(`^[a-z][a-z0-9-]{2,61}[a-z0-9]$`)
 	// Path segments of lower-case letters, digits, '-' and '.' (not leading: no "..").
 	routeRE = regexp.MustCompile(`^/v1(/[a-z0-9][a-z0-9.-]*)*(/\*)?$|^/[a-z0-9-]+(/[a-z0-9][a-z0-9.-]*)*(/\*)?$`)
 )
@@ -128,6 +134,9 @@ func (m *Manifest) validate() error {
 			errs = append(errs, fmt.Errorf("function %q: entry point %q must be an exported, unique Go name", f.Name, f.EntryPoint))
 		}
 		entries[f.EntryPoint] = true
+		if f.Database != "" && !databaseRE.MatchString(f.Database) {
+			errs = append(errs, fmt.Errorf("function %q: database %q is not a Firestore database ID", f.Name, f.Database))
+		}
 		switch f.Kind {
 		case KindHTTP:
 			if len(f.Routes) == 0 || f.Trigger != "" {

@@ -19,6 +19,7 @@ locals {
       LOG_EXECUTION_ID     = "true"
     },
     local.kms_key == null ? {} : { TOK_KMS_KEY = local.kms_key },
+    var.firestore_database == null ? {} : { TOK_FIRESTORE_DATABASE = var.firestore_database },
     { for k, id in var.kms_keys : "TOK_KMS_KEY_${upper(replace(k, "-", "_"))}" => id },
     { for s, id in var.secrets : "TOK_SECRET_${upper(replace(s, "-", "_"))}" => id },
     var.environment_variables,
@@ -43,6 +44,16 @@ resource "google_project_iam_member" "role" {
   project = var.project_id
   role    = each.value
   member  = google_service_account.function.member
+
+  # A function with its own database gets its Firestore roles on that database only.
+  dynamic "condition" {
+    for_each = var.firestore_database != null && startswith(each.value, "roles/datastore.") ? [var.firestore_database] : []
+    content {
+      title       = "only-database-${condition.value}"
+      description = "Firestore access to the ${condition.value} database only, not Tok's tenants' data."
+      expression  = "resource.name == \"projects/${var.project_id}/databases/${condition.value}\""
+    }
+  }
 }
 
 # Secret Manager access on each listed secret only, never project-wide.
@@ -90,9 +101,13 @@ resource "google_cloudfunctions2_function" "function" {
   labels      = merge(var.labels, { function = var.name, kind = var.kind })
 
   build_config {
-    runtime         = var.runtime
-    entry_point     = var.entry_point
-    service_account = var.build_service_account_id
+    runtime           = var.runtime
+    entry_point       = var.entry_point
+    service_account   = var.build_service_account_id
+    docker_repository = var.docker_repository
+    # Event functions have no Eventarc trigger (their push subscription is below), so the
+    # buildpack is told their signature.
+    environment_variables = local.is_event ? { GOOGLE_FUNCTION_SIGNATURE_TYPE = "cloudevent" } : {}
 
     source {
       storage_source {
@@ -115,21 +130,10 @@ resource "google_cloudfunctions2_function" "function" {
     environment_variables            = local.environment_variables
   }
 
-  dynamic "event_trigger" {
-    for_each = local.is_event ? [var.trigger_topic_id] : []
-    content {
-      trigger_region        = var.region
-      event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
-      pubsub_topic          = event_trigger.value
-      retry_policy          = var.retry_on_failure ? "RETRY_POLICY_RETRY" : "RETRY_POLICY_DO_NOT_RETRY"
-      service_account_email = var.eventarc_service_account_email
-    }
-  }
-
   lifecycle {
     precondition {
-      condition     = !local.is_event || (var.trigger_topic_id != null && var.eventarc_service_account_email != null)
-      error_message = "event function ${var.name} needs trigger_topic_id and eventarc_service_account_email."
+      condition     = !local.is_event || (var.trigger_topic_id != null && var.push_service_account_email != null && var.dead_letter_topic_id != null)
+      error_message = "event function ${var.name} needs trigger_topic_id, push_service_account_email and dead_letter_topic_id."
     }
     precondition {
       condition     = var.source_object != null || var.source_dir != null
@@ -145,15 +149,68 @@ resource "google_cloudfunctions2_function" "function" {
   ]
 }
 
-# Eventarc's identity may invoke this event function's Cloud Run service, and nothing else.
-resource "google_cloud_run_v2_service_iam_member" "eventarc_invoker" {
+# Event functions are fed by a push subscription Terraform owns (Eventarc's own subscription
+# cannot carry a dead-letter policy Terraform manages). Pub/Sub authenticates every push with
+# an OIDC token of the push identity, the only principal that may invoke the function (no
+# allUsers), and ingress is internal only. The endpoint path names the topic, from which the
+# functions framework builds the messagePublished CloudEvent. After max_delivery_attempts
+# failed deliveries a message moves to the function's dead-letter topic.
+resource "google_pubsub_subscription" "push" {
+  count = local.is_event ? 1 : 0
+
+  project                    = var.project_id
+  name                       = "${var.name}-push"
+  topic                      = var.trigger_topic_id
+  ack_deadline_seconds       = min(600, var.timeout_seconds)
+  message_retention_duration = "86400s"
+  labels                     = merge(var.labels, { function = var.name })
+
+  push_config {
+    push_endpoint = "${google_cloudfunctions2_function.function.service_config[0].uri}/${var.trigger_topic_id}"
+
+    oidc_token {
+      service_account_email = var.push_service_account_email
+      audience              = google_cloudfunctions2_function.function.service_config[0].uri
+    }
+  }
+
+  dead_letter_policy {
+    dead_letter_topic     = var.dead_letter_topic_id
+    max_delivery_attempts = var.max_delivery_attempts
+  }
+
+  retry_policy {
+    minimum_backoff = "10s"
+    maximum_backoff = "600s"
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [google_cloud_run_v2_service_iam_member.push_invoker]
+}
+
+# Dead-lettering needs the Pub/Sub service agent to acknowledge on this subscription (it
+# publishes to the dead-letter topic under a grant in the root module).
+resource "google_pubsub_subscription_iam_member" "dead_letter_subscriber" {
+  count = local.is_event ? 1 : 0
+
+  project      = var.project_id
+  subscription = google_pubsub_subscription.push[0].name
+  role         = "roles/pubsub.subscriber"
+  member       = var.pubsub_service_agent
+}
+
+# The push identity may invoke this event function's Cloud Run service, and nothing else.
+resource "google_cloud_run_v2_service_iam_member" "push_invoker" {
   count = local.is_event ? 1 : 0
 
   project  = var.project_id
   location = var.region
   name     = google_cloudfunctions2_function.function.name # the Cloud Run service has the function's name
   role     = "roles/run.invoker"
-  member   = "serviceAccount:${var.eventarc_service_account_email}"
+  member   = "serviceAccount:${var.push_service_account_email}"
 }
 
 # HTTP functions are reached only through the load balancer (ingress ALLOW_INTERNAL_AND_GCLB),

@@ -78,15 +78,38 @@ variable "trigger_topic_id" {
   default     = null
 }
 
-variable "retry_on_failure" {
-  type        = bool
-  description = "For event functions: redeliver the event when the function fails (RETRY_POLICY_RETRY). Handlers must then be idempotent."
-  default     = true
+variable "push_service_account_email" {
+  type        = string
+  description = "For event functions: the service account whose OIDC token Pub/Sub sends with every push; it alone gets roles/run.invoker on this function's service."
+  default     = null
 }
 
-variable "eventarc_service_account_email" {
+variable "dead_letter_topic_id" {
   type        = string
-  description = "Service account Eventarc uses to invoke an event function; it gets roles/run.invoker on this function's service only."
+  description = "For event functions: Pub/Sub topic ID that receives a message after max_delivery_attempts failed deliveries."
+  default     = null
+}
+
+variable "max_delivery_attempts" {
+  type        = number
+  description = "For event functions: deliveries of a message before it is dead-lettered (5-100). Handlers are idempotent, so redelivery is safe."
+  default     = 10
+
+  validation {
+    condition     = var.max_delivery_attempts >= 5 && var.max_delivery_attempts <= 100
+    error_message = "max_delivery_attempts must be between 5 and 100 (Pub/Sub's bounds)."
+  }
+}
+
+variable "pubsub_service_agent" {
+  type        = string
+  description = "IAM member of the project's Pub/Sub service agent, which acknowledges dead-lettered messages on the push subscription."
+  default     = null
+}
+
+variable "docker_repository" {
+  type        = string
+  description = "Artifact Registry repository (projects/P/locations/R/repositories/NAME) the build pushes the function's image to; the build account may write there only."
   default     = null
 }
 
@@ -116,6 +139,12 @@ variable "roles" {
     ])
     error_message = "roles must not contain owner/editor or Secret Manager / KMS roles; list secrets under secrets and keys under kmsKeys instead."
   }
+}
+
+variable "firestore_database" {
+  type        = string
+  description = "The function's own Firestore database (not Tok's default); its roles/datastore.* roles are then conditioned on that database, and TOK_FIRESTORE_DATABASE names it. Null: the default database."
+  default     = null
 }
 
 variable "secrets" {
