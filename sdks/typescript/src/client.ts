@@ -35,6 +35,7 @@ export class TokClient {
   readonly standingOrders: StandingOrders;
   readonly webhooks: Webhooks;
   readonly events: Events;
+  readonly payments: Payments;
   private readonly transport: Transport;
 
   constructor(options: TokClientOptions = {}) {
@@ -57,6 +58,7 @@ export class TokClient {
     this.standingOrders = new StandingOrders(this);
     this.webhooks = new Webhooks(this);
     this.events = new Events(this);
+    this.payments = new Payments(this);
   }
 
   /**
@@ -198,6 +200,23 @@ export class Events extends Resource {
   }
   get(eventId: string, options?: RequestOptions): Promise<WithResponse<T.Event>> {
     return this.read(`/events/${seg(eventId)}`, options);
+  }
+}
+
+export class Payments extends Resource {
+  /** Initiates a payment; send the customer to `redirectUrl`. Retried safely under an Idempotency-Key. */
+  create(body: T.CreatePaymentRequest, options?: RequestOptions): Promise<WithResponse<T.Payment>> {
+    return this.call("POST", "/payments", body, options, true);
+  }
+  list(params: T.ListPaymentsParams = {}, options?: RequestOptions): PagePromise<T.Payment> {
+    return this.client.list("/payments", params, options);
+  }
+  get(paymentId: string, options?: RequestOptions): Promise<WithResponse<T.Payment>> {
+    return this.read(`/payments/${seg(paymentId)}`, options);
+  }
+  /** Cancels a payment awaiting authorisation or scheduled (409 CONFLICT otherwise). */
+  cancel(paymentId: string, options?: RequestOptions): Promise<WithResponse<T.Payment>> {
+    return this.call("DELETE", `/payments/${seg(paymentId)}`, undefined, options);
   }
 }
 

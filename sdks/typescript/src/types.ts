@@ -24,6 +24,9 @@ export type WebhookAttempt = Schemas["WebhookAttempt"];
 export type Event = Schemas["Event"];
 export type EventType = Schemas["EventType"];
 export type PingEvent = Schemas["PingEvent"];
+export type Payment = Schemas["Payment"];
+export type PaymentStatus = Schemas["PaymentStatus"];
+export type CreatePaymentRequest = Schemas["CreatePaymentRequest"];
 
 /** The query parameters of an operation, as the spec declares them. */
 export type QueryOf<Op extends keyof operations> = NonNullable<operations[Op]["parameters"]["query"]>;
@@ -37,3 +40,4 @@ export type ListStandingOrdersParams = QueryOf<"listStandingOrders">;
 export type ListWebhooksParams = QueryOf<"listWebhooks">;
 export type ListWebhookDeliveriesParams = QueryOf<"listWebhookDeliveries">;
 export type ListEventsParams = QueryOf<"listEvents">;
+export type ListPaymentsParams = QueryOf<"listPayments">;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+from decimal import Decimal
 import os
 from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar, Union
 from urllib.parse import quote
@@ -54,6 +55,7 @@ class TokClient:
         self.standing_orders = StandingOrders(self)
         self.webhooks = Webhooks(self)
         self.events = Events(self)
+        self.payments = Payments(self)
 
     def with_options(self, *, timeout: Optional[float] = None, max_retries: Optional[int] = None) -> TokClient:
         """A copy of this client with another timeout or retry count."""
@@ -227,3 +229,37 @@ class Events(_Resource):
 
     def get(self, event_id: str) -> m.Event:
         return self._c._one(m.event_from_dict, "GET", f"/events/{_seg(event_id)}")
+
+
+class Payments(_Resource):
+    def create(self, *, creditor_iban: str, amount: Union[str, Decimal], currency: str, callback_url: str,
+               creditor_name: Optional[str] = None, remittance_info: Optional[str] = None,
+               account_id: Optional[str] = None, bank_id: Optional[str] = None, debtor_iban: Optional[str] = None,
+               end_to_end_id: Optional[str] = None, execution_date: Optional[Date] = None,
+               instant: Optional[bool] = None, psu_ip_address: Optional[str] = None,
+               idempotency_key: Optional[str] = None) -> m.Payment:
+        """Initiates a payment (exactly one of ``account_id`` and ``bank_id``); send the customer
+        to ``redirect_url``. ``amount`` is a decimal string or a decimal.Decimal, never a float.
+        Retried safely under an Idempotency-Key (a UUID unless given)."""
+        if isinstance(amount, float):
+            raise TypeError("amount must be a decimal string or decimal.Decimal, not a float")
+        body = _drop_none({"creditorIban": creditor_iban, "amount": str(amount), "currency": currency,
+                           "callbackUrl": callback_url, "creditorName": creditor_name, "remittanceInfo": remittance_info,
+                           "accountId": account_id, "bankId": bank_id, "debtorIban": debtor_iban,
+                           "endToEndId": end_to_end_id, "executionDate": _date(execution_date), "instant": instant,
+                           "psuIpAddress": psu_ip_address})
+        return self._c._one(m.Payment.from_dict, "POST", "/payments", body, creates=True, idempotency_key=idempotency_key)
+
+    def list(self, *, status: Optional[str] = None, account_id: Optional[str] = None,
+             created_from: Optional[Date] = None, created_to: Optional[Date] = None, limit: Optional[int] = None,
+             cursor: Optional[str] = None) -> Page[m.Payment]:
+        return self._c._page(m.Payment.from_dict, "/payments", {
+            "status": status, "accountId": account_id, "createdFrom": _date(created_from),
+            "createdTo": _date(created_to), "limit": limit, "cursor": cursor})
+
+    def get(self, payment_id: str) -> m.Payment:
+        return self._c._one(m.Payment.from_dict, "GET", f"/payments/{_seg(payment_id)}")
+
+    def cancel(self, payment_id: str) -> m.Payment:
+        """Cancels a payment awaiting authorisation or scheduled (ConflictError otherwise)."""
+        return self._c._one(m.Payment.from_dict, "DELETE", f"/payments/{_seg(payment_id)}")
