@@ -94,6 +94,7 @@ func TestThroughLocalStack(t *testing.T) {
 	if err := verifier.Verify(reqs[0].Body, reqs[0].Header); err != nil || reqs[0].Header.Get("webhook-id") != pingID {
 		t.Fatalf("ping: %v, webhook-id %q want %q", err, reqs[0].Header.Get("webhook-id"), pingID)
 	}
+	apitest.CheckWebhook(t, reqs[0].Header, reqs[0].Body)
 
 	// Events published to tok-events by other functions (here directly).
 	tn := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
@@ -125,6 +126,7 @@ func TestThroughLocalStack(t *testing.T) {
 		if err := verifier.Verify(r.Body, r.Header); err != nil {
 			t.Errorf("%s does not verify: %v", ev.Type, err)
 		}
+		apitest.CheckWebhook(t, r.Header, r.Body)
 		if want[ev.ID] != ev.Type || ev.Type == "sync.failed" || r.Header.Get("webhook-id") != ev.ID {
 			t.Errorf("unexpected delivery %s %s (webhook-id %s)", ev.ID, ev.Type, r.Header.Get("webhook-id"))
 		}

@@ -130,6 +130,50 @@ func (tr Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
+// CheckWebhook validates a webhook delivery Tok made (its headers and JSON body) against the
+// spec's webhook of the event's type: the Standard Webhooks headers and the typed event.
+func CheckWebhook(t testing.TB, header http.Header, body []byte) {
+	t.Helper()
+	doc, _ := Spec(t)
+	var ev struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(body, &ev); err != nil {
+		t.Errorf("webhook body is not JSON: %v: %s", err, truncate(body))
+		return
+	}
+	item := doc.Webhooks[ev.Type]
+	if item == nil || item.Post == nil || item.Post.RequestBody == nil {
+		t.Errorf("webhook of type %q is not in the spec's webhooks", ev.Type)
+		return
+	}
+	op := item.Post
+	for _, p := range op.Parameters {
+		if p.Value.In != openapi3.ParameterInHeader {
+			continue
+		}
+		v := header.Get(p.Value.Name)
+		if v == "" {
+			if p.Value.Required {
+				t.Errorf("webhook %s lacks the %s header", ev.Type, p.Value.Name)
+			}
+			continue
+		}
+		if err := p.Value.Schema.Value.VisitJSON(v); err != nil {
+			t.Errorf("webhook %s header %s=%q does not match the spec: %v", ev.Type, p.Value.Name, v, err)
+		}
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		t.Errorf("webhook body is not JSON: %v", err)
+		return
+	}
+	schema := op.RequestBody.Value.Content.Get("application/json").Schema
+	if err := schema.Value.VisitJSON(v); err != nil {
+		t.Errorf("webhook %s body does not match the spec: %v\nbody: %s", ev.Type, err, truncate(body))
+	}
+}
+
 // checkEnvelope validates an error body against the spec's Error schema.
 func checkEnvelope(t testing.TB, req *http.Request, status int, body []byte) {
 	t.Helper()
