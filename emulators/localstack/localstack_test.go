@@ -40,23 +40,7 @@ func TestStack(t *testing.T) {
 	client := &http.Client{Transport: apitest.Transport{T: t}, Timeout: 30 * time.Second}
 	get := func(path, key string) (int, http.Header, []byte) {
 		t.Helper()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, st.APIURL(key)+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if key != "" {
-			req.Header.Set("Authorization", "ApiKey "+key)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = resp.Body.Close() }()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, resp.Header, body
+		return send(t, ctx, client, http.MethodGet, st.APIURL(key)+path, key, nil, "")
 	}
 
 	t.Run("the routes served are the spec's operations", func(t *testing.T) {
@@ -174,12 +158,12 @@ func TestStack(t *testing.T) {
 			{st.SandboxURL, keys.LiveKey, st.URL + "/v1"},
 		} {
 			// The client's own environment header is replaced by the host's.
-			code, body := send(t, ctx, "GET", c.base+"/v1/banks", c.key, map[string]string{tenant.EnvironmentHeader: tenant.Sandbox + tenant.Live}, "")
-			if code != 401 || !strings.Contains(body, `"INVALID_API_KEY"`) || !strings.Contains(body, c.names) {
+			code, _, body := send(t, ctx, client, "GET", c.base+"/v1/banks", c.key, map[string]string{tenant.EnvironmentHeader: tenant.Sandbox + tenant.Live}, "")
+			if code != 401 || !strings.Contains(string(body), `"INVALID_API_KEY"`) || !strings.Contains(string(body), c.names) {
 				t.Errorf("%s key at %s: %d %s, want 401 naming %s", c.key[:8], c.base, code, body, c.names)
 			}
 			for _, env := range []string{tenant.Live, tenant.Sandbox} {
-				if code, body := send(t, ctx, "GET", c.base+"/v1/banks", c.key, map[string]string{tenant.EnvironmentHeader: env}, ""); code != 401 {
+				if code, _, body := send(t, ctx, client, "GET", c.base+"/v1/banks", c.key, map[string]string{tenant.EnvironmentHeader: env}, ""); code != 401 {
 					t.Errorf("%s key at %s claiming %s: %d %s", c.key[:8], c.base, env, code, body)
 				}
 			}
@@ -208,7 +192,7 @@ func TestStack(t *testing.T) {
 		for _, u := range []string{st.URL + "/_eventarc/eventlog", st.SandboxURL + "/_eventarc/eventlog", st.PushURL() + "/eventlog", st.PushURL() + "/_eventarc/eventlog", st.PushURL() + "/0123456789abcdef0123456789abcdef/eventlog"} {
 			// An API port sends the unrouted path to the default function, which wants a key
 			// (401) as behind the load balancer; the push listener knows no such path (404).
-			if code, body := send(t, ctx, "POST", u, "", map[string]string{"Content-Type": "application/json"}, string(push)); code != 404 && code != 401 {
+			if code, _, body := send(t, ctx, http.DefaultClient, "POST", u, "", map[string]string{"Content-Type": "application/json"}, string(push)); code != 404 && code != 401 {
 				t.Errorf("forged push to %s: %d %s, want 401 or 404", u, code, body)
 			}
 		}
@@ -257,8 +241,8 @@ func TestStack(t *testing.T) {
 	})
 }
 
-// send makes one request and returns its status and body.
-func send(t *testing.T, ctx context.Context, method, url, key string, headers map[string]string, body string) (int, string) {
+// send makes one request and returns its status, headers and body.
+func send(t *testing.T, ctx context.Context, client *http.Client, method, url, key string, headers map[string]string, body string) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 	if err != nil {
@@ -270,7 +254,7 @@ func send(t *testing.T, ctx context.Context, method, url, key string, headers ma
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +263,7 @@ func send(t *testing.T, ctx context.Context, method, url, key string, headers ma
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, resp.Header, b
 }
 
 // listeners returns the local addresses of the TCP sockets listening on port, from

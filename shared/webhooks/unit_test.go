@@ -164,7 +164,8 @@ func TestCheckURL(t *testing.T) {
 	add(deployed, tenant.Sandbox, false, "http://localhost:9000/hook", "http://127.0.0.1:1234/", "https://localhost/x", "https://127.0.0.1/", "https://[::1]/")
 	// Tok's own API hosts, by name, and its load balancer by address.
 	for _, env := range []string{tenant.Live, tenant.Sandbox} {
-		add(deployed, env, false, "https://api.tokapi.io/v1/webhooks", "https://SANDBOX.api.tokapi.io./sandbox-bank/x", "https://api.tokapi.io:8443/")
+		add(deployed, env, false, "https://api.tokapi.io/v1/webhooks", "https://SANDBOX.api.tokapi.io./sandbox-bank/x", "https://api.tokapi.io:8443/",
+			"https://tok-alias.example/v1/webhooks", "https://34.120.1.2/")
 	}
 	for _, c := range cases {
 		u, err := c.policy.CheckURL(t.Context(), testResolver, c.env, c.url)

@@ -180,7 +180,8 @@ func (p Policy) ParseURL(env, raw string) (*url.URL, error) {
 }
 
 // CheckURL is ParseURL plus the address check: every address the host resolves to must be
-// public, unless the policy lets this sandbox endpoint reach loopback.
+// public and none of Tok's own, unless the policy lets this sandbox endpoint reach loopback
+// (where the dialer still keeps Tok's own ports out of reach).
 func (p Policy) CheckURL(ctx context.Context, r Resolver, env, raw string) (*url.URL, error) {
 	u, err := p.ParseURL(env, raw)
 	if err != nil {
@@ -189,8 +190,15 @@ func (p Policy) CheckURL(ctx context.Context, r Resolver, env, raw string) (*url
 	if p.allowsLoopback(env, u) {
 		return u, nil
 	}
-	if _, err := resolvePublic(ctx, r, u.Hostname()); err != nil {
+	addrs, err := resolvePublic(ctx, r, u.Hostname())
+	if err != nil {
 		return nil, err
+	}
+	n, _ := strconv.ParseUint(port(u), 10, 16)
+	for _, ip := range addrs {
+		if p.internal(netip.AddrPortFrom(ip, uint16(n))) {
+			return nil, &URLError{"must not point at Tok's own API"}
+		}
 	}
 	return u, nil
 }
