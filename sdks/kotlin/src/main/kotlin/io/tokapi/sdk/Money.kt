@@ -1,0 +1,18 @@
+package io.tokapi.sdk
+
+import java.math.BigDecimal
+
+/** Amounts travel as decimal strings ("5000.0000"); these turn them into BigDecimal and back, never a float. */
+object Money {
+    fun parse(amount: String): BigDecimal = BigDecimal(amount)
+
+    /** The API's form: 4 decimals; throws if [amount] has more. */
+    fun format(amount: BigDecimal): String = amount.setScale(4).toPlainString()
+}
+
+val Transaction.decimalAmount: BigDecimal get() = Money.parse(amount)
+val Balance.decimalAmount: BigDecimal get() = Money.parse(amount)
+val StandingOrder.decimalAmount: BigDecimal get() = Money.parse(amount)
+
+/** An event's data as one of the event data classes, e.g. `event.dataAs(ConsentEventData::class.java)`. */
+fun <T> Event.dataAs(type: Class<T>): T = TokClient.gson.fromJson(TokClient.gson.toJsonTree(data), type)

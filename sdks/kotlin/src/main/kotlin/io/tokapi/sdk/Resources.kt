@@ -1,0 +1,140 @@
+package io.tokapi.sdk
+
+import java.net.URLEncoder
+import java.nio.charset.StandardCharsets
+
+private fun seg(s: String) = URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20")
+
+internal inline fun <reified T> TokClient.getOne(path: String): T = call<T>("GET", path, T::class.java).first
+
+internal inline fun <reified T> TokClient.send(
+    method: String, path: String, body: Any? = null, creates: Boolean = false, idempotencyKey: String? = null
+): T = call<T>(method, path, T::class.java, body = body, creates = creates, idempotencyKey = idempotencyKey).first
+
+/** /v1/banks */
+class Banks internal constructor(private val c: TokClient) {
+    /** The banks of the key's environment (one page). */
+    fun list(country: String? = null, service: String? = null): Page<Bank> =
+        c.page(Bank::class.java, "/banks", mapOf("country" to country, "service" to service))
+
+    fun get(bankId: String): Bank = c.getOne("/banks/${seg(bankId)}")
+}
+
+/** /v1/consents */
+class Consents internal constructor(private val c: TokClient) {
+    /** Starts a consent; send the customer to its redirectUrl. Retried safely: it carries an Idempotency-Key. */
+    fun create(request: CreateConsentRequest, idempotencyKey: String? = null): Consent =
+        c.send("POST", "/consents", request, creates = true, idempotencyKey = idempotencyKey)
+
+    fun get(consentId: String): Consent = c.getOne("/consents/${seg(consentId)}")
+
+    fun list(status: String? = null, bankId: String? = null, limit: Int? = null, cursor: String? = null): Page<Consent> =
+        c.page(Consent::class.java, "/consents", query(status, bankId, limit, cursor))
+
+    fun listAll(status: String? = null, bankId: String? = null, limit: Int? = null): Sequence<Consent> =
+        c.pages(Consent::class.java, "/consents", query(status, bankId, limit, null))
+
+    private fun query(status: String?, bankId: String?, limit: Int?, cursor: String?) =
+        mapOf("status" to status, "bankId" to bankId, "limit" to limit, "cursor" to cursor)
+
+    fun revoke(consentId: String): Consent = c.send("DELETE", "/consents/${seg(consentId)}")
+
+    /** Starts a new consent on the same bank connection. */
+    fun renew(consentId: String, request: RenewConsentRequest? = null, idempotencyKey: String? = null): Consent =
+        c.send("POST", "/consents/${seg(consentId)}/renew", request, creates = true, idempotencyKey = idempotencyKey)
+}
+
+/** /v1/accounts */
+class Accounts internal constructor(private val c: TokClient) {
+    fun list(consentId: String? = null, bankId: String? = null, currency: String? = null, limit: Int? = null, cursor: String? = null): Page<Account> =
+        c.page(Account::class.java, "/accounts", query(consentId, bankId, currency, limit, cursor))
+
+    fun listAll(consentId: String? = null, bankId: String? = null, currency: String? = null, limit: Int? = null): Sequence<Account> =
+        c.pages(Account::class.java, "/accounts", query(consentId, bankId, currency, limit, null))
+
+    private fun query(consentId: String?, bankId: String?, currency: String?, limit: Int?, cursor: String?) =
+        mapOf("consentId" to consentId, "bankId" to bankId, "currency" to currency, "limit" to limit, "cursor" to cursor)
+
+    fun get(accountId: String): Account = c.getOne("/accounts/${seg(accountId)}")
+
+    fun balances(accountId: String): AccountBalances = c.getOne("/accounts/${seg(accountId)}/balances")
+}
+
+/** /v1/accounts/{id}/transactions */
+class Transactions internal constructor(private val c: TokClient) {
+    /** One page, newest first; dates are YYYY-MM-DD, status booked, pending or all. */
+    fun list(accountId: String, dateFrom: String? = null, dateTo: String? = null, status: String? = null, limit: Int? = null, cursor: String? = null): Page<Transaction> =
+        c.page(Transaction::class.java, path(accountId), query(dateFrom, dateTo, status, limit, cursor))
+
+    /** Every matching transaction, page after page. */
+    fun listAll(accountId: String, dateFrom: String? = null, dateTo: String? = null, status: String? = null, limit: Int? = null): Sequence<Transaction> =
+        c.pages(Transaction::class.java, path(accountId), query(dateFrom, dateTo, status, limit, null))
+
+    private fun path(accountId: String) = "/accounts/${seg(accountId)}/transactions"
+
+    private fun query(dateFrom: String?, dateTo: String?, status: String?, limit: Int?, cursor: String?) =
+        mapOf("dateFrom" to dateFrom, "dateTo" to dateTo, "status" to status, "limit" to limit, "cursor" to cursor)
+
+    fun get(accountId: String, transactionId: String): Transaction = c.getOne("${path(accountId)}/${seg(transactionId)}")
+
+    /** What changed since cursor (everything as added without one); keep the last nextCursor. */
+    fun changes(accountId: String, limit: Int? = null, cursor: String? = null): Page<TransactionChange> =
+        c.page(TransactionChange::class.java, "${path(accountId)}/changes", mapOf("limit" to limit, "cursor" to cursor))
+}
+
+/** /v1/accounts/{id}/standing-orders */
+class StandingOrders internal constructor(private val c: TokClient) {
+    fun list(accountId: String, limit: Int? = null, cursor: String? = null): Page<StandingOrder> =
+        c.page(StandingOrder::class.java, path(accountId), mapOf("limit" to limit, "cursor" to cursor))
+
+    fun listAll(accountId: String, limit: Int? = null): Sequence<StandingOrder> =
+        c.pages(StandingOrder::class.java, path(accountId), mapOf("limit" to limit))
+
+    fun get(accountId: String, standingOrderId: String): StandingOrder = c.getOne("${path(accountId)}/${seg(standingOrderId)}")
+
+    private fun path(accountId: String) = "/accounts/${seg(accountId)}/standing-orders"
+}
+
+/** /v1/webhooks */
+class Webhooks internal constructor(private val c: TokClient) {
+    /** Registers an endpoint; its secret is shown only in this answer. */
+    fun create(request: CreateWebhookRequest, idempotencyKey: String? = null): WebhookWithSecret =
+        c.send("POST", "/webhooks", request, creates = true, idempotencyKey = idempotencyKey)
+
+    fun get(webhookId: String): Webhook = c.getOne("/webhooks/${seg(webhookId)}")
+
+    fun list(limit: Int? = null, cursor: String? = null): Page<Webhook> =
+        c.page(Webhook::class.java, "/webhooks", mapOf("limit" to limit, "cursor" to cursor))
+
+    fun update(webhookId: String, request: UpdateWebhookRequest): Webhook = c.send("PATCH", "/webhooks/${seg(webhookId)}", request)
+
+    fun delete(webhookId: String) {
+        c.send<Any?>("DELETE", "/webhooks/${seg(webhookId)}")
+    }
+
+    /** A new signing secret; the old one keeps signing for 24 hours. */
+    fun rotateSecret(webhookId: String): WebhookWithSecret = c.send("POST", "/webhooks/${seg(webhookId)}/rotate-secret")
+
+    /** Sends a webhook.ping to the endpoint. */
+    fun test(webhookId: String): PingEvent = c.send("POST", "/webhooks/${seg(webhookId)}/test")
+
+    fun deliveries(webhookId: String, limit: Int? = null, cursor: String? = null): Page<WebhookDelivery> =
+        c.page(WebhookDelivery::class.java, "/webhooks/${seg(webhookId)}/deliveries", mapOf("limit" to limit, "cursor" to cursor))
+
+    fun delivery(webhookId: String, deliveryId: String): WebhookDelivery =
+        c.getOne("/webhooks/${seg(webhookId)}/deliveries/${seg(deliveryId)}")
+
+    fun redeliver(webhookId: String, deliveryId: String): WebhookDelivery =
+        c.send("POST", "/webhooks/${seg(webhookId)}/deliveries/${seg(deliveryId)}/redeliver")
+}
+
+/** /v1/events */
+class Events internal constructor(private val c: TokClient) {
+    fun list(type: String? = null, limit: Int? = null, cursor: String? = null): Page<Event> =
+        c.page(Event::class.java, "/events", mapOf("type" to type, "limit" to limit, "cursor" to cursor))
+
+    fun listAll(type: String? = null, limit: Int? = null): Sequence<Event> =
+        c.pages(Event::class.java, "/events", mapOf("type" to type, "limit" to limit))
+
+    fun get(eventId: String): Event = c.getOne("/events/${seg(eventId)}")
+}

@@ -1,0 +1,267 @@
+package io.tokapi.sdk
+
+import com.google.gson.JsonArray
+import com.google.gson.JsonObject
+import com.google.gson.JsonParser
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertNotNull
+import org.junit.Assert.assertTrue
+import org.junit.Assert.fail
+import org.junit.FixMethodOrder
+import org.junit.Test
+import org.junit.runners.MethodSorters
+import java.io.File
+import java.math.BigDecimal
+import java.net.URI
+import java.net.http.HttpClient
+import java.net.http.HttpRequest
+import java.net.http.HttpResponse
+import java.time.Duration
+import java.util.UUID
+
+/**
+ * The SDK against the local stack that sdks/sdktest prepared (TOK_* variables): a connected
+ * sandbox bank behind the gateway, and a fault proxy in front of it.
+ */
+@FixMethodOrder(MethodSorters.NAME_ASCENDING)
+class TokClientTest {
+    private fun env(name: String) = System.getenv(name) ?: throw IllegalStateException("$name is not set: run through sdks/kotlin's Go test")
+    private val apiUrl = env("TOK_API_URL")
+    private val faultUrl = env("TOK_FAULT_URL")
+    private val key = env("TOK_API_KEY")
+    private val accountId = env("TOK_ACCOUNT_ID")
+    private val client = TokClient(apiKey = key, baseUrl = apiUrl)
+    private val faulty = TokClient(apiKey = key, baseUrl = faultUrl, minBackoff = Duration.ofMillis(20), maxBackoff = Duration.ofMillis(200))
+
+    /** The fault proxy's control endpoint. */
+    private object Faults {
+        private val http = HttpClient.newHttpClient()
+        private val control = URI.create(System.getenv("TOK_FAULT_CONTROL"))
+        private fun send(r: HttpRequest.Builder): String = http.send(r.build(), HttpResponse.BodyHandlers.ofString()).body()
+        fun reset() { send(HttpRequest.newBuilder(control).DELETE()) }
+        fun arm(fault: Map<String, Any>) {
+            send(HttpRequest.newBuilder(control).POST(HttpRequest.BodyPublishers.ofString(TokClient.gson.toJson(fault))))
+        }
+        fun log(): List<JsonObject> = JsonParser.parseString(send(HttpRequest.newBuilder(control).GET())).asJsonArray.map { it.asJsonObject }
+        fun statuses(): String = log().joinToString(" ") { it["status"].asString }
+    }
+
+    @Test fun a_quickstartCalls() {
+        val accounts = client.accounts.list()
+        assertTrue("accounts: $accounts", accounts.size >= 2)
+        assertEquals(300, accounts.response.rateLimit.limit)
+        assertTrue(accounts.response.requestId!!.startsWith("req_"))
+        assertNotNull(client.lastResponse!!.rateLimit.reset)
+        val txns = client.transactions.list(accountId, dateFrom = "2026-01-01", dateTo = "2026-03-01")
+        assertTrue(txns.isNotEmpty())
+        for (t in txns) {
+            val d = t.bookingDate ?: continue
+            assertTrue("date filter let $d through", d >= "2026-01-01" && d <= "2026-03-01")
+        }
+        val one = client.transactions.get(accountId, txns[0].id)
+        assertEquals(txns[0].amount, one.amount)
+        assertEquals("RSD", client.accounts.get(accountId).currency)
+        assertEquals("RSD", client.accounts.balances(accountId).balances[0].currency)
+        assertEquals("RS", client.banks.list(country = "RS")[0].country)
+        val orders = client.standingOrders.list(accountId)
+        if (orders.isNotEmpty()) assertEquals(orders[0].id, client.standingOrders.get(accountId, orders[0].id).id)
+        val changes = client.transactions.changes(accountId, limit = 5)
+        assertEquals(5, changes.size)
+        assertEquals("added", changes[0].type)
+        assertNotNull(changes.nextCursor)
+        val events = client.events.list(type = "transactions.created")
+        assertEquals("transactions.created", events[0].type)
+        assertEquals(events[0].id, client.events.get(events[0].id).id)
+        assertEquals(accountId.length, events.first().dataAs(TransactionsEventData::class.java).accountId.length)
+    }
+
+    @Test fun b_paginationFollowsNextCursor() {
+        Faults.reset()
+        val walked = faulty.transactions.listAll(accountId, status = "booked", limit = 50).toList()
+        val pages = Faults.log().count { it["path"].asString.endsWith("/transactions") }
+        val onePage = client.transactions.list(accountId, status = "booked", limit = 500)
+        assertTrue("$pages pages", pages >= 3)
+        assertEquals((walked.size + 49) / 50, pages)
+        assertEquals(onePage.map { it.id }, walked.map { it.id })
+        assertEquals(walked.size, walked.map { it.id }.toSet().size)
+        var total = BigDecimal.ZERO
+        for (t in walked) {
+            assertEquals("booked", t.status)
+            assertEquals(t.amount, Money.format(t.decimalAmount))
+            total += t.decimalAmount
+        }
+        println("${walked.size} booked transactions in $pages pages, total $total")
+    }
+
+    @Test fun c_502AndDroppedConnectionsAreRetried() {
+        Faults.reset()
+        Faults.arm(mapOf("method" to "GET", "path" to "/v1/accounts", "times" to 2, "status" to 502, "body" to "<html>bad gateway</html>"))
+        assertTrue(faulty.accounts.list().isNotEmpty())
+        assertEquals(3, faulty.lastResponse!!.attempts)
+        assertEquals("502 502 200", Faults.statuses())
+        // Two drops: java.net.http may retry a reused connection once by itself; the SDK retries the rest.
+        Faults.reset()
+        Faults.arm(mapOf("method" to "GET", "path" to "/v1/accounts", "times" to 2, "drop" to true))
+        assertTrue(faulty.accounts.list().isNotEmpty())
+        assertEquals("0 0 200", Faults.statuses())
+        assertTrue("${faulty.lastResponse!!.attempts} attempts", faulty.lastResponse!!.attempts >= 2)
+    }
+
+    @Test fun d_retriesGiveUpWithTheLastError() {
+        Faults.reset()
+        Faults.arm(mapOf("path" to "/v1/accounts", "times" to 10, "status" to 503, "body" to envelope("SERVICE_UNAVAILABLE", "down")))
+        val c = TokClient(apiKey = key, baseUrl = faultUrl, maxRetries = 2, minBackoff = Duration.ofMillis(1), maxBackoff = Duration.ofMillis(10))
+        try {
+            c.accounts.list()
+            fail("no error")
+        } catch (e: ServiceUnavailableError) {
+            assertEquals(503, e.status)
+        }
+        assertEquals("503 503 503", Faults.statuses())
+    }
+
+    @Test fun e_postWithoutIdempotencyKeyIsNotRetried() {
+        Faults.reset()
+        Faults.arm(mapOf("method" to "POST", "path" to "/v1/webhooks/", "status" to 502))
+        try {
+            faulty.webhooks.test("whk_00000000000000000000000000")
+            fail("no error")
+        } catch (e: TokError) {
+            assertEquals(502, e.status)
+        }
+        assertEquals("502", Faults.statuses())
+    }
+
+    @Test fun f_lostAnswerToCreatingPostIsRetriedWithTheSameKey() {
+        Faults.reset()
+        Faults.arm(mapOf("method" to "POST", "path" to "/v1/consents", "status" to 502, "forward" to true))
+        val callback = env("TOK_CALLBACK_URL") + "?run=" + UUID.randomUUID()
+        val consent = faulty.consents.create(CreateConsentRequest(bankId = "sandbox-rs", callbackUrl = callback))
+        val log = Faults.log()
+        assertEquals("502 201", Faults.statuses())
+        val key = log[0]["idempotencyKey"].asString
+        assertEquals(key, log[1]["idempotencyKey"].asString)
+        UUID.fromString(key)
+        assertTrue(faulty.lastResponse!!.replayed)
+        val created = client.consents.listAll(bankId = "sandbox-rs").filter { it.callbackUrl == callback }.toList()
+        assertEquals(listOf(consent.id), created.map { it.id })
+        try {
+            client.consents.create(CreateConsentRequest(bankId = "sandbox-hr", callbackUrl = callback), idempotencyKey = key)
+            fail("same key, another body")
+        } catch (e: IdempotencyKeyReusedError) {
+            assertEquals(422, e.status)
+        }
+    }
+
+    @Test fun g_errorsOfTheStack() {
+        expect(InvalidApiKeyError::class.java, 401) { TokClient(apiKey = "tok_sandbox_" + "0".repeat(40), baseUrl = apiUrl).accounts.list() }
+        expect(NotFoundError::class.java, 404) { client.accounts.get("acc_00000000000000000000000000") }
+        expect(ConsentRevokedError::class.java, 403) {
+            TokClient(apiKey = env("TOK_FREE_API_KEY"), baseUrl = apiUrl).accounts.get(env("TOK_REVOKED_ACCOUNT_ID"))
+        }
+        val v = expect(ValidationError::class.java, 400) { client.transactions.list(accountId, dateFrom = "yesterday") }
+        assertTrue("details ${v.details}", v.details.isNotEmpty() && v.details[0].field.isNotEmpty())
+        expect(ForbiddenError::class.java, 403) {
+            TokClient(apiKey = env("TOK_READONLY_API_KEY"), baseUrl = apiUrl).webhooks.create(CreateWebhookRequest(url = "http://127.0.0.1:9/hooks", events = listOf("*")))
+        }
+    }
+
+    @Test fun h_everyErrorCodeMapsToItsClass() {
+        Faults.reset()
+        val c = TokClient(apiKey = key, baseUrl = faultUrl, maxRetries = 0)
+        for (code in ErrorCode.values()) {
+            if (code == ErrorCode.UNKNOWN) continue
+            val (status, type) = when (code) {
+                ErrorCode.INVALID_API_KEY -> 401 to InvalidApiKeyError::class.java
+                ErrorCode.CONSENT_EXPIRED -> 403 to ConsentExpiredError::class.java
+                ErrorCode.CONSENT_REVOKED -> 403 to ConsentRevokedError::class.java
+                ErrorCode.BANK_API_ERROR -> 502 to BankApiError::class.java
+                ErrorCode.RATE_LIMITED -> 429 to RateLimitedError::class.java
+                ErrorCode.NOT_FOUND -> 404 to NotFoundError::class.java
+                ErrorCode.VALIDATION_ERROR -> 400 to ValidationError::class.java
+                ErrorCode.FORBIDDEN -> 403 to ForbiddenError::class.java
+                ErrorCode.CONFLICT -> 409 to ConflictError::class.java
+                ErrorCode.IDEMPOTENCY_KEY_REUSED -> 422 to IdempotencyKeyReusedError::class.java
+                ErrorCode.METHOD_NOT_ALLOWED -> 405 to MethodNotAllowedError::class.java
+                ErrorCode.PAYLOAD_TOO_LARGE -> 413 to PayloadTooLargeError::class.java
+                ErrorCode.UNSUPPORTED_MEDIA_TYPE -> 415 to UnsupportedMediaTypeError::class.java
+                ErrorCode.INTERNAL_ERROR -> 500 to InternalError::class.java
+                ErrorCode.SERVICE_UNAVAILABLE -> 503 to ServiceUnavailableError::class.java
+                ErrorCode.UNKNOWN -> 0 to TokError::class.java
+            }
+            Faults.arm(mapOf("path" to "/v1/accounts/", "status" to status, "body" to envelope(code.name, "injected $code"),
+                "headers" to mapOf("Retry-After" to "7")))
+            val e = expect(type, status) { c.accounts.get(accountId) }
+            assertEquals(code, e.code)
+            assertEquals("injected $code", e.message)
+            assertEquals("req_01HXYZ0000000000000000000A", e.requestId)
+            assertEquals("f", e.details.single().field)
+            assertEquals(Duration.ofSeconds(7), e.retryAfter)
+        }
+        Faults.arm(mapOf("path" to "/v1/accounts/", "status" to 418, "body" to envelope("TEAPOT", "newer than the SDK")))
+        val e = expect(TokError::class.java, 418) { c.accounts.get(accountId) }
+        assertEquals(ErrorCode.UNKNOWN, e.code)
+        assertEquals("TEAPOT", e.rawCode)
+    }
+
+    @Test fun i_429IsRetriedAfterRetryAfter() {
+        Faults.reset()
+        val once = TokClient(apiKey = env("TOK_FREE_API_KEY"), baseUrl = faultUrl, maxRetries = 0)
+        var limited: RateLimitedError? = null
+        for (i in 1..30) {
+            try {
+                once.banks.list()
+            } catch (e: RateLimitedError) {
+                limited = e
+                break
+            }
+        }
+        assertNotNull("no RATE_LIMITED after 30 calls", limited)
+        assertTrue(limited!!.retryAfter!! > Duration.ZERO)
+        assertEquals(60, limited.response!!.rateLimit.limit)
+        Faults.reset()
+        val retrying = TokClient(apiKey = env("TOK_FREE_API_KEY"), baseUrl = faultUrl)
+        repeat(5) { retrying.banks.list() }
+        val log = Faults.log()
+        var waited = 0
+        for ((i, entry) in log.withIndex()) {
+            if (entry["status"].asInt != 429) continue
+            val retryAfter = entry["retryAfter"].asString.toLong()
+            val gap = log[i + 1]["at"].asLong - entry["at"].asLong
+            assertTrue("retried $gap ms after a 429 with Retry-After $retryAfter", gap >= retryAfter * 1000)
+            waited++
+        }
+        assertTrue("no 429 was retried: ${Faults.statuses()}", waited > 0)
+        assertEquals(200, log.last()["status"].asInt)
+        println("$waited 429s waited out: ${Faults.statuses()}")
+    }
+
+    @Test fun j_webhookSignaturesMadeByTok() {
+        val fixtures: JsonArray = JsonParser.parseString(File(env("TOK_WEBHOOK_FIXTURES")).readText()).asJsonArray
+        assertTrue(fixtures.size() >= 8)
+        for (f in fixtures.map { it.asJsonObject }) {
+            val headers = f["headers"].asJsonObject.entrySet().associate { it.key.toUpperCase() to it.value.asString }
+            val valid = try {
+                verifyWebhook(f["payload"].asString, headers, f["secret"].asString).id.startsWith("evt_")
+            } catch (e: WebhookVerificationError) {
+                false
+            }
+            assertEquals(f["name"].asString, f["valid"].asBoolean, valid)
+        }
+    }
+
+    private fun <E : TokError> expect(type: Class<E>, status: Int, block: () -> Unit): E {
+        try {
+            block()
+        } catch (e: TokError) {
+            assertEquals("$e", type, e.javaClass)
+            assertEquals(status, e.status)
+            return type.cast(e)
+        }
+        throw AssertionError("no ${type.simpleName}")
+    }
+
+    private fun envelope(code: String, message: String): String = TokClient.gson.toJson(mapOf("error" to mapOf(
+        "code" to code, "message" to message, "requestId" to "req_01HXYZ0000000000000000000A",
+        "details" to listOf(mapOf("field" to "f", "message" to "m")))))
+}
