@@ -17,6 +17,9 @@ requirements=(
   "command -v node|nodejs|the TypeScript SDK builds and is tested on Node.js (18 or later)"
   "command -v python3|python3|the Python SDK is tested with the standard library's unittest"
   "command -v mypy|mypy|checks the Python SDK's type hints (mypy --strict)"
+  "command -v kotlinc|kotlin|the Kotlin SDK compiles with kotlinc"
+  "test -f /usr/share/java/gson.jar|libgoogle-gson-java|the Kotlin SDK's JSON library"
+  "test -f /usr/share/java/junit4.jar|junit4|the Kotlin SDK's tests run on JUnit 4"
 )
 # Extra requirements a target adds (for example the SDK toolchains), same format, one per line.
 if [ -n "${TOK_SETUP_EXTRA:-}" ]; then

@@ -46,7 +46,11 @@ type schema struct {
 	Properties  yaml.Node `yaml:"properties"`
 	Items       *schema   `yaml:"items"`
 	OneOf       []*schema `yaml:"oneOf"`
-	props       []prop    `yaml:"-"`
+	Discrim     *struct {
+		PropertyName string    `yaml:"propertyName"`
+		Mapping      yaml.Node `yaml:"mapping"`
+	} `yaml:"discriminator"`
+	props []prop `yaml:"-"`
 }
 
 type prop struct {
@@ -135,10 +139,16 @@ func Generate(w io.Writer, spec []byte) error {
 		name := n.Content[i].Value
 		names = append(names, name)
 		schemas[name] = &s
-		g.objects[name] = slices.Contains(s.types(), "object")
+		g.objects[name] = slices.Contains(s.types(), "object") || s.Discrim != nil
 	}
 	for _, name := range names {
 		s := schemas[name]
+		if s.Discrim != nil {
+			if err := g.union(name, s, schemas); err != nil {
+				return err
+			}
+			continue
+		}
 		if !g.objects[name] || len(s.props) == 0 {
 			continue // enums stay strings
 		}
@@ -155,6 +165,64 @@ func Generate(w io.Writer, spec []byte) error {
 	}
 	_, err := io.WriteString(w, g.out.String())
 	return err
+}
+
+// union writes a oneOf discriminated on a property as one class with the properties every
+// variant has (a Map where their types differ) and TYPES, the variant class of each
+// discriminator value, so a caller can decode the typed variant.
+func (g *generator) union(name string, s *schema, schemas map[string]*schema) error {
+	var variants []*schema
+	for _, o := range s.OneOf {
+		v := schemas[o.Ref[strings.LastIndex(o.Ref, "/")+1:]]
+		if o.Ref == "" || v == nil {
+			return fmt.Errorf("modelgen: %s: a oneOf member that is not a schema $ref", name)
+		}
+		variants = append(variants, v)
+	}
+	common := &schema{Description: s.Description}
+	for _, p := range variants[0].props {
+		typ, required := "", true
+		for _, v := range variants {
+			i := slices.IndexFunc(v.props, func(q prop) bool { return q.name == p.name })
+			if i < 0 {
+				typ = "-"
+				break
+			}
+			t := g.kotlinType(name, p.name, v.props[i].s)
+			if typ != "" && t != typ {
+				t = "Map<String, Any?>"
+			}
+			typ, required = t, required && slices.Contains(v.Required, p.name)
+		}
+		if typ == "-" {
+			continue
+		}
+		if required {
+			common.Required = append(common.Required, p.name)
+		}
+		common.props = append(common.props, prop{p.name, &schema{Type: typeOf(typ)}})
+	}
+	g.class(name, common)
+	var entries []string
+	m := s.Discrim.Mapping
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		ref := m.Content[i+1].Value
+		entries = append(entries, fmt.Sprintf("            %q to %s::class.java", m.Content[i].Value, className(ref[strings.LastIndex(ref, "/")+1:])))
+	}
+	out := g.out.String()
+	g.out.Reset()
+	g.out.WriteString(strings.TrimSuffix(out, ")\n"))
+	fmt.Fprintf(&g.out, ") {\n    companion object {\n        /** The class of each %s. */\n        val TYPES: Map<String, Class<*>> = mapOf(\n%s\n        )\n    }\n}\n",
+		s.Discrim.PropertyName, strings.Join(entries, ",\n"))
+	return nil
+}
+
+// typeOf is a schema whose Kotlin type is t: a free-form object for Map, else a string.
+func typeOf(t string) any {
+	if strings.HasPrefix(t, "Map<") {
+		return "object"
+	}
+	return "string"
 }
 
 // errorCodes writes the enum of the error envelope's codes, plus UNKNOWN for a code this

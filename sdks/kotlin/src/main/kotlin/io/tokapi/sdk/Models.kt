@@ -321,13 +321,30 @@ data class WebhookDelivery(
     val cancelReason: String? = null
 )
 
-/** A domain event, exactly as webhooks POST it. `data` depends on `type` (see the `webhooks` section). */
+/** A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated */
 data class Event(
     val id: String,
     val type: String,
     val createdAt: String,
     val data: Map<String, Any?>
-)
+) {
+    companion object {
+        /** The class of each type. */
+        val TYPES: Map<String, Class<*>> = mapOf(
+            "consent.authorized" to ConsentAuthorizedEvent::class.java,
+            "consent.rejected" to ConsentRejectedEvent::class.java,
+            "consent.revoked" to ConsentRevokedEvent::class.java,
+            "consent.expiring" to ConsentExpiringEvent::class.java,
+            "consent.expired" to ConsentExpiredEvent::class.java,
+            "transactions.created" to TransactionsCreatedEvent::class.java,
+            "transactions.updated" to TransactionsUpdatedEvent::class.java,
+            "transactions.removed" to TransactionsRemovedEvent::class.java,
+            "account.balance_updated" to AccountBalanceUpdatedEvent::class.java,
+            "sync.failed" to SyncFailedEvent::class.java,
+            "webhook.ping" to PingEvent::class.java
+        )
+    }
+}
 
 data class ConsentEventData(
     val consentId: String,
@@ -346,10 +363,17 @@ data class TransactionsEventData(
     val transactionIds: List<String>
 )
 
+data class BalanceUpdatedEventDataBalance(
+    /** The bank's balance type (closingBooked, interimAvailable, ...). */
+    val type: String,
+    val amount: String,
+    val currency: String
+)
+
 data class BalanceUpdatedEventData(
     val accountId: String,
     val connectionId: String? = null,
-    val balances: List<Map<String, Any?>>
+    val balances: List<BalanceUpdatedEventDataBalance>
 )
 
 data class SyncFailedEventData(
@@ -365,6 +389,87 @@ data class PingEventData(
     val message: String
 )
 
+/** The PSU authorised a consent at the bank; accounts sync next. */
+data class ConsentAuthorizedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: ConsentEventData
+)
+
+/** The PSU or the bank rejected the consent. */
+data class ConsentRejectedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: ConsentEventData
+)
+
+/** The consent was revoked (by the PSU at the bank, or through the API). */
+data class ConsentRevokedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: ConsentEventData
+)
+
+/** The consent expires soon (see validUntil); ask the PSU to renew it. */
+data class ConsentExpiringEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: ConsentEventData
+)
+
+/** The consent expired; data stops syncing until the PSU renews it. */
+data class ConsentExpiredEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: ConsentEventData
+)
+
+/** New transactions were synced. */
+data class TransactionsCreatedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: TransactionsEventData
+)
+
+/** Transactions changed (e.g. pending became booked, reconciled under the same ID). */
+data class TransactionsUpdatedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: TransactionsEventData
+)
+
+/** Pending transactions the bank dropped. */
+data class TransactionsRemovedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: TransactionsEventData
+)
+
+/** An account's balances changed. */
+data class AccountBalanceUpdatedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: BalanceUpdatedEventData
+)
+
+/** A background sync failed at the bank. */
+data class SyncFailedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: SyncFailedEventData
+)
+
+/** A test event from POST /v1/webhooks/{id}/test, to that endpoint only. */
 data class PingEvent(
     val id: String,
     val type: String,

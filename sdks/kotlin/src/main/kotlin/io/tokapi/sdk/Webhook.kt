@@ -19,16 +19,16 @@ class WebhookVerificationError(message: String) : RuntimeException(message)
  * raw body, [headers] the request's headers (any case), [secret] the endpoint's whsec_…
  * secret. One of the signatures in webhook-signature (Tok sends two while a rotated secret
  * overlaps) must be the HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{payload}", and the
- * timestamp within 5 minutes of now. Throws [WebhookVerificationError] otherwise.
+ * timestamp within 5 minutes of [now]. Throws [WebhookVerificationError] otherwise.
  */
-fun verifyWebhook(payload: String, headers: Map<String, String>, secret: String): Event {
+fun verifyWebhook(payload: String, headers: Map<String, String>, secret: String, now: Instant = Instant.now()): Event {
     fun header(name: String) = headers.entries.firstOrNull { it.key.equals(name, ignoreCase = true) }?.value
         ?: throw WebhookVerificationError("missing $name header")
     val id = header("webhook-id")
     val ts = header("webhook-timestamp")
     val signatures = header("webhook-signature")
     val sent = ts.toLongOrNull()?.let { Instant.ofEpochSecond(it) } ?: throw WebhookVerificationError("webhook-timestamp is not Unix seconds")
-    if (Duration.between(sent, Instant.now()).abs() > WEBHOOK_TOLERANCE) {
+    if (Duration.between(sent, now).abs() > WEBHOOK_TOLERANCE) {
         throw WebhookVerificationError("webhook timestamp outside the 5-minute tolerance")
     }
     val key = try {

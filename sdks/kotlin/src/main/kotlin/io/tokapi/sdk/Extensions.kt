@@ -14,5 +14,8 @@ val Transaction.decimalAmount: BigDecimal get() = Money.parse(amount)
 val Balance.decimalAmount: BigDecimal get() = Money.parse(amount)
 val StandingOrder.decimalAmount: BigDecimal get() = Money.parse(amount)
 
+/** The event as its type's class (a [TransactionsCreatedEvent] for transactions.created, …); itself for a type newer than the SDK. */
+fun Event.typed(): Any = TokClient.gson.fromJson(TokClient.gson.toJsonTree(this), Event.TYPES[type] ?: Event::class.java)
+
 /** An event's data as one of the event data classes, e.g. `event.dataAs(ConsentEventData::class.java)`. */
 fun <T> Event.dataAs(type: Class<T>): T = TokClient.gson.fromJson(TokClient.gson.toJsonTree(data), type)
