@@ -44,6 +44,7 @@ type Client struct {
 	StandingOrders *StandingOrdersService
 	Webhooks       *WebhooksService
 	Events         *EventsService
+	Payments       *PaymentsService
 
 	apiKey     string
 	baseURL    string
@@ -121,6 +122,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.StandingOrders = &StandingOrdersService{c}
 	c.Webhooks = &WebhooksService{c}
 	c.Events = &EventsService{c}
+	c.Payments = &PaymentsService{c}
 	return c, nil
 }
 

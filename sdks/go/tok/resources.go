@@ -230,3 +230,33 @@ func (s *EventsService) All(ctx context.Context, params *ListEventsParams, opts 
 func (s *EventsService) Get(ctx context.Context, eventID string, opts ...RequestOption) (*Event, error) {
 	return get[Event](ctx, s.c, "/events/"+escape(eventID), opts)
 }
+
+// PaymentsService is /v1/payments.
+type PaymentsService struct{ c *Client }
+
+// Create initiates a payment at the customer's bank; send the customer to its RedirectURL.
+// It carries an Idempotency-Key (generated unless WithIdempotencyKey gives one), so a retry
+// never pays twice.
+func (s *PaymentsService) Create(ctx context.Context, req CreatePaymentRequest, opts ...RequestOption) (*Payment, error) {
+	return send[Payment](ctx, s.c, "POST", "/payments", req, true, opts)
+}
+
+// Get returns a payment with its status history.
+func (s *PaymentsService) Get(ctx context.Context, paymentID string, opts ...RequestOption) (*Payment, error) {
+	return get[Payment](ctx, s.c, "/payments/"+escape(paymentID), opts)
+}
+
+// List returns one page of payments, newest first.
+func (s *PaymentsService) List(ctx context.Context, params *ListPaymentsParams, opts ...RequestOption) (*Page[Payment], error) {
+	return list[Payment](ctx, s.c, "/payments", params, "", opts)
+}
+
+// All iterates over every payment matching params.
+func (s *PaymentsService) All(ctx context.Context, params *ListPaymentsParams, opts ...RequestOption) iter.Seq2[Payment, error] {
+	return all[Payment](ctx, s.c, "/payments", params, opts)
+}
+
+// Cancel cancels a payment awaiting authorisation or scheduled.
+func (s *PaymentsService) Cancel(ctx context.Context, paymentID string, opts ...RequestOption) (*Payment, error) {
+	return send[Payment](ctx, s.c, "DELETE", "/payments/"+escape(paymentID), nil, false, opts)
+}

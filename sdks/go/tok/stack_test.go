@@ -94,6 +94,38 @@ func TestAgainstStack(t *testing.T) {
 		}
 	})
 
+	t.Run("the seed's payment, read, listed and cancelled", func(t *testing.T) {
+		p, err := client.Payments.Create(ctx, tok.CreatePaymentRequest{
+			CreditorIban: "RS35105008123123123173", CreditorName: tok.Ptr("Bilko d.o.o."), Amount: "1500.00", Currency: "RSD",
+			RemittanceInfo: tok.Ptr("Invoice INV-2026-042"), AccountID: tok.Ptr(env.AccountID), CallbackURL: env.CallbackURL,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		amount, err := tok.ParseAmount(p.Amount)
+		if p.Status != tok.PaymentStatusAWAITINGAUTHORIZATION || err != nil || !amount.Equal(decimal.RequireFromString("1500")) {
+			t.Fatalf("created %+v (amount %v)", p, err)
+		}
+		if got, err := client.Payments.Get(ctx, p.ID); err != nil || got.ID != p.ID {
+			t.Fatalf("get: %+v %v", got, err)
+		}
+		found := false
+		for q, err := range client.Payments.All(ctx, &tok.ListPaymentsParams{AccountID: tok.Ptr(env.AccountID)}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			found = found || q.ID == p.ID
+		}
+		if !found {
+			t.Fatal("the payment is not listed")
+		}
+		if c, err := client.Payments.Cancel(ctx, p.ID); err != nil || c.Status != tok.PaymentStatusCANCELLED {
+			t.Fatalf("cancel: %+v %v", c, err)
+		}
+		_, err = client.Payments.Cancel(ctx, p.ID)
+		expectCode(t, err, tok.ErrConflict, 409)
+	})
+
 	t.Run("pagination follows nextCursor across pages", func(t *testing.T) {
 		env.Faults.Reset()
 		var ids []string

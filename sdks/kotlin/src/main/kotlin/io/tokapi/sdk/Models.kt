@@ -341,10 +341,96 @@ data class Event(
             "transactions.removed" to TransactionsRemovedEvent::class.java,
             "account.balance_updated" to AccountBalanceUpdatedEvent::class.java,
             "sync.failed" to SyncFailedEvent::class.java,
+            "payment.created" to PaymentCreatedEvent::class.java,
+            "payment.authorized" to PaymentAuthorizedEvent::class.java,
+            "payment.completed" to PaymentCompletedEvent::class.java,
+            "payment.rejected" to PaymentRejectedEvent::class.java,
+            "payment.cancelled" to PaymentCancelledEvent::class.java,
+            "payment.failed" to PaymentFailedEvent::class.java,
             "webhook.ping" to PingEvent::class.java
         )
     }
 }
+
+data class PaymentStatusChange(
+    val status: String,
+    /** The bank's ISO 20022 code (RCVD, ACSP, ACSC, RJCT, ...). */
+    val bankStatus: String? = null,
+    val statusReason: String? = null,
+    val at: String
+)
+
+data class Payment(
+    val id: String,
+    val status: String,
+    /** The bank's ISO 20022 transaction status (RCVD, ACSP, ACSC, RJCT, CANC, ...). */
+    val bankStatus: String? = null,
+    val statusReason: String,
+    val bankId: String,
+    val accountId: String? = null,
+    val paymentProduct: String,
+    val instant: Boolean,
+    val amount: String,
+    val currency: String,
+    val creditorIban: String,
+    val creditorName: String? = null,
+    /** The paying account, when known (from accountId, the request, or the bank). */
+    val debtorIban: String? = null,
+    val remittanceInfo: String? = null,
+    /** The end-to-end reference; Tok uses the payment ID when the request gives none. */
+    val endToEndId: String,
+    val executionDate: String? = null,
+    val callbackUrl: String,
+    /** The bank's SCA page; only while AWAITING_AUTHORIZATION. */
+    val redirectUrl: String? = null,
+    /** The customer must authorise before this time; after it the payment is FAILED with AUTHORIZATION_EXPIRED. */
+    val authorizeBy: String,
+    /** The booked transaction of the debtor account, once reconciled. */
+    val transactionId: String? = null,
+    /** The bank has given no final status within 24 hours of authorisation; Tok keeps checking daily. */
+    val statusCheckOverdue: Boolean,
+    val statusHistory: List<PaymentStatusChange>,
+    val authorizedAt: String? = null,
+    val createdAt: String,
+    val updatedAt: String
+)
+
+/** Exactly one of accountId and bankId. */
+data class CreatePaymentRequest(
+    val creditorIban: String,
+    /** Required except for domestic-credit-transfers. */
+    val creditorName: String? = null,
+    /** Positive, at most the currency's minor units of decimals. */
+    val amount: String,
+    val currency: String,
+    val remittanceInfo: String? = null,
+    /** An account Tok has through a consent: it pays, and its bank and IBAN are used. */
+    val accountId: String? = null,
+    /** The bank where the customer picks the paying account. */
+    val bankId: String? = null,
+    val debtorIban: String? = null,
+    val endToEndId: String? = null,
+    /** A future date: the payment is SCHEDULED and executed that day. */
+    val executionDate: String? = null,
+    val callbackUrl: String,
+    /** Instant SEPA where the bank offers it (EUR). */
+    val instant: Boolean? = null,
+    /** The customer's IP address, sent to the bank (default: the caller's). */
+    val psuIpAddress: String? = null
+)
+
+data class PaymentEventData(
+    val paymentId: String,
+    val status: String,
+    val bankStatus: String? = null,
+    val statusReason: String? = null,
+    val bankId: String,
+    val accountId: String? = null,
+    val amount: String,
+    val currency: String,
+    val endToEndId: String,
+    val transactionId: String? = null
+)
 
 data class ConsentEventData(
     val consentId: String,
@@ -467,6 +553,54 @@ data class SyncFailedEvent(
     val type: String,
     val createdAt: String,
     val data: SyncFailedEventData
+)
+
+/** A payment was initiated at the bank; it awaits the customer's SCA. */
+data class PaymentCreatedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: PaymentEventData
+)
+
+/** The customer authorised the payment; the bank is executing it (PENDING) or will on its date (SCHEDULED). */
+data class PaymentAuthorizedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: PaymentEventData
+)
+
+/** The bank executed the payment. */
+data class PaymentCompletedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: PaymentEventData
+)
+
+/** The customer or the bank rejected the payment (statusReason says why). */
+data class PaymentRejectedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: PaymentEventData
+)
+
+/** The payment was cancelled before execution. */
+data class PaymentCancelledEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: PaymentEventData
+)
+
+/** The payment failed (authorisation expired, bank unavailable). */
+data class PaymentFailedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: PaymentEventData
 )
 
 /** A test event from POST /v1/webhooks/{id}/test, to that endpoint only. */

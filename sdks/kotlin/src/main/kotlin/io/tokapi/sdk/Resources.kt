@@ -138,3 +138,24 @@ class Events internal constructor(private val c: TokClient) {
 
     fun get(eventId: String): Event = c.getOne("/events/${seg(eventId)}")
 }
+
+/** /v1/payments */
+class Payments internal constructor(private val c: TokClient) {
+    /** Initiates a payment; send the customer to its redirectUrl. Carries an Idempotency-Key, so a retry never pays twice. */
+    fun create(request: CreatePaymentRequest, idempotencyKey: String? = null): Payment =
+        c.send("POST", "/payments", request, creates = true, idempotencyKey = idempotencyKey)
+
+    fun get(paymentId: String): Payment = c.getOne("/payments/${seg(paymentId)}")
+
+    fun list(status: String? = null, accountId: String? = null, createdFrom: String? = null, createdTo: String? = null, limit: Int? = null, cursor: String? = null): Page<Payment> =
+        c.page(Payment::class.java, "/payments", query(status, accountId, createdFrom, createdTo, limit, cursor))
+
+    fun listAll(status: String? = null, accountId: String? = null, createdFrom: String? = null, createdTo: String? = null, limit: Int? = null): Sequence<Payment> =
+        c.pages(Payment::class.java, "/payments", query(status, accountId, createdFrom, createdTo, limit, null))
+
+    private fun query(status: String?, accountId: String?, createdFrom: String?, createdTo: String?, limit: Int?, cursor: String?) =
+        mapOf("status" to status, "accountId" to accountId, "createdFrom" to createdFrom, "createdTo" to createdTo, "limit" to limit, "cursor" to cursor)
+
+    /** Cancels a payment awaiting authorisation or scheduled (409 CONFLICT otherwise). */
+    fun cancel(paymentId: String): Payment = c.send("DELETE", "/payments/${seg(paymentId)}")
+}

@@ -51,6 +51,7 @@ class TokClient(
     val standingOrders = StandingOrders(this)
     val webhooks = Webhooks(this)
     val events = Events(this)
+    val payments = Payments(this)
 
     /** The last response this thread received from the API: request ID, rate limit, attempts. */
     val lastResponse: ResponseInfo? get() = last.get()

@@ -77,6 +77,18 @@ class TokClientTest {
         assertEquals(created.data.accountId, events.first().dataAs(TransactionsEventData::class.java).accountId)
     }
 
+    @Test fun a_seedPaymentReadListedAndCancelled() {
+        val p = client.payments.create(CreatePaymentRequest(
+            creditorIban = "RS35105008123123123173", creditorName = "Bilko d.o.o.", amount = "1500.00", currency = "RSD",
+            remittanceInfo = "Invoice INV-2026-042", accountId = accountId, callbackUrl = env("TOK_CALLBACK_URL")))
+        assertEquals("AWAITING_AUTHORIZATION", p.status)
+        assertEquals(0, Money.parse(p.amount).compareTo(BigDecimal("1500")))
+        assertEquals(p.id, client.payments.get(p.id).id)
+        assertTrue(client.payments.listAll(accountId = accountId).any { it.id == p.id })
+        assertEquals("CANCELLED", client.payments.cancel(p.id).status)
+        expect(ConflictError::class.java, 409) { client.payments.cancel(p.id) }
+    }
+
     @Test fun b_paginationFollowsNextCursor() {
         Faults.reset()
         val walked = faulty.transactions.listAll(accountId, status = "booked", limit = 50).toList()
