@@ -22,6 +22,7 @@ import (
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/testing/apitest"
 	"tokapi.io/tok/shared/testing/browsertest"
+	"tokapi.io/tok/shared/testing/sandboxtest"
 	"tokapi.io/tok/shared/testing/testenv"
 )
 
@@ -105,8 +106,10 @@ func TestEndToEnd(t *testing.T) {
 		if code != 201 {
 			t.Fatalf("create: %d %v", code, c)
 		}
-		f := &fixture{t: t, browser: api}
-		loc := f.scaAt(c["redirectUrl"].(string), st.URL+"/v1/callback?", "demo", "demo", "approve")
+		loc := sandboxtest.SCA(t, api, c["redirectUrl"].(string), "demo", "demo", "approve")
+		if !strings.HasPrefix(loc.String(), st.URL+"/v1/callback?") {
+			t.Fatalf("bank redirect %q", loc)
+		}
 		resp, err := api.Get(loc.String())
 		if err != nil {
 			t.Fatal(err)

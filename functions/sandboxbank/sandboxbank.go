@@ -1,279 +1,37 @@
-// Package sandboxbank is Tok's sandbox bank: a Berlin Group NextGenPSD2 ASPSP (AIS, PIS and
-// funds confirmation) with an OAuth2 authorization server and SCA pages in plain HTML,
-// serving one bank per country (sandbox-rs, sandbox-hr, ...) under
-// /sandbox-bank/{bankId}/. See README.md for the URL layout and the personas.
+// Package sandboxbank is the SandboxBank function: it serves Tok's sandbox bank
+// (shared/sandboxbank) under /sandbox-bank/. It is public (banks' pages and APIs carry no
+// Tok API key) but wrapped by the platform like every function: request IDs, JSON logs and
+// panic recovery.
 package sandboxbank
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"log/slog"
 	"net/http"
-	"os"
-	"strings"
-	"sync"
 	"time"
 
-	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
-	"github.com/google/uuid"
-
 	"tokapi.io/tok/shared/config"
-	"tokapi.io/tok/shared/gcp"
+	"tokapi.io/tok/shared/platform"
+	"tokapi.io/tok/shared/sandboxbank"
 )
 
 func init() {
-	functions.HTTP("SandboxBank", SandboxBank)
+	platform.HTTP("SandboxBank", build, platform.Public())
 }
 
-// Prefix is the path under which the function serves.
-const Prefix = "/sandbox-bank"
-
-var (
-	instanceMu  sync.Mutex
-	instance    http.Handler
-	instanceErr error
-)
-
-// SandboxBank is the function's entry point. It builds the server on the first request
-// (Firestore client included), never at start-up.
-func SandboxBank(w http.ResponseWriter, r *http.Request) {
-	h, err := lazyHandler(r.Context())
-	if err != nil {
-		slog.Error("sandbox bank start-up failed", "err", err)
-		http.Error(w, "sandbox bank unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	h.ServeHTTP(w, r)
+// settings is what the function reads beyond the shared configuration.
+type settings struct {
+	// SlowDelay delays every AIS and PIS call of the slow persona (0: the bank's default).
+	SlowDelay time.Duration `env:"TOK_SANDBOX_SLOW_DELAY"`
 }
 
-func lazyHandler(ctx context.Context) (http.Handler, error) {
-	instanceMu.Lock()
-	defer instanceMu.Unlock()
-	if instance != nil {
-		return instance, nil
+func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
+	var s settings
+	if err := config.Process(ctx, &s); err != nil {
+		return nil, err
 	}
-	cfg, err := config.Load(ctx)
+	fs, err := env.Clients.Firestore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	fs, err := gcp.NewClients(cfg).Firestore(ctx)
-	if err != nil {
-		return nil, err
-	}
-	opts := Options{Store: FirestoreStore{Client: fs}}
-	if d, err := time.ParseDuration(os.Getenv("TOK_SANDBOX_SLOW_DELAY")); err == nil {
-		opts.SlowDelay = d
-	}
-	instance = New(opts)
-	return instance, instanceErr
+	return sandboxbank.New(sandboxbank.Options{Store: sandboxbank.FirestoreStore{Client: fs}, SlowDelay: s.SlowDelay}), nil
 }
-
-// Options configure a sandbox bank server.
-type Options struct {
-	Store Store
-	// Now is the bank's clock (default time.Now). Generated transactions are dated relative
-	// to it, so tests are deterministic.
-	Now func() time.Time
-	// SlowDelay is the delay of every AIS and PIS call of the slow persona (default 5s;
-	// TOK_SANDBOX_SLOW_DELAY in the function).
-	SlowDelay time.Duration
-	// SettleAfter is how long an authorised payment stays ACSP before it is ACSC (default
-	// 2s); SlowSettle is the same for the slow persona (default 2 minutes).
-	SettleAfter time.Duration
-	SlowSettle  time.Duration
-	// AccessTokenTTL is the lifetime of access tokens (default 1h).
-	AccessTokenTTL time.Duration
-	// MaxConsentDays caps a consent's validity (default 180).
-	MaxConsentDays int
-	// Logger (default slog.Default()).
-	Logger *slog.Logger
-}
-
-// Server is the sandbox bank.
-type Server struct {
-	opts Options
-	mux  *http.ServeMux
-}
-
-// New returns the sandbox bank handler.
-func New(opts Options) *Server {
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.SlowDelay == 0 {
-		opts.SlowDelay = 5 * time.Second
-	}
-	if opts.SettleAfter == 0 {
-		opts.SettleAfter = 2 * time.Second
-	}
-	if opts.SlowSettle == 0 {
-		opts.SlowSettle = 2 * time.Minute
-	}
-	if opts.AccessTokenTTL == 0 {
-		opts.AccessTokenTTL = time.Hour
-	}
-	if opts.MaxConsentDays == 0 {
-		opts.MaxConsentDays = 180
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.Default()
-	}
-	s := &Server{opts: opts, mux: http.NewServeMux()}
-	p := Prefix + "/banks/{bankId}"
-	m := s.mux
-	m.HandleFunc("GET "+Prefix+"/{$}", s.index)
-	m.HandleFunc("GET "+Prefix, s.index)
-	m.HandleFunc("GET "+p+"/.well-known/oauth-authorization-server", s.bank(s.metadata))
-	m.HandleFunc("GET "+p+"/oauth2/authorize", s.bank(s.authorize))
-	m.HandleFunc("POST "+p+"/oauth2/authorize/login", s.bank(s.login))
-	m.HandleFunc("POST "+p+"/oauth2/authorize/otp", s.bank(s.otp))
-	m.HandleFunc("POST "+p+"/oauth2/authorize/decision", s.bank(s.decision))
-	m.HandleFunc("POST "+p+"/oauth2/token", s.bank(s.token))
-	m.HandleFunc("POST "+p+"/v1/consents", s.bank(s.createConsent))
-	m.HandleFunc("GET "+p+"/v1/consents/{consentId}", s.bank(s.getConsent))
-	m.HandleFunc("GET "+p+"/v1/consents/{consentId}/status", s.bank(s.consentStatus))
-	m.HandleFunc("DELETE "+p+"/v1/consents/{consentId}", s.bank(s.deleteConsent))
-	m.HandleFunc("GET "+p+"/v1/accounts", s.bank(s.accounts))
-	m.HandleFunc("GET "+p+"/v1/accounts/{accountId}", s.bank(s.account))
-	m.HandleFunc("GET "+p+"/v1/accounts/{accountId}/balances", s.bank(s.balances))
-	m.HandleFunc("GET "+p+"/v1/accounts/{accountId}/transactions", s.bank(s.transactions))
-	m.HandleFunc("POST "+p+"/v1/payments/{product}", s.bank(s.initiatePayment))
-	m.HandleFunc("GET "+p+"/v1/payments/{product}/{paymentId}", s.bank(s.getPayment))
-	m.HandleFunc("GET "+p+"/v1/payments/{product}/{paymentId}/status", s.bank(s.paymentStatus))
-	m.HandleFunc("DELETE "+p+"/v1/payments/{product}/{paymentId}", s.bank(s.cancelPayment))
-	m.HandleFunc("POST "+p+"/v1/funds-confirmations", s.bank(s.fundsConfirmation))
-	return s
-}
-
-// ServeHTTP serves the sandbox bank. Unknown paths get a Berlin Group 404 or 405.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	rid := r.Header.Get("X-Request-ID")
-	if _, err := uuid.Parse(rid); err != nil {
-		rid = uuid.NewString()
-	}
-	w.Header().Set("X-Request-ID", rid)
-	rec := &statusRecorder{ResponseWriter: w, status: 200}
-	_, pattern := s.mux.Handler(r)
-	if pattern == "" {
-		if strings.Contains(r.URL.Path, "/v1/") {
-			tppError(rec, http.StatusNotFound, "RESOURCE_UNKNOWN", "Unknown resource.")
-		} else {
-			http.NotFound(rec, r)
-		}
-	} else {
-		s.mux.ServeHTTP(rec, r)
-	}
-	// Path templates only: no IDs, tokens or personal data in the log.
-	s.opts.Logger.Info("sandbox bank", "method", r.Method, "route", pattern, "status", rec.status,
-		"latencyMs", time.Since(start).Milliseconds())
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Flush() {
-	if f, ok := r.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-type bankHandler func(w http.ResponseWriter, r *http.Request, b bankInfo)
-
-// bank resolves {bankId}; an unknown bank is a 404.
-func (s *Server) bank(h bankHandler) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		b, ok := bankByID(r.PathValue("bankId"))
-		if !ok {
-			if strings.Contains(r.URL.Path, "/v1/") {
-				tppError(w, http.StatusNotFound, "RESOURCE_UNKNOWN", "Unknown bank.")
-			} else {
-				http.NotFound(w, r)
-			}
-			return
-		}
-		h(w, r, b)
-	}
-}
-
-func (s *Server) now() time.Time { return s.opts.Now().UTC() }
-
-// tppMessage is a Berlin Group tppMessages entry.
-type tppMessage struct {
-	Category string `json:"category"`
-	Code     string `json:"code"`
-	Text     string `json:"text,omitempty"`
-}
-
-// tppError writes a NextGenPSD2 error ({"tppMessages":[...]}); 5xx carry no body, as the
-// standard defines none.
-func tppError(w http.ResponseWriter, status int, code, text string) {
-	if status >= 500 {
-		w.WriteHeader(status)
-		return
-	}
-	writeJSON(w, status, map[string]any{"tppMessages": []tppMessage{{Category: "ERROR", Code: code, Text: text}}})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-// randomToken returns a random URL-safe string of n random bytes.
-func randomToken(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// tokenKey is the record ID of a code or token: never stored in clear.
-func tokenKey(t string) string {
-	sum := sha256.Sum256([]byte(t))
-	return hex.EncodeToString(sum[:])
-}
-
-// baseURL is the absolute URL of the bank (scheme and host as the client reached us).
-func baseURL(r *http.Request, b bankInfo) string {
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
-		scheme = p
-	}
-	host := r.Host
-	if h := r.Header.Get("X-Forwarded-Host"); h != "" {
-		host = h
-	}
-	return scheme + "://" + host + bankPath(b)
-}
-
-// sleepCtx waits d or until the request is gone.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// bankPath is the path of a bank: /sandbox-bank/banks/{bankId}.
-func bankPath(b bankInfo) string { return Prefix + "/banks/" + b.ID }

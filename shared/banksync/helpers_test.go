@@ -16,7 +16,6 @@ import (
 
 	"cloud.google.com/go/firestore"
 
-	"tokapi.io/tok/functions/sandboxbank"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/bank/berlingroup"
 	"tokapi.io/tok/shared/bankcatalog"
@@ -25,6 +24,7 @@ import (
 	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/sandboxbank"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testing/sandboxtest"

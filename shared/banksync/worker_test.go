@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"tokapi.io/tok/functions/sandboxbank"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/banksync"
+	"tokapi.io/tok/shared/sandboxbank"
 	"tokapi.io/tok/shared/transactions"
 )
 

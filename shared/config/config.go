@@ -52,8 +52,22 @@ func Load(ctx context.Context) (*Config, error) {
 // environment.
 func LoadFrom(ctx context.Context, l envconfig.Lookuper) (*Config, error) {
 	var c Config
-	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: l}); err != nil {
-		return nil, fmt.Errorf("load configuration: %w", err)
+	if err := ProcessFrom(ctx, l, &c); err != nil {
+		return nil, err
 	}
 	return &c, nil
+}
+
+// Process reads a configuration struct of one function or package (fields tagged `env`,
+// as in Config) from the process environment, so each declares only the settings it reads.
+func Process(ctx context.Context, target any) error {
+	return ProcessFrom(ctx, envconfig.OsLookuper(), target)
+}
+
+// ProcessFrom is Process through a lookuper.
+func ProcessFrom(ctx context.Context, l envconfig.Lookuper, target any) error {
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: target, Lookuper: l}); err != nil {
+		return fmt.Errorf("load configuration: %w", err)
+	}
+	return nil
 }

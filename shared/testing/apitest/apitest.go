@@ -33,6 +33,8 @@ var (
 func Spec(t testing.TB) (*openapi3.T, routers.Router) {
 	t.Helper()
 	loadOnce.Do(func() {
+		// The callback's pages (a 400 for a bad state) are HTML; let the checks read them.
+		openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
 		root, err := manifest.FindRoot()
 		if err != nil {
 			loadErr = err

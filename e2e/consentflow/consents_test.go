@@ -1,4 +1,4 @@
-package consents_test
+package consentflow_test
 
 import (
 	"encoding/json"

@@ -9,10 +9,10 @@ import (
 
 	"github.com/shopspring/decimal"
 
-	"tokapi.io/tok/functions/sandboxbank"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/bank/berlingroup"
 	"tokapi.io/tok/shared/money"
+	"tokapi.io/tok/shared/sandboxbank"
 )
 
 func TestDemoPersonaAIS(t *testing.T) {

@@ -1,4 +1,4 @@
-package consents_test
+package consentflow_test
 
 import (
 	"bytes"
@@ -17,12 +17,10 @@ import (
 	kms "cloud.google.com/go/kms/apiv1"
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
-	"github.com/getkin/kin-openapi/openapi3filter"
 
 	"tokapi.io/tok/functions/accounts"
 	"tokapi.io/tok/functions/callback"
 	"tokapi.io/tok/functions/consents"
-	"tokapi.io/tok/functions/sandboxbank"
 	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank/berlingroup"
@@ -36,6 +34,7 @@ import (
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/ratelimit"
+	"tokapi.io/tok/shared/sandboxbank"
 	"tokapi.io/tok/shared/testing/apitest"
 	"tokapi.io/tok/shared/testing/orgstest"
 	"tokapi.io/tok/shared/testing/sandboxtest"
@@ -45,11 +44,6 @@ import (
 )
 
 // logBuffer captures every log line of the test (Tok's handlers log through slog.Default).
-func init() {
-	// The callback's 400 is an HTML page; let the spec check read it.
-	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.FileBodyDecoder)
-}
-
 type logBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer

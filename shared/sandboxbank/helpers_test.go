@@ -22,9 +22,9 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
-	"tokapi.io/tok/functions/sandboxbank"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/bank/berlingroup"
+	"tokapi.io/tok/shared/sandboxbank"
 	"tokapi.io/tok/shared/testing/sandboxtest"
 	"tokapi.io/tok/shared/testing/secretstest"
 	"tokapi.io/tok/shared/testing/testenv"

@@ -1,4 +1,4 @@
-package payments_test
+package paymentflow_test
 
 import (
 	"context"
@@ -22,7 +22,6 @@ import (
 	"tokapi.io/tok/functions/callback"
 	"tokapi.io/tok/functions/consents"
 	"tokapi.io/tok/functions/payments"
-	"tokapi.io/tok/functions/sandboxbank"
 	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank/berlingroup"
@@ -36,6 +35,7 @@ import (
 	"tokapi.io/tok/shared/orgs"
 	pay "tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/ratelimit"
+	"tokapi.io/tok/shared/sandboxbank"
 	"tokapi.io/tok/shared/testing/apitest"
 	"tokapi.io/tok/shared/testing/orgstest"
 	"tokapi.io/tok/shared/testing/sandboxtest"
