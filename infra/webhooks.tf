@@ -1,4 +1,4 @@
-# Webhooks (issue 7). Topics, functions and their IAM come from functions/manifest.yaml
+# Webhooks. Topics, functions and their IAM come from functions/manifest.yaml
 # (tok-webhook-deliveries, tok-webhook-retry-tick; webhooks, events, webhookfanout,
 # webhookdeliver, webhookretry). Pub/Sub push retries top out at 10 minutes between attempts,
 # so the 24-hour retry schedule lives in Firestore (shared/webhooks): the minute tick
