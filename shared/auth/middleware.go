@@ -66,8 +66,9 @@ type Authenticator struct {
 	// key sent to the other environment's host.
 	apiURLs map[string]string
 
-	mu    sync.Mutex
-	cache map[string]cached
+	mu      sync.Mutex
+	cache   map[string]cached
+	flights map[string]*flight
 }
 
 type cached struct {
@@ -90,7 +91,7 @@ func WithAPIURLs(live, sandbox string) Option {
 // New returns an Authenticator. limiter limits organisations by their ID and, before any
 // key lookup, client addresses by "addr:<address>".
 func New(keys Keys, pepper []byte, limiter Limiter, opts ...Option) *Authenticator {
-	a := &Authenticator{keys: keys, pepper: pepper, limiter: limiter, now: time.Now, cache: map[string]cached{}}
+	a := &Authenticator{keys: keys, pepper: pepper, limiter: limiter, now: time.Now, cache: map[string]cached{}, flights: map[string]*flight{}}
 	for _, o := range opts {
 		o(a)
 	}
@@ -192,11 +193,7 @@ func (a *Authenticator) authenticate(ctx context.Context, w http.ResponseWriter,
 	hash := apikey.Hash(a.pepper, key)
 	k, known, ok := a.cached(hash)
 	if !ok {
-		if err := charge(); err != nil {
-			return Caller{}, err
-		}
-		if k, known, err = a.fetch(ctx, hash); err != nil {
-			a.limiter.Refund(addr)
+		if k, known, err = a.lookupOnce(ctx, hash, charge, func() { a.limiter.Refund(addr) }); err != nil {
 			return Caller{}, err
 		}
 	}
@@ -230,6 +227,54 @@ func (a *Authenticator) cached(hash string) (Key, bool, bool) {
 		return Key{}, false, false
 	}
 	return c.key, c.known, true
+}
+
+// flight is a key lookup in progress, which concurrent requests with the same key wait for.
+type flight struct {
+	done  chan struct{}
+	key   Key
+	known bool
+	err   error
+}
+
+// lookupOnce looks hash up once however many requests need it at the same moment: the
+// first pays its client address a token (charge) and reads Firestore, the others wait for
+// its answer, so a burst of requests on a cold instance costs one lookup and one token
+// (refunded for a good key) instead of exhausting the address's bucket. A waiter whose
+// leader failed looks up on its own.
+func (a *Authenticator) lookupOnce(ctx context.Context, hash string, charge func() error, refund func()) (Key, bool, error) {
+	a.mu.Lock()
+	f, waiting := a.flights[hash]
+	if !waiting {
+		f = &flight{done: make(chan struct{})}
+		a.flights[hash] = f
+	}
+	a.mu.Unlock()
+	if waiting {
+		select {
+		case <-f.done:
+			if f.err == nil {
+				return f.key, f.known, nil
+			}
+		case <-ctx.Done():
+			return Key{}, false, fmt.Errorf("waiting for an API key lookup: %w", ctx.Err())
+		}
+		f = &flight{done: make(chan struct{})} // ours alone
+	} else {
+		defer func() {
+			a.mu.Lock()
+			delete(a.flights, hash)
+			a.mu.Unlock()
+		}()
+	}
+	defer close(f.done)
+	if f.err = charge(); f.err != nil {
+		return Key{}, false, f.err
+	}
+	if f.key, f.known, f.err = a.fetch(ctx, hash); f.err != nil {
+		refund()
+	}
+	return f.key, f.known, f.err
 }
 
 // fetch looks hash up and caches the answer.

@@ -26,9 +26,11 @@ type memKeys struct {
 	keys    map[string]Key
 	lookups int
 	fail    error
+	delay   time.Duration // each lookup takes this long, as a Firestore read does
 }
 
 func (m *memKeys) Authenticate(_ context.Context, hash string) (Key, error) {
+	time.Sleep(m.delay)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.lookups++
@@ -338,5 +340,29 @@ func TestClientAddress(t *testing.T) {
 		if got := clientAddress(req); got != tc.want {
 			t.Errorf("clientAddress(%q, %q) = %q, want %q", tc.forwarded, tc.remote, got, tc.want)
 		}
+	}
+}
+
+// TestBurstOnAColdInstance: many concurrent requests with a key the instance has not seen
+// cost one lookup and no token of the address's bucket, so none is refused.
+func TestBurstOnAColdInstance(t *testing.T) {
+	keys, _, h := setup()
+	keys.delay = 50 * time.Millisecond
+	key := keys.add(tenant.Live, RoleDeveloper, func(k *Key) { k.Tier = "enterprise" })
+	var wg sync.WaitGroup
+	codes := make([]int, 40)
+	for i := range codes {
+		wg.Go(func() { codes[i] = call(h, "GET", "ApiKey "+key).Code })
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != http.StatusOK {
+			t.Errorf("request %d: %d", i, c)
+		}
+	}
+	keys.mu.Lock()
+	defer keys.mu.Unlock()
+	if keys.lookups != 1 {
+		t.Errorf("%d lookups for 40 concurrent requests with one key, want 1", keys.lookups)
 	}
 }

@@ -192,3 +192,21 @@ func TestRetryAfterIsAPromise(t *testing.T) {
 		})
 	}
 }
+
+// TestSweeperReturnsLapsedLeases: without being asked, an instance gives back the unused
+// tokens of a lease whose TTL has passed.
+func TestSweeperReturnsLapsedLeases(t *testing.T) {
+	clk := newClock()
+	l := ratelimit.New(testenv.Firestore(t, testenv.Project(t)), clk.limiterOpt())
+	t.Cleanup(func() { _ = l.Close(t.Context()) })
+	admit(t, l, "live:org_1", ratelimit.Pro, 2) // leases 1, then 5: 4 unused
+	clk.advance(ratelimit.DefaultLeasePolicy(ratelimit.Limits{PerMinute: 300, Burst: 50}).TTL)
+	for deadline := time.Now().Add(10 * ratelimit.SweepInterval); l.Stats().Returned == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no token returned after %v: %+v", 10*ratelimit.SweepInterval, l.Stats())
+		}
+	}
+	if got := l.Stats().Returned; got != 4 {
+		t.Errorf("returned %d tokens, want the 4 unused", got)
+	}
+}
