@@ -1,6 +1,6 @@
 // For users building io.tokapi:sdk-kotlin with Gradle. Untested here: this machine has no
 // Maven access, so `make test` compiles the same sources with Debian's kotlinc instead
-// (sdks/kotlin/kotlin_test.go). The sources keep to Kotlin 1.3 (no sealed or fun interfaces).
+// (TestSDKs in sdks/sdktest). The sources keep to Kotlin 1.3 (no sealed or fun interfaces).
 plugins {
     kotlin("jvm") version "1.9.24"
     `java-library`

@@ -3,6 +3,10 @@ package sdktest_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +41,15 @@ var suites = []suite{
 		},
 	},
 	{
+		name:  "kotlin",
+		dir:   "kotlin",
+		setup: compileKotlin,
+		steps: [][]string{
+			{"java", "-cp", kotlinClasspath, "org.junit.runner.JUnitCore", "io.tokapi.sdk.TokClientTest"},
+			{"java", "-cp", kotlinClasspath, "io.tokapi.sdk.examples.QuickstartKt"},
+		},
+	},
+	{
 		name: "python",
 		dir:  "python",
 		env:  []string{"PYTHONPATH=src", "PYTHONDONTWRITEBYTECODE=1"},
@@ -47,7 +60,7 @@ var suites = []suite{
 	},
 }
 
-// TestSDKs runs the TypeScript and Python SDKs' own tests and quickstarts against the
+// TestSDKs runs the TypeScript, Kotlin and Python SDKs' own tests and quickstarts against the
 // stack sdktest.Start prepares, each in a subprocess with its environment.
 func TestSDKs(t *testing.T) {
 	for _, s := range suites {
@@ -111,6 +124,53 @@ func npmInstall(t *testing.T, dir string) {
 	}
 	run(context.Background(), t, dir, os.Environ(), "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
 	if err := os.WriteFile(stamp, lock, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The Kotlin SDK compiles with Debian's kotlinc (packages kotlin, libgoogle-gson-java and
+// junit4, which setup.sh installs) into build/classes; the JUnit tests and the example run
+// from there.
+var (
+	kotlinLibs      = []string{"/usr/share/java/gson.jar", "/usr/share/java/junit4.jar", "/usr/share/java/hamcrest-core.jar"}
+	kotlinClasspath = strings.Join(append([]string{"build/classes", "/usr/share/java/kotlin-stdlib.jar"}, kotlinLibs...), ":")
+)
+
+// compileKotlin compiles the SDK, its tests and its examples in one kotlinc run, unless
+// build/classes was compiled from the same sources (the stamp holds their hash).
+func compileKotlin(t *testing.T, dir string) {
+	t.Helper()
+	h := sha256.New()
+	for _, root := range []string{"src", "examples"} {
+		err := filepath.WalkDir(filepath.Join(dir, root), func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(path) //nolint:gosec // the SDK's own sources
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "%s %d\n", path, len(b))
+			h.Write(b)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	classes := filepath.Join(dir, "build", "classes")
+	stamp := filepath.Join(dir, "build", "classes.sha256")
+	if got, err := os.ReadFile(stamp); err == nil && string(got) == sum {
+		t.Logf("kotlinc: build/classes is up to date")
+		return
+	}
+	if err := os.RemoveAll(classes); err != nil {
+		t.Fatal(err)
+	}
+	run(t.Context(), t, dir, os.Environ(), "kotlinc", "-nowarn", "-cp", strings.Join(kotlinLibs, ":"),
+		"-d", "build/classes", "src/main/kotlin", "src/test/kotlin", "examples")
+	if err := os.WriteFile(stamp, []byte(sum), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }

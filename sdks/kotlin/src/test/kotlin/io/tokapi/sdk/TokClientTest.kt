@@ -25,7 +25,7 @@ import java.util.UUID
  */
 @FixMethodOrder(MethodSorters.NAME_ASCENDING)
 class TokClientTest {
-    private fun env(name: String) = System.getenv(name) ?: throw IllegalStateException("$name is not set: run through sdks/kotlin's Go test")
+    private fun env(name: String) = System.getenv(name) ?: throw IllegalStateException("$name is not set: run through sdks/sdktest's TestSDKs")
     private val apiUrl = env("TOK_API_URL")
     private val faultUrl = env("TOK_FAULT_URL")
     private val key = env("TOK_API_KEY")
