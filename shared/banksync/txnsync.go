@@ -447,12 +447,24 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
+// sameCounterparty compares the other side of two transactions of one account: the
+// creditor of an outbound one, the debtor of an inbound one. The account's own side is the
+// same on every transaction, so it says nothing about whether two entries are one.
 func sameCounterparty(a, b *transactions.Doc) bool {
-	ca, cb := a.CreditorIBAN+"|"+a.DebtorIBAN, b.CreditorIBAN+"|"+b.DebtorIBAN
-	if ca != "|" || cb != "|" {
-		return ca == cb
+	ia, na := counterparty(a)
+	ib, nb := counterparty(b)
+	if ia != "" || ib != "" {
+		return ia == ib
 	}
-	return a.CreditorName == b.CreditorName && a.DebtorName == b.DebtorName
+	return na == nb
+}
+
+// counterparty is the IBAN and name of the other side of a transaction.
+func counterparty(d *transactions.Doc) (iban, name string) {
+	if d.Direction == bank.DirectionInbound {
+		return d.DebtorIBAN, d.DebtorName
+	}
+	return d.CreditorIBAN, d.CreditorName
 }
 
 // sweep handles open pending transactions this complete sync did not see: first noted as
