@@ -19,6 +19,7 @@ import (
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/getkin/kin-openapi/openapi3filter"
 
+	"tokapi.io/tok/functions/accounts"
 	"tokapi.io/tok/functions/callback"
 	"tokapi.io/tok/functions/consents"
 	"tokapi.io/tok/functions/payments"
@@ -130,6 +131,9 @@ func setup(t *testing.T) *fixture {
 	mux.Handle("/v1/payments", ph)
 	mux.Handle("/v1/payments/", ph)
 	mux.Handle("/v1/consents", ch)
+	mux.Handle("/v1/funds-confirmations", ph)
+	ah := accounts.NewHandler(&accounts.Deps{Repo: conns.Repo})
+	mux.Handle("/v1/accounts", ah)
 	authn := auth.New(repo, pepper, ratelimit.New(fs))
 	api := httpapi.Middleware(project, authn.Middleware(mux))
 	cb := httpapi.Middleware(project, callback.NewHandler(&callback.Server{Conns: conns, States: states, PublicURL: publicURL, Now: clk.Now, Payments: svc}))
@@ -187,7 +191,12 @@ func (f *fixture) expect(r response, code int, what string) map[string]any {
 // the callback; it returns the callback's redirect to the organisation's app.
 func (f *fixture) authorise(redirectURL, user, decision string) *url.URL {
 	f.t.Helper()
-	loc := sandboxtest.SCA(f.t, f.browser, redirectURL, user, user, decision)
+	return f.follow(sandboxtest.SCA(f.t, f.browser, redirectURL, user, user, decision))
+}
+
+// follow sends the bank's redirect to the callback and returns where it sent the browser.
+func (f *fixture) follow(loc *url.URL) *url.URL {
+	f.t.Helper()
 	if !strings.HasPrefix(loc.String(), publicURL+"/v1/callback?") {
 		f.t.Fatalf("bank redirect %q", loc)
 	}

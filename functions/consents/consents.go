@@ -190,12 +190,12 @@ func checkAccess(access []string) ([]string, error) {
 	out := []string{}
 	for _, a := range access {
 		switch a {
-		case bank.AccessAccounts, bank.AccessBalances, bank.AccessTransactions:
+		case bank.AccessAccounts, bank.AccessBalances, bank.AccessTransactions, bank.AccessFunds:
 			if !slices.Contains(out, a) {
 				out = append(out, a)
 			}
 		default:
-			return nil, httpapi.InvalidField("access", "may hold only accounts, balances and transactions")
+			return nil, httpapi.InvalidField("access", "may hold only accounts, balances, transactions and funds")
 		}
 	}
 	if !slices.Contains(out, bank.AccessAccounts) {

@@ -4,6 +4,7 @@
 //	GET    /v1/payments               filters status, accountId, createdFrom, createdTo; newest first
 //	GET    /v1/payments/{id}          with statusHistory
 //	DELETE /v1/payments/{id}          developer; cancels an AWAITING_AUTHORIZATION or SCHEDULED payment
+//	POST   /v1/funds-confirmations    developer; {accountId, amount, currency} → {fundsAvailable}
 //
 // The bank sends the customer back to GET /v1/callback (functions/callback), which records
 // the SCA result; functions/paymentstatus follows the payment to its final status. A payment
@@ -55,6 +56,7 @@ func NewHandler(svc *payments.Service) http.Handler {
 	rt.Handle("GET /v1/payments", s.list)
 	rt.Handle("GET /v1/payments/{id}", s.get)
 	rt.Handle("DELETE /v1/payments/{id}", s.cancel)
+	rt.Handle("POST /v1/funds-confirmations", s.funds)
 	return rt
 }
 
@@ -127,6 +129,28 @@ func (s *server) cancel(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, payments.View(p, s.now()))
+	return nil
+}
+
+// funds answers whether an account covers an amount, from its bank's confirmation of funds.
+func (s *server) funds(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
+		return err
+	}
+	scope, err := s.scope(ctx)
+	if err != nil {
+		return err
+	}
+	var in payments.FundsRequest
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	ok, err := s.svc.ConfirmFunds(ctx, scope, in)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"fundsAvailable": ok, "checkedAt": s.now()})
 	return nil
 }
 

@@ -16,6 +16,8 @@ const (
 	AccessAccounts     = "accounts"
 	AccessBalances     = "balances"
 	AccessTransactions = "transactions"
+	// AccessFunds lets Tok ask the bank's confirmation of funds for the consent's accounts.
+	AccessFunds = "funds"
 )
 
 // Transaction statuses and directions.

@@ -27,6 +27,7 @@ const (
 	CodePayloadTooLarge      = "PAYLOAD_TOO_LARGE"
 	CodeUnsupportedMedia     = "UNSUPPORTED_MEDIA_TYPE"
 	CodeInternal             = "INTERNAL_ERROR"
+	CodeInsufficientFunds    = "INSUFFICIENT_FUNDS"
 )
 
 // ErrorSourceHeader tells the client an error came from the bank, not from Tok.

@@ -41,6 +41,8 @@ type Service struct {
 	Vault      *tokenvault.Vault
 	States     authstate.Store
 	Connectors Connectors
+	// Conns gives bank sessions of AIS connections (confirmation of funds).
+	Conns *connections.Service
 	// Polls (optional) starts the status poller after authorisation.
 	Polls PollRequester
 	// PublicURL is the API's base URL without /v1; the banks redirect to PublicURL/v1/callback.
@@ -69,6 +71,7 @@ func ForConnections(c *connections.Service, orgs callbackurl.Orgs, polls PollReq
 		Vault:      c.Vault,
 		States:     authstate.Store{Client: c.Repo.Client, Sealer: c.Vault.Sealer},
 		Connectors: c.Connectors,
+		Conns:      c,
 		Polls:      polls,
 		PublicURL:  publicURL,
 	}
@@ -118,6 +121,15 @@ func (s *Service) Initiate(ctx context.Context, scope store.Scope, req Request, 
 	d, err := s.Validator.Validate(ctx, scope, req)
 	if err != nil {
 		return Payment{}, err
+	}
+	if req.ConfirmFunds {
+		ok, err := s.confirmFunds(ctx, scope, *d.Account, d.Amount)
+		if err != nil {
+			return Payment{}, err
+		}
+		if !ok {
+			return Payment{}, insufficientFunds()
+		}
 	}
 	t := scope.Tenant()
 	conn, err := s.Connectors.For(t.Env, d.Bank.ID)

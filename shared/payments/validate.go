@@ -37,6 +37,8 @@ type Request struct {
 	CallbackURL    string `json:"callbackUrl"`
 	Instant        bool   `json:"instant"`
 	PSUIPAddress   string `json:"psuIpAddress"`
+	// ConfirmFunds asks the bank's confirmation of funds for accountId before initiating.
+	ConfirmFunds bool `json:"confirmFunds"`
 }
 
 // Limits of the text fields (ISO 20022: Max140Text, Max35Text, Max70Text).
@@ -119,6 +121,9 @@ func (v *Validator) Validate(ctx context.Context, scope store.Scope, req Request
 	d.PSUIPAddress = req.PSUIPAddress
 	if err := v.debtor(ctx, scope, req, &d); err != nil {
 		return Draft{}, err
+	}
+	if req.ConfirmFunds && d.Account == nil {
+		return Draft{}, httpapi.InvalidField("confirmFunds", "needs accountId: funds are confirmed for an account Tok has")
 	}
 	if err := checkBank(&d, cur); err != nil {
 		return Draft{}, err

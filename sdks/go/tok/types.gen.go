@@ -111,6 +111,7 @@ func (e BankStandard) Valid() bool {
 const (
 	ConsentAccessAccounts     ConsentAccess = "accounts"
 	ConsentAccessBalances     ConsentAccess = "balances"
+	ConsentAccessFunds        ConsentAccess = "funds"
 	ConsentAccessTransactions ConsentAccess = "transactions"
 )
 
@@ -120,6 +121,8 @@ func (e ConsentAccess) Valid() bool {
 	case ConsentAccessAccounts:
 		return true
 	case ConsentAccessBalances:
+		return true
+	case ConsentAccessFunds:
 		return true
 	case ConsentAccessTransactions:
 		return true
@@ -240,6 +243,7 @@ func (e ConsentStatus) Valid() bool {
 const (
 	CreateConsentRequestAccessAccounts     CreateConsentRequestAccess = "accounts"
 	CreateConsentRequestAccessBalances     CreateConsentRequestAccess = "balances"
+	CreateConsentRequestAccessFunds        CreateConsentRequestAccess = "funds"
 	CreateConsentRequestAccessTransactions CreateConsentRequestAccess = "transactions"
 )
 
@@ -249,6 +253,8 @@ func (e CreateConsentRequestAccess) Valid() bool {
 	case CreateConsentRequestAccessAccounts:
 		return true
 	case CreateConsentRequestAccessBalances:
+		return true
+	case CreateConsentRequestAccessFunds:
 		return true
 	case CreateConsentRequestAccessTransactions:
 		return true
@@ -286,6 +292,7 @@ const (
 	ErrorErrorCodeCONSENTREVOKED       ErrorErrorCode = "CONSENT_REVOKED"
 	ErrorErrorCodeFORBIDDEN            ErrorErrorCode = "FORBIDDEN"
 	ErrorErrorCodeIDEMPOTENCYKEYREUSED ErrorErrorCode = "IDEMPOTENCY_KEY_REUSED"
+	ErrorErrorCodeINSUFFICIENTFUNDS    ErrorErrorCode = "INSUFFICIENT_FUNDS"
 	ErrorErrorCodeINTERNALERROR        ErrorErrorCode = "INTERNAL_ERROR"
 	ErrorErrorCodeINVALIDAPIKEY        ErrorErrorCode = "INVALID_API_KEY"
 	ErrorErrorCodeMETHODNOTALLOWED     ErrorErrorCode = "METHOD_NOT_ALLOWED"
@@ -311,6 +318,8 @@ func (e ErrorErrorCode) Valid() bool {
 	case ErrorErrorCodeFORBIDDEN:
 		return true
 	case ErrorErrorCodeIDEMPOTENCYKEYREUSED:
+		return true
+	case ErrorErrorCodeINSUFFICIENTFUNDS:
 		return true
 	case ErrorErrorCodeINTERNALERROR:
 		return true
@@ -1272,7 +1281,7 @@ type ConsentStatus string
 
 // CreateConsentRequest defines model for CreateConsentRequest.
 type CreateConsentRequest struct {
-	// Access Default all three; accounts is always included.
+	// Access Default accounts, balances and transactions; accounts is always included. funds lets POST /v1/funds-confirmations and confirmFunds on payments ask the bank's confirmation of funds for the accounts.
 	Access *[]CreateConsentRequestAccess `json:"access,omitempty"`
 
 	// BankID Examples: erste-hr
@@ -1313,6 +1322,9 @@ type CreatePaymentRequest struct {
 
 	// CallbackURL Examples: https://app.bilko.io/payments/callback
 	CallbackURL string `json:"callbackUrl"`
+
+	// ConfirmFunds With accountId: ask the bank's confirmation of funds first (the consent needs access funds); an uncovered amount is 422 INSUFFICIENT_FUNDS and nothing is sent.
+	ConfirmFunds *bool `json:"confirmFunds,omitempty"`
 
 	// CreditorIban Examples: RS35105008123123123173
 	CreditorIban string `json:"creditorIban"`
@@ -1379,6 +1391,21 @@ type EventList struct {
 
 // EventType A domain event type. `webhook.ping` is sent only by POST /v1/webhooks/{id}/test, to that endpoint.
 type EventType string
+
+// FundsConfirmation defines model for FundsConfirmation.
+type FundsConfirmation struct {
+	CheckedAt      time.Time `json:"checkedAt"`
+	FundsAvailable bool      `json:"fundsAvailable"`
+}
+
+// FundsConfirmationRequest defines model for FundsConfirmationRequest.
+type FundsConfirmationRequest struct {
+	AccountID string `json:"accountId"`
+
+	// Amount Examples: 1500.00
+	Amount   string `json:"amount"`
+	Currency string `json:"currency"`
+}
 
 // KeyPair defines model for KeyPair.
 type KeyPair struct {
@@ -2381,6 +2408,9 @@ type CreateConsentJSONRequestBody = CreateConsentRequest
 
 // RenewConsentJSONRequestBody defines body for RenewConsent for application/json ContentType.
 type RenewConsentJSONRequestBody = RenewConsentRequest
+
+// ConfirmFundsJSONRequestBody defines body for ConfirmFunds for application/json ContentType.
+type ConfirmFundsJSONRequestBody = FundsConfirmationRequest
 
 // AddMemberJSONRequestBody defines body for AddMember for application/json ContentType.
 type AddMemberJSONRequestBody = AddMemberRequest
