@@ -1,4 +1,4 @@
-package payments_test
+package paymentflow_test
 
 import (
 	"strings"
