@@ -27,7 +27,6 @@ import (
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/store"
-	"tokapi.io/tok/shared/tenant"
 )
 
 func init() {
@@ -43,11 +42,7 @@ type Deps struct {
 
 // Scope is the caller's tenant scope.
 func (d *Deps) Scope(ctx context.Context) (store.Scope, error) {
-	t, err := tenant.From(ctx)
-	if err != nil {
-		return store.Scope{}, err
-	}
-	return store.For(d.Repo.Client, t), nil
+	return store.ForCaller(ctx, d.Repo.Client)
 }
 
 // Clock returns the current time (UTC).

@@ -14,7 +14,6 @@ import (
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/store"
-	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/transactions"
 )
 
@@ -55,7 +54,7 @@ func ToView(d *transactions.Doc) View {
 
 // account resolves the request's tenant scope and checked account.
 func (d *Deps) account(r *http.Request) (*firestore.DocumentRef, store.Scope, error) {
-	t, err := tenant.From(r.Context())
+	scope, err := d.Scope(r.Context())
 	if err != nil {
 		return nil, store.Scope{}, err
 	}
@@ -63,7 +62,6 @@ func (d *Deps) account(r *http.Request) (*firestore.DocumentRef, store.Scope, er
 	if !ids.Valid(ids.Account, id) {
 		return nil, store.Scope{}, httpapi.NotFound("Account " + id)
 	}
-	scope := store.For(d.Repo.Client, t)
 	return scope.Collection(transactions.AccountsCollection).Doc(id), scope, nil
 }
 

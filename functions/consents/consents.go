@@ -136,11 +136,7 @@ type renewRequest struct {
 }
 
 func (s *Server) scope(ctx context.Context) (store.Scope, error) {
-	t, err := tenant.From(ctx)
-	if err != nil {
-		return store.Scope{}, err
-	}
-	return store.For(s.Conns.Repo.Client, t), nil
+	return store.ForCaller(ctx, s.Conns.Repo.Client)
 }
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request) error {

@@ -28,7 +28,6 @@ import (
 	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/store"
-	"tokapi.io/tok/shared/tenant"
 )
 
 func init() {
@@ -65,11 +64,7 @@ func (s *server) now() time.Time {
 }
 
 func (s *server) scope(ctx context.Context) (store.Scope, error) {
-	t, err := tenant.From(ctx)
-	if err != nil {
-		return store.Scope{}, err
-	}
-	return store.For(s.svc.Store.FS, t), nil
+	return store.ForCaller(ctx, s.svc.Store.FS)
 }
 
 func (s *server) create(w http.ResponseWriter, r *http.Request) error {

@@ -4,6 +4,8 @@
 package store
 
 import (
+	"context"
+
 	"cloud.google.com/go/firestore"
 
 	"tokapi.io/tok/shared/tenant"
@@ -34,4 +36,14 @@ func (s Scope) Tenant() tenant.Tenant { return s.tenant }
 // Collection returns a collection under the tenant, e.g. "accounts" or "events".
 func (s Scope) Collection(name string) *firestore.CollectionRef {
 	return s.root.Collection(name)
+}
+
+// ForCaller returns the scope of the tenant the request's API key decided (tenant.From):
+// the start of every handler that reads or writes customer data.
+func ForCaller(ctx context.Context, client *firestore.Client) (Scope, error) {
+	t, err := tenant.From(ctx)
+	if err != nil {
+		return Scope{}, err
+	}
+	return For(client, t), nil
 }
