@@ -74,6 +74,10 @@ func (f *fakeBank) Session(context.Context, store.Scope, string, *connections.PS
 	return bank.Session{}, f, nil
 }
 
+func (f *fakeBank) EndAtBank(context.Context, store.Scope, string, error) (bool, error) {
+	return false, nil
+}
+
 var today = time.Date(2026, 4, 20, 0, 0, 0, 0, time.UTC)
 
 // gen makes n booked transactions numbered from start, spread over 300 days.

@@ -113,7 +113,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		}
 		scope := store.For(fs, t)
 		if !now.Before(c.ValidUntil) {
-			consent, changed, err := j.Conns.Repo.End(ctx, scope, c.ID, connections.StatusExpired, now)
+			consent, changed, err := j.Conns.Repo.End(ctx, scope, c.ID, connections.StatusExpired, "", now)
 			if err != nil {
 				return res, err
 			}

@@ -400,7 +400,7 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) error {
 	}
 	cx, err := s.Conns.Repo.Get(ctx, scope, c.ConnectionID)
 	if err == nil && cx.ConsentID == c.ID {
-		ended, _, err := s.Conns.Repo.End(ctx, scope, c.ConnectionID, connections.StatusRevoked, now)
+		ended, _, err := s.Conns.Repo.End(ctx, scope, c.ConnectionID, connections.StatusRevoked, connections.RevokedByOrganisation, now)
 		if err != nil {
 			return err
 		}
@@ -419,10 +419,11 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request) error {
 func markRevoked(ctx context.Context, scope store.Scope, c *connections.Consent, now time.Time) error {
 	ref := scope.Collection(connections.CollConsents).Doc(c.ID)
 	if _, err := ref.Update(ctx, []firestore.Update{{Path: "status", Value: connections.ConsentRevoked},
-		{Path: "revokedAt", Value: now}, {Path: "updatedAt", Value: now}}); err != nil {
+		{Path: "revokedAt", Value: now}, {Path: "revokedBy", Value: connections.RevokedByOrganisation},
+		{Path: "updatedAt", Value: now}}); err != nil {
 		return err
 	}
-	c.Status, c.RevokedAt, c.UpdatedAt = connections.ConsentRevoked, &now, now
+	c.Status, c.RevokedAt, c.RevokedBy, c.UpdatedAt = connections.ConsentRevoked, &now, connections.RevokedByOrganisation, now
 	return nil
 }
 

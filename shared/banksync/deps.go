@@ -22,6 +22,9 @@ type Connections interface {
 // needed (connections.Service). A non-nil psu marks a PSU-present session.
 type SessionSource interface {
 	Session(ctx context.Context, scope store.Scope, connectionID string, psu *connections.PSU) (bank.Session, bank.Connector, error)
+	// EndAtBank ends the connection and its consent when err says the bank revoked or
+	// expired it, publishing consent.revoked / consent.expired once.
+	EndAtBank(ctx context.Context, scope store.Scope, connectionID string, err error) (bool, error)
 }
 
 // Accounts maps bank accounts to Tok accounts (connections.Service).

@@ -152,6 +152,10 @@ func (s source) Session(_ context.Context, _ store.Scope, _ string, psu *connect
 	return sess, s.e.conn, nil
 }
 
+func (s source) EndAtBank(ctx context.Context, scope store.Scope, connectionID string, err error) (bool, error) {
+	return s.e.conns.EndAtBank(ctx, scope, connectionID, err)
+}
+
 func newEnv(t testing.TB, persona string, itemsPerPage int) *env {
 	t.Helper()
 	project := testenv.Project(t)
@@ -179,6 +183,7 @@ func newEnv(t testing.TB, persona string, itemsPerPage int) *env {
 	}
 	e := &env{t: t, fs: fs, clock: ck, counter: counter, conn: c, events: &fakeEvents{},
 		conns: &connections.Service{Repo: connections.NewRepo(fs), Connectors: connectors.New(catalogue, nil), Now: ck.Now}}
+	e.conns.Events = e.events
 	e.session = e.consent(t, srv, persona)
 	e.setTenant(t, tenant.Tenant{Env: tenant.Sandbox, OrgID: ids.New(ids.Organisation)})
 	return e

@@ -58,7 +58,11 @@ func (b *scriptedBank) StandingOrders(context.Context, bank.Session, string) ([]
 	return nil, bank.ErrNotSupported
 }
 
-type scriptedSource struct{ b *scriptedBank }
+// scriptedSource serves the scripted bank; consent endings go to the env's records.
+type scriptedSource struct {
+	source
+	b *scriptedBank
+}
 
 func (s scriptedSource) Session(context.Context, store.Scope, string, *connections.PSU) (bank.Session, bank.Connector, error) {
 	return bank.Session{BankConsentID: "scripted"}, s.b, nil
@@ -69,7 +73,7 @@ func scriptedEnv(t *testing.T) (*env, *scriptedBank, func() *banksync.Worker) {
 	b := &scriptedBank{}
 	return e, b, func() *banksync.Worker {
 		w := e.worker()
-		w.Sessions = scriptedSource{b}
+		w.Sessions = scriptedSource{source{e}, b}
 		return w
 	}
 }

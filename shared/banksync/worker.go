@@ -191,7 +191,11 @@ func (w *Worker) Handle(ctx context.Context, req Request) (Result, error) {
 		// which would spend accesses in a storm).
 		kind := bank.KindOf(err)
 		res.NextSyncAt = now.Add(30 * time.Minute)
-		if kind == bank.ConsentExpired || kind == bank.ConsentRevoked {
+		ended, endErr := w.Sessions.EndAtBank(ctx, scope, c.ID, err)
+		if endErr != nil {
+			return res, endErr // the consent must not stay AUTHORIZED: let a redelivery end it
+		}
+		if ended {
 			res.NextSyncAt = now.AddDate(0, 0, 1)
 		}
 		w.Log.WarnContext(ctx, "sync failed at the bank", "connectionId", c.ID, "kind", kind.String(), "error", err)

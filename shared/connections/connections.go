@@ -54,6 +54,12 @@ const (
 	ConsentReplaced = "REPLACED"
 )
 
+// Who revoked a consent (Consent.RevokedBy).
+const (
+	RevokedByBank         = "bank"         // the bank reported it revoked (by the PSU or the bank)
+	RevokedByOrganisation = "organisation" // DELETE /v1/consents/{id}
+)
+
 // Connection statuses. Only an ACTIVE connection whose ValidUntil is in the future may be
 // used (Connection.EffectiveStatus).
 const (
@@ -136,6 +142,7 @@ type Consent struct {
 	Error           string     `firestore:"error"`
 	AuthorizedAt    *time.Time `firestore:"authorizedAt"`
 	RevokedAt       *time.Time `firestore:"revokedAt"`
+	RevokedBy       string     `firestore:"revokedBy"` // RevokedByBank or RevokedByOrganisation
 	CreatedAt       time.Time  `firestore:"createdAt"`
 	UpdatedAt       time.Time  `firestore:"updatedAt"`
 }

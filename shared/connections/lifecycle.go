@@ -22,9 +22,10 @@ func consentStatusFor(st string) string {
 }
 
 // End marks a connection StatusRevoked or StatusExpired and its current consent REVOKED or
-// EXPIRED, destroying the tokens, in one transaction. changed is false when the connection
-// had already ended that way (nothing to publish).
-func (r *Repo) End(ctx context.Context, scope store.Scope, connectionID, st string, now time.Time) (Consent, bool, error) {
+// EXPIRED, destroying the tokens, in one transaction; by (RevokedByBank, RevokedByOrganisation)
+// is recorded as the consent's revokedBy when st is StatusRevoked. changed is false when the
+// connection had already ended that way (nothing to publish).
+func (r *Repo) End(ctx context.Context, scope store.Scope, connectionID, st, by string, now time.Time) (Consent, bool, error) {
 	cref := scope.Collection(CollConnections).Doc(connectionID)
 	var consent Consent
 	changed := false
@@ -67,8 +68,8 @@ func (r *Repo) End(ctx context.Context, scope store.Scope, connectionID, st stri
 		}
 		ups := []firestore.Update{{Path: "status", Value: consentStatusFor(st)}, {Path: "updatedAt", Value: now}}
 		if st == StatusRevoked {
-			ups = append(ups, firestore.Update{Path: "revokedAt", Value: now})
-			consent.RevokedAt = &now
+			ups = append(ups, firestore.Update{Path: "revokedAt", Value: now}, firestore.Update{Path: "revokedBy", Value: by})
+			consent.RevokedAt, consent.RevokedBy = &now, by
 		}
 		consent.Status, consent.UpdatedAt = consentStatusFor(st), now
 		return tx.Update(kref, ups)

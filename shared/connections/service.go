@@ -35,7 +35,7 @@ type Service struct {
 	Vault      *tokenvault.Vault
 	Connectors *connectors.Registry
 	// Events (optional) receives consent.revoked / consent.expired when a bank call shows the
-	// consent ended (HandleBankError).
+	// consent ended (EndAtBank).
 	Events Publisher
 	// Now is the clock (default time.Now).
 	Now func() time.Time
@@ -95,25 +95,32 @@ func (s *Service) Session(ctx context.Context, scope store.Scope, connectionID s
 	return sess, conn, nil
 }
 
-// HandleBankError records what a failed bank call says about the connection: a consent
-// expired or revoked at the bank ends the connection and its current consent (tokens
-// destroyed, consent.expired / consent.revoked published). It returns err unchanged, so
-// callers write `return connectors.APIError(svc.HandleBankError(ctx, scope, id, err))`.
-func (s *Service) HandleBankError(ctx context.Context, scope store.Scope, connectionID string, err error) error {
+// EndAtBank records what a failed bank call says about the connection: a consent expired
+// or revoked at the bank ends the connection and its current consent (tokens destroyed,
+// revokedBy "bank", consent.expired / consent.revoked published). ended is false when err
+// does not say the consent ended. The status change is one transaction that changes nothing
+// when it already happened, so a redelivered call publishes nothing again.
+func (s *Service) EndAtBank(ctx context.Context, scope store.Scope, connectionID string, err error) (ended bool, _ error) {
 	st := EndStatus(err)
 	if st == "" {
-		return err
+		return false, nil
 	}
-	consent, changed, endErr := s.Repo.End(ctx, scope, connectionID, st, s.now())
-	if endErr != nil || !changed {
-		return err
+	now := s.now()
+	consent, changed, endErr := s.Repo.End(ctx, scope, connectionID, st, RevokedByBank, now)
+	if endErr != nil {
+		return false, endErr
+	}
+	if !changed {
+		return true, nil
 	}
 	typ := EventConsentExpired
 	if st == StatusRevoked {
 		typ = EventConsentRevoked
 	}
-	_ = s.PublishConsentEvent(ctx, scope.Tenant(), typ, consent, "bank", s.now())
-	return err
+	if perr := s.PublishConsentEvent(ctx, scope.Tenant(), typ, consent, "bank", now); perr != nil {
+		return true, fmt.Errorf("publish %s: %w", typ, perr)
+	}
+	return true, nil
 }
 
 // PublishConsentEvent publishes a consent.* event with data {consentId, bankId, status,
