@@ -426,6 +426,21 @@ func TestDenialAndExpiry(t *testing.T) {
 	f.expect(f.call("POST", "/v1/consents/"+consentID+"/renew", keys.SandboxKey, `{"callbackUrl":"https://app.example.com/again"}`), 201, "renew expired")
 }
 
+// TestBankFailureIsConsentFailed: an authorisation the bank fails (not the PSU's refusal)
+// leaves the consent FAILED and publishes consent.failed, not consent.rejected.
+func TestBankFailureIsConsentFailed(t *testing.T) {
+	f := setup(t)
+	_, keys := f.org()
+	_, q := f.connect(keys.SandboxKey, "sandbox-rs", "down")
+	if q.Get("status") != "FAILED" {
+		t.Fatalf("down persona: %v", q)
+	}
+	evs := received(t, f.eventSub, 1, 10*time.Second)
+	if len(evs) != 1 || !strings.Contains(string(evs[0]), `"type":"consent.failed"`) || !strings.Contains(string(evs[0]), `"status":"FAILED"`) {
+		t.Errorf("events %q", evs)
+	}
+}
+
 // TestRevokedAtBank: a consent the PSU revokes at the bank is noticed by the next bank call
 // and handled as a deletion: connection and consent REVOKED, tokens gone, reads 403.
 func TestRevokedAtBank(t *testing.T) {
@@ -453,7 +468,13 @@ func TestRevokedAtBank(t *testing.T) {
 	if bank.KindOf(bankErr) != bank.ConsentRevoked {
 		t.Fatalf("the bank never reported the revocation: %v", bankErr)
 	}
-	apiErr := connectors.APIError(f.conns.HandleBankError(f.ctx, scope, cxnID, bankErr))
+	if ended, err := f.conns.EndAtBank(f.ctx, scope, cxnID, bankErr); err != nil || !ended {
+		t.Fatalf("EndAtBank: %v, %v", ended, err)
+	}
+	if k := f.expect(f.call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "consent"); k["revokedBy"] != "bank" {
+		t.Errorf("consent revokedBy %v, want bank", k["revokedBy"])
+	}
+	apiErr := connectors.APIError(bankErr)
 	if !strings.Contains(apiErr.Error(), "CONSENT_REVOKED") {
 		t.Errorf("mapped to %v", apiErr)
 	}

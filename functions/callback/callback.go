@@ -318,7 +318,11 @@ func (s *Server) fail(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		return err
 	}
 	c.Status, c.Error, c.UpdatedAt = status, code, now
-	s.publish(ctx, scope, connections.EventConsentRejected, c, code)
+	typ := connections.EventConsentRejected
+	if status == connections.ConsentFailed {
+		typ = connections.EventConsentFailed
+	}
+	s.publish(ctx, scope, typ, c, code)
 	return redirect(w, r, c.CallbackURL, c.ID, status, code)
 }
 

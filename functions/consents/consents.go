@@ -97,6 +97,7 @@ type ConsentJSON struct {
 	Error        *string    `json:"error,omitempty"`
 	AuthorizedAt *time.Time `json:"authorizedAt"`
 	RevokedAt    *time.Time `json:"revokedAt"`
+	RevokedBy    *string    `json:"revokedBy"`
 	CreatedAt    time.Time  `json:"createdAt"`
 	UpdatedAt    time.Time  `json:"updatedAt"`
 }
@@ -113,7 +114,7 @@ func toJSON(c connections.Consent, now time.Time) ConsentJSON {
 	out := ConsentJSON{ID: c.ID, Status: st, BankID: c.BankID, ConnectionID: c.ConnectionID, Access: c.Access,
 		CallbackURL: c.CallbackURL, AuthorizeBy: c.AuthorizeBy, ValidUntil: c.ValidUntil,
 		Renews: strp(c.Renews), ReplacedBy: strp(c.ReplacedBy), Error: strp(c.Error),
-		AuthorizedAt: c.AuthorizedAt, RevokedAt: c.RevokedAt, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		AuthorizedAt: c.AuthorizedAt, RevokedAt: c.RevokedAt, RevokedBy: strp(c.RevokedBy), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if st == connections.ConsentAwaiting {
 		out.RedirectURL = &c.RedirectURL
 	}

@@ -72,6 +72,7 @@ const (
 const (
 	EventConsentAuthorized = "consent.authorized"
 	EventConsentRejected   = "consent.rejected"
+	EventConsentFailed     = "consent.failed"
 	EventConsentRevoked    = "consent.revoked"
 	EventConsentExpiring   = "consent.expiring"
 	EventConsentExpired    = "consent.expired"

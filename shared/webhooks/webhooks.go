@@ -70,6 +70,7 @@ const (
 var EventTypes = []string{
 	"consent.authorized",
 	"consent.rejected",
+	"consent.failed",
 	"consent.revoked",
 	"consent.expiring",
 	"consent.expired",

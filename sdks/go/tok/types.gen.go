@@ -176,6 +176,21 @@ func (e ConsentExpiringEventType) Valid() bool {
 	}
 }
 
+// Defines values for ConsentFailedEventType.
+const (
+	ConsentFailedEventTypeConsentFailed ConsentFailedEventType = "consent.failed"
+)
+
+// Valid indicates whether the value is a known member of the ConsentFailedEventType enum.
+func (e ConsentFailedEventType) Valid() bool {
+	switch e {
+	case ConsentFailedEventTypeConsentFailed:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ConsentRejectedEventType.
 const (
 	ConsentRejectedEventTypeConsentRejected ConsentRejectedEventType = "consent.rejected"
@@ -350,6 +365,7 @@ const (
 	EventTypeConsentAuthorized     EventType = "consent.authorized"
 	EventTypeConsentExpired        EventType = "consent.expired"
 	EventTypeConsentExpiring       EventType = "consent.expiring"
+	EventTypeConsentFailed         EventType = "consent.failed"
 	EventTypeConsentRejected       EventType = "consent.rejected"
 	EventTypeConsentRevoked        EventType = "consent.revoked"
 	EventTypePaymentAuthorized     EventType = "payment.authorized"
@@ -375,6 +391,8 @@ func (e EventType) Valid() bool {
 	case EventTypeConsentExpired:
 		return true
 	case EventTypeConsentExpiring:
+		return true
+	case EventTypeConsentFailed:
 		return true
 	case EventTypeConsentRejected:
 		return true
@@ -1187,6 +1205,9 @@ type Consent struct {
 	ReplacedBy *string    `json:"replacedBy,omitempty"`
 	RevokedAt  *time.Time `json:"revokedAt"`
 
+	// RevokedBy Who revoked the consent: bank (revoked at the bank, e.g. by the PSU) or organisation (DELETE).
+	RevokedBy *string `json:"revokedBy"`
+
 	// Status AWAITING_AUTHORIZATION until the customer finishes the bank's SCA (until `authorizeBy`,
 	// then FAILED); AUTHORIZED; REJECTED (denied at the bank); FAILED (bank error or window
 	// closed); REVOKED (deleted, or revoked by the customer at the bank); EXPIRED (past
@@ -1243,6 +1264,17 @@ type ConsentExpiringEvent struct {
 
 // ConsentExpiringEventType defines model for ConsentExpiringEvent.Type.
 type ConsentExpiringEventType string
+
+// ConsentFailedEvent The authorisation failed at the bank (an error, not the PSU's refusal); status FAILED.
+type ConsentFailedEvent struct {
+	CreatedAt time.Time              `json:"createdAt"`
+	Data      ConsentEventData       `json:"data"`
+	ID        string                 `json:"id"`
+	Type      ConsentFailedEventType `json:"type"`
+}
+
+// ConsentFailedEventType defines model for ConsentFailedEvent.Type.
+type ConsentFailedEventType string
 
 // ConsentList defines model for ConsentList.
 type ConsentList struct {
@@ -2241,6 +2273,18 @@ type OnConsentExpiringParams struct {
 	WebhookSignature string `json:"webhook-signature"`
 }
 
+// OnConsentFailedParams defines parameters for OnConsentFailed.
+type OnConsentFailedParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
 // OnConsentRejectedParams defines parameters for OnConsentRejected.
 type OnConsentRejectedParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
@@ -2439,6 +2483,9 @@ type OnConsentExpiredJSONRequestBody = ConsentExpiredEvent
 // OnConsentExpiringJSONRequestBody defines body for OnConsentExpiring for application/json ContentType.
 type OnConsentExpiringJSONRequestBody = ConsentExpiringEvent
 
+// OnConsentFailedJSONRequestBody defines body for OnConsentFailed for application/json ContentType.
+type OnConsentFailedJSONRequestBody = ConsentFailedEvent
+
 // OnConsentRejectedJSONRequestBody defines body for OnConsentRejected for application/json ContentType.
 type OnConsentRejectedJSONRequestBody = ConsentRejectedEvent
 
@@ -2537,6 +2584,40 @@ func (t *Event) MergeConsentRejectedEvent(v ConsentRejectedEvent) error {
 		return err
 	}
 	b, err = runtime.JSONMerge(b, []byte(`{"type":"consent.rejected"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsConsentFailedEvent returns the union data inside the Event as a ConsentFailedEvent
+func (t Event) AsConsentFailedEvent() (ConsentFailedEvent, error) {
+	var body ConsentFailedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromConsentFailedEvent overwrites any union data inside the Event as the provided ConsentFailedEvent
+func (t *Event) FromConsentFailedEvent(v ConsentFailedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"consent.failed"}`))
+	t.union = b
+	return err
+}
+
+// MergeConsentFailedEvent performs a merge with any union data inside the Event, using the provided ConsentFailedEvent
+func (t *Event) MergeConsentFailedEvent(v ConsentFailedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"consent.failed"}`))
 	if err != nil {
 		return err
 	}
@@ -3078,6 +3159,8 @@ func (t Event) ValueByDiscriminator() (interface{}, error) {
 		return t.AsConsentExpiredEvent()
 	case "consent.expiring":
 		return t.AsConsentExpiringEvent()
+	case "consent.failed":
+		return t.AsConsentFailedEvent()
 	case "consent.rejected":
 		return t.AsConsentRejectedEvent()
 	case "consent.revoked":

@@ -768,6 +768,26 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "consent.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The authorisation failed at the bank (an error, not the PSU's refusal).
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours.
+         */
+        post: operations["onConsentFailed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "consent.revoked": {
         parameters: {
             query?: never;
@@ -1176,6 +1196,8 @@ export interface components {
             authorizedAt: string | null;
             /** Format: date-time */
             revokedAt: string | null;
+            /** @description Who revoked the consent: bank (revoked at the bank, e.g. by the PSU) or organisation (DELETE). */
+            revokedBy: string | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -1396,7 +1418,7 @@ export interface components {
          * @description A domain event type. `webhook.ping` is sent only by POST /v1/webhooks/{id}/test, to that endpoint.
          * @enum {string}
          */
-        EventType: "consent.authorized" | "consent.rejected" | "consent.revoked" | "consent.expiring" | "consent.expired" | "transactions.created" | "transactions.updated" | "transactions.removed" | "account.balance_updated" | "sync.failed" | "payment.created" | "payment.authorized" | "payment.completed" | "payment.rejected" | "payment.cancelled" | "payment.failed" | "webhook.ping";
+        EventType: "consent.authorized" | "consent.rejected" | "consent.failed" | "consent.revoked" | "consent.expiring" | "consent.expired" | "transactions.created" | "transactions.updated" | "transactions.removed" | "account.balance_updated" | "sync.failed" | "payment.created" | "payment.authorized" | "payment.completed" | "payment.rejected" | "payment.cancelled" | "payment.failed" | "webhook.ping";
         Webhook: {
             id: string;
             /**
@@ -1519,7 +1541,7 @@ export interface components {
          * @description A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated
          *     clients get one type per event (discriminated on `type`).
          */
-        Event: components["schemas"]["ConsentAuthorizedEvent"] | components["schemas"]["ConsentRejectedEvent"] | components["schemas"]["ConsentRevokedEvent"] | components["schemas"]["ConsentExpiringEvent"] | components["schemas"]["ConsentExpiredEvent"] | components["schemas"]["TransactionsCreatedEvent"] | components["schemas"]["TransactionsUpdatedEvent"] | components["schemas"]["TransactionsRemovedEvent"] | components["schemas"]["AccountBalanceUpdatedEvent"] | components["schemas"]["SyncFailedEvent"] | components["schemas"]["PaymentCreatedEvent"] | components["schemas"]["PaymentAuthorizedEvent"] | components["schemas"]["PaymentCompletedEvent"] | components["schemas"]["PaymentRejectedEvent"] | components["schemas"]["PaymentCancelledEvent"] | components["schemas"]["PaymentFailedEvent"] | components["schemas"]["PingEvent"];
+        Event: components["schemas"]["ConsentAuthorizedEvent"] | components["schemas"]["ConsentRejectedEvent"] | components["schemas"]["ConsentFailedEvent"] | components["schemas"]["ConsentRevokedEvent"] | components["schemas"]["ConsentExpiringEvent"] | components["schemas"]["ConsentExpiredEvent"] | components["schemas"]["TransactionsCreatedEvent"] | components["schemas"]["TransactionsUpdatedEvent"] | components["schemas"]["TransactionsRemovedEvent"] | components["schemas"]["AccountBalanceUpdatedEvent"] | components["schemas"]["SyncFailedEvent"] | components["schemas"]["PaymentCreatedEvent"] | components["schemas"]["PaymentAuthorizedEvent"] | components["schemas"]["PaymentCompletedEvent"] | components["schemas"]["PaymentRejectedEvent"] | components["schemas"]["PaymentCancelledEvent"] | components["schemas"]["PaymentFailedEvent"] | components["schemas"]["PingEvent"];
         EventList: {
             data: components["schemas"]["Event"][];
             hasMore: boolean;
@@ -1694,6 +1716,18 @@ export interface components {
              * @enum {string}
              */
             type: "consent.rejected";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["ConsentEventData"];
+        };
+        /** @description The authorisation failed at the bank (an error, not the PSU's refusal); status FAILED. */
+        ConsentFailedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "consent.failed";
             /** Format: date-time */
             createdAt: string;
             data: components["schemas"]["ConsentEventData"];
@@ -3758,6 +3792,35 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ConsentRejectedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onConsentFailed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ConsentFailedEvent"];
             };
         };
         responses: {

@@ -18,7 +18,7 @@ ERROR_CODES: tuple[str, ...] = ("INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_R
 """The error codes of the Tok error envelope."""
 
 ConsentStatus = Literal["AWAITING_AUTHORIZATION", "AUTHORIZED", "REJECTED", "FAILED", "REVOKED", "EXPIRED", "REPLACED"]
-EventType = Literal["consent.authorized", "consent.rejected", "consent.revoked", "consent.expiring", "consent.expired", "transactions.created", "transactions.updated", "transactions.removed", "account.balance_updated", "sync.failed", "payment.created", "payment.authorized", "payment.completed", "payment.rejected", "payment.cancelled", "payment.failed", "webhook.ping"]
+EventType = Literal["consent.authorized", "consent.rejected", "consent.failed", "consent.revoked", "consent.expiring", "consent.expired", "transactions.created", "transactions.updated", "transactions.removed", "account.balance_updated", "sync.failed", "payment.created", "payment.authorized", "payment.completed", "payment.rejected", "payment.cancelled", "payment.failed", "webhook.ping"]
 PaymentStatus = Literal["AWAITING_AUTHORIZATION", "SCHEDULED", "PENDING", "COMPLETED", "REJECTED", "CANCELLED", "FAILED"]
 PaymentStatusReason = Literal["INSUFFICIENT_FUNDS", "DENIED_BY_USER", "BANK_REJECTED", "AUTHORIZATION_EXPIRED", "AUTHORIZATION_FAILED", "BANK_UNAVAILABLE", "CANCELLED_BY_REQUEST", "CANCELLED_AT_BANK"]
 
@@ -261,6 +261,7 @@ class Consent(Model):
     error: Optional[str] = None
     authorized_at: Optional[str]
     revoked_at: Optional[str]
+    revoked_by: Optional[str]
     created_at: str
     updated_at: str
 
@@ -281,6 +282,7 @@ class Consent(Model):
             error=d.get("error"),
             authorized_at=d["authorizedAt"],
             revoked_at=d["revokedAt"],
+            revoked_by=d["revokedBy"],
             created_at=d["createdAt"],
             updated_at=d["updatedAt"],
         )
@@ -356,6 +358,25 @@ class ConsentExpiringEvent(Model):
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ConsentExpiringEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: ConsentEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class ConsentFailedEvent(Model):
+    """The authorisation failed at the bank (an error, not the PSU's refusal); status FAILED."""
+
+    id: str
+    type: Literal["consent.failed",]
+    created_at: str
+    data: ConsentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ConsentFailedEvent:
         return cls(
             id=d["id"],
             type=d["type"],
@@ -1428,12 +1449,13 @@ class WebhookWithSecret(Model):
         )
 
 
-Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, PaymentCreatedEvent, PaymentAuthorizedEvent, PaymentCompletedEvent, PaymentRejectedEvent, PaymentCancelledEvent, PaymentFailedEvent, PingEvent]
+Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentFailedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, PaymentCreatedEvent, PaymentAuthorizedEvent, PaymentCompletedEvent, PaymentRejectedEvent, PaymentCancelledEvent, PaymentFailedEvent, PingEvent]
 """A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated clients get one type per event (discriminated on `type`)."""
 
 _EVENT_VARIANTS: dict[str, Any] = {
     "consent.authorized": ConsentAuthorizedEvent,
     "consent.rejected": ConsentRejectedEvent,
+    "consent.failed": ConsentFailedEvent,
     "consent.revoked": ConsentRevokedEvent,
     "consent.expiring": ConsentExpiringEvent,
     "consent.expired": ConsentExpiredEvent,

@@ -68,6 +68,8 @@ data class Consent(
     val error: String? = null,
     val authorizedAt: String? = null,
     val revokedAt: String? = null,
+    /** Who revoked the consent: bank (revoked at the bank, e.g. by the PSU) or organisation (DELETE). */
+    val revokedBy: String? = null,
     val createdAt: String,
     val updatedAt: String
 )
@@ -333,6 +335,7 @@ data class Event(
         val TYPES: Map<String, Class<*>> = mapOf(
             "consent.authorized" to ConsentAuthorizedEvent::class.java,
             "consent.rejected" to ConsentRejectedEvent::class.java,
+            "consent.failed" to ConsentFailedEvent::class.java,
             "consent.revoked" to ConsentRevokedEvent::class.java,
             "consent.expiring" to ConsentExpiringEvent::class.java,
             "consent.expired" to ConsentExpiredEvent::class.java,
@@ -485,6 +488,14 @@ data class ConsentAuthorizedEvent(
 
 /** The PSU or the bank rejected the consent. */
 data class ConsentRejectedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: ConsentEventData
+)
+
+/** The authorisation failed at the bank (an error, not the PSU's refusal); status FAILED. */
+data class ConsentFailedEvent(
     val id: String,
     val type: String,
     val createdAt: String,
