@@ -3,6 +3,7 @@ package connections
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -121,6 +122,16 @@ func (s *Service) EndAtBank(ctx context.Context, scope store.Scope, connectionID
 		return true, fmt.Errorf("publish %s: %w", typ, perr)
 	}
 	return true, nil
+}
+
+// HandleBankError is EndAtBank for callers that answer the bank error itself: it returns err
+// unchanged, so they write `return connectors.APIError(svc.HandleBankError(ctx, scope, id, err))`.
+// A failure to record the ending is logged; the next bank call reports it again.
+func (s *Service) HandleBankError(ctx context.Context, scope store.Scope, connectionID string, err error) error {
+	if _, endErr := s.EndAtBank(ctx, scope, connectionID, err); endErr != nil {
+		slog.WarnContext(ctx, "record consent ended at the bank", "connectionId", connectionID, "error", endErr)
+	}
+	return err
 }
 
 // PublishConsentEvent publishes a consent.* event with data {consentId, bankId, status,
