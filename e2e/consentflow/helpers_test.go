@@ -32,6 +32,7 @@ import (
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/idempotency"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/ratelimit"
 	"tokapi.io/tok/shared/sandboxbank"
@@ -138,7 +139,7 @@ func setup(t *testing.T) *fixture {
 	mux.Handle("/v1/accounts", ah)
 	mux.Handle("/v1/accounts/", ah)
 	authn := auth.New(repo, pepper, ratelimit.New(fs))
-	api := httpapi.Middleware(project, authn.Middleware(mux))
+	api := httpapi.Middleware(project, authn.Middleware((&idempotency.Store{Client: fs, Secret: pepper}).Middleware(mux)))
 	cb := httpapi.Middleware(project, callback.NewHandler(&callback.Server{Conns: conns, States: states,
 		Sync: banksync.NewRequestPublisher(ps, ""), PublicURL: publicURL}))
 	return &fixture{t: t, ctx: ctx, fs: fs, conns: conns, repo: repo, api: api, callback: cb,

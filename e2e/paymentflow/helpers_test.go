@@ -33,6 +33,7 @@ import (
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/idempotency"
 	"tokapi.io/tok/shared/orgs"
 	pay "tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/ratelimit"
@@ -135,7 +136,8 @@ func setup(t *testing.T) *fixture {
 	ah := accounts.NewHandler(&accounts.Deps{Repo: conns.Repo})
 	mux.Handle("/v1/accounts", ah)
 	authn := auth.New(repo, pepper, ratelimit.New(fs))
-	api := httpapi.Middleware(project, authn.Middleware(mux))
+	// As shared/platform serves it: every POST honours Idempotency-Key.
+	api := httpapi.Middleware(project, authn.Middleware((&idempotency.Store{Client: fs, Secret: pepper, Now: clk.Now}).Middleware(mux)))
 	cb := httpapi.Middleware(project, callback.NewHandler(&callback.Server{Conns: conns, States: states, PublicURL: publicURL, Now: clk.Now, Payments: svc}))
 	return &fixture{t: t, ctx: ctx, fs: fs, clock: clk, svc: svc, api: api, callback: cb, repo: repo, ps: ps, project: project,
 		browser: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},

@@ -35,6 +35,15 @@ import (
 	"tokapi.io/tok/shared/tenant"
 )
 
+// Bounds on what a client may send, as the load balancer bounds them: how long the body may
+// take to arrive, and how large it may be. Functions never see a partial or malformed body.
+const (
+	BodyReadTimeout = 10 * time.Second
+	MaxBodyBytes    = 1 << 20
+	// requestTimeout is the load balancer's backend timeout; functions set shorter deadlines.
+	requestTimeout = 60 * time.Second
+)
+
 // Gateway routes HTTP requests and Pub/Sub pushes to function instances.
 type Gateway struct {
 	manifest *manifest.Manifest
@@ -92,6 +101,7 @@ func newProxy(name string, target *url.URL) *httputil.ReverseProxy {
 			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			w.Header().Set(httpapi.RequestIDHeader, httpapi.RequestID(r.Context()))
 			slog.ErrorContext(r.Context(), "function unreachable", "function", name, "error", err)
 			httpapi.WriteError(w, r, &httpapi.Error{Status: http.StatusBadGateway, Code: httpapi.CodeInternal,
 				Message: "The function serving this path is not reachable.", Err: err})
@@ -103,21 +113,67 @@ func newProxy(name string, target *url.URL) *httputil.ReverseProxy {
 // tenant.Sandbox). Like the URL map's header action for that host, it sets
 // tenant.EnvironmentHeader to env, replacing whatever the client sent.
 func (g *Gateway) API(env string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return httpapi.MiddlewareWithTimeout(g.project, requestTimeout, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set(tenant.EnvironmentHeader, env)
-		f, ok := g.manifest.Route(r.URL.Path)
-		if !ok {
-			// Like the URL map's default service: the function authenticates the request
-			// and answers 404 in the envelope, with the caller's rate-limit headers.
-			if f, ok = g.manifest.DefaultHTTP(); !ok {
-				httpapi.Middleware(g.project, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					httpapi.WriteError(w, r, httpapi.NotFound("No endpoint at "+r.URL.Path+"; it"))
-				})).ServeHTTP(w, r)
-				return
-			}
+		g.route(w, r)
+	}))
+}
+
+// route answers, in the envelope, what no function may see (a path that is not canonical,
+// a body that is malformed, too large or too slow), and proxies the rest to the function
+// whose routes own the path; the function's response carries its own request ID.
+func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
+	if !httpapi.CanonicalPath(r.URL) {
+		httpapi.WriteError(w, r, httpapi.NotFoundPath(r))
+		return
+	}
+	f, ok := g.manifest.Route(r.URL.Path)
+	if !ok {
+		// Like the URL map's default service: the function authenticates the request and
+		// answers 404 in the envelope, with the caller's rate-limit headers.
+		if f, ok = g.manifest.DefaultHTTP(); !ok {
+			httpapi.WriteError(w, r, httpapi.NotFoundPath(r))
+			return
 		}
-		g.proxies[f.Name].ServeHTTP(w, r)
-	})
+	}
+	if err := bufferBody(w, r); err != nil {
+		w.Header().Set("Connection", "close")
+		httpapi.WriteError(w, r, err)
+		return
+	}
+	w.Header().Del(httpapi.RequestIDHeader)
+	g.proxies[f.Name].ServeHTTP(w, r)
+}
+
+// bufferBody reads the whole request body within BodyReadTimeout and replaces it with the
+// bytes read, so the function gets a complete body with its length.
+func bufferBody(w http.ResponseWriter, r *http.Request) error {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(BodyReadTimeout))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	_ = rc.SetReadDeadline(time.Time{})
+	var tooLarge *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &tooLarge):
+		return &httpapi.Error{Status: http.StatusRequestEntityTooLarge, Code: httpapi.CodePayloadTooLarge,
+			Message: fmt.Sprintf("The request body is larger than %d bytes.", tooLarge.Limit)}
+	case errors.As(err, &netErr) && netErr.Timeout():
+		return &httpapi.Error{Status: http.StatusRequestTimeout, Code: httpapi.CodeRequestTimeout,
+			Message: fmt.Sprintf("The request body did not arrive within %s.", BodyReadTimeout), Err: err}
+	default:
+		return &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeValidation,
+			Message: "The request body could not be read: it ended early or its chunked encoding is malformed.", Err: err}
+	}
+	_ = r.Body.Close()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	r.TransferEncoding = nil
+	return nil
 }
 
 // Pushes returns Eventarc's handler: POST /<push token>/<function> from a push subscription

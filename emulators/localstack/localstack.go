@@ -137,7 +137,7 @@ func (st *Stack) APIURL(key string) string {
 }
 
 func (st *Stack) serve(ln net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
 	st.servers = append(st.servers, srv)
 	go func() { _ = srv.Serve(ln) }()
 }

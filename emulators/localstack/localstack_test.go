@@ -87,6 +87,8 @@ func TestStack(t *testing.T) {
 		}
 	})
 
+	t.Run("broken HTTP is answered in the envelope", func(t *testing.T) { testBrokenHTTP(t, st, keys.LiveKey) })
+
 	t.Run("a free organisation is limited after its burst of 10", func(t *testing.T) {
 		_, free, err := st.CreateOrg(ctx, "Free Ltd", orgs.TierFree, nil)
 		if err != nil {

@@ -218,7 +218,7 @@ func (d *Deps) list(w http.ResponseWriter, r *http.Request) error {
 		items = append(items, toJSON(a, st))
 	}
 	page, err := httpapi.NewList(items, limit, func(a AccountJSON) (string, error) {
-		return httpapi.EncodeCursor(listCursor{ID: a.ID})
+		return httpapi.EncodeCursor(r, listCursor{ID: a.ID})
 	})
 	if err != nil {
 		return err

@@ -192,7 +192,7 @@ func (d *Deps) listTransactions(w http.ResponseWriter, r *http.Request) error {
 	}
 	l, err := httpapi.NewList(views, limit, func(v View) (string, error) {
 		last := out[limit-1] // NewList asks only when there is a next page
-		return httpapi.EncodeCursor(transactionsCursor{AsOf: asOf, Date: last.Date, ID: v.ID, Filter: filter})
+		return httpapi.EncodeCursor(r, transactionsCursor{AsOf: asOf, Date: last.Date, ID: v.ID, Filter: filter})
 	})
 	if err != nil {
 		return err
@@ -312,7 +312,7 @@ func (d *Deps) transactionChanges(w http.ResponseWriter, r *http.Request) error 
 	if !page.HasMore {
 		next = st.SeqCommitted // nothing more up to the snapshot: resume after it
 	}
-	if page.NextCursor, err = httpapi.EncodeCursor(changesCursor{Seq: next}); err != nil {
+	if page.NextCursor, err = httpapi.EncodeCursor(r, changesCursor{Seq: next}); err != nil {
 		return err
 	}
 	httpapi.WriteJSON(w, http.StatusOK, page)
@@ -385,7 +385,7 @@ func (d *Deps) listStandingOrders(w http.ResponseWriter, r *http.Request) error 
 		views = append(views, soView(&doc))
 	}
 	l, err := httpapi.NewList(views, limit, func(v StandingOrderView) (string, error) {
-		return httpapi.EncodeCursor(soCursor{ID: v.ID})
+		return httpapi.EncodeCursor(r, soCursor{ID: v.ID})
 	})
 	if err != nil {
 		return err

@@ -30,8 +30,12 @@ import (
 	"tokapi.io/tok/shared/store"
 )
 
+// requestTimeout is the callback's deadline: the token exchange and the first reads of
+// accounts and balances are several bank calls while the customer's browser waits.
+const requestTimeout = 30 * time.Second
+
 func init() {
-	platform.HTTP("Callback", build, platform.Public())
+	platform.HTTP("Callback", build, platform.Public(), platform.Timeout(requestTimeout))
 }
 
 func build(ctx context.Context, env *platform.Env) (http.Handler, error) {

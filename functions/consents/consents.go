@@ -30,7 +30,6 @@ import (
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/httpapi"
-	"tokapi.io/tok/shared/idempotency"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/platform"
@@ -59,7 +58,6 @@ type Server struct {
 	Orgs      *orgs.Repo
 	PublicURL string // the API's base URL without /v1; the callback is PublicURL + "/v1/callback"
 	Now       func() time.Time
-	idem      *idempotency.Store
 }
 
 func (s *Server) now() time.Time {
@@ -71,13 +69,12 @@ func (s *Server) now() time.Time {
 
 // NewHandler returns the function's routes. Requests must carry an auth.Caller.
 func NewHandler(s *Server) http.Handler {
-	s.idem = &idempotency.Store{Client: s.Conns.Repo.Client, Now: s.Now}
 	rt := httpapi.NewRouter()
-	rt.Handle("POST /v1/consents", s.idem.Wrap(s.create))
+	rt.Handle("POST /v1/consents", s.create)
 	rt.Handle("GET /v1/consents", s.list)
 	rt.Handle("GET /v1/consents/{id}", s.get)
 	rt.Handle("DELETE /v1/consents/{id}", s.delete)
-	rt.Handle("POST /v1/consents/{id}/renew", s.idem.Wrap(s.renew))
+	rt.Handle("POST /v1/consents/{id}/renew", s.renew)
 	return rt
 }
 
@@ -354,7 +351,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 		items = append(items, toJSON(c, now))
 	}
 	page, err := httpapi.NewList(items, limit, func(c ConsentJSON) (string, error) {
-		return httpapi.EncodeCursor(listCursor{CreatedAt: c.CreatedAt, ID: c.ID})
+		return httpapi.EncodeCursor(r, listCursor{CreatedAt: c.CreatedAt, ID: c.ID})
 	})
 	if err != nil {
 		return err

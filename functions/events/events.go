@@ -136,7 +136,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) error {
 		items = append(items, out(rec))
 	}
 	page, err := httpapi.NewList(items, limit, func(e eventJSON) (string, error) {
-		return httpapi.EncodeCursor(cursor{CreatedAt: e.CreatedAt, ID: e.ID})
+		return httpapi.EncodeCursor(r, cursor{CreatedAt: e.CreatedAt, ID: e.ID})
 	})
 	if err != nil {
 		return err

@@ -24,7 +24,6 @@ package organisation
 import (
 	"bufio"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -439,42 +438,23 @@ func (s *server) removeMember(w http.ResponseWriter, r *http.Request) error {
 
 // ---- lists
 
-const (
-	defaultLimit = 100
-	maxLimit     = 500
-)
-
 type page struct {
+	r     *http.Request
 	limit int
 	after string // the ID of the last item of the previous page
 }
 
-// parsePage reads limit (1-500, default 100) and cursor. A cursor is opaque to clients:
-// the base64url of the last ID of the previous page.
+// parsePage reads limit and the signed cursor, which holds the last ID of the previous page.
 func parsePage(r *http.Request) (page, error) {
-	p := page{limit: defaultLimit}
-	q := r.URL.Query()
-	if v := q.Get("limit"); v != "" || q.Has("limit") {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > maxLimit {
-			return page{}, httpapi.InvalidField("limit", "must be a whole number from 1 to "+strconv.Itoa(maxLimit))
-		}
-		p.limit = n
+	limit, err := httpapi.ParseLimit(r)
+	if err != nil {
+		return page{}, err
 	}
-	if v := q.Get("cursor"); v != "" || q.Has("cursor") {
-		b, err := base64.RawURLEncoding.DecodeString(v)
-		if err != nil || (!ids.Valid(ids.APIKey, string(b)) && !ids.Valid(ids.Member, string(b))) {
-			return page{}, httpapi.InvalidField("cursor", "is not a cursor this API returned")
-		}
-		p.after = string(b)
+	p := page{r: r, limit: limit}
+	if _, err := httpapi.DecodeCursor(r, &p.after); err != nil {
+		return page{}, err
 	}
 	return p, nil
-}
-
-type listJSON[T any] struct {
-	Data       []T     `json:"data"`
-	HasMore    bool    `json:"hasMore"`
-	NextCursor *string `json:"nextCursor"`
 }
 
 // writePage answers one page of items (all of them, in order, held in memory: an
@@ -494,9 +474,12 @@ func writePage[T any](w http.ResponseWriter, p page, items []T, id func(T) strin
 		}
 	}
 	end := min(start+p.limit, len(items))
-	out := listJSON[T]{Data: items[start:end], HasMore: end < len(items)}
+	out := httpapi.List[T]{Data: items[start:end], HasMore: end < len(items)}
 	if out.HasMore {
-		c := base64.RawURLEncoding.EncodeToString([]byte(id(items[end-1])))
+		c, err := httpapi.EncodeCursor(p.r, id(items[end-1]))
+		if err != nil {
+			return err
+		}
 		out.NextCursor = &c
 	}
 	httpapi.WriteJSON(w, http.StatusOK, out)

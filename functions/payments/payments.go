@@ -22,7 +22,6 @@ import (
 	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/httpapi"
-	"tokapi.io/tok/shared/idempotency"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/payments"
@@ -43,15 +42,14 @@ func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
 }
 
 type server struct {
-	svc  *payments.Service
-	idem *idempotency.Store
+	svc *payments.Service
 }
 
 // NewHandler returns the function's routes. Requests must carry an auth.Caller.
 func NewHandler(svc *payments.Service) http.Handler {
-	s := &server{svc: svc, idem: &idempotency.Store{Client: svc.Store.FS, Now: svc.Store.Now}}
+	s := &server{svc: svc}
 	rt := httpapi.NewRouter()
-	rt.Handle("POST /v1/payments", s.idem.Wrap(s.create))
+	rt.Handle("POST /v1/payments", s.create)
 	rt.Handle("GET /v1/payments", s.list)
 	rt.Handle("GET /v1/payments/{id}", s.get)
 	rt.Handle("DELETE /v1/payments/{id}", s.cancel)
@@ -202,7 +200,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) error {
 		items = append(items, payments.View(p, now))
 	}
 	page, err := httpapi.NewList(items, limit, func(p payments.JSON) (string, error) {
-		return httpapi.EncodeCursor(listCursor{CreatedAt: p.CreatedAt, ID: p.ID})
+		return httpapi.EncodeCursor(r, listCursor{CreatedAt: p.CreatedAt, ID: p.ID})
 	})
 	if err != nil {
 		return err

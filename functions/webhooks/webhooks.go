@@ -359,7 +359,7 @@ func (s *server) deliveries(w http.ResponseWriter, r *http.Request) error {
 		out = append(out, deliveryOut(d))
 	}
 	page, err := httpapi.NewList(out, limit, func(d deliveryJSON) (string, error) {
-		return httpapi.EncodeCursor(wh.DeliveryCursor{CreatedAt: d.CreatedAt, ID: d.ID})
+		return httpapi.EncodeCursor(r, wh.DeliveryCursor{CreatedAt: d.CreatedAt, ID: d.ID})
 	})
 	if err != nil {
 		return err

@@ -58,10 +58,11 @@ const AddressTier = ratelimit.Free
 
 // Authenticator is the middleware's state for one instance.
 type Authenticator struct {
-	keys    Keys
-	pepper  []byte
-	limiter Limiter
-	now     func() time.Time
+	keys      Keys
+	pepper    []byte
+	cursorKey []byte
+	limiter   Limiter
+	now       func() time.Time
 	// apiURLs are the base URLs of the two API hosts by environment, for the answer to a
 	// key sent to the other environment's host.
 	apiURLs map[string]string
@@ -91,7 +92,7 @@ func WithAPIURLs(live, sandbox string) Option {
 // New returns an Authenticator. limiter limits organisations by their ID and, before any
 // key lookup, client addresses by "addr:<address>".
 func New(keys Keys, pepper []byte, limiter Limiter, opts ...Option) *Authenticator {
-	a := &Authenticator{keys: keys, pepper: pepper, limiter: limiter, now: time.Now, cache: map[string]cached{}, flights: map[string]*flight{}}
+	a := &Authenticator{keys: keys, pepper: pepper, cursorKey: httpapi.DeriveCursorKey(pepper), limiter: limiter, now: time.Now, cache: map[string]cached{}, flights: map[string]*flight{}}
 	for _, o := range opts {
 		o(a)
 	}
@@ -117,7 +118,8 @@ func (a *Authenticator) wrongHost(keyEnv string) *httpapi.Error {
 }
 
 // Middleware authenticates the request, applies the rate limit and the read_only rule,
-// and hands the handler a context carrying the Caller and its tenant. A request that came
+// and hands the handler a context carrying the Caller, its tenant, and the key that signs
+// list cursors (derived from the pepper, so no other secret needs provisioning). A request that came
 // in on one environment's host (tenant.EnvironmentHeader, set by the load balancer) is
 // refused with the other environment's key before the key is looked up; without the header
 // (a caller inside the project) the key alone decides. Every response of an
@@ -145,7 +147,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			httpapi.WriteError(w, r, httpapi.Forbidden("This API key is read_only; it may only make GET requests."))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(WithCaller(ctx, caller)))
+		next.ServeHTTP(w, r.WithContext(httpapi.WithCursorKey(WithCaller(ctx, caller), a.cursorKey)))
 	})
 }
 

@@ -9,6 +9,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Error codes of the Tok API (design.md section 5 and the API overview).
@@ -28,6 +32,8 @@ const (
 	CodeUnsupportedMedia     = "UNSUPPORTED_MEDIA_TYPE"
 	CodeInternal             = "INTERNAL_ERROR"
 	CodeInsufficientFunds    = "INSUFFICIENT_FUNDS"
+	CodeServiceUnavailable   = "SERVICE_UNAVAILABLE"
+	CodeRequestTimeout       = "REQUEST_TIMEOUT"
 )
 
 // ErrorSourceHeader tells the client an error came from the bank, not from Tok.
@@ -90,6 +96,32 @@ func Internal(err error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "An internal error occurred. Retry later, quoting the request ID if it persists.", Err: err}
 }
 
+// RetryAfterUnavailable is the Retry-After, in seconds, of a 503 SERVICE_UNAVAILABLE.
+const RetryAfterUnavailable = 2
+
+// Unavailable is a 503 for a dependency (Firestore, KMS, Secret Manager, Pub/Sub) that did
+// not answer within the request's deadline.
+func Unavailable(err error) *Error {
+	return &Error{Status: http.StatusServiceUnavailable, Code: CodeServiceUnavailable,
+		Message: "A service Tok depends on did not answer in time. Retry after the Retry-After delay.", Err: err}
+}
+
+// dependencyTimedOut reports whether err says a dependency did not answer in time: the
+// request's deadline passed, or a gRPC call ended DeadlineExceeded or Unavailable.
+func dependencyTimedOut(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var grpcErr interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &grpcErr) {
+		switch grpcErr.GRPCStatus().Code() {
+		case codes.DeadlineExceeded, codes.Unavailable:
+			return true
+		}
+	}
+	return false
+}
+
 type envelope struct {
 	Error envelopeBody `json:"error"`
 }
@@ -109,9 +141,15 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.As(err, &apiErr) {
 		apiErr = Internal(err)
 	}
+	if apiErr.Code == CodeInternal && apiErr.Status == http.StatusInternalServerError && dependencyTimedOut(err) {
+		apiErr = Unavailable(err)
+	}
+	if apiErr.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", strconv.Itoa(RetryAfterUnavailable))
+	}
 	ctx := r.Context()
 	switch {
-	case apiErr.Status >= 500 && errors.Is(err, context.Canceled):
+	case apiErr.Status >= 500 && errors.Is(err, context.Canceled) && !errors.Is(ctx.Err(), context.DeadlineExceeded):
 		slog.InfoContext(ctx, "request cancelled", "error", err)
 	case apiErr.Status >= 500:
 		slog.ErrorContext(ctx, "request failed", "code", apiErr.Code, "error", err)

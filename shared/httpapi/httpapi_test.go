@@ -2,18 +2,24 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/ids"
 )
 
 type createThing struct {
-	Name  string `json:"name"`
-	Count int    `json:"count"`
+	Name  string           `json:"name"`
+	Count int              `json:"count"`
+	Tags  []map[string]int `json:"tags,omitempty"`
 }
 
 func testHandler() http.Handler {
@@ -32,7 +38,14 @@ func testHandler() http.Handler {
 	rt.Handle("GET /v1/panic", func(http.ResponseWriter, *http.Request) error {
 		panic("secret internal detail")
 	})
-	return Middleware("p", rt)
+	rt.Handle("GET /v1/slow", func(_ http.ResponseWriter, r *http.Request) error {
+		<-r.Context().Done() // a dependency that never answers
+		return fmt.Errorf("read thing: %w", r.Context().Err())
+	})
+	rt.Handle("GET /v1/unavailable", func(http.ResponseWriter, *http.Request) error {
+		return fmt.Errorf("read thing: %w", status.Error(codes.Unavailable, "connection refused"))
+	})
+	return MiddlewareWithTimeout("p", 100*time.Millisecond, rt)
 }
 
 type envelopeJSON struct {
@@ -57,6 +70,18 @@ func TestErrorsAreEnvelopes(t *testing.T) {
 		{"wrong type", "POST", "/v1/things", "", `{"count":"three"}`, 400, CodeValidation, "count"},
 		{"trailing data", "POST", "/v1/things", "", `{"name":"a"} {"name":"b"}`, 400, CodeValidation, ""},
 		{"array not object", "POST", "/v1/things", "", `[1]`, 400, CodeValidation, ""},
+		{"duplicate key", "POST", "/v1/things", "", `{"name":"a","name":"b"}`, 400, CodeValidation, "name"},
+		{"duplicate nested key", "POST", "/v1/things", "", `{"name":"a","tags":[{"k":1},{"k":2,"k":3}]}`, 400, CodeValidation, "tags[1].k"},
+		{"invalid UTF-8", "POST", "/v1/things", "", "{\"name\":\"a\xff\"}", 400, CodeValidation, ""},
+		{"null body", "POST", "/v1/things", "", `null`, 400, CodeValidation, ""},
+		{"null field", "POST", "/v1/things", "", `{"name":null}`, 400, CodeValidation, "name"},
+		{"null in array", "POST", "/v1/things", "", `{"tags":[{"k":1},null]}`, 400, CodeValidation, "tags[1]"},
+		{"dot-dot segment", "GET", "/v1/things/x/../y", "", ``, 404, CodeNotFound, ""},
+		{"encoded dot-dot segment", "GET", "/v1/things/%2e%2e/y", "", ``, 404, CodeNotFound, ""},
+		{"double slash", "GET", "/v1//things/x", "", ``, 404, CodeNotFound, ""},
+		{"dot segment", "GET", "/v1/./things/x", "", ``, 404, CodeNotFound, ""},
+		{"dependency deadline", "GET", "/v1/slow", "", ``, 503, CodeServiceUnavailable, ""},
+		{"dependency unavailable", "GET", "/v1/unavailable", "", ``, 503, CodeServiceUnavailable, ""},
 		{"oversized body", "POST", "/v1/things", "", `{"name":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, 413, CodePayloadTooLarge, ""},
 		{"wrong content type", "POST", "/v1/things", "text/plain", `{"name":"a"}`, 415, CodeUnsupportedMedia, ""},
 		{"wrong method", "DELETE", "/v1/things", "", ``, 405, CodeMethodNotAllowed, ""},
@@ -94,6 +119,9 @@ func TestErrorsAreEnvelopes(t *testing.T) {
 			if strings.Contains(rec.Body.String(), "secret internal detail") || strings.Contains(rec.Body.String(), "goroutine") {
 				t.Errorf("internal detail leaked: %s", rec.Body)
 			}
+			if c.status == 503 && rec.Header().Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
 			if c.status == 405 && rec.Header().Get("Allow") == "" {
 				t.Error("405 without Allow header")
 			}
@@ -117,15 +145,16 @@ func TestValidRequestAndRequestIDs(t *testing.T) {
 		}
 		seen[id] = true
 	}
-	// A well-formed upstream ID (the gateway's) is kept; anything else is replaced.
-	upstream := ids.New(ids.Request)
-	for in, keep := range map[string]bool{upstream: true, "req_forged<script>": false} {
+	// A client's X-Request-Id, even a well-formed one, is never Tok's request ID.
+	for _, in := range []string{ids.New(ids.Request), "req_forged<script>"} {
 		req := httptest.NewRequest("GET", "/v1/things/x", nil)
 		req.Header.Set(RequestIDHeader, in)
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
-		if got := rec.Header().Get(RequestIDHeader); (got == in) != keep {
-			t.Errorf("upstream ID %q: response ID %q", in, got)
+		var env envelopeJSON
+		_ = json.Unmarshal(rec.Body.Bytes(), &env)
+		if got := rec.Header().Get(RequestIDHeader); got == in || env.Error.RequestID == in || !ids.Valid(ids.Request, got) {
+			t.Errorf("client ID %q: response ID %q, body ID %q", in, got, env.Error.RequestID)
 		}
 	}
 }

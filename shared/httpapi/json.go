@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,7 +9,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // MaxBodyBytes bounds every request body Tok decodes.
@@ -30,8 +33,9 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // DecodeJSON decodes the request body into v strictly: at most MaxBodyBytes, a JSON
-// content type when one is given, no unknown fields, and nothing after the value. Every
-// failure is an *Error a client can act on.
+// content type when one is given, valid UTF-8, no key twice in an object, no null anywhere
+// (no request schema of the API allows one), no unknown fields, and nothing after the
+// value. Every failure is an *Error a client can act on.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -39,19 +43,106 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 			return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia, Message: "The request body must be application/json."}
 		}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		return decodeError(err)
+	}
+	if !utf8.Valid(body) {
+		return Validation("The request body is not valid UTF-8.")
+	}
+	if err := checkStrict(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return decodeError(err)
-		}
 		return Validation("The request body must hold a single JSON value.")
 	}
 	return nil
+}
+
+// checkStrict walks the tokens of body and refuses what encoding/json lets through: a key
+// twice in one object (the last would silently win) and null. Syntax errors are left to
+// the decoder, which names them.
+func checkStrict(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	type frame struct {
+		keys   map[string]bool // nil for an array
+		path   string
+		key    string // the key whose value comes next, in an object
+		wantKV bool   // in an object, the next string token is a key
+		index  int
+	}
+	var stack []*frame
+	path := func() string {
+		if len(stack) == 0 {
+			return ""
+		}
+		f := stack[len(stack)-1]
+		if f.keys != nil {
+			return joinPath(f.path, f.key)
+		}
+		return f.path + "[" + strconv.Itoa(f.index) + "]"
+	}
+	// valueDone moves the innermost container past the value just read.
+	valueDone := func() {
+		if len(stack) == 0 {
+			return
+		}
+		f := stack[len(stack)-1]
+		if f.keys != nil {
+			f.wantKV = true
+		} else {
+			f.index++
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil //nolint:nilerr // EOF or a syntax error: the decoder reports it
+		}
+		if len(stack) > 0 {
+			if f := stack[len(stack)-1]; f.keys != nil && f.wantKV {
+				if key, ok := tok.(string); ok {
+					if f.keys[key] {
+						return InvalidField(joinPath(f.path, key), "appears more than once")
+					}
+					f.keys[key], f.key, f.wantKV = true, key, false
+					continue
+				}
+			}
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				stack = append(stack, &frame{keys: map[string]bool{}, path: path(), wantKV: true})
+			case '[':
+				stack = append(stack, &frame{path: path()})
+			default:
+				stack = stack[:len(stack)-1]
+				valueDone()
+			}
+		case nil:
+			if p := path(); p != "" {
+				return InvalidField(p, "must not be null")
+			}
+			return Validation("The request body must be a JSON object, not null.")
+		default:
+			valueDone()
+		}
+	}
+}
+
+func joinPath(parent, key string) string {
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
 }
 
 func decodeError(err error) *Error {

@@ -1,10 +1,19 @@
 package httpapi
 
 import (
+	"bytes"
+	"context"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+
+	"tokapi.io/tok/shared/tenant"
 )
 
 // List page sizes (design.md section 5).
@@ -51,28 +60,100 @@ func ParseLimit(r *http.Request) (int, error) {
 	return n, nil
 }
 
-// EncodeCursor makes an opaque cursor from a position (any JSON-encodable value).
-func EncodeCursor(position any) (string, error) {
-	b, err := json.Marshal(position)
+// Cursors are signed, so a client can neither forge a position (an edited cursor could
+// make a query scan a whole history) nor carry a cursor to another list: the HMAC-SHA256
+// covers the tenant, the method and path of the list (which name the list and its parent,
+// such as the account), the filter query parameters (all but cursor and limit), and the
+// position. The key is derived from the API key pepper (DeriveCursorKey) and travels in
+// the request context (WithCursorKey), set by the authentication middleware.
+const (
+	// MaxCursorLen bounds a cursor before any work is done on it.
+	MaxCursorLen = 1024
+	cursorMACLen = sha256.Size
+)
+
+type cursorKeyCtx struct{}
+
+// DeriveCursorKey derives the cursor signing key from a server secret (the API key pepper)
+// with HKDF-SHA256, so the secret itself is never used for two purposes.
+func DeriveCursorKey(secret []byte) []byte {
+	key, err := hkdf.Key(sha256.New, secret, nil, "tok list cursor signing v1", 32)
+	if err != nil {
+		// hkdf.Key fails only for a length beyond 255 hashes; 32 bytes never does.
+		panic(err)
+	}
+	return key
+}
+
+// WithCursorKey returns ctx carrying the key that signs and checks cursors.
+func WithCursorKey(ctx context.Context, key []byte) context.Context {
+	return context.WithValue(ctx, cursorKeyCtx{}, key)
+}
+
+// cursorMAC is the signature of payload as a cursor of r's list, for r's tenant and filters.
+func cursorMAC(r *http.Request, payload []byte) ([]byte, error) {
+	key, _ := r.Context().Value(cursorKeyCtx{}).([]byte)
+	if len(key) == 0 {
+		return nil, errors.New("cursor: no signing key in the request context")
+	}
+	t, err := tenant.From(r.Context())
+	if err != nil {
+		return nil, fmt.Errorf("cursor: %w", err)
+	}
+	filters := r.URL.Query()
+	filters.Del("cursor")
+	filters.Del("limit")
+	mac := hmac.New(sha256.New, key)
+	for _, part := range []string{t.Env, t.OrgID, r.Method, r.URL.Path, filters.Encode()} {
+		// Length-prefixed, so no two different inputs concatenate alike.
+		_, _ = fmt.Fprintf(mac, "%d:%s", len(part), part)
+	}
+	mac.Write(payload)
+	return mac.Sum(nil), nil
+}
+
+// EncodeCursor makes the signed cursor that resumes r's list at position (any
+// JSON-encodable value).
+func EncodeCursor(r *http.Request, position any) (string, error) {
+	payload, err := json.Marshal(position)
 	if err != nil {
 		return "", err
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	sig, err := cursorMAC(r, payload)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(append(payload, sig...)), nil
 }
 
 // DecodeCursor reads the `cursor` query parameter into position; absent leaves it
-// untouched and returns false. Anything that is not a cursor Tok made is a 400.
+// untouched and returns false. A cursor that Tok did not sign for this tenant, this list
+// and these filters is a 400, before any query runs.
 func DecodeCursor(r *http.Request, position any) (bool, error) {
-	raw := r.URL.Query().Get("cursor")
-	if raw == "" {
+	q := r.URL.Query()
+	raw := q.Get("cursor")
+	if raw == "" && len(q["cursor"]) <= 1 {
 		return false, nil
 	}
-	bad := InvalidField("cursor", "is not a cursor from a previous page of this list")
-	b, err := base64.RawURLEncoding.DecodeString(raw)
-	if err != nil || len(b) > 2048 {
+	bad := InvalidField("cursor", "is not a cursor from a previous page of this list with these filters")
+	if len(q["cursor"]) != 1 || len(raw) > MaxCursorLen {
 		return false, bad
 	}
-	if err := json.Unmarshal(b, position); err != nil {
+	b, err := base64.RawURLEncoding.DecodeString(raw)
+	if err != nil || len(b) <= cursorMACLen {
+		return false, bad
+	}
+	payload, sig := b[:len(b)-cursorMACLen], b[len(b)-cursorMACLen:]
+	want, err := cursorMAC(r, payload)
+	if err != nil {
+		return false, err
+	}
+	if !hmac.Equal(sig, want) {
+		return false, bad
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(position); err != nil {
 		return false, bad
 	}
 	return true, nil

@@ -25,20 +25,35 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// Middleware wraps every Tok HTTP function: it assigns the request ID (kept from an
-// upstream Tok hop when it is well-formed, so one ID follows a request through the
-// gateway), adds request and trace fields to the logs, recovers panics into a 500
-// envelope, and writes one access log line.
+// RequestTimeout is the deadline of a request unless the function asks for another
+// (WithTimeout): a dependency that has not answered by then makes the request fail with 503
+// SERVICE_UNAVAILABLE instead of holding the client.
+const RequestTimeout = 10 * time.Second
+
+// maxClientRequestID bounds how much of a client's X-Request-Id is logged.
+const maxClientRequestID = 128
+
+// Middleware wraps every Tok HTTP function with the default RequestTimeout.
 func Middleware(project string, next http.Handler) http.Handler {
+	return MiddlewareWithTimeout(project, RequestTimeout, next)
+}
+
+// MiddlewareWithTimeout assigns the request its ID (always Tok's own; a client's
+// X-Request-Id is only logged, as clientRequestId), gives it a deadline of timeout, adds
+// request and trace fields to the logs, recovers panics into a 500 envelope, and writes one
+// access log line.
+func MiddlewareWithTimeout(project string, timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := r.Header.Get(RequestIDHeader)
-		if !ids.Valid(ids.Request, id) {
-			id = ids.New(ids.Request)
-		}
+		id := ids.New(ids.Request)
 		w.Header().Set(RequestIDHeader, id)
-		ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		ctx = context.WithValue(ctx, requestIDKey{}, id)
 		attrs := append([]slog.Attr{slog.String("requestId", id)}, logging.TraceAttrs(project, r.Header)...)
+		if client := r.Header.Get(RequestIDHeader); client != "" {
+			attrs = append(attrs, slog.String("clientRequestId", truncate(client, maxClientRequestID)))
+		}
 		ctx = logging.With(ctx, attrs...)
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
@@ -95,4 +110,11 @@ func ClientIP(r *http.Request) string {
 		return ""
 	}
 	return host
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
 }

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"net/http"
+	"net/url"
+	"strings"
 )
 
 // HandlerFunc is a handler that returns its error instead of writing it, so every failure
@@ -38,28 +40,47 @@ func (rt *Router) Patterns() []string {
 
 // ServeHTTP dispatches to the matching handler, or answers 404/405 in the envelope.
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !CanonicalPath(r.URL) {
+		WriteError(w, r, NotFoundPath(r))
+		return
+	}
 	if _, pattern := rt.mux.Handler(r); pattern != "" {
 		rt.mux.ServeHTTP(w, r)
 		return
 	}
-	// No pattern matched: let the mux decide between 404, 405 (with its Allow header) and
-	// a path-cleaning redirect, then answer 404 and 405 in the envelope.
+	// No pattern matched: let the mux decide between 404 and 405 (with its Allow header),
+	// and answer both in the envelope.
 	probe := &probeWriter{header: http.Header{}}
 	h, _ := rt.mux.Handler(r)
 	h.ServeHTTP(probe, r)
-	switch probe.status {
-	case http.StatusMethodNotAllowed:
+	if probe.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", probe.header.Get("Allow"))
 		WriteError(w, r, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
 			Message: r.Method + " is not allowed here; allowed: " + probe.header.Get("Allow") + "."})
-	case http.StatusNotFound, 0:
-		WriteError(w, r, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "No endpoint at " + r.URL.Path + "."})
-	default:
-		for k, v := range probe.header {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(probe.status)
+		return
 	}
+	WriteError(w, r, NotFoundPath(r))
+}
+
+// CanonicalPath reports whether u's path is one an endpoint can have: no dot segments, no
+// empty segments ("//"), no percent-encoded slash. The mux would answer the others with a
+// redirect to a cleaned path, outside the envelope; Tok answers them 404.
+func CanonicalPath(u *url.URL) bool {
+	p := u.Path
+	if p == "" || p[0] != '/' || strings.Contains(strings.ToLower(u.RawPath), "%2f") {
+		return false
+	}
+	for _, seg := range strings.Split(p[1:], "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return !strings.Contains(p, "//")
+}
+
+// NotFoundPath is the 404 for a path no endpoint serves.
+func NotFoundPath(r *http.Request) *Error {
+	return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "No endpoint at " + r.URL.EscapedPath() + "."}
 }
 
 // probeWriter records what the mux would answer, without writing it.

@@ -1,4 +1,4 @@
-// Package idempotency makes POST endpoints honour the Idempotency-Key header: the first
+// Package idempotency makes every POST endpoint honour the Idempotency-Key header: the first
 // request with a key runs and its response is stored under the tenant for 24 hours; a
 // retry with the same key and the same request gets the same response again without
 // running anything; the same key with a different request is 422 IDEMPOTENCY_KEY_REUSED.
@@ -9,8 +9,13 @@ package idempotency
 import (
 	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -44,12 +49,13 @@ const (
 
 // record is the stored state of one key. ExpiresAt is the Firestore TTL field.
 type record struct {
-	RequestHash string    `firestore:"requestHash"`
-	State       string    `firestore:"state"` // pending | done
-	Status      int       `firestore:"status"`
-	ContentType string    `firestore:"contentType"`
-	Location    string    `firestore:"location"`
-	Body        []byte    `firestore:"body"`
+	RequestHash string `firestore:"requestHash"`
+	State       string `firestore:"state"` // pending | done
+	Status      int    `firestore:"status"`
+	ContentType string `firestore:"contentType"`
+	Location    string `firestore:"location"`
+	Body        []byte `firestore:"body"` // sealed: see sealer
+
 	LockedUntil time.Time `firestore:"lockedUntil"`
 	ExpiresAt   time.Time `firestore:"expiresAt"`
 	CreatedAt   time.Time `firestore:"createdAt"`
@@ -58,6 +64,10 @@ type record struct {
 // Store keeps idempotency records in Firestore.
 type Store struct {
 	Client *firestore.Client
+	// Secret (the API key pepper) and the client's Idempotency-Key together derive the key
+	// that seals each stored response: a response can carry a secret shown once (a new API
+	// key pair, a webhook signing secret), and the database alone must not reveal it.
+	Secret []byte
 	Now    func() time.Time
 	// Wait bounds how long a duplicate waits for the first request to finish (default 20 s).
 	Wait time.Duration
@@ -96,18 +106,31 @@ func (s *Store) Wrap(h httpapi.HandlerFunc) httpapi.HandlerFunc {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		sum := sha256.New()
-		_, _ = fmt.Fprintf(sum, "%s %s\n", r.Method, r.URL.Path)
+		// The query string is part of the request: the same key with other parameters is
+		// another request.
+		_, _ = fmt.Fprintf(sum, "%s %s?%s\n", r.Method, r.URL.Path, r.URL.Query().Encode())
 		sum.Write(body)
 		hash := hex.EncodeToString(sum.Sum(nil))
 		keySum := sha256.Sum256([]byte(key))
 		ref := store.For(s.Client, t).Collection(Collection).Doc(hex.EncodeToString(keySum[:]))
+		seal, err := s.sealer(key, ref.Path)
+		if err != nil {
+			return err
+		}
 
 		rec, run, err := s.claim(r.Context(), ref, hash)
 		if err != nil {
 			return err
 		}
 		if !run {
-			replay(w, rec)
+			if len(rec.Body) < seal.NonceSize() {
+				return errors.New("idempotency: stored response is not sealed")
+			}
+			body, err := seal.Open(nil, rec.Body[:seal.NonceSize()], rec.Body[seal.NonceSize():], nil)
+			if err != nil {
+				return fmt.Errorf("idempotency: open stored response: %w", err)
+			}
+			replay(w, rec, body)
 			return nil
 		}
 		// Run the handler into a recorder, then store and send what it answered.
@@ -121,9 +144,11 @@ func (s *Store) Wrap(h httpapi.HandlerFunc) httpapi.HandlerFunc {
 			_, _ = ref.Delete(ctx)
 		} else {
 			now := s.now()
+			nonce := make([]byte, seal.NonceSize(), seal.NonceSize()+out.Body.Len()+seal.Overhead())
+			_, _ = rand.Read(nonce)
 			_, _ = ref.Set(ctx, record{RequestHash: hash, State: "done", Status: res.StatusCode,
 				ContentType: res.Header.Get("Content-Type"), Location: res.Header.Get("Location"),
-				Body: out.Body.Bytes(), ExpiresAt: now.Add(TTL), CreatedAt: now})
+				Body: seal.Seal(nonce, nonce, out.Body.Bytes(), nil), ExpiresAt: now.Add(TTL), CreatedAt: now})
 		}
 		for k, v := range out.Header() {
 			w.Header()[k] = v
@@ -132,6 +157,24 @@ func (s *Store) Wrap(h httpapi.HandlerFunc) httpapi.HandlerFunc {
 		_, _ = w.Write(out.Body.Bytes())
 		return nil
 	}
+}
+
+// Middleware honours Idempotency-Key on every POST that next serves. shared/platform puts
+// it in front of every authenticated function, so no creating endpoint can forget it.
+func (s *Store) Middleware(next http.Handler) http.Handler {
+	h := s.Wrap(func(w http.ResponseWriter, r *http.Request) error {
+		next.ServeHTTP(w, r)
+		return nil
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if err := h(w, r); err != nil {
+			httpapi.WriteError(w, r, err)
+		}
+	})
 }
 
 // claim returns the stored response (run false), or claims the key for this request (run
@@ -152,7 +195,9 @@ func (s *Store) claim(ctx context.Context, ref *firestore.DocumentRef, hash stri
 		if err == nil {
 			return record{}, true, nil
 		}
-		if status.Code(err) != codes.AlreadyExists {
+		// Aborted: many concurrent Creates of one document can outlast its lock (the
+		// emulator's 2 s); another duplicate may hold the claim, so read it as if it did.
+		if c := status.Code(err); c != codes.AlreadyExists && c != codes.Aborted {
 			return record{}, false, fmt.Errorf("idempotency: claim: %w", err)
 		}
 		snap, err := ref.Get(ctx)
@@ -189,7 +234,24 @@ func (s *Store) claim(ctx context.Context, ref *firestore.DocumentRef, hash stri
 	}
 }
 
-func replay(w http.ResponseWriter, rec record) {
+// sealer is the AES-256-GCM AEAD for one key's stored response, its key derived with
+// HKDF-SHA256 from the store's secret, the record's path and the client's Idempotency-Key.
+func (s *Store) sealer(idempotencyKey, path string) (cipher.AEAD, error) {
+	if len(s.Secret) == 0 {
+		return nil, errors.New("idempotency: no secret to seal responses with")
+	}
+	k, err := hkdf.Key(sha256.New, s.Secret, []byte(path), "tok idempotent response v1\x00"+idempotencyKey, 32)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: derive key: %w", err)
+	}
+	block, err := aes.NewCipher(k)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+func replay(w http.ResponseWriter, rec record, body []byte) {
 	if rec.ContentType != "" {
 		w.Header().Set("Content-Type", rec.ContentType)
 	}
@@ -198,5 +260,5 @@ func replay(w http.ResponseWriter, rec record) {
 	}
 	w.Header().Set(ReplayedHeader, "true")
 	w.WriteHeader(rec.Status)
-	_, _ = w.Write(rec.Body)
+	_, _ = w.Write(body) //nolint:gosec // G705: the response Tok itself produced for this key, replayed
 }

@@ -1,8 +1,10 @@
 package idempotency
 
 import (
+	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,7 +19,7 @@ import (
 
 func TestWrap(t *testing.T) {
 	fs := testenv.Firestore(t, testenv.Project(t))
-	s := &Store{Client: fs}
+	s := &Store{Client: fs, Secret: []byte("pepper")}
 	var runs atomic.Int64
 	h := s.Wrap(func(w http.ResponseWriter, r *http.Request) error {
 		runs.Add(1)
@@ -32,13 +34,13 @@ func TestWrap(t *testing.T) {
 		if in.N == 500 {
 			return httpapi.Internal(nil)
 		}
-		httpapi.WriteJSON(w, 201, map[string]any{"run": runs.Load(), "n": in.N})
+		httpapi.WriteJSON(w, 201, map[string]any{"run": runs.Load(), "n": in.N, "secret": "shown-once-" + strconv.Itoa(in.N)})
 		return nil
 	})
 	rt := httpapi.NewRouter()
 	rt.Handle("POST /v1/things", h)
-	do := func(org, key, body string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest("POST", "/v1/things", strings.NewReader(body))
+	doQuery := func(org, key, query, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/v1/things"+query, strings.NewReader(body))
 		if key != "" {
 			req.Header.Set(Header, key)
 		}
@@ -47,13 +49,28 @@ func TestWrap(t *testing.T) {
 		rt.ServeHTTP(rec, req)
 		return rec
 	}
+	do := func(org, key, body string) *httptest.ResponseRecorder { return doQuery(org, key, "", body) }
 	first := do("org_a", "k1", `{"N":1}`)
 	again := do("org_a", "k1", `{"N":1}`)
 	if first.Code != 201 || again.Code != 201 || first.Body.String() != again.Body.String() || again.Header().Get(ReplayedHeader) != "true" || runs.Load() != 1 {
 		t.Fatalf("replay: %d %s / %d %s, runs %d", first.Code, first.Body, again.Code, again.Body, runs.Load())
 	}
+	// What is stored does not show the response: it may hold a secret shown once.
+	docs, err := fs.CollectionGroup(Collection).Documents(t.Context()).GetAll()
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("stored records: %d %v", len(docs), err)
+	}
+	for _, d := range docs {
+		if b, _ := d.Data()["body"].([]byte); len(b) == 0 || bytes.Contains(b, []byte("shown-once")) {
+			t.Errorf("stored body in the clear or empty: %q", b)
+		}
+	}
 	if r := do("org_a", "k1", `{"N":2}`); r.Code != 422 || !strings.Contains(r.Body.String(), "IDEMPOTENCY_KEY_REUSED") {
 		t.Errorf("reuse: %d %s", r.Code, r.Body)
+	}
+	// The query string is part of the request.
+	if r := doQuery("org_a", "k1", "?dryRun=true", `{"N":1}`); r.Code != 422 {
+		t.Errorf("same key, same body, another query: %d %s", r.Code, r.Body)
 	}
 	if r := do("org_b", "k1", `{"N":2}`); r.Code != 201 {
 		t.Errorf("another organisation's key space: %d %s", r.Code, r.Body)

@@ -22,6 +22,7 @@ import (
 	"tokapi.io/tok/shared/config"
 	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/idempotency"
 	"tokapi.io/tok/shared/logging"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/ratelimit"
@@ -135,6 +136,24 @@ func closeOnSIGTERM(env *Env) {
 	}()
 }
 
+// idempotency is the store that makes every POST honour Idempotency-Key, sealing stored
+// responses under the pepper.
+func (e *Env) idempotency(ctx context.Context) (*idempotency.Store, error) {
+	sr, err := e.Secrets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pepper, err := sr.Get(ctx, PepperSecret)
+	if err != nil {
+		return nil, fmt.Errorf("read API key pepper: %w", err)
+	}
+	fs, err := e.Clients.Firestore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &idempotency.Store{Client: fs, Secret: pepper}, nil
+}
+
 var (
 	instanceMu  sync.Mutex
 	instanceEnv *Env
@@ -162,14 +181,22 @@ type HTTPBuilder func(ctx context.Context, env *Env) (http.Handler, error)
 // Option changes how an HTTP function is served.
 type Option func(*options)
 
-type options struct{ public bool }
+type options struct {
+	public  bool
+	timeout time.Duration
+}
 
 // Public serves a function without API key authentication or the organisation rate limit:
 // only for the bank callback and the sandbox bank, which banks and browsers call.
 func Public() Option { return func(o *options) { o.public = true } }
 
+// Timeout gives the function's requests a deadline other than httpapi.RequestTimeout: longer
+// for the bank callback, whose request waits on several bank calls.
+func Timeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
 // HTTP registers an HTTP function under entryPoint. Every request is authenticated by its
-// API key and rate-limited unless the function is Public.
+// API key and rate-limited, and every POST honours Idempotency-Key, unless the function is
+// Public.
 func HTTP(entryPoint string, build HTTPBuilder, opts ...Option) {
 	registryMu.Lock()
 	httpBuilders[entryPoint] = build
@@ -218,7 +245,7 @@ func Routes(ctx context.Context) (map[string][]string, error) {
 // httpapi.Middleware and, unless Public, authentication. envFor supplies the Env (tests
 // pass their own).
 func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error), opts ...Option) http.Handler {
-	var o options
+	o := options{timeout: httpapi.RequestTimeout}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -245,12 +272,16 @@ func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error), opt
 			if err != nil {
 				return nil, err
 			}
-			h = a.Middleware(h)
+			idem, err := env.idempotency(ctx)
+			if err != nil {
+				return nil, err
+			}
+			h = a.Middleware(idem.Middleware(h))
 		}
 		inner = h
 		return h, nil
 	}
-	return httpapi.Middleware(os.Getenv("GOOGLE_CLOUD_PROJECT"), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return httpapi.MiddlewareWithTimeout(os.Getenv("GOOGLE_CLOUD_PROJECT"), o.timeout, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, err := get(r.Context())
 		if err != nil {
 			httpapi.WriteError(w, r, err)

@@ -3,12 +3,13 @@ package platform
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"cloud.google.com/go/firestore"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/config"
 	"tokapi.io/tok/shared/gcp"
@@ -24,11 +27,13 @@ import (
 	"tokapi.io/tok/shared/testing/testenv"
 )
 
-// countingProxy forwards TCP connections to target and counts them.
+// countingProxy forwards TCP connections to target and counts them. Frozen, it stops
+// forwarding bytes, as a dependency that hangs does.
 type countingProxy struct {
-	ln    net.Listener
-	conns atomic.Int64
-	wg    sync.WaitGroup
+	ln     net.Listener
+	conns  atomic.Int64
+	frozen atomic.Bool
+	closed chan struct{}
 }
 
 func newCountingProxy(t *testing.T, target string) *countingProxy {
@@ -37,7 +42,7 @@ func newCountingProxy(t *testing.T, target string) *countingProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &countingProxy{ln: ln}
+	p := &countingProxy{ln: ln, closed: make(chan struct{})}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -45,22 +50,43 @@ func newCountingProxy(t *testing.T, target string) *countingProxy {
 				return
 			}
 			p.conns.Add(1)
-			p.wg.Add(1)
 			go func() {
-				defer p.wg.Done()
 				up, err := (&net.Dialer{}).DialContext(context.Background(), "tcp", target)
 				if err != nil {
 					_ = c.Close()
 					return
 				}
-				go func() { _, _ = io.Copy(up, c); _ = up.Close() }()
-				_, _ = io.Copy(c, up)
+				go func() { p.copy(up, c); _ = up.Close() }()
+				p.copy(c, up)
 				_ = c.Close()
 			}()
 		}
 	}()
-	t.Cleanup(func() { _ = ln.Close() })
+	t.Cleanup(func() { close(p.closed); _ = ln.Close() })
 	return p
+}
+
+// copy forwards src to dst, holding every chunk while the proxy is frozen.
+func (p *countingProxy) copy(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		for p.frozen.Load() {
+			select {
+			case <-p.closed:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 func (p *countingProxy) addr() string { return p.ln.Addr().String() }
@@ -230,5 +256,91 @@ func TestRateLimitHeadersOnEveryAnswer(t *testing.T) {
 	}
 	if admitted < 6 {
 		t.Errorf("a new instance admitted %d after the first closed, want at least the 6 the burst of 10 has left", admitted)
+	}
+}
+
+// TestEveryPostHonoursIdempotencyKey: the platform, not each handler, honours
+// Idempotency-Key, so a POST of any authenticated function runs once per key.
+func TestEveryPostHonoursIdempotencyKey(t *testing.T) {
+	project := testenv.Project(t)
+	fs := testenv.Firestore(t, project)
+	smEndpoint := testenv.SecretManagerEndpoint(t)
+	keys := seedOrg(t, project, fs, smEndpoint, orgs.TierPro)
+	env := NewEnvFrom(&config.Config{ProjectID: project, SecretManagerEndpoint: smEndpoint})
+	var runs atomic.Int64
+	build := func(context.Context, *Env) (http.Handler, error) {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			httpapi.WriteJSON(w, http.StatusCreated, map[string]int64{"run": runs.Add(1)})
+		}), nil
+	}
+	h := LazyHTTP(build, func(context.Context) (*Env, error) { return env, nil })
+	post := func(key, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/v1/anything", strings.NewReader(body))
+		req.Header.Set("Authorization", "ApiKey "+keys.LiveKey)
+		req.Header.Set("Idempotency-Key", key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	first, again := post("k1", `{}`), post("k1", `{}`)
+	if first.Code != 201 || again.Code != 201 || again.Body.String() != first.Body.String() || again.Header().Get("Idempotent-Replayed") != "true" || runs.Load() != 1 {
+		t.Fatalf("first %d %s, again %d %s %v, runs %d", first.Code, first.Body, again.Code, again.Body, again.Header(), runs.Load())
+	}
+	if r := post("k1", `{"other":1}`); r.Code != 422 {
+		t.Errorf("reused key: %d %s", r.Code, r.Body)
+	}
+}
+
+// TestFrozenFirestoreAnswers503: when Firestore stops answering, a request gets 503
+// SERVICE_UNAVAILABLE with Retry-After at its deadline instead of waiting for Firestore,
+// both for a key not yet cached (the key lookup hangs) and in the handler.
+func TestFrozenFirestoreAnswers503(t *testing.T) {
+	project := testenv.Project(t)
+	fs := testenv.Firestore(t, project)
+	smEndpoint := testenv.SecretManagerEndpoint(t)
+	keys := seedOrg(t, project, fs, smEndpoint, orgs.TierPro)
+	firestoreProxy := newCountingProxy(t, os.Getenv("FIRESTORE_EMULATOR_HOST"))
+	t.Setenv("FIRESTORE_EMULATOR_HOST", firestoreProxy.addr())
+	env := NewEnvFrom(&config.Config{ProjectID: project, SecretManagerEndpoint: smEndpoint})
+	build := func(ctx context.Context, env *Env) (http.Handler, error) {
+		client, err := env.Clients.Firestore(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, err := client.Collection("probe").Doc("x").Get(r.Context()); err != nil && status.Code(err) != codes.NotFound {
+				httpapi.WriteError(w, r, fmt.Errorf("read probe: %w", err))
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+		}), nil
+	}
+	h := LazyHTTP(build, func(context.Context) (*Env, error) { return env, nil }, Timeout(time.Second))
+	get := func(key string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/v1/probe", nil)
+		req.Header.Set("Authorization", "ApiKey "+key)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	// Before the freeze the function answers (a first request on a loaded machine may need
+	// more than the short deadline to build the instance, so it may take a few tries).
+	for i := 0; ; i++ {
+		rec := get(keys.LiveKey)
+		if rec.Code == http.StatusNoContent {
+			break
+		}
+		if i == 10 {
+			t.Fatalf("before the freeze: %d %s", rec.Code, rec.Body)
+		}
+	}
+	// Frozen for the rest of the test: only the deadline can end these requests.
+	firestoreProxy.frozen.Store(true)
+	for name, key := range map[string]string{"handler read": keys.LiveKey, "key lookup": keys.SandboxKey} {
+		rec := get(key)
+		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" ||
+			!strings.Contains(rec.Body.String(), `"SERVICE_UNAVAILABLE"`) || !strings.Contains(rec.Body.String(), `"req_`) {
+			t.Errorf("%s with Firestore frozen: %d %v %s", name, rec.Code, rec.Header(), rec.Body)
+		}
 	}
 }

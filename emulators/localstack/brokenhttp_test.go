@@ -1,0 +1,68 @@
+package localstack_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"tokapi.io/tok/emulators/gateway"
+	"tokapi.io/tok/emulators/localstack"
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/ids"
+)
+
+// testBrokenHTTP sends, over raw TCP, requests a client library would never send, and
+// checks that each is answered in the envelope with Tok's request ID, in bounded time.
+func testBrokenHTTP(t *testing.T, st *localstack.Stack, key string) {
+	addr := strings.TrimPrefix(st.URL, "http://")
+	auth := "Authorization: ApiKey " + key + "\r\n"
+	cases := []struct {
+		name, raw string
+		status    int
+		code      string
+	}{
+		{"malformed chunked body", "POST /v1/webhooks HTTP/1.1\r\nHost: x\r\n" + auth +
+			"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400, httpapi.CodeValidation},
+		{"body shorter than its Content-Length", "POST /v1/webhooks HTTP/1.1\r\nHost: x\r\n" + auth +
+			"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"url\":", 408, httpapi.CodeRequestTimeout},
+		{"encoded dot-dot segment", "GET /v1/banks/%2e%2e/webhooks HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 404, httpapi.CodeNotFound},
+		{"dot-dot segment", "GET /v1/banks/../webhooks HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 404, httpapi.CodeNotFound},
+		{"double slash", "GET /v1//banks HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 404, httpapi.CodeNotFound},
+		{"encoded slash", "GET /v1/banks/a%2Fb HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 404, httpapi.CodeNotFound},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			conn, err := (&net.Dialer{}).DialContext(t.Context(), "tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = conn.Close() }()
+			// The answer must come well within the gateway's body timeout plus a margin; a
+			// server that holds the connection fails here instead of hanging the test.
+			_ = conn.SetDeadline(time.Now().Add(gateway.BodyReadTimeout + 10*time.Second))
+			if _, err := io.WriteString(conn, c.raw); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("no response: %v", err)
+			}
+			defer func() { _ = resp.Body.Close() }()
+			body, _ := io.ReadAll(resp.Body)
+			var env struct {
+				Error struct{ Code, RequestID string } `json:"error"`
+			}
+			if err := json.Unmarshal(body, &env); err != nil || resp.StatusCode != c.status || env.Error.Code != c.code {
+				t.Fatalf("%d %s, want %d %s", resp.StatusCode, body, c.status, c.code)
+			}
+			if id := resp.Header.Get(httpapi.RequestIDHeader); !ids.Valid(ids.Request, id) || env.Error.RequestID != id {
+				t.Errorf("request ID header %q, body %q", id, env.Error.RequestID)
+			}
+		})
+	}
+}
