@@ -60,6 +60,8 @@ var (
 	ErrInternal             = &APIError{Code: ErrorErrorCodeINTERNALERROR}
 	ErrBankAPI              = &APIError{Code: ErrorErrorCodeBANKAPIERROR}
 	ErrServiceUnavailable   = &APIError{Code: ErrorErrorCodeSERVICEUNAVAILABLE}
+	ErrInsufficientFunds    = &APIError{Code: ErrorErrorCodeINSUFFICIENTFUNDS}
+	ErrRequestTimeout       = &APIError{Code: ErrorErrorCodeREQUESTTIMEOUT}
 )
 
 // newAPIError reads an error response; a body that is not the envelope keeps the status

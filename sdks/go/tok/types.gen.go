@@ -314,6 +314,7 @@ const (
 	ErrorErrorCodeNOTFOUND             ErrorErrorCode = "NOT_FOUND"
 	ErrorErrorCodePAYLOADTOOLARGE      ErrorErrorCode = "PAYLOAD_TOO_LARGE"
 	ErrorErrorCodeRATELIMITED          ErrorErrorCode = "RATE_LIMITED"
+	ErrorErrorCodeREQUESTTIMEOUT       ErrorErrorCode = "REQUEST_TIMEOUT"
 	ErrorErrorCodeSERVICEUNAVAILABLE   ErrorErrorCode = "SERVICE_UNAVAILABLE"
 	ErrorErrorCodeUNSUPPORTEDMEDIATYPE ErrorErrorCode = "UNSUPPORTED_MEDIA_TYPE"
 	ErrorErrorCodeVALIDATIONERROR      ErrorErrorCode = "VALIDATION_ERROR"
@@ -347,6 +348,8 @@ func (e ErrorErrorCode) Valid() bool {
 	case ErrorErrorCodePAYLOADTOOLARGE:
 		return true
 	case ErrorErrorCodeRATELIMITED:
+		return true
+	case ErrorErrorCodeREQUESTTIMEOUT:
 		return true
 	case ErrorErrorCodeSERVICEUNAVAILABLE:
 		return true
@@ -2074,7 +2077,7 @@ type ListAccountsParams struct {
 	// Limit Page size, 1 to 500 (default 100).
 	Limit *OrgLimit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Cursor The `nextCursor` of the previous page.
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
 	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
@@ -2083,7 +2086,7 @@ type ListStandingOrdersParams struct {
 	// Limit Page size, 1 to 500 (default 100).
 	Limit *OrgLimit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Cursor The `nextCursor` of the previous page.
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
 	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
@@ -2096,7 +2099,7 @@ type ListTransactionsParams struct {
 	// Limit Page size, 1 to 500 (default 100).
 	Limit *OrgLimit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Cursor The `nextCursor` of the previous page.
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
 	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
@@ -2108,7 +2111,7 @@ type ListTransactionChangesParams struct {
 	// Limit Page size, 1 to 500 (default 100).
 	Limit *OrgLimit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Cursor The `nextCursor` of the previous page.
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
 	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
@@ -2117,8 +2120,20 @@ type ListAPIKeysParams struct {
 	// Limit Page size, 1 to 500 (default 100).
 	Limit *OrgLimit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Cursor The `nextCursor` of the previous page.
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
 	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateAPIKeyParams defines parameters for CreateAPIKey.
+type CreateAPIKeyParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// RotateAPIKeyParams defines parameters for RotateAPIKey.
+type RotateAPIKeyParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListBanksParams defines parameters for ListBanks.
@@ -2146,19 +2161,19 @@ type ListConsentsParams struct {
 	// Limit Page size, 1 to 500 (default 100).
 	Limit *OrgLimit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Cursor The `nextCursor` of the previous page.
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
 	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // CreateConsentParams defines parameters for CreateConsent.
 type CreateConsentParams struct {
-	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours.
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // RenewConsentParams defines parameters for RenewConsent.
 type RenewConsentParams struct {
-	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours.
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2167,7 +2182,7 @@ type ListEventsParams struct {
 	// Limit Page size, 1 to 500 (default 100).
 	Limit *WebhookLimit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Cursor The `nextCursor` of the previous page.
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
 	Cursor *WebhookCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 
 	// Type Only events of this type.
@@ -2179,8 +2194,14 @@ type ListMembersParams struct {
 	// Limit Page size, 1 to 500 (default 100).
 	Limit *OrgLimit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Cursor The `nextCursor` of the previous page.
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
 	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// AddMemberParams defines parameters for AddMember.
+type AddMemberParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListPaymentsParams defines parameters for ListPayments.
@@ -2197,13 +2218,13 @@ type ListPaymentsParams struct {
 	// Limit Page size, 1 to 500 (default 100).
 	Limit *OrgLimit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Cursor The `nextCursor` of the previous page.
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
 	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // CreatePaymentParams defines parameters for CreatePayment.
 type CreatePaymentParams struct {
-	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours.
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -2212,8 +2233,14 @@ type ListWebhooksParams struct {
 	// Limit Page size, 1 to 500 (default 100).
 	Limit *WebhookLimit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Cursor The `nextCursor` of the previous page.
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
 	Cursor *WebhookCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateWebhookParams defines parameters for CreateWebhook.
+type CreateWebhookParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
@@ -2221,8 +2248,26 @@ type ListWebhookDeliveriesParams struct {
 	// Limit Page size, 1 to 500 (default 100).
 	Limit *WebhookLimit `form:"limit,omitempty" json:"limit,omitempty"`
 
-	// Cursor The `nextCursor` of the previous page.
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
 	Cursor *WebhookCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// RedeliverWebhookDeliveryParams defines parameters for RedeliverWebhookDelivery.
+type RedeliverWebhookDeliveryParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// RotateWebhookSecretParams defines parameters for RotateWebhookSecret.
+type RotateWebhookSecretParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// TestWebhookParams defines parameters for TestWebhook.
+type TestWebhookParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // OnAccountBalanceUpdatedParams defines parameters for OnAccountBalanceUpdated.

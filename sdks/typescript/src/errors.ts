@@ -49,6 +49,10 @@ export class InternalServerError extends TokError { override name = "InternalSer
 export class BankApiError extends TokError { override name = "BankApiError"; }
 /** SERVICE_UNAVAILABLE: a dependency did not answer in time; retried after Retry-After. */
 export class ServiceUnavailableError extends TokError { override name = "ServiceUnavailableError"; }
+/** INSUFFICIENT_FUNDS: the bank says the account cannot cover the payment; nothing was sent. */
+export class InsufficientFundsError extends TokError { override name = "InsufficientFundsError"; }
+/** REQUEST_TIMEOUT: the request body did not arrive in time. */
+export class RequestTimeoutError extends TokError { override name = "RequestTimeoutError"; }
 
 /** RATE_LIMITED: the organisation's rate limit is spent; `retryAfter` says for how long. */
 export class RateLimitError extends TokError {
@@ -82,6 +86,8 @@ const errorClasses: Record<ErrorCode, TokErrorClass> = {
   INTERNAL_ERROR: InternalServerError,
   BANK_API_ERROR: BankApiError,
   SERVICE_UNAVAILABLE: ServiceUnavailableError,
+  INSUFFICIENT_FUNDS: InsufficientFundsError,
+  REQUEST_TIMEOUT: RequestTimeoutError,
 };
 
 /** The error codes this SDK maps to their own class. */

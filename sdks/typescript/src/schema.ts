@@ -667,6 +667,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/funds-confirmations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask the bank whether an account covers an amount
+         * @description The bank's confirmation of funds (Berlin Group PIIS) for an account Tok has, under its
+         *     consent, which must include access `funds` (403 otherwise). Answers only yes or no;
+         *     no balance is disclosed. Needs a developer or admin key.
+         */
+        post: operations["confirmFunds"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/payments": {
         parameters: {
             query?: never;
@@ -1175,7 +1197,7 @@ export interface components {
             bankId: string;
             /** @description The bank connection; renewals keep it. */
             connectionId: string;
-            access: ("accounts" | "balances" | "transactions")[];
+            access: ("accounts" | "balances" | "transactions" | "funds")[];
             callbackUrl: string;
             /** @description The bank's SCA page; only while AWAITING_AUTHORIZATION. */
             redirectUrl: string | null;
@@ -1213,8 +1235,8 @@ export interface components {
             bankId: string;
             /** @example https://app.bilko.io/banking/callback */
             callbackUrl: string;
-            /** @description Default all three; accounts is always included. */
-            access?: ("accounts" | "balances" | "transactions")[];
+            /** @description Default accounts, balances and transactions; accounts is always included. funds lets POST /v1/funds-confirmations and confirmFunds on payments ask the bank's confirmation of funds for the accounts. */
+            access?: ("accounts" | "balances" | "transactions" | "funds")[];
             /** @description A date (YYYY-MM-DD) or date-time; default and maximum: the bank's maximum (at most 180 days). */
             validUntil?: string;
         };
@@ -1381,7 +1403,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "INVALID_API_KEY" | "CONSENT_EXPIRED" | "CONSENT_REVOKED" | "BANK_API_ERROR" | "RATE_LIMITED" | "NOT_FOUND" | "VALIDATION_ERROR" | "FORBIDDEN" | "CONFLICT" | "IDEMPOTENCY_KEY_REUSED" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE";
+                code: "INVALID_API_KEY" | "CONSENT_EXPIRED" | "CONSENT_REVOKED" | "BANK_API_ERROR" | "RATE_LIMITED" | "NOT_FOUND" | "VALIDATION_ERROR" | "FORBIDDEN" | "CONFLICT" | "IDEMPOTENCY_KEY_REUSED" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "INSUFFICIENT_FUNDS" | "REQUEST_TIMEOUT";
                 message: string;
                 requestId: string;
                 details?: {
@@ -1547,6 +1569,17 @@ export interface components {
             hasMore: boolean;
             nextCursor: string | null;
         };
+        FundsConfirmationRequest: {
+            accountId: string;
+            /** @example 1500.00 */
+            amount: string;
+            currency: string;
+        };
+        FundsConfirmation: {
+            fundsAvailable: boolean;
+            /** Format: date-time */
+            checkedAt: string;
+        };
         /**
          * @description AWAITING_AUTHORIZATION until the customer's SCA; PENDING while the bank executes it;
          *     SCHEDULED for a future-dated payment the bank accepted; then COMPLETED, REJECTED,
@@ -1645,6 +1678,8 @@ export interface components {
             instant?: boolean;
             /** @description The customer's IP address, sent to the bank (default: the caller's). */
             psuIpAddress?: string;
+            /** @description With accountId: ask the bank's confirmation of funds first (the consent needs access funds); an uncovered amount is 422 INSUFFICIENT_FUNDS and nothing is sent. */
+            confirmFunds?: boolean;
         };
         PaymentEventData: {
             paymentId: string;
@@ -2015,7 +2050,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description 422 IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was used with another request. */
+        /** @description 422 IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was used with another request; 422 INSUFFICIENT_FUNDS: a payment with confirmFunds the account does not cover. */
         UnprocessableEntity: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
@@ -2091,15 +2126,15 @@ export interface components {
         };
     };
     parameters: {
-        /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. */
+        /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
         IdempotencyKey: string;
         /** @description Page size, 1 to 500 (default 100). */
         OrgLimit: number;
-        /** @description The `nextCursor` of the previous page. */
+        /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
         OrgCursor: string;
         /** @description Page size, 1 to 500 (default 100). */
         WebhookLimit: number;
-        /** @description The `nextCursor` of the previous page. */
+        /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
         WebhookCursor: string;
     };
     requestBodies: never;
@@ -2233,7 +2268,7 @@ export interface operations {
             query?: {
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["OrgLimit"];
-                /** @description The `nextCursor` of the previous page. */
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
                 cursor?: components["parameters"]["OrgCursor"];
             };
             header?: never;
@@ -2267,7 +2302,10 @@ export interface operations {
     createApiKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2284,6 +2322,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2294,8 +2333,10 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2305,7 +2346,10 @@ export interface operations {
     rotateApiKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 /** @description The key pair ID (key_…). */
                 id: string;
@@ -2325,6 +2369,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2338,6 +2383,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2382,7 +2428,7 @@ export interface operations {
             query?: {
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["OrgLimit"];
-                /** @description The `nextCursor` of the previous page. */
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
                 cursor?: components["parameters"]["OrgCursor"];
             };
             header?: never;
@@ -2415,7 +2461,10 @@ export interface operations {
     addMember: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2432,6 +2481,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2444,6 +2494,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2565,7 +2616,7 @@ export interface operations {
             query?: {
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["WebhookLimit"];
-                /** @description The `nextCursor` of the previous page. */
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
                 cursor?: components["parameters"]["WebhookCursor"];
             };
             header?: never;
@@ -2598,7 +2649,10 @@ export interface operations {
     createWebhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -2615,6 +2669,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2627,6 +2682,7 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2745,7 +2801,10 @@ export interface operations {
     rotateWebhookSecret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -2760,6 +2819,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2770,6 +2830,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2779,7 +2841,10 @@ export interface operations {
     testWebhook: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
             };
@@ -2794,6 +2859,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2805,6 +2871,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2816,7 +2883,7 @@ export interface operations {
             query?: {
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["WebhookLimit"];
-                /** @description The `nextCursor` of the previous page. */
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
                 cursor?: components["parameters"]["WebhookCursor"];
             };
             header?: never;
@@ -2886,7 +2953,10 @@ export interface operations {
     redeliverWebhookDelivery: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path: {
                 id: string;
                 deliveryId: string;
@@ -2902,6 +2972,7 @@ export interface operations {
                     "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2912,6 +2983,8 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2923,7 +2996,7 @@ export interface operations {
             query?: {
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["WebhookLimit"];
-                /** @description The `nextCursor` of the previous page. */
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
                 cursor?: components["parameters"]["WebhookCursor"];
                 /** @description Only events of this type. */
                 type?: components["schemas"]["EventType"];
@@ -2996,7 +3069,7 @@ export interface operations {
                 bankId?: string;
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["OrgLimit"];
-                /** @description The `nextCursor` of the previous page. */
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
                 cursor?: components["parameters"]["OrgCursor"];
             };
             header?: never;
@@ -3030,7 +3103,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. */
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path?: never;
@@ -3144,7 +3217,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. */
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path: {
@@ -3234,7 +3307,7 @@ export interface operations {
                 currency?: string;
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["OrgLimit"];
-                /** @description The `nextCursor` of the previous page. */
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
                 cursor?: components["parameters"]["OrgCursor"];
             };
             header?: never;
@@ -3340,7 +3413,7 @@ export interface operations {
                 status?: "booked" | "pending" | "all";
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["OrgLimit"];
-                /** @description The `nextCursor` of the previous page. */
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
                 cursor?: components["parameters"]["OrgCursor"];
             };
             header?: never;
@@ -3379,7 +3452,7 @@ export interface operations {
             query?: {
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["OrgLimit"];
-                /** @description The `nextCursor` of the previous page. */
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
                 cursor?: components["parameters"]["OrgCursor"];
             };
             header?: never;
@@ -3453,7 +3526,7 @@ export interface operations {
             query?: {
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["OrgLimit"];
-                /** @description The `nextCursor` of the previous page. */
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
                 cursor?: components["parameters"]["OrgCursor"];
             };
             header?: never;
@@ -3590,6 +3663,45 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    confirmFunds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FundsConfirmationRequest"];
+            };
+        };
+        responses: {
+            /** @description The bank's answer. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundsConfirmation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
     listPayments: {
         parameters: {
             query?: {
@@ -3601,7 +3713,7 @@ export interface operations {
                 createdTo?: string;
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["OrgLimit"];
-                /** @description The `nextCursor` of the previous page. */
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
                 cursor?: components["parameters"]["OrgCursor"];
             };
             header?: never;
@@ -3635,7 +3747,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. */
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
                 "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
             };
             path?: never;

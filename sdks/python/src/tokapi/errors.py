@@ -44,6 +44,14 @@ class ServiceUnavailableError(TokError):
     """SERVICE_UNAVAILABLE: a dependency did not answer in time; retried after Retry-After."""
 
 
+class InsufficientFundsError(TokError):
+    """INSUFFICIENT_FUNDS: the bank says the account cannot cover the payment; nothing was sent."""
+
+
+class RequestTimeoutError(TokError):
+    """REQUEST_TIMEOUT: the request body did not arrive in time."""
+
+
 class RateLimitError(TokError):
     """RATE_LIMITED: the organisation's rate limit is spent; ``retry_after`` says for how long."""
 
@@ -69,6 +77,8 @@ ERROR_CLASSES: dict[str, type[TokError]] = {
     "INTERNAL_ERROR": InternalServerError,
     "BANK_API_ERROR": BankApiError,
     "SERVICE_UNAVAILABLE": ServiceUnavailableError,
+    "INSUFFICIENT_FUNDS": InsufficientFundsError,
+    "REQUEST_TIMEOUT": RequestTimeoutError,
 }
 """The class of each code; the tests check it against the spec's codes (models.ERROR_CODES)."""
 

@@ -14,7 +14,7 @@ from typing import Any, Literal, Mapping, Optional, Union
 
 from ._model import Model, to_decimal
 
-ERROR_CODES: tuple[str, ...] = ("INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE")
+ERROR_CODES: tuple[str, ...] = ("INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT")
 """The error codes of the Tok error envelope."""
 
 ConsentStatus = Literal["AWAITING_AUTHORIZATION", "AUTHORIZED", "REJECTED", "FAILED", "REVOKED", "EXPIRED", "REPLACED"]
@@ -251,7 +251,7 @@ class Consent(Model):
     status: ConsentStatus
     bank_id: str
     connection_id: str
-    access: list[Literal["accounts", "balances", "transactions"]]
+    access: list[Literal["accounts", "balances", "transactions", "funds"]]
     callback_url: str
     redirect_url: Optional[str]
     authorize_by: str
@@ -442,7 +442,7 @@ class ConsentRevokedEvent(Model):
 class CreateConsentRequest(Model):
     bank_id: str
     callback_url: str
-    access: Optional[list[Literal["accounts", "balances", "transactions"]]] = None
+    access: Optional[list[Literal["accounts", "balances", "transactions", "funds"]]] = None
     valid_until: Optional[str] = None
 
     @classmethod
@@ -485,6 +485,7 @@ class CreatePaymentRequest(Model):
     callback_url: str
     instant: Optional[bool] = None
     psu_ip_address: Optional[str] = None
+    confirm_funds: Optional[bool] = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CreatePaymentRequest:
@@ -502,6 +503,7 @@ class CreatePaymentRequest(Model):
             callback_url=d["callbackUrl"],
             instant=d.get("instant"),
             psu_ip_address=d.get("psuIpAddress"),
+            confirm_funds=d.get("confirmFunds"),
         )
 
 
@@ -535,7 +537,7 @@ class Error(Model):
 
 @dataclass(kw_only=True)
 class ErrorError(Model):
-    code: Literal["INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE"]
+    code: Literal["INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT"]
     message: str
     request_id: str
     details: Optional[list[ErrorErrorDetailsItem]] = None
@@ -575,6 +577,34 @@ class EventList(Model):
             data=_decode(d["data"], lambda v: [event_from_dict(i) for i in v]),
             has_more=d["hasMore"],
             next_cursor=d["nextCursor"],
+        )
+
+
+@dataclass(kw_only=True)
+class FundsConfirmation(Model):
+    funds_available: bool
+    checked_at: str
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FundsConfirmation:
+        return cls(
+            funds_available=d["fundsAvailable"],
+            checked_at=d["checkedAt"],
+        )
+
+
+@dataclass(kw_only=True)
+class FundsConfirmationRequest(Model):
+    account_id: str
+    amount: str
+    currency: str
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FundsConfirmationRequest:
+        return cls(
+            account_id=d["accountId"],
+            amount=d["amount"],
+            currency=d["currency"],
         )
 
 

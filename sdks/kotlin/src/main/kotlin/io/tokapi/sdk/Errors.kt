@@ -58,6 +58,8 @@ open class TokError internal constructor(e: Info, cause: Throwable? = null) : Ru
                 ErrorCode.UNSUPPORTED_MEDIA_TYPE -> UnsupportedMediaTypeError(e)
                 ErrorCode.INTERNAL_ERROR -> InternalError(e)
                 ErrorCode.SERVICE_UNAVAILABLE -> ServiceUnavailableError(e)
+                ErrorCode.INSUFFICIENT_FUNDS -> InsufficientFundsError(e)
+                ErrorCode.REQUEST_TIMEOUT -> RequestTimeoutError(e)
                 ErrorCode.UNKNOWN -> TokError(e)
             }
         }
@@ -95,6 +97,8 @@ class PayloadTooLargeError internal constructor(e: Info) : TokError(e)
 class UnsupportedMediaTypeError internal constructor(e: Info) : TokError(e)
 class InternalError internal constructor(e: Info) : TokError(e)
 class ServiceUnavailableError internal constructor(e: Info) : TokError(e)
+class InsufficientFundsError internal constructor(e: Info) : TokError(e)
+class RequestTimeoutError internal constructor(e: Info) : TokError(e)
 
 /** No answer came: the connection failed on every attempt, or the request was not retryable. */
 class TokConnectionError internal constructor(method: String, path: String, cause: IOException) : TokError(

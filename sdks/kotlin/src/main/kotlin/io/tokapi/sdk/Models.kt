@@ -77,7 +77,7 @@ data class Consent(
 data class CreateConsentRequest(
     val bankId: String,
     val callbackUrl: String,
-    /** Default all three; accounts is always included. */
+    /** Default accounts, balances and transactions; accounts is always included. funds lets POST /v1/funds-confirmations and confirmFunds on payments ask the bank's confirmation of funds for the accounts. */
     val access: List<String>? = null,
     /** A date (YYYY-MM-DD) or date-time; default and maximum: the bank's maximum (at most 180 days). */
     val validUntil: String? = null
@@ -355,6 +355,17 @@ data class Event(
     }
 }
 
+data class FundsConfirmationRequest(
+    val accountId: String,
+    val amount: String,
+    val currency: String
+)
+
+data class FundsConfirmation(
+    val fundsAvailable: Boolean,
+    val checkedAt: String
+)
+
 data class PaymentStatusChange(
     val status: String,
     /** The bank's ISO 20022 code (RCVD, ACSP, ACSC, RJCT, ...). */
@@ -419,7 +430,9 @@ data class CreatePaymentRequest(
     /** Instant SEPA where the bank offers it (EUR). */
     val instant: Boolean? = null,
     /** The customer's IP address, sent to the bank (default: the caller's). */
-    val psuIpAddress: String? = null
+    val psuIpAddress: String? = null,
+    /** With accountId: ask the bank's confirmation of funds first (the consent needs access funds); an uncovered amount is 422 INSUFFICIENT_FUNDS and nothing is sent. */
+    val confirmFunds: Boolean? = null
 )
 
 data class PaymentEventData(
@@ -639,5 +652,7 @@ enum class ErrorCode {
     UNSUPPORTED_MEDIA_TYPE,
     INTERNAL_ERROR,
     SERVICE_UNAVAILABLE,
+    INSUFFICIENT_FUNDS,
+    REQUEST_TIMEOUT,
     UNKNOWN
 }

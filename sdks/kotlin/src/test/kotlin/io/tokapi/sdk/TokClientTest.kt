@@ -201,6 +201,8 @@ class TokClientTest {
                 ErrorCode.UNSUPPORTED_MEDIA_TYPE -> 415 to UnsupportedMediaTypeError::class.java
                 ErrorCode.INTERNAL_ERROR -> 500 to InternalError::class.java
                 ErrorCode.SERVICE_UNAVAILABLE -> 503 to ServiceUnavailableError::class.java
+                ErrorCode.INSUFFICIENT_FUNDS -> 422 to InsufficientFundsError::class.java
+                ErrorCode.REQUEST_TIMEOUT -> 408 to RequestTimeoutError::class.java
                 ErrorCode.UNKNOWN -> 0 to TokError::class.java
             }
             Faults.arm(mapOf("path" to "/v1/accounts/", "status" to status, "body" to envelope(code.name, "injected $code"),
