@@ -296,7 +296,7 @@ func TestAgainstStack(t *testing.T) {
 			"VALIDATION_ERROR": {tok.ErrValidation, 400}, "RATE_LIMITED": {tok.ErrRateLimited, 429},
 			"INTERNAL_ERROR": {tok.ErrInternal, 500}, "BANK_API_ERROR": {tok.ErrBankAPI, 502},
 			"SERVICE_UNAVAILABLE": {tok.ErrServiceUnavailable, 503},
-			"INSUFFICIENT_FUNDS": {tok.ErrInsufficientFunds, 422}, "REQUEST_TIMEOUT": {tok.ErrRequestTimeout, 408},
+			"INSUFFICIENT_FUNDS":  {tok.ErrInsufficientFunds, 422}, "REQUEST_TIMEOUT": {tok.ErrRequestTimeout, 408},
 		}
 		for _, code := range specErrorCodes(t) {
 			want, ok := sentinels[code]
