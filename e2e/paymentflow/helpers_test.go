@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	kms "cloud.google.com/go/kms/apiv1"
 	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -29,9 +28,7 @@ import (
 	"tokapi.io/tok/shared/bankcatalog"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/connectors"
-	"tokapi.io/tok/shared/envelope"
 	"tokapi.io/tok/shared/events"
-	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/idempotency"
 	"tokapi.io/tok/shared/orgs"
@@ -84,7 +81,6 @@ func setup(t *testing.T) *fixture {
 	project := testenv.Project(t)
 	fs := testenv.Firestore(t, project)
 	ps := testenv.PubSub(t, project)
-	keyName := testenv.KMSKey(t, project)
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 
 	bankSrv := httptest.NewServer(sandboxbank.New(sandboxbank.Options{Store: sandboxbank.FirestoreStore{Client: fs}, Now: clk.Now,
@@ -94,15 +90,7 @@ func setup(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kc, err := kms.NewKeyManagementClient(ctx, gcp.EmulatorOptions(testenv.KMSEndpoint(t))...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = kc.Close() })
-	sealer, err := envelope.New(envelope.NewKMS(kc), keyName)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sealer := testenv.Sealer(t, project)
 	subs := map[string]*pubsub.Subscriber{}
 	for _, topic := range []string{"tok-events", pay.StatusTopic} {
 		tp, err := ps.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/" + project + "/topics/" + topic})
