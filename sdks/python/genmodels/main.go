@@ -366,6 +366,13 @@ func union(name string, s *schema) string {
 	for i, m := range s.Mapping {
 		variants[i] = m[1]
 	}
+	// A type added to the API after this SDK was generated decodes to Unknown<name> rather
+	// than failing, so listing events never breaks on an older client.
+	unknown := "Unknown" + name
+	fmt.Fprintf(&b, "\n\n@dataclass(kw_only=True)\nclass %s(Model):\n", unknown)
+	fmt.Fprintf(&b, "    \"\"\"Any %s whose %s this SDK version does not know; raw is the object as received.\"\"\"\n\n", name, s.Discriminator)
+	fmt.Fprintf(&b, "    %s: str\n    raw: dict[str, Any]\n", snake(s.Discriminator))
+	variants = append(variants, unknown)
 	fmt.Fprintf(&b, "\n\n%s = Union[%s]\n", name, strings.Join(variants, ", "))
 	if doc := firstSentence(s.Description); doc != "" {
 		fmt.Fprintf(&b, "\"\"\"%s\"\"\"\n", doc)
@@ -377,7 +384,7 @@ func union(name string, s *schema) string {
 	fmt.Fprintf(&b, "}\n\n\ndef %s_from_dict(d: Mapping[str, Any]) -> %s:\n", snake(name), name)
 	fmt.Fprintf(&b, "    \"\"\"The %s variant that d's %q names.\"\"\"\n", name, s.Discriminator)
 	fmt.Fprintf(&b, "    cls = _%s_VARIANTS.get(str(d.get(%q)))\n", strings.ToUpper(snake(name)), s.Discriminator)
-	fmt.Fprintf(&b, "    if cls is None:\n        raise ValueError(f\"unknown %s %s {d.get('%s')!r}\")\n", name, s.Discriminator, s.Discriminator)
+	fmt.Fprintf(&b, "    if cls is None:\n        return %s(%s=str(d.get(%q)), raw=dict(d))\n", unknown, snake(s.Discriminator), s.Discriminator)
 	b.WriteString("    result: " + name + " = cls.from_dict(d)\n    return result\n")
 	return b.String()
 }

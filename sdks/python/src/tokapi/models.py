@@ -1479,7 +1479,15 @@ class WebhookWithSecret(Model):
         )
 
 
-Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentFailedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, PaymentCreatedEvent, PaymentAuthorizedEvent, PaymentCompletedEvent, PaymentRejectedEvent, PaymentCancelledEvent, PaymentFailedEvent, PingEvent]
+@dataclass(kw_only=True)
+class UnknownEvent(Model):
+    """Any Event whose type this SDK version does not know; raw is the object as received."""
+
+    type: str
+    raw: dict[str, Any]
+
+
+Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentFailedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, PaymentCreatedEvent, PaymentAuthorizedEvent, PaymentCompletedEvent, PaymentRejectedEvent, PaymentCancelledEvent, PaymentFailedEvent, PingEvent, UnknownEvent]
 """A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated clients get one type per event (discriminated on `type`)."""
 
 _EVENT_VARIANTS: dict[str, Any] = {
@@ -1508,7 +1516,7 @@ def event_from_dict(d: Mapping[str, Any]) -> Event:
     """The Event variant that d's "type" names."""
     cls = _EVENT_VARIANTS.get(str(d.get("type")))
     if cls is None:
-        raise ValueError(f"unknown Event type {d.get('type')!r}")
+        return UnknownEvent(type=str(d.get("type")), raw=dict(d))
     result: Event = cls.from_dict(d)
     return result
 
