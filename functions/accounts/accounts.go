@@ -25,6 +25,7 @@ import (
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/lists"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/store"
 )
@@ -147,17 +148,8 @@ func toJSON(a connections.Account, status string) AccountJSON {
 	return out
 }
 
-type listCursor struct {
-	ID string `json:"i"`
-}
-
 func (d *Deps) list(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	scope, err := d.Scope(ctx)
-	if err != nil {
-		return err
-	}
-	limit, err := httpapi.ParseLimit(r)
+	scope, err := d.Scope(r.Context())
 	if err != nil {
 		return err
 	}
@@ -179,52 +171,35 @@ func (d *Deps) list(w http.ResponseWriter, r *http.Request) error {
 		q = q.Where("currency", "==", v)
 	}
 	q = q.OrderBy(firestore.DocumentID, firestore.Asc)
-	var cur listCursor
-	ok, err := httpapi.DecodeCursor(r, &cur)
-	if err != nil {
-		return err
-	}
-	if ok {
-		if !ids.Valid(ids.Account, cur.ID) {
-			return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
-		}
-		q = q.StartAfter(cur.ID)
-	}
-	docs, err := q.Limit(limit + 1).Documents(ctx).GetAll()
-	if err != nil {
-		return fmt.Errorf("list accounts: %w", err)
-	}
-	accts := make([]connections.Account, 0, len(docs))
-	cxnIDs := []string{}
-	for _, doc := range docs {
-		var a connections.Account
-		if err := doc.DataTo(&a); err != nil {
-			return err
-		}
-		accts = append(accts, a)
-		cxnIDs = append(cxnIDs, a.ConnectionID)
-	}
-	cxns, err := d.Repo.ConnectionsByID(ctx, scope, cxnIDs)
-	if err != nil {
-		return err
-	}
-	now := d.Clock()
-	items := make([]AccountJSON, 0, len(accts))
-	for _, a := range accts {
-		st := connections.ConsentRevoked
-		if c, ok := cxns[a.ConnectionID]; ok {
-			st = connections.ConsentStatusOf(c, now)
-		}
-		items = append(items, toJSON(a, st))
-	}
-	page, err := httpapi.NewList(items, limit, func(a AccountJSON) (string, error) {
-		return httpapi.EncodeCursor(r, listCursor{ID: a.ID})
+	fetchAccounts := lists.Query[lists.ByID](q, func(a connections.Account) connections.Account { return a })
+	return lists.Serve(w, r, lists.Spec[lists.ByID, AccountJSON]{
+		Valid: func(p lists.ByID) bool { return p.Is(ids.Account) },
+		Fetch: func(ctx context.Context, after *lists.ByID, n int) ([]AccountJSON, error) {
+			accts, err := fetchAccounts(ctx, after, n)
+			if err != nil {
+				return nil, fmt.Errorf("list accounts: %w", err)
+			}
+			cxnIDs := make([]string, 0, len(accts))
+			for _, a := range accts {
+				cxnIDs = append(cxnIDs, a.ConnectionID)
+			}
+			cxns, err := d.Repo.ConnectionsByID(ctx, scope, cxnIDs)
+			if err != nil {
+				return nil, err
+			}
+			now := d.Clock()
+			items := make([]AccountJSON, 0, len(accts))
+			for _, a := range accts {
+				st := connections.ConsentRevoked
+				if c, ok := cxns[a.ConnectionID]; ok {
+					st = connections.ConsentStatusOf(c, now)
+				}
+				items = append(items, toJSON(a, st))
+			}
+			return items, nil
+		},
+		Position: func(a AccountJSON) lists.ByID { return lists.ByID{ID: a.ID} },
 	})
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, page)
-	return nil
 }
 
 func (d *Deps) get(w http.ResponseWriter, r *http.Request) error {

@@ -13,6 +13,7 @@ import (
 
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/lists"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/transactions"
 )
@@ -99,12 +100,7 @@ func dateParam(r *http.Request, name string) (string, error) {
 }
 
 func (d *Deps) listTransactions(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
 	acc, scope, err := d.account(r)
-	if err != nil {
-		return err
-	}
-	limit, err := httpapi.ParseLimit(r)
 	if err != nil {
 		return err
 	}
@@ -124,81 +120,86 @@ func (d *Deps) listTransactions(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.InvalidField("dateTo", "must not be before dateFrom")
 	}
 	filter := strings.Join(statuses, ",") + "|" + from + "|" + to
-	var cur transactionsCursor
-	resumed, err := httpapi.DecodeCursor(r, &cur)
-	if err != nil {
-		return err
-	}
-	if resumed && (cur.Filter != filter || !ids.Valid(ids.Transaction, cur.ID) || cur.Date == "" || cur.AsOf < 0) {
-		return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
-	}
-
 	col := acc.Collection(transactions.TransactionsCollection)
-	q := transactions.ListQuery(col, statuses, from, to)
-	if resumed {
-		q = q.StartAfter(cur.Date, cur.ID)
-	}
-	// The account check, the snapshot and the first batch run concurrently.
 	var (
-		first []*firestore.DocumentSnapshot
-		asOf  = cur.AsOf
+		asOf  int64
+		dates = map[string]string{} // the date of each row of the page, for the next cursor
 	)
+	return lists.Serve(w, r, lists.Spec[transactionsCursor, View]{
+		Valid: func(c transactionsCursor) bool {
+			return c.Filter == filter && ids.Valid(ids.Transaction, c.ID) && c.Date != "" && c.AsOf >= 0
+		},
+		Fetch: func(ctx context.Context, after *transactionsCursor, n int) ([]View, error) {
+			q := transactions.ListQuery(col, statuses, from, to)
+			if after != nil {
+				q, asOf = q.StartAfter(after.Date, after.ID), after.AsOf
+			}
+			rows, err := d.walkTransactions(ctx, scope, acc, q, after == nil, &asOf, n)
+			if err != nil {
+				return nil, err
+			}
+			views := make([]View, len(rows))
+			for i, doc := range rows {
+				views[i] = ToView(doc)
+				dates[doc.ID] = doc.Date
+			}
+			return views, nil
+		},
+		Position: func(v View) transactionsCursor {
+			return transactionsCursor{AsOf: asOf, Date: dates[v.ID], ID: v.ID, Filter: filter}
+		},
+	})
+}
+
+// walkTransactions returns up to n rows of q created up to the snapshot asOf, which it
+// reads first when the walk begins. The account check, the snapshot and the first batch
+// run concurrently.
+func (d *Deps) walkTransactions(ctx context.Context, scope store.Scope, acc *firestore.DocumentRef, q firestore.Query, begins bool, asOf *int64, n int) ([]*transactions.Doc, error) {
+	var first []*firestore.DocumentSnapshot
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.check(gctx, scope, acc.ID) })
-	if !resumed {
+	if begins {
 		g.Go(func() error {
 			st, err := readSyncState(gctx, acc)
-			asOf = st.SeqCommitted
+			*asOf = st.SeqCommitted
 			return err
 		})
 	}
 	g.Go(func() error {
 		var err error
-		first, err = q.Limit(limit + 1).Documents(gctx).GetAll()
+		first, err = q.Limit(n).Documents(gctx).GetAll()
 		return err
 	})
 	if err := g.Wait(); err != nil {
-		return err
+		return nil, err
 	}
-	out := make([]*transactions.Doc, 0, limit+1)
-	batch, want := first, limit+1
+	out := make([]*transactions.Doc, 0, n)
+	batch, want := first, n
 	for {
 		var last *transactions.Doc
 		for _, s := range batch {
 			var doc transactions.Doc
 			if err := s.DataTo(&doc); err != nil {
-				return err
+				return nil, err
 			}
 			last = &doc
-			if doc.CreatedSeq > asOf { // created after the walk began
+			if doc.CreatedSeq > *asOf { // created after the walk began
 				continue
 			}
-			if len(out) < limit+1 {
+			if len(out) < n {
 				out = append(out, &doc)
 			}
 		}
-		if len(out) >= limit+1 || len(batch) < want || last == nil {
-			break
+		if len(out) >= n || len(batch) < want || last == nil {
+			return out, nil
 		}
-		want = limit + 1 - len(out) + 16
+		want = n - len(out) + 16
+		var err error
 		batch, err = q.StartAfter(last.Date, last.ID).Limit(want).Documents(ctx).GetAll()
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
-	views := make([]View, len(out))
-	for i, doc := range out {
-		views[i] = ToView(doc)
-	}
-	l, err := httpapi.NewList(views, limit, func(v View) (string, error) {
-		last := out[limit-1] // NewList asks only when there is a next page
-		return httpapi.EncodeCursor(r, transactionsCursor{AsOf: asOf, Date: last.Date, ID: v.ID, Filter: filter})
-	})
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, l)
-	return nil
 }
 
 func readSyncState(ctx context.Context, acc *firestore.DocumentRef) (transactions.State, error) {
@@ -270,16 +271,14 @@ func (d *Deps) transactionChanges(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	limit, err := httpapi.ParseLimit(r)
+	// The feed's page always has a next cursor, so only the limit and cursor come from lists.
+	limit, after, err := lists.Parse(r, func(c changesCursor) bool { return c.Seq >= 0 })
 	if err != nil {
 		return err
 	}
 	var cur changesCursor
-	if _, err := httpapi.DecodeCursor(r, &cur); err != nil {
-		return err
-	}
-	if cur.Seq < 0 {
-		return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
+	if after != nil {
+		cur = *after
 	}
 	var st transactions.State
 	g, gctx := errgroup.WithContext(ctx)
@@ -289,7 +288,7 @@ func (d *Deps) transactionChanges(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	if cur.Seq > st.SeqCommitted {
-		return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
+		return lists.BadCursor()
 	}
 	snaps, err := transactions.ChangesQuery(acc.Collection(transactions.TransactionsCollection), cur.Seq, st.SeqCommitted).Limit(limit + 1).Documents(ctx).GetAll()
 	if err != nil {
@@ -344,54 +343,23 @@ func soView(d *transactions.StandingOrderDoc) StandingOrderView {
 		StartDate: strp(d.StartDate), EndDate: strp(d.EndDate), CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
 }
 
-type soCursor struct {
-	ID string `json:"i"`
-}
-
 func (d *Deps) listStandingOrders(w http.ResponseWriter, r *http.Request) error {
 	acc, scope, err := d.account(r)
 	if err != nil {
 		return err
 	}
-	limit, err := httpapi.ParseLimit(r)
-	if err != nil {
-		return err
-	}
-	var cur soCursor
-	resumed, err := httpapi.DecodeCursor(r, &cur)
-	if err != nil {
-		return err
-	}
-	if resumed && !ids.Valid(ids.StandingOrder, cur.ID) {
-		return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
-	}
-	if err := d.check(r.Context(), scope, acc.ID); err != nil {
-		return err
-	}
-	q := acc.Collection(transactions.StandingOrdersCollection).OrderBy(firestore.DocumentID, firestore.Asc)
-	if resumed {
-		q = q.StartAfter(cur.ID)
-	}
-	snaps, err := q.Limit(limit + 1).Documents(r.Context()).GetAll()
-	if err != nil {
-		return err
-	}
-	views := make([]StandingOrderView, 0, len(snaps))
-	for _, s := range snaps {
-		var doc transactions.StandingOrderDoc
-		if err := s.DataTo(&doc); err != nil {
-			return err
-		}
-		views = append(views, soView(&doc))
-	}
-	l, err := httpapi.NewList(views, limit, func(v StandingOrderView) (string, error) {
-		return httpapi.EncodeCursor(r, soCursor{ID: v.ID})
+	fetch := lists.Query[lists.ByID](acc.Collection(transactions.StandingOrdersCollection).OrderBy(firestore.DocumentID, firestore.Asc),
+		func(doc transactions.StandingOrderDoc) StandingOrderView { return soView(&doc) })
+	return lists.Serve(w, r, lists.Spec[lists.ByID, StandingOrderView]{
+		Valid: func(p lists.ByID) bool { return p.Is(ids.StandingOrder) },
+		Fetch: func(ctx context.Context, after *lists.ByID, n int) ([]StandingOrderView, error) {
+			if err := d.check(ctx, scope, acc.ID); err != nil {
+				return nil, err
+			}
+			return fetch(ctx, after, n)
+		},
+		Position: func(v StandingOrderView) lists.ByID { return lists.ByID{ID: v.ID} },
 	})
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, l)
-	return nil
 }
 
 func (d *Deps) getStandingOrder(w http.ResponseWriter, r *http.Request) error {

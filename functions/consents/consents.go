@@ -31,6 +31,7 @@ import (
 	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/lists"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/store"
@@ -300,18 +301,8 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request) error {
 var statuses = []string{connections.ConsentAwaiting, connections.ConsentAuthorized, connections.ConsentRejected,
 	connections.ConsentFailed, connections.ConsentRevoked, connections.ConsentExpired, connections.ConsentReplaced}
 
-type listCursor struct {
-	CreatedAt time.Time `json:"c"`
-	ID        string    `json:"i"`
-}
-
 func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	scope, err := s.scope(ctx)
-	if err != nil {
-		return err
-	}
-	limit, err := httpapi.ParseLimit(r)
+	scope, err := s.scope(r.Context())
 	if err != nil {
 		return err
 	}
@@ -326,38 +317,12 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 		q = q.Where("bankId", "==", b)
 	}
 	q = q.OrderBy("createdAt", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
-	var cur listCursor
-	ok, err := httpapi.DecodeCursor(r, &cur)
-	if err != nil {
-		return err
-	}
-	if ok {
-		if !ids.Valid(ids.Consent, cur.ID) {
-			return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
-		}
-		q = q.StartAfter(cur.CreatedAt, cur.ID)
-	}
-	docs, err := q.Limit(limit + 1).Documents(ctx).GetAll()
-	if err != nil {
-		return fmt.Errorf("list consents: %w", err)
-	}
 	now := s.now()
-	items := make([]ConsentJSON, 0, len(docs))
-	for _, d := range docs {
-		var c connections.Consent
-		if err := d.DataTo(&c); err != nil {
-			return err
-		}
-		items = append(items, toJSON(c, now))
-	}
-	page, err := httpapi.NewList(items, limit, func(c ConsentJSON) (string, error) {
-		return httpapi.EncodeCursor(r, listCursor{CreatedAt: c.CreatedAt, ID: c.ID})
+	return lists.Serve(w, r, lists.Spec[lists.CreatedID, ConsentJSON]{
+		Valid:    func(p lists.CreatedID) bool { return p.Is(ids.Consent) },
+		Fetch:    lists.Query[lists.CreatedID](q, func(c connections.Consent) ConsentJSON { return toJSON(c, now) }),
+		Position: func(c ConsentJSON) lists.CreatedID { return lists.CreatedID{CreatedAt: c.CreatedAt, ID: c.ID} },
 	})
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, page)
-	return nil
 }
 
 // delete revokes a consent: deleted at the bank (best effort: a bank outage must not keep

@@ -18,6 +18,7 @@ import (
 	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/lists"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
@@ -80,11 +81,6 @@ func out(r record) eventJSON {
 	return eventJSON{ID: r.ID, Type: r.Type, CreatedAt: r.CreatedAt, Data: data}
 }
 
-type cursor struct {
-	CreatedAt time.Time `json:"c"`
-	ID        string    `json:"i"`
-}
-
 func callerTenant(ctx context.Context) (tenant.Tenant, error) {
 	c, err := auth.CallerFrom(ctx)
 	if err != nil {
@@ -94,22 +90,9 @@ func callerTenant(ctx context.Context) (tenant.Tenant, error) {
 }
 
 func (s *server) list(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	t, err := callerTenant(ctx)
+	t, err := callerTenant(r.Context())
 	if err != nil {
 		return err
-	}
-	limit, err := httpapi.ParseLimit(r)
-	if err != nil {
-		return err
-	}
-	var cur cursor
-	has, err := httpapi.DecodeCursor(r, &cur)
-	if err != nil {
-		return err
-	}
-	if has && (cur.CreatedAt.IsZero() || !ids.Valid(ids.Event, cur.ID)) {
-		return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
 	}
 	q := store.For(s.fs, t).Collection(collection).Query
 	if typ := r.URL.Query().Get("type"); typ != "" {
@@ -120,29 +103,11 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	q = q.Where("createdAt", ">=", s.now().Add(-Retention)).
 		OrderBy("createdAt", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
-	if has {
-		q = q.StartAfter(cur.CreatedAt, cur.ID)
-	}
-	docs, err := q.Limit(limit + 1).Documents(ctx).GetAll()
-	if err != nil {
-		return err
-	}
-	items := make([]eventJSON, 0, len(docs))
-	for _, d := range docs {
-		var rec record
-		if err := d.DataTo(&rec); err != nil {
-			return err
-		}
-		items = append(items, out(rec))
-	}
-	page, err := httpapi.NewList(items, limit, func(e eventJSON) (string, error) {
-		return httpapi.EncodeCursor(r, cursor{CreatedAt: e.CreatedAt, ID: e.ID})
+	return lists.Serve(w, r, lists.Spec[lists.CreatedID, eventJSON]{
+		Valid:    func(p lists.CreatedID) bool { return p.Is(ids.Event) },
+		Fetch:    lists.Query[lists.CreatedID](q, out),
+		Position: func(e eventJSON) lists.CreatedID { return lists.CreatedID{CreatedAt: e.CreatedAt, ID: e.ID} },
 	})
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, page)
-	return nil
 }
 
 func (s *server) get(w http.ResponseWriter, r *http.Request) error {

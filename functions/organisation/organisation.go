@@ -35,6 +35,7 @@ import (
 	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/lists"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/platform"
 )
@@ -191,10 +192,6 @@ func (s *server) listKeyPairs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := parsePage(r)
-	if err != nil {
-		return err
-	}
 	pairs, err := s.repo.ListKeyPairs(r.Context(), c.Tenant.OrgID)
 	if err != nil {
 		return apiError(err, "The organisation")
@@ -203,7 +200,7 @@ func (s *server) listKeyPairs(w http.ResponseWriter, r *http.Request) error {
 	for _, p := range pairs {
 		out = append(out, s.keyPairOut(p))
 	}
-	return writePage(w, page, out, func(p keyPairJSON) string { return p.ID })
+	return servePage(w, r, out, func(p keyPairJSON) string { return p.ID })
 }
 
 type createKeyPairRequest struct {
@@ -340,10 +337,6 @@ func (s *server) listMembers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := parsePage(r)
-	if err != nil {
-		return err
-	}
 	ms, err := s.repo.ListMembers(r.Context(), c.Tenant.OrgID)
 	if err != nil {
 		return apiError(err, "The organisation")
@@ -352,7 +345,7 @@ func (s *server) listMembers(w http.ResponseWriter, r *http.Request) error {
 	for _, m := range ms {
 		out = append(out, memberOut(m))
 	}
-	return writePage(w, page, out, func(m memberJSON) string { return m.ID })
+	return servePage(w, r, out, func(m memberJSON) string { return m.ID })
 }
 
 func (s *server) getMember(w http.ResponseWriter, r *http.Request) error {
@@ -438,50 +431,9 @@ func (s *server) removeMember(w http.ResponseWriter, r *http.Request) error {
 
 // ---- lists
 
-type page struct {
-	r     *http.Request
-	limit int
-	after string // the ID of the last item of the previous page
-}
-
-// parsePage reads limit and the signed cursor, which holds the last ID of the previous page.
-func parsePage(r *http.Request) (page, error) {
-	limit, err := httpapi.ParseLimit(r)
-	if err != nil {
-		return page{}, err
-	}
-	p := page{r: r, limit: limit}
-	if _, err := httpapi.DecodeCursor(r, &p.after); err != nil {
-		return page{}, err
-	}
-	return p, nil
-}
-
-// writePage answers one page of items (all of them, in order, held in memory: an
-// organisation has few key pairs and members).
-func writePage[T any](w http.ResponseWriter, p page, items []T, id func(T) string) error {
-	start := 0
-	if p.after != "" {
-		start = -1
-		for i, it := range items {
-			if id(it) == p.after {
-				start = i + 1
-				break
-			}
-		}
-		if start < 0 {
-			return httpapi.InvalidField("cursor", "is not a cursor this API returned, or its item is gone")
-		}
-	}
-	end := min(start+p.limit, len(items))
-	out := httpapi.List[T]{Data: items[start:end], HasMore: end < len(items)}
-	if out.HasMore {
-		c, err := httpapi.EncodeCursor(p.r, id(items[end-1]))
-		if err != nil {
-			return err
-		}
-		out.NextCursor = &c
-	}
-	httpapi.WriteJSON(w, http.StatusOK, out)
-	return nil
+// servePage answers one page of items (all of them, in order, held in memory: an
+// organisation has few key pairs and members); the signed cursor holds the last ID of
+// the previous page.
+func servePage[T any](w http.ResponseWriter, r *http.Request, items []T, id func(T) string) error {
+	return lists.Serve(w, r, lists.Spec[string, T]{Fetch: lists.InMemory(items, id), Position: id})
 }

@@ -23,6 +23,7 @@ import (
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/lists"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/platform"
@@ -147,23 +148,14 @@ func (s *server) funds(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type listCursor struct {
-	CreatedAt time.Time `json:"c"`
-	ID        string    `json:"i"`
-}
-
 func (s *server) list(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	scope, err := s.scope(ctx)
 	if err != nil {
 		return err
 	}
-	limit, err := httpapi.ParseLimit(r)
-	if err != nil {
-		return err
-	}
 	qs := r.URL.Query()
-	q := payments.ListQuery{Status: qs.Get("status"), AccountID: qs.Get("accountId"), Limit: limit + 1}
+	q := payments.ListQuery{Status: qs.Get("status"), AccountID: qs.Get("accountId")}
 	if q.Status != "" && !slices.Contains(payments.Statuses, q.Status) {
 		return httpapi.InvalidField("status", "must be one of "+strings.Join(payments.Statuses, ", "))
 	}
@@ -179,34 +171,26 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) error {
 	if q.CreatedFrom != nil && q.CreatedTo != nil && !q.CreatedFrom.Before(*q.CreatedTo) {
 		return httpapi.InvalidField("createdTo", "must be after createdFrom")
 	}
-	var cur listCursor
-	ok, err := httpapi.DecodeCursor(r, &cur)
-	if err != nil {
-		return err
-	}
-	if ok {
-		if !ids.Valid(ids.Payment, cur.ID) {
-			return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
-		}
-		q.AfterCreated, q.AfterID = cur.CreatedAt, cur.ID
-	}
-	found, err := s.svc.Store.List(ctx, scope, q)
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	items := make([]payments.JSON, 0, len(found))
-	for _, p := range found {
-		items = append(items, payments.View(p, now))
-	}
-	page, err := httpapi.NewList(items, limit, func(p payments.JSON) (string, error) {
-		return httpapi.EncodeCursor(r, listCursor{CreatedAt: p.CreatedAt, ID: p.ID})
+	return lists.Serve(w, r, lists.Spec[lists.CreatedID, payments.JSON]{
+		Valid: func(p lists.CreatedID) bool { return p.Is(ids.Payment) },
+		Fetch: func(ctx context.Context, after *lists.CreatedID, n int) ([]payments.JSON, error) {
+			q.Limit = n
+			if after != nil {
+				q.AfterCreated, q.AfterID = after.CreatedAt, after.ID
+			}
+			found, err := s.svc.Store.List(ctx, scope, q)
+			if err != nil {
+				return nil, err
+			}
+			now := s.now()
+			items := make([]payments.JSON, 0, len(found))
+			for _, p := range found {
+				items = append(items, payments.View(p, now))
+			}
+			return items, nil
+		},
+		Position: func(p payments.JSON) lists.CreatedID { return lists.CreatedID{CreatedAt: p.CreatedAt, ID: p.ID} },
 	})
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, page)
-	return nil
 }
 
 // parseTime reads an RFC 3339 date-time or a date (YYYY-MM-DD). A date as createdTo

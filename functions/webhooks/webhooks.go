@@ -24,6 +24,8 @@ import (
 	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/lists"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/tenant"
 	wh "tokapi.io/tok/shared/webhooks"
@@ -202,11 +204,8 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := httpapi.ParseLimit(r); err != nil {
-		return err
-	}
-	var ignored string
-	if _, err := httpapi.DecodeCursor(r, &ignored); err != nil {
+	// At most MaxEndpoints exist, so one page holds them all; limit and cursor are only checked.
+	if _, _, err := lists.Parse[string](r, nil); err != nil {
 		return err
 	}
 	eps, err := s.svc.ListEndpoints(r.Context(), t)
@@ -217,7 +216,6 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) error {
 	for _, ep := range eps {
 		out = append(out, s.out(t, ep))
 	}
-	// At most MaxEndpoints exist, so one page holds them all.
 	httpapi.WriteJSON(w, http.StatusOK, httpapi.List[webhookJSON]{Data: out})
 	return nil
 }
@@ -334,38 +332,21 @@ func (s *server) deliveries(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := httpapi.ParseLimit(r)
-	if err != nil {
-		return err
-	}
-	var cur wh.DeliveryCursor
-	has, err := httpapi.DecodeCursor(r, &cur)
-	if err != nil {
-		return err
-	}
-	var after *wh.DeliveryCursor
-	if has {
-		if cur.ID == "" || cur.CreatedAt.IsZero() {
-			return httpapi.InvalidField("cursor", "is not a cursor from a previous page of this list")
-		}
-		after = &cur
-	}
-	ds, err := s.svc.ListDeliveries(r.Context(), t, r.PathValue("id"), limit+1, after)
-	if err != nil {
-		return apiError(err, "The webhook endpoint")
-	}
-	out := make([]deliveryJSON, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, deliveryOut(d))
-	}
-	page, err := httpapi.NewList(out, limit, func(d deliveryJSON) (string, error) {
-		return httpapi.EncodeCursor(r, wh.DeliveryCursor{CreatedAt: d.CreatedAt, ID: d.ID})
+	return lists.Serve(w, r, lists.Spec[lists.CreatedID, deliveryJSON]{
+		Valid: func(p lists.CreatedID) bool { return p.Is(ids.Delivery) },
+		Fetch: func(ctx context.Context, after *lists.CreatedID, n int) ([]deliveryJSON, error) {
+			ds, err := s.svc.ListDeliveries(ctx, t, r.PathValue("id"), n, after)
+			if err != nil {
+				return nil, apiError(err, "The webhook endpoint")
+			}
+			out := make([]deliveryJSON, 0, len(ds))
+			for _, d := range ds {
+				out = append(out, deliveryOut(d))
+			}
+			return out, nil
+		},
+		Position: func(d deliveryJSON) lists.CreatedID { return lists.CreatedID{CreatedAt: d.CreatedAt, ID: d.ID} },
 	})
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, page)
-	return nil
 }
 
 func (s *server) delivery(w http.ResponseWriter, r *http.Request) error {

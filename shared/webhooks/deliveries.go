@@ -2,42 +2,22 @@ package webhooks
 
 import (
 	"context"
-	"time"
 
 	"cloud.google.com/go/firestore"
 
 	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/lists"
 	"tokapi.io/tok/shared/tenant"
 )
 
-// DeliveryCursor resumes a deliveries list after the delivery it names.
-type DeliveryCursor struct {
-	CreatedAt time.Time `json:"c"`
-	ID        string    `json:"i"`
-}
-
-// ListDeliveries returns up to limit deliveries of an endpoint, newest first, after cursor.
-func (s *Service) ListDeliveries(ctx context.Context, t tenant.Tenant, webhookID string, limit int, after *DeliveryCursor) ([]Delivery, error) {
+// ListDeliveries returns up to limit deliveries of an endpoint, newest first, after the
+// position (nil from the newest).
+func (s *Service) ListDeliveries(ctx context.Context, t tenant.Tenant, webhookID string, limit int, after *lists.CreatedID) ([]Delivery, error) {
 	if _, err := s.GetEndpoint(ctx, t, webhookID); err != nil {
 		return nil, err
 	}
 	q := s.deliveries(t, webhookID).OrderBy("createdAt", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
-	if after != nil {
-		q = q.StartAfter(after.CreatedAt, after.ID)
-	}
-	docs, err := q.Limit(limit).Documents(ctx).GetAll()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Delivery, 0, len(docs))
-	for _, d := range docs {
-		var dl Delivery
-		if err := d.DataTo(&dl); err != nil {
-			return nil, err
-		}
-		out = append(out, dl)
-	}
-	return out, nil
+	return lists.Query[lists.CreatedID](q, func(d Delivery) Delivery { return d })(ctx, after, limit)
 }
 
 // GetDelivery returns one delivery of an endpoint, or ErrNotFound.
