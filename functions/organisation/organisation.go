@@ -2,6 +2,7 @@
 // pairs and its members.
 //
 //	GET    /v1/organisation              any role
+//	PATCH  /v1/organisation              admin; the settings (origins, callback URL, branding)
 //	GET    /v1/api-keys                  admin (masked keys only)
 //	POST   /v1/api-keys                  admin; 201 with the two keys, shown this once
 //	POST   /v1/api-keys/{id}/rotate      admin; 201 with the new pair
@@ -71,6 +72,7 @@ func NewHandler(repo *orgs.Repo, now func() time.Time) http.Handler {
 	s := &server{repo: repo, now: now}
 	rt := httpapi.NewRouter()
 	rt.Handle("GET /v1/organisation", s.getOrganisation)
+	rt.Handle("PATCH /v1/organisation", s.updateOrganisation)
 	rt.Handle("GET /v1/api-keys", s.listKeyPairs)
 	rt.Handle("POST /v1/api-keys", s.createKeyPair)
 	rt.Handle("POST /v1/api-keys/{id}/rotate", s.rotateKeyPair)
@@ -123,8 +125,22 @@ type organisationJSON struct {
 	Name           string    `json:"name"`
 	Tier           string    `json:"tier"`
 	AllowedOrigins []string  `json:"allowedOrigins"`
+	CallbackURL    *string   `json:"callbackUrl"`
+	DisplayName    *string   `json:"displayName"`
+	LogoURL        *string   `json:"logoUrl"`
+	BrandColor     *string   `json:"brandColor"`
 	Environment    string    `json:"environment"`
 	CreatedAt      time.Time `json:"createdAt"`
+}
+
+func organisationOut(o orgs.Org, env string) organisationJSON {
+	origins := o.AllowedOrigins
+	if origins == nil {
+		origins = []string{}
+	}
+	return organisationJSON{ID: o.ID, Name: o.Name, Tier: o.Tier, AllowedOrigins: origins,
+		CallbackURL: optional(o.CallbackURL), DisplayName: optional(o.DisplayName), LogoURL: optional(o.LogoURL),
+		BrandColor: optional(o.BrandColor), Environment: env, CreatedAt: o.CreatedAt}
 }
 
 func (s *server) getOrganisation(w http.ResponseWriter, r *http.Request) error {
@@ -136,12 +152,33 @@ func (s *server) getOrganisation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiError(err, "The organisation")
 	}
-	origins := o.AllowedOrigins
-	if origins == nil {
-		origins = []string{}
+	httpapi.WriteJSON(w, http.StatusOK, organisationOut(o, c.Tenant.Env))
+	return nil
+}
+
+// updateOrganisationRequest holds the settings a PATCH may change; an absent field stays.
+type updateOrganisationRequest struct {
+	AllowedOrigins *[]string `json:"allowedOrigins"`
+	CallbackURL    *string   `json:"callbackUrl"`
+	DisplayName    *string   `json:"displayName"`
+	LogoURL        *string   `json:"logoUrl"`
+	BrandColor     *string   `json:"brandColor"`
+}
+
+func (s *server) updateOrganisation(w http.ResponseWriter, r *http.Request) error {
+	c, err := caller(r.Context(), auth.RoleAdmin)
+	if err != nil {
+		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, organisationJSON{ID: o.ID, Name: o.Name, Tier: o.Tier,
-		AllowedOrigins: origins, Environment: c.Tenant.Env, CreatedAt: o.CreatedAt})
+	var req updateOrganisationRequest
+	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	o, err := s.repo.UpdateSettings(r.Context(), c.Tenant.OrgID, orgs.SettingsPatch(req))
+	if err != nil {
+		return apiError(err, "The organisation")
+	}
+	httpapi.WriteJSON(w, http.StatusOK, organisationOut(o, c.Tenant.Env))
 	return nil
 }
 

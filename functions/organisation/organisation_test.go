@@ -2,9 +2,11 @@ package organisation
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +148,7 @@ func TestRoleMatrix(t *testing.T) {
 		{"POST", "/v1/members", `{"email":"x@example.com","role":"viewer"}`},
 		{"PATCH", "/v1/members/" + member.ID, `{"role":"owner"}`},
 		{"DELETE", "/v1/members/" + member.ID, ""},
+		{"PATCH", "/v1/organisation", `{"displayName":"Renamed"}`},
 	}
 	for role, key := range keys {
 		for _, c := range reads {
@@ -163,7 +166,7 @@ func TestRoleMatrix(t *testing.T) {
 		}
 	}
 	// Admin: every write succeeds (the DELETE of the last owner is a 409, not a 403).
-	want := []int{200, 201, 201, 204, 201, 200, 409}
+	want := []int{200, 201, 201, 204, 201, 200, 409, 200}
 	for i, c := range writes {
 		if r := f.call(c.method, c.path, keys["admin"], c.body); r.code != want[i] {
 			t.Errorf("admin %s %s: %d, want %d: %s", c.method, c.path, r.code, want[i], r.body)
@@ -281,6 +284,7 @@ func TestSandboxKeyCannotAffectLive(t *testing.T) {
 		{"POST", "/v1/members", `{"email":"eve@example.com","role":"owner"}`},
 		{"PATCH", "/v1/members/" + member.ID, `{"role":"owner"}`},
 		{"DELETE", "/v1/members/" + member.ID, ""},
+		{"PATCH", "/v1/organisation", `{"allowedOrigins":["https://evil.example.com"],"callbackUrl":"https://evil.example.com/cb"}`},
 	} {
 		if r := f.call(c.method, c.path, admin.SandboxKey, c.body); r.code != 403 || r.errCode(t) != "FORBIDDEN" {
 			t.Errorf("%s %s with a sandbox admin key: %d %s, want 403", c.method, c.path, r.code, r.body)
@@ -299,8 +303,53 @@ func TestSandboxKeyCannotAffectLive(t *testing.T) {
 	if pairs, _ := f.repo.ListKeyPairs(t.Context(), org.ID); len(pairs) != 2 {
 		t.Errorf("%d key pairs, want 2", len(pairs))
 	}
+	if o, _ := f.repo.GetOrg(t.Context(), org.ID); o.CallbackURL != "" || slices.Contains(o.AllowedOrigins, "https://evil.example.com") {
+		t.Errorf("settings changed by a sandbox key: %+v", o)
+	}
 	// The same pair's live key may.
 	expect(t, f.call("DELETE", "/v1/api-keys/"+pair.ID, admin.LiveKey, ""), 204, "live admin revokes")
+}
+
+// TestUpdateOrganisation: a live admin key edits the settings, GET shows them, and every
+// invalid or unknown field is a 400 naming it that changes nothing.
+func TestUpdateOrganisation(t *testing.T) {
+	f := setup(t)
+	_, admin := orgstest.Org(t, f.repo, orgs.TierPro)
+	r := f.call("PATCH", "/v1/organisation", admin.LiveKey, `{"allowedOrigins":["https://App.Bilko.io","https://pay.bilko.io:8443"],
+		"callbackUrl":"https://pay.bilko.io:8443/tok/return","displayName":"Bilko","logoUrl":"https://cdn.bilko.io/logo.svg","brandColor":"#1A2B3C"}`)
+	expect(t, r, 200, "PATCH /v1/organisation")
+	for _, key := range []string{admin.LiveKey, admin.SandboxKey} {
+		m := f.call("GET", "/v1/organisation", key, "").json(t)
+		if fmt.Sprint(m["allowedOrigins"]) != "[https://app.bilko.io https://pay.bilko.io:8443]" || m["callbackUrl"] != "https://pay.bilko.io:8443/tok/return" ||
+			m["displayName"] != "Bilko" || m["logoUrl"] != "https://cdn.bilko.io/logo.svg" || m["brandColor"] != "#1a2b3c" {
+			t.Errorf("GET after PATCH = %v", m)
+		}
+	}
+	// Fields left out stay; "" clears an optional one.
+	m := f.call("PATCH", "/v1/organisation", admin.LiveKey, `{"logoUrl":""}`).json(t)
+	if m["logoUrl"] != nil || m["displayName"] != "Bilko" || m["brandColor"] != "#1a2b3c" {
+		t.Errorf("after clearing logoUrl: %v", m)
+	}
+	for _, c := range []struct{ body, field string }{
+		{`{"refundAccount":"acc_x"}`, "refundAccount"},
+		{`{"allowedOrigins":["http://app.bilko.io"]}`, "allowedOrigins[0]"},
+		{`{"allowedOrigins":"https://app.bilko.io"}`, "allowedOrigins"},
+		{`{"allowedOrigins":["https://app.bilko.io"]}`, "allowedOrigins"}, // would orphan the callback URL
+		{`{"callbackUrl":"https://elsewhere.example.com/cb"}`, "callbackUrl"},
+		{`{"displayName":"` + strings.Repeat("x", 101) + `"}`, "displayName"},
+		{`{"logoUrl":"http://cdn.bilko.io/logo.svg"}`, "logoUrl"},
+		{`{"brandColor":"red"}`, "brandColor"},
+		{`{"brandColor":null}`, "brandColor"},
+	} {
+		r := f.call("PATCH", "/v1/organisation", admin.LiveKey, c.body)
+		if r.code != 400 || r.errCode(t) != "VALIDATION_ERROR" || r.field(t) != c.field {
+			t.Errorf("PATCH %s: %d field %q, want 400 on %q: %s", c.body, r.code, r.field(t), c.field, r.body)
+		}
+	}
+	m = f.call("GET", "/v1/organisation", admin.LiveKey, "").json(t)
+	if len(m["allowedOrigins"].([]any)) != 2 || m["callbackUrl"] != "https://pay.bilko.io:8443/tok/return" || m["brandColor"] != "#1a2b3c" {
+		t.Errorf("rejected PATCHes changed the settings: %v", m)
+	}
 }
 
 func TestKeyRoleCeilingOfMembers(t *testing.T) {

@@ -6,7 +6,6 @@ package callbackurl
 
 import (
 	"context"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -26,9 +25,9 @@ func Check(ctx context.Context, o Orgs, t tenant.Tenant, field, raw string) erro
 	if raw == "" {
 		return bad("is required")
 	}
-	u, err := url.Parse(raw)
-	if err != nil || len(raw) > 2048 || u.Opaque != "" || u.User != nil || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#") {
-		return bad("must be an absolute https URL without user information or fragment")
+	u, err := orgs.ParseCallbackURL(raw)
+	if err != nil {
+		return bad(err.Error())
 	}
 	host := strings.ToLower(u.Hostname())
 	if t.Env == tenant.Sandbox && strings.EqualFold(u.Scheme, "http") && (host == "localhost" || host == "127.0.0.1") {

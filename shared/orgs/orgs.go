@@ -107,6 +107,12 @@ type Org struct {
 	Tier           string    `firestore:"tier" json:"tier"`
 	AllowedOrigins []string  `firestore:"allowedOrigins" json:"allowedOrigins"`
 	CreatedAt      time.Time `firestore:"createdAt" json:"createdAt"`
+	// CallbackURL is the default callback URL, on one of AllowedOrigins ("" for none).
+	CallbackURL string `firestore:"callbackUrl,omitempty" json:"callbackUrl,omitempty"`
+	// DisplayName, LogoURL and BrandColor brand the hosted pages ("" for Tok's defaults).
+	DisplayName string `firestore:"displayName,omitempty" json:"displayName,omitempty"`
+	LogoURL     string `firestore:"logoUrl,omitempty" json:"logoUrl,omitempty"`
+	BrandColor  string `firestore:"brandColor,omitempty" json:"brandColor,omitempty"`
 }
 
 // KeyPair is a pair of keys, live and sandbox, sharing one role. The keys themselves are
@@ -224,18 +230,24 @@ func ValidateKeyRole(role string) (auth.Role, error) {
 
 // ValidateName checks and trims an organisation name.
 func ValidateName(name string) (string, error) {
-	name = strings.TrimSpace(name)
+	return validateText("name", name, maxNameLen)
+}
+
+// validateText checks and trims a name shown to people: 1 to max characters of UTF-8
+// without control characters.
+func validateText(field, s string, max int) (string, error) {
+	s = strings.TrimSpace(s)
 	switch {
-	case name == "":
-		return "", invalid("name", "is required")
-	case !utf8.ValidString(name):
-		return "", invalid("name", "must be valid UTF-8")
-	case utf8.RuneCountInString(name) > maxNameLen:
-		return "", invalid("name", "must be at most %d characters", maxNameLen)
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return "", invalid("name", "must not contain control characters")
+	case s == "":
+		return "", invalid(field, "is required")
+	case !utf8.ValidString(s):
+		return "", invalid(field, "must be valid UTF-8")
+	case utf8.RuneCountInString(s) > max:
+		return "", invalid(field, "must be at most %d characters", max)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return "", invalid(field, "must not contain control characters")
 	}
-	return name, nil
+	return s, nil
 }
 
 // NormalizeOrigins checks the origins an organisation's callback URLs may use and returns

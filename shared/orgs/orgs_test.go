@@ -529,6 +529,11 @@ func TestSandboxCallerChangesNothing(t *testing.T) {
 			return err
 		},
 		"RevokeKeyPair": func(ctx context.Context) error { return f.repo.RevokeKeyPair(ctx, org.ID, other.ID) },
+		"UpdateSettings": func(ctx context.Context) error {
+			origins := []string{"https://elsewhere.example.com"}
+			_, err := f.repo.UpdateSettings(ctx, org.ID, orgs.SettingsPatch{AllowedOrigins: &origins})
+			return err
+		},
 	}
 	for name, write := range writes {
 		err := write(as(tenant.Sandbox))
@@ -538,7 +543,7 @@ func TestSandboxCallerChangesNothing(t *testing.T) {
 		}
 	}
 	got, err := f.repo.GetOrg(t.Context(), org.ID)
-	if err != nil || got.Tier != orgs.TierPro {
+	if err != nil || got.Tier != orgs.TierPro || fmt.Sprint(got.AllowedOrigins) != "[https://app.example.com]" {
 		t.Errorf("tier after refused writes: %+v %v", got, err)
 	}
 	if pairs, _ := f.repo.ListKeyPairs(t.Context(), org.ID); len(pairs) != 2 {
@@ -550,7 +555,7 @@ func TestSandboxCallerChangesNothing(t *testing.T) {
 	if ms, _ := f.repo.ListMembers(t.Context(), org.ID); len(ms) != 1 {
 		t.Errorf("%d members after refused writes, want 1", len(ms))
 	}
-	for _, name := range []string{"SetTier", "AddMember", "UpdateMember", "RotateKeyPair", "RevokeKeyPair"} {
+	for _, name := range []string{"SetTier", "AddMember", "UpdateMember", "RotateKeyPair", "RevokeKeyPair", "UpdateSettings"} {
 		if err := writes[name](as(tenant.Live)); err != nil {
 			t.Errorf("%s with a live caller: %v", name, err)
 		}

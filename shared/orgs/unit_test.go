@@ -1,6 +1,10 @@
 package orgs
 
 import (
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"tokapi.io/tok/shared/auth"
@@ -36,6 +40,61 @@ func TestNormalizeOrigin(t *testing.T) {
 		"https://u:p@app.example.com", "https://", "app.example.com", "javascript:alert(1)", "https:app.example.com", "https://:443", "ftp://x.example"} {
 		if got, err := NormalizeOrigin(bad); err == nil {
 			t.Errorf("NormalizeOrigin(%q) = %q, want an error", bad, got)
+		}
+	}
+}
+
+func TestSettingsPatchApply(t *testing.T) {
+	str := func(s string) *string { return &s }
+	origins := func(o ...string) *[]string { return &o }
+	base := Org{AllowedOrigins: []string{"https://app.example.com"}, CallbackURL: "https://app.example.com/cb", DisplayName: "Bilko"}
+
+	o := base
+	if err := (SettingsPatch{AllowedOrigins: origins("HTTPS://New.Example.com", "https://app.example.com"), CallbackURL: str("https://new.example.com:443/return?x=1"),
+		DisplayName: str("  Bilko d.o.o. "), LogoURL: str("https://cdn.example.com/logo.png"), BrandColor: str("#0A7CFF")}).Apply(&o); err != nil {
+		t.Fatal(err)
+	}
+	if want := (Org{AllowedOrigins: []string{"https://new.example.com", "https://app.example.com"}, CallbackURL: "https://new.example.com:443/return?x=1",
+		DisplayName: "Bilko d.o.o.", LogoURL: "https://cdn.example.com/logo.png", BrandColor: "#0a7cff"}); !reflect.DeepEqual(o, want) {
+		t.Errorf("applied = %+v, want %+v", o, want)
+	}
+	// "" clears; absent fields stay.
+	o = base
+	if err := (SettingsPatch{CallbackURL: str(""), DisplayName: str("")}).Apply(&o); err != nil || o.CallbackURL != "" || o.DisplayName != "" || len(o.AllowedOrigins) != 1 {
+		t.Errorf("clearing: %+v %v", o, err)
+	}
+
+	bad := []struct {
+		p     SettingsPatch
+		field string
+	}{
+		{SettingsPatch{AllowedOrigins: origins("http://app.example.com")}, "allowedOrigins[0]"},
+		{SettingsPatch{AllowedOrigins: origins("https://app.example.com", "https://app.example.com/path")}, "allowedOrigins[1]"},
+		{SettingsPatch{AllowedOrigins: origins(make([]string, 21)...)}, "allowedOrigins"},
+		// the origins would no longer hold the callback URL already set
+		{SettingsPatch{AllowedOrigins: origins("https://other.example.com")}, "allowedOrigins"},
+		{SettingsPatch{CallbackURL: str("https://evil.example.com/cb")}, "callbackUrl"},
+		{SettingsPatch{CallbackURL: str("http://app.example.com/cb")}, "callbackUrl"},
+		{SettingsPatch{CallbackURL: str("https://app.example.com/cb#frag")}, "callbackUrl"},
+		{SettingsPatch{CallbackURL: str("/cb")}, "callbackUrl"},
+		{SettingsPatch{DisplayName: str(strings.Repeat("é", 101))}, "displayName"},
+		{SettingsPatch{DisplayName: str("   ")}, "displayName"},
+		{SettingsPatch{DisplayName: str("a\nb")}, "displayName"},
+		{SettingsPatch{LogoURL: str("http://cdn.example.com/logo.png")}, "logoUrl"},
+		{SettingsPatch{LogoURL: str("https://u:p@cdn.example.com/logo.png")}, "logoUrl"},
+		{SettingsPatch{LogoURL: str("javascript:alert(1)")}, "logoUrl"},
+		{SettingsPatch{LogoURL: str("https://cdn.example.com/" + strings.Repeat("a", 2048))}, "logoUrl"},
+		{SettingsPatch{BrandColor: str("#fff")}, "brandColor"},
+		{SettingsPatch{BrandColor: str("0a7cff")}, "brandColor"},
+		{SettingsPatch{BrandColor: str("#0a7cfg")}, "brandColor"},
+	}
+	for _, c := range bad {
+		o := base
+		o.AllowedOrigins = slices.Clone(base.AllowedOrigins)
+		err := c.p.Apply(&o)
+		var v *ValidationError
+		if !errors.As(err, &v) || v.Field != c.field {
+			t.Errorf("Apply(%+v) = %v, want a validation error on %s", c.p, err, c.field)
 		}
 	}
 }

@@ -45,6 +45,7 @@ type Client struct {
 	Webhooks       *WebhooksService
 	Events         *EventsService
 	Payments       *PaymentsService
+	Organisation   *OrganisationService
 
 	apiKey     string
 	baseURL    string
@@ -123,6 +124,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.Webhooks = &WebhooksService{c}
 	c.Events = &EventsService{c}
 	c.Payments = &PaymentsService{c}
+	c.Organisation = &OrganisationService{c}
 	return c, nil
 }
 

@@ -260,3 +260,17 @@ func (s *PaymentsService) All(ctx context.Context, params *ListPaymentsParams, o
 func (s *PaymentsService) Cancel(ctx context.Context, paymentID string, opts ...RequestOption) (*Payment, error) {
 	return send[Payment](ctx, s.c, "DELETE", "/payments/"+escape(paymentID), nil, false, opts)
 }
+
+// OrganisationService is /v1/organisation.
+type OrganisationService struct{ c *Client }
+
+// Get returns the caller's organisation.
+func (s *OrganisationService) Get(ctx context.Context, opts ...RequestOption) (*Organisation, error) {
+	return get[Organisation](ctx, s.c, "/organisation", opts)
+}
+
+// Update changes the organisation's settings (admin, live key): nil fields stay, "" clears an
+// optional one.
+func (s *OrganisationService) Update(ctx context.Context, req UpdateOrganisationRequest, opts ...RequestOption) (*Organisation, error) {
+	return send[Organisation](ctx, s.c, "PATCH", "/organisation", req, false, opts)
+}

@@ -126,6 +126,18 @@ func TestAgainstStack(t *testing.T) {
 		expectCode(t, err, tok.ErrConflict, 409)
 	})
 
+	t.Run("the organisation is read; a sandbox key cannot change its settings", func(t *testing.T) {
+		o, err := client.Organisation.Get(ctx)
+		if err != nil || o.Tier != tok.OrganisationTierPro || o.Environment != tok.OrganisationEnvironmentSandbox || o.CallbackURL != nil {
+			t.Fatalf("get: %+v %v", o, err)
+		}
+		_, err = client.Organisation.Update(ctx, tok.UpdateOrganisationRequest{DisplayName: tok.Ptr("Bilko"), BrandColor: tok.Ptr("#1a2b3c")})
+		expectCode(t, err, tok.ErrForbidden, 403)
+		if o, err := client.Organisation.Get(ctx); err != nil || o.DisplayName != nil || o.BrandColor != nil {
+			t.Fatalf("after the refused update: %+v %v", o, err)
+		}
+	})
+
 	t.Run("pagination follows nextCursor across pages", func(t *testing.T) {
 		env.Faults.Reset()
 		var ids []string

@@ -1534,14 +1534,28 @@ type NewKeyPairStatus string
 // Organisation defines model for Organisation.
 type Organisation struct {
 	// AllowedOrigins The https origins the organisation's consent and payment callback URLs may use.
-	AllowedOrigins []string  `json:"allowedOrigins"`
-	CreatedAt      time.Time `json:"createdAt"`
+	AllowedOrigins []string `json:"allowedOrigins"`
+
+	// BrandColor The hosted pages' accent colour, lower-case `#rrggbb`.
+	BrandColor *string `json:"brandColor"`
+
+	// CallbackURL The default callback URL, https on one of `allowedOrigins`.
+	//
+	// Examples: https://app.bilko.io/tok/return
+	CallbackURL *string   `json:"callbackUrl"`
+	CreatedAt   time.Time `json:"createdAt"`
+
+	// DisplayName The name the hosted pages show (null: `name`).
+	DisplayName *string `json:"displayName"`
 
 	// Environment The environment of the calling key.
 	Environment OrganisationEnvironment `json:"environment"`
 	ID          string                  `json:"id"`
-	Name        string                  `json:"name"`
-	Tier        OrganisationTier        `json:"tier"`
+
+	// LogoURL The https URL of the logo the hosted pages show.
+	LogoURL *string          `json:"logoUrl"`
+	Name    string           `json:"name"`
+	Tier    OrganisationTier `json:"tier"`
 }
 
 // OrganisationEnvironment The environment of the calling key.
@@ -1898,6 +1912,24 @@ type UpdateMemberRequest struct {
 
 // UpdateMemberRequestRole defines model for UpdateMemberRequest.Role.
 type UpdateMemberRequestRole string
+
+// UpdateOrganisationRequest The settings to change; fields left out stay, `""` clears an optional one.
+type UpdateOrganisationRequest struct {
+	// AllowedOrigins https origins (`https://host[:port]`, no path, query or fragment); replaces the list. Normalised: lower-case, no default port, no duplicates.
+	AllowedOrigins *[]string `json:"allowedOrigins,omitempty"`
+
+	// BrandColor `#rrggbb`, or `""`.
+	BrandColor *string `json:"brandColor,omitempty"`
+
+	// CallbackURL An https URL on one of the resulting `allowedOrigins`, or `""`.
+	CallbackURL *string `json:"callbackUrl,omitempty"`
+
+	// DisplayName 1 to 100 characters (trimmed, no control characters), or `""`.
+	DisplayName *string `json:"displayName,omitempty"`
+
+	// LogoURL An absolute https URL, or `""`.
+	LogoURL *string `json:"logoUrl,omitempty"`
+}
 
 // UpdateWebhookRequest defines model for UpdateWebhookRequest.
 type UpdateWebhookRequest struct {
@@ -2506,6 +2538,9 @@ type AddMemberJSONRequestBody = AddMemberRequest
 
 // UpdateMemberJSONRequestBody defines body for UpdateMember for application/json ContentType.
 type UpdateMemberJSONRequestBody = UpdateMemberRequest
+
+// UpdateOrganisationJSONRequestBody defines body for UpdateOrganisation for application/json ContentType.
+type UpdateOrganisationJSONRequestBody = UpdateOrganisationRequest
 
 // CreatePaymentJSONRequestBody defines body for CreatePayment for application/json ContentType.
 type CreatePaymentJSONRequestBody = CreatePaymentRequest

@@ -36,6 +36,7 @@ export class TokClient {
   readonly webhooks: Webhooks;
   readonly events: Events;
   readonly payments: Payments;
+  readonly organisation: OrganisationResource;
   private readonly transport: Transport;
 
   constructor(options: TokClientOptions = {}) {
@@ -59,6 +60,7 @@ export class TokClient {
     this.webhooks = new Webhooks(this);
     this.events = new Events(this);
     this.payments = new Payments(this);
+    this.organisation = new OrganisationResource(this);
   }
 
   /**
@@ -217,6 +219,16 @@ export class Payments extends Resource {
   /** Cancels a payment awaiting authorisation or scheduled (409 CONFLICT otherwise). */
   cancel(paymentId: string, options?: RequestOptions): Promise<WithResponse<T.Payment>> {
     return this.call("DELETE", `/payments/${seg(paymentId)}`, undefined, options);
+  }
+}
+
+export class OrganisationResource extends Resource {
+  get(options?: RequestOptions): Promise<WithResponse<T.Organisation>> {
+    return this.read("/organisation", options);
+  }
+  /** Changes the settings (admin, live key); fields left out stay, "" clears an optional one. */
+  update(body: T.UpdateOrganisationRequest, options?: RequestOptions): Promise<WithResponse<T.Organisation>> {
+    return this.call("PATCH", "/organisation", body, options);
   }
 }
 

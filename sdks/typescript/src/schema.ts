@@ -52,7 +52,11 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change the organisation's settings (admin, live key)
+         * @description Edits the allowed origins, the default callback URL and the branding of the hosted pages. Fields left out stay as they are; `""` clears `callbackUrl`, `displayName`, `logoUrl` or `brandColor`. The result is checked as a whole: `callbackUrl` must be https on one of the resulting `allowedOrigins`, so removing the origin of the callback URL already set is 400 on `allowedOrigins`. Origins are https only, since the settings serve both environments (sandbox keys may still send an `http://localhost` or `http://127.0.0.1` `callbackUrl` with each request). The settings decide live access, so only a live admin key changes them: a sandbox key, whatever its role, is 403 FORBIDDEN and changes nothing.
+         */
+        patch: operations["updateOrganisation"];
         trace?: never;
     };
     "/api-keys": {
@@ -1299,6 +1303,17 @@ export interface components {
             /** @description The https origins the organisation's consent and payment callback URLs may use. */
             allowedOrigins: string[];
             /**
+             * @description The default callback URL, https on one of `allowedOrigins`.
+             * @example https://app.bilko.io/tok/return
+             */
+            callbackUrl: string | null;
+            /** @description The name the hosted pages show (null: `name`). */
+            displayName: string | null;
+            /** @description The https URL of the logo the hosted pages show. */
+            logoUrl: string | null;
+            /** @description The hosted pages' accent colour, lower-case `#rrggbb`. */
+            brandColor: string | null;
+            /**
              * @description The environment of the calling key.
              * @enum {string}
              */
@@ -1395,6 +1410,19 @@ export interface components {
             email: string;
             /** @enum {string} */
             role: "owner" | "admin" | "developer" | "viewer";
+        };
+        /** @description The settings to change; fields left out stay, `""` clears an optional one. */
+        UpdateOrganisationRequest: {
+            /** @description https origins (`https://host[:port]`, no path, query or fragment); replaces the list. Normalised: lower-case, no default port, no duplicates. */
+            allowedOrigins?: string[];
+            /** @description An https URL on one of the resulting `allowedOrigins`, or `""`. */
+            callbackUrl?: string;
+            /** @description 1 to 100 characters (trimmed, no control characters), or `""`. */
+            displayName?: string;
+            /** @description An absolute https URL, or `""`. */
+            logoUrl?: string;
+            /** @description `#rrggbb`, or `""`. */
+            brandColor?: string;
         };
         UpdateMemberRequest: {
             /** @enum {string} */
@@ -2257,6 +2285,43 @@ export interface operations {
             };
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    updateOrganisation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateOrganisationRequest"];
+            };
+        };
+        responses: {
+            /** @description The organisation with its new settings. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Organisation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -27,6 +27,8 @@ export type PingEvent = Schemas["PingEvent"];
 export type Payment = Schemas["Payment"];
 export type PaymentStatus = Schemas["PaymentStatus"];
 export type CreatePaymentRequest = Schemas["CreatePaymentRequest"];
+export type Organisation = Schemas["Organisation"];
+export type UpdateOrganisationRequest = Schemas["UpdateOrganisationRequest"];
 
 /** The query parameters of an operation, as the spec declares them. */
 export type QueryOf<Op extends keyof operations> = NonNullable<operations[Op]["parameters"]["query"]>;

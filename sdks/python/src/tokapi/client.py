@@ -56,6 +56,7 @@ class TokClient:
         self.webhooks = Webhooks(self)
         self.events = Events(self)
         self.payments = Payments(self)
+        self.organisation = Organisation(self)
 
     def with_options(self, *, timeout: Optional[float] = None, max_retries: Optional[int] = None) -> TokClient:
         """A copy of this client with another timeout or retry count."""
@@ -263,3 +264,17 @@ class Payments(_Resource):
     def cancel(self, payment_id: str) -> m.Payment:
         """Cancels a payment awaiting authorisation or scheduled (ConflictError otherwise)."""
         return self._c._one(m.Payment.from_dict, "DELETE", f"/payments/{_seg(payment_id)}")
+
+
+class Organisation(_Resource):
+    def get(self) -> m.Organisation:
+        return self._c._one(m.Organisation.from_dict, "GET", "/organisation")
+
+    def update(self, *, allowed_origins: Optional[Sequence[str]] = None, callback_url: Optional[str] = None,
+               display_name: Optional[str] = None, logo_url: Optional[str] = None,
+               brand_color: Optional[str] = None) -> m.Organisation:
+        """Changes the settings (admin, live key); None leaves a field, "" clears an optional one."""
+        body = _drop_none({"allowedOrigins": list(allowed_origins) if allowed_origins is not None else None,
+                           "callbackUrl": callback_url, "displayName": display_name, "logoUrl": logo_url,
+                           "brandColor": brand_color})
+        return self._c._one(m.Organisation.from_dict, "PATCH", "/organisation", body)

@@ -731,6 +731,10 @@ class Organisation(Model):
     name: str
     tier: Literal["free", "pro", "enterprise"]
     allowed_origins: list[str]
+    callback_url: Optional[str]
+    display_name: Optional[str]
+    logo_url: Optional[str]
+    brand_color: Optional[str]
     environment: Literal["live", "sandbox"]
     created_at: str
 
@@ -741,6 +745,10 @@ class Organisation(Model):
             name=d["name"],
             tier=d["tier"],
             allowed_origins=d["allowedOrigins"],
+            callback_url=d["callbackUrl"],
+            display_name=d["displayName"],
+            logo_url=d["logoUrl"],
+            brand_color=d["brandColor"],
             environment=d["environment"],
             created_at=d["createdAt"],
         )
@@ -1307,6 +1315,27 @@ class UpdateMemberRequest(Model):
     def from_dict(cls, d: Mapping[str, Any]) -> UpdateMemberRequest:
         return cls(
             role=d["role"],
+        )
+
+
+@dataclass(kw_only=True)
+class UpdateOrganisationRequest(Model):
+    """The settings to change; fields left out stay, `""` clears an optional one."""
+
+    allowed_origins: Optional[list[str]] = None
+    callback_url: Optional[str] = None
+    display_name: Optional[str] = None
+    logo_url: Optional[str] = None
+    brand_color: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> UpdateOrganisationRequest:
+        return cls(
+            allowed_origins=d.get("allowedOrigins"),
+            callback_url=d.get("callbackUrl"),
+            display_name=d.get("displayName"),
+            logo_url=d.get("logoUrl"),
+            brand_color=d.get("brandColor"),
         )
 
 

@@ -129,6 +129,14 @@ data class Organisation(
     val tier: String,
     /** The https origins the organisation's consent and payment callback URLs may use. */
     val allowedOrigins: List<String>,
+    /** The default callback URL, https on one of `allowedOrigins`. */
+    val callbackUrl: String? = null,
+    /** The name the hosted pages show (null: `name`). */
+    val displayName: String? = null,
+    /** The https URL of the logo the hosted pages show. */
+    val logoUrl: String? = null,
+    /** The hosted pages' accent colour, lower-case `#rrggbb`. */
+    val brandColor: String? = null,
     /** The environment of the calling key. */
     val environment: String,
     val createdAt: String
@@ -193,6 +201,20 @@ data class Member(
 data class AddMemberRequest(
     val email: String,
     val role: String
+)
+
+/** The settings to change; fields left out stay, `""` clears an optional one. */
+data class UpdateOrganisationRequest(
+    /** https origins (`https://host[:port]`, no path, query or fragment); replaces the list. Normalised: lower-case, no default port, no duplicates. */
+    val allowedOrigins: List<String>? = null,
+    /** An https URL on one of the resulting `allowedOrigins`, or `""`. */
+    val callbackUrl: String? = null,
+    /** 1 to 100 characters (trimmed, no control characters), or `""`. */
+    val displayName: String? = null,
+    /** An absolute https URL, or `""`. */
+    val logoUrl: String? = null,
+    /** `#rrggbb`, or `""`. */
+    val brandColor: String? = null
 )
 
 data class UpdateMemberRequest(

@@ -159,3 +159,11 @@ class Payments internal constructor(private val c: TokClient) {
     /** Cancels a payment awaiting authorisation or scheduled (409 CONFLICT otherwise). */
     fun cancel(paymentId: String): Payment = c.send("DELETE", "/payments/${seg(paymentId)}")
 }
+
+/** /v1/organisation */
+class OrganisationResource internal constructor(private val c: TokClient) {
+    fun get(): Organisation = c.getOne("/organisation")
+
+    /** Changes the settings (admin, live key); null fields stay, "" clears an optional one. */
+    fun update(request: UpdateOrganisationRequest): Organisation = c.send("PATCH", "/organisation", request)
+}

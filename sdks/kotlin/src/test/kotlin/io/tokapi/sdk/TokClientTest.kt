@@ -89,6 +89,14 @@ class TokClientTest {
         expect(ConflictError::class.java, 409) { client.payments.cancel(p.id) }
     }
 
+    @Test fun a_organisationReadAndSandboxKeyCannotChangeIt() {
+        val org = client.organisation.get()
+        assertEquals("pro", org.tier)
+        assertEquals("sandbox", org.environment)
+        expect(ForbiddenError::class.java, 403) { client.organisation.update(UpdateOrganisationRequest(displayName = "Bilko", brandColor = "#1a2b3c")) }
+        assertEquals(null, client.organisation.get().displayName)
+    }
+
     @Test fun b_paginationFollowsNextCursor() {
         Faults.reset()
         val walked = faulty.transactions.listAll(accountId, status = "booked", limit = 50).toList()
