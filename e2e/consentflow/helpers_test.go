@@ -3,6 +3,7 @@ package consentflow_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -76,6 +77,7 @@ type fixture struct {
 	eventSub *pubsub.Subscriber
 	kms      *kms.KeyManagementClient
 	keyName  string
+	worker   *banksync.Worker
 }
 
 const publicURL = "https://api.tok.test"
@@ -144,7 +146,27 @@ func setup(t *testing.T) *fixture {
 		Sync: banksync.NewRequestPublisher(ps, ""), PublicURL: publicURL}))
 	return &fixture{t: t, ctx: ctx, fs: fs, conns: conns, repo: repo, api: api, callback: cb,
 		browser: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
-		logs:    logs, syncSub: topics[banksync.RequestsTopic], eventSub: topics["tok-events"], kms: kc, keyName: keyName}
+		logs:    logs, syncSub: topics[banksync.RequestsTopic], eventSub: topics["tok-events"], kms: kc, keyName: keyName,
+		worker: &banksync.Worker{FS: fs, Sessions: conns, Connections: conns.Repo, Accounts: conns, Events: conns.Events}}
+}
+
+// syncNext runs the sync worker on the next sync request published (as the syncworker
+// function does on its push) and returns the worker's result.
+func (f *fixture) syncNext() banksync.Result {
+	f.t.Helper()
+	msgs := received(f.t, f.syncSub, 1, 10*time.Second)
+	if len(msgs) != 1 {
+		f.t.Fatalf("sync requests: %d, want 1", len(msgs))
+	}
+	var req banksync.Request
+	if err := json.Unmarshal(msgs[0], &req); err != nil {
+		f.t.Fatal(err)
+	}
+	res, err := f.worker.Handle(f.ctx, req)
+	if err != nil {
+		f.t.Fatalf("sync %+v: %v", req, err)
+	}
+	return res
 }
 
 // withVault is the fixture's Service with a copy of its token vault changed by change.

@@ -334,8 +334,10 @@ func (w *Worker) syncAccount(ctx context.Context, scope store.Scope, c connectio
 	}
 
 	// Standing orders: at most once a day unattended, when the bank offers them and the
-	// transactions resource has an access left (banks count them as one).
-	if st.StandingOrdersUnsupported || (!req.Attended && w.Now().Sub(st.StandingOrdersAt) < 20*time.Hour) {
+	// transactions resource has an access left (banks count them as one). A bank once found
+	// not to offer them is asked again only with the PSU present, so an unattended access is
+	// never spent on it.
+	if !req.Attended && (st.StandingOrdersUnsupported || w.Now().Sub(st.StandingOrdersAt) < 20*time.Hour) {
 		return nil
 	}
 	if err := w.reserve(ctx, scope, c, req, "transactions:"+a.ResourceID); err != nil {
@@ -360,7 +362,7 @@ func (w *Worker) syncAccount(ctx context.Context, scope store.Scope, c connectio
 		return err
 	}
 	res.StandingOrders += n
-	_, err = stateRef.Set(ctx, map[string]any{"standingOrdersAt": w.Now()}, firestore.MergeAll)
+	_, err = stateRef.Set(ctx, map[string]any{"standingOrdersAt": w.Now(), "standingOrdersUnsupported": false}, firestore.MergeAll)
 	return err
 }
 

@@ -57,15 +57,11 @@ func (r *Registry) For(env, bankID string) (bank.Connector, error) {
 	if b.Standard != bankcatalog.StandardBerlinGroup {
 		return nil, fmt.Errorf("bank %s speaks %s, for which Tok has no connector: %w", b.ID, b.Standard, ErrUnknownBank)
 	}
-	cfg := berlingroup.Config{
-		BankID: b.ID, BaseURL: b.Connector.BaseURL, AuthorizeURL: b.Connector.AuthorizeURL, TokenURL: b.Connector.TokenURL,
-		ClientIDSecret: b.Connector.ClientIDSecret, ClientSecretSecret: b.Connector.ClientSecretSecret, QWACSecret: b.Connector.QWACSecret,
-		PaymentProducts: b.PaymentProducts, FrequencyPerDay: b.Limits.FrequencyPerDay, MaxConsentDays: b.Limits.MaxConsentDays,
-	}
+	var opts []func(*berlingroup.Config)
 	if r.Configure != nil {
-		r.Configure(&cfg)
+		opts = append(opts, r.Configure)
 	}
-	conn, err := berlingroup.New(cfg, r.Secrets)
+	conn, err := berlingroup.FromCatalogue(b, r.Secrets, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connector for %s: %w", b.ID, err)
 	}
