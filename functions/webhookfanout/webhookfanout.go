@@ -1,6 +1,7 @@
 // Package webhookfanout is the event function on tok-events that turns each domain event into
-// one delivery per enabled endpoint of its organisation subscribed to its type, and enqueues
-// each delivery's first attempt on tok-webhook-deliveries.
+// one delivery per enabled endpoint of its organisation subscribed to its type, makes each
+// delivery's first attempt at once (signed, so it holds the tokens key), and records them all
+// in one commit; attempts that fail are retried through the queue on tok-webhook-deliveries.
 package webhookfanout
 
 import (
@@ -19,7 +20,7 @@ func init() {
 }
 
 func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error) {
-	svc, err := webhooks.FromEnv(ctx, env, false)
+	svc, err := webhooks.FromEnv(ctx, env, true)
 	if err != nil {
 		return nil, err
 	}

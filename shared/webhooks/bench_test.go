@@ -4,21 +4,73 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testing/webhookstest"
 	"tokapi.io/tok/shared/webhooks"
 )
 
-// BenchmarkFanout50 fans one event out to 50 endpoints on one local receiver and delivers
-// every delivery (Firestore and KMS on the emulators, the 50 attempts concurrent as Cloud Run
-// instances would run them), against plain HTTP POSTs of the same body to the same receiver
-// in the same run: a sequential loop and 50 concurrent POSTs. Each reports deliveries/s.
+// eventsInFlight is how many events the benchmarks fan out at once, as one instance of the
+// fan-out function serves concurrent pushes.
+const eventsInFlight = 8
+
+// fanoutStream fans out events, eventsInFlight at a time, until next returns false; it
+// returns how many it fanned out.
+func fanoutStream(b *testing.B, f *fixture, next func() bool) int {
+	data := map[string]any{"accountId": "acc_bench", "transactionIds": []string{"txn_1", "txn_2"}}
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+		n  int
+	)
+	for range eventsInFlight {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				more := next()
+				if more {
+					n++
+				}
+				mu.Unlock()
+				if !more {
+					return
+				}
+				ev, err := events.New("transactions.created", data, f.clock.Now())
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := f.svc.Fanout(b.Context(), f.t, ev); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return n
+}
+
+// warm fans out one event first, as a running instance has its connections open and its
+// signing secrets' data keys cached.
+func warm(b *testing.B, f *fixture) {
+	once := true
+	fanoutStream(b, f, func() bool { more := once; once = false; return more })
+}
+
+// BenchmarkFanout50 fans events out to 50 endpoints on one local receiver, eventsInFlight
+// events at a time, every delivery signed, attempted and recorded (Firestore and KMS on the
+// emulators), against plain HTTP POSTs of the same body to the same 50 endpoints in the same
+// run: 50 concurrent POSTs a round (the baseline) and a sequential loop. Each reports
+// deliveries/s.
 //
-//	go run ./emulators/cmd/withemulators -- go test -run '^$' -bench Fanout50 -benchtime 20x ./shared/webhooks/
+//	go run ./emulators/cmd/withemulators -- go test -run '^$' -bench Fanout50 -benchtime 200x ./shared/webhooks/
 func BenchmarkFanout50(b *testing.B) {
 	const endpoints = 50
 	f := newFixture(b, tenant.Sandbox, webhooks.WithMaxEndpoints(endpoints))
@@ -26,18 +78,24 @@ func BenchmarkFanout50(b *testing.B) {
 	for i := range endpoints {
 		f.endpoint(b, fmt.Sprintf("%s/%d", rcv.URL, i))
 	}
-	data := map[string]any{"accountId": "acc_bench", "transactionIds": []string{"txn_1", "txn_2"}}
-	report := func(b *testing.B) {
-		b.ReportMetric(float64(endpoints*b.N)/b.Elapsed().Seconds(), "deliveries/s")
+	report := func(b *testing.B, deliveries int) {
+		b.ReportMetric(float64(deliveries)/b.Elapsed().Seconds(), "deliveries/s")
 	}
-	b.Run("tok-fanout-sign-deliver-record", func(b *testing.B) {
-		for b.Loop() {
-			f.event(b, "transactions.created", data)
-			if n := f.q.Drain(b, f.svc); n != endpoints {
-				b.Fatalf("%d deliveries", n)
-			}
+	b.Run("tok", func(b *testing.B) {
+		// Warm the connections and the data key cache, as a running instance has them.
+		warm(b, f)
+		before := len(rcv.Requests())
+		b.ResetTimer()
+		left := b.N
+		fanoutStream(b, f, func() bool { left--; return left >= 0 })
+		b.StopTimer()
+		if got := len(rcv.Requests()) - before; got != endpoints*b.N {
+			b.Fatalf("%d POSTs for %d events to %d endpoints", got, b.N, endpoints)
 		}
-		report(b)
+		if n := f.q.All; n != 0 {
+			b.Fatalf("%d deliveries went through the queue", n)
+		}
+		report(b, endpoints*b.N)
 	})
 	body := `{"id":"evt_0","type":"transactions.created","createdAt":"2026-01-01T00:00:00Z","data":{"accountId":"acc_bench"}}`
 	post := func(client *http.Client, i int) {
@@ -55,7 +113,7 @@ func BenchmarkFanout50(b *testing.B) {
 				post(client, i)
 			}
 		}
-		report(b)
+		report(b, endpoints*b.N)
 	})
 	b.Run("plain-post-concurrent", func(b *testing.B) {
 		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: endpoints}}
@@ -66,6 +124,49 @@ func BenchmarkFanout50(b *testing.B) {
 			}
 			wg.Wait()
 		}
-		report(b)
+		report(b, endpoints*b.N)
 	})
+}
+
+// BenchmarkFanoutSlowEndpoint measures the delivery rate to 49 healthy endpoints while a 50th
+// answers at once (all-fast) and while it sleeps 10 s before answering (one-sleeps-10s), each
+// over a window longer than the sleep, in the same run. The ratio of the two others/s figures
+// is how much one slow customer costs everyone else. Each iteration is one window.
+//
+//	go run ./emulators/cmd/withemulators -- go test -run '^$' -bench FanoutSlowEndpoint -benchtime 1x ./shared/webhooks/
+func BenchmarkFanoutSlowEndpoint(b *testing.B) {
+	const (
+		others = 49
+		window = 12 * time.Second
+	)
+	for _, sleep := range []struct {
+		name string
+		d    time.Duration
+	}{{"all-fast", 0}, {"one-sleeps-10s", 10 * time.Second}} {
+		b.Run(sleep.name, func(b *testing.B) {
+			f := newFixture(b, tenant.Sandbox, webhooks.WithMaxEndpoints(others+1))
+			rcv := webhookstest.NewReceiver(b, nil)
+			for i := range others {
+				f.endpoint(b, fmt.Sprintf("%s/%d", rcv.URL, i))
+			}
+			slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				select {
+				case <-time.After(sleep.d):
+				case <-r.Context().Done():
+				}
+				w.WriteHeader(http.StatusNoContent)
+			}))
+			b.Cleanup(slow.Close)
+			f.endpoint(b, slow.URL+"/slow")
+			warm(b, f)
+			var got int
+			for b.Loop() {
+				before := len(rcv.Requests())
+				end := time.Now().Add(window)
+				fanoutStream(b, f, func() bool { return time.Now().Before(end) })
+				got += len(rcv.Requests()) - before
+			}
+			b.ReportMetric(float64(got)/b.Elapsed().Seconds(), "others/s")
+		})
+	}
 }

@@ -61,7 +61,14 @@ func (s *Service) Deliver(ctx context.Context, task Task) error {
 	if err != nil {
 		return err
 	}
+	// Manual redeliveries are a person's request, rare, and not held back.
+	if !task.Manual && !s.load.acquire(ep.ID) {
+		return s.postpone(ctx, task, now.Add(BusyDelay))
+	}
 	att := s.post(ctx, t.Env, ep, d, secrets, now)
+	if !task.Manual {
+		s.load.release(ep.ID, time.Duration(att.LatencyMs)*time.Millisecond)
+	}
 	att.Trigger = TriggerAutomatic
 	if task.Manual {
 		att.Trigger = TriggerManual
@@ -70,6 +77,15 @@ func (s *Service) Deliver(ctx context.Context, task Task) error {
 		return err
 	}
 	return s.updateHealth(ctx, t, ep, att)
+}
+
+// postpone moves a queued attempt that was not made to at, keeping its lease otherwise.
+func (s *Service) postpone(ctx context.Context, task Task, at time.Time) error {
+	_, err := s.queueRef(task.DeliveryID).Update(ctx, []firestore.Update{{Path: "dueAt", Value: at}})
+	if isNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // post sends the delivery once and describes what happened.
@@ -162,41 +178,13 @@ func (s *Service) record(ctx context.Context, t tenant.Tenant, task Task, att At
 		if err := snap.DataTo(&d); err != nil {
 			return err
 		}
-		d.Attempts = append(d.Attempts, att)
-		if d.FirstAttemptAt == nil {
-			d.FirstAttemptAt = &att.At
-		}
-		entry := queueEntry{Task: Task{Env: t.Env, OrgID: t.OrgID, WebhookID: d.WebhookID, DeliveryID: d.ID, Seq: len(d.Attempts)}}
-		switch {
-		case att.Success:
-			d.Status, d.NextAttemptAt = StatusSucceeded, nil
-			if err := tx.Delete(queue); err != nil {
+		switch next, dequeue := s.apply(t, &d, att, task.Manual); {
+		case next != nil:
+			if err := tx.Set(queue, *next); err != nil {
 				return err
 			}
-		case d.Status == StatusPending && !task.Manual:
-			failures := 0
-			for _, a := range d.Attempts {
-				if !a.Success {
-					failures++
-				}
-			}
-			next, ok := s.schedule.Next(*d.FirstAttemptAt, failures, att.At)
-			if ok {
-				d.NextAttemptAt = &next
-				entry.DueAt = next
-				if err := tx.Set(queue, entry); err != nil {
-					return err
-				}
-			} else {
-				d.Status, d.NextAttemptAt, d.DeadLetteredAt = StatusDeadLettered, nil, &att.At
-				if err := tx.Delete(queue); err != nil {
-					return err
-				}
-			}
-		case d.Status == StatusPending && d.NextAttemptAt != nil:
-			// A failed manual attempt of a pending delivery: the schedule goes on.
-			entry.DueAt = *d.NextAttemptAt
-			if err := tx.Set(queue, entry); err != nil {
+		case dequeue:
+			if err := tx.Delete(queue); err != nil {
 				return err
 			}
 		}
@@ -205,11 +193,50 @@ func (s *Service) record(ctx context.Context, t tenant.Tenant, task Task, att At
 	if err != nil {
 		return Delivery{}, fmt.Errorf("record attempt of %s: %w", task.DeliveryID, err)
 	}
+	s.logDeadLetter(ctx, t, d, att)
+	return d, nil
+}
+
+// apply appends att to d and moves its schedule on. It returns the retry queue entry to
+// write (next), or whether to delete it (dequeue); neither leaves the entry as it is.
+func (s *Service) apply(t tenant.Tenant, d *Delivery, att Attempt, manual bool) (next *queueEntry, dequeue bool) {
+	d.Attempts = append(d.Attempts, att)
+	if d.FirstAttemptAt == nil {
+		d.FirstAttemptAt = &att.At
+	}
+	entry := queueEntry{Task: Task{Env: t.Env, OrgID: t.OrgID, WebhookID: d.WebhookID, DeliveryID: d.ID, Seq: len(d.Attempts)}}
+	switch {
+	case att.Success:
+		d.Status, d.NextAttemptAt = StatusSucceeded, nil
+		return nil, true
+	case d.Status == StatusPending && !manual:
+		failures := 0
+		for _, a := range d.Attempts {
+			if !a.Success {
+				failures++
+			}
+		}
+		at, ok := s.schedule.Next(*d.FirstAttemptAt, failures, att.At)
+		if !ok {
+			d.Status, d.NextAttemptAt, d.DeadLetteredAt = StatusDeadLettered, nil, &att.At
+			return nil, true
+		}
+		d.NextAttemptAt, entry.DueAt = &at, at
+		return &entry, false
+	case d.Status == StatusPending && d.NextAttemptAt != nil:
+		// A failed manual attempt of a pending delivery: the schedule goes on.
+		entry.DueAt = *d.NextAttemptAt
+		return &entry, false
+	}
+	return nil, false
+}
+
+// logDeadLetter warns when att was the attempt that dead-lettered d.
+func (s *Service) logDeadLetter(ctx context.Context, t tenant.Tenant, d Delivery, att Attempt) {
 	if d.Status == StatusDeadLettered && !att.Success && d.DeadLetteredAt != nil && d.DeadLetteredAt.Equal(att.At) {
 		slog.WarnContext(ctx, "webhook delivery dead-lettered", "delivery", d.ID, "webhook", d.WebhookID,
 			"event", d.EventID, "attempts", len(d.Attempts), "org", t.OrgID, "env", t.Env)
 	}
-	return d, nil
 }
 
 // cancel ends a delivery that can no longer be attempted.

@@ -75,6 +75,8 @@ type Service struct {
 	// strict reaches public addresses only; loopback also reaches 127.0.0.1/::1 (sandbox
 	// endpoints on localhost, where the policy allows them).
 	strict, loopback *http.Client
+	// load bounds this instance's attempts in flight per endpoint.
+	load endpointLoad
 }
 
 // Option configures a Service.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync"
@@ -99,8 +100,9 @@ func TestDeliveryVerifiedByStandardWebhooksLibrary(t *testing.T) {
 	ep, secret := f.endpoint(t, rcv.URL+"/hooks/tok", "consent.authorized")
 	f.clock.Set(time.Now().UTC()) // the library checks the timestamp against the real clock
 	ev := f.event(t, "consent.authorized", map[string]string{"consentId": ids.New(ids.Consent), "bankId": "sandbox-hr", "status": "valid"})
-	if n := f.q.Drain(t, f.svc); n != 1 {
-		t.Fatalf("%d tasks ran, want 1", n)
+	// The fan-out made the first attempt itself: nothing was queued.
+	if n := f.q.Drain(t, f.svc); n != 0 {
+		t.Fatalf("%d tasks ran, want 0", n)
 	}
 	reqs := rcv.Requests()
 	if len(reqs) != 1 {
@@ -385,14 +387,9 @@ func TestDispatchLeases(t *testing.T) {
 	for range 5 {
 		evs = append(evs, f.event(t, "consent.expired", map[string]any{}))
 	}
-	first := f.q.Take()
-	for _, task := range first {
-		if err := f.svc.Deliver(t.Context(), task); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// A duplicate of an already-attempted Task is dropped.
-	if err := f.svc.Deliver(t.Context(), first[0]); err != nil {
+	// A duplicate of the already-made first attempt's Task is dropped.
+	stale := webhooks.Task{Env: f.t.Env, OrgID: f.t.OrgID, WebhookID: ep.ID, DeliveryID: webhooks.DeliveryID(evs[0].ID, ep.ID)}
+	if err := f.svc.Deliver(t.Context(), stale); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(rcv.Requests()); n != 5 {
@@ -453,5 +450,111 @@ func TestEndpointLimitAndValidation(t *testing.T) {
 		if _, err := f.svc.UpdateEndpoint(t.Context(), f.t, "whk_0000000000000000000000000Z", webhooks.EndpointInput{Events: &bad}); err == nil {
 			t.Errorf("events %v accepted", bad)
 		}
+	}
+}
+
+// TestSlowEndpointDoesNotHoldFanout: an endpoint that does not answer holds the fan-out for
+// InlineBudget at most, its delivery handed over pending and leased while the other endpoint's
+// is recorded; while it still hangs, the next event does not attempt it inline but queues
+// it; when it answers, the late attempt is recorded, and the queued one is delivered.
+func TestSlowEndpointDoesNotHoldFanout(t *testing.T) {
+	f := newFixture(t, tenant.Sandbox)
+	fast := webhookstest.NewReceiver(t, nil)
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	slowHits := 0
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		slowHits++
+		mu.Unlock()
+		<-gate
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(func() {
+		select {
+		case <-gate:
+		default:
+			close(gate)
+		}
+	})
+	a, _ := f.endpoint(t, fast.URL+"/a")
+	s, _ := f.endpoint(t, slow.URL+"/s")
+	ev1 := f.event(t, "consent.authorized", map[string]any{})
+	if d := f.delivery(t, a.ID, ev1.ID); d.Status != webhooks.StatusSucceeded || len(d.Attempts) != 1 {
+		t.Fatalf("fast endpoint's delivery: %s with %d attempts", d.Status, len(d.Attempts))
+	}
+	if d := f.delivery(t, s.ID, ev1.ID); d.Status != webhooks.StatusPending || len(d.Attempts) != 0 {
+		t.Fatalf("slow endpoint's delivery while it hangs: %s with %d attempts", d.Status, len(d.Attempts))
+	}
+	if n := f.q.All; n != 0 {
+		t.Fatalf("%d Tasks queued for an attempt that is running", n)
+	}
+	ev2 := f.event(t, "consent.authorized", map[string]any{})
+	if d := f.delivery(t, a.ID, ev2.ID); d.Status != webhooks.StatusSucceeded {
+		t.Fatalf("fast endpoint's second delivery: %s", d.Status)
+	}
+	mu.Lock()
+	hits := slowHits
+	mu.Unlock()
+	if hits != 1 || f.q.All != 1 {
+		t.Fatalf("while the slow endpoint hangs: %d requests to it, %d Tasks queued; want 1 and 1", hits, f.q.All)
+	}
+	close(gate)
+	deadline := time.Now().Add(15 * time.Second)
+	for d := f.delivery(t, s.ID, ev1.ID); d.Status != webhooks.StatusSucceeded; d = f.delivery(t, s.ID, ev1.ID) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the late attempt was never recorded: %s with %d attempts", d.Status, len(d.Attempts))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := f.q.Drain(t, f.svc); n != 1 {
+		t.Fatalf("%d queued Tasks ran", n)
+	}
+	if d := f.delivery(t, s.ID, ev2.ID); d.Status != webhooks.StatusSucceeded || len(d.Attempts) != 1 {
+		t.Errorf("queued delivery: %s with %d attempts", d.Status, len(d.Attempts))
+	}
+}
+
+// TestConcurrentFanoutRecordsEveryAttempt: one event message fanned out twice at the same
+// moment (Pub/Sub may deliver it twice) makes one delivery per endpoint, and every POST an
+// endpoint received is an attempt in its delivery's log.
+func TestConcurrentFanoutRecordsEveryAttempt(t *testing.T) {
+	f := newFixture(t, tenant.Sandbox)
+	rcv := webhookstest.NewReceiver(t, nil)
+	var eps []webhooks.Endpoint
+	for i := range 5 {
+		ep, _ := f.endpoint(t, fmt.Sprintf("%s/%d", rcv.URL, i))
+		eps = append(eps, ep)
+	}
+	ev, err := events.New("sync.failed", map[string]any{}, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		var wg sync.WaitGroup
+		for range 2 {
+			wg.Go(func() {
+				if _, err := f.svc.Fanout(t.Context(), f.t, ev); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	f.q.Drain(t, f.svc)
+	attempts := 0
+	for _, ep := range eps {
+		ds, err := f.svc.ListDeliveries(t.Context(), f.t, ep.ID, 10, nil)
+		if err != nil || len(ds) != 1 {
+			t.Fatalf("endpoint %s: %d deliveries (%v)", ep.ID, len(ds), err)
+		}
+		if ds[0].Status != webhooks.StatusSucceeded {
+			t.Errorf("delivery %s: %s", ds[0].ID, ds[0].Status)
+		}
+		attempts += len(ds[0].Attempts)
+	}
+	if got := len(rcv.Requests()); got != attempts || got < len(eps) {
+		t.Errorf("receiver got %d POSTs, the logs hold %d attempts", got, attempts)
 	}
 }

@@ -5,8 +5,10 @@
 //
 // Flow:
 //
-//	tok-events ──▶ webhookfanout: one delivery document per enabled, subscribed endpoint,
-//	                 a retry-queue entry, and a Task on tok-webhook-deliveries
+//	tok-events ──▶ webhookfanout: one delivery per enabled, subscribed endpoint, its first
+//	                 attempt made at once and every delivery recorded in one commit; a failed
+//	                 attempt gets a retry-queue entry, one to a busy or slow endpoint a Task
+//	                 on tok-webhook-deliveries
 //	tok-webhook-deliveries ──▶ webhookdeliver: one POST per Task, the attempt recorded, the
 //	                 next attempt (or the dead letter) decided by the schedule
 //	tok-webhook-retry-tick (Cloud Scheduler, every minute) ──▶ webhookretry: polls the retry
