@@ -25,6 +25,7 @@ import (
 	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank/berlingroup"
+	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/bankcatalog"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/connectors"
@@ -73,6 +74,7 @@ type fixture struct {
 	repo     *orgs.Repo
 	ps       *pubsub.Client
 	project  string
+	worker   *banksync.Worker
 }
 
 func setup(t *testing.T) *fixture {
@@ -123,11 +125,14 @@ func setup(t *testing.T) *fixture {
 	mux.Handle("/v1/funds-confirmations", ph)
 	ah := accounts.NewHandler(&accounts.Deps{Repo: conns.Repo})
 	mux.Handle("/v1/accounts", ah)
+	mux.Handle("/v1/accounts/", ah)
 	authn := auth.New(repo, pepper, ratelimit.New(fs))
 	// As shared/platform serves it: every POST honours Idempotency-Key.
 	api := httpapi.Middleware(project, authn.Middleware((&idempotency.Store{Client: fs, Secret: pepper, Now: clk.Now}).Middleware(mux)))
 	cb := httpapi.Middleware(project, callback.NewHandler(&callback.Server{Conns: conns, States: states, PublicURL: publicURL, Now: clk.Now, Payments: svc}))
-	return &fixture{t: t, ctx: ctx, fs: fs, clock: clk, svc: svc, api: api, callback: cb, repo: repo, ps: ps, project: project,
+	worker := &banksync.Worker{FS: fs, Sessions: conns, Connections: conns.Repo, Accounts: conns, Events: conns.Events, Now: clk.Now,
+		Reconciler: &pay.Reconciler{Store: svc.Store}}
+	return &fixture{t: t, ctx: ctx, fs: fs, clock: clk, svc: svc, api: api, callback: cb, repo: repo, ps: ps, project: project, worker: worker,
 		browser: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		events:  subs["tok-events"], polls: subs[pay.StatusTopic]}
 }

@@ -35,6 +35,8 @@ type View struct {
 	DebtorIBAN     *string   `json:"debtorIban"`
 	RemittanceInfo *string   `json:"remittanceInfo"`
 	EndToEndID     *string   `json:"endToEndId"`
+	PaymentID      *string   `json:"paymentId"`
+	RefundID       *string   `json:"refundId"`
 	Source         string    `json:"source"`
 	CreatedAt      time.Time `json:"createdAt"`
 	UpdatedAt      time.Time `json:"updatedAt"`
@@ -46,7 +48,7 @@ func ToView(d *transactions.Doc) View {
 		BookingDate: strp(d.BookingDate), ValueDate: strp(d.ValueDate), Amount: d.Amount, Currency: d.Currency,
 		Direction: d.Direction, CreditorName: strp(d.CreditorName), CreditorIBAN: strp(d.CreditorIBAN),
 		DebtorName: strp(d.DebtorName), DebtorIBAN: strp(d.DebtorIBAN), RemittanceInfo: strp(d.RemittanceInfo),
-		EndToEndID: strp(d.EndToEndID), Source: transactions.Source, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
+		EndToEndID: strp(d.EndToEndID), PaymentID: strp(d.PaymentID), RefundID: strp(d.RefundID), Source: transactions.Source, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
 	if d.Status == transactions.StatusPending {
 		v.BookingDate = nil
 	}

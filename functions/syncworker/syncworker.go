@@ -10,6 +10,7 @@ import (
 	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/events"
+	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/platform"
 )
 
@@ -22,7 +23,8 @@ func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error
 	if err != nil {
 		return nil, err
 	}
-	w := &banksync.Worker{FS: conns.Repo.Client, Sessions: conns, Connections: conns.Repo, Accounts: conns, Events: conns.Events}
+	w := &banksync.Worker{FS: conns.Repo.Client, Sessions: conns, Connections: conns.Repo, Accounts: conns, Events: conns.Events,
+		Reconciler: &payments.Reconciler{Store: &payments.Store{FS: conns.Repo.Client, Events: conns.Events, Now: conns.Now}}}
 	return func(ctx context.Context, e event.Event) error {
 		m, err := events.FromCloudEvent(e)
 		if err != nil {

@@ -194,6 +194,18 @@ type PaymentRequest struct {
 	CodeChallenge string
 }
 
+// BulkPaymentRequest initiates several payments from one debtor account as one Berlin Group
+// bulk payment with one SCA. Each payment's Product, DebtorIBAN, ExecutionDate and redirect
+// fields are ignored: the bulk's own apply.
+type BulkPaymentRequest struct {
+	Product       string
+	DebtorIBAN    string
+	Payments      []PaymentRequest
+	RedirectURI   string
+	State         string
+	CodeChallenge string
+}
+
 // PaymentStart is the bank's answer to a payment initiation.
 type PaymentStart struct {
 	BankPaymentID string
@@ -222,6 +234,14 @@ const (
 type PaymentState struct {
 	Status         string
 	FundsAvailable *bool
+}
+
+// PaymentInfo is what the bank tells of an initiated payment beyond its status: the debtor
+// account the PSU chose at SCA and its holder's name (empty where the bank does not say).
+type PaymentInfo struct {
+	Status     string
+	DebtorIBAN string
+	DebtorName string
 }
 
 // PaymentStatus is a payment's ISO 20022 status with its meaning for Tok.
@@ -271,6 +291,13 @@ type Connector interface {
 	InitiatePayment(ctx context.Context, s Session, req PaymentRequest) (PaymentStart, error)
 	// PaymentStatus returns the ISO 20022 status (see PaymentStatus).
 	PaymentStatus(ctx context.Context, s Session, product, paymentID string) (PaymentState, error)
+	// InitiateBulkPayment posts a bulk payment (POST /v1/bulk-payments/{product});
+	// ErrNotSupported where the bank offers none.
+	InitiateBulkPayment(ctx context.Context, s Session, req BulkPaymentRequest) (PaymentStart, error)
+	// BulkPaymentStatus is PaymentStatus of a bulk payment.
+	BulkPaymentStatus(ctx context.Context, s Session, product, paymentID string) (PaymentState, error)
+	// Payment reads an initiated payment (GET /v1/payments/{product}/{paymentId}).
+	Payment(ctx context.Context, s Session, product, paymentID string) (PaymentInfo, error)
 	// CancelPayment cancels a payment not yet executed (awaiting authorisation or
 	// future-dated); a bank that no longer allows it answers Invalid.
 	CancelPayment(ctx context.Context, s Session, product, paymentID string) error

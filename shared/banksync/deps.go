@@ -35,3 +35,8 @@ type Accounts interface {
 	// SetBalances stores the account's balances and reports whether they changed.
 	SetBalances(ctx context.Context, scope store.Scope, accountID string, b []bank.Balance, at time.Time) (bool, error)
 }
+
+// Reconciler links an account's booked transactions to Tok payments (payments.Reconciler).
+type Reconciler interface {
+	Reconcile(ctx context.Context, scope store.Scope, accountID, iban string) error
+}

@@ -91,6 +91,9 @@ type Worker struct {
 	Holder string
 	// AfterPage, when set, runs after each page is written (tests kill the worker here).
 	AfterPage func(accountID string, page int) error
+	// Reconciler (optional) links each synced account's booked transactions to the
+	// payments they executed, once the account's transactions are written.
+	Reconciler Reconciler
 }
 
 func (w *Worker) defaults() {
@@ -331,6 +334,12 @@ func (w *Worker) syncAccount(ctx context.Context, scope store.Scope, c connectio
 	if err := w.publishChanges(ctx, scope, c, accID, accRef, stateRef, ts.st, ts.changes,
 		map[string]any{"watermark": today.Format(time.DateOnly), "lastSyncAt": w.Now()}); err != nil {
 		return err
+	}
+	if w.Reconciler != nil {
+		// A failure only delays the links: the next sync of the account tries again.
+		if err := w.Reconciler.Reconcile(ctx, scope, accID, a.IBAN); err != nil {
+			w.Log.WarnContext(ctx, "reconciliation failed; the next sync tries again", "accountId", accID, "error", err)
+		}
 	}
 
 	// Standing orders: at most once a day unattended, when the bank offers them and the

@@ -21,6 +21,8 @@ const (
 	Member        = "mem"
 	Organisation  = "org"
 	Payment       = "pay"
+	Refund        = "rfd"
+	RefundBatch   = "rfb"
 	Request       = "req"
 	StandingOrder = "so"
 	Transaction   = "txn"

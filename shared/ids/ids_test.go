@@ -8,10 +8,10 @@ import (
 	"github.com/oklog/ulid/v2"
 )
 
-var allPrefixes = []string{Account, APIKey, Consent, Delivery, Event, Member, Organisation, Payment, Request, StandingOrder, Transaction, Webhook}
+var allPrefixes = []string{Account, APIKey, Consent, Delivery, Event, Member, Organisation, Payment, Refund, RefundBatch, Request, StandingOrder, Transaction, Webhook}
 
 func TestPrefixes(t *testing.T) {
-	want := "acc key con dlv evt mem org pay req so txn whk"
+	want := "acc key con dlv evt mem org pay rfd rfb req so txn whk"
 	if got := strings.Join(allPrefixes, " "); got != want {
 		t.Errorf("prefixes = %q, want %q", got, want)
 	}

@@ -22,8 +22,11 @@ import (
 	"tokapi.io/tok/shared/tokenvault"
 )
 
-// Collection holds the payments under the tenant.
-const Collection = "payments"
+// Collection holds the payments under the tenant, RefundsCollection the refunds.
+const (
+	Collection        = "payments"
+	RefundsCollection = "refunds"
+)
 
 // Tok's payment statuses.
 const (
@@ -59,6 +62,7 @@ const (
 	EventRejected   = "payment.rejected"
 	EventCancelled  = "payment.cancelled"
 	EventFailed     = "payment.failed"
+	EventReconciled = "payment.reconciled"
 )
 
 // Payment is one payment as Tok records it. Amount is in the wire format (4 decimals).
@@ -71,21 +75,35 @@ type Payment struct {
 	BankStatus   string `firestore:"bankStatus"`
 	StatusReason string `firestore:"statusReason"`
 
-	BankID         string `firestore:"bankId"`
-	AccountID      string `firestore:"accountId"`
-	Product        string `firestore:"product"`
-	Instant        bool   `firestore:"instant"`
-	Amount         string `firestore:"amount"`
-	Currency       string `firestore:"currency"`
-	CreditorIBAN   string `firestore:"creditorIban"`
-	CreditorName   string `firestore:"creditorName"`
-	DebtorIBAN     string `firestore:"debtorIban"`
+	BankID       string `firestore:"bankId"`
+	AccountID    string `firestore:"accountId"`
+	Product      string `firestore:"product"`
+	Instant      bool   `firestore:"instant"`
+	Amount       string `firestore:"amount"`
+	Currency     string `firestore:"currency"`
+	CreditorIBAN string `firestore:"creditorIban"`
+	CreditorName string `firestore:"creditorName"`
+	DebtorIBAN   string `firestore:"debtorIban"`
+	// DebtorName is the debtor account holder's name: from the account Tok has, or from the
+	// bank after SCA (bank.Connector.Payment), which also tells the IBAN the customer chose.
+	DebtorName string `firestore:"debtorName"`
+	// DebtorChecked is set once the bank was asked for the debtor account.
+	DebtorChecked  bool   `firestore:"debtorChecked"`
 	RemittanceInfo string `firestore:"remittanceInfo"`
 	EndToEndID     string `firestore:"endToEndId"`
 	ExecutionDate  string `firestore:"executionDate"`
 	CallbackURL    string `firestore:"callbackUrl"`
 	RedirectURL    string `firestore:"redirectUrl"`
-	TransactionID  string `firestore:"transactionId"`
+	// TransactionID is the booked transaction on the debtor's account that executed the
+	// payment, CreditTransactionID the one on the creditor's (refunds, whose creditor is
+	// the original payer), each linked by reconciliation once that account is synced.
+	TransactionID       string     `firestore:"transactionId"`
+	CreditTransactionID string     `firestore:"creditTransactionId"`
+	ReconciledAt        *time.Time `firestore:"reconciledAt"`
+	// ReconcileDebit and ReconcileCredit mark a side still to be linked (see reconcileFlags),
+	// for the sync's query by IBAN.
+	ReconcileDebit  bool `firestore:"reconcileDebit"`
+	ReconcileCredit bool `firestore:"reconcileCredit"`
 
 	BankPaymentID string    `firestore:"bankPaymentId"`
 	StateHash     string    `firestore:"stateHash"`
@@ -111,9 +129,36 @@ type Payment struct {
 	PollLease          *Lease     `firestore:"pollLease"`
 	StatusCheckOverdue bool       `firestore:"statusCheckOverdue"`
 
+	// Refunds of a payment: RefundReserved sums the refunds that are not REJECTED, FAILED
+	// or CANCELLED (at most Amount, kept in the transaction that creates or ends a refund);
+	// RefundedAmount sums the COMPLETED ones. Wire format, empty for none.
+	RefundReserved string `firestore:"refundReserved"`
+	RefundedAmount string `firestore:"refundedAmount"`
+
+	// A refund is a payment from the organisation's account back to the payer of RefundOf,
+	// kept in its own collection (RefundsCollection, rfd_ IDs); Reason is the organisation's
+	// reason, BatchID the refund batch that sent it as a bulk payment at the bank.
+	RefundOf string `firestore:"refundOf"`
+	Reason   string `firestore:"reason"`
+	BatchID  string `firestore:"batchId"`
+	// Bulk is set when BankPaymentID is a bulk payment (the refund batch's).
+	Bulk bool `firestore:"bulk"`
+
 	AuthorizedAt *time.Time `firestore:"authorizedAt"`
 	CreatedAt    time.Time  `firestore:"createdAt"`
 	UpdatedAt    time.Time  `firestore:"updatedAt"`
+}
+
+// IsRefund reports whether p is a refund.
+func (p Payment) IsRefund() bool { return p.RefundOf != "" }
+
+// reconcileFlags marks the sides still to be linked to a booked transaction: the debit of
+// every payment executed or being executed from a known IBAN, and the credit of a refund
+// (its creditor, the original payer, may be an account Tok syncs).
+func (p *Payment) reconcileFlags() {
+	live := p.Status == StatusPending || p.Status == StatusCompleted
+	p.ReconcileDebit = live && p.DebtorIBAN != "" && p.TransactionID == ""
+	p.ReconcileCredit = live && p.IsRefund() && p.CreditTransactionID == ""
 }
 
 // Tenant is the payment's owner.

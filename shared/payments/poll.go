@@ -138,7 +138,7 @@ func (s *Service) pollOnce(ctx context.Context, scope store.Scope, p Payment) (P
 	if err != nil {
 		return p, err
 	}
-	ps, err := conn.PaymentStatus(ctx, sess, p.Product, p.BankPaymentID)
+	ps, err := s.bankStatus(ctx, conn, sess, p)
 	if err != nil {
 		slog.WarnContext(ctx, "payment status call failed; asking again later", "paymentId", p.ID, "error", err)
 		return p, nil
@@ -151,7 +151,45 @@ func (s *Service) pollOnce(ctx context.Context, scope store.Scope, p Payment) (P
 	if err != nil {
 		return p, err
 	}
-	return next, nil
+	return s.learnDebtor(ctx, scope, next, conn, sess)
+}
+
+// bankStatus asks the bank for p's status: of its single payment, or of the bulk payment
+// its refund batch sent.
+func (s *Service) bankStatus(ctx context.Context, conn bank.Connector, sess bank.Session, p Payment) (bank.PaymentState, error) {
+	if p.Bulk {
+		return conn.BulkPaymentStatus(ctx, sess, p.Product, p.BankPaymentID)
+	}
+	return conn.PaymentStatus(ctx, sess, p.Product, p.BankPaymentID)
+}
+
+// learnDebtor asks the bank, once the customer authorised, which account paid and whose it
+// is (a payment by bankId knows neither; refunds need both). A bank failure leaves it for
+// the next poll.
+func (s *Service) learnDebtor(ctx context.Context, scope store.Scope, p Payment, conn bank.Connector, sess bank.Session) (Payment, error) {
+	authorised := p.Status == StatusPending || p.Status == StatusScheduled || p.Status == StatusCompleted
+	if p.DebtorChecked || p.IsRefund() || !authorised || (p.DebtorIBAN != "" && p.DebtorName != "") {
+		return p, nil
+	}
+	info, err := conn.Payment(ctx, sess, p.Product, p.BankPaymentID)
+	if err != nil {
+		slog.WarnContext(ctx, "payment details call failed; asking again later", "paymentId", p.ID, "error", err)
+		return p, nil
+	}
+	next, _, err := s.Store.Update(ctx, scope, p.ID, func(p *Payment, _ time.Time) (bool, error) {
+		if p.DebtorChecked {
+			return false, nil
+		}
+		if p.DebtorIBAN == "" {
+			p.DebtorIBAN = info.DebtorIBAN
+		}
+		if p.DebtorName == "" {
+			p.DebtorName = info.DebtorName
+		}
+		p.DebtorChecked = true
+		return true, nil
+	})
+	return next, err
 }
 
 // release ends a run that found no final status: the lease goes and NextPollAt says when
@@ -193,17 +231,27 @@ const sweepBatch = 200
 // left in an outbox are published.
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
+	for _, col := range []string{Collection, RefundsCollection} {
+		if err := s.sweep(ctx, col, &res); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// sweep is one collection's part of the Sweep: payments or refunds.
+func (s *Service) sweep(ctx context.Context, col string, res *SweepResult) error {
 	now := s.now()
-	group := s.Store.FS.CollectionGroup(Collection)
+	group := s.Store.FS.CollectionGroup(col)
 	expired, err := group.Where("status", "==", StatusAwaiting).Where("authorizeBy", "<=", now).
 		OrderBy("authorizeBy", firestore.Asc).Limit(sweepBatch).Documents(ctx).GetAll()
 	if err != nil {
-		return res, fmt.Errorf("query expired authorisations: %w", err)
+		return fmt.Errorf("query expired authorisations: %w", err)
 	}
 	for _, d := range expired {
 		if t, ok := connections.TenantOf(d.Ref); ok {
 			if err := s.expire(ctx, store.For(s.Store.FS, t), d.Ref.ID); err != nil {
-				return res, err
+				return err
 			}
 			res.Expired++
 		}
@@ -211,7 +259,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	due, err := group.Where("pollActive", "==", true).Where("nextPollAt", "<=", now).
 		OrderBy("nextPollAt", firestore.Asc).Limit(sweepBatch).Documents(ctx).GetAll()
 	if err != nil {
-		return res, fmt.Errorf("query due polls: %w", err)
+		return fmt.Errorf("query due polls: %w", err)
 	}
 	for _, d := range due {
 		t, ok := connections.TenantOf(d.Ref)
@@ -224,13 +272,13 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			err = s.Poll(ctx, t, d.Ref.ID)
 		}
 		if err != nil {
-			return res, err
+			return err
 		}
 		res.Polled++
 	}
 	stuck, err := group.Where("outboxPending", "==", true).OrderBy("updatedAt", firestore.Asc).Limit(sweepBatch).Documents(ctx).GetAll()
 	if err != nil {
-		return res, fmt.Errorf("query outboxes: %w", err)
+		return fmt.Errorf("query outboxes: %w", err)
 	}
 	for _, d := range stuck {
 		t, ok := connections.TenantOf(d.Ref)
@@ -239,11 +287,11 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			continue
 		}
 		if err := s.Store.Flush(ctx, store.For(s.Store.FS, t), p); err != nil {
-			return res, err
+			return err
 		}
 		res.Flushed++
 	}
-	return res, nil
+	return nil
 }
 
 // expire ends a payment whose authorisation window passed: FAILED with
@@ -254,13 +302,15 @@ func (s *Service) expire(ctx context.Context, scope store.Scope, id string) erro
 		return err
 	}
 	c := Change{Status: StatusFailed, Reason: ReasonAuthorizationExpired}
-	if conn, err := s.Connectors.For(p.Env, p.BankID); err == nil {
-		if ps, err := conn.PaymentStatus(ctx, bank.Session{}, p.Product, p.BankPaymentID); err == nil && ps.Status != bank.PaymentReceived {
+	if conn, err := s.Connectors.For(p.Env, p.BankID); err == nil && p.BankPaymentID != "" {
+		if ps, err := s.bankStatus(ctx, conn, bank.Session{}, p); err == nil && ps.Status != bank.PaymentReceived {
 			c = FromBank(ps, p.ExecutionDate != "")
 		}
 	}
-	if err := s.States.Delete(ctx, p.StateHash); err != nil {
-		return fmt.Errorf("delete state of %s: %w", id, err)
+	if p.StateHash != "" {
+		if err := s.States.Delete(ctx, p.StateHash); err != nil {
+			return fmt.Errorf("delete state of %s: %w", id, err)
+		}
 	}
 	_, err = s.Store.Advance(ctx, scope, id, c, func(p *Payment) {
 		if !Final(p.Status) {

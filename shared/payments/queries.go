@@ -7,9 +7,14 @@ func listIndex(fields ...transactions.IndexField) *transactions.Index {
 		Fields: append(fields, transactions.IndexField{FieldPath: "createdAt", Order: "DESCENDING"}, transactions.IndexField{FieldPath: "__name__", Order: "DESCENDING"})}
 }
 
-func sweepIndex(eq, order string) *transactions.Index {
-	return &transactions.Index{CollectionGroup: Collection, QueryScope: "COLLECTION_GROUP",
+func sweepIndex(group, eq, order string) *transactions.Index {
+	return &transactions.Index{CollectionGroup: group, QueryScope: "COLLECTION_GROUP",
 		Fields: []transactions.IndexField{{FieldPath: eq, Order: "ASCENDING"}, {FieldPath: order, Order: "ASCENDING"}}}
+}
+
+func reconcileIndex(group, iban, flag string) *transactions.Index {
+	return &transactions.Index{CollectionGroup: group, QueryScope: "COLLECTION",
+		Fields: []transactions.IndexField{{FieldPath: iban, Order: "ASCENDING"}, {FieldPath: flag, Order: "ASCENDING"}}}
 }
 
 // Queries lists every Firestore query of this package with the composite index it needs
@@ -20,8 +25,18 @@ var Queries = []transactions.Query{
 	{Name: "payments.list.status", Index: listIndex(transactions.IndexField{FieldPath: "status", Order: "ASCENDING"})},
 	{Name: "payments.list.account", Index: listIndex(transactions.IndexField{FieldPath: "accountId", Order: "ASCENDING"})},
 	{Name: "payments.list.status.account", Index: listIndex(transactions.IndexField{FieldPath: "status", Order: "ASCENDING"}, transactions.IndexField{FieldPath: "accountId", Order: "ASCENDING"})},
-	// The sweep, across every tenant.
-	{Name: "payments.sweep.expired", Index: sweepIndex("status", "authorizeBy")},
-	{Name: "payments.sweep.due", Index: sweepIndex("pollActive", "nextPollAt")},
-	{Name: "payments.sweep.outbox", Index: sweepIndex("outboxPending", "updatedAt")},
+	// The sweep, across every tenant, of payments and of refunds.
+	{Name: "payments.sweep.expired", Index: sweepIndex(Collection, "status", "authorizeBy")},
+	{Name: "payments.sweep.due", Index: sweepIndex(Collection, "pollActive", "nextPollAt")},
+	{Name: "payments.sweep.outbox", Index: sweepIndex(Collection, "outboxPending", "updatedAt")},
+	{Name: "refunds.sweep.expired", Index: sweepIndex(RefundsCollection, "status", "authorizeBy")},
+	{Name: "refunds.sweep.due", Index: sweepIndex(RefundsCollection, "pollActive", "nextPollAt")},
+	{Name: "refunds.sweep.outbox", Index: sweepIndex(RefundsCollection, "outboxPending", "updatedAt")},
+	// Reconciliation after a sync: the payments and refunds still to link on the account,
+	// then its transactions by endToEndId, else by date range (single-field indexes).
+	{Name: "payments.reconcile.debit", Index: reconcileIndex(Collection, "debtorIban", "reconcileDebit")},
+	{Name: "refunds.reconcile.debit", Index: reconcileIndex(RefundsCollection, "debtorIban", "reconcileDebit")},
+	{Name: "refunds.reconcile.credit", Index: reconcileIndex(RefundsCollection, "creditorIban", "reconcileCredit")},
+	{Name: "transactions.reconcile.endToEndId"},
+	{Name: "transactions.reconcile.date"},
 }

@@ -170,7 +170,7 @@ func (s *Service) Initiate(ctx context.Context, scope store.Scope, req Request, 
 		StatusHistory: []Change{{Status: StatusAwaiting, BankStatus: started.Status, At: now}},
 	}
 	if d.Account != nil {
-		p.AccountID = d.Account.ID
+		p.AccountID, p.DebtorName = d.Account.ID, d.Account.OwnerName
 	}
 	if err := p.enqueue(EventCreated, now); err != nil {
 		return Payment{}, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -43,13 +44,17 @@ func (s *Store) now() time.Time {
 // Scope is the store's scope of tenant t.
 func (s *Store) Scope(t tenant.Tenant) store.Scope { return store.For(s.FS, t) }
 
+// ref is the document of a payment or a refund (by its ID's prefix).
 func ref(scope store.Scope, id string) *firestore.DocumentRef {
+	if strings.HasPrefix(id, ids.Refund+"_") {
+		return scope.Collection(RefundsCollection).Doc(id)
+	}
 	return scope.Collection(Collection).Doc(id)
 }
 
-// Get returns a payment of the scope's tenant.
+// Get returns a payment or refund of the scope's tenant.
 func (s *Store) Get(ctx context.Context, scope store.Scope, id string) (Payment, error) {
-	if !ids.Valid(ids.Payment, id) {
+	if !ids.Valid(ids.Payment, id) && !ids.Valid(ids.Refund, id) {
 		return Payment{}, fmt.Errorf("payment %q: %w", id, ErrNotFound)
 	}
 	snap, err := ref(scope, id).Get(ctx)
@@ -73,26 +78,41 @@ var errUnchanged = errors.New("unchanged")
 // whether it changed it (nothing is written otherwise). The outbox is published after the
 // commit; a publishing failure is logged and leaves the events for the sweep (Flush).
 func (s *Store) Update(ctx context.Context, scope store.Scope, id string, fn func(p *Payment, now time.Time) (bool, error)) (Payment, bool, error) {
+	return s.UpdateTx(ctx, scope, id, func(_ *firestore.Transaction, p *Payment, now time.Time) (bool, error) { return fn(p, now) })
+}
+
+// UpdateTx is Update with fn inside the transaction, for changes to other documents with
+// the payment's (fn does its reads before its writes). A refund's change of status moves
+// its payment's refund totals (applyRefund) in the same transaction.
+func (s *Store) UpdateTx(ctx context.Context, scope store.Scope, id string, fn func(tx *firestore.Transaction, p *Payment, now time.Time) (bool, error)) (Payment, bool, error) {
 	var p Payment
 	err := s.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		p = Payment{}
-		snap, err := tx.Get(ref(scope, id))
-		if status.Code(err) == codes.NotFound {
-			return fmt.Errorf("payment %s: %w", id, ErrNotFound)
-		}
-		if err != nil {
+		if err := getTx(tx, scope, id, &p); err != nil {
 			return err
 		}
-		if err := snap.DataTo(&p); err != nil {
-			return err
+		var parent *Payment
+		if p.IsRefund() {
+			parent = &Payment{}
+			if err := getTx(tx, scope, p.RefundOf, parent); err != nil {
+				return err
+			}
 		}
-		changed, err := fn(&p, s.now())
+		before := p.Status
+		now := s.now()
+		changed, err := fn(tx, &p, now)
 		if err != nil {
 			return err
 		}
 		if !changed {
 			return errUnchanged
 		}
+		if parent != nil && parent.applyRefund(p, before, now) {
+			if err := tx.Set(ref(scope, parent.ID), *parent); err != nil {
+				return err
+			}
+		}
+		p.reconcileFlags()
 		return tx.Set(ref(scope, id), p)
 	})
 	changed := !errors.Is(err, errUnchanged)
@@ -101,6 +121,17 @@ func (s *Store) Update(ctx context.Context, scope store.Scope, id string, fn fun
 	}
 	s.flushLogged(ctx, scope, p)
 	return p, changed, nil
+}
+
+func getTx(tx *firestore.Transaction, scope store.Scope, id string, p *Payment) error {
+	snap, err := tx.Get(ref(scope, id))
+	if status.Code(err) == codes.NotFound {
+		return fmt.Errorf("payment %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	return snap.DataTo(p)
 }
 
 func (s *Store) flushLogged(ctx context.Context, scope store.Scope, p Payment) {
@@ -134,9 +165,15 @@ func EventID(t tenant.Tenant, paymentID, typ string) string {
 	return ids.Derive(ids.Event, t.Env, t.OrgID, paymentID, typ)
 }
 
-// enqueue adds the event typ, carrying the payment as it is now, to the outbox.
+// enqueue adds the event typ (a payment.* type; refund.* for a refund), carrying the
+// payment as it is now, to the outbox.
 func (p *Payment) enqueue(typ string, now time.Time) error {
-	data, err := json.Marshal(EventDataOf(*p))
+	var v any = EventDataOf(*p)
+	if p.IsRefund() {
+		typ = "refund." + strings.TrimPrefix(typ, "payment.")
+		v = RefundEventDataOf(*p)
+	}
+	data, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", typ, err)
 	}

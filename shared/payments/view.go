@@ -1,6 +1,10 @@
 package payments
 
-import "time"
+import (
+	"time"
+
+	"tokapi.io/tok/shared/money"
+)
 
 // JSON is the API's payment object.
 type JSON struct {
@@ -17,6 +21,7 @@ type JSON struct {
 	CreditorIBAN       string     `json:"creditorIban"`
 	CreditorName       *string    `json:"creditorName"`
 	DebtorIBAN         *string    `json:"debtorIban"`
+	DebtorName         *string    `json:"debtorName"`
 	RemittanceInfo     *string    `json:"remittanceInfo"`
 	EndToEndID         string     `json:"endToEndId"`
 	ExecutionDate      *string    `json:"executionDate"`
@@ -24,6 +29,9 @@ type JSON struct {
 	RedirectURL        *string    `json:"redirectUrl"`
 	AuthorizeBy        time.Time  `json:"authorizeBy"`
 	TransactionID      *string    `json:"transactionId"`
+	ReconciledAt       *time.Time `json:"reconciledAt"`
+	RefundedAmount     string     `json:"refundedAmount"`
+	RefundStatus       string     `json:"refundStatus"`
 	StatusCheckOverdue bool       `json:"statusCheckOverdue"`
 	StatusHistory      []Change   `json:"statusHistory"`
 	AuthorizedAt       *time.Time `json:"authorizedAt"`
@@ -45,9 +53,10 @@ func View(p Payment, now time.Time) JSON {
 		ID: p.ID, Status: st, BankStatus: optional(p.BankStatus), StatusReason: optional(reason),
 		BankID: p.BankID, AccountID: optional(p.AccountID), PaymentProduct: p.Product, Instant: p.Instant,
 		Amount: p.Amount, Currency: p.Currency, CreditorIBAN: p.CreditorIBAN, CreditorName: optional(p.CreditorName),
-		DebtorIBAN: optional(p.DebtorIBAN), RemittanceInfo: optional(p.RemittanceInfo), EndToEndID: p.EndToEndID,
+		DebtorIBAN: optional(p.DebtorIBAN), DebtorName: optional(p.DebtorName), RemittanceInfo: optional(p.RemittanceInfo), EndToEndID: p.EndToEndID,
 		ExecutionDate: optional(p.ExecutionDate), CallbackURL: p.CallbackURL, AuthorizeBy: p.AuthorizeBy,
-		TransactionID: optional(p.TransactionID), StatusCheckOverdue: p.StatusCheckOverdue,
+		TransactionID: optional(p.TransactionID), ReconciledAt: p.ReconciledAt, StatusCheckOverdue: p.StatusCheckOverdue,
+		RefundedAmount: money.FormatAmount(p.refunded()), RefundStatus: p.RefundStatus(),
 		StatusHistory: p.StatusHistory, AuthorizedAt: p.AuthorizedAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 	if st == StatusAwaiting {
@@ -78,4 +87,26 @@ func EventDataOf(p Payment) EventData {
 	return EventData{PaymentID: p.ID, Status: p.Status, BankStatus: optional(p.BankStatus), StatusReason: optional(p.StatusReason),
 		BankID: p.BankID, AccountID: optional(p.AccountID), Amount: p.Amount, Currency: p.Currency, EndToEndID: p.EndToEndID,
 		TransactionID: optional(p.TransactionID)}
+}
+
+// RefundEventData is the data of every refund.* event.
+type RefundEventData struct {
+	RefundID      string  `json:"refundId"`
+	PaymentID     string  `json:"paymentId"`
+	BatchID       *string `json:"batchId"`
+	Status        string  `json:"status"`
+	BankStatus    *string `json:"bankStatus"`
+	StatusReason  *string `json:"statusReason"`
+	AccountID     *string `json:"accountId"`
+	Amount        string  `json:"amount"`
+	Currency      string  `json:"currency"`
+	EndToEndID    string  `json:"endToEndId"`
+	TransactionID *string `json:"transactionId"`
+}
+
+// RefundEventDataOf is the event data of refund r as it is now.
+func RefundEventDataOf(r Payment) RefundEventData {
+	return RefundEventData{RefundID: r.ID, PaymentID: r.RefundOf, BatchID: optional(r.BatchID), Status: r.Status,
+		BankStatus: optional(r.BankStatus), StatusReason: optional(r.StatusReason), AccountID: optional(r.AccountID),
+		Amount: r.Amount, Currency: r.Currency, EndToEndID: r.EndToEndID, TransactionID: optional(r.TransactionID)}
 }

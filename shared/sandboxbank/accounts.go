@@ -302,10 +302,17 @@ func (s *Server) transactions(w http.ResponseWriter, r *http.Request, b bankInfo
 		return
 	}
 	a, _ := findAccount(b, ar.persona, id)
+	todayN := dayNumber(now)
+	ledger, err := s.ledgerOf(r.Context(), b, a)
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
+	// The day's generated entries, then the payments executed that day.
+	entries := func(n int) []txn { return append(dayTxns(b, a, n, todayN), ledger[n]...) }
 	self := bankPath(b) + "/v1/accounts/" + a.ResourceID
 	report := map[string]any{}
 	links := map[string]any{"account": href(self)}
-	todayN := dayNumber(now)
 	switch status {
 	case "information":
 		info := []any{}
@@ -345,7 +352,7 @@ func (s *Server) transactions(w http.ResponseWriter, r *http.Request, b bankInfo
 		walk:
 			for n := first; n <= min(dayNumber(to), todayN); n++ {
 				served := 0 // entries of day n in the report, served or skipped
-				for _, t := range dayTxns(b, a, n, todayN) {
+				for _, t := range entries(n) {
 					if t.Pending || t.BookingDate.Before(from) || t.BookingDate.After(to) {
 						continue
 					}
@@ -378,7 +385,7 @@ func (s *Server) transactions(w http.ResponseWriter, r *http.Request, b bankInfo
 		if (status == "pending" || status == "both") && page == 0 {
 			pending := []any{}
 			for n := max(dayNumber(from), todayN-5); n <= min(dayNumber(to), todayN); n++ {
-				for _, t := range dayTxns(b, a, n, todayN) {
+				for _, t := range entries(n) {
 					if t.Pending {
 						pending = append(pending, txnJSON(a, t))
 					}

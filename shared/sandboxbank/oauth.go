@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -258,6 +259,9 @@ func (s *Server) decisionPage(r *http.Request, b bankInfo, ar *authRequest, req 
 	_ = s.opts.Store.Get(r.Context(), b.ID, kindPayments, ar.ResourceID, &p)
 	pd.Service = "PIS"
 	pd.Payment = p.Amount + " " + p.Currency + " to " + p.CreditorName + " (" + p.CreditorIBAN + ")"
+	if p.Service == serviceBulk {
+		pd.Payment = fmt.Sprintf("%d payments, %s %s in total, from %s", len(p.Items), p.Amount, p.Currency, p.DebtorIBAN)
+	}
 	if p.Remittance != "" {
 		pd.Payment += " · " + p.Remittance
 	}
@@ -319,6 +323,9 @@ func (s *Server) decision(w http.ResponseWriter, r *http.Request, b bankInfo) {
 			}
 			return nil
 		})
+	}
+	if err == nil && !unavailable && ar.Service == "PIS" && approve {
+		err = s.bookAuthorised(ctx, b, ar.ResourceID)
 	}
 	if err != nil || unavailable {
 		redirectWith(w, r, ar.RedirectURI, url.Values{"error": {"server_error"}, "state": {ar.State}})

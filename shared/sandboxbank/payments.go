@@ -3,6 +3,7 @@ package sandboxbank
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -23,25 +24,50 @@ var paymentProducts = map[string]bool{
 
 // paymentRecord is a single payment (sandboxbank/{bankId}/payments/{paymentId}).
 type paymentRecord struct {
-	ID           string `firestore:"id"`
-	Product      string `firestore:"product"`
-	Status       string `firestore:"status"`
-	Reason       string `firestore:"reason"`
-	Amount       string `firestore:"amount"`
-	Currency     string `firestore:"currency"`
-	DebtorIBAN   string `firestore:"debtorIban"`
+	ID         string `firestore:"id"`
+	Product    string `firestore:"product"`
+	Status     string `firestore:"status"`
+	Reason     string `firestore:"reason"`
+	Amount     string `firestore:"amount"`
+	Currency   string `firestore:"currency"`
+	DebtorIBAN string `firestore:"debtorIban"`
+	// DebtorName is the account holder's name, known once the PSU chose the account at SCA.
+	DebtorName   string `firestore:"debtorName"`
 	CreditorIBAN string `firestore:"creditorIban"`
 	CreditorName string `firestore:"creditorName"`
 	Remittance   string `firestore:"remittance"`
 	EndToEndID   string `firestore:"endToEndId"`
 	// ExecutionDate (YYYY-MM-DD) of a future-dated payment: ACCP after SCA, ACSC from that
 	// day on (the bank's clock).
-	ExecutionDate string    `firestore:"executionDate"`
-	RedirectURI   string    `firestore:"redirectUri"`
-	Persona       string    `firestore:"persona"`
-	Created       time.Time `firestore:"created"`
-	Authorised    time.Time `firestore:"authorised"`
+	ExecutionDate string `firestore:"executionDate"`
+	RedirectURI   string `firestore:"redirectUri"`
+	// Service is "bulk-payments" for a bulk payment, whose Items are its payments (Amount
+	// their total); "" for a single payment.
+	Service    string     `firestore:"service"`
+	Items      []bulkItem `firestore:"items"`
+	Persona    string     `firestore:"persona"`
+	Created    time.Time  `firestore:"created"`
+	Authorised time.Time  `firestore:"authorised"`
 }
+
+// bulkItem is one payment of a bulk payment.
+type bulkItem struct {
+	Amount       string `firestore:"amount"`
+	CreditorIBAN string `firestore:"creditorIban"`
+	CreditorName string `firestore:"creditorName"`
+	Remittance   string `firestore:"remittance"`
+	EndToEndID   string `firestore:"endToEndId"`
+}
+
+// legs are the payments a record books: its items, or itself.
+func (p paymentRecord) legs() []bulkItem {
+	if p.Service == serviceBulk {
+		return p.Items
+	}
+	return []bulkItem{{Amount: p.Amount, CreditorIBAN: p.CreditorIBAN, CreditorName: p.CreditorName, Remittance: p.Remittance, EndToEndID: p.EndToEndID}}
+}
+
+const serviceBulk = "bulk-payments"
 
 type accountRef struct {
 	IBAN     string `json:"iban"`
@@ -71,14 +97,73 @@ func parseAmount(a *amountRef) (decimal.Decimal, bool) {
 	return d, err == nil && d.IsPositive()
 }
 
-func (s *Server) initiatePayment(w http.ResponseWriter, r *http.Request, b bankInfo) {
-	product := r.PathValue("product")
+// checkInitiation checks what every payment initiation needs: a known product, the PSU's
+// IP address and a well-formed redirect URI (returned with the product).
+func checkInitiation(w http.ResponseWriter, r *http.Request) (product, redirect string, ok bool) {
+	product = r.PathValue("product")
 	if !paymentProducts[product] {
 		tppError(w, 404, "PRODUCT_UNKNOWN", "This payment product is not offered.")
-		return
+		return "", "", false
 	}
 	if ip := r.Header.Get("PSU-IP-Address"); ip == "" || net.ParseIP(ip) == nil {
 		tppError(w, 400, "FORMAT_ERROR", "PSU-IP-Address is mandatory for payment initiation.")
+		return "", "", false
+	}
+	redirect = r.Header.Get("TPP-Redirect-URI")
+	if redirect != "" {
+		if u, err := url.Parse(redirect); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			tppError(w, 400, "FORMAT_ERROR", "TPP-Redirect-URI must be an absolute http(s) URL.")
+			return "", "", false
+		}
+	}
+	return product, redirect, true
+}
+
+// checkLeg checks one payment's amount and creditor.
+func checkLeg(w http.ResponseWriter, body paymentBody, product string) (bulkItem, decimal.Decimal, bool) {
+	amount, ok := parseAmount(body.InstructedAmount)
+	if !ok {
+		tppError(w, 400, "FORMAT_ERROR", "instructedAmount needs a currency and a positive amount.")
+		return bulkItem{}, decimal.Decimal{}, false
+	}
+	// The Berlin Group products require the creditor's name; the bank-defined domestic
+	// scheme does not.
+	if body.CreditorAccount == nil || (body.CreditorName == "" && product != "domestic-credit-transfers") {
+		tppError(w, 400, "FORMAT_ERROR", "creditorAccount and creditorName are mandatory.")
+		return bulkItem{}, decimal.Decimal{}, false
+	}
+	creditor, err := money.ValidateIBAN(body.CreditorAccount.IBAN)
+	if err != nil {
+		tppError(w, 400, "FORMAT_ERROR", "creditorAccount.iban is not a valid IBAN.")
+		return bulkItem{}, decimal.Decimal{}, false
+	}
+	return bulkItem{Amount: amount.StringFixed(2), CreditorIBAN: creditor, CreditorName: body.CreditorName,
+		Remittance: body.RemittanceInformationUnstructured, EndToEndID: body.EndToEndIdentification}, amount, true
+}
+
+// checkDebtor checks a named debtor account: an account of this bank; the broke persona's
+// is known up front not to cover any payment.
+func checkDebtor(w http.ResponseWriter, b bankInfo, ref *accountRef) (string, bool) {
+	debtor, err := money.ValidateIBAN(ref.IBAN)
+	if err != nil {
+		tppError(w, 400, "FORMAT_ERROR", "debtorAccount.iban is not a valid IBAN.")
+		return "", false
+	}
+	persona, _, known := ownerOfIBAN(b, debtor)
+	if !known {
+		tppError(w, 400, "FORMAT_ERROR", "debtorAccount is not an account of this bank.")
+		return "", false
+	}
+	if persona == PersonaBroke {
+		tppError(w, 400, "FUNDS_NOT_AVAILABLE", "Insufficient funds on the debtor account.")
+		return "", false
+	}
+	return debtor, true
+}
+
+func (s *Server) initiatePayment(w http.ResponseWriter, r *http.Request, b bankInfo) {
+	product, redirect, ok := checkInitiation(w, r)
+	if !ok {
 		return
 	}
 	var body paymentBody
@@ -86,28 +171,9 @@ func (s *Server) initiatePayment(w http.ResponseWriter, r *http.Request, b bankI
 		tppError(w, 400, "FORMAT_ERROR", "The body is not a valid payment initiation.")
 		return
 	}
-	amount, ok := parseAmount(body.InstructedAmount)
+	leg, _, ok := checkLeg(w, body, product)
 	if !ok {
-		tppError(w, 400, "FORMAT_ERROR", "instructedAmount needs a currency and a positive amount.")
 		return
-	}
-	// The Berlin Group products require the creditor's name; the bank-defined domestic
-	// scheme does not.
-	if body.CreditorAccount == nil || (body.CreditorName == "" && product != "domestic-credit-transfers") {
-		tppError(w, 400, "FORMAT_ERROR", "creditorAccount and creditorName are mandatory.")
-		return
-	}
-	creditor, err := money.ValidateIBAN(body.CreditorAccount.IBAN)
-	if err != nil {
-		tppError(w, 400, "FORMAT_ERROR", "creditorAccount.iban is not a valid IBAN.")
-		return
-	}
-	redirect := r.Header.Get("TPP-Redirect-URI")
-	if redirect != "" {
-		if u, err := url.Parse(redirect); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			tppError(w, 400, "FORMAT_ERROR", "TPP-Redirect-URI must be an absolute http(s) URL.")
-			return
-		}
 	}
 	if d := body.RequestedExecutionDate; d != "" {
 		day, err := time.Parse(time.DateOnly, d)
@@ -118,34 +184,75 @@ func (s *Server) initiatePayment(w http.ResponseWriter, r *http.Request, b bankI
 	}
 	p := paymentRecord{
 		ID: "pmt-" + randomToken(12), Product: product, Status: "RCVD",
-		Amount: amount.StringFixed(2), Currency: body.InstructedAmount.Currency,
-		CreditorIBAN: creditor, CreditorName: body.CreditorName,
-		Remittance: body.RemittanceInformationUnstructured, EndToEndID: body.EndToEndIdentification,
+		Amount: leg.Amount, Currency: body.InstructedAmount.Currency,
+		CreditorIBAN: leg.CreditorIBAN, CreditorName: leg.CreditorName, Remittance: leg.Remittance, EndToEndID: leg.EndToEndID,
 		ExecutionDate: body.RequestedExecutionDate, RedirectURI: redirect, Created: s.now(),
 	}
 	if body.DebtorAccount != nil && body.DebtorAccount.IBAN != "" {
-		debtor, err := money.ValidateIBAN(body.DebtorAccount.IBAN)
-		if err != nil {
-			tppError(w, 400, "FORMAT_ERROR", "debtorAccount.iban is not a valid IBAN.")
-			return
-		}
-		persona, _, known := ownerOfIBAN(b, debtor)
-		if !known {
-			tppError(w, 400, "FORMAT_ERROR", "debtorAccount is not an account of this bank.")
-			return
-		}
-		p.DebtorIBAN = debtor
-		if persona == PersonaBroke {
-			// Known up front for a named debtor account: reject at initiation.
-			tppError(w, 400, "FUNDS_NOT_AVAILABLE", "Insufficient funds on the debtor account.")
+		if p.DebtorIBAN, ok = checkDebtor(w, b, body.DebtorAccount); !ok {
 			return
 		}
 	}
+	s.initiated(w, r, b, p)
+}
+
+// maxBulkPayments bounds the payments of one bulk payment.
+const maxBulkPayments = 100
+
+// initiateBulk takes a bulk payment: payments in one currency from one named debtor
+// account, authorised with one SCA and booked one by one.
+func (s *Server) initiateBulk(w http.ResponseWriter, r *http.Request, b bankInfo) {
+	product, redirect, ok := checkInitiation(w, r)
+	if !ok {
+		return
+	}
+	var body struct {
+		BatchBookingPreferred bool          `json:"batchBookingPreferred"`
+		DebtorAccount         *accountRef   `json:"debtorAccount"`
+		Payments              []paymentBody `json:"payments"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body); err != nil {
+		tppError(w, 400, "FORMAT_ERROR", "The body is not a valid bulk payment initiation.")
+		return
+	}
+	if body.DebtorAccount == nil || len(body.Payments) == 0 || len(body.Payments) > maxBulkPayments {
+		tppError(w, 400, "FORMAT_ERROR", fmt.Sprintf("A bulk payment needs debtorAccount and 1 to %d payments.", maxBulkPayments))
+		return
+	}
+	p := paymentRecord{ID: "blk-" + randomToken(12), Product: product, Service: serviceBulk, Status: "RCVD", RedirectURI: redirect, Created: s.now()}
+	total := decimal.Zero
+	for _, pb := range body.Payments {
+		leg, amount, ok := checkLeg(w, pb, product)
+		if !ok {
+			return
+		}
+		if p.Currency == "" {
+			p.Currency = pb.InstructedAmount.Currency
+		} else if pb.InstructedAmount.Currency != p.Currency {
+			tppError(w, 400, "FORMAT_ERROR", "The payments of a bulk payment must be in one currency.")
+			return
+		}
+		total = total.Add(amount)
+		p.Items = append(p.Items, leg)
+	}
+	p.Amount = total.StringFixed(2)
+	if p.DebtorIBAN, ok = checkDebtor(w, b, body.DebtorAccount); !ok {
+		return
+	}
+	s.initiated(w, r, b, p)
+}
+
+// initiated stores a new payment awaiting SCA and answers with its links.
+func (s *Server) initiated(w http.ResponseWriter, r *http.Request, b bankInfo, p paymentRecord) {
 	if err := s.opts.Store.Create(r.Context(), b.ID, kindPayments, p.ID, &p); err != nil {
 		s.internal(w, err)
 		return
 	}
-	self := bankPath(b) + "/v1/payments/" + product + "/" + p.ID
+	service := "payments"
+	if p.Service != "" {
+		service = p.Service
+	}
+	self := bankPath(b) + "/v1/" + service + "/" + p.Product + "/" + p.ID
 	w.Header().Set("Location", self)
 	w.Header().Set("ASPSP-SCA-Approach", "REDIRECT")
 	writeJSON(w, http.StatusCreated, map[string]any{
@@ -177,7 +284,7 @@ func (s *Server) checkPayment(b bankInfo, p *paymentRecord) string {
 		}
 		return "The PSU has no account in " + p.Currency + "."
 	}
-	p.DebtorIBAN = from.IBAN
+	p.DebtorIBAN, p.DebtorName = from.IBAN, from.Owner
 	_, available := balancesOf(b, p.Persona, *from, s.now())
 	amount, _ := decimal.NewFromString(p.Amount)
 	if p.Persona == PersonaBroke || available.LessThan(amount) {
@@ -186,10 +293,18 @@ func (s *Server) checkPayment(b bankInfo, p *paymentRecord) string {
 	return ""
 }
 
+// serviceOf is the payment service of a request's path: serviceBulk or "" (payments).
+func serviceOf(r *http.Request) string {
+	if strings.Contains(r.URL.Path, "/v1/"+serviceBulk+"/") {
+		return serviceBulk
+	}
+	return ""
+}
+
 func (s *Server) loadPayment(w http.ResponseWriter, r *http.Request, b bankInfo) (*paymentRecord, bool) {
 	var p paymentRecord
 	err := s.opts.Store.Get(r.Context(), b.ID, kindPayments, r.PathValue("paymentId"), &p)
-	if errors.Is(err, ErrNotFound) || (err == nil && p.Product != r.PathValue("product")) {
+	if errors.Is(err, ErrNotFound) || (err == nil && (p.Product != r.PathValue("product") || p.Service != serviceOf(r))) {
 		tppError(w, 403, "RESOURCE_UNKNOWN", "The payment is unknown.")
 		return nil, false
 	}
@@ -206,25 +321,27 @@ func (s *Server) loadPayment(w http.ResponseWriter, r *http.Request, b bankInfo)
 	return &p, true
 }
 
-// settled is the payment's status now: an authorised payment settles SettleAfter after SCA
-// (SlowSettle for the slow persona), a future-dated one on its execution date.
+// settled is the payment's status now: an authorised payment settles at settleAt.
 func (s *Server) settled(p paymentRecord) string {
-	now := s.now()
-	switch {
-	case p.Status == "ACSP":
-		after := s.opts.SettleAfter
-		if p.Persona == PersonaSlow {
-			after = s.opts.SlowSettle
-		}
-		if now.Sub(p.Authorised) >= after {
-			return "ACSC"
-		}
-	case p.Status == "ACCP" && p.ExecutionDate != "":
-		if day, err := time.Parse(time.DateOnly, p.ExecutionDate); err == nil && !now.Before(day) {
-			return "ACSC"
-		}
+	if (p.Status == "ACSP" || p.Status == "ACCP" && p.ExecutionDate != "") && !s.now().Before(s.settleAt(p)) {
+		return "ACSC"
 	}
 	return p.Status
+}
+
+// settleAt is when an authorised payment is executed: SettleAfter after SCA (SlowSettle for
+// the slow persona), a future-dated one on its execution date (the bank's clock).
+func (s *Server) settleAt(p paymentRecord) time.Time {
+	if p.Status == "ACCP" {
+		if day, err := time.Parse(time.DateOnly, p.ExecutionDate); err == nil {
+			return day
+		}
+	}
+	after := s.opts.SettleAfter
+	if p.Persona == PersonaSlow {
+		after = s.opts.SlowSettle
+	}
+	return p.Authorised.Add(after)
 }
 
 // cancelPayment cancels a payment that is awaiting SCA or future-dated and not yet due.
@@ -232,7 +349,7 @@ func (s *Server) cancelPayment(w http.ResponseWriter, r *http.Request, b bankInf
 	var p paymentRecord
 	errNotCancellable := errors.New("not cancellable")
 	err := s.opts.Store.Update(r.Context(), b.ID, kindPayments, r.PathValue("paymentId"), &p, func(exists bool) error {
-		if !exists || p.Product != r.PathValue("product") {
+		if !exists || p.Product != r.PathValue("product") || p.Service != serviceOf(r) {
 			return ErrNotFound
 		}
 		if st := s.settled(p); st != "RCVD" && st != "ACCP" {
@@ -241,6 +358,9 @@ func (s *Server) cancelPayment(w http.ResponseWriter, r *http.Request, b bankInf
 		p.Status = "CANC"
 		return nil
 	})
+	if err == nil {
+		err = s.unbook(r.Context(), b, p)
+	}
 	switch {
 	case errors.Is(err, ErrNotFound):
 		tppError(w, 403, "RESOURCE_UNKNOWN", "The payment is unknown.")
@@ -280,8 +400,16 @@ func (s *Server) getPayment(w http.ResponseWriter, r *http.Request, b bankInfo) 
 		"creditorName":                      p.CreditorName,
 		"remittanceInformationUnstructured": p.Remittance,
 	}
+	if p.EndToEndID != "" {
+		body["endToEndIdentification"] = p.EndToEndID
+	}
+	// The account the PSU chose at SCA, with its holder's name (the Berlin Group's optional
+	// debtorName, which this bank fills in).
 	if p.DebtorIBAN != "" {
 		body["debtorAccount"] = map[string]string{"iban": p.DebtorIBAN}
+	}
+	if p.DebtorName != "" {
+		body["debtorName"] = p.DebtorName
 	}
 	writeJSON(w, 200, body)
 }

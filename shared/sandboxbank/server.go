@@ -99,6 +99,8 @@ func New(opts Options) *Server {
 	m.HandleFunc("GET "+p+"/v1/payments/{product}/{paymentId}", s.bank(s.getPayment))
 	m.HandleFunc("GET "+p+"/v1/payments/{product}/{paymentId}/status", s.bank(s.paymentStatus))
 	m.HandleFunc("DELETE "+p+"/v1/payments/{product}/{paymentId}", s.bank(s.cancelPayment))
+	m.HandleFunc("POST "+p+"/v1/bulk-payments/{product}", s.bank(s.initiateBulk))
+	m.HandleFunc("GET "+p+"/v1/bulk-payments/{product}/{paymentId}/status", s.bank(s.paymentStatus))
 	m.HandleFunc("POST "+p+"/v1/funds-confirmations", s.bank(s.fundsConfirmation))
 	return s
 }

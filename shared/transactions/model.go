@@ -67,6 +67,10 @@ type Doc struct {
 	DebtorIBAN     string `firestore:"debtorIban"`
 	RemittanceInfo string `firestore:"remittanceInfo"`
 	EndToEndID     string `firestore:"endToEndId"`
+	// PaymentID and RefundID link the transaction to the Tok payment or refund it executed
+	// (set by reconciliation, shared/payments; the sync keeps them).
+	PaymentID string `firestore:"paymentId"`
+	RefundID  string `firestore:"refundId"`
 
 	CreatedAt  time.Time `firestore:"createdAt"`
 	UpdatedAt  time.Time `firestore:"updatedAt"`

@@ -25,6 +25,7 @@ func FromCatalogue(b bankcatalog.Bank, secrets Secrets, opts ...func(*Config)) (
 		FrequencyPerDay:    b.Limits.FrequencyPerDay,
 		MaxConsentDays:     b.Limits.MaxConsentDays,
 		StandingOrders:     b.Environment == bankcatalog.EnvSandbox,
+		BulkPayments:       b.Environment == bankcatalog.EnvSandbox,
 	}
 	for _, o := range opts {
 		o(&cfg)

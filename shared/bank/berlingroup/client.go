@@ -67,6 +67,8 @@ type Config struct {
 	MaxConsentDays int
 	// StandingOrders reports whether the bank lists standing orders (bookingStatus=information).
 	StandingOrders bool
+	// BulkPayments reports whether the bank offers bulk payments (POST /v1/bulk-payments).
+	BulkPayments bool
 	// ItemsPerPage asks the bank for transaction pages of this size (0: the bank's default).
 	ItemsPerPage int
 

@@ -452,19 +452,61 @@ func (c *Client) InitiatePayment(ctx context.Context, s bank.Session, req bank.P
 	if req.Product == "" {
 		req.Product = bank.ProductSEPA
 	}
-	if len(c.cfg.PaymentProducts) > 0 && !slices.Contains(c.cfg.PaymentProducts, req.Product) {
-		return bank.PaymentStart{}, &bank.Error{Kind: bank.NotSupported, Message: "the bank does not offer this payment product"}
+	if err := c.checkInitiation(req.Product, req.RedirectURI, req.State, req.CodeChallenge); err != nil {
+		return bank.PaymentStart{}, err
 	}
-	if req.RedirectURI == "" || req.CodeChallenge == "" || req.State == "" || !req.Amount.IsPositive() {
-		return bank.PaymentStart{}, &bank.Error{Kind: bank.Invalid, Message: "amount, redirect URI, state and code challenge are required"}
+	if !req.Amount.IsPositive() {
+		return bank.PaymentStart{}, &bank.Error{Kind: bank.Invalid, Message: "the amount must be positive"}
 	}
+	body := paymentJSON(req)
+	if req.DebtorIBAN != "" {
+		body["debtorAccount"] = accountRef{IBAN: req.DebtorIBAN}
+	}
+	if req.ExecutionDate != "" {
+		body["requestedExecutionDate"] = req.ExecutionDate
+	}
+	return c.initiate(ctx, s, "/v1/payments/", req.Product, body, req.RedirectURI, req.State, req.CodeChallenge)
+}
+
+// InitiateBulkPayment posts a bulk payment (POST /v1/bulk-payments/{product}; never
+// retried), booked one by one, with one authorization URL for all.
+func (c *Client) InitiateBulkPayment(ctx context.Context, s bank.Session, req bank.BulkPaymentRequest) (bank.PaymentStart, error) {
+	if !c.cfg.BulkPayments {
+		return bank.PaymentStart{}, bank.ErrNotSupported
+	}
+	if err := c.checkInitiation(req.Product, req.RedirectURI, req.State, req.CodeChallenge); err != nil {
+		return bank.PaymentStart{}, err
+	}
+	if req.DebtorIBAN == "" || len(req.Payments) == 0 {
+		return bank.PaymentStart{}, &bank.Error{Kind: bank.Invalid, Message: "a bulk payment needs a debtor account and payments"}
+	}
+	list := make([]map[string]any, 0, len(req.Payments))
+	for _, p := range req.Payments {
+		if !p.Amount.IsPositive() {
+			return bank.PaymentStart{}, &bank.Error{Kind: bank.Invalid, Message: "every amount must be positive"}
+		}
+		list = append(list, paymentJSON(p))
+	}
+	body := map[string]any{"batchBookingPreferred": false, "debtorAccount": accountRef{IBAN: req.DebtorIBAN}, "payments": list}
+	return c.initiate(ctx, s, "/v1/bulk-payments/", req.Product, body, req.RedirectURI, req.State, req.CodeChallenge)
+}
+
+func (c *Client) checkInitiation(product, redirectURI, state, challenge string) error {
+	if len(c.cfg.PaymentProducts) > 0 && !slices.Contains(c.cfg.PaymentProducts, product) {
+		return &bank.Error{Kind: bank.NotSupported, Message: "the bank does not offer this payment product"}
+	}
+	if redirectURI == "" || challenge == "" || state == "" {
+		return &bank.Error{Kind: bank.Invalid, Message: "redirect URI, state and code challenge are required"}
+	}
+	return nil
+}
+
+// paymentJSON is one payment's Berlin Group body (without debtor and date).
+func paymentJSON(req bank.PaymentRequest) map[string]any {
 	body := map[string]any{
 		"instructedAmount": amountJSON{Currency: req.Currency, Amount: bgAmount(req.Amount)},
 		"creditorAccount":  accountRef{IBAN: req.CreditorIBAN},
 		"creditorName":     req.CreditorName,
-	}
-	if req.DebtorIBAN != "" {
-		body["debtorAccount"] = accountRef{IBAN: req.DebtorIBAN}
 	}
 	if req.RemittanceInfo != "" {
 		body["remittanceInformationUnstructured"] = req.RemittanceInfo
@@ -472,17 +514,19 @@ func (c *Client) InitiatePayment(ctx context.Context, s bank.Session, req bank.P
 	if req.EndToEndID != "" {
 		body["endToEndIdentification"] = req.EndToEndID
 	}
-	if req.ExecutionDate != "" {
-		body["requestedExecutionDate"] = req.ExecutionDate
-	}
+	return body
+}
+
+// initiate posts a payment initiation of the service (prefix) and product.
+func (c *Client) initiate(ctx context.Context, s bank.Session, prefix, product string, body map[string]any, redirectURI, state, challenge string) (bank.PaymentStart, error) {
 	var out struct {
 		PaymentID         string `json:"paymentId"`
 		TransactionStatus string `json:"transactionStatus"`
 	}
 	ip := s.PSUIPAddress // a payment is always initiated with the PSU present
-	err := c.do(ctx, call{method: http.MethodPost, path: "/v1/payments/" + url.PathEscape(req.Product),
-		route: "/v1/payments/{product}", body: body, session: &bank.Session{AccessToken: s.AccessToken},
-		psuIP: ip, redirectURI: req.RedirectURI}, &out)
+	err := c.do(ctx, call{method: http.MethodPost, path: prefix + url.PathEscape(product),
+		route: prefix + "{product}", body: body, session: &bank.Session{AccessToken: s.AccessToken},
+		psuIP: ip, redirectURI: redirectURI}, &out)
 	if err != nil {
 		return bank.PaymentStart{}, err
 	}
@@ -490,18 +534,27 @@ func (c *Client) InitiatePayment(ctx context.Context, s bank.Session, req bank.P
 		return bank.PaymentStart{}, garbage("payment initiation")
 	}
 	return bank.PaymentStart{BankPaymentID: out.PaymentID, Status: out.TransactionStatus,
-		AuthorizeURL: c.authorizeURL("PIS:"+out.PaymentID, req.RedirectURI, req.State, req.CodeChallenge)}, nil
+		AuthorizeURL: c.authorizeURL("PIS:"+out.PaymentID, redirectURI, state, challenge)}, nil
 }
 
 // PaymentStatus returns a payment's ISO 20022 status and, where the bank tells,
 // fundsAvailable.
 func (c *Client) PaymentStatus(ctx context.Context, s bank.Session, product, paymentID string) (bank.PaymentState, error) {
+	return c.status(ctx, s, "/v1/payments/", product, paymentID)
+}
+
+// BulkPaymentStatus is PaymentStatus of a bulk payment.
+func (c *Client) BulkPaymentStatus(ctx context.Context, s bank.Session, product, paymentID string) (bank.PaymentState, error) {
+	return c.status(ctx, s, "/v1/bulk-payments/", product, paymentID)
+}
+
+func (c *Client) status(ctx context.Context, s bank.Session, prefix, product, paymentID string) (bank.PaymentState, error) {
 	var out struct {
 		TransactionStatus string `json:"transactionStatus"`
 		FundsAvailable    *bool  `json:"fundsAvailable"`
 	}
-	err := c.do(ctx, call{method: http.MethodGet, path: paymentPath(product, paymentID) + "/status",
-		route: "/v1/payments/{product}/{paymentId}/status", session: &bank.Session{AccessToken: s.AccessToken}, psuIP: c.psuIP(s)}, &out)
+	err := c.do(ctx, call{method: http.MethodGet, path: prefix + url.PathEscape(product) + "/" + url.PathEscape(paymentID) + "/status",
+		route: prefix + "{product}/{paymentId}/status", session: &bank.Session{AccessToken: s.AccessToken}, psuIP: c.psuIP(s)}, &out)
 	if err != nil {
 		return bank.PaymentState{}, err
 	}
@@ -509,6 +562,30 @@ func (c *Client) PaymentStatus(ctx context.Context, s bank.Session, product, pay
 		return bank.PaymentState{}, garbage("payment status")
 	}
 	return bank.PaymentState{Status: out.TransactionStatus, FundsAvailable: out.FundsAvailable}, nil
+}
+
+// Payment reads an initiated payment: its status and the debtor account with the holder's
+// name, where the bank tells them.
+func (c *Client) Payment(ctx context.Context, s bank.Session, product, paymentID string) (bank.PaymentInfo, error) {
+	var out struct {
+		TransactionStatus string      `json:"transactionStatus"`
+		DebtorAccount     *accountRef `json:"debtorAccount"`
+		DebtorName        string      `json:"debtorName"`
+	}
+	err := c.do(ctx, call{method: http.MethodGet, path: paymentPath(product, paymentID),
+		route: "/v1/payments/{product}/{paymentId}", session: &bank.Session{AccessToken: s.AccessToken}, psuIP: c.psuIP(s)}, &out)
+	if err != nil {
+		return bank.PaymentInfo{}, err
+	}
+	info := bank.PaymentInfo{Status: out.TransactionStatus, DebtorName: out.DebtorName}
+	if out.DebtorAccount != nil && out.DebtorAccount.IBAN != "" {
+		iban, err := money.ValidateIBAN(out.DebtorAccount.IBAN)
+		if err != nil {
+			return bank.PaymentInfo{}, garbage("payment debtor account")
+		}
+		info.DebtorIBAN = iban
+	}
+	return info, nil
 }
 
 // CancelPayment cancels a payment (DELETE /v1/payments/{product}/{paymentId}; never
