@@ -143,15 +143,46 @@ func (s *Service) pollOnce(ctx context.Context, scope store.Scope, p Payment) (P
 		slog.WarnContext(ctx, "payment status call failed; asking again later", "paymentId", p.ID, "error", err)
 		return p, nil
 	}
-	next, err := s.Store.Advance(ctx, scope, p.ID, FromBank(ps, p.ExecutionDate != ""), func(p *Payment) {
-		if Final(p.Status) {
+	c := FromBank(ps, p.ExecutionDate != "")
+	info := s.debtorFromBank(ctx, conn, sess, p, c.Status)
+	// The status and what the bank told of the debtor are written together, with the
+	// status's events, in one transaction.
+	next, _, err := s.Store.Update(ctx, scope, p.ID, func(p *Payment, now time.Time) (bool, error) {
+		changed, err := p.advanceWithEvents(c, now)
+		if changed && Final(p.Status) {
 			p.PollLease = nil
 		}
+		if info != nil && !p.DebtorChecked {
+			if p.DebtorIBAN == "" {
+				p.DebtorIBAN = info.DebtorIBAN
+			}
+			if p.DebtorName == "" {
+				p.DebtorName = info.DebtorName
+			}
+			p.DebtorChecked, changed = true, true
+		}
+		return changed, err
 	})
 	if err != nil {
 		return p, err
 	}
-	return s.learnDebtor(ctx, scope, next, conn, sess)
+	return next, nil
+}
+
+// debtorFromBank asks the bank, once the customer authorised, which account paid and whose
+// it is (a payment by bankId knows neither; refunds need both); nil when there is nothing
+// to ask, or the bank failed (the next poll asks again).
+func (s *Service) debtorFromBank(ctx context.Context, conn bank.Connector, sess bank.Session, p Payment, status string) *bank.PaymentInfo {
+	authorised := status == StatusPending || status == StatusScheduled || status == StatusCompleted
+	if p.DebtorChecked || p.IsRefund() || !authorised || (p.DebtorIBAN != "" && p.DebtorName != "") {
+		return nil
+	}
+	info, err := conn.Payment(ctx, sess, p.Product, p.BankPaymentID)
+	if err != nil {
+		slog.WarnContext(ctx, "payment details call failed; asking again later", "paymentId", p.ID, "error", err)
+		return nil
+	}
+	return &info
 }
 
 // bankStatus asks the bank for p's status: of its single payment, or of the bulk payment
@@ -161,35 +192,6 @@ func (s *Service) bankStatus(ctx context.Context, conn bank.Connector, sess bank
 		return conn.BulkPaymentStatus(ctx, sess, p.Product, p.BankPaymentID)
 	}
 	return conn.PaymentStatus(ctx, sess, p.Product, p.BankPaymentID)
-}
-
-// learnDebtor asks the bank, once the customer authorised, which account paid and whose it
-// is (a payment by bankId knows neither; refunds need both). A bank failure leaves it for
-// the next poll.
-func (s *Service) learnDebtor(ctx context.Context, scope store.Scope, p Payment, conn bank.Connector, sess bank.Session) (Payment, error) {
-	authorised := p.Status == StatusPending || p.Status == StatusScheduled || p.Status == StatusCompleted
-	if p.DebtorChecked || p.IsRefund() || !authorised || (p.DebtorIBAN != "" && p.DebtorName != "") {
-		return p, nil
-	}
-	info, err := conn.Payment(ctx, sess, p.Product, p.BankPaymentID)
-	if err != nil {
-		slog.WarnContext(ctx, "payment details call failed; asking again later", "paymentId", p.ID, "error", err)
-		return p, nil
-	}
-	next, _, err := s.Store.Update(ctx, scope, p.ID, func(p *Payment, _ time.Time) (bool, error) {
-		if p.DebtorChecked {
-			return false, nil
-		}
-		if p.DebtorIBAN == "" {
-			p.DebtorIBAN = info.DebtorIBAN
-		}
-		if p.DebtorName == "" {
-			p.DebtorName = info.DebtorName
-		}
-		p.DebtorChecked = true
-		return true, nil
-	})
-	return next, err
 }
 
 // release ends a run that found no final status: the lease goes and NextPollAt says when

@@ -144,18 +144,24 @@ func (s *Store) flushLogged(ctx context.Context, scope store.Scope, p Payment) {
 // then publishes the event.
 func (s *Store) Advance(ctx context.Context, scope store.Scope, id string, c Change, also func(p *Payment)) (Payment, error) {
 	p, _, err := s.Update(ctx, scope, id, func(p *Payment, now time.Time) (bool, error) {
-		types, changed := p.Advance(c, now)
+		changed, err := p.advanceWithEvents(c, now)
 		if changed && also != nil {
 			also(p)
 		}
-		for _, typ := range types {
-			if err := p.enqueue(typ, now); err != nil {
-				return false, err
-			}
-		}
-		return changed, nil
+		return changed, err
 	})
 	return p, err
+}
+
+// advanceWithEvents applies c (Advance) and adds the events it calls for to the outbox.
+func (p *Payment) advanceWithEvents(c Change, now time.Time) (bool, error) {
+	types, changed := p.Advance(c, now)
+	for _, typ := range types {
+		if err := p.enqueue(typ, now); err != nil {
+			return false, err
+		}
+	}
+	return changed, nil
 }
 
 // EventID is the ID of a payment's event of one type: derived, so a worker that publishes

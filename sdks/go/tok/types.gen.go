@@ -376,6 +376,7 @@ const (
 	EventTypePaymentCompleted      EventType = "payment.completed"
 	EventTypePaymentCreated        EventType = "payment.created"
 	EventTypePaymentFailed         EventType = "payment.failed"
+	EventTypePaymentReconciled     EventType = "payment.reconciled"
 	EventTypePaymentRejected       EventType = "payment.rejected"
 	EventTypeSyncFailed            EventType = "sync.failed"
 	EventTypeTransactionsCreated   EventType = "transactions.created"
@@ -410,6 +411,8 @@ func (e EventType) Valid() bool {
 	case EventTypePaymentCreated:
 		return true
 	case EventTypePaymentFailed:
+		return true
+	case EventTypePaymentReconciled:
 		return true
 	case EventTypePaymentRejected:
 		return true
@@ -608,6 +611,27 @@ func (e PaymentPaymentProduct) Valid() bool {
 	}
 }
 
+// Defines values for PaymentRefundStatus.
+const (
+	PaymentRefundStatusFULL    PaymentRefundStatus = "FULL"
+	PaymentRefundStatusNONE    PaymentRefundStatus = "NONE"
+	PaymentRefundStatusPARTIAL PaymentRefundStatus = "PARTIAL"
+)
+
+// Valid indicates whether the value is a known member of the PaymentRefundStatus enum.
+func (e PaymentRefundStatus) Valid() bool {
+	switch e {
+	case PaymentRefundStatusFULL:
+		return true
+	case PaymentRefundStatusNONE:
+		return true
+	case PaymentRefundStatusPARTIAL:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PaymentAuthorizedEventType.
 const (
 	PaymentAuthorizedEventTypePaymentAuthorized PaymentAuthorizedEventType = "payment.authorized"
@@ -677,6 +701,21 @@ const (
 func (e PaymentFailedEventType) Valid() bool {
 	switch e {
 	case PaymentFailedEventTypePaymentFailed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PaymentReconciledEventType.
+const (
+	PaymentReconciledEventTypePaymentReconciled PaymentReconciledEventType = "payment.reconciled"
+)
+
+// Valid indicates whether the value is a known member of the PaymentReconciledEventType enum.
+func (e PaymentReconciledEventType) Valid() bool {
+	switch e {
+	case PaymentReconciledEventTypePaymentReconciled:
 		return true
 	default:
 		return false
@@ -1586,8 +1625,11 @@ type Payment struct {
 	CreditorName *string   `json:"creditorName"`
 	Currency     string    `json:"currency"`
 
-	// DebtorIban The paying account, when known (from accountId, the request, or the bank).
+	// DebtorIban The paying account, when known (from accountId, the request, or the bank after the customer's SCA).
 	DebtorIban *string `json:"debtorIban"`
+
+	// DebtorName The paying account's holder, when known (from accountId's account, or the bank after the customer's SCA).
+	DebtorName *string `json:"debtorName"`
 
 	// EndToEndID The end-to-end reference; Tok uses the payment ID when the request gives none.
 	EndToEndID     string                `json:"endToEndId"`
@@ -1596,8 +1638,17 @@ type Payment struct {
 	Instant        bool                  `json:"instant"`
 	PaymentProduct PaymentPaymentProduct `json:"paymentProduct"`
 
+	// ReconciledAt When transactionId was linked (payment.reconciled).
+	ReconciledAt *time.Time `json:"reconciledAt"`
+
 	// RedirectURL The bank's SCA page; only while AWAITING_AUTHORIZATION.
-	RedirectURL    *string `json:"redirectUrl"`
+	RedirectURL *string `json:"redirectUrl"`
+
+	// RefundStatus By the COMPLETED refunds: none, some, or the whole amount.
+	RefundStatus PaymentRefundStatus `json:"refundStatus"`
+
+	// RefundedAmount The sum of the payment's COMPLETED refunds.
+	RefundedAmount string  `json:"refundedAmount"`
 	RemittanceInfo *string `json:"remittanceInfo"`
 
 	// Status AWAITING_AUTHORIZATION until the customer's SCA; PENDING while the bank executes it;
@@ -1610,13 +1661,16 @@ type Payment struct {
 	StatusHistory      []PaymentStatusChange `json:"statusHistory"`
 	StatusReason       *PaymentStatusReason  `json:"statusReason"`
 
-	// TransactionID The booked transaction of the debtor account, once reconciled.
+	// TransactionID The booked transaction of the debtor account, once reconciled (the debtor account synced through a consent; matched by endToEndId, else amount, creditor IBAN and date).
 	TransactionID *string   `json:"transactionId"`
 	UpdatedAt     time.Time `json:"updatedAt"`
 }
 
 // PaymentPaymentProduct defines model for Payment.PaymentProduct.
 type PaymentPaymentProduct string
+
+// PaymentRefundStatus By the COMPLETED refunds: none, some, or the whole amount.
+type PaymentRefundStatus string
 
 // PaymentAuthorizedEvent The customer authorised the payment; the bank is executing it (PENDING) or will on its date (SCHEDULED).
 type PaymentAuthorizedEvent struct {
@@ -1697,6 +1751,17 @@ type PaymentList struct {
 	HasMore    bool      `json:"hasMore"`
 	NextCursor *string   `json:"nextCursor"`
 }
+
+// PaymentReconciledEvent The payment was matched to the booked transaction on its debtor account (transactionId), after a sync of that account.
+type PaymentReconciledEvent struct {
+	CreatedAt time.Time                  `json:"createdAt"`
+	Data      PaymentEventData           `json:"data"`
+	ID        string                     `json:"id"`
+	Type      PaymentReconciledEventType `json:"type"`
+}
+
+// PaymentReconciledEventType defines model for PaymentReconciledEvent.Type.
+type PaymentReconciledEventType string
 
 // PaymentRejectedEvent The customer or the bank rejected the payment (statusReason says why).
 type PaymentRejectedEvent struct {
@@ -1823,8 +1888,14 @@ type Transaction struct {
 	EndToEndID   *string              `json:"endToEndId,omitempty"`
 
 	// ExternalID The bank's transaction ID (it changes when a pending transaction books; the Tok ID does not).
-	ExternalID     string            `json:"externalId"`
-	ID             string            `json:"id"`
+	ExternalID string `json:"externalId"`
+	ID         string `json:"id"`
+
+	// PaymentID The Tok payment this transaction executed (reconciliation).
+	PaymentID *string `json:"paymentId,omitempty"`
+
+	// RefundID The Tok refund this transaction executed or credited (reconciliation).
+	RefundID       *string           `json:"refundId,omitempty"`
 	RemittanceInfo *string           `json:"remittanceInfo,omitempty"`
 	Source         TransactionSource `json:"source"`
 	Status         TransactionStatus `json:"status"`
@@ -2446,6 +2517,18 @@ type OnPaymentFailedParams struct {
 	WebhookSignature string `json:"webhook-signature"`
 }
 
+// OnPaymentReconciledParams defines parameters for OnPaymentReconciled.
+type OnPaymentReconciledParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
 // OnPaymentRejectedParams defines parameters for OnPaymentRejected.
 type OnPaymentRejectedParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
@@ -2586,6 +2669,9 @@ type OnPaymentCreatedJSONRequestBody = PaymentCreatedEvent
 
 // OnPaymentFailedJSONRequestBody defines body for OnPaymentFailed for application/json ContentType.
 type OnPaymentFailedJSONRequestBody = PaymentFailedEvent
+
+// OnPaymentReconciledJSONRequestBody defines body for OnPaymentReconciled for application/json ContentType.
+type OnPaymentReconciledJSONRequestBody = PaymentReconciledEvent
 
 // OnPaymentRejectedJSONRequestBody defines body for OnPaymentRejected for application/json ContentType.
 type OnPaymentRejectedJSONRequestBody = PaymentRejectedEvent
@@ -3183,6 +3269,40 @@ func (t *Event) MergePaymentFailedEvent(v PaymentFailedEvent) error {
 	return err
 }
 
+// AsPaymentReconciledEvent returns the union data inside the Event as a PaymentReconciledEvent
+func (t Event) AsPaymentReconciledEvent() (PaymentReconciledEvent, error) {
+	var body PaymentReconciledEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromPaymentReconciledEvent overwrites any union data inside the Event as the provided PaymentReconciledEvent
+func (t *Event) FromPaymentReconciledEvent(v PaymentReconciledEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"payment.reconciled"}`))
+	t.union = b
+	return err
+}
+
+// MergePaymentReconciledEvent performs a merge with any union data inside the Event, using the provided PaymentReconciledEvent
+func (t *Event) MergePaymentReconciledEvent(v PaymentReconciledEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"payment.reconciled"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 // AsPingEvent returns the union data inside the Event as a PingEvent
 func (t Event) AsPingEvent() (PingEvent, error) {
 	var body PingEvent
@@ -3255,6 +3375,8 @@ func (t Event) ValueByDiscriminator() (interface{}, error) {
 		return t.AsPaymentCreatedEvent()
 	case "payment.failed":
 		return t.AsPaymentFailedEvent()
+	case "payment.reconciled":
+		return t.AsPaymentReconciledEvent()
 	case "payment.rejected":
 		return t.AsPaymentRejectedEvent()
 	case "sync.failed":

@@ -1114,6 +1114,26 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "payment.reconciled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The payment was matched to the booked transaction on its debtor account (transactionId), after a sync of that account.
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the resource and the event type, so the same change always has the same ID.
+         */
+        post: operations["onPaymentReconciled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface components {
     schemas: {
@@ -1138,6 +1158,10 @@ export interface components {
             debtorIban?: string | null;
             remittanceInfo?: string | null;
             endToEndId?: string | null;
+            /** @description The Tok payment this transaction executed (reconciliation). */
+            paymentId?: string | null;
+            /** @description The Tok refund this transaction executed or credited (reconciliation). */
+            refundId?: string | null;
             /** @enum {string} */
             source: "open_banking";
             /** Format: date-time */
@@ -1468,7 +1492,7 @@ export interface components {
          * @description A domain event type. `webhook.ping` is sent only by POST /v1/webhooks/{id}/test, to that endpoint.
          * @enum {string}
          */
-        EventType: "consent.authorized" | "consent.rejected" | "consent.failed" | "consent.revoked" | "consent.expiring" | "consent.expired" | "transactions.created" | "transactions.updated" | "transactions.removed" | "account.balance_updated" | "sync.failed" | "payment.created" | "payment.authorized" | "payment.completed" | "payment.rejected" | "payment.cancelled" | "payment.failed" | "webhook.ping";
+        EventType: "consent.authorized" | "consent.rejected" | "consent.failed" | "consent.revoked" | "consent.expiring" | "consent.expired" | "transactions.created" | "transactions.updated" | "transactions.removed" | "account.balance_updated" | "sync.failed" | "payment.created" | "payment.authorized" | "payment.completed" | "payment.rejected" | "payment.cancelled" | "payment.failed" | "payment.reconciled" | "webhook.ping";
         Webhook: {
             id: string;
             /**
@@ -1591,7 +1615,7 @@ export interface components {
          * @description A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated
          *     clients get one type per event (discriminated on `type`).
          */
-        Event: components["schemas"]["ConsentAuthorizedEvent"] | components["schemas"]["ConsentRejectedEvent"] | components["schemas"]["ConsentFailedEvent"] | components["schemas"]["ConsentRevokedEvent"] | components["schemas"]["ConsentExpiringEvent"] | components["schemas"]["ConsentExpiredEvent"] | components["schemas"]["TransactionsCreatedEvent"] | components["schemas"]["TransactionsUpdatedEvent"] | components["schemas"]["TransactionsRemovedEvent"] | components["schemas"]["AccountBalanceUpdatedEvent"] | components["schemas"]["SyncFailedEvent"] | components["schemas"]["PaymentCreatedEvent"] | components["schemas"]["PaymentAuthorizedEvent"] | components["schemas"]["PaymentCompletedEvent"] | components["schemas"]["PaymentRejectedEvent"] | components["schemas"]["PaymentCancelledEvent"] | components["schemas"]["PaymentFailedEvent"] | components["schemas"]["PingEvent"];
+        Event: components["schemas"]["ConsentAuthorizedEvent"] | components["schemas"]["ConsentRejectedEvent"] | components["schemas"]["ConsentFailedEvent"] | components["schemas"]["ConsentRevokedEvent"] | components["schemas"]["ConsentExpiringEvent"] | components["schemas"]["ConsentExpiredEvent"] | components["schemas"]["TransactionsCreatedEvent"] | components["schemas"]["TransactionsUpdatedEvent"] | components["schemas"]["TransactionsRemovedEvent"] | components["schemas"]["AccountBalanceUpdatedEvent"] | components["schemas"]["SyncFailedEvent"] | components["schemas"]["PaymentCreatedEvent"] | components["schemas"]["PaymentAuthorizedEvent"] | components["schemas"]["PaymentCompletedEvent"] | components["schemas"]["PaymentRejectedEvent"] | components["schemas"]["PaymentCancelledEvent"] | components["schemas"]["PaymentFailedEvent"] | components["schemas"]["PaymentReconciledEvent"] | components["schemas"]["PingEvent"];
         EventList: {
             data: components["schemas"]["Event"][];
             hasMore: boolean;
@@ -1642,8 +1666,10 @@ export interface components {
             currency: string;
             creditorIban: string;
             creditorName: string | null;
-            /** @description The paying account, when known (from accountId, the request, or the bank). */
+            /** @description The paying account, when known (from accountId, the request, or the bank after the customer's SCA). */
             debtorIban: string | null;
+            /** @description The paying account's holder, when known (from accountId's account, or the bank after the customer's SCA). */
+            debtorName: string | null;
             remittanceInfo: string | null;
             /** @description The end-to-end reference; Tok uses the payment ID when the request gives none. */
             endToEndId: string;
@@ -1657,8 +1683,20 @@ export interface components {
              * @description The customer must authorise before this time; after it the payment is FAILED with AUTHORIZATION_EXPIRED.
              */
             authorizeBy: string;
-            /** @description The booked transaction of the debtor account, once reconciled. */
+            /** @description The booked transaction of the debtor account, once reconciled (the debtor account synced through a consent; matched by endToEndId, else amount, creditor IBAN and date). */
             transactionId: string | null;
+            /**
+             * Format: date-time
+             * @description When transactionId was linked (payment.reconciled).
+             */
+            reconciledAt: string | null;
+            /** @description The sum of the payment's COMPLETED refunds. */
+            refundedAmount: string;
+            /**
+             * @description By the COMPLETED refunds: none, some, or the whole amount.
+             * @enum {string}
+             */
+            refundStatus: "NONE" | "PARTIAL" | "FULL";
             /** @description The bank has given no final status within 24 hours of authorisation; Tok keeps checking daily. */
             statusCheckOverdue: boolean;
             statusHistory: components["schemas"]["PaymentStatusChange"][];
@@ -1959,6 +1997,18 @@ export interface components {
              * @enum {string}
              */
             type: "payment.failed";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["PaymentEventData"];
+        };
+        /** @description The payment was matched to the booked transaction on its debtor account (transactionId), after a sync of that account. */
+        PaymentReconciledEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "payment.reconciled";
             /** Format: date-time */
             createdAt: string;
             data: components["schemas"]["PaymentEventData"];
@@ -4433,6 +4483,35 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["PingEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onPaymentReconciled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PaymentReconciledEvent"];
             };
         };
         responses: {

@@ -18,7 +18,7 @@ ERROR_CODES: tuple[str, ...] = ("INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_R
 """The error codes of the Tok error envelope."""
 
 ConsentStatus = Literal["AWAITING_AUTHORIZATION", "AUTHORIZED", "REJECTED", "FAILED", "REVOKED", "EXPIRED", "REPLACED"]
-EventType = Literal["consent.authorized", "consent.rejected", "consent.failed", "consent.revoked", "consent.expiring", "consent.expired", "transactions.created", "transactions.updated", "transactions.removed", "account.balance_updated", "sync.failed", "payment.created", "payment.authorized", "payment.completed", "payment.rejected", "payment.cancelled", "payment.failed", "webhook.ping"]
+EventType = Literal["consent.authorized", "consent.rejected", "consent.failed", "consent.revoked", "consent.expiring", "consent.expired", "transactions.created", "transactions.updated", "transactions.removed", "account.balance_updated", "sync.failed", "payment.created", "payment.authorized", "payment.completed", "payment.rejected", "payment.cancelled", "payment.failed", "payment.reconciled", "webhook.ping"]
 PaymentStatus = Literal["AWAITING_AUTHORIZATION", "SCHEDULED", "PENDING", "COMPLETED", "REJECTED", "CANCELLED", "FAILED"]
 PaymentStatusReason = Literal["INSUFFICIENT_FUNDS", "DENIED_BY_USER", "BANK_REJECTED", "AUTHORIZATION_EXPIRED", "AUTHORIZATION_FAILED", "BANK_UNAVAILABLE", "CANCELLED_BY_REQUEST", "CANCELLED_AT_BANK"]
 
@@ -769,6 +769,7 @@ class Payment(Model):
     creditor_iban: str
     creditor_name: Optional[str]
     debtor_iban: Optional[str]
+    debtor_name: Optional[str]
     remittance_info: Optional[str]
     end_to_end_id: str
     execution_date: Optional[str]
@@ -776,6 +777,9 @@ class Payment(Model):
     redirect_url: Optional[str]
     authorize_by: str
     transaction_id: Optional[str]
+    reconciled_at: Optional[str]
+    refunded_amount: str
+    refund_status: Literal["NONE", "PARTIAL", "FULL"]
     status_check_overdue: bool
     status_history: list[PaymentStatusChange]
     authorized_at: Optional[str]
@@ -786,6 +790,11 @@ class Payment(Model):
     def amount_decimal(self) -> Decimal:
         """amount as a decimal.Decimal."""
         return to_decimal(self.amount)
+
+    @property
+    def refunded_amount_decimal(self) -> Decimal:
+        """refunded_amount as a decimal.Decimal."""
+        return to_decimal(self.refunded_amount)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Payment:
@@ -803,6 +812,7 @@ class Payment(Model):
             creditor_iban=d["creditorIban"],
             creditor_name=d["creditorName"],
             debtor_iban=d["debtorIban"],
+            debtor_name=d["debtorName"],
             remittance_info=d["remittanceInfo"],
             end_to_end_id=d["endToEndId"],
             execution_date=d["executionDate"],
@@ -810,6 +820,9 @@ class Payment(Model):
             redirect_url=d["redirectUrl"],
             authorize_by=d["authorizeBy"],
             transaction_id=d["transactionId"],
+            reconciled_at=d["reconciledAt"],
+            refunded_amount=d["refundedAmount"],
+            refund_status=d["refundStatus"],
             status_check_overdue=d["statusCheckOverdue"],
             status_history=_decode(d["statusHistory"], lambda v: [PaymentStatusChange.from_dict(i) for i in v]),
             authorized_at=d["authorizedAt"],
@@ -954,6 +967,25 @@ class PaymentList(Model):
             data=_decode(d["data"], lambda v: [Payment.from_dict(i) for i in v]),
             has_more=d["hasMore"],
             next_cursor=d["nextCursor"],
+        )
+
+
+@dataclass(kw_only=True)
+class PaymentReconciledEvent(Model):
+    """The payment was matched to the booked transaction on its debtor account (transactionId), after a sync of that account."""
+
+    id: str
+    type: Literal["payment.reconciled",]
+    created_at: str
+    data: PaymentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PaymentReconciledEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: PaymentEventData.from_dict(v)),
         )
 
 
@@ -1159,6 +1191,8 @@ class Transaction(Model):
     debtor_iban: Optional[str] = None
     remittance_info: Optional[str] = None
     end_to_end_id: Optional[str] = None
+    payment_id: Optional[str] = None
+    refund_id: Optional[str] = None
     source: Literal["open_banking",]
     created_at: str
     updated_at: str
@@ -1186,6 +1220,8 @@ class Transaction(Model):
             debtor_iban=d.get("debtorIban"),
             remittance_info=d.get("remittanceInfo"),
             end_to_end_id=d.get("endToEndId"),
+            payment_id=d.get("paymentId"),
+            refund_id=d.get("refundId"),
             source=d["source"],
             created_at=d["createdAt"],
             updated_at=d["updatedAt"],
@@ -1516,7 +1552,7 @@ class UnknownEvent(Model):
     raw: dict[str, Any]
 
 
-Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentFailedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, PaymentCreatedEvent, PaymentAuthorizedEvent, PaymentCompletedEvent, PaymentRejectedEvent, PaymentCancelledEvent, PaymentFailedEvent, PingEvent, UnknownEvent]
+Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentFailedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, PaymentCreatedEvent, PaymentAuthorizedEvent, PaymentCompletedEvent, PaymentRejectedEvent, PaymentCancelledEvent, PaymentFailedEvent, PaymentReconciledEvent, PingEvent, UnknownEvent]
 """A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated clients get one type per event (discriminated on `type`)."""
 
 _EVENT_VARIANTS: dict[str, Any] = {
@@ -1537,6 +1573,7 @@ _EVENT_VARIANTS: dict[str, Any] = {
     "payment.rejected": PaymentRejectedEvent,
     "payment.cancelled": PaymentCancelledEvent,
     "payment.failed": PaymentFailedEvent,
+    "payment.reconciled": PaymentReconciledEvent,
     "webhook.ping": PingEvent,
 }
 

@@ -19,6 +19,10 @@ data class Transaction(
     val debtorIban: String? = null,
     val remittanceInfo: String? = null,
     val endToEndId: String? = null,
+    /** The Tok payment this transaction executed (reconciliation). */
+    val paymentId: String? = null,
+    /** The Tok refund this transaction executed or credited (reconciliation). */
+    val refundId: String? = null,
     val source: String,
     val createdAt: String,
     val updatedAt: String
@@ -372,6 +376,7 @@ data class Event(
             "payment.rejected" to PaymentRejectedEvent::class.java,
             "payment.cancelled" to PaymentCancelledEvent::class.java,
             "payment.failed" to PaymentFailedEvent::class.java,
+            "payment.reconciled" to PaymentReconciledEvent::class.java,
             "webhook.ping" to PingEvent::class.java
         )
     }
@@ -410,8 +415,10 @@ data class Payment(
     val currency: String,
     val creditorIban: String,
     val creditorName: String? = null,
-    /** The paying account, when known (from accountId, the request, or the bank). */
+    /** The paying account, when known (from accountId, the request, or the bank after the customer's SCA). */
     val debtorIban: String? = null,
+    /** The paying account's holder, when known (from accountId's account, or the bank after the customer's SCA). */
+    val debtorName: String? = null,
     val remittanceInfo: String? = null,
     /** The end-to-end reference; Tok uses the payment ID when the request gives none. */
     val endToEndId: String,
@@ -421,8 +428,14 @@ data class Payment(
     val redirectUrl: String? = null,
     /** The customer must authorise before this time; after it the payment is FAILED with AUTHORIZATION_EXPIRED. */
     val authorizeBy: String,
-    /** The booked transaction of the debtor account, once reconciled. */
+    /** The booked transaction of the debtor account, once reconciled (the debtor account synced through a consent; matched by endToEndId, else amount, creditor IBAN and date). */
     val transactionId: String? = null,
+    /** When transactionId was linked (payment.reconciled). */
+    val reconciledAt: String? = null,
+    /** The sum of the payment's COMPLETED refunds. */
+    val refundedAmount: String,
+    /** By the COMPLETED refunds: none, some, or the whole amount. */
+    val refundStatus: String,
     /** The bank has given no final status within 24 hours of authorisation; Tok keeps checking daily. */
     val statusCheckOverdue: Boolean,
     val statusHistory: List<PaymentStatusChange>,
@@ -643,6 +656,14 @@ data class PaymentCancelledEvent(
 
 /** The payment failed (authorisation expired, bank unavailable). */
 data class PaymentFailedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: PaymentEventData
+)
+
+/** The payment was matched to the booked transaction on its debtor account (transactionId), after a sync of that account. */
+data class PaymentReconciledEvent(
     val id: String,
     val type: String,
     val createdAt: String,
