@@ -83,6 +83,13 @@ func TestContractRulesCatchOmissions(t *testing.T) {
 		"Idempotent-Replayed missing": func(doc *openapi3.T) {
 			delete(doc.Paths.Find("/consents").Post.Responses.Value("201").Value.Headers, "Idempotent-Replayed")
 		},
+		"unbounded query parameter": func(doc *openapi3.T) {
+			for _, p := range doc.Paths.Find("/accounts").Get.Parameters {
+				if p.Value.Name == "currency" {
+					p.Value.Schema.Value.MaxLength = nil
+				}
+			}
+		},
 		"request ID missing": func(doc *openapi3.T) {
 			delete(doc.Paths.Find("/callback").Get.Responses.Value("303").Value.Headers, "X-Request-Id")
 		},
@@ -157,6 +164,13 @@ func contractProblems(doc *openapi3.T) []string {
 					}
 				}
 			}
+			for _, p := range params {
+				if p.Value != nil && p.Value.In == "query" {
+					if why := unbounded(p.Value.Schema); why != "" {
+						add("%s: query parameter %s %s", id, p.Value.Name, why)
+					}
+				}
+			}
 			for s := range need {
 				if op.Responses.Value(s) == nil {
 					add("%s: no %s response (%s)", id, s, errorResponses[s])
@@ -184,4 +198,24 @@ func contractProblems(doc *openapi3.T) []string {
 		}
 	}
 	return out
+}
+
+// unbounded says why a query parameter's schema lets a value of any size through, or "":
+// a string needs a maxLength, an enum or a date format; a number a minimum and a maximum.
+// shared/queryparams holds every request to these bounds.
+func unbounded(ref *openapi3.SchemaRef) string {
+	if ref == nil || ref.Value == nil {
+		return "has no schema"
+	}
+	s := ref.Value
+	switch {
+	case s.Type.Is(openapi3.TypeInteger) || s.Type.Is(openapi3.TypeNumber):
+		if s.Min == nil || s.Max == nil {
+			return "needs a minimum and a maximum"
+		}
+	case s.Type.Is(openapi3.TypeBoolean):
+	case s.MaxLength == nil && len(s.Enum) == 0 && s.Format != "date" && s.Format != "date-time":
+		return "needs a maxLength, an enum or a date format"
+	}
+	return ""
 }

@@ -222,6 +222,33 @@ func TestStack(t *testing.T) {
 		}
 	})
 
+	t.Run("every function checks query parameters against the spec", func(t *testing.T) {
+		// Enterprise, so the probes stay inside one burst. Late in the run: each function
+		// instance's first request leases from the client address's bucket for a few seconds.
+		_, big, err := st.CreateOrg(ctx, "Probe Ltd", orgs.TierEnterprise, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		probes := apitest.QueryProbes(t)
+		for _, p := range probes {
+			code, h, body := send(t, ctx, client, p.Method, st.APIURL(big.LiveKey)+p.Path+"?"+p.RawQuery, big.LiveKey, nil, "")
+			var env struct {
+				Error struct {
+					Code, RequestID string
+					Details         []struct{ Field string }
+				}
+			}
+			_ = json.Unmarshal(body, &env)
+			if code != http.StatusBadRequest || env.Error.Code != "VALIDATION_ERROR" || len(env.Error.Details) != 1 ||
+				env.Error.Details[0].Field != p.Param || env.Error.RequestID != h.Get("X-Request-Id") {
+				t.Errorf("%s: %d %s", p, code, body)
+			}
+		}
+		if len(probes) < 80 {
+			t.Errorf("only %d probes", len(probes))
+		}
+	})
+
 	t.Run("stop leaves no process and no port", func(t *testing.T) {
 		pids := st.PIDs()
 		st.Stop()

@@ -465,7 +465,7 @@ func (c *cli) memberAdd(ctx context.Context, args []string, out io.Writer) error
 	if *email == "" || *role == "" {
 		return usagef("member add needs --email and --role")
 	}
-	if _, _, err := orgs.NormalizeEmail(*email); err != nil {
+	if err := orgs.CheckEmail(*email); err != nil {
 		return err
 	}
 	if err := orgs.ValidateMemberRole(*role); err != nil {

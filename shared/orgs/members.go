@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"cloud.google.com/go/firestore"
 
@@ -15,10 +16,10 @@ func (r *Repo) memberRef(orgID, id string) *firestore.DocumentRef {
 	return r.orgRef(orgID).Collection(membersColl).Doc(id)
 }
 
-// emailRef is the document that makes an email unique in its organisation: its ID is a
-// hash of the lower-cased email, so any address is a valid document ID.
-func (r *Repo) emailRef(orgID, lower string) *firestore.DocumentRef {
-	sum := sha256.Sum256([]byte(lower))
+// emailRef is the document that makes an email unique in its organisation, ignoring case:
+// its ID is a hash of the lower-cased email, so any address is a valid document ID.
+func (r *Repo) emailRef(orgID, email string) *firestore.DocumentRef {
+	sum := sha256.Sum256([]byte(strings.ToLower(email)))
 	return r.orgRef(orgID).Collection(memberEmailsColl).Doc(hex.EncodeToString(sum[:]))
 }
 
@@ -29,26 +30,25 @@ type emailClaim struct {
 // AddMember adds a member with role owner, admin, developer or viewer. The email must be
 // unique in the organisation, ignoring case (ErrConflict otherwise).
 func (r *Repo) AddMember(ctx context.Context, orgID, email, role string) (Member, error) {
-	email, lower, err := NormalizeEmail(email)
-	if err != nil {
+	if err := CheckEmail(email); err != nil {
 		return Member{}, err
 	}
 	if err := ValidateMemberRole(role); err != nil {
 		return Member{}, err
 	}
 	var m Member
-	err = r.change(ctx, func(tx *firestore.Transaction) error {
+	err := r.change(ctx, func(tx *firestore.Transaction) error {
 		if err := r.requireOrg(tx, orgID); err != nil {
 			return err
 		}
-		if _, err := tx.Get(r.emailRef(orgID, lower)); err == nil {
+		if _, err := tx.Get(r.emailRef(orgID, email)); err == nil {
 			return conflict("A member with the email %s already exists.", email)
 		} else if !isNotFound(err) {
 			return err
 		}
 		now := r.clock()
 		m = Member{ID: ids.New(ids.Member), Email: email, Role: role, CreatedAt: now, UpdatedAt: now}
-		if err := tx.Create(r.emailRef(orgID, lower), emailClaim{MemberID: m.ID}); err != nil {
+		if err := tx.Create(r.emailRef(orgID, email), emailClaim{MemberID: m.ID}); err != nil {
 			return err
 		}
 		return tx.Create(r.memberRef(orgID, m.ID), m)
@@ -165,11 +165,7 @@ func (r *Repo) RemoveMember(ctx context.Context, orgID, id string) error {
 				return conflict("Member %s is the organisation's last owner and cannot be removed; make another member owner first.", id)
 			}
 		}
-		_, lower, err := NormalizeEmail(cur.Email)
-		if err != nil {
-			return err
-		}
-		if err := tx.Delete(r.emailRef(orgID, lower)); err != nil {
+		if err := tx.Delete(r.emailRef(orgID, cur.Email)); err != nil {
 			return err
 		}
 		return tx.Delete(r.memberRef(orgID, id))

@@ -18,7 +18,6 @@ package orgs
 import (
 	"errors"
 	"fmt"
-	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -297,17 +296,63 @@ func NormalizeOrigin(o string) (string, error) {
 	return "https://" + host, nil
 }
 
-// NormalizeEmail checks an email address (a bare addr-spec, no display name) and returns
-// it trimmed, and its lower-cased form used for uniqueness.
-func NormalizeEmail(email string) (string, string, error) {
-	email = strings.TrimSpace(email)
+// CheckEmail checks an email address as the spec's `format: email` means it (an RFC 5321
+// mailbox: a dot-atom local part of at most 64 characters, @, a domain name of letters,
+// digits and hyphens with a top-level label that is not all digits; ASCII only; at most 254
+// characters). Quoted local
+// parts, address literals, display names, comments and surrounding spaces are refused:
+// mail systems disagree on them, and an address is shown back exactly as given.
+func CheckEmail(email string) error {
 	if email == "" {
-		return "", "", invalid("email", "is required")
+		return invalid("email", "is required")
 	}
-	a, err := mail.ParseAddress(email)
-	if err != nil || a.Name != "" || a.Address != email || len(email) > maxEmailLen ||
-		!strings.Contains(email[strings.LastIndexByte(email, '@')+1:], ".") {
-		return "", "", invalid("email", "must be an email address such as ana@example.com")
+	if len(email) > maxEmailLen {
+		return invalid("email", "must be at most %d characters", maxEmailLen)
 	}
-	return email, strings.ToLower(email), nil
+	local, domain, ok := strings.Cut(email, "@")
+	if !ok || !dotAtom(local) || len(local) > maxLocalLen || !hostname(domain) {
+		return invalid("email", "must be an email address such as ana@example.com")
+	}
+	return nil
+}
+
+// maxLocalLen is RFC 5321's limit on the part before @.
+const maxLocalLen = 64
+
+// dotAtom reports whether s is an RFC 5322 dot-atom: atoms of atext joined by single dots.
+func dotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !isAlnum(c) && c != '.' && !strings.ContainsRune("!#$%&'*+/=?^_`{|}~-", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// hostname reports whether s is a domain name of at least two labels, each 1 to 63 letters,
+// digits and inner hyphens, the last not all digits.
+func hostname(s string) bool {
+	labels := strings.Split(s, ".")
+	if len(s) > 253 || len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			if !isAlnum(l[i]) && l[i] != '-' {
+				return false
+			}
+		}
+	}
+	return strings.Trim(labels[len(labels)-1], "0123456789") != ""
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }

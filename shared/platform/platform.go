@@ -25,6 +25,7 @@ import (
 	"tokapi.io/tok/shared/idempotency"
 	"tokapi.io/tok/shared/logging"
 	"tokapi.io/tok/shared/orgs"
+	"tokapi.io/tok/shared/queryparams"
 	"tokapi.io/tok/shared/ratelimit"
 	"tokapi.io/tok/shared/secrets"
 )
@@ -195,8 +196,8 @@ func Public() Option { return func(o *options) { o.public = true } }
 func Timeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // HTTP registers an HTTP function under entryPoint. Every request is authenticated by its
-// API key and rate-limited, and every POST honours Idempotency-Key, unless the function is
-// Public.
+// API key and rate-limited, its query string is checked against the API spec, and every
+// POST honours Idempotency-Key, unless the function is Public.
 func HTTP(entryPoint string, build HTTPBuilder, opts ...Option) {
 	registryMu.Lock()
 	httpBuilders[entryPoint] = build
@@ -268,6 +269,13 @@ func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error), opt
 			return nil, fmt.Errorf("build handler: %w", err)
 		}
 		if !o.public {
+			// The API's query strings are the spec's: checked after authentication, so an
+			// unauthenticated caller learns nothing about the operation.
+			queries, err := queryparams.Spec()
+			if err != nil {
+				return nil, err
+			}
+			h = queries.Middleware(h)
 			a, err := env.Authenticator(ctx)
 			if err != nil {
 				return nil, err

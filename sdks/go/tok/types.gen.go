@@ -1152,6 +1152,7 @@ type AccountList struct {
 
 // AddMemberRequest defines model for AddMemberRequest.
 type AddMemberRequest struct {
+	// Email An RFC 5321 mailbox, ASCII, exactly as given (no surrounding spaces): a dot-atom local part of at most 64 characters, @, and a domain name of labels of letters, digits and inner hyphens (1 to 63 each, the last not all digits). Quoted local parts, address literals and display names are 400 VALIDATION_ERROR.
 	Email string               `json:"email"`
 	Role  AddMemberRequestRole `json:"role"`
 }
@@ -2175,7 +2176,9 @@ type UnsupportedMediaType = Error
 type ListAccountsParams struct {
 	ConsentID *string `form:"consentId,omitempty" json:"consentId,omitempty"`
 	BankID    *string `form:"bankId,omitempty" json:"bankId,omitempty"`
-	Currency  *string `form:"currency,omitempty" json:"currency,omitempty"`
+
+	// Currency ISO 4217 code.
+	Currency *string `form:"currency,omitempty" json:"currency,omitempty"`
 
 	// Limit Page size, 1 to 500 (default 100).
 	Limit *OrgLimit `form:"limit,omitempty" json:"limit,omitempty"`
@@ -2312,10 +2315,10 @@ type ListPaymentsParams struct {
 	Status    *PaymentStatus `form:"status,omitempty" json:"status,omitempty"`
 	AccountID *string        `form:"accountId,omitempty" json:"accountId,omitempty"`
 
-	// CreatedFrom A date (YYYY-MM-DD) or date-time; inclusive.
+	// CreatedFrom A date (YYYY-MM-DD) or RFC 3339 date-time; inclusive.
 	CreatedFrom *string `form:"createdFrom,omitempty" json:"createdFrom,omitempty"`
 
-	// CreatedTo A date (the whole day) or date-time; inclusive.
+	// CreatedTo A date (the whole day) or RFC 3339 date-time; inclusive.
 	CreatedTo *string `form:"createdTo,omitempty" json:"createdTo,omitempty"`
 
 	// Limit Page size, 1 to 500 (default 100).

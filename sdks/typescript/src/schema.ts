@@ -1430,7 +1430,10 @@ export interface components {
             nextCursor: string | null;
         };
         AddMemberRequest: {
-            /** Format: email */
+            /**
+             * Format: email
+             * @description An RFC 5321 mailbox, ASCII, exactly as given (no surrounding spaces): a dot-atom local part of at most 64 characters, @, and a domain name of labels of letters, digits and inner hyphens (1 to 63 each, the last not all digits). Quoted local parts, address literals and display names are 400 VALIDATION_ERROR.
+             */
             email: string;
             /** @enum {string} */
             role: "owner" | "admin" | "developer" | "viewer";
@@ -3419,6 +3422,7 @@ export interface operations {
             query?: {
                 consentId?: string;
                 bankId?: string;
+                /** @description ISO 4217 code. */
                 currency?: string;
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["OrgLimit"];
@@ -3822,9 +3826,9 @@ export interface operations {
             query?: {
                 status?: components["schemas"]["PaymentStatus"];
                 accountId?: string;
-                /** @description A date (YYYY-MM-DD) or date-time; inclusive. */
+                /** @description A date (YYYY-MM-DD) or RFC 3339 date-time; inclusive. */
                 createdFrom?: string;
-                /** @description A date (the whole day) or date-time; inclusive. */
+                /** @description A date (the whole day) or RFC 3339 date-time; inclusive. */
                 createdTo?: string;
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["OrgLimit"];

@@ -203,6 +203,7 @@ data class Member(
 )
 
 data class AddMemberRequest(
+    /** An RFC 5321 mailbox, ASCII, exactly as given (no surrounding spaces): a dot-atom local part of at most 64 characters, @, and a domain name of labels of letters, digits and inner hyphens (1 to 63 each, the last not all digits). Quoted local parts, address literals and display names are 400 VALIDATION_ERROR. */
     val email: String,
     val role: String
 )

@@ -1,0 +1,156 @@
+package queryparams_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/queryparams"
+	"tokapi.io/tok/shared/testing/apitest"
+)
+
+type envelope struct {
+	Error struct {
+		Code      string               `json:"code"`
+		Message   string               `json:"message"`
+		RequestID string               `json:"requestId"`
+		Details   []httpapi.FieldError `json:"details"`
+	} `json:"error"`
+}
+
+// serve sends method target through the spec's checker in front of a handler that answers
+// 204, under the request-ID middleware as in every function.
+func serve(t *testing.T, method, target string) (int, envelope) {
+	t.Helper()
+	c, err := queryparams.Spec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := httpapi.Middleware("", c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, target, nil))
+	var env envelope
+	if rec.Code != http.StatusNoContent {
+		if err := json.Unmarshal(rec.Body.Bytes(), &env); err != nil {
+			t.Fatalf("%s %s: %d, not the envelope: %s", method, target, rec.Code, rec.Body)
+		}
+		if env.Error.RequestID == "" || env.Error.RequestID != rec.Header().Get(httpapi.RequestIDHeader) {
+			t.Errorf("%s %s: request ID %q, header %q", method, target, env.Error.RequestID, rec.Header().Get(httpapi.RequestIDHeader))
+		}
+	}
+	return rec.Code, env
+}
+
+func names(env envelope) []string {
+	var out []string
+	for _, d := range env.Error.Details {
+		out = append(out, d.Field)
+	}
+	return out
+}
+
+// TestSpecProbesAreRefused sends every refused query string the spec implies (apitest's
+// probes) through the checker: each is 400 VALIDATION_ERROR naming its parameter.
+func TestSpecProbesAreRefused(t *testing.T) {
+	probes := apitest.QueryProbes(t)
+	wrongForm := 0
+	for _, p := range probes {
+		code, env := serve(t, p.Method, p.Path+"?"+p.RawQuery)
+		if code != http.StatusBadRequest || env.Error.Code != httpapi.CodeValidation {
+			t.Errorf("%s: %d %s", p, code, env.Error.Code)
+			continue
+		}
+		if d := names(env); len(d) != 1 || d[0] != p.Param {
+			t.Errorf("%s: details name %v", p, d)
+		}
+		if strings.Contains(env.Error.Message, strings.Repeat("A", 100)) {
+			t.Errorf("%s: the message echoes the value", p)
+		}
+		if p.What == "wrong form" {
+			wrongForm++
+		}
+	}
+	// Every list of the API has limit and cursor at least; a spec that lost its query
+	// parameters would leave few probes.
+	if len(probes) < 80 || wrongForm < 20 {
+		t.Errorf("only %d probes, %d of the wrong form", len(probes), wrongForm)
+	}
+}
+
+func TestValidQueriesPass(t *testing.T) {
+	for _, target := range []string{
+		"/v1/accounts?currency=EUR&bankId=erste-hr&consentId=con_01HZY0V8Q8WJ3Z9Q6V0M0K0A1B&limit=500",
+		"/v1/accounts/acc_1/transactions?dateFrom=2026-01-01&dateTo=2026-02-28&status=booked&limit=1",
+		"/v1/payments?status=COMPLETED&createdFrom=2026-01-01&createdTo=2026-01-31T23:59:59.5%2B01:00",
+		"/v1/consents?status=AUTHORIZED&cursor=abc-_DEF",
+		"/v1/banks?country=HR&service=pis",
+		"/v1/events?type=payment.completed",
+		"/v1/banks",
+		// No operation: the router answers it.
+		"/v1/nowhere?anything=1",
+		"/sandbox-bank/v1/accounts?withBalance=true",
+	} {
+		if code, env := serve(t, http.MethodGet, target); code != http.StatusNoContent {
+			t.Errorf("%s: %d %s %v", target, code, env.Error.Message, env.Error.Details)
+		}
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	for target, want := range map[string][]string{
+		"/v1/accounts?currency=eur":                             {"currency"},
+		"/v1/accounts?bankId=" + strings.Repeat("a", 1500):      {"bankId"},
+		"/v1/accounts?limit=0":                                  {"limit"},
+		"/v1/accounts?limit=501":                                {"limit"},
+		"/v1/accounts?limit=+5":                                 {"limit"},
+		"/v1/accounts?limit=05":                                 {"limit"},
+		"/v1/accounts?currency=EUR&currency=RSD":                {"currency"},
+		"/v1/accounts?currency=%ff%fe%fd":                       {"currency"},
+		"/v1/accounts?Currency=EUR&x=1":                         {"Currency", "x"},
+		"/v1/accounts/acc_1/transactions?dateFrom=2026-02-30":   {"dateFrom"},
+		"/v1/accounts/acc_1/transactions/changes?status=booked": {"status"},
+		"/v1/payments?createdFrom=2026-01-01T10:00":             {"createdFrom"},
+		"/v1/banks/erste-hr?country=HR":                         {"country"},
+		"/v1/accounts?%ff=1":                                    {"(a parameter name)"},
+	} {
+		code, env := serve(t, http.MethodGet, target)
+		if code != http.StatusBadRequest || env.Error.Code != httpapi.CodeValidation {
+			t.Errorf("%s: %d %s", target, code, env.Error.Code)
+			continue
+		}
+		if got := names(env); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("%s: details name %v, want %v", target, got, want)
+		}
+	}
+	// A query string that does not parse is refused as a whole, without echoing it.
+	for _, raw := range []string{"currency=%zz", "currency=EUR;limit=1"} {
+		code, env := serve(t, http.MethodGet, "/v1/accounts?"+raw)
+		if code != http.StatusBadRequest || env.Error.Code != httpapi.CodeValidation || strings.Contains(env.Error.Message, raw) {
+			t.Errorf("%s: %d %+v", raw, code, env.Error)
+		}
+	}
+}
+
+func TestUnenforcedKeywordsAreRefused(t *testing.T) {
+	const spec = `openapi: 3.1.0
+info: { title: t, version: "1" }
+servers: [{ url: "https://x.test/v1" }]
+paths:
+  /things:
+    get:
+      parameters:
+        - { name: n, in: query, schema: { type: integer, multipleOf: 2 } }
+      responses: { "200": { description: ok } }
+`
+	if _, err := queryparams.New([]byte(spec)); err == nil || !strings.Contains(err.Error(), "multipleOf") {
+		t.Errorf("a rule the checker cannot hold was accepted: %v", err)
+	}
+	if _, err := queryparams.New([]byte(strings.Replace(spec, "multipleOf: 2", "maximum: 2", 1))); err != nil {
+		t.Errorf("a plain spec: %v", err)
+	}
+}
