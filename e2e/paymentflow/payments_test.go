@@ -2,6 +2,9 @@ package paymentflow_test
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -12,6 +15,8 @@ import (
 	"tokapi.io/tok/shared/ids"
 	pay "tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/testing/apitest"
+	"tokapi.io/tok/shared/testing/sandboxtest"
 )
 
 // seed is the API overview's payment body plus what a bank needs from Tok's customer.
@@ -275,4 +280,36 @@ func TestIdempotencyAndValidation(t *testing.T) {
 		t.Errorf("a good request after the bad ones: %d", r.code)
 	}
 	_ = fmt.Sprint
+}
+
+// TestPaymentCallbackNeedsTheBanksAnswer: a payment's state with another payment's code, a
+// made-up or missing code is a 400 that changes nothing; the real redirect then authorises.
+func TestPaymentCallbackNeedsTheBanksAnswer(t *testing.T) {
+	f := setup(t)
+	_, keys := f.org()
+	a := f.expect(f.call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create a")
+	b := f.expect(f.call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create b")
+	locA := sandboxtest.SCA(t, f.browser, a["redirectUrl"].(string), "demo", "demo", "approve")
+	locB := sandboxtest.SCA(t, f.browser, b["redirectUrl"].(string), "demo", "demo", "approve")
+	s := url.QueryEscape(locA.Query().Get("state"))
+	for _, raw := range []string{
+		"state=" + s + "&code=" + url.QueryEscape(locB.Query().Get("code")),
+		"state=" + s + "&code=made-up",
+		"state=" + s,
+		"state=" + s + "&code=" + strings.Repeat("c", 100_000),
+		"state=" + s + "&error=nonsense",
+	} {
+		rec := apitest.Do(t, f.callback, httptest.NewRequest(http.MethodGet, "/v1/callback?"+raw, nil))
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%.80s: %d %.200s", raw, rec.Code, rec.Body)
+		}
+	}
+	if got := f.expect(f.call("GET", "/v1/payments/"+a["id"].(string), keys.SandboxKey, ""), 200, "get"); got["status"] != pay.StatusAwaiting {
+		t.Fatalf("a forged callback moved the payment to %v", got["status"])
+	}
+	for _, loc := range []*url.URL{locA, locB} {
+		if to := f.follow(loc); to.Query().Get("status") == pay.StatusFailed || to.Query().Get("status") == pay.StatusRejected {
+			t.Errorf("real redirect: back at the app with %s", to.RawQuery)
+		}
+	}
 }

@@ -2,9 +2,11 @@
 // SCA pages send the PSU back (public: no API key; the single-use state names the tenant
 // and the consent or the payment; payments are completed by shared/payments). It exchanges the code with PKCE, seals the tokens, fetches accounts and
 // balances, authorises the consent, requests the first sync, publishes consent.authorized,
-// and answers 303 to the organisation's callbackUrl with consentId and status. A denial or
-// a bank failure ends the consent REJECTED or FAILED (redirected with an error). A forged,
-// replayed or expired state answers a 400 page and changes nothing.
+// and answers 303 to the organisation's callbackUrl with consentId and status. The bank's
+// denial (or its error) ends the consent REJECTED or FAILED, redirected with an error; so
+// does a failure after the code was exchanged. A forged, replayed or expired state, a
+// malformed redirect, or a code the bank does not exchange answers a page and changes
+// nothing, leaving the state to the customer's real redirect.
 package callback
 
 import (
@@ -121,11 +123,49 @@ func redirect(w http.ResponseWriter, r *http.Request, callbackURL, consentID, st
 	return nil
 }
 
+// notAnswer is the page for a redirect that carries no bank answer fitting its state.
+func notAnswer(w http.ResponseWriter, r *http.Request) {
+	writePage(w, r, http.StatusBadRequest, "The bank's answer could not be read",
+		"This address does not carry an answer from the bank for a pending request, so nothing was changed. Go back to the application and try again.")
+}
+
+// bankDidNotAnswer is the page for a code the bank could not exchange because it failed.
+func bankDidNotAnswer(w http.ResponseWriter, r *http.Request) {
+	writePage(w, r, http.StatusBadGateway, "The bank did not answer",
+		"Your bank did not answer in time, so nothing was changed. Try again in a moment.")
+}
+
+// redirectQuery parses the bank's redirect: one state of at most authstate.MaxLen (else
+// badState, false) and a well-formed code or error (bank.CheckRedirect; else notAnswer,
+// false). Either refusal changes nothing.
+func redirectQuery(r *http.Request) (url.Values, func(http.ResponseWriter, *http.Request), bool) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, notAnswer, false
+	}
+	if len(q["state"]) != 1 || len(q.Get("state")) > authstate.MaxLen {
+		return nil, badState, false
+	}
+	if bank.CheckRedirect(q) != nil {
+		return nil, notAnswer, false
+	}
+	return q, nil, true
+}
+
+// callback handles the bank's redirect. The state is only peeked at first: it is consumed
+// once the redirect carries an answer that fits it (a denial, or a code the bank exchanges
+// under the state's PKCE verifier). A forged, malformed or mismatched redirect is a 400
+// that changes nothing, and leaves the state to the customer's real redirect.
 func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	q := r.URL.Query()
+	q, refuse, ok := redirectQuery(r)
+	if !ok {
+		slog.WarnContext(ctx, "callback without a well-formed state and bank answer")
+		refuse(w, r)
+		return nil
+	}
 	repo := s.Conns.Repo
-	st, err := s.States.Consume(ctx, q.Get("state"), s.now())
+	st, err := s.States.Peek(ctx, q.Get("state"), s.now())
 	if errors.Is(err, authstate.ErrBadState) {
 		slog.WarnContext(ctx, "callback with an unknown, used or expired state")
 		badState(w, r)
@@ -134,8 +174,12 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	take := func(ctx context.Context) error {
+		_, err := s.States.Consume(ctx, q.Get("state"), s.now())
+		return err
+	}
 	if st.PaymentID != "" {
-		return s.payment(w, r, st)
+		return s.payment(w, r, st, q, take)
 	}
 	scope := store.For(repo.Client, st.Tenant())
 	c, err := repo.GetConsent(ctx, scope, st.ConsentID)
@@ -151,6 +195,9 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 		status, code := connections.ConsentFailed, "bank_error"
 		if bank.KindOf(authErr) == bank.Rejected {
 			status, code = connections.ConsentRejected, "access_denied"
+		}
+		if err := take(ctx); err != nil {
+			return s.lostState(w, r, err)
 		}
 		slog.InfoContext(ctx, "consent not authorised at the bank", "status", status, "error", authErr)
 		return s.fail(ctx, w, r, scope, c, status, code)
@@ -170,8 +217,10 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	tokens, err := conn.ExchangeCode(ctx, q.Get("code"), string(verifier), strings.TrimSuffix(s.PublicURL, "/")+"/v1/callback")
 	clear(verifier)
 	if err != nil {
-		slog.WarnContext(ctx, "code exchange failed", "error", err)
-		return s.fail(ctx, w, r, scope, c, connections.ConsentFailed, "bank_error")
+		return codeNotExchanged(ctx, w, r, err)
+	}
+	if err := take(ctx); err != nil {
+		return s.lostState(w, r, err)
 	}
 	sess := bank.Session{BankConsentID: c.BankConsentID, AccessToken: tokens.AccessToken, PSUPresent: true, PSUIPAddress: httpapi.ClientIP(r)}
 	accts, err := conn.Accounts(ctx, sess)
@@ -276,19 +325,43 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 
 var errNotAwaiting = errors.New("consent no longer awaiting authorisation")
 
-// payment records a payment's SCA result and sends the browser to its callbackUrl with
-// paymentId and status.
-func (s *Server) payment(w http.ResponseWriter, r *http.Request, st authstate.State) error {
-	if s.Payments == nil {
-		return errors.New("callback: a payment state, but no payment service")
+// codeNotExchanged answers a code the bank did not exchange, changing nothing: a 400 when
+// the bank refused it (a code of another authorisation, expired, made up), a 502 when the
+// bank failed.
+func codeNotExchanged(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) error {
+	slog.WarnContext(ctx, "code not exchanged; nothing changed", "error", err)
+	if bank.KindOf(err) == bank.Unavailable {
+		bankDidNotAnswer(w, r)
+		return nil
 	}
-	to, err := s.Payments.Authorise(r.Context(), st, r.URL.Query(), httpapi.ClientIP(r))
-	if errors.Is(err, payments.ErrNotAwaiting) || errors.Is(err, payments.ErrNotFound) {
+	notAnswer(w, r)
+	return nil
+}
+
+// lostState answers a state another callback consumed between the peek and the take.
+func (s *Server) lostState(w http.ResponseWriter, r *http.Request, err error) error {
+	if errors.Is(err, authstate.ErrBadState) {
 		badState(w, r)
 		return nil
 	}
-	if err != nil {
-		return err
+	return err
+}
+
+// payment records a payment's SCA result and sends the browser to its callbackUrl with
+// paymentId and status.
+func (s *Server) payment(w http.ResponseWriter, r *http.Request, st authstate.State, q url.Values, take func(context.Context) error) error {
+	if s.Payments == nil {
+		return errors.New("callback: a payment state, but no payment service")
+	}
+	to, err := s.Payments.Authorise(r.Context(), st, q, httpapi.ClientIP(r), take)
+	switch {
+	case errors.Is(err, payments.ErrNotAwaiting) || errors.Is(err, payments.ErrNotFound):
+		badState(w, r)
+		return nil
+	case errors.Is(err, payments.ErrCodeNotExchanged):
+		return codeNotExchanged(r.Context(), w, r, err)
+	case err != nil:
+		return s.lostState(w, r, err)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	// The target is the payment's callbackUrl, checked against the organisation's allowed

@@ -29,8 +29,8 @@ const Collection = "oauthStates"
 // TTL is how long an SCA redirect may take.
 const TTL = 15 * time.Minute
 
-// maxLen bounds the state a callback may present; longer ones were never issued.
-const maxLen = 512
+// MaxLen bounds the state a callback may present; longer ones were never issued.
+const MaxLen = 512
 
 // State is one pending authorisation.
 type State struct {
@@ -107,11 +107,35 @@ func (s Store) Delete(ctx context.Context, hash string) error {
 	return err
 }
 
+// Peek returns a pending state without taking it. The callback peeks first and consumes
+// only once the bank's answer fits the state (a denial, or a code the bank exchanged), so a
+// redirect that carries no such answer leaves the state usable and changes nothing.
+func (s Store) Peek(ctx context.Context, state string, now time.Time) (State, error) {
+	if state == "" || len(state) > MaxLen {
+		return State{}, ErrBadState
+	}
+	snap, err := s.Client.Collection(Collection).Doc(Hash(state)).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return State{}, ErrBadState
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("read OAuth state: %w", err)
+	}
+	var st State
+	if err := snap.DataTo(&st); err != nil {
+		return State{}, fmt.Errorf("read OAuth state: %w", err)
+	}
+	if !now.Before(st.ExpiresAt) {
+		return State{}, ErrBadState
+	}
+	return st, nil
+}
+
 // Consume takes a state exactly once: in one transaction it reads and deletes the record,
 // so of two callbacks with the same state only one gets it. Unknown, used and expired
 // states are ErrBadState.
 func (s Store) Consume(ctx context.Context, state string, now time.Time) (State, error) {
-	if state == "" || len(state) > maxLen {
+	if state == "" || len(state) > MaxLen {
 		return State{}, ErrBadState
 	}
 	ref := s.Client.Collection(Collection).Doc(Hash(state))

@@ -219,11 +219,18 @@ func (s *Service) Initiate(ctx context.Context, scope store.Scope, req Request, 
 // ErrNotAwaiting is a callback for a payment that is no longer awaiting authorisation.
 var ErrNotAwaiting = errors.New("payments: the payment is no longer awaiting authorisation")
 
-// Authorise records the customer's SCA result from the bank's redirect (query) for the
-// payment of a consumed state, and returns where to send the browser: the payment's
-// callbackUrl with paymentId and status (and statusReason unless authorised). It asks the
-// bank for the status at once and starts the poller.
-func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.Values, clientIP string) (string, error) {
+// ErrCodeNotExchanged wraps the bank's refusal of a redirect's code (a code of another
+// authorisation, expired, made up) or its failure to answer: nothing changed and the state
+// was not taken.
+var ErrCodeNotExchanged = errors.New("payments: the bank did not exchange the code")
+
+// Authorise records the customer's SCA result from the bank's redirect (query, checked with
+// bank.CheckRedirect) for the payment of a pending state, and returns where to send the
+// browser: the payment's callbackUrl with paymentId and status (and statusReason unless
+// authorised). take consumes the state; it is called only once the bank's answer fits the
+// payment (a denial, or a code the bank exchanged), so a redirect without one changes
+// nothing. It asks the bank for the status at once and starts the poller.
+func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.Values, clientIP string, take func(context.Context) error) (string, error) {
 	scope := store.For(s.Store.FS, st.Tenant())
 	p, err := s.Store.Get(ctx, scope, st.PaymentID)
 	if err != nil {
@@ -240,6 +247,9 @@ func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.V
 		case bank.Unavailable:
 			c.Reason = ReasonBankUnavailable
 		}
+		if err := take(ctx); err != nil {
+			return "", err
+		}
 		slog.InfoContext(ctx, "payment not authorised at the bank", "paymentId", p.ID, "status", c.Status, "error", authErr)
 		return s.settleCallback(ctx, scope, p.ID, c, nil)
 	}
@@ -254,12 +264,11 @@ func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.V
 	tokens, err := conn.ExchangeCode(ctx, query.Get("code"), string(verifier), s.callbackURI())
 	clear(verifier)
 	if err != nil {
-		c := Change{Status: StatusFailed, Reason: ReasonAuthorizationFailed}
-		if bank.KindOf(err) == bank.Unavailable {
-			c.Reason = ReasonBankUnavailable
-		}
-		slog.WarnContext(ctx, "payment code exchange failed", "paymentId", p.ID, "error", err)
-		return s.settleCallback(ctx, scope, p.ID, c, nil)
+		slog.WarnContext(ctx, "payment code not exchanged; the payment is unchanged", "paymentId", p.ID, "error", err)
+		return "", fmt.Errorf("%w: %w", ErrCodeNotExchanged, err)
+	}
+	if err := take(ctx); err != nil {
+		return "", err
 	}
 	sealed, err := s.Vault.Seal(ctx, TokensAAD(p.OrgID, p.ID), tokens)
 	if err != nil {

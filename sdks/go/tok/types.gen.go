@@ -1100,6 +1100,39 @@ func (e ListBanksParamsService) Valid() bool {
 	}
 }
 
+// Defines values for ConsentCallbackParamsError.
+const (
+	ConsentCallbackParamsErrorAccessDenied            ConsentCallbackParamsError = "access_denied"
+	ConsentCallbackParamsErrorInvalidRequest          ConsentCallbackParamsError = "invalid_request"
+	ConsentCallbackParamsErrorInvalidScope            ConsentCallbackParamsError = "invalid_scope"
+	ConsentCallbackParamsErrorServerError             ConsentCallbackParamsError = "server_error"
+	ConsentCallbackParamsErrorTemporarilyUnavailable  ConsentCallbackParamsError = "temporarily_unavailable"
+	ConsentCallbackParamsErrorUnauthorizedClient      ConsentCallbackParamsError = "unauthorized_client"
+	ConsentCallbackParamsErrorUnsupportedResponseType ConsentCallbackParamsError = "unsupported_response_type"
+)
+
+// Valid indicates whether the value is a known member of the ConsentCallbackParamsError enum.
+func (e ConsentCallbackParamsError) Valid() bool {
+	switch e {
+	case ConsentCallbackParamsErrorAccessDenied:
+		return true
+	case ConsentCallbackParamsErrorInvalidRequest:
+		return true
+	case ConsentCallbackParamsErrorInvalidScope:
+		return true
+	case ConsentCallbackParamsErrorServerError:
+		return true
+	case ConsentCallbackParamsErrorTemporarilyUnavailable:
+		return true
+	case ConsentCallbackParamsErrorUnauthorizedClient:
+		return true
+	case ConsentCallbackParamsErrorUnsupportedResponseType:
+		return true
+	default:
+		return false
+	}
+}
+
 // Account defines model for Account.
 type Account struct {
 	// Balance The account's main balance (interimAvailable when the bank reports it).
@@ -2254,10 +2287,17 @@ type ListBanksParamsService string
 
 // ConsentCallbackParams defines parameters for ConsentCallback.
 type ConsentCallbackParams struct {
-	State *string `form:"state,omitempty" json:"state,omitempty"`
-	Code  *string `form:"code,omitempty" json:"code,omitempty"`
-	Error *string `form:"error,omitempty" json:"error,omitempty"`
+	State string `form:"state" json:"state"`
+
+	// Code Exactly one of code and error. Printable ASCII.
+	Code *string `form:"code,omitempty" json:"code,omitempty"`
+
+	// Error Exactly one of code and error; other parameters of the bank's are ignored.
+	Error *ConsentCallbackParamsError `form:"error,omitempty" json:"error,omitempty"`
 }
+
+// ConsentCallbackParamsError defines parameters for ConsentCallback.
+type ConsentCallbackParamsError string
 
 // ListConsentsParams defines parameters for ListConsents.
 type ListConsentsParams struct {

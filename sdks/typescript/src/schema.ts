@@ -3381,10 +3381,12 @@ export interface operations {
     };
     consentCallback: {
         parameters: {
-            query?: {
-                state?: string;
+            query: {
+                state: string;
+                /** @description Exactly one of code and error. Printable ASCII. */
                 code?: string;
-                error?: string;
+                /** @description Exactly one of code and error; other parameters of the bank's are ignored. */
+                error?: "invalid_request" | "unauthorized_client" | "access_denied" | "unsupported_response_type" | "invalid_scope" | "server_error" | "temporarily_unavailable";
             };
             header?: never;
             path?: never;
@@ -3404,8 +3406,25 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description An HTML page; the state is unknown, already used or expired, and nothing changed. */
+            /**
+             * @description An HTML page, and nothing changed: the state is missing, unknown, already used or
+             *     expired, or the redirect carries no answer of the bank's that fits it (no code or
+             *     error, malformed parameters, a code the bank does not exchange under the state's
+             *     PKCE verifier, such as another consent's). The state stays usable for the
+             *     customer's real redirect; only the bank's error or an exchanged code changes the
+             *     consent or payment.
+             */
             400: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description An HTML page; the bank did not answer the code exchange, nothing changed, and the customer may retry. */
+            502: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
