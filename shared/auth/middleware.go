@@ -89,8 +89,13 @@ func WithAPIURLs(live, sandbox string) Option {
 	return func(a *Authenticator) { a.apiURLs = map[string]string{tenant.Live: live, tenant.Sandbox: sandbox} }
 }
 
-// New returns an Authenticator. limiter limits organisations by their ID and, before any
-// key lookup, client addresses by "addr:<address>".
+// BucketKey is the rate-limit bucket of a tenant: each environment of an organisation has
+// its own, with the tier's whole allowance, so a sandbox key's traffic never spends the
+// live allowance (nor the other way round).
+func BucketKey(t tenant.Tenant) string { return t.Env + ":" + t.OrgID }
+
+// New returns an Authenticator. limiter limits tenants by BucketKey and, before any key
+// lookup, client addresses by "addr:<address>".
 func New(keys Keys, pepper []byte, limiter Limiter, opts ...Option) *Authenticator {
 	a := &Authenticator{keys: keys, pepper: pepper, cursorKey: httpapi.DeriveCursorKey(pepper), limiter: limiter, now: time.Now, cache: map[string]cached{}, flights: map[string]*flight{}}
 	for _, o := range opts {
@@ -133,7 +138,7 @@ func (a *Authenticator) Middleware(next http.Handler) http.Handler {
 			httpapi.WriteError(w, r, err)
 			return
 		}
-		d, err := a.limiter.Allow(ctx, caller.Tenant.OrgID, ratelimit.Tier(caller.Tier))
+		d, err := a.limiter.Allow(ctx, BucketKey(caller.Tenant), ratelimit.Tier(caller.Tier))
 		if err != nil {
 			// The limiter fails open with a local bucket; the outage is worth a log line.
 			slog.WarnContext(ctx, "rate limiter degraded", "error", err)

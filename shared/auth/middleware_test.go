@@ -189,6 +189,29 @@ func TestRolesAndRateLimit(t *testing.T) {
 	}
 }
 
+// TestSandboxFloodLeavesLiveAllowance: an organisation's sandbox and live keys have a bucket
+// each, so emptying the sandbox one costs live traffic nothing.
+func TestSandboxFloodLeavesLiveAllowance(t *testing.T) {
+	keys, _, h := setup()
+	free := func(k *Key) { k.OrgID = "org_F"; k.Tier = "free" }
+	sandbox, live := keys.add(tenant.Sandbox, RoleDeveloper, free), keys.add(tenant.Live, RoleDeveloper, free)
+	refused := 0
+	for range 30 {
+		if call(h, "GET", "ApiKey "+sandbox).Code == http.StatusTooManyRequests {
+			refused++
+		}
+	}
+	if refused < 15 {
+		t.Fatalf("the sandbox flood was not limited: %d of 30 refused", refused)
+	}
+	for i := range 10 {
+		rec := call(h, "GET", "ApiKey "+live)
+		if rec.Code != 200 || rec.Header().Get("X-RateLimit-Remaining") != strconv.Itoa(9-i) {
+			t.Fatalf("live request %d after a sandbox flood: %d remaining %s", i+1, rec.Code, rec.Header().Get("X-RateLimit-Remaining"))
+		}
+	}
+}
+
 func TestRequire(t *testing.T) {
 	ctx := WithCaller(context.Background(), Caller{Tenant: tenant.Tenant{Env: tenant.Live, OrgID: "org_A"}, Role: RoleDeveloper})
 	if err := Require(ctx, RoleDeveloper); err != nil {
