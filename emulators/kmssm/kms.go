@@ -226,13 +226,7 @@ func (s *kmsService) CreateCryptoKey(_ context.Context, req *kmspb.CreateCryptoK
 }
 
 func (s *kmsService) GetCryptoKey(_ context.Context, req *kmspb.GetCryptoKeyRequest) (*kmspb.CryptoKey, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, err := s.key(req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	return k.proto(), nil
+	return lookup(&s.mu, s.key, req.GetName(), (*cryptoKey).proto)
 }
 
 func (s *kmsService) CreateCryptoKeyVersion(_ context.Context, req *kmspb.CreateCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
@@ -251,36 +245,25 @@ func (s *kmsService) CreateCryptoKeyVersion(_ context.Context, req *kmspb.Create
 }
 
 func (s *kmsService) GetCryptoKeyVersion(_ context.Context, req *kmspb.GetCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, err := s.version(req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	return proto.CloneOf(v.pb), nil
+	return lookup(&s.mu, s.version, req.GetName(), func(v *keyVersion) *kmspb.CryptoKeyVersion { return v.pb })
 }
 
 func (s *kmsService) ListCryptoKeyVersions(_ context.Context, req *kmspb.ListCryptoKeyVersionsRequest) (*kmspb.ListCryptoKeyVersionsResponse, error) {
 	if req.GetFilter() != "" || req.GetOrderBy() != "" {
 		return nil, status.Error(codes.InvalidArgument, "emulator does not support filter or order_by")
 	}
-	start, err := pageStart(req.GetPageToken())
+	page, total, next, err := versionsPage(&s.mu, s.key, req.GetParent(), req.GetPageToken(), req.GetPageSize(),
+		func(k *cryptoKey) []*kmspb.CryptoKeyVersion {
+			out := make([]*kmspb.CryptoKeyVersion, len(k.versions))
+			for i, v := range k.versions {
+				out[i] = v.pb
+			}
+			return out
+		})
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k, err := s.key(req.GetParent())
-	if err != nil {
-		return nil, err
-	}
-	total := len(k.versions)
-	end, next := pageEnd(start, req.GetPageSize(), total)
-	resp := &kmspb.ListCryptoKeyVersionsResponse{TotalSize: int32(total), NextPageToken: next} // #nosec G115 -- versions are created one per call, far below 2^31
-	for i := min(start, total); i < end; i++ {
-		resp.CryptoKeyVersions = append(resp.CryptoKeyVersions, proto.CloneOf(k.versions[i].pb))
-	}
-	return resp, nil
+	return &kmspb.ListCryptoKeyVersionsResponse{CryptoKeyVersions: page, TotalSize: total, NextPageToken: next}, nil
 }
 
 func (s *kmsService) UpdateCryptoKeyPrimaryVersion(_ context.Context, req *kmspb.UpdateCryptoKeyPrimaryVersionRequest) (*kmspb.CryptoKey, error) {

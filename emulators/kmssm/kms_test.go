@@ -3,6 +3,7 @@ package kmssm_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -267,16 +268,8 @@ func TestRotationAndVersionStates(t *testing.T) {
 		t.Fatalf("encrypt with explicit version used %s", got)
 	}
 
-	it := c.ListCryptoKeyVersions(ctx, &kmspb.ListCryptoKeyVersionsRequest{Parent: key, PageSize: 1})
 	var names []string
-	for {
-		v, err := it.Next()
-		if err == iterator.Done {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, v := range drain(t, c.ListCryptoKeyVersions(ctx, &kmspb.ListCryptoKeyVersionsRequest{Parent: key, PageSize: 1}).Next) {
 		names = append(names, v.GetName())
 	}
 	if len(names) != 2 || names[0] != key+"/cryptoKeyVersions/1" || names[1] != v2.GetName() {
@@ -315,4 +308,20 @@ func TestRotationAndVersionStates(t *testing.T) {
 	wantCode(t, err, codes.FailedPrecondition)
 	err = disable(v2.GetName(), kmspb.CryptoKeyVersion_ENABLED)
 	wantCode(t, err, codes.FailedPrecondition)
+}
+
+// drain reads an iterator of the official clients to its end, page by page.
+func drain[T any](t *testing.T, next func() (T, error)) []T {
+	t.Helper()
+	var out []T
+	for {
+		v, err := next()
+		if errors.Is(err, iterator.Done) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
 }

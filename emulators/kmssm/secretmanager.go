@@ -105,13 +105,7 @@ func (s *smService) CreateSecret(_ context.Context, req *secretmanagerpb.CreateS
 }
 
 func (s *smService) GetSecret(_ context.Context, req *secretmanagerpb.GetSecretRequest) (*secretmanagerpb.Secret, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.secret(req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	return proto.CloneOf(sec.pb), nil
+	return lookup(&s.mu, s.secret, req.GetName(), func(sec *secret) *secretmanagerpb.Secret { return sec.pb })
 }
 
 func (s *smService) AddSecretVersion(_ context.Context, req *secretmanagerpb.AddSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
@@ -143,13 +137,7 @@ func (s *smService) AddSecretVersion(_ context.Context, req *secretmanagerpb.Add
 }
 
 func (s *smService) GetSecretVersion(_ context.Context, req *secretmanagerpb.GetSecretVersionRequest) (*secretmanagerpb.SecretVersion, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, err := s.version(req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	return proto.CloneOf(v.pb), nil
+	return lookup(&s.mu, s.version, req.GetName(), func(v *secretVersion) *secretmanagerpb.SecretVersion { return v.pb })
 }
 
 func (s *smService) AccessSecretVersion(_ context.Context, req *secretmanagerpb.AccessSecretVersionRequest) (*secretmanagerpb.AccessSecretVersionResponse, error) {
@@ -174,24 +162,19 @@ func (s *smService) ListSecretVersions(_ context.Context, req *secretmanagerpb.L
 	if req.GetFilter() != "" {
 		return nil, status.Error(codes.InvalidArgument, "emulator does not support filter")
 	}
-	start, err := pageStart(req.GetPageToken())
+	page, total, next, err := versionsPage(&s.mu, s.secret, req.GetParent(), req.GetPageToken(), req.GetPageSize(),
+		func(sec *secret) []*secretmanagerpb.SecretVersion {
+			// Real Secret Manager lists the newest version first.
+			out := make([]*secretmanagerpb.SecretVersion, len(sec.versions))
+			for i, v := range sec.versions {
+				out[len(out)-1-i] = v.pb
+			}
+			return out
+		})
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sec, err := s.secret(req.GetParent())
-	if err != nil {
-		return nil, err
-	}
-	// Real Secret Manager lists the newest version first.
-	total := len(sec.versions)
-	end, next := pageEnd(start, req.GetPageSize(), total)
-	resp := &secretmanagerpb.ListSecretVersionsResponse{TotalSize: int32(total), NextPageToken: next} // #nosec G115 -- far below 2^31 versions
-	for i := min(start, total); i < end; i++ {
-		resp.Versions = append(resp.Versions, proto.CloneOf(sec.versions[total-1-i].pb))
-	}
-	return resp, nil
+	return &secretmanagerpb.ListSecretVersionsResponse{Versions: page, TotalSize: total, NextPageToken: next}, nil
 }
 
 // setState moves a version to state; a destroyed version can never change again.

@@ -7,7 +7,6 @@ import (
 
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
-	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 
 	"tokapi.io/tok/shared/gcp"
@@ -105,16 +104,8 @@ func TestSecrets(t *testing.T) {
 		t.Fatalf("latest after enable = %q, %v", got, err)
 	}
 
-	it := c.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{Parent: sec.GetName(), PageSize: 1})
 	var listed []string
-	for {
-		v, err := it.Next()
-		if err == iterator.Done {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, v := range drain(t, c.ListSecretVersions(ctx, &secretmanagerpb.ListSecretVersionsRequest{Parent: sec.GetName(), PageSize: 1}).Next) {
 		listed = append(listed, v.GetName())
 	}
 	if len(listed) != 2 || listed[0] != v2.GetName() || listed[1] != v1.GetName() {

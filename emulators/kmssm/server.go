@@ -12,6 +12,7 @@ import (
 	"net"
 	"regexp"
 	"strconv"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/kms/apiv1/kmspb"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // Server holds the emulated state of both services. It is safe for concurrent use.
@@ -119,4 +121,40 @@ func pageEnd(start int, size int32, total int) (end int, next string) {
 		next = strconv.Itoa(end)
 	}
 	return end, next
+}
+
+// lookup finds name with find while holding mu and returns a copy of its message, so no
+// caller shares the emulator's state.
+func lookup[T any, M proto.Message](mu *sync.Mutex, find func(string) (T, error), name string, msg func(T) M) (M, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	x, err := find(name)
+	if err != nil {
+		var zero M
+		return zero, err
+	}
+	return proto.CloneOf(msg(x)), nil
+}
+
+// versionsPage is one page of the versions of parent (found with find while holding mu),
+// which versions lists in the list's order: copies of the page's messages, the total and
+// the next page's token.
+func versionsPage[P any, M proto.Message](mu *sync.Mutex, find func(string) (P, error), parent, token string, size int32, versions func(P) []M) ([]M, int32, string, error) {
+	start, err := pageStart(token)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	p, err := find(parent)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	all := versions(p)
+	end, next := pageEnd(start, size, len(all))
+	var page []M
+	for i := min(start, len(all)); i < end; i++ {
+		page = append(page, proto.CloneOf(all[i]))
+	}
+	return page, int32(len(all)), next, nil // #nosec G115 -- versions are created one per call, far below 2^31
 }
