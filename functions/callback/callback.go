@@ -25,6 +25,7 @@ import (
 	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/banksync"
+	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/payments"
@@ -70,12 +71,7 @@ type Server struct {
 	Payments *payments.Service
 }
 
-func (s *Server) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC().Truncate(time.Microsecond)
-	}
-	return time.Now().UTC().Truncate(time.Microsecond)
-}
+func (s *Server) now() time.Time { return clock.Stored(s.Now) }
 
 // NewHandler returns the function's route.
 func NewHandler(s *Server) http.Handler {

@@ -21,6 +21,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"tokapi.io/tok/shared/authstate"
+	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/store"
@@ -59,12 +60,7 @@ type Job struct {
 // Result counts what a run changed.
 type Result struct{ Failed, Expiring, Expired int }
 
-func (j *Job) now() time.Time {
-	if j.Now != nil {
-		return j.Now().UTC().Truncate(time.Microsecond)
-	}
-	return time.Now().UTC().Truncate(time.Microsecond)
-}
+func (j *Job) now() time.Time { return clock.Stored(j.Now) }
 
 // Run performs one tick.
 func (j *Job) Run(ctx context.Context) (Result, error) {

@@ -27,6 +27,7 @@ import (
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/bankcatalog"
 	"tokapi.io/tok/shared/callbackurl"
+	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/httpapi"
@@ -61,12 +62,7 @@ type Server struct {
 	Now       func() time.Time
 }
 
-func (s *Server) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC().Truncate(time.Microsecond)
-	}
-	return time.Now().UTC().Truncate(time.Microsecond)
-}
+func (s *Server) now() time.Time { return clock.Stored(s.Now) }
 
 // NewHandler returns the function's routes. Requests must carry an auth.Caller.
 func NewHandler(s *Server) http.Handler {

@@ -1,15 +1,16 @@
 package bank
 
 import (
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+
+	"tokapi.io/tok/shared/random"
 )
 
 // NewPKCE returns a fresh PKCE code verifier (43 characters of base64url, 256 bits) and
 // its S256 code challenge (RFC 7636).
 func NewPKCE() (verifier, challenge string) {
-	verifier = randomString(32)
+	verifier = random.Token(32)
 	return verifier, S256(verifier)
 }
 
@@ -20,12 +21,4 @@ func S256(verifier string) string {
 }
 
 // NewState returns a random OAuth2 state value (128 bits, base64url).
-func NewState() string { return randomString(16) }
-
-func randomString(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic("bank: crypto/rand failed: " + err.Error())
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
+func NewState() string { return random.Token(16) }

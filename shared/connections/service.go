@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/store"
@@ -42,12 +43,7 @@ type Service struct {
 	Now func() time.Time
 }
 
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (s *Service) now() time.Time { return clock.Now(s.Now) }
 
 // SealTokens encrypts a connection's tokens (associated data AAD(orgID, connectionID)).
 func (s *Service) SealTokens(ctx context.Context, orgID, connectionID string, t bank.Tokens) ([]byte, error) {

@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
@@ -73,12 +74,7 @@ type Store struct {
 	Wait time.Duration
 }
 
-func (s *Store) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (s *Store) now() time.Time { return clock.Now(s.Now) }
 
 func reusedError() *httpapi.Error {
 	return &httpapi.Error{Status: http.StatusUnprocessableEntity, Code: httpapi.CodeIdempotencyKeyReused,

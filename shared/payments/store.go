@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/store"
@@ -34,12 +35,7 @@ type Store struct {
 	Now    func() time.Time
 }
 
-func (s *Store) now() time.Time {
-	if s.Now != nil {
-		return s.Now().UTC().Truncate(time.Microsecond)
-	}
-	return time.Now().UTC().Truncate(time.Microsecond)
-}
+func (s *Store) now() time.Time { return clock.Stored(s.Now) }
 
 // Scope is the store's scope of tenant t.
 func (s *Store) Scope(t tenant.Tenant) store.Scope { return store.For(s.FS, t) }

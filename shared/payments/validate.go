@@ -16,6 +16,7 @@ import (
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/bankcatalog"
 	"tokapi.io/tok/shared/callbackurl"
+	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/money"
@@ -134,12 +135,7 @@ func (v *Validator) Validate(ctx context.Context, scope store.Scope, req Request
 	return d, nil
 }
 
-func (v *Validator) now() time.Time {
-	if v.Now != nil {
-		return v.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (v *Validator) now() time.Time { return clock.Now(v.Now) }
 
 func checkIBAN(field, raw string) (string, error) {
 	if raw == "" {

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"net/url"
 	"time"
+
+	"tokapi.io/tok/shared/random"
 )
 
 // consentRecord is an AIS consent (sandboxbank/{bankId}/consents/{consentId}).
@@ -83,15 +84,12 @@ func (s *Server) createConsent(w http.ResponseWriter, r *http.Request, b bankInf
 		tppError(w, 400, "FORMAT_ERROR", "access must name at least one service.")
 		return
 	}
-	redirect := r.Header.Get("TPP-Redirect-URI")
-	if redirect != "" {
-		if u, err := url.Parse(redirect); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			tppError(w, 400, "FORMAT_ERROR", "TPP-Redirect-URI must be an absolute http(s) URL.")
-			return
-		}
+	redirect, ok := redirectURI(w, r)
+	if !ok {
+		return
 	}
 	c := consentRecord{
-		ID:              "cns-" + randomToken(12),
+		ID:              "cns-" + random.Token(12),
 		Status:          "received",
 		Balances:        all || a.Balances != nil || a.WithBalance != "",
 		Transactions:    all || a.Transactions != nil,

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"tokapi.io/tok/shared/random"
 )
 
 // Lifetimes of the OAuth artefacts.
@@ -130,7 +132,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, b bankInfo) {
 		fail("invalid_scope", "scope must be AIS:<consentId> or PIS:<paymentId>")
 		return
 	}
-	id := randomToken(24)
+	id := random.Token(24)
 	ar := authRequest{ClientID: q.Get("client_id"), RedirectURI: redirect, State: q.Get("state"),
 		Challenge: q.Get("code_challenge"), Service: service, ResourceID: resource, Step: "login",
 		Expires: s.now().Add(authRequestTTL)}
@@ -270,7 +272,7 @@ func (s *Server) decisionPage(r *http.Request, b bankInfo, ar *authRequest, req 
 
 func (s *Server) decision(w http.ResponseWriter, r *http.Request, b bankInfo) {
 	approve := r.PostFormValue("decision") == "approve"
-	code := randomToken(32)
+	code := random.Token(32)
 	ar, _, ok := s.advance(w, r, b, "decision", func(ar *authRequest) (pageData, error) {
 		ar.Step = "done"
 		return pageData{}, nil
@@ -435,7 +437,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, b bankInfo) {
 			}
 		}
 	}
-	access, refresh := randomToken(32), randomToken(32)
+	access, refresh := random.Token(32), random.Token(32)
 	at := issued
 	at.Type, at.Expires = "access", now.Add(s.opts.AccessTokenTTL)
 	rt := issued

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
 
 	"tokapi.io/tok/shared/money"
+	"tokapi.io/tok/shared/random"
 )
 
 // Payment products the sandbox banks accept.
@@ -109,12 +109,8 @@ func checkInitiation(w http.ResponseWriter, r *http.Request) (product, redirect 
 		tppError(w, 400, "FORMAT_ERROR", "PSU-IP-Address is mandatory for payment initiation.")
 		return "", "", false
 	}
-	redirect = r.Header.Get("TPP-Redirect-URI")
-	if redirect != "" {
-		if u, err := url.Parse(redirect); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			tppError(w, 400, "FORMAT_ERROR", "TPP-Redirect-URI must be an absolute http(s) URL.")
-			return "", "", false
-		}
+	if redirect, ok = redirectURI(w, r); !ok {
+		return "", "", false
 	}
 	return product, redirect, true
 }
@@ -183,7 +179,7 @@ func (s *Server) initiatePayment(w http.ResponseWriter, r *http.Request, b bankI
 		}
 	}
 	p := paymentRecord{
-		ID: "pmt-" + randomToken(12), Product: product, Status: "RCVD",
+		ID: "pmt-" + random.Token(12), Product: product, Status: "RCVD",
 		Amount: leg.Amount, Currency: body.InstructedAmount.Currency,
 		CreditorIBAN: leg.CreditorIBAN, CreditorName: leg.CreditorName, Remittance: leg.Remittance, EndToEndID: leg.EndToEndID,
 		ExecutionDate: body.RequestedExecutionDate, RedirectURI: redirect, Created: s.now(),
@@ -219,7 +215,7 @@ func (s *Server) initiateBulk(w http.ResponseWriter, r *http.Request, b bankInfo
 		tppError(w, 400, "FORMAT_ERROR", fmt.Sprintf("A bulk payment needs debtorAccount and 1 to %d payments.", maxBulkPayments))
 		return
 	}
-	p := paymentRecord{ID: "blk-" + randomToken(12), Product: product, Service: serviceBulk, Status: "RCVD", RedirectURI: redirect, Created: s.now()}
+	p := paymentRecord{ID: "blk-" + random.Token(12), Product: product, Service: serviceBulk, Status: "RCVD", RedirectURI: redirect, Created: s.now()}
 	total := decimal.Zero
 	for _, pb := range body.Payments {
 		leg, amount, ok := checkLeg(w, pb, product)

@@ -11,13 +11,12 @@ package sandboxbank
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -174,6 +173,20 @@ type tppMessage struct {
 
 // tppError writes a NextGenPSD2 error ({"tppMessages":[...]}); 5xx carry no body, as the
 // standard defines none.
+// redirectURI reads the TPP-Redirect-URI header of a consent or payment initiation: absent
+// is "", anything but an absolute http(s) URL is answered with a 400 and ok false.
+func redirectURI(w http.ResponseWriter, r *http.Request) (uri string, ok bool) {
+	uri = r.Header.Get("TPP-Redirect-URI")
+	if uri == "" {
+		return "", true
+	}
+	if u, err := url.Parse(uri); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		tppError(w, 400, "FORMAT_ERROR", "TPP-Redirect-URI must be an absolute http(s) URL.")
+		return "", false
+	}
+	return uri, true
+}
+
 func tppError(w http.ResponseWriter, status int, code, text string) {
 	if status >= 500 {
 		w.WriteHeader(status)
@@ -186,15 +199,6 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// randomToken returns a random URL-safe string of n random bytes.
-func randomToken(n int) string {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // tokenKey is the record ID of a code or token: never stored in clear.

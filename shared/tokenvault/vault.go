@@ -19,6 +19,7 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/envelope"
 	"tokapi.io/tok/shared/ids"
 )
@@ -69,12 +70,7 @@ type Vault struct {
 	LeaseTTL      time.Duration
 }
 
-func (v *Vault) now() time.Time {
-	if v.Now != nil {
-		return v.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (v *Vault) now() time.Time { return clock.Now(v.Now) }
 
 func (v *Vault) refreshBefore() time.Duration {
 	if v.RefreshBefore > 0 {

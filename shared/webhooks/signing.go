@@ -2,13 +2,14 @@ package webhooks
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"strconv"
 	"strings"
 	"time"
+
+	"tokapi.io/tok/shared/random"
 )
 
 // Standard Webhooks headers.
@@ -26,9 +27,7 @@ const secretBytes = 24
 
 // NewSecret returns a fresh signing secret, whsec_<base64 of 24 random bytes>.
 func NewSecret() string {
-	b := make([]byte, secretBytes)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	return SecretPrefix + base64.StdEncoding.EncodeToString(b)
+	return SecretPrefix + base64.StdEncoding.EncodeToString(random.Bytes(secretBytes))
 }
 
 // secretKey returns the HMAC key of a whsec_ secret.

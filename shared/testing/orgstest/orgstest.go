@@ -2,7 +2,6 @@
 package orgstest
 
 import (
-	"crypto/rand"
 	"testing"
 
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
@@ -11,15 +10,14 @@ import (
 	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/platform"
+	"tokapi.io/tok/shared/random"
 	"tokapi.io/tok/shared/testing/testenv"
 )
 
 // Pepper returns a fresh random pepper for a test's orgs.Repo.
 func Pepper(t testing.TB) []byte {
 	t.Helper()
-	p := make([]byte, 32)
-	_, _ = rand.Read(p) // crypto/rand.Read never fails
-	return p
+	return random.Bytes(32)
 }
 
 // Org creates an organisation on tier with its first key pair (role admin) and returns

@@ -4,7 +4,6 @@
 package testenv
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -20,6 +19,7 @@ import (
 
 	"tokapi.io/tok/shared/envelope"
 	"tokapi.io/tok/shared/gcp"
+	"tokapi.io/tok/shared/random"
 )
 
 // The variables withemulators sets for the command it runs.
@@ -146,9 +146,7 @@ func KMSKey(t testing.TB, project string) string {
 }
 
 func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails
-	return hex.EncodeToString(b)
+	return hex.EncodeToString(random.Bytes(n))
 }
 
 // Sealer returns an envelope sealer under a new KMS key of project on the KMS emulator.
