@@ -33,10 +33,7 @@ func TestStack(t *testing.T) {
 	st := localstacktest.Start(t)
 	fs := testenv.Firestore(t, st.Project)
 	pubsubClient := testenv.PubSub(t, st.Project)
-	org, keys, err := st.CreateOrg(ctx, "E2E Ltd", orgs.TierPro, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	org, keys := localstacktest.Org(ctx, t, st, "E2E Ltd", orgs.TierPro, nil)
 	client := &http.Client{Transport: apitest.Transport{T: t}, Timeout: 30 * time.Second}
 	get := func(path, key string) (int, http.Header, []byte) {
 		t.Helper()
@@ -90,10 +87,7 @@ func TestStack(t *testing.T) {
 	t.Run("broken HTTP is answered in the envelope", func(t *testing.T) { testBrokenHTTP(t, st, keys.LiveKey) })
 
 	t.Run("a free organisation is limited after its burst of 10", func(t *testing.T) {
-		_, free, err := st.CreateOrg(ctx, "Free Ltd", orgs.TierFree, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, free := localstacktest.Org(ctx, t, st, "Free Ltd", orgs.TierFree, nil)
 		firstRefused, refused := 0, 0
 		for i := 1; i <= 40; i++ {
 			code, h, body := get("/v1/banks", free.SandboxKey)

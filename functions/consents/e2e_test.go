@@ -20,7 +20,6 @@ import (
 
 	"tokapi.io/tok/emulators/localstack/localstacktest"
 	"tokapi.io/tok/shared/orgs"
-	"tokapi.io/tok/shared/testing/apitest"
 	"tokapi.io/tok/shared/testing/browsertest"
 	"tokapi.io/tok/shared/testing/sandboxtest"
 	"tokapi.io/tok/shared/testing/testenv"
@@ -65,32 +64,11 @@ func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	st := localstacktest.Start(t)
-	_, keys, err := st.CreateOrg(ctx, "E2E Ltd", orgs.TierPro, []string{"https://app.example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := &http.Client{Transport: apitest.Transport{T: t}, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	_, keys := localstacktest.Org(ctx, t, st, "E2E Ltd", orgs.TierPro, []string{"https://app.example.com"})
+	api := localstacktest.NewClient(t, st)
 	call := func(method, path, key, body string) (int, map[string]any, http.Header) {
 		t.Helper()
-		var rd io.Reader
-		if body != "" {
-			rd = strings.NewReader(body)
-		}
-		req, _ := http.NewRequestWithContext(ctx, method, st.APIURL(key)+path, rd)
-		req.Header.Set("Authorization", "ApiKey "+key)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := api.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = resp.Body.Close() }()
-		var m map[string]any
-		b, _ := io.ReadAll(resp.Body)
-		_ = json.Unmarshal(b, &m)
-		return resp.StatusCode, m, resp.Header
+		return api.Call(ctx, method, path, key, body)
 	}
 	app := newTPP(t)
 
@@ -106,11 +84,11 @@ func TestEndToEnd(t *testing.T) {
 		if code != 201 {
 			t.Fatalf("create: %d %v", code, c)
 		}
-		loc := sandboxtest.SCA(t, api, c["redirectUrl"].(string), "demo", "demo", "approve")
+		loc := sandboxtest.SCA(t, api.HTTP, c["redirectUrl"].(string), "demo", "demo", "approve")
 		if !strings.HasPrefix(loc.String(), st.URL+"/v1/callback?") {
 			t.Fatalf("bank redirect %q", loc)
 		}
-		resp, err := api.Get(loc.String())
+		resp, err := api.HTTP.Get(loc.String())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +106,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("back at the app with %v", q)
 		}
 		// Replaying the bank's redirect changes nothing.
-		replay, err := api.Get(loc.String())
+		replay, err := api.HTTP.Get(loc.String())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,7 +18,6 @@ import (
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/orgs"
 	pay "tokapi.io/tok/shared/payments"
-	"tokapi.io/tok/shared/testing/apitest"
 	"tokapi.io/tok/shared/testing/browsertest"
 	"tokapi.io/tok/shared/testing/sandboxtest"
 	"tokapi.io/tok/shared/testing/testenv"
@@ -34,36 +33,13 @@ func TestEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	st := localstacktest.Start(t)
-	_, keys, err := st.CreateOrg(ctx, "Payer Ltd", orgs.TierPro, []string{"https://app.example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, otherKeys, err := st.CreateOrg(ctx, "Other Ltd", orgs.TierPro, []string{"https://other.example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := &http.Client{Transport: apitest.Transport{T: t}, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	_, keys := localstacktest.Org(ctx, t, st, "Payer Ltd", orgs.TierPro, []string{"https://app.example.com"})
+	_, otherKeys := localstacktest.Org(ctx, t, st, "Other Ltd", orgs.TierPro, []string{"https://other.example.com"})
+	api := localstacktest.NewClient(t, st)
 	call := func(method, path, key, body string) (int, map[string]any) {
 		t.Helper()
-		var rd io.Reader
-		if body != "" {
-			rd = strings.NewReader(body)
-		}
-		req, _ := http.NewRequestWithContext(ctx, method, st.APIURL(key)+path, rd)
-		req.Header.Set("Authorization", "ApiKey "+key)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := api.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = resp.Body.Close() }()
-		var m map[string]any
-		b, _ := io.ReadAll(resp.Body)
-		_ = json.Unmarshal(b, &m)
-		return resp.StatusCode, m
+		code, m, _ := api.Call(ctx, method, path, key, body)
+		return code, m
 	}
 	back := make(chan url.Values, 8)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -164,7 +140,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("%s: create %d %v", c.persona, code, p)
 		}
 		loc := sandboxtest.SCA(t, browser, p["redirectUrl"].(string), c.persona, c.persona, "approve")
-		resp, err := api.Get(loc.String())
+		resp, err := api.HTTP.Get(loc.String())
 		if err != nil {
 			t.Fatal(err)
 		}

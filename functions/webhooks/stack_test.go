@@ -1,11 +1,8 @@
 package webhooks
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,34 +39,17 @@ func TestThroughLocalStack(t *testing.T) {
 			}
 		}
 	}()
-	org, keys, err := st.CreateOrg(ctx, "Hooks Ltd", orgs.TierPro, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	client := &http.Client{Transport: apitest.Transport{T: t}, Timeout: 30 * time.Second}
+	org, keys := localstacktest.Org(ctx, t, st, "Hooks Ltd", orgs.TierPro, nil)
+	api := localstacktest.NewClient(t, st)
 	call := func(method, path string, body any) (int, map[string]any) {
 		t.Helper()
-		var rd io.Reader
+		var raw string
 		if body != nil {
 			b, _ := json.Marshal(body)
-			rd = bytes.NewReader(b)
+			raw = string(b)
 		}
-		req, err := http.NewRequestWithContext(ctx, method, st.APIURL(keys.SandboxKey)+path, rd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "ApiKey "+keys.SandboxKey)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = resp.Body.Close() }()
-		var out map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out
+		code, m, _ := api.Call(ctx, method, path, keys.SandboxKey, raw)
+		return code, m
 	}
 
 	rcv := webhookstest.NewReceiver(t, nil)

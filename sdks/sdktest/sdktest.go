@@ -72,14 +72,8 @@ func Start(t *testing.T) *Env {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 	st := localstacktest.Start(t)
-	_, pro, err := st.CreateOrg(ctx, "SDK Pro Ltd", orgs.TierPro, []string{"https://app.example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	freeOrg, free, err := st.CreateOrg(ctx, "SDK Free Ltd", orgs.TierFree, []string{"https://app.example.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, pro := localstacktest.Org(ctx, t, st, "SDK Pro Ltd", orgs.TierPro, []string{"https://app.example.com"})
+	freeOrg, free := localstacktest.Org(ctx, t, st, "SDK Free Ltd", orgs.TierFree, []string{"https://app.example.com"})
 	a := &admin{t: t, ctx: ctx, base: st.SandboxURL + "/v1", key: pro.SandboxKey,
 		http: &http.Client{Transport: apitest.Transport{T: t}, Timeout: 30 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}

@@ -1,0 +1,72 @@
+package localstacktest
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"tokapi.io/tok/emulators/localstack"
+	"tokapi.io/tok/shared/orgs"
+	"tokapi.io/tok/shared/testing/apitest"
+)
+
+// Org creates an organisation in the stack (see localstack.Stack.CreateOrg) and fails the
+// test if it cannot.
+func Org(ctx context.Context, t testing.TB, st *localstack.Stack, name, tier string, origins []string) (orgs.Org, orgs.NewKeyPair) {
+	t.Helper()
+	org, keys, err := st.CreateOrg(ctx, name, tier, origins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return org, keys
+}
+
+// Client calls the stack's API as an organisation's application would: each request on the
+// host of its key's environment, each response checked against the spec (apitest.Transport),
+// redirects answered rather than followed.
+type Client struct {
+	t    testing.TB
+	st   *localstack.Stack
+	// HTTP is the client underneath, for requests outside the API (the bank's pages).
+	HTTP *http.Client
+}
+
+// NewClient returns a Client of st for the test t.
+func NewClient(t testing.TB, st *localstack.Stack) *Client {
+	return &Client{t: t, st: st, HTTP: &http.Client{Transport: apitest.Transport{T: t}, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// Call sends body (JSON, "" for none) with key and returns the status, the answer decoded
+// as a JSON object (nil when it is not one) and the headers.
+func (c *Client) Call(ctx context.Context, method, path, key, body string) (int, map[string]any, http.Header) {
+	c.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.st.APIURL(key)+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "ApiKey "+key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m, resp.Header
+}
