@@ -20,10 +20,10 @@ import (
 // the customer's real redirect, which then authorises the consent.
 func TestCallbackNeedsTheBanksAnswer(t *testing.T) {
 	f := setup(t)
-	org, keys := f.org()
-	scope := store.For(f.fs, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID})
+	org, keys := f.Org()
+	scope := store.For(f.FS, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID})
 	pending := func() (string, *url.URL) {
-		c := f.expect(f.call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"https://app.example.com/cb"}`), 201, "create")
+		c := f.Expect(f.Call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"https://app.example.com/cb"}`), 201, "create")
 		return c["id"].(string), f.sca(c["redirectUrl"].(string), "demo", "demo", "approve")
 	}
 	idA, locA := pending()
@@ -32,7 +32,7 @@ func TestCallbackNeedsTheBanksAnswer(t *testing.T) {
 	if stateA == "" || codeB == "" {
 		t.Fatalf("bank redirects %s, %s", locA, locB)
 	}
-	before, err := scope.Collection("consents").Doc(idA).Get(f.ctx)
+	before, err := scope.Collection("consents").Doc(idA).Get(f.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestCallbackNeedsTheBanksAnswer(t *testing.T) {
 		"a malformed query":         "state=" + s + "&error=access_denied&x=%zz",
 		"a 100,000-character state": "state=" + strings.Repeat("s", 100_000) + "&error=access_denied",
 	} {
-		r := apitest.Do(t, f.callback, httptest.NewRequest(http.MethodGet, "/v1/callback?"+raw, nil))
+		r := apitest.Do(t, f.Callback, httptest.NewRequest(http.MethodGet, "/v1/callback?"+raw, nil))
 		if r.Code != http.StatusBadRequest || !strings.HasPrefix(r.Header().Get("Content-Type"), "text/html") {
 			t.Errorf("%s: %d %.200s", name, r.Code, r.Body)
 		}
@@ -60,29 +60,29 @@ func TestCallbackNeedsTheBanksAnswer(t *testing.T) {
 			t.Errorf("%s: the page echoes the state or the code", name)
 		}
 	}
-	after, err := scope.Collection("consents").Doc(idA).Get(f.ctx)
+	after, err := scope.Collection("consents").Doc(idA).Get(f.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !after.UpdateTime.Equal(before.UpdateTime) {
 		t.Errorf("a forged callback changed the consent: %v", after.Data())
 	}
-	if _, err := f.fs.Collection(authstate.Collection).Doc(authstate.Hash(stateA)).Get(f.ctx); err != nil {
+	if _, err := f.FS.Collection(authstate.Collection).Doc(authstate.Hash(stateA)).Get(f.Ctx); err != nil {
 		t.Fatalf("a forged callback consumed the state: %v", err)
 	}
 	// The real redirects still work, B's code included: the bank did not give it to A.
 	for id, loc := range map[string]*url.URL{idA: locA, idB: locB} {
-		rec := f.back(loc)
+		rec := f.Back(loc)
 		to, _ := url.Parse(rec.Header().Get("Location"))
 		if rec.Code != http.StatusSeeOther || to.Query().Get("consentId") != id || to.Query().Get("status") != "AUTHORIZED" {
 			t.Errorf("real redirect of %s: %d %s", id, rec.Code, to)
 		}
 	}
 	// Now consumed, the state is refused like any used one, and A stays authorised.
-	if r := f.back(locA); r.Code != http.StatusBadRequest || !strings.Contains(r.Body.String(), "no longer valid") {
+	if r := f.Back(locA); r.Code != http.StatusBadRequest || !strings.Contains(r.Body.String(), "no longer valid") {
 		t.Errorf("replay: %d %.200s", r.Code, r.Body)
 	}
-	if c := f.expect(f.call("GET", "/v1/consents/"+idA, keys.SandboxKey, ""), 200, "get"); c["status"] != "AUTHORIZED" {
+	if c := f.Expect(f.Call("GET", "/v1/consents/"+idA, keys.SandboxKey, ""), 200, "get"); c["status"] != "AUTHORIZED" {
 		t.Errorf("consent A is %v", c["status"])
 	}
 }

@@ -30,15 +30,15 @@ import (
 // and checks that no token ever reached a log line or a response.
 func TestConsentFlow(t *testing.T) {
 	f := setup(t)
-	org, keys := f.org()
-	_, other := f.org()
+	org, keys := f.Org()
+	_, other := f.Org()
 	sandbox := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
-	scope := store.For(f.fs, sandbox)
+	scope := store.For(f.FS, sandbox)
 	var bodies strings.Builder // every API body, to check no token leaks into responses
 
-	create := f.call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-hr","callbackUrl":"https://app.example.com/cb?x=1","access":["balances","transactions"]}`)
-	c := f.expect(create, 201, "create")
-	bodies.Write(create.body)
+	create := f.Call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-hr","callbackUrl":"https://app.example.com/cb?x=1","access":["balances","transactions"]}`)
+	c := f.Expect(create, 201, "create")
+	bodies.Write(create.Body)
 	consentID := c["id"].(string)
 	if c["status"] != "AWAITING_AUTHORIZATION" || c["bankId"] != "sandbox-hr" || !strings.Contains(c["redirectUrl"].(string), "/oauth2/authorize?") {
 		t.Fatalf("created %v", c)
@@ -49,7 +49,7 @@ func TestConsentFlow(t *testing.T) {
 	}
 
 	loc := f.sca(c["redirectUrl"].(string), "demo", "demo", "approve")
-	rec := f.back(loc)
+	rec := f.Back(loc)
 	if rec.Code != http.StatusSeeOther {
 		t.Fatalf("callback: %d %s", rec.Code, rec.Body)
 	}
@@ -59,19 +59,19 @@ func TestConsentFlow(t *testing.T) {
 	}
 
 	t.Run("replayed and forged states change nothing", func(t *testing.T) {
-		before, _ := scope.Collection("consents").Doc(consentID).Get(f.ctx)
+		before, _ := scope.Collection("consents").Doc(consentID).Get(f.Ctx)
 		for name, u := range map[string]string{
 			"replayed":                 loc.RequestURI(),
 			"forged":                   "/v1/callback?code=abc&state=" + url.QueryEscape("forged-state-value"),
 			"no state":                 "/v1/callback?code=abc",
 			"denial with forged state": "/v1/callback?error=access_denied&state=xyz",
 		} {
-			r := apitest.Do(t, f.callback, httptest.NewRequest("GET", u, nil))
+			r := apitest.Do(t, f.Callback, httptest.NewRequest("GET", u, nil))
 			if r.Code != 400 || !strings.HasPrefix(r.Header().Get("Content-Type"), "text/html") || !strings.Contains(r.Body.String(), "no longer valid") {
 				t.Errorf("%s: %d %s", name, r.Code, r.Body)
 			}
 		}
-		after, _ := scope.Collection("consents").Doc(consentID).Get(f.ctx)
+		after, _ := scope.Collection("consents").Doc(consentID).Get(f.Ctx)
 		if !after.UpdateTime.Equal(before.UpdateTime) {
 			t.Error("a replayed callback changed the consent")
 		}
@@ -79,9 +79,9 @@ func TestConsentFlow(t *testing.T) {
 
 	var accountIDs []string
 	t.Run("accounts", func(t *testing.T) {
-		r := f.call("GET", "/v1/accounts", keys.SandboxKey, "")
-		l := f.expect(r, 200, "list accounts")
-		bodies.Write(r.body)
+		r := f.Call("GET", "/v1/accounts", keys.SandboxKey, "")
+		l := f.Expect(r, 200, "list accounts")
+		bodies.Write(r.Body)
 		data := l["data"].([]any)
 		currencies := map[string]bool{}
 		for _, d := range data {
@@ -93,28 +93,28 @@ func TestConsentFlow(t *testing.T) {
 			}
 		}
 		if len(data) < 2 || len(currencies) < 2 {
-			t.Fatalf("accounts: %s", r.body)
+			t.Fatalf("accounts: %s", r.Body)
 		}
-		one := f.expect(f.call("GET", "/v1/accounts/"+accountIDs[0], keys.SandboxKey, ""), 200, "get account")
+		one := f.Expect(f.Call("GET", "/v1/accounts/"+accountIDs[0], keys.SandboxKey, ""), 200, "get account")
 		if one["id"] != accountIDs[0] {
 			t.Errorf("account %v", one)
 		}
-		b := f.expect(f.call("GET", "/v1/accounts/"+accountIDs[0]+"/balances", keys.SandboxKey, ""), 200, "balances")
+		b := f.Expect(f.Call("GET", "/v1/accounts/"+accountIDs[0]+"/balances", keys.SandboxKey, ""), 200, "balances")
 		if len(b["balances"].([]any)) == 0 {
 			t.Errorf("balances %v", b)
 		}
-		l = f.expect(f.call("GET", "/v1/accounts?limit=1", keys.SandboxKey, ""), 200, "page 1")
+		l = f.Expect(f.Call("GET", "/v1/accounts?limit=1", keys.SandboxKey, ""), 200, "page 1")
 		next := l["nextCursor"].(string)
-		l2 := f.expect(f.call("GET", "/v1/accounts?limit=1&cursor="+next, keys.SandboxKey, ""), 200, "page 2")
+		l2 := f.Expect(f.Call("GET", "/v1/accounts?limit=1&cursor="+next, keys.SandboxKey, ""), 200, "page 2")
 		if l2["data"].([]any)[0].(map[string]any)["id"] == l["data"].([]any)[0].(map[string]any)["id"] {
 			t.Error("page 2 repeats page 1")
 		}
 		cur := data[0].(map[string]any)["currency"].(string)
-		l = f.expect(f.call("GET", "/v1/accounts?currency="+cur+"&consentId="+consentID, keys.SandboxKey, ""), 200, "filter")
+		l = f.Expect(f.Call("GET", "/v1/accounts?currency="+cur+"&consentId="+consentID, keys.SandboxKey, ""), 200, "filter")
 		if n := len(l["data"].([]any)); n < 1 || n >= len(data) {
 			t.Errorf("currency filter: %d of %d", n, len(data))
 		}
-		f.expect(f.call("GET", "/v1/accounts?cursor=!!", keys.SandboxKey, ""), 400, "bad cursor")
+		f.Expect(f.Call("GET", "/v1/accounts?cursor=!!", keys.SandboxKey, ""), 400, "bad cursor")
 	})
 
 	t.Run("first sync requested and event published", func(t *testing.T) {
@@ -136,21 +136,21 @@ func TestConsentFlow(t *testing.T) {
 	t.Run("other organisations and the live key see nothing", func(t *testing.T) {
 		for _, key := range []string{other.SandboxKey, other.LiveKey, keys.LiveKey} {
 			for _, p := range []string{"/v1/consents/" + consentID, "/v1/accounts/" + accountIDs[0], "/v1/accounts/" + accountIDs[0] + "/balances"} {
-				if r := f.call("GET", p, key, ""); r.code != 404 || r.errCode(t) != "NOT_FOUND" {
-					t.Errorf("%s with %s: %d %s", p, key[:12], r.code, r.body)
+				if r := f.Call("GET", p, key, ""); r.Code != 404 || r.ErrCode(t) != "NOT_FOUND" {
+					t.Errorf("%s with %s: %d %s", p, key[:12], r.Code, r.Body)
 				}
 			}
-			if r := f.call("DELETE", "/v1/consents/"+consentID, key, ""); r.code != 404 {
-				t.Errorf("delete with %s: %d", key[:12], r.code)
+			if r := f.Call("DELETE", "/v1/consents/"+consentID, key, ""); r.Code != 404 {
+				t.Errorf("delete with %s: %d", key[:12], r.Code)
 			}
 			for _, p := range []string{"/v1/consents", "/v1/accounts"} {
-				l := f.expect(f.call("GET", p, key, ""), 200, p)
+				l := f.Expect(f.Call("GET", p, key, ""), 200, p)
 				if len(l["data"].([]any)) != 0 {
 					t.Errorf("%s with %s: %v", p, key[:12], l)
 				}
 			}
 		}
-		l := f.expect(f.call("GET", "/v1/consents?status=AUTHORIZED&bankId=sandbox-hr", keys.SandboxKey, ""), 200, "filtered list")
+		l := f.Expect(f.Call("GET", "/v1/consents?status=AUTHORIZED&bankId=sandbox-hr", keys.SandboxKey, ""), 200, "filtered list")
 		if len(l["data"].([]any)) != 1 {
 			t.Errorf("filtered consents %v", l)
 		}
@@ -160,16 +160,16 @@ func TestConsentFlow(t *testing.T) {
 	var tok bank.Tokens
 	t.Run("vault: session, concurrent refresh, rotated token persisted", func(t *testing.T) {
 		v := f.withVault(func(tv *tokenvault.Vault) { tv.RefreshBefore = 2 * time.Hour }) // every stored token is "about to expire"
-		before, _ := f.conns.Repo.Get(f.ctx, scope, cxnID)
+		before, _ := f.Conns.Repo.Get(f.Ctx, scope, cxnID)
 		var wg sync.WaitGroup
 		errs := make(chan error, 5)
 		for range 5 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				s, conn, err := v.Session(f.ctx, scope, cxnID, &connections.PSU{IPAddress: "203.0.113.1"})
+				s, conn, err := v.Session(f.Ctx, scope, cxnID, &connections.PSU{IPAddress: "203.0.113.1"})
 				if err == nil {
-					_, err = conn.Accounts(f.ctx, s)
+					_, err = conn.Accounts(f.Ctx, s)
 				}
 				errs <- err
 			}()
@@ -181,36 +181,36 @@ func TestConsentFlow(t *testing.T) {
 				t.Errorf("concurrent session: %v", err)
 			}
 		}
-		after, _ := f.conns.Repo.Get(f.ctx, scope, cxnID)
+		after, _ := f.Conns.Repo.Get(f.Ctx, scope, cxnID)
 		if string(after.Tokens) == string(before.Tokens) || after.RefreshLease != nil {
 			t.Errorf("tokens not rotated or lease left: %v", after.RefreshLease)
 		}
 		// The stored refresh token works (it was the last one the bank issued).
-		s, _, err := f.conns.Session(f.ctx, scope, cxnID, &connections.PSU{IPAddress: "203.0.113.1"})
+		s, _, err := f.Conns.Session(f.Ctx, scope, cxnID, &connections.PSU{IPAddress: "203.0.113.1"})
 		if err != nil || !s.PSUPresent {
 			t.Fatalf("session after refresh: %v", err)
 		}
 		tok.AccessToken = s.AccessToken
-		if s2, _, err := v.Session(f.ctx, scope, cxnID, nil); err != nil || s2.AccessToken == s.AccessToken {
+		if s2, _, err := v.Session(f.Ctx, scope, cxnID, nil); err != nil || s2.AccessToken == s.AccessToken {
 			t.Fatalf("refresh with the stored refresh token: %v", err)
 		}
 	})
 
 	t.Run("renewal keeps account IDs", func(t *testing.T) {
-		r := f.call("POST", "/v1/consents/"+consentID+"/renew", keys.SandboxKey, "")
-		n := f.expect(r, 201, "renew")
+		r := f.Call("POST", "/v1/consents/"+consentID+"/renew", keys.SandboxKey, "")
+		n := f.Expect(r, 201, "renew")
 		if n["connectionId"] != cxnID || n["renews"] != consentID {
 			t.Fatalf("renewal %v", n)
 		}
-		rec := f.back(f.sca(n["redirectUrl"].(string), "demo", "demo", "approve"))
+		rec := f.Back(f.sca(n["redirectUrl"].(string), "demo", "demo", "approve"))
 		if rec.Code != 303 || !strings.Contains(rec.Header().Get("Location"), "status=AUTHORIZED") {
 			t.Fatalf("renew callback %d %v", rec.Code, rec.Header())
 		}
-		old := f.expect(f.call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "old consent")
+		old := f.Expect(f.Call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "old consent")
 		if old["status"] != "REPLACED" || old["replacedBy"] != n["id"] {
 			t.Errorf("old consent %v", old)
 		}
-		l := f.expect(f.call("GET", "/v1/accounts?consentId="+n["id"].(string), keys.SandboxKey, ""), 200, "accounts after renewal")
+		l := f.Expect(f.Call("GET", "/v1/accounts?consentId="+n["id"].(string), keys.SandboxKey, ""), 200, "accounts after renewal")
 		got := map[string]bool{}
 		for _, d := range l["data"].([]any) {
 			got[d.(map[string]any)["id"].(string)] = true
@@ -220,7 +220,7 @@ func TestConsentFlow(t *testing.T) {
 				t.Errorf("account %s lost its ID on renewal: %v", id, got)
 			}
 		}
-		all := f.expect(f.call("GET", "/v1/accounts", keys.SandboxKey, ""), 200, "all accounts")
+		all := f.Expect(f.Call("GET", "/v1/accounts", keys.SandboxKey, ""), 200, "all accounts")
 		if len(all["data"].([]any)) != len(accountIDs) {
 			t.Errorf("renewal duplicated accounts: %d vs %d", len(all["data"].([]any)), len(accountIDs))
 		}
@@ -229,53 +229,53 @@ func TestConsentFlow(t *testing.T) {
 
 	t.Run("a flipped byte in the stored tokens fails closed", func(t *testing.T) {
 		ref := scope.Collection("connections").Doc(cxnID)
-		cx, _ := f.conns.Repo.Get(f.ctx, scope, cxnID)
+		cx, _ := f.Conns.Repo.Get(f.Ctx, scope, cxnID)
 		good := append([]byte(nil), cx.Tokens...)
 		bad := append([]byte(nil), good...)
 		bad[len(bad)-5] ^= 0x01
-		if _, err := ref.Update(f.ctx, []firestore.Update{{Path: "tokens", Value: bad}}); err != nil {
+		if _, err := ref.Update(f.Ctx, []firestore.Update{{Path: "tokens", Value: bad}}); err != nil {
 			t.Fatal(err)
 		}
-		_, conn, err := f.conns.Session(f.ctx, scope, cxnID, nil)
+		_, conn, err := f.Conns.Session(f.Ctx, scope, cxnID, nil)
 		if !errors.Is(err, tokenvault.ErrUnreadable) || conn != nil || !strings.Contains(err.Error(), "integrity check") {
 			t.Fatalf("tampered tokens: %v", err)
 		}
 		// Tokens moved from another record fail the same way.
-		if _, err := ref.Update(f.ctx, []firestore.Update{{Path: "tokens", Value: good}, {Path: "orgId", Value: other.ID}}); err != nil {
+		if _, err := ref.Update(f.Ctx, []firestore.Update{{Path: "tokens", Value: good}, {Path: "orgId", Value: other.ID}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := f.conns.Session(f.ctx, scope, cxnID, nil); !errors.Is(err, tokenvault.ErrUnreadable) {
+		if _, _, err := f.Conns.Session(f.Ctx, scope, cxnID, nil); !errors.Is(err, tokenvault.ErrUnreadable) {
 			t.Fatalf("tokens under another organisation's AAD: %v", err)
 		}
-		if _, err := ref.Update(f.ctx, []firestore.Update{{Path: "orgId", Value: org.ID}}); err != nil {
+		if _, err := ref.Update(f.Ctx, []firestore.Update{{Path: "orgId", Value: org.ID}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := f.conns.Session(f.ctx, scope, cxnID, nil); err != nil {
+		if _, _, err := f.Conns.Session(f.Ctx, scope, cxnID, nil); err != nil {
 			t.Fatalf("restored tokens: %v", err)
 		}
 	})
 
 	t.Run("delete revokes; account reads answer 403 CONSENT_REVOKED", func(t *testing.T) {
-		r := f.call("DELETE", "/v1/consents/"+consentID, keys.SandboxKey, "")
-		d := f.expect(r, 200, "delete")
+		r := f.Call("DELETE", "/v1/consents/"+consentID, keys.SandboxKey, "")
+		d := f.Expect(r, 200, "delete")
 		if d["status"] != "REVOKED" || d["revokedAt"] == nil {
 			t.Errorf("deleted %v", d)
 		}
 		for _, p := range []string{"/v1/accounts/" + accountIDs[0], "/v1/accounts/" + accountIDs[1] + "/balances"} {
-			if r := f.call("GET", p, keys.SandboxKey, ""); r.code != 403 || r.errCode(t) != "CONSENT_REVOKED" {
-				t.Errorf("%s after revocation: %d %s", p, r.code, r.body)
+			if r := f.Call("GET", p, keys.SandboxKey, ""); r.Code != 403 || r.ErrCode(t) != "CONSENT_REVOKED" {
+				t.Errorf("%s after revocation: %d %s", p, r.Code, r.Body)
 			}
 		}
-		cx, _ := f.conns.Repo.Get(f.ctx, scope, cxnID)
+		cx, _ := f.Conns.Repo.Get(f.Ctx, scope, cxnID)
 		if len(cx.Tokens) != 0 || cx.Status != connections.StatusRevoked {
 			t.Errorf("connection after revocation: %s, %d token bytes", cx.Status, len(cx.Tokens))
 		}
-		if _, _, err := f.conns.Session(f.ctx, scope, cxnID, nil); bank.KindOf(err) != bank.ConsentRevoked {
+		if _, _, err := f.Conns.Session(f.Ctx, scope, cxnID, nil); bank.KindOf(err) != bank.ConsentRevoked {
 			t.Errorf("session after revocation: %v", err)
 		}
-		f.expect(f.call("DELETE", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "delete again")
-		if r := f.call("POST", "/v1/consents/"+consentID+"/renew", keys.SandboxKey, ""); r.code != 409 {
-			t.Errorf("renew revoked: %d", r.code)
+		f.Expect(f.Call("DELETE", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "delete again")
+		if r := f.Call("POST", "/v1/consents/"+consentID+"/renew", keys.SandboxKey, ""); r.Code != 409 {
+			t.Errorf("renew revoked: %d", r.Code)
 		}
 	})
 
@@ -306,7 +306,7 @@ func TestConsentFlow(t *testing.T) {
 
 func TestConsentValidationAndIdempotency(t *testing.T) {
 	f := setup(t)
-	org, keys := f.org()
+	org, keys := f.Org()
 	ro := f.repoKey(org.ID, "read_only")
 	for name, tc := range map[string]struct {
 		key, body string
@@ -326,23 +326,23 @@ func TestConsentValidationAndIdempotency(t *testing.T) {
 			if tc.body == "" {
 				method, path = "GET", "/v1/consents?status=NOPE"
 			}
-			r := f.call(method, path, tc.key, tc.body)
-			if r.code != tc.code || r.errCode(t) != tc.errCode {
-				t.Errorf("%d %s", r.code, r.body)
+			r := f.Call(method, path, tc.key, tc.body)
+			if r.Code != tc.code || r.ErrCode(t) != tc.errCode {
+				t.Errorf("%d %s", r.Code, r.Body)
 			}
 		})
 	}
 	// Sandbox keys may call back to localhost on any port.
-	f.expect(f.call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"http://127.0.0.1:4567/cb"}`), 201, "localhost callback")
+	f.Expect(f.Call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"http://127.0.0.1:4567/cb"}`), 201, "localhost callback")
 
 	body := `{"bankId":"sandbox-si","callbackUrl":"https://app.example.com/cb"}`
-	first := f.expect(f.call("POST", "/v1/consents", keys.SandboxKey, body, "Idempotency-Key", "k-1"), 201, "first")
-	again := f.call("POST", "/v1/consents", keys.SandboxKey, body, "Idempotency-Key", "k-1")
-	if f.expect(again, 201, "again")["id"] != first["id"] || again.header.Get("Idempotent-Replayed") != "true" {
-		t.Errorf("replay: %s", again.body)
+	first := f.Expect(f.Call("POST", "/v1/consents", keys.SandboxKey, body, "Idempotency-Key", "k-1"), 201, "first")
+	again := f.Call("POST", "/v1/consents", keys.SandboxKey, body, "Idempotency-Key", "k-1")
+	if f.Expect(again, 201, "again")["id"] != first["id"] || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Errorf("replay: %s", again.Body)
 	}
-	if r := f.call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-bg","callbackUrl":"https://app.example.com/cb"}`, "Idempotency-Key", "k-1"); r.code != 422 || r.errCode(t) != "IDEMPOTENCY_KEY_REUSED" {
-		t.Errorf("reuse: %d %s", r.code, r.body)
+	if r := f.Call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-bg","callbackUrl":"https://app.example.com/cb"}`, "Idempotency-Key", "k-1"); r.Code != 422 || r.ErrCode(t) != "IDEMPOTENCY_KEY_REUSED" {
+		t.Errorf("reuse: %d %s", r.Code, r.Body)
 	}
 	// Concurrent duplicates create one consent.
 	var wg sync.WaitGroup
@@ -351,11 +351,11 @@ func TestConsentValidationAndIdempotency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := f.call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-ro","callbackUrl":"https://app.example.com/cb"}`, "Idempotency-Key", "k-concurrent")
-			if r.code == 201 {
-				ids <- r.json(t)["id"].(string)
+			r := f.Call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-ro","callbackUrl":"https://app.example.com/cb"}`, "Idempotency-Key", "k-concurrent")
+			if r.Code == 201 {
+				ids <- r.JSON(t)["id"].(string)
 			} else {
-				t.Errorf("concurrent duplicate: %d %s", r.code, r.body)
+				t.Errorf("concurrent duplicate: %d %s", r.Code, r.Body)
 			}
 		}()
 	}
@@ -365,7 +365,7 @@ func TestConsentValidationAndIdempotency(t *testing.T) {
 	for id := range ids {
 		seen[id] = true
 	}
-	l := f.expect(f.call("GET", "/v1/consents?bankId=sandbox-ro", keys.SandboxKey, ""), 200, "list")
+	l := f.Expect(f.Call("GET", "/v1/consents?bankId=sandbox-ro", keys.SandboxKey, ""), 200, "list")
 	if len(seen) != 1 || len(l["data"].([]any)) != 1 {
 		t.Errorf("concurrent duplicates made %d consents (%d ids)", len(l["data"].([]any)), len(seen))
 	}
@@ -373,64 +373,64 @@ func TestConsentValidationAndIdempotency(t *testing.T) {
 
 func TestDenialAndExpiry(t *testing.T) {
 	f := setup(t)
-	org, keys := f.org()
-	scope := store.For(f.fs, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID})
+	org, keys := f.Org()
+	scope := store.For(f.FS, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID})
 
 	// Denied at the bank: REJECTED, redirected with the error.
-	c := f.expect(f.call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"https://app.example.com/cb"}`), 201, "create")
-	rec := f.back(f.sca(c["redirectUrl"].(string), "deny", "deny", "approve"))
+	c := f.Expect(f.Call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"https://app.example.com/cb"}`), 201, "create")
+	rec := f.Back(f.sca(c["redirectUrl"].(string), "deny", "deny", "approve"))
 	to, _ := url.Parse(rec.Header().Get("Location"))
 	if rec.Code != 303 || to.Query().Get("status") != "REJECTED" || to.Query().Get("error") != "access_denied" {
 		t.Fatalf("denial: %d %s", rec.Code, to)
 	}
 
 	// Never authorised: FAILED once the window closes.
-	pending := f.expect(f.call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"https://app.example.com/cb"}`), 201, "create")
+	pending := f.Expect(f.Call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"https://app.example.com/cb"}`), 201, "create")
 	// Authorised, then expired.
 	consentID, q := f.connect(keys.SandboxKey, "sandbox-me", "demo")
 	if q.Get("status") != "AUTHORIZED" {
 		t.Fatalf("connect: %v", q)
 	}
-	got := f.expect(f.call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "get")
+	got := f.Expect(f.Call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "get")
 	cxnID := got["connectionId"].(string)
-	l := f.expect(f.call("GET", "/v1/accounts?consentId="+consentID, keys.SandboxKey, ""), 200, "accounts")
+	l := f.Expect(f.Call("GET", "/v1/accounts?consentId="+consentID, keys.SandboxKey, ""), 200, "accounts")
 	accountID := l["data"].([]any)[0].(map[string]any)["id"].(string)
 
-	job := &consentexpiry.Job{Conns: f.conns, States: authstate.Store{Client: f.fs}, Now: func() time.Time { return time.Now().Add(16 * time.Minute) }}
-	res, err := job.Run(f.ctx)
+	job := &consentexpiry.Job{Conns: f.Conns, States: authstate.Store{Client: f.FS}, Now: func() time.Time { return time.Now().Add(16 * time.Minute) }}
+	res, err := job.Run(f.Ctx)
 	if err != nil || res.Failed != 1 || res.Expired != 0 || res.Expiring != 0 {
 		t.Fatalf("first tick: %+v %v", res, err)
 	}
-	if p := f.expect(f.call("GET", "/v1/consents/"+pending["id"].(string), keys.SandboxKey, ""), 200, "pending"); p["status"] != "FAILED" || p["error"] != "authorization_timeout" {
+	if p := f.Expect(f.Call("GET", "/v1/consents/"+pending["id"].(string), keys.SandboxKey, ""), 200, "pending"); p["status"] != "FAILED" || p["error"] != "authorization_timeout" {
 		t.Errorf("unauthorised consent %v", p)
 	}
-	cx, _ := f.conns.Repo.Get(f.ctx, scope, cxnID)
+	cx, _ := f.Conns.Repo.Get(f.Ctx, scope, cxnID)
 	job.Now = func() time.Time { return cx.ValidUntil.Add(-3 * 24 * time.Hour) }
-	if res, err = job.Run(f.ctx); err != nil || res.Expiring != 1 {
+	if res, err = job.Run(f.Ctx); err != nil || res.Expiring != 1 {
 		t.Fatalf("expiring tick: %+v %v", res, err)
 	}
-	if res, _ = job.Run(f.ctx); res.Expiring != 0 {
+	if res, _ = job.Run(f.Ctx); res.Expiring != 0 {
 		t.Errorf("consent.expiring published twice")
 	}
 	job.Now = func() time.Time { return cx.ValidUntil.Add(time.Minute) }
-	if res, err = job.Run(f.ctx); err != nil || res.Expired != 1 {
+	if res, err = job.Run(f.Ctx); err != nil || res.Expired != 1 {
 		t.Fatalf("expiry tick: %+v %v", res, err)
 	}
-	if r := f.call("GET", "/v1/accounts/"+accountID, keys.SandboxKey, ""); r.code != 403 || r.errCode(t) != "CONSENT_EXPIRED" {
-		t.Errorf("expired account read: %d %s", r.code, r.body)
+	if r := f.Call("GET", "/v1/accounts/"+accountID, keys.SandboxKey, ""); r.Code != 403 || r.ErrCode(t) != "CONSENT_EXPIRED" {
+		t.Errorf("expired account read: %d %s", r.Code, r.Body)
 	}
-	if k := f.expect(f.call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "expired"); k["status"] != "EXPIRED" {
+	if k := f.Expect(f.Call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "expired"); k["status"] != "EXPIRED" {
 		t.Errorf("expired consent %v", k)
 	}
 	// An expired consent can be renewed onto the same connection.
-	f.expect(f.call("POST", "/v1/consents/"+consentID+"/renew", keys.SandboxKey, `{"callbackUrl":"https://app.example.com/again"}`), 201, "renew expired")
+	f.Expect(f.Call("POST", "/v1/consents/"+consentID+"/renew", keys.SandboxKey, `{"callbackUrl":"https://app.example.com/again"}`), 201, "renew expired")
 }
 
 // TestBankFailureIsConsentFailed: an authorisation the bank fails (not the PSU's refusal)
 // leaves the consent FAILED and publishes consent.failed, not consent.rejected.
 func TestBankFailureIsConsentFailed(t *testing.T) {
 	f := setup(t)
-	_, keys := f.org()
+	_, keys := f.Org()
 	_, q := f.connect(keys.SandboxKey, "sandbox-rs", "down")
 	if q.Get("status") != "FAILED" {
 		t.Fatalf("down persona: %v", q)
@@ -445,43 +445,43 @@ func TestBankFailureIsConsentFailed(t *testing.T) {
 // and handled as a deletion: connection and consent REVOKED, tokens gone, reads 403.
 func TestRevokedAtBank(t *testing.T) {
 	f := setup(t)
-	org, keys := f.org()
-	scope := store.For(f.fs, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID})
+	org, keys := f.Org()
+	scope := store.For(f.FS, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID})
 	consentID, q := f.connect(keys.SandboxKey, "sandbox-si", "revoke")
 	if q.Get("status") != "AUTHORIZED" {
 		t.Fatalf("connect: %v", q)
 	}
-	c := f.expect(f.call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "consent")
+	c := f.Expect(f.Call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "consent")
 	cxnID := c["connectionId"].(string)
-	l := f.expect(f.call("GET", "/v1/accounts", keys.SandboxKey, ""), 200, "accounts")
+	l := f.Expect(f.Call("GET", "/v1/accounts", keys.SandboxKey, ""), 200, "accounts")
 	accountID := l["data"].([]any)[0].(map[string]any)["id"].(string)
 	var bankErr error
 	for range 5 {
-		s, conn, err := f.conns.Session(f.ctx, scope, cxnID, &connections.PSU{IPAddress: "203.0.113.5"})
+		s, conn, err := f.Conns.Session(f.Ctx, scope, cxnID, &connections.PSU{IPAddress: "203.0.113.5"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, bankErr = conn.Accounts(f.ctx, s); bankErr != nil {
+		if _, bankErr = conn.Accounts(f.Ctx, s); bankErr != nil {
 			break
 		}
 	}
 	if bank.KindOf(bankErr) != bank.ConsentRevoked {
 		t.Fatalf("the bank never reported the revocation: %v", bankErr)
 	}
-	if ended, err := f.conns.EndAtBank(f.ctx, scope, cxnID, bankErr); err != nil || !ended {
+	if ended, err := f.Conns.EndAtBank(f.Ctx, scope, cxnID, bankErr); err != nil || !ended {
 		t.Fatalf("EndAtBank: %v, %v", ended, err)
 	}
-	if k := f.expect(f.call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "consent"); k["revokedBy"] != "bank" {
+	if k := f.Expect(f.Call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "consent"); k["revokedBy"] != "bank" {
 		t.Errorf("consent revokedBy %v, want bank", k["revokedBy"])
 	}
 	apiErr := connectors.APIError(bankErr)
 	if !strings.Contains(apiErr.Error(), "CONSENT_REVOKED") {
 		t.Errorf("mapped to %v", apiErr)
 	}
-	if r := f.call("GET", "/v1/accounts/"+accountID, keys.SandboxKey, ""); r.code != 403 || r.errCode(t) != "CONSENT_REVOKED" {
-		t.Errorf("account read: %d %s", r.code, r.body)
+	if r := f.Call("GET", "/v1/accounts/"+accountID, keys.SandboxKey, ""); r.Code != 403 || r.ErrCode(t) != "CONSENT_REVOKED" {
+		t.Errorf("account read: %d %s", r.Code, r.Body)
 	}
-	if k := f.expect(f.call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "consent"); k["status"] != "REVOKED" {
+	if k := f.Expect(f.Call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "consent"); k["status"] != "REVOKED" {
 		t.Errorf("consent %v", k)
 	}
 	evs := received(t, f.eventSub, 2, 10*time.Second)

@@ -16,6 +16,7 @@ import (
 	pay "tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testing/apitest"
+	"tokapi.io/tok/shared/testing/flowtest"
 	"tokapi.io/tok/shared/testing/sandboxtest"
 )
 
@@ -29,11 +30,11 @@ func seed(extra string) string {
 // poller to COMPLETED; events once each; reads, filters, tenancy and cancellation rules.
 func TestPaymentFlow(t *testing.T) {
 	f := setup(t)
-	org, keys := f.org()
-	other, otherKeys := f.org()
+	org, keys := f.Org()
+	other, otherKeys := f.Org()
 	_ = other
 
-	created := f.expect(f.call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create")
+	created := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create")
 	id := created["id"].(string)
 	if created["status"] != pay.StatusAwaiting || created["paymentProduct"] != "domestic-credit-transfers" || created["amount"] != "1500.0000" ||
 		created["endToEndId"] != id || !strings.Contains(created["redirectUrl"].(string), "/oauth2/authorize?") {
@@ -44,18 +45,18 @@ func TestPaymentFlow(t *testing.T) {
 	if to.Host != "app.example.com" || to.Query().Get("paymentId") != id || to.Query().Get("status") != pay.StatusPending || to.Query().Get("order") != "42" {
 		t.Fatalf("back at the app with %s", to)
 	}
-	if reqs := drain(t, f.polls, 1, 5*time.Second); len(reqs) != 1 || !strings.Contains(string(reqs[0].Data), id) {
+	if reqs := flowtest.Received(t, f.polls, 1, 5*time.Second); len(reqs) != 1 || !strings.Contains(string(reqs[0].Data), id) {
 		t.Fatalf("the callback requested %d polls", len(reqs))
 	}
-	got := f.expect(f.call("GET", "/v1/payments/"+id, keys.SandboxKey, ""), 200, "get pending")
+	got := f.Expect(f.Call("GET", "/v1/payments/"+id, keys.SandboxKey, ""), 200, "get pending")
 	if got["status"] != pay.StatusPending || got["bankStatus"] != "ACSP" || got["redirectUrl"] != nil {
 		t.Fatalf("after SCA %v", got)
 	}
 	f.clock.Add(3 * time.Second) // the sandbox bank settles 2 s after SCA
-	if err := f.svc.Poll(f.ctx, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}, id); err != nil {
+	if err := f.svc.Poll(f.Ctx, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}, id); err != nil {
 		t.Fatal(err)
 	}
-	done := f.expect(f.call("GET", "/v1/payments/"+id, keys.SandboxKey, ""), 200, "get completed")
+	done := f.Expect(f.Call("GET", "/v1/payments/"+id, keys.SandboxKey, ""), 200, "get completed")
 	hist := done["statusHistory"].([]any)
 	var seq []string
 	for _, h := range hist {
@@ -65,7 +66,7 @@ func TestPaymentFlow(t *testing.T) {
 		t.Fatalf("completed %v (history %v)", done, seq)
 	}
 	// Polling a completed payment again changes nothing.
-	if err := f.svc.Poll(f.ctx, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}, id); err != nil {
+	if err := f.svc.Poll(f.Ctx, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}, id); err != nil {
 		t.Fatal(err)
 	}
 	evs := paymentEvents(t, f.events, 3)
@@ -84,12 +85,12 @@ func TestPaymentFlow(t *testing.T) {
 	t.Run("tenancy", func(t *testing.T) {
 		for _, k := range []string{otherKeys.SandboxKey, keys.LiveKey} {
 			for _, m := range []string{"GET", "DELETE"} {
-				r := f.call(m, "/v1/payments/"+id, k, "")
-				if r.code != 404 || !strings.Contains(string(r.body), `"NOT_FOUND"`) {
-					t.Errorf("%s with another tenant's key: %d %s", m, r.code, r.body)
+				r := f.Call(m, "/v1/payments/"+id, k, "")
+				if r.Code != 404 || !strings.Contains(string(r.Body), `"NOT_FOUND"`) {
+					t.Errorf("%s with another tenant's key: %d %s", m, r.Code, r.Body)
 				}
 			}
-			l := f.expect(f.call("GET", "/v1/payments", k, ""), 200, "other list")
+			l := f.Expect(f.Call("GET", "/v1/payments", k, ""), 200, "other list")
 			if len(l["data"].([]any)) != 0 {
 				t.Errorf("another tenant lists %v", l["data"])
 			}
@@ -97,16 +98,16 @@ func TestPaymentFlow(t *testing.T) {
 	})
 
 	t.Run("cancel rules", func(t *testing.T) {
-		if r := f.call("DELETE", "/v1/payments/"+id, keys.SandboxKey, ""); r.code != 409 {
-			t.Errorf("cancel completed: %d %s", r.code, r.body)
+		if r := f.Call("DELETE", "/v1/payments/"+id, keys.SandboxKey, ""); r.Code != 409 {
+			t.Errorf("cancel completed: %d %s", r.Code, r.Body)
 		}
-		a := f.expect(f.call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create to cancel")
-		c := f.expect(f.call("DELETE", "/v1/payments/"+a["id"].(string), keys.SandboxKey, ""), 200, "cancel awaiting")
+		a := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create to cancel")
+		c := f.Expect(f.Call("DELETE", "/v1/payments/"+a["id"].(string), keys.SandboxKey, ""), 200, "cancel awaiting")
 		if c["status"] != pay.StatusCancelled || c["statusReason"] != pay.ReasonCancelledByRequest {
 			t.Fatalf("cancelled %v", c)
 		}
 		// The bank's page no longer takes the cancelled payment, and Tok's state is gone.
-		resp, err := f.browser.Get(a["redirectUrl"].(string))
+		resp, err := f.Browser.Get(a["redirectUrl"].(string))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +118,7 @@ func TestPaymentFlow(t *testing.T) {
 	})
 
 	t.Run("list", func(t *testing.T) {
-		all := f.expect(f.call("GET", "/v1/payments", keys.SandboxKey, ""), 200, "list")
+		all := f.Expect(f.Call("GET", "/v1/payments", keys.SandboxKey, ""), 200, "list")
 		data := all["data"].([]any)
 		if len(data) != 2 {
 			t.Fatalf("list %d", len(data))
@@ -125,22 +126,22 @@ func TestPaymentFlow(t *testing.T) {
 		if a, b := data[0].(map[string]any)["createdAt"].(string), data[1].(map[string]any)["createdAt"].(string); a < b {
 			t.Errorf("not newest first: %s before %s", a, b)
 		}
-		st := f.expect(f.call("GET", "/v1/payments?status=COMPLETED", keys.SandboxKey, ""), 200, "by status")
+		st := f.Expect(f.Call("GET", "/v1/payments?status=COMPLETED", keys.SandboxKey, ""), 200, "by status")
 		if d := st["data"].([]any); len(d) != 1 || d[0].(map[string]any)["id"] != id {
 			t.Errorf("status=COMPLETED %v", d)
 		}
-		page := f.expect(f.call("GET", "/v1/payments?limit=1", keys.SandboxKey, ""), 200, "page 1")
-		next := f.expect(f.call("GET", "/v1/payments?limit=1&cursor="+page["nextCursor"].(string), keys.SandboxKey, ""), 200, "page 2")
+		page := f.Expect(f.Call("GET", "/v1/payments?limit=1", keys.SandboxKey, ""), 200, "page 1")
+		next := f.Expect(f.Call("GET", "/v1/payments?limit=1&cursor="+page["nextCursor"].(string), keys.SandboxKey, ""), 200, "page 2")
 		if page["hasMore"] != true || next["hasMore"] != false || next["data"].([]any)[0].(map[string]any)["id"] == page["data"].([]any)[0].(map[string]any)["id"] {
 			t.Errorf("pages %v / %v", page, next)
 		}
 		tomorrow := f.clock.Now().AddDate(0, 0, 1).Format(time.DateOnly)
-		if d := f.expect(f.call("GET", "/v1/payments?createdFrom="+tomorrow, keys.SandboxKey, ""), 200, "from tomorrow")["data"].([]any); len(d) != 0 {
+		if d := f.Expect(f.Call("GET", "/v1/payments?createdFrom="+tomorrow, keys.SandboxKey, ""), 200, "from tomorrow")["data"].([]any); len(d) != 0 {
 			t.Errorf("createdFrom tomorrow: %d", len(d))
 		}
 		for _, q := range []string{"status=DONE", "createdFrom=yesterday", "cursor=bm9wZQ", "accountId=txn_1", "limit=0"} {
-			if r := f.call("GET", "/v1/payments?"+q, keys.SandboxKey, ""); r.code != 400 {
-				t.Errorf("%s: %d", q, r.code)
+			if r := f.Call("GET", "/v1/payments?"+q, keys.SandboxKey, ""); r.Code != 400 {
+				t.Errorf("%s: %d", q, r.Code)
 			}
 		}
 	})
@@ -149,19 +150,19 @@ func TestPaymentFlow(t *testing.T) {
 // TestPersonaOutcomes: broke is rejected for insufficient funds, deny at SCA, down fails.
 func TestPersonaOutcomes(t *testing.T) {
 	f := setup(t)
-	_, keys := f.org()
+	_, keys := f.Org()
 	for _, c := range []struct{ persona, decision, status, reason string }{
 		{"broke", "approve", pay.StatusRejected, pay.ReasonInsufficientFunds},
 		{"deny", "approve", pay.StatusRejected, pay.ReasonDeniedByUser},
 		{"demo", "deny", pay.StatusRejected, pay.ReasonDeniedByUser},
 		{"down", "approve", pay.StatusFailed, pay.ReasonBankUnavailable},
 	} {
-		p := f.expect(f.call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create")
+		p := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create")
 		to := f.authorise(p["redirectUrl"].(string), c.persona, c.decision)
 		if to.Query().Get("status") != c.status || to.Query().Get("statusReason") != c.reason {
 			t.Errorf("%s/%s: back at the app with %s", c.persona, c.decision, to.RawQuery)
 		}
-		got := f.expect(f.call("GET", "/v1/payments/"+p["id"].(string), keys.SandboxKey, ""), 200, "get")
+		got := f.Expect(f.Call("GET", "/v1/payments/"+p["id"].(string), keys.SandboxKey, ""), 200, "get")
 		if got["status"] != c.status || got["statusReason"] != c.reason {
 			t.Errorf("%s/%s: %v %v", c.persona, c.decision, got["status"], got["statusReason"])
 		}
@@ -172,12 +173,12 @@ func TestPersonaOutcomes(t *testing.T) {
 // date (the bank's clock); another is cancelled while scheduled.
 func TestScheduledPayment(t *testing.T) {
 	f := setup(t)
-	org, keys := f.org()
+	org, keys := f.Org()
 	tn := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
 	date := f.clock.Now().AddDate(0, 0, 3).Format(time.DateOnly)
 	ids := []string{}
 	for range 2 {
-		p := f.expect(f.call("POST", "/v1/payments", keys.SandboxKey, seed(`,"executionDate":"`+date+`"`)), 201, "create")
+		p := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed(`,"executionDate":"`+date+`"`)), 201, "create")
 		if p["executionDate"] != date {
 			t.Fatalf("created %v", p)
 		}
@@ -186,25 +187,25 @@ func TestScheduledPayment(t *testing.T) {
 		}
 		ids = append(ids, p["id"].(string))
 	}
-	c := f.expect(f.call("DELETE", "/v1/payments/"+ids[1], keys.SandboxKey, ""), 200, "cancel scheduled")
+	c := f.Expect(f.Call("DELETE", "/v1/payments/"+ids[1], keys.SandboxKey, ""), 200, "cancel scheduled")
 	if c["status"] != pay.StatusCancelled {
 		t.Fatalf("cancel scheduled: %v", c)
 	}
-	if err := f.svc.Poll(f.ctx, tn, ids[0]); err != nil {
+	if err := f.svc.Poll(f.Ctx, tn, ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	if g := f.expect(f.call("GET", "/v1/payments/"+ids[0], keys.SandboxKey, ""), 200, "before the date"); g["status"] != pay.StatusScheduled {
+	if g := f.Expect(f.Call("GET", "/v1/payments/"+ids[0], keys.SandboxKey, ""), 200, "before the date"); g["status"] != pay.StatusScheduled {
 		t.Fatalf("before the date: %v", g["status"])
 	}
 	f.clock.Add(3 * 24 * time.Hour)
-	if err := f.svc.Poll(f.ctx, tn, ids[0]); err != nil {
+	if err := f.svc.Poll(f.Ctx, tn, ids[0]); err != nil {
 		t.Fatal(err)
 	}
-	if g := f.expect(f.call("GET", "/v1/payments/"+ids[0], keys.SandboxKey, ""), 200, "on the date"); g["status"] != pay.StatusCompleted {
+	if g := f.Expect(f.Call("GET", "/v1/payments/"+ids[0], keys.SandboxKey, ""), 200, "on the date"); g["status"] != pay.StatusCompleted {
 		t.Fatalf("on the date: %v", g["status"])
 	}
-	if r := f.call("DELETE", "/v1/payments/"+ids[0], keys.SandboxKey, ""); r.code != 409 {
-		t.Errorf("cancel executed: %d", r.code)
+	if r := f.Call("DELETE", "/v1/payments/"+ids[0], keys.SandboxKey, ""); r.Code != 409 {
+		t.Errorf("cancel executed: %d", r.Code)
 	}
 }
 
@@ -213,38 +214,38 @@ func TestScheduledPayment(t *testing.T) {
 // account) in the envelope and creates nothing.
 func TestIdempotencyAndValidation(t *testing.T) {
 	f := setup(t)
-	org, keys := f.org()
-	other, _ := f.org()
+	org, keys := f.Org()
+	other, _ := f.Org()
 	_ = other
 	// One request first: a key this instance has not verified yet costs the client address a
 	// token of the unauthenticated limit (burst 10), which 50 first requests would exceed.
-	f.expect(f.call("GET", "/v1/payments", keys.SandboxKey, ""), 200, "warm the key")
+	f.Expect(f.Call("GET", "/v1/payments", keys.SandboxKey, ""), 200, "warm the key")
 	var wg sync.WaitGroup
-	results := make([]response, 50)
+	results := make([]flowtest.Response, 50)
 	for i := range results {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = f.call("POST", "/v1/payments", keys.SandboxKey, seed(""), "Idempotency-Key", "order-42")
+			results[i] = f.Call("POST", "/v1/payments", keys.SandboxKey, seed(""), "Idempotency-Key", "order-42")
 		}()
 	}
 	wg.Wait()
 	seen := map[string]int{}
 	replayed := 0
 	for _, r := range results {
-		if r.code != 201 {
-			t.Fatalf("concurrent POST: %d %s", r.code, r.body)
+		if r.Code != 201 {
+			t.Fatalf("concurrent POST: %d %s", r.Code, r.Body)
 		}
-		seen[r.obj(t)["id"].(string)]++
-		if r.header.Get("Idempotent-Replayed") == "true" {
+		seen[r.JSON(t)["id"].(string)]++
+		if r.Header.Get("Idempotent-Replayed") == "true" {
 			replayed++
 		}
 	}
 	if len(seen) != 1 || replayed != 49 || f.count(org.ID) != 1 {
 		t.Fatalf("50 concurrent POSTs: ids %v, %d replayed, %d stored", seen, replayed, f.count(org.ID))
 	}
-	if r := f.call("POST", "/v1/payments", keys.SandboxKey, seed(`,"endToEndId":"OTHER"`), "Idempotency-Key", "order-42"); r.code != 422 || !strings.Contains(string(r.body), "IDEMPOTENCY_KEY_REUSED") {
-		t.Errorf("same key, other body: %d %s", r.code, r.body)
+	if r := f.Call("POST", "/v1/payments", keys.SandboxKey, seed(`,"endToEndId":"OTHER"`), "Idempotency-Key", "order-42"); r.Code != 422 || !strings.Contains(string(r.Body), "IDEMPOTENCY_KEY_REUSED") {
+		t.Errorf("same key, other body: %d %s", r.Code, r.Body)
 	}
 
 	otherAccount := ids.New(ids.Account)
@@ -268,16 +269,16 @@ func TestIdempotencyAndValidation(t *testing.T) {
 		"remittance too long":    {strings.Replace(seed(""), "Invoice INV-2026-042", strings.Repeat("x", 141), 1), 400},
 		"not JSON":               {`{"creditorIban":`, 400},
 	} {
-		r := f.call("POST", "/v1/payments", keys.SandboxKey, c.body)
-		if r.code != c.code {
-			t.Errorf("%s: %d %s", name, r.code, r.body)
+		r := f.Call("POST", "/v1/payments", keys.SandboxKey, c.body)
+		if r.Code != c.code {
+			t.Errorf("%s: %d %s", name, r.Code, r.Body)
 		}
 	}
 	if n := f.count(org.ID); n != 1 {
 		t.Errorf("bad requests stored payments: %d", n)
 	}
-	if r := f.call("POST", "/v1/payments", keys.SandboxKey, seed("")+" "); r.code != 201 {
-		t.Errorf("a good request after the bad ones: %d", r.code)
+	if r := f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")+" "); r.Code != 201 {
+		t.Errorf("a good request after the bad ones: %d", r.Code)
 	}
 	_ = fmt.Sprint
 }
@@ -286,11 +287,11 @@ func TestIdempotencyAndValidation(t *testing.T) {
 // made-up or missing code is a 400 that changes nothing; the real redirect then authorises.
 func TestPaymentCallbackNeedsTheBanksAnswer(t *testing.T) {
 	f := setup(t)
-	_, keys := f.org()
-	a := f.expect(f.call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create a")
-	b := f.expect(f.call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create b")
-	locA := sandboxtest.SCA(t, f.browser, a["redirectUrl"].(string), "demo", "demo", "approve")
-	locB := sandboxtest.SCA(t, f.browser, b["redirectUrl"].(string), "demo", "demo", "approve")
+	_, keys := f.Org()
+	a := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create a")
+	b := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create b")
+	locA := sandboxtest.SCA(t, f.Browser, a["redirectUrl"].(string), "demo", "demo", "approve")
+	locB := sandboxtest.SCA(t, f.Browser, b["redirectUrl"].(string), "demo", "demo", "approve")
 	s := url.QueryEscape(locA.Query().Get("state"))
 	for _, raw := range []string{
 		"state=" + s + "&code=" + url.QueryEscape(locB.Query().Get("code")),
@@ -299,12 +300,12 @@ func TestPaymentCallbackNeedsTheBanksAnswer(t *testing.T) {
 		"state=" + s + "&code=" + strings.Repeat("c", 100_000),
 		"state=" + s + "&error=nonsense",
 	} {
-		rec := apitest.Do(t, f.callback, httptest.NewRequest(http.MethodGet, "/v1/callback?"+raw, nil))
+		rec := apitest.Do(t, f.Callback, httptest.NewRequest(http.MethodGet, "/v1/callback?"+raw, nil))
 		if rec.Code != http.StatusBadRequest {
 			t.Errorf("%.80s: %d %.200s", raw, rec.Code, rec.Body)
 		}
 	}
-	if got := f.expect(f.call("GET", "/v1/payments/"+a["id"].(string), keys.SandboxKey, ""), 200, "get"); got["status"] != pay.StatusAwaiting {
+	if got := f.Expect(f.Call("GET", "/v1/payments/"+a["id"].(string), keys.SandboxKey, ""), 200, "get"); got["status"] != pay.StatusAwaiting {
 		t.Fatalf("a forged callback moved the payment to %v", got["status"])
 	}
 	for _, loc := range []*url.URL{locA, locB} {

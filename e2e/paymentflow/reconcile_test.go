@@ -17,25 +17,25 @@ import (
 // sync runs the sync worker on the connection of account acc (as the sync request after a
 // consent, or the scheduler's, would).
 func (f *fixture) sync(orgID, key, acc string) {
-	f.t.Helper()
-	a := f.expect(f.call("GET", "/v1/accounts/"+acc, key, ""), 200, "account")
-	if _, err := f.worker.Handle(f.ctx, banksync.Request{Env: tenant.Sandbox, OrgID: orgID, ConnectionID: a["connectionId"].(string), Attended: true}); err != nil {
-		f.t.Fatal(err)
+	f.T.Helper()
+	a := f.Expect(f.Call("GET", "/v1/accounts/"+acc, key, ""), 200, "account")
+	if _, err := f.worker.Handle(f.Ctx, banksync.Request{Env: tenant.Sandbox, OrgID: orgID, ConnectionID: a["connectionId"].(string), Attended: true}); err != nil {
+		f.T.Fatal(err)
 	}
 }
 
 // complete walks a created payment through the bank's SCA as demo and polls it to COMPLETED.
 func (f *fixture) complete(orgID, key string, created map[string]any) map[string]any {
-	f.t.Helper()
+	f.T.Helper()
 	id := created["id"].(string)
 	f.authorise(created["redirectUrl"].(string), "demo", "approve")
 	f.clock.Add(3 * time.Second) // the sandbox bank settles 2 s after SCA
-	if err := f.svc.Poll(f.ctx, tenant.Tenant{Env: tenant.Sandbox, OrgID: orgID}, id); err != nil {
-		f.t.Fatal(err)
+	if err := f.svc.Poll(f.Ctx, tenant.Tenant{Env: tenant.Sandbox, OrgID: orgID}, id); err != nil {
+		f.T.Fatal(err)
 	}
-	p := f.expect(f.call("GET", "/v1/payments/"+id, key, ""), 200, "get "+id)
+	p := f.Expect(f.Call("GET", "/v1/payments/"+id, key, ""), 200, "get "+id)
 	if p["status"] != pay.StatusCompleted {
-		f.t.Fatalf("payment not completed: %v", p)
+		f.T.Fatalf("payment not completed: %v", p)
 	}
 	return p
 }
@@ -47,14 +47,14 @@ func (f *fixture) complete(orgID, key string, created map[string]any) map[string
 // Without the end-to-end ID at the bank, amount, creditor IBAN and date still match.
 func TestReconciliation(t *testing.T) {
 	f := setup(t)
-	org, keys := f.org()
+	org, keys := f.Org()
 	acc := f.connect(keys.SandboxKey, `["balances","transactions"]`, "demo")
 	f.sync(org.ID, keys.SandboxKey, acc)
-	account := f.expect(f.call("GET", "/v1/accounts/"+acc, keys.SandboxKey, ""), 200, "account")
+	account := f.Expect(f.Call("GET", "/v1/accounts/"+acc, keys.SandboxKey, ""), 200, "account")
 
-	byAccount := f.complete(org.ID, keys.SandboxKey, f.expect(f.call("POST", "/v1/payments", keys.SandboxKey,
+	byAccount := f.complete(org.ID, keys.SandboxKey, f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey,
 		strings.Replace(seed(""), `"bankId":"sandbox-rs"`, `"accountId":"`+acc+`","creditorName":"Bilko d.o.o."`, 1)), 201, "by account"))
-	byBank := f.complete(org.ID, keys.SandboxKey, f.expect(f.call("POST", "/v1/payments", keys.SandboxKey,
+	byBank := f.complete(org.ID, keys.SandboxKey, f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey,
 		strings.Replace(seed(""), `"1500.00"`, `"733.10"`, 1)), 201, "by bank"))
 	// The bank told which account the customer chose, and whose it is.
 	if byBank["debtorIban"] != account["iban"] || byBank["debtorName"] != "Marko Petrović" || byAccount["debtorName"] != "Marko Petrović" {
@@ -69,12 +69,12 @@ func TestReconciliation(t *testing.T) {
 	f.sync(org.ID, keys.SandboxKey, acc) // a second sync links nothing again
 	for _, p := range []map[string]any{byAccount, byBank} {
 		id := p["id"].(string)
-		got := f.expect(f.call("GET", "/v1/payments/"+id, keys.SandboxKey, ""), 200, "reconciled "+id)
+		got := f.Expect(f.Call("GET", "/v1/payments/"+id, keys.SandboxKey, ""), 200, "reconciled "+id)
 		txnID, _ := got["transactionId"].(string)
 		if txnID == "" || got["reconciledAt"] == nil {
 			t.Fatalf("payment %s not reconciled: %v", id, got)
 		}
-		txn := f.expect(f.call("GET", "/v1/accounts/"+acc+"/transactions/"+txnID, keys.SandboxKey, ""), 200, "transaction")
+		txn := f.Expect(f.Call("GET", "/v1/accounts/"+acc+"/transactions/"+txnID, keys.SandboxKey, ""), 200, "transaction")
 		if txn["paymentId"] != id || txn["status"] != "booked" || txn["direction"] != "outbound" || txn["amount"] != p["amount"] ||
 			txn["endToEndId"] != p["endToEndId"] || txn["creditorIban"] != p["creditorIban"] {
 			t.Errorf("transaction of %s: %v", id, txn)
@@ -92,22 +92,22 @@ func TestReconciliation(t *testing.T) {
 
 	// A bank that drops the end-to-end ID: unlink the bankId payment, blank the reference
 	// on its transaction, and reconcile again.
-	scope := store.For(f.fs, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID})
+	scope := store.For(f.FS, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID})
 	id, txnID := byBank["id"].(string), ""
-	if _, _, err := f.svc.Store.Update(f.ctx, scope, id, func(p *pay.Payment, _ time.Time) (bool, error) {
+	if _, _, err := f.svc.Store.Update(f.Ctx, scope, id, func(p *pay.Payment, _ time.Time) (bool, error) {
 		txnID, p.TransactionID, p.ReconciledAt = p.TransactionID, "", nil
 		return true, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	txnRef := scope.Collection(transactions.AccountsCollection).Doc(acc).Collection(transactions.TransactionsCollection).Doc(txnID)
-	if _, err := txnRef.Update(f.ctx, []firestore.Update{{Path: "paymentId", Value: ""}, {Path: "endToEndId", Value: "BANK-OWN-REF"}}); err != nil {
+	if _, err := txnRef.Update(f.Ctx, []firestore.Update{{Path: "paymentId", Value: ""}, {Path: "endToEndId", Value: "BANK-OWN-REF"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.worker.Reconciler.Reconcile(f.ctx, scope, acc, account["iban"].(string)); err != nil {
+	if err := f.worker.Reconciler.Reconcile(f.Ctx, scope, acc, account["iban"].(string)); err != nil {
 		t.Fatal(err)
 	}
-	if got := f.expect(f.call("GET", "/v1/payments/"+id, keys.SandboxKey, ""), 200, "relinked"); got["transactionId"] != txnID {
+	if got := f.Expect(f.Call("GET", "/v1/payments/"+id, keys.SandboxKey, ""), 200, "relinked"); got["transactionId"] != txnID {
 		t.Errorf("matched by amount, creditor and date: %v, want %s", got["transactionId"], txnID)
 	}
 }

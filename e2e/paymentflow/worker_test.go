@@ -65,10 +65,10 @@ func (p *flakyPublisher) Publish(ctx context.Context, t tenant.Tenant, e events.
 // publishing but before recording it).
 func TestWorkerKilledAndRedelivered(t *testing.T) {
 	f := setup(t)
-	org, keys := f.org()
+	org, keys := f.Org()
 	tn := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
 	authorised := func() string {
-		p := f.expect(f.call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create")
+		p := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create")
 		f.authorise(p["redirectUrl"].(string), "demo", "approve")
 		return p["id"].(string)
 	}
@@ -95,7 +95,7 @@ func TestWorkerKilledAndRedelivered(t *testing.T) {
 	}
 	checkForwards := func(id string) {
 		t.Helper()
-		p, err := f.svc.Store.Get(f.ctx, f.svc.Store.Scope(tn), id)
+		p, err := f.svc.Store.Get(f.Ctx, f.svc.Store.Scope(tn), id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,22 +114,22 @@ func TestWorkerKilledAndRedelivered(t *testing.T) {
 		id := authorised()
 		paymentEvents(t, f.events, 2) // created, authorized
 		f.clock.Add(3 * time.Second)
-		ctx, kill := context.WithCancel(f.ctx)
+		ctx, kill := context.WithCancel(f.Ctx)
 		if err := with(killAfterStatus{f.svc.Connectors, kill}, nil).Poll(ctx, tn, id); err == nil {
 			t.Fatal("the killed worker reported success")
 		}
-		if g := f.expect(f.call("GET", "/v1/payments/"+id, keys.SandboxKey, ""), 200, "after the kill"); g["status"] != pay.StatusPending {
+		if g := f.Expect(f.Call("GET", "/v1/payments/"+id, keys.SandboxKey, ""), 200, "after the kill"); g["status"] != pay.StatusPending {
 			t.Fatalf("after the kill: %v", g["status"])
 		}
 		// Redelivered while the dead worker's lease holds: nothing happens.
-		if err := f.svc.Poll(f.ctx, tn, id); err != nil {
+		if err := f.svc.Poll(f.Ctx, tn, id); err != nil {
 			t.Fatal(err)
 		}
-		if g := f.expect(f.call("GET", "/v1/payments/"+id, keys.SandboxKey, ""), 200, "within the lease"); g["status"] != pay.StatusPending {
+		if g := f.Expect(f.Call("GET", "/v1/payments/"+id, keys.SandboxKey, ""), 200, "within the lease"); g["status"] != pay.StatusPending {
 			t.Fatalf("a second poller ran within the lease: %v", g["status"])
 		}
 		f.clock.Add(2 * time.Minute) // the lease expires
-		if err := f.svc.Poll(f.ctx, tn, id); err != nil {
+		if err := f.svc.Poll(f.Ctx, tn, id); err != nil {
 			t.Fatal(err)
 		}
 		checkForwards(id)
@@ -144,21 +144,21 @@ func TestWorkerKilledAndRedelivered(t *testing.T) {
 		f.clock.Add(3 * time.Second)
 		pub := &flakyPublisher{inner: f.svc.Store.Events}
 		pub.failures.Store(1)
-		if err := with(nil, pub).Poll(f.ctx, tn, id); err != nil {
+		if err := with(nil, pub).Poll(f.Ctx, tn, id); err != nil {
 			t.Fatal(err)
 		}
 		if evs := completedEvents(id); len(evs) != 0 {
 			t.Fatalf("published although publishing failed: %d", len(evs))
 		}
-		p, _ := f.svc.Store.Get(f.ctx, f.svc.Store.Scope(tn), id)
+		p, _ := f.svc.Store.Get(f.Ctx, f.svc.Store.Scope(tn), id)
 		if p.Status != pay.StatusCompleted || !p.OutboxPending {
 			t.Fatalf("after the failed publish: %s, outbox pending %v", p.Status, p.OutboxPending)
 		}
 		// The redelivered request (or the sweep) publishes what the outbox holds, once.
-		if err := f.svc.Poll(f.ctx, tn, id); err != nil {
+		if err := f.svc.Poll(f.Ctx, tn, id); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.svc.Poll(f.ctx, tn, id); err != nil {
+		if err := f.svc.Poll(f.Ctx, tn, id); err != nil {
 			t.Fatal(err)
 		}
 		checkForwards(id)
@@ -171,10 +171,10 @@ func TestWorkerKilledAndRedelivered(t *testing.T) {
 		id := authorised()
 		paymentEvents(t, f.events, 2)
 		f.clock.Add(3 * time.Second)
-		ctx, kill := context.WithCancel(f.ctx)
+		ctx, kill := context.WithCancel(f.Ctx)
 		pub := &flakyPublisher{inner: f.svc.Store.Events, killAfter: kill}
 		_ = with(nil, pub).Poll(ctx, tn, id)
-		if res, err := f.svc.Sweep(f.ctx); err != nil || res.Flushed != 1 {
+		if res, err := f.svc.Sweep(f.Ctx); err != nil || res.Flushed != 1 {
 			t.Fatalf("sweep: %+v %v", res, err)
 		}
 		checkForwards(id)
@@ -192,26 +192,26 @@ func TestWorkerKilledAndRedelivered(t *testing.T) {
 // never came back is followed from the bank's status instead.
 func TestAbandonedAuthorisation(t *testing.T) {
 	f := setup(t)
-	_, keys := f.org()
-	abandoned := f.expect(f.call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create")
-	lost := f.expect(f.call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create")
+	_, keys := f.Org()
+	abandoned := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create")
+	lost := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create")
 	f.authoriseAtBankOnly(lost["redirectUrl"].(string), "demo")
 	paymentEvents(t, f.events, 2)
-	if res, err := f.svc.Sweep(f.ctx); err != nil || res.Expired != 0 {
+	if res, err := f.svc.Sweep(f.Ctx); err != nil || res.Expired != 0 {
 		t.Fatalf("sweep within the window: %+v %v", res, err)
 	}
 	f.clock.Add(16 * time.Minute)
-	if g := f.expect(f.call("GET", "/v1/payments/"+abandoned["id"].(string), keys.SandboxKey, ""), 200, "get"); g["status"] != pay.StatusFailed || g["statusReason"] != pay.ReasonAuthorizationExpired {
+	if g := f.Expect(f.Call("GET", "/v1/payments/"+abandoned["id"].(string), keys.SandboxKey, ""), 200, "get"); g["status"] != pay.StatusFailed || g["statusReason"] != pay.ReasonAuthorizationExpired {
 		t.Fatalf("past the window before the sweep: %v %v", g["status"], g["statusReason"])
 	}
-	res, err := f.svc.Sweep(f.ctx)
+	res, err := f.svc.Sweep(f.Ctx)
 	if err != nil || res.Expired != 2 {
 		t.Fatalf("sweep: %+v %v", res, err)
 	}
-	if g := f.expect(f.call("GET", "/v1/payments/"+abandoned["id"].(string), keys.SandboxKey, ""), 200, "get"); g["status"] != pay.StatusFailed {
+	if g := f.Expect(f.Call("GET", "/v1/payments/"+abandoned["id"].(string), keys.SandboxKey, ""), 200, "get"); g["status"] != pay.StatusFailed {
 		t.Fatalf("abandoned: %v", g["status"])
 	}
-	if g := f.expect(f.call("GET", "/v1/payments/"+lost["id"].(string), keys.SandboxKey, ""), 200, "get"); g["status"] != pay.StatusCompleted && g["status"] != pay.StatusPending {
+	if g := f.Expect(f.Call("GET", "/v1/payments/"+lost["id"].(string), keys.SandboxKey, ""), 200, "get"); g["status"] != pay.StatusCompleted && g["status"] != pay.StatusPending {
 		t.Fatalf("authorised at the bank only: %v", g["status"])
 	}
 	var types []string
@@ -222,7 +222,7 @@ func TestAbandonedAuthorisation(t *testing.T) {
 		t.Fatalf("events after the sweep: %v", types)
 	}
 	// A second sweep changes nothing.
-	if res, err := f.svc.Sweep(f.ctx); err != nil || res.Expired != 0 {
+	if res, err := f.svc.Sweep(f.Ctx); err != nil || res.Expired != 0 {
 		t.Fatalf("second sweep: %+v %v", res, err)
 	}
 }
