@@ -29,8 +29,8 @@ func Org(ctx context.Context, t testing.TB, st *localstack.Stack, name, tier str
 // host of its key's environment, each response checked against the spec (apitest.Transport),
 // redirects answered rather than followed.
 type Client struct {
-	t    testing.TB
-	st   *localstack.Stack
+	t  testing.TB
+	st *localstack.Stack
 	// HTTP is the client underneath, for requests outside the API (the bank's pages).
 	HTTP *http.Client
 }
