@@ -22,6 +22,7 @@ import (
 
 	"cloud.google.com/go/firestore"
 
+	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
@@ -47,12 +48,7 @@ func (d *Deps) Scope(ctx context.Context) (store.Scope, error) {
 }
 
 // Clock returns the current time (UTC).
-func (d *Deps) Clock() time.Time {
-	if d.Now != nil {
-		return d.Now().UTC()
-	}
-	return time.Now().UTC()
-}
+func (d *Deps) Clock() time.Time { return clock.Now(d.Now) }
 
 func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
 	fs, err := env.Clients.Firestore(ctx)
