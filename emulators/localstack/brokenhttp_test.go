@@ -3,6 +3,7 @@ package localstack_test
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -35,6 +36,15 @@ func testBrokenHTTP(t *testing.T, st *localstack.Stack, key string) {
 		{"double slash", "GET /v1//banks HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 404, httpapi.CodeNotFound},
 		{"encoded slash", "GET /v1/banks/a%2Fb HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n", 404, httpapi.CodeNotFound},
 	}
+	// Headers trickled a byte at a time (slowloris) are cut at HeaderTimeout; checked beside
+	// the other cases, since it takes that long.
+	slow := make(chan error, 1)
+	go func() { slow <- trickleHeaders(t, addr) }()
+	defer func() {
+		if err := <-slow; err != nil {
+			t.Errorf("trickled headers: %v", err)
+		}
+	}()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			conn, err := (&net.Dialer{}).DialContext(t.Context(), "tcp", addr)
@@ -64,5 +74,41 @@ func testBrokenHTTP(t *testing.T, st *localstack.Stack, key string) {
 				t.Errorf("request ID header %q, body %q", id, env.Error.RequestID)
 			}
 		})
+	}
+}
+
+// trickleHeaders sends a request's headers one byte every 200 ms and returns nil once the
+// server closes the connection, which it must do within HeaderTimeout and a margin.
+func trickleHeaders(t *testing.T, addr string) error {
+	conn, err := (&net.Dialer{}).DialContext(t.Context(), "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close() }()
+	start := time.Now()
+	limit := localstack.HeaderTimeout + 5*time.Second
+	closed := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, conn) // returns when the server closes the connection
+		close(closed)
+	}()
+	raw := "GET /v1/banks HTTP/1.1\r\nHost: x\r\n" + strings.Repeat("X-Slow: y\r\n", 1000)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-closed:
+			if d := time.Since(start); d < localstack.HeaderTimeout-time.Second {
+				return fmt.Errorf("closed after %v, before the header timeout", d)
+			}
+			return nil
+		case <-tick.C:
+			if time.Since(start) > limit {
+				return fmt.Errorf("still open after %v", time.Since(start))
+			}
+			if i < len(raw) {
+				_, _ = conn.Write([]byte{raw[i]}) // fails once the server has closed; the read side tells
+			}
+		}
 	}
 }

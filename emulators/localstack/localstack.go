@@ -106,9 +106,9 @@ func Start(ctx context.Context, m *manifest.Manifest, opts Options) (st *Stack, 
 	if err != nil {
 		return st, err
 	}
-	st.serve(opts.Listener, gw.API(tenant.Live))
-	st.serve(sandboxLn, gw.API(tenant.Sandbox))
-	st.serve(pushLn, gw.Pushes())
+	st.serve(opts.Listener, gw.API(tenant.Live), WriteTimeout)
+	st.serve(sandboxLn, gw.API(tenant.Sandbox), WriteTimeout)
+	st.serve(pushLn, gw.Pushes(), PushWriteTimeout)
 	readyCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	if err := gw.WaitReady(readyCtx); err != nil {
@@ -136,8 +136,25 @@ func (st *Stack) APIURL(key string) string {
 	return st.URL
 }
 
-func (st *Stack) serve(ln net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second}
+// Bounds of the API ports, as the load balancer's: headers must arrive within HeaderTimeout
+// (a client trickling them is cut), the whole request within ReadTimeout (the gateway
+// answers a late body 408 at gateway.BodyReadTimeout, before this), the answer must be
+// written within WriteTimeout (beyond the callback's 30 s deadline), and an idle
+// connection closes after IdleTimeout. The function processes behind the gateway listen
+// on loopback only and receive only the gateway's complete requests.
+const (
+	HeaderTimeout = 10 * time.Second
+	ReadTimeout   = HeaderTimeout + gateway.BodyReadTimeout + 5*time.Second
+	WriteTimeout  = 45 * time.Second
+	IdleTimeout   = 60 * time.Second
+	// PushWriteTimeout bounds an event function's handling of a push, a little beyond the
+	// gateway's own 60 s client timeout towards the function.
+	PushWriteTimeout = 65 * time.Second
+)
+
+func (st *Stack) serve(ln net.Listener, h http.Handler, writeTimeout time.Duration) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: HeaderTimeout, ReadTimeout: ReadTimeout,
+		WriteTimeout: writeTimeout, IdleTimeout: IdleTimeout}
 	st.servers = append(st.servers, srv)
 	go func() { _ = srv.Serve(ln) }()
 }
