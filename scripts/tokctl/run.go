@@ -86,33 +86,18 @@ func (c *cli) run(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if len(args) > 1 {
 		cmd += " " + args[1]
 	}
-	var err error
-	rest := args[min(2, len(args)):]
-	switch cmd {
-	case "org create":
-		err = c.orgCreate(ctx, rest, stdout)
-	case "org list":
-		err = c.orgList(ctx, rest, stdout)
-	case "org set-tier":
-		err = c.orgSetTier(ctx, rest, stdout)
-	case "key list":
-		err = c.keyList(ctx, rest, stdout)
-	case "key create":
-		err = c.keyCreate(ctx, rest, stdout)
-	case "key rotate":
-		err = c.keyRotate(ctx, rest, stdout)
-	case "key revoke":
-		err = c.keyRevoke(ctx, rest, stdout)
-	case "member list":
-		err = c.memberList(ctx, rest, stdout)
-	case "member add":
-		err = c.memberAdd(ctx, rest, stdout)
-	case "member remove":
-		err = c.memberRemove(ctx, rest, stdout)
-	default:
-		err = usagef("unknown command %q", strings.Join(args[:min(2, len(args))], " "))
+	run, ok := commands[cmd]
+	if !ok {
+		return report(usagef("unknown command %q", strings.Join(args[:min(2, len(args))], " ")), stderr)
 	}
-	return report(err, stderr)
+	return report(run(c, ctx, args[min(2, len(args)):], stdout), stderr)
+}
+
+// commands are tokctl's commands by their two words.
+var commands = map[string]func(*cli, context.Context, []string, io.Writer) error{
+	"org create": (*cli).orgCreate, "org list": (*cli).orgList, "org set-tier": (*cli).orgSetTier,
+	"key list": (*cli).keyList, "key create": (*cli).keyCreate, "key rotate": (*cli).keyRotate, "key revoke": (*cli).keyRevoke,
+	"member list": (*cli).memberList, "member add": (*cli).memberAdd, "member remove": (*cli).memberRemove,
 }
 
 // flagNames maps repository field names to the flags that set them.
