@@ -9,14 +9,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"regexp"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -37,26 +40,36 @@ func main() {
 }
 
 func run(count int, only string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	filter, err := regexp.Compile(only)
 	if err != nil {
 		return err
 	}
 	var out bytes.Buffer
+	var suiteErrs []string
 	fmt.Fprintf(&out, "# make bench, %s, %s, %d CPUs, -count %d\n", time.Now().UTC().Format(time.RFC3339), runtime.Version(), runtime.NumCPU(), count)
 	fmt.Fprintf(&out, "# load average before: %s\n", loadavg())
 	for _, s := range suites {
 		if !filter.MatchString(s.Bench) {
 			continue
 		}
-		fmt.Fprintf(os.Stderr, "== %s %s -benchtime %s -count %d\n", s.Pkg, s.Bench, s.Benchtime, count)
-		cmd := exec.Command("go", "test", "-run", "^$", "-bench", s.Bench, "-benchtime", s.Benchtime,
-			"-count", fmt.Sprint(count), "-timeout", "30m", s.Pkg)
+		n := count
+		if s.Count > 0 {
+			n = s.Count
+		}
+		fmt.Fprintf(os.Stderr, "== %s %s -benchtime %s -count %d\n", s.Pkg, s.Bench, s.Benchtime, n)
+		cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", s.Bench, "-benchtime", s.Benchtime,
+			"-count", fmt.Sprint(n), "-timeout", "30m", s.Pkg)
 		var buf bytes.Buffer
 		cmd.Stdout, cmd.Stderr = io.MultiWriter(&buf, os.Stderr), os.Stderr
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%s %s: %w", s.Pkg, s.Bench, err)
+		// A suite that fails still gives the rounds it finished; its missing rows fail the run.
+		runErr := cmd.Run()
+		fmt.Fprintf(&out, "# %s %s\n", s.Pkg, s.Bench)
+		if runErr != nil {
+			fmt.Fprintf(&out, "# failed: %v\n", runErr)
+			suiteErrs = append(suiteErrs, fmt.Sprintf("%s %s: %v", s.Pkg, s.Bench, runErr))
 		}
-		fmt.Fprintf(&out, "# %s\n", s.Pkg)
 		for _, line := range clean(buf.String()) {
 			out.WriteString(line + "\n")
 		}
@@ -68,7 +81,7 @@ func run(count int, only string) error {
 		if err := os.WriteFile(latestFile, out.Bytes(), 0o644); err != nil { //nolint:gosec // a committed text file
 			return err
 		}
-		if err := updateReadme(readmeFile, out.String()); err != nil {
+		if err := updateReadme(out.String()); err != nil {
 			return err
 		}
 	}
@@ -77,6 +90,9 @@ func run(count int, only string) error {
 		if o.Failed && (only == "" || !o.Missing) {
 			failed = append(failed, o.Name)
 		}
+	}
+	if len(suiteErrs) > 0 {
+		failed = append(failed, suiteErrs...)
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("goal missed by more than the %.0f %% noise margin: %s", 100*NoiseMargin, strings.Join(failed, "; "))

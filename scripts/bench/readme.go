@@ -47,8 +47,9 @@ func between(doc string) (string, error) {
 	return inner, nil
 }
 
-// updateReadme replaces the generated section of the file at path with out's.
-func updateReadme(path, out string) error {
+// updateReadme replaces the README's generated section with out's.
+func updateReadme(out string) error {
+	const path = readmeFile
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
