@@ -70,7 +70,7 @@ vuln: $(TOOLS)/govulncheck
 ## baseline of the same run (README's "Measured here"); fails when a goal is missed by more
 ## than the noise margin. Not part of `make test` (the benchmarks compile under its go vet).
 bench: setup
-	$(GO) run ./emulators/cmd/withemulators -logdir .tok/bench-logs -- $(GO) run ./scripts/bench
+	$(GO) run ./scripts/bench
 
 ## stage: deployable source folders build/<function>/ for Terraform.
 stage:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -71,5 +72,36 @@ func TestReadmeIsGenerated(t *testing.T) {
 	}
 	if want := section(string(latest)); got != want {
 		t.Errorf("README's generated section differs from %s; run make bench.\ngot:\n%s\nwant:\n%s", latestFile, got, want)
+	}
+}
+
+// quote is a figure a document takes from the benchmarks: **figure**<!-- bench name unit -->.
+var quote = regexp.MustCompile(`\*\*([^*]+)\*\*<!-- bench (\S+) (\S+) -->`)
+
+// TestCapacityQuotesLatest: every benchmark figure docs/capacity.md quotes is the median of
+// that figure in docs/bench/latest.txt, as the table prints it.
+func TestCapacityQuotesLatest(t *testing.T) {
+	latest, err := os.ReadFile("../../" + latestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../../docs/capacity.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := parse(string(latest))
+	quotes := quote.FindAllStringSubmatch(string(doc), -1)
+	if len(quotes) < 5 {
+		t.Fatalf("docs/capacity.md quotes %d benchmark figures", len(quotes))
+	}
+	for _, q := range quotes {
+		v := res[metric{q[2], q[3]}]
+		if len(v) == 0 {
+			t.Errorf("capacity.md quotes %s %s, which %s does not have", q[2], q[3], latestFile)
+			continue
+		}
+		if want := strings.TrimSuffix(figure(median(v), ""), " "); q[1] != want {
+			t.Errorf("capacity.md quotes %s %s as %s; %s has %s", q[2], q[3], q[1], latestFile, want)
+		}
 	}
 }

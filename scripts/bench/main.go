@@ -1,10 +1,10 @@
 // Command bench is `make bench`: it runs every benchmark of the repository on the emulators
-// (started by withemulators around it), each several rounds, and prints one table of Tok's
+// (fresh ones for each benchmark, through withemulators), each several rounds, and prints one table of Tok's
 // figure against the baseline measured in the same run, their ratio and the goal. It keeps
 // the raw output in docs/bench/latest.txt, regenerates the README's table from it, and exits
 // non-zero when a ratio misses its goal by more than NoiseMargin.
 //
-//	go run ./emulators/cmd/withemulators -- go run ./scripts/bench [-count 3] [-only Fanout]
+//	go run ./scripts/bench [-count 3] [-only Fanout]
 package main
 
 import (
@@ -25,8 +25,10 @@ import (
 
 // Where the output goes, relative to the repository root.
 const (
-	latestFile = "docs/bench/latest.txt"
-	readmeFile = "README.md"
+	latestFile    = "docs/bench/latest.txt"
+	readmeFile    = "README.md"
+	withEmulators = ".tok/bin/withemulators"
+	logDir        = ".tok/bench-logs"
 )
 
 func main() {
@@ -46,6 +48,9 @@ func run(count int, only string) error {
 	if err != nil {
 		return err
 	}
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", withEmulators, "./emulators/cmd/withemulators").CombinedOutput(); err != nil {
+		return fmt.Errorf("build withemulators: %w\n%s", err, out)
+	}
 	var out bytes.Buffer
 	var suiteErrs []string
 	fmt.Fprintf(&out, "# make bench, %s, %s, %d CPUs, -count %d\n", time.Now().UTC().Format(time.RFC3339), runtime.Version(), runtime.NumCPU(), count)
@@ -59,8 +64,10 @@ func run(count int, only string) error {
 			n = s.Count
 		}
 		fmt.Fprintf(os.Stderr, "== %s %s -benchtime %s -count %d\n", s.Pkg, s.Bench, s.Benchtime, n)
-		cmd := exec.CommandContext(ctx, "go", "test", "-run", "^$", "-bench", s.Bench, "-benchtime", s.Benchtime,
-			"-count", fmt.Sprint(n), "-timeout", "30m", s.Pkg)
+		// Fresh emulators for every suite: one suite's documents (a sync writes tens of
+		// thousands) do not slow the next.
+		cmd := exec.CommandContext(ctx, withEmulators, "-logdir", logDir, "--", "go", "test", "-run", "^$", "-bench", s.Bench,
+			"-benchtime", s.Benchtime, "-count", fmt.Sprint(n), "-timeout", "30m", s.Pkg)
 		var buf bytes.Buffer
 		cmd.Stdout, cmd.Stderr = io.MultiWriter(&buf, os.Stderr), os.Stderr
 		// A suite that fails still gives the rounds it finished; its missing rows fail the run.

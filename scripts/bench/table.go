@@ -40,8 +40,8 @@ type row struct {
 
 // suites are every benchmark of the repository, with iterations enough for stable ratios.
 var suites = []suite{
-	{"./functions/accounts", "^BenchmarkListPage$", "20x", 0},
-	{"./shared/banksync", "^BenchmarkSync10k$", "2x", 0},
+	{"./functions/accounts", "^BenchmarkListPage$", "10x", 0},
+	{"./shared/banksync", "^BenchmarkSync10k$", "2x", 2},
 	{"./shared/webhooks", "^BenchmarkFanout50$", "200x", 0},
 	{"./shared/webhooks", "^BenchmarkFanoutSlowEndpoint$", "1x", 2},
 	{"./shared/banksync", "^BenchmarkSchedulerTick$", "3x", 1},
