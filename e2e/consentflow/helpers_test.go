@@ -2,6 +2,7 @@ package consentflow_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -60,7 +61,7 @@ func setup(t *testing.T) *fixture {
 	t.Cleanup(func() { slog.SetDefault(prev) })
 
 	st := flowtest.New(t, flowtest.Options{Topics: []string{flowtest.EventsTopic, banksync.RequestsTopic}})
-	cs := consents.NewHandler(&consents.Server{Conns: st.Conns, States: st.States, Orgs: st.Repo, PublicURL: publicURL})
+	cs := consents.NewHandler(&consents.Server{Conns: st.Conns, States: st.States, Orgs: st.Repo, Sync: banksync.NewRequestPublisher(st.PS, ""), PublicURL: publicURL})
 	ah := accounts.NewHandler(&accounts.Deps{Repo: st.Conns.Repo})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/consents", cs)
@@ -71,6 +72,30 @@ func setup(t *testing.T) *fixture {
 		Sync: banksync.NewRequestPublisher(st.PS, ""), PublicURL: publicURL}))
 	return &fixture{Stack: st, logs: logs, syncSub: st.Subs[banksync.RequestsTopic], eventSub: st.Subs[flowtest.EventsTopic],
 		worker: &banksync.Worker{FS: st.FS, Sessions: st.Conns, Connections: st.Conns.Repo, Accounts: st.Conns, Events: st.Conns.Events}}
+}
+
+// event waits up to d for the next event of type typ on the events subscription and returns
+// its data; events of other types are consumed.
+func (f *fixture) event(typ string, d time.Duration) map[string]any {
+	f.T.Helper()
+	ctx, cancel := context.WithTimeout(f.Ctx, d)
+	defer cancel()
+	var found map[string]any
+	var once sync.Once
+	_ = f.eventSub.Receive(ctx, func(_ context.Context, m *pubsub.Message) {
+		m.Ack()
+		var e struct {
+			Type string         `json:"type"`
+			Data map[string]any `json:"data"`
+		}
+		if json.Unmarshal(m.Data, &e) == nil && e.Type == typ {
+			once.Do(func() { found = e.Data; cancel() })
+		}
+	})
+	if found == nil {
+		f.T.Fatalf("no %s event within %s", typ, d)
+	}
+	return found
 }
 
 // syncNext runs the sync worker on the next sync request published (as the syncworker

@@ -1,7 +1,12 @@
 package consentflow_test
 
 import (
+	"tokapi.io/tok/shared/testing/flowtest"
+
+	"strconv"
+	"sync"
 	"testing"
+	"time"
 )
 
 // TestStandingOrdersThroughTheStack: the demo persona's two standing orders at the sandbox
@@ -37,5 +42,87 @@ func TestStandingOrdersThroughTheStack(t *testing.T) {
 	}
 	if total != 2 {
 		t.Errorf("%d standing orders served over %d accounts, want 2", total, len(accts))
+	}
+}
+
+// TestRefreshOnDemand: a refresh queues a sync at once (202) and sync.completed follows it;
+// without the customer it takes one of the consent's 4 unattended accesses of the day,
+// counted atomically however many arrive together; once they are spent it is 429
+// ACCESS_EXCEEDED until the next UTC day, while a refresh with psuIpAddress still goes.
+func TestRefreshOnDemand(t *testing.T) {
+	f := setup(t)
+	org, keys := f.Org()
+	consentID, _ := f.connect(keys.SandboxKey, "sandbox-rs", "demo")
+	f.syncNext() // the first, attended sync
+	c := f.Expect(f.Call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "consent")
+	if c["lastSyncAt"] == nil || c["nextSyncAt"] == nil || c["unattendedAccessesLeft"] != 4.0 {
+		t.Fatalf("consent after the first sync: %v", c)
+	}
+	first := c["lastSyncAt"].(string)
+
+	r := f.Expect(f.Call("POST", "/v1/consents/"+consentID+"/refresh", keys.SandboxKey, ""), 202, "refresh")
+	if r["status"] != "queued" || r["attended"] != false || r["unattendedAccessesLeft"] != 3.0 || r["lastSyncAt"] != first {
+		t.Errorf("refresh answered %v", r)
+	}
+	f.syncNext()
+	done := f.event("sync.completed", 10*time.Second)
+	if done["consentId"] != consentID || done["reason"] != "refresh" || done["attended"] != false || done["accounts"] != 2.0 {
+		t.Errorf("sync.completed data %v", done)
+	}
+	c = f.Expect(f.Call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "consent")
+	if c["unattendedAccessesLeft"] != 3.0 || c["lastSyncAt"] == first {
+		t.Errorf("after the refreshed sync (the worker must not count it again): %v", c)
+	}
+
+	// Five at once for the three accesses left: exactly three are queued.
+	var wg sync.WaitGroup
+	codes := make(chan flowtest.Response, 5)
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes <- f.Call("POST", "/v1/consents/"+consentID+"/refresh", keys.SandboxKey, "")
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	accepted, refused := 0, 0
+	for r := range codes {
+		switch r.Code {
+		case 202:
+			accepted++
+		case 429:
+			refused++
+			if r.ErrCode(t) != "ACCESS_EXCEEDED" {
+				t.Errorf("429 code %s", r.Body)
+			}
+			wait, _ := strconv.Atoi(r.Header.Get("Retry-After"))
+			untilMidnight := time.Until(time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour))
+			if d := time.Duration(wait)*time.Second - untilMidnight; d < 0 || d > 5*time.Second {
+				t.Errorf("Retry-After %q, %s to the next UTC day", r.Header.Get("Retry-After"), untilMidnight)
+			}
+		default:
+			t.Errorf("concurrent refresh: %d %s", r.Code, r.Body)
+		}
+	}
+	if accepted != 3 || refused != 2 {
+		t.Errorf("5 concurrent refreshes with 3 accesses left: %d accepted, %d refused", accepted, refused)
+	}
+	c = f.Expect(f.Call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "consent")
+	if c["unattendedAccessesLeft"] != 0.0 {
+		t.Errorf("accesses left %v, want 0", c["unattendedAccessesLeft"])
+	}
+	// The customer is present: it does not count.
+	r = f.Expect(f.Call("POST", "/v1/consents/"+consentID+"/refresh", keys.SandboxKey, `{"psuIpAddress":"203.0.113.7"}`), 202, "attended refresh")
+	if r["attended"] != true || r["unattendedAccessesLeft"] != 0.0 {
+		t.Errorf("attended refresh answered %v", r)
+	}
+	for _, body := range []string{`{"psuIpAddress":"not-an-ip"}`, `{"psuIpAddress":""}`, `{"ip":"203.0.113.7"}`} {
+		if r := f.Call("POST", "/v1/consents/"+consentID+"/refresh", keys.SandboxKey, body); r.Code != 400 {
+			t.Errorf("refresh %s: %d %s", body, r.Code, r.Body)
+		}
+	}
+	if r := f.Call("POST", "/v1/consents/"+consentID+"/refresh", f.repoKey(org.ID, "read_only"), ""); r.Code != 403 {
+		t.Errorf("read_only refresh: %d %s", r.Code, r.Body)
 	}
 }

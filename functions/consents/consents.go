@@ -5,6 +5,7 @@
 //	GET    /v1/consents/{id}
 //	DELETE /v1/consents/{id}          developer; deleted at the bank, tokens destroyed, REVOKED
 //	POST   /v1/consents/{id}/renew    developer; Idempotency-Key; a new SCA for the same connection
+//	POST   /v1/consents/{id}/refresh  developer; 202, a sync now (an unattended access unless psuIpAddress)
 //
 // The bank redirects the PSU to GET /v1/callback (functions/callback), which completes the
 // consent. A consent of another organisation, or of the other environment, is 404.
@@ -26,6 +27,7 @@ import (
 	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/bankcatalog"
+	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/callbackurl"
 	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/connections"
@@ -49,8 +51,12 @@ func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	ps, err := env.Clients.PubSub(ctx)
+	if err != nil {
+		return nil, err
+	}
 	return NewHandler(&Server{Conns: conns, States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer},
-		Orgs: orgs.New(conns.Repo.Client, nil), PublicURL: env.Config.PublicURL}), nil
+		Orgs: orgs.New(conns.Repo.Client, nil), Sync: banksync.NewRequestPublisher(ps, ""), PublicURL: env.Config.PublicURL}), nil
 }
 
 // Server holds the function's dependencies.
@@ -58,7 +64,8 @@ type Server struct {
 	Conns     *connections.Service
 	States    authstate.Store
 	Orgs      *orgs.Repo
-	PublicURL string // the API's base URL without /v1; the callback is PublicURL + "/v1/callback"
+	Sync      SyncRequester // refreshes
+	PublicURL string        // the API's base URL without /v1; the callback is PublicURL + "/v1/callback"
 	Now       func() time.Time
 }
 
@@ -72,6 +79,7 @@ func NewHandler(s *Server) http.Handler {
 	rt.Handle("GET /v1/consents/{id}", s.get)
 	rt.Handle("DELETE /v1/consents/{id}", s.delete)
 	rt.Handle("POST /v1/consents/{id}/renew", s.renew)
+	rt.Handle("POST /v1/consents/{id}/refresh", s.refresh)
 	return rt
 }
 
@@ -286,11 +294,15 @@ func (s *Server) load(ctx context.Context, r *http.Request) (store.Scope, connec
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request) error {
-	_, c, err := s.load(r.Context(), r)
+	scope, c, err := s.load(r.Context(), r)
 	if err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusOK, toJSON(c, s.now()))
+	v, err := s.syncOf(r.Context(), scope, c)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, consentWithSync{ConsentJSON: toJSON(c, s.now()), syncView: v})
 	return nil
 }
 

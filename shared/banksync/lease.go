@@ -100,10 +100,7 @@ func resourceKey(resource string) string {
 
 // Reserve takes one unattended access of resource for the UTC day of now.
 func (b Budget) Reserve(ctx context.Context, scope store.Scope, c connections.Connection, resource string, now time.Time) error {
-	limit := c.FrequencyPerDay
-	if limit <= 0 {
-		limit = DefaultFrequencyPerDay
-	}
+	limit := b.Limit(c)
 	ref := budgetRef(scope, c, now.UTC().Format(time.DateOnly))
 	key := resourceKey(resource)
 	return b.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
@@ -123,6 +120,27 @@ func (b Budget) Reserve(ctx context.Context, scope store.Scope, c connections.Co
 		return tx.Set(ref, map[string]any{key: n + 1, "consentId": c.ConsentID, "day": now.UTC().Format(time.DateOnly),
 			"expireAt": now.Add(48 * time.Hour)}, firestore.MergeAll)
 	}, firestore.MaxAttempts(5))
+}
+
+// SyncResource is the budget resource every unattended sync takes one access of: what the
+// API shows as the consent's unattended accesses.
+const SyncResource = "sync"
+
+// Limit is the connection's unattended accesses a day.
+func (Budget) Limit(c connections.Connection) int {
+	if c.FrequencyPerDay <= 0 {
+		return DefaultFrequencyPerDay
+	}
+	return c.FrequencyPerDay
+}
+
+// Left returns the unattended syncs the connection's consent has left on the UTC day of now.
+func (b Budget) Left(ctx context.Context, scope store.Scope, c connections.Connection, now time.Time) (int, error) {
+	used, err := b.Used(ctx, scope, c, SyncResource, now.UTC().Format(time.DateOnly))
+	if err != nil {
+		return 0, err
+	}
+	return max(b.Limit(c)-int(used), 0), nil
 }
 
 // Used returns how many unattended accesses of resource were reserved on day.

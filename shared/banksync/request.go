@@ -27,8 +27,18 @@ type Request struct {
 	// does not count against the consent's unattended accesses and goes as far back as the
 	// bank allows.
 	Attended bool   `json:"attended"`
-	Reason   string `json:"reason"` // authorized, renewed, scheduled, ...
+	Reason   string `json:"reason"` // authorized, renewed, scheduled, refresh, ...
+	// PSUIPAddress is the present customer's address, sent to the bank (PSU-IP-Address) on
+	// an attended refresh.
+	PSUIPAddress string `json:"psuIpAddress,omitempty"`
+	// Reserved says the unattended access this sync counts as was already taken from the
+	// budget (by the refresh that asked for it), so the worker does not take it again.
+	Reserved bool `json:"reserved,omitempty"`
 }
+
+// ReasonRefresh is the Reason of a sync asked for through POST /v1/consents/{id}/refresh;
+// the worker publishes sync.completed when it is done.
+const ReasonRefresh = "refresh"
 
 // Tenant of the request.
 func (r Request) Tenant() tenant.Tenant { return tenant.Tenant{Env: r.Env, OrgID: r.OrgID} }

@@ -52,6 +52,7 @@ const (
 	EventRemoved        = "transactions.removed"
 	EventBalanceUpdated = "account.balance_updated"
 	EventSyncFailed     = "sync.failed"
+	EventSyncCompleted  = "sync.completed"
 )
 
 // Publisher publishes domain events (events.Publisher).
@@ -183,7 +184,19 @@ func (w *Worker) Handle(ctx context.Context, req Request) (Result, error) {
 	switch {
 	case err == nil:
 		res.NextSyncAt = NextSlot(c.ID, now, c.FrequencyPerDay, true)
-		return res, w.Connections.Synced(ctx, scope, c.ID, &now, res.NextSyncAt)
+		if err := w.Connections.Synced(ctx, scope, c.ID, &now, res.NextSyncAt); err != nil {
+			return res, err
+		}
+		if req.Reason != ReasonRefresh || w.Events == nil {
+			return res, nil
+		}
+		ev, err := events.New(EventSyncCompleted, map[string]any{"connectionId": c.ID, "consentId": c.ConsentID, "bankId": c.BankID,
+			"reason": req.Reason, "attended": req.Attended, "accounts": res.Accounts, "created": res.Created, "updated": res.Updated,
+			"removed": res.Removed, "lastSyncAt": now, "nextSyncAt": res.NextSyncAt}, now)
+		if err != nil {
+			return res, err
+		}
+		return res, w.Events.Publish(ctx, scope.Tenant(), ev)
 	case errors.Is(err, ErrBudget) || bank.KindOf(err) == bank.AccessExceeded:
 		// Used up for today: the next UTC day, at a spread offset into it.
 		res.NextSyncAt = NextDay(now)
@@ -239,11 +252,15 @@ func NextSlot(connectionID string, now time.Time, frequencyPerDay int, standingO
 	return earliest.Add((period - since%period) % period).Truncate(time.Second)
 }
 
+// DayAfter is the start of the next UTC day, when the unattended accesses are counted anew.
+func DayAfter(now time.Time) time.Time {
+	return now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+}
+
 // NextDay is a moment early in the next UTC day, jittered so connections do not all fire at
 // midnight.
 func NextDay(now time.Time) time.Time {
-	day := now.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-	return day.Add(time.Duration(rand.Int64N(int64(2 * time.Hour)))) //nolint:gosec // G404: spreading syncs needs no cryptographic randomness
+	return DayAfter(now).Add(time.Duration(rand.Int64N(int64(2 * time.Hour)))) //nolint:gosec // G404: spreading syncs needs no cryptographic randomness
 }
 
 func (w *Worker) reserve(ctx context.Context, scope store.Scope, c connections.Connection, req Request, resource string) error {
@@ -255,12 +272,14 @@ func (w *Worker) reserve(ctx context.Context, scope store.Scope, c connections.C
 
 func (w *Worker) sync(ctx context.Context, scope store.Scope, c connections.Connection, req Request, hold *leaseHold) (Result, error) {
 	var res Result
-	if err := w.reserve(ctx, scope, c, req, "sync"); err != nil {
-		return res, err
+	if !req.Reserved {
+		if err := w.reserve(ctx, scope, c, req, SyncResource); err != nil {
+			return res, err
+		}
 	}
 	var psu *connections.PSU
 	if req.Attended {
-		psu = &connections.PSU{}
+		psu = &connections.PSU{IPAddress: req.PSUIPAddress}
 	}
 	session, conn, err := w.Sessions.Session(ctx, scope, c.ID, psu)
 	if err != nil {

@@ -34,6 +34,8 @@ const (
 	CodeInsufficientFunds    = "INSUFFICIENT_FUNDS"
 	CodeServiceUnavailable   = "SERVICE_UNAVAILABLE"
 	CodeRequestTimeout       = "REQUEST_TIMEOUT"
+	// CodeAccessExceeded: a consent's unattended accesses of the day are spent (429, Retry-After).
+	CodeAccessExceeded = "ACCESS_EXCEEDED"
 )
 
 // ErrorSourceHeader tells the client an error came from the bank, not from Tok.

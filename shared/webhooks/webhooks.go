@@ -81,6 +81,7 @@ var EventTypes = []string{
 	"transactions.removed",
 	"account.balance_updated",
 	"sync.failed",
+	"sync.completed",
 	"payment.created",
 	"payment.authorized",
 	"payment.completed",

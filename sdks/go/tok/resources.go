@@ -24,6 +24,14 @@ func send[T any](ctx context.Context, c *Client, method, path string, body any, 
 	return &out, nil
 }
 
+// optionalBody is req as a request body, nil (no body) for a nil req.
+func optionalBody[T any](req *T) any {
+	if req == nil {
+		return nil
+	}
+	return req
+}
+
 // BanksService is /v1/banks.
 type BanksService struct{ c *Client }
 
@@ -68,11 +76,14 @@ func (s *ConsentsService) Revoke(ctx context.Context, consentID string, opts ...
 
 // Renew starts a new consent on the same bank connection; req may be nil.
 func (s *ConsentsService) Renew(ctx context.Context, consentID string, req *RenewConsentRequest, opts ...RequestOption) (*Consent, error) {
-	var body any
-	if req != nil {
-		body = req
-	}
-	return send[Consent](ctx, s.c, "POST", "/consents/"+escape(consentID)+"/renew", body, true, opts)
+	return send[Consent](ctx, s.c, "POST", "/consents/"+escape(consentID)+"/renew", optionalBody(req), true, opts)
+}
+
+// Refresh syncs the consent's accounts now (sync.completed follows); without PsuIPAddress it
+// takes one of the day's unattended accesses (ErrAccessExceeded when none is left). req may
+// be nil. It carries an Idempotency-Key, so a retry never spends a second access.
+func (s *ConsentsService) Refresh(ctx context.Context, consentID string, req *RefreshConsentRequest, opts ...RequestOption) (*ConsentRefresh, error) {
+	return send[ConsentRefresh](ctx, s.c, "POST", "/consents/"+escape(consentID)+"/refresh", optionalBody(req), true, opts)
 }
 
 // AccountsService is /v1/accounts.

@@ -191,6 +191,21 @@ func (e ConsentFailedEventType) Valid() bool {
 	}
 }
 
+// Defines values for ConsentRefreshStatus.
+const (
+	ConsentRefreshStatusQueued ConsentRefreshStatus = "queued"
+)
+
+// Valid indicates whether the value is a known member of the ConsentRefreshStatus enum.
+func (e ConsentRefreshStatus) Valid() bool {
+	switch e {
+	case ConsentRefreshStatusQueued:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ConsentRejectedEventType.
 const (
 	ConsentRejectedEventTypeConsentRejected ConsentRejectedEventType = "consent.rejected"
@@ -301,6 +316,7 @@ func (e CreateKeyPairRequestRole) Valid() bool {
 
 // Defines values for ErrorErrorCode.
 const (
+	ErrorErrorCodeACCESSEXCEEDED       ErrorErrorCode = "ACCESS_EXCEEDED"
 	ErrorErrorCodeBANKAPIERROR         ErrorErrorCode = "BANK_API_ERROR"
 	ErrorErrorCodeCONFLICT             ErrorErrorCode = "CONFLICT"
 	ErrorErrorCodeCONSENTEXPIRED       ErrorErrorCode = "CONSENT_EXPIRED"
@@ -323,6 +339,8 @@ const (
 // Valid indicates whether the value is a known member of the ErrorErrorCode enum.
 func (e ErrorErrorCode) Valid() bool {
 	switch e {
+	case ErrorErrorCodeACCESSEXCEEDED:
+		return true
 	case ErrorErrorCodeBANKAPIERROR:
 		return true
 	case ErrorErrorCodeCONFLICT:
@@ -378,6 +396,7 @@ const (
 	EventTypePaymentFailed         EventType = "payment.failed"
 	EventTypePaymentReconciled     EventType = "payment.reconciled"
 	EventTypePaymentRejected       EventType = "payment.rejected"
+	EventTypeSyncCompleted         EventType = "sync.completed"
 	EventTypeSyncFailed            EventType = "sync.failed"
 	EventTypeTransactionsCreated   EventType = "transactions.created"
 	EventTypeTransactionsRemoved   EventType = "transactions.removed"
@@ -415,6 +434,8 @@ func (e EventType) Valid() bool {
 	case EventTypePaymentReconciled:
 		return true
 	case EventTypePaymentRejected:
+		return true
+	case EventTypeSyncCompleted:
 		return true
 	case EventTypeSyncFailed:
 		return true
@@ -818,6 +839,21 @@ const (
 func (e PingEventType) Valid() bool {
 	switch e {
 	case PingEventTypeWebhookPing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SyncCompletedEventType.
+const (
+	SyncCompletedEventTypeSyncCompleted SyncCompletedEventType = "sync.completed"
+)
+
+// Valid indicates whether the value is a known member of the SyncCompletedEventType enum.
+func (e SyncCompletedEventType) Valid() bool {
+	switch e {
+	case SyncCompletedEventTypeSyncCompleted:
 		return true
 	default:
 		return false
@@ -1271,6 +1307,12 @@ type Consent struct {
 	Error *string `json:"error,omitempty"`
 	ID    string  `json:"id"`
 
+	// LastSyncAt GET /v1/consents/{id} only: when the consent's accounts were last synced.
+	LastSyncAt *time.Time `json:"lastSyncAt,omitempty"`
+
+	// NextSyncAt GET /v1/consents/{id} only: the next scheduled sync (null unless AUTHORIZED).
+	NextSyncAt *time.Time `json:"nextSyncAt,omitempty"`
+
 	// RedirectURL The bank's SCA page; only while AWAITING_AUTHORIZATION.
 	RedirectURL *string `json:"redirectUrl"`
 
@@ -1288,9 +1330,12 @@ type Consent struct {
 	// then FAILED); AUTHORIZED; REJECTED (denied at the bank); FAILED (bank error or window
 	// closed); REVOKED (deleted, or revoked by the customer at the bank); EXPIRED (past
 	// `validUntil`); REPLACED (a renewal took over).
-	Status     ConsentStatus `json:"status"`
-	UpdatedAt  time.Time     `json:"updatedAt"`
-	ValidUntil time.Time     `json:"validUntil"`
+	Status ConsentStatus `json:"status"`
+
+	// UnattendedAccessesLeft GET /v1/consents/{id} only: unattended syncs left today (UTC) for refreshes and scheduled syncs together (null unless AUTHORIZED).
+	UnattendedAccessesLeft *int      `json:"unattendedAccessesLeft,omitempty"`
+	UpdatedAt              time.Time `json:"updatedAt"`
+	ValidUntil             time.Time `json:"validUntil"`
 }
 
 // ConsentAccess defines model for Consent.Access.
@@ -1358,6 +1403,27 @@ type ConsentList struct {
 	HasMore    bool      `json:"hasMore"`
 	NextCursor *string   `json:"nextCursor"`
 }
+
+// ConsentRefresh defines model for ConsentRefresh.
+type ConsentRefresh struct {
+	// Attended psuIpAddress was given: the access did not count.
+	Attended     bool   `json:"attended"`
+	ConnectionID string `json:"connectionId"`
+	ConsentID    string `json:"consentId"`
+
+	// LastSyncAt The previous sync.
+	LastSyncAt  *time.Time `json:"lastSyncAt"`
+	RequestedAt time.Time  `json:"requestedAt"`
+
+	// Status The sync is queued; sync.completed follows when it is done.
+	Status ConsentRefreshStatus `json:"status"`
+
+	// UnattendedAccessesLeft Unattended accesses left today (UTC), after this one.
+	UnattendedAccessesLeft int `json:"unattendedAccessesLeft"`
+}
+
+// ConsentRefreshStatus The sync is queued; sync.completed follows when it is done.
+type ConsentRefreshStatus string
 
 // ConsentRejectedEvent The PSU or the bank rejected the consent.
 type ConsentRejectedEvent struct {
@@ -1847,6 +1913,14 @@ type PingEventData struct {
 	WebhookID string `json:"webhookId"`
 }
 
+// RefreshConsentRequest defines model for RefreshConsentRequest.
+type RefreshConsentRequest struct {
+	// PsuIPAddress The customer's IP address, only when the customer is present: the refresh then does not count against the unattended accesses.
+	//
+	// Examples: 203.0.113.7
+	PsuIPAddress *string `json:"psuIpAddress,omitempty"`
+}
+
 // RenewConsentRequest defines model for RenewConsentRequest.
 type RenewConsentRequest struct {
 	// CallbackURL Default the renewed consent's.
@@ -1884,6 +1958,45 @@ type StandingOrderList struct {
 	Data       []StandingOrder `json:"data"`
 	HasMore    bool            `json:"hasMore"`
 	NextCursor *string         `json:"nextCursor"`
+}
+
+// SyncCompletedEvent A sync asked for with POST /v1/consents/{id}/refresh is done; the data it read is served.
+type SyncCompletedEvent struct {
+	CreatedAt time.Time              `json:"createdAt"`
+	Data      SyncCompletedEventData `json:"data"`
+	ID        string                 `json:"id"`
+	Type      SyncCompletedEventType `json:"type"`
+}
+
+// SyncCompletedEventType defines model for SyncCompletedEvent.Type.
+type SyncCompletedEventType string
+
+// SyncCompletedEventData defines model for SyncCompletedEventData.
+type SyncCompletedEventData struct {
+	// Accounts The accounts synced.
+	Accounts int `json:"accounts"`
+
+	// Attended The customer was present (psuIpAddress given).
+	Attended     bool   `json:"attended"`
+	BankID       string `json:"bankId"`
+	ConnectionID string `json:"connectionId"`
+	ConsentID    string `json:"consentId"`
+
+	// Created Transactions added.
+	Created    int       `json:"created"`
+	LastSyncAt time.Time `json:"lastSyncAt"`
+
+	// NextSyncAt The next scheduled sync.
+	NextSyncAt time.Time `json:"nextSyncAt"`
+
+	// Reason Why the sync ran (refresh).
+	Reason string `json:"reason"`
+
+	// Removed Pending transactions gone at the bank.
+	Removed int `json:"removed"`
+
+	// Updated Transactions changed.
+	Updated int `json:"updated"`
 }
 
 // SyncFailedEvent A background sync failed at the bank.
@@ -2317,6 +2430,12 @@ type CreateConsentParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// RefreshConsentParams defines parameters for RefreshConsent.
+type RefreshConsentParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // RenewConsentParams defines parameters for RenewConsent.
 type RenewConsentParams struct {
 	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
@@ -2584,6 +2703,18 @@ type OnPaymentRejectedParams struct {
 	WebhookSignature string `json:"webhook-signature"`
 }
 
+// OnSyncCompletedParams defines parameters for OnSyncCompleted.
+type OnSyncCompletedParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
 // OnSyncFailedParams defines parameters for OnSyncFailed.
 type OnSyncFailedParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
@@ -2653,6 +2784,9 @@ type RotateAPIKeyJSONRequestBody = RotateKeyPairRequest
 // CreateConsentJSONRequestBody defines body for CreateConsent for application/json ContentType.
 type CreateConsentJSONRequestBody = CreateConsentRequest
 
+// RefreshConsentJSONRequestBody defines body for RefreshConsent for application/json ContentType.
+type RefreshConsentJSONRequestBody = RefreshConsentRequest
+
 // RenewConsentJSONRequestBody defines body for RenewConsent for application/json ContentType.
 type RenewConsentJSONRequestBody = RenewConsentRequest
 
@@ -2718,6 +2852,9 @@ type OnPaymentReconciledJSONRequestBody = PaymentReconciledEvent
 
 // OnPaymentRejectedJSONRequestBody defines body for OnPaymentRejected for application/json ContentType.
 type OnPaymentRejectedJSONRequestBody = PaymentRejectedEvent
+
+// OnSyncCompletedJSONRequestBody defines body for OnSyncCompleted for application/json ContentType.
+type OnSyncCompletedJSONRequestBody = SyncCompletedEvent
 
 // OnSyncFailedJSONRequestBody defines body for OnSyncFailed for application/json ContentType.
 type OnSyncFailedJSONRequestBody = SyncFailedEvent
@@ -3108,6 +3245,40 @@ func (t *Event) MergeSyncFailedEvent(v SyncFailedEvent) error {
 	return err
 }
 
+// AsSyncCompletedEvent returns the union data inside the Event as a SyncCompletedEvent
+func (t Event) AsSyncCompletedEvent() (SyncCompletedEvent, error) {
+	var body SyncCompletedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromSyncCompletedEvent overwrites any union data inside the Event as the provided SyncCompletedEvent
+func (t *Event) FromSyncCompletedEvent(v SyncCompletedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"sync.completed"}`))
+	t.union = b
+	return err
+}
+
+// MergeSyncCompletedEvent performs a merge with any union data inside the Event, using the provided SyncCompletedEvent
+func (t *Event) MergeSyncCompletedEvent(v SyncCompletedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"sync.completed"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 // AsPaymentCreatedEvent returns the union data inside the Event as a PaymentCreatedEvent
 func (t Event) AsPaymentCreatedEvent() (PaymentCreatedEvent, error) {
 	var body PaymentCreatedEvent
@@ -3422,6 +3593,8 @@ func (t Event) ValueByDiscriminator() (interface{}, error) {
 		return t.AsPaymentReconciledEvent()
 	case "payment.rejected":
 		return t.AsPaymentRejectedEvent()
+	case "sync.completed":
+		return t.AsSyncCompletedEvent()
 	case "sync.failed":
 		return t.AsSyncFailedEvent()
 	case "transactions.created":

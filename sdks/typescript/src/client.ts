@@ -123,6 +123,10 @@ export class Consents extends Resource {
   renew(consentId: string, body: T.RenewConsentRequest = {}, options?: RequestOptions): Promise<WithResponse<T.Consent>> {
     return this.call("POST", `/consents/${seg(consentId)}/renew`, body, options, true);
   }
+  /** Syncs the consent's accounts now (sync.completed follows); without psuIpAddress it takes an unattended access (AccessExceededError when none is left). */
+  refresh(consentId: string, body: T.RefreshConsentRequest = {}, options?: RequestOptions): Promise<WithResponse<T.ConsentRefresh>> {
+    return this.call("POST", `/consents/${seg(consentId)}/refresh`, body, options, true);
+  }
 }
 
 export class Accounts extends Resource {

@@ -421,6 +421,36 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/consents/{consentId}/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                consentId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sync the consent's accounts now (data on demand)
+         * @description For an `AUTHORIZED` consent: asks for a sync now and answers 202 at once; a
+         *     `sync.completed` event follows when it is done (`GET /v1/consents/{id}` shows
+         *     `lastSyncAt`). Without the customer present it takes one of the consent's unattended
+         *     accesses of the day (PSD2: 4 per UTC day, shared with the scheduled syncs), counted
+         *     atomically before anything is sent; when none is left it is 429 `ACCESS_EXCEEDED`
+         *     with `Retry-After` until the next UTC day, when the next unattended access is
+         *     possible. Send `psuIpAddress` only when the customer is really present (it goes to
+         *     the bank as `PSU-IP-Address`): such a refresh does not count. The body is optional.
+         *     Honours `Idempotency-Key`.
+         */
+        post: operations["refreshConsent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/consents/{consentId}/renew": {
         parameters: {
             query?: never;
@@ -974,6 +1004,26 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "sync.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A sync asked for with POST /v1/consents/{id}/refresh is done.
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours.
+         */
+        post: operations["onSyncCompleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "payment.created": {
         parameters: {
             query?: never;
@@ -1219,6 +1269,18 @@ export interface components {
          */
         ConsentStatus: "AWAITING_AUTHORIZATION" | "AUTHORIZED" | "REJECTED" | "FAILED" | "REVOKED" | "EXPIRED" | "REPLACED";
         Consent: {
+            /**
+             * Format: date-time
+             * @description GET /v1/consents/{id} only: when the consent's accounts were last synced.
+             */
+            lastSyncAt?: string | null;
+            /**
+             * Format: date-time
+             * @description GET /v1/consents/{id} only: the next scheduled sync (null unless AUTHORIZED).
+             */
+            nextSyncAt?: string | null;
+            /** @description GET /v1/consents/{id} only: unattended syncs left today (UTC) for refreshes and scheduled syncs together (null unless AUTHORIZED). */
+            unattendedAccessesLeft?: number | null;
             id: string;
             status: components["schemas"]["ConsentStatus"];
             /** @example erste-hr */
@@ -1438,6 +1500,33 @@ export interface components {
             /** @enum {string} */
             role: "owner" | "admin" | "developer" | "viewer";
         };
+        RefreshConsentRequest: {
+            /**
+             * @description The customer's IP address, only when the customer is present: the refresh then does not count against the unattended accesses.
+             * @example 203.0.113.7
+             */
+            psuIpAddress?: string;
+        };
+        ConsentRefresh: {
+            consentId: string;
+            connectionId: string;
+            /**
+             * @description The sync is queued; sync.completed follows when it is done.
+             * @enum {string}
+             */
+            status: "queued";
+            /** @description psuIpAddress was given: the access did not count. */
+            attended: boolean;
+            /** Format: date-time */
+            requestedAt: string;
+            /**
+             * Format: date-time
+             * @description The previous sync.
+             */
+            lastSyncAt: string | null;
+            /** @description Unattended accesses left today (UTC), after this one. */
+            unattendedAccessesLeft: number;
+        };
         /** @description The settings to change; fields left out stay, `""` clears an optional one. */
         UpdateOrganisationRequest: {
             /** @description https origins (`https://host[:port]`, no path, query or fragment); replaces the list. Normalised: lower-case, no default port, no duplicates. */
@@ -1458,7 +1547,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "INVALID_API_KEY" | "CONSENT_EXPIRED" | "CONSENT_REVOKED" | "BANK_API_ERROR" | "RATE_LIMITED" | "NOT_FOUND" | "VALIDATION_ERROR" | "FORBIDDEN" | "CONFLICT" | "IDEMPOTENCY_KEY_REUSED" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "INSUFFICIENT_FUNDS" | "REQUEST_TIMEOUT";
+                code: "INVALID_API_KEY" | "CONSENT_EXPIRED" | "CONSENT_REVOKED" | "BANK_API_ERROR" | "RATE_LIMITED" | "NOT_FOUND" | "VALIDATION_ERROR" | "FORBIDDEN" | "CONFLICT" | "IDEMPOTENCY_KEY_REUSED" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "INSUFFICIENT_FUNDS" | "REQUEST_TIMEOUT" | "ACCESS_EXCEEDED";
                 message: string;
                 requestId: string;
                 details?: {
@@ -1495,7 +1584,7 @@ export interface components {
          * @description A domain event type. `webhook.ping` is sent only by POST /v1/webhooks/{id}/test, to that endpoint.
          * @enum {string}
          */
-        EventType: "consent.authorized" | "consent.rejected" | "consent.failed" | "consent.revoked" | "consent.expiring" | "consent.expired" | "transactions.created" | "transactions.updated" | "transactions.removed" | "account.balance_updated" | "sync.failed" | "payment.created" | "payment.authorized" | "payment.completed" | "payment.rejected" | "payment.cancelled" | "payment.failed" | "payment.reconciled" | "webhook.ping";
+        EventType: "consent.authorized" | "consent.rejected" | "consent.failed" | "consent.revoked" | "consent.expiring" | "consent.expired" | "transactions.created" | "transactions.updated" | "transactions.removed" | "account.balance_updated" | "sync.failed" | "sync.completed" | "payment.created" | "payment.authorized" | "payment.completed" | "payment.rejected" | "payment.cancelled" | "payment.failed" | "payment.reconciled" | "webhook.ping";
         Webhook: {
             id: string;
             /**
@@ -1618,7 +1707,7 @@ export interface components {
          * @description A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated
          *     clients get one type per event (discriminated on `type`).
          */
-        Event: components["schemas"]["ConsentAuthorizedEvent"] | components["schemas"]["ConsentRejectedEvent"] | components["schemas"]["ConsentFailedEvent"] | components["schemas"]["ConsentRevokedEvent"] | components["schemas"]["ConsentExpiringEvent"] | components["schemas"]["ConsentExpiredEvent"] | components["schemas"]["TransactionsCreatedEvent"] | components["schemas"]["TransactionsUpdatedEvent"] | components["schemas"]["TransactionsRemovedEvent"] | components["schemas"]["AccountBalanceUpdatedEvent"] | components["schemas"]["SyncFailedEvent"] | components["schemas"]["PaymentCreatedEvent"] | components["schemas"]["PaymentAuthorizedEvent"] | components["schemas"]["PaymentCompletedEvent"] | components["schemas"]["PaymentRejectedEvent"] | components["schemas"]["PaymentCancelledEvent"] | components["schemas"]["PaymentFailedEvent"] | components["schemas"]["PaymentReconciledEvent"] | components["schemas"]["PingEvent"];
+        Event: components["schemas"]["ConsentAuthorizedEvent"] | components["schemas"]["ConsentRejectedEvent"] | components["schemas"]["ConsentFailedEvent"] | components["schemas"]["ConsentRevokedEvent"] | components["schemas"]["ConsentExpiringEvent"] | components["schemas"]["ConsentExpiredEvent"] | components["schemas"]["TransactionsCreatedEvent"] | components["schemas"]["TransactionsUpdatedEvent"] | components["schemas"]["TransactionsRemovedEvent"] | components["schemas"]["AccountBalanceUpdatedEvent"] | components["schemas"]["SyncFailedEvent"] | components["schemas"]["SyncCompletedEvent"] | components["schemas"]["PaymentCreatedEvent"] | components["schemas"]["PaymentAuthorizedEvent"] | components["schemas"]["PaymentCompletedEvent"] | components["schemas"]["PaymentRejectedEvent"] | components["schemas"]["PaymentCancelledEvent"] | components["schemas"]["PaymentFailedEvent"] | components["schemas"]["PaymentReconciledEvent"] | components["schemas"]["PingEvent"];
         EventList: {
             data: components["schemas"]["Event"][];
             hasMore: boolean;
@@ -1788,6 +1877,30 @@ export interface components {
                 currency: string;
             }[];
         };
+        SyncCompletedEventData: {
+            connectionId: string;
+            consentId: string;
+            bankId: string;
+            /** @description Why the sync ran (refresh). */
+            reason: string;
+            /** @description The customer was present (psuIpAddress given). */
+            attended: boolean;
+            /** @description The accounts synced. */
+            accounts: number;
+            /** @description Transactions added. */
+            created: number;
+            /** @description Transactions changed. */
+            updated: number;
+            /** @description Pending transactions gone at the bank. */
+            removed: number;
+            /** Format: date-time */
+            lastSyncAt: string;
+            /**
+             * Format: date-time
+             * @description The next scheduled sync.
+             */
+            nextSyncAt: string;
+        };
         SyncFailedEventData: {
             connectionId: string;
             bankId: string;
@@ -1919,6 +2032,18 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
             data: components["schemas"]["BalanceUpdatedEventData"];
+        };
+        /** @description A sync asked for with POST /v1/consents/{id}/refresh is done; the data it read is served. */
+        SyncCompletedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "sync.completed";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["SyncCompletedEventData"];
         };
         /** @description A background sync failed at the bank. */
         SyncFailedEvent: {
@@ -2144,7 +2269,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description 429 RATE_LIMITED: the organisation's rate limit is exceeded (for a request without a valid API key, its client address's); retry after `Retry-After` seconds, when the request will be admitted. `X-RateLimit-Remaining` is 0. */
+        /** @description 429 RATE_LIMITED: the organisation's rate limit is exceeded (for a request without a valid API key, its client address's); retry after `Retry-After` seconds, when the request will be admitted. `X-RateLimit-Remaining` is 0. 429 ACCESS_EXCEEDED (POST /v1/consents/{id}/refresh only): the consent's unattended accesses of the day are spent; `Retry-After` is the seconds until the next UTC day, when the next is possible. The rate limiter admitted that request, so its `X-RateLimit-*` headers describe the organisation's bucket as usual. */
         TooManyRequests: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
@@ -3331,6 +3456,52 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    refreshConsent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                consentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RefreshConsentRequest"];
+            };
+        };
+        responses: {
+            /** @description The sync is queued. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConsentRefresh"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
     renewConsent: {
         parameters: {
             query?: never;
@@ -4303,6 +4474,35 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["SyncFailedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onSyncCompleted: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SyncCompletedEvent"];
             };
         };
         responses: {

@@ -16,6 +16,7 @@ const classes = {
   IDEMPOTENCY_KEY_REUSED: sdk.IdempotencyKeyReusedError, VALIDATION_ERROR: sdk.ValidationError, RATE_LIMITED: sdk.RateLimitError,
   INTERNAL_ERROR: sdk.InternalServerError, BANK_API_ERROR: sdk.BankApiError, SERVICE_UNAVAILABLE: sdk.ServiceUnavailableError,
   INSUFFICIENT_FUNDS: sdk.InsufficientFundsError, REQUEST_TIMEOUT: sdk.RequestTimeoutError,
+  ACCESS_EXCEEDED: sdk.AccessExceededError,
 };
 
 test("every error code of the spec has its own class", () => {

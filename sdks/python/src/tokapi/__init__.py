@@ -14,6 +14,7 @@ from ._response import RateLimit, Response
 from .client import DEFAULT_BASE_URL, SANDBOX_BASE_URL, TokClient
 from .errors import (
     ERROR_CLASSES,
+    AccessExceededError,
     BankApiError,
     ConflictError,
     ConsentExpiredError,
@@ -41,7 +42,7 @@ from .webhooks import WEBHOOK_TOLERANCE_SECONDS, WebhookVerificationError, verif
 
 __version__ = VERSION
 __all__ = [
-    "DEFAULT_BASE_URL", "ERROR_CLASSES", "VERSION", "WEBHOOK_TOLERANCE_SECONDS", "BankApiError", "ConflictError",
+    "AccessExceededError", "DEFAULT_BASE_URL", "ERROR_CLASSES", "VERSION", "WEBHOOK_TOLERANCE_SECONDS", "BankApiError", "ConflictError",
     "ConsentExpiredError", "ConsentRevokedError", "ForbiddenError", "IdempotencyKeyReusedError", "InternalServerError",
     "InvalidApiKeyError", "MethodNotAllowedError", "Model", "NotFoundError", "Page", "PayloadTooLargeError",
     "InsufficientFundsError", "RequestTimeoutError", "RateLimit", "RateLimitError", "Response", "SANDBOX_BASE_URL", "ServiceUnavailableError", "RetryEvent", "TokClient", "TokConnectionError", "TokError",

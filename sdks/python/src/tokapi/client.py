@@ -144,6 +144,14 @@ class Consents(_Resource):
         return self._c._one(m.Consent.from_dict, "POST", f"/consents/{_seg(consent_id)}/renew", body, creates=True,
                             idempotency_key=idempotency_key)
 
+    def refresh(self, consent_id: str, *, psu_ip_address: Optional[str] = None,
+                idempotency_key: Optional[str] = None) -> m.ConsentRefresh:
+        """Syncs the consent's accounts now (202; sync.completed follows). Without ``psu_ip_address``
+        it takes one of the day's unattended accesses (AccessExceededError when none is left)."""
+        body = _drop_none({"psuIpAddress": psu_ip_address})
+        return self._c._one(m.ConsentRefresh.from_dict, "POST", f"/consents/{_seg(consent_id)}/refresh", body, creates=True,
+                            idempotency_key=idempotency_key)
+
 
 class Accounts(_Resource):
     def list(self, *, consent_id: Optional[str] = None, bank_id: Optional[str] = None, currency: Optional[str] = None,

@@ -14,11 +14,11 @@ from typing import Any, Literal, Mapping, Optional, Union
 
 from ._model import Model, to_decimal
 
-ERROR_CODES: tuple[str, ...] = ("INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT")
+ERROR_CODES: tuple[str, ...] = ("INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT", "ACCESS_EXCEEDED")
 """The error codes of the Tok error envelope."""
 
 ConsentStatus = Literal["AWAITING_AUTHORIZATION", "AUTHORIZED", "REJECTED", "FAILED", "REVOKED", "EXPIRED", "REPLACED"]
-EventType = Literal["consent.authorized", "consent.rejected", "consent.failed", "consent.revoked", "consent.expiring", "consent.expired", "transactions.created", "transactions.updated", "transactions.removed", "account.balance_updated", "sync.failed", "payment.created", "payment.authorized", "payment.completed", "payment.rejected", "payment.cancelled", "payment.failed", "payment.reconciled", "webhook.ping"]
+EventType = Literal["consent.authorized", "consent.rejected", "consent.failed", "consent.revoked", "consent.expiring", "consent.expired", "transactions.created", "transactions.updated", "transactions.removed", "account.balance_updated", "sync.failed", "sync.completed", "payment.created", "payment.authorized", "payment.completed", "payment.rejected", "payment.cancelled", "payment.failed", "payment.reconciled", "webhook.ping"]
 PaymentStatus = Literal["AWAITING_AUTHORIZATION", "SCHEDULED", "PENDING", "COMPLETED", "REJECTED", "CANCELLED", "FAILED"]
 PaymentStatusReason = Literal["INSUFFICIENT_FUNDS", "DENIED_BY_USER", "BANK_REJECTED", "AUTHORIZATION_EXPIRED", "AUTHORIZATION_FAILED", "BANK_UNAVAILABLE", "CANCELLED_BY_REQUEST", "CANCELLED_AT_BANK"]
 
@@ -247,6 +247,9 @@ class BankServices(Model):
 
 @dataclass(kw_only=True)
 class Consent(Model):
+    last_sync_at: Optional[str] = None
+    next_sync_at: Optional[str] = None
+    unattended_accesses_left: Optional[int] = None
     id: str
     status: ConsentStatus
     bank_id: str
@@ -268,6 +271,9 @@ class Consent(Model):
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Consent:
         return cls(
+            last_sync_at=d.get("lastSyncAt"),
+            next_sync_at=d.get("nextSyncAt"),
+            unattended_accesses_left=d.get("unattendedAccessesLeft"),
             id=d["id"],
             status=d["status"],
             bank_id=d["bankId"],
@@ -397,6 +403,29 @@ class ConsentList(Model):
             data=_decode(d["data"], lambda v: [Consent.from_dict(i) for i in v]),
             has_more=d["hasMore"],
             next_cursor=d["nextCursor"],
+        )
+
+
+@dataclass(kw_only=True)
+class ConsentRefresh(Model):
+    consent_id: str
+    connection_id: str
+    status: Literal["queued",]
+    attended: bool
+    requested_at: str
+    last_sync_at: Optional[str]
+    unattended_accesses_left: int
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ConsentRefresh:
+        return cls(
+            consent_id=d["consentId"],
+            connection_id=d["connectionId"],
+            status=d["status"],
+            attended=d["attended"],
+            requested_at=d["requestedAt"],
+            last_sync_at=d["lastSyncAt"],
+            unattended_accesses_left=d["unattendedAccessesLeft"],
         )
 
 
@@ -537,7 +566,7 @@ class Error(Model):
 
 @dataclass(kw_only=True)
 class ErrorError(Model):
-    code: Literal["INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT"]
+    code: Literal["INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT", "ACCESS_EXCEEDED"]
     message: str
     request_id: str
     details: Optional[list[ErrorErrorDetailsItem]] = None
@@ -1058,6 +1087,17 @@ class PingEventData(Model):
 
 
 @dataclass(kw_only=True)
+class RefreshConsentRequest(Model):
+    psu_ip_address: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefreshConsentRequest:
+        return cls(
+            psu_ip_address=d.get("psuIpAddress"),
+        )
+
+
+@dataclass(kw_only=True)
 class RenewConsentRequest(Model):
     callback_url: Optional[str] = None
     valid_until: Optional[str] = None
@@ -1135,6 +1175,56 @@ class StandingOrderList(Model):
             data=_decode(d["data"], lambda v: [StandingOrder.from_dict(i) for i in v]),
             has_more=d["hasMore"],
             next_cursor=d["nextCursor"],
+        )
+
+
+@dataclass(kw_only=True)
+class SyncCompletedEvent(Model):
+    """A sync asked for with POST /v1/consents/{id}/refresh is done; the data it read is served."""
+
+    id: str
+    type: Literal["sync.completed",]
+    created_at: str
+    data: SyncCompletedEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SyncCompletedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: SyncCompletedEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class SyncCompletedEventData(Model):
+    connection_id: str
+    consent_id: str
+    bank_id: str
+    reason: str
+    attended: bool
+    accounts: int
+    created: int
+    updated: int
+    removed: int
+    last_sync_at: str
+    next_sync_at: str
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SyncCompletedEventData:
+        return cls(
+            connection_id=d["connectionId"],
+            consent_id=d["consentId"],
+            bank_id=d["bankId"],
+            reason=d["reason"],
+            attended=d["attended"],
+            accounts=d["accounts"],
+            created=d["created"],
+            updated=d["updated"],
+            removed=d["removed"],
+            last_sync_at=d["lastSyncAt"],
+            next_sync_at=d["nextSyncAt"],
         )
 
 
@@ -1552,7 +1642,7 @@ class UnknownEvent(Model):
     raw: dict[str, Any]
 
 
-Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentFailedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, PaymentCreatedEvent, PaymentAuthorizedEvent, PaymentCompletedEvent, PaymentRejectedEvent, PaymentCancelledEvent, PaymentFailedEvent, PaymentReconciledEvent, PingEvent, UnknownEvent]
+Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentFailedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, SyncCompletedEvent, PaymentCreatedEvent, PaymentAuthorizedEvent, PaymentCompletedEvent, PaymentRejectedEvent, PaymentCancelledEvent, PaymentFailedEvent, PaymentReconciledEvent, PingEvent, UnknownEvent]
 """A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated clients get one type per event (discriminated on `type`)."""
 
 _EVENT_VARIANTS: dict[str, Any] = {
@@ -1567,6 +1657,7 @@ _EVENT_VARIANTS: dict[str, Any] = {
     "transactions.removed": TransactionsRemovedEvent,
     "account.balance_updated": AccountBalanceUpdatedEvent,
     "sync.failed": SyncFailedEvent,
+    "sync.completed": SyncCompletedEvent,
     "payment.created": PaymentCreatedEvent,
     "payment.authorized": PaymentAuthorizedEvent,
     "payment.completed": PaymentCompletedEvent,

@@ -52,6 +52,12 @@ data class StandingOrder(
 )
 
 data class Consent(
+    /** GET /v1/consents/{id} only: when the consent's accounts were last synced. */
+    val lastSyncAt: String? = null,
+    /** GET /v1/consents/{id} only: the next scheduled sync (null unless AUTHORIZED). */
+    val nextSyncAt: String? = null,
+    /** GET /v1/consents/{id} only: unattended syncs left today (UTC) for refreshes and scheduled syncs together (null unless AUTHORIZED). */
+    val unattendedAccessesLeft: Long? = null,
     val id: String,
     val status: String,
     val bankId: String,
@@ -206,6 +212,25 @@ data class AddMemberRequest(
     /** An RFC 5321 mailbox, ASCII, exactly as given (no surrounding spaces): a dot-atom local part of at most 64 characters, @, and a domain name of labels of letters, digits and inner hyphens (1 to 63 each, the last not all digits). Quoted local parts, address literals and display names are 400 VALIDATION_ERROR. */
     val email: String,
     val role: String
+)
+
+data class RefreshConsentRequest(
+    /** The customer's IP address, only when the customer is present: the refresh then does not count against the unattended accesses. */
+    val psuIpAddress: String? = null
+)
+
+data class ConsentRefresh(
+    val consentId: String,
+    val connectionId: String,
+    /** The sync is queued; sync.completed follows when it is done. */
+    val status: String,
+    /** psuIpAddress was given: the access did not count. */
+    val attended: Boolean,
+    val requestedAt: String,
+    /** The previous sync. */
+    val lastSyncAt: String? = null,
+    /** Unattended accesses left today (UTC), after this one. */
+    val unattendedAccessesLeft: Long
 )
 
 /** The settings to change; fields left out stay, `""` clears an optional one. */
@@ -371,6 +396,7 @@ data class Event(
             "transactions.removed" to TransactionsRemovedEvent::class.java,
             "account.balance_updated" to AccountBalanceUpdatedEvent::class.java,
             "sync.failed" to SyncFailedEvent::class.java,
+            "sync.completed" to SyncCompletedEvent::class.java,
             "payment.created" to PaymentCreatedEvent::class.java,
             "payment.authorized" to PaymentAuthorizedEvent::class.java,
             "payment.completed" to PaymentCompletedEvent::class.java,
@@ -514,6 +540,27 @@ data class BalanceUpdatedEventData(
     val balances: List<BalanceUpdatedEventDataBalance>
 )
 
+data class SyncCompletedEventData(
+    val connectionId: String,
+    val consentId: String,
+    val bankId: String,
+    /** Why the sync ran (refresh). */
+    val reason: String,
+    /** The customer was present (psuIpAddress given). */
+    val attended: Boolean,
+    /** The accounts synced. */
+    val accounts: Long,
+    /** Transactions added. */
+    val created: Long,
+    /** Transactions changed. */
+    val updated: Long,
+    /** Pending transactions gone at the bank. */
+    val removed: Long,
+    val lastSyncAt: String,
+    /** The next scheduled sync. */
+    val nextSyncAt: String
+)
+
 data class SyncFailedEventData(
     val connectionId: String,
     val bankId: String,
@@ -607,6 +654,14 @@ data class AccountBalanceUpdatedEvent(
     val data: BalanceUpdatedEventData
 )
 
+/** A sync asked for with POST /v1/consents/{id}/refresh is done; the data it read is served. */
+data class SyncCompletedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: SyncCompletedEventData
+)
+
 /** A background sync failed at the bank. */
 data class SyncFailedEvent(
     val id: String,
@@ -698,5 +753,6 @@ enum class ErrorCode {
     SERVICE_UNAVAILABLE,
     INSUFFICIENT_FUNDS,
     REQUEST_TIMEOUT,
+    ACCESS_EXCEEDED,
     UNKNOWN
 }

@@ -42,6 +42,10 @@ class Consents internal constructor(private val c: TokClient) {
     /** Starts a new consent on the same bank connection. */
     fun renew(consentId: String, request: RenewConsentRequest? = null, idempotencyKey: String? = null): Consent =
         c.send("POST", "/consents/${seg(consentId)}/renew", request, creates = true, idempotencyKey = idempotencyKey)
+
+    /** Syncs the consent's accounts now (sync.completed follows); without psuIpAddress it takes an unattended access (AccessExceededError when none is left). */
+    fun refresh(consentId: String, request: RefreshConsentRequest? = null, idempotencyKey: String? = null): ConsentRefresh =
+        c.send("POST", "/consents/${seg(consentId)}/refresh", request, creates = true, idempotencyKey = idempotencyKey)
 }
 
 /** /v1/accounts */
