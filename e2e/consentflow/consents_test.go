@@ -332,6 +332,10 @@ func TestConsentValidationAndIdempotency(t *testing.T) {
 			}
 		})
 	}
+	// A bank listed but not configured says so.
+	if r := f.Call("POST", "/v1/consents", keys.LiveKey, `{"bankId":"intesa-rs","callbackUrl":"https://app.example.com/cb"}`); r.Code != 400 || !strings.Contains(string(r.Body), "not yet available") {
+		t.Errorf("unconfigured bank: %d %s", r.Code, r.Body)
+	}
 	// Sandbox keys may call back to localhost on any port.
 	f.Expect(f.Call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"http://127.0.0.1:4567/cb"}`), 201, "localhost callback")
 

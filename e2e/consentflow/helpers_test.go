@@ -16,6 +16,7 @@ import (
 	"tokapi.io/tok/functions/accounts"
 	"tokapi.io/tok/functions/callback"
 	"tokapi.io/tok/functions/consents"
+	"tokapi.io/tok/functions/sandbox"
 	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/envelope"
@@ -68,6 +69,7 @@ func setup(t *testing.T) *fixture {
 	mux.Handle("/v1/consents/", cs)
 	mux.Handle("/v1/accounts", ah)
 	mux.Handle("/v1/accounts/", ah)
+	mux.Handle("/v1/sandbox/", sandbox.NewHandler(&sandbox.Server{Conns: st.Conns}))
 	st.Serve(mux, callback.NewHandler(&callback.Server{Conns: st.Conns, States: st.States,
 		Sync: banksync.NewRequestPublisher(st.PS, ""), PublicURL: publicURL}))
 	return &fixture{Stack: st, logs: logs, syncSub: st.Subs[banksync.RequestsTopic], eventSub: st.Subs[flowtest.EventsTopic],

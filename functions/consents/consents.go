@@ -160,6 +160,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 	}
 	b, err := s.Conns.Connectors.Bank(scope.Tenant().Env, in.BankID)
 	if err != nil || !b.Services.AIS {
+		if listed, ok := s.Conns.Connectors.Catalogue.Get(scope.Tenant().Env, in.BankID); ok && listed.Services.AIS && !listed.Configured {
+			return httpapi.InvalidField("bankId", "is "+listed.Name+", which is listed but not yet available: Tok has no connection to it yet (GET /v1/banks shows configured: false)")
+		}
 		return httpapi.InvalidField("bankId", "is not a bank offering account access in this environment (see GET /v1/banks)")
 	}
 	if err := s.checkCallback(ctx, scope.Tenant(), in.CallbackURL); err != nil {

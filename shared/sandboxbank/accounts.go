@@ -1,6 +1,7 @@
 package sandboxbank
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -147,12 +148,17 @@ func (s *Server) accounts(w http.ResponseWriter, r *http.Request, b bankInfo) {
 	withBalance := r.URL.Query().Get("withBalance") == "true" && ar.consent.Balances
 	list := []any{}
 	for _, a := range accountsOf(b, ar.persona) {
-		list = append(list, s.accountJSON(r, b, ar, a, withBalance))
+		m, err := s.accountJSON(r, b, ar, a, withBalance)
+		if err != nil {
+			s.internal(w, err)
+			return
+		}
+		list = append(list, m)
 	}
 	writeJSON(w, 200, map[string]any{"accounts": list})
 }
 
-func (s *Server) accountJSON(r *http.Request, b bankInfo, ar *aisRequest, a account, withBalance bool) map[string]any {
+func (s *Server) accountJSON(r *http.Request, b bankInfo, ar *aisRequest, a account, withBalance bool) (map[string]any, error) {
 	self := bankPath(b) + "/v1/accounts/" + a.ResourceID
 	links := map[string]any{}
 	if ar.consent.Balances {
@@ -175,9 +181,13 @@ func (s *Server) accountJSON(r *http.Request, b bankInfo, ar *aisRequest, a acco
 		"_links":          links,
 	}
 	if withBalance {
-		m["balances"] = s.balanceList(b, ar.persona, a)
+		bals, err := s.balanceList(r.Context(), b, ar, a)
+		if err != nil {
+			return nil, err
+		}
+		m["balances"] = bals
 	}
-	return m
+	return m, nil
 }
 
 func (s *Server) account(w http.ResponseWriter, r *http.Request, b bankInfo) {
@@ -190,18 +200,30 @@ func (s *Server) account(w http.ResponseWriter, r *http.Request, b bankInfo) {
 		tppError(w, 404, "RESOURCE_UNKNOWN", "Unknown account.")
 		return
 	}
-	writeJSON(w, 200, map[string]any{"account": s.accountJSON(r, b, ar, a, false)})
+	m, err := s.accountJSON(r, b, ar, a, false)
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"account": m})
 }
 
-func (s *Server) balanceList(b bankInfo, p string, a account) []any {
+func (s *Server) balanceList(ctx context.Context, b bankInfo, ar *aisRequest, a account) ([]any, error) {
 	now := s.now()
-	booked, available := balancesOf(b, p, a, now)
+	booked, available := balancesOf(b, ar.persona, a, now)
+	added, err := s.added(ctx, b, ar.consent.ID, a)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range added {
+		booked, available = booked.Add(t.Amount), available.Add(t.Amount)
+	}
 	return []any{
 		map[string]any{"balanceType": "closingBooked", "balanceAmount": amountJSON(booked, a.Currency),
 			"referenceDate": now.AddDate(0, 0, -1).Format(time.DateOnly)},
 		map[string]any{"balanceType": "interimAvailable", "balanceAmount": amountJSON(available, a.Currency),
 			"referenceDate": now.Format(time.DateOnly), "lastChangeDateTime": now.Format(time.RFC3339)},
-	}
+	}, nil
 }
 
 // checkAccount finds the account before the access is counted, so a bad ID costs nothing.
@@ -229,9 +251,14 @@ func (s *Server) balances(w http.ResponseWriter, r *http.Request, b bankInfo) {
 		return
 	}
 	a, _ := findAccount(b, ar.persona, id)
+	bals, err := s.balanceList(r.Context(), b, ar, a)
+	if err != nil {
+		s.internal(w, err)
+		return
+	}
 	writeJSON(w, 200, map[string]any{
 		"account":  map[string]any{"iban": a.IBAN, "currency": a.Currency},
-		"balances": s.balanceList(b, ar.persona, a),
+		"balances": bals,
 	})
 }
 
@@ -368,6 +395,19 @@ func (s *Server) transactions(w http.ResponseWriter, r *http.Request, b bankInfo
 					}
 					booked = append(booked, txnJSON(a, t))
 					served++
+				}
+			}
+			if page == 0 {
+				// Added entries come on the first page, beyond its size if need be.
+				added, err := s.added(r.Context(), b, ar.consent.ID, a)
+				if err != nil {
+					s.internal(w, err)
+					return
+				}
+				for _, t := range added {
+					if !t.BookingDate.Before(from) && !t.BookingDate.After(to) {
+						booked = append(booked, txnJSON(a, t))
+					}
 				}
 			}
 			report["booked"] = booked

@@ -94,6 +94,7 @@ func New(opts Options) *Server {
 	m.HandleFunc("GET "+p+"/v1/accounts/{accountId}", s.bank(s.account))
 	m.HandleFunc("GET "+p+"/v1/accounts/{accountId}/balances", s.bank(s.balances))
 	m.HandleFunc("GET "+p+"/v1/accounts/{accountId}/transactions", s.bank(s.transactions))
+	m.HandleFunc("POST "+p+"/v1/accounts/{accountId}/sandbox-transactions", s.bank(s.addTransaction))
 	m.HandleFunc("POST "+p+"/v1/payments/{product}", s.bank(s.initiatePayment))
 	m.HandleFunc("GET "+p+"/v1/payments/{product}/{paymentId}", s.bank(s.getPayment))
 	m.HandleFunc("GET "+p+"/v1/payments/{product}/{paymentId}/status", s.bank(s.paymentStatus))

@@ -46,6 +46,7 @@ type Client struct {
 	Events         *EventsService
 	Payments       *PaymentsService
 	Organisation   *OrganisationService
+	Sandbox        *SandboxService
 
 	apiKey     string
 	baseURL    string
@@ -125,6 +126,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.Events = &EventsService{c}
 	c.Payments = &PaymentsService{c}
 	c.Organisation = &OrganisationService{c}
+	c.Sandbox = &SandboxService{c}
 	return c, nil
 }
 

@@ -285,3 +285,26 @@ func (s *OrganisationService) Get(ctx context.Context, opts ...RequestOption) (*
 func (s *OrganisationService) Update(ctx context.Context, req UpdateOrganisationRequest, opts ...RequestOption) (*Organisation, error) {
 	return send[Organisation](ctx, s.c, "PATCH", "/organisation", req, false, opts)
 }
+
+// SandboxService is /v1/sandbox: controls for sandbox keys only (a live key gets 404).
+type SandboxService struct{ c *Client }
+
+// ExpireConsent makes the bank report the consent expired, as a sync would meet it.
+func (s *SandboxService) ExpireConsent(ctx context.Context, consentID string, opts ...RequestOption) (*SandboxConsentChange, error) {
+	return send[SandboxConsentChange](ctx, s.c, "POST", "/sandbox/consents/"+escape(consentID)+"/expire", nil, true, opts)
+}
+
+// RevokeConsent revokes the consent at the bank, as the customer would.
+func (s *SandboxService) RevokeConsent(ctx context.Context, consentID string, opts ...RequestOption) (*SandboxConsentChange, error) {
+	return send[SandboxConsentChange](ctx, s.c, "POST", "/sandbox/consents/"+escape(consentID)+"/revoke", nil, true, opts)
+}
+
+// FireWebhook publishes an event of any type with sample data to the subscribed endpoints.
+func (s *SandboxService) FireWebhook(ctx context.Context, req SandboxFireRequest, opts ...RequestOption) (*Event, error) {
+	return send[Event](ctx, s.c, "POST", "/sandbox/webhooks/fire", req, true, opts)
+}
+
+// AddTransaction books a transaction at the sandbox bank; the next sync reads it.
+func (s *SandboxService) AddTransaction(ctx context.Context, accountID string, req SandboxAddTransactionRequest, opts ...RequestOption) (*SandboxTransaction, error) {
+	return send[SandboxTransaction](ctx, s.c, "POST", "/sandbox/accounts/"+escape(accountID)+"/transactions", req, true, opts)
+}

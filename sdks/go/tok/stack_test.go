@@ -138,6 +138,16 @@ func TestAgainstStack(t *testing.T) {
 		}
 	})
 
+	t.Run("a sandbox control fires an event of any type", func(t *testing.T) {
+		e, err := client.Sandbox.FireWebhook(ctx, tok.SandboxFireRequest{Type: tok.EventTypeSyncFailed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f, err := e.AsSyncFailedEvent(); err != nil || f.Type != tok.SyncFailedEventTypeSyncFailed || f.Data.ConnectionID == "" {
+			t.Fatalf("fired %+v: %v", f, err)
+		}
+	})
+
 	t.Run("pagination follows nextCursor across pages", func(t *testing.T) {
 		env.Faults.Reset()
 		var ids []string

@@ -845,6 +845,57 @@ func (e PingEventType) Valid() bool {
 	}
 }
 
+// Defines values for SandboxAddTransactionRequestDirection.
+const (
+	SandboxAddTransactionRequestDirectionInbound  SandboxAddTransactionRequestDirection = "inbound"
+	SandboxAddTransactionRequestDirectionOutbound SandboxAddTransactionRequestDirection = "outbound"
+)
+
+// Valid indicates whether the value is a known member of the SandboxAddTransactionRequestDirection enum.
+func (e SandboxAddTransactionRequestDirection) Valid() bool {
+	switch e {
+	case SandboxAddTransactionRequestDirectionInbound:
+		return true
+	case SandboxAddTransactionRequestDirectionOutbound:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SandboxConsentChangeRevokedBy.
+const (
+	SandboxConsentChangeRevokedByBank SandboxConsentChangeRevokedBy = "bank"
+)
+
+// Valid indicates whether the value is a known member of the SandboxConsentChangeRevokedBy enum.
+func (e SandboxConsentChangeRevokedBy) Valid() bool {
+	switch e {
+	case SandboxConsentChangeRevokedByBank:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SandboxTransactionDirection.
+const (
+	SandboxTransactionDirectionInbound  SandboxTransactionDirection = "inbound"
+	SandboxTransactionDirectionOutbound SandboxTransactionDirection = "outbound"
+)
+
+// Valid indicates whether the value is a known member of the SandboxTransactionDirection enum.
+func (e SandboxTransactionDirection) Valid() bool {
+	switch e {
+	case SandboxTransactionDirectionInbound:
+		return true
+	case SandboxTransactionDirectionOutbound:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SyncCompletedEventType.
 const (
 	SyncCompletedEventTypeSyncCompleted SyncCompletedEventType = "sync.completed"
@@ -1933,6 +1984,59 @@ type RotateKeyPairRequest struct {
 	GracePeriodSeconds *int `json:"gracePeriodSeconds,omitempty"`
 }
 
+// SandboxAddTransactionRequest defines model for SandboxAddTransactionRequest.
+type SandboxAddTransactionRequest struct {
+	// Amount Positive, at most the currency's minor units of decimals.
+	//
+	// Examples: 1250.00
+	Amount           string  `json:"amount"`
+	CounterpartyName *string `json:"counterpartyName,omitempty"`
+
+	// Direction Default inbound.
+	Direction      *SandboxAddTransactionRequestDirection `json:"direction,omitempty"`
+	RemittanceInfo *string                                `json:"remittanceInfo,omitempty"`
+}
+
+// SandboxAddTransactionRequestDirection Default inbound.
+type SandboxAddTransactionRequestDirection string
+
+// SandboxConsentChange defines model for SandboxConsentChange.
+type SandboxConsentChange struct {
+	ConnectionID string                         `json:"connectionId"`
+	ConsentID    string                         `json:"consentId"`
+	RevokedBy    *SandboxConsentChangeRevokedBy `json:"revokedBy,omitempty"`
+
+	// Status AWAITING_AUTHORIZATION until the customer finishes the bank's SCA (until `authorizeBy`,
+	// then FAILED); AUTHORIZED; REJECTED (denied at the bank); FAILED (bank error or window
+	// closed); REVOKED (deleted, or revoked by the customer at the bank); EXPIRED (past
+	// `validUntil`); REPLACED (a renewal took over).
+	Status ConsentStatus `json:"status"`
+}
+
+// SandboxConsentChangeRevokedBy defines model for SandboxConsentChange.RevokedBy.
+type SandboxConsentChangeRevokedBy string
+
+// SandboxFireRequest defines model for SandboxFireRequest.
+type SandboxFireRequest struct {
+	// Type A domain event type. `webhook.ping` is sent only by POST /v1/webhooks/{id}/test, to that endpoint.
+	Type EventType `json:"type"`
+}
+
+// SandboxTransaction defines model for SandboxTransaction.
+type SandboxTransaction struct {
+	AccountID   string                      `json:"accountId"`
+	Amount      string                      `json:"amount"`
+	BookingDate string                      `json:"bookingDate"`
+	Currency    string                      `json:"currency"`
+	Direction   SandboxTransactionDirection `json:"direction"`
+
+	// ExternalID The bank's transaction ID (the synced transaction's externalId).
+	ExternalID string `json:"externalId"`
+}
+
+// SandboxTransactionDirection defines model for SandboxTransaction.Direction.
+type SandboxTransactionDirection string
+
 // StandingOrder defines model for StandingOrder.
 type StandingOrder struct {
 	AccountID      string    `json:"accountId"`
@@ -2493,6 +2597,30 @@ type CreatePaymentParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// SandboxAddTransactionParams defines parameters for SandboxAddTransaction.
+type SandboxAddTransactionParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// SandboxExpireConsentParams defines parameters for SandboxExpireConsent.
+type SandboxExpireConsentParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// SandboxRevokeConsentParams defines parameters for SandboxRevokeConsent.
+type SandboxRevokeConsentParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// SandboxFireWebhookParams defines parameters for SandboxFireWebhook.
+type SandboxFireWebhookParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // ListWebhooksParams defines parameters for ListWebhooks.
 type ListWebhooksParams struct {
 	// Limit Page size, 1 to 500 (default 100).
@@ -2804,6 +2932,12 @@ type UpdateOrganisationJSONRequestBody = UpdateOrganisationRequest
 
 // CreatePaymentJSONRequestBody defines body for CreatePayment for application/json ContentType.
 type CreatePaymentJSONRequestBody = CreatePaymentRequest
+
+// SandboxAddTransactionJSONRequestBody defines body for SandboxAddTransaction for application/json ContentType.
+type SandboxAddTransactionJSONRequestBody = SandboxAddTransactionRequest
+
+// SandboxFireWebhookJSONRequestBody defines body for SandboxFireWebhook for application/json ContentType.
+type SandboxFireWebhookJSONRequestBody = SandboxFireRequest
 
 // CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
 type CreateWebhookJSONRequestBody = CreateWebhookRequest

@@ -37,6 +37,7 @@ export class TokClient {
   readonly events: Events;
   readonly payments: Payments;
   readonly organisation: OrganisationResource;
+  readonly sandbox: Sandbox;
   private readonly transport: Transport;
 
   constructor(options: TokClientOptions = {}) {
@@ -61,6 +62,7 @@ export class TokClient {
     this.events = new Events(this);
     this.payments = new Payments(this);
     this.organisation = new OrganisationResource(this);
+    this.sandbox = new Sandbox(this);
   }
 
   /**
@@ -233,6 +235,26 @@ export class OrganisationResource extends Resource {
   /** Changes the settings (admin, live key); fields left out stay, "" clears an optional one. */
   update(body: T.UpdateOrganisationRequest, options?: RequestOptions): Promise<WithResponse<T.Organisation>> {
     return this.call("PATCH", "/organisation", body, options);
+  }
+}
+
+/** Controls for sandbox keys only (a live key gets 404). */
+export class Sandbox extends Resource {
+  /** The bank reports the consent expired, as a sync would meet it. */
+  expireConsent(consentId: string, options?: RequestOptions): Promise<WithResponse<T.SandboxConsentChange>> {
+    return this.call("POST", `/sandbox/consents/${seg(consentId)}/expire`, undefined, options, true);
+  }
+  /** The customer revokes the consent at the bank. */
+  revokeConsent(consentId: string, options?: RequestOptions): Promise<WithResponse<T.SandboxConsentChange>> {
+    return this.call("POST", `/sandbox/consents/${seg(consentId)}/revoke`, undefined, options, true);
+  }
+  /** Publishes an event of any type with sample data to the subscribed endpoints. */
+  fireWebhook(body: T.SandboxFireRequest, options?: RequestOptions): Promise<WithResponse<T.Event>> {
+    return this.call("POST", "/sandbox/webhooks/fire", body, options, true);
+  }
+  /** Books a transaction at the sandbox bank; the next sync reads it. */
+  addTransaction(accountId: string, body: T.SandboxAddTransactionRequest, options?: RequestOptions): Promise<WithResponse<T.SandboxTransaction>> {
+    return this.call("POST", `/sandbox/accounts/${seg(accountId)}/transactions`, body, options, true);
   }
 }
 

@@ -421,6 +421,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sandbox/consents/{consentId}/expire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                consentId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make the bank report the consent expired (sandbox, developer)
+         * @description As if the bank answered CONSENT_EXPIRED to a sync: the consent becomes EXPIRED, its data calls 403 CONSENT_EXPIRED and consent.expired is published once. Only for the AUTHORIZED current consent of its connection (409 otherwise). Sandbox keys only: with a live key this path does not exist (404 NOT_FOUND).
+         */
+        post: operations["sandboxExpireConsent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sandbox/consents/{consentId}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                consentId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke the consent at the bank, as the customer would (sandbox, developer)
+         * @description As if the customer revoked it at the bank and a sync met the answer: the consent becomes REVOKED with revokedBy bank, its data calls 403 CONSENT_REVOKED and consent.revoked is published once. Only for the AUTHORIZED current consent of its connection (409 otherwise). Sandbox keys only: with a live key this path does not exist (404 NOT_FOUND).
+         */
+        post: operations["sandboxRevokeConsent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sandbox/webhooks/fire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Publish an event of any type with sample data (sandbox, developer)
+         * @description Publishes one event of `type` (any event type but webhook.ping, which POST /v1/webhooks/{id}/test sends) with sample data of that types shape and fresh IDs that name nothing of the organisation; every sandbox endpoint subscribed to it receives it, signed, and the event log keeps it. Sandbox keys only: with a live key this path does not exist (404 NOT_FOUND).
+         */
+        post: operations["sandboxFireWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sandbox/accounts/{accountId}/transactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Book a transaction at the sandbox bank (sandbox, developer)
+         * @description Books a transaction on the account at the sandbox bank, today, under the accounts consent only; the next sync (a refresh, for instance) reads it as a new booked transaction, and the changed balance gives account.balance_updated. At most 100 per account and consent. Sandbox keys only: with a live key this path does not exist (404 NOT_FOUND).
+         */
+        post: operations["sandboxAddTransaction"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/consents/{consentId}/refresh": {
         parameters: {
             query?: never;
@@ -1499,6 +1585,41 @@ export interface components {
             email: string;
             /** @enum {string} */
             role: "owner" | "admin" | "developer" | "viewer";
+        };
+        SandboxConsentChange: {
+            consentId: string;
+            connectionId: string;
+            status: components["schemas"]["ConsentStatus"];
+            /** @enum {string} */
+            revokedBy?: "bank";
+        };
+        SandboxFireRequest: {
+            type: components["schemas"]["EventType"];
+        };
+        SandboxAddTransactionRequest: {
+            /**
+             * @description Positive, at most the currency's minor units of decimals.
+             * @example 1250.00
+             */
+            amount: string;
+            /**
+             * @description Default inbound.
+             * @enum {string}
+             */
+            direction?: "inbound" | "outbound";
+            counterpartyName?: string;
+            remittanceInfo?: string;
+        };
+        SandboxTransaction: {
+            accountId: string;
+            /** @description The bank's transaction ID (the synced transaction's externalId). */
+            externalId: string;
+            amount: string;
+            currency: string;
+            /** @enum {string} */
+            direction: "inbound" | "outbound";
+            /** Format: date */
+            bookingDate: string;
         };
         RefreshConsentRequest: {
             /**
@@ -3449,6 +3570,181 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    sandboxExpireConsent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                consentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The consent, ended. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SandboxConsentChange"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    sandboxRevokeConsent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                consentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The consent, ended. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SandboxConsentChange"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    sandboxFireWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SandboxFireRequest"];
+            };
+        };
+        responses: {
+            /** @description The event published. */
+            202: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    sandboxAddTransaction: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SandboxAddTransactionRequest"];
+            };
+        };
+        responses: {
+            /** @description The transaction booked at the bank. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SandboxTransaction"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];

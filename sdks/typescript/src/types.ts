@@ -30,6 +30,10 @@ export type Payment = Schemas["Payment"];
 export type PaymentStatus = Schemas["PaymentStatus"];
 export type CreatePaymentRequest = Schemas["CreatePaymentRequest"];
 export type Organisation = Schemas["Organisation"];
+export type SandboxConsentChange = Schemas["SandboxConsentChange"];
+export type SandboxFireRequest = Schemas["SandboxFireRequest"];
+export type SandboxAddTransactionRequest = Schemas["SandboxAddTransactionRequest"];
+export type SandboxTransaction = Schemas["SandboxTransaction"];
 export type UpdateOrganisationRequest = Schemas["UpdateOrganisationRequest"];
 
 /** The query parameters of an operation, as the spec declares them. */

@@ -13,3 +13,9 @@ test("the organisation is read; a sandbox key cannot change its settings", async
   await assert.rejects(tok.organisation.update({ displayName: "Bilko", brandColor: "#1a2b3c" }), ForbiddenError);
   assert.equal((await tok.organisation.get()).displayName, null);
 });
+
+test("a sandbox control fires an event of any type", async () => {
+  const event = await tok.sandbox.fireWebhook({ type: "sync.failed" });
+  assert.equal(event.type, "sync.failed");
+  assert.match(event.id, /^evt_/);
+});

@@ -57,6 +57,7 @@ class TokClient:
         self.events = Events(self)
         self.payments = Payments(self)
         self.organisation = Organisation(self)
+        self.sandbox = Sandbox(self)
 
     def with_options(self, *, timeout: Optional[float] = None, max_retries: Optional[int] = None) -> TokClient:
         """A copy of this client with another timeout or retry count."""
@@ -286,3 +287,26 @@ class Organisation(_Resource):
                            "callbackUrl": callback_url, "displayName": display_name, "logoUrl": logo_url,
                            "brandColor": brand_color})
         return self._c._one(m.Organisation.from_dict, "PATCH", "/organisation", body)
+
+
+class Sandbox(_Resource):
+    """Controls for sandbox keys only (a live key gets NotFoundError)."""
+
+    def expire_consent(self, consent_id: str) -> m.SandboxConsentChange:
+        return self._c._one(m.SandboxConsentChange.from_dict, "POST", f"/sandbox/consents/{_seg(consent_id)}/expire", creates=True)
+
+    def revoke_consent(self, consent_id: str) -> m.SandboxConsentChange:
+        return self._c._one(m.SandboxConsentChange.from_dict, "POST", f"/sandbox/consents/{_seg(consent_id)}/revoke", creates=True)
+
+    def fire_webhook(self, *, type: str) -> m.Event:
+        """Publishes an event of any type with sample data to the subscribed endpoints."""
+        return self._c._one(m.event_from_dict, "POST", "/sandbox/webhooks/fire", {"type": type}, creates=True)
+
+    def add_transaction(self, account_id: str, *, amount: Union[str, Decimal], direction: Optional[str] = None,
+                        counterparty_name: Optional[str] = None, remittance_info: Optional[str] = None) -> m.SandboxTransaction:
+        """Books a transaction at the sandbox bank; the next sync reads it."""
+        if isinstance(amount, float):
+            raise TypeError("amount must be a decimal string or decimal.Decimal, not a float")
+        body = _drop_none({"amount": str(amount), "direction": direction, "counterpartyName": counterparty_name,
+                           "remittanceInfo": remittance_info})
+        return self._c._one(m.SandboxTransaction.from_dict, "POST", f"/sandbox/accounts/{_seg(account_id)}/transactions", body, creates=True)

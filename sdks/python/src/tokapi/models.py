@@ -1122,6 +1122,77 @@ class RotateKeyPairRequest(Model):
 
 
 @dataclass(kw_only=True)
+class SandboxAddTransactionRequest(Model):
+    amount: str
+    direction: Optional[Literal["inbound", "outbound"]] = None
+    counterparty_name: Optional[str] = None
+    remittance_info: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SandboxAddTransactionRequest:
+        return cls(
+            amount=d["amount"],
+            direction=d.get("direction"),
+            counterparty_name=d.get("counterpartyName"),
+            remittance_info=d.get("remittanceInfo"),
+        )
+
+
+@dataclass(kw_only=True)
+class SandboxConsentChange(Model):
+    consent_id: str
+    connection_id: str
+    status: ConsentStatus
+    revoked_by: Optional[Literal["bank",]] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SandboxConsentChange:
+        return cls(
+            consent_id=d["consentId"],
+            connection_id=d["connectionId"],
+            status=d["status"],
+            revoked_by=d.get("revokedBy"),
+        )
+
+
+@dataclass(kw_only=True)
+class SandboxFireRequest(Model):
+    type: EventType
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SandboxFireRequest:
+        return cls(
+            type=d["type"],
+        )
+
+
+@dataclass(kw_only=True)
+class SandboxTransaction(Model):
+    account_id: str
+    external_id: str
+    amount: str
+    currency: str
+    direction: Literal["inbound", "outbound"]
+    booking_date: str
+
+    @property
+    def amount_decimal(self) -> Decimal:
+        """amount as a decimal.Decimal."""
+        return to_decimal(self.amount)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SandboxTransaction:
+        return cls(
+            account_id=d["accountId"],
+            external_id=d["externalId"],
+            amount=d["amount"],
+            currency=d["currency"],
+            direction=d["direction"],
+            booking_date=d["bookingDate"],
+        )
+
+
+@dataclass(kw_only=True)
 class StandingOrder(Model):
     id: str
     account_id: str

@@ -214,6 +214,36 @@ data class AddMemberRequest(
     val role: String
 )
 
+data class SandboxConsentChange(
+    val consentId: String,
+    val connectionId: String,
+    val status: String,
+    val revokedBy: String? = null
+)
+
+data class SandboxFireRequest(
+    val type: String
+)
+
+data class SandboxAddTransactionRequest(
+    /** Positive, at most the currency's minor units of decimals. */
+    val amount: String,
+    /** Default inbound. */
+    val direction: String? = null,
+    val counterpartyName: String? = null,
+    val remittanceInfo: String? = null
+)
+
+data class SandboxTransaction(
+    val accountId: String,
+    /** The bank's transaction ID (the synced transaction's externalId). */
+    val externalId: String,
+    val amount: String,
+    val currency: String,
+    val direction: String,
+    val bookingDate: String
+)
+
 data class RefreshConsentRequest(
     /** The customer's IP address, only when the customer is present: the refresh then does not count against the unattended accesses. */
     val psuIpAddress: String? = null

@@ -171,3 +171,17 @@ class OrganisationResource internal constructor(private val c: TokClient) {
     /** Changes the settings (admin, live key); null fields stay, "" clears an optional one. */
     fun update(request: UpdateOrganisationRequest): Organisation = c.send("PATCH", "/organisation", request)
 }
+
+/** /v1/sandbox: controls for sandbox keys only (a live key gets NotFoundError). */
+class Sandbox internal constructor(private val c: TokClient) {
+    fun expireConsent(consentId: String): SandboxConsentChange = c.send("POST", "/sandbox/consents/${seg(consentId)}/expire", creates = true)
+
+    fun revokeConsent(consentId: String): SandboxConsentChange = c.send("POST", "/sandbox/consents/${seg(consentId)}/revoke", creates = true)
+
+    /** Publishes an event of any type with sample data to the subscribed endpoints. */
+    fun fireWebhook(request: SandboxFireRequest): Event = c.send("POST", "/sandbox/webhooks/fire", request, creates = true)
+
+    /** Books a transaction at the sandbox bank; the next sync reads it. */
+    fun addTransaction(accountId: String, request: SandboxAddTransactionRequest): SandboxTransaction =
+        c.send("POST", "/sandbox/accounts/${seg(accountId)}/transactions", request, creates = true)
+}

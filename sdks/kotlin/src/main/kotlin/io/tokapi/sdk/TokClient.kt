@@ -53,6 +53,7 @@ class TokClient(
     val events = Events(this)
     val payments = Payments(this)
     val organisation = OrganisationResource(this)
+    val sandbox = Sandbox(this)
 
     /** The last response this thread received from the API: request ID, rate limit, attempts. */
     val lastResponse: ResponseInfo? get() = last.get()

@@ -95,6 +95,7 @@ class TokClientTest {
         assertEquals("sandbox", org.environment)
         expect(ForbiddenError::class.java, 403) { client.organisation.update(UpdateOrganisationRequest(displayName = "Bilko", brandColor = "#1a2b3c")) }
         assertEquals(null, client.organisation.get().displayName)
+        assertEquals("sync.failed", client.sandbox.fireWebhook(SandboxFireRequest(type = "sync.failed")).type)
     }
 
     @Test fun b_paginationFollowsNextCursor() {
