@@ -407,22 +407,32 @@ func (s *Server) publish(ctx context.Context, scope store.Scope, typ string, c c
 	}
 }
 
+// loadToAct is the start of every POST on a consent: the developer role, the consent, and
+// the optional body decoded into in.
+func (s *Server) loadToAct(w http.ResponseWriter, r *http.Request, in any) (store.Scope, connections.Consent, error) {
+	if err := auth.Require(r.Context(), auth.RoleDeveloper); err != nil {
+		return store.Scope{}, connections.Consent{}, err
+	}
+	scope, c, err := s.load(r.Context(), r)
+	if err != nil {
+		return scope, c, err
+	}
+	if r.ContentLength != 0 {
+		if err := httpapi.DecodeJSON(w, r, in); err != nil {
+			return scope, c, err
+		}
+	}
+	return scope, c, nil
+}
+
 // renew starts a new SCA for the connection of an authorised or expired consent; once
 // authorised the new consent replaces it and the accounts keep their IDs.
 func (s *Server) renew(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
-		return err
-	}
-	scope, c, err := s.load(ctx, r)
+	var in renewRequest
+	scope, c, err := s.loadToAct(w, r, &in)
 	if err != nil {
 		return err
-	}
-	var in renewRequest
-	if r.ContentLength != 0 {
-		if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-			return err
-		}
 	}
 	st := c.EffectiveStatus(s.now())
 	if st != connections.ConsentAuthorized && st != connections.ConsentExpired {

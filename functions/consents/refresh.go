@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/connectors"
@@ -80,18 +79,10 @@ func (s *Server) current(ctx context.Context, scope store.Scope, c connections.C
 // published: 429 ACCESS_EXCEEDED with Retry-After when none is left.
 func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
-		return err
-	}
-	scope, c, err := s.load(ctx, r)
+	var in refreshRequest
+	scope, c, err := s.loadToAct(w, r, &in)
 	if err != nil {
 		return err
-	}
-	var in refreshRequest
-	if r.ContentLength != 0 {
-		if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-			return err
-		}
 	}
 	var ip string
 	if in.PSUIPAddress != nil {
