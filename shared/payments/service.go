@@ -225,12 +225,16 @@ var ErrNotAwaiting = errors.New("payments: the payment is no longer awaiting aut
 var ErrCodeNotExchanged = errors.New("payments: the bank did not exchange the code")
 
 // Authorise records the customer's SCA result from the bank's redirect (query, checked with
-// bank.CheckRedirect) for the payment of a pending state, and returns where to send the
-// browser: the payment's callbackUrl with paymentId and status (and statusReason unless
-// authorised). take consumes the state; it is called only once the bank's answer fits the
-// payment (a denial, or a code the bank exchanged), so a redirect without one changes
-// nothing. It asks the bank for the status at once and starts the poller.
+// bank.CheckRedirect) for the payment, refund or refund batch of a pending state, and
+// returns where to send the browser: the callbackUrl with paymentId (refundId, batchId) and
+// status (and statusReason unless authorised). take consumes the state; it is called only
+// once the bank's answer fits (a denial, or a code the bank exchanged), so a redirect
+// without one changes nothing. It asks the bank for the status at once and starts the
+// poller.
 func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.Values, clientIP string, take func(context.Context) error) (string, error) {
+	if isBatch(st.PaymentID) {
+		return s.authoriseBatch(ctx, st, query, clientIP, take)
+	}
 	scope := store.For(s.Store.FS, st.Tenant())
 	p, err := s.Store.Get(ctx, scope, st.PaymentID)
 	if err != nil {
@@ -239,6 +243,31 @@ func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.V
 	if p.Status != StatusAwaiting {
 		return "", ErrNotAwaiting
 	}
+	c, tokens, err := s.scaResult(ctx, st, query, p.BankID, p.ExecutionDate != "", clientIP, take, func(conn bank.Connector, sess bank.Session) (bank.PaymentState, error) {
+		return s.bankStatus(ctx, conn, sess, p)
+	})
+	if err != nil {
+		return "", err
+	}
+	var also func(*Payment)
+	if tokens != nil {
+		sealed, err := s.Vault.Seal(ctx, TokensAAD(p.OrgID, p.ID), *tokens)
+		if err != nil {
+			return "", err
+		}
+		also = func(p *Payment) { p.Tokens, p.TokenExpiresAt = sealed, tokens.ExpiresAt.UTC() }
+	}
+	if p, err = s.settle(ctx, scope, p.ID, c, also); err != nil {
+		return "", err
+	}
+	return callbackRedirect(p)
+}
+
+// scaResult reads the bank's redirect after an SCA: the status change it calls for and,
+// when the customer authorised, the tokens (the bank's status is asked at once, as the
+// customer is present). The state is taken (take) once the answer fits.
+func (s *Service) scaResult(ctx context.Context, st authstate.State, query url.Values, bankID string, futureDated bool, clientIP string,
+	take func(context.Context) error, status func(bank.Connector, bank.Session) (bank.PaymentState, error)) (Change, *bank.Tokens, error) {
 	if authErr := bank.AuthorizationError(query); authErr != nil {
 		c := Change{Status: StatusFailed, Reason: ReasonAuthorizationFailed}
 		switch bank.KindOf(authErr) {
@@ -248,48 +277,40 @@ func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.V
 			c.Reason = ReasonBankUnavailable
 		}
 		if err := take(ctx); err != nil {
-			return "", err
+			return Change{}, nil, err
 		}
-		slog.InfoContext(ctx, "payment not authorised at the bank", "paymentId", p.ID, "status", c.Status, "error", authErr)
-		return s.settleCallback(ctx, scope, p.ID, c, nil)
+		slog.InfoContext(ctx, "payment not authorised at the bank", "paymentId", st.PaymentID, "status", c.Status, "error", authErr)
+		return c, nil, nil
 	}
-	conn, err := s.Connectors.For(st.Env, p.BankID)
+	conn, err := s.Connectors.For(st.Env, bankID)
 	if err != nil {
-		return "", err
+		return Change{}, nil, err
 	}
 	verifier, err := s.States.OpenVerifier(ctx, st)
 	if err != nil {
-		return "", err
+		return Change{}, nil, err
 	}
 	tokens, err := conn.ExchangeCode(ctx, query.Get("code"), string(verifier), s.callbackURI())
 	clear(verifier)
 	if err != nil {
-		slog.WarnContext(ctx, "payment code not exchanged; the payment is unchanged", "paymentId", p.ID, "error", err)
-		return "", fmt.Errorf("%w: %w", ErrCodeNotExchanged, err)
+		slog.WarnContext(ctx, "payment code not exchanged; the payment is unchanged", "paymentId", st.PaymentID, "error", err)
+		return Change{}, nil, fmt.Errorf("%w: %w", ErrCodeNotExchanged, err)
 	}
 	if err := take(ctx); err != nil {
-		return "", err
+		return Change{}, nil, err
 	}
-	sealed, err := s.Vault.Seal(ctx, TokensAAD(p.OrgID, p.ID), tokens)
-	if err != nil {
-		return "", err
-	}
-	// The customer is present: ask the bank now, so the redirect already tells the outcome.
-	c := FromBank(bank.PaymentState{Status: bank.PaymentReceived}, p.ExecutionDate != "")
+	c := FromBank(bank.PaymentState{Status: bank.PaymentReceived}, futureDated)
 	sess := bank.Session{AccessToken: tokens.AccessToken, PSUPresent: true, PSUIPAddress: clientIP}
-	if ps, err := conn.PaymentStatus(ctx, sess, p.Product, p.BankPaymentID); err == nil {
-		c = FromBank(ps, p.ExecutionDate != "")
+	if ps, err := status(conn, sess); err == nil {
+		c = FromBank(ps, futureDated)
 	} else {
-		slog.WarnContext(ctx, "payment status after authorisation failed; the poller asks again", "paymentId", p.ID, "error", err)
+		slog.WarnContext(ctx, "payment status after authorisation failed; the poller asks again", "paymentId", st.PaymentID, "error", err)
 	}
-	return s.settleCallback(ctx, scope, p.ID, c, func(p *Payment) {
-		p.Tokens, p.TokenExpiresAt = sealed, tokens.ExpiresAt.UTC()
-	})
+	return c, &tokens, nil
 }
 
-// settleCallback applies the authorisation's outcome, starts polling unless it is final,
-// and returns the redirect.
-func (s *Service) settleCallback(ctx context.Context, scope store.Scope, id string, c Change, also func(*Payment)) (string, error) {
+// settle applies an authorisation's outcome and starts polling unless it is final.
+func (s *Service) settle(ctx context.Context, scope store.Scope, id string, c Change, also func(*Payment)) (Payment, error) {
 	var advanced bool
 	p, err := s.Store.Advance(ctx, scope, id, c, func(p *Payment) {
 		advanced = true
@@ -302,17 +323,17 @@ func (s *Service) settleCallback(ctx context.Context, scope store.Scope, id stri
 		}
 	})
 	if err != nil {
-		return "", err
+		return Payment{}, err
 	}
 	if !advanced {
-		return "", ErrNotAwaiting // a concurrent callback or the sweep settled it first
+		return Payment{}, ErrNotAwaiting // a concurrent callback or the sweep settled it first
 	}
 	if p.PollActive && s.Polls != nil {
 		if err := s.Polls.Publish(ctx, PollRequest{Env: p.Env, OrgID: p.OrgID, PaymentID: p.ID}); err != nil {
 			slog.ErrorContext(ctx, "payment poll not requested; the sweep picks the payment up", "paymentId", p.ID, "error", err)
 		}
 	}
-	return callbackRedirect(p)
+	return p, nil
 }
 
 func callbackRedirect(p Payment) (string, error) {
@@ -321,7 +342,11 @@ func callbackRedirect(p Payment) (string, error) {
 		return "", fmt.Errorf("payment %s callback URL: %w", p.ID, err)
 	}
 	q := u.Query()
-	q.Set("paymentId", p.ID)
+	if p.IsRefund() {
+		q.Set("refundId", p.ID)
+	} else {
+		q.Set("paymentId", p.ID)
+	}
 	q.Set("status", p.Status)
 	if p.StatusReason != "" {
 		q.Set("statusReason", p.StatusReason)

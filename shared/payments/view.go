@@ -110,3 +110,52 @@ func RefundEventDataOf(r Payment) RefundEventData {
 		BankStatus: optional(r.BankStatus), StatusReason: optional(r.StatusReason), AccountID: optional(r.AccountID),
 		Amount: r.Amount, Currency: r.Currency, EndToEndID: r.EndToEndID, TransactionID: optional(r.TransactionID)}
 }
+
+// RefundJSON is the API's refund object.
+type RefundJSON struct {
+	ID                  string     `json:"id"`
+	PaymentID           string     `json:"paymentId"`
+	BatchID             *string    `json:"batchId"`
+	Status              string     `json:"status"`
+	BankStatus          *string    `json:"bankStatus"`
+	StatusReason        *string    `json:"statusReason"`
+	Amount              string     `json:"amount"`
+	Currency            string     `json:"currency"`
+	AccountID           string     `json:"accountId"`
+	BankID              string     `json:"bankId"`
+	PaymentProduct      string     `json:"paymentProduct"`
+	DebtorIBAN          string     `json:"debtorIban"`
+	CreditorIBAN        string     `json:"creditorIban"`
+	CreditorName        string     `json:"creditorName"`
+	RemittanceInfo      string     `json:"remittanceInfo"`
+	Reason              *string    `json:"reason"`
+	EndToEndID          string     `json:"endToEndId"`
+	CallbackURL         string     `json:"callbackUrl"`
+	RedirectURL         *string    `json:"redirectUrl"`
+	AuthorizeBy         time.Time  `json:"authorizeBy"`
+	TransactionID       *string    `json:"transactionId"`
+	CreditTransactionID *string    `json:"creditTransactionId"`
+	ReconciledAt        *time.Time `json:"reconciledAt"`
+	StatusHistory       []Change   `json:"statusHistory"`
+	AuthorizedAt        *time.Time `json:"authorizedAt"`
+	CreatedAt           time.Time  `json:"createdAt"`
+	UpdatedAt           time.Time  `json:"updatedAt"`
+}
+
+// RefundView is refund r as the API shows it at now.
+func RefundView(r Payment, now time.Time) RefundJSON {
+	st, reason := r.EffectiveStatus(now)
+	out := RefundJSON{ID: r.ID, PaymentID: r.RefundOf, BatchID: optional(r.BatchID), Status: st, BankStatus: optional(r.BankStatus),
+		StatusReason: optional(reason), Amount: r.Amount, Currency: r.Currency, AccountID: r.AccountID, BankID: r.BankID,
+		PaymentProduct: r.Product, DebtorIBAN: r.DebtorIBAN, CreditorIBAN: r.CreditorIBAN, CreditorName: r.CreditorName,
+		RemittanceInfo: r.RemittanceInfo, Reason: optional(r.Reason), EndToEndID: r.EndToEndID, CallbackURL: r.CallbackURL,
+		AuthorizeBy: r.AuthorizeBy, TransactionID: optional(r.TransactionID), CreditTransactionID: optional(r.CreditTransactionID),
+		ReconciledAt: r.ReconciledAt, StatusHistory: r.StatusHistory, AuthorizedAt: r.AuthorizedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if st == StatusAwaiting {
+		out.RedirectURL = optional(r.RedirectURL)
+	}
+	if out.StatusHistory == nil {
+		out.StatusHistory = []Change{}
+	}
+	return out
+}
