@@ -67,7 +67,7 @@ func DecodePollRequest(m events.PubSubMessage) (PollRequest, bool, error) {
 	if req == (PollRequest{}) {
 		return req, false, nil
 	}
-	if !req.Tenant().Valid() || !(ids.Valid(ids.Payment, req.PaymentID) || ids.Valid(ids.Refund, req.PaymentID)) ||
+	if !req.Tenant().Valid() || (!ids.Valid(ids.Payment, req.PaymentID) && !ids.Valid(ids.Refund, req.PaymentID)) ||
 		m.Attributes[events.AttrEnv] != req.Env || m.Attributes[events.AttrOrg] != req.OrgID {
 		return PollRequest{}, false, fmt.Errorf("poll request %s: tenant attributes and body disagree or are invalid", m.MessageID)
 	}

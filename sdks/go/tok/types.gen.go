@@ -2775,10 +2775,10 @@ type CreatePaymentParams struct {
 type ListPaymentRefundsParams struct {
 	Status *PaymentStatus `form:"status,omitempty" json:"status,omitempty"`
 
-	// CreatedFrom A date (YYYY-MM-DD) or date-time; inclusive.
+	// CreatedFrom A date (YYYY-MM-DD) or RFC 3339 date-time; inclusive.
 	CreatedFrom *string `form:"createdFrom,omitempty" json:"createdFrom,omitempty"`
 
-	// CreatedTo A date (the whole day) or date-time; inclusive.
+	// CreatedTo A date (the whole day) or RFC 3339 date-time; inclusive.
 	CreatedTo *string `form:"createdTo,omitempty" json:"createdTo,omitempty"`
 
 	// Limit Page size, 1 to 500 (default 100).
@@ -2805,10 +2805,10 @@ type ListRefundsParams struct {
 	Status    *PaymentStatus `form:"status,omitempty" json:"status,omitempty"`
 	PaymentID *string        `form:"paymentId,omitempty" json:"paymentId,omitempty"`
 
-	// CreatedFrom A date (YYYY-MM-DD) or date-time; inclusive.
+	// CreatedFrom A date (YYYY-MM-DD) or RFC 3339 date-time; inclusive.
 	CreatedFrom *string `form:"createdFrom,omitempty" json:"createdFrom,omitempty"`
 
-	// CreatedTo A date (the whole day) or date-time; inclusive.
+	// CreatedTo A date (the whole day) or RFC 3339 date-time; inclusive.
 	CreatedTo *string `form:"createdTo,omitempty" json:"createdTo,omitempty"`
 
 	// Limit Page size, 1 to 500 (default 100).

@@ -53,6 +53,8 @@ export class ServiceUnavailableError extends TokError { override name = "Service
 export class InsufficientFundsError extends TokError { override name = "InsufficientFundsError"; }
 /** REQUEST_TIMEOUT: the request body did not arrive in time. */
 export class RequestTimeoutError extends TokError { override name = "RequestTimeoutError"; }
+/** REFUND_EXCEEDS_PAYMENT: the refunds would add up to more than the payment; the details say what is left. */
+export class RefundExceedsPaymentError extends TokError { override name = "RefundExceedsPaymentError"; }
 
 /** RATE_LIMITED: the organisation's rate limit is spent; `retryAfter` says for how long. */
 export class RateLimitError extends TokError {
@@ -88,6 +90,7 @@ const errorClasses: Record<ErrorCode, TokErrorClass> = {
   SERVICE_UNAVAILABLE: ServiceUnavailableError,
   INSUFFICIENT_FUNDS: InsufficientFundsError,
   REQUEST_TIMEOUT: RequestTimeoutError,
+  REFUND_EXCEEDS_PAYMENT: RefundExceedsPaymentError,
 };
 
 /** The error codes this SDK maps to their own class. */

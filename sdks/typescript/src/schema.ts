@@ -4444,9 +4444,9 @@ export interface operations {
         parameters: {
             query?: {
                 status?: components["schemas"]["PaymentStatus"];
-                /** @description A date (YYYY-MM-DD) or date-time; inclusive. */
+                /** @description A date (YYYY-MM-DD) or RFC 3339 date-time; inclusive. */
                 createdFrom?: string;
-                /** @description A date (the whole day) or date-time; inclusive. */
+                /** @description A date (the whole day) or RFC 3339 date-time; inclusive. */
                 createdTo?: string;
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["OrgLimit"];
@@ -4536,9 +4536,9 @@ export interface operations {
             query?: {
                 status?: components["schemas"]["PaymentStatus"];
                 paymentId?: string;
-                /** @description A date (YYYY-MM-DD) or date-time; inclusive. */
+                /** @description A date (YYYY-MM-DD) or RFC 3339 date-time; inclusive. */
                 createdFrom?: string;
-                /** @description A date (the whole day) or date-time; inclusive. */
+                /** @description A date (the whole day) or RFC 3339 date-time; inclusive. */
                 createdTo?: string;
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["OrgLimit"];
