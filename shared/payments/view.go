@@ -12,9 +12,9 @@ type JSON struct {
 	Status             string     `json:"status"`
 	BankStatus         *string    `json:"bankStatus"`
 	StatusReason       *string    `json:"statusReason"`
-	BankID             string     `json:"bankId"`
+	BankID             *string    `json:"bankId"`
 	AccountID          *string    `json:"accountId"`
-	PaymentProduct     string     `json:"paymentProduct"`
+	PaymentProduct     *string    `json:"paymentProduct"`
 	Instant            bool       `json:"instant"`
 	Amount             string     `json:"amount"`
 	Currency           string     `json:"currency"`
@@ -51,7 +51,7 @@ func View(p Payment, now time.Time) JSON {
 	st, reason := p.EffectiveStatus(now)
 	out := JSON{
 		ID: p.ID, Status: st, BankStatus: optional(p.BankStatus), StatusReason: optional(reason),
-		BankID: p.BankID, AccountID: optional(p.AccountID), PaymentProduct: p.Product, Instant: p.Instant,
+		BankID: optional(p.BankID), AccountID: optional(p.AccountID), PaymentProduct: optional(p.Product), Instant: p.Instant,
 		Amount: p.Amount, Currency: p.Currency, CreditorIBAN: p.CreditorIBAN, CreditorName: optional(p.CreditorName),
 		DebtorIBAN: optional(p.DebtorIBAN), DebtorName: optional(p.DebtorName), RemittanceInfo: optional(p.RemittanceInfo), EndToEndID: p.EndToEndID,
 		ExecutionDate: optional(p.ExecutionDate), CallbackURL: p.CallbackURL, AuthorizeBy: p.AuthorizeBy,
@@ -74,7 +74,7 @@ type EventData struct {
 	Status        string  `json:"status"`
 	BankStatus    *string `json:"bankStatus"`
 	StatusReason  *string `json:"statusReason"`
-	BankID        string  `json:"bankId"`
+	BankID        *string `json:"bankId"`
 	AccountID     *string `json:"accountId"`
 	Amount        string  `json:"amount"`
 	Currency      string  `json:"currency"`
@@ -85,7 +85,7 @@ type EventData struct {
 // EventDataOf is the event data of p as it is now.
 func EventDataOf(p Payment) EventData {
 	return EventData{PaymentID: p.ID, Status: p.Status, BankStatus: optional(p.BankStatus), StatusReason: optional(p.StatusReason),
-		BankID: p.BankID, AccountID: optional(p.AccountID), Amount: p.Amount, Currency: p.Currency, EndToEndID: p.EndToEndID,
+		BankID: optional(p.BankID), AccountID: optional(p.AccountID), Amount: p.Amount, Currency: p.Currency, EndToEndID: p.EndToEndID,
 		TransactionID: optional(p.TransactionID)}
 }
 
