@@ -22,6 +22,8 @@ import (
 	"net/http"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/hosted"
@@ -183,33 +185,40 @@ func (s *Server) visit(r *http.Request) (*visit, error) {
 	}
 	v := &visit{sess: sess, cookie: cookie, scope: store.For(s.Conns.Repo.Client, sess.Tenant())}
 	v.texts = textsFor(pickLocale(r, sess.Locale))
-	org, err := s.Orgs.GetOrg(ctx, sess.OrgID)
-	if err != nil {
+	// The organisation and the request are read at once: the page waits on both.
+	var (
+		org     orgs.Org
+		consent connections.Consent
+		payment payments.Payment
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) { org, err = s.Orgs.GetOrg(gctx, sess.OrgID); return err })
+	g.Go(func() (err error) {
+		switch sess.Kind {
+		case hosted.KindConsent:
+			consent, err = s.Conns.Repo.GetConsent(gctx, v.scope, sess.ResourceID)
+		case hosted.KindPayment:
+			payment, err = s.Payments.Store.Get(gctx, v.scope, sess.ResourceID)
+		default:
+			err = errors.New("hosted session of unknown kind " + sess.Kind)
+		}
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	v.brand = brandOf(org)
 	now := s.now()
-	switch sess.Kind {
-	case hosted.KindConsent:
-		c, err := s.Conns.Repo.GetConsent(ctx, v.scope, sess.ResourceID)
-		if err != nil {
-			return nil, err
-		}
-		if c.BankID != "" || c.EffectiveStatus(now) != connections.ConsentAwaiting {
+	if sess.Kind == hosted.KindConsent {
+		if consent.BankID != "" || consent.EffectiveStatus(now) != connections.ConsentAwaiting {
 			return v, errEnded
 		}
-		v.consent = &c
-	case hosted.KindPayment:
-		p, err := s.Payments.Store.Get(ctx, v.scope, sess.ResourceID)
-		if err != nil {
-			return nil, err
-		}
-		if st, _ := p.EffectiveStatus(now); p.BankID != "" || st != payments.StatusAwaiting {
+		v.consent = &consent
+	} else {
+		if st, _ := payment.EffectiveStatus(now); payment.BankID != "" || st != payments.StatusAwaiting {
 			return v, errEnded
 		}
-		v.payment = &p
-	default:
-		return nil, errors.New("hosted session of unknown kind " + sess.Kind)
+		v.payment = &payment
 	}
 	return v, nil
 }
