@@ -500,6 +500,45 @@ func (e KeyPairStatus) Valid() bool {
 	}
 }
 
+// Defines values for Locale.
+const (
+	LocaleBg     Locale = "bg"
+	LocaleEn     Locale = "en"
+	LocaleHr     Locale = "hr"
+	LocaleMk     Locale = "mk"
+	LocaleRo     Locale = "ro"
+	LocaleSl     Locale = "sl"
+	LocaleSq     Locale = "sq"
+	LocaleSrCyrl Locale = "sr-Cyrl"
+	LocaleSrLatn Locale = "sr-Latn"
+)
+
+// Valid indicates whether the value is a known member of the Locale enum.
+func (e Locale) Valid() bool {
+	switch e {
+	case LocaleBg:
+		return true
+	case LocaleEn:
+		return true
+	case LocaleHr:
+		return true
+	case LocaleMk:
+		return true
+	case LocaleRo:
+		return true
+	case LocaleSl:
+		return true
+	case LocaleSq:
+		return true
+	case LocaleSrCyrl:
+		return true
+	case LocaleSrLatn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for MemberRole.
 const (
 	MemberRoleAdmin     MemberRole = "admin"
@@ -613,6 +652,7 @@ const (
 	PaymentPaymentProductCrossBorderCreditTransfers PaymentPaymentProduct = "cross-border-credit-transfers"
 	PaymentPaymentProductDomesticCreditTransfers    PaymentPaymentProduct = "domestic-credit-transfers"
 	PaymentPaymentProductInstantSepaCreditTransfers PaymentPaymentProduct = "instant-sepa-credit-transfers"
+	PaymentPaymentProductLessThanNil                PaymentPaymentProduct = "<nil>"
 	PaymentPaymentProductSepaCreditTransfers        PaymentPaymentProduct = "sepa-credit-transfers"
 	PaymentPaymentProductTarget2Payments            PaymentPaymentProduct = "target-2-payments"
 )
@@ -625,6 +665,8 @@ func (e PaymentPaymentProduct) Valid() bool {
 	case PaymentPaymentProductDomesticCreditTransfers:
 		return true
 	case PaymentPaymentProductInstantSepaCreditTransfers:
+		return true
+	case PaymentPaymentProductLessThanNil:
 		return true
 	case PaymentPaymentProductSepaCreditTransfers:
 		return true
@@ -1439,9 +1481,11 @@ type Consent struct {
 	AuthorizeBy  time.Time  `json:"authorizeBy"`
 	AuthorizedAt *time.Time `json:"authorizedAt"`
 
-	// BankID Examples: erste-hr
-	BankID      string `json:"bankId"`
-	CallbackURL string `json:"callbackUrl"`
+	// BankID null until the customer picks the bank on Tok's hosted pages.
+	//
+	// Examples: erste-hr
+	BankID      *string `json:"bankId"`
+	CallbackURL string  `json:"callbackUrl"`
 
 	// ConnectionID The bank connection; renewals keep it.
 	ConnectionID string    `json:"connectionId"`
@@ -1451,7 +1495,7 @@ type Consent struct {
 	Error *string `json:"error,omitempty"`
 	ID    string  `json:"id"`
 
-	// RedirectURL The bank's SCA page; only while AWAITING_AUTHORIZATION.
+	// RedirectURL The bank's SCA page, or without bankId Tok's hosted pages (a single-use link); only while AWAITING_AUTHORIZATION.
 	RedirectURL *string `json:"redirectUrl"`
 
 	// Renews The consent this one renews.
@@ -1489,7 +1533,8 @@ type ConsentAuthorizedEventType string
 
 // ConsentEventData defines model for ConsentEventData.
 type ConsentEventData struct {
-	BankID       string  `json:"bankId"`
+	// BankID null when the customer cancelled on the hosted pages before picking a bank.
+	BankID       *string `json:"bankId"`
 	ConnectionID *string `json:"connectionId,omitempty"`
 	ConsentID    string  `json:"consentId"`
 	Reason       *string `json:"reason,omitempty"`
@@ -1572,11 +1617,16 @@ type CreateConsentRequest struct {
 	// Access Default accounts, balances and transactions; accounts is always included. funds lets POST /v1/funds-confirmations and confirmFunds on payments ask the bank's confirmation of funds for the accounts.
 	Access *[]CreateConsentRequestAccess `json:"access,omitempty"`
 
-	// BankID Examples: erste-hr
-	BankID string `json:"bankId"`
+	// BankID Without it, redirectUrl is Tok's hosted pages, where the customer picks the bank.
+	//
+	// Examples: erste-hr
+	BankID *string `json:"bankId,omitempty"`
 
 	// CallbackURL Examples: https://app.bilko.io/banking/callback
 	CallbackURL string `json:"callbackUrl"`
+
+	// Locale The language of Tok's hosted pages: English, Serbian (Latin, Cyrillic), Croatian, Slovenian, Macedonian, Albanian, Bulgarian, Romanian. Default: the browser's Accept-Language.
+	Locale *Locale `json:"locale,omitempty"`
 
 	// ValidUntil A date (YYYY-MM-DD) or date-time; default and maximum: the bank's maximum (at most 180 days).
 	ValidUntil *string `json:"validUntil,omitempty"`
@@ -1595,7 +1645,7 @@ type CreateKeyPairRequest struct {
 // CreateKeyPairRequestRole defines model for CreateKeyPairRequest.Role.
 type CreateKeyPairRequestRole string
 
-// CreatePaymentRequest Exactly one of accountId and bankId.
+// CreatePaymentRequest At most one of accountId and bankId; with neither, redirectUrl is Tok's hosted pages, where the customer picks the bank.
 type CreatePaymentRequest struct {
 	// AccountID An account Tok has through a consent: it pays, and its bank and IBAN are used.
 	AccountID *string `json:"accountId,omitempty"`
@@ -1630,6 +1680,9 @@ type CreatePaymentRequest struct {
 
 	// Instant Instant SEPA where the bank offers it (EUR).
 	Instant *bool `json:"instant,omitempty"`
+
+	// Locale The language of Tok's hosted pages: English, Serbian (Latin, Cyrillic), Croatian, Slovenian, Macedonian, Albanian, Bulgarian, Romanian. Default: the browser's Accept-Language.
+	Locale *Locale `json:"locale,omitempty"`
 
 	// PsuIPAddress The customer's IP address, sent to the bank (default: the caller's).
 	PsuIPAddress *string `json:"psuIpAddress,omitempty"`
@@ -1719,6 +1772,16 @@ type FundsConfirmationRequest struct {
 	Currency string `json:"currency"`
 }
 
+// HostedForm defines model for HostedForm.
+type HostedForm struct {
+	BankID  *string `json:"bankId,omitempty"`
+	Country *string `json:"country,omitempty"`
+
+	// Csrf The session's form token, from the page.
+	Csrf string  `json:"csrf"`
+	Lang *string `json:"lang,omitempty"`
+}
+
 // KeyPair defines model for KeyPair.
 type KeyPair struct {
 	CreatedAt time.Time `json:"createdAt"`
@@ -1758,6 +1821,9 @@ type KeyPairList struct {
 	HasMore    bool      `json:"hasMore"`
 	NextCursor *string   `json:"nextCursor"`
 }
+
+// Locale The language of Tok's hosted pages: English, Serbian (Latin, Cyrillic), Croatian, Slovenian, Macedonian, Albanian, Bulgarian, Romanian. Default: the browser's Accept-Language.
+type Locale string
 
 // Member defines model for Member.
 type Member struct {
@@ -1855,8 +1921,10 @@ type Payment struct {
 	AuthorizeBy  time.Time  `json:"authorizeBy"`
 	AuthorizedAt *time.Time `json:"authorizedAt"`
 
-	// BankID Examples: sandbox-rs
-	BankID string `json:"bankId"`
+	// BankID null until the customer picks the bank on Tok's hosted pages.
+	//
+	// Examples: sandbox-rs
+	BankID *string `json:"bankId"`
 
 	// BankStatus The bank's ISO 20022 transaction status (RCVD, ACSP, ACSC, RJCT, CANC, ...).
 	BankStatus   *string   `json:"bankStatus"`
@@ -1873,16 +1941,18 @@ type Payment struct {
 	DebtorName *string `json:"debtorName"`
 
 	// EndToEndID The end-to-end reference; Tok uses the payment ID when the request gives none.
-	EndToEndID     string                `json:"endToEndId"`
-	ExecutionDate  *string               `json:"executionDate"`
-	ID             string                `json:"id"`
-	Instant        bool                  `json:"instant"`
-	PaymentProduct PaymentPaymentProduct `json:"paymentProduct"`
+	EndToEndID    string  `json:"endToEndId"`
+	ExecutionDate *string `json:"executionDate"`
+	ID            string  `json:"id"`
+	Instant       bool    `json:"instant"`
+
+	// PaymentProduct Chosen with the bank; null before.
+	PaymentProduct *PaymentPaymentProduct `json:"paymentProduct"`
 
 	// ReconciledAt When transactionId was linked (payment.reconciled).
 	ReconciledAt *time.Time `json:"reconciledAt"`
 
-	// RedirectURL The bank's SCA page; only while AWAITING_AUTHORIZATION.
+	// RedirectURL The bank's SCA page, or without bankId and accountId Tok's hosted pages (a single-use link); only while AWAITING_AUTHORIZATION.
 	RedirectURL *string `json:"redirectUrl"`
 
 	// RefundStatus By the COMPLETED refunds: none, some, or the whole amount.
@@ -1907,7 +1977,7 @@ type Payment struct {
 	UpdatedAt     time.Time `json:"updatedAt"`
 }
 
-// PaymentPaymentProduct defines model for Payment.PaymentProduct.
+// PaymentPaymentProduct Chosen with the bank; null before.
 type PaymentPaymentProduct string
 
 // PaymentRefundStatus By the COMPLETED refunds: none, some, or the whole amount.
@@ -1961,7 +2031,7 @@ type PaymentCreatedEventType string
 type PaymentEventData struct {
 	AccountID  *string `json:"accountId,omitempty"`
 	Amount     string  `json:"amount"`
-	BankID     string  `json:"bankId"`
+	BankID     *string `json:"bankId"`
 	BankStatus *string `json:"bankStatus,omitempty"`
 	Currency   string  `json:"currency"`
 	EndToEndID string  `json:"endToEndId"`
@@ -2551,6 +2621,9 @@ type WebhookWithSecret struct {
 // WebhookWithSecretEnvironment defines model for WebhookWithSecret.Environment.
 type WebhookWithSecretEnvironment string
 
+// HostedLang defines model for HostedLang.
+type HostedLang = string
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -2730,6 +2803,21 @@ type ListEventsParams struct {
 
 	// Type Only events of this type.
 	Type *EventType `form:"type,omitempty" json:"type,omitempty"`
+}
+
+// HostedCountriesParams defines parameters for HostedCountries.
+type HostedCountriesParams struct {
+	// Lang The page's language (the switcher); default the request's locale, else Accept-Language.
+	Lang *HostedLang `form:"lang,omitempty" json:"lang,omitempty"`
+}
+
+// HostedBanksParams defines parameters for HostedBanks.
+type HostedBanksParams struct {
+	Country *string `form:"country,omitempty" json:"country,omitempty"`
+	Q       *string `form:"q,omitempty" json:"q,omitempty"`
+
+	// Lang The page's language (the switcher); default the request's locale, else Accept-Language.
+	Lang *HostedLang `form:"lang,omitempty" json:"lang,omitempty"`
 }
 
 // ListMembersParams defines parameters for ListMembers.
@@ -3186,6 +3274,12 @@ type RenewConsentJSONRequestBody = RenewConsentRequest
 
 // ConfirmFundsJSONRequestBody defines body for ConfirmFunds for application/json ContentType.
 type ConfirmFundsJSONRequestBody = FundsConfirmationRequest
+
+// HostedChooseBankFormdataRequestBody defines body for HostedChooseBank for application/x-www-form-urlencoded ContentType.
+type HostedChooseBankFormdataRequestBody = HostedForm
+
+// HostedCancelFormdataRequestBody defines body for HostedCancel for application/x-www-form-urlencoded ContentType.
+type HostedCancelFormdataRequestBody = HostedForm
 
 // AddMemberJSONRequestBody defines body for AddMember for application/json ContentType.
 type AddMemberJSONRequestBody = AddMemberRequest

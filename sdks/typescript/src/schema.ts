@@ -463,6 +463,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/hosted/{sessionId}/open/{secret}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+                secret: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * The single-use link to the hosted pages (the redirectUrl of a request without a bank)
+         * @description Opens the session once: sets its cookie and redirects to the first page. The same
+         *     browser may open it again while the session lasts; anywhere else a used link is 410.
+         */
+        get: operations["openHostedPages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hosted/{sessionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        /** Hosted page, the countries with a bank offering the request's service */
+        get: operations["hostedCountries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hosted/{sessionId}/banks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        /** Hosted page, the banks of a country that can take the request, with search */
+        get: operations["hostedBanks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hosted/{sessionId}/bank": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Hosted form, the customer's bank; Tok asks the bank and redirects to its SCA */
+        post: operations["hostedChooseBank"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hosted/{sessionId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hosted form, the customer cancels; redirects to the callbackUrl
+         * @description Ends the request: a consent `REJECTED` with `error` `access_denied`, a payment `REJECTED`
+         *     with `statusReason` `DENIED_BY_USER` (consent.rejected or payment.rejected is
+         *     published), and the browser goes to the `callbackUrl` as after the bank.
+         */
+        post: operations["hostedCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/accounts": {
         parameters: {
             query?: never;
@@ -1472,13 +1577,16 @@ export interface components {
         Consent: {
             id: string;
             status: components["schemas"]["ConsentStatus"];
-            /** @example erste-hr */
-            bankId: string;
+            /**
+             * @description null until the customer picks the bank on Tok's hosted pages.
+             * @example erste-hr
+             */
+            bankId: string | null;
             /** @description The bank connection; renewals keep it. */
             connectionId: string;
             access: ("accounts" | "balances" | "transactions" | "funds")[];
             callbackUrl: string;
-            /** @description The bank's SCA page; only while AWAITING_AUTHORIZATION. */
+            /** @description The bank's SCA page, or without bankId Tok's hosted pages (a single-use link); only while AWAITING_AUTHORIZATION. */
             redirectUrl: string | null;
             /**
              * Format: date-time
@@ -1509,15 +1617,31 @@ export interface components {
             hasMore: boolean;
             nextCursor: string | null;
         };
+        /**
+         * @description The language of Tok's hosted pages: English, Serbian (Latin, Cyrillic), Croatian, Slovenian, Macedonian, Albanian, Bulgarian, Romanian. Default: the browser's Accept-Language.
+         * @enum {string}
+         */
+        Locale: "en" | "sr-Latn" | "sr-Cyrl" | "hr" | "sl" | "mk" | "sq" | "bg" | "ro";
+        HostedForm: {
+            /** @description The session's form token, from the page. */
+            csrf: string;
+            bankId?: string;
+            lang?: string;
+            country?: string;
+        };
         CreateConsentRequest: {
-            /** @example erste-hr */
-            bankId: string;
+            /**
+             * @description Without it, redirectUrl is Tok's hosted pages, where the customer picks the bank.
+             * @example erste-hr
+             */
+            bankId?: string;
             /** @example https://app.bilko.io/banking/callback */
             callbackUrl: string;
             /** @description Default accounts, balances and transactions; accounts is always included. funds lets POST /v1/funds-confirmations and confirmFunds on payments ask the bank's confirmation of funds for the accounts. */
             access?: ("accounts" | "balances" | "transactions" | "funds")[];
             /** @description A date (YYYY-MM-DD) or date-time; default and maximum: the bank's maximum (at most 180 days). */
             validUntil?: string;
+            locale?: components["schemas"]["Locale"];
         };
         RenewConsentRequest: {
             /** @description Default the renewed consent's. */
@@ -1913,11 +2037,17 @@ export interface components {
             /** @description The bank's ISO 20022 transaction status (RCVD, ACSP, ACSC, RJCT, CANC, ...). */
             bankStatus: string | null;
             statusReason: components["schemas"]["PaymentStatusReason"];
-            /** @example sandbox-rs */
-            bankId: string;
+            /**
+             * @description null until the customer picks the bank on Tok's hosted pages.
+             * @example sandbox-rs
+             */
+            bankId: string | null;
             accountId: string | null;
-            /** @enum {string} */
-            paymentProduct: "sepa-credit-transfers" | "instant-sepa-credit-transfers" | "target-2-payments" | "cross-border-credit-transfers" | "domestic-credit-transfers";
+            /**
+             * @description Chosen with the bank; null before.
+             * @enum {string|null}
+             */
+            paymentProduct: "sepa-credit-transfers" | "instant-sepa-credit-transfers" | "target-2-payments" | "cross-border-credit-transfers" | "domestic-credit-transfers" | null;
             instant: boolean;
             /** @example 1500.0000 */
             amount: string;
@@ -1934,7 +2064,7 @@ export interface components {
             /** Format: date */
             executionDate: string | null;
             callbackUrl: string;
-            /** @description The bank's SCA page; only while AWAITING_AUTHORIZATION. */
+            /** @description The bank's SCA page, or without bankId and accountId Tok's hosted pages (a single-use link); only while AWAITING_AUTHORIZATION. */
             redirectUrl: string | null;
             /**
              * Format: date-time
@@ -1970,7 +2100,7 @@ export interface components {
             hasMore: boolean;
             nextCursor: string | null;
         };
-        /** @description Exactly one of accountId and bankId. */
+        /** @description At most one of accountId and bankId; with neither, redirectUrl is Tok's hosted pages, where the customer picks the bank. */
         CreatePaymentRequest: {
             /** @example RS35105008123123123173 */
             creditorIban: string;
@@ -2002,6 +2132,7 @@ export interface components {
             instant?: boolean;
             /** @description The customer's IP address, sent to the bank (default: the caller's). */
             psuIpAddress?: string;
+            locale?: components["schemas"]["Locale"];
             /** @description With accountId: ask the bank's confirmation of funds first (the consent needs access funds); an uncovered amount is 422 INSUFFICIENT_FUNDS and nothing is sent. */
             confirmFunds?: boolean;
         };
@@ -2010,7 +2141,7 @@ export interface components {
             status: components["schemas"]["PaymentStatus"];
             bankStatus?: string | null;
             statusReason?: components["schemas"]["PaymentStatusReason"];
-            bankId: string;
+            bankId: string | null;
             accountId?: string | null;
             amount: string;
             currency: string;
@@ -2124,7 +2255,8 @@ export interface components {
         };
         ConsentEventData: {
             consentId: string;
-            bankId: string;
+            /** @description null when the customer cancelled on the hosted pages before picking a bank. */
+            bankId: string | null;
             /** @description The consent's status after the change. */
             status: string;
             connectionId?: string;
@@ -2618,6 +2750,40 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description An HTML page (UTF-8), under a strict Content-Security-Policy, never framed. */
+        HostedPage: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                "Content-Security-Policy"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "text/html": string;
+            };
+        };
+        /** @description To the next page, the bank's SCA page, or the request's callbackUrl. */
+        HostedRedirect: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                Location: string;
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /**
+         * @description An HTML page explaining why the flow cannot go on: 404 an unknown link or another
+         *     browser's session, 410 a used or expired link, 409 a request that already ended, 403 a
+         *     form without its session's token, 502 the bank could not be reached.
+         */
+        HostedError: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "text/html": string;
+            };
+        };
         /** @description 502 BANK_API_ERROR: the bank failed or refused the call (`X-Tok-Error-Source: bank`). */
         BadGateway: {
             headers: {
@@ -2651,6 +2817,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description The page's language (the switcher); default the request's locale, else Accept-Language. */
+        HostedLang: string;
         /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
         IdempotencyKey: string;
         /** @description Page size, 1 to 500 (default 100). */
@@ -3878,6 +4046,115 @@ export interface operations {
                 };
             };
             default: components["responses"]["Error"];
+        };
+    };
+    openHostedPages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+                secret: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            303: components["responses"]["HostedRedirect"];
+            404: components["responses"]["HostedError"];
+            410: components["responses"]["HostedError"];
+            default: components["responses"]["HostedError"];
+        };
+    };
+    hostedCountries: {
+        parameters: {
+            query?: {
+                /** @description The page's language (the switcher); default the request's locale, else Accept-Language. */
+                lang?: components["parameters"]["HostedLang"];
+            };
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["HostedPage"];
+            404: components["responses"]["HostedError"];
+            409: components["responses"]["HostedError"];
+            410: components["responses"]["HostedError"];
+            default: components["responses"]["HostedError"];
+        };
+    };
+    hostedBanks: {
+        parameters: {
+            query?: {
+                country?: string;
+                q?: string;
+                /** @description The page's language (the switcher); default the request's locale, else Accept-Language. */
+                lang?: components["parameters"]["HostedLang"];
+            };
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["HostedPage"];
+            404: components["responses"]["HostedError"];
+            409: components["responses"]["HostedError"];
+            410: components["responses"]["HostedError"];
+            default: components["responses"]["HostedError"];
+        };
+    };
+    hostedChooseBank: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["HostedForm"];
+            };
+        };
+        responses: {
+            303: components["responses"]["HostedRedirect"];
+            403: components["responses"]["HostedError"];
+            404: components["responses"]["HostedError"];
+            409: components["responses"]["HostedError"];
+            410: components["responses"]["HostedError"];
+            502: components["responses"]["HostedError"];
+            default: components["responses"]["HostedError"];
+        };
+    };
+    hostedCancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["HostedForm"];
+            };
+        };
+        responses: {
+            303: components["responses"]["HostedRedirect"];
+            403: components["responses"]["HostedError"];
+            404: components["responses"]["HostedError"];
+            409: components["responses"]["HostedError"];
+            410: components["responses"]["HostedError"];
+            default: components["responses"]["HostedError"];
         };
     };
     listAccounts: {

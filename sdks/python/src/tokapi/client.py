@@ -119,12 +119,16 @@ class Banks(_Resource):
 
 
 class Consents(_Resource):
-    def create(self, *, bank_id: str, callback_url: str, access: Optional[Sequence[str]] = None,
-               valid_until: Optional[Date] = None, idempotency_key: Optional[str] = None) -> m.Consent:
-        """Starts a consent; send the customer to ``redirect_url``. Retried safely under an
-        Idempotency-Key (a UUID unless given)."""
+    def create(self, *, callback_url: str, bank_id: Optional[str] = None, access: Optional[Sequence[str]] = None,
+               valid_until: Optional[Date] = None, locale: Optional[str] = None,
+               idempotency_key: Optional[str] = None) -> m.Consent:
+        """Starts a consent; send the customer to ``redirect_url``: the bank's SCA page, or
+        without ``bank_id`` Tok's hosted pages, where the customer picks the bank (in
+        ``locale``, default the browser's language). Retried safely under an Idempotency-Key
+        (a UUID unless given)."""
         body = _drop_none({"bankId": bank_id, "callbackUrl": callback_url,
-                           "access": list(access) if access is not None else None, "validUntil": _date(valid_until)})
+                           "access": list(access) if access is not None else None, "validUntil": _date(valid_until),
+                           "locale": locale})
         return self._c._one(m.Consent.from_dict, "POST", "/consents", body, creates=True, idempotency_key=idempotency_key)
 
     def list(self, *, status: Optional[str] = None, bank_id: Optional[str] = None, limit: Optional[int] = None,
@@ -239,8 +243,9 @@ class Payments(_Resource):
                account_id: Optional[str] = None, bank_id: Optional[str] = None, debtor_iban: Optional[str] = None,
                end_to_end_id: Optional[str] = None, execution_date: Optional[Date] = None,
                instant: Optional[bool] = None, psu_ip_address: Optional[str] = None,
-               idempotency_key: Optional[str] = None) -> m.Payment:
-        """Initiates a payment (exactly one of ``account_id`` and ``bank_id``); send the customer
+               locale: Optional[str] = None, idempotency_key: Optional[str] = None) -> m.Payment:
+        """Initiates a payment (at most one of ``account_id`` and ``bank_id``; with neither the
+        customer picks the bank on Tok's hosted pages, in ``locale``); send the customer
         to ``redirect_url``. ``amount`` is a decimal string or a decimal.Decimal, never a float.
         Retried safely under an Idempotency-Key (a UUID unless given)."""
         if isinstance(amount, float):
@@ -249,7 +254,7 @@ class Payments(_Resource):
                            "callbackUrl": callback_url, "creditorName": creditor_name, "remittanceInfo": remittance_info,
                            "accountId": account_id, "bankId": bank_id, "debtorIban": debtor_iban,
                            "endToEndId": end_to_end_id, "executionDate": _date(execution_date), "instant": instant,
-                           "psuIpAddress": psu_ip_address})
+                           "psuIpAddress": psu_ip_address, "locale": locale})
         return self._c._one(m.Payment.from_dict, "POST", "/payments", body, creates=True, idempotency_key=idempotency_key)
 
     def list(self, *, status: Optional[str] = None, account_id: Optional[str] = None,

@@ -18,6 +18,7 @@ ERROR_CODES: tuple[str, ...] = ("INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_R
 """The error codes of the Tok error envelope."""
 
 ConsentStatus = Literal["AWAITING_AUTHORIZATION", "AUTHORIZED", "REJECTED", "FAILED", "REVOKED", "EXPIRED", "REPLACED"]
+Locale = Literal["en", "sr-Latn", "sr-Cyrl", "hr", "sl", "mk", "sq", "bg", "ro"]
 EventType = Literal["consent.authorized", "consent.rejected", "consent.failed", "consent.revoked", "consent.expiring", "consent.expired", "transactions.created", "transactions.updated", "transactions.removed", "account.balance_updated", "sync.failed", "payment.created", "payment.authorized", "payment.completed", "payment.rejected", "payment.cancelled", "payment.failed", "payment.reconciled", "refund.created", "refund.authorized", "refund.completed", "refund.rejected", "refund.cancelled", "refund.failed", "refund.reconciled", "webhook.ping"]
 PaymentStatus = Literal["AWAITING_AUTHORIZATION", "SCHEDULED", "PENDING", "COMPLETED", "REJECTED", "CANCELLED", "FAILED"]
 PaymentStatusReason = Literal["INSUFFICIENT_FUNDS", "DENIED_BY_USER", "BANK_REJECTED", "AUTHORIZATION_EXPIRED", "AUTHORIZATION_FAILED", "BANK_UNAVAILABLE", "CANCELLED_BY_REQUEST", "CANCELLED_AT_BANK"]
@@ -249,7 +250,7 @@ class BankServices(Model):
 class Consent(Model):
     id: str
     status: ConsentStatus
-    bank_id: str
+    bank_id: Optional[str]
     connection_id: str
     access: list[Literal["accounts", "balances", "transactions", "funds"]]
     callback_url: str
@@ -310,7 +311,7 @@ class ConsentAuthorizedEvent(Model):
 @dataclass(kw_only=True)
 class ConsentEventData(Model):
     consent_id: str
-    bank_id: str
+    bank_id: Optional[str]
     status: str
     connection_id: Optional[str] = None
     valid_until: Optional[str] = None
@@ -440,18 +441,20 @@ class ConsentRevokedEvent(Model):
 
 @dataclass(kw_only=True)
 class CreateConsentRequest(Model):
-    bank_id: str
+    bank_id: Optional[str] = None
     callback_url: str
     access: Optional[list[Literal["accounts", "balances", "transactions", "funds"]]] = None
     valid_until: Optional[str] = None
+    locale: Optional[Locale] = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CreateConsentRequest:
         return cls(
-            bank_id=d["bankId"],
+            bank_id=d.get("bankId"),
             callback_url=d["callbackUrl"],
             access=d.get("access"),
             valid_until=d.get("validUntil"),
+            locale=d.get("locale"),
         )
 
 
@@ -470,7 +473,7 @@ class CreateKeyPairRequest(Model):
 
 @dataclass(kw_only=True)
 class CreatePaymentRequest(Model):
-    """Exactly one of accountId and bankId."""
+    """At most one of accountId and bankId; with neither, redirectUrl is Tok's hosted pages, where the customer picks the bank."""
 
     creditor_iban: str
     creditor_name: Optional[str] = None
@@ -485,6 +488,7 @@ class CreatePaymentRequest(Model):
     callback_url: str
     instant: Optional[bool] = None
     psu_ip_address: Optional[str] = None
+    locale: Optional[Locale] = None
     confirm_funds: Optional[bool] = None
 
     @classmethod
@@ -503,6 +507,7 @@ class CreatePaymentRequest(Model):
             callback_url=d["callbackUrl"],
             instant=d.get("instant"),
             psu_ip_address=d.get("psuIpAddress"),
+            locale=d.get("locale"),
             confirm_funds=d.get("confirmFunds"),
         )
 
@@ -637,6 +642,23 @@ class FundsConfirmationRequest(Model):
             account_id=d["accountId"],
             amount=d["amount"],
             currency=d["currency"],
+        )
+
+
+@dataclass(kw_only=True)
+class HostedForm(Model):
+    csrf: str
+    bank_id: Optional[str] = None
+    lang: Optional[str] = None
+    country: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> HostedForm:
+        return cls(
+            csrf=d["csrf"],
+            bank_id=d.get("bankId"),
+            lang=d.get("lang"),
+            country=d.get("country"),
         )
 
 
@@ -794,9 +816,9 @@ class Payment(Model):
     status: PaymentStatus
     bank_status: Optional[str]
     status_reason: PaymentStatusReason
-    bank_id: str
+    bank_id: Optional[str]
     account_id: Optional[str]
-    payment_product: Literal["sepa-credit-transfers", "instant-sepa-credit-transfers", "target-2-payments", "cross-border-credit-transfers", "domestic-credit-transfers"]
+    payment_product: Optional[Literal["sepa-credit-transfers", "instant-sepa-credit-transfers", "target-2-payments", "cross-border-credit-transfers", "domestic-credit-transfers"]]
     instant: bool
     amount: str
     currency: str
@@ -947,7 +969,7 @@ class PaymentEventData(Model):
     status: PaymentStatus
     bank_status: Optional[str] = None
     status_reason: Optional[PaymentStatusReason] = None
-    bank_id: str
+    bank_id: Optional[str]
     account_id: Optional[str] = None
     amount: str
     currency: str

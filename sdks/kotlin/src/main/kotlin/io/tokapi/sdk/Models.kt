@@ -54,12 +54,13 @@ data class StandingOrder(
 data class Consent(
     val id: String,
     val status: String,
-    val bankId: String,
+    /** null until the customer picks the bank on Tok's hosted pages. */
+    val bankId: String? = null,
     /** The bank connection; renewals keep it. */
     val connectionId: String,
     val access: List<String>,
     val callbackUrl: String,
-    /** The bank's SCA page; only while AWAITING_AUTHORIZATION. */
+    /** The bank's SCA page, or without bankId Tok's hosted pages (a single-use link); only while AWAITING_AUTHORIZATION. */
     val redirectUrl: String? = null,
     /** The customer must authorise before this time. */
     val authorizeBy: String,
@@ -78,13 +79,23 @@ data class Consent(
     val updatedAt: String
 )
 
+data class HostedForm(
+    /** The session's form token, from the page. */
+    val csrf: String,
+    val bankId: String? = null,
+    val lang: String? = null,
+    val country: String? = null
+)
+
 data class CreateConsentRequest(
-    val bankId: String,
+    /** Without it, redirectUrl is Tok's hosted pages, where the customer picks the bank. */
+    val bankId: String? = null,
     val callbackUrl: String,
     /** Default accounts, balances and transactions; accounts is always included. funds lets POST /v1/funds-confirmations and confirmFunds on payments ask the bank's confirmation of funds for the accounts. */
     val access: List<String>? = null,
     /** A date (YYYY-MM-DD) or date-time; default and maximum: the bank's maximum (at most 180 days). */
-    val validUntil: String? = null
+    val validUntil: String? = null,
+    val locale: String? = null
 )
 
 data class RenewConsentRequest(
@@ -419,9 +430,11 @@ data class Payment(
     /** The bank's ISO 20022 transaction status (RCVD, ACSP, ACSC, RJCT, CANC, ...). */
     val bankStatus: String? = null,
     val statusReason: String,
-    val bankId: String,
+    /** null until the customer picks the bank on Tok's hosted pages. */
+    val bankId: String? = null,
     val accountId: String? = null,
-    val paymentProduct: String,
+    /** Chosen with the bank; null before. */
+    val paymentProduct: String? = null,
     val instant: Boolean,
     val amount: String,
     val currency: String,
@@ -436,7 +449,7 @@ data class Payment(
     val endToEndId: String,
     val executionDate: String? = null,
     val callbackUrl: String,
-    /** The bank's SCA page; only while AWAITING_AUTHORIZATION. */
+    /** The bank's SCA page, or without bankId and accountId Tok's hosted pages (a single-use link); only while AWAITING_AUTHORIZATION. */
     val redirectUrl: String? = null,
     /** The customer must authorise before this time; after it the payment is FAILED with AUTHORIZATION_EXPIRED. */
     val authorizeBy: String,
@@ -456,7 +469,7 @@ data class Payment(
     val updatedAt: String
 )
 
-/** Exactly one of accountId and bankId. */
+/** At most one of accountId and bankId; with neither, redirectUrl is Tok's hosted pages, where the customer picks the bank. */
 data class CreatePaymentRequest(
     val creditorIban: String,
     /** Required except for domestic-credit-transfers. */
@@ -478,6 +491,7 @@ data class CreatePaymentRequest(
     val instant: Boolean? = null,
     /** The customer's IP address, sent to the bank (default: the caller's). */
     val psuIpAddress: String? = null,
+    val locale: String? = null,
     /** With accountId: ask the bank's confirmation of funds first (the consent needs access funds); an uncovered amount is 422 INSUFFICIENT_FUNDS and nothing is sent. */
     val confirmFunds: Boolean? = null
 )
@@ -487,7 +501,7 @@ data class PaymentEventData(
     val status: String,
     val bankStatus: String? = null,
     val statusReason: String? = null,
-    val bankId: String,
+    val bankId: String? = null,
     val accountId: String? = null,
     val amount: String,
     val currency: String,
@@ -586,7 +600,8 @@ data class RefundEventData(
 
 data class ConsentEventData(
     val consentId: String,
-    val bankId: String,
+    /** null when the customer cancelled on the hosted pages before picking a bank. */
+    val bankId: String? = null,
     /** The consent's status after the change. */
     val status: String,
     val connectionId: String? = null,
