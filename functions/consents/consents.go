@@ -156,8 +156,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 			return httpapi.InvalidField("bankId", "is not a bank offering account access in this environment (see GET /v1/banks)")
 		}
 	}
-	locale, ok := "", true
+	locale := ""
 	if in.Locale != "" {
+		var ok bool
 		if locale, ok = hosted.ParseLocale(in.Locale); !ok {
 			return httpapi.InvalidField("locale", "must be one of "+strings.Join(hosted.Locales, ", "))
 		}

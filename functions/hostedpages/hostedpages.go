@@ -135,9 +135,11 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) error {
 		return s.fail(w, r, sessionError(err), nil)
 	}
 	if cookie != "" {
-		http.SetCookie(w, &http.Cookie{Name: hosted.CookieName, Value: cookie, Path: hosted.CookiePath(sess.ID),
+		// Secure whenever the pages are on https (everywhere but the local stack's http).
+		c := &http.Cookie{Name: hosted.CookieName, Value: cookie, Path: hosted.CookiePath(sess.ID), //nolint:gosec // G124: Secure as above
 			MaxAge: int(time.Until(sess.ExpiresAt).Seconds()) + 1, HttpOnly: true, Secure: secureCookies(s.PublicURL),
-			SameSite: http.SameSiteLaxMode})
+			SameSite: http.SameSiteLaxMode}
+		http.SetCookie(w, c)
 	}
 	setHeaders(w, "", sess.Env)
 	http.Redirect(w, r, hosted.CookiePath(sess.ID), http.StatusSeeOther)

@@ -74,7 +74,8 @@ func newPage(r *http.Request, kind string, v *visit) *page {
 	} else {
 		p.T, p.Brand = textsFor(pickLocale(r, "")), newBrand("Tok", "", "")
 	}
-	p.BrandColor, p.BrandOnColor = template.CSS(p.Brand.Color), template.CSS(p.Brand.OnColor)
+	// Both are #rrggbb (newBrand checks the organisation's colour against hexColor).
+	p.BrandColor, p.BrandOnColor = template.CSS(p.Brand.Color), template.CSS(p.Brand.OnColor) //nolint:gosec // G203: see above
 	for _, l := range hosted.Locales {
 		q := url.Values{}
 		for k, vals := range r.URL.Query() {
@@ -184,6 +185,6 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, k
 // bankIDValid bounds what a form may name as a bank before the catalogue is asked.
 func bankIDValid(id string) bool {
 	return id != "" && len(id) <= 64 && strings.IndexFunc(id, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-')
+		return (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '-'
 	}) < 0
 }
