@@ -213,6 +213,16 @@ func TestHostedPages(t *testing.T) {
 		}
 		return m
 	}
+	// The organisation's branding, set by its live admin key.
+	patch, _ := http.NewRequestWithContext(ctx, "PATCH", st.APIURL(keys.LiveKey)+"/v1/organisation",
+		strings.NewReader(`{"displayName":"Bilko","logoUrl":"https://cdn.bilko.io/logo.png","brandColor":"#0a7c4a"}`))
+	patch.Header.Set("Authorization", "ApiKey "+keys.LiveKey)
+	patch.Header.Set("Content-Type", "application/json")
+	if resp, err := api.Do(patch); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("PATCH /v1/organisation: %v %v", resp, err)
+	} else {
+		_ = resp.Body.Close()
+	}
 	a := newApp(t)
 	callback := a.srv.URL + "/bank/done"
 
@@ -220,8 +230,13 @@ func TestHostedPages(t *testing.T) {
 		c := create("/v1/consents", `{"callbackUrl":"`+callback+`"}`)
 		b := newBrowser(t, "hosted-consent")
 		b.do(chromedp.Navigate(c["redirectUrl"].(string)), chromedp.WaitVisible(chromedp.CSS("#countries")))
-		if got := b.text("#summary"); !strings.Contains(got, "Bilko d.o.o.") || !strings.Contains(got, "Transactions") {
+		if got := b.text("#summary"); !strings.Contains(got, "Bilko") || !strings.Contains(got, "Transactions") {
 			t.Errorf("summary %q", got)
+		}
+		logo := run(b, chromedp.AttributeValue(chromedp.CSS("header img"), "alt"))
+		brand := run(b, chromedp.Evaluate[string](`getComputedStyle(document.querySelector("header")).backgroundColor`))
+		if logo.Value != "Bilko" || brand != "rgb(10, 124, 74)" {
+			t.Errorf("branding: logo alt %q, header colour %q", logo.Value, brand)
 		}
 		b.check("1-country")
 		b.do(chromedp.Click(chromedp.CSS("#country-HR")), chromedp.WaitVisible(chromedp.CSS("#banks")),
@@ -375,7 +390,8 @@ func TestHostedPages(t *testing.T) {
 					resp, html, ttfb := get(page, nil)
 					worst = max(worst, ttfb)
 					h := resp.header
-					if resp.status != 200 || !strings.Contains(html, `<html lang="`+l+`">`) || strings.Contains(html, "[missing text") || !strings.Contains(html, "Bilko d.o.o.") {
+					if resp.status != 200 || !strings.Contains(html, `<html lang="`+l+`">`) || strings.Contains(html, "[missing text") ||
+						!strings.Contains(html, `src="https://cdn.bilko.io/logo.png" alt="Bilko"`) || !strings.Contains(html, "--brand:#0a7c4a") {
 						t.Errorf("%s: %d, lang or text missing", page, resp.status)
 					}
 					if len(html) > 50<<10 {

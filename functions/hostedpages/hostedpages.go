@@ -225,8 +225,15 @@ func (s *Server) visit(r *http.Request) (*visit, error) {
 	return v, nil
 }
 
-// brandOf is the organisation as its customers see it.
-func brandOf(o orgs.Org) brand { return newBrand(o.Name, "", "") }
+// brandOf is the organisation as its customers see it: its settings' display name, logo
+// and colour, else its name and Tok's colour.
+func brandOf(o orgs.Org) brand {
+	name := o.DisplayName
+	if name == "" {
+		name = o.Name
+	}
+	return newBrand(name, o.LogoURL, o.BrandColor)
+}
 
 // pickLocale is the switcher's choice (lang), else the request's locale field, else the
 // browser's Accept-Language.
