@@ -2807,16 +2807,19 @@ type ListEventsParams struct {
 
 // HostedCountriesParams defines parameters for HostedCountries.
 type HostedCountriesParams struct {
-	// Lang The page's language (the switcher); default the request's locale, else Accept-Language.
+	// Lang The page's language (the switcher); default the request's locale, else Accept-Language. Other values are ignored.
 	Lang *HostedLang `form:"lang,omitempty" json:"lang,omitempty"`
 }
 
 // HostedBanksParams defines parameters for HostedBanks.
 type HostedBanksParams struct {
+	// Country The country's ISO 3166 code.
 	Country *string `form:"country,omitempty" json:"country,omitempty"`
-	Q       *string `form:"q,omitempty" json:"q,omitempty"`
 
-	// Lang The page's language (the switcher); default the request's locale, else Accept-Language.
+	// Q Search in the banks' names, IDs and BICs (the first 80 characters).
+	Q *string `form:"q,omitempty" json:"q,omitempty"`
+
+	// Lang The page's language (the switcher); default the request's locale, else Accept-Language. Other values are ignored.
 	Lang *HostedLang `form:"lang,omitempty" json:"lang,omitempty"`
 }
 

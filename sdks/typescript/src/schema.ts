@@ -2817,7 +2817,7 @@ export interface components {
         };
     };
     parameters: {
-        /** @description The page's language (the switcher); default the request's locale, else Accept-Language. */
+        /** @description The page's language (the switcher); default the request's locale, else Accept-Language. Other values are ignored. */
         HostedLang: string;
         /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
         IdempotencyKey: string;
@@ -4069,7 +4069,7 @@ export interface operations {
     hostedCountries: {
         parameters: {
             query?: {
-                /** @description The page's language (the switcher); default the request's locale, else Accept-Language. */
+                /** @description The page's language (the switcher); default the request's locale, else Accept-Language. Other values are ignored. */
                 lang?: components["parameters"]["HostedLang"];
             };
             header?: never;
@@ -4090,9 +4090,11 @@ export interface operations {
     hostedBanks: {
         parameters: {
             query?: {
+                /** @description The country's ISO 3166 code. */
                 country?: string;
+                /** @description Search in the banks' names, IDs and BICs (the first 80 characters). */
                 q?: string;
-                /** @description The page's language (the switcher); default the request's locale, else Accept-Language. */
+                /** @description The page's language (the switcher); default the request's locale, else Accept-Language. Other values are ignored. */
                 lang?: components["parameters"]["HostedLang"];
             };
             header?: never;
