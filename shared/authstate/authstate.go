@@ -37,7 +37,8 @@ type State struct {
 	Env       string `firestore:"env"`
 	OrgID     string `firestore:"orgId"`
 	ConsentID string `firestore:"consentId"`
-	// PaymentID is set instead of ConsentID for a payment's authorisation (shared/payments).
+	// PaymentID is set instead of ConsentID for the authorisation of a payment, a refund or a
+	// refund batch (shared/payments).
 	PaymentID string `firestore:"paymentId"`
 	// Verifier is the PKCE code verifier, sealed (Store.SealVerifier).
 	Verifier  []byte    `firestore:"verifier"`

@@ -35,7 +35,8 @@ const (
 	CodeServiceUnavailable   = "SERVICE_UNAVAILABLE"
 	CodeRequestTimeout       = "REQUEST_TIMEOUT"
 	// CodeAccessExceeded: a consent's unattended accesses of the day are spent (429, Retry-After).
-	CodeAccessExceeded = "ACCESS_EXCEEDED"
+	CodeAccessExceeded       = "ACCESS_EXCEEDED"
+	CodeRefundExceedsPayment = "REFUND_EXCEEDS_PAYMENT"
 )
 
 // ErrorSourceHeader tells the client an error came from the bank, not from Tok.

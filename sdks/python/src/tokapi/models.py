@@ -14,11 +14,12 @@ from typing import Any, Literal, Mapping, Optional, Union
 
 from ._model import Model, to_decimal
 
-ERROR_CODES: tuple[str, ...] = ("INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT", "ACCESS_EXCEEDED")
+ERROR_CODES: tuple[str, ...] = ("INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT", "REFUND_EXCEEDS_PAYMENT", "ACCESS_EXCEEDED")
 """The error codes of the Tok error envelope."""
 
 ConsentStatus = Literal["AWAITING_AUTHORIZATION", "AUTHORIZED", "REJECTED", "FAILED", "REVOKED", "EXPIRED", "REPLACED"]
-EventType = Literal["consent.authorized", "consent.rejected", "consent.failed", "consent.revoked", "consent.expiring", "consent.expired", "transactions.created", "transactions.updated", "transactions.removed", "account.balance_updated", "sync.failed", "sync.completed", "payment.created", "payment.authorized", "payment.completed", "payment.rejected", "payment.cancelled", "payment.failed", "payment.reconciled", "webhook.ping"]
+Locale = Literal["en", "sr-Latn", "sr-Cyrl", "hr", "sl", "mk", "sq", "bg", "ro"]
+EventType = Literal["consent.authorized", "consent.rejected", "consent.failed", "consent.revoked", "consent.expiring", "consent.expired", "transactions.created", "transactions.updated", "transactions.removed", "account.balance_updated", "sync.failed", "sync.completed", "payment.created", "payment.authorized", "payment.completed", "payment.rejected", "payment.cancelled", "payment.failed", "payment.reconciled", "refund.created", "refund.authorized", "refund.completed", "refund.rejected", "refund.cancelled", "refund.failed", "refund.reconciled", "webhook.ping"]
 PaymentStatus = Literal["AWAITING_AUTHORIZATION", "SCHEDULED", "PENDING", "COMPLETED", "REJECTED", "CANCELLED", "FAILED"]
 PaymentStatusReason = Literal["INSUFFICIENT_FUNDS", "DENIED_BY_USER", "BANK_REJECTED", "AUTHORIZATION_EXPIRED", "AUTHORIZATION_FAILED", "BANK_UNAVAILABLE", "CANCELLED_BY_REQUEST", "CANCELLED_AT_BANK"]
 
@@ -252,7 +253,7 @@ class Consent(Model):
     unattended_accesses_left: Optional[int] = None
     id: str
     status: ConsentStatus
-    bank_id: str
+    bank_id: Optional[str]
     connection_id: str
     access: list[Literal["accounts", "balances", "transactions", "funds"]]
     callback_url: str
@@ -316,7 +317,7 @@ class ConsentAuthorizedEvent(Model):
 @dataclass(kw_only=True)
 class ConsentEventData(Model):
     consent_id: str
-    bank_id: str
+    bank_id: Optional[str]
     status: str
     connection_id: Optional[str] = None
     valid_until: Optional[str] = None
@@ -469,18 +470,20 @@ class ConsentRevokedEvent(Model):
 
 @dataclass(kw_only=True)
 class CreateConsentRequest(Model):
-    bank_id: str
+    bank_id: Optional[str] = None
     callback_url: str
     access: Optional[list[Literal["accounts", "balances", "transactions", "funds"]]] = None
     valid_until: Optional[str] = None
+    locale: Optional[Locale] = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CreateConsentRequest:
         return cls(
-            bank_id=d["bankId"],
+            bank_id=d.get("bankId"),
             callback_url=d["callbackUrl"],
             access=d.get("access"),
             valid_until=d.get("validUntil"),
+            locale=d.get("locale"),
         )
 
 
@@ -499,7 +502,7 @@ class CreateKeyPairRequest(Model):
 
 @dataclass(kw_only=True)
 class CreatePaymentRequest(Model):
-    """Exactly one of accountId and bankId."""
+    """At most one of accountId and bankId; with neither, redirectUrl is Tok's hosted pages, where the customer picks the bank."""
 
     creditor_iban: str
     creditor_name: Optional[str] = None
@@ -514,6 +517,7 @@ class CreatePaymentRequest(Model):
     callback_url: str
     instant: Optional[bool] = None
     psu_ip_address: Optional[str] = None
+    locale: Optional[Locale] = None
     confirm_funds: Optional[bool] = None
 
     @classmethod
@@ -532,7 +536,40 @@ class CreatePaymentRequest(Model):
             callback_url=d["callbackUrl"],
             instant=d.get("instant"),
             psu_ip_address=d.get("psuIpAddress"),
+            locale=d.get("locale"),
             confirm_funds=d.get("confirmFunds"),
+        )
+
+
+@dataclass(kw_only=True)
+class CreateRefundBatchRequest(Model):
+    refund_ids: list[str]
+    callback_url: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CreateRefundBatchRequest:
+        return cls(
+            refund_ids=d["refundIds"],
+            callback_url=d.get("callbackUrl"),
+        )
+
+
+@dataclass(kw_only=True)
+class CreateRefundRequest(Model):
+    amount: Optional[str] = None
+    account_id: Optional[str] = None
+    remittance_info: Optional[str] = None
+    reason: Optional[str] = None
+    callback_url: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CreateRefundRequest:
+        return cls(
+            amount=d.get("amount"),
+            account_id=d.get("accountId"),
+            remittance_info=d.get("remittanceInfo"),
+            reason=d.get("reason"),
+            callback_url=d.get("callbackUrl"),
         )
 
 
@@ -566,7 +603,7 @@ class Error(Model):
 
 @dataclass(kw_only=True)
 class ErrorError(Model):
-    code: Literal["INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT", "ACCESS_EXCEEDED"]
+    code: Literal["INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT", "REFUND_EXCEEDS_PAYMENT", "ACCESS_EXCEEDED"]
     message: str
     request_id: str
     details: Optional[list[ErrorErrorDetailsItem]] = None
@@ -634,6 +671,23 @@ class FundsConfirmationRequest(Model):
             account_id=d["accountId"],
             amount=d["amount"],
             currency=d["currency"],
+        )
+
+
+@dataclass(kw_only=True)
+class HostedForm(Model):
+    csrf: str
+    bank_id: Optional[str] = None
+    lang: Optional[str] = None
+    country: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> HostedForm:
+        return cls(
+            csrf=d["csrf"],
+            bank_id=d.get("bankId"),
+            lang=d.get("lang"),
+            country=d.get("country"),
         )
 
 
@@ -765,6 +819,7 @@ class Organisation(Model):
     logo_url: Optional[str]
     brand_color: Optional[str]
     environment: Literal["live", "sandbox"]
+    refund_account_id: Optional[str]
     created_at: str
 
     @classmethod
@@ -779,6 +834,7 @@ class Organisation(Model):
             logo_url=d["logoUrl"],
             brand_color=d["brandColor"],
             environment=d["environment"],
+            refund_account_id=d["refundAccountId"],
             created_at=d["createdAt"],
         )
 
@@ -789,9 +845,9 @@ class Payment(Model):
     status: PaymentStatus
     bank_status: Optional[str]
     status_reason: PaymentStatusReason
-    bank_id: str
+    bank_id: Optional[str]
     account_id: Optional[str]
-    payment_product: Literal["sepa-credit-transfers", "instant-sepa-credit-transfers", "target-2-payments", "cross-border-credit-transfers", "domestic-credit-transfers"]
+    payment_product: Optional[Literal["sepa-credit-transfers", "instant-sepa-credit-transfers", "target-2-payments", "cross-border-credit-transfers", "domestic-credit-transfers"]]
     instant: bool
     amount: str
     currency: str
@@ -942,7 +998,7 @@ class PaymentEventData(Model):
     status: PaymentStatus
     bank_status: Optional[str] = None
     status_reason: Optional[PaymentStatusReason] = None
-    bank_id: str
+    bank_id: Optional[str]
     account_id: Optional[str] = None
     amount: str
     currency: str
@@ -1094,6 +1150,291 @@ class RefreshConsentRequest(Model):
     def from_dict(cls, d: Mapping[str, Any]) -> RefreshConsentRequest:
         return cls(
             psu_ip_address=d.get("psuIpAddress"),
+        )
+
+
+@dataclass(kw_only=True)
+class Refund(Model):
+    id: str
+    payment_id: str
+    batch_id: Optional[str]
+    status: PaymentStatus
+    bank_status: Optional[str]
+    status_reason: PaymentStatusReason
+    amount: str
+    currency: str
+    account_id: str
+    bank_id: str
+    payment_product: Literal["sepa-credit-transfers", "instant-sepa-credit-transfers", "target-2-payments", "cross-border-credit-transfers", "domestic-credit-transfers"]
+    debtor_iban: str
+    creditor_iban: str
+    creditor_name: str
+    remittance_info: str
+    reason: Optional[str]
+    end_to_end_id: str
+    callback_url: str
+    redirect_url: Optional[str]
+    authorize_by: str
+    transaction_id: Optional[str]
+    credit_transaction_id: Optional[str]
+    reconciled_at: Optional[str]
+    status_history: list[PaymentStatusChange]
+    authorized_at: Optional[str]
+    created_at: str
+    updated_at: str
+
+    @property
+    def amount_decimal(self) -> Decimal:
+        """amount as a decimal.Decimal."""
+        return to_decimal(self.amount)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Refund:
+        return cls(
+            id=d["id"],
+            payment_id=d["paymentId"],
+            batch_id=d["batchId"],
+            status=d["status"],
+            bank_status=d["bankStatus"],
+            status_reason=d["statusReason"],
+            amount=d["amount"],
+            currency=d["currency"],
+            account_id=d["accountId"],
+            bank_id=d["bankId"],
+            payment_product=d["paymentProduct"],
+            debtor_iban=d["debtorIban"],
+            creditor_iban=d["creditorIban"],
+            creditor_name=d["creditorName"],
+            remittance_info=d["remittanceInfo"],
+            reason=d["reason"],
+            end_to_end_id=d["endToEndId"],
+            callback_url=d["callbackUrl"],
+            redirect_url=d["redirectUrl"],
+            authorize_by=d["authorizeBy"],
+            transaction_id=d["transactionId"],
+            credit_transaction_id=d["creditTransactionId"],
+            reconciled_at=d["reconciledAt"],
+            status_history=_decode(d["statusHistory"], lambda v: [PaymentStatusChange.from_dict(i) for i in v]),
+            authorized_at=d["authorizedAt"],
+            created_at=d["createdAt"],
+            updated_at=d["updatedAt"],
+        )
+
+
+@dataclass(kw_only=True)
+class RefundAuthorizedEvent(Model):
+    """The organisation authorised the refund at its bank."""
+
+    id: str
+    type: Literal["refund.authorized",]
+    created_at: str
+    data: RefundEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundAuthorizedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: RefundEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class RefundBatch(Model):
+    id: str
+    status: Literal["AWAITING_AUTHORIZATION", "AUTHORIZED", "REJECTED", "FAILED"]
+    refund_ids: list[str]
+    account_id: str
+    bank_id: str
+    amount: str
+    currency: str
+    redirect_url: Optional[str]
+    callback_url: str
+    authorize_by: str
+    created_at: str
+    updated_at: str
+
+    @property
+    def amount_decimal(self) -> Decimal:
+        """amount as a decimal.Decimal."""
+        return to_decimal(self.amount)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundBatch:
+        return cls(
+            id=d["id"],
+            status=d["status"],
+            refund_ids=d["refundIds"],
+            account_id=d["accountId"],
+            bank_id=d["bankId"],
+            amount=d["amount"],
+            currency=d["currency"],
+            redirect_url=d["redirectUrl"],
+            callback_url=d["callbackUrl"],
+            authorize_by=d["authorizeBy"],
+            created_at=d["createdAt"],
+            updated_at=d["updatedAt"],
+        )
+
+
+@dataclass(kw_only=True)
+class RefundCancelledEvent(Model):
+    """The refund was cancelled before execution; its amount is refundable again."""
+
+    id: str
+    type: Literal["refund.cancelled",]
+    created_at: str
+    data: RefundEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundCancelledEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: RefundEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class RefundCompletedEvent(Model):
+    """The bank executed the refund; the payment's refundedAmount includes it."""
+
+    id: str
+    type: Literal["refund.completed",]
+    created_at: str
+    data: RefundEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundCompletedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: RefundEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class RefundCreatedEvent(Model):
+    """A refund was recorded and initiated at the organisation's bank; it awaits the organisation's SCA."""
+
+    id: str
+    type: Literal["refund.created",]
+    created_at: str
+    data: RefundEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundCreatedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: RefundEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class RefundEventData(Model):
+    refund_id: str
+    payment_id: str
+    batch_id: Optional[str] = None
+    status: PaymentStatus
+    bank_status: Optional[str] = None
+    status_reason: Optional[PaymentStatusReason] = None
+    account_id: Optional[str] = None
+    amount: str
+    currency: str
+    end_to_end_id: str
+    transaction_id: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundEventData:
+        return cls(
+            refund_id=d["refundId"],
+            payment_id=d["paymentId"],
+            batch_id=d.get("batchId"),
+            status=d["status"],
+            bank_status=d.get("bankStatus"),
+            status_reason=d.get("statusReason"),
+            account_id=d.get("accountId"),
+            amount=d["amount"],
+            currency=d["currency"],
+            end_to_end_id=d["endToEndId"],
+            transaction_id=d.get("transactionId"),
+        )
+
+
+@dataclass(kw_only=True)
+class RefundFailedEvent(Model):
+    """The refund failed (authorisation expired, bank unavailable); its amount is refundable again."""
+
+    id: str
+    type: Literal["refund.failed",]
+    created_at: str
+    data: RefundEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundFailedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: RefundEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class RefundList(Model):
+    data: list[Refund]
+    has_more: bool
+    next_cursor: Optional[str]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundList:
+        return cls(
+            data=_decode(d["data"], lambda v: [Refund.from_dict(i) for i in v]),
+            has_more=d["hasMore"],
+            next_cursor=d["nextCursor"],
+        )
+
+
+@dataclass(kw_only=True)
+class RefundReconciledEvent(Model):
+    """The refund was matched to the booked debit on the organisation's account (transactionId)."""
+
+    id: str
+    type: Literal["refund.reconciled",]
+    created_at: str
+    data: RefundEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundReconciledEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: RefundEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class RefundRejectedEvent(Model):
+    """The organisation or the bank rejected the refund; its amount is refundable again."""
+
+    id: str
+    type: Literal["refund.rejected",]
+    created_at: str
+    data: RefundEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundRejectedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: RefundEventData.from_dict(v)),
         )
 
 
@@ -1521,6 +1862,7 @@ class UpdateOrganisationRequest(Model):
 
     allowed_origins: Optional[list[str]] = None
     callback_url: Optional[str] = None
+    refund_account_id: Optional[str] = None
     display_name: Optional[str] = None
     logo_url: Optional[str] = None
     brand_color: Optional[str] = None
@@ -1530,6 +1872,7 @@ class UpdateOrganisationRequest(Model):
         return cls(
             allowed_origins=d.get("allowedOrigins"),
             callback_url=d.get("callbackUrl"),
+            refund_account_id=d.get("refundAccountId"),
             display_name=d.get("displayName"),
             logo_url=d.get("logoUrl"),
             brand_color=d.get("brandColor"),
@@ -1713,7 +2056,7 @@ class UnknownEvent(Model):
     raw: dict[str, Any]
 
 
-Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentFailedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, SyncCompletedEvent, PaymentCreatedEvent, PaymentAuthorizedEvent, PaymentCompletedEvent, PaymentRejectedEvent, PaymentCancelledEvent, PaymentFailedEvent, PaymentReconciledEvent, PingEvent, UnknownEvent]
+Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentFailedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, SyncCompletedEvent, PaymentCreatedEvent, PaymentAuthorizedEvent, PaymentCompletedEvent, PaymentRejectedEvent, PaymentCancelledEvent, PaymentFailedEvent, PaymentReconciledEvent, RefundCreatedEvent, RefundAuthorizedEvent, RefundCompletedEvent, RefundRejectedEvent, RefundCancelledEvent, RefundFailedEvent, RefundReconciledEvent, PingEvent, UnknownEvent]
 """A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated clients get one type per event (discriminated on `type`)."""
 
 _EVENT_VARIANTS: dict[str, Any] = {
@@ -1736,6 +2079,13 @@ _EVENT_VARIANTS: dict[str, Any] = {
     "payment.cancelled": PaymentCancelledEvent,
     "payment.failed": PaymentFailedEvent,
     "payment.reconciled": PaymentReconciledEvent,
+    "refund.created": RefundCreatedEvent,
+    "refund.authorized": RefundAuthorizedEvent,
+    "refund.completed": RefundCompletedEvent,
+    "refund.rejected": RefundRejectedEvent,
+    "refund.cancelled": RefundCancelledEvent,
+    "refund.failed": RefundFailedEvent,
+    "refund.reconciled": RefundReconciledEvent,
     "webhook.ping": PingEvent,
 }
 

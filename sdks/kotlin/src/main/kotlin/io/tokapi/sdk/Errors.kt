@@ -61,6 +61,7 @@ open class TokError internal constructor(e: Info, cause: Throwable? = null) : Ru
                 ErrorCode.INSUFFICIENT_FUNDS -> InsufficientFundsError(e)
                 ErrorCode.REQUEST_TIMEOUT -> RequestTimeoutError(e)
                 ErrorCode.ACCESS_EXCEEDED -> AccessExceededError(e)
+                ErrorCode.REFUND_EXCEEDS_PAYMENT -> RefundExceedsPaymentError(e)
                 ErrorCode.UNKNOWN -> TokError(e)
             }
         }
@@ -101,6 +102,9 @@ class ServiceUnavailableError internal constructor(e: Info) : TokError(e)
 class InsufficientFundsError internal constructor(e: Info) : TokError(e)
 class RequestTimeoutError internal constructor(e: Info) : TokError(e)
 class AccessExceededError internal constructor(e: Info) : TokError(e)
+
+/** REFUND_EXCEEDS_PAYMENT: the refunds would add up to more than the payment; the details say what is left. */
+class RefundExceedsPaymentError internal constructor(e: Info) : TokError(e)
 
 /** No answer came: the connection failed on every attempt, or the request was not retryable. */
 class TokConnectionError internal constructor(method: String, path: String, cause: IOException) : TokError(

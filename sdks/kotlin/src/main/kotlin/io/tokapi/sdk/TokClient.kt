@@ -52,6 +52,7 @@ class TokClient(
     val webhooks = Webhooks(this)
     val events = Events(this)
     val payments = Payments(this)
+    val refunds = Refunds(this)
     val organisation = OrganisationResource(this)
     val sandbox = Sandbox(this)
 
