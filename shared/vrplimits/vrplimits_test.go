@@ -114,7 +114,7 @@ func limits(t *testing.T) Limits {
 	from := time.Date(2026, 12, 1, 9, 0, 0, 0, belgrade(t))
 	return Limits{Currency: cur, MaxIndividual: eur("60.00"), MinIndividual: eur("1.00"), MaxOccurrences: 20,
 		Periodic: []Periodic{{Max: eur("100.00"), Type: Day, Alignment: AlignCalendar}, {Max: eur("250.00"), Type: Week, Alignment: AlignConsent}},
-		From: from, To: from.AddDate(0, 2, 0), Location: belgrade(t)}
+		From:     from, To: from.AddDate(0, 2, 0), Location: belgrade(t)}
 }
 
 func TestCheck(t *testing.T) {
