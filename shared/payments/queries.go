@@ -25,6 +25,10 @@ var Queries = []transactions.Query{
 	{Name: "payments.list.status", Index: listIndex(transactions.IndexField{FieldPath: "status", Order: "ASCENDING"})},
 	{Name: "payments.list.account", Index: listIndex(transactions.IndexField{FieldPath: "accountId", Order: "ASCENDING"})},
 	{Name: "payments.list.status.account", Index: listIndex(transactions.IndexField{FieldPath: "status", Order: "ASCENDING"}, transactions.IndexField{FieldPath: "accountId", Order: "ASCENDING"})},
+	// GET /v1/vrps (optional status) and GET /v1/vrp-consents/{id}/payments.
+	{Name: "payments.list.vrp", Index: listIndex(transactions.IndexField{FieldPath: "vrp", Order: "ASCENDING"})},
+	{Name: "payments.list.vrp.status", Index: listIndex(transactions.IndexField{FieldPath: "status", Order: "ASCENDING"}, transactions.IndexField{FieldPath: "vrp", Order: "ASCENDING"})},
+	{Name: "payments.list.vrpConsent", Index: listIndex(transactions.IndexField{FieldPath: "vrpConsentId", Order: "ASCENDING"})},
 	// The sweep, across every tenant, of payments and of refunds.
 	{Name: "payments.sweep.expired", Index: sweepIndex(Collection, "status", "authorizeBy")},
 	{Name: "payments.sweep.due", Index: sweepIndex(Collection, "pollActive", "nextPollAt")},

@@ -45,6 +45,8 @@ type Service struct {
 	Conns *connections.Service
 	// Polls (optional) starts the status poller after authorisation.
 	Polls PollRequester
+	// VRP (optional) sends and follows VRP payments for the poller.
+	VRP VRPFollower
 	// PublicURL is the API's base URL without /v1; the banks redirect to PublicURL/v1/callback.
 	PublicURL string
 
@@ -172,7 +174,7 @@ func (s *Service) Initiate(ctx context.Context, scope store.Scope, req Request, 
 	if d.Account != nil {
 		p.AccountID, p.DebtorName = d.Account.ID, d.Account.OwnerName
 	}
-	if err := p.enqueue(EventCreated, now); err != nil {
+	if err := p.Enqueue(EventCreated, now); err != nil {
 		return Payment{}, err
 	}
 	if bankErr != nil {
@@ -186,7 +188,7 @@ func (s *Service) Initiate(ctx context.Context, scope store.Scope, req Request, 
 		p.StatusHistory = nil
 		types, _ := p.Advance(Change{Status: StatusRejected, BankStatus: bank.PaymentRejected, Reason: reason}, now)
 		for _, typ := range types {
-			if err := p.enqueue(typ, now); err != nil {
+			if err := p.Enqueue(typ, now); err != nil {
 				return Payment{}, err
 			}
 		}

@@ -34,6 +34,7 @@ type JSON struct {
 	RefundStatus       string     `json:"refundStatus"`
 	StatusCheckOverdue bool       `json:"statusCheckOverdue"`
 	StatusHistory      []Change   `json:"statusHistory"`
+	VRPConsentID       *string    `json:"vrpConsentId"`
 	AuthorizedAt       *time.Time `json:"authorizedAt"`
 	CreatedAt          time.Time  `json:"createdAt"`
 	UpdatedAt          time.Time  `json:"updatedAt"`
@@ -57,7 +58,7 @@ func View(p Payment, now time.Time) JSON {
 		ExecutionDate: optional(p.ExecutionDate), CallbackURL: p.CallbackURL, AuthorizeBy: p.AuthorizeBy,
 		TransactionID: optional(p.TransactionID), ReconciledAt: p.ReconciledAt, StatusCheckOverdue: p.StatusCheckOverdue,
 		RefundedAmount: money.FormatAmount(p.refunded()), RefundStatus: p.RefundStatus(),
-		StatusHistory: p.StatusHistory, AuthorizedAt: p.AuthorizedAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		StatusHistory: p.StatusHistory, VRPConsentID: optional(p.VRPConsentID), AuthorizedAt: p.AuthorizedAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 	if st == StatusAwaiting {
 		out.RedirectURL = optional(p.RedirectURL)
@@ -80,13 +81,14 @@ type EventData struct {
 	Currency      string  `json:"currency"`
 	EndToEndID    string  `json:"endToEndId"`
 	TransactionID *string `json:"transactionId"`
+	VRPConsentID  *string `json:"vrpConsentId"`
 }
 
 // EventDataOf is the event data of p as it is now.
 func EventDataOf(p Payment) EventData {
 	return EventData{PaymentID: p.ID, Status: p.Status, BankStatus: optional(p.BankStatus), StatusReason: optional(p.StatusReason),
 		BankID: p.BankID, AccountID: optional(p.AccountID), Amount: p.Amount, Currency: p.Currency, EndToEndID: p.EndToEndID,
-		TransactionID: optional(p.TransactionID)}
+		TransactionID: optional(p.TransactionID), VRPConsentID: optional(p.VRPConsentID)}
 }
 
 // RefundEventData is the data of every refund.* event.
