@@ -37,8 +37,10 @@ type State struct {
 	Env       string `firestore:"env"`
 	OrgID     string `firestore:"orgId"`
 	ConsentID string `firestore:"consentId"`
-	// PaymentID is set instead of ConsentID for a payment's authorisation (shared/payments).
-	PaymentID string `firestore:"paymentId"`
+	// PaymentID is set instead of ConsentID for a payment's authorisation (shared/payments),
+	// VRPConsentID for a VRP consent's (shared/vrp).
+	PaymentID    string `firestore:"paymentId"`
+	VRPConsentID string `firestore:"vrpConsentId"`
 	// Verifier is the PKCE code verifier, sealed (Store.SealVerifier).
 	Verifier  []byte    `firestore:"verifier"`
 	ExpiresAt time.Time `firestore:"expiresAt"`
@@ -59,8 +61,11 @@ func pkceAAD(resourceID string) []byte { return []byte("pkce/" + resourceID) }
 
 // resource is the ID of what the state authorises.
 func (s State) resource() string {
-	if s.PaymentID != "" {
+	switch {
+	case s.PaymentID != "":
 		return s.PaymentID
+	case s.VRPConsentID != "":
+		return s.VRPConsentID
 	}
 	return s.ConsentID
 }
