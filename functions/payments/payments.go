@@ -171,26 +171,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) error {
 	if q.CreatedFrom != nil && q.CreatedTo != nil && !q.CreatedFrom.Before(*q.CreatedTo) {
 		return httpapi.InvalidField("createdTo", "must be after createdFrom")
 	}
-	return lists.Serve(w, r, lists.Spec[lists.CreatedID, payments.JSON]{
-		Valid: func(p lists.CreatedID) bool { return p.Is(ids.Payment) },
-		Fetch: func(ctx context.Context, after *lists.CreatedID, n int) ([]payments.JSON, error) {
-			q.Limit = n
-			if after != nil {
-				q.AfterCreated, q.AfterID = after.CreatedAt, after.ID
-			}
-			found, err := s.svc.Store.List(ctx, scope, q)
-			if err != nil {
-				return nil, err
-			}
-			now := s.now()
-			items := make([]payments.JSON, 0, len(found))
-			for _, p := range found {
-				items = append(items, payments.View(p, now))
-			}
-			return items, nil
-		},
-		Position: func(p payments.JSON) lists.CreatedID { return lists.CreatedID{CreatedAt: p.CreatedAt, ID: p.ID} },
-	})
+	return lists.Serve(w, r, s.svc.Store.ListSpec(scope, q))
 }
 
 // parseTime reads an RFC 3339 date-time or a date (YYYY-MM-DD). A date as createdTo

@@ -1,9 +1,13 @@
 package payments
 
 import (
+	"context"
 	"time"
 
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/lists"
 	"tokapi.io/tok/shared/money"
+	"tokapi.io/tok/shared/store"
 )
 
 // JSON is the API's payment object.
@@ -111,4 +115,29 @@ func RefundEventDataOf(r Payment) RefundEventData {
 	return RefundEventData{RefundID: r.ID, PaymentID: r.RefundOf, BatchID: optional(r.BatchID), Status: r.Status,
 		BankStatus: optional(r.BankStatus), StatusReason: optional(r.StatusReason), AccountID: optional(r.AccountID),
 		Amount: r.Amount, Currency: r.Currency, EndToEndID: r.EndToEndID, TransactionID: optional(r.TransactionID)}
+}
+
+// ListSpec is the list of the scope's payments matching q (its Limit and After set per
+// page), newest first, as the API shows them.
+func (s *Store) ListSpec(scope store.Scope, q ListQuery) lists.Spec[lists.CreatedID, JSON] {
+	return lists.Spec[lists.CreatedID, JSON]{
+		Valid: func(p lists.CreatedID) bool { return p.Is(ids.Payment) },
+		Fetch: func(ctx context.Context, after *lists.CreatedID, n int) ([]JSON, error) {
+			q.Limit = n
+			if after != nil {
+				q.AfterCreated, q.AfterID = after.CreatedAt, after.ID
+			}
+			found, err := s.List(ctx, scope, q)
+			if err != nil {
+				return nil, err
+			}
+			now := s.now()
+			items := make([]JSON, 0, len(found))
+			for _, p := range found {
+				items = append(items, View(p, now))
+			}
+			return items, nil
+		},
+		Position: func(p JSON) lists.CreatedID { return lists.CreatedID{CreatedAt: p.CreatedAt, ID: p.ID} },
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tokapi.io/tok/shared/money"
+	"tokapi.io/tok/shared/random"
 	"tokapi.io/tok/shared/vrplimits"
 )
 
@@ -164,7 +165,7 @@ func (s *Server) createMandate(w http.ResponseWriter, r *http.Request, b bankInf
 		tppError(w, 400, "FORMAT_ERROR", "maximumIndividualAmount and at least one periodic limit are mandatory.")
 		return
 	}
-	m := mandateRecord{ID: "vrpm-" + randomToken(12), Status: "received", CreditorIBAN: creditor, CreditorName: body.CreditorName,
+	m := mandateRecord{ID: "vrpm-" + random.Token(12), Status: "received", CreditorIBAN: creditor, CreditorName: body.CreditorName,
 		Currency: cp.MaximumIndividualAmount.Currency, MaxIndividual: maxInd.String(), MaxOccurrences: cp.MaximumOccurrences,
 		ValidFrom: cp.ValidFrom.UTC(), ValidTo: cp.ValidTo.UTC(), TimeZone: cp.TimeZone, VRPType: body.VRPType,
 		Remittance: body.Remittance, RedirectURI: r.Header.Get("TPP-Redirect-URI"), Created: s.now()}
@@ -385,7 +386,7 @@ func (s *Server) initiateVRP(w http.ResponseWriter, r *http.Request, b bankInfo)
 		if violation = l.Check(amount, body.InstructedAmount.Currency, now, m.used(l)); violation != nil || len(m.Payments) >= maxMandatePayments {
 			return errLimit
 		}
-		p = vrpPayment{ID: "vrp-" + randomToken(12), IdempotencyKey: key, Amount: amount.StringFixed(l.Currency.MinorUnits),
+		p = vrpPayment{ID: "vrp-" + random.Token(12), IdempotencyKey: key, Amount: amount.StringFixed(l.Currency.MinorUnits),
 			Status: "ACSP", EndToEndID: body.EndToEndID, Remittance: body.Remittance, Created: now}
 		if _, available := s.available(b, m); m.Persona == PersonaBroke || available.LessThan(amount) {
 			p.Status, p.Reason = "RJCT", "Insufficient funds."

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
-	"cloud.google.com/go/firestore"
 	"github.com/shopspring/decimal"
 
 	"tokapi.io/tok/shared/bank"
@@ -134,7 +132,7 @@ func (s *Service) Pay(ctx context.Context, scope store.Scope, req PayRequest) (p
 	if remittance == "" {
 		remittance = c.RemittanceInfo
 	}
-	p, err := s.reserve(ctx, scope, c, amount, remittance, e2e)
+	p, err := s.reserve(scope, c.ID, request{amount: amount, remittance: remittance, e2e: e2e})
 	if err != nil {
 		return payments.Payment{}, err
 	}
@@ -149,79 +147,6 @@ func (s *Service) Pay(ctx context.Context, scope store.Scope, req PayRequest) (p
 		if err := s.Payments.Polls.Publish(ctx, payments.PollRequest{Env: p.Env, OrgID: p.OrgID, PaymentID: p.ID}); err != nil {
 			slog.ErrorContext(ctx, "payment poll not requested; the sweep picks the payment up", "paymentId", p.ID, "error", err)
 		}
-	}
-	return p, nil
-}
-
-// reserve checks the payment against every limit of the consent as it is in the
-// transaction and, if it passes, counts it in each period's counter and in the occurrences
-// and creates the payment holding that reservation, all in one transaction. Transactions
-// on one consent are queued in the process first (keylock): they would only contend.
-func (s *Service) reserve(ctx context.Context, scope store.Scope, c Consent, amount decimal.Decimal, remittance, e2e string) (payments.Payment, error) {
-	t := scope.Tenant()
-	id := ids.New(ids.Payment)
-	if e2e == "" {
-		e2e = id
-	}
-	cref := consentRef(scope, c.ID)
-	defer s.locks.Lock(cref.Path)()
-	var p payments.Payment
-	err := s.fs().RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(cref)
-		if err != nil {
-			return err
-		}
-		var cur Consent
-		if err := snap.DataTo(&cur); err != nil {
-			return err
-		}
-		now := s.now()
-		if err := usable(cur, now); err != nil {
-			return err
-		}
-		l, err := cur.Limits()
-		if err != nil {
-			return err
-		}
-		if v := l.Check(amount, cur.Currency, now, cur.used(l)); v != nil {
-			return limitExceeded(l, cur, v)
-		}
-		minor := l.Minor(amount)
-		ups := []firestore.Update{{Path: payments.OccurrencesField, Value: cur.Occurrences + 1}, {Path: "updatedAt", Value: now}}
-		counters := make([]string, 0, len(l.Periodic))
-		for i := range l.Periodic {
-			k := l.Key(i, now)
-			counters = append(counters, k)
-			ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{payments.UsageField, k},
-				Value: Usage{Minor: cur.Usage[k].Minor + minor, Until: l.Period(i, now).End}})
-		}
-		for k, u := range cur.Usage { // counters of periods that ended
-			if !u.Until.After(now) && !slices.Contains(counters, k) {
-				ups = append(ups, firestore.Update{FieldPath: firestore.FieldPath{payments.UsageField, k}, Value: firestore.Delete})
-			}
-		}
-		next := now.Add(s.sendGrace())
-		p = payments.Payment{ID: id, Env: t.Env, OrgID: t.OrgID, Status: payments.StatusPending, BankID: cur.BankID, AccountID: cur.AccountID,
-			Product: Product, Amount: money.FormatAmount(amount), Currency: cur.Currency, CreditorIBAN: cur.CreditorIBAN,
-			CreditorName: cur.CreditorName, DebtorIBAN: cur.DebtorIBAN, RemittanceInfo: remittance, EndToEndID: e2e,
-			CallbackURL: cur.CallbackURL, AuthorizeBy: now, AuthorizedAt: &now, CreatedAt: now, UpdatedAt: now,
-			StatusHistory: []payments.Change{{Status: payments.StatusPending, At: now}},
-			VRPConsentID: cur.ID, VRP: true, Reservation: &payments.Reservation{Minor: minor, Counters: counters},
-			PollActive: true, NextPollAt: &next}
-		if err := p.Enqueue(payments.EventCreated, now); err != nil {
-			return err
-		}
-		if err := tx.Update(cref, ups); err != nil {
-			return err
-		}
-		return tx.Create(scope.Collection(payments.Collection).Doc(p.ID), p)
-	})
-	if err != nil {
-		var ae *httpapi.Error
-		if errors.As(err, &ae) {
-			return payments.Payment{}, ae
-		}
-		return payments.Payment{}, fmt.Errorf("reserve vrp payment: %w", err)
 	}
 	return p, nil
 }

@@ -23,7 +23,6 @@ import (
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
-	"tokapi.io/tok/shared/keylock"
 	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tokenvault"
@@ -44,7 +43,7 @@ type Service struct {
 	// the status worker sends it instead (default 30s).
 	SendGrace time.Duration
 
-	locks keylock.Locks
+	queues reservations
 }
 
 // New is the VRP service on p; it makes p's poller follow VRP payments too. orgs checks
@@ -113,37 +112,14 @@ func (s *Service) update(ctx context.Context, scope store.Scope, id string, fn f
 	return c, nil
 }
 
-// ListQuery selects VRP consents, newest first.
-type ListQuery struct {
-	Status       string
-	AfterCreated time.Time
-	AfterID      string
-	Limit        int
-}
-
-// List returns up to q.Limit consents matching q, newest first (ID as tie-break).
-func (s *Service) List(ctx context.Context, scope store.Scope, q ListQuery) ([]Consent, error) {
-	fq := scope.Collection(Collection).Query
-	if q.Status != "" {
-		fq = fq.Where("status", "==", q.Status)
+// ListQuery is the query of GET /v1/vrp-consents: the tenant's consents, newest first (ID
+// as tie-break), optionally of one status.
+func (s *Service) ListQuery(scope store.Scope, status string) firestore.Query {
+	q := scope.Collection(Collection).Query
+	if status != "" {
+		q = q.Where("status", "==", status)
 	}
-	fq = fq.OrderBy("createdAt", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
-	if q.AfterID != "" {
-		fq = fq.StartAfter(q.AfterCreated, q.AfterID)
-	}
-	docs, err := fq.Limit(q.Limit).Documents(ctx).GetAll()
-	if err != nil {
-		return nil, fmt.Errorf("list vrp consents: %w", err)
-	}
-	out := make([]Consent, 0, len(docs))
-	for _, d := range docs {
-		var c Consent
-		if err := d.DataTo(&c); err != nil {
-			return nil, fmt.Errorf("decode vrp consent %s: %w", d.Ref.ID, err)
-		}
-		out = append(out, c)
-	}
-	return out, nil
+	return q.OrderBy("createdAt", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
 }
 
 func (s *Service) callbackURI() string {
