@@ -135,6 +135,15 @@ func TestVRPLimitsUnderConcurrency(t *testing.T) {
 			t.Errorf("payment %d: %d %v", i, code, bodies[i])
 		}
 	}
+	// A send the request could not finish in time is the status worker's: drive it until
+	// every created payment is at the bank.
+	var createdIDs []string
+	for i, code := range codes {
+		if code == 201 {
+			createdIDs = append(createdIDs, bodies[i]["id"].(string))
+		}
+	}
+	f.settleAtBank(tn, createdIDs)
 	stored := f.stored(org.ID, id)
 	n, sum := f.ledger("sandbox-hr", stored.BankMandateID)
 	t.Logf("%d concurrent payments of 10.00 against 100.00: %d created, %d LIMIT_EXCEEDED; the bank took %d for %s", parallel, created, refused, n, sum)
@@ -262,6 +271,33 @@ func TestVRPLimitsUnderConcurrency(t *testing.T) {
 	}
 }
 
+// settleAtBank runs the status worker on the payments until the bank has each of them.
+func (f *fixture) settleAtBank(tn tenant.Tenant, paymentIDs []string) {
+	f.T.Helper()
+	for deadline := time.Now().Add(90 * time.Second); ; {
+		left := 0
+		for _, pid := range paymentIDs {
+			p, err := f.svc.Store.Get(f.Ctx, store.For(f.FS, tn), pid)
+			if err != nil {
+				f.T.Fatal(err)
+			}
+			if p.BankPaymentID == "" && !pay.Final(p.Status) {
+				left++
+				if err := f.svc.Poll(f.Ctx, tn, pid); err != nil {
+					f.T.Fatal(err)
+				}
+			}
+		}
+		if left == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.T.Fatalf("%d payments still not at the bank", left)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 // mustKey is the counter key of the consent's first limit now.
 func mustKey(t *testing.T, c vrp.Consent) string {
 	t.Helper()
@@ -348,7 +384,7 @@ func TestVRPWorkerKilledBetweenReservationAndBankCall(t *testing.T) {
 		svc := *f.svc
 		svc.Connectors = killBeforeVRP{Connectors: f.svc.Connectors, afterBank: afterBank}
 		dying := vrp.New(&svc, nil)
-		p, err := dying.Pay(f.Ctx, store.For(f.FS, tn), vrp.PayRequest{ConsentID: id, Amount: "25.00", Currency: "EUR"})
+		p, err := dying.Pay(f.Ctx, store.For(f.FS, tn), vrp.PayRequest{ConsentID: id, Amount: "25.00", Currency: "EUR"}, fmt.Sprintf("killed-%d", i))
 		if err != nil || p.Status != pay.StatusPending || p.BankPaymentID != "" {
 			t.Fatalf("killed sender (after bank %v): %+v %v", afterBank, p, err)
 		}
@@ -363,6 +399,12 @@ func TestVRPWorkerKilledBetweenReservationAndBankCall(t *testing.T) {
 		got, err := f.svc.Store.Get(f.Ctx, store.For(f.FS, tn), p.ID)
 		if err != nil || got.BankPaymentID == "" || got.Status == pay.StatusRejected {
 			t.Fatalf("after redelivery: %+v %v", got, err)
+		}
+		// The client never got its answer and retries past the idempotency record (a 5xx
+		// deletes it): the derived payment ID finds the payment, and nothing more is reserved.
+		again, err := f.vrp.Pay(f.Ctx, store.For(f.FS, tn), vrp.PayRequest{ConsentID: id, Amount: "25.00", Currency: "EUR"}, fmt.Sprintf("killed-%d", i))
+		if err != nil || again.ID != p.ID {
+			t.Fatalf("retry of the same request: %s, want %s (%v)", again.ID, p.ID, err)
 		}
 		n, sum := f.ledger("sandbox-hr", mandate)
 		want := decimal.NewFromInt(int64(25 * (i + 1)))

@@ -200,7 +200,8 @@ func (s *server) pay(w http.ResponseWriter, r *http.Request) error {
 	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
 		return err
 	}
-	if r.Header.Get(idempotency.Header) == "" {
+	key := r.Header.Get(idempotency.Header)
+	if key == "" {
 		return httpapi.InvalidField(idempotency.Header, "is required: a payment without the customer present must be safe to retry")
 	}
 	scope, err := s.scope(ctx)
@@ -211,7 +212,7 @@ func (s *server) pay(w http.ResponseWriter, r *http.Request) error {
 	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	p, err := s.svc.Pay(ctx, scope, in)
+	p, err := s.svc.Pay(ctx, scope, in, key)
 	if err != nil {
 		return err
 	}

@@ -10,8 +10,8 @@ import (
 
 	"tokapi.io/tok/shared/manifest"
 	"tokapi.io/tok/shared/payments"
-	"tokapi.io/tok/shared/vrp"
 	"tokapi.io/tok/shared/transactions"
+	"tokapi.io/tok/shared/vrp"
 )
 
 // TestEveryQueryHasItsIndex checks each query the sync and the API run (transactions.Queries,

@@ -83,7 +83,12 @@ func limitExceeded(l vrplimits.Limits, c Consent, v *vrplimits.Violation) *httpa
 // (PENDING, payment.created), then sent to the bank. A bank that refuses gives a REJECTED
 // payment (the reservation released); a bank that does not answer leaves it PENDING and
 // reserved for the status worker, which sends it again under the same idempotency key.
-func (s *Service) Pay(ctx context.Context, scope store.Scope, req PayRequest) (payments.Payment, error) {
+//
+// The payment's ID is derived from the tenant, the consent, idempotencyKey and the request,
+// so a retry after an answer that never arrived (a 5xx, a commit whose outcome was lost)
+// finds the payment instead of making another. Once the reservation is committed the answer
+// is 201 whatever the bank did: the payment exists and the status worker finishes it.
+func (s *Service) Pay(ctx context.Context, scope store.Scope, req PayRequest, idempotencyKey string) (payments.Payment, error) {
 	if req.ConsentID == "" {
 		return payments.Payment{}, httpapi.InvalidField("consentId", "is required")
 	}
@@ -132,16 +137,27 @@ func (s *Service) Pay(ctx context.Context, scope store.Scope, req PayRequest) (p
 	if remittance == "" {
 		remittance = c.RemittanceInfo
 	}
-	p, err := s.reserve(scope, c.ID, request{amount: amount, remittance: remittance, e2e: e2e})
+	t := scope.Tenant()
+	id := ids.Derive(ids.Payment, t.Env, t.OrgID, c.ID, idempotencyKey, money.FormatAmount(amount), cur.Code, remittance, e2e)
+	p, fresh, err := s.reserve(scope, c.ID, request{id: id, amount: amount, remittance: remittance, e2e: e2e})
 	if err != nil {
 		return payments.Payment{}, err
 	}
+	if !fresh {
+		return p, nil // made by an earlier attempt of this request
+	}
+	// The payment exists from here on: what follows runs on its own deadline and never
+	// turns into an error answer, which would invite a retry.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	defer cancel()
+	slog.InfoContext(ctx, "vrp payment reserved", "paymentId", p.ID, "vrpConsentId", c.ID)
 	if err := s.Payments.Store.Flush(ctx, scope, p); err != nil {
 		slog.WarnContext(ctx, "payment events left in the outbox for the sweep", "paymentId", p.ID, "error", err)
 	}
-	slog.InfoContext(ctx, "vrp payment reserved", "paymentId", p.ID, "vrpConsentId", c.ID)
-	if p, err = s.Follow(ctx, scope, p); err != nil {
-		return payments.Payment{}, err
+	if sent, err := s.Follow(ctx, scope, p); err != nil {
+		slog.WarnContext(ctx, "vrp payment not sent yet; the status worker sends it", "paymentId", p.ID, "error", err)
+	} else {
+		p = sent
 	}
 	if !payments.Final(p.Status) && s.Payments.Polls != nil {
 		if err := s.Payments.Polls.Publish(ctx, payments.PollRequest{Env: p.Env, OrgID: p.OrgID, PaymentID: p.ID}); err != nil {
@@ -150,6 +166,9 @@ func (s *Service) Pay(ctx context.Context, scope store.Scope, req PayRequest) (p
 	}
 	return p, nil
 }
+
+// sendTimeout bounds the first send of a reserved payment within its request.
+const sendTimeout = 5 * time.Second
 
 // Follow takes a VRP payment one step: it sends a payment the bank has not acknowledged
 // (under its ID as the idempotency key, so a repeat after a crash or a timeout pays once)

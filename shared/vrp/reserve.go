@@ -12,7 +12,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tokapi.io/tok/shared/httpapi"
-	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/money"
 	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/store"
@@ -35,16 +34,19 @@ const maxBatch = 200
 // batch's outcome.
 const batchTimeout = 8 * time.Second
 
-// request is one payment waiting for its reservation.
+// request is one payment waiting for its reservation, under its derived ID.
 type request struct {
+	id              string
 	amount          decimal.Decimal
 	remittance, e2e string
 	done            chan reserved
 }
 
 type reserved struct {
-	p   payments.Payment
-	err error
+	p payments.Payment
+	// fresh is false for a payment an earlier attempt of the request made.
+	fresh bool
+	err   error
 }
 
 // reservations are the queues of waiting requests, by consent document path.
@@ -55,8 +57,8 @@ type reservations struct {
 }
 
 // reserve queues r on the consent and returns its outcome: the payment created PENDING
-// with its reservation, or why it was refused.
-func (s *Service) reserve(scope store.Scope, consentID string, r request) (payments.Payment, error) {
+// with its reservation (or found, made by an earlier attempt), or why it was refused.
+func (s *Service) reserve(scope store.Scope, consentID string, r request) (payments.Payment, bool, error) {
 	r.done = make(chan reserved, 1)
 	key := consentRef(scope, consentID).Path
 	q := &s.queues
@@ -72,7 +74,7 @@ func (s *Service) reserve(scope store.Scope, consentID string, r request) (payme
 		go s.drain(scope, consentID, key)
 	}
 	res := <-r.done
-	return res.p, res.err
+	return res.p, res.fresh, res.err
 }
 
 // drain commits the queued requests of one consent, batch after batch, until none wait.
@@ -115,6 +117,14 @@ func (s *Service) commit(ctx context.Context, scope store.Scope, consentID strin
 		if err := snap.DataTo(&cur); err != nil {
 			return err
 		}
+		refs := make([]*firestore.DocumentRef, len(batch))
+		for i, r := range batch {
+			refs[i] = scope.Collection(payments.Collection).Doc(r.id)
+		}
+		existing, err := tx.GetAll(refs)
+		if err != nil {
+			return err
+		}
 		now := s.now()
 		if err := usable(cur, now); err != nil {
 			for i := range results {
@@ -135,6 +145,12 @@ func (s *Service) commit(ctx context.Context, scope store.Scope, consentID strin
 		}
 		accepted := 0
 		for i, r := range batch {
+			if existing[i].Exists() {
+				if err := existing[i].DataTo(&results[i].p); err != nil {
+					return err
+				}
+				continue
+			}
 			if v := l.Check(r.amount, cur.Currency, now, cur.used(l)); v != nil {
 				results[i].err = limitExceeded(l, cur, v)
 				continue
@@ -148,10 +164,10 @@ func (s *Service) commit(ctx context.Context, scope store.Scope, consentID strin
 			if err != nil {
 				return err
 			}
-			if err := tx.Create(scope.Collection(payments.Collection).Doc(p.ID), p); err != nil {
+			if err := tx.Create(refs[i], p); err != nil {
 				return err
 			}
-			results[i].p = p
+			results[i].p, results[i].fresh = p, true
 			accepted++
 		}
 		if accepted == 0 {
@@ -185,7 +201,7 @@ func (s *Service) commit(ctx context.Context, scope store.Scope, consentID strin
 // payment.created in its outbox and its first send to the bank left to the request (the
 // status worker sends it after SendGrace if that request dies).
 func (s *Service) newPayment(c Consent, r *request, minor int64, counters []string, now time.Time) (payments.Payment, error) {
-	id := ids.New(ids.Payment)
+	id := r.id
 	e2e := r.e2e
 	if e2e == "" {
 		e2e = id // 30 characters: within Max35Text, and unique for reconciliation
@@ -196,7 +212,7 @@ func (s *Service) newPayment(c Consent, r *request, minor int64, counters []stri
 		CreditorName: c.CreditorName, DebtorIBAN: c.DebtorIBAN, RemittanceInfo: r.remittance, EndToEndID: e2e,
 		CallbackURL: c.CallbackURL, AuthorizeBy: now, AuthorizedAt: &now, CreatedAt: now, UpdatedAt: now,
 		StatusHistory: []payments.Change{{Status: payments.StatusPending, At: now}},
-		VRPConsentID: c.ID, VRP: true, Reservation: &payments.Reservation{Minor: minor, Counters: slices.Clone(counters)},
+		VRPConsentID:  c.ID, VRP: true, Reservation: &payments.Reservation{Minor: minor, Counters: slices.Clone(counters)},
 		PollActive: true, NextPollAt: &next}
 	if err := p.Enqueue(payments.EventCreated, now); err != nil {
 		return payments.Payment{}, err

@@ -44,7 +44,7 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	group := s.fs().CollectionGroup(Collection)
 	for _, q := range []struct {
 		status, field, to string
-		count         *int
+		count             *int
 	}{
 		{StatusAuthorized, "validTo", StatusExpired, &res.Expired},
 		{StatusAwaiting, "authorizeBy", StatusFailed, &res.Failed},

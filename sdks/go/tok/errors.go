@@ -62,6 +62,7 @@ var (
 	ErrServiceUnavailable   = &APIError{Code: ErrorErrorCodeSERVICEUNAVAILABLE}
 	ErrInsufficientFunds    = &APIError{Code: ErrorErrorCodeINSUFFICIENTFUNDS}
 	ErrRequestTimeout       = &APIError{Code: ErrorErrorCodeREQUESTTIMEOUT}
+	ErrLimitExceeded        = &APIError{Code: ErrorErrorCodeLIMITEXCEEDED}
 )
 
 // newAPIError reads an error response; a body that is not the envelope keeps the status

@@ -309,6 +309,7 @@ func TestAgainstStack(t *testing.T) {
 			"INTERNAL_ERROR": {tok.ErrInternal, 500}, "BANK_API_ERROR": {tok.ErrBankAPI, 502},
 			"SERVICE_UNAVAILABLE": {tok.ErrServiceUnavailable, 503},
 			"INSUFFICIENT_FUNDS":  {tok.ErrInsufficientFunds, 422}, "REQUEST_TIMEOUT": {tok.ErrRequestTimeout, 408},
+			"LIMIT_EXCEEDED": {tok.ErrLimitExceeded, 422},
 		}
 		for _, code := range specErrorCodes(t) {
 			want, ok := sentinels[code]

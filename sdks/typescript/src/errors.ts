@@ -53,6 +53,8 @@ export class ServiceUnavailableError extends TokError { override name = "Service
 export class InsufficientFundsError extends TokError { override name = "InsufficientFundsError"; }
 /** REQUEST_TIMEOUT: the request body did not arrive in time. */
 export class RequestTimeoutError extends TokError { override name = "RequestTimeoutError"; }
+/** LIMIT_EXCEEDED: a VRP payment over one of its consent's limits; details name the limit and what is left. Nothing was sent. */
+export class LimitExceededError extends TokError { override name = "LimitExceededError"; }
 
 /** RATE_LIMITED: the organisation's rate limit is spent; `retryAfter` says for how long. */
 export class RateLimitError extends TokError {
@@ -88,6 +90,7 @@ const errorClasses: Record<ErrorCode, TokErrorClass> = {
   SERVICE_UNAVAILABLE: ServiceUnavailableError,
   INSUFFICIENT_FUNDS: InsufficientFundsError,
   REQUEST_TIMEOUT: RequestTimeoutError,
+  LIMIT_EXCEEDED: LimitExceededError,
 };
 
 /** The error codes this SDK maps to their own class. */

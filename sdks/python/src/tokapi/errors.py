@@ -52,6 +52,10 @@ class RequestTimeoutError(TokError):
     """REQUEST_TIMEOUT: the request body did not arrive in time."""
 
 
+class LimitExceededError(TokError):
+    """LIMIT_EXCEEDED: a VRP payment over one of its consent's limits; details name the limit and what is left. Nothing was sent."""
+
+
 class RateLimitError(TokError):
     """RATE_LIMITED: the organisation's rate limit is spent; ``retry_after`` says for how long."""
 
@@ -79,6 +83,7 @@ ERROR_CLASSES: dict[str, type[TokError]] = {
     "SERVICE_UNAVAILABLE": ServiceUnavailableError,
     "INSUFFICIENT_FUNDS": InsufficientFundsError,
     "REQUEST_TIMEOUT": RequestTimeoutError,
+    "LIMIT_EXCEEDED": LimitExceededError,
 }
 """The class of each code; the tests check it against the spec's codes (models.ERROR_CODES)."""
 

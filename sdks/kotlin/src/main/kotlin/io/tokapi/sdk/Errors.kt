@@ -60,6 +60,7 @@ open class TokError internal constructor(e: Info, cause: Throwable? = null) : Ru
                 ErrorCode.SERVICE_UNAVAILABLE -> ServiceUnavailableError(e)
                 ErrorCode.INSUFFICIENT_FUNDS -> InsufficientFundsError(e)
                 ErrorCode.REQUEST_TIMEOUT -> RequestTimeoutError(e)
+                ErrorCode.LIMIT_EXCEEDED -> LimitExceededError(e)
                 ErrorCode.UNKNOWN -> TokError(e)
             }
         }
@@ -99,6 +100,9 @@ class InternalError internal constructor(e: Info) : TokError(e)
 class ServiceUnavailableError internal constructor(e: Info) : TokError(e)
 class InsufficientFundsError internal constructor(e: Info) : TokError(e)
 class RequestTimeoutError internal constructor(e: Info) : TokError(e)
+
+/** LIMIT_EXCEEDED: a VRP payment over one of its consent's limits; details name the limit and what is left. Nothing was sent. */
+class LimitExceededError internal constructor(e: Info) : TokError(e)
 
 /** No answer came: the connection failed on every attempt, or the request was not retryable. */
 class TokConnectionError internal constructor(method: String, path: String, cause: IOException) : TokError(
