@@ -318,15 +318,21 @@ func (s *Service) settleCallback(ctx context.Context, scope store.Scope, id stri
 }
 
 func callbackRedirect(p Payment) (string, error) {
-	u, err := url.Parse(p.CallbackURL)
+	return CallbackRedirect(p.CallbackURL, "paymentId", p.ID, p.Status, p.StatusReason)
+}
+
+// CallbackRedirect is where the callback sends the customer after an SCA: callbackURL with
+// the resource's ID (under idParam), its status and, when set, statusReason.
+func CallbackRedirect(callbackURL, idParam, id, status, reason string) (string, error) {
+	u, err := url.Parse(callbackURL)
 	if err != nil {
-		return "", fmt.Errorf("payment %s callback URL: %w", p.ID, err)
+		return "", fmt.Errorf("%s callback URL: %w", id, err)
 	}
 	q := u.Query()
-	q.Set("paymentId", p.ID)
-	q.Set("status", p.Status)
-	if p.StatusReason != "" {
-		q.Set("statusReason", p.StatusReason)
+	q.Set(idParam, id)
+	q.Set("status", status)
+	if reason != "" {
+		q.Set("statusReason", reason)
 	}
 	u.RawQuery = q.Encode()
 	return u.String(), nil

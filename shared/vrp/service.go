@@ -270,18 +270,7 @@ func (s *Service) settle(ctx context.Context, scope store.Scope, id string, fn f
 }
 
 func callbackRedirect(c Consent) (string, error) {
-	u, err := url.Parse(c.CallbackURL)
-	if err != nil {
-		return "", fmt.Errorf("vrp consent %s callback URL: %w", c.ID, err)
-	}
-	q := u.Query()
-	q.Set("vrpConsentId", c.ID)
-	q.Set("status", c.Status)
-	if c.StatusReason != "" {
-		q.Set("statusReason", c.StatusReason)
-	}
-	u.RawQuery = q.Encode()
-	return u.String(), nil
+	return payments.CallbackRedirect(c.CallbackURL, "vrpConsentId", c.ID, c.Status, c.StatusReason)
 }
 
 // session is the mandate's bank session (no PSU present), tokens refreshed by the vault.
