@@ -45,6 +45,7 @@ type Client struct {
 	Webhooks       *WebhooksService
 	Events         *EventsService
 	Payments       *PaymentsService
+	VRP            *VRPService
 	Organisation   *OrganisationService
 
 	apiKey     string
@@ -124,6 +125,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.Webhooks = &WebhooksService{c}
 	c.Events = &EventsService{c}
 	c.Payments = &PaymentsService{c}
+	c.VRP = &VRPService{c}
 	c.Organisation = &OrganisationService{c}
 	return c, nil
 }
