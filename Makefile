@@ -17,7 +17,7 @@ FUZZ_TARGETS := \
 	./shared/apikey:FuzzParse \
 	./shared/payments:FuzzAdvance
 
-.PHONY: setup dev test unit fuzz tffmt lint vuln stage tools clean
+.PHONY: setup dev test unit fuzz tffmt lint vuln stage tools clean bench
 
 ## setup: installs what dev and test need (Chromium, Java, the emulators) where missing.
 setup:
@@ -65,6 +65,12 @@ lint: $(TOOLS)/golangci-lint
 
 vuln: $(TOOLS)/govulncheck
 	$(TOOLS)/govulncheck -db $(VULNDB) ./...
+
+## bench: every benchmark on the emulators, several rounds each, one table of Tok against the
+## baseline of the same run (README's "Measured here"); fails when a goal is missed by more
+## than the noise margin. Not part of `make test` (the benchmarks compile under its go vet).
+bench: setup
+	$(GO) run ./scripts/bench
 
 ## stage: deployable source folders build/<function>/ for Terraform.
 stage:

@@ -61,7 +61,7 @@ func TestTypedEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, ok := v.(ConsentAuthorizedEvent)
-	if !ok || c.Data.ConsentId != "con_01KBR5W1T3X6NQ2ZV7M8C9D0EF" || c.Data.BankId != "erste-hr" {
+	if !ok || c.Data.ConsentId != "con_01KBR5W1T3X6NQ2ZV7M8C9D0EF" || c.Data.BankId == nil || *c.Data.BankId != "erste-hr" {
 		t.Fatalf("got %T %+v", v, v)
 	}
 	var _ ClientWithResponsesInterface = (*ClientWithResponses)(nil)

@@ -965,6 +965,7 @@ var expiryFields = map[string]struct{ collection, keptBecause string }{
 	"orgs.KeyRecord":          {collection: "apiKeys"},
 	"orgs.KeyPair":            {keptBecause: "an expired pair stays listed (status expired); its key records are what expire"},
 	"authstate.State":         {collection: "oauthStates"},
+	"hosted.Session":          {collection: "hostedSessions"},
 	"idempotency.record":      {collection: "idempotencyKeys"},
 	"banksync.leaseDoc":       {collection: "sync"},
 	"banksync.Budget.Reserve": {collection: "syncBudget"},

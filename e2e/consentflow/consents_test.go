@@ -319,6 +319,8 @@ func TestConsentValidationAndIdempotency(t *testing.T) {
 		"unknown access":             {keys.SandboxKey, `{"bankId":"sandbox-hr","callbackUrl":"https://app.example.com/cb","access":["payments"]}`, 400, "VALIDATION_ERROR"},
 		"validUntil too far":         {keys.SandboxKey, `{"bankId":"sandbox-hr","callbackUrl":"https://app.example.com/cb","validUntil":"2099-01-01"}`, 400, "VALIDATION_ERROR"},
 		"read-only key":              {ro, `{"bankId":"sandbox-hr","callbackUrl":"https://app.example.com/cb"}`, 403, "FORBIDDEN"},
+		"unknown locale":             {keys.SandboxKey, `{"callbackUrl":"https://app.example.com/cb","locale":"de"}`, 400, "VALIDATION_ERROR"},
+		"hosted, foreign origin":     {keys.SandboxKey, `{"callbackUrl":"https://evil.example/cb"}`, 400, "VALIDATION_ERROR"},
 		"bad status filter":          {keys.SandboxKey, "", 400, "VALIDATION_ERROR"},
 	} {
 		t.Run(name, func(t *testing.T) {

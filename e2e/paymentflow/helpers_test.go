@@ -15,6 +15,7 @@ import (
 	"tokapi.io/tok/functions/accounts"
 	"tokapi.io/tok/functions/callback"
 	"tokapi.io/tok/functions/consents"
+	"tokapi.io/tok/functions/organisation"
 	"tokapi.io/tok/functions/payments"
 	vrpfn "tokapi.io/tok/functions/vrp"
 	"tokapi.io/tok/shared/banksync"
@@ -71,6 +72,10 @@ func setup(t *testing.T) *fixture {
 	for _, p := range []string{"/v1/vrp-consents", "/v1/vrp-consents/", "/v1/vrps", "/v1/vrps/"} {
 		mux.Handle(p, vh)
 	}
+	for _, p := range []string{"/v1/refunds", "/v1/refunds/", "/v1/refund-batches", "/v1/refund-batches/"} {
+		mux.Handle(p, ph)
+	}
+	mux.Handle("/v1/organisation", organisation.NewHandler(st.Repo, svc.Store, st.Conns.Repo, clk.Now))
 	ah := accounts.NewHandler(&accounts.Deps{Repo: st.Conns.Repo})
 	mux.Handle("/v1/accounts", ah)
 	mux.Handle("/v1/accounts/", ah)
@@ -114,13 +119,19 @@ func (f *fixture) authoriseAtBankOnly(redirectURL, user string) {
 // paymentEvents pulls the payment events published so far, by ID.
 func paymentEvents(t *testing.T, sub *pubsub.Subscriber, want int) []events.Event {
 	t.Helper()
+	return eventsOf(t, sub, "payment.", want)
+}
+
+// eventsOf pulls the published events whose type starts with prefix.
+func eventsOf(t *testing.T, sub *pubsub.Subscriber, prefix string, want int) []events.Event {
+	t.Helper()
 	var out []events.Event
 	for _, m := range flowtest.Received(t, sub, want, 5*time.Second) {
 		var e events.Event
 		if err := json.Unmarshal(m.Data, &e); err != nil {
 			t.Fatal(err)
 		}
-		if strings.HasPrefix(e.Type, "payment.") {
+		if strings.HasPrefix(e.Type, prefix) {
 			out = append(out, e)
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/banksync"
+	"tokapi.io/tok/shared/callbackurl"
 	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/httpapi"
@@ -108,19 +109,12 @@ func badState(w http.ResponseWriter, r *http.Request) {
 }
 
 func redirect(w http.ResponseWriter, r *http.Request, callbackURL, consentID, status, errCode string) error {
-	u, err := url.Parse(callbackURL)
+	to, err := callbackurl.Redirect(callbackURL, "consentId", consentID, "status", status, "error", errCode)
 	if err != nil {
 		return err
 	}
-	q := u.Query()
-	q.Set("consentId", consentID)
-	q.Set("status", status)
-	if errCode != "" {
-		q.Set("error", errCode)
-	}
-	u.RawQuery = q.Encode()
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, u.String(), http.StatusSeeOther)
+	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 // Package consents is the Consents function: the PSD2 consent flow's API.
 //
 //	POST   /v1/consents               developer; Idempotency-Key; 201 with the bank's SCA redirectUrl
+//	                                  (without bankId: Tok's hosted pages, where the customer picks the bank)
 //	GET    /v1/consents               filters status, bankId; cursor list, newest first
 //	GET    /v1/consents/{id}
 //	DELETE /v1/consents/{id}          developer; deleted at the bank, tokens destroyed, REVOKED
@@ -29,7 +30,7 @@ import (
 	"tokapi.io/tok/shared/callbackurl"
 	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/connections"
-	"tokapi.io/tok/shared/connectors"
+	"tokapi.io/tok/shared/hosted"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/lists"
@@ -50,13 +51,14 @@ func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
 		return nil, err
 	}
 	return NewHandler(&Server{Conns: conns, States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer},
-		Orgs: orgs.New(conns.Repo.Client, nil), PublicURL: env.Config.PublicURL}), nil
+		Hosted: hosted.Store{Client: conns.Repo.Client}, Orgs: orgs.New(conns.Repo.Client, nil), PublicURL: env.Config.PublicURL}), nil
 }
 
 // Server holds the function's dependencies.
 type Server struct {
 	Conns     *connections.Service
 	States    authstate.Store
+	Hosted    hosted.Store
 	Orgs      *orgs.Repo
 	PublicURL string // the API's base URL without /v1; the callback is PublicURL + "/v1/callback"
 	Now       func() time.Time
@@ -79,7 +81,7 @@ func NewHandler(s *Server) http.Handler {
 type ConsentJSON struct {
 	ID           string     `json:"id"`
 	Status       string     `json:"status"`
-	BankID       string     `json:"bankId"`
+	BankID       *string    `json:"bankId"`
 	ConnectionID string     `json:"connectionId"`
 	Access       []string   `json:"access"`
 	CallbackURL  string     `json:"callbackUrl"`
@@ -105,7 +107,7 @@ func strp(s string) *string {
 
 func toJSON(c connections.Consent, now time.Time) ConsentJSON {
 	st := c.EffectiveStatus(now)
-	out := ConsentJSON{ID: c.ID, Status: st, BankID: c.BankID, ConnectionID: c.ConnectionID, Access: c.Access,
+	out := ConsentJSON{ID: c.ID, Status: st, BankID: strp(c.BankID), ConnectionID: c.ConnectionID, Access: c.Access,
 		CallbackURL: c.CallbackURL, AuthorizeBy: c.AuthorizeBy, ValidUntil: c.ValidUntil,
 		Renews: strp(c.Renews), ReplacedBy: strp(c.ReplacedBy), Error: strp(c.Error),
 		AuthorizedAt: c.AuthorizedAt, RevokedAt: c.RevokedAt, RevokedBy: strp(c.RevokedBy), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
@@ -123,6 +125,7 @@ type createRequest struct {
 	CallbackURL string   `json:"callbackUrl"`
 	Access      []string `json:"access"`
 	ValidUntil  *string  `json:"validUntil"`
+	Locale      string   `json:"locale"`
 }
 
 type renewRequest struct {
@@ -147,12 +150,18 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	if in.BankID == "" {
-		return httpapi.InvalidField("bankId", "is required")
+	var b bankcatalog.Bank
+	if in.BankID != "" {
+		if b, err = s.Conns.Connectors.Bank(scope.Tenant().Env, in.BankID); err != nil || !b.Services.AIS {
+			return httpapi.InvalidField("bankId", "is not a bank offering account access in this environment (see GET /v1/banks)")
+		}
 	}
-	b, err := s.Conns.Connectors.Bank(scope.Tenant().Env, in.BankID)
-	if err != nil || !b.Services.AIS {
-		return httpapi.InvalidField("bankId", "is not a bank offering account access in this environment (see GET /v1/banks)")
+	locale := ""
+	if in.Locale != "" {
+		var ok bool
+		if locale, ok = hosted.ParseLocale(in.Locale); !ok {
+			return httpapi.InvalidField("locale", "must be one of "+strings.Join(hosted.Locales, ", "))
+		}
 	}
 	if err := s.checkCallback(ctx, scope.Tenant(), in.CallbackURL); err != nil {
 		return err
@@ -165,7 +174,13 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c, err := s.start(ctx, scope, b, ids.New(connections.PrefixConnection), access, until, in.CallbackURL, "")
+	c := connections.Consent{ID: ids.New(ids.Consent), Env: scope.Tenant().Env, OrgID: scope.Tenant().OrgID,
+		ConnectionID: ids.New(connections.PrefixConnection), Access: access, ValidUntil: until, CallbackURL: in.CallbackURL}
+	if in.BankID == "" {
+		c, err = s.startHosted(ctx, scope, c, locale)
+	} else {
+		c, err = s.start(ctx, scope, b, c)
+	}
 	if err != nil {
 		return err
 	}
@@ -198,10 +213,7 @@ func checkAccess(access []string) ([]string, error) {
 // validUntil reads an optional date (YYYY-MM-DD) or date-time; the default and the cap are
 // the bank's maximum consent length (at most 180 days).
 func (s *Server) validUntil(raw *string, b bankcatalog.Bank) (time.Time, error) {
-	days := b.Limits.MaxConsentDays
-	if days <= 0 || days > 180 {
-		days = 180
-	}
+	days := connections.MaxConsentDays(b)
 	now := s.now()
 	max := now.AddDate(0, 0, days)
 	if raw == nil {
@@ -227,49 +239,42 @@ func (s *Server) checkCallback(ctx context.Context, t tenant.Tenant, raw string)
 	return callbackurl.Check(ctx, s.Orgs, t, "callbackUrl", raw)
 }
 
-// start asks the bank for a consent and records it awaiting authorisation, with its
+// start asks the bank for consent c and records it awaiting authorisation, with its
 // single-use state and sealed PKCE verifier.
-func (s *Server) start(ctx context.Context, scope store.Scope, b bankcatalog.Bank, connectionID string, access []string, until time.Time, callbackURL, renews string) (connections.Consent, error) {
-	conn, err := s.Conns.Connectors.For(scope.Tenant().Env, b.ID)
+func (s *Server) start(ctx context.Context, scope store.Scope, b bankcatalog.Bank, c connections.Consent) (connections.Consent, error) {
+	c, st, err := s.Conns.AtBank(ctx, s.States, b, c, strings.TrimSuffix(s.PublicURL, "/")+"/v1/callback", s.now())
 	if err != nil {
 		return connections.Consent{}, err
-	}
-	consentID := ids.New(ids.Consent)
-	state := bank.NewState()
-	verifier, challenge := bank.NewPKCE()
-	started, err := conn.CreateConsent(ctx, bank.ConsentRequest{
-		Access: access, ValidUntil: until, FrequencyPerDay: b.Limits.FrequencyPerDay,
-		RedirectURI: strings.TrimSuffix(s.PublicURL, "/") + "/v1/callback", State: state, CodeChallenge: challenge,
-	})
-	if err != nil {
-		return connections.Consent{}, connectors.APIError(err)
-	}
-	if !started.ValidUntil.IsZero() && started.ValidUntil.Before(until) {
-		until = started.ValidUntil
-	}
-	sealed, err := s.States.SealVerifier(ctx, consentID, verifier)
-	if err != nil {
-		return connections.Consent{}, err
-	}
-	now := s.now()
-	c := connections.Consent{
-		ID: consentID, Env: scope.Tenant().Env, OrgID: scope.Tenant().OrgID, BankID: b.ID, ConnectionID: connectionID,
-		BankConsentID: started.BankConsentID, Status: connections.ConsentAwaiting, Access: access,
-		CallbackURL: callbackURL, RedirectURL: started.AuthorizeURL, AuthorizeBy: now.Add(authstate.TTL),
-		ValidUntil: until.UTC().Truncate(time.Microsecond), FrequencyPerDay: b.Limits.FrequencyPerDay, Renews: renews,
-		StateHash: authstate.Hash(state), CreatedAt: now, UpdatedAt: now,
 	}
 	err = s.Conns.Repo.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		if err := tx.Create(scope.Collection(connections.CollConsents).Doc(c.ID), c); err != nil {
 			return err
 		}
-		return s.States.Create(tx, c.StateHash, authstate.State{
-			Env: c.Env, OrgID: c.OrgID, ConsentID: c.ID, Verifier: sealed, ExpiresAt: c.AuthorizeBy, CreatedAt: now})
+		return s.States.Create(tx, c.StateHash, st)
 	})
 	if err != nil {
 		return connections.Consent{}, fmt.Errorf("record consent: %w", err)
 	}
-	slog.InfoContext(ctx, "consent started", "consentId", c.ID, "bankId", b.ID, "connectionId", connectionID, "renews", renews)
+	slog.InfoContext(ctx, "consent started", "consentId", c.ID, "bankId", b.ID, "connectionId", c.ConnectionID, "renews", c.Renews)
+	return c, nil
+}
+
+// startHosted records consent c without a bank, awaiting the customer's choice on Tok's
+// hosted pages: its redirectUrl is the session's single-use link.
+func (s *Server) startHosted(ctx context.Context, scope store.Scope, c connections.Consent, locale string) (connections.Consent, error) {
+	now := s.now()
+	sess, secret := hosted.New(scope.Tenant(), hosted.KindConsent, c.ID, locale, now)
+	c.Status, c.RedirectURL, c.AuthorizeBy, c.CreatedAt, c.UpdatedAt = connections.ConsentAwaiting, sess.Link(s.PublicURL, secret), sess.ExpiresAt, now, now
+	err := s.Conns.Repo.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		if err := tx.Create(scope.Collection(connections.CollConsents).Doc(c.ID), c); err != nil {
+			return err
+		}
+		return s.Hosted.Create(tx, sess)
+	})
+	if err != nil {
+		return connections.Consent{}, fmt.Errorf("record consent: %w", err)
+	}
+	slog.InfoContext(ctx, "consent started on the hosted pages", "consentId", c.ID, "connectionId", c.ConnectionID, "hostedSession", sess.ID)
 	return c, nil
 }
 
@@ -435,7 +440,8 @@ func (s *Server) renew(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.start(ctx, scope, b, c.ConnectionID, c.Access, until, callback, c.ID)
+	n, err := s.start(ctx, scope, b, connections.Consent{ID: ids.New(ids.Consent), Env: c.Env, OrgID: c.OrgID,
+		ConnectionID: c.ConnectionID, Access: c.Access, ValidUntil: until, CallbackURL: callback, Renews: c.ID})
 	if err != nil {
 		return err
 	}

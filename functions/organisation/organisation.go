@@ -34,11 +34,14 @@ import (
 	"time"
 
 	"tokapi.io/tok/shared/auth"
+	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/lists"
 	"tokapi.io/tok/shared/orgs"
+	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/platform"
+	"tokapi.io/tok/shared/store"
 )
 
 func init() {
@@ -59,17 +62,21 @@ func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read API key pepper: %w", err)
 	}
-	return NewHandler(orgs.New(fs, pepper), time.Now), nil
+	return NewHandler(orgs.New(fs, pepper), &payments.Store{FS: fs}, connections.NewRepo(fs), time.Now), nil
 }
 
 type server struct {
 	repo *orgs.Repo
-	now  func() time.Time
+	// refunds keeps the refund account of each tenant (the key's environment), accounts
+	// reads the accounts it may name.
+	refunds  *payments.Store
+	accounts payments.Accounts
+	now      func() time.Time
 }
 
 // NewHandler returns the function's routes on repo. Requests must carry an auth.Caller.
-func NewHandler(repo *orgs.Repo, now func() time.Time) http.Handler {
-	s := &server{repo: repo, now: now}
+func NewHandler(repo *orgs.Repo, refunds *payments.Store, accounts payments.Accounts, now func() time.Time) http.Handler {
+	s := &server{repo: repo, refunds: refunds, accounts: accounts, now: now}
 	rt := httpapi.NewRouter()
 	rt.Handle("GET /v1/organisation", s.getOrganisation)
 	rt.Handle("PATCH /v1/organisation", s.updateOrganisation)
@@ -121,16 +128,33 @@ func apiError(err error, what string) error {
 // ---- organisation
 
 type organisationJSON struct {
-	ID             string    `json:"id"`
-	Name           string    `json:"name"`
-	Tier           string    `json:"tier"`
-	AllowedOrigins []string  `json:"allowedOrigins"`
-	CallbackURL    *string   `json:"callbackUrl"`
-	DisplayName    *string   `json:"displayName"`
-	LogoURL        *string   `json:"logoUrl"`
-	BrandColor     *string   `json:"brandColor"`
-	Environment    string    `json:"environment"`
-	CreatedAt      time.Time `json:"createdAt"`
+	ID             string   `json:"id"`
+	Name           string   `json:"name"`
+	Tier           string   `json:"tier"`
+	AllowedOrigins []string `json:"allowedOrigins"`
+	CallbackURL    *string  `json:"callbackUrl"`
+	DisplayName    *string  `json:"displayName"`
+	LogoURL        *string  `json:"logoUrl"`
+	BrandColor     *string  `json:"brandColor"`
+	Environment    string   `json:"environment"`
+	// RefundAccountID is the environment's refund account (of the key's environment).
+	RefundAccountID *string   `json:"refundAccountId"`
+	CreatedAt       time.Time `json:"createdAt"`
+}
+
+// out is the organisation as the caller's key sees it, with its environment's refund account.
+func (s *server) out(ctx context.Context, o orgs.Org, env string) (organisationJSON, error) {
+	scope, err := store.ForCaller(ctx, s.refunds.FS)
+	if err != nil {
+		return organisationJSON{}, err
+	}
+	acc, err := s.refunds.RefundAccount(ctx, scope)
+	if err != nil {
+		return organisationJSON{}, err
+	}
+	j := organisationOut(o, env)
+	j.RefundAccountID = optional(acc)
+	return j, nil
 }
 
 func organisationOut(o orgs.Org, env string) organisationJSON {
@@ -152,7 +176,11 @@ func (s *server) getOrganisation(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiError(err, "The organisation")
 	}
-	httpapi.WriteJSON(w, http.StatusOK, organisationOut(o, c.Tenant.Env))
+	out, err := s.out(r.Context(), o, c.Tenant.Env)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -163,10 +191,14 @@ type updateOrganisationRequest struct {
 	DisplayName    *string   `json:"displayName"`
 	LogoURL        *string   `json:"logoUrl"`
 	BrandColor     *string   `json:"brandColor"`
+	// RefundAccountID names the refund account of the key's environment ("" clears it);
+	// unlike the organisation-wide settings, a sandbox admin key may set the sandbox one.
+	RefundAccountID *string `json:"refundAccountId"`
 }
 
 func (s *server) updateOrganisation(w http.ResponseWriter, r *http.Request) error {
-	c, err := caller(r.Context(), auth.RoleAdmin)
+	ctx := r.Context()
+	c, err := caller(ctx, auth.RoleAdmin)
 	if err != nil {
 		return err
 	}
@@ -174,11 +206,42 @@ func (s *server) updateOrganisation(w http.ResponseWriter, r *http.Request) erro
 	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	o, err := s.repo.UpdateSettings(r.Context(), c.Tenant.OrgID, orgs.SettingsPatch(req))
+	settings := orgs.SettingsPatch{AllowedOrigins: req.AllowedOrigins, CallbackURL: req.CallbackURL, DisplayName: req.DisplayName,
+		LogoURL: req.LogoURL, BrandColor: req.BrandColor}
+	changesOrg := settings != (orgs.SettingsPatch{})
+	o, err := s.repo.GetOrg(ctx, c.Tenant.OrgID)
 	if err != nil {
 		return apiError(err, "The organisation")
 	}
-	httpapi.WriteJSON(w, http.StatusOK, organisationOut(o, c.Tenant.Env))
+	// Everything is checked before anything is written: the settings on a copy.
+	if changesOrg {
+		if err := auth.MayAffectLive(ctx); err != nil {
+			return apiError(err, "The organisation")
+		}
+		dry := o
+		if err := settings.Apply(&dry); err != nil {
+			return apiError(err, "The organisation")
+		}
+	}
+	if req.RefundAccountID != nil {
+		scope, err := store.ForCaller(ctx, s.refunds.FS)
+		if err != nil {
+			return err
+		}
+		if err := s.refunds.SetRefundAccount(ctx, scope, s.accounts, *req.RefundAccountID); err != nil {
+			return err
+		}
+	}
+	if changesOrg {
+		if o, err = s.repo.UpdateSettings(ctx, c.Tenant.OrgID, settings); err != nil {
+			return apiError(err, "The organisation")
+		}
+	}
+	out, err := s.out(ctx, o, c.Tenant.Env)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -5,6 +5,12 @@
 //	GET    /v1/payments/{id}          with statusHistory
 //	DELETE /v1/payments/{id}          developer; cancels an AWAITING_AUTHORIZATION or SCHEDULED payment
 //	POST   /v1/funds-confirmations    developer; {accountId, amount, currency} → {fundsAvailable}
+//	POST   /v1/payments/{id}/refunds  developer; Idempotency-Key required; a refund to the payer, 201 with the organisation's SCA redirectUrl
+//	GET    /v1/payments/{id}/refunds  the payment's refunds, filters as GET /v1/refunds
+//	GET    /v1/refunds                filters status, paymentId, createdFrom, createdTo; newest first
+//	GET    /v1/refunds/{id}           with statusHistory
+//	POST   /v1/refund-batches         developer; Idempotency-Key required; refunds awaiting SCA as one bulk payment, one redirectUrl
+//	GET    /v1/refund-batches/{id}
 //
 // The bank sends the customer back to GET /v1/callback (functions/callback), which records
 // the SCA result; functions/paymentstatus follows the payment to its final status. A payment
@@ -15,8 +21,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"tokapi.io/tok/shared/auth"
@@ -55,6 +59,12 @@ func NewHandler(svc *payments.Service) http.Handler {
 	rt.Handle("GET /v1/payments/{id}", s.get)
 	rt.Handle("DELETE /v1/payments/{id}", s.cancel)
 	rt.Handle("POST /v1/funds-confirmations", s.funds)
+	rt.Handle("POST /v1/payments/{id}/refunds", s.createRefund)
+	rt.Handle("GET /v1/payments/{id}/refunds", s.paymentRefunds)
+	rt.Handle("GET /v1/refunds", s.refunds)
+	rt.Handle("GET /v1/refunds/{id}", s.getRefund)
+	rt.Handle("POST /v1/refund-batches", s.createBatch)
+	rt.Handle("GET /v1/refund-batches/{id}", s.getBatch)
 	return rt
 }
 
@@ -94,7 +104,7 @@ func (s *server) load(r *http.Request) (store.Scope, payments.Payment, error) {
 		return store.Scope{}, payments.Payment{}, err
 	}
 	p, err := s.svc.Store.Get(r.Context(), scope, r.PathValue("id"))
-	if errors.Is(err, payments.ErrNotFound) {
+	if errors.Is(err, payments.ErrNotFound) || (err == nil && p.IsRefund()) {
 		return scope, p, httpapi.NotFound("Payment " + r.PathValue("id"))
 	}
 	return scope, p, err
@@ -149,29 +159,12 @@ func (s *server) funds(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) list(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	scope, err := s.scope(ctx)
-	if err != nil {
-		return err
-	}
-	qs := r.URL.Query()
-	q := payments.ListQuery{Status: qs.Get("status"), AccountID: qs.Get("accountId")}
-	if q.Status != "" && !slices.Contains(payments.Statuses, q.Status) {
-		return httpapi.InvalidField("status", "must be one of "+strings.Join(payments.Statuses, ", "))
-	}
+	q := payments.ListQuery{AccountID: r.URL.Query().Get("accountId")}
 	if q.AccountID != "" && !ids.Valid(ids.Account, q.AccountID) {
 		return httpapi.InvalidField("accountId", "is not an account ID (acc_…)")
 	}
-	if q.CreatedFrom, err = parseTime(qs.Get("createdFrom"), "createdFrom", false); err != nil {
-		return err
-	}
-	if q.CreatedTo, err = parseTime(qs.Get("createdTo"), "createdTo", true); err != nil {
-		return err
-	}
-	if q.CreatedFrom != nil && q.CreatedTo != nil && !q.CreatedFrom.Before(*q.CreatedTo) {
-		return httpapi.InvalidField("createdTo", "must be after createdFrom")
-	}
-	return lists.Serve(w, r, s.svc.Store.ListSpec(scope, q))
+	return serveList(s, w, r, q, ids.Payment, payments.View,
+		func(p payments.JSON) lists.CreatedID { return lists.CreatedID{CreatedAt: p.CreatedAt, ID: p.ID} })
 }
 
 // parseTime reads an RFC 3339 date-time or a date (YYYY-MM-DD). A date as createdTo

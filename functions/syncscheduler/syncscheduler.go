@@ -27,8 +27,8 @@ func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error
 	}
 	s := &banksync.Scheduler{FS: fs, Publish: banksync.NewRequestPublisher(ps, "").Publish}
 	return func(ctx context.Context, _ event.Event) error {
-		n, err := s.Tick(ctx)
-		slog.InfoContext(ctx, "sync tick", "published", n)
+		st, err := s.Tick(ctx)
+		slog.InfoContext(ctx, "sync tick", "published", st.Published, "claimed", st.Claimed, "read", st.Read, "queries", st.Queries, "tookMs", st.Took.Milliseconds())
 		return err
 	}, nil
 }

@@ -37,8 +37,8 @@ type State struct {
 	Env       string `firestore:"env"`
 	OrgID     string `firestore:"orgId"`
 	ConsentID string `firestore:"consentId"`
-	// PaymentID is set instead of ConsentID for a payment's authorisation (shared/payments),
-	// VRPConsentID for a VRP consent's (shared/vrp).
+	// PaymentID is set instead of ConsentID for the authorisation of a payment, a refund or a
+	// refund batch (shared/payments), VRPConsentID for a VRP consent's (shared/vrp).
 	PaymentID    string `firestore:"paymentId"`
 	VRPConsentID string `firestore:"vrpConsentId"`
 	// Verifier is the PKCE code verifier, sealed (Store.SealVerifier).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/rand/v2"
 	"sort"
@@ -181,7 +182,7 @@ func (w *Worker) Handle(ctx context.Context, req Request) (Result, error) {
 	now := w.Now()
 	switch {
 	case err == nil:
-		res.NextSyncAt = NextSlot(now, c.FrequencyPerDay, true)
+		res.NextSyncAt = NextSlot(c.ID, now, c.FrequencyPerDay, true)
 		return res, w.Connections.Synced(ctx, scope, c.ID, &now, res.NextSyncAt)
 	case errors.Is(err, ErrBudget) || bank.KindOf(err) == bank.AccessExceeded:
 		// Used up for today: the next UTC day, at a spread offset into it.
@@ -215,9 +216,12 @@ func (w *Worker) Handle(ctx context.Context, req Request) (Result, error) {
 	}
 }
 
-// NextSlot spreads frequencyPerDay unattended syncs over the day, one every 24h/n (minus
-// one slot kept for standing orders, which banks count as a transactions access).
-func NextSlot(now time.Time, frequencyPerDay int, standingOrders bool) time.Time {
+// NextSlot is a connection's next unattended sync: frequencyPerDay syncs a day (minus one
+// slot kept for standing orders, which banks count as a transactions access) one period of
+// 24h/n apart, each connection at its own phase in the period (from its ID), so connections
+// authorised or synced in the same minute do not stay bunched. The next slot is at least
+// three quarters of a period after now.
+func NextSlot(connectionID string, now time.Time, frequencyPerDay int, standingOrders bool) time.Time {
 	n := frequencyPerDay
 	if n <= 0 {
 		n = DefaultFrequencyPerDay
@@ -225,7 +229,14 @@ func NextSlot(now time.Time, frequencyPerDay int, standingOrders bool) time.Time
 	if standingOrders && n > 1 {
 		n--
 	}
-	return now.Add(24 * time.Hour / time.Duration(n))
+	period := 24 * time.Hour / time.Duration(n)
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(connectionID))
+	phase := time.Duration(h.Sum64() % uint64(period)) //nolint:gosec // G115: the remainder is below period, an int64
+	earliest := now.Add(period * 3 / 4)
+	// The first slot of this phase at or after earliest.
+	since := earliest.Sub(time.Unix(0, 0).Add(phase))
+	return earliest.Add((period - since%period) % period).Truncate(time.Second)
 }
 
 // NextDay is a moment early in the next UTC day, jittered so connections do not all fire at

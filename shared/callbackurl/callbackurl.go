@@ -6,6 +6,8 @@ package callbackurl
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -51,4 +53,21 @@ func Check(ctx context.Context, o Orgs, t tenant.Tenant, field, raw string) erro
 		return bad("must be on one of the organisation's allowed origins (" + strings.Join(org.AllowedOrigins, ", ") + ")")
 	}
 	return nil
+}
+
+// Redirect is the callback URL raw with the query parameters of pairs (name, value, ...)
+// set, where Tok sends the customer's browser back.
+func Redirect(raw string, pairs ...string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("callback URL: %w", err)
+	}
+	q := u.Query()
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] != "" {
+			q.Set(pairs[i], pairs[i+1])
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }

@@ -136,7 +136,10 @@ func (s *Service) PublishConsentEvent(ctx context.Context, t tenant.Tenant, typ 
 	if s.Events == nil {
 		return nil
 	}
-	data := map[string]any{"consentId": c.ID, "bankId": c.BankID, "status": c.Status, "connectionId": c.ConnectionID}
+	data := map[string]any{"consentId": c.ID, "bankId": nil, "status": c.Status, "connectionId": c.ConnectionID}
+	if c.BankID != "" { // none before the customer picked it on the hosted pages
+		data["bankId"] = c.BankID
+	}
 	if reason != "" {
 		data["reason"] = reason
 	}

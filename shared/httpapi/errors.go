@@ -34,6 +34,7 @@ const (
 	CodeInsufficientFunds    = "INSUFFICIENT_FUNDS"
 	CodeServiceUnavailable   = "SERVICE_UNAVAILABLE"
 	CodeRequestTimeout       = "REQUEST_TIMEOUT"
+	CodeRefundExceedsPayment = "REFUND_EXCEEDS_PAYMENT"
 )
 
 // ErrorSourceHeader tells the client an error came from the bank, not from Tok.

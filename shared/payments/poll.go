@@ -22,7 +22,8 @@ import (
 // publishes "{}" on it every minute, which runs the sweep.
 const StatusTopic = "tok-payment-status"
 
-// PollRequest asks for one payment's status to be checked.
+// PollRequest asks for one payment's status to be checked (PaymentID is a payment's or a
+// refund's ID).
 type PollRequest struct {
 	Env       string `json:"env"`
 	OrgID     string `json:"orgId"`
@@ -66,7 +67,7 @@ func DecodePollRequest(m events.PubSubMessage) (PollRequest, bool, error) {
 	if req == (PollRequest{}) {
 		return req, false, nil
 	}
-	if !req.Tenant().Valid() || !ids.Valid(ids.Payment, req.PaymentID) ||
+	if !req.Tenant().Valid() || (!ids.Valid(ids.Payment, req.PaymentID) && !ids.Valid(ids.Refund, req.PaymentID)) ||
 		m.Attributes[events.AttrEnv] != req.Env || m.Attributes[events.AttrOrg] != req.OrgID {
 		return PollRequest{}, false, fmt.Errorf("poll request %s: tenant attributes and body disagree or are invalid", m.MessageID)
 	}

@@ -3,7 +3,11 @@ package payments
 import "tokapi.io/tok/shared/transactions"
 
 func listIndex(fields ...transactions.IndexField) *transactions.Index {
-	return &transactions.Index{CollectionGroup: Collection, QueryScope: "COLLECTION",
+	return listIndexOf(Collection, fields...)
+}
+
+func listIndexOf(group string, fields ...transactions.IndexField) *transactions.Index {
+	return &transactions.Index{CollectionGroup: group, QueryScope: "COLLECTION",
 		Fields: append(fields, transactions.IndexField{FieldPath: "createdAt", Order: "DESCENDING"}, transactions.IndexField{FieldPath: "__name__", Order: "DESCENDING"})}
 }
 
@@ -29,6 +33,12 @@ var Queries = []transactions.Query{
 	{Name: "payments.list.vrp", Index: listIndex(transactions.IndexField{FieldPath: "vrp", Order: "ASCENDING"})},
 	{Name: "payments.list.vrp.status", Index: listIndex(transactions.IndexField{FieldPath: "status", Order: "ASCENDING"}, transactions.IndexField{FieldPath: "vrp", Order: "ASCENDING"})},
 	{Name: "payments.list.vrpConsent", Index: listIndex(transactions.IndexField{FieldPath: "vrpConsentId", Order: "ASCENDING"})},
+	// GET /v1/refunds and GET /v1/payments/{id}/refunds: newest first, createdAt range,
+	// optional status and refundOf (paymentId).
+	{Name: "refunds.list"},
+	{Name: "refunds.list.status", Index: listIndexOf(RefundsCollection, transactions.IndexField{FieldPath: "status", Order: "ASCENDING"})},
+	{Name: "refunds.list.payment", Index: listIndexOf(RefundsCollection, transactions.IndexField{FieldPath: "refundOf", Order: "ASCENDING"})},
+	{Name: "refunds.list.status.payment", Index: listIndexOf(RefundsCollection, transactions.IndexField{FieldPath: "status", Order: "ASCENDING"}, transactions.IndexField{FieldPath: "refundOf", Order: "ASCENDING"})},
 	// The sweep, across every tenant, of payments and of refunds.
 	{Name: "payments.sweep.expired", Index: sweepIndex(Collection, "status", "authorizeBy")},
 	{Name: "payments.sweep.due", Index: sweepIndex(Collection, "pollActive", "nextPollAt")},

@@ -21,6 +21,7 @@ import (
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/money"
 	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/tokenvault"
 )
 
@@ -118,7 +119,8 @@ func (s *Service) callbackURI() string { return strings.TrimSuffix(s.PublicURL, 
 // Initiate validates req, initiates the payment at the bank and records it awaiting the
 // customer's SCA (payment.created), with its single-use state and sealed PKCE verifier. A
 // bank that rejects the payment outright gives a REJECTED payment; a bank that fails gives
-// 502 and records nothing.
+// 502 and records nothing. Without a bank (no bankId or accountId) the payment is recorded
+// awaiting the customer's choice on Tok's hosted pages (ChooseBank).
 func (s *Service) Initiate(ctx context.Context, scope store.Scope, req Request, clientIP string) (Payment, error) {
 	d, err := s.Validator.Validate(ctx, scope, req)
 	if err != nil {
@@ -133,64 +135,23 @@ func (s *Service) Initiate(ctx context.Context, scope store.Scope, req Request, 
 			return Payment{}, insufficientFunds()
 		}
 	}
-	t := scope.Tenant()
-	conn, err := s.Connectors.For(t.Env, d.Bank.ID)
-	if err != nil {
-		return Payment{}, err
-	}
-	id := ids.New(ids.Payment)
-	e2e := d.EndToEndID
-	if e2e == "" {
-		e2e = id // 30 characters: within Max35Text, and unique for reconciliation
+	now := s.now()
+	p := newPayment(scope.Tenant(), d, now)
+	if d.Bank.ID == "" {
+		return s.recordHosted(ctx, scope, p, d.Locale)
 	}
 	psuIP := d.PSUIPAddress
 	if psuIP == "" {
 		psuIP = clientIP
 	}
-	state := bank.NewState()
-	verifier, challenge := bank.NewPKCE()
-	started, bankErr := conn.InitiatePayment(ctx, bank.Session{PSUPresent: true, PSUIPAddress: psuIP}, bank.PaymentRequest{
-		Product: d.Product, Amount: d.Amount, Currency: d.Currency, CreditorIBAN: d.CreditorIBAN, CreditorName: d.CreditorName,
-		DebtorIBAN: d.DebtorIBAN, RemittanceInfo: d.RemittanceInfo, EndToEndID: e2e, ExecutionDate: d.ExecutionDate,
-		RedirectURI: s.callbackURI(), State: state, CodeChallenge: challenge,
-	})
-	if bankErr != nil && bank.KindOf(bankErr) != bank.Rejected {
-		if bank.KindOf(bankErr) == bank.Invalid {
-			return Payment{}, &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeValidation, FromBank: true, Err: bankErr,
-				Message: "The bank refused the payment as invalid; check the creditor and debtor accounts."}
-		}
-		return Payment{}, connectors.APIError(bankErr)
-	}
-	now := s.now()
-	p := Payment{
-		ID: id, Env: t.Env, OrgID: t.OrgID, Status: StatusAwaiting, BankStatus: started.Status,
-		BankID: d.Bank.ID, Product: d.Product, Instant: d.Product == bank.ProductInstantSEPA,
-		Amount: money.FormatAmount(d.Amount), Currency: d.Currency, CreditorIBAN: d.CreditorIBAN, CreditorName: d.CreditorName,
-		DebtorIBAN: d.DebtorIBAN, RemittanceInfo: d.RemittanceInfo, EndToEndID: e2e, ExecutionDate: d.ExecutionDate,
-		CallbackURL: d.CallbackURL, RedirectURL: started.AuthorizeURL, BankPaymentID: started.BankPaymentID,
-		AuthorizeBy: now.Add(authstate.TTL), CreatedAt: now, UpdatedAt: now,
-		StatusHistory: []Change{{Status: StatusAwaiting, BankStatus: started.Status, At: now}},
-	}
-	if d.Account != nil {
-		p.AccountID, p.DebtorName = d.Account.ID, d.Account.OwnerName
-	}
-	if err := p.Enqueue(EventCreated, now); err != nil {
+	verifier, refusal, err := s.atBank(ctx, &p, d, psuIP, now)
+	if err != nil {
 		return Payment{}, err
 	}
-	if bankErr != nil {
-		// Refused at initiation (the bank knew the debtor account could not pay).
-		reason := ReasonBankRejected
-		var be *bank.Error
-		if errors.As(bankErr, &be) && be.BankCode == "FUNDS_NOT_AVAILABLE" {
-			reason = ReasonInsufficientFunds
-		}
-		p.BankStatus, p.RedirectURL, p.AuthorizeBy = "", "", time.Time{}
-		p.StatusHistory = nil
-		types, _ := p.Advance(Change{Status: StatusRejected, BankStatus: bank.PaymentRejected, Reason: reason}, now)
-		for _, typ := range types {
-			if err := p.Enqueue(typ, now); err != nil {
-				return Payment{}, err
-			}
+	if refusal != nil {
+		p.StatusHistory = nil // refused at once: the payment never awaited the customer
+		if err := p.settle(*refusal, now); err != nil {
+			return Payment{}, err
 		}
 		if _, err := ref(scope, p.ID).Create(ctx, p); err != nil {
 			return Payment{}, fmt.Errorf("record payment: %w", err)
@@ -198,17 +159,15 @@ func (s *Service) Initiate(ctx context.Context, scope store.Scope, req Request, 
 		s.Store.flushLogged(ctx, scope, p)
 		return p, nil
 	}
-	sealed, err := s.States.SealVerifier(ctx, p.ID, verifier)
+	st, err := s.stateOf(ctx, p, verifier)
 	if err != nil {
 		return Payment{}, err
 	}
-	p.StateHash = authstate.Hash(state)
 	err = s.Store.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		if err := tx.Create(ref(scope, p.ID), p); err != nil {
 			return err
 		}
-		return s.States.Create(tx, p.StateHash, authstate.State{
-			Env: t.Env, OrgID: t.OrgID, PaymentID: p.ID, Verifier: sealed, ExpiresAt: p.AuthorizeBy, CreatedAt: now})
+		return s.States.Create(tx, p.StateHash, st)
 	})
 	if err != nil {
 		return Payment{}, fmt.Errorf("record payment: %w", err)
@@ -216,6 +175,89 @@ func (s *Service) Initiate(ctx context.Context, scope store.Scope, req Request, 
 	slog.InfoContext(ctx, "payment initiated", "paymentId", p.ID, "bankId", p.BankID, "product", p.Product)
 	s.Store.flushLogged(ctx, scope, p)
 	return p, nil
+}
+
+// newPayment is the record of draft d awaiting authorisation, before any bank is asked,
+// with payment.created in its outbox.
+func newPayment(t tenant.Tenant, d Draft, now time.Time) Payment {
+	id := ids.New(ids.Payment)
+	e2e := d.EndToEndID
+	if e2e == "" {
+		e2e = id // 30 characters: within Max35Text, and unique for reconciliation
+	}
+	p := Payment{
+		ID: id, Env: t.Env, OrgID: t.OrgID, Status: StatusAwaiting, Instant: d.Instant,
+		Amount: money.FormatAmount(d.Amount), Currency: d.Currency, CreditorIBAN: d.CreditorIBAN, CreditorName: d.CreditorName,
+		DebtorIBAN: d.DebtorIBAN, RemittanceInfo: d.RemittanceInfo, EndToEndID: e2e, ExecutionDate: d.ExecutionDate,
+		CallbackURL: d.CallbackURL, AuthorizeBy: now.Add(authstate.TTL), CreatedAt: now, UpdatedAt: now,
+		StatusHistory: []Change{{Status: StatusAwaiting, At: now}},
+	}
+	if d.Account != nil {
+		p.AccountID, p.DebtorName = d.Account.ID, d.Account.OwnerName
+	}
+	_ = p.Enqueue(EventCreated, now) // the event data of a new payment always encodes
+	return p
+}
+
+// atBank initiates payment p of draft d at d.Bank with the customer present at psuIP, and
+// fills p's bank fields. A bank that refuses the payment outright answers the change that
+// records it (refusal); any other bank failure is the API's error.
+func (s *Service) atBank(ctx context.Context, p *Payment, d Draft, psuIP string, now time.Time) (verifier string, refusal *Change, err error) {
+	conn, err := s.Connectors.For(p.Env, d.Bank.ID)
+	if err != nil {
+		return "", nil, err
+	}
+	state := bank.NewState()
+	verifier, challenge := bank.NewPKCE()
+	started, bankErr := conn.InitiatePayment(ctx, bank.Session{PSUPresent: true, PSUIPAddress: psuIP}, bank.PaymentRequest{
+		Product: d.Product, Amount: d.Amount, Currency: d.Currency, CreditorIBAN: d.CreditorIBAN, CreditorName: d.CreditorName,
+		DebtorIBAN: d.DebtorIBAN, RemittanceInfo: d.RemittanceInfo, EndToEndID: p.EndToEndID, ExecutionDate: d.ExecutionDate,
+		RedirectURI: s.callbackURI(), State: state, CodeChallenge: challenge,
+	})
+	if bankErr != nil && bank.KindOf(bankErr) != bank.Rejected {
+		if bank.KindOf(bankErr) == bank.Invalid {
+			return "", nil, &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeValidation, FromBank: true, Err: bankErr,
+				Message: "The bank refused the payment as invalid; check the creditor and debtor accounts."}
+		}
+		return "", nil, connectors.APIError(bankErr)
+	}
+	p.BankID, p.Product, p.Instant, p.UpdatedAt = d.Bank.ID, d.Product, d.Product == bank.ProductInstantSEPA, now
+	if bankErr != nil {
+		// Refused at initiation (the bank knew the debtor account could not pay).
+		reason := ReasonBankRejected
+		var be *bank.Error
+		if errors.As(bankErr, &be) && be.BankCode == "FUNDS_NOT_AVAILABLE" {
+			reason = ReasonInsufficientFunds
+		}
+		p.RedirectURL, p.AuthorizeBy = "", time.Time{}
+		return "", &Change{Status: StatusRejected, BankStatus: bank.PaymentRejected, Reason: reason}, nil
+	}
+	p.BankStatus, p.RedirectURL, p.BankPaymentID = started.Status, started.AuthorizeURL, started.BankPaymentID
+	p.AuthorizeBy, p.StateHash = now.Add(authstate.TTL), authstate.Hash(state)
+	if n := len(p.StatusHistory); n > 0 && p.StatusHistory[n-1].Status == StatusAwaiting {
+		p.StatusHistory[n-1].BankStatus = started.Status
+	}
+	return verifier, nil, nil
+}
+
+// settle applies status change c to p with its events in the outbox.
+func (p *Payment) settle(c Change, now time.Time) error {
+	types, _ := p.Advance(c, now)
+	for _, typ := range types {
+		if err := p.Enqueue(typ, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stateOf is the single-use state of payment p's SCA redirect, with its PKCE verifier sealed.
+func (s *Service) stateOf(ctx context.Context, p Payment, verifier string) (authstate.State, error) {
+	sealed, err := s.States.SealVerifier(ctx, p.ID, verifier)
+	if err != nil {
+		return authstate.State{}, err
+	}
+	return authstate.State{Env: p.Env, OrgID: p.OrgID, PaymentID: p.ID, Verifier: sealed, ExpiresAt: p.AuthorizeBy, CreatedAt: p.UpdatedAt}, nil
 }
 
 // ErrNotAwaiting is a callback for a payment that is no longer awaiting authorisation.
@@ -227,12 +269,16 @@ var ErrNotAwaiting = errors.New("payments: the payment is no longer awaiting aut
 var ErrCodeNotExchanged = errors.New("payments: the bank did not exchange the code")
 
 // Authorise records the customer's SCA result from the bank's redirect (query, checked with
-// bank.CheckRedirect) for the payment of a pending state, and returns where to send the
-// browser: the payment's callbackUrl with paymentId and status (and statusReason unless
-// authorised). take consumes the state; it is called only once the bank's answer fits the
-// payment (a denial, or a code the bank exchanged), so a redirect without one changes
-// nothing. It asks the bank for the status at once and starts the poller.
+// bank.CheckRedirect) for the payment, refund or refund batch of a pending state, and
+// returns where to send the browser: the callbackUrl with paymentId (refundId, batchId) and
+// status (and statusReason unless authorised). take consumes the state; it is called only
+// once the bank's answer fits (a denial, or a code the bank exchanged), so a redirect
+// without one changes nothing. It asks the bank for the status at once and starts the
+// poller.
 func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.Values, clientIP string, take func(context.Context) error) (string, error) {
+	if isBatch(st.PaymentID) {
+		return s.authoriseBatch(ctx, st, query, clientIP, take)
+	}
 	scope := store.For(s.Store.FS, st.Tenant())
 	p, err := s.Store.Get(ctx, scope, st.PaymentID)
 	if err != nil {
@@ -241,6 +287,31 @@ func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.V
 	if p.Status != StatusAwaiting {
 		return "", ErrNotAwaiting
 	}
+	c, tokens, err := s.scaResult(ctx, st, query, p.BankID, p.ExecutionDate != "", clientIP, take, func(conn bank.Connector, sess bank.Session) (bank.PaymentState, error) {
+		return s.bankStatus(ctx, conn, sess, p)
+	})
+	if err != nil {
+		return "", err
+	}
+	var also func(*Payment)
+	if tokens != nil {
+		sealed, err := s.Vault.Seal(ctx, TokensAAD(p.OrgID, p.ID), *tokens)
+		if err != nil {
+			return "", err
+		}
+		also = func(p *Payment) { p.Tokens, p.TokenExpiresAt = sealed, tokens.ExpiresAt.UTC() }
+	}
+	if p, err = s.settle(ctx, scope, p.ID, c, also); err != nil {
+		return "", err
+	}
+	return callbackRedirect(p)
+}
+
+// scaResult reads the bank's redirect after an SCA: the status change it calls for and,
+// when the customer authorised, the tokens (the bank's status is asked at once, as the
+// customer is present). The state is taken (take) once the answer fits.
+func (s *Service) scaResult(ctx context.Context, st authstate.State, query url.Values, bankID string, futureDated bool, clientIP string,
+	take func(context.Context) error, status func(bank.Connector, bank.Session) (bank.PaymentState, error)) (Change, *bank.Tokens, error) {
 	if authErr := bank.AuthorizationError(query); authErr != nil {
 		c := Change{Status: StatusFailed, Reason: ReasonAuthorizationFailed}
 		switch bank.KindOf(authErr) {
@@ -250,48 +321,40 @@ func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.V
 			c.Reason = ReasonBankUnavailable
 		}
 		if err := take(ctx); err != nil {
-			return "", err
+			return Change{}, nil, err
 		}
-		slog.InfoContext(ctx, "payment not authorised at the bank", "paymentId", p.ID, "status", c.Status, "error", authErr)
-		return s.settleCallback(ctx, scope, p.ID, c, nil)
+		slog.InfoContext(ctx, "payment not authorised at the bank", "paymentId", st.PaymentID, "status", c.Status, "error", authErr)
+		return c, nil, nil
 	}
-	conn, err := s.Connectors.For(st.Env, p.BankID)
+	conn, err := s.Connectors.For(st.Env, bankID)
 	if err != nil {
-		return "", err
+		return Change{}, nil, err
 	}
 	verifier, err := s.States.OpenVerifier(ctx, st)
 	if err != nil {
-		return "", err
+		return Change{}, nil, err
 	}
 	tokens, err := conn.ExchangeCode(ctx, query.Get("code"), string(verifier), s.callbackURI())
 	clear(verifier)
 	if err != nil {
-		slog.WarnContext(ctx, "payment code not exchanged; the payment is unchanged", "paymentId", p.ID, "error", err)
-		return "", fmt.Errorf("%w: %w", ErrCodeNotExchanged, err)
+		slog.WarnContext(ctx, "payment code not exchanged; the payment is unchanged", "paymentId", st.PaymentID, "error", err)
+		return Change{}, nil, fmt.Errorf("%w: %w", ErrCodeNotExchanged, err)
 	}
 	if err := take(ctx); err != nil {
-		return "", err
+		return Change{}, nil, err
 	}
-	sealed, err := s.Vault.Seal(ctx, TokensAAD(p.OrgID, p.ID), tokens)
-	if err != nil {
-		return "", err
-	}
-	// The customer is present: ask the bank now, so the redirect already tells the outcome.
-	c := FromBank(bank.PaymentState{Status: bank.PaymentReceived}, p.ExecutionDate != "")
+	c := FromBank(bank.PaymentState{Status: bank.PaymentReceived}, futureDated)
 	sess := bank.Session{AccessToken: tokens.AccessToken, PSUPresent: true, PSUIPAddress: clientIP}
-	if ps, err := conn.PaymentStatus(ctx, sess, p.Product, p.BankPaymentID); err == nil {
-		c = FromBank(ps, p.ExecutionDate != "")
+	if ps, err := status(conn, sess); err == nil {
+		c = FromBank(ps, futureDated)
 	} else {
-		slog.WarnContext(ctx, "payment status after authorisation failed; the poller asks again", "paymentId", p.ID, "error", err)
+		slog.WarnContext(ctx, "payment status after authorisation failed; the poller asks again", "paymentId", st.PaymentID, "error", err)
 	}
-	return s.settleCallback(ctx, scope, p.ID, c, func(p *Payment) {
-		p.Tokens, p.TokenExpiresAt = sealed, tokens.ExpiresAt.UTC()
-	})
+	return c, &tokens, nil
 }
 
-// settleCallback applies the authorisation's outcome, starts polling unless it is final,
-// and returns the redirect.
-func (s *Service) settleCallback(ctx context.Context, scope store.Scope, id string, c Change, also func(*Payment)) (string, error) {
+// settle applies an authorisation's outcome and starts polling unless it is final.
+func (s *Service) settle(ctx context.Context, scope store.Scope, id string, c Change, also func(*Payment)) (Payment, error) {
 	var advanced bool
 	p, err := s.Store.Advance(ctx, scope, id, c, func(p *Payment) {
 		advanced = true
@@ -304,21 +367,25 @@ func (s *Service) settleCallback(ctx context.Context, scope store.Scope, id stri
 		}
 	})
 	if err != nil {
-		return "", err
+		return Payment{}, err
 	}
 	if !advanced {
-		return "", ErrNotAwaiting // a concurrent callback or the sweep settled it first
+		return Payment{}, ErrNotAwaiting // a concurrent callback or the sweep settled it first
 	}
 	if p.PollActive && s.Polls != nil {
 		if err := s.Polls.Publish(ctx, PollRequest{Env: p.Env, OrgID: p.OrgID, PaymentID: p.ID}); err != nil {
 			slog.ErrorContext(ctx, "payment poll not requested; the sweep picks the payment up", "paymentId", p.ID, "error", err)
 		}
 	}
-	return callbackRedirect(p)
+	return p, nil
 }
 
 func callbackRedirect(p Payment) (string, error) {
-	return CallbackRedirect(p.CallbackURL, "paymentId", p.ID, p.Status, p.StatusReason)
+	idParam := "paymentId"
+	if p.IsRefund() {
+		idParam = "refundId"
+	}
+	return CallbackRedirect(p.CallbackURL, idParam, p.ID, p.Status, p.StatusReason)
 }
 
 // CallbackRedirect is where the callback sends the customer after an SCA: callbackURL with

@@ -231,10 +231,13 @@ func (s *Store) Flush(ctx context.Context, scope store.Scope, p Payment) error {
 	return nil
 }
 
-// ListQuery selects payments of a tenant, newest first.
+// ListQuery selects payments (or, with Refunds, refunds) of a tenant, newest first.
 type ListQuery struct {
+	Refunds   bool
 	Status    string
 	AccountID string
+	// RefundOf selects the refunds of one payment.
+	RefundOf string
 	// VRPConsentID lists the payments under one VRP consent; VRPOnly every VRP payment.
 	VRPConsentID string
 	VRPOnly      bool
@@ -248,9 +251,16 @@ type ListQuery struct {
 
 // List returns up to q.Limit payments matching q, newest first (ID as tie-break).
 func (s *Store) List(ctx context.Context, scope store.Scope, q ListQuery) ([]Payment, error) {
-	fq := scope.Collection(Collection).Query
+	col := Collection
+	if q.Refunds {
+		col = RefundsCollection
+	}
+	fq := scope.Collection(col).Query
 	if q.Status != "" {
 		fq = fq.Where("status", "==", q.Status)
+	}
+	if q.RefundOf != "" {
+		fq = fq.Where("refundOf", "==", q.RefundOf)
 	}
 	if q.AccountID != "" {
 		fq = fq.Where("accountId", "==", q.AccountID)

@@ -18,6 +18,7 @@ import (
 	"tokapi.io/tok/shared/callbackurl"
 	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/hosted"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/money"
 	"tokapi.io/tok/shared/store"
@@ -40,6 +41,8 @@ type Request struct {
 	PSUIPAddress   string `json:"psuIpAddress"`
 	// ConfirmFunds asks the bank's confirmation of funds for accountId before initiating.
 	ConfirmFunds bool `json:"confirmFunds"`
+	// Locale is the language of Tok's hosted pages (without bankId and accountId).
+	Locale string `json:"locale"`
 }
 
 // Limits of the text fields (ISO 20022: Max140Text, Max35Text, Max70Text).
@@ -67,6 +70,8 @@ type Draft struct {
 	ExecutionDate  string
 	CallbackURL    string
 	PSUIPAddress   string
+	// Locale is the hosted pages' language ("" to follow the browser).
+	Locale string
 }
 
 // Catalogue resolves banks of an environment (connections.Connectors).
@@ -126,8 +131,15 @@ func (v *Validator) Validate(ctx context.Context, scope store.Scope, req Request
 	if req.ConfirmFunds && d.Account == nil {
 		return Draft{}, httpapi.InvalidField("confirmFunds", "needs accountId: funds are confirmed for an account Tok has")
 	}
-	if err := checkBank(&d, cur); err != nil {
-		return Draft{}, err
+	if d.Bank.ID != "" {
+		if err := checkBank(&d, cur); err != nil {
+			return Draft{}, err
+		}
+	}
+	if req.Locale != "" {
+		if d.Locale, ok = hosted.ParseLocale(req.Locale); !ok {
+			return Draft{}, httpapi.InvalidField("locale", "must be one of "+strings.Join(hosted.Locales, ", "))
+		}
 	}
 	if err := callbackurl.Check(ctx, v.Orgs, scope.Tenant(), "callbackUrl", req.CallbackURL); err != nil {
 		return Draft{}, err
@@ -219,26 +231,27 @@ func checkExecutionDate(s string, now time.Time) (string, error) {
 	return s, nil
 }
 
-// Debtor resolves the paying side of req (accountId or bankId, debtorIban) for a payment
-// in currency: the bank, and the account and debtor IBAN when known.
+// Debtor resolves the paying side of req (accountId or bankId, one of them required, and
+// debtorIban) for a payment in currency: the bank, and the account and debtor IBAN when known.
 func (v *Validator) Debtor(ctx context.Context, scope store.Scope, req Request, currency string) (Draft, error) {
 	d := Draft{Currency: currency}
 	if err := v.debtor(ctx, scope, req, &d); err != nil {
 		return Draft{}, err
 	}
+	if d.Bank.ID == "" {
+		return Draft{}, httpapi.Validation("The request is invalid: give accountId or bankId.",
+			httpapi.FieldError{Field: "accountId", Message: "or bankId is required"})
+	}
 	return d, nil
 }
 
-// debtor resolves the paying side: an account Tok has (bank and IBAN from it) or a bank
-// where the customer picks the account.
+// debtor resolves the paying side: an account Tok has (bank and IBAN from it), a bank
+// where the customer picks the account, or neither: the customer picks the bank on Tok's
+// hosted pages (d.Bank stays empty).
 func (v *Validator) debtor(ctx context.Context, scope store.Scope, req Request, d *Draft) error {
-	switch {
-	case req.AccountID != "" && req.BankID != "":
+	if req.AccountID != "" && req.BankID != "" {
 		return httpapi.Validation("The request is invalid: give either accountId or bankId, not both.",
 			httpapi.FieldError{Field: "accountId", Message: "excludes bankId"}, httpapi.FieldError{Field: "bankId", Message: "excludes accountId"})
-	case req.AccountID == "" && req.BankID == "":
-		return httpapi.Validation("The request is invalid: accountId or bankId is required.",
-			httpapi.FieldError{Field: "accountId", Message: "or bankId is required"})
 	}
 	if req.DebtorIBAN != "" {
 		iban, err := CheckIBAN("debtorIban", req.DebtorIBAN)
@@ -266,6 +279,9 @@ func (v *Validator) debtor(ctx context.Context, scope store.Scope, req Request, 
 			return httpapi.InvalidField("currency", "must be the account's currency ("+a.Currency+")")
 		}
 		d.Account, d.DebtorIBAN, bankID = &a, a.IBAN, a.BankID
+	}
+	if bankID == "" {
+		return nil
 	}
 	b, err := v.Banks.Bank(scope.Tenant().Env, bankID)
 	if err != nil {

@@ -79,6 +79,29 @@ func TestValidate(t *testing.T) {
 	if d, err := v.Validate(context.Background(), sandbox, fromAccount); err != nil || d.DebtorIBAN != "RS35105008123123123173" || d.Bank.ID != "sandbox-rs" {
 		t.Errorf("from an account: %+v %v", d, err)
 	}
+	// Without a bank the customer picks it on the hosted pages: no product yet, and the
+	// banks that can take the payment are those Offers accepts.
+	hostedReq := seed()
+	hostedReq.BankID, hostedReq.Locale = "", "sr-cyrl"
+	d, err = v.Validate(context.Background(), sandbox, hostedReq)
+	if err != nil || d.Bank.ID != "" || d.Product != "" || d.Locale != "sr-Cyrl" {
+		t.Errorf("without a bank: %+v %v", d, err)
+	}
+	p := Payment{ID: "pay_1", Amount: "1500.0000", Currency: "RSD", CreditorIBAN: d.CreditorIBAN}
+	for id, want := range map[string]bool{"sandbox-rs": true, "sandbox-hr": false, "sandbox-bg": false} {
+		b, _ := cat.Get(tenant.Sandbox, id)
+		if Offers(p, b) != want {
+			t.Errorf("Offers(seed payment, %s) = %v", id, !want)
+		}
+	}
+	p.CreditorName = "Ana"
+	if b, _ := cat.Get(tenant.Sandbox, "sandbox-hr"); !Offers(p, b) {
+		t.Error("a named creditor can be paid cross-border from sandbox-hr")
+	}
+	p.Amount = "12000000.0100"
+	if b, _ := cat.Get(tenant.Sandbox, "sandbox-rs"); Offers(p, b) {
+		t.Error("an amount over the bank's maximum is offered")
+	}
 
 	for name, c := range map[string]struct {
 		change func(*Request)
@@ -101,7 +124,7 @@ func TestValidate(t *testing.T) {
 		"execution in the past":      {func(r *Request) { r.ExecutionDate = "2026-11-30" }, 400, "executionDate"},
 		"execution not a date":       {func(r *Request) { r.ExecutionDate = "01.12.2026" }, 400, "executionDate"},
 		"both accountId and bankId":  {func(r *Request) { r.AccountID = rsd }, 400, "accountId"},
-		"neither":                    {func(r *Request) { r.BankID = "" }, 400, "accountId"},
+		"unknown locale":             {func(r *Request) { r.BankID, r.Locale = "", "de" }, 400, "locale"},
 		"unknown bank":               {func(r *Request) { r.BankID = "nosuch-rs" }, 400, "bankId"},
 		"live bank with sandbox key": {func(r *Request) { r.BankID = "intesa-rs" }, 400, "bankId"},
 		"another org's account":      {func(r *Request) { r.BankID, r.AccountID = "", ids.New(ids.Account) }, 404, ""},

@@ -16,9 +16,9 @@ type JSON struct {
 	Status             string     `json:"status"`
 	BankStatus         *string    `json:"bankStatus"`
 	StatusReason       *string    `json:"statusReason"`
-	BankID             string     `json:"bankId"`
+	BankID             *string    `json:"bankId"`
 	AccountID          *string    `json:"accountId"`
-	PaymentProduct     string     `json:"paymentProduct"`
+	PaymentProduct     *string    `json:"paymentProduct"`
 	Instant            bool       `json:"instant"`
 	Amount             string     `json:"amount"`
 	Currency           string     `json:"currency"`
@@ -56,7 +56,7 @@ func View(p Payment, now time.Time) JSON {
 	st, reason := p.EffectiveStatus(now)
 	out := JSON{
 		ID: p.ID, Status: st, BankStatus: optional(p.BankStatus), StatusReason: optional(reason),
-		BankID: p.BankID, AccountID: optional(p.AccountID), PaymentProduct: p.Product, Instant: p.Instant,
+		BankID: optional(p.BankID), AccountID: optional(p.AccountID), PaymentProduct: optional(p.Product), Instant: p.Instant,
 		Amount: p.Amount, Currency: p.Currency, CreditorIBAN: p.CreditorIBAN, CreditorName: optional(p.CreditorName),
 		DebtorIBAN: optional(p.DebtorIBAN), DebtorName: optional(p.DebtorName), RemittanceInfo: optional(p.RemittanceInfo), EndToEndID: p.EndToEndID,
 		ExecutionDate: optional(p.ExecutionDate), CallbackURL: p.CallbackURL, AuthorizeBy: p.AuthorizeBy,
@@ -79,7 +79,7 @@ type EventData struct {
 	Status        string  `json:"status"`
 	BankStatus    *string `json:"bankStatus"`
 	StatusReason  *string `json:"statusReason"`
-	BankID        string  `json:"bankId"`
+	BankID        *string `json:"bankId"`
 	AccountID     *string `json:"accountId"`
 	Amount        string  `json:"amount"`
 	Currency      string  `json:"currency"`
@@ -91,7 +91,7 @@ type EventData struct {
 // EventDataOf is the event data of p as it is now.
 func EventDataOf(p Payment) EventData {
 	return EventData{PaymentID: p.ID, Status: p.Status, BankStatus: optional(p.BankStatus), StatusReason: optional(p.StatusReason),
-		BankID: p.BankID, AccountID: optional(p.AccountID), Amount: p.Amount, Currency: p.Currency, EndToEndID: p.EndToEndID,
+		BankID: optional(p.BankID), AccountID: optional(p.AccountID), Amount: p.Amount, Currency: p.Currency, EndToEndID: p.EndToEndID,
 		TransactionID: optional(p.TransactionID), VRPConsentID: optional(p.VRPConsentID)}
 }
 
@@ -117,12 +117,67 @@ func RefundEventDataOf(r Payment) RefundEventData {
 		Amount: r.Amount, Currency: r.Currency, EndToEndID: r.EndToEndID, TransactionID: optional(r.TransactionID)}
 }
 
+// RefundJSON is the API's refund object.
+type RefundJSON struct {
+	ID                  string     `json:"id"`
+	PaymentID           string     `json:"paymentId"`
+	BatchID             *string    `json:"batchId"`
+	Status              string     `json:"status"`
+	BankStatus          *string    `json:"bankStatus"`
+	StatusReason        *string    `json:"statusReason"`
+	Amount              string     `json:"amount"`
+	Currency            string     `json:"currency"`
+	AccountID           string     `json:"accountId"`
+	BankID              string     `json:"bankId"`
+	PaymentProduct      string     `json:"paymentProduct"`
+	DebtorIBAN          string     `json:"debtorIban"`
+	CreditorIBAN        string     `json:"creditorIban"`
+	CreditorName        string     `json:"creditorName"`
+	RemittanceInfo      string     `json:"remittanceInfo"`
+	Reason              *string    `json:"reason"`
+	EndToEndID          string     `json:"endToEndId"`
+	CallbackURL         string     `json:"callbackUrl"`
+	RedirectURL         *string    `json:"redirectUrl"`
+	AuthorizeBy         time.Time  `json:"authorizeBy"`
+	TransactionID       *string    `json:"transactionId"`
+	CreditTransactionID *string    `json:"creditTransactionId"`
+	ReconciledAt        *time.Time `json:"reconciledAt"`
+	StatusHistory       []Change   `json:"statusHistory"`
+	AuthorizedAt        *time.Time `json:"authorizedAt"`
+	CreatedAt           time.Time  `json:"createdAt"`
+	UpdatedAt           time.Time  `json:"updatedAt"`
+}
+
+// RefundView is refund r as the API shows it at now.
+func RefundView(r Payment, now time.Time) RefundJSON {
+	st, reason := r.EffectiveStatus(now)
+	out := RefundJSON{ID: r.ID, PaymentID: r.RefundOf, BatchID: optional(r.BatchID), Status: st, BankStatus: optional(r.BankStatus),
+		StatusReason: optional(reason), Amount: r.Amount, Currency: r.Currency, AccountID: r.AccountID, BankID: r.BankID,
+		PaymentProduct: r.Product, DebtorIBAN: r.DebtorIBAN, CreditorIBAN: r.CreditorIBAN, CreditorName: r.CreditorName,
+		RemittanceInfo: r.RemittanceInfo, Reason: optional(r.Reason), EndToEndID: r.EndToEndID, CallbackURL: r.CallbackURL,
+		AuthorizeBy: r.AuthorizeBy, TransactionID: optional(r.TransactionID), CreditTransactionID: optional(r.CreditTransactionID),
+		ReconciledAt: r.ReconciledAt, StatusHistory: r.StatusHistory, AuthorizedAt: r.AuthorizedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+	if st == StatusAwaiting {
+		out.RedirectURL = optional(r.RedirectURL)
+	}
+	if out.StatusHistory == nil {
+		out.StatusHistory = []Change{}
+	}
+	return out
+}
+
 // ListSpec is the list of the scope's payments matching q (its Limit and After set per
 // page), newest first, as the API shows them.
 func (s *Store) ListSpec(scope store.Scope, q ListQuery) lists.Spec[lists.CreatedID, JSON] {
-	return lists.Spec[lists.CreatedID, JSON]{
-		Valid: func(p lists.CreatedID) bool { return p.Is(ids.Payment) },
-		Fetch: func(ctx context.Context, after *lists.CreatedID, n int) ([]JSON, error) {
+	return ListSpecOf(s, scope, q, ids.Payment, View, func(p JSON) lists.CreatedID { return lists.CreatedID{CreatedAt: p.CreatedAt, ID: p.ID} })
+}
+
+// ListSpecOf is the list of the scope's records matching q (payments, or refunds with
+// q.Refunds; IDs of kind), newest first, each as view shows it; pos is an item's position.
+func ListSpecOf[T any](s *Store, scope store.Scope, q ListQuery, kind string, view func(Payment, time.Time) T, pos func(T) lists.CreatedID) lists.Spec[lists.CreatedID, T] {
+	return lists.Spec[lists.CreatedID, T]{
+		Valid: func(p lists.CreatedID) bool { return p.Is(kind) },
+		Fetch: func(ctx context.Context, after *lists.CreatedID, n int) ([]T, error) {
 			q.Limit = n
 			if after != nil {
 				q.AfterCreated, q.AfterID = after.CreatedAt, after.ID
@@ -132,12 +187,12 @@ func (s *Store) ListSpec(scope store.Scope, q ListQuery) lists.Spec[lists.Create
 				return nil, err
 			}
 			now := s.now()
-			items := make([]JSON, 0, len(found))
+			items := make([]T, 0, len(found))
 			for _, p := range found {
-				items = append(items, View(p, now))
+				items = append(items, view(p, now))
 			}
 			return items, nil
 		},
-		Position: func(p JSON) lists.CreatedID { return lists.CreatedID{CreatedAt: p.CreatedAt, ID: p.ID} },
+		Position: pos,
 	}
 }

@@ -46,6 +46,7 @@ type Client struct {
 	Events         *EventsService
 	Payments       *PaymentsService
 	VRP            *VRPService
+	Refunds        *RefundsService
 	Organisation   *OrganisationService
 
 	apiKey     string
@@ -126,6 +127,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.Events = &EventsService{c}
 	c.Payments = &PaymentsService{c}
 	c.VRP = &VRPService{c}
+	c.Refunds = &RefundsService{c}
 	c.Organisation = &OrganisationService{c}
 	return c, nil
 }

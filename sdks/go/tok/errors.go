@@ -63,6 +63,7 @@ var (
 	ErrInsufficientFunds    = &APIError{Code: ErrorErrorCodeINSUFFICIENTFUNDS}
 	ErrRequestTimeout       = &APIError{Code: ErrorErrorCodeREQUESTTIMEOUT}
 	ErrLimitExceeded        = &APIError{Code: ErrorErrorCodeLIMITEXCEEDED}
+	ErrRefundExceedsPayment = &APIError{Code: ErrorErrorCodeREFUNDEXCEEDSPAYMENT}
 )
 
 // newAPIError reads an error response; a body that is not the envelope keeps the status

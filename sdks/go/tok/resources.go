@@ -312,6 +312,48 @@ func (s *VRPService) ConsentPayments(ctx context.Context, consentID string, para
 	return list[Payment](ctx, s.c, "/vrp-consents/"+escape(consentID)+"/payments", params, "", opts)
 }
 
+// RefundsService is /v1/refunds, /v1/payments/{id}/refunds and /v1/refund-batches.
+type RefundsService struct{ c *Client }
+
+// Create refunds a completed payment to its payer from the organisation's account; send the
+// organisation to its RedirectURL to authorise it at its bank. It carries an
+// Idempotency-Key (generated unless WithIdempotencyKey gives one), so a retry never refunds
+// twice. A refund over what is left is ErrRefundExceedsPayment.
+func (s *RefundsService) Create(ctx context.Context, paymentID string, req CreateRefundRequest, opts ...RequestOption) (*Refund, error) {
+	return send[Refund](ctx, s.c, "POST", "/payments/"+escape(paymentID)+"/refunds", req, true, opts)
+}
+
+// Get returns a refund with its status history.
+func (s *RefundsService) Get(ctx context.Context, refundID string, opts ...RequestOption) (*Refund, error) {
+	return get[Refund](ctx, s.c, "/refunds/"+escape(refundID), opts)
+}
+
+// List returns one page of refunds, newest first.
+func (s *RefundsService) List(ctx context.Context, params *ListRefundsParams, opts ...RequestOption) (*Page[Refund], error) {
+	return list[Refund](ctx, s.c, "/refunds", params, "", opts)
+}
+
+// All iterates over every refund matching params.
+func (s *RefundsService) All(ctx context.Context, params *ListRefundsParams, opts ...RequestOption) iter.Seq2[Refund, error] {
+	return all[Refund](ctx, s.c, "/refunds", params, opts)
+}
+
+// ListForPayment returns one page of a payment's refunds, newest first.
+func (s *RefundsService) ListForPayment(ctx context.Context, paymentID string, params *ListPaymentRefundsParams, opts ...RequestOption) (*Page[Refund], error) {
+	return list[Refund](ctx, s.c, "/payments/"+escape(paymentID)+"/refunds", params, "", opts)
+}
+
+// CreateBatch sends refunds awaiting authorisation as one bulk payment with one SCA (with an
+// Idempotency-Key as Create).
+func (s *RefundsService) CreateBatch(ctx context.Context, req CreateRefundBatchRequest, opts ...RequestOption) (*RefundBatch, error) {
+	return send[RefundBatch](ctx, s.c, "POST", "/refund-batches", req, true, opts)
+}
+
+// GetBatch returns a refund batch.
+func (s *RefundsService) GetBatch(ctx context.Context, batchID string, opts ...RequestOption) (*RefundBatch, error) {
+	return get[RefundBatch](ctx, s.c, "/refund-batches/"+escape(batchID), opts)
+}
+
 // OrganisationService is /v1/organisation.
 type OrganisationService struct{ c *Client }
 

@@ -240,7 +240,7 @@ func TestAgainstStack(t *testing.T) {
 		env.Faults.Arm(sdktest.Fault{Method: "POST", Path: "/v1/consents", Status: 502, Forward: true})
 		callback := env.CallbackURL + "?run=" + strconv.FormatInt(time.Now().UnixNano(), 10)
 		var meta tok.Response
-		c, err := faulty.Consents.Create(ctx, tok.CreateConsentRequest{BankID: "sandbox-rs", CallbackURL: callback}, tok.CaptureResponse(&meta))
+		c, err := faulty.Consents.Create(ctx, tok.CreateConsentRequest{BankID: tok.Ptr("sandbox-rs"), CallbackURL: callback}, tok.CaptureResponse(&meta))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -268,7 +268,7 @@ func TestAgainstStack(t *testing.T) {
 			t.Fatalf("%d consents created by one call", n)
 		}
 		// The same key with another body is refused.
-		_, err = client.Consents.Create(ctx, tok.CreateConsentRequest{BankID: "sandbox-hr", CallbackURL: callback},
+		_, err = client.Consents.Create(ctx, tok.CreateConsentRequest{BankID: tok.Ptr("sandbox-hr"), CallbackURL: callback},
 			tok.WithIdempotencyKey(log[0].IdempotencyKey))
 		if !errors.Is(err, tok.ErrIdempotencyKeyReused) {
 			t.Fatalf("reused key: %v", err)
@@ -309,7 +309,8 @@ func TestAgainstStack(t *testing.T) {
 			"INTERNAL_ERROR": {tok.ErrInternal, 500}, "BANK_API_ERROR": {tok.ErrBankAPI, 502},
 			"SERVICE_UNAVAILABLE": {tok.ErrServiceUnavailable, 503},
 			"INSUFFICIENT_FUNDS":  {tok.ErrInsufficientFunds, 422}, "REQUEST_TIMEOUT": {tok.ErrRequestTimeout, 408},
-			"LIMIT_EXCEEDED": {tok.ErrLimitExceeded, 422},
+			"LIMIT_EXCEEDED":         {tok.ErrLimitExceeded, 422},
+			"REFUND_EXCEEDS_PAYMENT": {tok.ErrRefundExceedsPayment, 422},
 		}
 		for _, code := range specErrorCodes(t) {
 			want, ok := sentinels[code]

@@ -375,6 +375,7 @@ const (
 	ErrorErrorCodeNOTFOUND             ErrorErrorCode = "NOT_FOUND"
 	ErrorErrorCodePAYLOADTOOLARGE      ErrorErrorCode = "PAYLOAD_TOO_LARGE"
 	ErrorErrorCodeRATELIMITED          ErrorErrorCode = "RATE_LIMITED"
+	ErrorErrorCodeREFUNDEXCEEDSPAYMENT ErrorErrorCode = "REFUND_EXCEEDS_PAYMENT"
 	ErrorErrorCodeREQUESTTIMEOUT       ErrorErrorCode = "REQUEST_TIMEOUT"
 	ErrorErrorCodeSERVICEUNAVAILABLE   ErrorErrorCode = "SERVICE_UNAVAILABLE"
 	ErrorErrorCodeUNSUPPORTEDMEDIATYPE ErrorErrorCode = "UNSUPPORTED_MEDIA_TYPE"
@@ -412,6 +413,8 @@ func (e ErrorErrorCode) Valid() bool {
 		return true
 	case ErrorErrorCodeRATELIMITED:
 		return true
+	case ErrorErrorCodeREFUNDEXCEEDSPAYMENT:
+		return true
 	case ErrorErrorCodeREQUESTTIMEOUT:
 		return true
 	case ErrorErrorCodeSERVICEUNAVAILABLE:
@@ -441,6 +444,13 @@ const (
 	EventTypePaymentFailed         EventType = "payment.failed"
 	EventTypePaymentReconciled     EventType = "payment.reconciled"
 	EventTypePaymentRejected       EventType = "payment.rejected"
+	EventTypeRefundAuthorized      EventType = "refund.authorized"
+	EventTypeRefundCancelled       EventType = "refund.cancelled"
+	EventTypeRefundCompleted       EventType = "refund.completed"
+	EventTypeRefundCreated         EventType = "refund.created"
+	EventTypeRefundFailed          EventType = "refund.failed"
+	EventTypeRefundReconciled      EventType = "refund.reconciled"
+	EventTypeRefundRejected        EventType = "refund.rejected"
 	EventTypeSyncFailed            EventType = "sync.failed"
 	EventTypeTransactionsCreated   EventType = "transactions.created"
 	EventTypeTransactionsRemoved   EventType = "transactions.removed"
@@ -481,6 +491,20 @@ func (e EventType) Valid() bool {
 	case EventTypePaymentReconciled:
 		return true
 	case EventTypePaymentRejected:
+		return true
+	case EventTypeRefundAuthorized:
+		return true
+	case EventTypeRefundCancelled:
+		return true
+	case EventTypeRefundCompleted:
+		return true
+	case EventTypeRefundCreated:
+		return true
+	case EventTypeRefundFailed:
+		return true
+	case EventTypeRefundReconciled:
+		return true
+	case EventTypeRefundRejected:
 		return true
 	case EventTypeSyncFailed:
 		return true
@@ -542,6 +566,45 @@ func (e KeyPairStatus) Valid() bool {
 	case KeyPairStatusExpiring:
 		return true
 	case KeyPairStatusRevoked:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Locale.
+const (
+	LocaleBg     Locale = "bg"
+	LocaleEn     Locale = "en"
+	LocaleHr     Locale = "hr"
+	LocaleMk     Locale = "mk"
+	LocaleRo     Locale = "ro"
+	LocaleSl     Locale = "sl"
+	LocaleSq     Locale = "sq"
+	LocaleSrCyrl Locale = "sr-Cyrl"
+	LocaleSrLatn Locale = "sr-Latn"
+)
+
+// Valid indicates whether the value is a known member of the Locale enum.
+func (e Locale) Valid() bool {
+	switch e {
+	case LocaleBg:
+		return true
+	case LocaleEn:
+		return true
+	case LocaleHr:
+		return true
+	case LocaleMk:
+		return true
+	case LocaleRo:
+		return true
+	case LocaleSl:
+		return true
+	case LocaleSq:
+		return true
+	case LocaleSrCyrl:
+		return true
+	case LocaleSrLatn:
 		return true
 	default:
 		return false
@@ -661,6 +724,7 @@ const (
 	PaymentPaymentProductCrossBorderCreditTransfers PaymentPaymentProduct = "cross-border-credit-transfers"
 	PaymentPaymentProductDomesticCreditTransfers    PaymentPaymentProduct = "domestic-credit-transfers"
 	PaymentPaymentProductInstantSepaCreditTransfers PaymentPaymentProduct = "instant-sepa-credit-transfers"
+	PaymentPaymentProductLessThanNil                PaymentPaymentProduct = "<nil>"
 	PaymentPaymentProductSepaCreditTransfers        PaymentPaymentProduct = "sepa-credit-transfers"
 	PaymentPaymentProductTarget2Payments            PaymentPaymentProduct = "target-2-payments"
 	PaymentPaymentProductVariableRecurringPayments  PaymentPaymentProduct = "variable-recurring-payments"
@@ -674,6 +738,8 @@ func (e PaymentPaymentProduct) Valid() bool {
 	case PaymentPaymentProductDomesticCreditTransfers:
 		return true
 	case PaymentPaymentProductInstantSepaCreditTransfers:
+		return true
+	case PaymentPaymentProductLessThanNil:
 		return true
 	case PaymentPaymentProductSepaCreditTransfers:
 		return true
@@ -893,6 +959,162 @@ const (
 func (e PingEventType) Valid() bool {
 	switch e {
 	case PingEventTypeWebhookPing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RefundPaymentProduct.
+const (
+	RefundPaymentProductCrossBorderCreditTransfers RefundPaymentProduct = "cross-border-credit-transfers"
+	RefundPaymentProductDomesticCreditTransfers    RefundPaymentProduct = "domestic-credit-transfers"
+	RefundPaymentProductInstantSepaCreditTransfers RefundPaymentProduct = "instant-sepa-credit-transfers"
+	RefundPaymentProductSepaCreditTransfers        RefundPaymentProduct = "sepa-credit-transfers"
+	RefundPaymentProductTarget2Payments            RefundPaymentProduct = "target-2-payments"
+)
+
+// Valid indicates whether the value is a known member of the RefundPaymentProduct enum.
+func (e RefundPaymentProduct) Valid() bool {
+	switch e {
+	case RefundPaymentProductCrossBorderCreditTransfers:
+		return true
+	case RefundPaymentProductDomesticCreditTransfers:
+		return true
+	case RefundPaymentProductInstantSepaCreditTransfers:
+		return true
+	case RefundPaymentProductSepaCreditTransfers:
+		return true
+	case RefundPaymentProductTarget2Payments:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RefundAuthorizedEventType.
+const (
+	RefundAuthorizedEventTypeRefundAuthorized RefundAuthorizedEventType = "refund.authorized"
+)
+
+// Valid indicates whether the value is a known member of the RefundAuthorizedEventType enum.
+func (e RefundAuthorizedEventType) Valid() bool {
+	switch e {
+	case RefundAuthorizedEventTypeRefundAuthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RefundBatchStatus.
+const (
+	RefundBatchStatusAUTHORIZED            RefundBatchStatus = "AUTHORIZED"
+	RefundBatchStatusAWAITINGAUTHORIZATION RefundBatchStatus = "AWAITING_AUTHORIZATION"
+	RefundBatchStatusFAILED                RefundBatchStatus = "FAILED"
+	RefundBatchStatusREJECTED              RefundBatchStatus = "REJECTED"
+)
+
+// Valid indicates whether the value is a known member of the RefundBatchStatus enum.
+func (e RefundBatchStatus) Valid() bool {
+	switch e {
+	case RefundBatchStatusAUTHORIZED:
+		return true
+	case RefundBatchStatusAWAITINGAUTHORIZATION:
+		return true
+	case RefundBatchStatusFAILED:
+		return true
+	case RefundBatchStatusREJECTED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RefundCancelledEventType.
+const (
+	RefundCancelledEventTypeRefundCancelled RefundCancelledEventType = "refund.cancelled"
+)
+
+// Valid indicates whether the value is a known member of the RefundCancelledEventType enum.
+func (e RefundCancelledEventType) Valid() bool {
+	switch e {
+	case RefundCancelledEventTypeRefundCancelled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RefundCompletedEventType.
+const (
+	RefundCompletedEventTypeRefundCompleted RefundCompletedEventType = "refund.completed"
+)
+
+// Valid indicates whether the value is a known member of the RefundCompletedEventType enum.
+func (e RefundCompletedEventType) Valid() bool {
+	switch e {
+	case RefundCompletedEventTypeRefundCompleted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RefundCreatedEventType.
+const (
+	RefundCreatedEventTypeRefundCreated RefundCreatedEventType = "refund.created"
+)
+
+// Valid indicates whether the value is a known member of the RefundCreatedEventType enum.
+func (e RefundCreatedEventType) Valid() bool {
+	switch e {
+	case RefundCreatedEventTypeRefundCreated:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RefundFailedEventType.
+const (
+	RefundFailedEventTypeRefundFailed RefundFailedEventType = "refund.failed"
+)
+
+// Valid indicates whether the value is a known member of the RefundFailedEventType enum.
+func (e RefundFailedEventType) Valid() bool {
+	switch e {
+	case RefundFailedEventTypeRefundFailed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RefundReconciledEventType.
+const (
+	RefundReconciledEventTypeRefundReconciled RefundReconciledEventType = "refund.reconciled"
+)
+
+// Valid indicates whether the value is a known member of the RefundReconciledEventType enum.
+func (e RefundReconciledEventType) Valid() bool {
+	switch e {
+	case RefundReconciledEventTypeRefundReconciled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RefundRejectedEventType.
+const (
+	RefundRejectedEventTypeRefundRejected RefundRejectedEventType = "refund.rejected"
+)
+
+// Valid indicates whether the value is a known member of the RefundRejectedEventType enum.
+func (e RefundRejectedEventType) Valid() bool {
+	switch e {
+	case RefundRejectedEventTypeRefundRejected:
 		return true
 	default:
 		return false
@@ -1514,9 +1736,11 @@ type Consent struct {
 	AuthorizeBy  time.Time  `json:"authorizeBy"`
 	AuthorizedAt *time.Time `json:"authorizedAt"`
 
-	// BankID Examples: erste-hr
-	BankID      string `json:"bankId"`
-	CallbackURL string `json:"callbackUrl"`
+	// BankID null until the customer picks the bank on Tok's hosted pages.
+	//
+	// Examples: erste-hr
+	BankID      *string `json:"bankId"`
+	CallbackURL string  `json:"callbackUrl"`
 
 	// ConnectionID The bank connection; renewals keep it.
 	ConnectionID string    `json:"connectionId"`
@@ -1526,7 +1750,7 @@ type Consent struct {
 	Error *string `json:"error,omitempty"`
 	ID    string  `json:"id"`
 
-	// RedirectURL The bank's SCA page; only while AWAITING_AUTHORIZATION.
+	// RedirectURL The bank's SCA page, or without bankId Tok's hosted pages (a single-use link); only while AWAITING_AUTHORIZATION.
 	RedirectURL *string `json:"redirectUrl"`
 
 	// Renews The consent this one renews.
@@ -1564,7 +1788,8 @@ type ConsentAuthorizedEventType string
 
 // ConsentEventData defines model for ConsentEventData.
 type ConsentEventData struct {
-	BankID       string  `json:"bankId"`
+	// BankID null when the customer cancelled on the hosted pages before picking a bank.
+	BankID       *string `json:"bankId"`
 	ConnectionID *string `json:"connectionId,omitempty"`
 	ConsentID    string  `json:"consentId"`
 	Reason       *string `json:"reason,omitempty"`
@@ -1647,11 +1872,16 @@ type CreateConsentRequest struct {
 	// Access Default accounts, balances and transactions; accounts is always included. funds lets POST /v1/funds-confirmations and confirmFunds on payments ask the bank's confirmation of funds for the accounts.
 	Access *[]CreateConsentRequestAccess `json:"access,omitempty"`
 
-	// BankID Examples: erste-hr
-	BankID string `json:"bankId"`
+	// BankID Without it, redirectUrl is Tok's hosted pages, where the customer picks the bank.
+	//
+	// Examples: erste-hr
+	BankID *string `json:"bankId,omitempty"`
 
 	// CallbackURL Examples: https://app.bilko.io/banking/callback
 	CallbackURL string `json:"callbackUrl"`
+
+	// Locale The language of Tok's hosted pages: English, Serbian (Latin, Cyrillic), Croatian, Slovenian, Macedonian, Albanian, Bulgarian, Romanian. Default: the browser's Accept-Language.
+	Locale *Locale `json:"locale,omitempty"`
 
 	// ValidUntil A date (YYYY-MM-DD) or date-time; default and maximum: the bank's maximum (at most 180 days).
 	ValidUntil *string `json:"validUntil,omitempty"`
@@ -1670,7 +1900,7 @@ type CreateKeyPairRequest struct {
 // CreateKeyPairRequestRole defines model for CreateKeyPairRequest.Role.
 type CreateKeyPairRequestRole string
 
-// CreatePaymentRequest Exactly one of accountId and bankId.
+// CreatePaymentRequest At most one of accountId and bankId; with neither, redirectUrl is Tok's hosted pages, where the customer picks the bank.
 type CreatePaymentRequest struct {
 	// AccountID An account Tok has through a consent: it pays, and its bank and IBAN are used.
 	AccountID *string `json:"accountId,omitempty"`
@@ -1706,10 +1936,37 @@ type CreatePaymentRequest struct {
 	// Instant Instant SEPA where the bank offers it (EUR).
 	Instant *bool `json:"instant,omitempty"`
 
+	// Locale The language of Tok's hosted pages: English, Serbian (Latin, Cyrillic), Croatian, Slovenian, Macedonian, Albanian, Bulgarian, Romanian. Default: the browser's Accept-Language.
+	Locale *Locale `json:"locale,omitempty"`
+
 	// PsuIPAddress The customer's IP address, sent to the bank (default: the caller's).
 	PsuIPAddress *string `json:"psuIpAddress,omitempty"`
 
 	// RemittanceInfo Examples: Invoice INV-2026-042
+	RemittanceInfo *string `json:"remittanceInfo,omitempty"`
+}
+
+// CreateRefundBatchRequest defines model for CreateRefundBatchRequest.
+type CreateRefundBatchRequest struct {
+	CallbackURL *string  `json:"callbackUrl,omitempty"`
+	RefundIds   []string `json:"refundIds"`
+}
+
+// CreateRefundRequest defines model for CreateRefundRequest.
+type CreateRefundRequest struct {
+	// AccountID The organisation's account that pays; default: the refund account of the key's environment.
+	AccountID *string `json:"accountId,omitempty"`
+
+	// Amount Positive, at most the currency's minor units of decimals; default: what is left to refund.
+	//
+	// Examples: 500.00
+	Amount *string `json:"amount,omitempty"`
+
+	// CallbackURL Where Tok sends the organisation after the SCA; default: the organisation's callbackUrl.
+	CallbackURL *string `json:"callbackUrl,omitempty"`
+	Reason      *string `json:"reason,omitempty"`
+
+	// RemittanceInfo Default: "Refund " and the payment's endToEndId.
 	RemittanceInfo *string `json:"remittanceInfo,omitempty"`
 }
 
@@ -1832,6 +2089,16 @@ type FundsConfirmationRequest struct {
 	Currency string `json:"currency"`
 }
 
+// HostedForm defines model for HostedForm.
+type HostedForm struct {
+	BankID  *string `json:"bankId,omitempty"`
+	Country *string `json:"country,omitempty"`
+
+	// Csrf The session's form token, from the page.
+	Csrf string  `json:"csrf"`
+	Lang *string `json:"lang,omitempty"`
+}
+
 // KeyPair defines model for KeyPair.
 type KeyPair struct {
 	CreatedAt time.Time `json:"createdAt"`
@@ -1871,6 +2138,9 @@ type KeyPairList struct {
 	HasMore    bool      `json:"hasMore"`
 	NextCursor *string   `json:"nextCursor"`
 }
+
+// Locale The language of Tok's hosted pages: English, Serbian (Latin, Cyrillic), Croatian, Slovenian, Macedonian, Albanian, Bulgarian, Romanian. Default: the browser's Accept-Language.
+type Locale string
 
 // Member defines model for Member.
 type Member struct {
@@ -1943,9 +2213,12 @@ type Organisation struct {
 	ID          string                  `json:"id"`
 
 	// LogoURL The https URL of the logo the hosted pages show.
-	LogoURL *string          `json:"logoUrl"`
-	Name    string           `json:"name"`
-	Tier    OrganisationTier `json:"tier"`
+	LogoURL *string `json:"logoUrl"`
+	Name    string  `json:"name"`
+
+	// RefundAccountID The account refunds are paid from by default, in the environment of the calling key.
+	RefundAccountID *string          `json:"refundAccountId"`
+	Tier            OrganisationTier `json:"tier"`
 }
 
 // OrganisationEnvironment The environment of the calling key.
@@ -1965,8 +2238,10 @@ type Payment struct {
 	AuthorizeBy  time.Time  `json:"authorizeBy"`
 	AuthorizedAt *time.Time `json:"authorizedAt"`
 
-	// BankID Examples: sandbox-rs
-	BankID string `json:"bankId"`
+	// BankID null until the customer picks the bank on Tok's hosted pages.
+	//
+	// Examples: sandbox-rs
+	BankID *string `json:"bankId"`
 
 	// BankStatus The bank's ISO 20022 transaction status (RCVD, ACSP, ACSC, RJCT, CANC, ...).
 	BankStatus   *string   `json:"bankStatus"`
@@ -1983,16 +2258,18 @@ type Payment struct {
 	DebtorName *string `json:"debtorName"`
 
 	// EndToEndID The end-to-end reference; Tok uses the payment ID when the request gives none.
-	EndToEndID     string                `json:"endToEndId"`
-	ExecutionDate  *string               `json:"executionDate"`
-	ID             string                `json:"id"`
-	Instant        bool                  `json:"instant"`
-	PaymentProduct PaymentPaymentProduct `json:"paymentProduct"`
+	EndToEndID    string  `json:"endToEndId"`
+	ExecutionDate *string `json:"executionDate"`
+	ID            string  `json:"id"`
+	Instant       bool    `json:"instant"`
+
+	// PaymentProduct Chosen with the bank; null before.
+	PaymentProduct *PaymentPaymentProduct `json:"paymentProduct"`
 
 	// ReconciledAt When transactionId was linked (payment.reconciled).
 	ReconciledAt *time.Time `json:"reconciledAt"`
 
-	// RedirectURL The bank's SCA page; only while AWAITING_AUTHORIZATION.
+	// RedirectURL The bank's SCA page, or without bankId and accountId Tok's hosted pages (a single-use link); only while AWAITING_AUTHORIZATION.
 	RedirectURL *string `json:"redirectUrl"`
 
 	// RefundStatus By the COMPLETED refunds: none, some, or the whole amount.
@@ -2020,7 +2297,7 @@ type Payment struct {
 	VrpConsentID *string `json:"vrpConsentId"`
 }
 
-// PaymentPaymentProduct defines model for Payment.PaymentProduct.
+// PaymentPaymentProduct Chosen with the bank; null before.
 type PaymentPaymentProduct string
 
 // PaymentRefundStatus By the COMPLETED refunds: none, some, or the whole amount.
@@ -2074,7 +2351,7 @@ type PaymentCreatedEventType string
 type PaymentEventData struct {
 	AccountID  *string `json:"accountId,omitempty"`
 	Amount     string  `json:"amount"`
-	BankID     string  `json:"bankId"`
+	BankID     *string `json:"bankId"`
 	BankStatus *string `json:"bankStatus,omitempty"`
 	Currency   string  `json:"currency"`
 	EndToEndID string  `json:"endToEndId"`
@@ -2167,6 +2444,193 @@ type PingEventData struct {
 	Message   string `json:"message"`
 	WebhookID string `json:"webhookId"`
 }
+
+// Refund defines model for Refund.
+type Refund struct {
+	// AccountID The organisation's account that pays the refund.
+	AccountID string `json:"accountId"`
+
+	// Amount Examples: 500.0000
+	Amount       string     `json:"amount"`
+	AuthorizeBy  time.Time  `json:"authorizeBy"`
+	AuthorizedAt *time.Time `json:"authorizedAt"`
+	BankID       string     `json:"bankId"`
+
+	// BankStatus The bank's ISO 20022 transaction status.
+	BankStatus *string `json:"bankStatus"`
+
+	// BatchID The refund batch that sent it as a bulk payment.
+	BatchID     *string   `json:"batchId"`
+	CallbackURL string    `json:"callbackUrl"`
+	CreatedAt   time.Time `json:"createdAt"`
+
+	// CreditTransactionID The booked credit on the payer's account, where Tok syncs it.
+	CreditTransactionID *string `json:"creditTransactionId"`
+
+	// CreditorIban The payer of the refunded payment.
+	CreditorIban string `json:"creditorIban"`
+	CreditorName string `json:"creditorName"`
+	Currency     string `json:"currency"`
+
+	// DebtorIban The organisation's account's IBAN.
+	DebtorIban string `json:"debtorIban"`
+
+	// EndToEndID The refund's ID, sent to the bank for reconciliation.
+	EndToEndID string `json:"endToEndId"`
+	ID         string `json:"id"`
+
+	// PaymentID The refunded payment.
+	PaymentID      string               `json:"paymentId"`
+	PaymentProduct RefundPaymentProduct `json:"paymentProduct"`
+	Reason         *string              `json:"reason"`
+	ReconciledAt   *time.Time           `json:"reconciledAt"`
+
+	// RedirectURL The organisation's SCA page at its bank; only while AWAITING_AUTHORIZATION.
+	RedirectURL    *string `json:"redirectUrl"`
+	RemittanceInfo string  `json:"remittanceInfo"`
+
+	// Status AWAITING_AUTHORIZATION until the customer's SCA; PENDING while the bank executes it;
+	// SCHEDULED for a future-dated payment the bank accepted; then COMPLETED, REJECTED,
+	// CANCELLED or FAILED, which never change. A status never goes back.
+	Status        PaymentStatus         `json:"status"`
+	StatusHistory []PaymentStatusChange `json:"statusHistory"`
+	StatusReason  *PaymentStatusReason  `json:"statusReason"`
+
+	// TransactionID The booked debit on the organisation's account, once reconciled.
+	TransactionID *string   `json:"transactionId"`
+	UpdatedAt     time.Time `json:"updatedAt"`
+}
+
+// RefundPaymentProduct defines model for Refund.PaymentProduct.
+type RefundPaymentProduct string
+
+// RefundAuthorizedEvent The organisation authorised the refund at its bank.
+type RefundAuthorizedEvent struct {
+	CreatedAt time.Time                 `json:"createdAt"`
+	Data      RefundEventData           `json:"data"`
+	ID        string                    `json:"id"`
+	Type      RefundAuthorizedEventType `json:"type"`
+}
+
+// RefundAuthorizedEventType defines model for RefundAuthorizedEvent.Type.
+type RefundAuthorizedEventType string
+
+// RefundBatch defines model for RefundBatch.
+type RefundBatch struct {
+	AccountID string `json:"accountId"`
+
+	// Amount The refunds' total.
+	Amount      string    `json:"amount"`
+	AuthorizeBy time.Time `json:"authorizeBy"`
+	BankID      string    `json:"bankId"`
+	CallbackURL string    `json:"callbackUrl"`
+	CreatedAt   time.Time `json:"createdAt"`
+	Currency    string    `json:"currency"`
+	ID          string    `json:"id"`
+
+	// RedirectURL The one SCA page for all the refunds; only while AWAITING_AUTHORIZATION.
+	RedirectURL *string  `json:"redirectUrl"`
+	RefundIds   []string `json:"refundIds"`
+
+	// Status How the batch's SCA went; each refund has its own status.
+	Status    RefundBatchStatus `json:"status"`
+	UpdatedAt time.Time         `json:"updatedAt"`
+}
+
+// RefundBatchStatus How the batch's SCA went; each refund has its own status.
+type RefundBatchStatus string
+
+// RefundCancelledEvent The refund was cancelled before execution; its amount is refundable again.
+type RefundCancelledEvent struct {
+	CreatedAt time.Time                `json:"createdAt"`
+	Data      RefundEventData          `json:"data"`
+	ID        string                   `json:"id"`
+	Type      RefundCancelledEventType `json:"type"`
+}
+
+// RefundCancelledEventType defines model for RefundCancelledEvent.Type.
+type RefundCancelledEventType string
+
+// RefundCompletedEvent The bank executed the refund; the payment's refundedAmount includes it.
+type RefundCompletedEvent struct {
+	CreatedAt time.Time                `json:"createdAt"`
+	Data      RefundEventData          `json:"data"`
+	ID        string                   `json:"id"`
+	Type      RefundCompletedEventType `json:"type"`
+}
+
+// RefundCompletedEventType defines model for RefundCompletedEvent.Type.
+type RefundCompletedEventType string
+
+// RefundCreatedEvent A refund was recorded and initiated at the organisation's bank; it awaits the organisation's SCA.
+type RefundCreatedEvent struct {
+	CreatedAt time.Time              `json:"createdAt"`
+	Data      RefundEventData        `json:"data"`
+	ID        string                 `json:"id"`
+	Type      RefundCreatedEventType `json:"type"`
+}
+
+// RefundCreatedEventType defines model for RefundCreatedEvent.Type.
+type RefundCreatedEventType string
+
+// RefundEventData defines model for RefundEventData.
+type RefundEventData struct {
+	AccountID  *string `json:"accountId,omitempty"`
+	Amount     string  `json:"amount"`
+	BankStatus *string `json:"bankStatus,omitempty"`
+	BatchID    *string `json:"batchId,omitempty"`
+	Currency   string  `json:"currency"`
+	EndToEndID string  `json:"endToEndId"`
+	PaymentID  string  `json:"paymentId"`
+	RefundID   string  `json:"refundId"`
+
+	// Status AWAITING_AUTHORIZATION until the customer's SCA; PENDING while the bank executes it;
+	// SCHEDULED for a future-dated payment the bank accepted; then COMPLETED, REJECTED,
+	// CANCELLED or FAILED, which never change. A status never goes back.
+	Status        PaymentStatus        `json:"status"`
+	StatusReason  *PaymentStatusReason `json:"statusReason,omitempty"`
+	TransactionID *string              `json:"transactionId,omitempty"`
+}
+
+// RefundFailedEvent The refund failed (authorisation expired, bank unavailable); its amount is refundable again.
+type RefundFailedEvent struct {
+	CreatedAt time.Time             `json:"createdAt"`
+	Data      RefundEventData       `json:"data"`
+	ID        string                `json:"id"`
+	Type      RefundFailedEventType `json:"type"`
+}
+
+// RefundFailedEventType defines model for RefundFailedEvent.Type.
+type RefundFailedEventType string
+
+// RefundList defines model for RefundList.
+type RefundList struct {
+	Data       []Refund `json:"data"`
+	HasMore    bool     `json:"hasMore"`
+	NextCursor *string  `json:"nextCursor"`
+}
+
+// RefundReconciledEvent The refund was matched to the booked debit on the organisation's account (transactionId).
+type RefundReconciledEvent struct {
+	CreatedAt time.Time                 `json:"createdAt"`
+	Data      RefundEventData           `json:"data"`
+	ID        string                    `json:"id"`
+	Type      RefundReconciledEventType `json:"type"`
+}
+
+// RefundReconciledEventType defines model for RefundReconciledEvent.Type.
+type RefundReconciledEventType string
+
+// RefundRejectedEvent The organisation or the bank rejected the refund; its amount is refundable again.
+type RefundRejectedEvent struct {
+	CreatedAt time.Time               `json:"createdAt"`
+	Data      RefundEventData         `json:"data"`
+	ID        string                  `json:"id"`
+	Type      RefundRejectedEventType `json:"type"`
+}
+
+// RefundRejectedEventType defines model for RefundRejectedEvent.Type.
+type RefundRejectedEventType string
 
 // RenewConsentRequest defines model for RenewConsentRequest.
 type RenewConsentRequest struct {
@@ -2355,6 +2819,9 @@ type UpdateOrganisationRequest struct {
 
 	// LogoURL An absolute https URL, or `""`.
 	LogoURL *string `json:"logoUrl,omitempty"`
+
+	// RefundAccountID An account of the organisation in the environment of the calling key (connected with a consent), or `""`; refunds are paid from it by default. Unlike the other settings it belongs to the key's environment, so a sandbox admin key may set it.
+	RefundAccountID *string `json:"refundAccountId,omitempty"`
 }
 
 // UpdateWebhookRequest defines model for UpdateWebhookRequest.
@@ -2623,6 +3090,9 @@ type WebhookWithSecret struct {
 // WebhookWithSecretEnvironment defines model for WebhookWithSecret.Environment.
 type WebhookWithSecretEnvironment string
 
+// HostedLang defines model for HostedLang.
+type HostedLang = string
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -2804,6 +3274,24 @@ type ListEventsParams struct {
 	Type *EventType `form:"type,omitempty" json:"type,omitempty"`
 }
 
+// HostedCountriesParams defines parameters for HostedCountries.
+type HostedCountriesParams struct {
+	// Lang The page's language (the switcher); default the request's locale, else Accept-Language. Other values are ignored.
+	Lang *HostedLang `form:"lang,omitempty" json:"lang,omitempty"`
+}
+
+// HostedBanksParams defines parameters for HostedBanks.
+type HostedBanksParams struct {
+	// Country The country's ISO 3166 code.
+	Country *string `form:"country,omitempty" json:"country,omitempty"`
+
+	// Q Search in the banks' names, IDs and BICs (the first 80 characters).
+	Q *string `form:"q,omitempty" json:"q,omitempty"`
+
+	// Lang The page's language (the switcher); default the request's locale, else Accept-Language. Other values are ignored.
+	Lang *HostedLang `form:"lang,omitempty" json:"lang,omitempty"`
+}
+
 // ListMembersParams defines parameters for ListMembers.
 type ListMembersParams struct {
 	// Limit Page size, 1 to 500 (default 100).
@@ -2841,6 +3329,53 @@ type ListPaymentsParams struct {
 type CreatePaymentParams struct {
 	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListPaymentRefundsParams defines parameters for ListPaymentRefunds.
+type ListPaymentRefundsParams struct {
+	Status *PaymentStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// CreatedFrom A date (YYYY-MM-DD) or RFC 3339 date-time; inclusive.
+	CreatedFrom *string `form:"createdFrom,omitempty" json:"createdFrom,omitempty"`
+
+	// CreatedTo A date (the whole day) or RFC 3339 date-time; inclusive.
+	CreatedTo *string `form:"createdTo,omitempty" json:"createdTo,omitempty"`
+
+	// Limit Page size, 1 to 500 (default 100).
+	Limit *OrgLimit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
+	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateRefundParams defines parameters for CreateRefund.
+type CreateRefundParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// CreateRefundBatchParams defines parameters for CreateRefundBatch.
+type CreateRefundBatchParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListRefundsParams defines parameters for ListRefunds.
+type ListRefundsParams struct {
+	Status    *PaymentStatus `form:"status,omitempty" json:"status,omitempty"`
+	PaymentID *string        `form:"paymentId,omitempty" json:"paymentId,omitempty"`
+
+	// CreatedFrom A date (YYYY-MM-DD) or RFC 3339 date-time; inclusive.
+	CreatedFrom *string `form:"createdFrom,omitempty" json:"createdFrom,omitempty"`
+
+	// CreatedTo A date (the whole day) or RFC 3339 date-time; inclusive.
+	CreatedTo *string `form:"createdTo,omitempty" json:"createdTo,omitempty"`
+
+	// Limit Page size, 1 to 500 (default 100).
+	Limit *OrgLimit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
+	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // ListVrpConsentsParams defines parameters for ListVrpConsents.
@@ -3102,6 +3637,90 @@ type OnPaymentRejectedParams struct {
 	WebhookSignature string `json:"webhook-signature"`
 }
 
+// OnRefundAuthorizedParams defines parameters for OnRefundAuthorized.
+type OnRefundAuthorizedParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
+// OnRefundCancelledParams defines parameters for OnRefundCancelled.
+type OnRefundCancelledParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
+// OnRefundCompletedParams defines parameters for OnRefundCompleted.
+type OnRefundCompletedParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
+// OnRefundCreatedParams defines parameters for OnRefundCreated.
+type OnRefundCreatedParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
+// OnRefundFailedParams defines parameters for OnRefundFailed.
+type OnRefundFailedParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
+// OnRefundReconciledParams defines parameters for OnRefundReconciled.
+type OnRefundReconciledParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
+// OnRefundRejectedParams defines parameters for OnRefundRejected.
+type OnRefundRejectedParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
 // OnSyncFailedParams defines parameters for OnSyncFailed.
 type OnSyncFailedParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
@@ -3213,6 +3832,12 @@ type RenewConsentJSONRequestBody = RenewConsentRequest
 // ConfirmFundsJSONRequestBody defines body for ConfirmFunds for application/json ContentType.
 type ConfirmFundsJSONRequestBody = FundsConfirmationRequest
 
+// HostedChooseBankFormdataRequestBody defines body for HostedChooseBank for application/x-www-form-urlencoded ContentType.
+type HostedChooseBankFormdataRequestBody = HostedForm
+
+// HostedCancelFormdataRequestBody defines body for HostedCancel for application/x-www-form-urlencoded ContentType.
+type HostedCancelFormdataRequestBody = HostedForm
+
 // AddMemberJSONRequestBody defines body for AddMember for application/json ContentType.
 type AddMemberJSONRequestBody = AddMemberRequest
 
@@ -3224,6 +3849,12 @@ type UpdateOrganisationJSONRequestBody = UpdateOrganisationRequest
 
 // CreatePaymentJSONRequestBody defines body for CreatePayment for application/json ContentType.
 type CreatePaymentJSONRequestBody = CreatePaymentRequest
+
+// CreateRefundJSONRequestBody defines body for CreateRefund for application/json ContentType.
+type CreateRefundJSONRequestBody = CreateRefundRequest
+
+// CreateRefundBatchJSONRequestBody defines body for CreateRefundBatch for application/json ContentType.
+type CreateRefundBatchJSONRequestBody = CreateRefundBatchRequest
 
 // CreateVrpConsentJSONRequestBody defines body for CreateVrpConsent for application/json ContentType.
 type CreateVrpConsentJSONRequestBody = CreateVrpConsentRequest
@@ -3281,6 +3912,27 @@ type OnPaymentReconciledJSONRequestBody = PaymentReconciledEvent
 
 // OnPaymentRejectedJSONRequestBody defines body for OnPaymentRejected for application/json ContentType.
 type OnPaymentRejectedJSONRequestBody = PaymentRejectedEvent
+
+// OnRefundAuthorizedJSONRequestBody defines body for OnRefundAuthorized for application/json ContentType.
+type OnRefundAuthorizedJSONRequestBody = RefundAuthorizedEvent
+
+// OnRefundCancelledJSONRequestBody defines body for OnRefundCancelled for application/json ContentType.
+type OnRefundCancelledJSONRequestBody = RefundCancelledEvent
+
+// OnRefundCompletedJSONRequestBody defines body for OnRefundCompleted for application/json ContentType.
+type OnRefundCompletedJSONRequestBody = RefundCompletedEvent
+
+// OnRefundCreatedJSONRequestBody defines body for OnRefundCreated for application/json ContentType.
+type OnRefundCreatedJSONRequestBody = RefundCreatedEvent
+
+// OnRefundFailedJSONRequestBody defines body for OnRefundFailed for application/json ContentType.
+type OnRefundFailedJSONRequestBody = RefundFailedEvent
+
+// OnRefundReconciledJSONRequestBody defines body for OnRefundReconciled for application/json ContentType.
+type OnRefundReconciledJSONRequestBody = RefundReconciledEvent
+
+// OnRefundRejectedJSONRequestBody defines body for OnRefundRejected for application/json ContentType.
+type OnRefundRejectedJSONRequestBody = RefundRejectedEvent
 
 // OnSyncFailedJSONRequestBody defines body for OnSyncFailed for application/json ContentType.
 type OnSyncFailedJSONRequestBody = SyncFailedEvent
@@ -4020,6 +4672,244 @@ func (t *Event) MergeVrpConsentExpiredEvent(v VrpConsentExpiredEvent) error {
 	return err
 }
 
+// AsRefundCreatedEvent returns the union data inside the Event as a RefundCreatedEvent
+func (t Event) AsRefundCreatedEvent() (RefundCreatedEvent, error) {
+	var body RefundCreatedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRefundCreatedEvent overwrites any union data inside the Event as the provided RefundCreatedEvent
+func (t *Event) FromRefundCreatedEvent(v RefundCreatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"refund.created"}`))
+	t.union = b
+	return err
+}
+
+// MergeRefundCreatedEvent performs a merge with any union data inside the Event, using the provided RefundCreatedEvent
+func (t *Event) MergeRefundCreatedEvent(v RefundCreatedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"refund.created"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsRefundAuthorizedEvent returns the union data inside the Event as a RefundAuthorizedEvent
+func (t Event) AsRefundAuthorizedEvent() (RefundAuthorizedEvent, error) {
+	var body RefundAuthorizedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRefundAuthorizedEvent overwrites any union data inside the Event as the provided RefundAuthorizedEvent
+func (t *Event) FromRefundAuthorizedEvent(v RefundAuthorizedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"refund.authorized"}`))
+	t.union = b
+	return err
+}
+
+// MergeRefundAuthorizedEvent performs a merge with any union data inside the Event, using the provided RefundAuthorizedEvent
+func (t *Event) MergeRefundAuthorizedEvent(v RefundAuthorizedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"refund.authorized"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsRefundCompletedEvent returns the union data inside the Event as a RefundCompletedEvent
+func (t Event) AsRefundCompletedEvent() (RefundCompletedEvent, error) {
+	var body RefundCompletedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRefundCompletedEvent overwrites any union data inside the Event as the provided RefundCompletedEvent
+func (t *Event) FromRefundCompletedEvent(v RefundCompletedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"refund.completed"}`))
+	t.union = b
+	return err
+}
+
+// MergeRefundCompletedEvent performs a merge with any union data inside the Event, using the provided RefundCompletedEvent
+func (t *Event) MergeRefundCompletedEvent(v RefundCompletedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"refund.completed"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsRefundRejectedEvent returns the union data inside the Event as a RefundRejectedEvent
+func (t Event) AsRefundRejectedEvent() (RefundRejectedEvent, error) {
+	var body RefundRejectedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRefundRejectedEvent overwrites any union data inside the Event as the provided RefundRejectedEvent
+func (t *Event) FromRefundRejectedEvent(v RefundRejectedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"refund.rejected"}`))
+	t.union = b
+	return err
+}
+
+// MergeRefundRejectedEvent performs a merge with any union data inside the Event, using the provided RefundRejectedEvent
+func (t *Event) MergeRefundRejectedEvent(v RefundRejectedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"refund.rejected"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsRefundCancelledEvent returns the union data inside the Event as a RefundCancelledEvent
+func (t Event) AsRefundCancelledEvent() (RefundCancelledEvent, error) {
+	var body RefundCancelledEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRefundCancelledEvent overwrites any union data inside the Event as the provided RefundCancelledEvent
+func (t *Event) FromRefundCancelledEvent(v RefundCancelledEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"refund.cancelled"}`))
+	t.union = b
+	return err
+}
+
+// MergeRefundCancelledEvent performs a merge with any union data inside the Event, using the provided RefundCancelledEvent
+func (t *Event) MergeRefundCancelledEvent(v RefundCancelledEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"refund.cancelled"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsRefundFailedEvent returns the union data inside the Event as a RefundFailedEvent
+func (t Event) AsRefundFailedEvent() (RefundFailedEvent, error) {
+	var body RefundFailedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRefundFailedEvent overwrites any union data inside the Event as the provided RefundFailedEvent
+func (t *Event) FromRefundFailedEvent(v RefundFailedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"refund.failed"}`))
+	t.union = b
+	return err
+}
+
+// MergeRefundFailedEvent performs a merge with any union data inside the Event, using the provided RefundFailedEvent
+func (t *Event) MergeRefundFailedEvent(v RefundFailedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"refund.failed"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsRefundReconciledEvent returns the union data inside the Event as a RefundReconciledEvent
+func (t Event) AsRefundReconciledEvent() (RefundReconciledEvent, error) {
+	var body RefundReconciledEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromRefundReconciledEvent overwrites any union data inside the Event as the provided RefundReconciledEvent
+func (t *Event) FromRefundReconciledEvent(v RefundReconciledEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"refund.reconciled"}`))
+	t.union = b
+	return err
+}
+
+// MergeRefundReconciledEvent performs a merge with any union data inside the Event, using the provided RefundReconciledEvent
+func (t *Event) MergeRefundReconciledEvent(v RefundReconciledEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"refund.reconciled"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 // AsPingEvent returns the union data inside the Event as a PingEvent
 func (t Event) AsPingEvent() (PingEvent, error) {
 	var body PingEvent
@@ -4096,6 +4986,20 @@ func (t Event) ValueByDiscriminator() (interface{}, error) {
 		return t.AsPaymentReconciledEvent()
 	case "payment.rejected":
 		return t.AsPaymentRejectedEvent()
+	case "refund.authorized":
+		return t.AsRefundAuthorizedEvent()
+	case "refund.cancelled":
+		return t.AsRefundCancelledEvent()
+	case "refund.completed":
+		return t.AsRefundCompletedEvent()
+	case "refund.created":
+		return t.AsRefundCreatedEvent()
+	case "refund.failed":
+		return t.AsRefundFailedEvent()
+	case "refund.reconciled":
+		return t.AsRefundReconciledEvent()
+	case "refund.rejected":
+		return t.AsRefundRejectedEvent()
 	case "sync.failed":
 		return t.AsSyncFailedEvent()
 	case "transactions.created":

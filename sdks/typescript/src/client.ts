@@ -36,6 +36,7 @@ export class TokClient {
   readonly webhooks: Webhooks;
   readonly events: Events;
   readonly payments: Payments;
+  readonly refunds: Refunds;
   readonly organisation: OrganisationResource;
   private readonly transport: Transport;
 
@@ -60,6 +61,7 @@ export class TokClient {
     this.webhooks = new Webhooks(this);
     this.events = new Events(this);
     this.payments = new Payments(this);
+    this.refunds = new Refunds(this);
     this.organisation = new OrganisationResource(this);
   }
 
@@ -219,6 +221,29 @@ export class Payments extends Resource {
   /** Cancels a payment awaiting authorisation or scheduled (409 CONFLICT otherwise). */
   cancel(paymentId: string, options?: RequestOptions): Promise<WithResponse<T.Payment>> {
     return this.call("DELETE", `/payments/${seg(paymentId)}`, undefined, options);
+  }
+}
+
+export class Refunds extends Resource {
+  /** Refunds a completed payment to its payer; send the organisation to `redirectUrl`. Retried safely under an Idempotency-Key; over what is left is RefundExceedsPaymentError. */
+  create(paymentId: string, body: T.CreateRefundRequest = {}, options?: RequestOptions): Promise<WithResponse<T.Refund>> {
+    return this.call("POST", `/payments/${seg(paymentId)}/refunds`, body, options, true);
+  }
+  list(params: T.ListRefundsParams = {}, options?: RequestOptions): PagePromise<T.Refund> {
+    return this.client.list("/refunds", params, options);
+  }
+  listForPayment(paymentId: string, params: T.ListPaymentRefundsParams = {}, options?: RequestOptions): PagePromise<T.Refund> {
+    return this.client.list(`/payments/${seg(paymentId)}/refunds`, params, options);
+  }
+  get(refundId: string, options?: RequestOptions): Promise<WithResponse<T.Refund>> {
+    return this.read(`/refunds/${seg(refundId)}`, options);
+  }
+  /** Sends refunds awaiting authorisation as one bulk payment with one SCA (`redirectUrl`). */
+  createBatch(body: T.CreateRefundBatchRequest, options?: RequestOptions): Promise<WithResponse<T.RefundBatch>> {
+    return this.call("POST", "/refund-batches", body, options, true);
+  }
+  getBatch(batchId: string, options?: RequestOptions): Promise<WithResponse<T.RefundBatch>> {
+    return this.read(`/refund-batches/${seg(batchId)}`, options);
   }
 }
 

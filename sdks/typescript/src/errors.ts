@@ -55,6 +55,8 @@ export class InsufficientFundsError extends TokError { override name = "Insuffic
 export class RequestTimeoutError extends TokError { override name = "RequestTimeoutError"; }
 /** LIMIT_EXCEEDED: a VRP payment over one of its consent's limits; details name the limit and what is left. Nothing was sent. */
 export class LimitExceededError extends TokError { override name = "LimitExceededError"; }
+/** REFUND_EXCEEDS_PAYMENT: the refunds would add up to more than the payment; the details say what is left. */
+export class RefundExceedsPaymentError extends TokError { override name = "RefundExceedsPaymentError"; }
 
 /** RATE_LIMITED: the organisation's rate limit is spent; `retryAfter` says for how long. */
 export class RateLimitError extends TokError {
@@ -91,6 +93,7 @@ const errorClasses: Record<ErrorCode, TokErrorClass> = {
   INSUFFICIENT_FUNDS: InsufficientFundsError,
   REQUEST_TIMEOUT: RequestTimeoutError,
   LIMIT_EXCEEDED: LimitExceededError,
+  REFUND_EXCEEDS_PAYMENT: RefundExceedsPaymentError,
 };
 
 /** The error codes this SDK maps to their own class. */

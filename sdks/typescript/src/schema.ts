@@ -463,6 +463,111 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/hosted/{sessionId}/open/{secret}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+                secret: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * The single-use link to the hosted pages (the redirectUrl of a request without a bank)
+         * @description Opens the session once: sets its cookie and redirects to the first page. The same
+         *     browser may open it again while the session lasts; anywhere else a used link is 410.
+         */
+        get: operations["openHostedPages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hosted/{sessionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        /** Hosted page, the countries with a bank offering the request's service */
+        get: operations["hostedCountries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hosted/{sessionId}/banks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        /** Hosted page, the banks of a country that can take the request, with search */
+        get: operations["hostedBanks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hosted/{sessionId}/bank": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Hosted form, the customer's bank; Tok asks the bank and redirects to its SCA */
+        post: operations["hostedChooseBank"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/hosted/{sessionId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Hosted form, the customer cancels; redirects to the callbackUrl
+         * @description Ends the request: a consent `REJECTED` with `error` `access_denied`, a payment `REJECTED`
+         *     with `statusReason` `DENIED_BY_USER` (consent.rejected or payment.rejected is
+         *     published), and the browser goes to the `callbackUrl` as after the bank.
+         */
+        post: operations["hostedCancel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/accounts": {
         parameters: {
             query?: never;
@@ -747,6 +852,117 @@ export interface paths {
          *     409 `CONFLICT`. Needs a developer or admin key.
          */
         delete: operations["cancelPayment"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/payments/{paymentId}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                paymentId: string;
+            };
+            cookie?: never;
+        };
+        /** List a payment's refunds, newest first */
+        get: operations["listPaymentRefunds"];
+        put?: never;
+        /**
+         * Refund a completed payment to its payer
+         * @description A refund is a payment from the organisation's own account (`accountId`, else the
+         *     refund account of the key's environment, set with `PATCH /v1/organisation`
+         *     `refundAccountId`) back to the payer of a `COMPLETED` payment whose debtor IBAN and
+         *     name are known (409 otherwise). `amount` defaults to what is left; the currency is the
+         *     payment's. The refunds of a payment that are not `REJECTED`, `FAILED` or `CANCELLED`
+         *     never add up to more than the payment: the amount is checked and reserved in one
+         *     transaction with the refund's creation, so concurrent requests cannot over-refund
+         *     (422 `REFUND_EXCEEDS_PAYMENT`, whose details say what is left). Answers 201 with
+         *     `redirectUrl`, the organisation's SCA at its bank; statuses then move as a payment's
+         *     (`refund.*` events). `Idempotency-Key` is required. Needs a developer or admin key.
+         */
+        post: operations["createRefund"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List refunds, newest first */
+        get: operations["listRefunds"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/refunds/{refundId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                refundId: string;
+            };
+            cookie?: never;
+        };
+        /** Get a refund with its status history */
+        get: operations["getRefund"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/refund-batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send refunds awaiting authorisation as one bulk payment, with one SCA
+         * @description Refunds awaiting authorisation, from one account in one currency, go to the bank as
+         *     one Berlin Group bulk payment (where the bank offers bulk payments; 409 otherwise),
+         *     with one `redirectUrl`; each refund keeps its own status and events. After the SCA
+         *     Tok redirects to `callbackUrl` (default: the first refund's) with `batchId` and
+         *     `status`. `Idempotency-Key` is required. Needs a developer or admin key.
+         */
+        post: operations["createRefundBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/refund-batches/{batchId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batchId: string;
+            };
+            cookie?: never;
+        };
+        /** Get a refund batch */
+        get: operations["getRefundBatch"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1349,6 +1565,146 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "refund.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A refund was recorded and initiated at the organisation's bank; it awaits the organisation's SCA.
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the resource and the event type, so the same change always has the same ID.
+         */
+        post: operations["onRefundCreated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "refund.authorized": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The organisation authorised the refund at its bank.
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the resource and the event type, so the same change always has the same ID.
+         */
+        post: operations["onRefundAuthorized"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "refund.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The bank executed the refund; the payment's refundedAmount includes it.
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the resource and the event type, so the same change always has the same ID.
+         */
+        post: operations["onRefundCompleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "refund.rejected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The organisation or the bank rejected the refund; its amount is refundable again.
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the resource and the event type, so the same change always has the same ID.
+         */
+        post: operations["onRefundRejected"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "refund.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The refund was cancelled before execution; its amount is refundable again.
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the resource and the event type, so the same change always has the same ID.
+         */
+        post: operations["onRefundCancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "refund.failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The refund failed (authorisation expired, bank unavailable); its amount is refundable again.
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the resource and the event type, so the same change always has the same ID.
+         */
+        post: operations["onRefundFailed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "refund.reconciled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The refund was matched to the booked debit on the organisation's account (transactionId).
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the resource and the event type, so the same change always has the same ID.
+         */
+        post: operations["onRefundReconciled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface components {
     schemas: {
@@ -1436,13 +1792,16 @@ export interface components {
         Consent: {
             id: string;
             status: components["schemas"]["ConsentStatus"];
-            /** @example erste-hr */
-            bankId: string;
+            /**
+             * @description null until the customer picks the bank on Tok's hosted pages.
+             * @example erste-hr
+             */
+            bankId: string | null;
             /** @description The bank connection; renewals keep it. */
             connectionId: string;
             access: ("accounts" | "balances" | "transactions" | "funds")[];
             callbackUrl: string;
-            /** @description The bank's SCA page; only while AWAITING_AUTHORIZATION. */
+            /** @description The bank's SCA page, or without bankId Tok's hosted pages (a single-use link); only while AWAITING_AUTHORIZATION. */
             redirectUrl: string | null;
             /**
              * Format: date-time
@@ -1473,15 +1832,31 @@ export interface components {
             hasMore: boolean;
             nextCursor: string | null;
         };
+        /**
+         * @description The language of Tok's hosted pages: English, Serbian (Latin, Cyrillic), Croatian, Slovenian, Macedonian, Albanian, Bulgarian, Romanian. Default: the browser's Accept-Language.
+         * @enum {string}
+         */
+        Locale: "en" | "sr-Latn" | "sr-Cyrl" | "hr" | "sl" | "mk" | "sq" | "bg" | "ro";
+        HostedForm: {
+            /** @description The session's form token, from the page. */
+            csrf: string;
+            bankId?: string;
+            lang?: string;
+            country?: string;
+        };
         CreateConsentRequest: {
-            /** @example erste-hr */
-            bankId: string;
+            /**
+             * @description Without it, redirectUrl is Tok's hosted pages, where the customer picks the bank.
+             * @example erste-hr
+             */
+            bankId?: string;
             /** @example https://app.bilko.io/banking/callback */
             callbackUrl: string;
             /** @description Default accounts, balances and transactions; accounts is always included. funds lets POST /v1/funds-confirmations and confirmFunds on payments ask the bank's confirmation of funds for the accounts. */
             access?: ("accounts" | "balances" | "transactions" | "funds")[];
             /** @description A date (YYYY-MM-DD) or date-time; default and maximum: the bank's maximum (at most 180 days). */
             validUntil?: string;
+            locale?: components["schemas"]["Locale"];
         };
         RenewConsentRequest: {
             /** @description Default the renewed consent's. */
@@ -1557,6 +1932,8 @@ export interface components {
              * @enum {string}
              */
             environment: "live" | "sandbox";
+            /** @description The account refunds are paid from by default, in the environment of the calling key. */
+            refundAccountId: string | null;
             /** Format: date-time */
             createdAt: string;
         };
@@ -1659,6 +2036,8 @@ export interface components {
             allowedOrigins?: string[];
             /** @description An https URL on one of the resulting `allowedOrigins`, or `""`. */
             callbackUrl?: string;
+            /** @description An account of the organisation in the environment of the calling key (connected with a consent), or `""`; refunds are paid from it by default. Unlike the other settings it belongs to the key's environment, so a sandbox admin key may set it. */
+            refundAccountId?: string;
             /** @description 1 to 100 characters (trimmed, no control characters), or `""`. */
             displayName?: string;
             /** @description An absolute https URL, or `""`. */
@@ -1673,7 +2052,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "INVALID_API_KEY" | "CONSENT_EXPIRED" | "CONSENT_REVOKED" | "BANK_API_ERROR" | "RATE_LIMITED" | "NOT_FOUND" | "VALIDATION_ERROR" | "FORBIDDEN" | "CONFLICT" | "IDEMPOTENCY_KEY_REUSED" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "INSUFFICIENT_FUNDS" | "REQUEST_TIMEOUT" | "LIMIT_EXCEEDED";
+                code: "INVALID_API_KEY" | "CONSENT_EXPIRED" | "CONSENT_REVOKED" | "BANK_API_ERROR" | "RATE_LIMITED" | "NOT_FOUND" | "VALIDATION_ERROR" | "FORBIDDEN" | "CONFLICT" | "IDEMPOTENCY_KEY_REUSED" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "INSUFFICIENT_FUNDS" | "REQUEST_TIMEOUT" | "REFUND_EXCEEDS_PAYMENT" | "LIMIT_EXCEEDED";
                 message: string;
                 requestId: string;
                 details?: {
@@ -1712,7 +2091,7 @@ export interface components {
          * @description A domain event type. `webhook.ping` is sent only by POST /v1/webhooks/{id}/test, to that endpoint.
          * @enum {string}
          */
-        EventType: "consent.authorized" | "consent.rejected" | "consent.failed" | "consent.revoked" | "consent.expiring" | "consent.expired" | "transactions.created" | "transactions.updated" | "transactions.removed" | "account.balance_updated" | "sync.failed" | "payment.created" | "payment.authorized" | "payment.completed" | "payment.rejected" | "payment.cancelled" | "payment.failed" | "payment.reconciled" | "vrp_consent.authorized" | "vrp_consent.revoked" | "vrp_consent.expired" | "webhook.ping";
+        EventType: "consent.authorized" | "consent.rejected" | "consent.failed" | "consent.revoked" | "consent.expiring" | "consent.expired" | "transactions.created" | "transactions.updated" | "transactions.removed" | "account.balance_updated" | "sync.failed" | "payment.created" | "payment.authorized" | "payment.completed" | "payment.rejected" | "payment.cancelled" | "payment.failed" | "payment.reconciled" | "refund.created" | "refund.authorized" | "refund.completed" | "refund.rejected" | "refund.cancelled" | "refund.failed" | "refund.reconciled" | "vrp_consent.authorized" | "vrp_consent.revoked" | "vrp_consent.expired" | "webhook.ping";
         Webhook: {
             id: string;
             /**
@@ -1835,7 +2214,7 @@ export interface components {
          * @description A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated
          *     clients get one type per event (discriminated on `type`).
          */
-        Event: components["schemas"]["ConsentAuthorizedEvent"] | components["schemas"]["ConsentRejectedEvent"] | components["schemas"]["ConsentFailedEvent"] | components["schemas"]["ConsentRevokedEvent"] | components["schemas"]["ConsentExpiringEvent"] | components["schemas"]["ConsentExpiredEvent"] | components["schemas"]["TransactionsCreatedEvent"] | components["schemas"]["TransactionsUpdatedEvent"] | components["schemas"]["TransactionsRemovedEvent"] | components["schemas"]["AccountBalanceUpdatedEvent"] | components["schemas"]["SyncFailedEvent"] | components["schemas"]["PaymentCreatedEvent"] | components["schemas"]["PaymentAuthorizedEvent"] | components["schemas"]["PaymentCompletedEvent"] | components["schemas"]["PaymentRejectedEvent"] | components["schemas"]["PaymentCancelledEvent"] | components["schemas"]["PaymentFailedEvent"] | components["schemas"]["PaymentReconciledEvent"] | components["schemas"]["VrpConsentAuthorizedEvent"] | components["schemas"]["VrpConsentRevokedEvent"] | components["schemas"]["VrpConsentExpiredEvent"] | components["schemas"]["PingEvent"];
+        Event: components["schemas"]["ConsentAuthorizedEvent"] | components["schemas"]["ConsentRejectedEvent"] | components["schemas"]["ConsentFailedEvent"] | components["schemas"]["ConsentRevokedEvent"] | components["schemas"]["ConsentExpiringEvent"] | components["schemas"]["ConsentExpiredEvent"] | components["schemas"]["TransactionsCreatedEvent"] | components["schemas"]["TransactionsUpdatedEvent"] | components["schemas"]["TransactionsRemovedEvent"] | components["schemas"]["AccountBalanceUpdatedEvent"] | components["schemas"]["SyncFailedEvent"] | components["schemas"]["PaymentCreatedEvent"] | components["schemas"]["PaymentAuthorizedEvent"] | components["schemas"]["PaymentCompletedEvent"] | components["schemas"]["PaymentRejectedEvent"] | components["schemas"]["PaymentCancelledEvent"] | components["schemas"]["PaymentFailedEvent"] | components["schemas"]["PaymentReconciledEvent"] | components["schemas"]["VrpConsentAuthorizedEvent"] | components["schemas"]["VrpConsentRevokedEvent"] | components["schemas"]["VrpConsentExpiredEvent"] | components["schemas"]["RefundCreatedEvent"] | components["schemas"]["RefundAuthorizedEvent"] | components["schemas"]["RefundCompletedEvent"] | components["schemas"]["RefundRejectedEvent"] | components["schemas"]["RefundCancelledEvent"] | components["schemas"]["RefundFailedEvent"] | components["schemas"]["RefundReconciledEvent"] | components["schemas"]["PingEvent"];
         EventList: {
             data: components["schemas"]["Event"][];
             hasMore: boolean;
@@ -1875,11 +2254,17 @@ export interface components {
             /** @description The bank's ISO 20022 transaction status (RCVD, ACSP, ACSC, RJCT, CANC, ...). */
             bankStatus: string | null;
             statusReason: components["schemas"]["PaymentStatusReason"];
-            /** @example sandbox-rs */
-            bankId: string;
+            /**
+             * @description null until the customer picks the bank on Tok's hosted pages.
+             * @example sandbox-rs
+             */
+            bankId: string | null;
             accountId: string | null;
-            /** @enum {string} */
-            paymentProduct: "sepa-credit-transfers" | "instant-sepa-credit-transfers" | "target-2-payments" | "cross-border-credit-transfers" | "domestic-credit-transfers" | "variable-recurring-payments";
+            /**
+             * @description Chosen with the bank; null before.
+             * @enum {string|null}
+             */
+            paymentProduct: "sepa-credit-transfers" | "instant-sepa-credit-transfers" | "target-2-payments" | "cross-border-credit-transfers" | "domestic-credit-transfers" | "variable-recurring-payments" | null;
             instant: boolean;
             /** @example 1500.0000 */
             amount: string;
@@ -1896,7 +2281,7 @@ export interface components {
             /** Format: date */
             executionDate: string | null;
             callbackUrl: string;
-            /** @description The bank's SCA page; only while AWAITING_AUTHORIZATION. */
+            /** @description The bank's SCA page, or without bankId and accountId Tok's hosted pages (a single-use link); only while AWAITING_AUTHORIZATION. */
             redirectUrl: string | null;
             /**
              * Format: date-time
@@ -1934,7 +2319,7 @@ export interface components {
             hasMore: boolean;
             nextCursor: string | null;
         };
-        /** @description Exactly one of accountId and bankId. */
+        /** @description At most one of accountId and bankId; with neither, redirectUrl is Tok's hosted pages, where the customer picks the bank. */
         CreatePaymentRequest: {
             /** @example RS35105008123123123173 */
             creditorIban: string;
@@ -1966,6 +2351,7 @@ export interface components {
             instant?: boolean;
             /** @description The customer's IP address, sent to the bank (default: the caller's). */
             psuIpAddress?: string;
+            locale?: components["schemas"]["Locale"];
             /** @description With accountId: ask the bank's confirmation of funds first (the consent needs access funds); an uncovered amount is 422 INSUFFICIENT_FUNDS and nothing is sent. */
             confirmFunds?: boolean;
         };
@@ -1974,7 +2360,7 @@ export interface components {
             status: components["schemas"]["PaymentStatus"];
             bankStatus?: string | null;
             statusReason?: components["schemas"]["PaymentStatusReason"];
-            bankId: string;
+            bankId: string | null;
             accountId?: string | null;
             amount: string;
             currency: string;
@@ -1982,9 +2368,115 @@ export interface components {
             transactionId?: string | null;
             vrpConsentId?: string | null;
         };
+        Refund: {
+            id: string;
+            /** @description The refunded payment. */
+            paymentId: string;
+            /** @description The refund batch that sent it as a bulk payment. */
+            batchId: string | null;
+            status: components["schemas"]["PaymentStatus"];
+            /** @description The bank's ISO 20022 transaction status. */
+            bankStatus: string | null;
+            statusReason: components["schemas"]["PaymentStatusReason"];
+            /** @example 500.0000 */
+            amount: string;
+            currency: string;
+            /** @description The organisation's account that pays the refund. */
+            accountId: string;
+            bankId: string;
+            /** @enum {string} */
+            paymentProduct: "sepa-credit-transfers" | "instant-sepa-credit-transfers" | "target-2-payments" | "cross-border-credit-transfers" | "domestic-credit-transfers";
+            /** @description The organisation's account's IBAN. */
+            debtorIban: string;
+            /** @description The payer of the refunded payment. */
+            creditorIban: string;
+            creditorName: string;
+            remittanceInfo: string;
+            reason: string | null;
+            /** @description The refund's ID, sent to the bank for reconciliation. */
+            endToEndId: string;
+            callbackUrl: string;
+            /** @description The organisation's SCA page at its bank; only while AWAITING_AUTHORIZATION. */
+            redirectUrl: string | null;
+            /** Format: date-time */
+            authorizeBy: string;
+            /** @description The booked debit on the organisation's account, once reconciled. */
+            transactionId: string | null;
+            /** @description The booked credit on the payer's account, where Tok syncs it. */
+            creditTransactionId: string | null;
+            /** Format: date-time */
+            reconciledAt: string | null;
+            statusHistory: components["schemas"]["PaymentStatusChange"][];
+            /** Format: date-time */
+            authorizedAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        RefundList: {
+            data: components["schemas"]["Refund"][];
+            hasMore: boolean;
+            nextCursor: string | null;
+        };
+        CreateRefundRequest: {
+            /**
+             * @description Positive, at most the currency's minor units of decimals; default: what is left to refund.
+             * @example 500.00
+             */
+            amount?: string;
+            /** @description The organisation's account that pays; default: the refund account of the key's environment. */
+            accountId?: string;
+            /** @description Default: "Refund " and the payment's endToEndId. */
+            remittanceInfo?: string;
+            reason?: string;
+            /** @description Where Tok sends the organisation after the SCA; default: the organisation's callbackUrl. */
+            callbackUrl?: string;
+        };
+        RefundBatch: {
+            id: string;
+            /**
+             * @description How the batch's SCA went; each refund has its own status.
+             * @enum {string}
+             */
+            status: "AWAITING_AUTHORIZATION" | "AUTHORIZED" | "REJECTED" | "FAILED";
+            refundIds: string[];
+            accountId: string;
+            bankId: string;
+            /** @description The refunds' total. */
+            amount: string;
+            currency: string;
+            /** @description The one SCA page for all the refunds; only while AWAITING_AUTHORIZATION. */
+            redirectUrl: string | null;
+            callbackUrl: string;
+            /** Format: date-time */
+            authorizeBy: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        CreateRefundBatchRequest: {
+            refundIds: string[];
+            callbackUrl?: string;
+        };
+        RefundEventData: {
+            refundId: string;
+            paymentId: string;
+            batchId?: string | null;
+            status: components["schemas"]["PaymentStatus"];
+            bankStatus?: string | null;
+            statusReason?: components["schemas"]["PaymentStatusReason"];
+            accountId?: string | null;
+            amount: string;
+            currency: string;
+            endToEndId: string;
+            transactionId?: string | null;
+        };
         ConsentEventData: {
             consentId: string;
-            bankId: string;
+            /** @description null when the customer cancelled on the hosted pages before picking a bank. */
+            bankId: string | null;
             /** @description The consent's status after the change. */
             status: string;
             connectionId?: string;
@@ -2416,6 +2908,90 @@ export interface components {
             createdAt: string;
             data: components["schemas"]["VrpConsentEventData"];
         };
+        /** @description A refund was recorded and initiated at the organisation's bank; it awaits the organisation's SCA. */
+        RefundCreatedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "refund.created";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["RefundEventData"];
+        };
+        /** @description The organisation authorised the refund at its bank. */
+        RefundAuthorizedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "refund.authorized";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["RefundEventData"];
+        };
+        /** @description The bank executed the refund; the payment's refundedAmount includes it. */
+        RefundCompletedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "refund.completed";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["RefundEventData"];
+        };
+        /** @description The organisation or the bank rejected the refund; its amount is refundable again. */
+        RefundRejectedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "refund.rejected";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["RefundEventData"];
+        };
+        /** @description The refund was cancelled before execution; its amount is refundable again. */
+        RefundCancelledEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "refund.cancelled";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["RefundEventData"];
+        };
+        /** @description The refund failed (authorisation expired, bank unavailable); its amount is refundable again. */
+        RefundFailedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "refund.failed";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["RefundEventData"];
+        };
+        /** @description The refund was matched to the booked debit on the organisation's account (transactionId). */
+        RefundReconciledEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "refund.reconciled";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["RefundEventData"];
+        };
         /** @description A test event from POST /v1/webhooks/{id}/test, to that endpoint only. */
         PingEvent: {
             id: string;
@@ -2531,7 +3107,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description 422 IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was used with another request; 422 INSUFFICIENT_FUNDS: a payment with confirmFunds the account does not cover. */
+        /** @description 422 IDEMPOTENCY_KEY_REUSED: the Idempotency-Key was used with another request; 422 INSUFFICIENT_FUNDS: a payment with confirmFunds the account does not cover; 422 REFUND_EXCEEDS_PAYMENT: a refund over what is left of the payment (the details say how much is left). */
         UnprocessableEntity: {
             headers: {
                 "X-Request-Id": components["headers"]["RequestId"];
@@ -2574,6 +3150,40 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description An HTML page (UTF-8), under a strict Content-Security-Policy, never framed. */
+        HostedPage: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                "Content-Security-Policy"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "text/html": string;
+            };
+        };
+        /** @description To the next page, the bank's SCA page, or the request's callbackUrl. */
+        HostedRedirect: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                Location: string;
+                [name: string]: unknown;
+            };
+            content?: never;
+        };
+        /**
+         * @description An HTML page explaining why the flow cannot go on: 404 an unknown link or another
+         *     browser's session, 410 a used or expired link, 409 a request that already ended, 403 a
+         *     form without its session's token, 502 the bank could not be reached.
+         */
+        HostedError: {
+            headers: {
+                "X-Request-Id": components["headers"]["RequestId"];
+                [name: string]: unknown;
+            };
+            content: {
+                "text/html": string;
+            };
+        };
         /** @description 502 BANK_API_ERROR: the bank failed or refused the call (`X-Tok-Error-Source: bank`). */
         BadGateway: {
             headers: {
@@ -2607,6 +3217,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description The page's language (the switcher); default the request's locale, else Accept-Language. Other values are ignored. */
+        HostedLang: string;
         /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
         IdempotencyKey: string;
         /** @description Page size, 1 to 500 (default 100). */
@@ -3836,6 +4448,117 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    openHostedPages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+                secret: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            303: components["responses"]["HostedRedirect"];
+            404: components["responses"]["HostedError"];
+            410: components["responses"]["HostedError"];
+            default: components["responses"]["HostedError"];
+        };
+    };
+    hostedCountries: {
+        parameters: {
+            query?: {
+                /** @description The page's language (the switcher); default the request's locale, else Accept-Language. Other values are ignored. */
+                lang?: components["parameters"]["HostedLang"];
+            };
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["HostedPage"];
+            404: components["responses"]["HostedError"];
+            409: components["responses"]["HostedError"];
+            410: components["responses"]["HostedError"];
+            default: components["responses"]["HostedError"];
+        };
+    };
+    hostedBanks: {
+        parameters: {
+            query?: {
+                /** @description The country's ISO 3166 code. */
+                country?: string;
+                /** @description Search in the banks' names, IDs and BICs (the first 80 characters). */
+                q?: string;
+                /** @description The page's language (the switcher); default the request's locale, else Accept-Language. Other values are ignored. */
+                lang?: components["parameters"]["HostedLang"];
+            };
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: components["responses"]["HostedPage"];
+            404: components["responses"]["HostedError"];
+            409: components["responses"]["HostedError"];
+            410: components["responses"]["HostedError"];
+            default: components["responses"]["HostedError"];
+        };
+    };
+    hostedChooseBank: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["HostedForm"];
+            };
+        };
+        responses: {
+            303: components["responses"]["HostedRedirect"];
+            403: components["responses"]["HostedError"];
+            404: components["responses"]["HostedError"];
+            409: components["responses"]["HostedError"];
+            410: components["responses"]["HostedError"];
+            502: components["responses"]["HostedError"];
+            default: components["responses"]["HostedError"];
+        };
+    };
+    hostedCancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["HostedForm"];
+            };
+        };
+        responses: {
+            303: components["responses"]["HostedRedirect"];
+            403: components["responses"]["HostedError"];
+            404: components["responses"]["HostedError"];
+            409: components["responses"]["HostedError"];
+            410: components["responses"]["HostedError"];
+            default: components["responses"]["HostedError"];
+        };
+    };
     listAccounts: {
         parameters: {
             query?: {
@@ -4392,6 +5115,251 @@ export interface operations {
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listPaymentRefunds: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["PaymentStatus"];
+                /** @description A date (YYYY-MM-DD) or RFC 3339 date-time; inclusive. */
+                createdFrom?: string;
+                /** @description A date (the whole day) or RFC 3339 date-time; inclusive. */
+                createdTo?: string;
+                /** @description Page size, 1 to 500 (default 100). */
+                limit?: components["parameters"]["OrgLimit"];
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
+                cursor?: components["parameters"]["OrgCursor"];
+            };
+            header?: never;
+            path: {
+                paymentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of refunds. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    createRefund: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                paymentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRefundRequest"];
+            };
+        };
+        responses: {
+            /** @description The refund, awaiting the organisation's authorisation (or REJECTED when the bank refused it outright). */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refund"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listRefunds: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["PaymentStatus"];
+                paymentId?: string;
+                /** @description A date (YYYY-MM-DD) or RFC 3339 date-time; inclusive. */
+                createdFrom?: string;
+                /** @description A date (the whole day) or RFC 3339 date-time; inclusive. */
+                createdTo?: string;
+                /** @description Page size, 1 to 500 (default 100). */
+                limit?: components["parameters"]["OrgLimit"];
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
+                cursor?: components["parameters"]["OrgCursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of refunds. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getRefund: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                refundId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The refund. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refund"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    createRefundBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRefundBatchRequest"];
+            };
+        };
+        responses: {
+            /** @description The batch, awaiting the organisation's authorisation. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundBatch"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getRefundBatch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batchId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The batch. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundBatch"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
             default: components["responses"]["Error"];
         };
@@ -5373,6 +6341,209 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["PaymentReconciledEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onRefundCreated: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundCreatedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onRefundAuthorized: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundAuthorizedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onRefundCompleted: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundCompletedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onRefundRejected: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundRejectedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onRefundCancelled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundCancelledEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onRefundFailed: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundFailedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onRefundReconciled: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundReconciledEvent"];
             };
         };
         responses: {

@@ -27,6 +27,10 @@ export type PingEvent = Schemas["PingEvent"];
 export type Payment = Schemas["Payment"];
 export type PaymentStatus = Schemas["PaymentStatus"];
 export type CreatePaymentRequest = Schemas["CreatePaymentRequest"];
+export type Refund = Schemas["Refund"];
+export type CreateRefundRequest = Schemas["CreateRefundRequest"];
+export type RefundBatch = Schemas["RefundBatch"];
+export type CreateRefundBatchRequest = Schemas["CreateRefundBatchRequest"];
 export type Organisation = Schemas["Organisation"];
 export type UpdateOrganisationRequest = Schemas["UpdateOrganisationRequest"];
 
@@ -43,3 +47,5 @@ export type ListWebhooksParams = QueryOf<"listWebhooks">;
 export type ListWebhookDeliveriesParams = QueryOf<"listWebhookDeliveries">;
 export type ListEventsParams = QueryOf<"listEvents">;
 export type ListPaymentsParams = QueryOf<"listPayments">;
+export type ListRefundsParams = QueryOf<"listRefunds">;
+export type ListPaymentRefundsParams = QueryOf<"listPaymentRefunds">;

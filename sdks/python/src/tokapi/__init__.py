@@ -27,6 +27,7 @@ from .errors import (
     NotFoundError,
     PayloadTooLargeError,
     RateLimitError,
+    RefundExceedsPaymentError,
     RequestTimeoutError,
     LimitExceededError,
     ServiceUnavailableError,
@@ -45,7 +46,7 @@ __all__ = [
     "DEFAULT_BASE_URL", "ERROR_CLASSES", "VERSION", "WEBHOOK_TOLERANCE_SECONDS", "BankApiError", "ConflictError",
     "ConsentExpiredError", "ConsentRevokedError", "ForbiddenError", "IdempotencyKeyReusedError", "InternalServerError",
     "InvalidApiKeyError", "MethodNotAllowedError", "Model", "NotFoundError", "Page", "PayloadTooLargeError",
-    "InsufficientFundsError", "RequestTimeoutError", "LimitExceededError", "RateLimit", "RateLimitError", "Response", "SANDBOX_BASE_URL", "ServiceUnavailableError", "RetryEvent", "TokClient", "TokConnectionError", "TokError",
+    "InsufficientFundsError", "RefundExceedsPaymentError", "RequestTimeoutError", "LimitExceededError", "RateLimit", "RateLimitError", "Response", "SANDBOX_BASE_URL", "ServiceUnavailableError", "RetryEvent", "TokClient", "TokConnectionError", "TokError",
     "TokTimeoutError", "UnsupportedMediaTypeError", "ValidationError", "WebhookVerificationError",
     "error_from_response", "models", "to_decimal", "verify_webhook",
 ]

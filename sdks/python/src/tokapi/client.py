@@ -56,6 +56,7 @@ class TokClient:
         self.webhooks = Webhooks(self)
         self.events = Events(self)
         self.payments = Payments(self)
+        self.refunds = Refunds(self)
         self.organisation = Organisation(self)
 
     def with_options(self, *, timeout: Optional[float] = None, max_retries: Optional[int] = None) -> TokClient:
@@ -118,12 +119,16 @@ class Banks(_Resource):
 
 
 class Consents(_Resource):
-    def create(self, *, bank_id: str, callback_url: str, access: Optional[Sequence[str]] = None,
-               valid_until: Optional[Date] = None, idempotency_key: Optional[str] = None) -> m.Consent:
-        """Starts a consent; send the customer to ``redirect_url``. Retried safely under an
-        Idempotency-Key (a UUID unless given)."""
+    def create(self, *, callback_url: str, bank_id: Optional[str] = None, access: Optional[Sequence[str]] = None,
+               valid_until: Optional[Date] = None, locale: Optional[str] = None,
+               idempotency_key: Optional[str] = None) -> m.Consent:
+        """Starts a consent; send the customer to ``redirect_url``: the bank's SCA page, or
+        without ``bank_id`` Tok's hosted pages, where the customer picks the bank (in
+        ``locale``, default the browser's language). Retried safely under an Idempotency-Key
+        (a UUID unless given)."""
         body = _drop_none({"bankId": bank_id, "callbackUrl": callback_url,
-                           "access": list(access) if access is not None else None, "validUntil": _date(valid_until)})
+                           "access": list(access) if access is not None else None, "validUntil": _date(valid_until),
+                           "locale": locale})
         return self._c._one(m.Consent.from_dict, "POST", "/consents", body, creates=True, idempotency_key=idempotency_key)
 
     def list(self, *, status: Optional[str] = None, bank_id: Optional[str] = None, limit: Optional[int] = None,
@@ -238,8 +243,9 @@ class Payments(_Resource):
                account_id: Optional[str] = None, bank_id: Optional[str] = None, debtor_iban: Optional[str] = None,
                end_to_end_id: Optional[str] = None, execution_date: Optional[Date] = None,
                instant: Optional[bool] = None, psu_ip_address: Optional[str] = None,
-               idempotency_key: Optional[str] = None) -> m.Payment:
-        """Initiates a payment (exactly one of ``account_id`` and ``bank_id``); send the customer
+               locale: Optional[str] = None, idempotency_key: Optional[str] = None) -> m.Payment:
+        """Initiates a payment (at most one of ``account_id`` and ``bank_id``; with neither the
+        customer picks the bank on Tok's hosted pages, in ``locale``); send the customer
         to ``redirect_url``. ``amount`` is a decimal string or a decimal.Decimal, never a float.
         Retried safely under an Idempotency-Key (a UUID unless given)."""
         if isinstance(amount, float):
@@ -248,7 +254,7 @@ class Payments(_Resource):
                            "callbackUrl": callback_url, "creditorName": creditor_name, "remittanceInfo": remittance_info,
                            "accountId": account_id, "bankId": bank_id, "debtorIban": debtor_iban,
                            "endToEndId": end_to_end_id, "executionDate": _date(execution_date), "instant": instant,
-                           "psuIpAddress": psu_ip_address})
+                           "psuIpAddress": psu_ip_address, "locale": locale})
         return self._c._one(m.Payment.from_dict, "POST", "/payments", body, creates=True, idempotency_key=idempotency_key)
 
     def list(self, *, status: Optional[str] = None, account_id: Optional[str] = None,
@@ -266,15 +272,56 @@ class Payments(_Resource):
         return self._c._one(m.Payment.from_dict, "DELETE", f"/payments/{_seg(payment_id)}")
 
 
+class Refunds(_Resource):
+    def create(self, payment_id: str, *, amount: Optional[Union[str, Decimal]] = None, account_id: Optional[str] = None,
+               remittance_info: Optional[str] = None, reason: Optional[str] = None, callback_url: Optional[str] = None,
+               idempotency_key: Optional[str] = None) -> m.Refund:
+        """Refunds a completed payment to its payer (``amount`` defaults to what is left; never a
+        float); send the organisation to ``redirect_url``. Retried safely under an
+        Idempotency-Key (a UUID unless given); over what is left is RefundExceedsPaymentError."""
+        if isinstance(amount, float):
+            raise TypeError("amount must be a decimal string or decimal.Decimal, not a float")
+        body = _drop_none({"amount": str(amount) if amount is not None else None, "accountId": account_id,
+                           "remittanceInfo": remittance_info, "reason": reason, "callbackUrl": callback_url})
+        return self._c._one(m.Refund.from_dict, "POST", f"/payments/{_seg(payment_id)}/refunds", body, creates=True,
+                            idempotency_key=idempotency_key)
+
+    def list(self, *, status: Optional[str] = None, payment_id: Optional[str] = None,
+             created_from: Optional[Date] = None, created_to: Optional[Date] = None, limit: Optional[int] = None,
+             cursor: Optional[str] = None) -> Page[m.Refund]:
+        return self._c._page(m.Refund.from_dict, "/refunds", {
+            "status": status, "paymentId": payment_id, "createdFrom": _date(created_from),
+            "createdTo": _date(created_to), "limit": limit, "cursor": cursor})
+
+    def list_for_payment(self, payment_id: str, *, status: Optional[str] = None, limit: Optional[int] = None,
+                         cursor: Optional[str] = None) -> Page[m.Refund]:
+        return self._c._page(m.Refund.from_dict, f"/payments/{_seg(payment_id)}/refunds",
+                             {"status": status, "limit": limit, "cursor": cursor})
+
+    def get(self, refund_id: str) -> m.Refund:
+        return self._c._one(m.Refund.from_dict, "GET", f"/refunds/{_seg(refund_id)}")
+
+    def create_batch(self, refund_ids: Sequence[str], *, callback_url: Optional[str] = None,
+                     idempotency_key: Optional[str] = None) -> m.RefundBatch:
+        """Sends refunds awaiting authorisation as one bulk payment with one SCA (``redirect_url``)."""
+        body = _drop_none({"refundIds": list(refund_ids), "callbackUrl": callback_url})
+        return self._c._one(m.RefundBatch.from_dict, "POST", "/refund-batches", body, creates=True,
+                            idempotency_key=idempotency_key)
+
+    def get_batch(self, batch_id: str) -> m.RefundBatch:
+        return self._c._one(m.RefundBatch.from_dict, "GET", f"/refund-batches/{_seg(batch_id)}")
+
+
 class Organisation(_Resource):
     def get(self) -> m.Organisation:
         return self._c._one(m.Organisation.from_dict, "GET", "/organisation")
 
     def update(self, *, allowed_origins: Optional[Sequence[str]] = None, callback_url: Optional[str] = None,
                display_name: Optional[str] = None, logo_url: Optional[str] = None,
-               brand_color: Optional[str] = None) -> m.Organisation:
-        """Changes the settings (admin, live key); None leaves a field, "" clears an optional one."""
+               brand_color: Optional[str] = None, refund_account_id: Optional[str] = None) -> m.Organisation:
+        """Changes the settings (admin, live key; a sandbox admin key may set the sandbox
+        ``refund_account_id``); None leaves a field, "" clears an optional one."""
         body = _drop_none({"allowedOrigins": list(allowed_origins) if allowed_origins is not None else None,
                            "callbackUrl": callback_url, "displayName": display_name, "logoUrl": logo_url,
-                           "brandColor": brand_color})
+                           "brandColor": brand_color, "refundAccountId": refund_account_id})
         return self._c._one(m.Organisation.from_dict, "PATCH", "/organisation", body)

@@ -48,6 +48,10 @@ class InsufficientFundsError(TokError):
     """INSUFFICIENT_FUNDS: the bank says the account cannot cover the payment; nothing was sent."""
 
 
+class RefundExceedsPaymentError(TokError):
+    """REFUND_EXCEEDS_PAYMENT: the refunds would add up to more than the payment; the details say what is left."""
+
+
 class RequestTimeoutError(TokError):
     """REQUEST_TIMEOUT: the request body did not arrive in time."""
 
@@ -84,6 +88,7 @@ ERROR_CLASSES: dict[str, type[TokError]] = {
     "INSUFFICIENT_FUNDS": InsufficientFundsError,
     "REQUEST_TIMEOUT": RequestTimeoutError,
     "LIMIT_EXCEEDED": LimitExceededError,
+    "REFUND_EXCEEDS_PAYMENT": RefundExceedsPaymentError,
 }
 """The class of each code; the tests check it against the spec's codes (models.ERROR_CODES)."""
 

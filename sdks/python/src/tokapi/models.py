@@ -14,11 +14,12 @@ from typing import Any, Literal, Mapping, Optional, Union
 
 from ._model import Model, to_decimal
 
-ERROR_CODES: tuple[str, ...] = ("INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT", "LIMIT_EXCEEDED")
+ERROR_CODES: tuple[str, ...] = ("INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT", "REFUND_EXCEEDS_PAYMENT", "LIMIT_EXCEEDED")
 """The error codes of the Tok error envelope."""
 
 ConsentStatus = Literal["AWAITING_AUTHORIZATION", "AUTHORIZED", "REJECTED", "FAILED", "REVOKED", "EXPIRED", "REPLACED"]
-EventType = Literal["consent.authorized", "consent.rejected", "consent.failed", "consent.revoked", "consent.expiring", "consent.expired", "transactions.created", "transactions.updated", "transactions.removed", "account.balance_updated", "sync.failed", "payment.created", "payment.authorized", "payment.completed", "payment.rejected", "payment.cancelled", "payment.failed", "payment.reconciled", "vrp_consent.authorized", "vrp_consent.revoked", "vrp_consent.expired", "webhook.ping"]
+Locale = Literal["en", "sr-Latn", "sr-Cyrl", "hr", "sl", "mk", "sq", "bg", "ro"]
+EventType = Literal["consent.authorized", "consent.rejected", "consent.failed", "consent.revoked", "consent.expiring", "consent.expired", "transactions.created", "transactions.updated", "transactions.removed", "account.balance_updated", "sync.failed", "payment.created", "payment.authorized", "payment.completed", "payment.rejected", "payment.cancelled", "payment.failed", "payment.reconciled", "refund.created", "refund.authorized", "refund.completed", "refund.rejected", "refund.cancelled", "refund.failed", "refund.reconciled", "vrp_consent.authorized", "vrp_consent.revoked", "vrp_consent.expired", "webhook.ping"]
 PaymentStatus = Literal["AWAITING_AUTHORIZATION", "SCHEDULED", "PENDING", "COMPLETED", "REJECTED", "CANCELLED", "FAILED"]
 PaymentStatusReason = Literal["INSUFFICIENT_FUNDS", "DENIED_BY_USER", "BANK_REJECTED", "AUTHORIZATION_EXPIRED", "AUTHORIZATION_FAILED", "BANK_UNAVAILABLE", "CANCELLED_BY_REQUEST", "CANCELLED_AT_BANK"]
 VrpConsentStatus = Literal["AWAITING_AUTHORIZATION", "AUTHORIZED", "REJECTED", "FAILED", "REVOKED", "EXPIRED"]
@@ -252,7 +253,7 @@ class BankServices(Model):
 class Consent(Model):
     id: str
     status: ConsentStatus
-    bank_id: str
+    bank_id: Optional[str]
     connection_id: str
     access: list[Literal["accounts", "balances", "transactions", "funds"]]
     callback_url: str
@@ -313,7 +314,7 @@ class ConsentAuthorizedEvent(Model):
 @dataclass(kw_only=True)
 class ConsentEventData(Model):
     consent_id: str
-    bank_id: str
+    bank_id: Optional[str]
     status: str
     connection_id: Optional[str] = None
     valid_until: Optional[str] = None
@@ -443,18 +444,20 @@ class ConsentRevokedEvent(Model):
 
 @dataclass(kw_only=True)
 class CreateConsentRequest(Model):
-    bank_id: str
+    bank_id: Optional[str] = None
     callback_url: str
     access: Optional[list[Literal["accounts", "balances", "transactions", "funds"]]] = None
     valid_until: Optional[str] = None
+    locale: Optional[Locale] = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CreateConsentRequest:
         return cls(
-            bank_id=d["bankId"],
+            bank_id=d.get("bankId"),
             callback_url=d["callbackUrl"],
             access=d.get("access"),
             valid_until=d.get("validUntil"),
+            locale=d.get("locale"),
         )
 
 
@@ -473,7 +476,7 @@ class CreateKeyPairRequest(Model):
 
 @dataclass(kw_only=True)
 class CreatePaymentRequest(Model):
-    """Exactly one of accountId and bankId."""
+    """At most one of accountId and bankId; with neither, redirectUrl is Tok's hosted pages, where the customer picks the bank."""
 
     creditor_iban: str
     creditor_name: Optional[str] = None
@@ -488,6 +491,7 @@ class CreatePaymentRequest(Model):
     callback_url: str
     instant: Optional[bool] = None
     psu_ip_address: Optional[str] = None
+    locale: Optional[Locale] = None
     confirm_funds: Optional[bool] = None
 
     @classmethod
@@ -506,7 +510,40 @@ class CreatePaymentRequest(Model):
             callback_url=d["callbackUrl"],
             instant=d.get("instant"),
             psu_ip_address=d.get("psuIpAddress"),
+            locale=d.get("locale"),
             confirm_funds=d.get("confirmFunds"),
+        )
+
+
+@dataclass(kw_only=True)
+class CreateRefundBatchRequest(Model):
+    refund_ids: list[str]
+    callback_url: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CreateRefundBatchRequest:
+        return cls(
+            refund_ids=d["refundIds"],
+            callback_url=d.get("callbackUrl"),
+        )
+
+
+@dataclass(kw_only=True)
+class CreateRefundRequest(Model):
+    amount: Optional[str] = None
+    account_id: Optional[str] = None
+    remittance_info: Optional[str] = None
+    reason: Optional[str] = None
+    callback_url: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CreateRefundRequest:
+        return cls(
+            amount=d.get("amount"),
+            account_id=d.get("accountId"),
+            remittance_info=d.get("remittanceInfo"),
+            reason=d.get("reason"),
+            callback_url=d.get("callbackUrl"),
         )
 
 
@@ -621,7 +658,7 @@ class Error(Model):
 
 @dataclass(kw_only=True)
 class ErrorError(Model):
-    code: Literal["INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT", "LIMIT_EXCEEDED"]
+    code: Literal["INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT", "REFUND_EXCEEDS_PAYMENT", "LIMIT_EXCEEDED"]
     message: str
     request_id: str
     details: Optional[list[ErrorErrorDetailsItem]] = None
@@ -689,6 +726,23 @@ class FundsConfirmationRequest(Model):
             account_id=d["accountId"],
             amount=d["amount"],
             currency=d["currency"],
+        )
+
+
+@dataclass(kw_only=True)
+class HostedForm(Model):
+    csrf: str
+    bank_id: Optional[str] = None
+    lang: Optional[str] = None
+    country: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> HostedForm:
+        return cls(
+            csrf=d["csrf"],
+            bank_id=d.get("bankId"),
+            lang=d.get("lang"),
+            country=d.get("country"),
         )
 
 
@@ -820,6 +874,7 @@ class Organisation(Model):
     logo_url: Optional[str]
     brand_color: Optional[str]
     environment: Literal["live", "sandbox"]
+    refund_account_id: Optional[str]
     created_at: str
 
     @classmethod
@@ -834,6 +889,7 @@ class Organisation(Model):
             logo_url=d["logoUrl"],
             brand_color=d["brandColor"],
             environment=d["environment"],
+            refund_account_id=d["refundAccountId"],
             created_at=d["createdAt"],
         )
 
@@ -844,9 +900,9 @@ class Payment(Model):
     status: PaymentStatus
     bank_status: Optional[str]
     status_reason: PaymentStatusReason
-    bank_id: str
+    bank_id: Optional[str]
     account_id: Optional[str]
-    payment_product: Literal["sepa-credit-transfers", "instant-sepa-credit-transfers", "target-2-payments", "cross-border-credit-transfers", "domestic-credit-transfers", "variable-recurring-payments"]
+    payment_product: Optional[Literal["sepa-credit-transfers", "instant-sepa-credit-transfers", "target-2-payments", "cross-border-credit-transfers", "domestic-credit-transfers", "variable-recurring-payments"]]
     instant: bool
     amount: str
     currency: str
@@ -999,7 +1055,7 @@ class PaymentEventData(Model):
     status: PaymentStatus
     bank_status: Optional[str] = None
     status_reason: Optional[PaymentStatusReason] = None
-    bank_id: str
+    bank_id: Optional[str]
     account_id: Optional[str] = None
     amount: str
     currency: str
@@ -1142,6 +1198,291 @@ class PingEventData(Model):
         return cls(
             webhook_id=d["webhookId"],
             message=d["message"],
+        )
+
+
+@dataclass(kw_only=True)
+class Refund(Model):
+    id: str
+    payment_id: str
+    batch_id: Optional[str]
+    status: PaymentStatus
+    bank_status: Optional[str]
+    status_reason: PaymentStatusReason
+    amount: str
+    currency: str
+    account_id: str
+    bank_id: str
+    payment_product: Literal["sepa-credit-transfers", "instant-sepa-credit-transfers", "target-2-payments", "cross-border-credit-transfers", "domestic-credit-transfers"]
+    debtor_iban: str
+    creditor_iban: str
+    creditor_name: str
+    remittance_info: str
+    reason: Optional[str]
+    end_to_end_id: str
+    callback_url: str
+    redirect_url: Optional[str]
+    authorize_by: str
+    transaction_id: Optional[str]
+    credit_transaction_id: Optional[str]
+    reconciled_at: Optional[str]
+    status_history: list[PaymentStatusChange]
+    authorized_at: Optional[str]
+    created_at: str
+    updated_at: str
+
+    @property
+    def amount_decimal(self) -> Decimal:
+        """amount as a decimal.Decimal."""
+        return to_decimal(self.amount)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Refund:
+        return cls(
+            id=d["id"],
+            payment_id=d["paymentId"],
+            batch_id=d["batchId"],
+            status=d["status"],
+            bank_status=d["bankStatus"],
+            status_reason=d["statusReason"],
+            amount=d["amount"],
+            currency=d["currency"],
+            account_id=d["accountId"],
+            bank_id=d["bankId"],
+            payment_product=d["paymentProduct"],
+            debtor_iban=d["debtorIban"],
+            creditor_iban=d["creditorIban"],
+            creditor_name=d["creditorName"],
+            remittance_info=d["remittanceInfo"],
+            reason=d["reason"],
+            end_to_end_id=d["endToEndId"],
+            callback_url=d["callbackUrl"],
+            redirect_url=d["redirectUrl"],
+            authorize_by=d["authorizeBy"],
+            transaction_id=d["transactionId"],
+            credit_transaction_id=d["creditTransactionId"],
+            reconciled_at=d["reconciledAt"],
+            status_history=_decode(d["statusHistory"], lambda v: [PaymentStatusChange.from_dict(i) for i in v]),
+            authorized_at=d["authorizedAt"],
+            created_at=d["createdAt"],
+            updated_at=d["updatedAt"],
+        )
+
+
+@dataclass(kw_only=True)
+class RefundAuthorizedEvent(Model):
+    """The organisation authorised the refund at its bank."""
+
+    id: str
+    type: Literal["refund.authorized",]
+    created_at: str
+    data: RefundEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundAuthorizedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: RefundEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class RefundBatch(Model):
+    id: str
+    status: Literal["AWAITING_AUTHORIZATION", "AUTHORIZED", "REJECTED", "FAILED"]
+    refund_ids: list[str]
+    account_id: str
+    bank_id: str
+    amount: str
+    currency: str
+    redirect_url: Optional[str]
+    callback_url: str
+    authorize_by: str
+    created_at: str
+    updated_at: str
+
+    @property
+    def amount_decimal(self) -> Decimal:
+        """amount as a decimal.Decimal."""
+        return to_decimal(self.amount)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundBatch:
+        return cls(
+            id=d["id"],
+            status=d["status"],
+            refund_ids=d["refundIds"],
+            account_id=d["accountId"],
+            bank_id=d["bankId"],
+            amount=d["amount"],
+            currency=d["currency"],
+            redirect_url=d["redirectUrl"],
+            callback_url=d["callbackUrl"],
+            authorize_by=d["authorizeBy"],
+            created_at=d["createdAt"],
+            updated_at=d["updatedAt"],
+        )
+
+
+@dataclass(kw_only=True)
+class RefundCancelledEvent(Model):
+    """The refund was cancelled before execution; its amount is refundable again."""
+
+    id: str
+    type: Literal["refund.cancelled",]
+    created_at: str
+    data: RefundEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundCancelledEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: RefundEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class RefundCompletedEvent(Model):
+    """The bank executed the refund; the payment's refundedAmount includes it."""
+
+    id: str
+    type: Literal["refund.completed",]
+    created_at: str
+    data: RefundEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundCompletedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: RefundEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class RefundCreatedEvent(Model):
+    """A refund was recorded and initiated at the organisation's bank; it awaits the organisation's SCA."""
+
+    id: str
+    type: Literal["refund.created",]
+    created_at: str
+    data: RefundEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundCreatedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: RefundEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class RefundEventData(Model):
+    refund_id: str
+    payment_id: str
+    batch_id: Optional[str] = None
+    status: PaymentStatus
+    bank_status: Optional[str] = None
+    status_reason: Optional[PaymentStatusReason] = None
+    account_id: Optional[str] = None
+    amount: str
+    currency: str
+    end_to_end_id: str
+    transaction_id: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundEventData:
+        return cls(
+            refund_id=d["refundId"],
+            payment_id=d["paymentId"],
+            batch_id=d.get("batchId"),
+            status=d["status"],
+            bank_status=d.get("bankStatus"),
+            status_reason=d.get("statusReason"),
+            account_id=d.get("accountId"),
+            amount=d["amount"],
+            currency=d["currency"],
+            end_to_end_id=d["endToEndId"],
+            transaction_id=d.get("transactionId"),
+        )
+
+
+@dataclass(kw_only=True)
+class RefundFailedEvent(Model):
+    """The refund failed (authorisation expired, bank unavailable); its amount is refundable again."""
+
+    id: str
+    type: Literal["refund.failed",]
+    created_at: str
+    data: RefundEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundFailedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: RefundEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class RefundList(Model):
+    data: list[Refund]
+    has_more: bool
+    next_cursor: Optional[str]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundList:
+        return cls(
+            data=_decode(d["data"], lambda v: [Refund.from_dict(i) for i in v]),
+            has_more=d["hasMore"],
+            next_cursor=d["nextCursor"],
+        )
+
+
+@dataclass(kw_only=True)
+class RefundReconciledEvent(Model):
+    """The refund was matched to the booked debit on the organisation's account (transactionId)."""
+
+    id: str
+    type: Literal["refund.reconciled",]
+    created_at: str
+    data: RefundEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundReconciledEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: RefundEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class RefundRejectedEvent(Model):
+    """The organisation or the bank rejected the refund; its amount is refundable again."""
+
+    id: str
+    type: Literal["refund.rejected",]
+    created_at: str
+    data: RefundEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RefundRejectedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: RefundEventData.from_dict(v)),
         )
 
 
@@ -1448,6 +1789,7 @@ class UpdateOrganisationRequest(Model):
 
     allowed_origins: Optional[list[str]] = None
     callback_url: Optional[str] = None
+    refund_account_id: Optional[str] = None
     display_name: Optional[str] = None
     logo_url: Optional[str] = None
     brand_color: Optional[str] = None
@@ -1457,6 +1799,7 @@ class UpdateOrganisationRequest(Model):
         return cls(
             allowed_origins=d.get("allowedOrigins"),
             callback_url=d.get("callbackUrl"),
+            refund_account_id=d.get("refundAccountId"),
             display_name=d.get("displayName"),
             logo_url=d.get("logoUrl"),
             brand_color=d.get("brandColor"),
@@ -1886,7 +2229,7 @@ class UnknownEvent(Model):
     raw: dict[str, Any]
 
 
-Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentFailedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, PaymentCreatedEvent, PaymentAuthorizedEvent, PaymentCompletedEvent, PaymentRejectedEvent, PaymentCancelledEvent, PaymentFailedEvent, PaymentReconciledEvent, VrpConsentAuthorizedEvent, VrpConsentRevokedEvent, VrpConsentExpiredEvent, PingEvent, UnknownEvent]
+Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentFailedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, VrpConsentAuthorizedEvent, VrpConsentRevokedEvent, VrpConsentExpiredEvent, PaymentCreatedEvent, PaymentAuthorizedEvent, PaymentCompletedEvent, PaymentRejectedEvent, PaymentCancelledEvent, PaymentFailedEvent, PaymentReconciledEvent, RefundCreatedEvent, RefundAuthorizedEvent, RefundCompletedEvent, RefundRejectedEvent, RefundCancelledEvent, RefundFailedEvent, RefundReconciledEvent, PingEvent, UnknownEvent]
 """A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated clients get one type per event (discriminated on `type`)."""
 
 _EVENT_VARIANTS: dict[str, Any] = {
@@ -1901,6 +2244,9 @@ _EVENT_VARIANTS: dict[str, Any] = {
     "transactions.removed": TransactionsRemovedEvent,
     "account.balance_updated": AccountBalanceUpdatedEvent,
     "sync.failed": SyncFailedEvent,
+    "vrp_consent.authorized": VrpConsentAuthorizedEvent,
+    "vrp_consent.revoked": VrpConsentRevokedEvent,
+    "vrp_consent.expired": VrpConsentExpiredEvent,
     "payment.created": PaymentCreatedEvent,
     "payment.authorized": PaymentAuthorizedEvent,
     "payment.completed": PaymentCompletedEvent,
@@ -1908,9 +2254,13 @@ _EVENT_VARIANTS: dict[str, Any] = {
     "payment.cancelled": PaymentCancelledEvent,
     "payment.failed": PaymentFailedEvent,
     "payment.reconciled": PaymentReconciledEvent,
-    "vrp_consent.authorized": VrpConsentAuthorizedEvent,
-    "vrp_consent.revoked": VrpConsentRevokedEvent,
-    "vrp_consent.expired": VrpConsentExpiredEvent,
+    "refund.created": RefundCreatedEvent,
+    "refund.authorized": RefundAuthorizedEvent,
+    "refund.completed": RefundCompletedEvent,
+    "refund.rejected": RefundRejectedEvent,
+    "refund.cancelled": RefundCancelledEvent,
+    "refund.failed": RefundFailedEvent,
+    "refund.reconciled": RefundReconciledEvent,
     "webhook.ping": PingEvent,
 }
 

@@ -54,12 +54,13 @@ data class StandingOrder(
 data class Consent(
     val id: String,
     val status: String,
-    val bankId: String,
+    /** null until the customer picks the bank on Tok's hosted pages. */
+    val bankId: String? = null,
     /** The bank connection; renewals keep it. */
     val connectionId: String,
     val access: List<String>,
     val callbackUrl: String,
-    /** The bank's SCA page; only while AWAITING_AUTHORIZATION. */
+    /** The bank's SCA page, or without bankId Tok's hosted pages (a single-use link); only while AWAITING_AUTHORIZATION. */
     val redirectUrl: String? = null,
     /** The customer must authorise before this time. */
     val authorizeBy: String,
@@ -78,13 +79,23 @@ data class Consent(
     val updatedAt: String
 )
 
+data class HostedForm(
+    /** The session's form token, from the page. */
+    val csrf: String,
+    val bankId: String? = null,
+    val lang: String? = null,
+    val country: String? = null
+)
+
 data class CreateConsentRequest(
-    val bankId: String,
+    /** Without it, redirectUrl is Tok's hosted pages, where the customer picks the bank. */
+    val bankId: String? = null,
     val callbackUrl: String,
     /** Default accounts, balances and transactions; accounts is always included. funds lets POST /v1/funds-confirmations and confirmFunds on payments ask the bank's confirmation of funds for the accounts. */
     val access: List<String>? = null,
     /** A date (YYYY-MM-DD) or date-time; default and maximum: the bank's maximum (at most 180 days). */
-    val validUntil: String? = null
+    val validUntil: String? = null,
+    val locale: String? = null
 )
 
 data class RenewConsentRequest(
@@ -143,6 +154,8 @@ data class Organisation(
     val brandColor: String? = null,
     /** The environment of the calling key. */
     val environment: String,
+    /** The account refunds are paid from by default, in the environment of the calling key. */
+    val refundAccountId: String? = null,
     val createdAt: String
 )
 
@@ -214,6 +227,8 @@ data class UpdateOrganisationRequest(
     val allowedOrigins: List<String>? = null,
     /** An https URL on one of the resulting `allowedOrigins`, or `""`. */
     val callbackUrl: String? = null,
+    /** An account of the organisation in the environment of the calling key (connected with a consent), or `""`; refunds are paid from it by default. Unlike the other settings it belongs to the key's environment, so a sandbox admin key may set it. */
+    val refundAccountId: String? = null,
     /** 1 to 100 characters (trimmed, no control characters), or `""`. */
     val displayName: String? = null,
     /** An absolute https URL, or `""`. */
@@ -373,6 +388,9 @@ data class Event(
             "transactions.removed" to TransactionsRemovedEvent::class.java,
             "account.balance_updated" to AccountBalanceUpdatedEvent::class.java,
             "sync.failed" to SyncFailedEvent::class.java,
+            "vrp_consent.authorized" to VrpConsentAuthorizedEvent::class.java,
+            "vrp_consent.revoked" to VrpConsentRevokedEvent::class.java,
+            "vrp_consent.expired" to VrpConsentExpiredEvent::class.java,
             "payment.created" to PaymentCreatedEvent::class.java,
             "payment.authorized" to PaymentAuthorizedEvent::class.java,
             "payment.completed" to PaymentCompletedEvent::class.java,
@@ -380,9 +398,13 @@ data class Event(
             "payment.cancelled" to PaymentCancelledEvent::class.java,
             "payment.failed" to PaymentFailedEvent::class.java,
             "payment.reconciled" to PaymentReconciledEvent::class.java,
-            "vrp_consent.authorized" to VrpConsentAuthorizedEvent::class.java,
-            "vrp_consent.revoked" to VrpConsentRevokedEvent::class.java,
-            "vrp_consent.expired" to VrpConsentExpiredEvent::class.java,
+            "refund.created" to RefundCreatedEvent::class.java,
+            "refund.authorized" to RefundAuthorizedEvent::class.java,
+            "refund.completed" to RefundCompletedEvent::class.java,
+            "refund.rejected" to RefundRejectedEvent::class.java,
+            "refund.cancelled" to RefundCancelledEvent::class.java,
+            "refund.failed" to RefundFailedEvent::class.java,
+            "refund.reconciled" to RefundReconciledEvent::class.java,
             "webhook.ping" to PingEvent::class.java
         )
     }
@@ -413,9 +435,11 @@ data class Payment(
     /** The bank's ISO 20022 transaction status (RCVD, ACSP, ACSC, RJCT, CANC, ...). */
     val bankStatus: String? = null,
     val statusReason: String,
-    val bankId: String,
+    /** null until the customer picks the bank on Tok's hosted pages. */
+    val bankId: String? = null,
     val accountId: String? = null,
-    val paymentProduct: String,
+    /** Chosen with the bank; null before. */
+    val paymentProduct: String? = null,
     val instant: Boolean,
     val amount: String,
     val currency: String,
@@ -430,7 +454,7 @@ data class Payment(
     val endToEndId: String,
     val executionDate: String? = null,
     val callbackUrl: String,
-    /** The bank's SCA page; only while AWAITING_AUTHORIZATION. */
+    /** The bank's SCA page, or without bankId and accountId Tok's hosted pages (a single-use link); only while AWAITING_AUTHORIZATION. */
     val redirectUrl: String? = null,
     /** The customer must authorise before this time; after it the payment is FAILED with AUTHORIZATION_EXPIRED. */
     val authorizeBy: String,
@@ -452,7 +476,7 @@ data class Payment(
     val updatedAt: String
 )
 
-/** Exactly one of accountId and bankId. */
+/** At most one of accountId and bankId; with neither, redirectUrl is Tok's hosted pages, where the customer picks the bank. */
 data class CreatePaymentRequest(
     val creditorIban: String,
     /** Required except for domestic-credit-transfers. */
@@ -474,6 +498,7 @@ data class CreatePaymentRequest(
     val instant: Boolean? = null,
     /** The customer's IP address, sent to the bank (default: the caller's). */
     val psuIpAddress: String? = null,
+    val locale: String? = null,
     /** With accountId: ask the bank's confirmation of funds first (the consent needs access funds); an uncovered amount is 422 INSUFFICIENT_FUNDS and nothing is sent. */
     val confirmFunds: Boolean? = null
 )
@@ -483,7 +508,7 @@ data class PaymentEventData(
     val status: String,
     val bankStatus: String? = null,
     val statusReason: String? = null,
-    val bankId: String,
+    val bankId: String? = null,
     val accountId: String? = null,
     val amount: String,
     val currency: String,
@@ -492,9 +517,99 @@ data class PaymentEventData(
     val vrpConsentId: String? = null
 )
 
+data class Refund(
+    val id: String,
+    /** The refunded payment. */
+    val paymentId: String,
+    /** The refund batch that sent it as a bulk payment. */
+    val batchId: String? = null,
+    val status: String,
+    /** The bank's ISO 20022 transaction status. */
+    val bankStatus: String? = null,
+    val statusReason: String,
+    val amount: String,
+    val currency: String,
+    /** The organisation's account that pays the refund. */
+    val accountId: String,
+    val bankId: String,
+    val paymentProduct: String,
+    /** The organisation's account's IBAN. */
+    val debtorIban: String,
+    /** The payer of the refunded payment. */
+    val creditorIban: String,
+    val creditorName: String,
+    val remittanceInfo: String,
+    val reason: String? = null,
+    /** The refund's ID, sent to the bank for reconciliation. */
+    val endToEndId: String,
+    val callbackUrl: String,
+    /** The organisation's SCA page at its bank; only while AWAITING_AUTHORIZATION. */
+    val redirectUrl: String? = null,
+    val authorizeBy: String,
+    /** The booked debit on the organisation's account, once reconciled. */
+    val transactionId: String? = null,
+    /** The booked credit on the payer's account, where Tok syncs it. */
+    val creditTransactionId: String? = null,
+    val reconciledAt: String? = null,
+    val statusHistory: List<PaymentStatusChange>,
+    val authorizedAt: String? = null,
+    val createdAt: String,
+    val updatedAt: String
+)
+
+data class CreateRefundRequest(
+    /** Positive, at most the currency's minor units of decimals; default: what is left to refund. */
+    val amount: String? = null,
+    /** The organisation's account that pays; default: the refund account of the key's environment. */
+    val accountId: String? = null,
+    /** Default: "Refund " and the payment's endToEndId. */
+    val remittanceInfo: String? = null,
+    val reason: String? = null,
+    /** Where Tok sends the organisation after the SCA; default: the organisation's callbackUrl. */
+    val callbackUrl: String? = null
+)
+
+data class RefundBatch(
+    val id: String,
+    /** How the batch's SCA went; each refund has its own status. */
+    val status: String,
+    val refundIds: List<String>,
+    val accountId: String,
+    val bankId: String,
+    /** The refunds' total. */
+    val amount: String,
+    val currency: String,
+    /** The one SCA page for all the refunds; only while AWAITING_AUTHORIZATION. */
+    val redirectUrl: String? = null,
+    val callbackUrl: String,
+    val authorizeBy: String,
+    val createdAt: String,
+    val updatedAt: String
+)
+
+data class CreateRefundBatchRequest(
+    val refundIds: List<String>,
+    val callbackUrl: String? = null
+)
+
+data class RefundEventData(
+    val refundId: String,
+    val paymentId: String,
+    val batchId: String? = null,
+    val status: String,
+    val bankStatus: String? = null,
+    val statusReason: String? = null,
+    val accountId: String? = null,
+    val amount: String,
+    val currency: String,
+    val endToEndId: String,
+    val transactionId: String? = null
+)
+
 data class ConsentEventData(
     val consentId: String,
-    val bankId: String,
+    /** null when the customer cancelled on the hosted pages before picking a bank. */
+    val bankId: String? = null,
     /** The consent's status after the change. */
     val status: String,
     val connectionId: String? = null,
@@ -811,6 +926,62 @@ data class VrpConsentExpiredEvent(
     val data: VrpConsentEventData
 )
 
+/** A refund was recorded and initiated at the organisation's bank; it awaits the organisation's SCA. */
+data class RefundCreatedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: RefundEventData
+)
+
+/** The organisation authorised the refund at its bank. */
+data class RefundAuthorizedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: RefundEventData
+)
+
+/** The bank executed the refund; the payment's refundedAmount includes it. */
+data class RefundCompletedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: RefundEventData
+)
+
+/** The organisation or the bank rejected the refund; its amount is refundable again. */
+data class RefundRejectedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: RefundEventData
+)
+
+/** The refund was cancelled before execution; its amount is refundable again. */
+data class RefundCancelledEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: RefundEventData
+)
+
+/** The refund failed (authorisation expired, bank unavailable); its amount is refundable again. */
+data class RefundFailedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: RefundEventData
+)
+
+/** The refund was matched to the booked debit on the organisation's account (transactionId). */
+data class RefundReconciledEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: RefundEventData
+)
+
 /** A test event from POST /v1/webhooks/{id}/test, to that endpoint only. */
 data class PingEvent(
     val id: String,
@@ -838,6 +1009,7 @@ enum class ErrorCode {
     SERVICE_UNAVAILABLE,
     INSUFFICIENT_FUNDS,
     REQUEST_TIMEOUT,
+    REFUND_EXCEEDS_PAYMENT,
     LIMIT_EXCEEDED,
     UNKNOWN
 }

@@ -160,6 +160,33 @@ class Payments internal constructor(private val c: TokClient) {
     fun cancel(paymentId: String): Payment = c.send("DELETE", "/payments/${seg(paymentId)}")
 }
 
+/** /v1/refunds, /v1/payments/{id}/refunds and /v1/refund-batches */
+class Refunds internal constructor(private val c: TokClient) {
+    /** Refunds a completed payment to its payer; send the organisation to its redirectUrl. Carries an Idempotency-Key, so a retry never refunds twice; over what is left is RefundExceedsPaymentError. */
+    fun create(paymentId: String, request: CreateRefundRequest, idempotencyKey: String? = null): Refund =
+        c.send("POST", "/payments/${seg(paymentId)}/refunds", request, creates = true, idempotencyKey = idempotencyKey)
+
+    fun get(refundId: String): Refund = c.getOne("/refunds/${seg(refundId)}")
+
+    fun list(status: String? = null, paymentId: String? = null, createdFrom: String? = null, createdTo: String? = null, limit: Int? = null, cursor: String? = null): Page<Refund> =
+        c.page(Refund::class.java, "/refunds", query(status, paymentId, createdFrom, createdTo, limit, cursor))
+
+    fun listAll(status: String? = null, paymentId: String? = null, createdFrom: String? = null, createdTo: String? = null, limit: Int? = null): Sequence<Refund> =
+        c.pages(Refund::class.java, "/refunds", query(status, paymentId, createdFrom, createdTo, limit, null))
+
+    fun listForPayment(paymentId: String, status: String? = null, limit: Int? = null, cursor: String? = null): Page<Refund> =
+        c.page(Refund::class.java, "/payments/${seg(paymentId)}/refunds", mapOf("status" to status, "limit" to limit, "cursor" to cursor))
+
+    private fun query(status: String?, paymentId: String?, createdFrom: String?, createdTo: String?, limit: Int?, cursor: String?) =
+        mapOf("status" to status, "paymentId" to paymentId, "createdFrom" to createdFrom, "createdTo" to createdTo, "limit" to limit, "cursor" to cursor)
+
+    /** Sends refunds awaiting authorisation as one bulk payment with one SCA (its redirectUrl). */
+    fun createBatch(request: CreateRefundBatchRequest, idempotencyKey: String? = null): RefundBatch =
+        c.send("POST", "/refund-batches", request, creates = true, idempotencyKey = idempotencyKey)
+
+    fun getBatch(batchId: String): RefundBatch = c.getOne("/refund-batches/${seg(batchId)}")
+}
+
 /** /v1/organisation */
 class OrganisationResource internal constructor(private val c: TokClient) {
     fun get(): Organisation = c.getOne("/organisation")

@@ -52,6 +52,7 @@ class TokClient(
     val webhooks = Webhooks(this)
     val events = Events(this)
     val payments = Payments(this)
+    val refunds = Refunds(this)
     val organisation = OrganisationResource(this)
 
     /** The last response this thread received from the API: request ID, rate limit, attempts. */

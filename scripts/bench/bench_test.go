@@ -1,0 +1,107 @@
+package main
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// A run's raw output, log lines splitting one benchmark's name from its figures.
+const raw = `goos: linux
+BenchmarkListPage-2   	2026/12/01 13:22:54 INFO request method=GET status=200
+2026/12/01 13:22:56 INFO request method=GET status=200
+       5	2278869109 ns/op	    1300 handler-µs/op	  1000 raw-µs/op
+BenchmarkFanoutSlowEndpoint/one-sleeps-10s-2   1  12515522319 ns/op   900 others/s
+BenchmarkFanoutSlowEndpoint/all-fast-2   1  12515522319 ns/op   1000 others/s
+BenchmarkFanout50/tok-2   200  1 ns/op   3000 deliveries/s
+BenchmarkFanout50/plain-post-concurrent-2   200  1 ns/op   10000 deliveries/s
+BenchmarkFanout50/tok-2   200  1 ns/op   5000 deliveries/s
+BenchmarkFanout50/plain-post-concurrent-2   200  1 ns/op   10000 deliveries/s
+BenchmarkFanout50/tok-2   200  1 ns/op   4000 deliveries/s
+BenchmarkFanout50/plain-post-concurrent-2   200  1 ns/op   10000 deliveries/s
+PASS
+`
+
+func TestCleanJoinsSplitLines(t *testing.T) {
+	lines := clean(raw)
+	if len(lines) != 9 || lines[0] != "BenchmarkListPage-2 5\t2278869109 ns/op\t    1300 handler-µs/op\t  1000 raw-µs/op" {
+		t.Fatalf("clean: %q", lines)
+	}
+	res := parse(strings.Join(lines, "\n"))
+	if v := res[metric{"BenchmarkFanoutSlowEndpoint/one-sleeps-10s", "others/s"}]; len(v) != 1 || v[0] != 900 {
+		t.Errorf("a sub-benchmark ending in -10s: %v", v)
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	outs := evaluate(parse(strings.Join(clean(raw), "\n")))
+	by := map[string]outcome{}
+	for _, o := range outs {
+		by[o.Name] = o
+	}
+	page := by[rows[0].Name]
+	if page.Ratio != 1.3 || page.Met || page.Failed {
+		t.Errorf("1.3× against ≤ 1.25× is a miss within the margin: %+v", page)
+	}
+	fan := by[rows[2].Name]
+	if fan.Ratio != 0.4 || fan.Rounds != 3 || fan.Spread != 0.5 || !fan.Failed {
+		t.Errorf("the median of 0.3, 0.5, 0.4 against ≥ 0.5× fails: %+v", fan)
+	}
+	if slow := by[rows[3].Name]; slow.Ratio != 0.9 || !slow.Met {
+		t.Errorf("0.9 against ≥ 0.9 is met: %+v", slow)
+	}
+	if sync := by[rows[1].Name]; !sync.Missing || !sync.Failed {
+		t.Errorf("a benchmark that did not run fails: %+v", sync)
+	}
+}
+
+// TestReadmeIsGenerated: the README's benchmark table is what docs/bench/latest.txt gives.
+func TestReadmeIsGenerated(t *testing.T) {
+	latest, err := os.ReadFile("../../" + latestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../" + readmeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := between(string(readme))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := section(string(latest)); got != want {
+		t.Errorf("README's generated section differs from %s; run make bench.\ngot:\n%s\nwant:\n%s", latestFile, got, want)
+	}
+}
+
+// quote is a figure a document takes from the benchmarks: **figure**<!-- bench name unit -->.
+var quote = regexp.MustCompile(`\*\*([^*]+)\*\*<!-- bench (\S+) (\S+) -->`)
+
+// TestCapacityQuotesLatest: every benchmark figure docs/capacity.md quotes is the median of
+// that figure in docs/bench/latest.txt, as the table prints it.
+func TestCapacityQuotesLatest(t *testing.T) {
+	latest, err := os.ReadFile("../../" + latestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../../docs/capacity.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := parse(string(latest))
+	quotes := quote.FindAllStringSubmatch(string(doc), -1)
+	if len(quotes) < 5 {
+		t.Fatalf("docs/capacity.md quotes %d benchmark figures", len(quotes))
+	}
+	for _, q := range quotes {
+		v := res[metric{q[2], q[3]}]
+		if len(v) == 0 {
+			t.Errorf("capacity.md quotes %s %s, which %s does not have", q[2], q[3], latestFile)
+			continue
+		}
+		if want := strings.TrimSuffix(figure(median(v), ""), " "); q[1] != want {
+			t.Errorf("capacity.md quotes %s %s as %s; %s has %s", q[2], q[3], q[1], latestFile, want)
+		}
+	}
+}

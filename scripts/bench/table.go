@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// NoiseMargin is how far a ratio may fall short of its goal before `make bench` fails: the
+// spread of the median ratio between runs of `make bench` on this loaded 2-core machine (see
+// docs/benchmarks.md). Within the margin a miss is reported, not failed.
+const NoiseMargin = 0.15
+
+// suite is one `go test -bench` invocation.
+type suite struct {
+	Pkg, Bench, Benchtime string
+	// Count overrides -count for a suite whose every round is long (0: -count).
+	Count int
+}
+
+// metric names one figure of a benchmark's output line: the benchmark's full name without
+// the -GOMAXPROCS suffix, and the unit it reports.
+type metric struct{ Bench, Unit string }
+
+// row is one line of the table: Tok's figure against the baseline measured in the same run,
+// their ratio and its goal. A row without a baseline compares Tok's figure itself to the goal.
+type row struct {
+	Name      string
+	Tok, Base metric
+	// AtMost: the goal is ratio <= Goal; otherwise ratio >= Goal.
+	AtMost bool
+	Goal   float64
+	// Note explains a row without a baseline.
+	Note string
+}
+
+// suites are every benchmark of the repository, with iterations enough for stable ratios.
+var suites = []suite{
+	{"./functions/accounts", "^BenchmarkListPage$", "10x", 0},
+	{"./shared/banksync", "^BenchmarkSync10k$", "2x", 2},
+	{"./shared/webhooks", "^BenchmarkFanout50$", "200x", 0},
+	{"./shared/webhooks", "^BenchmarkFanoutSlowEndpoint$", "1x", 2},
+	{"./shared/banksync", "^BenchmarkSchedulerTick$", "3x", 1},
+	{"./shared/ratelimit", "^BenchmarkAllow$", "10x", 0},
+	{"./shared/envelope", "^BenchmarkOpen$", "2000x", 0},
+}
+
+var rows = []row{
+	{Name: "page of 100 transactions: handler vs raw query", Tok: metric{"BenchmarkListPage", "handler-µs/op"}, Base: metric{"BenchmarkListPage", "raw-µs/op"}, AtMost: true, Goal: 1.25},
+	{Name: "sync of the business persona vs BulkWriter of the same docs", Tok: metric{"BenchmarkSync10k", "sync-ms/op"}, Base: metric{"BenchmarkSync10k", "raw-write-ms/op"}, AtMost: true, Goal: 1.3},
+	{Name: "webhook fan-out to 50 endpoints vs concurrent plain POSTs", Tok: metric{"BenchmarkFanout50/tok", "deliveries/s"}, Base: metric{"BenchmarkFanout50/plain-post-concurrent", "deliveries/s"}, Goal: 0.5},
+	{Name: "others' delivery rate with one endpoint sleeping 10 s vs none", Tok: metric{"BenchmarkFanoutSlowEndpoint/one-sleeps-10s", "others/s"}, Base: metric{"BenchmarkFanoutSlowEndpoint/all-fast", "others/s"}, Goal: 0.9},
+	{Name: "scheduler tick reads, 100,000 connections vs 1,000 (500 due)", Tok: metric{"BenchmarkSchedulerTick/total=100000/due=500", "reads/tick"}, Base: metric{"BenchmarkSchedulerTick/total=1000/due=500", "reads/tick"}, AtMost: true, Goal: 1},
+	{Name: "scheduler tick duration, 100,000 connections vs 1,000 (500 due)", Tok: metric{"BenchmarkSchedulerTick/total=100000/due=500", "tick-ms"}, Base: metric{"BenchmarkSchedulerTick/total=1000/due=500", "tick-ms"}, AtMost: true, Goal: 1.5},
+	{Name: "limiter writes at the Enterprise limit (per second of traffic)", Tok: metric{"BenchmarkAllow/at_the_limit", "writes/s"}, AtMost: true, Goal: 1.5, Note: "Firestore sustains ~1 write/s per document"},
+	{Name: "KMS envelope Open: warm data-key cache vs a KMS unwrap", Tok: metric{"BenchmarkOpen/warm", "ns/op"}, Base: metric{"BenchmarkOpen/cold-kms", "ns/op"}, AtMost: true, Goal: 0.1},
+}
+
+// results maps a metric to its values, one per -count round, in output order.
+type results map[metric][]float64
+
+var (
+	benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$`)
+	// A benchmark's name is printed when it starts and its figures when it ends, so log
+	// lines written in between may split them.
+	fullLine    = regexp.MustCompile(`^(Benchmark\S+)\s+(\d+\s+\S+ ns/op.*)$`)
+	benchName   = regexp.MustCompile(`^(Benchmark\S+)`)
+	benchResult = regexp.MustCompile(`^\s*(\d+\s+\S+ ns/op.*)$`)
+)
+
+// clean returns the benchmark lines of `go test -bench` output, each name joined again to
+// its figures across any log lines between them.
+func clean(raw string) []string {
+	var out []string
+	name := ""
+	sc := bufio.NewScanner(strings.NewReader(raw))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if m := fullLine.FindStringSubmatch(line); m != nil {
+			out, name = append(out, m[1]+" "+m[2]), ""
+			continue
+		}
+		if m := benchName.FindStringSubmatch(line); m != nil {
+			name = m[1]
+			continue
+		}
+		if m := benchResult.FindStringSubmatch(line); m != nil && name != "" {
+			out, name = append(out, name+" "+m[1]), ""
+		}
+	}
+	return out
+}
+
+// parse reads clean benchmark lines ("BenchmarkName N value unit value unit ...").
+func parse(out string) results {
+	res := results{}
+	for _, line := range strings.Split(out, "\n") {
+		m := benchLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		f := strings.Fields(m[2])
+		for i := 0; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			k := metric{m[1], f[i+1]}
+			res[k] = append(res[k], v)
+		}
+	}
+	return res
+}
+
+// outcome is a row computed from results.
+type outcome struct {
+	row
+	Tok, Base, Ratio float64
+	// Spread is (max-min)/median of the per-round ratios.
+	Spread float64
+	Rounds int
+	Met    bool
+	// Failed: missed by more than NoiseMargin.
+	Failed  bool
+	Missing bool
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// evaluate computes every row; a row whose figures are missing fails.
+func evaluate(res results) []outcome {
+	var out []outcome
+	for _, r := range rows {
+		o := outcome{row: r}
+		tok := res[r.Tok]
+		var ratios []float64
+		if r.Base.Bench == "" {
+			ratios = tok
+		} else {
+			base := res[r.Base]
+			for i := 0; i < min(len(tok), len(base)); i++ {
+				if base[i] != 0 {
+					ratios = append(ratios, tok[i]/base[i])
+				}
+			}
+			if len(base) > 0 {
+				o.Base = median(base)
+			}
+		}
+		if len(tok) == 0 || len(ratios) == 0 {
+			o.Missing, o.Failed = true, true
+			out = append(out, o)
+			continue
+		}
+		o.Tok, o.Ratio, o.Rounds = median(tok), median(ratios), len(ratios)
+		o.Spread = (slices.Max(ratios) - slices.Min(ratios)) / math.Abs(o.Ratio)
+		if r.AtMost {
+			o.Met, o.Failed = o.Ratio <= r.Goal, o.Ratio > r.Goal*(1+NoiseMargin)
+		} else {
+			o.Met, o.Failed = o.Ratio >= r.Goal, o.Ratio < r.Goal*(1-NoiseMargin)
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// figure formats a value with its unit, three significant digits.
+func figure(v float64, unit string) string {
+	switch {
+	case v >= 1000:
+		return fmt.Sprintf("%s %s", thousands(math.Round(v)), unit)
+	case v >= 100:
+		return fmt.Sprintf("%.0f %s", v, unit)
+	case v >= 10:
+		return fmt.Sprintf("%.1f %s", v, unit)
+	}
+	return fmt.Sprintf("%.3g %s", v, unit)
+}
+
+func thousands(v float64) string {
+	s := strconv.FormatFloat(v, 'f', 0, 64)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// render is the Markdown table of outcomes.
+func render(outs []outcome) string {
+	var b strings.Builder
+	b.WriteString("| benchmark | Tok | baseline in the same run | ratio | goal | rounds, spread | |\n")
+	b.WriteString("|---|---|---|---|---|---|---|\n")
+	for _, o := range outs {
+		op := "≥"
+		if o.AtMost {
+			op = "≤"
+		}
+		if o.Missing {
+			fmt.Fprintf(&b, "| %s | missing | | | %s %g | | FAIL |\n", o.Name, op, o.Goal)
+			continue
+		}
+		base, ratio, goal := o.Note, "—", fmt.Sprintf("%s %g %s", op, o.Goal, o.row.Tok.Unit)
+		if o.row.Base.Bench != "" {
+			base, ratio, goal = figure(o.Base, o.row.Base.Unit), fmt.Sprintf("%.3g×", o.Ratio), fmt.Sprintf("%s %g×", op, o.Goal)
+		}
+		verdict := "met"
+		switch {
+		case o.Failed:
+			verdict = "FAIL"
+		case !o.Met:
+			verdict = "missed within the noise margin"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d, %.0f %% | %s |\n", o.Name, figure(o.Tok, o.row.Tok.Unit), base, ratio, goal, o.Rounds, 100*o.Spread, verdict)
+	}
+	return b.String()
+}

@@ -1,0 +1,154 @@
+package payments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"tokapi.io/tok/shared/authstate"
+	"tokapi.io/tok/shared/bankcatalog"
+	"tokapi.io/tok/shared/hosted"
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/money"
+	"tokapi.io/tok/shared/store"
+)
+
+// recordHosted records p without a bank, awaiting the customer's choice on Tok's hosted
+// pages: its redirectUrl is the session's single-use link.
+func (s *Service) recordHosted(ctx context.Context, scope store.Scope, p Payment, locale string) (Payment, error) {
+	sess, secret := hosted.New(scope.Tenant(), hosted.KindPayment, p.ID, locale, p.CreatedAt)
+	p.RedirectURL, p.AuthorizeBy = sess.Link(s.PublicURL, secret), sess.ExpiresAt
+	err := s.Store.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		if err := tx.Create(ref(scope, p.ID), p); err != nil {
+			return err
+		}
+		return hosted.Store{Client: s.Store.FS}.Create(tx, sess)
+	})
+	if err != nil {
+		return Payment{}, fmt.Errorf("record payment: %w", err)
+	}
+	slog.InfoContext(ctx, "payment awaiting the customer's bank on the hosted pages", "paymentId", p.ID, "hostedSession", sess.ID)
+	s.Store.flushLogged(ctx, scope, p)
+	return p, nil
+}
+
+// draftOf is the validated request a payment awaiting its bank was recorded from.
+func draftOf(p Payment) (Draft, money.Currency, error) {
+	cur, ok := money.LookupCurrency(p.Currency)
+	if !ok {
+		return Draft{}, money.Currency{}, fmt.Errorf("payment %s: stored currency %q is unknown", p.ID, p.Currency)
+	}
+	amount, err := money.ParseAmount(p.Amount)
+	if err != nil {
+		return Draft{}, money.Currency{}, fmt.Errorf("payment %s: stored amount: %w", p.ID, err)
+	}
+	return Draft{Amount: amount, Currency: cur.Code, Instant: p.Instant, CreditorIBAN: p.CreditorIBAN, CreditorName: p.CreditorName,
+		DebtorIBAN: p.DebtorIBAN, RemittanceInfo: p.RemittanceInfo, EndToEndID: p.EndToEndID, ExecutionDate: p.ExecutionDate,
+		CallbackURL: p.CallbackURL}, cur, nil
+}
+
+// Offers reports whether bank b can take payment p: payment initiation, a product for its
+// currency (instant when asked) and the amount within the bank's maximum. The hosted pages
+// list only such banks.
+func Offers(p Payment, b bankcatalog.Bank) bool {
+	d, cur, err := draftOf(p)
+	if err != nil {
+		return false
+	}
+	d.Bank = b
+	return checkBank(&d, cur) == nil
+}
+
+// awaitingBank reports whether p still waits for the customer to pick its bank.
+func awaitingBank(p Payment) bool { return p.Status == StatusAwaiting && p.BankID == "" }
+
+// ChooseBank initiates a payment recorded without a bank at the customer's choice bankID
+// (the customer present at psuIP), and returns where to send the browser: the bank's SCA
+// page, or the callbackUrl if the bank refused the payment outright. finish runs in the
+// transaction that records the choice (the hosted session ends there). A payment no longer
+// awaiting its bank is ErrNotAwaiting.
+func (s *Service) ChooseBank(ctx context.Context, scope store.Scope, id, bankID, psuIP string, finish func(*firestore.Transaction) error) (string, error) {
+	p, err := s.Store.Get(ctx, scope, id)
+	if err != nil {
+		return "", err
+	}
+	if !awaitingBank(p) {
+		return "", ErrNotAwaiting
+	}
+	d, cur, err := draftOf(p)
+	if err != nil {
+		return "", err
+	}
+	if d.Bank, err = s.Validator.Banks.Bank(p.Env, bankID); err != nil {
+		return "", httpapi.InvalidField("bankId", "is not a bank of this environment")
+	}
+	if err := checkBank(&d, cur); err != nil {
+		return "", err
+	}
+	now := s.now()
+	chosen := p
+	verifier, refusal, err := s.atBank(ctx, &chosen, d, psuIP, now)
+	if err != nil {
+		return "", err
+	}
+	var st authstate.State
+	if refusal == nil {
+		if st, err = s.stateOf(ctx, chosen, verifier); err != nil {
+			return "", err
+		}
+	}
+	out, _, err := s.Store.UpdateTx(ctx, scope, id, func(tx *firestore.Transaction, cur *Payment, now time.Time) (bool, error) {
+		if !awaitingBank(*cur) {
+			return false, ErrNotAwaiting
+		}
+		if err := finish(tx); err != nil {
+			return false, err
+		}
+		if refusal == nil {
+			if err := s.States.Create(tx, chosen.StateHash, st); err != nil {
+				return false, err
+			}
+		}
+		cur.BankID, cur.Product, cur.Instant, cur.BankStatus = chosen.BankID, chosen.Product, chosen.Instant, chosen.BankStatus
+		cur.RedirectURL, cur.BankPaymentID, cur.AuthorizeBy, cur.StateHash = chosen.RedirectURL, chosen.BankPaymentID, chosen.AuthorizeBy, chosen.StateHash
+		cur.StatusHistory, cur.UpdatedAt = chosen.StatusHistory, now
+		if refusal != nil {
+			return true, cur.settle(*refusal, now)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return "", err
+	}
+	slog.InfoContext(ctx, "payment initiated at the customer's bank", "paymentId", id, "bankId", bankID, "product", out.Product, "status", out.Status)
+	if refusal != nil {
+		return callbackRedirect(out)
+	}
+	return out.RedirectURL, nil
+}
+
+// Deny ends a payment awaiting its bank as the customer asked on the hosted pages
+// (REJECTED, DENIED_BY_USER), with finish run in the same transaction, and returns the
+// callbackUrl to send the browser to.
+func (s *Service) Deny(ctx context.Context, scope store.Scope, id string, finish func(*firestore.Transaction) error) (string, error) {
+	out, _, err := s.Store.UpdateTx(ctx, scope, id, func(tx *firestore.Transaction, cur *Payment, now time.Time) (bool, error) {
+		if !awaitingBank(*cur) || !now.Before(cur.AuthorizeBy) {
+			return false, ErrNotAwaiting
+		}
+		if err := finish(tx); err != nil {
+			return false, err
+		}
+		return true, cur.settle(Change{Status: StatusRejected, Reason: ReasonDeniedByUser}, now)
+	})
+	if errors.Is(err, ErrNotAwaiting) {
+		return "", ErrNotAwaiting
+	}
+	if err != nil {
+		return "", err
+	}
+	return callbackRedirect(out)
+}
