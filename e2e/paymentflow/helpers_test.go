@@ -17,11 +17,13 @@ import (
 	"tokapi.io/tok/functions/consents"
 	"tokapi.io/tok/functions/organisation"
 	"tokapi.io/tok/functions/payments"
+	vrpfn "tokapi.io/tok/functions/vrp"
 	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/events"
 	pay "tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/testing/flowtest"
 	"tokapi.io/tok/shared/testing/sandboxtest"
+	"tokapi.io/tok/shared/vrp"
 )
 
 func init() {
@@ -46,6 +48,7 @@ type fixture struct {
 	*flowtest.Stack
 	clock  *clock
 	svc    *pay.Service
+	vrp    *vrp.Service
 	events *pubsub.Subscriber
 	polls  *pubsub.Subscriber
 	worker *banksync.Worker
@@ -57,13 +60,18 @@ func setup(t *testing.T) *fixture {
 	st := flowtest.New(t, flowtest.Options{Now: clk.Now, Topics: []string{flowtest.EventsTopic, pay.StatusTopic}, BankSlowDelay: time.Millisecond})
 	svc := pay.ForConnections(st.Conns, st.Repo, pay.NewPollPublisher(st.PS, ""), publicURL)
 	svc.QuickPolls = []time.Duration{0}
+	vs := vrp.New(svc, st.Repo)
 	ph := payments.NewHandler(svc)
+	vh := vrpfn.NewHandler(vs)
 	ch := consents.NewHandler(&consents.Server{Conns: st.Conns, States: st.States, Orgs: st.Repo, PublicURL: publicURL, Now: clk.Now})
 	mux := http.NewServeMux()
 	mux.Handle("/v1/payments", ph)
 	mux.Handle("/v1/payments/", ph)
 	mux.Handle("/v1/consents", ch)
 	mux.Handle("/v1/funds-confirmations", ph)
+	for _, p := range []string{"/v1/vrp-consents", "/v1/vrp-consents/", "/v1/vrps", "/v1/vrps/"} {
+		mux.Handle(p, vh)
+	}
 	for _, p := range []string{"/v1/refunds", "/v1/refunds/", "/v1/refund-batches", "/v1/refund-batches/"} {
 		mux.Handle(p, ph)
 	}
@@ -71,10 +79,10 @@ func setup(t *testing.T) *fixture {
 	ah := accounts.NewHandler(&accounts.Deps{Repo: st.Conns.Repo})
 	mux.Handle("/v1/accounts", ah)
 	mux.Handle("/v1/accounts/", ah)
-	st.Serve(mux, callback.NewHandler(&callback.Server{Conns: st.Conns, States: st.States, PublicURL: publicURL, Now: clk.Now, Payments: svc}))
+	st.Serve(mux, callback.NewHandler(&callback.Server{Conns: st.Conns, States: st.States, PublicURL: publicURL, Now: clk.Now, Payments: svc, VRP: vs}))
 	worker := &banksync.Worker{FS: st.FS, Sessions: st.Conns, Connections: st.Conns.Repo, Accounts: st.Conns, Events: st.Conns.Events, Now: clk.Now,
 		Reconciler: &pay.Reconciler{Store: svc.Store}}
-	return &fixture{Stack: st, clock: clk, svc: svc, events: st.Subs[flowtest.EventsTopic], polls: st.Subs[pay.StatusTopic], worker: worker}
+	return &fixture{Stack: st, clock: clk, svc: svc, vrp: vs, events: st.Subs[flowtest.EventsTopic], polls: st.Subs[pay.StatusTopic], worker: worker}
 }
 
 // authorise walks the bank's SCA as user with decision and sends the bank's redirect to

@@ -40,8 +40,8 @@ func Handler(catalogue *bankcatalog.Catalogue) http.Handler {
 		if country != "" && !countryRE.MatchString(country) {
 			return httpapi.InvalidField("country", "must be an ISO 3166-1 alpha-2 code such as HR")
 		}
-		if service != "" && service != "ais" && service != "pis" {
-			return httpapi.InvalidField("service", "must be ais or pis")
+		if service != "" && service != "ais" && service != "pis" && service != "vrp" {
+			return httpapi.InvalidField("service", "must be ais, pis or vrp")
 		}
 		// The catalogue is small enough for one page; the envelope is the standard one.
 		list := catalogue.List(t.Env, country, service)

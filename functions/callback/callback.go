@@ -1,6 +1,7 @@
 // Package callback is the Callback function: GET /v1/callback?code&state, where the bank's
 // SCA pages send the PSU back (public: no API key; the single-use state names the tenant
-// and the consent or the payment; payments are completed by shared/payments). It exchanges the code with PKCE, seals the tokens, fetches accounts and
+// and the consent, the payment or the VRP consent; payments are completed by shared/payments,
+// VRP consents by shared/vrp). It exchanges the code with PKCE, seals the tokens, fetches accounts and
 // balances, authorises the consent, requests the first sync, publishes consent.authorized,
 // and answers 303 to the organisation's callbackUrl with consentId and status. The bank's
 // denial (or its error) ends the consent REJECTED or FAILED, redirected with an error; so
@@ -32,6 +33,7 @@ import (
 	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/vrp"
 )
 
 // requestTimeout is the callback's deadline: the token exchange and the first reads of
@@ -51,9 +53,10 @@ func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	pay := payments.ForConnections(conns, nil, payments.NewPollPublisher(ps, ""), env.Config.PublicURL)
 	return NewHandler(&Server{Conns: conns, States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer},
 		Sync: banksync.NewRequestPublisher(ps, ""), PublicURL: env.Config.PublicURL,
-		Payments: payments.ForConnections(conns, nil, payments.NewPollPublisher(ps, ""), env.Config.PublicURL)}), nil
+		Payments: pay, VRP: vrp.New(pay, nil)}), nil
 }
 
 // SyncRequester publishes sync requests (banksync.RequestPublisher).
@@ -70,6 +73,8 @@ type Server struct {
 	Now       func() time.Time
 	// Payments completes payment authorisations (states that name a payment).
 	Payments *payments.Service
+	// VRP completes VRP consent authorisations (states that name a VRP consent).
+	VRP *vrp.Service
 }
 
 func (s *Server) now() time.Time { return clock.Stored(s.Now) }
@@ -170,6 +175,9 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	}
 	if st.PaymentID != "" {
 		return s.payment(w, r, st, q, take)
+	}
+	if st.VRPConsentID != "" {
+		return s.vrpConsent(w, r, st)
 	}
 	scope := store.For(repo.Client, st.Tenant())
 	c, err := repo.GetConsent(ctx, scope, st.ConsentID)
@@ -356,6 +364,27 @@ func (s *Server) payment(w http.ResponseWriter, r *http.Request, st authstate.St
 	w.Header().Set("Cache-Control", "no-store")
 	// The target is the payment's callbackUrl, checked against the organisation's allowed
 	// origins when the payment was created.
+	http.Redirect(w, r, to, http.StatusSeeOther) //nolint:gosec // G710: see above
+	return nil
+}
+
+// vrpConsent records a VRP consent's SCA result and sends the browser to its callbackUrl
+// with vrpConsentId and status.
+func (s *Server) vrpConsent(w http.ResponseWriter, r *http.Request, st authstate.State) error {
+	if s.VRP == nil {
+		return errors.New("callback: a VRP consent state, but no VRP service")
+	}
+	to, err := s.VRP.Authorise(r.Context(), st, r.URL.Query())
+	if errors.Is(err, vrp.ErrNotAwaiting) || errors.Is(err, vrp.ErrNotFound) {
+		badState(w, r)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	// The target is the consent's callbackUrl, checked against the organisation's allowed
+	// origins when the consent was created.
 	http.Redirect(w, r, to, http.StatusSeeOther) //nolint:gosec // G710: see above
 	return nil
 }

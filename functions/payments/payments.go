@@ -163,7 +163,7 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) error {
 	if q.AccountID != "" && !ids.Valid(ids.Account, q.AccountID) {
 		return httpapi.InvalidField("accountId", "is not an account ID (acc_…)")
 	}
-	return serveList(s, w, r, q, ids.Payment, func(p payments.Payment) payments.JSON { return payments.View(p, s.now()) },
+	return serveList(s, w, r, q, ids.Payment, payments.View,
 		func(p payments.JSON) lists.CreatedID { return lists.CreatedID{CreatedAt: p.CreatedAt, ID: p.ID} })
 }
 

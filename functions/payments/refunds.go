@@ -1,11 +1,11 @@
 package payments
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/httpapi"
@@ -87,13 +87,13 @@ func (s *server) refunds(w http.ResponseWriter, r *http.Request) error {
 
 func (s *server) listRefunds(w http.ResponseWriter, r *http.Request, paymentID string) error {
 	q := payments.ListQuery{Refunds: true, RefundOf: paymentID}
-	return serveList(s, w, r, q, ids.Refund, func(p payments.Payment) payments.RefundJSON { return payments.RefundView(p, s.now()) },
+	return serveList(s, w, r, q, ids.Refund, payments.RefundView,
 		func(p payments.RefundJSON) lists.CreatedID { return lists.CreatedID{CreatedAt: p.CreatedAt, ID: p.ID} })
 }
 
 // serveList serves a list of payments or refunds (q.Refunds) with the common filters.
 func serveList[T any](s *server, w http.ResponseWriter, r *http.Request, q payments.ListQuery, kind string,
-	view func(payments.Payment) T, pos func(T) lists.CreatedID) error {
+	view func(payments.Payment, time.Time) T, pos func(T) lists.CreatedID) error {
 	scope, err := s.scope(r.Context())
 	if err != nil {
 		return err
@@ -112,25 +112,7 @@ func serveList[T any](s *server, w http.ResponseWriter, r *http.Request, q payme
 	if q.CreatedFrom != nil && q.CreatedTo != nil && !q.CreatedFrom.Before(*q.CreatedTo) {
 		return httpapi.InvalidField("createdTo", "must be after createdFrom")
 	}
-	return lists.Serve(w, r, lists.Spec[lists.CreatedID, T]{
-		Valid: func(p lists.CreatedID) bool { return p.Is(kind) },
-		Fetch: func(ctx context.Context, after *lists.CreatedID, n int) ([]T, error) {
-			q.Limit = n
-			if after != nil {
-				q.AfterCreated, q.AfterID = after.CreatedAt, after.ID
-			}
-			found, err := s.svc.Store.List(ctx, scope, q)
-			if err != nil {
-				return nil, err
-			}
-			out := make([]T, 0, len(found))
-			for _, p := range found {
-				out = append(out, view(p))
-			}
-			return out, nil
-		},
-		Position: pos,
-	})
+	return lists.Serve(w, r, payments.ListSpecOf(s.svc.Store, scope, q, kind, view, pos))
 }
 
 // createBatch is POST /v1/refund-batches.

@@ -38,8 +38,9 @@ type State struct {
 	OrgID     string `firestore:"orgId"`
 	ConsentID string `firestore:"consentId"`
 	// PaymentID is set instead of ConsentID for the authorisation of a payment, a refund or a
-	// refund batch (shared/payments).
-	PaymentID string `firestore:"paymentId"`
+	// refund batch (shared/payments), VRPConsentID for a VRP consent's (shared/vrp).
+	PaymentID    string `firestore:"paymentId"`
+	VRPConsentID string `firestore:"vrpConsentId"`
 	// Verifier is the PKCE code verifier, sealed (Store.SealVerifier).
 	Verifier  []byte    `firestore:"verifier"`
 	ExpiresAt time.Time `firestore:"expiresAt"`
@@ -60,8 +61,11 @@ func pkceAAD(resourceID string) []byte { return []byte("pkce/" + resourceID) }
 
 // resource is the ID of what the state authorises.
 func (s State) resource() string {
-	if s.PaymentID != "" {
+	switch {
+	case s.PaymentID != "":
 		return s.PaymentID
+	case s.VRPConsentID != "":
+		return s.VRPConsentID
 	}
 	return s.ConsentID
 }

@@ -1,5 +1,5 @@
-// Package bank defines the connector through which Tok talks to every bank (AIS, PIS and
-// funds confirmation), the error model bank calls report, and the PKCE helpers of the
+// Package bank defines the connector through which Tok talks to every bank (AIS, PIS, VRP
+// and funds confirmation), the error model bank calls report, and the PKCE helpers of the
 // OAuth2 redirect. The Berlin Group NextGenPSD2 implementation is in bank/berlingroup.
 package bank
 
@@ -302,4 +302,5 @@ type Connector interface {
 	// future-dated); a bank that no longer allows it answers Invalid.
 	CancelPayment(ctx context.Context, s Session, product, paymentID string) error
 	ConfirmFunds(ctx context.Context, s Session, q FundsQuery) (bool, error)
+	VRPConnector
 }

@@ -28,6 +28,7 @@ const (
 
 	ServiceAIS = "ais"
 	ServicePIS = "pis"
+	ServiceVRP = "vrp"
 )
 
 // SandboxURLPlaceholder starts every sandbox bank endpoint in banks.yaml; Load replaces it.
@@ -57,6 +58,8 @@ type Bank struct {
 type Services struct {
 	AIS bool `yaml:"ais" json:"ais"`
 	PIS bool `yaml:"pis" json:"pis"`
+	// VRP: variable recurring payments under a mandate (the bank's mandate service).
+	VRP bool `yaml:"vrp" json:"vrp"`
 }
 
 // Limits are the bank's consent and payment limits. After Load, MaxPaymentAmount is in the
@@ -95,7 +98,7 @@ func Load(sandboxBankURL string) (*Catalogue, error) {
 }
 
 // List returns the banks of one environment, optionally only those of a country and those
-// offering a service ("ais" or "pis"); empty filters match everything. Banks are sorted
+// offering a service ("ais", "pis" or "vrp"); empty filters match everything. Banks are sorted
 // by country, then id.
 func (c *Catalogue) List(environment, country, service string) []Bank {
 	out := []Bank{}
@@ -126,6 +129,8 @@ func (b Bank) offers(service string) bool {
 		return b.Services.AIS
 	case ServicePIS:
 		return b.Services.PIS
+	case ServiceVRP:
+		return b.Services.VRP
 	}
 	return false
 }
@@ -254,6 +259,9 @@ func validate(b *Bank, sandboxBase string) []error {
 	if !b.Services.AIS && !b.Services.PIS {
 		fail("offers neither ais nor pis")
 	}
+	if b.Services.VRP && !b.Services.PIS {
+		fail("vrp needs pis: payments under a mandate are payments")
+	}
 	errs = append(errs, validateProducts(b)...)
 	errs = append(errs, validateLimits(b)...)
 	switch b.Environment {
@@ -265,8 +273,8 @@ func validate(b *Bank, sandboxBase string) []error {
 		if knownCountry && b.Name != "Tok Sandbox Bank ("+country.name+")" {
 			fail("sandbox bank name must be %q", "Tok Sandbox Bank ("+country.name+")")
 		}
-		if !b.Configured || b.Standard != StandardBerlinGroup || !b.Services.AIS || !b.Services.PIS {
-			fail("sandbox banks are configured berlin-group banks with ais and pis")
+		if !b.Configured || b.Standard != StandardBerlinGroup || !b.Services.AIS || !b.Services.PIS || !b.Services.VRP {
+			fail("sandbox banks are configured berlin-group banks with ais, pis and vrp")
 		}
 	default:
 		fail("environment %q must be %s or %s", b.Environment, EnvLive, EnvSandbox)

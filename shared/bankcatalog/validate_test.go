@@ -32,7 +32,7 @@ banks:
     currency: RSD
     bic: TOKSRS20
     standard: berlin-group
-    services: {ais: true, pis: true}
+    services: {ais: true, pis: true, vrp: true}
     paymentProducts: [domestic-credit-transfers]
     limits: {maxConsentDays: 180, frequencyPerDay: 4, maxPaymentAmount: "1000000"}
     configured: true
@@ -100,7 +100,9 @@ func TestValidatorRejectsBrokenEntries(t *testing.T) {
 		{"secret value instead of ID", "clientSecretSecret: bank-zaba-hr-client-secret", "clientSecretSecret: \"s3cr3t value!\"", "clientSecretSecret"},
 		{"sandbox id", "id: sandbox-rs", "id: sandboxbank-rs", "sandbox bank id must be sandbox-rs"},
 		{"sandbox name", "name: Tok Sandbox Bank (Serbia)", "name: Sandbox", "sandbox bank name"},
-		{"sandbox without pis", "services: {ais: true, pis: true}\n    paymentProducts: [domestic-credit-transfers]", "services: {ais: true, pis: false}\n    paymentProducts: []", "sandbox banks are configured"},
+		{"sandbox without pis", "services: {ais: true, pis: true, vrp: true}\n    paymentProducts: [domestic-credit-transfers]", "services: {ais: true, pis: false}\n    paymentProducts: []", "sandbox banks are configured"},
+		{"sandbox without vrp", "services: {ais: true, pis: true, vrp: true}", "services: {ais: true, pis: true}", "sandbox banks are configured"},
+		{"vrp without pis", "services: {ais: true, pis: true}\n    paymentProducts: [sepa", "services: {ais: true, pis: false, vrp: true}\n    paymentProducts: [sepa", "vrp needs pis"},
 		{"not YAML", "banks:", "banks: [", "bank catalogue"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,6 +26,7 @@ const (
 	Request       = "req"
 	StandingOrder = "so"
 	Transaction   = "txn"
+	VRPConsent    = "vrc"
 	Webhook       = "whk"
 )
 

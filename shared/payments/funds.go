@@ -30,7 +30,7 @@ func (s *Service) ConfirmFunds(ctx context.Context, scope store.Scope, req Funds
 	if !ok {
 		return false, httpapi.InvalidField("currency", "must be an ISO 4217 currency code in upper case, like \"RSD\"")
 	}
-	amount, err := checkAmount(req.Amount, cur)
+	amount, err := CheckAmount(req.Amount, cur)
 	if err != nil {
 		return false, err
 	}

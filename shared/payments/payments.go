@@ -7,6 +7,10 @@
 //
 //	envs/{env}/orgs/{org}/payments/{pay_…}   Payment, with its status history and outbox
 //
+// A variable recurring payment (shared/vrp) is a payment with a vrpConsentId: it has no SCA
+// of its own, starts PENDING holding a Reservation of its consent's limits, and is sent to
+// the bank and followed by the same poller (VRPFollower).
+//
 // A payment moves through Tok's statuses only forwards (Advance): AWAITING_AUTHORIZATION,
 // then SCHEDULED (future-dated) or PENDING, then one final status (COMPLETED, REJECTED,
 // CANCELLED, FAILED). Each status change and its event are written in one transaction; the
@@ -143,6 +147,12 @@ type Payment struct {
 	BatchID  string `firestore:"batchId"`
 	// Bulk is set when BankPaymentID is a bulk payment (the refund batch's).
 	Bulk bool `firestore:"bulk"`
+
+	// VRPConsentID names the VRP consent a variable recurring payment is made under (no
+	// SCA of its own); Reservation is what it holds of that consent's limits.
+	VRPConsentID string       `firestore:"vrpConsentId"`
+	VRP          bool         `firestore:"vrp"` // VRPConsentID != "", for the list query
+	Reservation  *Reservation `firestore:"reservation"`
 
 	AuthorizedAt *time.Time `firestore:"authorizedAt"`
 	CreatedAt    time.Time  `firestore:"createdAt"`

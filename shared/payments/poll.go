@@ -128,9 +128,22 @@ func (s *Service) claim(ctx context.Context, scope store.Scope, id, holder strin
 	return p, claimed, nil
 }
 
+// VRPFollower sends and follows VRP payments (shared/vrp): Follow sends a payment not yet
+// at the bank (idempotently: the bank answers a repeat with the payment it has) or asks
+// the bank for its status, and applies the answer.
+type VRPFollower interface {
+	Follow(ctx context.Context, scope store.Scope, p Payment) (Payment, error)
+}
+
 // pollOnce asks the bank and applies its answer. A bank failure is logged: the payment is
 // asked again on the next poll.
 func (s *Service) pollOnce(ctx context.Context, scope store.Scope, p Payment) (Payment, error) {
+	if p.VRPConsentID != "" {
+		if s.VRP == nil {
+			return p, fmt.Errorf("payment %s is a VRP payment, but the poller has no VRP follower", p.ID)
+		}
+		return s.VRP.Follow(ctx, scope, p)
+	}
 	conn, err := s.Connectors.For(p.Env, p.BankID)
 	if err != nil {
 		return p, err

@@ -29,6 +29,10 @@ var Queries = []transactions.Query{
 	{Name: "payments.list.status", Index: listIndex(transactions.IndexField{FieldPath: "status", Order: "ASCENDING"})},
 	{Name: "payments.list.account", Index: listIndex(transactions.IndexField{FieldPath: "accountId", Order: "ASCENDING"})},
 	{Name: "payments.list.status.account", Index: listIndex(transactions.IndexField{FieldPath: "status", Order: "ASCENDING"}, transactions.IndexField{FieldPath: "accountId", Order: "ASCENDING"})},
+	// GET /v1/vrps (optional status) and GET /v1/vrp-consents/{id}/payments.
+	{Name: "payments.list.vrp", Index: listIndex(transactions.IndexField{FieldPath: "vrp", Order: "ASCENDING"})},
+	{Name: "payments.list.vrp.status", Index: listIndex(transactions.IndexField{FieldPath: "status", Order: "ASCENDING"}, transactions.IndexField{FieldPath: "vrp", Order: "ASCENDING"})},
+	{Name: "payments.list.vrpConsent", Index: listIndex(transactions.IndexField{FieldPath: "vrpConsentId", Order: "ASCENDING"})},
 	// GET /v1/refunds and GET /v1/payments/{id}/refunds: newest first, createdAt range,
 	// optional status and refundOf (paymentId).
 	{Name: "refunds.list"},

@@ -170,7 +170,7 @@ func (r *Reconciler) link(ctx context.Context, scope store.Scope, txnRef *firest
 			return true, nil
 		}
 		p.TransactionID, p.ReconciledAt, p.UpdatedAt = t.ID, &now, now
-		return true, p.enqueue(EventReconciled, now)
+		return true, p.Enqueue(EventReconciled, now)
 	})
 	return err
 }

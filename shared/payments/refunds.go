@@ -136,7 +136,7 @@ func (s *Service) CreateRefund(ctx context.Context, scope store.Scope, paymentID
 	if err := checkRefundable(p); err != nil {
 		return Payment{}, err
 	}
-	if err := checkText("reason", req.Reason, MaxRefundReason); err != nil {
+	if err := CheckText("reason", req.Reason, MaxRefundReason); err != nil {
 		return Payment{}, err
 	}
 	cur, _ := money.LookupCurrency(p.Currency)
@@ -232,7 +232,7 @@ func (s *Service) reserve(ctx context.Context, scope store.Scope, r *Payment, de
 		}
 		p.RefundReserved = money.FormatAmount(amountOf(p.RefundReserved).Add(amount))
 		p.UpdatedAt = r.CreatedAt
-		if err := r.enqueue(EventCreated, r.CreatedAt); err != nil {
+		if err := r.Enqueue(EventCreated, r.CreatedAt); err != nil {
 			return err
 		}
 		if err := tx.Set(ref(scope, p.ID), p); err != nil {

@@ -46,6 +46,8 @@ type Service struct {
 	Conns *connections.Service
 	// Polls (optional) starts the status poller after authorisation.
 	Polls PollRequester
+	// VRP (optional) sends and follows VRP payments for the poller.
+	VRP VRPFollower
 	// PublicURL is the API's base URL without /v1; the banks redirect to PublicURL/v1/callback.
 	PublicURL string
 
@@ -193,7 +195,7 @@ func newPayment(t tenant.Tenant, d Draft, now time.Time) Payment {
 	if d.Account != nil {
 		p.AccountID, p.DebtorName = d.Account.ID, d.Account.OwnerName
 	}
-	_ = p.enqueue(EventCreated, now) // the event data of a new payment always encodes
+	_ = p.Enqueue(EventCreated, now) // the event data of a new payment always encodes
 	return p
 }
 
@@ -242,7 +244,7 @@ func (s *Service) atBank(ctx context.Context, p *Payment, d Draft, psuIP string,
 func (p *Payment) settle(c Change, now time.Time) error {
 	types, _ := p.Advance(c, now)
 	for _, typ := range types {
-		if err := p.enqueue(typ, now); err != nil {
+		if err := p.Enqueue(typ, now); err != nil {
 			return err
 		}
 	}
@@ -379,19 +381,25 @@ func (s *Service) settle(ctx context.Context, scope store.Scope, id string, c Ch
 }
 
 func callbackRedirect(p Payment) (string, error) {
-	u, err := url.Parse(p.CallbackURL)
+	idParam := "paymentId"
+	if p.IsRefund() {
+		idParam = "refundId"
+	}
+	return CallbackRedirect(p.CallbackURL, idParam, p.ID, p.Status, p.StatusReason)
+}
+
+// CallbackRedirect is where the callback sends the customer after an SCA: callbackURL with
+// the resource's ID (under idParam), its status and, when set, statusReason.
+func CallbackRedirect(callbackURL, idParam, id, status, reason string) (string, error) {
+	u, err := url.Parse(callbackURL)
 	if err != nil {
-		return "", fmt.Errorf("payment %s callback URL: %w", p.ID, err)
+		return "", fmt.Errorf("%s callback URL: %w", id, err)
 	}
 	q := u.Query()
-	if p.IsRefund() {
-		q.Set("refundId", p.ID)
-	} else {
-		q.Set("paymentId", p.ID)
-	}
-	q.Set("status", p.Status)
-	if p.StatusReason != "" {
-		q.Set("statusReason", p.StatusReason)
+	q.Set(idParam, id)
+	q.Set("status", status)
+	if reason != "" {
+		q.Set("statusReason", reason)
 	}
 	u.RawQuery = q.Encode()
 	return u.String(), nil

@@ -71,7 +71,8 @@ func (s *Store) Get(ctx context.Context, scope store.Scope, id string) (Payment,
 var errUnchanged = errors.New("unchanged")
 
 // Update changes a payment in one transaction: fn gets the current record and returns
-// whether it changed it (nothing is written otherwise). The outbox is published after the
+// whether it changed it (nothing is written otherwise). A VRP payment that fn ends without
+// paying gives its reservation back in the same transaction. The outbox is published after the
 // commit; a publishing failure is logged and leaves the events for the sweep (Flush).
 func (s *Store) Update(ctx context.Context, scope store.Scope, id string, fn func(p *Payment, now time.Time) (bool, error)) (Payment, bool, error) {
 	return s.UpdateTx(ctx, scope, id, func(_ *firestore.Transaction, p *Payment, now time.Time) (bool, error) { return fn(p, now) })
@@ -109,6 +110,9 @@ func (s *Store) UpdateTx(ctx context.Context, scope store.Scope, id string, fn f
 			}
 		}
 		p.reconcileFlags()
+		if err := releaseIn(tx, scope, &p); err != nil {
+			return err
+		}
 		return tx.Set(ref(scope, id), p)
 	})
 	changed := !errors.Is(err, errUnchanged)
@@ -153,7 +157,7 @@ func (s *Store) Advance(ctx context.Context, scope store.Scope, id string, c Cha
 func (p *Payment) advanceWithEvents(c Change, now time.Time) (bool, error) {
 	types, changed := p.Advance(c, now)
 	for _, typ := range types {
-		if err := p.enqueue(typ, now); err != nil {
+		if err := p.Enqueue(typ, now); err != nil {
 			return false, err
 		}
 	}
@@ -167,9 +171,9 @@ func EventID(t tenant.Tenant, paymentID, typ string) string {
 	return ids.Derive(ids.Event, t.Env, t.OrgID, paymentID, typ)
 }
 
-// enqueue adds the event typ (a payment.* type; refund.* for a refund), carrying the
+// Enqueue adds the event typ (a payment.* type; refund.* for a refund), carrying the
 // payment as it is now, to the outbox.
-func (p *Payment) enqueue(typ string, now time.Time) error {
+func (p *Payment) Enqueue(typ string, now time.Time) error {
 	var v any = EventDataOf(*p)
 	if p.IsRefund() {
 		typ = "refund." + strings.TrimPrefix(typ, "payment.")
@@ -233,9 +237,12 @@ type ListQuery struct {
 	Status    string
 	AccountID string
 	// RefundOf selects the refunds of one payment.
-	RefundOf    string
-	CreatedFrom *time.Time
-	CreatedTo   *time.Time
+	RefundOf string
+	// VRPConsentID lists the payments under one VRP consent; VRPOnly every VRP payment.
+	VRPConsentID string
+	VRPOnly      bool
+	CreatedFrom  *time.Time
+	CreatedTo    *time.Time
 	// After resumes after the payment at (CreatedAt, ID).
 	AfterCreated time.Time
 	AfterID      string
@@ -257,6 +264,11 @@ func (s *Store) List(ctx context.Context, scope store.Scope, q ListQuery) ([]Pay
 	}
 	if q.AccountID != "" {
 		fq = fq.Where("accountId", "==", q.AccountID)
+	}
+	if q.VRPConsentID != "" {
+		fq = fq.Where("vrpConsentId", "==", q.VRPConsentID)
+	} else if q.VRPOnly {
+		fq = fq.Where("vrp", "==", true)
 	}
 	if q.CreatedFrom != nil {
 		fq = fq.Where("createdAt", ">=", *q.CreatedFrom)

@@ -97,7 +97,7 @@ type Validator struct {
 func (v *Validator) Validate(ctx context.Context, scope store.Scope, req Request) (Draft, error) {
 	d := Draft{RemittanceInfo: req.RemittanceInfo, CallbackURL: req.CallbackURL, Instant: req.Instant}
 	var err error
-	if d.CreditorIBAN, err = checkIBAN("creditorIban", req.CreditorIBAN); err != nil {
+	if d.CreditorIBAN, err = CheckIBAN("creditorIban", req.CreditorIBAN); err != nil {
 		return Draft{}, err
 	}
 	cur, ok := money.LookupCurrency(req.Currency)
@@ -105,17 +105,17 @@ func (v *Validator) Validate(ctx context.Context, scope store.Scope, req Request
 		return Draft{}, httpapi.InvalidField("currency", "must be an ISO 4217 currency code in upper case, like \"RSD\"")
 	}
 	d.Currency = cur.Code
-	if d.Amount, err = checkAmount(req.Amount, cur); err != nil {
+	if d.Amount, err = CheckAmount(req.Amount, cur); err != nil {
 		return Draft{}, err
 	}
-	if err := checkText("remittanceInfo", req.RemittanceInfo, MaxRemittanceInfo); err != nil {
+	if err := CheckText("remittanceInfo", req.RemittanceInfo, MaxRemittanceInfo); err != nil {
 		return Draft{}, err
 	}
-	if err := checkText("creditorName", req.CreditorName, MaxCreditorName); err != nil {
+	if err := CheckText("creditorName", req.CreditorName, MaxCreditorName); err != nil {
 		return Draft{}, err
 	}
 	d.CreditorName = strings.TrimSpace(req.CreditorName)
-	if d.EndToEndID, err = checkEndToEndID(req.EndToEndID); err != nil {
+	if d.EndToEndID, err = CheckEndToEndID(req.EndToEndID); err != nil {
 		return Draft{}, err
 	}
 	if d.ExecutionDate, err = checkExecutionDate(req.ExecutionDate, v.now()); err != nil {
@@ -149,7 +149,8 @@ func (v *Validator) Validate(ctx context.Context, scope store.Scope, req Request
 
 func (v *Validator) now() time.Time { return clock.Now(v.Now) }
 
-func checkIBAN(field, raw string) (string, error) {
+// CheckIBAN validates the IBAN of a required field (400 naming it).
+func CheckIBAN(field, raw string) (string, error) {
 	if raw == "" {
 		return "", httpapi.InvalidField(field, "is required")
 	}
@@ -160,22 +161,28 @@ func checkIBAN(field, raw string) (string, error) {
 	return iban, nil
 }
 
-func checkAmount(raw string, cur money.Currency) (decimal.Decimal, error) {
+// CheckAmount validates the required amount field: positive, within cur's minor units.
+func CheckAmount(raw string, cur money.Currency) (decimal.Decimal, error) {
+	return CheckAmountField("amount", raw, cur)
+}
+
+// CheckAmountField is CheckAmount for a field of another name.
+func CheckAmountField(field, raw string, cur money.Currency) (decimal.Decimal, error) {
 	if raw == "" {
-		return decimal.Decimal{}, httpapi.InvalidField("amount", "is required")
+		return decimal.Decimal{}, httpapi.InvalidField(field, "is required")
 	}
 	d, err := money.ParseAmount(raw)
 	if err == nil {
 		err = money.ValidateAmountForCurrency(d, cur)
 	}
 	if err != nil {
-		return decimal.Decimal{}, httpapi.InvalidField("amount", strings.TrimPrefix(err.Error(), money.ErrInvalidAmount.Error()+": "))
+		return decimal.Decimal{}, httpapi.InvalidField(field, strings.TrimPrefix(err.Error(), money.ErrInvalidAmount.Error()+": "))
 	}
 	return d, nil
 }
 
-// checkText bounds a free-text field and refuses control characters (banks reject them).
-func checkText(field, s string, max int) error {
+// CheckText bounds a free-text field and refuses control characters (banks reject them).
+func CheckText(field, s string, max int) error {
 	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
 		return httpapi.InvalidField(field, fmt.Sprintf("must be at most %d characters", max))
 	}
@@ -185,9 +192,9 @@ func checkText(field, s string, max int) error {
 	return nil
 }
 
-// checkEndToEndID accepts the SEPA character set, at most 35 characters, no leading or
+// CheckEndToEndID accepts the SEPA character set, at most 35 characters, no leading or
 // trailing '/' and no "//" (EPC rules for references).
-func checkEndToEndID(s string) (string, error) {
+func CheckEndToEndID(s string) (string, error) {
 	if s == "" {
 		return "", nil
 	}
@@ -224,6 +231,20 @@ func checkExecutionDate(s string, now time.Time) (string, error) {
 	return s, nil
 }
 
+// Debtor resolves the paying side of req (accountId or bankId, one of them required, and
+// debtorIban) for a payment in currency: the bank, and the account and debtor IBAN when known.
+func (v *Validator) Debtor(ctx context.Context, scope store.Scope, req Request, currency string) (Draft, error) {
+	d := Draft{Currency: currency}
+	if err := v.debtor(ctx, scope, req, &d); err != nil {
+		return Draft{}, err
+	}
+	if d.Bank.ID == "" {
+		return Draft{}, httpapi.Validation("The request is invalid: give accountId or bankId.",
+			httpapi.FieldError{Field: "accountId", Message: "or bankId is required"})
+	}
+	return d, nil
+}
+
 // debtor resolves the paying side: an account Tok has (bank and IBAN from it), a bank
 // where the customer picks the account, or neither: the customer picks the bank on Tok's
 // hosted pages (d.Bank stays empty).
@@ -233,7 +254,7 @@ func (v *Validator) debtor(ctx context.Context, scope store.Scope, req Request, 
 			httpapi.FieldError{Field: "accountId", Message: "excludes bankId"}, httpapi.FieldError{Field: "bankId", Message: "excludes accountId"})
 	}
 	if req.DebtorIBAN != "" {
-		iban, err := checkIBAN("debtorIban", req.DebtorIBAN)
+		iban, err := CheckIBAN("debtorIban", req.DebtorIBAN)
 		if err != nil {
 			return err
 		}

@@ -1,9 +1,13 @@
 package payments
 
 import (
+	"context"
 	"time"
 
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/lists"
 	"tokapi.io/tok/shared/money"
+	"tokapi.io/tok/shared/store"
 )
 
 // JSON is the API's payment object.
@@ -34,6 +38,7 @@ type JSON struct {
 	RefundStatus       string     `json:"refundStatus"`
 	StatusCheckOverdue bool       `json:"statusCheckOverdue"`
 	StatusHistory      []Change   `json:"statusHistory"`
+	VRPConsentID       *string    `json:"vrpConsentId"`
 	AuthorizedAt       *time.Time `json:"authorizedAt"`
 	CreatedAt          time.Time  `json:"createdAt"`
 	UpdatedAt          time.Time  `json:"updatedAt"`
@@ -57,7 +62,7 @@ func View(p Payment, now time.Time) JSON {
 		ExecutionDate: optional(p.ExecutionDate), CallbackURL: p.CallbackURL, AuthorizeBy: p.AuthorizeBy,
 		TransactionID: optional(p.TransactionID), ReconciledAt: p.ReconciledAt, StatusCheckOverdue: p.StatusCheckOverdue,
 		RefundedAmount: money.FormatAmount(p.refunded()), RefundStatus: p.RefundStatus(),
-		StatusHistory: p.StatusHistory, AuthorizedAt: p.AuthorizedAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		StatusHistory: p.StatusHistory, VRPConsentID: optional(p.VRPConsentID), AuthorizedAt: p.AuthorizedAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 	if st == StatusAwaiting {
 		out.RedirectURL = optional(p.RedirectURL)
@@ -80,13 +85,14 @@ type EventData struct {
 	Currency      string  `json:"currency"`
 	EndToEndID    string  `json:"endToEndId"`
 	TransactionID *string `json:"transactionId"`
+	VRPConsentID  *string `json:"vrpConsentId"`
 }
 
 // EventDataOf is the event data of p as it is now.
 func EventDataOf(p Payment) EventData {
 	return EventData{PaymentID: p.ID, Status: p.Status, BankStatus: optional(p.BankStatus), StatusReason: optional(p.StatusReason),
 		BankID: optional(p.BankID), AccountID: optional(p.AccountID), Amount: p.Amount, Currency: p.Currency, EndToEndID: p.EndToEndID,
-		TransactionID: optional(p.TransactionID)}
+		TransactionID: optional(p.TransactionID), VRPConsentID: optional(p.VRPConsentID)}
 }
 
 // RefundEventData is the data of every refund.* event.
@@ -158,4 +164,35 @@ func RefundView(r Payment, now time.Time) RefundJSON {
 		out.StatusHistory = []Change{}
 	}
 	return out
+}
+
+// ListSpec is the list of the scope's payments matching q (its Limit and After set per
+// page), newest first, as the API shows them.
+func (s *Store) ListSpec(scope store.Scope, q ListQuery) lists.Spec[lists.CreatedID, JSON] {
+	return ListSpecOf(s, scope, q, ids.Payment, View, func(p JSON) lists.CreatedID { return lists.CreatedID{CreatedAt: p.CreatedAt, ID: p.ID} })
+}
+
+// ListSpecOf is the list of the scope's records matching q (payments, or refunds with
+// q.Refunds; IDs of kind), newest first, each as view shows it; pos is an item's position.
+func ListSpecOf[T any](s *Store, scope store.Scope, q ListQuery, kind string, view func(Payment, time.Time) T, pos func(T) lists.CreatedID) lists.Spec[lists.CreatedID, T] {
+	return lists.Spec[lists.CreatedID, T]{
+		Valid: func(p lists.CreatedID) bool { return p.Is(kind) },
+		Fetch: func(ctx context.Context, after *lists.CreatedID, n int) ([]T, error) {
+			q.Limit = n
+			if after != nil {
+				q.AfterCreated, q.AfterID = after.CreatedAt, after.ID
+			}
+			found, err := s.List(ctx, scope, q)
+			if err != nil {
+				return nil, err
+			}
+			now := s.now()
+			items := make([]T, 0, len(found))
+			for _, p := range found {
+				items = append(items, view(p, now))
+			}
+			return items, nil
+		},
+		Position: pos,
+	}
 }

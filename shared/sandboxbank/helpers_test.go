@@ -77,7 +77,7 @@ func (v *validatingTransport) RoundTrip(req *http.Request) (*http.Response, erro
 		return resp, err
 	}
 	m := bankPrefix.FindStringSubmatch(req.URL.Path)
-	if m == nil { // OAuth endpoints are not part of the Berlin Group spec
+	if m == nil || strings.HasPrefix(m[1], "/v1/vrp-mandates") { // OAuth and VRP are not in the Berlin Group spec
 		return resp, nil
 	}
 	body, rerr := io.ReadAll(resp.Body)

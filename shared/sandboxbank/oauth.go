@@ -29,7 +29,7 @@ type authRequest struct {
 	RedirectURI string    `firestore:"redirectUri"`
 	State       string    `firestore:"state"`
 	Challenge   string    `firestore:"challenge"`
-	Service     string    `firestore:"service"` // AIS or PIS
+	Service     string    `firestore:"service"` // AIS, PIS or VRP
 	ResourceID  string    `firestore:"resourceId"`
 	Step        string    `firestore:"step"` // login, otp, decision, done
 	Persona     string    `firestore:"persona"`
@@ -72,7 +72,7 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request, b bankInfo) {
 		"grant_types_supported":                 []string{"authorization_code", "refresh_token"},
 		"code_challenge_methods_supported":      []string{"S256"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"scopes_supported":                      []string{"AIS:<consentId>", "PIS:<paymentId>"},
+		"scopes_supported":                      []string{"AIS:<consentId>", "PIS:<paymentId>", "VRP:<mandateId>"},
 	})
 }
 
@@ -128,8 +128,18 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, b bankInfo) {
 			s.page(w, http.StatusBadRequest, b, pageData{Title: "Invalid request", Error: "redirect_uri does not match the TPP-Redirect-URI of the payment."})
 			return
 		}
+	case "VRP":
+		code, desc, badRedirect := s.checkMandateAuthorize(r, b, resource, redirect)
+		if badRedirect {
+			s.page(w, http.StatusBadRequest, b, pageData{Title: "Invalid request", Error: "redirect_uri does not match the TPP-Redirect-URI of the mandate."})
+			return
+		}
+		if code != "" {
+			fail(code, desc)
+			return
+		}
 	default:
-		fail("invalid_scope", "scope must be AIS:<consentId> or PIS:<paymentId>")
+		fail("invalid_scope", "scope must be AIS:<consentId>, PIS:<paymentId> or VRP:<mandateId>")
 		return
 	}
 	id := random.Token(24)
@@ -257,6 +267,9 @@ func (s *Server) decisionPage(r *http.Request, b bankInfo, ar *authRequest, req 
 		}
 		return pd
 	}
+	if ar.Service == "VRP" {
+		return s.mandatePage(r, b, ar, pd)
+	}
 	var p paymentRecord
 	_ = s.opts.Store.Get(r.Context(), b.ID, kindPayments, ar.ResourceID, &p)
 	pd.Service = "PIS"
@@ -325,6 +338,8 @@ func (s *Server) decision(w http.ResponseWriter, r *http.Request, b bankInfo) {
 			}
 			return nil
 		})
+	case "VRP":
+		err = s.decideMandate(r, b, ar, approve)
 	}
 	if err == nil && !unavailable && ar.Service == "PIS" && approve {
 		err = s.bookAuthorised(ctx, b, ar.ResourceID)
@@ -420,6 +435,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, b bankInfo) {
 			var c consentRecord
 			if err := s.opts.Store.Get(ctx, b.ID, kindConsents, old.ResourceID, &c); err != nil || c.effectiveStatus(now) != "valid" {
 				oauthError(w, 400, "invalid_grant", "the consent is no longer valid")
+				return
+			}
+		}
+		if old.Service == "VRP" {
+			var m mandateRecord
+			if err := s.opts.Store.Get(ctx, b.ID, kindMandates, old.ResourceID, &m); err != nil || m.effectiveStatus(now) != "valid" {
+				oauthError(w, 400, "invalid_grant", "the mandate is no longer valid")
 				return
 			}
 		}

@@ -77,6 +77,11 @@ ul{padding-left:20px}
 <p>for these accounts:</p>
 <ul>{{range .Accounts}}<li>{{.}}</li>{{end}}</ul>
 <p>until <b>{{.ValidUntil}}</b>, up to a few times a day without you.</p>
+{{else if eq .Service "VRP"}}
+<p>{{.Persona}}, an application asks to take payments from your account without you, within these limits:</p>
+<p><b id="mandate">{{.Payment}}</b></p>
+<ul>{{range .Scopes}}<li>{{.}}</li>{{end}}</ul>
+<p>You can end this at any time.</p>
 {{else}}
 <p>{{.Persona}}, an application asks you to pay:</p>
 <p><b>{{.Payment}}</b></p>

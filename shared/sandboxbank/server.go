@@ -1,12 +1,12 @@
-// Package sandboxbank is Tok's sandbox bank: a Berlin Group NextGenPSD2 ASPSP (AIS, PIS and
-// funds confirmation) with an OAuth2 authorization server and SCA pages in plain HTML,
+// Package sandboxbank is Tok's sandbox bank: a Berlin Group NextGenPSD2 ASPSP (AIS, PIS,
+// funds confirmation and a VRP mandate service) with an OAuth2 authorization server and SCA pages in plain HTML,
 // serving one bank per country (sandbox-rs, sandbox-hr, ...) under
 // /sandbox-bank/{bankId}/. See README.md for the URL layout and the personas. The
 // SandboxBank function serves it; tests run it in process.
 //
 // Files by the bank's services: oauth.go (authorization server and SCA pages), consents.go
 // (AIS consents), accounts.go (accounts, balances, transactions), payments.go (PIS),
-// funds.go (funds confirmation); data.go generates the personas' data, store.go keeps state.
+// funds.go (funds confirmation), vrp.go (VRP mandates and payments under them); data.go generates the personas' data, store.go keeps state.
 package sandboxbank
 
 import (
@@ -102,6 +102,12 @@ func New(opts Options) *Server {
 	m.HandleFunc("POST "+p+"/v1/bulk-payments/{product}", s.bank(s.initiateBulk))
 	m.HandleFunc("GET "+p+"/v1/bulk-payments/{product}/{paymentId}/status", s.bank(s.paymentStatus))
 	m.HandleFunc("POST "+p+"/v1/funds-confirmations", s.bank(s.fundsConfirmation))
+	m.HandleFunc("POST "+p+"/v1/vrp-mandates", s.bank(s.createMandate))
+	m.HandleFunc("GET "+p+"/v1/vrp-mandates/{mandateId}/status", s.bank(s.mandateStatus))
+	m.HandleFunc("DELETE "+p+"/v1/vrp-mandates/{mandateId}", s.bank(s.deleteMandate))
+	m.HandleFunc("POST "+p+"/v1/vrp-mandates/{mandateId}/payments", s.bank(s.initiateVRP))
+	m.HandleFunc("GET "+p+"/v1/vrp-mandates/{mandateId}/payments/{paymentId}/status", s.bank(s.vrpPaymentStatus))
+	m.HandleFunc("POST "+p+"/v1/vrp-mandates/{mandateId}/funds-confirmations", s.bank(s.mandateFunds))
 	return s
 }
 

@@ -9,6 +9,8 @@ import (
 	"cloud.google.com/go/firestore"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"tokapi.io/tok/shared/keylock"
 )
 
 // Collection is the top-level Firestore collection holding the sandbox bank's state:
@@ -19,6 +21,7 @@ const Collection = "sandboxbank"
 const (
 	kindConsents = "consents"
 	kindPayments = "payments"
+	kindMandates = "mandates"     // VRP mandates, each with its ledger of payments
 	kindAuthReqs = "authrequests" // an SCA session between the authorize pages
 	kindCodes    = "codes"        // authorization codes, by SHA-256 of the code
 	kindTokens   = "tokens"       // access and refresh tokens, by SHA-256 of the token
@@ -72,9 +75,13 @@ func (s FirestoreStore) Get(ctx context.Context, bankID, kind, id string, v any)
 	return snap.DataTo(v)
 }
 
+// updates queues this process's transactions on one record (see keylock).
+var updates keylock.Locks
+
 // Update reads, changes and writes back a record in one transaction.
 func (s FirestoreStore) Update(ctx context.Context, bankID, kind, id string, v any, fn func(exists bool) error) error {
 	ref := s.doc(bankID, kind, id)
+	defer updates.Lock(ref.Path)()
 	return s.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		reflect.ValueOf(v).Elem().SetZero() // a retried transaction starts afresh
 		snap, err := tx.Get(ref)

@@ -11,6 +11,7 @@ import (
 	"tokapi.io/tok/shared/manifest"
 	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/transactions"
+	"tokapi.io/tok/shared/vrp"
 )
 
 // TestEveryQueryHasItsIndex checks each query the sync and the API run (transactions.Queries,
@@ -37,7 +38,7 @@ func TestEveryQueryHasItsIndex(t *testing.T) {
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range append(slices.Clone(transactions.Queries), payments.Queries...) {
+	for _, q := range append(append(slices.Clone(transactions.Queries), payments.Queries...), vrp.Queries...) {
 		if q.Index == nil {
 			continue // served by Firestore's automatic single-field indexes
 		}

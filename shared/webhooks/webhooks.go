@@ -88,6 +88,9 @@ var EventTypes = []string{
 	"payment.rejected",
 	"payment.cancelled",
 	"payment.failed",
+	"vrp_consent.authorized",
+	"vrp_consent.revoked",
+	"vrp_consent.expired",
 	EventPing,
 }
 

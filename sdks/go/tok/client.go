@@ -45,6 +45,7 @@ type Client struct {
 	Webhooks       *WebhooksService
 	Events         *EventsService
 	Payments       *PaymentsService
+	VRP            *VRPService
 	Refunds        *RefundsService
 	Organisation   *OrganisationService
 	Sandbox        *SandboxService
@@ -126,6 +127,7 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.Webhooks = &WebhooksService{c}
 	c.Events = &EventsService{c}
 	c.Payments = &PaymentsService{c}
+	c.VRP = &VRPService{c}
 	c.Refunds = &RefundsService{c}
 	c.Organisation = &OrganisationService{c}
 	c.Sandbox = &SandboxService{c}

@@ -63,6 +63,7 @@ var (
 	ErrInsufficientFunds    = &APIError{Code: ErrorErrorCodeINSUFFICIENTFUNDS}
 	ErrRequestTimeout       = &APIError{Code: ErrorErrorCodeREQUESTTIMEOUT}
 	ErrAccessExceeded       = &APIError{Code: ErrorErrorCodeACCESSEXCEEDED}
+	ErrLimitExceeded        = &APIError{Code: ErrorErrorCodeLIMITEXCEEDED}
 	ErrRefundExceedsPayment = &APIError{Code: ErrorErrorCodeREFUNDEXCEEDSPAYMENT}
 )
 

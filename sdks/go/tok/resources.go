@@ -272,6 +272,57 @@ func (s *PaymentsService) Cancel(ctx context.Context, paymentID string, opts ...
 	return send[Payment](ctx, s.c, "DELETE", "/payments/"+escape(paymentID), nil, false, opts)
 }
 
+// VRPService is /v1/vrp-consents and /v1/vrps: variable recurring payments.
+type VRPService struct{ c *Client }
+
+// CreateConsent asks the customer for a VRP consent with its limits; send the customer to
+// its RedirectURL. It carries an Idempotency-Key (generated unless WithIdempotencyKey gives one).
+func (s *VRPService) CreateConsent(ctx context.Context, req CreateVrpConsentRequest, opts ...RequestOption) (*VrpConsent, error) {
+	return send[VrpConsent](ctx, s.c, "POST", "/vrp-consents", req, true, opts)
+}
+
+// GetConsent returns a VRP consent with what its limits still allow (Remaining).
+func (s *VRPService) GetConsent(ctx context.Context, consentID string, opts ...RequestOption) (*VrpConsent, error) {
+	return get[VrpConsent](ctx, s.c, "/vrp-consents/"+escape(consentID), opts)
+}
+
+// ListConsents returns one page of VRP consents, newest first.
+func (s *VRPService) ListConsents(ctx context.Context, params *ListVrpConsentsParams, opts ...RequestOption) (*Page[VrpConsent], error) {
+	return list[VrpConsent](ctx, s.c, "/vrp-consents", params, "", opts)
+}
+
+// RevokeConsent revokes a VRP consent, at the bank too.
+func (s *VRPService) RevokeConsent(ctx context.Context, consentID string, opts ...RequestOption) (*VrpConsent, error) {
+	return send[VrpConsent](ctx, s.c, "DELETE", "/vrp-consents/"+escape(consentID), nil, false, opts)
+}
+
+// ConfirmFunds asks the bank whether the consent's account covers amount.
+func (s *VRPService) ConfirmFunds(ctx context.Context, consentID string, req VrpFundsRequest, opts ...RequestOption) (*FundsConfirmation, error) {
+	return send[FundsConfirmation](ctx, s.c, "POST", "/vrp-consents/"+escape(consentID)+"/confirm-funds", req, true, opts)
+}
+
+// Pay makes a payment under a VRP consent, without the customer. It always carries an
+// Idempotency-Key (generated unless WithIdempotencyKey gives one; give your own to retry
+// safely across processes). Over a limit it is ErrLimitExceeded, and nothing is sent.
+func (s *VRPService) Pay(ctx context.Context, req CreateVrpRequest, opts ...RequestOption) (*Payment, error) {
+	return send[Payment](ctx, s.c, "POST", "/vrps", req, true, opts)
+}
+
+// GetPayment returns a VRP payment with its status history.
+func (s *VRPService) GetPayment(ctx context.Context, paymentID string, opts ...RequestOption) (*Payment, error) {
+	return get[Payment](ctx, s.c, "/vrps/"+escape(paymentID), opts)
+}
+
+// ListPayments returns one page of VRP payments, newest first.
+func (s *VRPService) ListPayments(ctx context.Context, params *ListVrpsParams, opts ...RequestOption) (*Page[Payment], error) {
+	return list[Payment](ctx, s.c, "/vrps", params, "", opts)
+}
+
+// ConsentPayments returns one page of the payments made under a VRP consent, newest first.
+func (s *VRPService) ConsentPayments(ctx context.Context, consentID string, params *ListVrpConsentPaymentsParams, opts ...RequestOption) (*Page[Payment], error) {
+	return list[Payment](ctx, s.c, "/vrp-consents/"+escape(consentID)+"/payments", params, "", opts)
+}
+
 // RefundsService is /v1/refunds, /v1/payments/{id}/refunds and /v1/refund-batches.
 type RefundsService struct{ c *Client }
 

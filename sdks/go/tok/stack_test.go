@@ -320,6 +320,7 @@ func TestAgainstStack(t *testing.T) {
 			"SERVICE_UNAVAILABLE": {tok.ErrServiceUnavailable, 503},
 			"INSUFFICIENT_FUNDS":  {tok.ErrInsufficientFunds, 422}, "REQUEST_TIMEOUT": {tok.ErrRequestTimeout, 408},
 			"ACCESS_EXCEEDED":        {tok.ErrAccessExceeded, 429},
+			"LIMIT_EXCEEDED":         {tok.ErrLimitExceeded, 422},
 			"REFUND_EXCEEDS_PAYMENT": {tok.ErrRefundExceedsPayment, 422},
 		}
 		for _, code := range specErrorCodes(t) {

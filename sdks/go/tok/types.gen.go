@@ -314,6 +314,66 @@ func (e CreateKeyPairRequestRole) Valid() bool {
 	}
 }
 
+// Defines values for CreateVrpConsentRequestPeriodicLimitsPeriodAlignment.
+const (
+	CreateVrpConsentRequestPeriodicLimitsPeriodAlignmentCALENDAR CreateVrpConsentRequestPeriodicLimitsPeriodAlignment = "CALENDAR"
+	CreateVrpConsentRequestPeriodicLimitsPeriodAlignmentCONSENT  CreateVrpConsentRequestPeriodicLimitsPeriodAlignment = "CONSENT"
+)
+
+// Valid indicates whether the value is a known member of the CreateVrpConsentRequestPeriodicLimitsPeriodAlignment enum.
+func (e CreateVrpConsentRequestPeriodicLimitsPeriodAlignment) Valid() bool {
+	switch e {
+	case CreateVrpConsentRequestPeriodicLimitsPeriodAlignmentCALENDAR:
+		return true
+	case CreateVrpConsentRequestPeriodicLimitsPeriodAlignmentCONSENT:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateVrpConsentRequestPeriodicLimitsPeriodType.
+const (
+	CreateVrpConsentRequestPeriodicLimitsPeriodTypeDAY   CreateVrpConsentRequestPeriodicLimitsPeriodType = "DAY"
+	CreateVrpConsentRequestPeriodicLimitsPeriodTypeMONTH CreateVrpConsentRequestPeriodicLimitsPeriodType = "MONTH"
+	CreateVrpConsentRequestPeriodicLimitsPeriodTypeWEEK  CreateVrpConsentRequestPeriodicLimitsPeriodType = "WEEK"
+	CreateVrpConsentRequestPeriodicLimitsPeriodTypeYEAR  CreateVrpConsentRequestPeriodicLimitsPeriodType = "YEAR"
+)
+
+// Valid indicates whether the value is a known member of the CreateVrpConsentRequestPeriodicLimitsPeriodType enum.
+func (e CreateVrpConsentRequestPeriodicLimitsPeriodType) Valid() bool {
+	switch e {
+	case CreateVrpConsentRequestPeriodicLimitsPeriodTypeDAY:
+		return true
+	case CreateVrpConsentRequestPeriodicLimitsPeriodTypeMONTH:
+		return true
+	case CreateVrpConsentRequestPeriodicLimitsPeriodTypeWEEK:
+		return true
+	case CreateVrpConsentRequestPeriodicLimitsPeriodTypeYEAR:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CreateVrpConsentRequestVrpType.
+const (
+	CreateVrpConsentRequestVrpTypeOTHER    CreateVrpConsentRequestVrpType = "OTHER"
+	CreateVrpConsentRequestVrpTypeSWEEPING CreateVrpConsentRequestVrpType = "SWEEPING"
+)
+
+// Valid indicates whether the value is a known member of the CreateVrpConsentRequestVrpType enum.
+func (e CreateVrpConsentRequestVrpType) Valid() bool {
+	switch e {
+	case CreateVrpConsentRequestVrpTypeOTHER:
+		return true
+	case CreateVrpConsentRequestVrpTypeSWEEPING:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ErrorErrorCode.
 const (
 	ErrorErrorCodeACCESSEXCEEDED       ErrorErrorCode = "ACCESS_EXCEEDED"
@@ -326,6 +386,7 @@ const (
 	ErrorErrorCodeINSUFFICIENTFUNDS    ErrorErrorCode = "INSUFFICIENT_FUNDS"
 	ErrorErrorCodeINTERNALERROR        ErrorErrorCode = "INTERNAL_ERROR"
 	ErrorErrorCodeINVALIDAPIKEY        ErrorErrorCode = "INVALID_API_KEY"
+	ErrorErrorCodeLIMITEXCEEDED        ErrorErrorCode = "LIMIT_EXCEEDED"
 	ErrorErrorCodeMETHODNOTALLOWED     ErrorErrorCode = "METHOD_NOT_ALLOWED"
 	ErrorErrorCodeNOTFOUND             ErrorErrorCode = "NOT_FOUND"
 	ErrorErrorCodePAYLOADTOOLARGE      ErrorErrorCode = "PAYLOAD_TOO_LARGE"
@@ -359,6 +420,8 @@ func (e ErrorErrorCode) Valid() bool {
 	case ErrorErrorCodeINTERNALERROR:
 		return true
 	case ErrorErrorCodeINVALIDAPIKEY:
+		return true
+	case ErrorErrorCodeLIMITEXCEEDED:
 		return true
 	case ErrorErrorCodeMETHODNOTALLOWED:
 		return true
@@ -411,6 +474,9 @@ const (
 	EventTypeTransactionsCreated   EventType = "transactions.created"
 	EventTypeTransactionsRemoved   EventType = "transactions.removed"
 	EventTypeTransactionsUpdated   EventType = "transactions.updated"
+	EventTypeVrpConsentAuthorized  EventType = "vrp_consent.authorized"
+	EventTypeVrpConsentExpired     EventType = "vrp_consent.expired"
+	EventTypeVrpConsentRevoked     EventType = "vrp_consent.revoked"
 	EventTypeWebhookPing           EventType = "webhook.ping"
 )
 
@@ -468,6 +534,12 @@ func (e EventType) Valid() bool {
 	case EventTypeTransactionsRemoved:
 		return true
 	case EventTypeTransactionsUpdated:
+		return true
+	case EventTypeVrpConsentAuthorized:
+		return true
+	case EventTypeVrpConsentExpired:
+		return true
+	case EventTypeVrpConsentRevoked:
 		return true
 	case EventTypeWebhookPing:
 		return true
@@ -676,6 +748,7 @@ const (
 	PaymentPaymentProductLessThanNil                PaymentPaymentProduct = "<nil>"
 	PaymentPaymentProductSepaCreditTransfers        PaymentPaymentProduct = "sepa-credit-transfers"
 	PaymentPaymentProductTarget2Payments            PaymentPaymentProduct = "target-2-payments"
+	PaymentPaymentProductVariableRecurringPayments  PaymentPaymentProduct = "variable-recurring-payments"
 )
 
 // Valid indicates whether the value is a known member of the PaymentPaymentProduct enum.
@@ -692,6 +765,8 @@ func (e PaymentPaymentProduct) Valid() bool {
 	case PaymentPaymentProductSepaCreditTransfers:
 		return true
 	case PaymentPaymentProductTarget2Payments:
+		return true
+	case PaymentPaymentProductVariableRecurringPayments:
 		return true
 	default:
 		return false
@@ -1292,6 +1367,183 @@ func (e UpdateMemberRequestRole) Valid() bool {
 	}
 }
 
+// Defines values for VrpConsentVrpType.
+const (
+	VrpConsentVrpTypeOTHER    VrpConsentVrpType = "OTHER"
+	VrpConsentVrpTypeSWEEPING VrpConsentVrpType = "SWEEPING"
+)
+
+// Valid indicates whether the value is a known member of the VrpConsentVrpType enum.
+func (e VrpConsentVrpType) Valid() bool {
+	switch e {
+	case VrpConsentVrpTypeOTHER:
+		return true
+	case VrpConsentVrpTypeSWEEPING:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VrpConsentAuthorizedEventType.
+const (
+	VrpConsentAuthorizedEventTypeVrpConsentAuthorized VrpConsentAuthorizedEventType = "vrp_consent.authorized"
+)
+
+// Valid indicates whether the value is a known member of the VrpConsentAuthorizedEventType enum.
+func (e VrpConsentAuthorizedEventType) Valid() bool {
+	switch e {
+	case VrpConsentAuthorizedEventTypeVrpConsentAuthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VrpConsentExpiredEventType.
+const (
+	VrpConsentExpiredEventTypeVrpConsentExpired VrpConsentExpiredEventType = "vrp_consent.expired"
+)
+
+// Valid indicates whether the value is a known member of the VrpConsentExpiredEventType enum.
+func (e VrpConsentExpiredEventType) Valid() bool {
+	switch e {
+	case VrpConsentExpiredEventTypeVrpConsentExpired:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VrpConsentRevokedEventType.
+const (
+	VrpConsentRevokedEventTypeVrpConsentRevoked VrpConsentRevokedEventType = "vrp_consent.revoked"
+)
+
+// Valid indicates whether the value is a known member of the VrpConsentRevokedEventType enum.
+func (e VrpConsentRevokedEventType) Valid() bool {
+	switch e {
+	case VrpConsentRevokedEventTypeVrpConsentRevoked:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VrpConsentStatus.
+const (
+	VrpConsentStatusAUTHORIZED            VrpConsentStatus = "AUTHORIZED"
+	VrpConsentStatusAWAITINGAUTHORIZATION VrpConsentStatus = "AWAITING_AUTHORIZATION"
+	VrpConsentStatusEXPIRED               VrpConsentStatus = "EXPIRED"
+	VrpConsentStatusFAILED                VrpConsentStatus = "FAILED"
+	VrpConsentStatusREJECTED              VrpConsentStatus = "REJECTED"
+	VrpConsentStatusREVOKED               VrpConsentStatus = "REVOKED"
+)
+
+// Valid indicates whether the value is a known member of the VrpConsentStatus enum.
+func (e VrpConsentStatus) Valid() bool {
+	switch e {
+	case VrpConsentStatusAUTHORIZED:
+		return true
+	case VrpConsentStatusAWAITINGAUTHORIZATION:
+		return true
+	case VrpConsentStatusEXPIRED:
+		return true
+	case VrpConsentStatusFAILED:
+		return true
+	case VrpConsentStatusREJECTED:
+		return true
+	case VrpConsentStatusREVOKED:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VrpPeriodRemainingPeriodAlignment.
+const (
+	VrpPeriodRemainingPeriodAlignmentCALENDAR VrpPeriodRemainingPeriodAlignment = "CALENDAR"
+	VrpPeriodRemainingPeriodAlignmentCONSENT  VrpPeriodRemainingPeriodAlignment = "CONSENT"
+)
+
+// Valid indicates whether the value is a known member of the VrpPeriodRemainingPeriodAlignment enum.
+func (e VrpPeriodRemainingPeriodAlignment) Valid() bool {
+	switch e {
+	case VrpPeriodRemainingPeriodAlignmentCALENDAR:
+		return true
+	case VrpPeriodRemainingPeriodAlignmentCONSENT:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VrpPeriodRemainingPeriodType.
+const (
+	VrpPeriodRemainingPeriodTypeDAY   VrpPeriodRemainingPeriodType = "DAY"
+	VrpPeriodRemainingPeriodTypeMONTH VrpPeriodRemainingPeriodType = "MONTH"
+	VrpPeriodRemainingPeriodTypeWEEK  VrpPeriodRemainingPeriodType = "WEEK"
+	VrpPeriodRemainingPeriodTypeYEAR  VrpPeriodRemainingPeriodType = "YEAR"
+)
+
+// Valid indicates whether the value is a known member of the VrpPeriodRemainingPeriodType enum.
+func (e VrpPeriodRemainingPeriodType) Valid() bool {
+	switch e {
+	case VrpPeriodRemainingPeriodTypeDAY:
+		return true
+	case VrpPeriodRemainingPeriodTypeMONTH:
+		return true
+	case VrpPeriodRemainingPeriodTypeWEEK:
+		return true
+	case VrpPeriodRemainingPeriodTypeYEAR:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VrpPeriodicLimitPeriodAlignment.
+const (
+	VrpPeriodicLimitPeriodAlignmentCALENDAR VrpPeriodicLimitPeriodAlignment = "CALENDAR"
+	VrpPeriodicLimitPeriodAlignmentCONSENT  VrpPeriodicLimitPeriodAlignment = "CONSENT"
+)
+
+// Valid indicates whether the value is a known member of the VrpPeriodicLimitPeriodAlignment enum.
+func (e VrpPeriodicLimitPeriodAlignment) Valid() bool {
+	switch e {
+	case VrpPeriodicLimitPeriodAlignmentCALENDAR:
+		return true
+	case VrpPeriodicLimitPeriodAlignmentCONSENT:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VrpPeriodicLimitPeriodType.
+const (
+	VrpPeriodicLimitPeriodTypeDAY   VrpPeriodicLimitPeriodType = "DAY"
+	VrpPeriodicLimitPeriodTypeMONTH VrpPeriodicLimitPeriodType = "MONTH"
+	VrpPeriodicLimitPeriodTypeWEEK  VrpPeriodicLimitPeriodType = "WEEK"
+	VrpPeriodicLimitPeriodTypeYEAR  VrpPeriodicLimitPeriodType = "YEAR"
+)
+
+// Valid indicates whether the value is a known member of the VrpPeriodicLimitPeriodType enum.
+func (e VrpPeriodicLimitPeriodType) Valid() bool {
+	switch e {
+	case VrpPeriodicLimitPeriodTypeDAY:
+		return true
+	case VrpPeriodicLimitPeriodTypeMONTH:
+		return true
+	case VrpPeriodicLimitPeriodTypeWEEK:
+		return true
+	case VrpPeriodicLimitPeriodTypeYEAR:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WebhookEnvironment.
 const (
 	WebhookEnvironmentLive    WebhookEnvironment = "live"
@@ -1550,6 +1802,9 @@ type Bank struct {
 	Services        struct {
 		Ais bool `json:"ais"`
 		Pis bool `json:"pis"`
+
+		// Vrp Variable recurring payments under a mandate (POST /v1/vrp-consents).
+		Vrp bool `json:"vrp"`
 	} `json:"services"`
 	Standard BankStandard `json:"standard"`
 }
@@ -1832,6 +2087,68 @@ type CreateRefundRequest struct {
 	RemittanceInfo *string `json:"remittanceInfo,omitempty"`
 }
 
+// CreateVrpConsentRequest Exactly one of accountId and bankId.
+type CreateVrpConsentRequest struct {
+	AccountID *string `json:"accountId,omitempty"`
+
+	// BankID Examples: sandbox-hr
+	BankID      *string `json:"bankId,omitempty"`
+	CallbackURL string  `json:"callbackUrl"`
+
+	// CreditorIban Examples: HR1723600001101234565
+	CreditorIban string `json:"creditorIban"`
+	CreditorName string `json:"creditorName"`
+
+	// Currency Examples: EUR
+	Currency    string     `json:"currency"`
+	DebtorIban  *string    `json:"debtorIban,omitempty"`
+	EndDateTime *time.Time `json:"endDateTime,omitempty"`
+
+	// MaximumIndividualAmount Examples: 60.00
+	MaximumIndividualAmount string `json:"maximumIndividualAmount"`
+
+	// MaximumOccurrences 0 or absent: no limit.
+	MaximumOccurrences      *int    `json:"maximumOccurrences,omitempty"`
+	MinimumIndividualAmount *string `json:"minimumIndividualAmount,omitempty"`
+	PeriodicLimits          []struct {
+		// MaximumAmount Examples: 100.00
+		MaximumAmount string `json:"maximumAmount"`
+
+		// PeriodAlignment Default CONSENT.
+		PeriodAlignment *CreateVrpConsentRequestPeriodicLimitsPeriodAlignment `json:"periodAlignment,omitempty"`
+		PeriodType      CreateVrpConsentRequestPeriodicLimitsPeriodType       `json:"periodType"`
+	} `json:"periodicLimits"`
+	PsuIPAddress   *string    `json:"psuIpAddress,omitempty"`
+	RemittanceInfo string     `json:"remittanceInfo"`
+	StartDateTime  *time.Time `json:"startDateTime,omitempty"`
+
+	// TimeZone Examples: Europe/Belgrade
+	TimeZone *string                        `json:"timeZone,omitempty"`
+	VrpType  CreateVrpConsentRequestVrpType `json:"vrpType"`
+}
+
+// CreateVrpConsentRequestPeriodicLimitsPeriodAlignment Default CONSENT.
+type CreateVrpConsentRequestPeriodicLimitsPeriodAlignment string
+
+// CreateVrpConsentRequestPeriodicLimitsPeriodType defines model for CreateVrpConsentRequest.PeriodicLimits.PeriodType.
+type CreateVrpConsentRequestPeriodicLimitsPeriodType string
+
+// CreateVrpConsentRequestVrpType defines model for CreateVrpConsentRequest.VrpType.
+type CreateVrpConsentRequestVrpType string
+
+// CreateVrpRequest defines model for CreateVrpRequest.
+type CreateVrpRequest struct {
+	// Amount Examples: 10.00
+	Amount       string  `json:"amount"`
+	ConfirmFunds *bool   `json:"confirmFunds,omitempty"`
+	ConsentID    string  `json:"consentId"`
+	Currency     string  `json:"currency"`
+	EndToEndID   *string `json:"endToEndId,omitempty"`
+
+	// RemittanceInfo Default: the consent's.
+	RemittanceInfo *string `json:"remittanceInfo,omitempty"`
+}
+
 // CreateWebhookRequest defines model for CreateWebhookRequest.
 type CreateWebhookRequest struct {
 	Description *string  `json:"description,omitempty"`
@@ -2092,6 +2409,9 @@ type Payment struct {
 	// TransactionID The booked transaction of the debtor account, once reconciled (the debtor account synced through a consent; matched by endToEndId, else amount, creditor IBAN and date).
 	TransactionID *string   `json:"transactionId"`
 	UpdatedAt     time.Time `json:"updatedAt"`
+
+	// VrpConsentID The VRP consent a variable recurring payment is made under (POST /v1/vrps); null for a single payment.
+	VrpConsentID *string `json:"vrpConsentId"`
 }
 
 // PaymentPaymentProduct Chosen with the bank; null before.
@@ -2160,6 +2480,7 @@ type PaymentEventData struct {
 	Status        PaymentStatus        `json:"status"`
 	StatusReason  *PaymentStatusReason `json:"statusReason,omitempty"`
 	TransactionID *string              `json:"transactionId,omitempty"`
+	VrpConsentID  *string              `json:"vrpConsentId,omitempty"`
 }
 
 // PaymentFailedEvent The payment failed (authorisation expired, bank unavailable).
@@ -2728,6 +3049,154 @@ type UpdateWebhookRequest struct {
 	URL         *string   `json:"url,omitempty"`
 }
 
+// VrpConsent defines model for VrpConsent.
+type VrpConsent struct {
+	AccountID    *string    `json:"accountId"`
+	AuthorizeBy  time.Time  `json:"authorizeBy"`
+	AuthorizedAt *time.Time `json:"authorizedAt"`
+
+	// BankID Examples: sandbox-hr
+	BankID                  string             `json:"bankId"`
+	CallbackURL             string             `json:"callbackUrl"`
+	CreatedAt               time.Time          `json:"createdAt"`
+	CreditorIban            string             `json:"creditorIban"`
+	CreditorName            string             `json:"creditorName"`
+	Currency                string             `json:"currency"`
+	DebtorIban              *string            `json:"debtorIban"`
+	EndDateTime             *time.Time         `json:"endDateTime"`
+	EndedAt                 *time.Time         `json:"endedAt"`
+	ID                      string             `json:"id"`
+	MaximumIndividualAmount string             `json:"maximumIndividualAmount"`
+	MaximumOccurrences      *int               `json:"maximumOccurrences"`
+	MinimumIndividualAmount *string            `json:"minimumIndividualAmount"`
+	PeriodicLimits          []VrpPeriodicLimit `json:"periodicLimits"`
+
+	// RedirectURL The bank's SCA page; only while AWAITING_AUTHORIZATION.
+	RedirectURL *string `json:"redirectUrl"`
+
+	// Remaining While AUTHORIZED: what the limits still allow now.
+	Remaining      *VrpRemaining `json:"remaining"`
+	RemittanceInfo string        `json:"remittanceInfo"`
+	StartDateTime  time.Time     `json:"startDateTime"`
+
+	// Status AWAITING_AUTHORIZATION until the customer's SCA (FAILED after 15 minutes without it); AUTHORIZED while payments can be made; then REJECTED, FAILED, REVOKED or EXPIRED (past endDateTime), which never change.
+	Status       VrpConsentStatus     `json:"status"`
+	StatusReason *PaymentStatusReason `json:"statusReason"`
+
+	// TimeZone The IANA zone of CALENDAR periods (default Europe/Belgrade).
+	//
+	// Examples: Europe/Belgrade
+	TimeZone  string            `json:"timeZone"`
+	UpdatedAt time.Time         `json:"updatedAt"`
+	VrpType   VrpConsentVrpType `json:"vrpType"`
+}
+
+// VrpConsentVrpType defines model for VrpConsent.VrpType.
+type VrpConsentVrpType string
+
+// VrpConsentAuthorizedEvent The customer authorised a VRP consent at the bank; payments can be made under it.
+type VrpConsentAuthorizedEvent struct {
+	CreatedAt time.Time                     `json:"createdAt"`
+	Data      VrpConsentEventData           `json:"data"`
+	ID        string                        `json:"id"`
+	Type      VrpConsentAuthorizedEventType `json:"type"`
+}
+
+// VrpConsentAuthorizedEventType defines model for VrpConsentAuthorizedEvent.Type.
+type VrpConsentAuthorizedEventType string
+
+// VrpConsentEventData defines model for VrpConsentEventData.
+type VrpConsentEventData struct {
+	AccountID *string `json:"accountId,omitempty"`
+	BankID    string  `json:"bankId"`
+	Currency  string  `json:"currency"`
+
+	// Status AWAITING_AUTHORIZATION until the customer's SCA (FAILED after 15 minutes without it); AUTHORIZED while payments can be made; then REJECTED, FAILED, REVOKED or EXPIRED (past endDateTime), which never change.
+	Status       VrpConsentStatus `json:"status"`
+	StatusReason *string          `json:"statusReason,omitempty"`
+	VrpConsentID string           `json:"vrpConsentId"`
+}
+
+// VrpConsentExpiredEvent A VRP consent passed its endDateTime.
+type VrpConsentExpiredEvent struct {
+	CreatedAt time.Time                  `json:"createdAt"`
+	Data      VrpConsentEventData        `json:"data"`
+	ID        string                     `json:"id"`
+	Type      VrpConsentExpiredEventType `json:"type"`
+}
+
+// VrpConsentExpiredEventType defines model for VrpConsentExpiredEvent.Type.
+type VrpConsentExpiredEventType string
+
+// VrpConsentList defines model for VrpConsentList.
+type VrpConsentList struct {
+	Data       []VrpConsent `json:"data"`
+	HasMore    bool         `json:"hasMore"`
+	NextCursor *string      `json:"nextCursor"`
+}
+
+// VrpConsentRevokedEvent A VRP consent was revoked (at the bank too); no payment can be made under it any more.
+type VrpConsentRevokedEvent struct {
+	CreatedAt time.Time                  `json:"createdAt"`
+	Data      VrpConsentEventData        `json:"data"`
+	ID        string                     `json:"id"`
+	Type      VrpConsentRevokedEventType `json:"type"`
+}
+
+// VrpConsentRevokedEventType defines model for VrpConsentRevokedEvent.Type.
+type VrpConsentRevokedEventType string
+
+// VrpConsentStatus AWAITING_AUTHORIZATION until the customer's SCA (FAILED after 15 minutes without it); AUTHORIZED while payments can be made; then REJECTED, FAILED, REVOKED or EXPIRED (past endDateTime), which never change.
+type VrpConsentStatus string
+
+// VrpFundsRequest defines model for VrpFundsRequest.
+type VrpFundsRequest struct {
+	// Amount Examples: 10.00
+	Amount string `json:"amount"`
+}
+
+// VrpPeriodRemaining defines model for VrpPeriodRemaining.
+type VrpPeriodRemaining struct {
+	MaximumAmount   string                            `json:"maximumAmount"`
+	PeriodAlignment VrpPeriodRemainingPeriodAlignment `json:"periodAlignment"`
+	PeriodStart     time.Time                         `json:"periodStart"`
+	PeriodType      VrpPeriodRemainingPeriodType      `json:"periodType"`
+	Remaining       string                            `json:"remaining"`
+
+	// ResetsAt The end of the current period.
+	ResetsAt time.Time `json:"resetsAt"`
+
+	// Used Pending and completed payments of the current period.
+	Used string `json:"used"`
+}
+
+// VrpPeriodRemainingPeriodAlignment defines model for VrpPeriodRemaining.PeriodAlignment.
+type VrpPeriodRemainingPeriodAlignment string
+
+// VrpPeriodRemainingPeriodType defines model for VrpPeriodRemaining.PeriodType.
+type VrpPeriodRemainingPeriodType string
+
+// VrpPeriodicLimit defines model for VrpPeriodicLimit.
+type VrpPeriodicLimit struct {
+	// MaximumAmount Examples: 100.0000
+	MaximumAmount   string                          `json:"maximumAmount"`
+	PeriodAlignment VrpPeriodicLimitPeriodAlignment `json:"periodAlignment"`
+	PeriodType      VrpPeriodicLimitPeriodType      `json:"periodType"`
+}
+
+// VrpPeriodicLimitPeriodAlignment defines model for VrpPeriodicLimit.PeriodAlignment.
+type VrpPeriodicLimitPeriodAlignment string
+
+// VrpPeriodicLimitPeriodType defines model for VrpPeriodicLimit.PeriodType.
+type VrpPeriodicLimitPeriodType string
+
+// VrpRemaining defines model for VrpRemaining.
+type VrpRemaining struct {
+	// Occurrences Payments left of maximumOccurrences; null without that limit.
+	Occurrences    *int                 `json:"occurrences"`
+	PeriodicLimits []VrpPeriodRemaining `json:"periodicLimits"`
+}
+
 // Webhook defines model for Webhook.
 type Webhook struct {
 	CreatedAt   time.Time  `json:"createdAt"`
@@ -3156,6 +3625,55 @@ type SandboxFireWebhookParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ListVrpConsentsParams defines parameters for ListVrpConsents.
+type ListVrpConsentsParams struct {
+	Status *VrpConsentStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Page size, 1 to 500 (default 100).
+	Limit *OrgLimit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
+	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateVrpConsentParams defines parameters for CreateVrpConsent.
+type CreateVrpConsentParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ConfirmVrpFundsParams defines parameters for ConfirmVrpFunds.
+type ConfirmVrpFundsParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListVrpConsentPaymentsParams defines parameters for ListVrpConsentPayments.
+type ListVrpConsentPaymentsParams struct {
+	// Limit Page size, 1 to 500 (default 100).
+	Limit *OrgLimit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
+	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// ListVrpsParams defines parameters for ListVrps.
+type ListVrpsParams struct {
+	Status *PaymentStatus `form:"status,omitempty" json:"status,omitempty"`
+
+	// Limit Page size, 1 to 500 (default 100).
+	Limit *OrgLimit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR.
+	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateVrpParams defines parameters for CreateVrp.
+type CreateVrpParams struct {
+	// IdempotencyKey Required here. A retry with the same key and body gets the first response; another body is 422 IDEMPOTENCY_KEY_REUSED.
+	IdempotencyKey string `json:"Idempotency-Key"`
+}
+
 // ListWebhooksParams defines parameters for ListWebhooks.
 type ListWebhooksParams struct {
 	// Limit Page size, 1 to 500 (default 100).
@@ -3510,6 +4028,42 @@ type OnTransactionsUpdatedParams struct {
 	WebhookSignature string `json:"webhook-signature"`
 }
 
+// OnVrpConsentAuthorizedParams defines parameters for OnVrpConsentAuthorized.
+type OnVrpConsentAuthorizedParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
+// OnVrpConsentExpiredParams defines parameters for OnVrpConsentExpired.
+type OnVrpConsentExpiredParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
+// OnVrpConsentRevokedParams defines parameters for OnVrpConsentRevoked.
+type OnVrpConsentRevokedParams struct {
+	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
+	WebhookID string `json:"webhook-id"`
+
+	// WebhookTimestamp Unix seconds when this attempt was signed; reject messages more than 5 minutes off.
+	WebhookTimestamp string `json:"webhook-timestamp"`
+
+	// WebhookSignature Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation).
+	WebhookSignature string `json:"webhook-signature"`
+}
+
 // OnWebhookPingParams defines parameters for OnWebhookPing.
 type OnWebhookPingParams struct {
 	// WebhookID The event ID; the same on every attempt and redelivery, so use it to deduplicate.
@@ -3569,6 +4123,15 @@ type SandboxAddTransactionJSONRequestBody = SandboxAddTransactionRequest
 
 // SandboxFireWebhookJSONRequestBody defines body for SandboxFireWebhook for application/json ContentType.
 type SandboxFireWebhookJSONRequestBody = SandboxFireRequest
+
+// CreateVrpConsentJSONRequestBody defines body for CreateVrpConsent for application/json ContentType.
+type CreateVrpConsentJSONRequestBody = CreateVrpConsentRequest
+
+// ConfirmVrpFundsJSONRequestBody defines body for ConfirmVrpFunds for application/json ContentType.
+type ConfirmVrpFundsJSONRequestBody = VrpFundsRequest
+
+// CreateVrpJSONRequestBody defines body for CreateVrp for application/json ContentType.
+type CreateVrpJSONRequestBody = CreateVrpRequest
 
 // CreateWebhookJSONRequestBody defines body for CreateWebhook for application/json ContentType.
 type CreateWebhookJSONRequestBody = CreateWebhookRequest
@@ -3653,6 +4216,15 @@ type OnTransactionsRemovedJSONRequestBody = TransactionsRemovedEvent
 
 // OnTransactionsUpdatedJSONRequestBody defines body for OnTransactionsUpdated for application/json ContentType.
 type OnTransactionsUpdatedJSONRequestBody = TransactionsUpdatedEvent
+
+// OnVrpConsentAuthorizedJSONRequestBody defines body for OnVrpConsentAuthorized for application/json ContentType.
+type OnVrpConsentAuthorizedJSONRequestBody = VrpConsentAuthorizedEvent
+
+// OnVrpConsentExpiredJSONRequestBody defines body for OnVrpConsentExpired for application/json ContentType.
+type OnVrpConsentExpiredJSONRequestBody = VrpConsentExpiredEvent
+
+// OnVrpConsentRevokedJSONRequestBody defines body for OnVrpConsentRevoked for application/json ContentType.
+type OnVrpConsentRevokedJSONRequestBody = VrpConsentRevokedEvent
 
 // OnWebhookPingJSONRequestBody defines body for OnWebhookPing for application/json ContentType.
 type OnWebhookPingJSONRequestBody = PingEvent
@@ -4303,6 +4875,108 @@ func (t *Event) MergePaymentReconciledEvent(v PaymentReconciledEvent) error {
 	return err
 }
 
+// AsVrpConsentAuthorizedEvent returns the union data inside the Event as a VrpConsentAuthorizedEvent
+func (t Event) AsVrpConsentAuthorizedEvent() (VrpConsentAuthorizedEvent, error) {
+	var body VrpConsentAuthorizedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromVrpConsentAuthorizedEvent overwrites any union data inside the Event as the provided VrpConsentAuthorizedEvent
+func (t *Event) FromVrpConsentAuthorizedEvent(v VrpConsentAuthorizedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"vrp_consent.authorized"}`))
+	t.union = b
+	return err
+}
+
+// MergeVrpConsentAuthorizedEvent performs a merge with any union data inside the Event, using the provided VrpConsentAuthorizedEvent
+func (t *Event) MergeVrpConsentAuthorizedEvent(v VrpConsentAuthorizedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"vrp_consent.authorized"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsVrpConsentRevokedEvent returns the union data inside the Event as a VrpConsentRevokedEvent
+func (t Event) AsVrpConsentRevokedEvent() (VrpConsentRevokedEvent, error) {
+	var body VrpConsentRevokedEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromVrpConsentRevokedEvent overwrites any union data inside the Event as the provided VrpConsentRevokedEvent
+func (t *Event) FromVrpConsentRevokedEvent(v VrpConsentRevokedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"vrp_consent.revoked"}`))
+	t.union = b
+	return err
+}
+
+// MergeVrpConsentRevokedEvent performs a merge with any union data inside the Event, using the provided VrpConsentRevokedEvent
+func (t *Event) MergeVrpConsentRevokedEvent(v VrpConsentRevokedEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"vrp_consent.revoked"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsVrpConsentExpiredEvent returns the union data inside the Event as a VrpConsentExpiredEvent
+func (t Event) AsVrpConsentExpiredEvent() (VrpConsentExpiredEvent, error) {
+	var body VrpConsentExpiredEvent
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromVrpConsentExpiredEvent overwrites any union data inside the Event as the provided VrpConsentExpiredEvent
+func (t *Event) FromVrpConsentExpiredEvent(v VrpConsentExpiredEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"vrp_consent.expired"}`))
+	t.union = b
+	return err
+}
+
+// MergeVrpConsentExpiredEvent performs a merge with any union data inside the Event, using the provided VrpConsentExpiredEvent
+func (t *Event) MergeVrpConsentExpiredEvent(v VrpConsentExpiredEvent) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"type":"vrp_consent.expired"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 // AsRefundCreatedEvent returns the union data inside the Event as a RefundCreatedEvent
 func (t Event) AsRefundCreatedEvent() (RefundCreatedEvent, error) {
 	var body RefundCreatedEvent
@@ -4641,6 +5315,12 @@ func (t Event) ValueByDiscriminator() (interface{}, error) {
 		return t.AsTransactionsRemovedEvent()
 	case "transactions.updated":
 		return t.AsTransactionsUpdatedEvent()
+	case "vrp_consent.authorized":
+		return t.AsVrpConsentAuthorizedEvent()
+	case "vrp_consent.expired":
+		return t.AsVrpConsentExpiredEvent()
+	case "vrp_consent.revoked":
+		return t.AsVrpConsentRevokedEvent()
 	case "webhook.ping":
 		return t.AsPingEvent()
 	default:

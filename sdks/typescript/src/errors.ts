@@ -55,6 +55,8 @@ export class InsufficientFundsError extends TokError { override name = "Insuffic
 export class RequestTimeoutError extends TokError { override name = "RequestTimeoutError"; }
 /** ACCESS_EXCEEDED: the consent's unattended accesses of today are spent (a refresh); Retry-After says until when. */
 export class AccessExceededError extends TokError { override name = "AccessExceededError"; }
+/** LIMIT_EXCEEDED: a VRP payment over one of its consent's limits; details name the limit and what is left. Nothing was sent. */
+export class LimitExceededError extends TokError { override name = "LimitExceededError"; }
 /** REFUND_EXCEEDS_PAYMENT: the refunds would add up to more than the payment; the details say what is left. */
 export class RefundExceedsPaymentError extends TokError { override name = "RefundExceedsPaymentError"; }
 
@@ -93,6 +95,7 @@ const errorClasses: Record<ErrorCode, TokErrorClass> = {
   INSUFFICIENT_FUNDS: InsufficientFundsError,
   REQUEST_TIMEOUT: RequestTimeoutError,
   ACCESS_EXCEEDED: AccessExceededError,
+  LIMIT_EXCEEDED: LimitExceededError,
   REFUND_EXCEEDS_PAYMENT: RefundExceedsPaymentError,
 };
 

@@ -1084,6 +1084,161 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/vrp-consents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List VRP consents, newest first */
+        get: operations["listVrpConsents"];
+        put?: never;
+        /**
+         * Ask the customer for a variable recurring payments consent
+         * @description A VRP consent lets the organisation pay from the customer's account without the
+         *     customer present, within limits the customer authorises once at the bank (its own
+         *     SCA, as for payments): `maximumIndividualAmount` per payment, optional
+         *     `minimumIndividualAmount`, one or more `periodicLimits` (DAY, WEEK, MONTH or YEAR;
+         *     aligned to the consent's start date or to the CALENDAR), optional
+         *     `maximumOccurrences` and a validity window (`startDateTime`, default now;
+         *     `endDateTime`, optional). Amounts have at most the currency's minor units of
+         *     decimals. CALENDAR periods start at midnight, on Mondays, on the 1st of the month and
+         *     on 1 January in `timeZone` (default Europe/Belgrade); CONSENT periods start on the
+         *     start date (its time of day disregarded) and repeat every day, 7 days, month or year;
+         *     a monthly period anchored on a day a month lacks (the 31st) starts on that month's
+         *     last day. The paying side is `accountId` or `bankId` (a bank with `services.vrp`).
+         *     After the SCA Tok redirects (303) to `callbackUrl` with `vrpConsentId` and `status`.
+         *     Honours `Idempotency-Key`. Needs a developer or admin key.
+         */
+        post: operations["createVrpConsent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vrp-consents/{vrpConsentId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                vrpConsentId: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a VRP consent with what it still allows
+         * @description `remaining`, while AUTHORIZED: per periodic limit, what the current period has used (pending and completed payments) and has left, and when it resets; and the payments left of `maximumOccurrences`.
+         */
+        get: operations["getVrpConsent"];
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a VRP consent, at the bank too
+         * @description Ends the mandate at the bank, then marks the consent REVOKED (`vrp_consent.revoked`); every later payment is 403 `CONSENT_REVOKED`. A consent already ended is 409. Needs a developer or admin key.
+         */
+        delete: operations["revokeVrpConsent"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vrp-consents/{vrpConsentId}/payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                vrpConsentId: string;
+            };
+            cookie?: never;
+        };
+        /** List the payments made under a VRP consent, newest first */
+        get: operations["listVrpConsentPayments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vrp-consents/{vrpConsentId}/confirm-funds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                vrpConsentId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask the bank whether the consent's account covers an amount
+         * @description The bank's funds confirmation for the mandate's account; nothing is reserved or sent. Needs a developer or admin key.
+         */
+        post: operations["confirmVrpFunds"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vrps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List VRP payments, newest first */
+        get: operations["listVrps"];
+        put?: never;
+        /**
+         * Pay under a VRP consent, without the customer
+         * @description Requires `Idempotency-Key` (400 without): the customer is not present, so only the key
+         *     makes a retry safe. The payment is checked against every limit of the consent (per
+         *     payment, each periodic limit in its current period, occurrences, validity window,
+         *     currency) and its amount reserved in one transaction with the payment record, before
+         *     the bank is called; a payment over a limit is 422 `LIMIT_EXCEEDED` naming the limit
+         *     in `details[0].field` and saying what is left and when it resets, and nothing is
+         *     sent. Concurrent requests can never pass a limit together, by even one minor unit.
+         *     The payment is then sent to the bank (`PENDING`; `payment.created`, then
+         *     `payment.authorized` once the bank accepts it, and the final event). A bank that
+         *     refuses it makes it `REJECTED` and gives its amount back to the limits; a bank that
+         *     does not answer leaves it `PENDING` and reserved until the status worker settles it
+         *     (it is sent again under the same key, so it is paid once). A revoked consent is 403
+         *     `CONSENT_REVOKED`, an expired one 403 `CONSENT_EXPIRED`. With `confirmFunds` the
+         *     bank's funds confirmation comes first (422 `INSUFFICIENT_FUNDS`, nothing sent).
+         *     Needs a developer or admin key.
+         */
+        post: operations["createVrp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/vrps/{paymentId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                paymentId: string;
+            };
+            cookie?: never;
+        };
+        /** Get a VRP payment with its status history */
+        get: operations["getVrp"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export interface webhooks {
     "consent.authorized": {
@@ -1440,6 +1595,66 @@ export interface webhooks {
          * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the payment and the event type, so the same change always has the same ID.
          */
         post: operations["onPaymentFailed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "vrp_consent.authorized": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The customer authorised a VRP consent at the bank; payments can be made under it.
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the consent and the event type.
+         */
+        post: operations["onVrpConsentAuthorized"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "vrp_consent.revoked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A VRP consent was revoked (at the bank too); no payment can be made under it any more.
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the consent and the event type.
+         */
+        post: operations["onVrpConsentRevoked"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "vrp_consent.expired": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A VRP consent passed its endDateTime.
+         * @description Signed per the Standard Webhooks spec (webhook-id, webhook-timestamp, webhook-signature). Answer 2xx within 10 seconds; anything else is retried for 24 hours. The event ID is derived from the consent and the event type.
+         */
+        post: operations["onVrpConsentExpired"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2047,7 +2262,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "INVALID_API_KEY" | "CONSENT_EXPIRED" | "CONSENT_REVOKED" | "BANK_API_ERROR" | "RATE_LIMITED" | "NOT_FOUND" | "VALIDATION_ERROR" | "FORBIDDEN" | "CONFLICT" | "IDEMPOTENCY_KEY_REUSED" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "INSUFFICIENT_FUNDS" | "REQUEST_TIMEOUT" | "REFUND_EXCEEDS_PAYMENT" | "ACCESS_EXCEEDED";
+                code: "INVALID_API_KEY" | "CONSENT_EXPIRED" | "CONSENT_REVOKED" | "BANK_API_ERROR" | "RATE_LIMITED" | "NOT_FOUND" | "VALIDATION_ERROR" | "FORBIDDEN" | "CONFLICT" | "IDEMPOTENCY_KEY_REUSED" | "METHOD_NOT_ALLOWED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "INTERNAL_ERROR" | "SERVICE_UNAVAILABLE" | "INSUFFICIENT_FUNDS" | "REQUEST_TIMEOUT" | "REFUND_EXCEEDS_PAYMENT" | "LIMIT_EXCEEDED" | "ACCESS_EXCEEDED";
                 message: string;
                 requestId: string;
                 details?: {
@@ -2068,6 +2283,8 @@ export interface components {
             services: {
                 ais: boolean;
                 pis: boolean;
+                /** @description Variable recurring payments under a mandate (POST /v1/vrp-consents). */
+                vrp: boolean;
             };
             paymentProducts: string[];
             limits: {
@@ -2084,7 +2301,7 @@ export interface components {
          * @description A domain event type. `webhook.ping` is sent only by POST /v1/webhooks/{id}/test, to that endpoint.
          * @enum {string}
          */
-        EventType: "consent.authorized" | "consent.rejected" | "consent.failed" | "consent.revoked" | "consent.expiring" | "consent.expired" | "transactions.created" | "transactions.updated" | "transactions.removed" | "account.balance_updated" | "sync.failed" | "sync.completed" | "payment.created" | "payment.authorized" | "payment.completed" | "payment.rejected" | "payment.cancelled" | "payment.failed" | "payment.reconciled" | "refund.created" | "refund.authorized" | "refund.completed" | "refund.rejected" | "refund.cancelled" | "refund.failed" | "refund.reconciled" | "webhook.ping";
+        EventType: "consent.authorized" | "consent.rejected" | "consent.failed" | "consent.revoked" | "consent.expiring" | "consent.expired" | "transactions.created" | "transactions.updated" | "transactions.removed" | "account.balance_updated" | "sync.failed" | "sync.completed" | "payment.created" | "payment.authorized" | "payment.completed" | "payment.rejected" | "payment.cancelled" | "payment.failed" | "payment.reconciled" | "refund.created" | "refund.authorized" | "refund.completed" | "refund.rejected" | "refund.cancelled" | "refund.failed" | "refund.reconciled" | "vrp_consent.authorized" | "vrp_consent.revoked" | "vrp_consent.expired" | "webhook.ping";
         Webhook: {
             id: string;
             /**
@@ -2207,7 +2424,7 @@ export interface components {
          * @description A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated
          *     clients get one type per event (discriminated on `type`).
          */
-        Event: components["schemas"]["ConsentAuthorizedEvent"] | components["schemas"]["ConsentRejectedEvent"] | components["schemas"]["ConsentFailedEvent"] | components["schemas"]["ConsentRevokedEvent"] | components["schemas"]["ConsentExpiringEvent"] | components["schemas"]["ConsentExpiredEvent"] | components["schemas"]["TransactionsCreatedEvent"] | components["schemas"]["TransactionsUpdatedEvent"] | components["schemas"]["TransactionsRemovedEvent"] | components["schemas"]["AccountBalanceUpdatedEvent"] | components["schemas"]["SyncFailedEvent"] | components["schemas"]["SyncCompletedEvent"] | components["schemas"]["PaymentCreatedEvent"] | components["schemas"]["PaymentAuthorizedEvent"] | components["schemas"]["PaymentCompletedEvent"] | components["schemas"]["PaymentRejectedEvent"] | components["schemas"]["PaymentCancelledEvent"] | components["schemas"]["PaymentFailedEvent"] | components["schemas"]["PaymentReconciledEvent"] | components["schemas"]["RefundCreatedEvent"] | components["schemas"]["RefundAuthorizedEvent"] | components["schemas"]["RefundCompletedEvent"] | components["schemas"]["RefundRejectedEvent"] | components["schemas"]["RefundCancelledEvent"] | components["schemas"]["RefundFailedEvent"] | components["schemas"]["RefundReconciledEvent"] | components["schemas"]["PingEvent"];
+        Event: components["schemas"]["ConsentAuthorizedEvent"] | components["schemas"]["ConsentRejectedEvent"] | components["schemas"]["ConsentFailedEvent"] | components["schemas"]["ConsentRevokedEvent"] | components["schemas"]["ConsentExpiringEvent"] | components["schemas"]["ConsentExpiredEvent"] | components["schemas"]["TransactionsCreatedEvent"] | components["schemas"]["TransactionsUpdatedEvent"] | components["schemas"]["TransactionsRemovedEvent"] | components["schemas"]["AccountBalanceUpdatedEvent"] | components["schemas"]["SyncFailedEvent"] | components["schemas"]["SyncCompletedEvent"] | components["schemas"]["PaymentCreatedEvent"] | components["schemas"]["PaymentAuthorizedEvent"] | components["schemas"]["PaymentCompletedEvent"] | components["schemas"]["PaymentRejectedEvent"] | components["schemas"]["PaymentCancelledEvent"] | components["schemas"]["PaymentFailedEvent"] | components["schemas"]["PaymentReconciledEvent"] | components["schemas"]["VrpConsentAuthorizedEvent"] | components["schemas"]["VrpConsentRevokedEvent"] | components["schemas"]["VrpConsentExpiredEvent"] | components["schemas"]["RefundCreatedEvent"] | components["schemas"]["RefundAuthorizedEvent"] | components["schemas"]["RefundCompletedEvent"] | components["schemas"]["RefundRejectedEvent"] | components["schemas"]["RefundCancelledEvent"] | components["schemas"]["RefundFailedEvent"] | components["schemas"]["RefundReconciledEvent"] | components["schemas"]["PingEvent"];
         EventList: {
             data: components["schemas"]["Event"][];
             hasMore: boolean;
@@ -2257,7 +2474,7 @@ export interface components {
              * @description Chosen with the bank; null before.
              * @enum {string|null}
              */
-            paymentProduct: "sepa-credit-transfers" | "instant-sepa-credit-transfers" | "target-2-payments" | "cross-border-credit-transfers" | "domestic-credit-transfers" | null;
+            paymentProduct: "sepa-credit-transfers" | "instant-sepa-credit-transfers" | "target-2-payments" | "cross-border-credit-transfers" | "domestic-credit-transfers" | "variable-recurring-payments" | null;
             instant: boolean;
             /** @example 1500.0000 */
             amount: string;
@@ -2298,6 +2515,8 @@ export interface components {
             /** @description The bank has given no final status within 24 hours of authorisation; Tok keeps checking daily. */
             statusCheckOverdue: boolean;
             statusHistory: components["schemas"]["PaymentStatusChange"][];
+            /** @description The VRP consent a variable recurring payment is made under (POST /v1/vrps); null for a single payment. */
+            vrpConsentId: string | null;
             /** Format: date-time */
             authorizedAt: string | null;
             /** Format: date-time */
@@ -2357,6 +2576,7 @@ export interface components {
             currency: string;
             endToEndId: string;
             transactionId?: string | null;
+            vrpConsentId?: string | null;
         };
         Refund: {
             id: string;
@@ -2753,6 +2973,186 @@ export interface components {
             /** Format: date-time */
             createdAt: string;
             data: components["schemas"]["PaymentEventData"];
+        };
+        /**
+         * @description AWAITING_AUTHORIZATION until the customer's SCA (FAILED after 15 minutes without it); AUTHORIZED while payments can be made; then REJECTED, FAILED, REVOKED or EXPIRED (past endDateTime), which never change.
+         * @enum {string}
+         */
+        VrpConsentStatus: "AWAITING_AUTHORIZATION" | "AUTHORIZED" | "REJECTED" | "FAILED" | "REVOKED" | "EXPIRED";
+        VrpPeriodicLimit: {
+            /** @example 100.0000 */
+            maximumAmount: string;
+            /** @enum {string} */
+            periodType: "DAY" | "WEEK" | "MONTH" | "YEAR";
+            /** @enum {string} */
+            periodAlignment: "CONSENT" | "CALENDAR";
+        };
+        VrpPeriodRemaining: {
+            /** @enum {string} */
+            periodType: "DAY" | "WEEK" | "MONTH" | "YEAR";
+            /** @enum {string} */
+            periodAlignment: "CONSENT" | "CALENDAR";
+            maximumAmount: string;
+            /** @description Pending and completed payments of the current period. */
+            used: string;
+            remaining: string;
+            /** Format: date-time */
+            periodStart: string;
+            /**
+             * Format: date-time
+             * @description The end of the current period.
+             */
+            resetsAt: string;
+        };
+        VrpRemaining: {
+            periodicLimits: components["schemas"]["VrpPeriodRemaining"][];
+            /** @description Payments left of maximumOccurrences; null without that limit. */
+            occurrences: number | null;
+        };
+        VrpConsent: {
+            id: string;
+            status: components["schemas"]["VrpConsentStatus"];
+            statusReason: components["schemas"]["PaymentStatusReason"];
+            /** @example sandbox-hr */
+            bankId: string;
+            accountId: string | null;
+            debtorIban: string | null;
+            creditorIban: string;
+            creditorName: string;
+            currency: string;
+            maximumIndividualAmount: string;
+            minimumIndividualAmount: string | null;
+            periodicLimits: components["schemas"]["VrpPeriodicLimit"][];
+            maximumOccurrences: number | null;
+            /** Format: date-time */
+            startDateTime: string;
+            /** Format: date-time */
+            endDateTime: string | null;
+            /**
+             * @description The IANA zone of CALENDAR periods (default Europe/Belgrade).
+             * @example Europe/Belgrade
+             */
+            timeZone: string;
+            /** @enum {string} */
+            vrpType: "SWEEPING" | "OTHER";
+            remittanceInfo: string;
+            callbackUrl: string;
+            /** @description The bank's SCA page; only while AWAITING_AUTHORIZATION. */
+            redirectUrl: string | null;
+            /** Format: date-time */
+            authorizeBy: string;
+            /** @description While AUTHORIZED: what the limits still allow now. */
+            remaining: components["schemas"]["VrpRemaining"] | null;
+            /** Format: date-time */
+            authorizedAt: string | null;
+            /** Format: date-time */
+            endedAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        VrpConsentList: {
+            data: components["schemas"]["VrpConsent"][];
+            hasMore: boolean;
+            nextCursor: string | null;
+        };
+        /** @description Exactly one of accountId and bankId. */
+        CreateVrpConsentRequest: {
+            /** @example sandbox-hr */
+            bankId?: string;
+            accountId?: string;
+            debtorIban?: string;
+            /** @example HR1723600001101234565 */
+            creditorIban: string;
+            creditorName: string;
+            /** @example EUR */
+            currency: string;
+            /** @example 60.00 */
+            maximumIndividualAmount: string;
+            minimumIndividualAmount?: string;
+            periodicLimits: {
+                /** @example 100.00 */
+                maximumAmount: string;
+                /** @enum {string} */
+                periodType: "DAY" | "WEEK" | "MONTH" | "YEAR";
+                /**
+                 * @description Default CONSENT.
+                 * @enum {string}
+                 */
+                periodAlignment?: "CONSENT" | "CALENDAR";
+            }[];
+            /** @description 0 or absent: no limit. */
+            maximumOccurrences?: number;
+            /** Format: date-time */
+            startDateTime?: string;
+            /** Format: date-time */
+            endDateTime?: string;
+            /** @example Europe/Belgrade */
+            timeZone?: string;
+            remittanceInfo: string;
+            callbackUrl: string;
+            /** @enum {string} */
+            vrpType: "SWEEPING" | "OTHER";
+            psuIpAddress?: string;
+        };
+        CreateVrpRequest: {
+            consentId: string;
+            /** @example 10.00 */
+            amount: string;
+            currency: string;
+            /** @description Default: the consent's. */
+            remittanceInfo?: string;
+            endToEndId?: string;
+            confirmFunds?: boolean;
+        };
+        VrpFundsRequest: {
+            /** @example 10.00 */
+            amount: string;
+        };
+        VrpConsentEventData: {
+            vrpConsentId: string;
+            status: components["schemas"]["VrpConsentStatus"];
+            statusReason?: string | null;
+            bankId: string;
+            accountId?: string | null;
+            currency: string;
+        };
+        /** @description The customer authorised a VRP consent at the bank; payments can be made under it. */
+        VrpConsentAuthorizedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "vrp_consent.authorized";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["VrpConsentEventData"];
+        };
+        /** @description A VRP consent was revoked (at the bank too); no payment can be made under it any more. */
+        VrpConsentRevokedEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "vrp_consent.revoked";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["VrpConsentEventData"];
+        };
+        /** @description A VRP consent passed its endDateTime. */
+        VrpConsentExpiredEvent: {
+            id: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "vrp_consent.expired";
+            /** Format: date-time */
+            createdAt: string;
+            data: components["schemas"]["VrpConsentEventData"];
         };
         /** @description A refund was recorded and initiated at the organisation's bank; it awaits the organisation's SCA. */
         RefundCreatedEvent: {
@@ -5431,6 +5831,357 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
+    listVrpConsents: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["VrpConsentStatus"];
+                /** @description Page size, 1 to 500 (default 100). */
+                limit?: components["parameters"]["OrgLimit"];
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
+                cursor?: components["parameters"]["OrgCursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of VRP consents. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VrpConsentList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    createVrpConsent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateVrpConsentRequest"];
+            };
+        };
+        responses: {
+            /** @description The consent, awaiting the customer's authorisation at `redirectUrl`. */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VrpConsent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getVrpConsent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                vrpConsentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The VRP consent. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VrpConsent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    revokeVrpConsent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                vrpConsentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The revoked consent. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VrpConsent"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listVrpConsentPayments: {
+        parameters: {
+            query?: {
+                /** @description Page size, 1 to 500 (default 100). */
+                limit?: components["parameters"]["OrgLimit"];
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
+                cursor?: components["parameters"]["OrgCursor"];
+            };
+            header?: never;
+            path: {
+                vrpConsentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of payments. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    confirmVrpFunds: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                vrpConsentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VrpFundsRequest"];
+            };
+        };
+        responses: {
+            /** @description The bank's answer. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FundsConfirmation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    listVrps: {
+        parameters: {
+            query?: {
+                status?: components["schemas"]["PaymentStatus"];
+                /** @description Page size, 1 to 500 (default 100). */
+                limit?: components["parameters"]["OrgLimit"];
+                /** @description The `nextCursor` of the previous page. Cursors are signed and bound to the organisation, the environment, the list and its filters (every query parameter but `limit`): any other cursor, edited, of another list or of other filters, is 400 VALIDATION_ERROR. */
+                cursor?: components["parameters"]["OrgCursor"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of VRP payments. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentList"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    createVrp: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Required here. A retry with the same key and body gets the first response; another body is 422 IDEMPOTENCY_KEY_REUSED. */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateVrpRequest"];
+            };
+        };
+        responses: {
+            /** @description The payment, PENDING at the bank (or REJECTED when the bank refused it). */
+            201: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            502: components["responses"]["BadGateway"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    getVrp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                paymentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The VRP payment. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Payment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
     onConsentAuthorized: {
         parameters: {
             query?: never;
@@ -5941,6 +6692,93 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["PaymentFailedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onVrpConsentAuthorized: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VrpConsentAuthorizedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onVrpConsentRevoked: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VrpConsentRevokedEvent"];
+            };
+        };
+        responses: {
+            /** @description Received. Any other answer, a redirect or no answer within 10 seconds is a failure. */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    onVrpConsentExpired: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event ID; the same on every attempt and redelivery, so use it to deduplicate. */
+                "webhook-id": string;
+                /** @description Unix seconds when this attempt was signed; reject messages more than 5 minutes off. */
+                "webhook-timestamp": string;
+                /** @description Space-separated "v1,<base64 HMAC-SHA256 of {id}.{timestamp}.{body}>", one per active secret (two during a rotation). */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VrpConsentExpiredEvent"];
             };
         };
         responses: {

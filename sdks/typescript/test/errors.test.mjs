@@ -15,7 +15,7 @@ const classes = {
   CONFLICT: sdk.ConflictError, PAYLOAD_TOO_LARGE: sdk.PayloadTooLargeError, UNSUPPORTED_MEDIA_TYPE: sdk.UnsupportedMediaTypeError,
   IDEMPOTENCY_KEY_REUSED: sdk.IdempotencyKeyReusedError, VALIDATION_ERROR: sdk.ValidationError, RATE_LIMITED: sdk.RateLimitError,
   INTERNAL_ERROR: sdk.InternalServerError, BANK_API_ERROR: sdk.BankApiError, SERVICE_UNAVAILABLE: sdk.ServiceUnavailableError,
-  INSUFFICIENT_FUNDS: sdk.InsufficientFundsError, REQUEST_TIMEOUT: sdk.RequestTimeoutError, REFUND_EXCEEDS_PAYMENT: sdk.RefundExceedsPaymentError,
+  INSUFFICIENT_FUNDS: sdk.InsufficientFundsError, REQUEST_TIMEOUT: sdk.RequestTimeoutError, LIMIT_EXCEEDED: sdk.LimitExceededError, REFUND_EXCEEDS_PAYMENT: sdk.RefundExceedsPaymentError,
   ACCESS_EXCEEDED: sdk.AccessExceededError,
 };
 

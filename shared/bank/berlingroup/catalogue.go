@@ -26,6 +26,7 @@ func FromCatalogue(b bankcatalog.Bank, secrets Secrets, opts ...func(*Config)) (
 		MaxConsentDays:     b.Limits.MaxConsentDays,
 		StandingOrders:     b.Environment == bankcatalog.EnvSandbox,
 		BulkPayments:       b.Environment == bankcatalog.EnvSandbox,
+		VRP:                b.Services.VRP,
 	}
 	for _, o := range opts {
 		o(&cfg)

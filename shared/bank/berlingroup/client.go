@@ -12,7 +12,8 @@
 //   - 401 TOKEN_EXPIRED: TokenExpired (refresh and retry).
 //   - 429 (ACCESS_EXCEEDED or any other code): AccessExceeded.
 //   - 5xx, timeouts, connection errors, bodies that do not parse, an open circuit: Unavailable.
-//   - PAYMENT_FAILED, FUNDS_NOT_AVAILABLE: Rejected. Other 4xx: Invalid.
+//   - PAYMENT_FAILED, FUNDS_NOT_AVAILABLE, LIMIT_EXCEEDED: Rejected; MANDATE_REVOKED:
+//     ConsentRevoked; MANDATE_EXPIRED: ConsentExpired. Other 4xx: Invalid.
 package berlingroup
 
 import (
@@ -69,6 +70,8 @@ type Config struct {
 	StandingOrders bool
 	// BulkPayments reports whether the bank offers bulk payments (POST /v1/bulk-payments).
 	BulkPayments bool
+	// VRP reports whether the bank offers the VRP mandate service (/v1/vrp-mandates).
+	VRP bool
 	// ItemsPerPage asks the bank for transaction pages of this size (0: the bank's default).
 	ItemsPerPage int
 
@@ -210,6 +213,9 @@ type call struct {
 	psuIP               string // PSU-IP-Address, only when the PSU is present
 	redirectURI         string
 	basicAuth           bool
+	// idempotencyKey (X-Idempotency-Key) lets the bank answer a repeated POST with what the
+	// first one created, so such a POST is retried like a GET.
+	idempotencyKey string
 }
 
 // maxBody bounds what is read from a bank answer.
@@ -223,7 +229,7 @@ func (c *Client) do(ctx context.Context, k call, out any) error {
 		return err
 	}
 	attempts := 1
-	if k.method == http.MethodGet {
+	if k.method == http.MethodGet || k.idempotencyKey != "" {
 		attempts = c.cfg.Retries
 	}
 	for i := 0; ; i++ {
@@ -306,6 +312,9 @@ func (c *Client) attempt(ctx context.Context, hc *http.Client, k call, out any) 
 		req.Header.Set("TPP-Redirect-URI", k.redirectURI)
 		req.Header.Set("TPP-Redirect-Preferred", "true")
 	}
+	if k.idempotencyKey != "" {
+		req.Header.Set("X-Idempotency-Key", k.idempotencyKey)
+	}
 	if k.basicAuth {
 		req.SetBasicAuth(url.QueryEscape(c.clientID), url.QueryEscape(c.clientSecret))
 	}
@@ -369,6 +378,10 @@ var codeKinds = map[string]bank.Kind{
 	"PRODUCT_UNKNOWN":     bank.NotSupported,
 	"SERVICE_INVALID":     bank.NotSupported,
 	"SERVICE_BLOCKED":     bank.Rejected,
+	// The VRP mandate service: a payment over the mandate's limits, a mandate ended.
+	"LIMIT_EXCEEDED":  bank.Rejected,
+	"MANDATE_REVOKED": bank.ConsentRevoked,
+	"MANDATE_EXPIRED": bank.ConsentExpired,
 }
 
 // mapError turns a non-2xx answer into a *bank.Error. Only codes are kept: bank texts may

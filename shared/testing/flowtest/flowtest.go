@@ -125,7 +125,11 @@ func New(t *testing.T, o Options) *Stack {
 		subs[topic] = ps.Subscriber(sub.GetName())
 	}
 	cx := connectors.New(catalogue, secretstest.Map{"sandbox-bank-client-id": "tok-test", "sandbox-bank-client-secret": "s3cret"})
-	cx.Configure = func(c *berlingroup.Config) { c.Retries = 1; c.Backoff = 10 * time.Millisecond }
+	// A short breaker cooldown: bursts on a loaded machine time some bank calls out, and the
+	// next test must not find the circuit open (the breaker has its own tests).
+	cx.Configure = func(c *berlingroup.Config) {
+		c.Retries, c.Backoff, c.BreakerCooldown = 1, 10*time.Millisecond, 500*time.Millisecond
+	}
 	pepper := orgstest.Pepper(t)
 	return &Stack{T: t, Ctx: ctx, Project: project, FS: fs, PS: ps, KMS: kc, KeyName: keyName, Sealer: sealer,
 		Conns: &connections.Service{Repo: connections.NewRepo(fs), Vault: &tokenvault.Vault{Client: fs, Sealer: sealer, Now: o.Now},

@@ -30,6 +30,7 @@ from .errors import (
     RateLimitError,
     RefundExceedsPaymentError,
     RequestTimeoutError,
+    LimitExceededError,
     ServiceUnavailableError,
     TokConnectionError,
     TokError,
@@ -46,7 +47,7 @@ __all__ = [
     "AccessExceededError", "DEFAULT_BASE_URL", "ERROR_CLASSES", "VERSION", "WEBHOOK_TOLERANCE_SECONDS", "BankApiError", "ConflictError",
     "ConsentExpiredError", "ConsentRevokedError", "ForbiddenError", "IdempotencyKeyReusedError", "InternalServerError",
     "InvalidApiKeyError", "MethodNotAllowedError", "Model", "NotFoundError", "Page", "PayloadTooLargeError",
-    "InsufficientFundsError", "RefundExceedsPaymentError", "RequestTimeoutError", "RateLimit", "RateLimitError", "Response", "SANDBOX_BASE_URL", "ServiceUnavailableError", "RetryEvent", "TokClient", "TokConnectionError", "TokError",
+    "InsufficientFundsError", "RefundExceedsPaymentError", "RequestTimeoutError", "LimitExceededError", "RateLimit", "RateLimitError", "Response", "SANDBOX_BASE_URL", "ServiceUnavailableError", "RetryEvent", "TokClient", "TokConnectionError", "TokError",
     "TokTimeoutError", "UnsupportedMediaTypeError", "ValidationError", "WebhookVerificationError",
     "error_from_response", "models", "to_decimal", "verify_webhook",
 ]

@@ -60,6 +60,10 @@ class AccessExceededError(TokError):
     """ACCESS_EXCEEDED: the consent's unattended accesses of today are spent (a refresh); Retry-After says until when."""
 
 
+class LimitExceededError(TokError):
+    """LIMIT_EXCEEDED: a VRP payment over one of its consent's limits; details name the limit and what is left. Nothing was sent."""
+
+
 class RateLimitError(TokError):
     """RATE_LIMITED: the organisation's rate limit is spent; ``retry_after`` says for how long."""
 
@@ -88,6 +92,7 @@ ERROR_CLASSES: dict[str, type[TokError]] = {
     "INSUFFICIENT_FUNDS": InsufficientFundsError,
     "REQUEST_TIMEOUT": RequestTimeoutError,
     "ACCESS_EXCEEDED": AccessExceededError,
+    "LIMIT_EXCEEDED": LimitExceededError,
     "REFUND_EXCEEDS_PAYMENT": RefundExceedsPaymentError,
 }
 """The class of each code; the tests check it against the spec's codes (models.ERROR_CODES)."""

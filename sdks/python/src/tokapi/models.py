@@ -14,14 +14,15 @@ from typing import Any, Literal, Mapping, Optional, Union
 
 from ._model import Model, to_decimal
 
-ERROR_CODES: tuple[str, ...] = ("INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT", "REFUND_EXCEEDS_PAYMENT", "ACCESS_EXCEEDED")
+ERROR_CODES: tuple[str, ...] = ("INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT", "REFUND_EXCEEDS_PAYMENT", "LIMIT_EXCEEDED", "ACCESS_EXCEEDED")
 """The error codes of the Tok error envelope."""
 
 ConsentStatus = Literal["AWAITING_AUTHORIZATION", "AUTHORIZED", "REJECTED", "FAILED", "REVOKED", "EXPIRED", "REPLACED"]
 Locale = Literal["en", "sr-Latn", "sr-Cyrl", "hr", "sl", "mk", "sq", "bg", "ro"]
-EventType = Literal["consent.authorized", "consent.rejected", "consent.failed", "consent.revoked", "consent.expiring", "consent.expired", "transactions.created", "transactions.updated", "transactions.removed", "account.balance_updated", "sync.failed", "sync.completed", "payment.created", "payment.authorized", "payment.completed", "payment.rejected", "payment.cancelled", "payment.failed", "payment.reconciled", "refund.created", "refund.authorized", "refund.completed", "refund.rejected", "refund.cancelled", "refund.failed", "refund.reconciled", "webhook.ping"]
+EventType = Literal["consent.authorized", "consent.rejected", "consent.failed", "consent.revoked", "consent.expiring", "consent.expired", "transactions.created", "transactions.updated", "transactions.removed", "account.balance_updated", "sync.failed", "sync.completed", "payment.created", "payment.authorized", "payment.completed", "payment.rejected", "payment.cancelled", "payment.failed", "payment.reconciled", "refund.created", "refund.authorized", "refund.completed", "refund.rejected", "refund.cancelled", "refund.failed", "refund.reconciled", "vrp_consent.authorized", "vrp_consent.revoked", "vrp_consent.expired", "webhook.ping"]
 PaymentStatus = Literal["AWAITING_AUTHORIZATION", "SCHEDULED", "PENDING", "COMPLETED", "REJECTED", "CANCELLED", "FAILED"]
 PaymentStatusReason = Literal["INSUFFICIENT_FUNDS", "DENIED_BY_USER", "BANK_REJECTED", "AUTHORIZATION_EXPIRED", "AUTHORIZATION_FAILED", "BANK_UNAVAILABLE", "CANCELLED_BY_REQUEST", "CANCELLED_AT_BANK"]
+VrpConsentStatus = Literal["AWAITING_AUTHORIZATION", "AUTHORIZED", "REJECTED", "FAILED", "REVOKED", "EXPIRED"]
 
 
 @dataclass(kw_only=True)
@@ -237,12 +238,14 @@ class BankLimits(Model):
 class BankServices(Model):
     ais: bool
     pis: bool
+    vrp: bool
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> BankServices:
         return cls(
             ais=d["ais"],
             pis=d["pis"],
+            vrp=d["vrp"],
         )
 
 
@@ -574,6 +577,87 @@ class CreateRefundRequest(Model):
 
 
 @dataclass(kw_only=True)
+class CreateVrpConsentRequest(Model):
+    """Exactly one of accountId and bankId."""
+
+    bank_id: Optional[str] = None
+    account_id: Optional[str] = None
+    debtor_iban: Optional[str] = None
+    creditor_iban: str
+    creditor_name: str
+    currency: str
+    maximum_individual_amount: str
+    minimum_individual_amount: Optional[str] = None
+    periodic_limits: list[CreateVrpConsentRequestPeriodicLimitsItem]
+    maximum_occurrences: Optional[int] = None
+    start_date_time: Optional[str] = None
+    end_date_time: Optional[str] = None
+    time_zone: Optional[str] = None
+    remittance_info: str
+    callback_url: str
+    vrp_type: Literal["SWEEPING", "OTHER"]
+    psu_ip_address: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CreateVrpConsentRequest:
+        return cls(
+            bank_id=d.get("bankId"),
+            account_id=d.get("accountId"),
+            debtor_iban=d.get("debtorIban"),
+            creditor_iban=d["creditorIban"],
+            creditor_name=d["creditorName"],
+            currency=d["currency"],
+            maximum_individual_amount=d["maximumIndividualAmount"],
+            minimum_individual_amount=d.get("minimumIndividualAmount"),
+            periodic_limits=_decode(d["periodicLimits"], lambda v: [CreateVrpConsentRequestPeriodicLimitsItem.from_dict(i) for i in v]),
+            maximum_occurrences=d.get("maximumOccurrences"),
+            start_date_time=d.get("startDateTime"),
+            end_date_time=d.get("endDateTime"),
+            time_zone=d.get("timeZone"),
+            remittance_info=d["remittanceInfo"],
+            callback_url=d["callbackUrl"],
+            vrp_type=d["vrpType"],
+            psu_ip_address=d.get("psuIpAddress"),
+        )
+
+
+@dataclass(kw_only=True)
+class CreateVrpConsentRequestPeriodicLimitsItem(Model):
+    maximum_amount: str
+    period_type: Literal["DAY", "WEEK", "MONTH", "YEAR"]
+    period_alignment: Optional[Literal["CONSENT", "CALENDAR"]] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CreateVrpConsentRequestPeriodicLimitsItem:
+        return cls(
+            maximum_amount=d["maximumAmount"],
+            period_type=d["periodType"],
+            period_alignment=d.get("periodAlignment"),
+        )
+
+
+@dataclass(kw_only=True)
+class CreateVrpRequest(Model):
+    consent_id: str
+    amount: str
+    currency: str
+    remittance_info: Optional[str] = None
+    end_to_end_id: Optional[str] = None
+    confirm_funds: Optional[bool] = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CreateVrpRequest:
+        return cls(
+            consent_id=d["consentId"],
+            amount=d["amount"],
+            currency=d["currency"],
+            remittance_info=d.get("remittanceInfo"),
+            end_to_end_id=d.get("endToEndId"),
+            confirm_funds=d.get("confirmFunds"),
+        )
+
+
+@dataclass(kw_only=True)
 class CreateWebhookRequest(Model):
     url: str
     events: list[str]
@@ -603,7 +687,7 @@ class Error(Model):
 
 @dataclass(kw_only=True)
 class ErrorError(Model):
-    code: Literal["INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT", "REFUND_EXCEEDS_PAYMENT", "ACCESS_EXCEEDED"]
+    code: Literal["INVALID_API_KEY", "CONSENT_EXPIRED", "CONSENT_REVOKED", "BANK_API_ERROR", "RATE_LIMITED", "NOT_FOUND", "VALIDATION_ERROR", "FORBIDDEN", "CONFLICT", "IDEMPOTENCY_KEY_REUSED", "METHOD_NOT_ALLOWED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "INTERNAL_ERROR", "SERVICE_UNAVAILABLE", "INSUFFICIENT_FUNDS", "REQUEST_TIMEOUT", "REFUND_EXCEEDS_PAYMENT", "LIMIT_EXCEEDED", "ACCESS_EXCEEDED"]
     message: str
     request_id: str
     details: Optional[list[ErrorErrorDetailsItem]] = None
@@ -847,7 +931,7 @@ class Payment(Model):
     status_reason: PaymentStatusReason
     bank_id: Optional[str]
     account_id: Optional[str]
-    payment_product: Optional[Literal["sepa-credit-transfers", "instant-sepa-credit-transfers", "target-2-payments", "cross-border-credit-transfers", "domestic-credit-transfers"]]
+    payment_product: Optional[Literal["sepa-credit-transfers", "instant-sepa-credit-transfers", "target-2-payments", "cross-border-credit-transfers", "domestic-credit-transfers", "variable-recurring-payments"]]
     instant: bool
     amount: str
     currency: str
@@ -867,6 +951,7 @@ class Payment(Model):
     refund_status: Literal["NONE", "PARTIAL", "FULL"]
     status_check_overdue: bool
     status_history: list[PaymentStatusChange]
+    vrp_consent_id: Optional[str]
     authorized_at: Optional[str]
     created_at: str
     updated_at: str
@@ -910,6 +995,7 @@ class Payment(Model):
             refund_status=d["refundStatus"],
             status_check_overdue=d["statusCheckOverdue"],
             status_history=_decode(d["statusHistory"], lambda v: [PaymentStatusChange.from_dict(i) for i in v]),
+            vrp_consent_id=d["vrpConsentId"],
             authorized_at=d["authorizedAt"],
             created_at=d["createdAt"],
             updated_at=d["updatedAt"],
@@ -1004,6 +1090,7 @@ class PaymentEventData(Model):
     currency: str
     end_to_end_id: str
     transaction_id: Optional[str] = None
+    vrp_consent_id: Optional[str] = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> PaymentEventData:
@@ -1018,6 +1105,7 @@ class PaymentEventData(Model):
             currency=d["currency"],
             end_to_end_id=d["endToEndId"],
             transaction_id=d.get("transactionId"),
+            vrp_consent_id=d.get("vrpConsentId"),
         )
 
 
@@ -1897,6 +1985,252 @@ class UpdateWebhookRequest(Model):
 
 
 @dataclass(kw_only=True)
+class VrpConsent(Model):
+    id: str
+    status: VrpConsentStatus
+    status_reason: PaymentStatusReason
+    bank_id: str
+    account_id: Optional[str]
+    debtor_iban: Optional[str]
+    creditor_iban: str
+    creditor_name: str
+    currency: str
+    maximum_individual_amount: str
+    minimum_individual_amount: Optional[str]
+    periodic_limits: list[VrpPeriodicLimit]
+    maximum_occurrences: Optional[int]
+    start_date_time: str
+    end_date_time: Optional[str]
+    time_zone: str
+    vrp_type: Literal["SWEEPING", "OTHER"]
+    remittance_info: str
+    callback_url: str
+    redirect_url: Optional[str]
+    authorize_by: str
+    remaining: Optional[VrpRemaining]
+    authorized_at: Optional[str]
+    ended_at: Optional[str]
+    created_at: str
+    updated_at: str
+
+    @property
+    def maximum_individual_amount_decimal(self) -> Decimal:
+        """maximum_individual_amount as a decimal.Decimal."""
+        return to_decimal(self.maximum_individual_amount)
+
+    @property
+    def minimum_individual_amount_decimal(self) -> Optional[Decimal]:
+        """minimum_individual_amount as a decimal.Decimal."""
+        return to_decimal(self.minimum_individual_amount)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VrpConsent:
+        return cls(
+            id=d["id"],
+            status=d["status"],
+            status_reason=d["statusReason"],
+            bank_id=d["bankId"],
+            account_id=d["accountId"],
+            debtor_iban=d["debtorIban"],
+            creditor_iban=d["creditorIban"],
+            creditor_name=d["creditorName"],
+            currency=d["currency"],
+            maximum_individual_amount=d["maximumIndividualAmount"],
+            minimum_individual_amount=d["minimumIndividualAmount"],
+            periodic_limits=_decode(d["periodicLimits"], lambda v: [VrpPeriodicLimit.from_dict(i) for i in v]),
+            maximum_occurrences=d["maximumOccurrences"],
+            start_date_time=d["startDateTime"],
+            end_date_time=d["endDateTime"],
+            time_zone=d["timeZone"],
+            vrp_type=d["vrpType"],
+            remittance_info=d["remittanceInfo"],
+            callback_url=d["callbackUrl"],
+            redirect_url=d["redirectUrl"],
+            authorize_by=d["authorizeBy"],
+            remaining=_decode(d["remaining"], lambda v: VrpRemaining.from_dict(v)),
+            authorized_at=d["authorizedAt"],
+            ended_at=d["endedAt"],
+            created_at=d["createdAt"],
+            updated_at=d["updatedAt"],
+        )
+
+
+@dataclass(kw_only=True)
+class VrpConsentAuthorizedEvent(Model):
+    """The customer authorised a VRP consent at the bank; payments can be made under it."""
+
+    id: str
+    type: Literal["vrp_consent.authorized",]
+    created_at: str
+    data: VrpConsentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VrpConsentAuthorizedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: VrpConsentEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class VrpConsentEventData(Model):
+    vrp_consent_id: str
+    status: VrpConsentStatus
+    status_reason: Optional[str] = None
+    bank_id: str
+    account_id: Optional[str] = None
+    currency: str
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VrpConsentEventData:
+        return cls(
+            vrp_consent_id=d["vrpConsentId"],
+            status=d["status"],
+            status_reason=d.get("statusReason"),
+            bank_id=d["bankId"],
+            account_id=d.get("accountId"),
+            currency=d["currency"],
+        )
+
+
+@dataclass(kw_only=True)
+class VrpConsentExpiredEvent(Model):
+    """A VRP consent passed its endDateTime."""
+
+    id: str
+    type: Literal["vrp_consent.expired",]
+    created_at: str
+    data: VrpConsentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VrpConsentExpiredEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: VrpConsentEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class VrpConsentList(Model):
+    data: list[VrpConsent]
+    has_more: bool
+    next_cursor: Optional[str]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VrpConsentList:
+        return cls(
+            data=_decode(d["data"], lambda v: [VrpConsent.from_dict(i) for i in v]),
+            has_more=d["hasMore"],
+            next_cursor=d["nextCursor"],
+        )
+
+
+@dataclass(kw_only=True)
+class VrpConsentRevokedEvent(Model):
+    """A VRP consent was revoked (at the bank too); no payment can be made under it any more."""
+
+    id: str
+    type: Literal["vrp_consent.revoked",]
+    created_at: str
+    data: VrpConsentEventData
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VrpConsentRevokedEvent:
+        return cls(
+            id=d["id"],
+            type=d["type"],
+            created_at=d["createdAt"],
+            data=_decode(d["data"], lambda v: VrpConsentEventData.from_dict(v)),
+        )
+
+
+@dataclass(kw_only=True)
+class VrpFundsRequest(Model):
+    amount: str
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VrpFundsRequest:
+        return cls(
+            amount=d["amount"],
+        )
+
+
+@dataclass(kw_only=True)
+class VrpPeriodRemaining(Model):
+    period_type: Literal["DAY", "WEEK", "MONTH", "YEAR"]
+    period_alignment: Literal["CONSENT", "CALENDAR"]
+    maximum_amount: str
+    used: str
+    remaining: str
+    period_start: str
+    resets_at: str
+
+    @property
+    def maximum_amount_decimal(self) -> Decimal:
+        """maximum_amount as a decimal.Decimal."""
+        return to_decimal(self.maximum_amount)
+
+    @property
+    def used_decimal(self) -> Decimal:
+        """used as a decimal.Decimal."""
+        return to_decimal(self.used)
+
+    @property
+    def remaining_decimal(self) -> Decimal:
+        """remaining as a decimal.Decimal."""
+        return to_decimal(self.remaining)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VrpPeriodRemaining:
+        return cls(
+            period_type=d["periodType"],
+            period_alignment=d["periodAlignment"],
+            maximum_amount=d["maximumAmount"],
+            used=d["used"],
+            remaining=d["remaining"],
+            period_start=d["periodStart"],
+            resets_at=d["resetsAt"],
+        )
+
+
+@dataclass(kw_only=True)
+class VrpPeriodicLimit(Model):
+    maximum_amount: str
+    period_type: Literal["DAY", "WEEK", "MONTH", "YEAR"]
+    period_alignment: Literal["CONSENT", "CALENDAR"]
+
+    @property
+    def maximum_amount_decimal(self) -> Decimal:
+        """maximum_amount as a decimal.Decimal."""
+        return to_decimal(self.maximum_amount)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VrpPeriodicLimit:
+        return cls(
+            maximum_amount=d["maximumAmount"],
+            period_type=d["periodType"],
+            period_alignment=d["periodAlignment"],
+        )
+
+
+@dataclass(kw_only=True)
+class VrpRemaining(Model):
+    periodic_limits: list[VrpPeriodRemaining]
+    occurrences: Optional[int]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VrpRemaining:
+        return cls(
+            periodic_limits=_decode(d["periodicLimits"], lambda v: [VrpPeriodRemaining.from_dict(i) for i in v]),
+            occurrences=d["occurrences"],
+        )
+
+
+@dataclass(kw_only=True)
 class Webhook(Model):
     id: str
     url: str
@@ -2056,7 +2390,7 @@ class UnknownEvent(Model):
     raw: dict[str, Any]
 
 
-Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentFailedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, SyncCompletedEvent, PaymentCreatedEvent, PaymentAuthorizedEvent, PaymentCompletedEvent, PaymentRejectedEvent, PaymentCancelledEvent, PaymentFailedEvent, PaymentReconciledEvent, RefundCreatedEvent, RefundAuthorizedEvent, RefundCompletedEvent, RefundRejectedEvent, RefundCancelledEvent, RefundFailedEvent, RefundReconciledEvent, PingEvent, UnknownEvent]
+Event = Union[ConsentAuthorizedEvent, ConsentRejectedEvent, ConsentFailedEvent, ConsentRevokedEvent, ConsentExpiringEvent, ConsentExpiredEvent, TransactionsCreatedEvent, TransactionsUpdatedEvent, TransactionsRemovedEvent, AccountBalanceUpdatedEvent, SyncFailedEvent, SyncCompletedEvent, VrpConsentAuthorizedEvent, VrpConsentRevokedEvent, VrpConsentExpiredEvent, PaymentCreatedEvent, PaymentAuthorizedEvent, PaymentCompletedEvent, PaymentRejectedEvent, PaymentCancelledEvent, PaymentFailedEvent, PaymentReconciledEvent, RefundCreatedEvent, RefundAuthorizedEvent, RefundCompletedEvent, RefundRejectedEvent, RefundCancelledEvent, RefundFailedEvent, RefundReconciledEvent, PingEvent, UnknownEvent]
 """A domain event, exactly as webhooks POST it; `data` depends on `type`, so generated clients get one type per event (discriminated on `type`)."""
 
 _EVENT_VARIANTS: dict[str, Any] = {
@@ -2072,6 +2406,9 @@ _EVENT_VARIANTS: dict[str, Any] = {
     "account.balance_updated": AccountBalanceUpdatedEvent,
     "sync.failed": SyncFailedEvent,
     "sync.completed": SyncCompletedEvent,
+    "vrp_consent.authorized": VrpConsentAuthorizedEvent,
+    "vrp_consent.revoked": VrpConsentRevokedEvent,
+    "vrp_consent.expired": VrpConsentExpiredEvent,
     "payment.created": PaymentCreatedEvent,
     "payment.authorized": PaymentAuthorizedEvent,
     "payment.completed": PaymentCompletedEvent,

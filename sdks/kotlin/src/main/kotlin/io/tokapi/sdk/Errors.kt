@@ -61,6 +61,7 @@ open class TokError internal constructor(e: Info, cause: Throwable? = null) : Ru
                 ErrorCode.INSUFFICIENT_FUNDS -> InsufficientFundsError(e)
                 ErrorCode.REQUEST_TIMEOUT -> RequestTimeoutError(e)
                 ErrorCode.ACCESS_EXCEEDED -> AccessExceededError(e)
+                ErrorCode.LIMIT_EXCEEDED -> LimitExceededError(e)
                 ErrorCode.REFUND_EXCEEDS_PAYMENT -> RefundExceedsPaymentError(e)
                 ErrorCode.UNKNOWN -> TokError(e)
             }
@@ -103,6 +104,8 @@ class InsufficientFundsError internal constructor(e: Info) : TokError(e)
 class RequestTimeoutError internal constructor(e: Info) : TokError(e)
 class AccessExceededError internal constructor(e: Info) : TokError(e)
 
+/** LIMIT_EXCEEDED: a VRP payment over one of its consent's limits; details name the limit and what is left. Nothing was sent. */
+class LimitExceededError internal constructor(e: Info) : TokError(e)
 /** REFUND_EXCEEDS_PAYMENT: the refunds would add up to more than the payment; the details say what is left. */
 class RefundExceedsPaymentError internal constructor(e: Info) : TokError(e)
 

@@ -314,7 +314,9 @@ data class ErrorEnvelope(
 
 data class BankServices(
     val ais: Boolean,
-    val pis: Boolean
+    val pis: Boolean,
+    /** Variable recurring payments under a mandate (POST /v1/vrp-consents). */
+    val vrp: Boolean
 )
 
 data class BankLimits(
@@ -442,6 +444,9 @@ data class Event(
             "account.balance_updated" to AccountBalanceUpdatedEvent::class.java,
             "sync.failed" to SyncFailedEvent::class.java,
             "sync.completed" to SyncCompletedEvent::class.java,
+            "vrp_consent.authorized" to VrpConsentAuthorizedEvent::class.java,
+            "vrp_consent.revoked" to VrpConsentRevokedEvent::class.java,
+            "vrp_consent.expired" to VrpConsentExpiredEvent::class.java,
             "payment.created" to PaymentCreatedEvent::class.java,
             "payment.authorized" to PaymentAuthorizedEvent::class.java,
             "payment.completed" to PaymentCompletedEvent::class.java,
@@ -520,6 +525,8 @@ data class Payment(
     /** The bank has given no final status within 24 hours of authorisation; Tok keeps checking daily. */
     val statusCheckOverdue: Boolean,
     val statusHistory: List<PaymentStatusChange>,
+    /** The VRP consent a variable recurring payment is made under (POST /v1/vrps); null for a single payment. */
+    val vrpConsentId: String? = null,
     val authorizedAt: String? = null,
     val createdAt: String,
     val updatedAt: String
@@ -562,7 +569,8 @@ data class PaymentEventData(
     val amount: String,
     val currency: String,
     val endToEndId: String,
-    val transactionId: String? = null
+    val transactionId: String? = null,
+    val vrpConsentId: String? = null
 )
 
 data class Refund(
@@ -871,6 +879,138 @@ data class PaymentReconciledEvent(
     val data: PaymentEventData
 )
 
+data class VrpPeriodicLimit(
+    val maximumAmount: String,
+    val periodType: String,
+    val periodAlignment: String
+)
+
+data class VrpPeriodRemaining(
+    val periodType: String,
+    val periodAlignment: String,
+    val maximumAmount: String,
+    /** Pending and completed payments of the current period. */
+    val used: String,
+    val remaining: String,
+    val periodStart: String,
+    /** The end of the current period. */
+    val resetsAt: String
+)
+
+data class VrpRemaining(
+    val periodicLimits: List<VrpPeriodRemaining>,
+    /** Payments left of maximumOccurrences; null without that limit. */
+    val occurrences: Long? = null
+)
+
+data class VrpConsent(
+    val id: String,
+    val status: String,
+    val statusReason: String,
+    val bankId: String,
+    val accountId: String? = null,
+    val debtorIban: String? = null,
+    val creditorIban: String,
+    val creditorName: String,
+    val currency: String,
+    val maximumIndividualAmount: String,
+    val minimumIndividualAmount: String? = null,
+    val periodicLimits: List<VrpPeriodicLimit>,
+    val maximumOccurrences: Long? = null,
+    val startDateTime: String,
+    val endDateTime: String? = null,
+    /** The IANA zone of CALENDAR periods (default Europe/Belgrade). */
+    val timeZone: String,
+    val vrpType: String,
+    val remittanceInfo: String,
+    val callbackUrl: String,
+    /** The bank's SCA page; only while AWAITING_AUTHORIZATION. */
+    val redirectUrl: String? = null,
+    val authorizeBy: String,
+    /** While AUTHORIZED: what the limits still allow now. */
+    val remaining: VrpRemaining? = null,
+    val authorizedAt: String? = null,
+    val endedAt: String? = null,
+    val createdAt: String,
+    val updatedAt: String
+)
+
+data class CreateVrpConsentRequestPeriodicLimit(
+    val maximumAmount: String,
+    val periodType: String,
+    /** Default CONSENT. */
+    val periodAlignment: String? = null
+)
+
+/** Exactly one of accountId and bankId. */
+data class CreateVrpConsentRequest(
+    val bankId: String? = null,
+    val accountId: String? = null,
+    val debtorIban: String? = null,
+    val creditorIban: String,
+    val creditorName: String,
+    val currency: String,
+    val maximumIndividualAmount: String,
+    val minimumIndividualAmount: String? = null,
+    val periodicLimits: List<CreateVrpConsentRequestPeriodicLimit>,
+    /** 0 or absent: no limit. */
+    val maximumOccurrences: Long? = null,
+    val startDateTime: String? = null,
+    val endDateTime: String? = null,
+    val timeZone: String? = null,
+    val remittanceInfo: String,
+    val callbackUrl: String,
+    val vrpType: String,
+    val psuIpAddress: String? = null
+)
+
+data class CreateVrpRequest(
+    val consentId: String,
+    val amount: String,
+    val currency: String,
+    /** Default: the consent's. */
+    val remittanceInfo: String? = null,
+    val endToEndId: String? = null,
+    val confirmFunds: Boolean? = null
+)
+
+data class VrpFundsRequest(
+    val amount: String
+)
+
+data class VrpConsentEventData(
+    val vrpConsentId: String,
+    val status: String,
+    val statusReason: String? = null,
+    val bankId: String,
+    val accountId: String? = null,
+    val currency: String
+)
+
+/** The customer authorised a VRP consent at the bank; payments can be made under it. */
+data class VrpConsentAuthorizedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: VrpConsentEventData
+)
+
+/** A VRP consent was revoked (at the bank too); no payment can be made under it any more. */
+data class VrpConsentRevokedEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: VrpConsentEventData
+)
+
+/** A VRP consent passed its endDateTime. */
+data class VrpConsentExpiredEvent(
+    val id: String,
+    val type: String,
+    val createdAt: String,
+    val data: VrpConsentEventData
+)
+
 /** A refund was recorded and initiated at the organisation's bank; it awaits the organisation's SCA. */
 data class RefundCreatedEvent(
     val id: String,
@@ -955,6 +1095,7 @@ enum class ErrorCode {
     INSUFFICIENT_FUNDS,
     REQUEST_TIMEOUT,
     REFUND_EXCEEDS_PAYMENT,
+    LIMIT_EXCEEDED,
     ACCESS_EXCEEDED,
     UNKNOWN
 }

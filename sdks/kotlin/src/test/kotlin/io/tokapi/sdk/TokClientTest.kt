@@ -213,6 +213,7 @@ class TokClientTest {
                 ErrorCode.INSUFFICIENT_FUNDS -> 422 to InsufficientFundsError::class.java
                 ErrorCode.REQUEST_TIMEOUT -> 408 to RequestTimeoutError::class.java
                 ErrorCode.ACCESS_EXCEEDED -> 429 to AccessExceededError::class.java
+                ErrorCode.LIMIT_EXCEEDED -> 422 to LimitExceededError::class.java
                 ErrorCode.REFUND_EXCEEDS_PAYMENT -> 422 to RefundExceedsPaymentError::class.java
                 ErrorCode.UNKNOWN -> 0 to TokError::class.java
             }

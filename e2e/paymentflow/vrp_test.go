@@ -1,0 +1,423 @@
+package paymentflow_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"tokapi.io/tok/shared/bank"
+	pay "tokapi.io/tok/shared/payments"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/testing/flowtest"
+	"tokapi.io/tok/shared/vrp"
+)
+
+// vrpConsentBody is a VRP consent at the Croatian sandbox bank: at most 60.00 EUR a payment
+// and 100.00 EUR a calendar day.
+func vrpConsentBody(extra string) string {
+	return `{"bankId":"sandbox-hr","creditorIban":"HR1723600001101234565","creditorName":"Zajam d.o.o.","currency":"EUR",` +
+		`"maximumIndividualAmount":"60.00","periodicLimits":[{"maximumAmount":"100.00","periodType":"DAY","periodAlignment":"CALENDAR"}],` +
+		`"remittanceInfo":"Loan 42","callbackUrl":"https://app.example.com/vrp/cb","vrpType":"OTHER"` + extra + `}`
+}
+
+// authorisedVRP creates a VRP consent and authorises it as user at the bank; it returns the
+// consent's ID.
+func (f *fixture) authorisedVRP(key, user, extra string) string {
+	f.T.Helper()
+	c := f.Expect(f.Call("POST", "/v1/vrp-consents", key, vrpConsentBody(extra)), 201, "create vrp consent")
+	if c["status"] != vrp.StatusAwaiting || !strings.Contains(c["redirectUrl"].(string), "scope=VRP%3A") {
+		f.T.Fatalf("created %v", c)
+	}
+	to := f.authorise(c["redirectUrl"].(string), user, "approve")
+	if to.Query().Get("vrpConsentId") != c["id"] || to.Query().Get("status") != vrp.StatusAuthorized {
+		f.T.Fatalf("back at the app with %s", to)
+	}
+	return c["id"].(string)
+}
+
+func (f *fixture) payVRP(key, consentID, amount, idemKey string) flowtest.Response {
+	f.T.Helper()
+	return f.Call("POST", "/v1/vrps", key, `{"consentId":"`+consentID+`","amount":"`+amount+`","currency":"EUR","remittanceInfo":"Instalment"}`,
+		"Idempotency-Key", idemKey)
+}
+
+// stored reads a VRP consent as Tok stores it.
+func (f *fixture) stored(orgID, id string) vrp.Consent {
+	f.T.Helper()
+	snap, err := f.FS.Collection("envs").Doc(tenant.Sandbox).Collection("orgs").Doc(orgID).Collection(vrp.Collection).Doc(id).Get(f.Ctx)
+	if err != nil {
+		f.T.Fatal(err)
+	}
+	var c vrp.Consent
+	if err := snap.DataTo(&c); err != nil {
+		f.T.Fatal(err)
+	}
+	return c
+}
+
+// ledger is the bank's own record of a mandate's payments: how many it took (not
+// rejected) and their sum.
+func (f *fixture) ledger(bankID, mandateID string) (int, decimal.Decimal) {
+	f.T.Helper()
+	snap, err := f.FS.Collection("sandboxbank").Doc(bankID).Collection("mandates").Doc(mandateID).Get(f.Ctx)
+	if err != nil {
+		f.T.Fatal(err)
+	}
+	var m struct {
+		Payments []struct {
+			Amount string `firestore:"amount"`
+			Status string `firestore:"status"`
+		} `firestore:"payments"`
+	}
+	if err := snap.DataTo(&m); err != nil {
+		f.T.Fatal(err)
+	}
+	n, sum := 0, decimal.Zero
+	for _, p := range m.Payments {
+		if p.Status != "RJCT" {
+			n++
+			sum = sum.Add(decimal.RequireFromString(p.Amount))
+		}
+	}
+	return n, sum
+}
+
+// TestVRPLimitsUnderConcurrency: a consent with a 100.00 EUR daily limit and 60.00 per
+// payment, authorised as demo; 50 concurrent payments of 10.00 complete exactly 10 and
+// refuse 40 with LIMIT_EXCEEDED, and the bank's ledger agrees; 60.01 is refused; after
+// revocation every payment is CONSENT_REVOKED. Reads, events and tenancy on the way.
+func TestVRPLimitsUnderConcurrency(t *testing.T) {
+	f := setup(t)
+	org, keys := f.Org()
+	_, otherKeys := f.Org()
+	tn := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
+	id := f.authorisedVRP(keys.SandboxKey, "demo", "")
+	c := f.Expect(f.Call("GET", "/v1/vrp-consents/"+id, keys.SandboxKey, ""), 200, "get consent")
+	rem := c["remaining"].(map[string]any)["periodicLimits"].([]any)[0].(map[string]any)
+	if c["status"] != vrp.StatusAuthorized || rem["remaining"] != "100.0000" || c["timeZone"] != "Europe/Belgrade" {
+		t.Fatalf("authorised consent %v", c)
+	}
+
+	const parallel = 50
+	codes := make([]int, parallel)
+	bodies := make([]map[string]any, parallel)
+	var wg sync.WaitGroup
+	for i := range parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := f.payVRP(keys.SandboxKey, id, "10.00", fmt.Sprintf("concurrent-%d", i))
+			codes[i] = r.Code
+			_ = json.Unmarshal(r.Body, &bodies[i])
+		}()
+	}
+	wg.Wait()
+	created, refused := 0, 0
+	for i, code := range codes {
+		switch {
+		case code == 201:
+			created++
+		case code == 422 && bodies[i]["error"].(map[string]any)["code"] == vrp.CodeLimitExceeded:
+			refused++
+			if d := bodies[i]["error"].(map[string]any)["details"].([]any)[0].(map[string]any); d["field"] != "periodicLimits[0]" || !strings.Contains(d["message"].(string), "0.00 EUR is left") {
+				t.Errorf("refusal %d says %v", i, d)
+			}
+		default:
+			t.Errorf("payment %d: %d %v", i, code, bodies[i])
+		}
+	}
+	// A send the request could not finish in time is the status worker's: drive it until
+	// every created payment is at the bank.
+	var createdIDs []string
+	for i, code := range codes {
+		if code == 201 {
+			createdIDs = append(createdIDs, bodies[i]["id"].(string))
+		}
+	}
+	f.settleAtBank(tn, createdIDs)
+	stored := f.stored(org.ID, id)
+	n, sum := f.ledger("sandbox-hr", stored.BankMandateID)
+	t.Logf("%d concurrent payments of 10.00 against 100.00: %d created, %d LIMIT_EXCEEDED; the bank took %d for %s", parallel, created, refused, n, sum)
+	if created != 10 || refused != 40 || n != 10 || !sum.Equal(decimal.RequireFromString("100.00")) {
+		t.Fatalf("created %d, refused %d; bank ledger %d payments, %s", created, refused, n, sum)
+	}
+	if stored.Occurrences != 10 || stored.Usage[mustKey(t, stored)].Minor != 10000 {
+		t.Fatalf("counters %d occurrences, usage %v", stored.Occurrences, stored.Usage)
+	}
+	c = f.Expect(f.Call("GET", "/v1/vrp-consents/"+id, keys.SandboxKey, ""), 200, "get spent consent")
+	rem = c["remaining"].(map[string]any)["periodicLimits"].([]any)[0].(map[string]any)
+	loc, _ := time.LoadLocation("Europe/Belgrade")
+	now := f.clock.Now().In(loc)
+	midnight := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 0, 0, loc).UTC().Format(time.RFC3339)
+	if rem["used"] != "100.0000" || rem["remaining"] != "0.0000" || rem["resetsAt"] != midnight {
+		t.Fatalf("remaining after the day's limit %v (midnight %s)", rem, midnight)
+	}
+
+	r := f.payVRP(keys.SandboxKey, id, "60.01", "too-much")
+	if e := f.Expect(r, 422, "60.01")["error"].(map[string]any); e["details"].([]any)[0].(map[string]any)["field"] != "maximumIndividualAmount" {
+		t.Fatalf("60.01: %v", e)
+	}
+	if r := f.Call("POST", "/v1/vrps", keys.SandboxKey, `{"consentId":"`+id+`","amount":"1.00","currency":"EUR"}`); r.Code != 400 {
+		t.Fatalf("without Idempotency-Key: %d %s", r.Code, r.Body)
+	}
+	// A retry with a key already used answers the first response and pays nothing.
+	again := f.payVRP(keys.SandboxKey, id, "10.00", "concurrent-0")
+	if again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("retry: %d %v", again.Code, again.Header)
+	}
+	if n2, _ := f.ledger("sandbox-hr", stored.BankMandateID); n2 != 10 {
+		t.Fatalf("the retry paid: the bank has %d payments", n2)
+	}
+
+	// The status worker follows a payment to COMPLETED; its events are the payment events.
+	var payID string
+	for i, code := range codes {
+		if code == 201 {
+			payID = bodies[i]["id"].(string)
+			if bodies[i]["vrpConsentId"] != id || bodies[i]["status"] != pay.StatusPending || bodies[i]["bankStatus"] != "ACSP" {
+				t.Fatalf("created %v", bodies[i])
+			}
+			break
+		}
+	}
+	f.clock.Add(3 * time.Second)
+	if err := f.svc.Poll(f.Ctx, tn, payID); err != nil {
+		t.Fatal(err)
+	}
+	done := f.Expect(f.Call("GET", "/v1/vrps/"+payID, keys.SandboxKey, ""), 200, "get vrp")
+	if done["status"] != pay.StatusCompleted || done["paymentProduct"] != vrp.Product {
+		t.Fatalf("after the poll %v", done)
+	}
+	list := f.Expect(f.Call("GET", "/v1/vrp-consents/"+id+"/payments?limit=4", keys.SandboxKey, ""), 200, "consent payments")
+	if len(list["data"].([]any)) != 4 || list["hasMore"] != true {
+		t.Fatalf("first page of the consent's payments: %v", list)
+	}
+	all := f.Expect(f.Call("GET", "/v1/vrps?limit=500", keys.SandboxKey, ""), 200, "list vrps")
+	if len(all["data"].([]any)) != 10 {
+		t.Fatalf("GET /v1/vrps lists %d", len(all["data"].([]any)))
+	}
+
+	t.Run("tenancy", func(t *testing.T) {
+		for _, k := range []string{otherKeys.SandboxKey, keys.LiveKey} {
+			for _, c := range []struct{ method, path string }{
+				{"GET", "/v1/vrp-consents/" + id}, {"DELETE", "/v1/vrp-consents/" + id}, {"GET", "/v1/vrp-consents/" + id + "/payments"},
+				{"GET", "/v1/vrps/" + payID},
+			} {
+				if r := f.Call(c.method, c.path, k, ""); r.Code != 404 {
+					t.Errorf("%s %s with another tenant's key: %d", c.method, c.path, r.Code)
+				}
+			}
+			if r := f.payVRP(k, id, "1.00", "other-"+k[:12]); r.Code != 404 {
+				t.Errorf("paying under another tenant's consent: %d %s", r.Code, r.Body)
+			}
+			if l := f.Expect(f.Call("GET", "/v1/vrps", k, ""), 200, "other list"); len(l["data"].([]any)) != 0 {
+				t.Errorf("another tenant lists %d VRP payments", len(l["data"].([]any)))
+			}
+		}
+		// A single payment is not a VRP payment.
+		p := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "single payment")
+		if r := f.Call("GET", "/v1/vrps/"+p["id"].(string), keys.SandboxKey, ""); r.Code != 404 {
+			t.Errorf("a single payment read as a VRP: %d", r.Code)
+		}
+	})
+
+	revoked := f.Expect(f.Call("DELETE", "/v1/vrp-consents/"+id, keys.SandboxKey, ""), 200, "revoke")
+	if revoked["status"] != vrp.StatusRevoked {
+		t.Fatalf("revoked %v", revoked)
+	}
+	f.clock.Add(24 * time.Hour) // a new day: only the revocation stops payments now
+	for i, amount := range []string{"1.00", "10.00", "60.00"} {
+		r := f.payVRP(keys.SandboxKey, id, amount, fmt.Sprintf("after-revoke-%d", i))
+		if e := f.Expect(r, 403, "after revocation")["error"].(map[string]any); e["code"] != "CONSENT_REVOKED" {
+			t.Fatalf("after revocation: %v", e)
+		}
+	}
+	if n3, _ := f.ledger("sandbox-hr", stored.BankMandateID); n3 != 10 {
+		t.Fatalf("the bank has %d payments after revocation", n3)
+	}
+	var types, consentTypes []string
+	others := 0
+	for _, m := range flowtest.Received(t, f.events, 1000, 5*time.Second) {
+		var e struct {
+			Type string
+			Data json.RawMessage
+		}
+		_ = json.Unmarshal(m.Data, &e)
+		switch {
+		case strings.HasPrefix(e.Type, "vrp_consent."):
+			consentTypes = append(consentTypes, e.Type)
+		case strings.Contains(string(e.Data), payID):
+			types = append(types, e.Type)
+		case e.Type == pay.EventCreated && strings.Contains(string(e.Data), id):
+			others++
+		}
+	}
+	sort.Strings(types)
+	sort.Strings(consentTypes)
+	if !slices.Equal(types, []string{pay.EventAuthorized, pay.EventCompleted, pay.EventCreated}) || others != 9 {
+		t.Fatalf("events of %s: %v; payment.created of the 9 others: %d", payID, types, others)
+	}
+	if !slices.Equal(consentTypes, []string{vrp.EventAuthorized, vrp.EventRevoked}) {
+		t.Fatalf("consent events %v", consentTypes)
+	}
+}
+
+// settleAtBank runs the status worker on the payments until the bank has each of them.
+func (f *fixture) settleAtBank(tn tenant.Tenant, paymentIDs []string) {
+	f.T.Helper()
+	for deadline := time.Now().Add(90 * time.Second); ; {
+		left := 0
+		for _, pid := range paymentIDs {
+			p, err := f.svc.Store.Get(f.Ctx, store.For(f.FS, tn), pid)
+			if err != nil {
+				f.T.Fatal(err)
+			}
+			if p.BankPaymentID == "" && !pay.Final(p.Status) {
+				left++
+				if err := f.svc.Poll(f.Ctx, tn, pid); err != nil {
+					f.T.Fatal(err)
+				}
+			}
+		}
+		if left == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.T.Fatalf("%d payments still not at the bank", left)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// mustKey is the counter key of the consent's first limit now.
+func mustKey(t *testing.T, c vrp.Consent) string {
+	t.Helper()
+	l, err := c.Limits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key string
+	for k := range c.Usage {
+		if strings.HasPrefix(k, "p0_") {
+			key = k
+		}
+	}
+	if key == "" {
+		t.Fatalf("no counter in %v (limits %v)", c.Usage, l)
+	}
+	return key
+}
+
+// TestVRPRejectedReleasesReservation: a payment the bank rejects (no funds) gives its
+// reservation back, so the day's limit is whole again.
+func TestVRPRejectedReleasesReservation(t *testing.T) {
+	f := setup(t)
+	org, keys := f.Org()
+	id := f.authorisedVRP(keys.SandboxKey, "broke", "")
+	p := f.Expect(f.payVRP(keys.SandboxKey, id, "60.00", "broke-1"), 201, "broke pays")
+	if p["status"] != pay.StatusRejected || p["statusReason"] != pay.ReasonBankRejected && p["statusReason"] != pay.ReasonInsufficientFunds {
+		t.Fatalf("payment of broke %v", p)
+	}
+	c := f.stored(org.ID, id)
+	if c.Occurrences != 0 || c.Usage[mustKey(t, c)].Minor != 0 {
+		t.Fatalf("the rejected payment still holds %v, %d occurrences", c.Usage, c.Occurrences)
+	}
+	got := f.Expect(f.Call("GET", "/v1/vrp-consents/"+id, keys.SandboxKey, ""), 200, "get")
+	if rem := got["remaining"].(map[string]any)["periodicLimits"].([]any)[0].(map[string]any); rem["remaining"] != "100.0000" {
+		t.Fatalf("remaining after a rejection %v", rem)
+	}
+	// A second poll of the rejected payment changes nothing (the release happens once).
+	if err := f.svc.Poll(f.Ctx, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}, p["id"].(string)); err != nil {
+		t.Fatal(err)
+	}
+	if c2 := f.stored(org.ID, id); c2.Usage[mustKey(t, c2)].Minor != 0 || c2.Occurrences != 0 {
+		t.Fatalf("a second look released again: %v %d", c2.Usage, c2.Occurrences)
+	}
+}
+
+// killBeforeVRP is a registry whose connectors die around InitiateVRP: before the bank
+// gets the payment, or after the bank took it but before Tok hears the answer.
+type killBeforeVRP struct {
+	pay.Connectors
+	afterBank bool
+}
+
+func (k killBeforeVRP) For(env, bankID string) (bank.Connector, error) {
+	c, err := k.Connectors.For(env, bankID)
+	return vrpKiller{Connector: c, afterBank: k.afterBank}, err
+}
+
+type vrpKiller struct {
+	bank.Connector
+	afterBank bool
+}
+
+func (k vrpKiller) InitiateVRP(ctx context.Context, s bank.Session, req bank.VRPRequest) (bank.VRPStart, error) {
+	if k.afterBank {
+		if _, err := k.Connector.InitiateVRP(ctx, s, req); err != nil {
+			return bank.VRPStart{}, err
+		}
+	}
+	return bank.VRPStart{}, &bank.Error{Kind: bank.Unavailable, Message: "worker killed"}
+}
+
+// TestVRPWorkerKilledBetweenReservationAndBankCall: a payment reserved whose sender dies
+// before or after the bank call stays PENDING and reserved; the redelivered status worker
+// sends it under the same idempotency key, so the bank pays it once, and the reservation is
+// the payment's amount, once.
+func TestVRPWorkerKilledBetweenReservationAndBankCall(t *testing.T) {
+	f := setup(t)
+	org, keys := f.Org()
+	tn := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
+	id := f.authorisedVRP(keys.SandboxKey, "demo", "")
+	mandate := f.stored(org.ID, id).BankMandateID
+	for i, afterBank := range []bool{false, true} {
+		svc := *f.svc
+		svc.Connectors = killBeforeVRP{Connectors: f.svc.Connectors, afterBank: afterBank}
+		dying := vrp.New(&svc, nil)
+		p, err := dying.Pay(f.Ctx, store.For(f.FS, tn), vrp.PayRequest{ConsentID: id, Amount: "25.00", Currency: "EUR"}, fmt.Sprintf("killed-%d", i))
+		if err != nil || p.Status != pay.StatusPending || p.BankPaymentID != "" {
+			t.Fatalf("killed sender (after bank %v): %+v %v", afterBank, p, err)
+		}
+		if n, _ := f.ledger("sandbox-hr", mandate); n != i+boolInt(afterBank) {
+			t.Fatalf("after bank %v: the bank has %d payments before the redelivery", afterBank, n)
+		}
+		for range 2 { // redelivered, twice
+			if err := f.svc.Poll(f.Ctx, tn, p.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := f.svc.Store.Get(f.Ctx, store.For(f.FS, tn), p.ID)
+		if err != nil || got.BankPaymentID == "" || got.Status == pay.StatusRejected {
+			t.Fatalf("after redelivery: %+v %v", got, err)
+		}
+		// The client never got its answer and retries past the idempotency record (a 5xx
+		// deletes it): the derived payment ID finds the payment, and nothing more is reserved.
+		again, err := f.vrp.Pay(f.Ctx, store.For(f.FS, tn), vrp.PayRequest{ConsentID: id, Amount: "25.00", Currency: "EUR"}, fmt.Sprintf("killed-%d", i))
+		if err != nil || again.ID != p.ID {
+			t.Fatalf("retry of the same request: %s, want %s (%v)", again.ID, p.ID, err)
+		}
+		n, sum := f.ledger("sandbox-hr", mandate)
+		want := decimal.NewFromInt(int64(25 * (i + 1)))
+		c := f.stored(org.ID, id)
+		if n != i+1 || !sum.Equal(want) || c.Occurrences != i+1 || c.Usage[mustKey(t, c)].Minor != want.Shift(2).IntPart() {
+			t.Fatalf("after bank %v: bank %d payments for %s; Tok holds %v in %d occurrences", afterBank, n, sum, c.Usage, c.Occurrences)
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,351 @@
+package vrp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"tokapi.io/tok/shared/authstate"
+	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/callbackurl"
+	"tokapi.io/tok/shared/connectors"
+	"tokapi.io/tok/shared/events"
+	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/payments"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tokenvault"
+)
+
+// ErrNotFound is a VRP consent the tenant does not have.
+var ErrNotFound = errors.New("vrp: consent not found")
+
+// ErrNotAwaiting is a callback for a consent no longer awaiting authorisation.
+var ErrNotAwaiting = errors.New("vrp: the consent is no longer awaiting authorisation")
+
+// Service runs VRP consents and their payments on the payment service's parts (store,
+// token vault, states, bank connectors, poll requests).
+type Service struct {
+	Payments  *payments.Service
+	Validator *Validator
+	// SendGrace is how long a reserved payment waits for its first send to the bank before
+	// the status worker sends it instead (default 30s).
+	SendGrace time.Duration
+
+	queues reservations
+}
+
+// New is the VRP service on p; it makes p's poller follow VRP payments too. orgs checks
+// callbackUrls (nil where no consent is created).
+func New(p *payments.Service, orgs callbackurl.Orgs) *Service {
+	s := &Service{Payments: p, Validator: &Validator{Payments: p.Validator, Orgs: orgs}}
+	p.VRP = s
+	return s
+}
+
+func (s *Service) now() time.Time { return s.Payments.Clock() }
+
+func (s *Service) fs() *firestore.Client { return s.Payments.Store.FS }
+
+func (s *Service) sendGrace() time.Duration {
+	if s.SendGrace > 0 {
+		return s.SendGrace
+	}
+	return 30 * time.Second
+}
+
+func consentRef(scope store.Scope, id string) *firestore.DocumentRef {
+	return scope.Collection(Collection).Doc(id)
+}
+
+// Get returns a VRP consent of the scope's tenant.
+func (s *Service) Get(ctx context.Context, scope store.Scope, id string) (Consent, error) {
+	if !ids.Valid(ids.VRPConsent, id) {
+		return Consent{}, fmt.Errorf("vrp consent %q: %w", id, ErrNotFound)
+	}
+	snap, err := consentRef(scope, id).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return Consent{}, fmt.Errorf("vrp consent %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Consent{}, fmt.Errorf("get vrp consent %s: %w", id, err)
+	}
+	var c Consent
+	if err := snap.DataTo(&c); err != nil {
+		return Consent{}, fmt.Errorf("decode vrp consent %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// update changes a consent in one transaction; fn returns whether it changed it.
+func (s *Service) update(ctx context.Context, scope store.Scope, id string, fn func(c *Consent, now time.Time) (bool, error)) (Consent, error) {
+	var c Consent
+	err := s.fs().RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		c = Consent{}
+		snap, err := tx.Get(consentRef(scope, id))
+		if err != nil {
+			return err
+		}
+		if err := snap.DataTo(&c); err != nil {
+			return err
+		}
+		changed, err := fn(&c, s.now())
+		if err != nil || !changed {
+			return err
+		}
+		return tx.Set(consentRef(scope, id), c)
+	})
+	if err != nil {
+		return Consent{}, fmt.Errorf("update vrp consent %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// ListQuery is the query of GET /v1/vrp-consents: the tenant's consents, newest first (ID
+// as tie-break), optionally of one status.
+func (s *Service) ListQuery(scope store.Scope, status string) firestore.Query {
+	q := scope.Collection(Collection).Query
+	if status != "" {
+		q = q.Where("status", "==", status)
+	}
+	return q.OrderBy("createdAt", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
+}
+
+func (s *Service) callbackURI() string {
+	return strings.TrimSuffix(s.Payments.PublicURL, "/") + "/v1/callback"
+}
+
+// Create validates req, registers the mandate at the bank and records the consent awaiting
+// the customer's SCA, with its single-use state and sealed PKCE verifier.
+func (s *Service) Create(ctx context.Context, scope store.Scope, req CreateRequest, clientIP string) (Consent, error) {
+	now := s.now()
+	d, err := s.Validator.validate(ctx, scope, req, now)
+	if err != nil {
+		return Consent{}, err
+	}
+	psuIP := clientIP
+	if req.PSUIPAddress != "" {
+		if net.ParseIP(req.PSUIPAddress) == nil {
+			return Consent{}, httpapi.InvalidField("psuIpAddress", "must be an IPv4 or IPv6 address")
+		}
+		psuIP = req.PSUIPAddress
+	}
+	t := scope.Tenant()
+	conn, err := s.Payments.Connectors.For(t.Env, d.bank.ID)
+	if err != nil {
+		return Consent{}, err
+	}
+	c := d.consent
+	c.ID, c.Env, c.OrgID, c.Status = ids.New(ids.VRPConsent), t.Env, t.OrgID, StatusAwaiting
+	state := bank.NewState()
+	verifier, challenge := bank.NewPKCE()
+	mreq := bank.MandateRequest{CreditorIBAN: c.CreditorIBAN, CreditorName: c.CreditorName, DebtorIBAN: c.DebtorIBAN, Currency: c.Currency,
+		MaximumIndividual: d.limits.MaxIndividual, MinimumIndividual: d.limits.MinIndividual, MaximumOccurrences: c.MaxOccurrences,
+		ValidFrom: c.ValidFrom, TimeZone: c.TimeZone, VRPType: c.VRPType, RemittanceInfo: c.RemittanceInfo,
+		RedirectURI: s.callbackURI(), State: state, CodeChallenge: challenge, PSUIPAddress: psuIP}
+	if c.ValidTo != nil {
+		mreq.ValidTo = *c.ValidTo
+	}
+	for _, p := range d.limits.Periodic {
+		mreq.PeriodicLimits = append(mreq.PeriodicLimits, bank.PeriodicLimit{MaximumAmount: p.Max, PeriodType: p.Type, Alignment: p.Alignment})
+	}
+	started, err := conn.CreateMandate(ctx, mreq)
+	if err != nil {
+		if k := bank.KindOf(err); k == bank.Invalid || k == bank.Rejected {
+			return Consent{}, &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeValidation, FromBank: true, Err: err,
+				Message: "The bank refused the mandate as invalid; check the creditor, debtor and limits."}
+		}
+		return Consent{}, connectors.APIError(err)
+	}
+	c.BankMandateID, c.RedirectURL = started.BankConsentID, started.AuthorizeURL
+	c.AuthorizeBy, c.CreatedAt, c.UpdatedAt, c.Usage = now.Add(authstate.TTL), now, now, map[string]Usage{}
+	sealed, err := s.Payments.States.SealVerifier(ctx, c.ID, verifier)
+	if err != nil {
+		return Consent{}, err
+	}
+	c.StateHash = authstate.Hash(state)
+	err = s.fs().RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		if err := tx.Create(consentRef(scope, c.ID), c); err != nil {
+			return err
+		}
+		return s.Payments.States.Create(tx, c.StateHash, authstate.State{Env: t.Env, OrgID: t.OrgID, VRPConsentID: c.ID,
+			Verifier: sealed, ExpiresAt: c.AuthorizeBy, CreatedAt: now})
+	})
+	if err != nil {
+		return Consent{}, fmt.Errorf("record vrp consent: %w", err)
+	}
+	slog.InfoContext(ctx, "vrp consent created", "vrpConsentId", c.ID, "bankId", c.BankID)
+	return c, nil
+}
+
+// Authorise records the customer's SCA result for the consent of a consumed state and
+// returns where to send the browser: the consent's callbackUrl with vrpConsentId and status.
+func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.Values) (string, error) {
+	scope := store.For(s.fs(), st.Tenant())
+	c, err := s.Get(ctx, scope, st.VRPConsentID)
+	if err != nil {
+		return "", err
+	}
+	if c.Status != StatusAwaiting {
+		return "", ErrNotAwaiting
+	}
+	end := func(status, reason string) (string, error) {
+		c, err := s.settle(ctx, scope, c.ID, func(c *Consent, _ time.Time) { c.Status, c.StatusReason = status, reason })
+		if err != nil {
+			return "", err
+		}
+		return callbackRedirect(c)
+	}
+	if authErr := bank.AuthorizationError(query); authErr != nil {
+		slog.InfoContext(ctx, "vrp consent not authorised at the bank", "vrpConsentId", c.ID, "error", authErr)
+		if bank.KindOf(authErr) == bank.Rejected {
+			return end(StatusRejected, payments.ReasonDeniedByUser)
+		}
+		return end(StatusFailed, payments.ReasonAuthorizationFailed)
+	}
+	conn, err := s.Payments.Connectors.For(st.Env, c.BankID)
+	if err != nil {
+		return "", err
+	}
+	verifier, err := s.Payments.States.OpenVerifier(ctx, st)
+	if err != nil {
+		return "", err
+	}
+	tokens, err := conn.ExchangeCode(ctx, query.Get("code"), string(verifier), s.callbackURI())
+	clear(verifier)
+	if err != nil {
+		slog.WarnContext(ctx, "vrp consent code exchange failed", "vrpConsentId", c.ID, "error", err)
+		return end(StatusFailed, payments.ReasonAuthorizationFailed)
+	}
+	mst, err := conn.MandateStatus(ctx, bank.Session{BankConsentID: c.BankMandateID, AccessToken: tokens.AccessToken})
+	switch {
+	case err != nil:
+		slog.WarnContext(ctx, "mandate status after authorisation failed", "vrpConsentId", c.ID, "error", err)
+		return end(StatusFailed, payments.ReasonBankUnavailable)
+	case mst != bank.MandateValid:
+		return end(StatusRejected, payments.ReasonBankRejected)
+	}
+	sealed, err := s.Payments.Vault.Seal(ctx, TokensAAD(c.OrgID, c.ID), tokens)
+	if err != nil {
+		return "", err
+	}
+	c, err = s.settle(ctx, scope, c.ID, func(c *Consent, now time.Time) {
+		c.Status, c.Tokens, c.TokenExpiresAt, c.AuthorizedAt = StatusAuthorized, sealed, tokens.ExpiresAt.UTC(), &now
+	})
+	if err != nil {
+		return "", err
+	}
+	s.publish(ctx, c, EventAuthorized)
+	return callbackRedirect(c)
+}
+
+// settle ends a consent's authorisation with fn, once: ErrNotAwaiting if it was settled.
+func (s *Service) settle(ctx context.Context, scope store.Scope, id string, fn func(c *Consent, now time.Time)) (Consent, error) {
+	c, err := s.update(ctx, scope, id, func(c *Consent, now time.Time) (bool, error) {
+		if c.Status != StatusAwaiting {
+			return false, ErrNotAwaiting
+		}
+		fn(c, now)
+		c.RedirectURL, c.UpdatedAt = "", now
+		if c.Status != StatusAuthorized {
+			c.EndedAt = &now
+		}
+		return true, nil
+	})
+	if errors.Is(err, ErrNotAwaiting) {
+		return Consent{}, ErrNotAwaiting
+	}
+	return c, err
+}
+
+func callbackRedirect(c Consent) (string, error) {
+	return payments.CallbackRedirect(c.CallbackURL, "vrpConsentId", c.ID, c.Status, c.StatusReason)
+}
+
+// session is the mandate's bank session (no PSU present), tokens refreshed by the vault.
+func (s *Service) session(ctx context.Context, scope store.Scope, c Consent, conn bank.Connector) (bank.Session, error) {
+	if len(c.Tokens) == 0 {
+		return bank.Session{}, fmt.Errorf("vrp consent %s has no tokens", c.ID)
+	}
+	rec := tokenvault.Record{Ref: consentRef(scope, c.ID), AAD: TokensAAD(c.OrgID, c.ID),
+		Read: func(snap *firestore.DocumentSnapshot) (tokenvault.Sealed, error) {
+			var cur Consent
+			if err := snap.DataTo(&cur); err != nil {
+				return tokenvault.Sealed{}, err
+			}
+			return tokenvault.Sealed{Tokens: cur.Tokens, ExpiresAt: cur.TokenExpiresAt, Lease: cur.RefreshLease}, nil
+		}}
+	t, err := s.Payments.Vault.Fresh(ctx, rec, tokenvault.Sealed{Tokens: c.Tokens, ExpiresAt: c.TokenExpiresAt, Lease: c.RefreshLease}, conn.Refresh)
+	if err != nil {
+		return bank.Session{}, fmt.Errorf("vrp consent %s: tokens: %w", c.ID, err)
+	}
+	return bank.Session{BankConsentID: c.BankMandateID, AccessToken: t.AccessToken}, nil
+}
+
+// Revoke ends a consent, at the bank first when it is authorised; a consent already ended
+// is 409 CONFLICT.
+func (s *Service) Revoke(ctx context.Context, scope store.Scope, id string) (Consent, error) {
+	c, err := s.Get(ctx, scope, id)
+	if err != nil {
+		return Consent{}, err
+	}
+	switch st, _ := c.EffectiveStatus(s.now()); st {
+	case StatusAwaiting:
+		if err := s.Payments.States.Delete(ctx, c.StateHash); err != nil {
+			return Consent{}, fmt.Errorf("delete state of %s: %w", id, err)
+		}
+	case StatusAuthorized:
+		conn, err := s.Payments.Connectors.For(c.Env, c.BankID)
+		if err != nil {
+			return Consent{}, err
+		}
+		sess, err := s.session(ctx, scope, c, conn)
+		if err == nil {
+			err = conn.RevokeMandate(ctx, sess)
+		}
+		if err != nil && bank.KindOf(err) != bank.ConsentExpired && bank.KindOf(err) != bank.ConsentRevoked {
+			return Consent{}, connectors.APIError(err)
+		}
+	default:
+		return Consent{}, httpapi.Conflict("The VRP consent is " + st + " and can no longer be revoked.")
+	}
+	c, err = s.update(ctx, scope, id, func(c *Consent, now time.Time) (bool, error) {
+		if c.Status != StatusAwaiting && c.Status != StatusAuthorized {
+			return false, nil
+		}
+		c.Status, c.StatusReason, c.RedirectURL, c.EndedAt, c.UpdatedAt = StatusRevoked, "", "", &now, now
+		return true, nil
+	})
+	if err != nil {
+		return Consent{}, err
+	}
+	s.publish(ctx, c, EventRevoked)
+	return c, nil
+}
+
+// publish sends a consent event with an ID derived from the consent and the type, so a
+// repeat is deduplicated by the event log and the webhook fan-out.
+func (s *Service) publish(ctx context.Context, c Consent, typ string) {
+	pub := s.Payments.Store.Events
+	if pub == nil {
+		return
+	}
+	data, err := json.Marshal(EventDataOf(c))
+	if err == nil {
+		err = pub.Publish(ctx, c.Tenant(), events.Event{ID: ids.Derive(ids.Event, c.Env, c.OrgID, c.ID, typ), Type: typ, CreatedAt: s.now(), Data: data})
+	}
+	if err != nil {
+		slog.ErrorContext(ctx, "vrp consent event not published", "vrpConsentId", c.ID, "type", typ, "error", err)
+	}
+}
