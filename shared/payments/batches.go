@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank"
@@ -102,18 +100,7 @@ func (s *Store) GetBatch(ctx context.Context, scope store.Scope, id string) (Bat
 	if !ids.Valid(ids.RefundBatch, id) {
 		return Batch{}, fmt.Errorf("batch %q: %w", id, ErrNotFound)
 	}
-	snap, err := batchRef(scope, id).Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return Batch{}, fmt.Errorf("batch %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Batch{}, fmt.Errorf("get batch %s: %w", id, err)
-	}
-	var b Batch
-	if err := snap.DataTo(&b); err != nil {
-		return Batch{}, fmt.Errorf("decode batch %s: %w", id, err)
-	}
-	return b, nil
+	return store.Get[Batch](ctx, batchRef(scope, id), "batch "+id, ErrNotFound)
 }
 
 // checkBatch loads the refunds of req: each the tenant's, awaiting authorisation, in no

@@ -53,18 +53,7 @@ func (s *Store) Get(ctx context.Context, scope store.Scope, id string) (Payment,
 	if !ids.Valid(ids.Payment, id) && !ids.Valid(ids.Refund, id) {
 		return Payment{}, fmt.Errorf("payment %q: %w", id, ErrNotFound)
 	}
-	snap, err := ref(scope, id).Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return Payment{}, fmt.Errorf("payment %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Payment{}, fmt.Errorf("get payment %s: %w", id, err)
-	}
-	var p Payment
-	if err := snap.DataTo(&p); err != nil {
-		return Payment{}, fmt.Errorf("decode payment %s: %w", id, err)
-	}
-	return p, nil
+	return store.Get[Payment](ctx, ref(scope, id), "payment "+id, ErrNotFound)
 }
 
 // errUnchanged aborts an Update whose fn changed nothing.

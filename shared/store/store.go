@@ -5,8 +5,11 @@ package store
 
 import (
 	"context"
+	"fmt"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/tenant"
 )
@@ -46,4 +49,21 @@ func ForCaller(ctx context.Context, client *firestore.Client) (Scope, error) {
 		return Scope{}, err
 	}
 	return For(client, t), nil
+}
+
+// Get reads one document into a T. A missing document is notFound (each package keeps its own
+// not-found error), wrapped with what names the document, as are the read and decode errors.
+func Get[T any](ctx context.Context, ref *firestore.DocumentRef, what string, notFound error) (T, error) {
+	var v T
+	snap, err := ref.Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return v, fmt.Errorf("%s: %w", what, notFound)
+	}
+	if err != nil {
+		return v, fmt.Errorf("get %s: %w", what, err)
+	}
+	if err := snap.DataTo(&v); err != nil {
+		return v, fmt.Errorf("decode %s: %w", what, err)
+	}
+	return v, nil
 }

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank"
@@ -74,18 +72,7 @@ func (s *Service) Get(ctx context.Context, scope store.Scope, id string) (Consen
 	if !ids.Valid(ids.VRPConsent, id) {
 		return Consent{}, fmt.Errorf("vrp consent %q: %w", id, ErrNotFound)
 	}
-	snap, err := consentRef(scope, id).Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return Consent{}, fmt.Errorf("vrp consent %s: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Consent{}, fmt.Errorf("get vrp consent %s: %w", id, err)
-	}
-	var c Consent
-	if err := snap.DataTo(&c); err != nil {
-		return Consent{}, fmt.Errorf("decode vrp consent %s: %w", id, err)
-	}
-	return c, nil
+	return store.Get[Consent](ctx, consentRef(scope, id), "vrp consent "+id, ErrNotFound)
 }
 
 // update changes a consent in one transaction; fn returns whether it changed it.
