@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"tokapi.io/tok/shared/config"
+	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/manifest"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/testing/apitest"
@@ -18,7 +18,7 @@ import (
 // handler is the function as deployed: public, behind the platform's middleware.
 func handler(t *testing.T) http.Handler {
 	t.Helper()
-	env := platform.NewEnvFrom(&config.Config{ProjectID: "p"})
+	env := platform.NewEnvFrom(platform.Config{GCP: gcp.Config{ProjectID: "p"}})
 	return platform.LazyHTTP(build, func(context.Context) (*platform.Env, error) { return env, nil }, platform.Public())
 }
 

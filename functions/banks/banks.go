@@ -14,11 +14,11 @@ import (
 )
 
 func init() {
-	platform.HTTP("Banks", build)
+	platform.HTTP("Banks", platform.WithConfig(build))
 }
 
-func build(_ context.Context, env *platform.Env) (http.Handler, error) {
-	catalogue, err := bankcatalog.Load(env.Config.SandboxBankURL)
+func build(_ context.Context, env *platform.Env, s bankcatalog.Config) (http.Handler, error) {
+	catalogue, err := bankcatalog.Load(s.SandboxBankURL)
 	if err != nil {
 		return nil, err
 	}

@@ -41,11 +41,17 @@ import (
 const requestTimeout = 30 * time.Second
 
 func init() {
-	platform.HTTP("Callback", build, platform.Public(), platform.Timeout(requestTimeout))
+	platform.HTTP("Callback", platform.WithConfig(build), platform.Public(), platform.Timeout(requestTimeout))
 }
 
-func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
-	conns, err := connections.FromEnv(ctx, env)
+// settings are what the function reads from the environment.
+type settings struct {
+	Connections connections.Config
+	URLs        platform.PublicURLs
+}
+
+func build(ctx context.Context, env *platform.Env, s settings) (http.Handler, error) {
+	conns, err := connections.FromEnv(ctx, env, s.Connections)
 	if err != nil {
 		return nil, err
 	}
@@ -53,9 +59,9 @@ func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	pay := payments.ForConnections(conns, nil, payments.NewPollPublisher(ps, ""), env.Config.PublicURL)
+	pay := payments.ForConnections(conns, nil, payments.NewPollPublisher(ps, ""), s.URLs.Live)
 	return NewHandler(&Server{Conns: conns, States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer},
-		Sync: banksync.NewRequestPublisher(ps, ""), PublicURL: env.Config.PublicURL,
+		Sync: banksync.NewRequestPublisher(ps, ""), PublicURL: s.URLs.Live,
 		Payments: pay, VRP: vrp.New(pay, nil)}), nil
 }
 

@@ -28,7 +28,7 @@ import (
 )
 
 func init() {
-	platform.Event("ConsentExpiry", build)
+	platform.Event("ConsentExpiry", platform.WithConfig(build))
 }
 
 // ExpiringNotice is how long before validUntil consent.expiring is published.
@@ -37,8 +37,8 @@ const ExpiringNotice = 7 * 24 * time.Hour
 // batch bounds the documents one query of a tick handles; the next tick takes the rest.
 const batch = 500
 
-func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error) {
-	v, err := connections.FromEnv(ctx, env)
+func build(ctx context.Context, env *platform.Env, s connections.Config) (platform.EventHandler, error) {
+	v, err := connections.FromEnv(ctx, env, s)
 	if err != nil {
 		return nil, err
 	}

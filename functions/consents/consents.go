@@ -44,11 +44,17 @@ import (
 )
 
 func init() {
-	platform.HTTP("Consents", build)
+	platform.HTTP("Consents", platform.WithConfig(build))
 }
 
-func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
-	conns, err := connections.FromEnv(ctx, env)
+// settings are what the function reads from the environment.
+type settings struct {
+	Connections connections.Config
+	URLs        platform.PublicURLs
+}
+
+func build(ctx context.Context, env *platform.Env, s settings) (http.Handler, error) {
+	conns, err := connections.FromEnv(ctx, env, s.Connections)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +64,7 @@ func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
 	}
 	return NewHandler(&Server{Conns: conns, States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer},
 		Hosted: hosted.Store{Client: conns.Repo.Client}, Orgs: orgs.New(conns.Repo.Client, nil), Sync: banksync.NewRequestPublisher(ps, ""),
-		PublicURL: env.Config.PublicURL}), nil
+		PublicURL: s.URLs.Live}), nil
 }
 
 // Server holds the function's dependencies.

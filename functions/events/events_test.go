@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"tokapi.io/tok/shared/config"
+	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/platform"
@@ -36,7 +36,7 @@ func TestEventsAPI(t *testing.T) {
 	org, keys := orgstest.Org(t, repo, orgs.TierEnterprise)
 	_, other := orgstest.Org(t, repo, orgs.TierEnterprise)
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	env := platform.NewEnvFrom(&config.Config{ProjectID: project, SecretManagerEndpoint: testenv.SecretManagerEndpoint(t)})
+	env := platform.NewEnvFrom(platform.Config{GCP: gcp.Config{ProjectID: project, SecretManagerEndpoint: testenv.SecretManagerEndpoint(t)}})
 	h := platform.LazyHTTP(func(context.Context, *platform.Env) (http.Handler, error) {
 		return NewHandler(fs, func() time.Time { return now }), nil
 	}, func(context.Context) (*platform.Env, error) { return env, nil })

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"tokapi.io/tok/shared/apikey"
-	"tokapi.io/tok/shared/config"
+	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/testing/apitest"
@@ -40,7 +40,7 @@ func setup(t *testing.T) *fixture {
 
 // instance is a fresh function instance (own Env, own authentication cache).
 func (f *fixture) instance() http.Handler {
-	env := platform.NewEnvFrom(&config.Config{ProjectID: f.project, SecretManagerEndpoint: testenv.SecretManagerEndpoint(f.t)})
+	env := platform.NewEnvFrom(platform.Config{GCP: gcp.Config{ProjectID: f.project, SecretManagerEndpoint: testenv.SecretManagerEndpoint(f.t)}})
 	return platform.LazyHTTP(build, func(context.Context) (*platform.Env, error) { return env, nil })
 }
 

@@ -35,15 +35,21 @@ import (
 )
 
 func init() {
-	platform.HTTP("Payments", build)
+	platform.HTTP("Payments", platform.WithConfig(build))
 }
 
-func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
-	c, err := connections.FromEnv(ctx, env)
+// settings are what the function reads from the environment.
+type settings struct {
+	Connections connections.Config
+	URLs        platform.PublicURLs
+}
+
+func build(ctx context.Context, env *platform.Env, s settings) (http.Handler, error) {
+	c, err := connections.FromEnv(ctx, env, s.Connections)
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(payments.ForConnections(c, orgs.New(c.Repo.Client, nil), nil, env.Config.PublicURL)), nil
+	return NewHandler(payments.ForConnections(c, orgs.New(c.Repo.Client, nil), nil, s.URLs.Live)), nil
 }
 
 type server struct {

@@ -21,11 +21,17 @@ import (
 )
 
 func init() {
-	platform.Event("PaymentStatus", build)
+	platform.Event("PaymentStatus", platform.WithConfig(build))
 }
 
-func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error) {
-	c, err := connections.FromEnv(ctx, env)
+// settings are what the function reads from the environment.
+type settings struct {
+	Connections connections.Config
+	URLs        platform.PublicURLs
+}
+
+func build(ctx context.Context, env *platform.Env, s settings) (platform.EventHandler, error) {
+	c, err := connections.FromEnv(ctx, env, s.Connections)
 	if err != nil {
 		return nil, err
 	}
@@ -33,7 +39,7 @@ func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error
 	if err != nil {
 		return nil, err
 	}
-	svc := payments.ForConnections(c, nil, payments.NewPollPublisher(ps, ""), env.Config.PublicURL)
+	svc := payments.ForConnections(c, nil, payments.NewPollPublisher(ps, ""), s.URLs.Live)
 	return Handler(svc, vrp.New(svc, nil)), nil
 }
 

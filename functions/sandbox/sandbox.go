@@ -38,11 +38,11 @@ import (
 )
 
 func init() {
-	platform.HTTP("Sandbox", build)
+	platform.HTTP("Sandbox", platform.WithConfig(build))
 }
 
-func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
-	conns, err := connections.FromEnv(ctx, env)
+func build(ctx context.Context, env *platform.Env, s connections.Config) (http.Handler, error) {
+	conns, err := connections.FromEnv(ctx, env, s)
 	if err != nil {
 		return nil, err
 	}

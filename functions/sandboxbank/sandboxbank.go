@@ -9,26 +9,21 @@ import (
 	"net/http"
 	"time"
 
-	"tokapi.io/tok/shared/config"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/sandboxbank"
 )
 
 func init() {
-	platform.HTTP("SandboxBank", build, platform.Public())
+	platform.HTTP("SandboxBank", platform.WithConfig(build), platform.Public())
 }
 
-// settings is what the function reads beyond the shared configuration.
+// settings are what the function reads from the environment.
 type settings struct {
 	// SlowDelay delays every AIS and PIS call of the slow persona (0: the bank's default).
 	SlowDelay time.Duration `env:"TOK_SANDBOX_SLOW_DELAY"`
 }
 
-func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
-	var s settings
-	if err := config.Process(ctx, &s); err != nil {
-		return nil, err
-	}
+func build(ctx context.Context, env *platform.Env, s settings) (http.Handler, error) {
 	fs, err := env.Clients.Firestore(ctx)
 	if err != nil {
 		return nil, err

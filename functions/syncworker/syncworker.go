@@ -15,11 +15,11 @@ import (
 )
 
 func init() {
-	platform.Event("SyncWorker", build)
+	platform.Event("SyncWorker", platform.WithConfig(build))
 }
 
-func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error) {
-	conns, err := connections.FromEnv(ctx, env)
+func build(ctx context.Context, env *platform.Env, s connections.Config) (platform.EventHandler, error) {
+	conns, err := connections.FromEnv(ctx, env, s)
 	if err != nil {
 		return nil, err
 	}

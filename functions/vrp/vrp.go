@@ -39,11 +39,17 @@ import (
 )
 
 func init() {
-	platform.HTTP("VRP", build)
+	platform.HTTP("VRP", platform.WithConfig(build))
 }
 
-func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
-	c, err := connections.FromEnv(ctx, env)
+// settings are what the function reads from the environment.
+type settings struct {
+	Connections connections.Config
+	URLs        platform.PublicURLs
+}
+
+func build(ctx context.Context, env *platform.Env, s settings) (http.Handler, error) {
+	c, err := connections.FromEnv(ctx, env, s.Connections)
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +58,7 @@ func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
 		return nil, err
 	}
 	o := orgs.New(c.Repo.Client, nil)
-	return NewHandler(vrps.New(payments.ForConnections(c, o, payments.NewPollPublisher(ps, ""), env.Config.PublicURL), o)), nil
+	return NewHandler(vrps.New(payments.ForConnections(c, o, payments.NewPollPublisher(ps, ""), s.URLs.Live), o)), nil
 }
 
 type server struct {

@@ -16,11 +16,11 @@ import (
 )
 
 func init() {
-	platform.Event("WebhookFanout", build)
+	platform.Event("WebhookFanout", platform.WithConfig(build))
 }
 
-func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error) {
-	svc, err := webhooks.FromEnv(ctx, env, true)
+func build(ctx context.Context, env *platform.Env, s webhooks.Config) (platform.EventHandler, error) {
+	svc, err := webhooks.FromEnv(ctx, env, s, true)
 	if err != nil {
 		return nil, err
 	}

@@ -15,11 +15,11 @@ import (
 )
 
 func init() {
-	platform.Event("WebhookRetry", build)
+	platform.Event("WebhookRetry", platform.WithConfig(build))
 }
 
-func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error) {
-	svc, err := webhooks.FromEnv(ctx, env, false)
+func build(ctx context.Context, env *platform.Env, s webhooks.Config) (platform.EventHandler, error) {
+	svc, err := webhooks.FromEnv(ctx, env, s, false)
 	if err != nil {
 		return nil, err
 	}

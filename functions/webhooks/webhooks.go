@@ -32,11 +32,17 @@ import (
 )
 
 func init() {
-	platform.HTTP("Webhooks", build)
+	platform.HTTP("Webhooks", platform.WithConfig(build))
 }
 
-func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
-	svc, err := wh.FromEnv(ctx, env, true)
+// settings are what the function reads from the environment.
+type settings struct {
+	Webhooks wh.Config
+	Events   events.Config
+}
+
+func build(ctx context.Context, env *platform.Env, s settings) (http.Handler, error) {
+	svc, err := wh.FromEnv(ctx, env, s.Webhooks, true)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +50,7 @@ func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub := events.NewPublisher(ps, env.Config.EventsTopic)
+	pub := events.NewPublisher(ps, s.Events.Topic)
 	return NewHandler(svc, pub.Publish, time.Now), nil
 }
 

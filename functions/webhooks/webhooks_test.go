@@ -14,8 +14,8 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"tokapi.io/tok/shared/config"
 	"tokapi.io/tok/shared/events"
+	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/tenant"
@@ -53,7 +53,7 @@ func setup(t *testing.T) *fixture {
 		_, err := f.svc.Fanout(ctx, t, e)
 		return err
 	}
-	env := platform.NewEnvFrom(&config.Config{ProjectID: project, KMSEndpoint: testenv.KMSEndpoint(t), SecretManagerEndpoint: testenv.SecretManagerEndpoint(t)})
+	env := platform.NewEnvFrom(platform.Config{GCP: gcp.Config{ProjectID: project, KMSEndpoint: testenv.KMSEndpoint(t), SecretManagerEndpoint: testenv.SecretManagerEndpoint(t)}})
 	f.h = platform.LazyHTTP(func(context.Context, *platform.Env) (http.Handler, error) {
 		return NewHandler(f.svc, publish, f.clock.Now), nil
 	}, func(context.Context) (*platform.Env, error) { return env, nil })

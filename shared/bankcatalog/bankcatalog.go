@@ -91,8 +91,14 @@ type Catalogue struct {
 	banks []Bank // sorted by country, then id
 }
 
+// Config is where the sandbox bank is, which the catalogue's sandbox banks point at.
+type Config struct {
+	// SandboxBankURL is the base URL of the sandbox bank function.
+	SandboxBankURL string `env:"TOK_SANDBOX_BANK_URL, default=http://127.0.0.1:8080/sandbox-bank"`
+}
+
 // Load parses and validates the embedded catalogue. sandboxBankURL is the base URL of the
-// sandbox bank function (config.SandboxBankURL); it replaces SandboxURLPlaceholder.
+// sandbox bank function (Config.SandboxBankURL); it replaces SandboxURLPlaceholder.
 func Load(sandboxBankURL string) (*Catalogue, error) {
 	return parse(banksYAML, sandboxBankURL)
 }

@@ -2,7 +2,6 @@ package connections
 
 import (
 	"context"
-	"errors"
 
 	"tokapi.io/tok/shared/bankcatalog"
 	"tokapi.io/tok/shared/connectors"
@@ -12,22 +11,23 @@ import (
 	"tokapi.io/tok/shared/tokenvault"
 )
 
-// FromEnv builds a function instance's Service: Firestore, the token vault under
-// config.TokensKey, the bank catalogue's connectors (credentials from Secret Manager) and
-// the events publisher. Call it from a function's build, never at start-up.
-func FromEnv(ctx context.Context, env *platform.Env) (*Service, error) {
+// Config is what a Service reads from the environment: the KMS key of the token vault, the
+// sandbox bank of the catalogue and the events topic.
+type Config struct {
+	Sealing   envelope.Config
+	Catalogue bankcatalog.Config
+	Events    events.Config
+}
+
+// FromEnv builds a function instance's Service: Firestore, the token vault under the KMS
+// key, the bank catalogue's connectors (credentials from Secret Manager) and the events
+// publisher. Call it from a function's build, never at start-up.
+func FromEnv(ctx context.Context, env *platform.Env, cfg Config) (*Service, error) {
 	fs, err := env.Clients.Firestore(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if env.Config.TokensKey == "" {
-		return nil, errors.New("connections: TOK_KMS_KEY (the tokens KMS key) is not configured")
-	}
-	kc, err := env.Clients.KMS(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sealer, err := envelope.New(envelope.NewKMS(kc), env.Config.TokensKey)
+	sealer, err := env.Sealer(ctx, cfg.Sealing)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +35,7 @@ func FromEnv(ctx context.Context, env *platform.Env) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	catalogue, err := bankcatalog.Load(env.Config.SandboxBankURL)
+	catalogue, err := bankcatalog.Load(cfg.Catalogue.SandboxBankURL)
 	if err != nil {
 		return nil, err
 	}
@@ -44,5 +44,5 @@ func FromEnv(ctx context.Context, env *platform.Env) (*Service, error) {
 		return nil, err
 	}
 	return &Service{Repo: NewRepo(fs), Vault: &tokenvault.Vault{Client: fs, Sealer: sealer},
-		Connectors: connectors.New(catalogue, sr), Events: events.NewPublisher(ps, env.Config.EventsTopic)}, nil
+		Connectors: connectors.New(catalogue, sr), Events: events.NewPublisher(ps, cfg.Events.Topic)}, nil
 }

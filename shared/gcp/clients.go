@@ -9,15 +9,28 @@ import (
 	kms "cloud.google.com/go/kms/apiv1"
 	"cloud.google.com/go/pubsub/v2"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
-
-	"tokapi.io/tok/shared/config"
 )
+
+// Config says where the clients connect. Emulator endpoints are empty in production, where
+// the official clients reach the real services; the Firestore and Pub/Sub clients read their
+// own FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST.
+type Config struct {
+	// ProjectID is the Google Cloud project. Cloud Run functions set it; locally make dev does.
+	ProjectID string `env:"GOOGLE_CLOUD_PROJECT, required"`
+	// KMSEndpoint and SecretManagerEndpoint point the clients at Tok's local emulator
+	// (emulators/kmssm).
+	KMSEndpoint           string `env:"TOK_KMS_ENDPOINT"`
+	SecretManagerEndpoint string `env:"TOK_SECRETMANAGER_ENDPOINT"`
+	// FirestoreDatabase is the function's Firestore database: Tok's (default), or its own
+	// (the sandbox bank's sandbox-bank, from the manifest).
+	FirestoreDatabase string `env:"TOK_FIRESTORE_DATABASE, default=(default)"`
+}
 
 // Clients holds one of each Google client per instance. Each is created on first use,
 // never at start-up: a function instance that is never called, or whose path never needs a
 // client, makes no call to that service.
 type Clients struct {
-	cfg       *config.Config
+	cfg       Config
 	firestore lazy[*firestore.Client]
 	pubsub    lazy[*pubsub.Client]
 	kms       lazy[*kms.KeyManagementClient]
@@ -25,7 +38,7 @@ type Clients struct {
 }
 
 // NewClients returns a Clients that has created nothing yet.
-func NewClients(cfg *config.Config) *Clients {
+func NewClients(cfg Config) *Clients {
 	return &Clients{cfg: cfg}
 }
 

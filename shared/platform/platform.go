@@ -1,11 +1,12 @@
 // Package platform turns a function package into a Cloud Run function: `init()` calls HTTP
 // or Event to register it, and nothing else happens until the first request or event. Then
-// the configuration is read, the handler is built once for the instance, and the Google
-// clients it uses are created on their own first use (shared/gcp).
+// the platform's configuration (Config) is read, the handler is built once for the
+// instance, and the Google clients it uses are created on their own first use (shared/gcp).
 package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 
 	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/config"
+	"tokapi.io/tok/shared/envelope"
 	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/idempotency"
@@ -30,11 +32,27 @@ import (
 	"tokapi.io/tok/shared/secrets"
 )
 
-// Env is what a function builds its handler from: configuration and the instance's
-// lazily created clients.
+// Config is what the platform reads for every function: where its clients connect, the log
+// level, and the API's hosts, which authentication names to a caller on the wrong one. A
+// function reads its own settings in its build (config.Process into its own struct).
+type Config struct {
+	GCP      gcp.Config
+	URLs     PublicURLs
+	LogLevel string `env:"TOK_LOG_LEVEL, default=info"`
+}
+
+// PublicURLs are the base URLs (without /v1) of the API's two hosts: live keys are served at
+// Live, which is also the bank callback's host, and sandbox keys at Sandbox.
+type PublicURLs struct {
+	Live    string `env:"TOK_PUBLIC_URL, default=http://127.0.0.1:8080"`
+	Sandbox string `env:"TOK_SANDBOX_PUBLIC_URL, default=http://127.0.0.1:8081"`
+}
+
+// Env is what a function builds its handler from: the instance's lazily created clients.
 type Env struct {
-	Config  *config.Config
 	Clients *gcp.Clients
+
+	cfg Config
 
 	mu      sync.Mutex
 	secrets *secrets.Reader
@@ -42,10 +60,10 @@ type Env struct {
 	limiter *ratelimit.Limiter
 }
 
-// NewEnv reads the configuration; it creates no client.
+// NewEnv reads the platform's configuration; it creates no client.
 func NewEnv(ctx context.Context) (*Env, error) {
-	cfg, err := config.Load(ctx)
-	if err != nil {
+	var cfg Config
+	if err := config.Process(ctx, &cfg); err != nil {
 		return nil, err
 	}
 	logging.Default(cfg.LogLevel)
@@ -53,8 +71,8 @@ func NewEnv(ctx context.Context) (*Env, error) {
 }
 
 // NewEnvFrom returns an Env for a configuration (tests build their own).
-func NewEnvFrom(cfg *config.Config) *Env {
-	return &Env{Config: cfg, Clients: gcp.NewClients(cfg)}
+func NewEnvFrom(cfg Config) *Env {
+	return &Env{cfg: cfg, Clients: gcp.NewClients(cfg.GCP)}
 }
 
 // SecretCacheTTL is how long a secret value is reused before Secret Manager is asked again.
@@ -69,9 +87,38 @@ func (e *Env) Secrets(ctx context.Context) (*secrets.Reader, error) {
 		if err != nil {
 			return nil, err
 		}
-		e.secrets = secrets.New(client, e.Config.ProjectID, SecretCacheTTL)
+		e.secrets = secrets.New(client, e.cfg.GCP.ProjectID, SecretCacheTTL)
 	}
 	return e.secrets, nil
+}
+
+// Sealer returns an envelope sealer under the configured KMS key, on the instance's KMS
+// client.
+func (e *Env) Sealer(ctx context.Context, c envelope.Config) (*envelope.Sealer, error) {
+	if c.Key == "" {
+		return nil, errors.New("TOK_KMS_KEY (the KMS key that wraps data keys) is not configured")
+	}
+	kc, err := e.Clients.KMS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return envelope.New(envelope.NewKMS(kc), c.Key)
+}
+
+// WithConfig reads a function's settings, a struct of `env`-tagged fields (config.Process),
+// before its build runs, so each function declares exactly what it reads:
+//
+//	platform.HTTP("Payments", platform.WithConfig(build))
+//	func build(ctx context.Context, env *platform.Env, s settings) (http.Handler, error)
+func WithConfig[C, H any](build func(context.Context, *Env, C) (H, error)) func(context.Context, *Env) (H, error) {
+	return func(ctx context.Context, env *Env) (H, error) {
+		var c C
+		if err := config.Process(ctx, &c); err != nil {
+			var zero H
+			return zero, err
+		}
+		return build(ctx, env, c)
+	}
 }
 
 // PepperSecret is the Secret Manager secret holding the API key pepper.
@@ -98,7 +145,7 @@ func (e *Env) Authenticator(ctx context.Context) (*auth.Authenticator, error) {
 	}
 	e.limiter = ratelimit.New(fs)
 	e.auth = auth.New(orgs.New(fs, pepper), pepper, e.limiter,
-		auth.WithAPIURLs(e.Config.PublicURL+"/v1", e.Config.SandboxPublicURL+"/v1"))
+		auth.WithAPIURLs(e.cfg.URLs.Live+"/v1", e.cfg.URLs.Sandbox+"/v1"))
 	return e.auth, nil
 }
 

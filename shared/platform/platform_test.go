@@ -20,7 +20,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"tokapi.io/tok/shared/config"
 	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/orgs"
@@ -106,7 +105,7 @@ func TestNoClientCallsBeforeFirstRequest(t *testing.T) {
 	kmsProxy := newCountingProxy(t, testenv.KMSEndpoint(t))
 	smProxy := newCountingProxy(t, smEndpoint)
 	t.Setenv("FIRESTORE_EMULATOR_HOST", firestoreProxy.addr())
-	env := NewEnvFrom(&config.Config{ProjectID: project, KMSEndpoint: kmsProxy.addr(), SecretManagerEndpoint: smProxy.addr()})
+	env := NewEnvFrom(Config{GCP: gcp.Config{ProjectID: project, KMSEndpoint: kmsProxy.addr(), SecretManagerEndpoint: smProxy.addr()}})
 	built := 0
 	build := func(ctx context.Context, env *Env) (http.Handler, error) {
 		built++
@@ -155,7 +154,7 @@ func TestNoClientCallsBeforeFirstRequest(t *testing.T) {
 // TestPublicFunctionsSkipAuthentication: a Public function answers without a key, while a
 // default one refuses.
 func TestPublicFunctionsSkipAuthentication(t *testing.T) {
-	env := NewEnvFrom(&config.Config{ProjectID: "unused"})
+	env := NewEnvFrom(Config{GCP: gcp.Config{ProjectID: "unused"}})
 	envFor := func(context.Context) (*Env, error) { return env, nil }
 	build := func(context.Context, *Env) (http.Handler, error) {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }), nil
@@ -212,7 +211,7 @@ func TestRateLimitHeadersOnEveryAnswer(t *testing.T) {
 		return rt, nil
 	}
 	newInstance := func() (*Env, http.Handler) {
-		env := NewEnvFrom(&config.Config{ProjectID: project, SecretManagerEndpoint: smEndpoint})
+		env := NewEnvFrom(Config{GCP: gcp.Config{ProjectID: project, SecretManagerEndpoint: smEndpoint}})
 		t.Cleanup(func() { _ = env.Close(context.Background()) })
 		return env, LazyHTTP(build, func(context.Context) (*Env, error) { return env, nil })
 	}
@@ -266,7 +265,7 @@ func TestEveryPostHonoursIdempotencyKey(t *testing.T) {
 	fs := testenv.Firestore(t, project)
 	smEndpoint := testenv.SecretManagerEndpoint(t)
 	keys := seedOrg(t, project, fs, smEndpoint, orgs.TierPro)
-	env := NewEnvFrom(&config.Config{ProjectID: project, SecretManagerEndpoint: smEndpoint})
+	env := NewEnvFrom(Config{GCP: gcp.Config{ProjectID: project, SecretManagerEndpoint: smEndpoint}})
 	var runs atomic.Int64
 	build := func(context.Context, *Env) (http.Handler, error) {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -301,7 +300,7 @@ func TestFrozenFirestoreAnswers503(t *testing.T) {
 	keys := seedOrg(t, project, fs, smEndpoint, orgs.TierPro)
 	firestoreProxy := newCountingProxy(t, os.Getenv("FIRESTORE_EMULATOR_HOST"))
 	t.Setenv("FIRESTORE_EMULATOR_HOST", firestoreProxy.addr())
-	env := NewEnvFrom(&config.Config{ProjectID: project, SecretManagerEndpoint: smEndpoint})
+	env := NewEnvFrom(Config{GCP: gcp.Config{ProjectID: project, SecretManagerEndpoint: smEndpoint}})
 	build := func(ctx context.Context, env *Env) (http.Handler, error) {
 		client, err := env.Clients.Firestore(ctx)
 		if err != nil {

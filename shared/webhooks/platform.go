@@ -3,16 +3,30 @@ package webhooks
 import (
 	"context"
 
+	"tokapi.io/tok/shared/bankcatalog"
 	"tokapi.io/tok/shared/envelope"
 	"tokapi.io/tok/shared/platform"
 )
 
+// Config is what a Service reads from the environment: the KMS key that seals signing
+// secrets, and the endpoint policy's inputs (Tok's own URLs and internal addresses, and
+// whether sandbox endpoints may be on loopback).
+type Config struct {
+	Sealing   envelope.Config
+	URLs      platform.PublicURLs
+	Catalogue bankcatalog.Config
+	// Loopback lets sandbox endpoints be http(s)://localhost or 127.0.0.1. Only the local
+	// stack sets it; a deployment never does.
+	Loopback bool `env:"TOK_WEBHOOK_LOOPBACK, default=false"`
+	// InternalAddrs are addresses of Tok's own processes ("ip" or "ip:port", comma-separated)
+	// that deliveries never connect to, whatever a name resolves to.
+	InternalAddrs []string `env:"TOK_INTERNAL_ADDRS"`
+}
+
 // FromEnv builds the instance's Service from its clients: Firestore, the Pub/Sub deliveries
-// topic, and, when withSecrets is set, the KMS envelope that seals signing secrets (the
-// tokens key). Functions that never touch a secret create no KMS client. The endpoint
-// policy comes from the configuration: Tok's own URLs and internal addresses, and whether
-// sandbox endpoints may be on loopback.
-func FromEnv(ctx context.Context, env *platform.Env, withSecrets bool, opts ...Option) (*Service, error) {
+// topic, and, when withSecrets is set, the KMS envelope that seals signing secrets. Functions
+// that never touch a secret create no KMS client.
+func FromEnv(ctx context.Context, env *platform.Env, cfg Config, withSecrets bool, opts ...Option) (*Service, error) {
 	fs, err := env.Clients.Firestore(ctx)
 	if err != nil {
 		return nil, err
@@ -23,15 +37,10 @@ func FromEnv(ctx context.Context, env *platform.Env, withSecrets bool, opts ...O
 	}
 	var sealer Sealer
 	if withSecrets {
-		kc, err := env.Clients.KMS(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if sealer, err = envelope.New(envelope.NewKMS(kc), env.Config.TokensKey); err != nil {
+		if sealer, err = env.Sealer(ctx, cfg.Sealing); err != nil {
 			return nil, err
 		}
 	}
-	c := env.Config
-	policy := Policy{Loopback: c.WebhookLoopback, Own: []string{c.PublicURL, c.SandboxPublicURL, c.SandboxBankURL}, Internal: c.InternalAddrs}
+	policy := Policy{Loopback: cfg.Loopback, Own: []string{cfg.URLs.Live, cfg.URLs.Sandbox, cfg.Catalogue.SandboxBankURL}, Internal: cfg.InternalAddrs}
 	return New(fs, sealer, NewPubSubQueue(ps, DeliveriesTopic), append([]Option{WithPolicy(policy)}, opts...)...), nil
 }
