@@ -28,7 +28,8 @@ import (
 //	       arms a fault for the next `times` requests whose path starts with `path`
 //	       (and method, when given); forward: Tok handles the request and the client gets
 //	       the fault instead of Tok's answer; drop: the connection closes without an answer.
-//	GET    the log: [{"method","path","idempotencyKey","status","retryAfter","at"}], at in Unix ms,
+//	GET    the log: [{"method","path","operation","idempotencyKey","status","retryAfter","at"}],
+//	       operation the spec's operationId the request is one of ("" for none), at in Unix ms,
 //	       status 0 for a dropped connection.
 //	DELETE clears the faults and the log.
 type FaultProxy struct {
@@ -38,6 +39,7 @@ type FaultProxy struct {
 	faults  []*Fault
 	log     []LogEntry
 	proxy   *httputil.ReverseProxy
+	t       *testing.T
 }
 
 // Fault is an armed fault.
@@ -56,6 +58,7 @@ type Fault struct {
 type LogEntry struct {
 	Method         string `json:"method"`
 	Path           string `json:"path"`
+	Operation      string `json:"operation"`
 	IdempotencyKey string `json:"idempotencyKey"`
 	Status         int    `json:"status"`
 	RetryAfter     string `json:"retryAfter"` // the answer's Retry-After header
@@ -70,7 +73,7 @@ func startFaultProxy(t *testing.T, target string) *FaultProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &FaultProxy{proxy: httputil.NewSingleHostReverseProxy(u)}
+	p := &FaultProxy{proxy: httputil.NewSingleHostReverseProxy(u), t: t}
 	p.proxy.Transport = apitest.Transport{T: t}
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
@@ -121,7 +124,7 @@ func (p *FaultProxy) take(r *http.Request) *Fault {
 func (p *FaultProxy) record(r *http.Request, status int, retryAfter string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.log = append(p.log, LogEntry{Method: r.Method, Path: r.URL.Path, IdempotencyKey: r.Header.Get("Idempotency-Key"),
+	p.log = append(p.log, LogEntry{Method: r.Method, Path: r.URL.Path, Operation: operationOf(p.t, r), IdempotencyKey: r.Header.Get("Idempotency-Key"),
 		Status: status, RetryAfter: retryAfter, At: time.Now().UnixMilli()})
 }
 

@@ -42,7 +42,10 @@ type Env struct {
 	ExpiredAccountID string // the Free organisation's account of an expired consent (TOK_EXPIRED_ACCOUNT_ID)
 	CallbackURL      string // a callbackUrl sandbox consents accept (TOK_CALLBACK_URL)
 	WebhookFixtures  string // a JSON file of signed webhook messages (TOK_WEBHOOK_FIXTURES)
+	OperationsFile   string // the spec's operations as JSON, for coverage tests (TOK_SPEC_OPERATIONS; see Operation)
+	HostedURL        string // where Tok's hosted pages start, for a redirectUrl without a bank (TOK_HOSTED_URL)
 	Faults           *FaultProxy
+	PSU              *PSU // the customer's browser (TOK_PSU_URL)
 }
 
 // Vars is the environment a subprocess test runs with: the process's own plus the Env.
@@ -60,12 +63,16 @@ func (e *Env) Vars() []string {
 		"TOK_EXPIRED_ACCOUNT_ID="+e.ExpiredAccountID,
 		"TOK_CALLBACK_URL="+e.CallbackURL,
 		"TOK_WEBHOOK_FIXTURES="+e.WebhookFixtures,
+		"TOK_SPEC_OPERATIONS="+e.OperationsFile,
+		"TOK_HOSTED_URL="+e.HostedURL,
+		"TOK_PSU_URL="+e.PSU.URL,
 	)
 }
 
 // Start starts the stack (see localstacktest.Start), creates the organisations and keys,
 // connects the demo persona at the Serbian sandbox bank and waits for its first sync,
-// connects and revokes a second consent, and writes the webhook fixtures.
+// connects and revokes a second consent, writes the webhook fixtures, and starts the fault
+// proxy and the customer's browser.
 func Start(t *testing.T) *Env {
 	t.Helper()
 	testenv.Require(t)
@@ -106,6 +113,9 @@ func Start(t *testing.T) *Env {
 	e.WebhookFixtures = writeWebhookFixtures(t, a)
 	e.Faults = startFaultProxy(t, st.SandboxURL)
 	e.FaultURL = e.Faults.URL + "/v1"
+	e.PSU = startPSU(t)
+	e.OperationsFile = writeOperations(t)
+	e.HostedURL = st.URL + "/v1/hosted/"
 	return e
 }
 

@@ -48,6 +48,8 @@ type Client struct {
 	VRP            *VRPService
 	Refunds        *RefundsService
 	Organisation   *OrganisationService
+	APIKeys        *APIKeysService
+	Members        *MembersService
 	Sandbox        *SandboxService
 
 	apiKey     string
@@ -130,6 +132,8 @@ func NewClient(opts ...Option) (*Client, error) {
 	c.VRP = &VRPService{c}
 	c.Refunds = &RefundsService{c}
 	c.Organisation = &OrganisationService{c}
+	c.APIKeys = &APIKeysService{c}
+	c.Members = &MembersService{c}
 	c.Sandbox = &SandboxService{c}
 	return c, nil
 }

@@ -252,6 +252,12 @@ func (s *PaymentsService) Create(ctx context.Context, req CreatePaymentRequest, 
 	return send[Payment](ctx, s.c, "POST", "/payments", req, true, opts)
 }
 
+// ConfirmFunds asks the bank whether an account of a consent given for funds confirmation
+// covers amount; nothing is reserved.
+func (s *PaymentsService) ConfirmFunds(ctx context.Context, req FundsConfirmationRequest, opts ...RequestOption) (*FundsConfirmation, error) {
+	return send[FundsConfirmation](ctx, s.c, "POST", "/funds-confirmations", req, true, opts)
+}
+
 // Get returns a payment with its status history.
 func (s *PaymentsService) Get(ctx context.Context, paymentID string, opts ...RequestOption) (*Payment, error) {
 	return get[Payment](ctx, s.c, "/payments/"+escape(paymentID), opts)
@@ -291,6 +297,11 @@ func (s *VRPService) ListConsents(ctx context.Context, params *ListVrpConsentsPa
 	return list[VrpConsent](ctx, s.c, "/vrp-consents", params, "", opts)
 }
 
+// AllConsents iterates over every VRP consent matching params.
+func (s *VRPService) AllConsents(ctx context.Context, params *ListVrpConsentsParams, opts ...RequestOption) iter.Seq2[VrpConsent, error] {
+	return all[VrpConsent](ctx, s.c, "/vrp-consents", params, opts)
+}
+
 // RevokeConsent revokes a VRP consent, at the bank too.
 func (s *VRPService) RevokeConsent(ctx context.Context, consentID string, opts ...RequestOption) (*VrpConsent, error) {
 	return send[VrpConsent](ctx, s.c, "DELETE", "/vrp-consents/"+escape(consentID), nil, false, opts)
@@ -318,9 +329,29 @@ func (s *VRPService) ListPayments(ctx context.Context, params *ListVrpsParams, o
 	return list[Payment](ctx, s.c, "/vrps", params, "", opts)
 }
 
+// AllPayments iterates over every VRP payment matching params.
+func (s *VRPService) AllPayments(ctx context.Context, params *ListVrpsParams, opts ...RequestOption) iter.Seq2[Payment, error] {
+	return all[Payment](ctx, s.c, "/vrps", params, opts)
+}
+
 // ConsentPayments returns one page of the payments made under a VRP consent, newest first.
 func (s *VRPService) ConsentPayments(ctx context.Context, consentID string, params *ListVrpConsentPaymentsParams, opts ...RequestOption) (*Page[Payment], error) {
 	return list[Payment](ctx, s.c, "/vrp-consents/"+escape(consentID)+"/payments", params, "", opts)
+}
+
+// AllConsentPayments iterates over every payment made under a VRP consent.
+func (s *VRPService) AllConsentPayments(ctx context.Context, consentID string, params *ListVrpConsentPaymentsParams, opts ...RequestOption) iter.Seq2[Payment, error] {
+	return all[Payment](ctx, s.c, "/vrp-consents/"+escape(consentID)+"/payments", params, opts)
+}
+
+// VrpPeriodicLimitRequest is one of CreateVrpConsentRequest's PeriodicLimits.
+type VrpPeriodicLimitRequest = struct {
+	// MaximumAmount Examples: 100.00
+	MaximumAmount string `json:"maximumAmount"`
+
+	// PeriodAlignment Default CONSENT.
+	PeriodAlignment *CreateVrpConsentRequestPeriodicLimitsPeriodAlignment `json:"periodAlignment,omitempty"`
+	PeriodType      CreateVrpConsentRequestPeriodicLimitsPeriodType       `json:"periodType"`
 }
 
 // RefundsService is /v1/refunds, /v1/payments/{id}/refunds and /v1/refund-batches.
@@ -377,6 +408,68 @@ func (s *OrganisationService) Get(ctx context.Context, opts ...RequestOption) (*
 // optional one.
 func (s *OrganisationService) Update(ctx context.Context, req UpdateOrganisationRequest, opts ...RequestOption) (*Organisation, error) {
 	return send[Organisation](ctx, s.c, "PATCH", "/organisation", req, false, opts)
+}
+
+// APIKeysService is /v1/api-keys: the organisation's key pairs (admin; changes need a live key).
+type APIKeysService struct{ c *Client }
+
+// Create makes a key pair; its keys are in this answer only.
+func (s *APIKeysService) Create(ctx context.Context, req CreateKeyPairRequest, opts ...RequestOption) (*NewKeyPair, error) {
+	return send[NewKeyPair](ctx, s.c, "POST", "/api-keys", req, true, opts)
+}
+
+// List returns one page of key pairs, newest first, keys masked.
+func (s *APIKeysService) List(ctx context.Context, params *ListAPIKeysParams, opts ...RequestOption) (*Page[KeyPair], error) {
+	return list[KeyPair](ctx, s.c, "/api-keys", params, "", opts)
+}
+
+// All iterates over every key pair.
+func (s *APIKeysService) All(ctx context.Context, params *ListAPIKeysParams, opts ...RequestOption) iter.Seq2[KeyPair, error] {
+	return all[KeyPair](ctx, s.c, "/api-keys", params, opts)
+}
+
+// Rotate replaces a key pair with a new one of the same role; the old one works for the
+// grace period. req may be nil.
+func (s *APIKeysService) Rotate(ctx context.Context, keyPairID string, req *RotateKeyPairRequest, opts ...RequestOption) (*NewKeyPair, error) {
+	return send[NewKeyPair](ctx, s.c, "POST", "/api-keys/"+escape(keyPairID)+"/rotate", optionalBody(req), true, opts)
+}
+
+// Revoke revokes both keys of a pair at once.
+func (s *APIKeysService) Revoke(ctx context.Context, keyPairID string, opts ...RequestOption) error {
+	return s.c.do(ctx, request{method: "DELETE", path: "/api-keys/" + escape(keyPairID)}, nil, opts)
+}
+
+// MembersService is /v1/members: the organisation's members.
+type MembersService struct{ c *Client }
+
+// Add adds a member (admin).
+func (s *MembersService) Add(ctx context.Context, req AddMemberRequest, opts ...RequestOption) (*Member, error) {
+	return send[Member](ctx, s.c, "POST", "/members", req, true, opts)
+}
+
+// List returns one page of members, oldest first.
+func (s *MembersService) List(ctx context.Context, params *ListMembersParams, opts ...RequestOption) (*Page[Member], error) {
+	return list[Member](ctx, s.c, "/members", params, "", opts)
+}
+
+// All iterates over every member.
+func (s *MembersService) All(ctx context.Context, params *ListMembersParams, opts ...RequestOption) iter.Seq2[Member, error] {
+	return all[Member](ctx, s.c, "/members", params, opts)
+}
+
+// Get returns a member.
+func (s *MembersService) Get(ctx context.Context, memberID string, opts ...RequestOption) (*Member, error) {
+	return get[Member](ctx, s.c, "/members/"+escape(memberID), opts)
+}
+
+// Update changes a member's role (admin).
+func (s *MembersService) Update(ctx context.Context, memberID string, req UpdateMemberRequest, opts ...RequestOption) (*Member, error) {
+	return send[Member](ctx, s.c, "PATCH", "/members/"+escape(memberID), req, false, opts)
+}
+
+// Remove removes a member (admin).
+func (s *MembersService) Remove(ctx context.Context, memberID string, opts ...RequestOption) error {
+	return s.c.do(ctx, request{method: "DELETE", path: "/members/" + escape(memberID)}, nil, opts)
 }
 
 // SandboxService is /v1/sandbox: controls for sandbox keys only (a live key gets 404).

@@ -416,6 +416,10 @@ func TestAgainstStack(t *testing.T) {
 		}
 	})
 
+	t.Run("every operation has a method", func(t *testing.T) { testCoverage(ctx, t, env) })
+	t.Run("VRP: limits, what is left, revocation", func(t *testing.T) { testVRP(ctx, t, env, client) })
+	t.Run("hosted pages when no bank is given", func(t *testing.T) { testHosted(ctx, t, env, client) })
+
 	t.Run("the quickstart example", func(t *testing.T) {
 		cmd := exec.CommandContext(ctx, "go", "run", "../examples/quickstart")
 		cmd.Env = append(env.Vars(), "TOK_API_KEY="+env.APIKey, "TOK_API_URL="+env.APIURL)
