@@ -5,6 +5,7 @@
 // non-zero when a ratio misses its goal by more than NoiseMargin.
 //
 //	go run ./scripts/bench [-count 3] [-only Fanout]
+//	go run ./scripts/bench -render   # the README's table again from docs/bench/latest.txt, running nothing
 package main
 
 import (
@@ -34,7 +35,19 @@ const (
 func main() {
 	count := flag.Int("count", 3, "rounds of every benchmark (the ratio is the median)")
 	only := flag.String("only", "", "run only the suites whose benchmark matches this regexp, and write nothing")
+	render := flag.Bool("render", false, "regenerate the README's table from "+latestFile+" without running anything")
 	flag.Parse()
+	if *render {
+		latest, err := os.ReadFile(latestFile)
+		if err == nil {
+			err = updateReadme(string(latest))
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*count, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)

@@ -47,6 +47,7 @@ var suites = []suite{
 	{"./shared/banksync", "^BenchmarkSchedulerTick$", "3x", 1},
 	{"./shared/ratelimit", "^BenchmarkAllow$", "10x", 0},
 	{"./shared/envelope", "^BenchmarkOpen$", "2000x", 0},
+	{"./scripts/stage", "^BenchmarkColdStart$", "10x", 0},
 }
 
 var rows = []row{
@@ -57,6 +58,11 @@ var rows = []row{
 	{Name: "scheduler tick reads, 100,000 connections vs 1,000 (500 due)", Tok: metric{"BenchmarkSchedulerTick/total=100000/due=500", "reads/tick"}, Base: metric{"BenchmarkSchedulerTick/total=1000/due=500", "reads/tick"}, AtMost: true, Goal: 1},
 	{Name: "scheduler tick duration, 100,000 connections vs 1,000 (500 due)", Tok: metric{"BenchmarkSchedulerTick/total=100000/due=500", "tick-ms"}, Base: metric{"BenchmarkSchedulerTick/total=1000/due=500", "tick-ms"}, AtMost: true, Goal: 1.5},
 	{Name: "limiter writes at the Enterprise limit (per second of traffic)", Tok: metric{"BenchmarkAllow/at_the_limit", "writes/s"}, AtMost: true, Goal: 1.5, Note: "Firestore sustains ~1 write/s per document"},
+	{Name: "cold start to listening: staged banks vs hello world", Tok: metric{"BenchmarkColdStart", "tok-listen-ms"}, Base: metric{"BenchmarkColdStart", "hello-listen-ms"}, AtMost: true, Goal: 1.5},
+	{Name: "cold start to the first authenticated 200 vs hello world plus its dependency calls alone", Tok: metric{"BenchmarkColdStart", "tok-first200-ms"}, Base: metric{"BenchmarkColdStart", "hello+deps-ms"}, AtMost: true, Goal: 1},
+	{Name: "Firestore reads of the first request", Tok: metric{"BenchmarkColdStart", "firestore-reads/first-request"}, AtMost: true, Goal: 2, Note: "one for the key, one in the limiter's lease"},
+	{Name: "Firestore commits of the first request", Tok: metric{"BenchmarkColdStart", "firestore-commits/first-request"}, AtMost: true, Goal: 1, Note: "the limiter's lease"},
+	{Name: "Secret Manager reads of the first request", Tok: metric{"BenchmarkColdStart", "secret-reads/first-request"}, AtMost: true, Goal: 1, Note: "the API key pepper"},
 	{Name: "KMS envelope Open: warm data-key cache vs a KMS unwrap", Tok: metric{"BenchmarkOpen/warm", "ns/op"}, Base: metric{"BenchmarkOpen/cold-kms", "ns/op"}, AtMost: true, Goal: 0.1},
 }
 
