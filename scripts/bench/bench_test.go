@@ -105,3 +105,24 @@ func TestCapacityQuotesLatest(t *testing.T) {
 		}
 	}
 }
+
+// TestBoundRow: a row whose goal bounds Tok's figure is judged on the figure, the baseline
+// shown beside it.
+func TestBoundRow(t *testing.T) {
+	res := parse("BenchmarkFirstByte-2 50 1 ns/op 90 countries-first-byte-ms 1 static-first-byte-ms\n" +
+		"BenchmarkFirstByte-2 50 1 ns/op 120 countries-first-byte-ms 1 static-first-byte-ms\n" +
+		"BenchmarkFirstByte-2 50 1 ns/op 95 countries-first-byte-ms 2 static-first-byte-ms\n")
+	for _, o := range evaluate(res) {
+		if o.row.Tok.Unit != "countries-first-byte-ms" {
+			continue
+		}
+		if o.Ratio != 95 || o.Base != 1 || !o.Met || o.Failed {
+			t.Fatalf("a median of 95 ms against ≤ 100 ms is met, whatever the baseline: %+v", o)
+		}
+		if table := render([]outcome{o}); !strings.Contains(table, "| 95.0 countries-first-byte-ms | 1 static-first-byte-ms | (95×) | ≤ 100 countries-first-byte-ms |") {
+			t.Fatalf("rendered:\n%s", table)
+		}
+		return
+	}
+	t.Fatal("no first-byte row")
+}
