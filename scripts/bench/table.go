@@ -231,9 +231,9 @@ func render(outs []outcome) string {
 		}
 		base, ratio, goal := o.Note, "—", fmt.Sprintf("%s %g %s", op, o.Goal, o.row.Tok.Unit)
 		switch {
-		case o.row.Bound && o.Base != 0:
+		case o.Bound && o.Base != 0:
 			base, ratio = figure(o.Base, o.row.Base.Unit), fmt.Sprintf("(%.3g×)", o.Tok/o.Base)
-		case o.row.Base.Bench != "" && !o.row.Bound:
+		case o.row.Base.Bench != "" && !o.Bound:
 			base, ratio, goal = figure(o.Base, o.row.Base.Unit), fmt.Sprintf("%.3g×", o.Ratio), fmt.Sprintf("%s %g×", op, o.Goal)
 		}
 		verdict := "met"
