@@ -136,44 +136,12 @@ func (g *Gateway) route(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := bufferBody(w, r); err != nil {
-		w.Header().Set("Connection", "close")
+	if err := httpapi.ReadBody(w, r, BodyReadTimeout, MaxBodyBytes); err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
 	w.Header().Del(httpapi.RequestIDHeader)
 	g.proxies[f.Name].ServeHTTP(w, r)
-}
-
-// bufferBody reads the whole request body within BodyReadTimeout and replaces it with the
-// bytes read, so the function gets a complete body with its length.
-func bufferBody(w http.ResponseWriter, r *http.Request) error {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil
-	}
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(BodyReadTimeout))
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	_ = rc.SetReadDeadline(time.Time{})
-	var tooLarge *http.MaxBytesError
-	var netErr net.Error
-	switch {
-	case err == nil:
-	case errors.As(err, &tooLarge):
-		return &httpapi.Error{Status: http.StatusRequestEntityTooLarge, Code: httpapi.CodePayloadTooLarge,
-			Message: fmt.Sprintf("The request body is larger than %d bytes.", tooLarge.Limit)}
-	case errors.As(err, &netErr) && netErr.Timeout():
-		return &httpapi.Error{Status: http.StatusRequestTimeout, Code: httpapi.CodeRequestTimeout,
-			Message: fmt.Sprintf("The request body did not arrive within %s.", BodyReadTimeout), Err: err}
-	default:
-		return &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeValidation,
-			Message: "The request body could not be read: it ended early or its chunked encoding is malformed.", Err: err}
-	}
-	_ = r.Body.Close()
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
-	r.TransferEncoding = nil
-	return nil
 }
 
 // Pushes returns Eventarc's handler: POST /<push token>/<function> from a push subscription

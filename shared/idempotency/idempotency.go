@@ -46,6 +46,9 @@ const (
 	TTL        = 24 * time.Hour
 	PendingTTL = 60 * time.Second
 	maxKeyLen  = 255
+	// storeTimeout bounds storing the answer after the handler ran; an answer not stored
+	// leaves the key pending until PendingTTL.
+	storeTimeout = 5 * time.Second
 )
 
 // record is the stored state of one key. ExpiresAt is the Firestore TTL field.
@@ -135,7 +138,9 @@ func (s *Store) Wrap(h httpapi.HandlerFunc) httpapi.HandlerFunc {
 			httpapi.WriteError(out, r, err)
 		}
 		res := out.Result()
-		ctx := context.WithoutCancel(r.Context())
+		// Stored even when the client has gone, within a deadline of its own.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), storeTimeout)
+		defer cancel()
 		if res.StatusCode >= 500 {
 			_, _ = ref.Delete(ctx)
 		} else {

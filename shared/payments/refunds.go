@@ -287,7 +287,10 @@ func lockDoc(ctx context.Context, ref *firestore.DocumentRef, paymentID string) 
 		_, err := ref.Create(ctx, map[string]any{"until": time.Now().Add(lockTTL)})
 		if err == nil {
 			return func() {
-				if _, err := ref.Delete(context.WithoutCancel(ctx)); err != nil {
+				// Released even when the request has ended, within the lock's own TTL.
+				dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockTTL)
+				defer cancel()
+				if _, err := ref.Delete(dctx); err != nil {
 					slog.WarnContext(ctx, "refund lock not released; it lapses", "paymentId", paymentID, "error", err)
 				}
 			}, nil

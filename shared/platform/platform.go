@@ -230,8 +230,9 @@ type HTTPBuilder func(ctx context.Context, env *Env) (http.Handler, error)
 type Option func(*options)
 
 type options struct {
-	public  bool
-	timeout time.Duration
+	public      bool
+	timeout     time.Duration
+	bodyTimeout time.Duration
 }
 
 // Public serves a function without API key authentication or the organisation rate limit:
@@ -242,9 +243,11 @@ func Public() Option { return func(o *options) { o.public = true } }
 // for the bank callback, whose request waits on several bank calls.
 func Timeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
-// HTTP registers an HTTP function under entryPoint. Every request is authenticated by its
-// API key and rate-limited, its query string is checked against the API spec, and every
-// POST honours Idempotency-Key, unless the function is Public.
+// HTTP registers an HTTP function under entryPoint. Every request's body is read whole
+// within httpapi.BodyReadTimeout and its answer must be written within its deadline and
+// WriteMargin. Unless the function is Public, every request is authenticated by its API key
+// and rate-limited, its query string is checked against the API spec, and every POST honours
+// Idempotency-Key.
 func HTTP(entryPoint string, build HTTPBuilder, opts ...Option) {
 	registryMu.Lock()
 	httpBuilders[entryPoint] = build
@@ -289,11 +292,20 @@ func Routes(ctx context.Context) (map[string][]string, error) {
 	return out, nil
 }
 
+// WriteMargin is how long past its deadline a request's answer may take to be written: a
+// client that does not read its answer holds the connection no longer.
+const WriteMargin = 5 * time.Second
+
 // LazyHTTP returns a handler that builds the real one on the first request, behind
 // httpapi.Middleware and, unless Public, authentication. envFor supplies the Env (tests
 // pass their own).
+//
+// The read and write deadlines are set here, per request, on the connection itself:
+// functions-framework-go serves with an http.Server that has no timeouts, and the process
+// owns no other place to set them. A body shorter than its Content-Length or a stalled
+// chunked body is answered 408 in the envelope at httpapi.BodyReadTimeout, never held.
 func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error), opts ...Option) http.Handler {
-	o := options{timeout: httpapi.RequestTimeout}
+	o := options{timeout: httpapi.RequestTimeout, bodyTimeout: httpapi.BodyReadTimeout}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -337,6 +349,13 @@ func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error), opt
 		return h, nil
 	}
 	return httpapi.MiddlewareWithTimeout(os.Getenv("GOOGLE_CLOUD_PROJECT"), o.timeout, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every request on a connection sets its own write deadline, so one left by the
+		// previous request of a kept-alive connection never cuts this one.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(o.timeout + WriteMargin))
+		if err := httpapi.ReadBody(w, r, o.bodyTimeout, httpapi.MaxRequestBytes); err != nil {
+			httpapi.WriteError(w, r, err)
+			return
+		}
 		h, err := get(r.Context())
 		if err != nil {
 			httpapi.WriteError(w, r, err)
@@ -352,18 +371,32 @@ type EventHandler func(ctx context.Context, e event.Event) error
 // EventBuilder builds a function's event handler from the instance's Env.
 type EventBuilder func(ctx context.Context, env *Env) (EventHandler, error)
 
+// EventTimeout is the deadline of one event delivery, building the handler on the first
+// one included. Event functions run with a 60 s timeout and their push subscriptions' ack
+// deadline is the same (infra/modules/function): a delivery whose dependency does not
+// answer fails well before either, its push is answered with an error, and Pub/Sub
+// delivers it again (or, after the subscription's attempts, to its dead-letter topic).
+const EventTimeout = 45 * time.Second
+
 // Event registers a CloudEvent function under entryPoint.
 func Event(entryPoint string, build EventBuilder) {
 	functions.CloudEvent(entryPoint, LazyEvent(build, instance))
 }
 
-// LazyEvent returns an event handler that builds the real one on the first event.
+// LazyEvent returns an event handler that builds the real one on the first event, and
+// gives every delivery the deadline EventTimeout.
 func LazyEvent(build EventBuilder, envFor func(context.Context) (*Env, error)) EventHandler {
+	return lazyEvent(build, envFor, EventTimeout)
+}
+
+func lazyEvent(build EventBuilder, envFor func(context.Context) (*Env, error), timeout time.Duration) EventHandler {
 	var (
 		mu    sync.Mutex
 		inner EventHandler
 	)
 	return func(ctx context.Context, e event.Event) error {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
 		mu.Lock()
 		h := inner
 		if h == nil {

@@ -240,8 +240,14 @@ func (v *Vault) refresh(ctx context.Context, rec Record, refresh Refresher) (ban
 	return tok, nil
 }
 
+// releaseTimeout bounds the release of a refresh lease, which runs even when the caller's
+// context has ended; a lease not released lapses.
+const releaseTimeout = 5 * time.Second
+
 func (v *Vault) releaseLease(ctx context.Context, rec Record, holder string) {
-	_ = v.Client.RunTransaction(context.WithoutCancel(ctx), func(ctx context.Context, tx *firestore.Transaction) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
+	_ = v.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snap, err := tx.Get(rec.Ref)
 		if err != nil {
 			return err

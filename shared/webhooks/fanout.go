@@ -67,7 +67,7 @@ func (s *Service) Fanout(ctx context.Context, t tenant.Tenant, ev events.Event) 
 		case j.finished:
 			errs = append(errs, s.updateHealth(ctx, t, j.ep, j.att))
 		case j.started:
-			go s.recordLate(context.WithoutCancel(ctx), t, j)
+			go s.recordLate(ctx, t, j)
 		}
 	}
 	errs = append(errs, s.enqueue(ctx, queued))
@@ -148,8 +148,9 @@ func (s *Service) newJobs(ctx context.Context, t tenant.Tenant, targets []Endpoi
 // then recorded by recordLate), so it runs on its own deadline, the client's Timeout.
 func (j *firstAttempt) start(ctx context.Context, s *Service, env string, now time.Time) {
 	j.started = true
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Timeout)
 	go func() {
+		defer cancel()
 		defer close(j.done)
 		att := s.post(ctx, env, j.ep, j.d, j.secrets, now)
 		att.Trigger = TriggerAutomatic
@@ -240,6 +241,9 @@ func (s *Service) commitFirst(ctx context.Context, t tenant.Tenant, jobs []*firs
 // recordLate records an attempt that outlived its fan-out's budget once it ends.
 func (s *Service) recordLate(ctx context.Context, t tenant.Tenant, j *firstAttempt) {
 	<-j.done
+	// The fan-out has answered by now: the record gets its own deadline.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lateRecordTimeout)
+	defer cancel()
 	err := func() error {
 		if _, err := s.record(ctx, t, j.task(t), j.att); err != nil {
 			return err
@@ -251,6 +255,9 @@ func (s *Service) recordLate(ctx context.Context, t tenant.Tenant, j *firstAttem
 		slog.ErrorContext(ctx, "recording a late webhook attempt failed", "delivery", j.d.ID, "error", err)
 	}
 }
+
+// lateRecordTimeout bounds the recording of an attempt that outlived its fan-out.
+const lateRecordTimeout = 10 * time.Second
 
 // enqueue publishes tasks concurrently. On an error the deliveries still have their leased
 // queue entries, so the retry scheduler sends them.
