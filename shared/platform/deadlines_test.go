@@ -19,7 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"tokapi.io/tok/shared/config"
+	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
 )
@@ -34,7 +34,7 @@ func bodyTimeout(d time.Duration) Option { return func(o *options) { o.bodyTimeo
 // past the bound keeps its context, and the connection serves a next request.
 func TestFunctionProcessBoundsEveryRead(t *testing.T) {
 	const bound = 500 * time.Millisecond
-	env := NewEnvFrom(&config.Config{ProjectID: "unused"})
+	env := NewEnvFrom(Config{GCP: gcp.Config{ProjectID: "unused"}})
 	build := func(context.Context, *Env) (http.Handler, error) {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, err := io.ReadAll(r.Body)
@@ -164,7 +164,7 @@ func TestEventDeliveryDeadline(t *testing.T) {
 	const bound = 500 * time.Millisecond
 	silent := silentListener(t)
 	t.Setenv("FIRESTORE_EMULATOR_HOST", silent)
-	env := NewEnvFrom(&config.Config{ProjectID: "p", KMSEndpoint: silent, SecretManagerEndpoint: silent})
+	env := NewEnvFrom(Config{GCP: gcp.Config{ProjectID: "p", KMSEndpoint: silent, SecretManagerEndpoint: silent}})
 	calls := map[string]func(ctx context.Context, env *Env) error{
 		"Firestore": func(ctx context.Context, env *Env) error {
 			fs, err := env.Clients.Firestore(ctx)
