@@ -123,7 +123,14 @@ func (c *rawConn) send(t *testing.T, raw string) {
 	}
 }
 
-func (c *rawConn) answer(t *testing.T) (*http.Response, []byte) {
+// answer is a response read off a rawConn.
+type answer struct {
+	StatusCode int
+	Header     http.Header
+	Close      bool // the server closes the connection after it
+}
+
+func (c *rawConn) answer(t *testing.T) (answer, []byte) {
 	t.Helper()
 	resp, err := http.ReadResponse(c.br, nil)
 	if err != nil {
@@ -134,7 +141,7 @@ func (c *rawConn) answer(t *testing.T) (*http.Response, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, body
+	return answer{StatusCode: resp.StatusCode, Header: resp.Header, Close: resp.Close}, body
 }
 
 // silentListener accepts connections and never answers on them, as a dependency that hangs.
