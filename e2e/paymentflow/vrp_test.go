@@ -14,6 +14,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tokapi.io/tok/shared/bank"
+	"tokapi.io/tok/shared/events"
 	pay "tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
@@ -420,4 +421,92 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestVRPConsentEventsThroughOutbox: a consent's event is committed with the change that
+// causes it. A publisher that fails after the commit leaves the event in the consent's
+// outbox, and the sweep publishes it once; a sweeper killed between publishing and clearing
+// the outbox sends the same event (same ID) again at most, which the event log and the
+// webhook fan-out take once.
+func TestVRPConsentEventsThroughOutbox(t *testing.T) {
+	f := setup(t)
+	org, keys := f.Org()
+	tn := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
+	scope := store.For(f.FS, tn)
+	received := func(d time.Duration) []events.Event {
+		var out []events.Event
+		for _, m := range flowtest.Received(t, f.events, 100, d) {
+			var e events.Event
+			if err := json.Unmarshal(m.Data, &e); err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasPrefix(e.Type, "vrp_consent.") {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+	// with is the VRP service publishing through pub.
+	with := func(pub pay.Publisher) *vrp.Service {
+		svc, st := *f.svc, *f.svc.Store
+		st.Events = pub
+		svc.Store = &st
+		return vrp.New(&svc, nil)
+	}
+
+	end := f.clock.Now().Add(time.Hour).Format(time.RFC3339)
+	expiring := f.authorisedVRP(keys.SandboxKey, "demo", `,"endDateTime":"`+end+`"`)
+	if evs := received(2 * time.Second); len(evs) != 1 || evs[0].Type != vrp.EventAuthorized || evs[0].ID != pay.EventID(tn, expiring, vrp.EventAuthorized) {
+		t.Fatalf("authorised: %+v", evs)
+	}
+	if c := f.stored(org.ID, expiring); c.OutboxPending || len(c.Outbox) != 0 {
+		t.Fatalf("outbox after publishing: %+v", c.Outbox)
+	}
+
+	// Killed between the commit and publishing: the change stands, the event waits.
+	revoked := f.authorisedVRP(keys.SandboxKey, "demo", "")
+	received(2 * time.Second)
+	pub := &flakyPublisher{inner: f.svc.Store.Events}
+	pub.failures.Store(1)
+	c, err := with(pub).Revoke(f.Ctx, scope, revoked)
+	if err != nil || c.Status != vrp.StatusRevoked || c.RevokedBy != vrp.RevokedByOrganisation {
+		t.Fatalf("revoke: %+v %v", c, err)
+	}
+	if c := f.stored(org.ID, revoked); c.Status != vrp.StatusRevoked || !c.OutboxPending || len(c.Outbox) != 1 {
+		t.Fatalf("after the failed publish: %s, outbox %+v", c.Status, c.Outbox)
+	}
+	if evs := received(time.Second); len(evs) != 0 {
+		t.Fatalf("published although publishing failed: %+v", evs)
+	}
+	if res, err := f.vrp.Sweep(f.Ctx); err != nil || res.Flushed != 1 {
+		t.Fatalf("sweep: %+v %v", res, err)
+	}
+	if res, err := f.vrp.Sweep(f.Ctx); err != nil || res.Flushed != 0 {
+		t.Fatalf("second sweep: %+v %v", res, err)
+	}
+	evs := received(2 * time.Second)
+	if len(evs) != 1 || evs[0].Type != vrp.EventRevoked || evs[0].ID != pay.EventID(tn, revoked, vrp.EventRevoked) ||
+		!strings.Contains(string(evs[0].Data), `"revokedBy":"organisation"`) {
+		t.Fatalf("revoked events: %+v", evs)
+	}
+	// A DELETE repeated: 409, and nothing more is published.
+	f.Expect(f.Call("DELETE", "/v1/vrp-consents/"+revoked, keys.SandboxKey, ""), 409, "revoke again")
+
+	// Killed between publishing and clearing the outbox.
+	f.clock.Add(2 * time.Hour)
+	ctx, kill := context.WithCancel(f.Ctx)
+	_, _ = with(&flakyPublisher{inner: f.svc.Store.Events, killAfter: kill}).Sweep(ctx)
+	if c := f.stored(org.ID, expiring); c.Status != vrp.StatusExpired || !c.OutboxPending {
+		t.Fatalf("after the killed sweep: %s, outbox pending %v", c.Status, c.OutboxPending)
+	}
+	if res, err := f.vrp.Sweep(f.Ctx); err != nil || res.Flushed != 1 || res.Expired != 0 {
+		t.Fatalf("sweep after the kill: %+v %v", res, err)
+	}
+	evs = received(2 * time.Second)
+	if len(evs) == 0 || len(evs) > 2 || evs[0].ID != pay.EventID(tn, expiring, vrp.EventExpired) || evs[len(evs)-1].ID != evs[0].ID {
+		t.Fatalf("expired events: %+v", evs)
+	}
+	if c := f.stored(org.ID, expiring); c.OutboxPending || len(c.Outbox) != 0 {
+		t.Fatalf("outbox after the sweep: %+v", c.Outbox)
+	}
 }

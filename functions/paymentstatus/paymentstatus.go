@@ -64,7 +64,7 @@ func Handler(svc *payments.Service, consents *vrp.Service) platform.EventHandler
 				return err
 			}
 			vres, err := consents.Sweep(ctx)
-			slog.InfoContext(ctx, "vrp consent sweep", "expired", vres.Expired, "failed", vres.Failed, "error", err)
+			slog.InfoContext(ctx, "vrp consent sweep", "expired", vres.Expired, "failed", vres.Failed, "flushed", vres.Flushed, "error", err)
 			return err
 		}
 		return svc.Poll(ctx, req.Tenant(), req.PaymentID)

@@ -168,11 +168,11 @@ func (p *Payment) Enqueue(typ string, now time.Time) error {
 		typ = "refund." + strings.TrimPrefix(typ, "payment.")
 		v = RefundEventDataOf(*p)
 	}
-	data, err := json.Marshal(v)
+	o, err := NewOutboxEvent(p.Tenant(), p.ID, typ, now, v)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", typ, err)
+		return err
 	}
-	p.Outbox = append(p.Outbox, OutboxEvent{ID: EventID(p.Tenant(), p.ID, typ), Type: typ, CreatedAt: now, Data: data})
+	p.Outbox = append(p.Outbox, o)
 	p.OutboxPending = true
 	return nil
 }
@@ -180,25 +180,39 @@ func (p *Payment) Enqueue(typ string, now time.Time) error {
 // Flush publishes a payment's outbox in order and removes what was published. A failure
 // leaves the rest for the next Flush (any worker's next step on the payment).
 func (s *Store) Flush(ctx context.Context, scope store.Scope, p Payment) error {
-	if len(p.Outbox) == 0 || s.Events == nil {
+	if err := FlushOutbox(ctx, s.FS, s.Events, scope.Tenant(), ref(scope, p.ID), p.Outbox); err != nil {
+		return fmt.Errorf("payment %s: %w", p.ID, err)
+	}
+	return nil
+}
+
+// FlushOutbox publishes outbox, the events a document of tenant t wrote with the changes
+// that caused them (its fields outbox and outboxPending), in order, and removes from the
+// document what was published. A failure leaves the rest for the next flush; an event
+// published but not removed (a crash in between) goes out again with the same ID, which
+// the event log and the webhook fan-out take once.
+func FlushOutbox(ctx context.Context, fs *firestore.Client, pub Publisher, t tenant.Tenant, doc *firestore.DocumentRef, outbox []OutboxEvent) error {
+	if len(outbox) == 0 || pub == nil {
 		return nil
 	}
 	sent := map[string]bool{}
 	var pubErr error
-	for _, o := range p.Outbox {
+	for _, o := range outbox {
 		ev := events.Event{ID: o.ID, Type: o.Type, CreatedAt: o.CreatedAt, Data: o.Data}
-		if pubErr = s.Events.Publish(ctx, scope.Tenant(), ev); pubErr != nil {
+		if pubErr = pub.Publish(ctx, t, ev); pubErr != nil {
 			break
 		}
 		sent[o.ID] = true
 	}
 	if len(sent) > 0 {
-		err := s.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-			snap, err := tx.Get(ref(scope, p.ID))
+		err := fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+			snap, err := tx.Get(doc)
 			if err != nil {
 				return err
 			}
-			var cur Payment
+			var cur struct {
+				Outbox []OutboxEvent `firestore:"outbox"`
+			}
 			if err := snap.DataTo(&cur); err != nil {
 				return err
 			}
@@ -208,16 +222,26 @@ func (s *Store) Flush(ctx context.Context, scope store.Scope, p Payment) error {
 					left = append(left, o)
 				}
 			}
-			return tx.Update(ref(scope, p.ID), []firestore.Update{{Path: "outbox", Value: left}, {Path: "outboxPending", Value: len(left) > 0}})
+			return tx.Update(doc, []firestore.Update{{Path: "outbox", Value: left}, {Path: "outboxPending", Value: len(left) > 0}})
 		})
 		if err != nil {
-			return fmt.Errorf("clear outbox of %s: %w", p.ID, err)
+			return fmt.Errorf("clear outbox: %w", err)
 		}
 	}
 	if pubErr != nil {
-		return fmt.Errorf("publish events of %s: %w", p.ID, pubErr)
+		return fmt.Errorf("publish events: %w", pubErr)
 	}
 	return nil
+}
+
+// NewOutboxEvent is the outbox entry of event typ about subject (a payment, a refund or a
+// VRP consent) of tenant t, carrying data; its ID is derived (EventID).
+func NewOutboxEvent(t tenant.Tenant, subjectID, typ string, now time.Time, data any) (OutboxEvent, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return OutboxEvent{}, fmt.Errorf("encode %s: %w", typ, err)
+	}
+	return OutboxEvent{ID: EventID(t, subjectID, typ), Type: typ, CreatedAt: now, Data: raw}, nil
 }
 
 // ListQuery selects payments (or, with Refunds, refunds) of a tenant, newest first.

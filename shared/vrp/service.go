@@ -2,13 +2,13 @@ package vrp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,7 +18,6 @@ import (
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/callbackurl"
 	"tokapi.io/tok/shared/connectors"
-	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/payments"
@@ -75,7 +74,9 @@ func (s *Service) Get(ctx context.Context, scope store.Scope, id string) (Consen
 	return store.Get[Consent](ctx, consentRef(scope, id), "vrp consent "+id, ErrNotFound)
 }
 
-// update changes a consent in one transaction; fn returns whether it changed it.
+// update changes a consent in one transaction; fn returns whether it changed it. The events
+// fn puts in the outbox (enqueue) are committed with the change and published after it; a
+// publishing failure leaves them for the sweep.
 func (s *Service) update(ctx context.Context, scope store.Scope, id string, fn func(c *Consent, now time.Time) (bool, error)) (Consent, error) {
 	var c Consent
 	err := s.fs().RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
@@ -96,7 +97,15 @@ func (s *Service) update(ctx context.Context, scope store.Scope, id string, fn f
 	if err != nil {
 		return Consent{}, fmt.Errorf("update vrp consent %s: %w", id, err)
 	}
+	s.flush(ctx, scope, c)
 	return c, nil
+}
+
+// flush publishes a consent's outbox; what fails stays there for the sweep.
+func (s *Service) flush(ctx context.Context, scope store.Scope, c Consent) {
+	if err := payments.FlushOutbox(ctx, s.fs(), s.Payments.Store.Events, scope.Tenant(), consentRef(scope, c.ID), c.Outbox); err != nil {
+		slog.WarnContext(ctx, "vrp consent events left in the outbox for the sweep", "vrpConsentId", c.ID, "error", err)
+	}
 }
 
 // ListQuery is the query of GET /v1/vrp-consents: the tenant's consents, newest first (ID
@@ -233,7 +242,6 @@ func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.V
 	if err != nil {
 		return "", err
 	}
-	s.publish(ctx, c, EventAuthorized)
 	return callbackRedirect(c)
 }
 
@@ -247,8 +255,9 @@ func (s *Service) settle(ctx context.Context, scope store.Scope, id string, fn f
 		c.RedirectURL, c.UpdatedAt = "", now
 		if c.Status != StatusAuthorized {
 			c.EndedAt = &now
+			return true, nil
 		}
-		return true, nil
+		return true, c.enqueue(EventAuthorized, now)
 	})
 	if errors.Is(err, ErrNotAwaiting) {
 		return Consent{}, ErrNotAwaiting
@@ -307,32 +316,27 @@ func (s *Service) Revoke(ctx context.Context, scope store.Scope, id string) (Con
 	default:
 		return Consent{}, httpapi.Conflict("The VRP consent is " + st + " and can no longer be revoked.")
 	}
-	c, err = s.update(ctx, scope, id, func(c *Consent, now time.Time) (bool, error) {
-		if c.Status != StatusAwaiting && c.Status != StatusAuthorized {
-			return false, nil
-		}
-		c.Status, c.StatusReason, c.RedirectURL, c.EndedAt, c.UpdatedAt = StatusRevoked, "", "", &now, now
-		return true, nil
-	})
-	if err != nil {
-		return Consent{}, err
-	}
-	s.publish(ctx, c, EventRevoked)
-	return c, nil
+	c, _, err = s.end(ctx, scope, id, StatusRevoked, RevokedByOrganisation, StatusAwaiting, StatusAuthorized)
+	return c, err
 }
 
-// publish sends a consent event with an ID derived from the consent and the type, so a
-// repeat is deduplicated by the event log and the webhook fan-out.
-func (s *Service) publish(ctx context.Context, c Consent, typ string) {
-	pub := s.Payments.Store.Events
-	if pub == nil {
-		return
-	}
-	data, err := json.Marshal(EventDataOf(c))
-	if err == nil {
-		err = pub.Publish(ctx, c.Tenant(), events.Event{ID: ids.Derive(ids.Event, c.Env, c.OrgID, c.ID, typ), Type: typ, CreatedAt: s.now(), Data: data})
-	}
-	if err != nil {
-		slog.ErrorContext(ctx, "vrp consent event not published", "vrpConsentId", c.ID, "type", typ, "error", err)
-	}
+// end records the end of a consent that is in one of the statuses from: REVOKED (by whom)
+// with vrp_consent.revoked, or EXPIRED with vrp_consent.expired, committed with the change.
+// A consent in none of them is returned as it is (ended false), so a repeat publishes
+// nothing.
+func (s *Service) end(ctx context.Context, scope store.Scope, id, to, by string, from ...string) (Consent, bool, error) {
+	ended := false
+	c, err := s.update(ctx, scope, id, func(c *Consent, now time.Time) (bool, error) {
+		ended = slices.Contains(from, c.Status)
+		if !ended {
+			return false, nil
+		}
+		c.Status, c.StatusReason, c.RedirectURL, c.EndedAt, c.UpdatedAt = to, "", "", &now, now
+		if to == StatusRevoked {
+			c.RevokedBy = by
+			return true, c.enqueue(EventRevoked, now)
+		}
+		return true, c.enqueue(EventExpired, now)
+	})
+	return c, ended && err == nil, err
 }

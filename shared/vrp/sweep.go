@@ -13,9 +13,9 @@ import (
 	"tokapi.io/tok/shared/transactions"
 )
 
-func sweepIndex(order string) *transactions.Index {
+func sweepIndex(eq, order string) *transactions.Index {
 	return &transactions.Index{CollectionGroup: Collection, QueryScope: "COLLECTION_GROUP",
-		Fields: []transactions.IndexField{{FieldPath: "status", Order: "ASCENDING"}, {FieldPath: order, Order: "ASCENDING"}}}
+		Fields: []transactions.IndexField{{FieldPath: eq, Order: "ASCENDING"}, {FieldPath: order, Order: "ASCENDING"}}}
 }
 
 // Queries lists every Firestore query of this package with the composite index it needs
@@ -26,18 +26,20 @@ var Queries = []transactions.Query{
 	{Name: "vrpConsents.list.status", Index: &transactions.Index{CollectionGroup: Collection, QueryScope: "COLLECTION",
 		Fields: []transactions.IndexField{{FieldPath: "status", Order: "ASCENDING"}, {FieldPath: "createdAt", Order: "DESCENDING"}, {FieldPath: "__name__", Order: "DESCENDING"}}}},
 	// The sweep, across every tenant.
-	{Name: "vrpConsents.sweep.expired", Index: sweepIndex("validTo")},
-	{Name: "vrpConsents.sweep.unauthorised", Index: sweepIndex("authorizeBy")},
+	{Name: "vrpConsents.sweep.expired", Index: sweepIndex("status", "validTo")},
+	{Name: "vrpConsents.sweep.unauthorised", Index: sweepIndex("status", "authorizeBy")},
+	{Name: "vrpConsents.sweep.outbox", Index: sweepIndex("outboxPending", "updatedAt")},
 }
 
 // SweepResult counts what a sweep did.
-type SweepResult struct{ Expired, Failed int }
+type SweepResult struct{ Expired, Failed, Flushed int }
 
 const sweepBatch = 200
 
 // Sweep records what time did to consents, across every tenant: authorised consents past
 // their end are EXPIRED (vrp_consent.expired), consents never authorised within their
-// window FAILED with AUTHORIZATION_EXPIRED. The payment status function runs it every minute.
+// window FAILED with AUTHORIZATION_EXPIRED, and events left in a consent's outbox (its
+// publishing failed after the commit) are published. The payment status function runs it every minute.
 func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
 	now := s.now()
@@ -59,17 +61,25 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			if !ok {
 				continue
 			}
+			scope := store.For(s.fs(), t)
+			if q.to == StatusExpired {
+				_, ended, err := s.end(ctx, scope, d.Ref.ID, StatusExpired, "", StatusAuthorized)
+				if err != nil {
+					return res, err
+				}
+				if ended {
+					*q.count++
+				}
+				continue
+			}
 			ended := false
-			c, err := s.update(ctx, store.For(s.fs(), t), d.Ref.ID, func(c *Consent, now time.Time) (bool, error) {
+			c, err := s.update(ctx, scope, d.Ref.ID, func(c *Consent, now time.Time) (bool, error) {
 				ended = false
 				if st, _ := c.EffectiveStatus(now); c.Status != q.status || st != q.to {
 					return false, nil
 				}
 				ended = true
-				c.Status, c.RedirectURL, c.EndedAt, c.UpdatedAt = q.to, "", &now, now
-				if q.to == StatusFailed {
-					c.StatusReason = payments.ReasonAuthorizationExpired
-				}
+				c.Status, c.StatusReason, c.RedirectURL, c.EndedAt, c.UpdatedAt = q.to, payments.ReasonAuthorizationExpired, "", &now, now
 				return true, nil
 			})
 			if err != nil {
@@ -78,13 +88,26 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			if !ended {
 				continue
 			}
-			if q.to == StatusExpired {
-				s.publish(ctx, c, EventExpired)
-			} else if err := s.Payments.States.Delete(ctx, c.StateHash); err != nil {
+			if err := s.Payments.States.Delete(ctx, c.StateHash); err != nil {
 				return res, fmt.Errorf("delete state of %s: %w", c.ID, err)
 			}
 			*q.count++
 		}
+	}
+	stuck, err := group.Where("outboxPending", "==", true).OrderBy("updatedAt", firestore.Asc).Limit(sweepBatch).Documents(ctx).GetAll()
+	if err != nil {
+		return res, fmt.Errorf("query vrp consent outboxes: %w", err)
+	}
+	for _, d := range stuck {
+		t, ok := connections.TenantOf(d.Ref)
+		var c Consent
+		if !ok || d.DataTo(&c) != nil {
+			continue
+		}
+		if err := payments.FlushOutbox(ctx, s.fs(), s.Payments.Store.Events, t, d.Ref, c.Outbox); err != nil {
+			return res, fmt.Errorf("vrp consent %s: %w", c.ID, err)
+		}
+		res.Flushed++
 	}
 	return res, nil
 }

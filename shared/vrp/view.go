@@ -32,6 +32,7 @@ type JSON struct {
 	Remaining               *Remaining `json:"remaining"`
 	AuthorizedAt            *time.Time `json:"authorizedAt"`
 	EndedAt                 *time.Time `json:"endedAt"`
+	RevokedBy               *string    `json:"revokedBy"`
 	CreatedAt               time.Time  `json:"createdAt"`
 	UpdatedAt               time.Time  `json:"updatedAt"`
 }
@@ -70,7 +71,7 @@ func View(c Consent, now time.Time) JSON {
 		DebtorIBAN: optional(c.DebtorIBAN), CreditorIBAN: c.CreditorIBAN, CreditorName: c.CreditorName, Currency: c.Currency,
 		MaximumIndividualAmount: c.MaxIndividual, MinimumIndividualAmount: optional(c.MinIndividual), PeriodicLimits: c.PeriodicLimits,
 		StartDateTime: c.ValidFrom, EndDateTime: c.ValidTo, TimeZone: c.TimeZone, VRPType: c.VRPType, RemittanceInfo: c.RemittanceInfo,
-		CallbackURL: c.CallbackURL, AuthorizeBy: c.AuthorizeBy, AuthorizedAt: c.AuthorizedAt, EndedAt: c.EndedAt,
+		CallbackURL: c.CallbackURL, AuthorizeBy: c.AuthorizeBy, AuthorizedAt: c.AuthorizedAt, EndedAt: c.EndedAt, RevokedBy: optional(c.RevokedBy),
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 	if c.MaxOccurrences > 0 {
@@ -119,10 +120,11 @@ type EventData struct {
 	BankID       string  `json:"bankId"`
 	AccountID    *string `json:"accountId"`
 	Currency     string  `json:"currency"`
+	RevokedBy    *string `json:"revokedBy,omitempty"`
 }
 
 // EventDataOf is the event data of c as it is now.
 func EventDataOf(c Consent) EventData {
 	return EventData{VRPConsentID: c.ID, Status: c.Status, StatusReason: optional(c.StatusReason), BankID: c.BankID,
-		AccountID: optional(c.AccountID), Currency: c.Currency}
+		AccountID: optional(c.AccountID), Currency: c.Currency, RevokedBy: optional(c.RevokedBy)}
 }

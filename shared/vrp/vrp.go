@@ -56,6 +56,12 @@ const (
 	EventExpired    = "vrp_consent.expired"
 )
 
+// Who revoked a consent.
+const (
+	RevokedByBank         = "bank"         // at the bank: the customer, or the bank itself
+	RevokedByOrganisation = "organisation" // DELETE /v1/vrp-consents/{id}
+)
+
 // Product is the paymentProduct of VRP payments (no Berlin Group product: the bank's
 // mandate service).
 const Product = "variable-recurring-payments"
@@ -112,6 +118,13 @@ type Consent struct {
 	Usage       map[string]Usage `firestore:"usage"`
 	Occurrences int              `firestore:"occurrences"`
 
+	// RevokedBy says who ended a REVOKED consent: RevokedByBank or RevokedByOrganisation.
+	RevokedBy string `firestore:"revokedBy"`
+	// Outbox holds the consent's events written with the change that caused them, until
+	// published (OutboxPending, for the sweep's query), as a payment's do.
+	Outbox        []payments.OutboxEvent `firestore:"outbox"`
+	OutboxPending bool                   `firestore:"outboxPending"`
+
 	AuthorizedAt *time.Time `firestore:"authorizedAt"`
 	EndedAt      *time.Time `firestore:"endedAt"`
 	CreatedAt    time.Time  `firestore:"createdAt"`
@@ -166,6 +179,16 @@ func (c Consent) Limits() (vrplimits.Limits, error) {
 		l.Periodic = append(l.Periodic, vrplimits.Periodic{Max: d, Type: p.PeriodType, Alignment: p.PeriodAlignment})
 	}
 	return l, nil
+}
+
+// enqueue adds the consent event typ, carrying the consent as it is now, to its outbox.
+func (c *Consent) enqueue(typ string, now time.Time) error {
+	o, err := payments.NewOutboxEvent(c.Tenant(), c.ID, typ, now, EventDataOf(*c))
+	if err != nil {
+		return err
+	}
+	c.Outbox, c.OutboxPending = append(c.Outbox, o), true
+	return nil
 }
 
 // used is what the counters hold, for vrplimits.Check.

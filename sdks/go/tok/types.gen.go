@@ -1367,6 +1367,27 @@ func (e UpdateMemberRequestRole) Valid() bool {
 	}
 }
 
+// Defines values for VrpConsentRevokedBy.
+const (
+	VrpConsentRevokedByBank         VrpConsentRevokedBy = "bank"
+	VrpConsentRevokedByLessThanNil  VrpConsentRevokedBy = "<nil>"
+	VrpConsentRevokedByOrganisation VrpConsentRevokedBy = "organisation"
+)
+
+// Valid indicates whether the value is a known member of the VrpConsentRevokedBy enum.
+func (e VrpConsentRevokedBy) Valid() bool {
+	switch e {
+	case VrpConsentRevokedByBank:
+		return true
+	case VrpConsentRevokedByLessThanNil:
+		return true
+	case VrpConsentRevokedByOrganisation:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for VrpConsentVrpType.
 const (
 	VrpConsentVrpTypeOTHER    VrpConsentVrpType = "OTHER"
@@ -1394,6 +1415,24 @@ const (
 func (e VrpConsentAuthorizedEventType) Valid() bool {
 	switch e {
 	case VrpConsentAuthorizedEventTypeVrpConsentAuthorized:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VrpConsentEventDataRevokedBy.
+const (
+	VrpConsentEventDataRevokedByBank         VrpConsentEventDataRevokedBy = "bank"
+	VrpConsentEventDataRevokedByOrganisation VrpConsentEventDataRevokedBy = "organisation"
+)
+
+// Valid indicates whether the value is a known member of the VrpConsentEventDataRevokedBy enum.
+func (e VrpConsentEventDataRevokedBy) Valid() bool {
+	switch e {
+	case VrpConsentEventDataRevokedByBank:
+		return true
+	case VrpConsentEventDataRevokedByOrganisation:
 		return true
 	default:
 		return false
@@ -3077,7 +3116,10 @@ type VrpConsent struct {
 	// Remaining While AUTHORIZED: what the limits still allow now.
 	Remaining      *VrpRemaining `json:"remaining"`
 	RemittanceInfo string        `json:"remittanceInfo"`
-	StartDateTime  time.Time     `json:"startDateTime"`
+
+	// RevokedBy Who revoked a REVOKED consent: bank (the customer revoked the mandate at the bank, or the bank ended it) or organisation (DELETE).
+	RevokedBy     *VrpConsentRevokedBy `json:"revokedBy"`
+	StartDateTime time.Time            `json:"startDateTime"`
 
 	// Status AWAITING_AUTHORIZATION until the customer's SCA (FAILED after 15 minutes without it); AUTHORIZED while payments can be made; then REJECTED, FAILED, REVOKED or EXPIRED (past endDateTime), which never change.
 	Status       VrpConsentStatus     `json:"status"`
@@ -3090,6 +3132,9 @@ type VrpConsent struct {
 	UpdatedAt time.Time         `json:"updatedAt"`
 	VrpType   VrpConsentVrpType `json:"vrpType"`
 }
+
+// VrpConsentRevokedBy Who revoked a REVOKED consent: bank (the customer revoked the mandate at the bank, or the bank ended it) or organisation (DELETE).
+type VrpConsentRevokedBy string
 
 // VrpConsentVrpType defines model for VrpConsent.VrpType.
 type VrpConsentVrpType string
@@ -3111,11 +3156,17 @@ type VrpConsentEventData struct {
 	BankID    string  `json:"bankId"`
 	Currency  string  `json:"currency"`
 
+	// RevokedBy vrp_consent.revoked only: who revoked it.
+	RevokedBy *VrpConsentEventDataRevokedBy `json:"revokedBy,omitempty"`
+
 	// Status AWAITING_AUTHORIZATION until the customer's SCA (FAILED after 15 minutes without it); AUTHORIZED while payments can be made; then REJECTED, FAILED, REVOKED or EXPIRED (past endDateTime), which never change.
 	Status       VrpConsentStatus `json:"status"`
 	StatusReason *string          `json:"statusReason,omitempty"`
 	VrpConsentID string           `json:"vrpConsentId"`
 }
+
+// VrpConsentEventDataRevokedBy vrp_consent.revoked only: who revoked it.
+type VrpConsentEventDataRevokedBy string
 
 // VrpConsentExpiredEvent A VRP consent passed its endDateTime.
 type VrpConsentExpiredEvent struct {

@@ -3047,6 +3047,11 @@ export interface components {
             authorizedAt: string | null;
             /** Format: date-time */
             endedAt: string | null;
+            /**
+             * @description Who revoked a REVOKED consent: bank (the customer revoked the mandate at the bank, or the bank ended it) or organisation (DELETE).
+             * @enum {string|null}
+             */
+            revokedBy: "bank" | "organisation" | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -3117,6 +3122,11 @@ export interface components {
             bankId: string;
             accountId?: string | null;
             currency: string;
+            /**
+             * @description vrp_consent.revoked only: who revoked it.
+             * @enum {string}
+             */
+            revokedBy?: "bank" | "organisation";
         };
         /** @description The customer authorised a VRP consent at the bank; payments can be made under it. */
         VrpConsentAuthorizedEvent: {

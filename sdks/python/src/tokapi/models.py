@@ -2010,6 +2010,7 @@ class VrpConsent(Model):
     remaining: Optional[VrpRemaining]
     authorized_at: Optional[str]
     ended_at: Optional[str]
+    revoked_by: Optional[Literal["bank", "organisation"]]
     created_at: str
     updated_at: str
 
@@ -2050,6 +2051,7 @@ class VrpConsent(Model):
             remaining=_decode(d["remaining"], lambda v: VrpRemaining.from_dict(v)),
             authorized_at=d["authorizedAt"],
             ended_at=d["endedAt"],
+            revoked_by=d["revokedBy"],
             created_at=d["createdAt"],
             updated_at=d["updatedAt"],
         )
@@ -2082,6 +2084,7 @@ class VrpConsentEventData(Model):
     bank_id: str
     account_id: Optional[str] = None
     currency: str
+    revoked_by: Optional[Literal["bank", "organisation"]] = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> VrpConsentEventData:
@@ -2092,6 +2095,7 @@ class VrpConsentEventData(Model):
             bank_id=d["bankId"],
             account_id=d.get("accountId"),
             currency=d["currency"],
+            revoked_by=d.get("revokedBy"),
         )
 
 

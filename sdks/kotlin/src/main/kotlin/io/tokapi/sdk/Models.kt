@@ -931,6 +931,8 @@ data class VrpConsent(
     val remaining: VrpRemaining? = null,
     val authorizedAt: String? = null,
     val endedAt: String? = null,
+    /** Who revoked a REVOKED consent: bank (the customer revoked the mandate at the bank, or the bank ended it) or organisation (DELETE). */
+    val revokedBy: String? = null,
     val createdAt: String,
     val updatedAt: String
 )
@@ -984,7 +986,9 @@ data class VrpConsentEventData(
     val statusReason: String? = null,
     val bankId: String,
     val accountId: String? = null,
-    val currency: String
+    val currency: String,
+    /** vrp_consent.revoked only: who revoked it. */
+    val revokedBy: String? = null
 )
 
 /** The customer authorised a VRP consent at the bank; payments can be made under it. */
