@@ -17,6 +17,7 @@ import (
 	"tokapi.io/tok/functions/consents"
 	"tokapi.io/tok/functions/organisation"
 	"tokapi.io/tok/functions/payments"
+	"tokapi.io/tok/functions/sandbox"
 	vrpfn "tokapi.io/tok/functions/vrp"
 	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/events"
@@ -75,6 +76,7 @@ func setup(t *testing.T) *fixture {
 	for _, p := range []string{"/v1/refunds", "/v1/refunds/", "/v1/refund-batches", "/v1/refund-batches/"} {
 		mux.Handle(p, ph)
 	}
+	mux.Handle("/v1/sandbox/", sandbox.NewHandler(&sandbox.Server{Conns: st.Conns, VRP: vs, Now: clk.Now}))
 	mux.Handle("/v1/organisation", organisation.NewHandler(st.Repo, svc.Store, st.Conns.Repo, clk.Now))
 	ah := accounts.NewHandler(&accounts.Deps{Repo: st.Conns.Repo})
 	mux.Handle("/v1/accounts", ah)

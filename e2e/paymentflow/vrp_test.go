@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	"github.com/shopspring/decimal"
 
 	"tokapi.io/tok/shared/bank"
@@ -509,4 +510,86 @@ func TestVRPConsentEventsThroughOutbox(t *testing.T) {
 	if c := f.stored(org.ID, expiring); c.OutboxPending || len(c.Outbox) != 0 {
 		t.Fatalf("outbox after the sweep: %+v", c.Outbox)
 	}
+}
+
+// TestVRPMandateRevokedAtBank: a mandate the customer revoked at the bank ends the Tok
+// consent (REVOKED, revokedBy bank, vrp_consent.revoked once), whether Tok learns it from the
+// bank refusing a payment or from the mandate's status (the sandbox control); every later
+// payment is 403 CONSENT_REVOKED before anything is reserved or sent.
+func TestVRPMandateRevokedAtBank(t *testing.T) {
+	f := setup(t)
+	org, keys := f.Org()
+	_, otherKeys := f.Org()
+	revokedEvents := func(id string) int {
+		n := 0
+		for _, e := range eventsOf(t, f.events, "vrp_consent.", 100) {
+			if e.Type == vrp.EventRevoked && strings.Contains(string(e.Data), id) {
+				if !strings.Contains(string(e.Data), `"revokedBy":"bank"`) {
+					t.Errorf("revoked event %s", e.Data)
+				}
+				n++
+			}
+		}
+		return n
+	}
+	refusedWithoutBank := func(id, key string) {
+		t.Helper()
+		before := f.count(org.ID)
+		r := f.payVRP(keys.SandboxKey, id, "10.00", key)
+		if e := f.Expect(r, 403, "payment after the revocation")["error"].(map[string]any); e["code"] != "CONSENT_REVOKED" {
+			t.Fatalf("after the revocation: %v", e)
+		}
+		if n := f.count(org.ID); n != before {
+			t.Fatalf("a refused payment was recorded: %d payments, were %d", n, before)
+		}
+	}
+
+	t.Run("a payment refused by the bank", func(t *testing.T) {
+		id := f.authorisedVRP(keys.SandboxKey, "demo", "")
+		mandate := f.stored(org.ID, id).BankMandateID
+		// The customer revokes the mandate in their online banking; Tok is not told.
+		if _, err := f.FS.Collection("sandboxbank").Doc("sandbox-hr").Collection("mandates").Doc(mandate).
+			Update(f.Ctx, []firestore.Update{{Path: "status", Value: "revokedByPsu"}}); err != nil {
+			t.Fatal(err)
+		}
+		p := f.Expect(f.payVRP(keys.SandboxKey, id, "10.00", "after-bank-revoke"), 201, "payment under a revoked mandate")
+		if p["status"] != pay.StatusRejected || p["statusReason"] != pay.ReasonBankRejected {
+			t.Fatalf("payment under the revoked mandate: %v", p)
+		}
+		c := f.Expect(f.Call("GET", "/v1/vrp-consents/"+id, keys.SandboxKey, ""), 200, "consent revoked at the bank")
+		if c["status"] != vrp.StatusRevoked || c["revokedBy"] != vrp.RevokedByBank || c["remaining"] != nil {
+			t.Fatalf("consent after the bank's refusal: %v", c)
+		}
+		if st := f.stored(org.ID, id); st.Occurrences != 0 || st.Usage[mustKey(t, st)].Minor != 0 {
+			t.Fatalf("the rejected payment kept its reservation: %v, %d", st.Usage, st.Occurrences)
+		}
+		refusedWithoutBank(id, "after-bank-revoke-2")
+		if n := revokedEvents(id); n != 1 {
+			t.Fatalf("vrp_consent.revoked published %d times", n)
+		}
+		f.Expect(f.Call("POST", "/v1/sandbox/vrp-consents/"+id+"/revoke", keys.SandboxKey, ""), 409, "sandbox revoke of a revoked consent")
+	})
+
+	t.Run("the sandbox control and the mandate's status", func(t *testing.T) {
+		id := f.authorisedVRP(keys.SandboxKey, "demo", "")
+		f.Expect(f.Call("POST", "/v1/sandbox/vrp-consents/"+id+"/revoke", otherKeys.SandboxKey, ""), 404, "another organisation's consent")
+		f.Expect(f.Call("POST", "/v1/sandbox/vrp-consents/"+id+"/revoke", keys.LiveKey, ""), 404, "a live key")
+		c := f.Expect(f.Call("POST", "/v1/sandbox/vrp-consents/"+id+"/revoke", keys.SandboxKey, ""), 200, "sandbox revoke")
+		if c["status"] != vrp.StatusRevoked || c["revokedBy"] != vrp.RevokedByBank || c["endedAt"] == nil {
+			t.Fatalf("after the sandbox revoke: %v", c)
+		}
+		snap, err := f.FS.Collection("sandboxbank").Doc("sandbox-hr").Collection("mandates").Doc(f.stored(org.ID, id).BankMandateID).Get(f.Ctx)
+		if err != nil || snap.Data()["status"] != "revokedByPsu" {
+			t.Fatalf("mandate at the bank: %v %v", snap.Data()["status"], err)
+		}
+		f.Expect(f.Call("POST", "/v1/sandbox/vrp-consents/"+id+"/revoke", keys.SandboxKey, ""), 409, "sandbox revoke again")
+		f.Expect(f.Call("DELETE", "/v1/vrp-consents/"+id, keys.SandboxKey, ""), 409, "DELETE after the bank revoked it")
+		refusedWithoutBank(id, "after-sandbox-revoke")
+		if n := revokedEvents(id); n != 1 {
+			t.Fatalf("vrp_consent.revoked published %d times", n)
+		}
+		if c, err := f.vrp.CheckAtBank(f.Ctx, store.For(f.FS, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}), id); err != nil || c.Status != vrp.StatusRevoked {
+			t.Fatalf("a later check: %+v %v", c, err)
+		}
+	})
 }

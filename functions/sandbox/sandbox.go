@@ -4,6 +4,7 @@
 //
 //	POST /v1/sandbox/consents/{id}/expire        developer; the bank reports the consent expired
 //	POST /v1/sandbox/consents/{id}/revoke        developer; the customer revoked it at the bank
+//	POST /v1/sandbox/vrp-consents/{id}/revoke    developer; the customer revoked the VRP mandate at the bank
 //	POST /v1/sandbox/webhooks/fire               developer; {type}: an event of that type, sample data
 //	POST /v1/sandbox/accounts/{id}/transactions  developer; books a transaction at the sandbox bank
 //
@@ -11,7 +12,9 @@
 // (connections.Service.EndAtBank): EXPIRED or REVOKED with revokedBy bank, data calls 403,
 // the event published once. An added transaction is booked today at the sandbox bank, under
 // the account's consent only, and reaches Tok with the next sync (a refresh, for instance),
-// which also sees the changed balance.
+// which also sees the changed balance. A VRP consent revoked at the bank becomes REVOKED
+// with revokedBy bank as Tok's check of the mandate finds it (shared/vrp), and the bank
+// refuses payments under it from then on.
 package sandbox
 
 import (
@@ -31,9 +34,11 @@ import (
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/money"
+	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/vrp"
 	"tokapi.io/tok/shared/webhooks"
 )
 
@@ -46,12 +51,13 @@ func build(ctx context.Context, env *platform.Env, s connections.Config) (http.H
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(&Server{Conns: conns}), nil
+	return NewHandler(&Server{Conns: conns, VRP: vrp.New(payments.ForConnections(conns, nil, nil, env.Config.PublicURL), nil)}), nil
 }
 
 // Server holds the function's dependencies; Conns.Events publishes the fired events.
 type Server struct {
 	Conns *connections.Service
+	VRP   *vrp.Service
 	Now   func() time.Time
 }
 
@@ -67,6 +73,7 @@ func NewHandler(s *Server) http.Handler {
 	rt := httpapi.NewRouter()
 	rt.Handle("POST /v1/sandbox/consents/{id}/expire", s.end(bank.ConsentExpired, "CONSENT_EXPIRED"))
 	rt.Handle("POST /v1/sandbox/consents/{id}/revoke", s.end(bank.ConsentRevoked, "CONSENT_INVALID"))
+	rt.Handle("POST /v1/sandbox/vrp-consents/{id}/revoke", s.revokeVRP)
 	rt.Handle("POST /v1/sandbox/webhooks/fire", s.fire)
 	rt.Handle("POST /v1/sandbox/accounts/{id}/transactions", s.addTransaction)
 	return rt
@@ -128,6 +135,20 @@ func (s *Server) end(kind bank.Kind, code string) httpapi.HandlerFunc {
 		httpapi.WriteJSON(w, http.StatusOK, ConsentChangeJSON{ConsentID: c.ID, ConnectionID: c.ConnectionID, Status: c.Status, RevokedBy: c.RevokedBy})
 		return nil
 	}
+}
+
+// revokeVRP revokes a VRP consent's mandate at the sandbox bank, as the customer would.
+func (s *Server) revokeVRP(w http.ResponseWriter, r *http.Request) error {
+	scope, err := s.sandboxScope(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.VRP.RevokeAtSandboxBank(r.Context(), scope, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, vrp.View(c, s.now()))
+	return nil
 }
 
 type fireRequest struct {

@@ -105,6 +105,7 @@ func New(opts Options) *Server {
 	m.HandleFunc("POST "+p+"/v1/vrp-mandates", s.bank(s.createMandate))
 	m.HandleFunc("GET "+p+"/v1/vrp-mandates/{mandateId}/status", s.bank(s.mandateStatus))
 	m.HandleFunc("DELETE "+p+"/v1/vrp-mandates/{mandateId}", s.bank(s.deleteMandate))
+	m.HandleFunc("POST "+p+"/v1/vrp-mandates/{mandateId}/sandbox-revoke", s.bank(s.revokeMandate))
 	m.HandleFunc("POST "+p+"/v1/vrp-mandates/{mandateId}/payments", s.bank(s.initiateVRP))
 	m.HandleFunc("GET "+p+"/v1/vrp-mandates/{mandateId}/payments/{paymentId}/status", s.bank(s.vrpPaymentStatus))
 	m.HandleFunc("POST "+p+"/v1/vrp-mandates/{mandateId}/funds-confirmations", s.bank(s.mandateFunds))

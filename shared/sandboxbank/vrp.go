@@ -314,6 +314,35 @@ func (s *Server) deleteMandate(w http.ResponseWriter, r *http.Request, b bankInf
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// revokeMandate is the sandbox's stand-in for the PSU revoking a mandate in their online
+// banking: a valid mandate becomes revokedByPsu, after which payments and funds
+// confirmations under it answer 401 MANDATE_REVOKED. Not part of any standard; it takes the
+// mandate's VRP token, as every mandate call does.
+//
+//	POST .../v1/vrp-mandates/{mandateId}/sandbox-revoke   204; 409 MANDATE_INVALID unless valid
+func (s *Server) revokeMandate(w http.ResponseWriter, r *http.Request, b bankInfo) {
+	if _, ok := s.loadMandate(w, r, b); !ok {
+		return
+	}
+	var m mandateRecord
+	errNotValid := errors.New("not valid")
+	err := s.opts.Store.Update(r.Context(), b.ID, kindMandates, r.PathValue("mandateId"), &m, func(bool) error {
+		if m.effectiveStatus(s.now()) != "valid" {
+			return errNotValid
+		}
+		m.Status = "revokedByPsu"
+		return nil
+	})
+	switch {
+	case errors.Is(err, errNotValid):
+		tppError(w, http.StatusConflict, "MANDATE_INVALID", "Only a valid mandate can be revoked; this one is "+m.effectiveStatus(s.now())+".")
+	case err != nil:
+		s.internal(w, err)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
 // usable answers the error of a mandate that cannot pay now, or writes nothing.
 func (s *Server) usable(w http.ResponseWriter, m *mandateRecord) bool {
 	switch m.effectiveStatus(s.now()) {

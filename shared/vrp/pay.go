@@ -213,6 +213,9 @@ func (s *Service) Follow(ctx context.Context, scope store.Scope, p payments.Paym
 			reason = payments.ReasonInsufficientFunds
 		}
 		slog.InfoContext(ctx, "vrp payment refused by the bank", "paymentId", p.ID, "error", err)
+		if _, _, err := s.EndAtBank(ctx, scope, c.ID, err, ""); err != nil {
+			return p, err
+		}
 		return s.Payments.Store.Advance(ctx, scope, p.ID, payments.Change{Status: payments.StatusRejected, Reason: reason}, nil)
 	default:
 		slog.WarnContext(ctx, "vrp payment not acknowledged by the bank; it stays reserved and is sent again", "paymentId", p.ID, "error", err)
@@ -252,6 +255,9 @@ func (s *Service) funds(ctx context.Context, scope store.Scope, c Consent, amoun
 	}
 	ok, err := conn.ConfirmVRPFunds(ctx, sess, amount, c.Currency)
 	if err != nil {
+		if c, ended, endErr := s.EndAtBank(ctx, scope, c.ID, err, ""); endErr == nil && (ended || c.Status != StatusAuthorized) {
+			return false, usable(c, s.now())
+		}
 		return false, connectors.APIError(err)
 	}
 	return ok, nil

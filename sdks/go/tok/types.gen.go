@@ -3670,6 +3670,12 @@ type SandboxRevokeConsentParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// SandboxRevokeVrpConsentParams defines parameters for SandboxRevokeVrpConsent.
+type SandboxRevokeVrpConsentParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // SandboxFireWebhookParams defines parameters for SandboxFireWebhook.
 type SandboxFireWebhookParams struct {
 	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.

@@ -465,6 +465,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sandbox/vrp-consents/{vrpConsentId}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                vrpConsentId: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Revoke a VRP consent's mandate at the bank, as the customer would (sandbox, developer)
+         * @description As if the customer revoked the mandate in their online banking: the sandbox bank revokes it (and refuses every later payment under it), Tok checks the mandate's status as it does, and the VRP consent becomes REVOKED with revokedBy bank; vrp_consent.revoked is published once and every later POST /v1/vrps under it answers 403 CONSENT_REVOKED without calling the bank. Tok notices a mandate revoked at a real bank the same way, from the mandate's status or from the bank refusing a payment under it. Only for an AUTHORIZED consent (409 otherwise). Sandbox keys only: with a live key this path does not exist (404 NOT_FOUND).
+         */
+        post: operations["sandboxRevokeVrpConsent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/sandbox/webhooks/fire": {
         parameters: {
             query?: never;
@@ -4667,6 +4689,48 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SandboxConsentChange"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["UnprocessableEntity"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+            default: components["responses"]["Error"];
+        };
+    };
+    sandboxRevokeVrpConsent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
+            path: {
+                vrpConsentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The VRP consent, revoked at the bank. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    "X-RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "X-RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "X-RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VrpConsent"];
                 };
             };
             400: components["responses"]["BadRequest"];

@@ -32,3 +32,17 @@ func (c *Client) AddSandboxTransaction(ctx context.Context, s bank.Session, acco
 		route: "/v1/accounts/{accountId}/sandbox-transactions", body: body, session: &s}, &out)
 	return out.TransactionID, err
 }
+
+// RevokeSandboxMandate revokes a VRP mandate at Tok's sandbox bank as the PSU would in their
+// online banking (its sandbox-revoke extension); the bank then refuses payments under it.
+// Only sandbox banks have it: others are NotSupported.
+func (c *Client) RevokeSandboxMandate(ctx context.Context, s bank.Session) error {
+	if err := c.vrpSupported(); err != nil {
+		return err
+	}
+	if !c.cfg.StandingOrders { // the sandbox bank's connectors alone are configured with its extensions
+		return bank.ErrNotSupported
+	}
+	return c.do(ctx, call{method: http.MethodPost, path: mandatePath(s.BankConsentID) + "/sandbox-revoke", route: "/v1/vrp-mandates/{mandateId}/sandbox-revoke",
+		session: &bank.Session{AccessToken: s.AccessToken}}, nil)
+}
