@@ -51,7 +51,9 @@ func build(ctx context.Context, env *platform.Env, s connections.Config) (http.H
 	if err != nil {
 		return nil, err
 	}
-	return NewHandler(&Server{Conns: conns, VRP: vrp.New(payments.ForConnections(conns, nil, nil, env.Config.PublicURL), nil)}), nil
+	// The VRP service here only revokes mandates: it creates nothing, so it needs no
+	// callback URL, callbackUrl check or poll topic.
+	return NewHandler(&Server{Conns: conns, VRP: vrp.New(payments.ForConnections(conns, nil, nil, ""), nil)}), nil
 }
 
 // Server holds the function's dependencies; Conns.Events publishes the fired events.
