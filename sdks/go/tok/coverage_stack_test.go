@@ -88,6 +88,10 @@ var methods = map[string]func(context.Context, *tok.Client) error{
 		_, err := c.Sandbox.RevokeConsent(ctx, "x")
 		return err
 	},
+	"sandboxRevokeVrpConsent": func(ctx context.Context, c *tok.Client) error {
+		_, err := c.Sandbox.RevokeVRPConsent(ctx, "x")
+		return err
+	},
 	"sandboxFireWebhook": func(ctx context.Context, c *tok.Client) error {
 		_, err := c.Sandbox.FireWebhook(ctx, tok.SandboxFireRequest{})
 		return err

@@ -485,6 +485,12 @@ func (s *SandboxService) RevokeConsent(ctx context.Context, consentID string, op
 	return send[SandboxConsentChange](ctx, s.c, "POST", "/sandbox/consents/"+escape(consentID)+"/revoke", nil, true, opts)
 }
 
+// RevokeVRPConsent revokes a VRP consent's mandate at the sandbox bank, as the customer
+// would: the consent becomes REVOKED with revokedBy "bank".
+func (s *SandboxService) RevokeVRPConsent(ctx context.Context, vrpConsentID string, opts ...RequestOption) (*VrpConsent, error) {
+	return send[VrpConsent](ctx, s.c, "POST", "/sandbox/vrp-consents/"+escape(vrpConsentID)+"/revoke", nil, true, opts)
+}
+
 // FireWebhook publishes an event of any type with sample data to the subscribed endpoints.
 func (s *SandboxService) FireWebhook(ctx context.Context, req SandboxFireRequest, opts ...RequestOption) (*Event, error) {
 	return send[Event](ctx, s.c, "POST", "/sandbox/webhooks/fire", req, true, opts)

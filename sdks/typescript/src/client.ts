@@ -273,6 +273,10 @@ export class Sandbox extends Resource {
   revokeConsent(consentId: string, options?: RequestOptions): Promise<WithResponse<T.SandboxConsentChange>> {
     return this.call("POST", `/sandbox/consents/${seg(consentId)}/revoke`, undefined, options, true);
   }
+  /** The customer revokes a VRP consent's mandate at the bank: the consent becomes REVOKED with revokedBy "bank". */
+  revokeVrpConsent(vrpConsentId: string, options?: RequestOptions): Promise<WithResponse<T.VrpConsent>> {
+    return this.call("POST", `/sandbox/vrp-consents/${seg(vrpConsentId)}/revoke`, undefined, options, true);
+  }
   /** Publishes an event of any type with sample data to the subscribed endpoints. */
   fireWebhook(body: T.SandboxFireRequest, options?: RequestOptions): Promise<WithResponse<T.Event>> {
     return this.call("POST", "/sandbox/webhooks/fire", body, options, true);

@@ -38,6 +38,7 @@ export type SandboxConsentChange = Schemas["SandboxConsentChange"];
 export type SandboxFireRequest = Schemas["SandboxFireRequest"];
 export type SandboxAddTransactionRequest = Schemas["SandboxAddTransactionRequest"];
 export type SandboxTransaction = Schemas["SandboxTransaction"];
+export type VrpConsent = Schemas["VrpConsent"];
 export type UpdateOrganisationRequest = Schemas["UpdateOrganisationRequest"];
 
 /** The query parameters of an operation, as the spec declares them. */

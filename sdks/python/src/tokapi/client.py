@@ -345,6 +345,10 @@ class Sandbox(_Resource):
     def revoke_consent(self, consent_id: str) -> m.SandboxConsentChange:
         return self._c._one(m.SandboxConsentChange.from_dict, "POST", f"/sandbox/consents/{_seg(consent_id)}/revoke", creates=True)
 
+    def revoke_vrp_consent(self, vrp_consent_id: str) -> m.VrpConsent:
+        """The customer revokes the VRP consent's mandate at the bank (revoked_by "bank")."""
+        return self._c._one(m.VrpConsent.from_dict, "POST", f"/sandbox/vrp-consents/{_seg(vrp_consent_id)}/revoke", creates=True)
+
     def fire_webhook(self, *, type: str) -> m.Event:
         """Publishes an event of any type with sample data to the subscribed endpoints."""
         return self._c._one(m.event_from_dict, "POST", "/sandbox/webhooks/fire", {"type": type}, creates=True)

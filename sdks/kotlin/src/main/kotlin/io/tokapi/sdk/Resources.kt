@@ -205,6 +205,9 @@ class Sandbox internal constructor(private val c: TokClient) {
 
     fun revokeConsent(consentId: String): SandboxConsentChange = c.send("POST", "/sandbox/consents/${seg(consentId)}/revoke", creates = true)
 
+    /** The customer revokes a VRP consent's mandate at the bank: REVOKED with revokedBy "bank". */
+    fun revokeVrpConsent(vrpConsentId: String): VrpConsent = c.send("POST", "/sandbox/vrp-consents/${seg(vrpConsentId)}/revoke", creates = true)
+
     /** Publishes an event of any type with sample data to the subscribed endpoints. */
     fun fireWebhook(request: SandboxFireRequest): Event = c.send("POST", "/sandbox/webhooks/fire", request, creates = true)
 
