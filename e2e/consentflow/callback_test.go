@@ -1,10 +1,13 @@
 package consentflow_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"tokapi.io/tok/shared/authstate"
@@ -84,5 +87,51 @@ func TestCallbackNeedsTheBanksAnswer(t *testing.T) {
 	}
 	if c := f.Expect(f.Call("GET", "/v1/consents/"+idA, keys.SandboxKey, ""), 200, "get"); c["status"] != "AUTHORIZED" {
 		t.Errorf("consent A is %v", c["status"])
+	}
+}
+
+// TestCallbackCodeAttemptsAreBounded: whoever holds a consent's state may try codes, but
+// only authstate.MaxCodeAttempts ever reach the bank, however many are sent at once; the
+// attempts after them consume the state and answer 400, and the consent stays awaiting, to
+// end as an abandoned authorisation does when its window closes.
+func TestCallbackCodeAttemptsAreBounded(t *testing.T) {
+	f := setup(t)
+	_, keys := f.Org()
+	c := f.Expect(f.Call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"https://app.example.com/cb"}`), 201, "create")
+	loc := f.sca(c["redirectUrl"].(string), "demo", "demo", "approve")
+	state := loc.Query().Get("state")
+	const tries = 3 * authstate.MaxCodeAttempts
+	pages := make(chan string, tries)
+	var wg sync.WaitGroup
+	for i := range tries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := apitest.Do(t, f.Callback, httptest.NewRequest(http.MethodGet,
+				"/v1/callback?state="+url.QueryEscape(state)+"&code=made-up-"+strconv.Itoa(i), nil))
+			switch {
+			case r.Code == http.StatusBadRequest && strings.Contains(r.Body.String(), "could not be read"):
+				pages <- "refused by the bank"
+			case r.Code == http.StatusBadRequest && (strings.Contains(r.Body.String(), "Too many attempts") || strings.Contains(r.Body.String(), "no longer valid")):
+				pages <- "refused before the bank"
+			default:
+				pages <- fmt.Sprintf("%d %.200s", r.Code, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	close(pages)
+	count := map[string]int{}
+	for p := range pages {
+		count[p]++
+	}
+	if count["refused by the bank"] != authstate.MaxCodeAttempts || count["refused before the bank"] != tries-authstate.MaxCodeAttempts {
+		t.Errorf("%d concurrent made-up codes: %v, want %d refused by the bank", tries, count, authstate.MaxCodeAttempts)
+	}
+	if r := f.Back(loc); r.Code != http.StatusBadRequest {
+		t.Errorf("the real redirect after the attempts were spent: %d %.200s", r.Code, r.Body)
+	}
+	if got := f.Expect(f.Call("GET", "/v1/consents/"+c["id"].(string), keys.SandboxKey, ""), 200, "get"); got["status"] != "AWAITING_AUTHORIZATION" {
+		t.Errorf("refused codes moved the consent to %v", got["status"])
 	}
 }

@@ -12,12 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/ids"
 	pay "tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testing/apitest"
 	"tokapi.io/tok/shared/testing/flowtest"
 	"tokapi.io/tok/shared/testing/sandboxtest"
+	"tokapi.io/tok/shared/vrp"
 )
 
 // seed is the API overview's payment body plus what a bank needs from Tok's customer.
@@ -311,6 +316,49 @@ func TestPaymentCallbackNeedsTheBanksAnswer(t *testing.T) {
 	for _, loc := range []*url.URL{locA, locB} {
 		if to := f.follow(loc); to.Query().Get("status") == pay.StatusFailed || to.Query().Get("status") == pay.StatusRejected {
 			t.Errorf("real redirect: back at the app with %s", to.RawQuery)
+		}
+	}
+}
+
+// TestCallbackCodeAttemptsAreBounded: under one payment's or VRP consent's state, codes the
+// bank refuses change nothing, but only authstate.MaxCodeAttempts of them reach the bank;
+// the next attempt, the real code included, consumes the state, answers 400 and leaves the
+// resource awaiting, to end as an abandoned authorisation does.
+func TestCallbackCodeAttemptsAreBounded(t *testing.T) {
+	f := setup(t)
+	_, keys := f.Org()
+	p := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create payment")
+	v := f.Expect(f.Call("POST", "/v1/vrp-consents", keys.SandboxKey, vrpConsentBody("")), 201, "create vrp consent")
+	for _, c := range []struct {
+		what, get, awaiting string
+		res                 map[string]any
+	}{
+		{"payment", "/v1/payments/", pay.StatusAwaiting, p},
+		{"VRP consent", "/v1/vrp-consents/", vrp.StatusAwaiting, v},
+	} {
+		loc := sandboxtest.SCA(t, f.Browser, c.res["redirectUrl"].(string), "demo", "demo", "approve")
+		state := loc.Query().Get("state")
+		try := func(code string) *httptest.ResponseRecorder {
+			return apitest.Do(t, f.Callback, httptest.NewRequest(http.MethodGet,
+				"/v1/callback?state="+url.QueryEscape(state)+"&code="+url.QueryEscape(code), nil))
+		}
+		for i := range authstate.MaxCodeAttempts {
+			if r := try(fmt.Sprintf("made-up-%d", i)); r.Code != http.StatusBadRequest || !strings.Contains(r.Body.String(), "could not be read") {
+				t.Fatalf("%s: made-up code %d: %d %.300s", c.what, i, r.Code, r.Body)
+			}
+		}
+		r := try(loc.Query().Get("code"))
+		if r.Code != http.StatusBadRequest || !strings.Contains(r.Body.String(), "Too many attempts") {
+			t.Errorf("%s: the real code after the attempts were spent: %d %.300s", c.what, r.Code, r.Body)
+		}
+		if _, err := f.FS.Collection(authstate.Collection).Doc(authstate.Hash(state)).Get(f.Ctx); status.Code(err) != codes.NotFound {
+			t.Errorf("%s: the state is still pending (%v)", c.what, err)
+		}
+		if got := f.Expect(f.Call("GET", c.get+c.res["id"].(string), keys.SandboxKey, ""), 200, "get"); got["status"] != c.awaiting {
+			t.Errorf("%s: refused codes moved it to %v", c.what, got["status"])
+		}
+		if r := try(loc.Query().Get("code")); r.Code != http.StatusBadRequest || !strings.Contains(r.Body.String(), "no longer valid") {
+			t.Errorf("%s: the real code once the state is consumed: %d %.300s", c.what, r.Code, r.Body)
 		}
 	}
 }

@@ -7,7 +7,8 @@
 // denial (or its error) ends the consent REJECTED or FAILED, redirected with an error; so
 // does a failure after the code was exchanged. A forged, replayed or expired state, a
 // malformed redirect, or a code the bank does not exchange answers a page and changes
-// nothing, leaving the state to the customer's real redirect.
+// nothing, leaving the state to the customer's real redirect; after
+// authstate.MaxCodeAttempts codes under one state, the next consumes it unseen by the bank.
 package callback
 
 import (
@@ -130,6 +131,12 @@ func notAnswer(w http.ResponseWriter, r *http.Request) {
 		"This address does not carry an answer from the bank for a pending request, so nothing was changed. Go back to the application and try again.")
 }
 
+// attemptsSpent is the page for a code tried after the state's attempts were spent.
+func attemptsSpent(w http.ResponseWriter, r *http.Request) {
+	writePage(w, r, http.StatusBadRequest, "Too many attempts",
+		"Too many bank answers were tried for this request, so it was closed and nothing was changed. Go back to the application and connect your bank again.")
+}
+
 // bankDidNotAnswer is the page for a code the bank could not exchange because it failed.
 func bankDidNotAnswer(w http.ResponseWriter, r *http.Request) {
 	writePage(w, r, http.StatusBadGateway, "The bank did not answer",
@@ -174,6 +181,17 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err != nil {
 		return err
+	}
+	if bank.AuthorizationError(q) == nil {
+		// A code: counted before it reaches the bank, whatever the state authorises.
+		if err := s.States.Attempt(ctx, q.Get("state"), s.now()); err != nil {
+			if errors.Is(err, authstate.ErrAttemptsSpent) {
+				slog.WarnContext(ctx, "callback code attempts spent; the state is consumed")
+				attemptsSpent(w, r)
+				return nil
+			}
+			return s.lostState(w, r, err)
+		}
 	}
 	take := func(ctx context.Context) error {
 		_, err := s.States.Consume(ctx, q.Get("state"), s.now())
@@ -381,11 +399,13 @@ func (s *Server) vrpConsent(w http.ResponseWriter, r *http.Request, st authstate
 		return errors.New("callback: a VRP consent state, but no VRP service")
 	}
 	to, err := s.VRP.Authorise(r.Context(), st, r.URL.Query())
-	if errors.Is(err, vrp.ErrNotAwaiting) || errors.Is(err, vrp.ErrNotFound) {
+	switch {
+	case errors.Is(err, vrp.ErrNotAwaiting) || errors.Is(err, vrp.ErrNotFound):
 		badState(w, r)
 		return nil
-	}
-	if err != nil {
+	case errors.Is(err, payments.ErrCodeNotExchanged):
+		return codeNotExchanged(r.Context(), w, r, err)
+	case err != nil:
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")

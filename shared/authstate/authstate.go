@@ -42,9 +42,11 @@ type State struct {
 	PaymentID    string `firestore:"paymentId"`
 	VRPConsentID string `firestore:"vrpConsentId"`
 	// Verifier is the PKCE code verifier, sealed (Store.SealVerifier).
-	Verifier  []byte    `firestore:"verifier"`
-	ExpiresAt time.Time `firestore:"expiresAt"`
-	CreatedAt time.Time `firestore:"createdAt"`
+	Verifier []byte `firestore:"verifier"`
+	// CodeAttempts counts the codes tried under the state (Attempt).
+	CodeAttempts int       `firestore:"codeAttempts"`
+	ExpiresAt    time.Time `firestore:"expiresAt"`
+	CreatedAt    time.Time `firestore:"createdAt"`
 }
 
 // Tenant is the state's owner.
@@ -72,6 +74,16 @@ func (s State) resource() string {
 
 // ErrBadState covers a state that is unknown (forged), already used (replayed) or expired.
 var ErrBadState = errors.New("the authorisation state is unknown, already used or expired")
+
+// MaxCodeAttempts bounds the codes tried under one state. Whoever holds a valid state (it
+// travels in the browser's address bar) could otherwise try codes at the bank until it
+// expires; the customer's own redirect needs one.
+const MaxCodeAttempts = 5
+
+// ErrAttemptsSpent is a code tried under a state whose MaxCodeAttempts were all spent: the
+// state is consumed without the code reaching the bank, and what it authorised ends as an
+// abandoned authorisation does, when its window closes.
+var ErrAttemptsSpent = errors.New("too many codes were tried under this authorisation state")
 
 // Store reads and writes pending states; Sealer seals their PKCE verifiers.
 type Store struct {
@@ -134,6 +146,49 @@ func (s Store) Peek(ctx context.Context, state string, now time.Time) (State, er
 		return State{}, ErrBadState
 	}
 	return st, nil
+}
+
+// Attempt counts one code about to be tried at the bank under state, in a transaction, so
+// concurrent attempts are counted too and at most MaxCodeAttempts codes ever reach the bank
+// under one state. Once they are spent, the next attempt consumes the state and is
+// ErrAttemptsSpent. Unknown, used and expired states are ErrBadState.
+func (s Store) Attempt(ctx context.Context, state string, now time.Time) error {
+	if state == "" || len(state) > MaxLen {
+		return ErrBadState
+	}
+	ref := s.Client.Collection(Collection).Doc(Hash(state))
+	spent := false
+	err := s.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		spent = false
+		snap, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return ErrBadState
+		}
+		if err != nil {
+			return err
+		}
+		var st State
+		if err := snap.DataTo(&st); err != nil {
+			return err
+		}
+		if !now.Before(st.ExpiresAt) {
+			return ErrBadState
+		}
+		if st.CodeAttempts >= MaxCodeAttempts {
+			spent = true
+			return tx.Delete(ref)
+		}
+		return tx.Update(ref, []firestore.Update{{Path: "codeAttempts", Value: firestore.Increment(1)}})
+	})
+	switch {
+	case errors.Is(err, ErrBadState):
+		return ErrBadState
+	case err != nil:
+		return fmt.Errorf("count a code attempt: %w", err)
+	case spent:
+		return ErrAttemptsSpent
+	}
+	return nil
 }
 
 // Consume takes a state exactly once: in one transaction it reads and deletes the record,

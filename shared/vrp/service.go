@@ -187,6 +187,7 @@ func (s *Service) Create(ctx context.Context, scope store.Scope, req CreateReque
 
 // Authorise records the customer's SCA result for the consent of a consumed state and
 // returns where to send the browser: the consent's callbackUrl with vrpConsentId and status.
+// A code the bank does not exchange is payments.ErrCodeNotExchanged and changes nothing.
 func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.Values) (string, error) {
 	scope := store.For(s.fs(), st.Tenant())
 	c, err := s.Get(ctx, scope, st.VRPConsentID)
@@ -221,8 +222,10 @@ func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.V
 	tokens, err := conn.ExchangeCode(ctx, query.Get("code"), string(verifier), s.callbackURI())
 	clear(verifier)
 	if err != nil {
-		slog.WarnContext(ctx, "vrp consent code exchange failed", "vrpConsentId", c.ID, "error", err)
-		return end(StatusFailed, payments.ReasonAuthorizationFailed)
+		// Not the bank's answer for this consent (another consent's code, a made-up one) or
+		// no answer at all: nothing changes, and the customer's real redirect still can.
+		slog.WarnContext(ctx, "vrp consent code not exchanged; the consent is unchanged", "vrpConsentId", c.ID, "error", err)
+		return "", fmt.Errorf("%w: %w", payments.ErrCodeNotExchanged, err)
 	}
 	mst, err := conn.MandateStatus(ctx, bank.Session{BankConsentID: c.BankMandateID, AccessToken: tokens.AccessToken})
 	switch {
