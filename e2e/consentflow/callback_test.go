@@ -90,10 +90,10 @@ func TestCallbackNeedsTheBanksAnswer(t *testing.T) {
 	}
 }
 
-// TestCallbackCodeAttemptsAreBounded: whoever holds a consent's state may try codes, but
-// only authstate.MaxCodeAttempts ever reach the bank, however many are sent at once; the
-// attempts after them consume the state and answer 400, and the consent stays awaiting, to
-// end as an abandoned authorisation does when its window closes.
+// TestCallbackCodeAttemptsAreBounded: whoever holds a consent's state may try codes, but at
+// most authstate.MaxCodeAttempts ever reach the bank, however many are sent at once; the
+// others consume the state and answer 400, and the consent stays awaiting, to end as an
+// abandoned authorisation does when its window closes.
 func TestCallbackCodeAttemptsAreBounded(t *testing.T) {
 	f := setup(t)
 	_, keys := f.Org()
@@ -125,8 +125,8 @@ func TestCallbackCodeAttemptsAreBounded(t *testing.T) {
 	for p := range pages {
 		count[p]++
 	}
-	if count["refused by the bank"] != authstate.MaxCodeAttempts || count["refused before the bank"] != tries-authstate.MaxCodeAttempts {
-		t.Errorf("%d concurrent made-up codes: %v, want %d refused by the bank", tries, count, authstate.MaxCodeAttempts)
+	if n := count["refused by the bank"]; n < 1 || n > authstate.MaxCodeAttempts || n+count["refused before the bank"] != tries {
+		t.Errorf("%d concurrent made-up codes: %v, want at most %d refused by the bank and the rest before it", tries, count, authstate.MaxCodeAttempts)
 	}
 	if r := f.Back(loc); r.Code != http.StatusBadRequest {
 		t.Errorf("the real redirect after the attempts were spent: %d %.200s", r.Code, r.Body)

@@ -148,44 +148,43 @@ func (s Store) Peek(ctx context.Context, state string, now time.Time) (State, er
 	return st, nil
 }
 
-// Attempt counts one code about to be tried at the bank under state, in a transaction, so
-// concurrent attempts are counted too and at most MaxCodeAttempts codes ever reach the bank
-// under one state. Once they are spent, the next attempt consumes the state and is
-// ErrAttemptsSpent. Unknown, used and expired states are ErrBadState.
+// Attempt counts one code about to be tried at the bank under state, so that at most
+// MaxCodeAttempts codes ever reach the bank under one state, concurrent ones included. The
+// count is an atomic increment, not a transaction (concurrent attempts would contend on the
+// one document); the attempt may go on only if the count read after its own increment is
+// within the bound, so no attempt ranked beyond it ever does. Past the bound the state is
+// consumed and the attempt is ErrAttemptsSpent. Unknown, used and expired states are
+// ErrBadState.
 func (s Store) Attempt(ctx context.Context, state string, now time.Time) error {
 	if state == "" || len(state) > MaxLen {
 		return ErrBadState
 	}
 	ref := s.Client.Collection(Collection).Doc(Hash(state))
-	spent := false
-	err := s.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		spent = false
-		snap, err := tx.Get(ref)
-		if status.Code(err) == codes.NotFound {
-			return ErrBadState
-		}
-		if err != nil {
-			return err
-		}
-		var st State
-		if err := snap.DataTo(&st); err != nil {
-			return err
-		}
-		if !now.Before(st.ExpiresAt) {
-			return ErrBadState
-		}
-		if st.CodeAttempts >= MaxCodeAttempts {
-			spent = true
-			return tx.Delete(ref)
-		}
-		return tx.Update(ref, []firestore.Update{{Path: "codeAttempts", Value: firestore.Increment(1)}})
-	})
-	switch {
-	case errors.Is(err, ErrBadState):
+	_, err := ref.Update(ctx, []firestore.Update{{Path: "codeAttempts", Value: firestore.Increment(1)}})
+	if status.Code(err) == codes.NotFound {
 		return ErrBadState
-	case err != nil:
+	}
+	if err != nil {
 		return fmt.Errorf("count a code attempt: %w", err)
-	case spent:
+	}
+	snap, err := ref.Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return ErrBadState
+	}
+	if err != nil {
+		return fmt.Errorf("count a code attempt: %w", err)
+	}
+	var st State
+	if err := snap.DataTo(&st); err != nil {
+		return fmt.Errorf("count a code attempt: %w", err)
+	}
+	if !now.Before(st.ExpiresAt) {
+		return ErrBadState
+	}
+	if st.CodeAttempts > MaxCodeAttempts {
+		if _, err := ref.Delete(ctx); err != nil && status.Code(err) != codes.NotFound {
+			return fmt.Errorf("consume a spent state: %w", err)
+		}
 		return ErrAttemptsSpent
 	}
 	return nil
