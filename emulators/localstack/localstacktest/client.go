@@ -41,9 +41,9 @@ func NewClient(t testing.TB, st *localstack.Stack) *Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-// Call sends body (JSON, "" for none) with key and returns the status, the answer decoded
-// as a JSON object (nil when it is not one) and the headers.
-func (c *Client) Call(ctx context.Context, method, path, key, body string) (int, map[string]any, http.Header) {
+// Call sends body (JSON, "" for none) with key and headers (name, value, ...) and returns
+// the status, the answer decoded as a JSON object (nil when it is not one) and the headers.
+func (c *Client) Call(ctx context.Context, method, path, key, body string, headers ...string) (int, map[string]any, http.Header) {
 	c.t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -56,6 +56,9 @@ func (c *Client) Call(ctx context.Context, method, path, key, body string) (int,
 	req.Header.Set("Authorization", "ApiKey "+key)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
