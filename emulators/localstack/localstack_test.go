@@ -216,7 +216,7 @@ func TestStack(t *testing.T) {
 		}
 	})
 
-	t.Run("every function checks query parameters against the spec", func(t *testing.T) {
+	t.Run("every function checks path and query parameters against the spec", func(t *testing.T) {
 		// Enterprise, from a client address of their own: each function instance's first look
 		// at the key costs the address a token, and the subtests before spent its bucket on
 		// requests without a valid key. The probes outnumber one burst, so a 429 is waited out
@@ -228,17 +228,30 @@ func TestStack(t *testing.T) {
 		from := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 77)}}
 		probeClient := &http.Client{Timeout: 30 * time.Second,
 			Transport: apitest.Transport{T: t, Base: &http.Transport{DialContext: from.DialContext}}}
-		probes := apitest.QueryProbes(t)
-		for _, p := range probes {
-			code, h, body := send(t, ctx, probeClient, p.Method, st.APIURL(big.LiveKey)+p.Path+"?"+p.RawQuery, big.LiveKey, nil, "")
+		type probe struct{ name, method, target, param string }
+		var probes []probe
+		for _, p := range apitest.QueryProbes(t) {
+			probes = append(probes, probe{p.String(), p.Method, p.Path + "?" + p.RawQuery, p.Param})
+		}
+		queries := len(probes)
+		for _, p := range apitest.PathProbes(t) {
+			probes = append(probes, probe{p.String(), p.Method, p.Path, p.Param})
+		}
+		callWith := func(method, target string, headers map[string]string, reqBody string) (int, http.Header, []byte) {
+			code, h, body := send(t, ctx, probeClient, method, st.APIURL(big.LiveKey)+target, big.LiveKey, headers, reqBody)
 			for tries := 0; code == http.StatusTooManyRequests && tries < 10; tries++ {
 				wait, err := strconv.Atoi(h.Get("Retry-After"))
 				if err != nil || wait < 1 || wait > 60 {
-					t.Fatalf("%s: 429 with Retry-After %q", p, h.Get("Retry-After"))
+					t.Fatalf("%s %s: 429 with Retry-After %q", method, target, h.Get("Retry-After"))
 				}
 				time.Sleep(time.Duration(wait) * time.Second)
-				code, h, body = send(t, ctx, probeClient, p.Method, st.APIURL(big.LiveKey)+p.Path+"?"+p.RawQuery, big.LiveKey, nil, "")
+				code, h, body = send(t, ctx, probeClient, method, st.APIURL(big.LiveKey)+target, big.LiveKey, headers, reqBody)
 			}
+			return code, h, body
+		}
+		call := func(method, target string) (int, http.Header, []byte) { return callWith(method, target, nil, "") }
+		for _, p := range probes {
+			code, h, body := call(p.method, p.target)
 			var env struct {
 				Error struct {
 					Code, RequestID string
@@ -247,12 +260,56 @@ func TestStack(t *testing.T) {
 			}
 			_ = json.Unmarshal(body, &env)
 			if code != http.StatusBadRequest || env.Error.Code != "VALIDATION_ERROR" || len(env.Error.Details) != 1 ||
-				env.Error.Details[0].Field != p.Param || env.Error.RequestID != h.Get("X-Request-Id") {
+				env.Error.Details[0].Field != p.param || env.Error.RequestID != h.Get("X-Request-Id") {
+				t.Errorf("%s: %d %s", p.name, code, body)
+			}
+		}
+		if queries < 80 || len(probes)-queries < 80 {
+			t.Errorf("only %d query probes and %d path probes", queries, len(probes)-queries)
+		}
+		// A well-formed ID that names nothing is the handler's 404, never a 400 or a 500.
+		for _, path := range apitest.WellFormedPaths(t) {
+			if code, _, body := call(http.MethodGet, path); code != http.StatusNotFound || !strings.Contains(string(body), `"NOT_FOUND"`) {
+				t.Errorf("GET %s: %d %s, want 404", path, code, body)
+			}
+		}
+
+		// Every JSON body is strict, whatever the operation: null as the body or for an
+		// optional field, a key twice in a nested object, invalid UTF-8.
+		bodies := apitest.BodyProbes(t)
+		for _, p := range bodies {
+			code, _, body := callWith(p.Method, p.Path, map[string]string{"Content-Type": "application/json"}, p.Body)
+			if code != http.StatusBadRequest || !strings.Contains(string(body), `"VALIDATION_ERROR"`) {
 				t.Errorf("%s: %d %s", p, code, body)
 			}
 		}
-		if len(probes) < 80 {
-			t.Errorf("only %d probes", len(probes))
+		if len(bodies) < 60 {
+			t.Errorf("only %d body probes", len(bodies))
+		}
+
+		// A real cursor of one list is refused by every other list: 400 naming cursor (or,
+		// under a parent that does not exist, its 404), never a page.
+		if code, _, body := callWith("POST", "/v1/api-keys", nil, `{"role":"read_only"}`); code != 201 {
+			t.Fatalf("second key pair: %d %s", code, body)
+		}
+		_, _, page := call(http.MethodGet, "/v1/api-keys?limit=1")
+		var list struct{ NextCursor string }
+		if err := json.Unmarshal(page, &list); err != nil || list.NextCursor == "" {
+			t.Fatalf("no cursor from the key pairs: %s", page)
+		}
+		lists := apitest.ListOperations(t)
+		for _, path := range lists {
+			if path == "/v1/api-keys" {
+				continue
+			}
+			code, _, body := call(http.MethodGet, path+"?cursor="+list.NextCursor)
+			parent := strings.Count(path, "/") > 2
+			if !(code == http.StatusBadRequest && strings.Contains(string(body), `"field":"cursor"`)) && !(parent && code == http.StatusNotFound) {
+				t.Errorf("GET %s with a key-pair cursor: %d %s", path, code, body)
+			}
+		}
+		if len(lists) < 15 {
+			t.Errorf("only %d lists", len(lists))
 		}
 	})
 

@@ -3,9 +3,11 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,11 +108,15 @@ func TestEventsAPI(t *testing.T) {
 	}
 	for path, key := range map[string]string{
 		"/v1/events/" + want[0]: keys.LiveKey, "/v1/events/" + want[1]: other.SandboxKey,
-		"/v1/events/" + oldID: keys.SandboxKey, "/v1/events/evt_nope": keys.SandboxKey,
+		"/v1/events/" + oldID: keys.SandboxKey, "/v1/events/evt_00000000000000000000000000": keys.SandboxKey,
 	} {
 		if code, _ := get(path, key); code != 404 {
 			t.Errorf("%s: %d, want 404", path, code)
 		}
+	}
+	// A malformed ID is the spec's 400, before any lookup.
+	if code, body := get("/v1/events/evt_nope", keys.SandboxKey); code != 400 || !strings.Contains(fmt.Sprint(body), "field:id ") {
+		t.Errorf("malformed ID: %d %v", code, body)
 	}
 	for _, q := range []string{"?cursor=xyz", "?type=consent.authorised", "?limit=9999"} {
 		if code, _ := get("/v1/events"+q, keys.SandboxKey); code != 400 {

@@ -173,8 +173,11 @@ func TestWebhooksAPI(t *testing.T) {
 	if code, _ := f.do(t, "GET", "/v1/webhooks/"+id, sb, nil); code != 404 {
 		t.Errorf("get after delete: %d", code)
 	}
-	if code, _ := f.do(t, "GET", "/v1/webhooks/whk_nonsense", sb, nil); code != 404 {
-		t.Errorf("malformed id: %d", code)
+	if code, _ := f.do(t, "GET", "/v1/webhooks/whk_nonsense", sb, nil); code != 400 {
+		t.Errorf("malformed id: %d, want the spec's 400", code)
+	}
+	if code, _ := f.do(t, "GET", "/v1/webhooks/whk_00000000000000000000000000", sb, nil); code != 404 {
+		t.Errorf("well-formed unknown id: %d", code)
 	}
 }
 

@@ -37,11 +37,8 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // (no request schema of the API allows one), no unknown fields, and nothing after the
 // value. Every failure is an *Error a client can act on.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
-			return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia, Message: "The request body must be application/json."}
-		}
+	if !jsonContent(r) {
+		return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia, Message: "The request body must be application/json."}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
@@ -186,4 +183,43 @@ func jsonType(kind string) string {
 	default:
 		return "number"
 	}
+}
+
+// StrictJSON holds every JSON request body to what DecodeJSON enforces beyond its target
+// type, before next runs: valid UTF-8, no key twice in an object at any depth, no null. So
+// no handler can read a body another way and let a duplicate key or a null through. Bodies
+// of another content type are left to the handler (DecodeJSON answers them 415); a body that
+// is not JSON at all is too, so the decoder names what is wrong.
+func StrictJSON(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 || !jsonContent(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+		if err != nil {
+			WriteError(w, r, decodeError(err))
+			return
+		}
+		if !utf8.Valid(body) {
+			WriteError(w, r, Validation("The request body is not valid UTF-8."))
+			return
+		}
+		if err := checkStrict(body); err != nil {
+			WriteError(w, r, err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// jsonContent reports whether r's body is JSON by its Content-Type (or has none).
+func jsonContent(r *http.Request) bool {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }

@@ -246,8 +246,8 @@ func Timeout(d time.Duration) Option { return func(o *options) { o.timeout = d }
 // HTTP registers an HTTP function under entryPoint. Every request's body is read whole
 // within httpapi.BodyReadTimeout and its answer must be written within its deadline and
 // WriteMargin. Unless the function is Public, every request is authenticated by its API key
-// and rate-limited, its query string is checked against the API spec, and every POST honours
-// Idempotency-Key.
+// and rate-limited, its path and query are checked against the API spec, its JSON body is
+// held strict (httpapi.StrictJSON), and every POST honours Idempotency-Key.
 func HTTP(entryPoint string, build HTTPBuilder, opts ...Option) {
 	registryMu.Lock()
 	httpBuilders[entryPoint] = build
@@ -328,13 +328,14 @@ func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error), opt
 			return nil, fmt.Errorf("build handler: %w", err)
 		}
 		if !o.public {
-			// The API's query strings are the spec's: checked after authentication, so an
-			// unauthenticated caller learns nothing about the operation.
+			// The API's path parameters and query strings are the spec's, and its JSON
+			// bodies strict: checked after authentication, so an unauthenticated caller
+			// learns nothing about the operation.
 			queries, err := queryparams.Spec()
 			if err != nil {
 				return nil, err
 			}
-			h = queries.Middleware(h)
+			h = queries.Middleware(httpapi.StrictJSON(h))
 			a, err := env.Authenticator(ctx)
 			if err != nil {
 				return nil, err

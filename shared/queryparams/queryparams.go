@@ -1,10 +1,11 @@
-// Package queryparams checks every API request's query string against the API spec before
-// a handler sees it: each parameter the matched operation declares is checked by its schema
-// (type, pattern, length, enum, range, date formats), a parameter it does not declare is
-// refused, and either is a 400 VALIDATION_ERROR naming the parameter. The rules are the
-// spec's own (package api embeds it), so a new operation or a tightened parameter is checked
-// the moment the spec says so, and a value no handler should see (a 1,500-character ID that
-// Firestore would refuse) never reaches one.
+// Package queryparams checks every API request's path parameters and query string against
+// the API spec before a handler sees it: each parameter the matched operation declares is
+// checked by its schema (type, pattern, length, enum, range, date formats), a query
+// parameter it does not declare is refused, and either is a 400 VALIDATION_ERROR naming the
+// parameter. The rules are the spec's own (package api embeds it), so a new operation or a
+// tightened parameter is checked the moment the spec says so, and a value no handler should
+// see (a 1,500-character ID that Firestore would refuse, an ID of the wrong kind) never
+// reaches one; a well-formed ID that names nothing is the handler's 404.
 package queryparams
 
 import (
@@ -32,7 +33,9 @@ type Checker struct {
 	// mux matches a request to its operation with net/http's own precedence rules, as the
 	// functions' routers do (a literal segment beats a wildcard).
 	mux *http.ServeMux
-	ops map[string]map[string]*param // mux pattern → parameter name → rule
+	ops map[string]map[string]*param // mux pattern → query parameter name → rule
+	// paths holds, by mux pattern, the rule of each path segment: nil for a literal one.
+	paths map[string][]*param
 }
 
 // param is one declared query parameter and its compiled rule.
@@ -69,32 +72,67 @@ func New(spec []byte) (*Checker, error) {
 		}
 		base = strings.TrimSuffix(u.Path, "/")
 	}
-	c := &Checker{mux: http.NewServeMux(), ops: map[string]map[string]*param{}}
+	c := &Checker{mux: http.NewServeMux(), ops: map[string]map[string]*param{}, paths: map[string][]*param{}}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
 			params := map[string]*param{}
+			inPath := map[string]*param{}
 			// Path-level parameters first, so the operation's own override them.
 			for _, list := range []openapi3.Parameters{item.Parameters, op.Parameters} {
 				for _, ref := range list {
 					p := ref.Value
-					if p == nil || p.In != openapi3.ParameterInQuery {
+					if p == nil || (p.In != openapi3.ParameterInQuery && p.In != openapi3.ParameterInPath) {
 						continue
 					}
 					rule, err := compile(p)
 					if err != nil {
 						return nil, fmt.Errorf("queryparams: %s %s: %w", method, path, err)
 					}
-					params[p.Name] = rule
+					if p.In == openapi3.ParameterInPath {
+						inPath[p.Name] = rule
+					} else {
+						params[p.Name] = rule
+					}
 				}
+			}
+			segments, err := pathRules(path, inPath)
+			if err != nil {
+				return nil, fmt.Errorf("queryparams: %s %s: %w", method, path, err)
 			}
 			pattern := method + " " + base + path
 			if err := register(c.mux, pattern); err != nil {
 				return nil, fmt.Errorf("queryparams: %w", err)
 			}
-			c.ops[pattern] = params
+			c.ops[pattern], c.paths[pattern] = params, segments
 		}
 	}
 	return c, nil
+}
+
+// pathRules returns the rule of each segment of a path template ("/accounts/{accountId}"),
+// nil for a literal segment; every {name} must be a declared path parameter, and every
+// declared one must appear.
+func pathRules(path string, declared map[string]*param) ([]*param, error) {
+	segments := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	out := make([]*param, len(segments))
+	used := 0
+	for i, seg := range segments {
+		name, ok := strings.CutPrefix(seg, "{")
+		if !ok {
+			continue
+		}
+		name = strings.TrimSuffix(name, "}")
+		p, ok := declared[name]
+		if !ok {
+			return nil, fmt.Errorf("path parameter %s is not declared", name)
+		}
+		out[i] = p
+		used++
+	}
+	if used != len(declared) {
+		return nil, errors.New("a declared path parameter is not in the path")
+	}
+	return out, nil
 }
 
 // register adds pattern to mux, turning the panic of a pattern net/http refuses into an error.
@@ -110,7 +148,7 @@ func register(mux *http.ServeMux, pattern string) (err error) {
 
 func compile(p *openapi3.Parameter) (*param, error) {
 	if p.Schema == nil || p.Schema.Value == nil {
-		return nil, fmt.Errorf("query parameter %s has no schema", p.Name)
+		return nil, fmt.Errorf("parameter %s has no schema", p.Name)
 	}
 	rule := &param{name: p.Name, schema: p.Schema.Value}
 	s := rule.schema
@@ -122,6 +160,10 @@ func compile(p *openapi3.Parameter) (*param, error) {
 	}
 	if err := supported(s); err != nil {
 		return nil, fmt.Errorf("query parameter %s: %w", p.Name, err)
+	}
+	// A path parameter is an ID or a name: unbounded, it would let any segment through.
+	if p.In == openapi3.ParameterInPath && (s.Pattern == "" || s.MaxLength == nil || !s.Type.Is(openapi3.TypeString)) {
+		return nil, fmt.Errorf("path parameter %s needs a string schema with a pattern and a maxLength", p.Name)
 	}
 	if s.Pattern != "" {
 		re, err := regexp.Compile(s.Pattern)
@@ -165,8 +207,8 @@ func (c *Checker) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// Check returns the 400 for r's query string, or nil when it is what r's operation accepts
-// (or r matches no operation).
+// Check returns the 400 for r's path parameters and query string, or nil when they are what
+// r's operation accepts (or r matches no operation).
 func (c *Checker) Check(r *http.Request) error {
 	if !httpapi.CanonicalPath(r.URL) {
 		return nil
@@ -176,14 +218,15 @@ func (c *Checker) Check(r *http.Request) error {
 	if !ok {
 		return nil
 	}
-	if r.URL.RawQuery == "" {
-		return nil
+	details := c.checkPath(pattern, r.URL.Path)
+	var values url.Values
+	if r.URL.RawQuery != "" {
+		var err error
+		if values, err = url.ParseQuery(r.URL.RawQuery); err != nil {
+			return httpapi.Validation("The request is invalid: the query string is malformed (" + queryError(err) + ").")
+		}
 	}
-	values, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return httpapi.Validation("The request is invalid: the query string is malformed (" + queryError(err) + ").")
-	}
-	var details []httpapi.FieldError
+	pathErrors := len(details)
 	names := make([]string, 0, len(values))
 	for name := range values {
 		names = append(names, name)
@@ -207,9 +250,36 @@ func (c *Checker) Check(r *http.Request) error {
 	case 0:
 		return nil
 	case 1:
-		return httpapi.Validation("The request is invalid: query parameter "+details[0].Field+" "+details[0].Message+".", details...)
+		kind := "query"
+		if pathErrors == 1 {
+			kind = "path"
+		}
+		return httpapi.Validation("The request is invalid: "+kind+" parameter "+details[0].Field+" "+details[0].Message+".", details...)
 	}
-	return httpapi.Validation(fmt.Sprintf("The request is invalid: %d query parameters are not accepted; see details.", len(details)), details...)
+	return httpapi.Validation(fmt.Sprintf("The request is invalid: %d parameters are not accepted; see details.", len(details)), details...)
+}
+
+// checkPath returns what is wrong with the path parameters of a request for pattern whose
+// (canonical, decoded) path is path: the mux matched it, so its segments line up with the
+// pattern's after the base path.
+func (c *Checker) checkPath(pattern, path string) []httpapi.FieldError {
+	rules := c.paths[pattern]
+	segments := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	// The pattern's segments are the base path's (/v1) and then the template's.
+	offset := len(segments) - len(rules)
+	if offset < 0 {
+		return nil
+	}
+	var out []httpapi.FieldError
+	for i, p := range rules {
+		if p == nil {
+			continue
+		}
+		if msg := checkValue(p.schema, p.re, segments[offset+i]); msg != "" {
+			out = append(out, httpapi.FieldError{Field: p.name, Message: msg})
+		}
+	}
+	return out
 }
 
 // maxNameLen bounds a parameter name echoed back in an error.

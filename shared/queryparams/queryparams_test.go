@@ -85,7 +85,9 @@ func TestSpecProbesAreRefused(t *testing.T) {
 func TestValidQueriesPass(t *testing.T) {
 	for _, target := range []string{
 		"/v1/accounts?currency=EUR&bankId=erste-hr&consentId=con_01HZY0V8Q8WJ3Z9Q6V0M0K0A1B&limit=500",
-		"/v1/accounts/acc_1/transactions?dateFrom=2026-01-01&dateTo=2026-02-28&status=booked&limit=1",
+		"/v1/accounts/acc_01HZY0V8Q8WJ3Z9Q6V0M0K0A1B/transactions?dateFrom=2026-01-01&dateTo=2026-02-28&status=booked&limit=1",
+		"/v1/banks/erste-hr",
+		"/v1/webhooks/whk_01HZY0V8Q8WJ3Z9Q6V0M0K0A1B/deliveries/dlv_01HZY0V8Q8WJ3Z9Q6V0M0K0A1B",
 		"/v1/payments?status=COMPLETED&createdFrom=2026-01-01&createdTo=2026-01-31T23:59:59.5%2B01:00",
 		"/v1/consents?status=AUTHORIZED&cursor=abc-_DEF",
 		"/v1/banks?country=HR&service=pis",
@@ -103,20 +105,26 @@ func TestValidQueriesPass(t *testing.T) {
 
 func TestRefusals(t *testing.T) {
 	for target, want := range map[string][]string{
-		"/v1/accounts?currency=eur":                             {"currency"},
-		"/v1/accounts?bankId=" + strings.Repeat("a", 1500):      {"bankId"},
-		"/v1/accounts?limit=0":                                  {"limit"},
-		"/v1/accounts?limit=501":                                {"limit"},
-		"/v1/accounts?limit=+5":                                 {"limit"},
-		"/v1/accounts?limit=05":                                 {"limit"},
-		"/v1/accounts?currency=EUR&currency=RSD":                {"currency"},
-		"/v1/accounts?currency=%ff%fe%fd":                       {"currency"},
-		"/v1/accounts?Currency=EUR&x=1":                         {"Currency", "x"},
-		"/v1/accounts/acc_1/transactions?dateFrom=2026-02-30":   {"dateFrom"},
-		"/v1/accounts/acc_1/transactions/changes?status=booked": {"status"},
-		"/v1/payments?createdFrom=2026-01-01T10:00":             {"createdFrom"},
-		"/v1/banks/erste-hr?country=HR":                         {"country"},
-		"/v1/accounts?%ff=1":                                    {"(a parameter name)"},
+		"/v1/accounts?currency=eur":                        {"currency"},
+		"/v1/accounts?bankId=" + strings.Repeat("a", 1500): {"bankId"},
+		"/v1/accounts?limit=0":                             {"limit"},
+		"/v1/accounts?limit=501":                           {"limit"},
+		"/v1/accounts?limit=+5":                            {"limit"},
+		"/v1/accounts?limit=05":                            {"limit"},
+		"/v1/accounts?currency=EUR&currency=RSD":           {"currency"},
+		"/v1/accounts?currency=%ff%fe%fd":                  {"currency"},
+		"/v1/accounts?Currency=EUR&x=1":                    {"Currency", "x"},
+		"/v1/accounts/acc_01HZY0V8Q8WJ3Z9Q6V0M0K0A1B/transactions?dateFrom=2026-02-30":   {"dateFrom"},
+		"/v1/accounts/acc_01HZY0V8Q8WJ3Z9Q6V0M0K0A1B/transactions/changes?status=booked": {"status"},
+		"/v1/accounts/acc_1/transactions?dateFrom=2026-02-30":                            {"accountId", "dateFrom"},
+		"/v1/accounts/" + strings.Repeat("a", 1500):                                      {"accountId"},
+		"/v1/accounts/pay_01HZY0V8Q8WJ3Z9Q6V0M0K0A1B":                                    {"accountId"},
+		"/v1/accounts/acc_01hzy0v8q8wj3z9q6v0m0k0a1b":                                    {"accountId"},
+		"/v1/accounts/acc_%ff%fe":                                                        {"accountId"},
+		"/v1/banks/Erste":                                                                {"bankId"},
+		"/v1/payments?createdFrom=2026-01-01T10:00":                                      {"createdFrom"},
+		"/v1/banks/erste-hr?country=HR":                                                  {"country"},
+		"/v1/accounts?%ff=1":                                                             {"(a parameter name)"},
 	} {
 		code, env := serve(t, http.MethodGet, target)
 		if code != http.StatusBadRequest || env.Error.Code != httpapi.CodeValidation {
@@ -132,6 +140,33 @@ func TestRefusals(t *testing.T) {
 		code, env := serve(t, http.MethodGet, "/v1/accounts?"+raw)
 		if code != http.StatusBadRequest || env.Error.Code != httpapi.CodeValidation || strings.Contains(env.Error.Message, raw) {
 			t.Errorf("%s: %d %+v", raw, code, env.Error)
+		}
+	}
+}
+
+// TestPathProbesAreRefused sends every refused path the spec implies (apitest's probes)
+// through the checker: each is 400 VALIDATION_ERROR naming its parameter, not echoing it.
+func TestPathProbesAreRefused(t *testing.T) {
+	probes := apitest.PathProbes(t)
+	for _, p := range probes {
+		code, env := serve(t, p.Method, p.Path)
+		if code != http.StatusBadRequest || env.Error.Code != httpapi.CodeValidation {
+			t.Errorf("%s: %d %s", p, code, env.Error.Code)
+			continue
+		}
+		if d := names(env); len(d) != 1 || d[0] != p.Param {
+			t.Errorf("%s: details name %v", p, d)
+		}
+		if strings.Contains(env.Error.Message, strings.Repeat("a", 30)) {
+			t.Errorf("%s: the message echoes the value", p)
+		}
+	}
+	if len(probes) < 80 {
+		t.Errorf("only %d path probes", len(probes))
+	}
+	for _, path := range apitest.WellFormedPaths(t) {
+		if code, env := serve(t, http.MethodGet, path); code != http.StatusNoContent {
+			t.Errorf("well-formed %s: %d %s", path, code, env.Error.Message)
 		}
 	}
 }
@@ -152,5 +187,18 @@ paths:
 	}
 	if _, err := queryparams.New([]byte(strings.Replace(spec, "multipleOf: 2", "maximum: 2", 1))); err != nil {
 		t.Errorf("a plain spec: %v", err)
+	}
+	// Every path parameter is bounded: Tok's spec loads only because each of its path
+	// parameters has a pattern and a maxLength (Spec, used by every function).
+	withPath := strings.Replace(strings.Replace(spec, "/things:", "/things/{id}:", 1),
+		"- { name: n, in: query, schema: { type: integer, multipleOf: 2 } }", "- { name: id, in: path, required: true, schema: { type: string, maxLength: 30 } }", 1)
+	if _, err := queryparams.New([]byte(withPath)); err == nil || !strings.Contains(err.Error(), "path parameter id") {
+		t.Errorf("an unbounded path parameter was accepted: %v", err)
+	}
+	if _, err := queryparams.New([]byte(strings.Replace(withPath, "maxLength: 30", `maxLength: 30, pattern: "^thg_[0-9]+$"`, 1))); err != nil {
+		t.Errorf("a bounded path parameter: %v", err)
+	}
+	if _, err := queryparams.Spec(); err != nil {
+		t.Errorf("the API spec: %v", err)
 	}
 }

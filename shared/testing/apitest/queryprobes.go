@@ -52,7 +52,7 @@ func QueryProbes(t testing.TB) []QueryProbe {
 			if op.Security != nil && len(*op.Security) == 0 {
 				continue // public operations (the bank callback, the spec) check their own input
 			}
-			full := "/v1" + pathParam.ReplaceAllString(path, "x1")
+			full := "/v1" + fillPath(t, path, item, op, nil)
 			probe := func(param, what string, q url.Values) {
 				out = append(out, QueryProbe{Method: method, Path: full, RawQuery: q.Encode(), Param: param, What: what})
 			}
@@ -68,6 +68,7 @@ func QueryProbes(t testing.TB) []QueryProbe {
 					long = int(*s.MaxLength) + 1
 				}
 				probe(p.Name, "over-long", url.Values{p.Name: {strings.Repeat("A", long)}})
+				probe(p.Name, "invalid UTF-8", url.Values{p.Name: {"\xff\xfe"}})
 				if bad, ok := wrongForm(s); ok {
 					probe(p.Name, "wrong form", url.Values{p.Name: {bad}})
 				}
@@ -75,6 +76,190 @@ func QueryProbes(t testing.TB) []QueryProbe {
 		}
 	}
 	return out
+}
+
+// BodyProbe is a request whose JSON body the API refuses whatever the operation: 400
+// VALIDATION_ERROR before any handler runs.
+type BodyProbe struct {
+	Method, Path string
+	Body         string
+	What         string
+}
+
+func (p BodyProbe) String() string { return p.Method + " " + p.Path + " " + p.What }
+
+// BodyProbes derives, from the spec, for every authenticated operation with a JSON request
+// body: null as the whole body, null for an optional field, a key twice in a nested object,
+// and invalid UTF-8 in a string.
+func BodyProbes(t testing.TB) []BodyProbe {
+	t.Helper()
+	doc, _ := Spec(t)
+	var out []BodyProbe
+	paths := doc.Paths.InMatchingOrder()
+	sort.Strings(paths)
+	for _, path := range paths {
+		item := doc.Paths.Value(path)
+		for method, op := range item.Operations() {
+			if (op.Security != nil && len(*op.Security) == 0) || op.RequestBody == nil || op.RequestBody.Value == nil {
+				continue
+			}
+			mt := op.RequestBody.Value.Content.Get("application/json")
+			if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+				continue
+			}
+			field := "unknownField"
+			names := make([]string, 0, len(mt.Schema.Value.Properties))
+			for name := range mt.Schema.Value.Properties {
+				if !slices.Contains(mt.Schema.Value.Required, name) {
+					names = append(names, name)
+				}
+			}
+			sort.Strings(names)
+			if len(names) > 0 {
+				field = names[0]
+			}
+			full := "/v1" + fillPath(t, path, item, op, nil)
+			for what, body := range map[string]string{
+				"null body":                 `null`,
+				"null for " + field:         `{"` + field + `":null}`,
+				"a key twice, nested":       `{"` + field + `":{"a":1,"a":2}}`,
+				"invalid UTF-8 in a string": "{\"" + field + "\":\"\xff\"}",
+			} {
+				out = append(out, BodyProbe{Method: method, Path: full, Body: body, What: what})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// ListOperations returns, for every authenticated GET operation with a cursor query
+// parameter, its path with well-formed parameters that name nothing.
+func ListOperations(t testing.TB) []string {
+	t.Helper()
+	doc, _ := Spec(t)
+	var out []string
+	for _, path := range doc.Paths.InMatchingOrder() {
+		item := doc.Paths.Value(path)
+		op := item.Get
+		if op == nil || (op.Security != nil && len(*op.Security) == 0) {
+			continue
+		}
+		for _, ref := range append(slices.Clone(item.Parameters), op.Parameters...) {
+			if ref.Value != nil && ref.Value.In == openapi3.ParameterInQuery && ref.Value.Name == "cursor" {
+				out = append(out, "/v1"+fillPath(t, path, item, op, nil))
+				break
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// PathProbe is a request whose path the spec refuses: one path parameter is malformed or
+// too long, the others well-formed. The API must answer it 400 VALIDATION_ERROR naming Param
+// before any handler runs.
+type PathProbe struct {
+	Method, Path string
+	Param        string // the parameter the error must name
+	What         string // what is wrong, for test names
+}
+
+func (p PathProbe) String() string { return p.Method + " " + p.Path + " " + p.What + " " + p.Param }
+
+// PathProbes derives, from the spec, the refused paths of every authenticated operation:
+// for each path parameter a value one character longer than its maxLength and a short one
+// its pattern refuses (an ID of another kind among them), every other parameter well
+// formed.
+func PathProbes(t testing.TB) []PathProbe {
+	t.Helper()
+	doc, _ := Spec(t)
+	var out []PathProbe
+	paths := doc.Paths.InMatchingOrder()
+	sort.Strings(paths)
+	for _, path := range paths {
+		item := doc.Paths.Value(path)
+		methods := make([]string, 0, 4)
+		for m := range item.Operations() {
+			methods = append(methods, m)
+		}
+		sort.Strings(methods)
+		for _, method := range methods {
+			op := item.GetOperation(method)
+			if op.Security != nil && len(*op.Security) == 0 {
+				continue
+			}
+			for name, s := range pathParams(t, item, op) {
+				if s.MaxLength == nil || s.Pattern == "" {
+					t.Fatalf("%s %s: path parameter %s has no pattern or maxLength", method, path, name)
+				}
+				long := strings.Repeat("a", int(*s.MaxLength)+1)
+				out = append(out, PathProbe{Method: method, Path: "/v1" + fillPath(t, path, item, op, map[string]string{name: long}), Param: name, What: "over-long"})
+				re := regexp.MustCompile(s.Pattern)
+				for _, bad := range []string{"acc_1", "pay_01ARZ3NDEKTSV4RRFFQ69G5FAV", "x_" + strings.Repeat("0", 26), "Erste", "!"} {
+					if !re.MatchString(bad) {
+						out = append(out, PathProbe{Method: method, Path: "/v1" + fillPath(t, path, item, op, map[string]string{name: bad}), Param: name, What: "wrong form " + bad})
+						break
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// WellFormedPaths returns, for every authenticated GET operation with path parameters, a
+// path whose every parameter is well formed but names nothing: the API answers it 404.
+func WellFormedPaths(t testing.TB) []string {
+	t.Helper()
+	doc, _ := Spec(t)
+	var out []string
+	for _, path := range doc.Paths.InMatchingOrder() {
+		item := doc.Paths.Value(path)
+		op := item.Get
+		if op == nil || (op.Security != nil && len(*op.Security) == 0) || !strings.Contains(path, "{") {
+			continue
+		}
+		out = append(out, "/v1"+fillPath(t, path, item, op, nil))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// pathParams returns the schema of each path parameter of an operation.
+func pathParams(t testing.TB, item *openapi3.PathItem, op *openapi3.Operation) map[string]*openapi3.Schema {
+	t.Helper()
+	out := map[string]*openapi3.Schema{}
+	for _, ref := range append(slices.Clone(item.Parameters), op.Parameters...) {
+		if p := ref.Value; p != nil && p.In == openapi3.ParameterInPath && p.Schema != nil && p.Schema.Value != nil {
+			out[p.Name] = p.Schema.Value
+		}
+	}
+	return out
+}
+
+// idPattern is the pattern of a Tok ID path parameter, with its prefix.
+var idPattern = regexp.MustCompile(`^\^([a-z]+)_\[0-9A-HJKMNP-TV-Z\]\{26\}\$$`)
+
+// fillPath fills path's parameters: with values[name] when given, else a well-formed value
+// of the parameter's schema that names nothing.
+func fillPath(t testing.TB, path string, item *openapi3.PathItem, op *openapi3.Operation, values map[string]string) string {
+	t.Helper()
+	params := pathParams(t, item, op)
+	return pathParam.ReplaceAllStringFunc(path, func(seg string) string {
+		name := strings.Trim(seg, "{}")
+		if v, ok := values[name]; ok {
+			return url.PathEscape(v)
+		}
+		s := params[name]
+		if s == nil {
+			t.Fatalf("%s: path parameter %s is not declared", path, name)
+		}
+		if m := idPattern.FindStringSubmatch(s.Pattern); m != nil {
+			return m[1] + "_" + strings.Repeat("0", 26)
+		}
+		return "x1"
+	})
 }
 
 // wrongForm returns a short value that s refuses for its form (not its length), if s
