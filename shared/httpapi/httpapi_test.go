@@ -173,3 +173,32 @@ func TestRouterListsItsPatterns(t *testing.T) {
 		t.Error("Patterns() exposes the router's own slice")
 	}
 }
+
+// TestStrictJSONHoldsEveryReader: a handler that reads its body leniently (encoding/json,
+// which lets the last of two keys win and takes null) still gets only strict bodies.
+func TestStrictJSONHoldsEveryReader(t *testing.T) {
+	lenient := StrictJSON(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&v); err != nil {
+			WriteError(w, r, Validation("not JSON"))
+			return
+		}
+		WriteJSON(w, http.StatusOK, v)
+	}))
+	for body, want := range map[string]int{
+		`{"role":"read_only","role":"admin"}`: 400,
+		`{"a":{"b":1,"b":2}}`:                 400,
+		`{"a":[{"b":null}]}`:                  400,
+		`null`:                                400,
+		"{\"a\":\"\xff\"}":                    400,
+		`{"a":{"b":1},"c":[1,2]}`:             200,
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/v1/things", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		lenient.ServeHTTP(rec, req)
+		if rec.Code != want || (want == 400 && !strings.Contains(rec.Body.String(), CodeValidation)) {
+			t.Errorf("%q: %d %s, want %d", body, rec.Code, rec.Body, want)
+		}
+	}
+}
