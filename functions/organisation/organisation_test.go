@@ -413,7 +413,7 @@ func TestOtherOrganisationIsNotFound(t *testing.T) {
 		{"PATCH", "/v1/members/" + m.ID, `{"role":"viewer"}`},
 		{"DELETE", "/v1/members/" + m.ID, ""},
 		{"GET", "/v1/members/mem_01ARZ3NDEKTSV4RRFFQ69G5FAV", ""},
-		{"DELETE", "/v1/api-keys/not-an-id", ""},
+		{"DELETE", "/v1/api-keys/key_00000000000000000000000000", ""},
 	} {
 		for _, key := range []string{bAdmin.LiveKey, bAdmin.SandboxKey} {
 			want, code := 404, "NOT_FOUND"
@@ -425,6 +425,12 @@ func TestOtherOrganisationIsNotFound(t *testing.T) {
 			if r := f.call(c.method, c.path, key, c.body); r.code != want || r.errCode(t) != code {
 				t.Errorf("%s %s with another organisation's key: %d %s, want %d", c.method, c.path, r.code, r.body, want)
 			}
+		}
+	}
+	// A malformed ID is the spec's 400 for any key, before anything is looked up.
+	for _, key := range []string{bAdmin.LiveKey, bAdmin.SandboxKey} {
+		if r := f.call("DELETE", "/v1/api-keys/not-an-id", key, ""); r.code != 400 || r.errCode(t) != "VALIDATION_ERROR" {
+			t.Errorf("DELETE /v1/api-keys/not-an-id: %d %s, want 400", r.code, r.body)
 		}
 	}
 	// b sees none of a's key pairs or members, and a's are intact.
