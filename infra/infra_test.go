@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
@@ -21,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"tokapi.io/tok/shared/manifest"
+	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/tenant"
 )
 
@@ -596,6 +598,34 @@ func TestEventFunctionsTakeOnlyAuthenticatedPushes(t *testing.T) {
 	tc := one(t, "google_service_account_iam_member push_token_creator", cfg.blocks(".", "resource", "google_service_account_iam_member", "push_token_creator"))
 	if role, _ := tc.attr("role"); role != `"roles/iam.serviceAccountTokenCreator"` {
 		t.Errorf("%s: the Pub/Sub service agent needs serviceAccountTokenCreator on the push identity", tc)
+	}
+}
+
+// TestEventDeadlineUnderFunctionTimeout: an event delivery's deadline (platform.EventTimeout)
+// ends before the function's timeout, which is also its push subscription's ack deadline, so
+// a stuck delivery fails and is redelivered instead of being cut by Cloud Run; overrides may
+// not shorten the timeout below the default.
+func TestEventDeadlineUnderFunctionTimeout(t *testing.T) {
+	cfg, _, _ := load(t)
+	src, _ := moduleCall(t, cfg).attr("timeout_seconds")
+	m := regexp.MustCompile(`,\s*([0-9]+)\)$`).FindStringSubmatch(src)
+	if m == nil {
+		t.Fatalf("module timeout_seconds = %q, want coalesce(override, default)", src)
+	}
+	def, _ := strconv.Atoi(m[1])
+	if time.Duration(def)*time.Second < platform.EventTimeout+10*time.Second {
+		t.Errorf("default function timeout %d s leaves event deliveries (%v) no room to answer", def, platform.EventTimeout)
+	}
+	raw, err := os.ReadFile(filepath.Join(cfg.infraDir, "variables.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), "o.timeout_seconds >= "+m[1]) {
+		t.Errorf("variables.tf: function_overrides needs a validation that timeout_seconds >= %s", m[1])
+	}
+	sub := one(t, "google_pubsub_subscription in modules/function", cfg.blocks(functionModule, "resource", "google_pubsub_subscription"))
+	if ack, _ := sub.attr("ack_deadline_seconds"); !strings.Contains(ack, "var.timeout_seconds") {
+		t.Errorf("%s: ack_deadline_seconds = %q, want the function's timeout", sub, ack)
 	}
 }
 

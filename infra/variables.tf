@@ -49,6 +49,13 @@ variable "function_overrides" {
   }))
   description = "Per-function sizing, keyed by the manifest name; anything unset uses the module's defaults."
   default     = {}
+
+  # Event deliveries end at shared/platform.EventTimeout (45 s); the function timeout, which
+  # is also the push subscription's ack deadline, must leave them room to answer.
+  validation {
+    condition     = alltrue([for o in values(var.function_overrides) : o.timeout_seconds == null || o.timeout_seconds >= 60])
+    error_message = "function_overrides: timeout_seconds must be at least 60 (event deliveries end at 45 s)."
+  }
 }
 
 variable "kms_rotation_period" {
