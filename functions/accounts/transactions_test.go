@@ -105,8 +105,12 @@ type fixture struct {
 
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	fs := testenv.Firestore(t, testenv.Project(t))
-	ten := tenant.Tenant{Env: tenant.Sandbox, OrgID: ids.New(ids.Organisation)}
+	return newFixtureFor(t, testenv.Firestore(t, testenv.Project(t)), tenant.Tenant{Env: tenant.Sandbox, OrgID: ids.New(ids.Organisation)})
+}
+
+// newFixtureFor is a fixture of the tenant ten on fs.
+func newFixtureFor(t testing.TB, fs *firestore.Client, ten tenant.Tenant) *fixture {
+	t.Helper()
 	f := &fixture{fs: fs, scope: store.For(fs, ten), bank: &fakeBank{}, cxn: ids.New(connections.PrefixConnection)}
 	_, err := f.scope.Collection(connections.CollConnections).Doc(f.cxn).Set(context.Background(), connections.Connection{
 		ID: f.cxn, Env: ten.Env, OrgID: ten.OrgID, BankID: "sandbox-rs", ConsentID: ids.New(ids.Consent), Status: connections.StatusActive, FrequencyPerDay: 4,

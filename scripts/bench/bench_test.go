@@ -126,3 +126,21 @@ func TestBoundRow(t *testing.T) {
 	}
 	t.Fatal("no first-byte row")
 }
+
+// TestInfoRow: a figure reported without a goal never fails the run.
+func TestInfoRow(t *testing.T) {
+	res := parse("BenchmarkColdStart-2 10 1 ns/op 40 tok-binary-MB 10 hello-binary-MB\n")
+	for _, o := range evaluate(res) {
+		if o.row.Tok.Unit != "tok-binary-MB" {
+			continue
+		}
+		if o.Ratio != 4 || !o.Met || o.Failed {
+			t.Fatalf("a reported figure: %+v", o)
+		}
+		if table := render([]outcome{o}); !strings.Contains(table, "| 4× | — | 1, 0 % | reported |") {
+			t.Fatalf("rendered:\n%s", table)
+		}
+		return
+	}
+	t.Fatal("no binary size row")
+}

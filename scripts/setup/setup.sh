@@ -65,6 +65,30 @@ install_node_tools() {
   fi
 }
 
+# Go tools the benchmarks run (make bench), pinned, built from the Go module proxy into
+# .tok/tools; reinstalled only when the pin changes.
+go_tools=(
+  "hey|github.com/rakyll/hey@v0.1.5|the API-path load test (functions/accounts BenchmarkTransactionsLoad)"
+)
+install_go_tools() {
+  local root dir name mod
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  dir="$root/.tok/tools"
+  for tool in "${go_tools[@]}"; do
+    IFS='|' read -r name mod _ <<<"$tool"
+    if [ -x "$dir/$name" ] && [ "$(cat "$dir/$name.version" 2>/dev/null)" = "$mod" ]; then
+      continue
+    fi
+    echo "setup: go install $mod into .tok/tools"
+    mkdir -p "$dir"
+    if ! GOBIN="$dir" go install "$mod" >/tmp/tok-setup-go.log 2>&1; then
+      echo "setup: go install $mod failed (log: /tmp/tok-setup-go.log)" >&2
+      exit 1
+    fi
+    echo "$mod" >"$dir/$name.version"
+  done
+}
+
 missing=()
 reasons=()
 for req in "${requirements[@]}"; do
@@ -79,4 +103,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   install_packages
 fi
 install_node_tools
+install_go_tools
 
