@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"tokapi.io/tok/shared/manifest"
@@ -166,8 +167,13 @@ func TestStageErrors(t *testing.T) {
 	}
 }
 
+// stageBuilders is how many staged folders TestStageManifestFunctions builds at once: each
+// go build and go vet mostly waits on the build cache, so a few at once finish sooner.
+const stageBuilders = 4
+
 // TestStageManifestFunctions stages every manifest function whose package exists in this
-// repository and proves the staged folder builds and vets on its own.
+// repository and proves the staged folder builds and vets on its own: the function's package
+// (what the buildpack builds) in every folder, and all of shared/, identical in each, once.
 func TestStageManifestFunctions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every function")
@@ -177,26 +183,43 @@ func TestStageManifestFunctions(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	staged := 0
+	var names []string
 	for _, f := range m.Functions {
 		if gos, _ := filepath.Glob(filepath.Join(root, "functions", f.Name, "*.go")); len(gos) == 0 {
 			// infra's TestFunctionPackagesMatchManifest reports missing packages.
 			t.Logf("functions/%s has no Go files yet; not staged", f.Name)
 			continue
 		}
-		t.Run(f.Name, func(t *testing.T) {
-			dst, err := Stage(root, m, f.Name, out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			assertNoTests(t, dst)
-			goBuild(t, dst)
-		})
-		staged++
+		names = append(names, f.Name)
 	}
-	if staged == 0 {
+	if len(names) == 0 {
 		t.Skip("no function package exists yet")
 	}
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range stageBuilders {
+		wg.Go(func() {
+			for i := range work {
+				t.Run(names[i], func(t *testing.T) {
+					dst, err := Stage(root, m, names[i], out)
+					if err != nil {
+						t.Fatal(err)
+					}
+					assertNoTests(t, dst)
+					pattern := "."
+					if i == 0 {
+						pattern = "./..."
+					}
+					goBuild(t, dst, pattern)
+				})
+			}
+		})
+	}
+	for i := range names {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
 }
 
 func assertNoTests(t *testing.T, dir string) {
