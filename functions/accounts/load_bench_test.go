@@ -31,8 +31,8 @@ import (
 // under the Enterprise limit (1,000 a minute after a burst of 200), for requests in all.
 const (
 	loadClients  = 50
-	loadPerQPS   = "0.2" // requests a second per client: 10/s together
-	loadRequests = 150
+	loadPerQPS   = "0.1" // requests a second per client: 5/s together
+	loadRequests = 100
 )
 
 // heyResult is what the benchmark reads from hey's report.
@@ -98,7 +98,7 @@ func BenchmarkTransactionsLoad(b *testing.B) {
 	org, pair := orgstest.Org(b, orgs.New(seed, pepper), orgs.TierEnterprise)
 	ten := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
 	f := newFixtureFor(b, seed, ten)
-	f.bank.set(gen(0, 500))
+	f.bank.set(gen(0, 200))
 	f.sync(b)
 
 	// The fixture's day, while its consent is valid.
