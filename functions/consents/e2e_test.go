@@ -23,6 +23,7 @@ import (
 	"tokapi.io/tok/shared/testing/browsertest"
 	"tokapi.io/tok/shared/testing/sandboxtest"
 	"tokapi.io/tok/shared/testing/testenv"
+	"tokapi.io/tok/shared/testing/webhookstest"
 )
 
 // tpp is the organisation's application: it records where Tok sends the PSU back.
@@ -34,6 +35,10 @@ type tpp struct {
 func newTPP(t *testing.T) *tpp {
 	p := &tpp{got: make(chan url.Values, 4)}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/banking/callback" { // the browser's favicon, for one
+			http.NotFound(w, r)
+			return
+		}
 		select {
 		case p.got <- r.URL.Query():
 		default:
@@ -353,5 +358,89 @@ func (r *webhookReceiver) waitFor(t *testing.T, types ...string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("webhook endpoint never received %v (got %s)", missing, got)
 		}
+	}
+}
+
+// TestEndedAtBankThroughStack: a connection made in headless Chromium as the revoke persona
+// (and as the expire persona) through the whole local stack; the first sync, which the
+// Pub/Sub emulator pushes to the syncworker process, meets the bank's answer, and within it
+// the consent is REVOKED with revokedBy bank (EXPIRED), every data call through the gateway
+// answers 403 CONSENT_REVOKED (CONSENT_EXPIRED), and consent.revoked (consent.expired)
+// reaches the organisation's endpoint once, signed.
+func TestEndedAtBankThroughStack(t *testing.T) {
+	testenv.Require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	st := localstacktest.Start(t)
+	_, keys := localstacktest.Org(ctx, t, st, "Ended Ltd", orgs.TierEnterprise, []string{"https://app.example.com"})
+	api := localstacktest.NewClient(t, st)
+	app := newTPP(t)
+	bctx := browsertest.Start(t, 3*time.Minute)
+	for _, c := range []struct {
+		persona, bankID, status, event, code string
+		revokedBy                            any
+	}{
+		{"revoke", "sandbox-si", "REVOKED", "consent.revoked", "CONSENT_REVOKED", "bank"},
+		{"expire", "sandbox-hr", "EXPIRED", "consent.expired", "CONSENT_EXPIRED", nil}, // expiry is nobody's act
+	} {
+		t.Run(c.persona, func(t *testing.T) {
+			hooks := webhookstest.NewReceiver(t, nil)
+			code, w, _ := api.Call(ctx, "POST", "/v1/webhooks", keys.SandboxKey,
+				`{"url":"`+hooks.URL+`/hooks","events":["consent.revoked","consent.expired"]}`)
+			if code != 201 {
+				t.Fatalf("register webhook: %d %v", code, w)
+			}
+			code, k, _ := api.Call(ctx, "POST", "/v1/consents", keys.SandboxKey, `{"bankId":"`+c.bankID+`","callbackUrl":"`+app.srv.URL+`/banking/callback"}`)
+			if code != 201 {
+				t.Fatalf("create: %d %v", code, k)
+			}
+			id := k["id"].(string)
+			_, shot := browsertest.Screenshots(t, "ended-at-bank-"+c.persona)
+			if err := chromedp.Do(bctx, sandboxtest.Browser(k["redirectUrl"].(string), c.persona, "approve", shot),
+				chromedp.WaitVisible(chromedp.ID("done")), shot("back-at-the-app")); err != nil {
+				t.Fatalf("browser flow: %v", err)
+			}
+			if q := app.wait(t); q.Get("status") != "AUTHORIZED" || q.Get("consentId") != id {
+				t.Fatalf("back at the app with %v", q)
+			}
+			authorised := time.Now()
+			var got map[string]any
+			for {
+				_, got, _ = api.Call(ctx, "GET", "/v1/consents/"+id, keys.SandboxKey, "")
+				if got["status"] != "AUTHORIZED" {
+					break
+				}
+				if time.Since(authorised) > time.Minute {
+					t.Fatalf("still AUTHORIZED a minute after the first sync was requested: %v", got)
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			if got["status"] != c.status || got["revokedBy"] != c.revokedBy {
+				t.Fatalf("consent after the first sync: %v", got)
+			}
+			t.Logf("%s (revokedBy %v) %s after the authorisation", c.status, c.revokedBy, time.Since(authorised).Round(10*time.Millisecond))
+			code, l, _ := api.Call(ctx, "GET", "/v1/accounts?consentId="+id, keys.SandboxKey, "")
+			accounts, _ := l["data"].([]any)
+			if code != 200 || len(accounts) == 0 {
+				t.Fatalf("accounts of the consent: %d %v", code, l)
+			}
+			for _, a := range accounts {
+				a := a.(map[string]any)
+				if a["consentStatus"] != c.status {
+					t.Errorf("account %s shows consentStatus %v", a["id"], a["consentStatus"])
+				}
+				for _, sub := range []string{"", "/balances", "/transactions", "/transactions/changes", "/standing-orders"} {
+					code, e, _ := api.Call(ctx, "GET", "/v1/accounts/"+a["id"].(string)+sub, keys.SandboxKey, "")
+					if errBody, _ := e["error"].(map[string]any); code != 403 || errBody["code"] != c.code {
+						t.Errorf("GET account%s: %d %v", sub, code, e)
+					}
+				}
+			}
+			types := hooks.WaitForTypes(t, w["secret"].(string), time.Minute, c.event)
+			time.Sleep(2 * time.Second) // a second delivery of the event would show now
+			if types = webhookstest.Verified(t, w["secret"].(string), hooks.Requests()); types[c.event] != 1 || len(types) != 1 {
+				t.Errorf("webhook endpoint received %v, want %s once", types, c.event)
+			}
+		})
 	}
 }

@@ -84,7 +84,7 @@ func (s *Server) authorizeAIS(w http.ResponseWriter, r *http.Request, b bankInfo
 		return nil
 	}
 	var c consentRecord
-	counted := resource != "" && (!present || tok.Persona == PersonaRevoke)
+	counted := resource != "" && (!present || tok.Persona == PersonaRevoke || tok.Persona == PersonaExpire)
 	if !counted {
 		if err := s.opts.Store.Get(ctx, b.ID, kindConsents, consentID, &c); err != nil {
 			if errors.Is(err, ErrNotFound) {
@@ -123,8 +123,12 @@ func (s *Server) authorizeAIS(w http.ResponseWriter, r *http.Request, b bankInfo
 		}
 		c.LastActionDate = today
 		c.DataAccesses++
+		// This access still succeeds; the next ones fail.
 		if tok.Persona == PersonaRevoke && c.DataAccesses >= RevokeAfter {
-			c.Status = "revokedByPsu" // this access still succeeds; the next ones fail
+			c.Status = "revokedByPsu"
+		}
+		if tok.Persona == PersonaExpire && c.DataAccesses >= RevokeAfter {
+			c.Status = "expired"
 		}
 		return nil
 	})

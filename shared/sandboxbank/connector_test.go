@@ -235,25 +235,35 @@ func TestPersonaDeny(t *testing.T) {
 	}
 }
 
-func TestPersonaRevoke(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	c := e.connector("sandbox-bg")
-	s := e.consent(ctx, c, "revoke", "revoke")
-	accts, err := c.Accounts(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Balances(ctx, s, accts[0].ResourceID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Accounts(ctx, s); err != nil { // third access: still served, then revoked
-		t.Fatal(err)
-	}
-	_, err = c.Accounts(ctx, s)
-	wantKind(t, err, bank.ConsentRevoked)
-	if st, _ := c.ConsentStatus(ctx, s); st != bank.ConsentRevokedByPSU {
-		t.Fatalf("status = %s", st)
+// TestPersonaRevokeAndExpire: the revoke and expire personas' consents end at the bank
+// after RevokeAfter data accesses, each with its own error and status.
+func TestPersonaRevokeAndExpire(t *testing.T) {
+	for _, c := range []struct {
+		persona string
+		kind    bank.Kind
+		status  string
+	}{{"revoke", bank.ConsentRevoked, bank.ConsentRevokedByPSU}, {"expire", bank.ConsentExpired, bank.ConsentExpiredStatus}} {
+		t.Run(c.persona, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			conn := e.connector("sandbox-bg")
+			s := e.consent(ctx, conn, c.persona, c.persona)
+			accts, err := conn.Accounts(ctx, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.Balances(ctx, s, accts[0].ResourceID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := conn.Accounts(ctx, s); err != nil { // third access: still served, then ended
+				t.Fatal(err)
+			}
+			_, err = conn.Accounts(ctx, s)
+			wantKind(t, err, c.kind)
+			if st, _ := conn.ConsentStatus(ctx, s); st != c.status {
+				t.Fatalf("status = %s", st)
+			}
+		})
 	}
 }
 

@@ -23,6 +23,7 @@ const (
 	PersonaSlow     = "slow"
 	PersonaDeny     = "deny"
 	PersonaRevoke   = "revoke"
+	PersonaExpire   = "expire"
 	PersonaBroke    = "broke"
 )
 
@@ -30,7 +31,7 @@ const (
 const OneTimeCode = "123456"
 
 // RevokeAfter is the number of data accesses after which the bank revokes a revoke
-// persona's consent.
+// persona's consent, or reports an expire persona's expired.
 const RevokeAfter = 3
 
 // HistoryDays is how far back transactions go.
@@ -47,6 +48,7 @@ var personas = map[string]persona{
 	PersonaSlow:     {PersonaSlow, "slow", "Sanja Sporić"},
 	PersonaDeny:     {PersonaDeny, "deny", "Nikola Nećić"},
 	PersonaRevoke:   {PersonaRevoke, "revoke", "Ivana Opozić"},
+	PersonaExpire:   {PersonaExpire, "expire", "Emil Istekić"},
 	PersonaBroke:    {PersonaBroke, "broke", "Branko Bez-Dinara"},
 }
 

@@ -60,7 +60,7 @@ ul{padding-left:20px}
 <input type="password" id="password" name="password" autocomplete="current-password" required>
 <button class="primary" type="submit" id="login">Sign in</button>
 </form>
-<p class="note">Sandbox: user <b>demo</b>, password <b>demo</b>. Other personas: business, down, slow, deny, revoke, broke (password = name).</p>
+<p class="note">Sandbox: user <b>demo</b>, password <b>demo</b>. Other personas: business, down, slow, deny, revoke, expire, broke (password = name).</p>
 {{else if eq .Step "otp"}}
 <p>Hello {{.Persona}}. We sent a one-time code to your phone.</p>
 <form method="post" action="{{.Base}}/oauth2/authorize/otp">

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/chromedp/chromedp"
 )
 
 var reqField = regexp.MustCompile(`name="req" value="([^"]+)"`)
@@ -61,4 +63,30 @@ func SCA(t testing.TB, browser *http.Client, authorizeURL, user, password, decis
 		t.Fatal(err)
 	}
 	return loc
+}
+
+// Browser walks the sandbox bank's SCA pages at authorizeURL in a real browser as persona
+// (its password is its name), choosing decision ("approve" or "deny"); shot, when not nil,
+// takes a screenshot of the login and the decision pages.
+func Browser(authorizeURL, persona, decision string, shot func(string) chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
+	snap := func(name string) chromedp.Action[chromedp.Void] {
+		if shot == nil {
+			return chromedp.Steps()
+		}
+		return shot(name)
+	}
+	return chromedp.Steps(
+		chromedp.Navigate(authorizeURL),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		snap("bank-login"),
+		chromedp.SendKeys(chromedp.ID("username"), persona),
+		chromedp.SendKeys(chromedp.ID("password"), persona),
+		chromedp.Click(chromedp.ID("login")),
+		chromedp.WaitVisible(chromedp.ID("otp")),
+		chromedp.SendKeys(chromedp.ID("otp"), "123456"),
+		chromedp.Click(chromedp.ID("verify")),
+		chromedp.WaitVisible(chromedp.ID(decision)),
+		snap("bank-decision"),
+		chromedp.Click(chromedp.ID(decision)),
+	)
 }

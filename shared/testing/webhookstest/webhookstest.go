@@ -5,6 +5,7 @@ package webhookstest
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	kms "cloud.google.com/go/kms/apiv1"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"tokapi.io/tok/shared/envelope"
 	"tokapi.io/tok/shared/gcp"
@@ -178,4 +180,53 @@ func Sealer(t testing.TB, project string) *envelope.Sealer {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// Verified checks that every request verifies under secret with the published Standard
+// Webhooks library and that its webhook-id is the event's ID, and counts the event types.
+func Verified(t testing.TB, secret string, reqs []Request) map[string]int {
+	t.Helper()
+	hook, err := standardwebhooks.NewWebhook(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types := map[string]int{}
+	for _, r := range reqs {
+		var ev struct{ ID, Type string }
+		if err := json.Unmarshal(r.Body, &ev); err != nil {
+			t.Fatalf("delivery body %q: %v", r.Body, err)
+		}
+		if err := hook.Verify(r.Body, r.Header); err != nil {
+			t.Fatalf("%s delivery does not verify: %v", ev.Type, err)
+		}
+		if ev.ID != r.Header.Get("webhook-id") {
+			t.Fatalf("webhook-id %q is not the event ID %q", r.Header.Get("webhook-id"), ev.ID)
+		}
+		types[ev.Type]++
+	}
+	return types
+}
+
+// WaitForTypes waits up to timeout until the verified deliveries include every type of
+// want (each at least once) and returns the verified counts by type.
+func (r *Receiver) WaitForTypes(t testing.TB, secret string, timeout time.Duration, want ...string) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		got := Verified(t, secret, r.Requests())
+		missing := false
+		for _, typ := range want {
+			missing = missing || got[typ] == 0
+		}
+		if !missing {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("webhook endpoint never received all of %v (got %v)", want, got)
+		}
+		select {
+		case <-r.got:
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
