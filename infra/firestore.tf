@@ -74,6 +74,7 @@ locals {
     "syncBudget"      = "expireAt"  # a consent's unattended accesses of one day (shared/banksync)
     "apiKeys"         = "expiresAt" # key records of rotated pairs past their grace (shared/orgs)
     "oauthStates"     = "expiresAt" # pending authorisations, 15 minutes (shared/authstate)
+    "oauthOutcomes"   = "expiresAt" # answers of callbacks that showed a waiting page, 15 minutes (shared/authstate)
     "hostedSessions"  = "expiresAt" # hosted-page sessions and their single-use links, 15 minutes (shared/hosted)
     "idempotencyKeys" = "expiresAt" # stored responses of Idempotency-Key requests (shared/idempotency)
     "sync"            = "expiresAt" # sync leases a crashed worker left behind (shared/banksync)

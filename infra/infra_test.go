@@ -995,6 +995,7 @@ var expiryFields = map[string]struct{ collection, keptBecause string }{
 	"orgs.KeyRecord":          {collection: "apiKeys"},
 	"orgs.KeyPair":            {keptBecause: "an expired pair stays listed (status expired); its key records are what expire"},
 	"authstate.State":         {collection: "oauthStates"},
+	"authstate.Outcome":       {collection: "oauthOutcomes"},
 	"hosted.Session":          {collection: "hostedSessions"},
 	"idempotency.record":      {collection: "idempotencyKeys"},
 	"banksync.leaseDoc":       {collection: "sync"},

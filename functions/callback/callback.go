@@ -3,7 +3,8 @@
 // and the consent, the payment or the VRP consent; payments are completed by shared/payments,
 // VRP consents by shared/vrp). It exchanges the code with PKCE, seals the tokens, fetches accounts and
 // balances, authorises the consent, requests the first sync, publishes consent.authorized,
-// and answers 303 to the organisation's callbackUrl with consentId and status. The bank's
+// and answers 303 to the organisation's callbackUrl with consentId and status (work that
+// takes longer than a moment shows a waiting page first: waiting.go). The bank's
 // denial (or its error) ends the consent REJECTED or FAILED, redirected with an error; so
 // does a failure after the code was exchanged. A forged, replayed or expired state, a
 // malformed redirect, or a code the bank does not exchange answers a page and changes
@@ -89,25 +90,23 @@ func (s *Server) now() time.Time { return clock.Stored(s.Now) }
 // NewHandler returns the function's route.
 func NewHandler(s *Server) http.Handler {
 	rt := httpapi.NewRouter()
-	rt.Handle("GET /v1/callback", s.callback)
+	rt.Handle("GET /v1/callback", s.patient(s.callback))
+	rt.Handle("GET /v1/callback/outcomes/{ticket}", s.outcome)
 	return rt
 }
 
 var page = template.Must(template.New("p").Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}} · Tok</title>
-<style>body{font-family:system-ui,sans-serif;max-width:34rem;margin:4rem auto;padding:0 1rem;color:#222}h1{font-size:1.4rem}</style>
+<style nonce="{{.Nonce}}">body{font-family:system-ui,sans-serif;max-width:34rem;margin:4rem auto;padding:0 1rem;color:#222}h1{font-size:1.4rem}</style>
 </head><body><main><h1 id="title">{{.Title}}</h1><p id="message">{{.Message}}</p>
 <p><small>Request ID: {{.RequestID}}</small></p></main></body></html>
 `))
 
 func writePage(w http.ResponseWriter, r *http.Request, status int, title, msg string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	nonce := setPageHeaders(w)
 	w.WriteHeader(status)
-	_ = page.Execute(w, map[string]string{"Title": title, "Message": msg, "RequestID": httpapi.RequestID(r.Context())})
+	_ = page.Execute(w, map[string]string{"Title": title, "Message": msg, "RequestID": httpapi.RequestID(r.Context()), "Nonce": nonce})
 }
 
 func badState(w http.ResponseWriter, r *http.Request) {

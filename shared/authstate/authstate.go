@@ -4,7 +4,8 @@
 // and the resource being authorised.
 //
 // States live in one global collection keyed by the SHA-256 of the state (the state itself
-// is never stored) and are consumed exactly once.
+// is never stored) and are consumed exactly once. Beside them, under tickets, the answers of
+// callbacks that showed the browser a waiting page (outcome.go).
 package authstate
 
 import (

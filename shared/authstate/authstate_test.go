@@ -105,3 +105,33 @@ func TestUnknownExpiredAndDeletedStatesAreBad(t *testing.T) {
 		t.Errorf("an expired state is left in place, not consumed: %v", err)
 	}
 }
+
+// TestOutcomeUnderTicket: a new outcome is pending until finished, then holds the answer;
+// an unknown, overlong or expired ticket is ErrBadState.
+func TestOutcomeUnderTicket(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	now := time.Now()
+	ticket, err := s.NewOutcome(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err := s.Outcome(ctx, ticket, now); err != nil || o.Done {
+		t.Fatalf("pending outcome %+v, %v", o, err)
+	}
+	if err := s.FinishOutcome(ctx, ticket, authstate.Outcome{Status: 303, Location: "https://app.example.com/cb?status=AUTHORIZED"}); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := s.Outcome(ctx, ticket, now); err != nil || !o.Done || o.Status != 303 || o.Location != "https://app.example.com/cb?status=AUTHORIZED" {
+		t.Fatalf("finished outcome %+v, %v", o, err)
+	}
+	other, _ := s.NewOutcome(ctx, now)
+	for name, tk := range map[string]string{"unknown": ticket + "x", "overlong": string(make([]byte, authstate.MaxTicketLen+1)), "empty": ""} {
+		if _, err := s.Outcome(ctx, tk, now); !errors.Is(err, authstate.ErrBadState) {
+			t.Errorf("%s ticket: %v", name, err)
+		}
+	}
+	if _, err := s.Outcome(ctx, other, now.Add(authstate.TTL)); !errors.Is(err, authstate.ErrBadState) {
+		t.Errorf("expired ticket: %v", err)
+	}
+}

@@ -601,6 +601,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/callback/outcomes/{ticket}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ticket: string;
+            };
+            cookie?: never;
+        };
+        /**
+         * Where a callback's waiting page sends the browser (browser only, no API key)
+         * @description What the callback answered, once its work is done: the redirect to the `callbackUrl`, or
+         *     its page. Until then the waiting page again, reloading itself every 2 seconds. A ticket
+         *     lives 15 minutes.
+         */
+        get: operations["callbackOutcome"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/hosted/{sessionId}/open/{secret}": {
         parameters: {
             query?: never;
@@ -4948,6 +4972,22 @@ export interface operations {
         requestBody?: never;
         responses: {
             /**
+             * @description A waiting page (HTML, in the browser's Accept-Language), when completing the
+             *     authorisation at the bank takes longer than 2 seconds: sent at once, it ends, when the
+             *     work is done, by sending the browser (meta refresh, no JavaScript) to
+             *     `/v1/callback/outcomes/{ticket}`, which answers what this request would have. It links
+             *     there from its first byte, so a browser that loses the page loses no outcome.
+             */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /**
              * @description Redirect to the consent's `callbackUrl` with `consentId`, `status` (`AUTHORIZED`,
              *     `REJECTED` or `FAILED`) and, unless authorised, `error` (`access_denied`, `bank_error`).
              */
@@ -4978,6 +5018,49 @@ export interface operations {
             };
             /** @description An HTML page; the bank did not answer the code exchange, nothing changed, and the customer may retry. */
             502: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    callbackOutcome: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                ticket: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The waiting page, while the callback's work runs. */
+            200: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description The callback's redirect to the `callbackUrl`. */
+            303: {
+                headers: {
+                    "X-Request-Id": components["headers"]["RequestId"];
+                    Location: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An HTML page; the ticket is unknown or expired. */
+            400: {
                 headers: {
                     "X-Request-Id": components["headers"]["RequestId"];
                     [name: string]: unknown;
