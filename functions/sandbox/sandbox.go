@@ -213,13 +213,18 @@ func sample(typ string, now time.Time) map[string]any {
 	case "account":
 		return map[string]any{"accountId": ids.New(ids.Account), "connectionId": connectionID,
 			"balances": []map[string]string{{"type": "interimAvailable", "amount": "1234.5600", "currency": "RSD"}}}
-	case "payment":
-		status := map[string]string{"created": "AWAITING_AUTHORIZATION", "authorized": "PENDING"}[rest]
+	case "payment", "refund":
+		status := map[string]string{"created": "AWAITING_AUTHORIZATION", "authorized": "PENDING", "reconciled": "COMPLETED"}[rest]
 		if status == "" {
 			status = strings.ToUpper(rest)
 		}
-		return map[string]any{"paymentId": ids.New(ids.Payment), "status": status, "bankId": "sandbox-rs", "amount": "1500.0000",
-			"currency": "RSD", "endToEndId": "SANDBOX"}
+		data := map[string]any{"paymentId": ids.New(ids.Payment), "status": status, "amount": "1500.0000", "currency": "RSD", "endToEndId": "SANDBOX"}
+		if family == "refund" {
+			data["refundId"] = ids.New(ids.Refund)
+		} else {
+			data["bankId"] = "sandbox-rs"
+		}
+		return data
 	}
 	// sync.*
 	return map[string]any{"connectionId": connectionID, "consentId": ids.New(ids.Consent), "bankId": "sandbox-rs", "reason": "sandbox",
