@@ -4,10 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,29 +64,8 @@ func TestRefundsThroughStack(t *testing.T) {
 		}
 		return m
 	}
-	back := make(chan url.Values, 16)
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/back" {
-			http.NotFound(w, r)
-			return
-		}
-		back <- r.URL.Query()
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, "<!DOCTYPE html><title>Shop</title><h1 id=done>"+r.URL.Query().Get("status")+"</h1>")
-	}))
-	t.Cleanup(app.Close)
-	backAt := func(param, id, status string) {
-		t.Helper()
-		select {
-		case q := <-back:
-			if q.Get(param) != id || q.Get("status") != status {
-				t.Fatalf("back at the shop with %v, want %s=%s status %s", q, param, id, status)
-			}
-		case <-time.After(30 * time.Second):
-			t.Fatal("Tok never sent the browser back")
-		}
-	}
-	callback := `"callbackUrl":"` + app.URL + `/back"`
+	app := localstacktest.NewApp(t)
+	callback := `"callbackUrl":"` + app.CallbackURL() + `"`
 	payment := `{"creditorIban":"RS35105008123123123173","amount":"1500.00","currency":"RSD","remittanceInfo":"Invoice INV-2026-042",` +
 		`"creditorName":"Bilko d.o.o.","bankId":"sandbox-rs",` + callback + `}`
 	hooks := webhookstest.NewReceiver(t, nil)
@@ -122,7 +98,7 @@ func TestRefundsThroughStack(t *testing.T) {
 		t.Helper()
 		id := refund["id"].(string)
 		inBrowser(refund["redirectUrl"].(string), shot(name))
-		backAt("refundId", id, pay.StatusPending)
+		app.Back(t, "refundId", id, pay.StatusPending)
 		return until("/v1/refunds/"+id, pay.StatusCompleted)
 	}
 
@@ -130,7 +106,7 @@ func TestRefundsThroughStack(t *testing.T) {
 	p := expect(201, "payment", "POST", "/v1/payments", key, payment)
 	id := p["id"].(string)
 	inBrowser(p["redirectUrl"].(string), shot("1-payment-paid"))
-	backAt("paymentId", id, pay.StatusPending)
+	app.Back(t, "paymentId", id, pay.StatusPending)
 	paid := until("/v1/payments/"+id, pay.StatusCompleted)
 	if paid["debtorIban"] == nil || paid["refundStatus"] != pay.RefundNone {
 		t.Fatalf("completed payment %v", paid)
@@ -230,7 +206,7 @@ func TestRefundsThroughStack(t *testing.T) {
 	p2 := expect(201, "second payment", "POST", "/v1/payments", key, payment)
 	id2 := p2["id"].(string)
 	inBrowser(p2["redirectUrl"].(string))
-	backAt("paymentId", id2, pay.StatusPending)
+	app.Back(t, "paymentId", id2, pay.StatusPending)
 	until("/v1/payments/"+id2, pay.StatusCompleted)
 	var batched []string
 	for range 3 {
@@ -246,7 +222,7 @@ func TestRefundsThroughStack(t *testing.T) {
 		t.Fatalf("a refund batched twice: %d %v", code, e)
 	}
 	inBrowser(batch["redirectUrl"].(string), shot("4-batch"))
-	backAt("batchId", batch["id"].(string), pay.BatchAuthorized)
+	app.Back(t, "batchId", batch["id"].(string), pay.BatchAuthorized)
 	for _, rid := range batched {
 		if got := until("/v1/refunds/"+rid, pay.StatusCompleted); got["batchId"] != batch["id"] {
 			t.Errorf("batched refund %v", got)
