@@ -70,7 +70,9 @@ func setup(t *testing.T) *fixture {
 	mux.Handle("/v1/accounts", ah)
 	mux.Handle("/v1/accounts/", ah)
 	mux.Handle("/v1/sandbox/", sandbox.NewHandler(&sandbox.Server{Conns: st.Conns}))
-	st.Serve(mux, callback.NewHandler(&callback.Server{Conns: st.Conns, States: st.States,
+	// These flows read the callback's own answer, however slowly a loaded machine runs it
+	// (the waiting page is functions/callback's stack test).
+	st.Serve(mux, callback.NewHandler(&callback.Server{Patience: time.Minute, Conns: st.Conns, States: st.States,
 		Sync: banksync.NewRequestPublisher(st.PS, ""), PublicURL: publicURL}))
 	return &fixture{Stack: st, logs: logs, syncSub: st.Subs[banksync.RequestsTopic], eventSub: st.Subs[flowtest.EventsTopic],
 		worker: &banksync.Worker{FS: st.FS, Sessions: st.Conns, Connections: st.Conns.Repo, Accounts: st.Conns, Events: st.Conns.Events}}

@@ -81,7 +81,9 @@ func setup(t *testing.T) *fixture {
 	ah := accounts.NewHandler(&accounts.Deps{Repo: st.Conns.Repo})
 	mux.Handle("/v1/accounts", ah)
 	mux.Handle("/v1/accounts/", ah)
-	st.Serve(mux, callback.NewHandler(&callback.Server{Conns: st.Conns, States: st.States, PublicURL: publicURL, Now: clk.Now, Payments: svc, VRP: vs}))
+	// These flows read the callback's own answer, however slowly a loaded machine runs it
+	// (the waiting page is functions/callback's stack test).
+	st.Serve(mux, callback.NewHandler(&callback.Server{Patience: time.Minute, Conns: st.Conns, States: st.States, PublicURL: publicURL, Now: clk.Now, Payments: svc, VRP: vs}))
 	worker := &banksync.Worker{FS: st.FS, Sessions: st.Conns, Connections: st.Conns.Repo, Accounts: st.Conns, Events: st.Conns.Events, Now: clk.Now,
 		Reconciler: &pay.Reconciler{Store: svc.Store}}
 	return &fixture{Stack: st, clock: clk, svc: svc, vrp: vs, events: st.Subs[flowtest.EventsTopic], polls: st.Subs[pay.StatusTopic], worker: worker}

@@ -83,6 +83,9 @@ type Server struct {
 	Payments *payments.Service
 	// VRP completes VRP consent authorisations (states that name a VRP consent).
 	VRP *vrp.Service
+	// Patience is how long the work may hold the browser without a byte before it gets the
+	// waiting page (DefaultPatience when zero).
+	Patience time.Duration
 }
 
 func (s *Server) now() time.Time { return clock.Stored(s.Now) }

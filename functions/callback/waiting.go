@@ -16,9 +16,9 @@ import (
 	"tokapi.io/tok/shared/random"
 )
 
-// patience is how long the callback's work may hold the browser without a byte: a bank
-// slower than that gets the customer a waiting page first.
-const patience = 2 * time.Second
+// DefaultPatience is how long the callback's work may hold the browser without a byte: a
+// bank slower than that gets the customer a waiting page first.
+const DefaultPatience = 2 * time.Second
 
 // outcomePath is where a waiting page sends the browser once the work is done.
 const outcomePath = "/v1/callback/outcomes/"
@@ -76,6 +76,10 @@ func (s *Server) patient(work httpapi.HandlerFunc) httpapi.HandlerFunc {
 				httpapi.WriteError(rec, wr, err)
 			}
 		}()
+		patience := s.Patience
+		if patience <= 0 {
+			patience = DefaultPatience
+		}
 		timer := time.NewTimer(patience)
 		defer timer.Stop()
 		select {
