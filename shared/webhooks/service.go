@@ -110,11 +110,14 @@ func New(fs *firestore.Client, sealer Sealer, queue Queue, opts ...Option) *Serv
 
 func newClient(d *dialer) *http.Client {
 	tr := &http.Transport{
-		Proxy:                 nil, // never an environment proxy: it would bypass the address check
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   64,
+		Proxy:             nil, // never an environment proxy: it would bypass the address check
+		DialContext:       d.DialContext,
+		ForceAttemptHTTP2: true,
+		// Kept alive per host: many customers' endpoints may share one host (a webhook relay,
+		// a platform's ingress), each with up to MaxInFlightPerEndpoint attempts at once, and a
+		// connection closed for want of an idle slot is one dialled again for the next event.
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   512,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   Timeout,
 		ResponseHeaderTimeout: Timeout,
