@@ -153,44 +153,52 @@ func (s *Server) scope(ctx context.Context) (store.Scope, error) {
 }
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
-		return err
-	}
-	scope, err := s.scope(ctx)
-	if err != nil {
-		return err
-	}
-	var in createRequest
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	var b bankcatalog.Bank
+	return httpapi.Create(w, r, s.developer, func(ctx context.Context, scope store.Scope, in createRequest) (string, any, error) {
+		c, err := s.newConsent(ctx, scope, in)
+		if err != nil {
+			return "", nil, err
+		}
+		return "/v1/consents/" + c.ID, toJSON(c, s.now()), nil
+	})
+}
+
+// developer admits a developer key and returns its scope.
+func (s *Server) developer(r *http.Request) (store.Scope, error) {
+	return store.ForRole(r.Context(), s.Conns.Repo.Client, auth.RoleDeveloper)
+}
+
+// newConsent checks a consent request and starts the consent: at the bank, or at Tok's
+// hosted pages when it names no bank.
+func (s *Server) newConsent(ctx context.Context, scope store.Scope, in createRequest) (connections.Consent, error) {
+	var (
+		b   bankcatalog.Bank
+		err error
+	)
 	if in.BankID != "" {
 		if b, err = s.Conns.Connectors.Bank(scope.Tenant().Env, in.BankID); err != nil || !b.Services.AIS {
 			if listed, ok := s.Conns.Connectors.Catalogue.Get(scope.Tenant().Env, in.BankID); ok && listed.Services.AIS && !listed.Configured {
-				return httpapi.InvalidField("bankId", "is "+listed.Name+", which is listed but not yet available: Tok has no connection to it yet (GET /v1/banks shows configured: false)")
+				return connections.Consent{}, httpapi.InvalidField("bankId", "is "+listed.Name+", which is listed but not yet available: Tok has no connection to it yet (GET /v1/banks shows configured: false)")
 			}
-			return httpapi.InvalidField("bankId", "is not a bank offering account access in this environment (see GET /v1/banks)")
+			return connections.Consent{}, httpapi.InvalidField("bankId", "is not a bank offering account access in this environment (see GET /v1/banks)")
 		}
 	}
 	locale := ""
 	if in.Locale != "" {
 		var ok bool
 		if locale, ok = hosted.ParseLocale(in.Locale); !ok {
-			return httpapi.InvalidField("locale", "must be one of "+strings.Join(hosted.Locales, ", "))
+			return connections.Consent{}, httpapi.InvalidField("locale", "must be one of "+strings.Join(hosted.Locales, ", "))
 		}
 	}
 	if err := s.checkCallback(ctx, scope.Tenant(), in.CallbackURL); err != nil {
-		return err
+		return connections.Consent{}, err
 	}
 	access, err := checkAccess(in.Access)
 	if err != nil {
-		return err
+		return connections.Consent{}, err
 	}
 	until, err := s.validUntil(in.ValidUntil, b)
 	if err != nil {
-		return err
+		return connections.Consent{}, err
 	}
 	c := connections.Consent{ID: ids.New(ids.Consent), Env: scope.Tenant().Env, OrgID: scope.Tenant().OrgID,
 		ConnectionID: ids.New(connections.PrefixConnection), Access: access, ValidUntil: until, CallbackURL: in.CallbackURL}
@@ -199,12 +207,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		c, err = s.start(ctx, scope, b, c)
 	}
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Location", "/v1/consents/"+c.ID)
-	httpapi.WriteJSON(w, http.StatusCreated, toJSON(c, s.now()))
-	return nil
+	return c, err
 }
 
 func checkAccess(access []string) ([]string, error) {

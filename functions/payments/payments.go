@@ -82,26 +82,19 @@ func (s *server) scope(ctx context.Context) (store.Scope, error) {
 	return store.ForCaller(ctx, s.svc.Store.FS)
 }
 
+// developer admits a developer key and returns its scope.
+func (s *server) developer(r *http.Request) (store.Scope, error) {
+	return store.ForRole(r.Context(), s.svc.Store.FS, auth.RoleDeveloper)
+}
+
 func (s *server) create(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
-		return err
-	}
-	scope, err := s.scope(ctx)
-	if err != nil {
-		return err
-	}
-	var in payments.Request
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	p, err := s.svc.Initiate(ctx, scope, in, httpapi.ClientIP(r))
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Location", "/v1/payments/"+p.ID)
-	httpapi.WriteJSON(w, http.StatusCreated, payments.View(p, s.now()))
-	return nil
+	return httpapi.Create(w, r, s.developer, func(ctx context.Context, scope store.Scope, in payments.Request) (string, any, error) {
+		p, err := s.svc.Initiate(ctx, scope, in, httpapi.ClientIP(r))
+		if err != nil {
+			return "", nil, err
+		}
+		return "/v1/payments/" + p.ID, payments.View(p, s.now()), nil
+	})
 }
 
 func (s *server) load(r *http.Request) (store.Scope, payments.Payment, error) {
@@ -145,10 +138,7 @@ func (s *server) cancel(w http.ResponseWriter, r *http.Request) error {
 // funds answers whether an account covers an amount, from its bank's confirmation of funds.
 func (s *server) funds(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
-		return err
-	}
-	scope, err := s.scope(ctx)
+	scope, err := s.developer(r)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package payments
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/lists"
 	"tokapi.io/tok/shared/payments"
+	"tokapi.io/tok/shared/store"
 )
 
 // requireKey refuses a request that moves money without an Idempotency-Key.
@@ -25,28 +27,32 @@ func requireKey(r *http.Request) error {
 
 // createRefund is POST /v1/payments/{id}/refunds.
 func (s *server) createRefund(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
-		return err
+	return httpapi.Create(w, r, s.refundable, func(ctx context.Context, p refundOf, in payments.RefundRequest) (string, any, error) {
+		refund, err := s.svc.CreateRefund(ctx, p.scope, p.ID, in, httpapi.ClientIP(r))
+		if err != nil {
+			return "", nil, err
+		}
+		return "/v1/refunds/" + refund.ID, payments.RefundView(refund, s.now()), nil
+	})
+}
+
+// refundOf is the payment a refund is created for, in its scope.
+type refundOf struct {
+	payments.Payment
+	scope store.Scope
+}
+
+// refundable admits a developer's request that carries an Idempotency-Key, for a payment of
+// the caller's.
+func (s *server) refundable(r *http.Request) (refundOf, error) {
+	if err := auth.Require(r.Context(), auth.RoleDeveloper); err != nil {
+		return refundOf{}, err
 	}
 	if err := requireKey(r); err != nil {
-		return err
+		return refundOf{}, err
 	}
 	scope, p, err := s.load(r)
-	if err != nil {
-		return err
-	}
-	var in payments.RefundRequest
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	refund, err := s.svc.CreateRefund(ctx, scope, p.ID, in, httpapi.ClientIP(r))
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Location", "/v1/refunds/"+refund.ID)
-	httpapi.WriteJSON(w, http.StatusCreated, payments.RefundView(refund, s.now()))
-	return nil
+	return refundOf{Payment: p, scope: scope}, err
 }
 
 // getRefund is GET /v1/refunds/{id}.
@@ -117,28 +123,24 @@ func serveList[T any](s *server, w http.ResponseWriter, r *http.Request, q payme
 
 // createBatch is POST /v1/refund-batches.
 func (s *server) createBatch(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
-		return err
+	return httpapi.Create(w, r, s.developerWithKey, func(ctx context.Context, scope store.Scope, in payments.BatchRequest) (string, any, error) {
+		b, err := s.svc.CreateBatch(ctx, scope, in, httpapi.ClientIP(r))
+		if err != nil {
+			return "", nil, err
+		}
+		return "/v1/refund-batches/" + b.ID, payments.BatchView(b), nil
+	})
+}
+
+// developerWithKey admits a developer's request that carries an Idempotency-Key.
+func (s *server) developerWithKey(r *http.Request) (store.Scope, error) {
+	if err := auth.Require(r.Context(), auth.RoleDeveloper); err != nil {
+		return store.Scope{}, err
 	}
 	if err := requireKey(r); err != nil {
-		return err
+		return store.Scope{}, err
 	}
-	scope, err := s.scope(ctx)
-	if err != nil {
-		return err
-	}
-	var in payments.BatchRequest
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	b, err := s.svc.CreateBatch(ctx, scope, in, httpapi.ClientIP(r))
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Location", "/v1/refund-batches/"+b.ID)
-	httpapi.WriteJSON(w, http.StatusCreated, payments.BatchView(b))
-	return nil
+	return s.scope(r.Context())
 }
 
 // getBatch is GET /v1/refund-batches/{id}.

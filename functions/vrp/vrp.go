@@ -87,26 +87,19 @@ func (s *server) scope(ctx context.Context) (store.Scope, error) {
 	return store.ForCaller(ctx, s.svc.Payments.Store.FS)
 }
 
+// developer admits a developer key and returns its scope.
+func (s *server) developer(r *http.Request) (store.Scope, error) {
+	return store.ForRole(r.Context(), s.svc.Payments.Store.FS, auth.RoleDeveloper)
+}
+
 func (s *server) create(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
-		return err
-	}
-	scope, err := s.scope(ctx)
-	if err != nil {
-		return err
-	}
-	var in vrps.CreateRequest
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	c, err := s.svc.Create(ctx, scope, in, httpapi.ClientIP(r))
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Location", "/v1/vrp-consents/"+c.ID)
-	httpapi.WriteJSON(w, http.StatusCreated, vrps.View(c, s.now()))
-	return nil
+	return httpapi.Create(w, r, s.developer, func(ctx context.Context, scope store.Scope, in vrps.CreateRequest) (string, any, error) {
+		c, err := s.svc.Create(ctx, scope, in, httpapi.ClientIP(r))
+		if err != nil {
+			return "", nil, err
+		}
+		return "/v1/vrp-consents/" + c.ID, vrps.View(c, s.now()), nil
+	})
 }
 
 func (s *server) load(r *http.Request) (store.Scope, vrps.Consent, error) {
@@ -202,37 +195,29 @@ func (s *server) getPayment(w http.ResponseWriter, r *http.Request) error {
 // pay makes a payment under a consent. Idempotency-Key is required here: the customer is
 // not present, so only the key stops a retried request from paying twice.
 func (s *server) pay(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
-		return err
+	return httpapi.Create(w, r, s.payer, func(ctx context.Context, scope store.Scope, in vrps.PayRequest) (string, any, error) {
+		p, err := s.svc.Pay(ctx, scope, in, r.Header.Get(idempotency.Header))
+		if err != nil {
+			return "", nil, err
+		}
+		return "/v1/vrps/" + p.ID, payments.View(p, s.now()), nil
+	})
+}
+
+// payer admits a developer's request that carries an Idempotency-Key.
+func (s *server) payer(r *http.Request) (store.Scope, error) {
+	if err := auth.Require(r.Context(), auth.RoleDeveloper); err != nil {
+		return store.Scope{}, err
 	}
-	key := r.Header.Get(idempotency.Header)
-	if key == "" {
-		return httpapi.InvalidField(idempotency.Header, "is required: a payment without the customer present must be safe to retry")
+	if r.Header.Get(idempotency.Header) == "" {
+		return store.Scope{}, httpapi.InvalidField(idempotency.Header, "is required: a payment without the customer present must be safe to retry")
 	}
-	scope, err := s.scope(ctx)
-	if err != nil {
-		return err
-	}
-	var in vrps.PayRequest
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	p, err := s.svc.Pay(ctx, scope, in, key)
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Location", "/v1/vrps/"+p.ID)
-	httpapi.WriteJSON(w, http.StatusCreated, payments.View(p, s.now()))
-	return nil
+	return s.scope(r.Context())
 }
 
 func (s *server) confirmFunds(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
-		return err
-	}
-	scope, err := s.scope(ctx)
+	scope, err := s.developer(r)
 	if err != nil {
 		return err
 	}

@@ -227,21 +227,14 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) create(w http.ResponseWriter, r *http.Request) error {
-	t, err := caller(r.Context(), auth.RoleDeveloper)
-	if err != nil {
-		return err
-	}
-	var req webhookRequest
-	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	ep, secret, err := s.svc.CreateEndpoint(r.Context(), t, req.input())
-	if err != nil {
-		return apiError(err, "The webhook endpoint")
-	}
-	w.Header().Set("Location", "/v1/webhooks/"+ep.ID)
-	httpapi.WriteJSON(w, http.StatusCreated, webhookWithSecretJSON{webhookJSON: s.out(t, ep), Secret: secret})
-	return nil
+	developer := func(r *http.Request) (tenant.Tenant, error) { return caller(r.Context(), auth.RoleDeveloper) }
+	return httpapi.Create(w, r, developer, func(ctx context.Context, t tenant.Tenant, req webhookRequest) (string, any, error) {
+		ep, secret, err := s.svc.CreateEndpoint(ctx, t, req.input())
+		if err != nil {
+			return "", nil, apiError(err, "The webhook endpoint")
+		}
+		return "/v1/webhooks/" + ep.ID, webhookWithSecretJSON{webhookJSON: s.out(t, ep), Secret: secret}, nil
+	})
 }
 
 func (s *server) get(w http.ResponseWriter, r *http.Request) error {

@@ -17,10 +17,9 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/envelope"
+	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
 )
 
@@ -132,16 +131,9 @@ func (s Store) Peek(ctx context.Context, state string, now time.Time) (State, er
 	if state == "" || len(state) > MaxLen {
 		return State{}, ErrBadState
 	}
-	snap, err := s.Client.Collection(Collection).Doc(Hash(state)).Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return State{}, ErrBadState
-	}
+	st, err := store.Get[State](ctx, s.Client.Collection(Collection).Doc(Hash(state)), "OAuth state", ErrBadState)
 	if err != nil {
-		return State{}, fmt.Errorf("read OAuth state: %w", err)
-	}
-	var st State
-	if err := snap.DataTo(&st); err != nil {
-		return State{}, fmt.Errorf("read OAuth state: %w", err)
+		return State{}, err
 	}
 	if !now.Before(st.ExpiresAt) {
 		return State{}, ErrBadState
@@ -201,14 +193,8 @@ func (s Store) Consume(ctx context.Context, state string, now time.Time) (State,
 	ref := s.Client.Collection(Collection).Doc(Hash(state))
 	var st State
 	err := s.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
-		if status.Code(err) == codes.NotFound {
-			return ErrBadState
-		}
-		if err != nil {
-			return err
-		}
-		if err := snap.DataTo(&st); err != nil {
+		var err error
+		if st, err = store.GetTx[State](tx, ref, "OAuth state", ErrBadState); err != nil {
 			return err
 		}
 		if !now.Before(st.ExpiresAt) {

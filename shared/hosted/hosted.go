@@ -16,15 +16,13 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
 )
 
@@ -171,18 +169,7 @@ func (st Store) Open(ctx context.Context, id, secret, cookie string, now time.Ti
 }
 
 func (st Store) read(tx *firestore.Transaction, id string) (Session, error) {
-	snap, err := tx.Get(st.ref(id))
-	if status.Code(err) == codes.NotFound {
-		return Session{}, ErrUnknown
-	}
-	if err != nil {
-		return Session{}, fmt.Errorf("read hosted session: %w", err)
-	}
-	var s Session
-	if err := snap.DataTo(&s); err != nil {
-		return Session{}, err
-	}
-	return s, nil
+	return store.GetTx[Session](tx, st.ref(id), "hosted session", ErrUnknown)
 }
 
 // Get is the session of the browser holding cookie, while the customer has not finished.
@@ -190,15 +177,8 @@ func (st Store) Get(ctx context.Context, id, cookie string, now time.Time) (Sess
 	if !ids.Valid(Prefix, id) {
 		return Session{}, ErrUnknown
 	}
-	snap, err := st.ref(id).Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return Session{}, ErrUnknown
-	}
+	s, err := store.Get[Session](ctx, st.ref(id), "hosted session", ErrUnknown)
 	if err != nil {
-		return Session{}, fmt.Errorf("read hosted session: %w", err)
-	}
-	var s Session
-	if err := snap.DataTo(&s); err != nil {
 		return Session{}, err
 	}
 	return s, s.usable(cookie, now)

@@ -58,36 +58,14 @@ func (r *Repo) GetKeyPair(ctx context.Context, orgID, id string) (KeyPair, error
 	if !ids.Valid(ids.Organisation, orgID) || !ids.Valid(ids.APIKey, id) {
 		return KeyPair{}, fmt.Errorf("key pair %q: %w", id, ErrNotFound)
 	}
-	snap, err := r.pairRef(orgID, id).Get(ctx)
-	if err != nil {
-		if isNotFound(err) {
-			return KeyPair{}, fmt.Errorf("key pair %s: %w", id, ErrNotFound)
-		}
-		return KeyPair{}, fmt.Errorf("get key pair %s: %w", id, err)
-	}
-	var p KeyPair
-	if err := snap.DataTo(&p); err != nil {
-		return KeyPair{}, fmt.Errorf("decode key pair %s: %w", id, err)
-	}
-	return p, nil
+	return store.Get[KeyPair](ctx, r.pairRef(orgID, id), "key pair "+id, ErrNotFound)
 }
 
 func (r *Repo) getPairTx(tx *firestore.Transaction, orgID, id string) (KeyPair, error) {
 	if !ids.Valid(ids.Organisation, orgID) || !ids.Valid(ids.APIKey, id) {
 		return KeyPair{}, fmt.Errorf("key pair %q: %w", id, ErrNotFound)
 	}
-	snap, err := tx.Get(r.pairRef(orgID, id))
-	if err != nil {
-		if isNotFound(err) {
-			return KeyPair{}, fmt.Errorf("key pair %s: %w", id, ErrNotFound)
-		}
-		return KeyPair{}, err
-	}
-	var p KeyPair
-	if err := snap.DataTo(&p); err != nil {
-		return KeyPair{}, fmt.Errorf("decode key pair %s: %w", id, err)
-	}
-	return p, nil
+	return store.GetTx[KeyPair](tx, r.pairRef(orgID, id), "key pair "+id, ErrNotFound)
 }
 
 // ValidateGrace checks a rotation grace period: from 0 (the old pair stops at once) to

@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/store"
 )
 
 func (r *Repo) memberRef(orgID, id string) *firestore.DocumentRef {
@@ -76,36 +77,14 @@ func (r *Repo) GetMember(ctx context.Context, orgID, id string) (Member, error) 
 	if !ids.Valid(ids.Organisation, orgID) || !ids.Valid(ids.Member, id) {
 		return Member{}, fmt.Errorf("member %q: %w", id, ErrNotFound)
 	}
-	snap, err := r.memberRef(orgID, id).Get(ctx)
-	if err != nil {
-		if isNotFound(err) {
-			return Member{}, fmt.Errorf("member %s: %w", id, ErrNotFound)
-		}
-		return Member{}, fmt.Errorf("get member %s: %w", id, err)
-	}
-	var m Member
-	if err := snap.DataTo(&m); err != nil {
-		return Member{}, fmt.Errorf("decode member %s: %w", id, err)
-	}
-	return m, nil
+	return store.Get[Member](ctx, r.memberRef(orgID, id), "member "+id, ErrNotFound)
 }
 
 func (r *Repo) getMemberTx(tx *firestore.Transaction, orgID, id string) (Member, error) {
 	if !ids.Valid(ids.Organisation, orgID) || !ids.Valid(ids.Member, id) {
 		return Member{}, fmt.Errorf("member %q: %w", id, ErrNotFound)
 	}
-	snap, err := tx.Get(r.memberRef(orgID, id))
-	if err != nil {
-		if isNotFound(err) {
-			return Member{}, fmt.Errorf("member %s: %w", id, ErrNotFound)
-		}
-		return Member{}, err
-	}
-	var m Member
-	if err := snap.DataTo(&m); err != nil {
-		return Member{}, fmt.Errorf("decode member %s: %w", id, err)
-	}
-	return m, nil
+	return store.GetTx[Member](tx, r.memberRef(orgID, id), "member "+id, ErrNotFound)
 }
 
 // ownerCount reads, in tx, how many owners the organisation has. Reading them in the

@@ -105,18 +105,7 @@ func (r *Repo) GetOrg(ctx context.Context, orgID string) (Org, error) {
 	if !ids.Valid(ids.Organisation, orgID) {
 		return Org{}, fmt.Errorf("organisation %q: %w", orgID, ErrNotFound)
 	}
-	snap, err := r.orgRef(orgID).Get(ctx)
-	if err != nil {
-		if isNotFound(err) {
-			return Org{}, fmt.Errorf("organisation %s: %w", orgID, ErrNotFound)
-		}
-		return Org{}, fmt.Errorf("get organisation %s: %w", orgID, err)
-	}
-	var o Org
-	if err := snap.DataTo(&o); err != nil {
-		return Org{}, fmt.Errorf("decode organisation %s: %w", orgID, err)
-	}
-	return o, nil
+	return store.Get[Org](ctx, r.orgRef(orgID), "organisation "+orgID, ErrNotFound)
 }
 
 // ListOrgs returns every organisation, oldest first (for the admin CLI).
@@ -169,18 +158,7 @@ func (r *Repo) LookupKey(ctx context.Context, hash string) (KeyRecord, error) {
 	if !validHash(hash) {
 		return KeyRecord{}, fmt.Errorf("API key: %w", ErrNotFound)
 	}
-	snap, err := r.client.Collection(store.APIKeys).Doc(hash).Get(ctx)
-	if err != nil {
-		if isNotFound(err) {
-			return KeyRecord{}, fmt.Errorf("API key: %w", ErrNotFound)
-		}
-		return KeyRecord{}, fmt.Errorf("look up API key: %w", err)
-	}
-	var k KeyRecord
-	if err := snap.DataTo(&k); err != nil {
-		return KeyRecord{}, fmt.Errorf("decode API key: %w", err)
-	}
-	return k, nil
+	return store.Get[KeyRecord](ctx, r.client.Collection(store.APIKeys).Doc(hash), "API key", ErrNotFound)
 }
 
 // Authenticate implements auth.Keys: the key record and its organisation's tier. An

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/tenant"
 )
 
@@ -51,11 +52,30 @@ func ForCaller(ctx context.Context, client *firestore.Client) (Scope, error) {
 	return For(client, t), nil
 }
 
+// ForRole is ForCaller for a caller whose key holds at least need (auth.Require): the start
+// of every route that changes something.
+func ForRole(ctx context.Context, client *firestore.Client, need auth.Role) (Scope, error) {
+	if err := auth.Require(ctx, need); err != nil {
+		return Scope{}, err
+	}
+	return ForCaller(ctx, client)
+}
+
 // Get reads one document into a T. A missing document is notFound (each package keeps its own
 // not-found error), wrapped with what names the document, as are the read and decode errors.
 func Get[T any](ctx context.Context, ref *firestore.DocumentRef, what string, notFound error) (T, error) {
-	var v T
 	snap, err := ref.Get(ctx)
+	return decode[T](snap, err, what, notFound)
+}
+
+// GetTx is Get inside a transaction.
+func GetTx[T any](tx *firestore.Transaction, ref *firestore.DocumentRef, what string, notFound error) (T, error) {
+	snap, err := tx.Get(ref)
+	return decode[T](snap, err, what, notFound)
+}
+
+func decode[T any](snap *firestore.DocumentSnapshot, err error, what string, notFound error) (T, error) {
+	var v T
 	if status.Code(err) == codes.NotFound {
 		return v, fmt.Errorf("%s: %w", what, notFound)
 	}

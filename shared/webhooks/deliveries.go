@@ -7,6 +7,7 @@ import (
 
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/lists"
+	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
 )
 
@@ -25,15 +26,7 @@ func (s *Service) GetDelivery(ctx context.Context, t tenant.Tenant, webhookID, d
 	if !ids.Valid(ids.Webhook, webhookID) || !ids.Valid(ids.Delivery, deliveryID) {
 		return Delivery{}, ErrNotFound
 	}
-	snap, err := s.deliveries(t, webhookID).Doc(deliveryID).Get(ctx)
-	if isNotFound(err) {
-		return Delivery{}, ErrNotFound
-	}
-	if err != nil {
-		return Delivery{}, err
-	}
-	var d Delivery
-	return d, snap.DataTo(&d)
+	return store.Get[Delivery](ctx, s.deliveries(t, webhookID).Doc(deliveryID), "webhook delivery "+deliveryID, ErrNotFound)
 }
 
 // Redeliver enqueues one more (manual) attempt of a delivery, whatever its status. It does

@@ -12,6 +12,7 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
 )
 
@@ -132,15 +133,7 @@ func (s *Service) GetEndpoint(ctx context.Context, t tenant.Tenant, id string) (
 	if !ids.Valid(ids.Webhook, id) {
 		return Endpoint{}, ErrNotFound
 	}
-	snap, err := s.endpoints(t).Doc(id).Get(ctx)
-	if isNotFound(err) {
-		return Endpoint{}, ErrNotFound
-	}
-	if err != nil {
-		return Endpoint{}, err
-	}
-	var ep Endpoint
-	return ep, snap.DataTo(&ep)
+	return store.Get[Endpoint](ctx, s.endpoints(t).Doc(id), "webhook endpoint "+id, ErrNotFound)
 }
 
 // UpdateEndpoint applies a PATCH. Enabling a disabled endpoint clears its notice.
@@ -154,14 +147,8 @@ func (s *Service) UpdateEndpoint(ctx context.Context, t tenant.Tenant, id string
 	ref := s.endpoints(t).Doc(id)
 	var ep Endpoint
 	err := s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
-		if isNotFound(err) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if err := snap.DataTo(&ep); err != nil {
+		var err error
+		if ep, err = store.GetTx[Endpoint](tx, ref, "webhook endpoint "+id, ErrNotFound); err != nil {
 			return err
 		}
 		if in.URL != nil {
@@ -211,14 +198,8 @@ func (s *Service) RotateSecret(ctx context.Context, t tenant.Tenant, id string) 
 	now := s.clock()
 	until := now.Add(SecretOverlap)
 	err = s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
-		if isNotFound(err) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if err := snap.DataTo(&ep); err != nil {
+		var err error
+		if ep, err = store.GetTx[Endpoint](tx, ref, "webhook endpoint "+id, ErrNotFound); err != nil {
 			return err
 		}
 		kept := ep.Secrets[:0]
