@@ -43,27 +43,17 @@ import (
 const requestTimeout = 30 * time.Second
 
 func init() {
-	platform.HTTP("Callback", platform.WithConfig(build), platform.Public(), platform.Timeout(requestTimeout))
+	platform.HTTP("Callback", platform.Using(connections.FromEnv, build), platform.Public(), platform.Timeout(requestTimeout))
 }
 
-// settings are what the function reads from the environment.
-type settings struct {
-	Connections connections.Config
-	URLs        platform.PublicURLs
-}
-
-func build(ctx context.Context, env *platform.Env, s settings) (http.Handler, error) {
-	conns, err := connections.FromEnv(ctx, env, s.Connections)
-	if err != nil {
-		return nil, err
-	}
+func build(ctx context.Context, env *platform.Env, conns *connections.Service, urls platform.PublicURLs) (http.Handler, error) {
 	ps, err := env.Clients.PubSub(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pay := payments.ForConnections(conns, nil, payments.NewPollPublisher(ps, ""), s.URLs.Live)
+	pay := payments.ForConnections(conns, nil, payments.NewPollPublisher(ps, ""), urls.Live)
 	return NewHandler(&Server{Conns: conns, States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer},
-		Sync: banksync.NewRequestPublisher(ps, ""), PublicURL: s.URLs.Live,
+		Sync: banksync.NewRequestPublisher(ps, ""), PublicURL: urls.Live,
 		Payments: pay, VRP: vrp.New(pay, nil)}), nil
 }
 

@@ -28,7 +28,7 @@ import (
 )
 
 func init() {
-	platform.Event("ConsentExpiry", platform.WithConfig(build))
+	platform.Event("ConsentExpiry", platform.Using(connections.FromEnv, build))
 }
 
 // ExpiringNotice is how long before validUntil consent.expiring is published.
@@ -37,11 +37,7 @@ const ExpiringNotice = 7 * 24 * time.Hour
 // batch bounds the documents one query of a tick handles; the next tick takes the rest.
 const batch = 500
 
-func build(ctx context.Context, env *platform.Env, s connections.Config) (platform.EventHandler, error) {
-	v, err := connections.FromEnv(ctx, env, s)
-	if err != nil {
-		return nil, err
-	}
+func build(_ context.Context, _ *platform.Env, v *connections.Service, _ struct{}) (platform.EventHandler, error) {
 	j := &Job{Conns: v, States: authstate.Store{Client: v.Repo.Client}}
 	return func(ctx context.Context, _ event.Event) error {
 		res, err := j.Run(ctx)

@@ -44,27 +44,17 @@ import (
 )
 
 func init() {
-	platform.HTTP("Consents", platform.WithConfig(build))
+	platform.HTTP("Consents", platform.Using(connections.FromEnv, build))
 }
 
-// settings are what the function reads from the environment.
-type settings struct {
-	Connections connections.Config
-	URLs        platform.PublicURLs
-}
-
-func build(ctx context.Context, env *platform.Env, s settings) (http.Handler, error) {
-	conns, err := connections.FromEnv(ctx, env, s.Connections)
-	if err != nil {
-		return nil, err
-	}
+func build(ctx context.Context, env *platform.Env, conns *connections.Service, urls platform.PublicURLs) (http.Handler, error) {
 	ps, err := env.Clients.PubSub(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return NewHandler(&Server{Conns: conns, States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer},
 		Hosted: hosted.Store{Client: conns.Repo.Client}, Orgs: orgs.New(conns.Repo.Client, nil), Sync: banksync.NewRequestPublisher(ps, ""),
-		PublicURL: s.URLs.Live}), nil
+		PublicURL: urls.Live}), nil
 }
 
 // Server holds the function's dependencies.

@@ -38,24 +38,14 @@ import (
 const requestTimeout = 30 * time.Second
 
 func init() {
-	platform.HTTP("HostedPages", platform.WithConfig(build), platform.Public(), platform.Timeout(requestTimeout))
+	platform.HTTP("HostedPages", platform.Using(connections.FromEnv, build), platform.Public(), platform.Timeout(requestTimeout))
 }
 
-// settings are what the function reads from the environment.
-type settings struct {
-	Connections connections.Config
-	URLs        platform.PublicURLs
-}
-
-func build(ctx context.Context, env *platform.Env, s settings) (http.Handler, error) {
-	conns, err := connections.FromEnv(ctx, env, s.Connections)
-	if err != nil {
-		return nil, err
-	}
+func build(ctx context.Context, env *platform.Env, conns *connections.Service, urls platform.PublicURLs) (http.Handler, error) {
 	o := orgs.New(conns.Repo.Client, nil)
 	return NewHandler(&Server{Sessions: hosted.Store{Client: conns.Repo.Client}, Conns: conns,
 		States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer}, Orgs: o,
-		Payments: payments.ForConnections(conns, o, nil, s.URLs.Live), PublicURL: s.URLs.Live}), nil
+		Payments: payments.ForConnections(conns, o, nil, urls.Live), PublicURL: urls.Live}), nil
 }
 
 // Orgs reads organisations (orgs.Repo).

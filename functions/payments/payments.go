@@ -35,21 +35,11 @@ import (
 )
 
 func init() {
-	platform.HTTP("Payments", platform.WithConfig(build))
+	platform.HTTP("Payments", platform.Using(connections.FromEnv, build))
 }
 
-// settings are what the function reads from the environment.
-type settings struct {
-	Connections connections.Config
-	URLs        platform.PublicURLs
-}
-
-func build(ctx context.Context, env *platform.Env, s settings) (http.Handler, error) {
-	c, err := connections.FromEnv(ctx, env, s.Connections)
-	if err != nil {
-		return nil, err
-	}
-	return NewHandler(payments.ForConnections(c, orgs.New(c.Repo.Client, nil), nil, s.URLs.Live)), nil
+func build(ctx context.Context, env *platform.Env, c *connections.Service, urls platform.PublicURLs) (http.Handler, error) {
+	return NewHandler(payments.ForConnections(c, orgs.New(c.Repo.Client, nil), nil, urls.Live)), nil
 }
 
 type server struct {

@@ -21,25 +21,15 @@ import (
 )
 
 func init() {
-	platform.Event("PaymentStatus", platform.WithConfig(build))
+	platform.Event("PaymentStatus", platform.Using(connections.FromEnv, build))
 }
 
-// settings are what the function reads from the environment.
-type settings struct {
-	Connections connections.Config
-	URLs        platform.PublicURLs
-}
-
-func build(ctx context.Context, env *platform.Env, s settings) (platform.EventHandler, error) {
-	c, err := connections.FromEnv(ctx, env, s.Connections)
-	if err != nil {
-		return nil, err
-	}
+func build(ctx context.Context, env *platform.Env, c *connections.Service, urls platform.PublicURLs) (platform.EventHandler, error) {
 	ps, err := env.Clients.PubSub(ctx)
 	if err != nil {
 		return nil, err
 	}
-	svc := payments.ForConnections(c, nil, payments.NewPollPublisher(ps, ""), s.URLs.Live)
+	svc := payments.ForConnections(c, nil, payments.NewPollPublisher(ps, ""), urls.Live)
 	return Handler(svc, vrp.New(svc, nil)), nil
 }
 

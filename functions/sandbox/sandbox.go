@@ -43,14 +43,10 @@ import (
 )
 
 func init() {
-	platform.HTTP("Sandbox", platform.WithConfig(build))
+	platform.HTTP("Sandbox", platform.Using(connections.FromEnv, build))
 }
 
-func build(ctx context.Context, env *platform.Env, s connections.Config) (http.Handler, error) {
-	conns, err := connections.FromEnv(ctx, env, s)
-	if err != nil {
-		return nil, err
-	}
+func build(_ context.Context, _ *platform.Env, conns *connections.Service, _ struct{}) (http.Handler, error) {
 	// The VRP service here only revokes mandates: it creates nothing, so it needs no
 	// callback URL, callbackUrl check or poll topic.
 	return NewHandler(&Server{Conns: conns, VRP: vrp.New(payments.ForConnections(conns, nil, nil, ""), nil)}), nil

@@ -15,14 +15,10 @@ import (
 )
 
 func init() {
-	platform.Event("SyncWorker", platform.WithConfig(build))
+	platform.Event("SyncWorker", platform.Using(connections.FromEnv, build))
 }
 
-func build(ctx context.Context, env *platform.Env, s connections.Config) (platform.EventHandler, error) {
-	conns, err := connections.FromEnv(ctx, env, s)
-	if err != nil {
-		return nil, err
-	}
+func build(_ context.Context, _ *platform.Env, conns *connections.Service, _ struct{}) (platform.EventHandler, error) {
 	w := &banksync.Worker{FS: conns.Repo.Client, Sessions: conns, Connections: conns.Repo, Accounts: conns, Events: conns.Events,
 		Reconciler: &payments.Reconciler{Store: &payments.Store{FS: conns.Repo.Client, Events: conns.Events, Now: conns.Now}}}
 	return func(ctx context.Context, e event.Event) error {

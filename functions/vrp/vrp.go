@@ -39,26 +39,16 @@ import (
 )
 
 func init() {
-	platform.HTTP("VRP", platform.WithConfig(build))
+	platform.HTTP("VRP", platform.Using(connections.FromEnv, build))
 }
 
-// settings are what the function reads from the environment.
-type settings struct {
-	Connections connections.Config
-	URLs        platform.PublicURLs
-}
-
-func build(ctx context.Context, env *platform.Env, s settings) (http.Handler, error) {
-	c, err := connections.FromEnv(ctx, env, s.Connections)
-	if err != nil {
-		return nil, err
-	}
+func build(ctx context.Context, env *platform.Env, c *connections.Service, urls platform.PublicURLs) (http.Handler, error) {
 	ps, err := env.Clients.PubSub(ctx)
 	if err != nil {
 		return nil, err
 	}
 	o := orgs.New(c.Repo.Client, nil)
-	return NewHandler(vrps.New(payments.ForConnections(c, o, payments.NewPollPublisher(ps, ""), s.URLs.Live), o)), nil
+	return NewHandler(vrps.New(payments.ForConnections(c, o, payments.NewPollPublisher(ps, ""), urls.Live), o)), nil
 }
 
 type server struct {

@@ -16,14 +16,10 @@ import (
 )
 
 func init() {
-	platform.Event("WebhookFanout", platform.WithConfig(build))
+	platform.Event("WebhookFanout", platform.Using(webhooks.FromEnv, build))
 }
 
-func build(ctx context.Context, env *platform.Env, s webhooks.Config) (platform.EventHandler, error) {
-	svc, err := webhooks.FromEnv(ctx, env, s, true)
-	if err != nil {
-		return nil, err
-	}
+func build(_ context.Context, _ *platform.Env, svc *webhooks.Service, _ struct{}) (platform.EventHandler, error) {
 	return Handler(svc), nil
 }
 

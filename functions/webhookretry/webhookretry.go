@@ -15,14 +15,10 @@ import (
 )
 
 func init() {
-	platform.Event("WebhookRetry", platform.WithConfig(build))
+	platform.Event("WebhookRetry", platform.Using(webhooks.FromEnvWithoutSecrets, build))
 }
 
-func build(ctx context.Context, env *platform.Env, s webhooks.Config) (platform.EventHandler, error) {
-	svc, err := webhooks.FromEnv(ctx, env, s, false)
-	if err != nil {
-		return nil, err
-	}
+func build(_ context.Context, _ *platform.Env, svc *webhooks.Service, _ struct{}) (platform.EventHandler, error) {
 	return Handler(svc, webhooks.PollWindow, webhooks.PollInterval), nil
 }
 

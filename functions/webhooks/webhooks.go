@@ -32,25 +32,15 @@ import (
 )
 
 func init() {
-	platform.HTTP("Webhooks", platform.WithConfig(build))
+	platform.HTTP("Webhooks", platform.Using(wh.FromEnv, build))
 }
 
-// settings are what the function reads from the environment.
-type settings struct {
-	Webhooks wh.Config
-	Events   events.Config
-}
-
-func build(ctx context.Context, env *platform.Env, s settings) (http.Handler, error) {
-	svc, err := wh.FromEnv(ctx, env, s.Webhooks, true)
-	if err != nil {
-		return nil, err
-	}
+func build(ctx context.Context, env *platform.Env, svc *wh.Service, topic events.Config) (http.Handler, error) {
 	ps, err := env.Clients.PubSub(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pub := events.NewPublisher(ps, s.Events.Topic)
+	pub := events.NewPublisher(ps, topic.Topic)
 	return NewHandler(svc, pub.Publish, time.Now), nil
 }
 

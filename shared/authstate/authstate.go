@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/envelope"
 	"tokapi.io/tok/shared/store"

@@ -121,6 +121,27 @@ func WithConfig[C, H any](build func(context.Context, *Env, C) (H, error)) func(
 	}
 }
 
+// Using builds a function on one dependency: it reads the dependency's configuration K and
+// the function's own settings C (struct{} for none), makes the dependency with dep (a shared
+// package's FromEnv) and hands both to build.
+//
+//	platform.HTTP("Payments", platform.Using(connections.FromEnv, build))
+//	func build(ctx context.Context, env *platform.Env, conns *connections.Service, urls platform.PublicURLs) (http.Handler, error)
+func Using[K, D, C, H any](dep func(context.Context, *Env, K) (D, error), build func(context.Context, *Env, D, C) (H, error)) func(context.Context, *Env) (H, error) {
+	type settings struct {
+		Dependency K
+		Function   C
+	}
+	return WithConfig(func(ctx context.Context, env *Env, s settings) (H, error) {
+		d, err := dep(ctx, env, s.Dependency)
+		if err != nil {
+			var zero H
+			return zero, err
+		}
+		return build(ctx, env, d, s.Function)
+	})
+}
+
 // PepperSecret is the Secret Manager secret holding the API key pepper.
 const PepperSecret = "api-key-pepper"
 

@@ -24,9 +24,18 @@ type Config struct {
 }
 
 // FromEnv builds the instance's Service from its clients: Firestore, the Pub/Sub deliveries
-// topic, and, when withSecrets is set, the KMS envelope that seals signing secrets. Functions
-// that never touch a secret create no KMS client.
-func FromEnv(ctx context.Context, env *platform.Env, cfg Config, withSecrets bool, opts ...Option) (*Service, error) {
+// topic, and the KMS envelope that seals signing secrets.
+func FromEnv(ctx context.Context, env *platform.Env, cfg Config) (*Service, error) {
+	return fromEnv(ctx, env, cfg, true)
+}
+
+// FromEnvWithoutSecrets is FromEnv for a function that never touches a signing secret: it
+// creates no KMS client.
+func FromEnvWithoutSecrets(ctx context.Context, env *platform.Env, cfg Config) (*Service, error) {
+	return fromEnv(ctx, env, cfg, false)
+}
+
+func fromEnv(ctx context.Context, env *platform.Env, cfg Config, withSecrets bool) (*Service, error) {
 	fs, err := env.Clients.Firestore(ctx)
 	if err != nil {
 		return nil, err
@@ -42,5 +51,5 @@ func FromEnv(ctx context.Context, env *platform.Env, cfg Config, withSecrets boo
 		}
 	}
 	policy := Policy{Loopback: cfg.Loopback, Own: []string{cfg.URLs.Live, cfg.URLs.Sandbox, cfg.Catalogue.SandboxBankURL}, Internal: cfg.InternalAddrs}
-	return New(fs, sealer, NewPubSubQueue(ps, DeliveriesTopic), append([]Option{WithPolicy(policy)}, opts...)...), nil
+	return New(fs, sealer, NewPubSubQueue(ps, DeliveriesTopic), WithPolicy(policy)), nil
 }
