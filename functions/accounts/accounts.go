@@ -99,15 +99,8 @@ type AccountJSON struct {
 	UpdatedAt     time.Time    `json:"updatedAt"`
 }
 
-func strp(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 func balanceJSON(b connections.Balance) BalanceJSON {
-	return BalanceJSON{Type: b.Type, Amount: b.Amount, Currency: b.Currency, ReferenceDate: strp(b.ReferenceDate)}
+	return BalanceJSON{Type: b.Type, Amount: b.Amount, Currency: b.Currency, ReferenceDate: httpapi.Optional(b.ReferenceDate)}
 }
 
 // preferred is the order in which a balance type is shown as the account's balance.
@@ -135,8 +128,8 @@ func PrimaryBalance(bs []connections.Balance) *connections.Balance {
 
 func toJSON(a connections.Account, status string) AccountJSON {
 	out := AccountJSON{ID: a.ID, BankID: a.BankID, BankName: a.BankName, ConnectionID: a.ConnectionID, ConsentID: a.ConsentID,
-		ConsentStatus: status, IBAN: strp(a.IBAN), Currency: a.Currency, Name: a.Name, Product: strp(a.Product),
-		OwnerName: strp(a.OwnerName), LastSyncAt: a.LastSyncAt, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+		ConsentStatus: status, IBAN: httpapi.Optional(a.IBAN), Currency: a.Currency, Name: a.Name, Product: httpapi.Optional(a.Product),
+		OwnerName: httpapi.Optional(a.OwnerName), LastSyncAt: a.LastSyncAt, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 	if b := PrimaryBalance(a.Balances); b != nil {
 		bj := balanceJSON(*b)
 		out.Balance = &bj

@@ -45,10 +45,10 @@ type View struct {
 // ToView renders a stored transaction.
 func ToView(d *transactions.Doc) View {
 	v := View{ID: d.ID, AccountID: d.AccountID, ExternalID: d.ExternalID, Status: d.Status,
-		BookingDate: strp(d.BookingDate), ValueDate: strp(d.ValueDate), Amount: d.Amount, Currency: d.Currency,
-		Direction: d.Direction, CreditorName: strp(d.CreditorName), CreditorIBAN: strp(d.CreditorIBAN),
-		DebtorName: strp(d.DebtorName), DebtorIBAN: strp(d.DebtorIBAN), RemittanceInfo: strp(d.RemittanceInfo),
-		EndToEndID: strp(d.EndToEndID), PaymentID: strp(d.PaymentID), RefundID: strp(d.RefundID), Source: transactions.Source, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
+		BookingDate: httpapi.Optional(d.BookingDate), ValueDate: httpapi.Optional(d.ValueDate), Amount: d.Amount, Currency: d.Currency,
+		Direction: d.Direction, CreditorName: httpapi.Optional(d.CreditorName), CreditorIBAN: httpapi.Optional(d.CreditorIBAN),
+		DebtorName: httpapi.Optional(d.DebtorName), DebtorIBAN: httpapi.Optional(d.DebtorIBAN), RemittanceInfo: httpapi.Optional(d.RemittanceInfo),
+		EndToEndID: httpapi.Optional(d.EndToEndID), PaymentID: httpapi.Optional(d.PaymentID), RefundID: httpapi.Optional(d.RefundID), Source: transactions.Source, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
 	if d.Status == transactions.StatusPending {
 		v.BookingDate = nil
 	}
@@ -340,9 +340,9 @@ type StandingOrderView struct {
 
 func soView(d *transactions.StandingOrderDoc) StandingOrderView {
 	return StandingOrderView{ID: d.ID, AccountID: d.AccountID, ExternalID: d.ExternalID, Amount: d.Amount,
-		Currency: d.Currency, CreditorName: strp(d.CreditorName), CreditorIBAN: strp(d.CreditorIBAN),
-		RemittanceInfo: strp(d.RemittanceInfo), Frequency: d.Frequency, DayOfExecution: strp(d.DayOfExecution),
-		StartDate: strp(d.StartDate), EndDate: strp(d.EndDate), CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
+		Currency: d.Currency, CreditorName: httpapi.Optional(d.CreditorName), CreditorIBAN: httpapi.Optional(d.CreditorIBAN),
+		RemittanceInfo: httpapi.Optional(d.RemittanceInfo), Frequency: d.Frequency, DayOfExecution: httpapi.Optional(d.DayOfExecution),
+		StartDate: httpapi.Optional(d.StartDate), EndDate: httpapi.Optional(d.EndDate), CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
 }
 
 func (d *Deps) listStandingOrders(w http.ResponseWriter, r *http.Request) error {

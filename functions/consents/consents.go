@@ -103,19 +103,12 @@ type ConsentJSON struct {
 	UpdatedAt    time.Time  `json:"updatedAt"`
 }
 
-func strp(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 func toJSON(c connections.Consent, now time.Time) ConsentJSON {
 	st := c.EffectiveStatus(now)
-	out := ConsentJSON{ID: c.ID, Status: st, BankID: strp(c.BankID), ConnectionID: c.ConnectionID, Access: c.Access,
+	out := ConsentJSON{ID: c.ID, Status: st, BankID: httpapi.Optional(c.BankID), ConnectionID: c.ConnectionID, Access: c.Access,
 		CallbackURL: c.CallbackURL, AuthorizeBy: c.AuthorizeBy, ValidUntil: c.ValidUntil,
-		Renews: strp(c.Renews), ReplacedBy: strp(c.ReplacedBy), Error: strp(c.Error),
-		AuthorizedAt: c.AuthorizedAt, RevokedAt: c.RevokedAt, RevokedBy: strp(c.RevokedBy), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		Renews: httpapi.Optional(c.Renews), ReplacedBy: httpapi.Optional(c.ReplacedBy), Error: httpapi.Optional(c.Error),
+		AuthorizedAt: c.AuthorizedAt, RevokedAt: c.RevokedAt, RevokedBy: httpapi.Optional(c.RevokedBy), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 	if st == connections.ConsentAwaiting {
 		out.RedirectURL = &c.RedirectURL
 	}

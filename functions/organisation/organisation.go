@@ -153,7 +153,7 @@ func (s *server) out(ctx context.Context, o orgs.Org, env string) (organisationJ
 		return organisationJSON{}, err
 	}
 	j := organisationOut(o, env)
-	j.RefundAccountID = optional(acc)
+	j.RefundAccountID = httpapi.Optional(acc)
 	return j, nil
 }
 
@@ -163,8 +163,8 @@ func organisationOut(o orgs.Org, env string) organisationJSON {
 		origins = []string{}
 	}
 	return organisationJSON{ID: o.ID, Name: o.Name, Tier: o.Tier, AllowedOrigins: origins,
-		CallbackURL: optional(o.CallbackURL), DisplayName: optional(o.DisplayName), LogoURL: optional(o.LogoURL),
-		BrandColor: optional(o.BrandColor), Environment: env, CreatedAt: o.CreatedAt}
+		CallbackURL: httpapi.Optional(o.CallbackURL), DisplayName: httpapi.Optional(o.DisplayName), LogoURL: httpapi.Optional(o.LogoURL),
+		BrandColor: httpapi.Optional(o.BrandColor), Environment: env, CreatedAt: o.CreatedAt}
 }
 
 func (s *server) getOrganisation(w http.ResponseWriter, r *http.Request) error {
@@ -269,17 +269,10 @@ type newKeyPairJSON struct {
 	ReplacedKeyExpiresAt *time.Time `json:"replacedKeyExpiresAt,omitempty"`
 }
 
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 func (s *server) keyPairOut(p orgs.KeyPair) keyPairJSON {
 	return keyPairJSON{ID: p.ID, Role: p.Role, Status: p.Status(s.now()), LiveKeyMasked: p.LiveKeyMasked,
 		SandboxKeyMasked: p.SandboxKeyMasked, CreatedAt: p.CreatedAt, CreatedBy: p.CreatedBy,
-		ExpiresAt: p.ExpiresAt, RevokedAt: p.RevokedAt, ReplacedBy: optional(p.ReplacedBy), Replaces: optional(p.Replaces)}
+		ExpiresAt: p.ExpiresAt, RevokedAt: p.RevokedAt, ReplacedBy: httpapi.Optional(p.ReplacedBy), Replaces: httpapi.Optional(p.Replaces)}
 }
 
 func (s *server) newKeyPairOut(p orgs.NewKeyPair) newKeyPairJSON {

@@ -120,13 +120,6 @@ type webhookWithSecretJSON struct {
 	Secret string `json:"secret"`
 }
 
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 func (s *server) out(t tenant.Tenant, ep wh.Endpoint) webhookJSON {
 	now := s.now()
 	var prev *time.Time
@@ -141,7 +134,7 @@ func (s *server) out(t tenant.Tenant, ep wh.Endpoint) webhookJSON {
 	}
 	return webhookJSON{ID: ep.ID, URL: ep.URL, Events: evs, Description: ep.Description, Enabled: ep.Enabled,
 		Environment: t.Env, CreatedAt: ep.CreatedAt, UpdatedAt: ep.UpdatedAt, PreviousSecretExpiresAt: prev,
-		FailingSince: ep.FailingSince, DisabledAt: ep.DisabledAt, DisabledReason: optional(ep.DisabledReason)}
+		FailingSince: ep.FailingSince, DisabledAt: ep.DisabledAt, DisabledReason: httpapi.Optional(ep.DisabledReason)}
 }
 
 type attemptJSON struct {
@@ -170,9 +163,9 @@ type deliveryJSON struct {
 func deliveryOut(d wh.Delivery) deliveryJSON {
 	out := deliveryJSON{ID: d.ID, WebhookID: d.WebhookID, EventID: d.EventID, EventType: d.EventType, Status: d.Status,
 		CreatedAt: d.CreatedAt, Attempts: make([]attemptJSON, 0, len(d.Attempts)), NextAttemptAt: d.NextAttemptAt,
-		DeadLetteredAt: d.DeadLetteredAt, CancelReason: optional(d.CancelReason)}
+		DeadLetteredAt: d.DeadLetteredAt, CancelReason: httpapi.Optional(d.CancelReason)}
 	for _, a := range d.Attempts {
-		aj := attemptJSON{AttemptedAt: a.At, Trigger: a.Trigger, Success: a.Success, LatencyMs: a.LatencyMs, Error: optional(a.Error)}
+		aj := attemptJSON{AttemptedAt: a.At, Trigger: a.Trigger, Success: a.Success, LatencyMs: a.LatencyMs, Error: httpapi.Optional(a.Error)}
 		if a.StatusCode != 0 {
 			code, body := a.StatusCode, a.ResponseBody
 			aj.StatusCode, aj.ResponseBody = &code, &body

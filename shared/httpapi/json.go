@@ -223,3 +223,11 @@ func jsonContent(r *http.Request) bool {
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }
+
+// Optional is s as the API shows an optional string: null when empty.
+func Optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -86,7 +86,7 @@ func BatchView(b Batch) BatchJSON {
 	out := BatchJSON{ID: b.ID, Status: b.Status, RefundIDs: b.RefundIDs, AccountID: b.AccountID, BankID: b.BankID,
 		Amount: b.Amount, Currency: b.Currency, CallbackURL: b.CallbackURL, AuthorizeBy: b.AuthorizeBy, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt}
 	if b.Status == BatchAwaiting {
-		out.RedirectURL = optional(b.RedirectURL)
+		out.RedirectURL = httpapi.Optional(b.RedirectURL)
 	}
 	return out
 }

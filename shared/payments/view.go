@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/lists"
 	"tokapi.io/tok/shared/money"
@@ -44,28 +45,21 @@ type JSON struct {
 	UpdatedAt          time.Time  `json:"updatedAt"`
 }
 
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 // View is p as the API shows it at now.
 func View(p Payment, now time.Time) JSON {
 	st, reason := p.EffectiveStatus(now)
 	out := JSON{
-		ID: p.ID, Status: st, BankStatus: optional(p.BankStatus), StatusReason: optional(reason),
-		BankID: optional(p.BankID), AccountID: optional(p.AccountID), PaymentProduct: optional(p.Product), Instant: p.Instant,
-		Amount: p.Amount, Currency: p.Currency, CreditorIBAN: p.CreditorIBAN, CreditorName: optional(p.CreditorName),
-		DebtorIBAN: optional(p.DebtorIBAN), DebtorName: optional(p.DebtorName), RemittanceInfo: optional(p.RemittanceInfo), EndToEndID: p.EndToEndID,
-		ExecutionDate: optional(p.ExecutionDate), CallbackURL: p.CallbackURL, AuthorizeBy: p.AuthorizeBy,
-		TransactionID: optional(p.TransactionID), ReconciledAt: p.ReconciledAt, StatusCheckOverdue: p.StatusCheckOverdue,
+		ID: p.ID, Status: st, BankStatus: httpapi.Optional(p.BankStatus), StatusReason: httpapi.Optional(reason),
+		BankID: httpapi.Optional(p.BankID), AccountID: httpapi.Optional(p.AccountID), PaymentProduct: httpapi.Optional(p.Product), Instant: p.Instant,
+		Amount: p.Amount, Currency: p.Currency, CreditorIBAN: p.CreditorIBAN, CreditorName: httpapi.Optional(p.CreditorName),
+		DebtorIBAN: httpapi.Optional(p.DebtorIBAN), DebtorName: httpapi.Optional(p.DebtorName), RemittanceInfo: httpapi.Optional(p.RemittanceInfo), EndToEndID: p.EndToEndID,
+		ExecutionDate: httpapi.Optional(p.ExecutionDate), CallbackURL: p.CallbackURL, AuthorizeBy: p.AuthorizeBy,
+		TransactionID: httpapi.Optional(p.TransactionID), ReconciledAt: p.ReconciledAt, StatusCheckOverdue: p.StatusCheckOverdue,
 		RefundedAmount: money.FormatAmount(p.refunded()), RefundStatus: p.RefundStatus(),
-		StatusHistory: p.StatusHistory, VRPConsentID: optional(p.VRPConsentID), AuthorizedAt: p.AuthorizedAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		StatusHistory: p.StatusHistory, VRPConsentID: httpapi.Optional(p.VRPConsentID), AuthorizedAt: p.AuthorizedAt, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 	if st == StatusAwaiting {
-		out.RedirectURL = optional(p.RedirectURL)
+		out.RedirectURL = httpapi.Optional(p.RedirectURL)
 	}
 	if out.StatusHistory == nil {
 		out.StatusHistory = []Change{}
@@ -90,9 +84,9 @@ type EventData struct {
 
 // EventDataOf is the event data of p as it is now.
 func EventDataOf(p Payment) EventData {
-	return EventData{PaymentID: p.ID, Status: p.Status, BankStatus: optional(p.BankStatus), StatusReason: optional(p.StatusReason),
-		BankID: optional(p.BankID), AccountID: optional(p.AccountID), Amount: p.Amount, Currency: p.Currency, EndToEndID: p.EndToEndID,
-		TransactionID: optional(p.TransactionID), VRPConsentID: optional(p.VRPConsentID)}
+	return EventData{PaymentID: p.ID, Status: p.Status, BankStatus: httpapi.Optional(p.BankStatus), StatusReason: httpapi.Optional(p.StatusReason),
+		BankID: httpapi.Optional(p.BankID), AccountID: httpapi.Optional(p.AccountID), Amount: p.Amount, Currency: p.Currency, EndToEndID: p.EndToEndID,
+		TransactionID: httpapi.Optional(p.TransactionID), VRPConsentID: httpapi.Optional(p.VRPConsentID)}
 }
 
 // RefundEventData is the data of every refund.* event.
@@ -112,9 +106,9 @@ type RefundEventData struct {
 
 // RefundEventDataOf is the event data of refund r as it is now.
 func RefundEventDataOf(r Payment) RefundEventData {
-	return RefundEventData{RefundID: r.ID, PaymentID: r.RefundOf, BatchID: optional(r.BatchID), Status: r.Status,
-		BankStatus: optional(r.BankStatus), StatusReason: optional(r.StatusReason), AccountID: optional(r.AccountID),
-		Amount: r.Amount, Currency: r.Currency, EndToEndID: r.EndToEndID, TransactionID: optional(r.TransactionID)}
+	return RefundEventData{RefundID: r.ID, PaymentID: r.RefundOf, BatchID: httpapi.Optional(r.BatchID), Status: r.Status,
+		BankStatus: httpapi.Optional(r.BankStatus), StatusReason: httpapi.Optional(r.StatusReason), AccountID: httpapi.Optional(r.AccountID),
+		Amount: r.Amount, Currency: r.Currency, EndToEndID: r.EndToEndID, TransactionID: httpapi.Optional(r.TransactionID)}
 }
 
 // RefundJSON is the API's refund object.
@@ -151,14 +145,14 @@ type RefundJSON struct {
 // RefundView is refund r as the API shows it at now.
 func RefundView(r Payment, now time.Time) RefundJSON {
 	st, reason := r.EffectiveStatus(now)
-	out := RefundJSON{ID: r.ID, PaymentID: r.RefundOf, BatchID: optional(r.BatchID), Status: st, BankStatus: optional(r.BankStatus),
-		StatusReason: optional(reason), Amount: r.Amount, Currency: r.Currency, AccountID: r.AccountID, BankID: r.BankID,
+	out := RefundJSON{ID: r.ID, PaymentID: r.RefundOf, BatchID: httpapi.Optional(r.BatchID), Status: st, BankStatus: httpapi.Optional(r.BankStatus),
+		StatusReason: httpapi.Optional(reason), Amount: r.Amount, Currency: r.Currency, AccountID: r.AccountID, BankID: r.BankID,
 		PaymentProduct: r.Product, DebtorIBAN: r.DebtorIBAN, CreditorIBAN: r.CreditorIBAN, CreditorName: r.CreditorName,
-		RemittanceInfo: r.RemittanceInfo, Reason: optional(r.Reason), EndToEndID: r.EndToEndID, CallbackURL: r.CallbackURL,
-		AuthorizeBy: r.AuthorizeBy, TransactionID: optional(r.TransactionID), CreditTransactionID: optional(r.CreditTransactionID),
+		RemittanceInfo: r.RemittanceInfo, Reason: httpapi.Optional(r.Reason), EndToEndID: r.EndToEndID, CallbackURL: r.CallbackURL,
+		AuthorizeBy: r.AuthorizeBy, TransactionID: httpapi.Optional(r.TransactionID), CreditTransactionID: httpapi.Optional(r.CreditTransactionID),
 		ReconciledAt: r.ReconciledAt, StatusHistory: r.StatusHistory, AuthorizedAt: r.AuthorizedAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if st == StatusAwaiting {
-		out.RedirectURL = optional(r.RedirectURL)
+		out.RedirectURL = httpapi.Optional(r.RedirectURL)
 	}
 	if out.StatusHistory == nil {
 		out.StatusHistory = []Change{}

@@ -3,6 +3,7 @@ package vrp
 import (
 	"time"
 
+	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/money"
 )
 
@@ -56,22 +57,15 @@ type PeriodRemaining struct {
 	ResetsAt        time.Time `json:"resetsAt"`
 }
 
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
 // View is c as the API shows it at now.
 func View(c Consent, now time.Time) JSON {
 	st, reason := c.EffectiveStatus(now)
 	out := JSON{
-		ID: c.ID, Status: st, StatusReason: optional(reason), BankID: c.BankID, AccountID: optional(c.AccountID),
-		DebtorIBAN: optional(c.DebtorIBAN), CreditorIBAN: c.CreditorIBAN, CreditorName: c.CreditorName, Currency: c.Currency,
-		MaximumIndividualAmount: c.MaxIndividual, MinimumIndividualAmount: optional(c.MinIndividual), PeriodicLimits: c.PeriodicLimits,
+		ID: c.ID, Status: st, StatusReason: httpapi.Optional(reason), BankID: c.BankID, AccountID: httpapi.Optional(c.AccountID),
+		DebtorIBAN: httpapi.Optional(c.DebtorIBAN), CreditorIBAN: c.CreditorIBAN, CreditorName: c.CreditorName, Currency: c.Currency,
+		MaximumIndividualAmount: c.MaxIndividual, MinimumIndividualAmount: httpapi.Optional(c.MinIndividual), PeriodicLimits: c.PeriodicLimits,
 		StartDateTime: c.ValidFrom, EndDateTime: c.ValidTo, TimeZone: c.TimeZone, VRPType: c.VRPType, RemittanceInfo: c.RemittanceInfo,
-		CallbackURL: c.CallbackURL, AuthorizeBy: c.AuthorizeBy, AuthorizedAt: c.AuthorizedAt, EndedAt: c.EndedAt, RevokedBy: optional(c.RevokedBy),
+		CallbackURL: c.CallbackURL, AuthorizeBy: c.AuthorizeBy, AuthorizedAt: c.AuthorizedAt, EndedAt: c.EndedAt, RevokedBy: httpapi.Optional(c.RevokedBy),
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 	}
 	if c.MaxOccurrences > 0 {
@@ -80,7 +74,7 @@ func View(c Consent, now time.Time) JSON {
 	}
 	switch st {
 	case StatusAwaiting:
-		out.RedirectURL = optional(c.RedirectURL)
+		out.RedirectURL = httpapi.Optional(c.RedirectURL)
 	case StatusAuthorized:
 		out.Remaining = remaining(c, now)
 	}
@@ -125,6 +119,6 @@ type EventData struct {
 
 // EventDataOf is the event data of c as it is now.
 func EventDataOf(c Consent) EventData {
-	return EventData{VRPConsentID: c.ID, Status: c.Status, StatusReason: optional(c.StatusReason), BankID: c.BankID,
-		AccountID: optional(c.AccountID), Currency: c.Currency, RevokedBy: optional(c.RevokedBy)}
+	return EventData{VRPConsentID: c.ID, Status: c.Status, StatusReason: httpapi.Optional(c.StatusReason), BankID: c.BankID,
+		AccountID: httpapi.Optional(c.AccountID), Currency: c.Currency, RevokedBy: httpapi.Optional(c.RevokedBy)}
 }
