@@ -235,3 +235,52 @@ func (f *fixture) parallel(n int, do func(i int) flowtest.Response) map[int]int 
 	wg.Wait()
 	return codes
 }
+
+// TestRefundCancel: a refund awaiting authorisation is cancelled at the bank and at Tok
+// (refund.cancelled once), and its amount is refundable again at once; a cancelled refund,
+// one sent in a batch, and another organisation's answer 409, 409 and 404.
+func TestRefundCancel(t *testing.T) {
+	f := setup(t)
+	org, keys := f.Org()
+	_, otherKeys := f.Org()
+	key := keys.SandboxKey
+	paid := f.complete(org.ID, key, f.Expect(f.Call("POST", "/v1/payments", key, seed(`,"creditorName":"Bilko d.o.o."`)), 201, "payment"))
+	id := paid["id"].(string)
+	acc := f.connect(key, `["balances","transactions"]`, "demo")
+	f.Expect(f.Call("PATCH", "/v1/organisation", key, `{"refundAccountId":"`+acc+`"}`), 200, "refund account")
+	whole := f.Expect(f.refund(key, id, `{"callbackUrl":"https://app.example.com/refunds/cb"}`), 201, "refund of the whole payment")
+	if r := f.refund(key, id, `{"amount":"1.00"}`); r.Code != 422 {
+		t.Fatalf("a refund beyond the whole: %d %s", r.Code, r.Body)
+	}
+	cancel := func(k, rid string) flowtest.Response {
+		return f.Call("POST", "/v1/refunds/"+rid+"/cancel", k, "")
+	}
+	if r := cancel(otherKeys.SandboxKey, whole["id"].(string)); r.Code != 404 {
+		t.Fatalf("another organisation cancels: %d %s", r.Code, r.Body)
+	}
+	if r := cancel(key, id); r.Code != 404 {
+		t.Fatalf("a payment cancelled as a refund: %d %s", r.Code, r.Body)
+	}
+	got := f.Expect(cancel(key, whole["id"].(string)), 200, "cancel")
+	if got["status"] != pay.StatusCancelled || got["statusReason"] != pay.ReasonCancelledByRequest {
+		t.Fatalf("cancelled refund %v", got)
+	}
+	if r := cancel(key, whole["id"].(string)); r.Code != 409 {
+		t.Fatalf("cancelled twice: %d %s", r.Code, r.Body)
+	}
+	// Its amount is refundable again, and a refund sent in a batch cannot be cancelled alone.
+	again := f.Expect(f.refund(key, id, `{"amount":"1500.00","callbackUrl":"https://app.example.com/refunds/cb"}`), 201, "refund after the cancellation")
+	f.Expect(f.Call("POST", "/v1/refund-batches", key, `{"refundIds":["`+again["id"].(string)+`"],"callbackUrl":"https://app.example.com/refunds/cb"}`, "Idempotency-Key", "batch-cancel"), 201, "batch")
+	if r := cancel(key, again["id"].(string)); r.Code != 409 || !strings.Contains(string(r.Body), "batch") {
+		t.Fatalf("a batched refund cancelled: %d %s", r.Code, r.Body)
+	}
+	types := map[string]int{}
+	for _, e := range eventsOf(t, f.events, "refund.", 20) {
+		if strings.Contains(string(e.Data), whole["id"].(string)) {
+			types[e.Type]++
+		}
+	}
+	if types["refund.created"] != 1 || types["refund.cancelled"] != 1 || len(types) != 2 {
+		t.Errorf("the cancelled refund's events %v", types)
+	}
+}

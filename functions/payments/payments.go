@@ -59,6 +59,7 @@ func NewHandler(svc *payments.Service) http.Handler {
 	rt.Handle("GET /v1/payments/{id}/refunds", s.paymentRefunds)
 	rt.Handle("GET /v1/refunds", s.refunds)
 	rt.Handle("GET /v1/refunds/{id}", s.getRefund)
+	rt.Handle("POST /v1/refunds/{id}/cancel", s.cancelRefund)
 	rt.Handle("POST /v1/refund-batches", s.createBatch)
 	rt.Handle("GET /v1/refund-batches/{id}", s.getBatch)
 	return rt

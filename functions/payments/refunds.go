@@ -55,6 +55,27 @@ func (s *server) refundable(r *http.Request) (refundOf, error) {
 	return refundOf{Payment: p, scope: scope}, err
 }
 
+// cancelRefund is POST /v1/refunds/{id}/cancel.
+func (s *server) cancelRefund(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
+		return err
+	}
+	scope, err := s.scope(ctx)
+	if err != nil {
+		return err
+	}
+	refund, err := s.svc.CancelRefund(ctx, scope, r.PathValue("id"))
+	if errors.Is(err, payments.ErrNotFound) {
+		return httpapi.NotFound("Refund " + r.PathValue("id"))
+	}
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, http.StatusOK, payments.RefundView(refund, s.now()))
+	return nil
+}
+
 // getRefund is GET /v1/refunds/{id}.
 func (s *server) getRefund(w http.ResponseWriter, r *http.Request) error {
 	scope, err := s.scope(r.Context())

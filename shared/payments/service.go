@@ -427,6 +427,27 @@ func (s *Service) session(ctx context.Context, scope store.Scope, p Payment, con
 	return bank.Session{AccessToken: t.AccessToken}, nil
 }
 
+// CancelRefund cancels a refund awaiting the organisation's authorisation, at the bank and
+// then at Tok (refund.cancelled); the transaction of that change gives its amount back to
+// what is left to refund of its payment (Store.Update). A refund sent in a batch waits on
+// the batch's SCA and is 409, as is any refund no longer awaiting authorisation.
+func (s *Service) CancelRefund(ctx context.Context, scope store.Scope, id string) (Payment, error) {
+	r, err := s.Store.Get(ctx, scope, id)
+	if err == nil && !r.IsRefund() {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return Payment{}, err
+	}
+	if st, _ := r.EffectiveStatus(s.now()); st != StatusAwaiting {
+		return Payment{}, httpapi.Conflict("The refund is " + st + " and can no longer be cancelled; only refunds AWAITING_AUTHORIZATION can.")
+	}
+	if r.BatchID != "" {
+		return Payment{}, httpapi.Conflict("The refund is sent in refund batch " + r.BatchID + ", whose authorisation covers it; it can no longer be cancelled on its own.")
+	}
+	return s.Cancel(ctx, scope, id)
+}
+
 // Cancel cancels a payment awaiting authorisation or scheduled, at the bank first; any
 // other payment is 409 CONFLICT.
 func (s *Service) Cancel(ctx context.Context, scope store.Scope, id string) (Payment, error) {

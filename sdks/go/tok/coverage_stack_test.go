@@ -142,8 +142,9 @@ var methods = map[string]func(context.Context, *tok.Client) error{
 		_, err := c.Refunds.ListForPayment(ctx, "x", nil)
 		return err
 	},
-	"listRefunds": func(ctx context.Context, c *tok.Client) error { _, err := c.Refunds.List(ctx, nil); return err },
-	"getRefund":   func(ctx context.Context, c *tok.Client) error { _, err := c.Refunds.Get(ctx, "x"); return err },
+	"listRefunds":  func(ctx context.Context, c *tok.Client) error { _, err := c.Refunds.List(ctx, nil); return err },
+	"getRefund":    func(ctx context.Context, c *tok.Client) error { _, err := c.Refunds.Get(ctx, "x"); return err },
+	"cancelRefund": func(ctx context.Context, c *tok.Client) error { _, err := c.Refunds.Cancel(ctx, "x"); return err },
 	"createRefundBatch": func(ctx context.Context, c *tok.Client) error {
 		_, err := c.Refunds.CreateBatch(ctx, tok.CreateRefundBatchRequest{})
 		return err

@@ -370,6 +370,12 @@ func (s *RefundsService) Get(ctx context.Context, refundID string, opts ...Reque
 	return get[Refund](ctx, s.c, "/refunds/"+escape(refundID), opts)
 }
 
+// Cancel cancels a refund awaiting authorisation (not sent in a batch), at the bank and at
+// Tok, giving its amount back to what is left to refund; any other refund is ErrConflict.
+func (s *RefundsService) Cancel(ctx context.Context, refundID string, opts ...RequestOption) (*Refund, error) {
+	return send[Refund](ctx, s.c, "POST", "/refunds/"+escape(refundID)+"/cancel", nil, true, opts)
+}
+
 // List returns one page of refunds, newest first.
 func (s *RefundsService) List(ctx context.Context, params *ListRefundsParams, opts ...RequestOption) (*Page[Refund], error) {
 	return list[Refund](ctx, s.c, "/refunds", params, "", opts)

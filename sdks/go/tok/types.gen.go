@@ -3652,6 +3652,12 @@ type ListRefundsParams struct {
 	Cursor *OrgCursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// CancelRefundParams defines parameters for CancelRefund.
+type CancelRefundParams struct {
+	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // SandboxAddTransactionParams defines parameters for SandboxAddTransaction.
 type SandboxAddTransactionParams struct {
 	// IdempotencyKey Any unique string (a UUID) of at most 255 characters: a retry with the same key and body gets the first response again (header Idempotent-Replayed: true); the same key with another body or query string is 422 IDEMPOTENCY_KEY_REUSED. Kept 24 hours. Every POST honours it.

@@ -244,6 +244,10 @@ export class Refunds extends Resource {
   get(refundId: string, options?: RequestOptions): Promise<WithResponse<T.Refund>> {
     return this.read(`/refunds/${seg(refundId)}`, options);
   }
+  /** Cancels a refund awaiting authorisation, not in a batch (409 CONFLICT otherwise); its amount is refundable again. */
+  cancel(refundId: string, options?: RequestOptions): Promise<WithResponse<T.Refund>> {
+    return this.call("POST", `/refunds/${seg(refundId)}/cancel`, undefined, options, true);
+  }
   /** Sends refunds awaiting authorisation as one bulk payment with one SCA (`redirectUrl`). */
   createBatch(body: T.CreateRefundBatchRequest, options?: RequestOptions): Promise<WithResponse<T.RefundBatch>> {
     return this.call("POST", "/refund-batches", body, options, true);

@@ -310,6 +310,10 @@ class Refunds(_Resource):
     def get(self, refund_id: str) -> m.Refund:
         return self._c._one(m.Refund.from_dict, "GET", f"/refunds/{_seg(refund_id)}")
 
+    def cancel(self, refund_id: str) -> m.Refund:
+        """Cancels a refund awaiting authorisation, not in a batch (ConflictError otherwise); its amount is refundable again."""
+        return self._c._one(m.Refund.from_dict, "POST", f"/refunds/{_seg(refund_id)}/cancel", creates=True)
+
     def create_batch(self, refund_ids: Sequence[str], *, callback_url: Optional[str] = None,
                      idempotency_key: Optional[str] = None) -> m.RefundBatch:
         """Sends refunds awaiting authorisation as one bulk payment with one SCA (``redirect_url``)."""

@@ -172,6 +172,9 @@ class Refunds internal constructor(private val c: TokClient) {
 
     fun get(refundId: String): Refund = c.getOne("/refunds/${seg(refundId)}")
 
+    /** Cancels a refund awaiting authorisation, not in a batch (ConflictError otherwise); its amount is refundable again. */
+    fun cancel(refundId: String): Refund = c.send("POST", "/refunds/${seg(refundId)}/cancel", creates = true)
+
     fun list(status: String? = null, paymentId: String? = null, createdFrom: String? = null, createdTo: String? = null, limit: Int? = null, cursor: String? = null): Page<Refund> =
         c.page(Refund::class.java, "/refunds", query(status, paymentId, createdFrom, createdTo, limit, cursor))
 
