@@ -54,13 +54,9 @@ func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	sr, err := env.Secrets(ctx)
+	pepper, err := env.Pepper(ctx)
 	if err != nil {
 		return nil, err
-	}
-	pepper, err := sr.Get(ctx, platform.PepperSecret)
-	if err != nil {
-		return nil, fmt.Errorf("read API key pepper: %w", err)
 	}
 	return NewHandler(orgs.New(fs, pepper), &payments.Store{FS: fs}, connections.NewRepo(fs), time.Now), nil
 }

@@ -145,9 +145,22 @@ func Using[K, D, C, H any](dep func(context.Context, *Env, K) (D, error), build 
 // PepperSecret is the Secret Manager secret holding the API key pepper.
 const PepperSecret = "api-key-pepper"
 
+// Pepper reads the API key pepper (PepperSecret), which also keys idempotency records.
+func (e *Env) Pepper(ctx context.Context) ([]byte, error) {
+	sr, err := e.Secrets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pepper, err := sr.Get(ctx, PepperSecret)
+	if err != nil {
+		return nil, fmt.Errorf("read API key pepper: %w", err)
+	}
+	return pepper, nil
+}
+
 // Authenticator returns the instance's API key authenticator and rate limiter.
 func (e *Env) Authenticator(ctx context.Context) (*auth.Authenticator, error) {
-	sr, err := e.Secrets(ctx)
+	pepper, err := e.Pepper(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -155,10 +168,6 @@ func (e *Env) Authenticator(ctx context.Context) (*auth.Authenticator, error) {
 	defer e.mu.Unlock()
 	if e.auth != nil {
 		return e.auth, nil
-	}
-	pepper, err := sr.Get(ctx, PepperSecret)
-	if err != nil {
-		return nil, fmt.Errorf("read API key pepper: %w", err)
 	}
 	fs, err := e.Clients.Firestore(ctx)
 	if err != nil {
@@ -208,13 +217,9 @@ func closeOnSIGTERM(env *Env) {
 // idempotency is the store that makes every POST honour Idempotency-Key, sealing stored
 // responses under the pepper.
 func (e *Env) idempotency(ctx context.Context) (*idempotency.Store, error) {
-	sr, err := e.Secrets(ctx)
+	pepper, err := e.Pepper(ctx)
 	if err != nil {
 		return nil, err
-	}
-	pepper, err := sr.Get(ctx, PepperSecret)
-	if err != nil {
-		return nil, fmt.Errorf("read API key pepper: %w", err)
 	}
 	fs, err := e.Clients.Firestore(ctx)
 	if err != nil {
