@@ -28,7 +28,7 @@ import (
 // authorised in Chromium and COMPLETED by the payment-status function over Pub/Sub; a third
 // over what is left 422 with what is left; 20 concurrent refunds of the remainder create
 // exactly one; three refunds of another payment in one batch through one SCA; a payment not
-// completed 409; bad inputs 400 creating nothing; another organisation 404; and each
+// completed 409; the remainder's refund cancelled and refunded again; bad inputs 400 creating nothing; another organisation 404; and each
 // refund's events delivered once each, signed, to the organisation's endpoint.
 func TestRefundsThroughStack(t *testing.T) {
 	testenv.Require(t)
@@ -196,6 +196,15 @@ func TestRefundsThroughStack(t *testing.T) {
 	}
 	remainder := rest[0].(map[string]any)["id"].(string)
 
+	// Cancelled before its authorisation, the remainder's refund gives its amount back.
+	if got := expect(200, "cancel", "POST", "/v1/refunds/"+remainder+"/cancel", key, ""); got["status"] != pay.StatusCancelled {
+		t.Fatalf("cancelled refund %v", got)
+	}
+	if code, e := call("POST", "/v1/refunds/"+first["id"].(string)+"/cancel", key, ""); code != 409 {
+		t.Fatalf("cancel of a completed refund: %d %v", code, e)
+	}
+	again := expect(201, "refund after the cancellation", "POST", "/v1/payments/"+id+"/refunds", key, `{"amount":"300.00",`+callback+`}`)
+
 	// A refund of a payment that is not completed: 409.
 	awaiting := expect(201, "awaiting payment", "POST", "/v1/payments", key, payment)
 	if code, e := call("POST", "/v1/payments/"+awaiting["id"].(string)+"/refunds", key, `{"amount":"1.00"}`); code != 409 {
@@ -245,13 +254,13 @@ func TestRefundsThroughStack(t *testing.T) {
 	}
 
 	// Every refund's events, each once and signed: created for all; authorized and
-	// completed for the five authorised; nothing else.
+	// completed for the five authorised; cancelled for the remainder's; nothing else.
 	completed := append([]string{first["id"].(string), second["id"].(string)}, batched...)
-	want := len(completed)*3 + 1 + 2 // the remainder's refund.created, the payments' payment.completed
+	want := len(completed)*3 + 2 + 1 + 2 // the remainder's created and cancelled, again's created, the payments' completed
 	hooks.WaitFor(want, time.Minute)
 	time.Sleep(2 * time.Second) // a repeated delivery would show now
-	if types := webhookstest.Verified(t, secret, hooks.Requests()); types["refund.created"] != 6 || types["refund.authorized"] != 5 ||
-		types["refund.completed"] != 5 || types["payment.completed"] != 2 || len(types) != 4 {
+	if types := webhookstest.Verified(t, secret, hooks.Requests()); types["refund.created"] != 7 || types["refund.authorized"] != 5 ||
+		types["refund.completed"] != 5 || types["refund.cancelled"] != 1 || types["payment.completed"] != 2 || len(types) != 5 {
 		t.Fatalf("webhook endpoint received %v", types)
 	}
 	perRefund := map[string]map[string]int{}
@@ -274,8 +283,11 @@ func TestRefundsThroughStack(t *testing.T) {
 			t.Errorf("refund %s events %v", rid, got)
 		}
 	}
-	if got := perRefund[remainder]; got["refund.created"] != 1 || len(got) != 1 {
+	if got := perRefund[remainder]; got["refund.created"] != 1 || got["refund.cancelled"] != 1 || len(got) != 2 {
 		t.Errorf("the remainder's refund events %v", got)
+	}
+	if got := perRefund[again["id"].(string)]; got["refund.created"] != 1 || len(got) != 1 {
+		t.Errorf("the refund after the cancellation: events %v", got)
 	}
 	t.Logf("screenshots in %s", dir)
 }
