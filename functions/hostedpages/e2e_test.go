@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +33,12 @@ import (
 
 // The API overview's payment body, as a customer's app sends it, plus where to come back.
 const seedPayment = `{"creditorIban":"RS35105008123123123173","amount":"1500.00","currency":"RSD","remittanceInfo":"Invoice INV-2026-042","callbackUrl":"%s"}`
+
+// vrpConsent is a VRP consent without a bank: 60.00 EUR a payment, 100.00 EUR a calendar
+// day; %s is the callbackUrl, then extra fields.
+const vrpConsent = `{"creditorIban":"HR1723600001101234565","creditorName":"Zajam d.o.o.","currency":"EUR","maximumIndividualAmount":"60.00",` +
+	`"periodicLimits":[{"maximumAmount":"100.00","periodType":"DAY","periodAlignment":"CALENDAR"}],"remittanceInfo":"Loan 42",` +
+	`"vrpType":"OTHER","callbackUrl":"%s"%s}`
 
 // app is the organisation's application: it records where Tok sends the customer back.
 type app struct {
@@ -170,7 +177,7 @@ func (b *browser) text(sel string) string {
 }
 
 // TestHostedPages walks the hosted pages through the whole local stack in headless
-// Chromium: a consent and the API overview's payment created without a bank, country,
+// Chromium: a consent, the API overview's payment and a VRP consent created without a bank, country,
 // search, bank, the sandbox bank's SCA as demo and back at the app; cancelling; a reused
 // and an expired link; every page in every language over HTTP with its headers.
 func TestHostedPages(t *testing.T) {
@@ -335,6 +342,53 @@ func TestHostedPages(t *testing.T) {
 		}
 	})
 
+	t.Run("vrp consent", func(t *testing.T) {
+		v := create("/v1/vrp-consents", fmt.Sprintf(vrpConsent, callback, ""))
+		if v["status"] != "AWAITING_AUTHORIZATION" || v["remaining"] != nil {
+			t.Fatalf("vrp consent %v", v)
+		}
+		b := newBrowser(t, "hosted-vrp")
+		b.do(chromedp.Navigate(v["redirectUrl"].(string)), chromedp.WaitVisible(chromedp.CSS("#countries")))
+		countries := run(b, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#countries a")].map(a => a.id)`))
+		if !slices.Contains(countries, "country-HR") {
+			t.Errorf("countries with a VRP bank: %v", countries)
+		}
+		for sel, want := range map[string]string{"#intro": "within the limits below", "#creditor": "Zajam d.o.o.", "#currency": "EUR",
+			"#max-per-payment": "60.00\u00a0EUR", "#limits": "100.00\u00a0EUR per day (calendar periods)", "#validity": "from ", "#reference": "Loan 42"} {
+			if got := b.text(sel); !strings.Contains(got, want) {
+				t.Errorf("%s: %q, want %q", sel, got, want)
+			}
+		}
+		b.check("1-country-mandate")
+		b.do(chromedp.Click(chromedp.CSS("#country-HR")), chromedp.WaitVisible(chromedp.CSS("#bank-sandbox-hr")))
+		b.check("2-banks-mandate")
+		b.do(chromedp.Click(chromedp.CSS("#bank-sandbox-hr")), browsertest.SandboxSCA("demo", b.shot("3-bank-mandate")),
+			chromedp.WaitVisible(chromedp.ID("done")))
+		q := a.wait(t)
+		if q.Get("vrpConsentId") != v["id"] || q.Get("status") != "AUTHORIZED" {
+			t.Fatalf("back at the app with %v", q)
+		}
+		if code, got := call("GET", "/v1/vrp-consents/"+v["id"].(string), ""); code != 200 || got["bankId"] != "sandbox-hr" || got["status"] != "AUTHORIZED" ||
+			got["remaining"] == nil {
+			t.Fatalf("vrp consent after the hosted pages: %d %v", code, got)
+		}
+
+		// Cancelled on the pages, in the locale the request asked for.
+		c := create("/v1/vrp-consents", fmt.Sprintf(vrpConsent, callback, `,"locale":"hr"`))
+		b.do(chromedp.Navigate(c["redirectUrl"].(string)), chromedp.WaitVisible(chromedp.CSS("#cancel")))
+		if got := b.text("#limits"); got != "100,00\u00a0EUR dnevno (kalendarska razdoblja)" {
+			t.Errorf("hr limits %q", got)
+		}
+		b.check("4-country-mandate-hr")
+		b.do(chromedp.Click(chromedp.CSS("#cancel")), chromedp.WaitVisible(chromedp.ID("done")))
+		if q := a.wait(t); q.Get("vrpConsentId") != c["id"] || q.Get("status") != "REJECTED" || q.Get("statusReason") != "DENIED_BY_USER" {
+			t.Fatalf("vrp consent cancelled: back at the app with %v", q)
+		}
+		if code, got := call("GET", "/v1/vrp-consents/"+c["id"].(string), ""); code != 200 || got["status"] != "REJECTED" || got["statusReason"] != "DENIED_BY_USER" || got["bankId"] != nil {
+			t.Fatalf("cancelled vrp consent: %d %v", code, got)
+		}
+	})
+
 	t.Run("expired link", func(t *testing.T) {
 		c := create("/v1/consents", `{"callbackUrl":"`+callback+`"}`)
 		link, _ := url.Parse(c["redirectUrl"].(string))
@@ -354,7 +408,8 @@ func TestHostedPages(t *testing.T) {
 	t.Run("every language over HTTP", func(t *testing.T) {
 		c := create("/v1/consents", `{"callbackUrl":"`+callback+`"}`)
 		p := create("/v1/payments", fmt.Sprintf(seedPayment, callback))
-		for _, res := range []map[string]any{c, p} {
+		v := create("/v1/vrp-consents", fmt.Sprintf(vrpConsent, callback, ""))
+		for _, res := range []map[string]any{c, p, v} {
 			jar, _ := cookiejar.New(nil)
 			browser := &http.Client{Transport: apitest.Transport{T: t}, Jar: jar, Timeout: 30 * time.Second}
 			type got struct {

@@ -19,6 +19,7 @@ import (
 	"tokapi.io/tok/shared/hosted"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/payments"
+	"tokapi.io/tok/shared/vrp"
 )
 
 // maxForm bounds a form post: a token, a bank ID and a language.
@@ -112,9 +113,12 @@ func (s *Server) choose(w http.ResponseWriter, r *http.Request) error {
 	}
 	finish := func(tx *firestore.Transaction) error { return s.Sessions.Finish(tx, v.sess.ID, v.cookie, s.now()) }
 	var to string
-	if v.consent != nil {
+	switch {
+	case v.consent != nil:
 		to, err = s.consentAtBank(r.Context(), v, bankID, finish)
-	} else {
+	case v.vrp != nil:
+		to, err = s.VRP.ChooseBank(r.Context(), v.scope, v.vrp.ID, bankID, httpapi.ClientIP(r), finish)
+	default:
 		to, err = s.Payments.ChooseBank(r.Context(), v.scope, v.payment.ID, bankID, httpapi.ClientIP(r), finish)
 	}
 	if err != nil {
@@ -131,7 +135,7 @@ func (s *Server) choose(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) outcome(err error) error {
 	var api *httpapi.Error
 	switch {
-	case errors.Is(err, payments.ErrNotAwaiting), errors.Is(err, errConsentEnded):
+	case errors.Is(err, payments.ErrNotAwaiting), errors.Is(err, vrp.ErrNotAwaiting), errors.Is(err, errConsentEnded):
 		return errEnded
 	case errors.Is(err, hosted.ErrUnknown), errors.Is(err, hosted.ErrUsed), errors.Is(err, hosted.ErrExpired):
 		return sessionError(err)
@@ -197,7 +201,8 @@ func (s *Server) updateConsent(ctx context.Context, v *visit, finish func(*fires
 }
 
 // cancel ends the request as the customer asked and sends the browser to the callbackUrl:
-// a consent REJECTED with error access_denied, a payment REJECTED with DENIED_BY_USER.
+// a consent REJECTED with error access_denied, a payment or VRP consent REJECTED with
+// DENIED_BY_USER.
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) error {
 	v, err := s.postVisit(w, r)
 	if err != nil {
@@ -206,9 +211,12 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	finish := func(tx *firestore.Transaction) error { return s.Sessions.Finish(tx, v.sess.ID, v.cookie, s.now()) }
 	var to string
-	if v.consent != nil {
+	switch {
+	case v.consent != nil:
 		to, err = s.denyConsent(ctx, v, finish)
-	} else {
+	case v.vrp != nil:
+		to, err = s.VRP.Deny(ctx, v.scope, v.vrp.ID, finish)
+	default:
 		to, err = s.Payments.Deny(ctx, v.scope, v.payment.ID, finish)
 	}
 	if err != nil {

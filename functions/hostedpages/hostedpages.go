@@ -1,6 +1,7 @@
 // Package hostedpages is the HostedPages function: Tok's hosted pages, where a customer
-// picks the bank of a consent or payment that the organisation created without one, sees
-// what it is agreeing to, and goes on to the bank's SCA (public: the browser carries no API
+// picks the bank of a consent, payment or VRP consent that the organisation created without
+// one, sees what it is agreeing to (for VRP, the mandate's creditor, limits and validity),
+// and goes on to the bank's SCA (public: the browser carries no API
 // key, only the session's cookie; shared/hosted).
 //
 //	GET  /v1/hosted/{id}/open/{secret}  the single-use link: sets the session cookie, 303 to the pages
@@ -32,6 +33,7 @@ import (
 	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/vrp"
 )
 
 // requestTimeout is the pages' deadline: choosing a bank waits on the bank's answer.
@@ -43,9 +45,10 @@ func init() {
 
 func build(ctx context.Context, env *platform.Env, conns *connections.Service, urls platform.PublicURLs) (http.Handler, error) {
 	o := orgs.New(conns.Repo.Client, nil)
+	ps := payments.ForConnections(conns, o, nil, urls.Live)
 	return NewHandler(&Server{Sessions: hosted.Store{Client: conns.Repo.Client}, Conns: conns,
 		States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer}, Orgs: o,
-		Payments: payments.ForConnections(conns, o, nil, urls.Live), PublicURL: urls.Live}), nil
+		Payments: ps, VRP: vrp.New(ps, o), PublicURL: urls.Live}), nil
 }
 
 // Orgs reads organisations (orgs.Repo).
@@ -60,6 +63,7 @@ type Server struct {
 	States    authstate.Store
 	Orgs      Orgs
 	Payments  *payments.Service
+	VRP       *vrp.Service
 	PublicURL string // the API's base URL without /v1; banks redirect to PublicURL/v1/callback
 	Now       func() time.Time
 }
@@ -170,6 +174,7 @@ type visit struct {
 	texts   texts
 	consent *connections.Consent
 	payment *payments.Payment
+	vrp     *vrp.Consent
 }
 
 // visit loads what every page of the session needs; the error is a pageError when the
@@ -188,6 +193,7 @@ func (s *Server) visit(r *http.Request) (*visit, error) {
 		org     orgs.Org
 		consent connections.Consent
 		payment payments.Payment
+		mandate vrp.Consent
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() (err error) { org, err = s.Orgs.GetOrg(gctx, sess.OrgID); return err })
@@ -197,6 +203,8 @@ func (s *Server) visit(r *http.Request) (*visit, error) {
 			consent, err = s.Conns.Repo.GetConsent(gctx, v.scope, sess.ResourceID)
 		case hosted.KindPayment:
 			payment, err = s.Payments.Store.Get(gctx, v.scope, sess.ResourceID)
+		case hosted.KindVRPConsent:
+			mandate, err = s.VRP.Get(gctx, v.scope, sess.ResourceID)
 		default:
 			err = errors.New("hosted session of unknown kind " + sess.Kind)
 		}
@@ -207,12 +215,18 @@ func (s *Server) visit(r *http.Request) (*visit, error) {
 	}
 	v.brand = brandOf(org)
 	now := s.now()
-	if sess.Kind == hosted.KindConsent {
+	switch sess.Kind {
+	case hosted.KindConsent:
 		if consent.BankID != "" || consent.EffectiveStatus(now) != connections.ConsentAwaiting {
 			return v, errEnded
 		}
 		v.consent = &consent
-	} else {
+	case hosted.KindVRPConsent:
+		if !vrp.AwaitingBank(mandate, now) {
+			return v, errEnded
+		}
+		v.vrp = &mandate
+	default:
 		if st, _ := payment.EffectiveStatus(now); payment.BankID != "" || st != payments.StatusAwaiting {
 			return v, errEnded
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"tokapi.io/tok/shared/hosted"
+	"tokapi.io/tok/shared/vrp"
 )
 
 func TestCatalogueRefusesAMissingTranslation(t *testing.T) {
@@ -32,8 +33,11 @@ func samplePages(t *testing.T, locale string) map[string]string {
 		ValidUntil: tx.Date(time.Date(2027, 5, 30, 0, 0, 0, 0, time.UTC))}
 	payment := &summary{Amount: tx.Amount(decimal.RequireFromString("1500.00"), "RSD"), Creditor: "Ana", CreditorIBAN: IBAN("RS35105008123123123173"),
 		Reference: "Invoice INV-2026-042", ExecutionDate: "2027-01-02"}
+	mandate := vrpSummary(tx, sampleMandate())
 	out := map[string]string{}
 	for name, p := range map[string]*page{
+		"banks-vrp": {Page: "banks", Title: tx.S("title.banks"), Intro: tx.Org("intro.vrp", b.Name), Summary: mandate, CSRF: "x", Country: "HR",
+			Banks: []bankChoice{{ID: "sandbox-hr", Name: "Sandbox Banka Hrvatska", Search: "sandbox"}}},
 		"country-consent": {Page: "country", Title: tx.S("title.country"), Intro: tx.Org("intro.consent", b.Name), Summary: consent, CSRF: "x",
 			Countries: []choice{{Code: "RS", Name: tx.S("country.RS"), Href: "/x"}}},
 		"country-none": {Page: "country", Title: tx.S("title.country"), Intro: tx.Org("intro.payment", b.Name), Summary: payment, CSRF: "x"},
@@ -52,6 +56,36 @@ func samplePages(t *testing.T, locale string) map[string]string {
 		out[name] = rec.Body.String()
 	}
 	return out
+}
+
+// sampleMandate is a VRP consent with every kind of limit and an end.
+func sampleMandate() vrp.Consent {
+	end := time.Date(2027, 12, 31, 22, 59, 0, 0, time.UTC)
+	return vrp.Consent{ID: "vrc_X", CreditorName: "Zajam d.o.o.", CreditorIBAN: "HR1723600001101234565", Currency: "EUR",
+		MaxIndividual: "60.0000", RemittanceInfo: "Loan 42", TimeZone: "Europe/Zagreb", MaxOccurrences: 24,
+		ValidFrom: time.Date(2026, 12, 1, 23, 30, 0, 0, time.UTC), ValidTo: &end,
+		PeriodicLimits: []vrp.Limit{{MaximumAmount: "1000.0000", PeriodType: "DAY", PeriodAlignment: "CALENDAR"},
+			{MaximumAmount: "2500.5000", PeriodType: "MONTH", PeriodAlignment: "CONSENT"}}}
+}
+
+func TestVRPSummary(t *testing.T) {
+	for locale, want := range map[string]summary{
+		"en": {MaxPerPayment: "60.00\u00a0EUR", Limits: []string{"1,000.00\u00a0EUR per day (calendar periods)",
+			"2,500.50\u00a0EUR per month (counted from the start date)", "at most 24 payments"}, Validity: "from 2 Dec 2026 to 31 Dec 2027"},
+		"hr": {MaxPerPayment: "60,00\u00a0EUR", Limits: []string{"1.000,00\u00a0EUR dnevno (kalendarska razdoblja)",
+			"2.500,50\u00a0EUR mjesečno (računano od datuma početka)", "najviše 24 plaćanja"}, Validity: "od 02.12.2026. do 31.12.2027."},
+	} {
+		got := vrpSummary(textsFor(locale), sampleMandate())
+		if got.MaxPerPayment != want.MaxPerPayment || strings.Join(got.Limits, "|") != strings.Join(want.Limits, "|") || got.Validity != want.Validity ||
+			got.Creditor != "Zajam d.o.o." || got.CreditorIBAN != "HR17 2360 0001 1012 3456 5" || got.Currency != "EUR" {
+			t.Errorf("%s: %+v", locale, got)
+		}
+	}
+	open := sampleMandate()
+	open.ValidTo, open.MaxOccurrences = nil, 0
+	if got := vrpSummary(textsFor("sr-Cyrl"), open); got.Validity != "од 02.12.2026. док је не опозовете" || len(got.Limits) != 2 {
+		t.Errorf("open-ended in sr-Cyrl: %+v", got)
+	}
 }
 
 func TestEveryPageRendersInEveryLanguage(t *testing.T) {

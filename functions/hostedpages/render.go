@@ -9,12 +9,16 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
+	"tokapi.io/tok/shared/bankcatalog"
 	"tokapi.io/tok/shared/hosted"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/money"
 	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/vrp"
 )
 
 //go:embed pages.html
@@ -51,13 +55,18 @@ type choice struct{ Code, Name, Href string }
 
 type bankChoice struct{ ID, Name, Search string }
 
-// summary is what the customer agrees to: access and validity of a consent, or the
-// payment's amount, payee and reference.
+// summary is what the customer agrees to: access and validity of a consent, the payment's
+// amount, payee and reference, or a VRP mandate's payee, limits and validity.
 type summary struct {
 	Access                         []string
 	ValidUntil                     string
 	Amount, Creditor, CreditorIBAN string
 	Reference, ExecutionDate       string
+	// A VRP mandate: its currency, maximum per payment, periodic limits (and maximum number
+	// of payments), and validity, each formatted for the locale.
+	Currency, MaxPerPayment string
+	Limits                  []string
+	Validity                string
 }
 
 // langNames are the switcher's entries, each in its own language.
@@ -110,6 +119,11 @@ func (p *page) withSummary(v *visit) {
 		p.Summary = sum
 		return
 	}
+	if c := v.vrp; c != nil {
+		p.Intro = t.Org("intro.vrp", v.brand.Name)
+		p.Summary = vrpSummary(t, *c)
+		return
+	}
 	pay := v.payment
 	p.Intro = t.Org("intro.payment", v.brand.Name)
 	amount, err := money.ParseAmount(pay.Amount)
@@ -123,12 +137,48 @@ func (p *page) withSummary(v *visit) {
 	}
 }
 
+// vrpSummary is a VRP mandate as the customer agrees to it: amounts in the locale's format,
+// each periodic limit with its period and alignment, the validity window in the consent's
+// time zone.
+func vrpSummary(t texts, c vrp.Consent) *summary {
+	amount := func(wire string) string {
+		d, err := money.ParseAmount(wire)
+		if err != nil {
+			slog.Error("hosted page: stored vrp amount", "vrpConsentId", c.ID, "error", err)
+		}
+		return t.Amount(d, c.Currency)
+	}
+	sum := &summary{Creditor: c.CreditorName, CreditorIBAN: IBAN(c.CreditorIBAN), Reference: c.RemittanceInfo,
+		Currency: c.Currency, MaxPerPayment: amount(c.MaxIndividual)}
+	for _, l := range c.PeriodicLimits {
+		sum.Limits = append(sum.Limits, strings.ReplaceAll(t.S("vrp.period."+l.PeriodType), "{amount}", amount(l.MaximumAmount))+
+			" ("+t.S("vrp.align."+l.PeriodAlignment)+")")
+	}
+	if c.MaxOccurrences > 0 {
+		sum.Limits = append(sum.Limits, strings.ReplaceAll(t.S("vrp.occurrences"), "{n}", strconv.Itoa(c.MaxOccurrences)))
+	}
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	from := t.Date(c.ValidFrom.In(loc))
+	if c.ValidTo != nil {
+		sum.Validity = strings.NewReplacer("{from}", from, "{to}", t.Date(c.ValidTo.In(loc))).Replace(t.S("vrp.validity.range"))
+	} else {
+		sum.Validity = strings.ReplaceAll(t.S("vrp.validity.open"), "{from}", from)
+	}
+	return sum
+}
+
 // service is the catalogue service the visit's request needs.
 func (v *visit) service() string {
-	if v.consent != nil {
-		return "ais"
+	switch {
+	case v.consent != nil:
+		return bankcatalog.ServiceAIS
+	case v.vrp != nil:
+		return bankcatalog.ServiceVRP
 	}
-	return "pis"
+	return bankcatalog.ServicePIS
 }
 
 // render writes the page with the security headers.

@@ -100,16 +100,7 @@ func TestEndToEnd(t *testing.T) {
 	dir, shot := browsertest.Screenshots(t, "vrp")
 	err = chromedp.Do(bctx,
 		chromedp.Navigate(c["redirectUrl"].(string)),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), "demo"),
-		chromedp.SendKeys(chromedp.ID("password"), "demo"),
-		chromedp.Click(chromedp.ID("login")),
-		chromedp.WaitVisible(chromedp.ID("otp")),
-		chromedp.SendKeys(chromedp.ID("otp"), "123456"),
-		chromedp.Click(chromedp.ID("verify")),
-		chromedp.WaitVisible(chromedp.ID("approve")),
-		shot("1-bank-mandate"),
-		chromedp.Click(chromedp.ID("approve")),
+		browsertest.SandboxSCA("demo", shot("1-bank-mandate")),
 		chromedp.WaitVisible(chromedp.ID("done")),
 		shot("2-back-at-the-lender"),
 	)

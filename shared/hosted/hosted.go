@@ -1,5 +1,5 @@
 // Package hosted keeps the sessions of Tok's hosted pages, where a customer picks the bank of
-// a consent or payment created without one. The API answers such a request with a link to
+// a consent, payment or VRP consent created without one. The API answers such a request with a link to
 // the pages; the link is single-use, short-lived and unguessable, and bound to that one
 // consent or payment. Opening it trades it for a cookie scoped to the session's pages (the
 // browser never holds an API key), so a forwarded or replayed link finds nothing.
@@ -38,8 +38,9 @@ const TTL = 15 * time.Minute
 
 // Kinds of what a session picks the bank for.
 const (
-	KindConsent = "consent"
-	KindPayment = "payment"
+	KindConsent    = "consent"
+	KindPayment    = "payment"
+	KindVRPConsent = "vrp_consent"
 )
 
 // CookieName is the session cookie; its Path is the session's pages (CookiePath), so

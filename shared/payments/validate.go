@@ -234,13 +234,23 @@ func checkExecutionDate(s string, now time.Time) (string, error) {
 // Debtor resolves the paying side of req (accountId or bankId, one of them required, and
 // debtorIban) for a payment in currency: the bank, and the account and debtor IBAN when known.
 func (v *Validator) Debtor(ctx context.Context, scope store.Scope, req Request, currency string) (Draft, error) {
-	d := Draft{Currency: currency}
-	if err := v.debtor(ctx, scope, req, &d); err != nil {
+	d, err := v.DebtorOrNone(ctx, scope, req, currency)
+	if err != nil {
 		return Draft{}, err
 	}
 	if d.Bank.ID == "" {
 		return Draft{}, httpapi.Validation("The request is invalid: give accountId or bankId.",
 			httpapi.FieldError{Field: "accountId", Message: "or bankId is required"})
+	}
+	return d, nil
+}
+
+// DebtorOrNone is Debtor where neither accountId nor bankId is no error: d.Bank stays empty
+// and the customer picks the bank on Tok's hosted pages.
+func (v *Validator) DebtorOrNone(ctx context.Context, scope store.Scope, req Request, currency string) (Draft, error) {
+	d := Draft{Currency: currency}
+	if err := v.debtor(ctx, scope, req, &d); err != nil {
+		return Draft{}, err
 	}
 	return d, nil
 }

@@ -123,7 +123,9 @@ func (s *Service) callbackURI() string {
 }
 
 // Create validates req, registers the mandate at the bank and records the consent awaiting
-// the customer's SCA, with its single-use state and sealed PKCE verifier.
+// the customer's SCA, with its single-use state and sealed PKCE verifier. Without bankId
+// and accountId the consent waits for the customer to pick a bank on Tok's hosted pages
+// (its redirectUrl is the pages' single-use link; ChooseBank goes on from there).
 func (s *Service) Create(ctx context.Context, scope store.Scope, req CreateRequest, clientIP string) (Consent, error) {
 	now := s.now()
 	d, err := s.Validator.validate(ctx, scope, req, now)
@@ -138,51 +140,68 @@ func (s *Service) Create(ctx context.Context, scope store.Scope, req CreateReque
 		psuIP = req.PSUIPAddress
 	}
 	t := scope.Tenant()
-	conn, err := s.Payments.Connectors.For(t.Env, d.bank.ID)
-	if err != nil {
-		return Consent{}, err
-	}
 	c := d.consent
 	c.ID, c.Env, c.OrgID, c.Status = ids.New(ids.VRPConsent), t.Env, t.OrgID, StatusAwaiting
-	state := bank.NewState()
-	verifier, challenge := bank.NewPKCE()
-	mreq := bank.MandateRequest{CreditorIBAN: c.CreditorIBAN, CreditorName: c.CreditorName, DebtorIBAN: c.DebtorIBAN, Currency: c.Currency,
-		MaximumIndividual: d.limits.MaxIndividual, MinimumIndividual: d.limits.MinIndividual, MaximumOccurrences: c.MaxOccurrences,
-		ValidFrom: c.ValidFrom, TimeZone: c.TimeZone, VRPType: c.VRPType, RemittanceInfo: c.RemittanceInfo,
-		RedirectURI: s.callbackURI(), State: state, CodeChallenge: challenge, PSUIPAddress: psuIP}
-	if c.ValidTo != nil {
-		mreq.ValidTo = *c.ValidTo
+	c.CreatedAt, c.UpdatedAt, c.Usage = now, now, map[string]Usage{}
+	if d.bank.ID == "" {
+		return s.recordHosted(ctx, scope, c, d.locale)
 	}
-	for _, p := range d.limits.Periodic {
-		mreq.PeriodicLimits = append(mreq.PeriodicLimits, bank.PeriodicLimit{MaximumAmount: p.Max, PeriodType: p.Type, Alignment: p.Alignment})
-	}
-	started, err := conn.CreateMandate(ctx, mreq)
-	if err != nil {
-		if k := bank.KindOf(err); k == bank.Invalid || k == bank.Rejected {
-			return Consent{}, &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeValidation, FromBank: true, Err: err,
-				Message: "The bank refused the mandate as invalid; check the creditor, debtor and limits."}
-		}
-		return Consent{}, connectors.APIError(err)
-	}
-	c.BankMandateID, c.RedirectURL = started.BankConsentID, started.AuthorizeURL
-	c.AuthorizeBy, c.CreatedAt, c.UpdatedAt, c.Usage = now.Add(authstate.TTL), now, now, map[string]Usage{}
-	sealed, err := s.Payments.States.SealVerifier(ctx, c.ID, verifier)
+	st, err := s.atBank(ctx, &c, psuIP, now)
 	if err != nil {
 		return Consent{}, err
 	}
-	c.StateHash = authstate.Hash(state)
 	err = s.fs().RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		if err := tx.Create(consentRef(scope, c.ID), c); err != nil {
 			return err
 		}
-		return s.Payments.States.Create(tx, c.StateHash, authstate.State{Env: t.Env, OrgID: t.OrgID, VRPConsentID: c.ID,
-			Verifier: sealed, ExpiresAt: c.AuthorizeBy, CreatedAt: now})
+		return s.Payments.States.Create(tx, c.StateHash, st)
 	})
 	if err != nil {
 		return Consent{}, fmt.Errorf("record vrp consent: %w", err)
 	}
 	slog.InfoContext(ctx, "vrp consent created", "vrpConsentId", c.ID, "bankId", c.BankID)
 	return c, nil
+}
+
+// atBank registers c's mandate at its bank (c.BankID) with the customer at psuIP and starts
+// its SCA: it sets the bank's mandate ID, its SCA page, the authorisation window and the
+// state hash on c, and returns the single-use state to record with c.
+func (s *Service) atBank(ctx context.Context, c *Consent, psuIP string, now time.Time) (authstate.State, error) {
+	conn, err := s.Payments.Connectors.For(c.Env, c.BankID)
+	if err != nil {
+		return authstate.State{}, err
+	}
+	l, err := c.Limits()
+	if err != nil {
+		return authstate.State{}, err
+	}
+	state := bank.NewState()
+	verifier, challenge := bank.NewPKCE()
+	mreq := bank.MandateRequest{CreditorIBAN: c.CreditorIBAN, CreditorName: c.CreditorName, DebtorIBAN: c.DebtorIBAN, Currency: c.Currency,
+		MaximumIndividual: l.MaxIndividual, MinimumIndividual: l.MinIndividual, MaximumOccurrences: c.MaxOccurrences,
+		ValidFrom: c.ValidFrom, TimeZone: c.TimeZone, VRPType: c.VRPType, RemittanceInfo: c.RemittanceInfo,
+		RedirectURI: s.callbackURI(), State: state, CodeChallenge: challenge, PSUIPAddress: psuIP}
+	if c.ValidTo != nil {
+		mreq.ValidTo = *c.ValidTo
+	}
+	for _, p := range l.Periodic {
+		mreq.PeriodicLimits = append(mreq.PeriodicLimits, bank.PeriodicLimit{MaximumAmount: p.Max, PeriodType: p.Type, Alignment: p.Alignment})
+	}
+	started, err := conn.CreateMandate(ctx, mreq)
+	if err != nil {
+		if k := bank.KindOf(err); k == bank.Invalid || k == bank.Rejected {
+			return authstate.State{}, &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeValidation, FromBank: true, Err: err,
+				Message: "The bank refused the mandate as invalid; check the creditor, debtor and limits."}
+		}
+		return authstate.State{}, connectors.APIError(err)
+	}
+	c.BankMandateID, c.RedirectURL, c.AuthorizeBy = started.BankConsentID, started.AuthorizeURL, now.Add(authstate.TTL)
+	sealed, err := s.Payments.States.SealVerifier(ctx, c.ID, verifier)
+	if err != nil {
+		return authstate.State{}, err
+	}
+	c.StateHash = authstate.Hash(state)
+	return authstate.State{Env: c.Env, OrgID: c.OrgID, VRPConsentID: c.ID, Verifier: sealed, ExpiresAt: c.AuthorizeBy, CreatedAt: now}, nil
 }
 
 // Authorise records the customer's SCA result for the consent of a consumed state and

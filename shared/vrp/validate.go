@@ -12,6 +12,7 @@ import (
 	"tokapi.io/tok/shared/bankcatalog"
 	"tokapi.io/tok/shared/callbackurl"
 	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/hosted"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/money"
 	"tokapi.io/tok/shared/payments"
@@ -45,6 +46,8 @@ type CreateRequest struct {
 	CallbackURL             string         `json:"callbackUrl"`
 	VRPType                 string         `json:"vrpType"`
 	PSUIPAddress            string         `json:"psuIpAddress"`
+	// Locale is the language of Tok's hosted pages (without bankId and accountId).
+	Locale string `json:"locale"`
 }
 
 // Bounds of a consent's parameters.
@@ -61,6 +64,8 @@ type draft struct {
 	account *connections.Account
 	consent Consent
 	limits  vrplimits.Limits
+	// locale is the hosted pages' language ("" to follow the browser).
+	locale string
 }
 
 // Validator checks VRP consent requests; every problem is a 400 naming the field (404 for an
@@ -121,9 +126,19 @@ func (v *Validator) validate(ctx context.Context, scope store.Scope, req CreateR
 	if err := callbackurl.Check(ctx, v.Orgs, scope.Tenant(), "callbackUrl", req.CallbackURL); err != nil {
 		return draft{}, err
 	}
-	d, err := v.Payments.Debtor(ctx, scope, payments.Request{AccountID: req.AccountID, BankID: req.BankID, DebtorIBAN: req.DebtorIBAN}, cur.Code)
+	locale := ""
+	if req.Locale != "" {
+		if locale, ok = hosted.ParseLocale(req.Locale); !ok {
+			return draft{}, httpapi.InvalidField("locale", "must be one of "+strings.Join(hosted.Locales, ", "))
+		}
+	}
+	d, err := v.Payments.DebtorOrNone(ctx, scope, payments.Request{AccountID: req.AccountID, BankID: req.BankID, DebtorIBAN: req.DebtorIBAN}, cur.Code)
 	if err != nil {
 		return draft{}, err
+	}
+	if d.Bank.ID == "" { // the customer picks a bank offering VRP on the hosted pages
+		c.DebtorIBAN = d.DebtorIBAN
+		return draft{consent: c, limits: l, locale: locale}, nil
 	}
 	if !d.Bank.Services.VRP {
 		field := "bankId"
@@ -136,7 +151,7 @@ func (v *Validator) validate(ctx context.Context, scope store.Scope, req CreateR
 	if d.Account != nil {
 		c.AccountID = d.Account.ID
 	}
-	return draft{bank: d.Bank, account: d.Account, consent: c, limits: l}, nil
+	return draft{bank: d.Bank, account: d.Account, consent: c, limits: l, locale: locale}, nil
 }
 
 func checkPeriodic(in []LimitRequest, cur money.Currency, minimum decimal.Decimal, c *Consent, l *vrplimits.Limits) error {

@@ -12,7 +12,7 @@ type JSON struct {
 	ID                      string     `json:"id"`
 	Status                  string     `json:"status"`
 	StatusReason            *string    `json:"statusReason"`
-	BankID                  string     `json:"bankId"`
+	BankID                  *string    `json:"bankId"`
 	AccountID               *string    `json:"accountId"`
 	DebtorIBAN              *string    `json:"debtorIban"`
 	CreditorIBAN            string     `json:"creditorIban"`
@@ -61,7 +61,7 @@ type PeriodRemaining struct {
 func View(c Consent, now time.Time) JSON {
 	st, reason := c.EffectiveStatus(now)
 	out := JSON{
-		ID: c.ID, Status: st, StatusReason: httpapi.Optional(reason), BankID: c.BankID, AccountID: httpapi.Optional(c.AccountID),
+		ID: c.ID, Status: st, StatusReason: httpapi.Optional(reason), BankID: httpapi.Optional(c.BankID), AccountID: httpapi.Optional(c.AccountID),
 		DebtorIBAN: httpapi.Optional(c.DebtorIBAN), CreditorIBAN: c.CreditorIBAN, CreditorName: c.CreditorName, Currency: c.Currency,
 		MaximumIndividualAmount: c.MaxIndividual, MinimumIndividualAmount: httpapi.Optional(c.MinIndividual), PeriodicLimits: c.PeriodicLimits,
 		StartDateTime: c.ValidFrom, EndDateTime: c.ValidTo, TimeZone: c.TimeZone, VRPType: c.VRPType, RemittanceInfo: c.RemittanceInfo,
@@ -111,7 +111,7 @@ type EventData struct {
 	VRPConsentID string  `json:"vrpConsentId"`
 	Status       string  `json:"status"`
 	StatusReason *string `json:"statusReason"`
-	BankID       string  `json:"bankId"`
+	BankID       *string `json:"bankId"`
 	AccountID    *string `json:"accountId"`
 	Currency     string  `json:"currency"`
 	RevokedBy    *string `json:"revokedBy,omitempty"`
@@ -119,6 +119,6 @@ type EventData struct {
 
 // EventDataOf is the event data of c as it is now.
 func EventDataOf(c Consent) EventData {
-	return EventData{VRPConsentID: c.ID, Status: c.Status, StatusReason: httpapi.Optional(c.StatusReason), BankID: c.BankID,
+	return EventData{VRPConsentID: c.ID, Status: c.Status, StatusReason: httpapi.Optional(c.StatusReason), BankID: httpapi.Optional(c.BankID),
 		AccountID: httpapi.Optional(c.AccountID), Currency: c.Currency, RevokedBy: httpapi.Optional(c.RevokedBy)}
 }

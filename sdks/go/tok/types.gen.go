@@ -2126,7 +2126,7 @@ type CreateRefundRequest struct {
 	RemittanceInfo *string `json:"remittanceInfo,omitempty"`
 }
 
-// CreateVrpConsentRequest Exactly one of accountId and bankId.
+// CreateVrpConsentRequest At most one of accountId and bankId; with neither, the customer picks a bank offering VRP on Tok's hosted pages.
 type CreateVrpConsentRequest struct {
 	AccountID *string `json:"accountId,omitempty"`
 
@@ -2142,6 +2142,9 @@ type CreateVrpConsentRequest struct {
 	Currency    string     `json:"currency"`
 	DebtorIban  *string    `json:"debtorIban,omitempty"`
 	EndDateTime *time.Time `json:"endDateTime,omitempty"`
+
+	// Locale The language of Tok's hosted pages: English, Serbian (Latin, Cyrillic), Croatian, Slovenian, Macedonian, Albanian, Bulgarian, Romanian. Default: the browser's Accept-Language.
+	Locale *Locale `json:"locale,omitempty"`
 
 	// MaximumIndividualAmount Examples: 60.00
 	MaximumIndividualAmount string `json:"maximumIndividualAmount"`
@@ -3094,8 +3097,10 @@ type VrpConsent struct {
 	AuthorizeBy  time.Time  `json:"authorizeBy"`
 	AuthorizedAt *time.Time `json:"authorizedAt"`
 
-	// BankID Examples: sandbox-hr
-	BankID                  string             `json:"bankId"`
+	// BankID null while the customer picks the bank on Tok's hosted pages.
+	//
+	// Examples: sandbox-hr
+	BankID                  *string            `json:"bankId"`
 	CallbackURL             string             `json:"callbackUrl"`
 	CreatedAt               time.Time          `json:"createdAt"`
 	CreditorIban            string             `json:"creditorIban"`
@@ -3153,7 +3158,7 @@ type VrpConsentAuthorizedEventType string
 // VrpConsentEventData defines model for VrpConsentEventData.
 type VrpConsentEventData struct {
 	AccountID *string `json:"accountId,omitempty"`
-	BankID    string  `json:"bankId"`
+	BankID    *string `json:"bankId"`
 	Currency  string  `json:"currency"`
 
 	// RevokedBy vrp_consent.revoked only: who revoked it.

@@ -1178,8 +1178,12 @@ export interface paths {
          *     on 1 January in `timeZone` (default Europe/Belgrade); CONSENT periods start on the
          *     start date (its time of day disregarded) and repeat every day, 7 days, month or year;
          *     a monthly period anchored on a day a month lacks (the 31st) starts on that month's
-         *     last day. The paying side is `accountId` or `bankId` (a bank with `services.vrp`).
-         *     After the SCA Tok redirects (303) to `callbackUrl` with `vrpConsentId` and `status`.
+         *     last day. The paying side is `accountId` or `bankId` (a bank with `services.vrp`); with
+         *     neither, `redirectUrl` is a single-use link (15 minutes) to Tok's hosted pages, where
+         *     the customer picks the country and a bank offering VRP, sees the mandate's creditor,
+         *     limits and validity, and goes on to the bank's SCA; cancelling there ends the consent
+         *     REJECTED with DENIED_BY_USER. After the SCA Tok redirects (303) to `callbackUrl` with
+         *     `vrpConsentId` and `status`.
          *     Honours `Idempotency-Key`. Needs a developer or admin key.
          */
         post: operations["createVrpConsent"];
@@ -3084,8 +3088,11 @@ export interface components {
             id: string;
             status: components["schemas"]["VrpConsentStatus"];
             statusReason: components["schemas"]["PaymentStatusReason"];
-            /** @example sandbox-hr */
-            bankId: string;
+            /**
+             * @description null while the customer picks the bank on Tok's hosted pages.
+             * @example sandbox-hr
+             */
+            bankId: string | null;
             accountId: string | null;
             debtorIban: string | null;
             creditorIban: string;
@@ -3133,7 +3140,7 @@ export interface components {
             hasMore: boolean;
             nextCursor: string | null;
         };
-        /** @description Exactly one of accountId and bankId. */
+        /** @description At most one of accountId and bankId; with neither, the customer picks a bank offering VRP on Tok's hosted pages. */
         CreateVrpConsentRequest: {
             /** @example sandbox-hr */
             bankId?: string;
@@ -3171,6 +3178,7 @@ export interface components {
             /** @enum {string} */
             vrpType: "SWEEPING" | "OTHER";
             psuIpAddress?: string;
+            locale?: components["schemas"]["Locale"];
         };
         CreateVrpRequest: {
             consentId: string;
@@ -3190,7 +3198,7 @@ export interface components {
             vrpConsentId: string;
             status: components["schemas"]["VrpConsentStatus"];
             statusReason?: string | null;
-            bankId: string;
+            bankId: string | null;
             accountId?: string | null;
             currency: string;
             /**

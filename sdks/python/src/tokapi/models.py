@@ -578,7 +578,7 @@ class CreateRefundRequest(Model):
 
 @dataclass(kw_only=True)
 class CreateVrpConsentRequest(Model):
-    """Exactly one of accountId and bankId."""
+    """At most one of accountId and bankId; with neither, the customer picks a bank offering VRP on Tok's hosted pages."""
 
     bank_id: Optional[str] = None
     account_id: Optional[str] = None
@@ -597,6 +597,7 @@ class CreateVrpConsentRequest(Model):
     callback_url: str
     vrp_type: Literal["SWEEPING", "OTHER"]
     psu_ip_address: Optional[str] = None
+    locale: Optional[Locale] = None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CreateVrpConsentRequest:
@@ -618,6 +619,7 @@ class CreateVrpConsentRequest(Model):
             callback_url=d["callbackUrl"],
             vrp_type=d["vrpType"],
             psu_ip_address=d.get("psuIpAddress"),
+            locale=d.get("locale"),
         )
 
 
@@ -1989,7 +1991,7 @@ class VrpConsent(Model):
     id: str
     status: VrpConsentStatus
     status_reason: PaymentStatusReason
-    bank_id: str
+    bank_id: Optional[str]
     account_id: Optional[str]
     debtor_iban: Optional[str]
     creditor_iban: str
@@ -2081,7 +2083,7 @@ class VrpConsentEventData(Model):
     vrp_consent_id: str
     status: VrpConsentStatus
     status_reason: Optional[str] = None
-    bank_id: str
+    bank_id: Optional[str]
     account_id: Optional[str] = None
     currency: str
     revoked_by: Optional[Literal["bank", "organisation"]] = None

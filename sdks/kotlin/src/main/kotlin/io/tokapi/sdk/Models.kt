@@ -907,7 +907,8 @@ data class VrpConsent(
     val id: String,
     val status: String,
     val statusReason: String,
-    val bankId: String,
+    /** null while the customer picks the bank on Tok's hosted pages. */
+    val bankId: String? = null,
     val accountId: String? = null,
     val debtorIban: String? = null,
     val creditorIban: String,
@@ -944,7 +945,7 @@ data class CreateVrpConsentRequestPeriodicLimit(
     val periodAlignment: String? = null
 )
 
-/** Exactly one of accountId and bankId. */
+/** At most one of accountId and bankId; with neither, the customer picks a bank offering VRP on Tok's hosted pages. */
 data class CreateVrpConsentRequest(
     val bankId: String? = null,
     val accountId: String? = null,
@@ -963,7 +964,8 @@ data class CreateVrpConsentRequest(
     val remittanceInfo: String,
     val callbackUrl: String,
     val vrpType: String,
-    val psuIpAddress: String? = null
+    val psuIpAddress: String? = null,
+    val locale: String? = null
 )
 
 data class CreateVrpRequest(
@@ -984,7 +986,7 @@ data class VrpConsentEventData(
     val vrpConsentId: String,
     val status: String,
     val statusReason: String? = null,
-    val bankId: String,
+    val bankId: String? = null,
     val accountId: String? = null,
     val currency: String,
     /** vrp_consent.revoked only: who revoked it. */
