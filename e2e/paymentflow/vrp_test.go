@@ -185,7 +185,9 @@ func TestVRPLimitsUnderConcurrency(t *testing.T) {
 	for i, code := range codes {
 		if code == 201 {
 			payID = bodies[i]["id"].(string)
-			if bodies[i]["vrpConsentId"] != id || bodies[i]["status"] != pay.StatusPending || bodies[i]["bankStatus"] != "ACSP" {
+			// bankStatus is ACSP when the request's own send finished within its deadline, and
+			// null when the status worker sent it (settleAtBank above) on a busy machine.
+			if bs := bodies[i]["bankStatus"]; bodies[i]["vrpConsentId"] != id || bodies[i]["status"] != pay.StatusPending || (bs != "ACSP" && bs != nil) {
 				t.Fatalf("created %v", bodies[i])
 			}
 			break
