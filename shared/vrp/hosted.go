@@ -2,7 +2,6 @@ package vrp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -45,33 +44,13 @@ func AwaitingBank(c Consent, now time.Time) bool {
 // awaitingTx runs fn in a transaction on a consent still awaiting its bank, then writes the
 // consent fn changed; ErrNotAwaiting when it no longer awaits.
 func (s *Service) awaitingTx(ctx context.Context, scope store.Scope, id string, fn func(tx *firestore.Transaction, c *Consent, now time.Time) error) (Consent, error) {
-	var c Consent
-	err := s.fs().RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		c = Consent{}
-		snap, err := tx.Get(consentRef(scope, id))
-		if err != nil {
-			return err
-		}
-		if err := snap.DataTo(&c); err != nil {
-			return err
-		}
-		now := s.now()
-		if !AwaitingBank(c, now) {
-			return ErrNotAwaiting
-		}
-		if err := fn(tx, &c, now); err != nil {
-			return err
+	return s.updateTx(ctx, scope, id, func(tx *firestore.Transaction, c *Consent, now time.Time) (bool, error) {
+		if !AwaitingBank(*c, now) {
+			return false, ErrNotAwaiting
 		}
 		c.UpdatedAt = now
-		return tx.Set(consentRef(scope, id), c)
+		return true, fn(tx, c, now)
 	})
-	if errors.Is(err, ErrNotAwaiting) {
-		return Consent{}, ErrNotAwaiting
-	}
-	if err != nil {
-		return Consent{}, fmt.Errorf("vrp consent %s: %w", id, err)
-	}
-	return c, nil
 }
 
 // ChooseBank registers the mandate of a consent awaiting its bank at the customer's choice

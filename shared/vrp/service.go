@@ -78,7 +78,14 @@ func (s *Service) Get(ctx context.Context, scope store.Scope, id string) (Consen
 // fn puts in the outbox (enqueue) are committed with the change and published after it; a
 // publishing failure leaves them for the sweep.
 func (s *Service) update(ctx context.Context, scope store.Scope, id string, fn func(c *Consent, now time.Time) (bool, error)) (Consent, error) {
+	return s.updateTx(ctx, scope, id, func(_ *firestore.Transaction, c *Consent, now time.Time) (bool, error) { return fn(c, now) })
+}
+
+// updateTx is update with fn inside the transaction, for writes to other documents with the
+// consent's (fn does its reads before its writes). fn's error is returned as it is.
+func (s *Service) updateTx(ctx context.Context, scope store.Scope, id string, fn func(tx *firestore.Transaction, c *Consent, now time.Time) (bool, error)) (Consent, error) {
 	var c Consent
+	var fnErr error
 	err := s.fs().RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		c = Consent{}
 		snap, err := tx.Get(consentRef(scope, id))
@@ -88,12 +95,15 @@ func (s *Service) update(ctx context.Context, scope store.Scope, id string, fn f
 		if err := snap.DataTo(&c); err != nil {
 			return err
 		}
-		changed, err := fn(&c, s.now())
-		if err != nil || !changed {
+		changed, err := fn(tx, &c, s.now())
+		if fnErr = err; err != nil || !changed {
 			return err
 		}
 		return tx.Set(consentRef(scope, id), c)
 	})
+	if fnErr != nil {
+		return Consent{}, fnErr
+	}
 	if err != nil {
 		return Consent{}, fmt.Errorf("update vrp consent %s: %w", id, err)
 	}
