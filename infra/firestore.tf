@@ -69,15 +69,16 @@ resource "google_firestore_index" "index" {
 # indexing: nothing queries them, and a timestamp index on a high-write collection hotspots.
 locals {
   ttl_fields = {
-    "events"          = "expireAt"  # the 30-day event log (functions/eventlog)
-    "deliveries"      = "expireAt"  # webhook delivery records, 30 days (shared/webhooks)
-    "syncBudget"      = "expireAt"  # a consent's unattended accesses of one day (shared/banksync)
-    "apiKeys"         = "expiresAt" # key records of rotated pairs past their grace (shared/orgs)
-    "oauthStates"     = "expiresAt" # pending authorisations, 15 minutes (shared/authstate)
-    "oauthOutcomes"   = "expiresAt" # answers of callbacks that showed a waiting page, 15 minutes (shared/authstate)
-    "hostedSessions"  = "expiresAt" # hosted-page sessions and their single-use links, 15 minutes (shared/hosted)
-    "idempotencyKeys" = "expiresAt" # stored responses of Idempotency-Key requests (shared/idempotency)
-    "sync"            = "expiresAt" # sync leases a crashed worker left behind (shared/banksync)
+    "events"            = "expireAt"  # the 30-day event log (functions/eventlog)
+    "deliveries"        = "expireAt"  # webhook delivery records, 30 days (shared/webhooks)
+    "syncBudget"        = "expireAt"  # a consent's unattended accesses of one day (shared/banksync)
+    "apiKeys"           = "expiresAt" # key records of rotated pairs past their grace (shared/orgs)
+    "oauthStates"       = "expiresAt" # pending authorisations, 15 minutes (shared/authstate)
+    "oauthCodeAttempts" = "expiresAt" # the code attempts of a pending authorisation, as long as its state (shared/authstate)
+    "oauthOutcomes"     = "expiresAt" # answers of callbacks that showed a waiting page, 15 minutes (shared/authstate)
+    "hostedSessions"    = "expiresAt" # hosted-page sessions and their single-use links, 15 minutes (shared/hosted)
+    "idempotencyKeys"   = "expiresAt" # stored responses of Idempotency-Key requests (shared/idempotency)
+    "sync"              = "expiresAt" # sync leases a crashed worker left behind (shared/banksync)
   }
 }
 

@@ -996,6 +996,7 @@ var expiryFields = map[string]struct{ collection, keptBecause string }{
 	"orgs.KeyPair":            {keptBecause: "an expired pair stays listed (status expired); its key records are what expire"},
 	"authstate.State":         {collection: "oauthStates"},
 	"authstate.Outcome":       {collection: "oauthOutcomes"},
+	"authstate.Store.Attempt": {collection: "oauthCodeAttempts"},
 	"hosted.Session":          {collection: "hostedSessions"},
 	"idempotency.record":      {collection: "idempotencyKeys"},
 	"banksync.leaseDoc":       {collection: "sync"},

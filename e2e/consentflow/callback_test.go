@@ -90,8 +90,8 @@ func TestCallbackNeedsTheBanksAnswer(t *testing.T) {
 	}
 }
 
-// TestCallbackCodeAttemptsAreBounded: whoever holds a consent's state may try codes, but at
-// most authstate.MaxCodeAttempts ever reach the bank, however many are sent at once; the
+// TestCallbackCodeAttemptsAreBounded: whoever holds a consent's state may try codes, but
+// exactly authstate.MaxCodeAttempts reach the bank, however many are sent at once; the
 // others consume the state and answer 400, and the consent stays awaiting, to end as an
 // abandoned authorisation does when its window closes.
 func TestCallbackCodeAttemptsAreBounded(t *testing.T) {
@@ -125,8 +125,8 @@ func TestCallbackCodeAttemptsAreBounded(t *testing.T) {
 	for p := range pages {
 		count[p]++
 	}
-	if n := count["refused by the bank"]; n < 1 || n > authstate.MaxCodeAttempts || n+count["refused before the bank"] != tries {
-		t.Errorf("%d concurrent made-up codes: %v, want at most %d refused by the bank and the rest before it", tries, count, authstate.MaxCodeAttempts)
+	if n := count["refused by the bank"]; n != authstate.MaxCodeAttempts || n+count["refused before the bank"] != tries {
+		t.Errorf("%d concurrent made-up codes: %v, want exactly %d refused by the bank and the rest before it", tries, count, authstate.MaxCodeAttempts)
 	}
 	if r := f.Back(loc); r.Code != http.StatusBadRequest {
 		t.Errorf("the real redirect after the attempts were spent: %d %.200s", r.Code, r.Body)

@@ -44,11 +44,9 @@ type State struct {
 	PaymentID    string `firestore:"paymentId"`
 	VRPConsentID string `firestore:"vrpConsentId"`
 	// Verifier is the PKCE code verifier, sealed (Store.SealVerifier).
-	Verifier []byte `firestore:"verifier"`
-	// CodeAttempts counts the codes tried under the state (Attempt).
-	CodeAttempts int       `firestore:"codeAttempts"`
-	ExpiresAt    time.Time `firestore:"expiresAt"`
-	CreatedAt    time.Time `firestore:"createdAt"`
+	Verifier  []byte    `firestore:"verifier"`
+	ExpiresAt time.Time `firestore:"expiresAt"`
+	CreatedAt time.Time `firestore:"createdAt"`
 }
 
 // Tenant is the state's owner.
@@ -143,46 +141,41 @@ func (s Store) Peek(ctx context.Context, state string, now time.Time) (State, er
 	return st, nil
 }
 
-// Attempt counts one code about to be tried at the bank under state, so that at most
-// MaxCodeAttempts codes ever reach the bank under one state, concurrent ones included. The
-// count is an atomic increment, not a transaction (concurrent attempts would contend on the
-// one document); the attempt may go on only if the count read after its own increment is
-// within the bound, so no attempt ranked beyond it ever does. Past the bound the state is
-// consumed and the attempt is ErrAttemptsSpent. Unknown, used and expired states are
-// ErrBadState.
+// AttemptCollection holds one document per code tried under a state (Attempt).
+const AttemptCollection = "oauthCodeAttempts"
+
+// Attempt takes one of the MaxCodeAttempts slots of state for a code about to be tried at
+// the bank, so that at most that many codes ever reach the bank under one state, concurrent
+// ones included. Each slot is a document that can be created once: an attempt creates the
+// first free one, so N concurrent attempts take exactly min(N, MaxCodeAttempts) slots without
+// contending on one document. With every slot taken the state is consumed and the attempt
+// is ErrAttemptsSpent. Unknown, used and expired states are ErrBadState.
 func (s Store) Attempt(ctx context.Context, state string, now time.Time) error {
 	if state == "" || len(state) > MaxLen {
 		return ErrBadState
 	}
 	ref := s.Client.Collection(Collection).Doc(Hash(state))
-	_, err := ref.Update(ctx, []firestore.Update{{Path: "codeAttempts", Value: firestore.Increment(1)}})
-	if status.Code(err) == codes.NotFound {
-		return ErrBadState
-	}
+	st, err := store.Get[State](ctx, ref, "OAuth state", ErrBadState)
 	if err != nil {
-		return fmt.Errorf("count a code attempt: %w", err)
-	}
-	snap, err := ref.Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return ErrBadState
-	}
-	if err != nil {
-		return fmt.Errorf("count a code attempt: %w", err)
-	}
-	var st State
-	if err := snap.DataTo(&st); err != nil {
-		return fmt.Errorf("count a code attempt: %w", err)
+		return err
 	}
 	if !now.Before(st.ExpiresAt) {
 		return ErrBadState
 	}
-	if st.CodeAttempts > MaxCodeAttempts {
-		if _, err := ref.Delete(ctx); err != nil && status.Code(err) != codes.NotFound {
-			return fmt.Errorf("consume a spent state: %w", err)
+	for slot := 1; slot <= MaxCodeAttempts; slot++ {
+		_, err := s.Client.Collection(AttemptCollection).Doc(fmt.Sprintf("%s-%d", Hash(state), slot)).
+			Create(ctx, map[string]any{"expiresAt": st.ExpiresAt, "at": now})
+		if err == nil {
+			return nil
 		}
-		return ErrAttemptsSpent
+		if status.Code(err) != codes.AlreadyExists {
+			return fmt.Errorf("count a code attempt: %w", err)
+		}
 	}
-	return nil
+	if _, err := ref.Delete(ctx); err != nil && status.Code(err) != codes.NotFound {
+		return fmt.Errorf("consume a spent state: %w", err)
+	}
+	return ErrAttemptsSpent
 }
 
 // Consume takes a state exactly once: in one transaction it reads and deletes the record,
