@@ -92,11 +92,11 @@ func (p *FaultProxy) Arm(f Fault) {
 	p.faults = append(p.faults, &f)
 }
 
-// Log returns the requests seen since the last Reset.
+// Log returns the requests seen since the last Reset (an empty slice for none).
 func (p *FaultProxy) Log() []LogEntry {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]LogEntry(nil), p.log...)
+	return append([]LogEntry{}, p.log...) // [] in JSON, never null
 }
 
 // Reset clears the faults and the log.

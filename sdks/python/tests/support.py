@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -56,3 +58,31 @@ def webhook_fixtures() -> list[dict[str, Any]]:
 def fixtures_signed_at() -> float:
     """When the fixtures were signed: their timestamps are relative to it."""
     return os.stat(env("TOK_WEBHOOK_FIXTURES")).st_mtime
+
+
+class Walked:
+    """Where the customer's browser went (sdks/sdktest/psu.go): the pages opened and the
+    callbackUrl Tok sent it back to, with that URL's query."""
+
+    def __init__(self, pages: list[str], callback: str):
+        self.pages = pages
+        self.callback = callback
+        self.query = {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlsplit(callback).query).items()}
+
+
+def psu(**walk: str) -> Walked:
+    """Walks a redirectUrl as the customer: Tok's hosted pages when it is one (``country``,
+    ``bankId``), the sandbox bank's SCA as demo, Tok's callback."""
+    req = urllib.request.Request(env("TOK_PSU_URL"), data=json.dumps(walk).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            body = json.load(resp)
+    except urllib.error.HTTPError as e:
+        raise AssertionError(f"the walk failed: {e.read().decode()}") from e
+    return Walked(body["pages"], body["callback"])
+
+
+def spec_operations() -> list[dict[str, Any]]:
+    """The spec's operations (sdks/sdktest/operations.go): operationId, method, path, apiKey."""
+    with open(env("TOK_SPEC_OPERATIONS"), encoding="utf-8") as f:
+        return json.load(f)

@@ -36,8 +36,11 @@ export class TokClient {
   readonly webhooks: Webhooks;
   readonly events: Events;
   readonly payments: Payments;
+  readonly vrp: Vrp;
   readonly refunds: Refunds;
   readonly organisation: OrganisationResource;
+  readonly apiKeys: ApiKeys;
+  readonly members: Members;
   readonly sandbox: Sandbox;
   private readonly transport: Transport;
 
@@ -62,8 +65,11 @@ export class TokClient {
     this.webhooks = new Webhooks(this);
     this.events = new Events(this);
     this.payments = new Payments(this);
+    this.vrp = new Vrp(this);
     this.refunds = new Refunds(this);
     this.organisation = new OrganisationResource(this);
+    this.apiKeys = new ApiKeys(this);
+    this.members = new Members(this);
     this.sandbox = new Sandbox(this);
   }
 
@@ -228,6 +234,52 @@ export class Payments extends Resource {
   cancel(paymentId: string, options?: RequestOptions): Promise<WithResponse<T.Payment>> {
     return this.call("DELETE", `/payments/${seg(paymentId)}`, undefined, options);
   }
+  /** Asks the bank whether an account of a consent given for funds confirmation covers `amount`; nothing is reserved. */
+  confirmFunds(body: T.FundsConfirmationRequest, options?: RequestOptions): Promise<WithResponse<T.FundsConfirmation>> {
+    return this.call("POST", "/funds-confirmations", body, options, true);
+  }
+}
+
+/** Variable recurring payments: /v1/vrp-consents and /v1/vrps. Amounts are decimal strings, never numbers. */
+export class Vrp extends Resource {
+  /** Asks the customer for a VRP consent with its limits; send the customer to `redirectUrl`. Retried safely under an Idempotency-Key. */
+  createConsent(body: T.CreateVrpConsentRequest, options?: RequestOptions): Promise<WithResponse<T.VrpConsent>> {
+    return this.call("POST", "/vrp-consents", body, options, true);
+  }
+  listConsents(params: T.ListVrpConsentsParams = {}, options?: RequestOptions): PagePromise<T.VrpConsent> {
+    return this.client.list("/vrp-consents", params, options);
+  }
+  /** The consent with `remaining`: per periodic limit what is left and when it resets, and the payments left. */
+  getConsent(consentId: string, options?: RequestOptions): Promise<WithResponse<T.VrpConsent>> {
+    return this.read(`/vrp-consents/${seg(consentId)}`, options);
+  }
+  /** Revokes the consent, at the bank too; later payments are ConsentRevokedError. */
+  revokeConsent(consentId: string, options?: RequestOptions): Promise<WithResponse<T.VrpConsent>> {
+    return this.call("DELETE", `/vrp-consents/${seg(consentId)}`, undefined, options);
+  }
+  /** The payments made under the consent, newest first. */
+  consentPayments(consentId: string, params: T.ListVrpConsentPaymentsParams = {}, options?: RequestOptions): PagePromise<T.Payment> {
+    return this.client.list(`/vrp-consents/${seg(consentId)}/payments`, params, options);
+  }
+  /** Asks the bank whether the consent's account covers `amount`; nothing is reserved or sent. */
+  confirmFunds(consentId: string, body: T.VrpFundsRequest, options?: RequestOptions): Promise<WithResponse<T.FundsConfirmation>> {
+    return this.call("POST", `/vrp-consents/${seg(consentId)}/confirm-funds`, body, options, true);
+  }
+  /**
+   * Pays under a consent, without the customer. It always carries an Idempotency-Key (a UUID
+   * unless `options.idempotencyKey` gives one: give your own to retry safely across
+   * processes). Over a limit it is LimitExceededError, whose `details[0]` names the limit and
+   * says what is left; nothing is sent to the bank.
+   */
+  pay(body: T.CreateVrpRequest, options?: RequestOptions): Promise<WithResponse<T.Payment>> {
+    return this.call("POST", "/vrps", body, options, true);
+  }
+  listPayments(params: T.ListVrpsParams = {}, options?: RequestOptions): PagePromise<T.Payment> {
+    return this.client.list("/vrps", params, options);
+  }
+  getPayment(paymentId: string, options?: RequestOptions): Promise<WithResponse<T.Payment>> {
+    return this.read(`/vrps/${seg(paymentId)}`, options);
+  }
 }
 
 export class Refunds extends Resource {
@@ -264,6 +316,45 @@ export class OrganisationResource extends Resource {
   /** Changes the settings (admin, live key); fields left out stay, "" clears an optional one. */
   update(body: T.UpdateOrganisationRequest, options?: RequestOptions): Promise<WithResponse<T.Organisation>> {
     return this.call("PATCH", "/organisation", body, options);
+  }
+}
+
+/** The organisation's key pairs (admin; creating, rotating and revoking need a live key). */
+export class ApiKeys extends Resource {
+  list(params: T.ListApiKeysParams = {}, options?: RequestOptions): PagePromise<T.KeyPair> {
+    return this.client.list("/api-keys", params, options);
+  }
+  /** A new key pair; its keys are in this answer only. */
+  create(body: T.CreateKeyPairRequest, options?: RequestOptions): Promise<WithResponse<T.NewKeyPair>> {
+    return this.call("POST", "/api-keys", body, options, true);
+  }
+  /** Replaces the pair with a new one of the same role; the old one works for the grace period. */
+  rotate(keyPairId: string, body?: T.RotateKeyPairRequest, options?: RequestOptions): Promise<WithResponse<T.NewKeyPair>> {
+    return this.call("POST", `/api-keys/${seg(keyPairId)}/rotate`, body, options, true);
+  }
+  /** Revokes both keys of the pair at once. */
+  revoke(keyPairId: string, options?: RequestOptions): Promise<WithResponse<object>> {
+    return this.call("DELETE", `/api-keys/${seg(keyPairId)}`, undefined, options);
+  }
+}
+
+/** The organisation's members. */
+export class Members extends Resource {
+  list(params: T.ListMembersParams = {}, options?: RequestOptions): PagePromise<T.Member> {
+    return this.client.list("/members", params, options);
+  }
+  add(body: T.AddMemberRequest, options?: RequestOptions): Promise<WithResponse<T.Member>> {
+    return this.call("POST", "/members", body, options, true);
+  }
+  get(memberId: string, options?: RequestOptions): Promise<WithResponse<T.Member>> {
+    return this.read(`/members/${seg(memberId)}`, options);
+  }
+  /** Changes the member's role (admin). */
+  update(memberId: string, body: T.UpdateMemberRequest, options?: RequestOptions): Promise<WithResponse<T.Member>> {
+    return this.call("PATCH", `/members/${seg(memberId)}`, body, options);
+  }
+  remove(memberId: string, options?: RequestOptions): Promise<WithResponse<object>> {
+    return this.call("DELETE", `/members/${seg(memberId)}`, undefined, options);
   }
 }
 

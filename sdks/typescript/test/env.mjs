@@ -40,3 +40,19 @@ export function fixturesSignedAt() {
 }
 
 export const amountPattern = /^-?[0-9]+\.[0-9]{4}$/;
+
+/**
+ * The customer's browser (sdks/sdktest/psu.go): walks a redirectUrl (Tok's hosted pages when
+ * it is one, the sandbox bank's SCA, Tok's callback) and returns `{pages, callback}`.
+ */
+export async function psu(walk) {
+  const r = await fetch(env("TOK_PSU_URL"), { method: "POST", body: JSON.stringify(walk) });
+  const body = await r.json();
+  assert.equal(r.status, 200, body.error);
+  return { ...body, query: new URL(body.callback).searchParams };
+}
+
+/** The spec's operations (sdks/sdktest/operations.go): [{operationId, method, path, apiKey}]. */
+export function specOperations() {
+  return JSON.parse(readFileSync(env("TOK_SPEC_OPERATIONS"), "utf8"));
+}

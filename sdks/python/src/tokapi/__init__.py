@@ -11,7 +11,7 @@ from . import models
 from ._http import VERSION, RetryEvent
 from ._model import Model, to_decimal
 from ._response import RateLimit, Response
-from .client import DEFAULT_BASE_URL, SANDBOX_BASE_URL, TokClient
+from .client import DEFAULT_BASE_URL, SANDBOX_BASE_URL, PeriodicLimit, TokClient
 from .errors import (
     ERROR_CLASSES,
     AccessExceededError,
@@ -46,7 +46,7 @@ __version__ = VERSION
 __all__ = [
     "AccessExceededError", "DEFAULT_BASE_URL", "ERROR_CLASSES", "VERSION", "WEBHOOK_TOLERANCE_SECONDS", "BankApiError", "ConflictError",
     "ConsentExpiredError", "ConsentRevokedError", "ForbiddenError", "IdempotencyKeyReusedError", "InternalServerError",
-    "InvalidApiKeyError", "MethodNotAllowedError", "Model", "NotFoundError", "Page", "PayloadTooLargeError",
+    "InvalidApiKeyError", "MethodNotAllowedError", "Model", "NotFoundError", "Page", "PayloadTooLargeError", "PeriodicLimit",
     "InsufficientFundsError", "RefundExceedsPaymentError", "RequestTimeoutError", "LimitExceededError", "RateLimit", "RateLimitError", "Response", "SANDBOX_BASE_URL", "ServiceUnavailableError", "RetryEvent", "TokClient", "TokConnectionError", "TokError",
     "TokTimeoutError", "UnsupportedMediaTypeError", "ValidationError", "WebhookVerificationError",
     "error_from_response", "models", "to_decimal", "verify_webhook",

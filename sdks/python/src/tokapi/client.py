@@ -6,7 +6,7 @@ import copy
 import datetime
 from decimal import Decimal
 import os
-from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar, Union
+from typing import Any, Callable, Literal, Mapping, NamedTuple, Optional, Sequence, TypeVar, Union, overload
 from urllib.parse import quote
 
 from . import models as m
@@ -56,8 +56,11 @@ class TokClient:
         self.webhooks = Webhooks(self)
         self.events = Events(self)
         self.payments = Payments(self)
+        self.vrp = Vrp(self)
         self.refunds = Refunds(self)
         self.organisation = Organisation(self)
+        self.api_keys = ApiKeys(self)
+        self.members = Members(self)
         self.sandbox = Sandbox(self)
 
     def with_options(self, *, timeout: Optional[float] = None, max_retries: Optional[int] = None) -> TokClient:
@@ -104,6 +107,29 @@ def _date(d: Optional[Date]) -> Optional[str]:
 
 def _drop_none(d: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
+
+
+Amount = Union[str, Decimal]
+
+
+@overload
+def _amount(v: Amount) -> str: ...
+@overload
+def _amount(v: None) -> None: ...
+def _amount(v: Optional[Amount]) -> Optional[str]:
+    """An amount for the wire: a decimal string or decimal.Decimal, never a float."""
+    if isinstance(v, float):
+        raise TypeError("amounts must be decimal strings or decimal.Decimal, not floats")
+    return None if v is None else str(v)
+
+
+class PeriodicLimit(NamedTuple):
+    """One periodic limit of a VRP consent: at most ``maximum_amount`` a DAY, WEEK, MONTH or
+    YEAR, aligned to the CONSENT's start (default) or the CALENDAR."""
+
+    maximum_amount: Amount
+    period_type: Literal["DAY", "WEEK", "MONTH", "YEAR"]
+    period_alignment: Optional[Literal["CONSENT", "CALENDAR"]] = None
 
 
 class _Resource:
@@ -257,9 +283,7 @@ class Payments(_Resource):
         customer picks the bank on Tok's hosted pages, in ``locale``); send the customer
         to ``redirect_url``. ``amount`` is a decimal string or a decimal.Decimal, never a float.
         Retried safely under an Idempotency-Key (a UUID unless given)."""
-        if isinstance(amount, float):
-            raise TypeError("amount must be a decimal string or decimal.Decimal, not a float")
-        body = _drop_none({"creditorIban": creditor_iban, "amount": str(amount), "currency": currency,
+        body = _drop_none({"creditorIban": creditor_iban, "amount": _amount(amount), "currency": currency,
                            "callbackUrl": callback_url, "creditorName": creditor_name, "remittanceInfo": remittance_info,
                            "accountId": account_id, "bankId": bank_id, "debtorIban": debtor_iban,
                            "endToEndId": end_to_end_id, "executionDate": _date(execution_date), "instant": instant,
@@ -280,6 +304,81 @@ class Payments(_Resource):
         """Cancels a payment awaiting authorisation or scheduled (ConflictError otherwise)."""
         return self._c._one(m.Payment.from_dict, "DELETE", f"/payments/{_seg(payment_id)}")
 
+    def confirm_funds(self, *, account_id: str, amount: Amount, currency: str,
+                      idempotency_key: Optional[str] = None) -> m.FundsConfirmation:
+        """Asks the bank whether an account of a consent given for funds confirmation covers
+        ``amount``; nothing is reserved."""
+        body = {"accountId": account_id, "amount": _amount(amount), "currency": currency}
+        return self._c._one(m.FundsConfirmation.from_dict, "POST", "/funds-confirmations", body, creates=True,
+                            idempotency_key=idempotency_key)
+
+
+class Vrp(_Resource):
+    """Variable recurring payments: /v1/vrp-consents and /v1/vrps. Amounts are decimal strings
+    or decimal.Decimal, never floats."""
+
+    def create_consent(self, *, creditor_iban: str, creditor_name: str, currency: str, maximum_individual_amount: Amount,
+                       periodic_limits: Sequence[PeriodicLimit], remittance_info: str, callback_url: str,
+                       vrp_type: Literal["SWEEPING", "OTHER"], bank_id: Optional[str] = None,
+                       account_id: Optional[str] = None, debtor_iban: Optional[str] = None,
+                       minimum_individual_amount: Optional[Amount] = None, maximum_occurrences: Optional[int] = None,
+                       start_date_time: Optional[str] = None, end_date_time: Optional[str] = None,
+                       time_zone: Optional[str] = None, psu_ip_address: Optional[str] = None,
+                       idempotency_key: Optional[str] = None) -> m.VrpConsent:
+        """Asks the customer for a VRP consent with its limits; send the customer to
+        ``redirect_url``. Retried safely under an Idempotency-Key (a UUID unless given)."""
+        limits = [_drop_none({"maximumAmount": _amount(p.maximum_amount), "periodType": p.period_type,
+                              "periodAlignment": p.period_alignment}) for p in periodic_limits]
+        body = _drop_none({"bankId": bank_id, "accountId": account_id, "debtorIban": debtor_iban,
+                           "creditorIban": creditor_iban, "creditorName": creditor_name, "currency": currency,
+                           "maximumIndividualAmount": _amount(maximum_individual_amount),
+                           "minimumIndividualAmount": _amount(minimum_individual_amount), "periodicLimits": limits,
+                           "maximumOccurrences": maximum_occurrences, "startDateTime": start_date_time,
+                           "endDateTime": end_date_time, "timeZone": time_zone, "remittanceInfo": remittance_info,
+                           "callbackUrl": callback_url, "vrpType": vrp_type, "psuIpAddress": psu_ip_address})
+        return self._c._one(m.VrpConsent.from_dict, "POST", "/vrp-consents", body, creates=True,
+                            idempotency_key=idempotency_key)
+
+    def list_consents(self, *, status: Optional[str] = None, limit: Optional[int] = None,
+                      cursor: Optional[str] = None) -> Page[m.VrpConsent]:
+        return self._c._page(m.VrpConsent.from_dict, "/vrp-consents", {"status": status, "limit": limit, "cursor": cursor})
+
+    def get_consent(self, consent_id: str) -> m.VrpConsent:
+        """The consent with ``remaining``: per periodic limit what is left and when it resets."""
+        return self._c._one(m.VrpConsent.from_dict, "GET", f"/vrp-consents/{_seg(consent_id)}")
+
+    def revoke_consent(self, consent_id: str) -> m.VrpConsent:
+        """Revokes the consent, at the bank too; later payments are ConsentRevokedError."""
+        return self._c._one(m.VrpConsent.from_dict, "DELETE", f"/vrp-consents/{_seg(consent_id)}")
+
+    def consent_payments(self, consent_id: str, *, limit: Optional[int] = None,
+                         cursor: Optional[str] = None) -> Page[m.Payment]:
+        """The payments made under the consent, newest first."""
+        return self._c._page(m.Payment.from_dict, f"/vrp-consents/{_seg(consent_id)}/payments", {"limit": limit, "cursor": cursor})
+
+    def confirm_funds(self, consent_id: str, *, amount: Amount, idempotency_key: Optional[str] = None) -> m.FundsConfirmation:
+        """Asks the bank whether the consent's account covers ``amount``; nothing is reserved or sent."""
+        return self._c._one(m.FundsConfirmation.from_dict, "POST", f"/vrp-consents/{_seg(consent_id)}/confirm-funds",
+                            {"amount": _amount(amount)}, creates=True, idempotency_key=idempotency_key)
+
+    def pay(self, *, consent_id: str, amount: Amount, currency: str, remittance_info: Optional[str] = None,
+            end_to_end_id: Optional[str] = None, confirm_funds: Optional[bool] = None,
+            idempotency_key: Optional[str] = None) -> m.Payment:
+        """Pays under a consent, without the customer. It always carries an Idempotency-Key (a
+        UUID unless given: give your own to retry safely across processes). Over a limit it is
+        LimitExceededError, whose ``details[0]`` names the limit and says what is left; nothing
+        is sent to the bank."""
+        body = _drop_none({"consentId": consent_id, "amount": _amount(amount), "currency": currency,
+                           "remittanceInfo": remittance_info, "endToEndId": end_to_end_id, "confirmFunds": confirm_funds})
+        return self._c._one(m.Payment.from_dict, "POST", "/vrps", body, creates=True, idempotency_key=idempotency_key)
+
+    def list_payments(self, *, status: Optional[str] = None, limit: Optional[int] = None,
+                      cursor: Optional[str] = None) -> Page[m.Payment]:
+        return self._c._page(m.Payment.from_dict, "/vrps", {"status": status, "limit": limit, "cursor": cursor})
+
+    def get_payment(self, payment_id: str) -> m.Payment:
+        return self._c._one(m.Payment.from_dict, "GET", f"/vrps/{_seg(payment_id)}")
+
 
 class Refunds(_Resource):
     def create(self, payment_id: str, *, amount: Optional[Union[str, Decimal]] = None, account_id: Optional[str] = None,
@@ -288,9 +387,7 @@ class Refunds(_Resource):
         """Refunds a completed payment to its payer (``amount`` defaults to what is left; never a
         float); send the organisation to ``redirect_url``. Retried safely under an
         Idempotency-Key (a UUID unless given); over what is left is RefundExceedsPaymentError."""
-        if isinstance(amount, float):
-            raise TypeError("amount must be a decimal string or decimal.Decimal, not a float")
-        body = _drop_none({"amount": str(amount) if amount is not None else None, "accountId": account_id,
+        body = _drop_none({"amount": _amount(amount), "accountId": account_id,
                            "remittanceInfo": remittance_info, "reason": reason, "callbackUrl": callback_url})
         return self._c._one(m.Refund.from_dict, "POST", f"/payments/{_seg(payment_id)}/refunds", body, creates=True,
                             idempotency_key=idempotency_key)
@@ -340,6 +437,50 @@ class Organisation(_Resource):
         return self._c._one(m.Organisation.from_dict, "PATCH", "/organisation", body)
 
 
+class ApiKeys(_Resource):
+    """The organisation's key pairs (admin; creating, rotating and revoking need a live key)."""
+
+    def list(self, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> Page[m.KeyPair]:
+        return self._c._page(m.KeyPair.from_dict, "/api-keys", {"limit": limit, "cursor": cursor})
+
+    def create(self, *, role: Literal["admin", "developer", "read_only"], member_id: Optional[str] = None,
+               idempotency_key: Optional[str] = None) -> m.NewKeyPair:
+        """A new key pair; its keys are in this answer only."""
+        return self._c._one(m.NewKeyPair.from_dict, "POST", "/api-keys", _drop_none({"role": role, "memberId": member_id}),
+                            creates=True, idempotency_key=idempotency_key)
+
+    def rotate(self, key_pair_id: str, *, grace_period_seconds: Optional[int] = None,
+               idempotency_key: Optional[str] = None) -> m.NewKeyPair:
+        """Replaces the pair with a new one of the same role; the old one works for the grace period."""
+        return self._c._one(m.NewKeyPair.from_dict, "POST", f"/api-keys/{_seg(key_pair_id)}/rotate",
+                            _drop_none({"gracePeriodSeconds": grace_period_seconds}), creates=True,
+                            idempotency_key=idempotency_key)
+
+    def revoke(self, key_pair_id: str) -> None:
+        """Revokes both keys of the pair at once."""
+        self._c.request("DELETE", f"/api-keys/{_seg(key_pair_id)}")
+
+
+class Members(_Resource):
+    def list(self, *, limit: Optional[int] = None, cursor: Optional[str] = None) -> Page[m.Member]:
+        return self._c._page(m.Member.from_dict, "/members", {"limit": limit, "cursor": cursor})
+
+    def add(self, *, email: str, role: Literal["owner", "admin", "developer", "viewer"],
+            idempotency_key: Optional[str] = None) -> m.Member:
+        return self._c._one(m.Member.from_dict, "POST", "/members", {"email": email, "role": role}, creates=True,
+                            idempotency_key=idempotency_key)
+
+    def get(self, member_id: str) -> m.Member:
+        return self._c._one(m.Member.from_dict, "GET", f"/members/{_seg(member_id)}")
+
+    def update(self, member_id: str, *, role: Literal["owner", "admin", "developer", "viewer"]) -> m.Member:
+        """Changes the member's role (admin)."""
+        return self._c._one(m.Member.from_dict, "PATCH", f"/members/{_seg(member_id)}", {"role": role})
+
+    def remove(self, member_id: str) -> None:
+        self._c.request("DELETE", f"/members/{_seg(member_id)}")
+
+
 class Sandbox(_Resource):
     """Controls for sandbox keys only (a live key gets NotFoundError)."""
 
@@ -360,8 +501,6 @@ class Sandbox(_Resource):
     def add_transaction(self, account_id: str, *, amount: Union[str, Decimal], direction: Optional[str] = None,
                         counterparty_name: Optional[str] = None, remittance_info: Optional[str] = None) -> m.SandboxTransaction:
         """Books a transaction at the sandbox bank; the next sync reads it."""
-        if isinstance(amount, float):
-            raise TypeError("amount must be a decimal string or decimal.Decimal, not a float")
-        body = _drop_none({"amount": str(amount), "direction": direction, "counterpartyName": counterparty_name,
+        body = _drop_none({"amount": _amount(amount), "direction": direction, "counterpartyName": counterparty_name,
                            "remittanceInfo": remittance_info})
         return self._c._one(m.SandboxTransaction.from_dict, "POST", f"/sandbox/accounts/{_seg(account_id)}/transactions", body, creates=True)

@@ -162,6 +162,57 @@ class Payments internal constructor(private val c: TokClient) {
 
     /** Cancels a payment awaiting authorisation or scheduled (409 CONFLICT otherwise). */
     fun cancel(paymentId: String): Payment = c.send("DELETE", "/payments/${seg(paymentId)}")
+
+    /** Asks the bank whether an account of a consent given for funds confirmation covers the amount; nothing is reserved. */
+    fun confirmFunds(request: FundsConfirmationRequest, idempotencyKey: String? = null): FundsConfirmation =
+        c.send("POST", "/funds-confirmations", request, creates = true, idempotencyKey = idempotencyKey)
+}
+
+/** Variable recurring payments: /v1/vrp-consents and /v1/vrps. Amounts are decimal strings ([Money] turns them into BigDecimal). */
+class Vrp internal constructor(private val c: TokClient) {
+    /** Asks the customer for a VRP consent with its limits; send the customer to its redirectUrl. Carries an Idempotency-Key. */
+    fun createConsent(request: CreateVrpConsentRequest, idempotencyKey: String? = null): VrpConsent =
+        c.send("POST", "/vrp-consents", request, creates = true, idempotencyKey = idempotencyKey)
+
+    /** The consent with remaining: per periodic limit what is left and when it resets, and the payments left. */
+    fun getConsent(consentId: String): VrpConsent = c.getOne("/vrp-consents/${seg(consentId)}")
+
+    fun listConsents(status: String? = null, limit: Int? = null, cursor: String? = null): Page<VrpConsent> =
+        c.page(VrpConsent::class.java, "/vrp-consents", mapOf("status" to status, "limit" to limit, "cursor" to cursor))
+
+    fun listAllConsents(status: String? = null, limit: Int? = null): Sequence<VrpConsent> =
+        c.pages(VrpConsent::class.java, "/vrp-consents", mapOf("status" to status, "limit" to limit))
+
+    /** Revokes the consent, at the bank too; later payments are ConsentRevokedError. */
+    fun revokeConsent(consentId: String): VrpConsent = c.send("DELETE", "/vrp-consents/${seg(consentId)}")
+
+    /** The payments made under the consent, newest first. */
+    fun consentPayments(consentId: String, limit: Int? = null, cursor: String? = null): Page<Payment> =
+        c.page(Payment::class.java, "/vrp-consents/${seg(consentId)}/payments", mapOf("limit" to limit, "cursor" to cursor))
+
+    fun allConsentPayments(consentId: String, limit: Int? = null): Sequence<Payment> =
+        c.pages(Payment::class.java, "/vrp-consents/${seg(consentId)}/payments", mapOf("limit" to limit))
+
+    /** Asks the bank whether the consent's account covers the amount; nothing is reserved or sent. */
+    fun confirmFunds(consentId: String, request: VrpFundsRequest, idempotencyKey: String? = null): FundsConfirmation =
+        c.send("POST", "/vrp-consents/${seg(consentId)}/confirm-funds", request, creates = true, idempotencyKey = idempotencyKey)
+
+    /**
+     * Pays under a consent, without the customer. It always carries an Idempotency-Key (a UUID
+     * unless [idempotencyKey] gives one: give your own to retry safely across processes). Over a
+     * limit it is [LimitExceededError], whose details name the limit and say what is left; nothing
+     * is sent to the bank.
+     */
+    fun pay(request: CreateVrpRequest, idempotencyKey: String? = null): Payment =
+        c.send("POST", "/vrps", request, creates = true, idempotencyKey = idempotencyKey)
+
+    fun getPayment(paymentId: String): Payment = c.getOne("/vrps/${seg(paymentId)}")
+
+    fun listPayments(status: String? = null, limit: Int? = null, cursor: String? = null): Page<Payment> =
+        c.page(Payment::class.java, "/vrps", mapOf("status" to status, "limit" to limit, "cursor" to cursor))
+
+    fun listAllPayments(status: String? = null, limit: Int? = null): Sequence<Payment> =
+        c.pages(Payment::class.java, "/vrps", mapOf("status" to status, "limit" to limit))
 }
 
 /** /v1/refunds, /v1/payments/{id}/refunds and /v1/refund-batches */
@@ -200,6 +251,43 @@ class OrganisationResource internal constructor(private val c: TokClient) {
 
     /** Changes the settings (admin, live key); null fields stay, "" clears an optional one. */
     fun update(request: UpdateOrganisationRequest): Organisation = c.send("PATCH", "/organisation", request)
+}
+
+/** /v1/api-keys: the organisation's key pairs (admin; creating, rotating and revoking need a live key). */
+class ApiKeys internal constructor(private val c: TokClient) {
+    fun list(limit: Int? = null, cursor: String? = null): Page<KeyPair> =
+        c.page(KeyPair::class.java, "/api-keys", mapOf("limit" to limit, "cursor" to cursor))
+
+    /** A new key pair; its keys are in this answer only. */
+    fun create(request: CreateKeyPairRequest, idempotencyKey: String? = null): NewKeyPair =
+        c.send("POST", "/api-keys", request, creates = true, idempotencyKey = idempotencyKey)
+
+    /** Replaces the pair with a new one of the same role; the old one works for the grace period. */
+    fun rotate(keyPairId: String, request: RotateKeyPairRequest? = null, idempotencyKey: String? = null): NewKeyPair =
+        c.send("POST", "/api-keys/${seg(keyPairId)}/rotate", request, creates = true, idempotencyKey = idempotencyKey)
+
+    /** Revokes both keys of the pair at once. */
+    fun revoke(keyPairId: String) {
+        c.send<Any?>("DELETE", "/api-keys/${seg(keyPairId)}")
+    }
+}
+
+/** /v1/members */
+class Members internal constructor(private val c: TokClient) {
+    fun list(limit: Int? = null, cursor: String? = null): Page<Member> =
+        c.page(Member::class.java, "/members", mapOf("limit" to limit, "cursor" to cursor))
+
+    fun add(request: AddMemberRequest, idempotencyKey: String? = null): Member =
+        c.send("POST", "/members", request, creates = true, idempotencyKey = idempotencyKey)
+
+    fun get(memberId: String): Member = c.getOne("/members/${seg(memberId)}")
+
+    /** Changes the member's role (admin). */
+    fun update(memberId: String, request: UpdateMemberRequest): Member = c.send("PATCH", "/members/${seg(memberId)}", request)
+
+    fun remove(memberId: String) {
+        c.send<Any?>("DELETE", "/members/${seg(memberId)}")
+    }
 }
 
 /** /v1/sandbox: controls for sandbox keys only (a live key gets NotFoundError). */

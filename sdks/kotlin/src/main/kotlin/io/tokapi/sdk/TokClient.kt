@@ -52,8 +52,11 @@ class TokClient(
     val webhooks = Webhooks(this)
     val events = Events(this)
     val payments = Payments(this)
+    val vrp = Vrp(this)
     val refunds = Refunds(this)
     val organisation = OrganisationResource(this)
+    val apiKeys = ApiKeys(this)
+    val members = Members(this)
     val sandbox = Sandbox(this)
 
     /** The last response this thread received from the API: request ID, rate limit, attempts. */

@@ -283,6 +283,192 @@ class TokClientTest {
         }
     }
 
+    /** The customer's browser (sdks/sdktest/psu.go): walks a redirectUrl and says where Tok sent it back. */
+    private class Walked(val pages: List<String>, val callback: String) {
+        val query: Map<String, String> = URI.create(callback).rawQuery.split("&").associate {
+            val kv = it.split("=", limit = 2)
+            java.net.URLDecoder.decode(kv[0], "UTF-8") to java.net.URLDecoder.decode(kv.getOrElse(1) { "" }, "UTF-8")
+        }
+    }
+
+    private fun psu(walk: Map<String, String>): Walked {
+        val resp = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(env("TOK_PSU_URL")))
+            .POST(HttpRequest.BodyPublishers.ofString(TokClient.gson.toJson(walk))).build(), HttpResponse.BodyHandlers.ofString())
+        assertEquals(resp.body(), 200, resp.statusCode())
+        val body = JsonParser.parseString(resp.body()).asJsonObject
+        return Walked(body["pages"].asJsonArray.map { it.asString }, body["callback"].asString)
+    }
+
+    @Test fun k_vrpLimitsWhatIsLeftAndRevocation() {
+        val created = client.vrp.createConsent(CreateVrpConsentRequest(
+            bankId = "sandbox-hr", creditorIban = "HR1723600001101234565", creditorName = "Zajam d.o.o.", currency = "EUR",
+            maximumIndividualAmount = Money.request(BigDecimal("60.00")),
+            periodicLimits = listOf(CreateVrpConsentRequestPeriodicLimit(maximumAmount = "100.00", periodType = "DAY", periodAlignment = "CALENDAR")),
+            remittanceInfo = "Loan 42", callbackUrl = env("TOK_CALLBACK_URL"), vrpType = "OTHER"))
+        assertEquals("AWAITING_AUTHORIZATION", created.status)
+        assertEquals(null, created.remaining)
+        val walked = psu(mapOf("url" to created.redirectUrl!!))
+        assertEquals(created.id, walked.query["vrpConsentId"])
+        assertEquals("AUTHORIZED", walked.query["status"])
+        fun left(): BigDecimal = client.vrp.getConsent(created.id).remaining!!.periodicLimits[0].decimalRemaining
+        assertEquals("AUTHORIZED", client.vrp.getConsent(created.id).status)
+        assertEquals(0, left().compareTo(BigDecimal("100")))
+        assertTrue(client.vrp.listAllConsents(status = "AUTHORIZED", limit = 1).any { it.id == created.id })
+        assertTrue(client.vrp.confirmFunds(created.id, VrpFundsRequest(amount = "10.00")).fundsAvailable)
+
+        fun pay(amount: String, key: String? = null) = client.vrp.pay(CreateVrpRequest(consentId = created.id, amount = amount, currency = "EUR"), key)
+        val first = pay("60.00")
+        assertEquals(created.id, first.vrpConsentId)
+        assertTrue(first.status, first.status == "PENDING" || first.status == "COMPLETED")
+        // The same Idempotency-Key again gets the same payment back and spends nothing more.
+        val second = pay("30.00", "vrp-${created.id}")
+        assertEquals(second.id, pay("30.00", "vrp-${created.id}").id)
+        assertTrue(client.lastResponse!!.replayed)
+        assertEquals(0, left().compareTo(BigDecimal("10")))
+        val tooBig = expect(LimitExceededError::class.java, 422) { pay("60.01") }
+        assertEquals("maximumIndividualAmount", tooBig.details[0].field)
+        val overPeriod = expect(LimitExceededError::class.java, 422) { pay("10.01") }
+        assertEquals("periodicLimits[0]", overPeriod.details[0].field)
+        assertTrue(overPeriod.details[0].message, Regex("\\b10\\.00 EUR is left").containsMatchIn(overPeriod.details[0].message))
+        assertEquals(0, left().compareTo(BigDecimal("10")))
+
+        assertEquals(0, client.vrp.getPayment(second.id).decimalAmount.compareTo(BigDecimal("30")))
+        assertEquals(listOf(second.id, first.id), client.vrp.allConsentPayments(created.id, limit = 1).map { it.id }.toList())
+        assertTrue(client.vrp.listAllPayments().any { it.id == first.id })
+
+        assertEquals("REVOKED", client.vrp.revokeConsent(created.id).status)
+        expect(ConsentRevokedError::class.java, 403) { pay("1.00") }
+        expect(ConflictError::class.java, 409) { client.vrp.revokeConsent(created.id) }
+    }
+
+    /** Without a bank, redirectUrl is Tok's hosted pages: Serbia and its sandbox bank are picked there (no JavaScript), then demo authorises. */
+    private fun walkHosted(redirectUrl: String?): Walked {
+        assertTrue("$redirectUrl", redirectUrl!!.startsWith(env("TOK_HOSTED_URL") + "hps_"))
+        val walked = psu(mapOf("url" to redirectUrl, "country" to "RS", "bankId" to "sandbox-rs"))
+        assertTrue("${walked.pages}", walked.pages.size >= 5)
+        return walked
+    }
+
+    @Test fun l_hostedConsentAndSeedPayment() {
+        val consent = client.consents.create(CreateConsentRequest(callbackUrl = env("TOK_CALLBACK_URL")))
+        assertEquals(null, consent.bankId)
+        val walked = walkHosted(consent.redirectUrl)
+        assertEquals(consent.id, walked.query["consentId"])
+        assertEquals("AUTHORIZED", walked.query["status"])
+        val after = client.consents.get(consent.id)
+        assertEquals("AUTHORIZED", after.status)
+        assertEquals("sandbox-rs", after.bankId)
+
+        val p = client.payments.create(CreatePaymentRequest(creditorIban = "RS35105008123123123173", amount = "1500.00", currency = "RSD",
+            remittanceInfo = "Invoice INV-2026-042", callbackUrl = env("TOK_CALLBACK_URL")))
+        assertEquals(null, p.bankId)
+        val paid = walkHosted(p.redirectUrl)
+        assertEquals(p.id, paid.query["paymentId"])
+        assertTrue(paid.callback, paid.query["status"] == "PENDING" || paid.query["status"] == "COMPLETED")
+        val got = client.payments.get(p.id)
+        assertEquals("sandbox-rs", got.bankId)
+        assertEquals("domestic-credit-transfers", got.paymentProduct)
+        assertEquals(0, got.decimalAmount.compareTo(BigDecimal("1500")))
+        assertTrue(got.status, got.status == "PENDING" || got.status == "COMPLETED")
+    }
+
+    /** For each operation of the spec that takes an API key, a call of its SDK method. */
+    private val methods: Map<String, (TokClient) -> Any?> = mapOf(
+        "listBanks" to { t -> t.banks.list() },
+        "getBank" to { t -> t.banks.get("x") },
+        "getOrganisation" to { t -> t.organisation.get() },
+        "updateOrganisation" to { t -> t.organisation.update(UpdateOrganisationRequest()) },
+        "listApiKeys" to { t -> t.apiKeys.list() },
+        "createApiKey" to { t -> t.apiKeys.create(CreateKeyPairRequest(role = "developer")) },
+        "rotateApiKey" to { t -> t.apiKeys.rotate("x") },
+        "revokeApiKey" to { t -> t.apiKeys.revoke("x") },
+        "listMembers" to { t -> t.members.list() },
+        "addMember" to { t -> t.members.add(AddMemberRequest(email = "a@example.com", role = "viewer")) },
+        "getMember" to { t -> t.members.get("x") },
+        "updateMember" to { t -> t.members.update("x", UpdateMemberRequest(role = "viewer")) },
+        "removeMember" to { t -> t.members.remove("x") },
+        "listWebhooks" to { t -> t.webhooks.list() },
+        "createWebhook" to { t -> t.webhooks.create(CreateWebhookRequest(url = "https://a.example.com", events = listOf("*"))) },
+        "getWebhook" to { t -> t.webhooks.get("x") },
+        "updateWebhook" to { t -> t.webhooks.update("x", UpdateWebhookRequest()) },
+        "deleteWebhook" to { t -> t.webhooks.delete("x") },
+        "rotateWebhookSecret" to { t -> t.webhooks.rotateSecret("x") },
+        "testWebhook" to { t -> t.webhooks.test("x") },
+        "listWebhookDeliveries" to { t -> t.webhooks.deliveries("x") },
+        "getWebhookDelivery" to { t -> t.webhooks.delivery("x", "y") },
+        "redeliverWebhookDelivery" to { t -> t.webhooks.redeliver("x", "y") },
+        "listEvents" to { t -> t.events.list() },
+        "getEvent" to { t -> t.events.get("x") },
+        "createConsent" to { t -> t.consents.create(CreateConsentRequest(callbackUrl = "https://a.example.com")) },
+        "listConsents" to { t -> t.consents.list() },
+        "getConsent" to { t -> t.consents.get("x") },
+        "revokeConsent" to { t -> t.consents.revoke("x") },
+        "refreshConsent" to { t -> t.consents.refresh("x") },
+        "renewConsent" to { t -> t.consents.renew("x") },
+        "sandboxExpireConsent" to { t -> t.sandbox.expireConsent("x") },
+        "sandboxRevokeConsent" to { t -> t.sandbox.revokeConsent("x") },
+        "sandboxFireWebhook" to { t -> t.sandbox.fireWebhook(SandboxFireRequest(type = "sync.failed")) },
+        "sandboxAddTransaction" to { t -> t.sandbox.addTransaction("x", SandboxAddTransactionRequest(amount = "1.00")) },
+        "listAccounts" to { t -> t.accounts.list() },
+        "getAccount" to { t -> t.accounts.get("x") },
+        "getAccountBalances" to { t -> t.accounts.balances("x") },
+        "listTransactions" to { t -> t.transactions.list("x") },
+        "listTransactionChanges" to { t -> t.transactions.changes("x") },
+        "getTransaction" to { t -> t.transactions.get("x", "y") },
+        "listStandingOrders" to { t -> t.standingOrders.list("x") },
+        "getStandingOrder" to { t -> t.standingOrders.get("x", "y") },
+        "confirmFunds" to { t -> t.payments.confirmFunds(FundsConfirmationRequest(accountId = "x", amount = "1.00", currency = "EUR")) },
+        "createPayment" to { t -> t.payments.create(CreatePaymentRequest(creditorIban = "x", amount = "1.00", currency = "EUR", callbackUrl = "https://a.example.com")) },
+        "listPayments" to { t -> t.payments.list() },
+        "getPayment" to { t -> t.payments.get("x") },
+        "cancelPayment" to { t -> t.payments.cancel("x") },
+        "createRefund" to { t -> t.refunds.create("x", CreateRefundRequest()) },
+        "listPaymentRefunds" to { t -> t.refunds.listForPayment("x") },
+        "listRefunds" to { t -> t.refunds.list() },
+        "getRefund" to { t -> t.refunds.get("x") },
+        "createRefundBatch" to { t -> t.refunds.createBatch(CreateRefundBatchRequest(refundIds = listOf("x"))) },
+        "getRefundBatch" to { t -> t.refunds.getBatch("x") },
+        "createVrpConsent" to { t -> t.vrp.createConsent(CreateVrpConsentRequest(creditorIban = "x", creditorName = "x", currency = "EUR",
+            maximumIndividualAmount = "1.00", periodicLimits = listOf(CreateVrpConsentRequestPeriodicLimit(maximumAmount = "1.00", periodType = "DAY")),
+            remittanceInfo = "x", callbackUrl = "https://a.example.com", vrpType = "OTHER")) },
+        "listVrpConsents" to { t -> t.vrp.listConsents() },
+        "getVrpConsent" to { t -> t.vrp.getConsent("x") },
+        "revokeVrpConsent" to { t -> t.vrp.revokeConsent("x") },
+        "listVrpConsentPayments" to { t -> t.vrp.consentPayments("x") },
+        "confirmVrpFunds" to { t -> t.vrp.confirmFunds("x", VrpFundsRequest(amount = "1.00")) },
+        "createVrp" to { t -> t.vrp.pay(CreateVrpRequest(consentId = "x", amount = "1.00", currency = "EUR")) },
+        "listVrps" to { t -> t.vrp.listPayments() },
+        "getVrp" to { t -> t.vrp.getPayment("x") }
+    )
+
+    /** The fault proxy answers every request with a 404 itself (nothing reaches Tok) and logs which operation of the spec each was. */
+    @Test fun m_everyApiKeyOperationHasAMethodThatSendsIt() {
+        val ops = JsonParser.parseString(File(env("TOK_SPEC_OPERATIONS")).readText()).asJsonArray.map { it.asJsonObject }
+        val c = TokClient(apiKey = key, baseUrl = faultUrl, maxRetries = 0)
+        Faults.reset()
+        Faults.arm(mapOf("path" to "/v1/", "times" to (1 shl 20), "status" to 404, "body" to envelope("NOT_FOUND", "answered by the coverage test")))
+        val missing = mutableListOf<String>()
+        try {
+            for (op in ops.filter { it["apiKey"].asBoolean }) {
+                val id = op["operationId"].asString
+                val call = methods[id]
+                if (call == null) {
+                    missing.add("${op["method"].asString} ${op["path"].asString} ($id)")
+                    continue
+                }
+                val before = Faults.log().size
+                expect(NotFoundError::class.java, 404) { call(c) }
+                val sent = Faults.log().drop(before)
+                assertEquals("$id sent $sent", listOf(id), sent.map { it["operation"].asString })
+            }
+        } finally {
+            Faults.reset()
+        }
+        assertEquals("operations without a method in the Kotlin SDK", emptyList<String>(), missing)
+        val ids = ops.map { it["operationId"].asString }.toSet()
+        assertEquals("methods of operations no longer in the spec", emptyList<String>(), methods.keys.filter { it !in ids })
+    }
+
     private fun <E : TokError> expect(type: Class<E>, status: Int, block: () -> Unit): E {
         try {
             block()
