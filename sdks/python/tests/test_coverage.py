@@ -40,6 +40,7 @@ METHODS: dict[str, Callable[[TokClient], Any]] = {
     "renewConsent": lambda t: t.consents.renew("x"),
     "sandboxExpireConsent": lambda t: t.sandbox.expire_consent("x"),
     "sandboxRevokeConsent": lambda t: t.sandbox.revoke_consent("x"),
+    "sandboxRevokeVrpConsent": lambda t: t.sandbox.revoke_vrp_consent("x"),
     "sandboxFireWebhook": lambda t: t.sandbox.fire_webhook(type="sync.failed"),
     "sandboxAddTransaction": lambda t: t.sandbox.add_transaction("x", amount="1.00"),
     "listAccounts": lambda t: t.accounts.list(),

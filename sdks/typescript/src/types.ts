@@ -38,7 +38,6 @@ export type SandboxConsentChange = Schemas["SandboxConsentChange"];
 export type SandboxFireRequest = Schemas["SandboxFireRequest"];
 export type SandboxAddTransactionRequest = Schemas["SandboxAddTransactionRequest"];
 export type SandboxTransaction = Schemas["SandboxTransaction"];
-export type VrpConsent = Schemas["VrpConsent"];
 export type UpdateOrganisationRequest = Schemas["UpdateOrganisationRequest"];
 export type FundsConfirmationRequest = Schemas["FundsConfirmationRequest"];
 export type FundsConfirmation = Schemas["FundsConfirmation"];

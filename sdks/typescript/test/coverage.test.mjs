@@ -38,6 +38,7 @@ const methods = {
   renewConsent: (t) => t.consents.renew("x"),
   sandboxExpireConsent: (t) => t.sandbox.expireConsent("x"),
   sandboxRevokeConsent: (t) => t.sandbox.revokeConsent("x"),
+  sandboxRevokeVrpConsent: (t) => t.sandbox.revokeVrpConsent("x"),
   sandboxFireWebhook: (t) => t.sandbox.fireWebhook({ type: "sync.failed" }),
   sandboxAddTransaction: (t) => t.sandbox.addTransaction("x", { amount: "1.00" }),
   listAccounts: (t) => t.accounts.list(),

@@ -407,6 +407,7 @@ class TokClientTest {
         "renewConsent" to { t -> t.consents.renew("x") },
         "sandboxExpireConsent" to { t -> t.sandbox.expireConsent("x") },
         "sandboxRevokeConsent" to { t -> t.sandbox.revokeConsent("x") },
+        "sandboxRevokeVrpConsent" to { t -> t.sandbox.revokeVrpConsent("x") },
         "sandboxFireWebhook" to { t -> t.sandbox.fireWebhook(SandboxFireRequest(type = "sync.failed")) },
         "sandboxAddTransaction" to { t -> t.sandbox.addTransaction("x", SandboxAddTransactionRequest(amount = "1.00")) },
         "listAccounts" to { t -> t.accounts.list() },
