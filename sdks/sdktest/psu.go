@@ -115,15 +115,45 @@ func (p *PSU) Do(req Walk) (walked Walked, err error) {
 	walked.Pages = append(walked.Pages, at)
 	toTok := sandboxtest.SCA(scaTB{p.t}, b.http, at, req.User, req.User, req.Decision)
 	walked.Pages = append(walked.Pages, toTok.String())
-	back, err := b.get(toTok.String())
+	back, err := b.callback(toTok)
 	if err != nil {
 		return walked, err
 	}
-	if back.status != http.StatusSeeOther || back.location == nil {
-		return walked, fmt.Errorf("tok's callback %s answered %d", toTok, back.status)
-	}
-	walked.Callback = back.location.String()
+	walked.Callback = back.String()
 	return walked, nil
+}
+
+var continueLink = regexp.MustCompile(`<a id="continue" href="([^"]+)">`)
+
+// callback opens Tok's callback and returns where it sends the browser. A callback whose
+// work at the bank takes longer than 2 s answers a waiting page first, which links to the
+// outcome; the browser follows it (and the outcome's own waiting page, every 2 s) as a
+// meta refresh would.
+func (b *browser) callback(u *url.URL) (*url.URL, error) {
+	at := u.String()
+	for range 30 {
+		a, err := b.get(at)
+		if err != nil {
+			return nil, err
+		}
+		if a.status == http.StatusSeeOther && a.location != nil {
+			return a.location, nil
+		}
+		next := continueLink.FindStringSubmatch(a.body)
+		if a.status != http.StatusOK || next == nil {
+			return nil, fmt.Errorf("tok's callback %s answered %d: %.300s", at, a.status, a.body)
+		}
+		if at != u.String() {
+			time.Sleep(2 * time.Second) // the outcome's page refreshes after 2 s
+		}
+		to, err := u.Parse(html.UnescapeString(next[1]))
+		if err != nil {
+			return nil, err
+		}
+		at = to.String()
+		b.Pages = append(b.Pages, at)
+	}
+	return nil, fmt.Errorf("tok's callback %s never finished", u)
 }
 
 // browser is one customer's browser: a cookie jar, redirects followed by hand so every page

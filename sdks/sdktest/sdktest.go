@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -25,7 +24,6 @@ import (
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testing/apitest"
-	"tokapi.io/tok/shared/testing/sandboxtest"
 	"tokapi.io/tok/shared/testing/testenv"
 )
 
@@ -162,25 +160,15 @@ func (a *admin) call(method, path, body string, want int, out any) http.Header {
 	return resp.Header
 }
 
-// connect creates a sandbox consent, walks the bank's SCA as the demo persona and follows
-// the redirect to Tok's callback, and returns the authorised consent's ID.
+// connect creates a sandbox consent, walks the bank's SCA as the demo persona and Tok's
+// callback, and returns the authorised consent's ID.
 func (a *admin) connect(bankID, callbackURL string) string {
 	a.t.Helper()
 	var c struct{ ID, RedirectURL string }
 	a.call("POST", "/consents", fmt.Sprintf(`{"bankId":%q,"callbackUrl":%q}`, bankID, callbackURL), 201, &c)
-	loc := sandboxtest.SCA(a.t, a.http, c.RedirectURL, "demo", "demo", "approve")
-	req, err := http.NewRequestWithContext(a.ctx, http.MethodGet, loc.String(), nil)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	resp, err := a.http.Do(req)
-	if err != nil {
-		a.t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	back, err := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusSeeOther || err != nil || back.Query().Get("status") != "AUTHORIZED" {
-		a.t.Fatalf("sdktest: callback for %s: %d %s", bankID, resp.StatusCode, resp.Header.Get("Location"))
+	walked, err := (&PSU{t: a.t}).Do(Walk{URL: c.RedirectURL})
+	if err != nil || walked.CallbackQuery().Get("status") != "AUTHORIZED" {
+		a.t.Fatalf("sdktest: connecting %s: %v, back at %s", bankID, err, walked.Callback)
 	}
 	return c.ID
 }
