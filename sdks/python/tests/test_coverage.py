@@ -60,6 +60,7 @@ METHODS: dict[str, Callable[[TokClient], Any]] = {
     "listPaymentRefunds": lambda t: t.refunds.list_for_payment("x"),
     "listRefunds": lambda t: t.refunds.list(),
     "getRefund": lambda t: t.refunds.get("x"),
+    "cancelRefund": lambda t: t.refunds.cancel("x"),
     "createRefundBatch": lambda t: t.refunds.create_batch(["x"]),
     "getRefundBatch": lambda t: t.refunds.get_batch("x"),
     "createVrpConsent": lambda t: t.vrp.create_consent(

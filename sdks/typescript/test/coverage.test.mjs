@@ -58,6 +58,7 @@ const methods = {
   listPaymentRefunds: (t) => t.refunds.listForPayment("x"),
   listRefunds: (t) => t.refunds.list(),
   getRefund: (t) => t.refunds.get("x"),
+  cancelRefund: (t) => t.refunds.cancel("x"),
   createRefundBatch: (t) => t.refunds.createBatch({ refundIds: ["x"] }),
   getRefundBatch: (t) => t.refunds.getBatch("x"),
   createVrpConsent: (t) => t.vrp.createConsent({}),

@@ -427,6 +427,7 @@ class TokClientTest {
         "listPaymentRefunds" to { t -> t.refunds.listForPayment("x") },
         "listRefunds" to { t -> t.refunds.list() },
         "getRefund" to { t -> t.refunds.get("x") },
+        "cancelRefund" to { t -> t.refunds.cancel("x") },
         "createRefundBatch" to { t -> t.refunds.createBatch(CreateRefundBatchRequest(refundIds = listOf("x"))) },
         "getRefundBatch" to { t -> t.refunds.getBatch("x") },
         "createVrpConsent" to { t -> t.vrp.createConsent(CreateVrpConsentRequest(creditorIban = "x", creditorName = "x", currency = "EUR",
