@@ -9,10 +9,10 @@ import (
 	"tokapi.io/tok/sdks/sdktest"
 )
 
-// testHosted: a consent without a bank and the seed's payment (no bank either) get a
-// redirectUrl to Tok's hosted pages; the customer picks Serbia and the Serbian sandbox bank
-// there, without JavaScript, authorises as demo, and is sent back to the callbackUrl; the
-// SDK then reads the consent AUTHORIZED and the payment at the bank.
+// testHosted: a consent and a VRP consent without a bank, and the seed's payment (no bank
+// either), get a redirectUrl to Tok's hosted pages; the customer picks the country and its
+// sandbox bank there, without JavaScript, authorises as demo, and is sent back to the
+// callbackUrl; the SDK then reads the consents AUTHORIZED and the payment at the bank.
 func testHosted(ctx context.Context, t *testing.T, env *sdktest.Env, client *tok.Client) {
 	walk := func(t *testing.T, redirectURL *string) sdktest.Walked {
 		t.Helper()
@@ -43,6 +43,31 @@ func testHosted(ctx context.Context, t *testing.T, env *sdktest.Env, client *tok
 		}
 		got, err := client.Consents.Get(ctx, c.ID)
 		if err != nil || got.Status != tok.ConsentStatusAUTHORIZED || got.BankID == nil || *got.BankID != "sandbox-rs" {
+			t.Fatalf("after the hosted pages: %+v %v", got, err)
+		}
+	})
+
+	t.Run("a VRP consent without a bank", func(t *testing.T) {
+		c, err := client.VRP.CreateConsent(ctx, tok.CreateVrpConsentRequest{
+			CreditorIban: "HR1723600001101234565", CreditorName: "Zajam d.o.o.", Currency: "EUR", MaximumIndividualAmount: "60.00",
+			PeriodicLimits: []tok.VrpPeriodicLimitRequest{{MaximumAmount: "100.00", PeriodType: tok.CreateVrpConsentRequestPeriodicLimitsPeriodTypeDAY}},
+			RemittanceInfo: "Loan 43", CallbackURL: env.CallbackURL, VrpType: tok.CreateVrpConsentRequestVrpTypeOTHER,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.RedirectURL == nil || !strings.HasPrefix(*c.RedirectURL, env.HostedURL+"hps_") {
+			t.Fatalf("redirectUrl %v is not Tok's hosted pages", c.RedirectURL)
+		}
+		w, err := env.PSU.Do(sdktest.Walk{URL: *c.RedirectURL, Country: "HR", BankID: "sandbox-hr"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q := w.CallbackQuery(); q.Get("vrpConsentId") != c.ID || q.Get("status") != "AUTHORIZED" {
+			t.Fatalf("back at the app with %s", w.Callback)
+		}
+		got, err := client.VRP.GetConsent(ctx, c.ID)
+		if err != nil || got.Status != tok.VrpConsentStatusAUTHORIZED || got.BankID == nil || *got.BankID != "sandbox-hr" {
 			t.Fatalf("after the hosted pages: %+v %v", got, err)
 		}
 	})
