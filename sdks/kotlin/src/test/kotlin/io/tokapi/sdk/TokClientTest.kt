@@ -120,13 +120,16 @@ class TokClientTest {
         Faults.reset()
         Faults.arm(mapOf("method" to "GET", "path" to "/v1/accounts", "times" to 2, "status" to 502, "body" to "<html>bad gateway</html>"))
         assertTrue(faulty.accounts.list().isNotEmpty())
-        assertEquals(3, faulty.lastResponse!!.attempts)
-        assertEquals("502 502 200", Faults.statuses())
+        // A 429 waited out in between (another test may leave the bucket empty) is one more
+        // attempt; every attempt is one request at the proxy.
+        val statuses = Faults.statuses()
+        assertEquals("502 502 200", statuses.replace("429 ", ""))
+        assertEquals(statuses.split(" ").size, faulty.lastResponse!!.attempts)
         // Two drops: java.net.http may retry a reused connection once by itself; the SDK retries the rest.
         Faults.reset()
         Faults.arm(mapOf("method" to "GET", "path" to "/v1/accounts", "times" to 2, "drop" to true))
         assertTrue(faulty.accounts.list().isNotEmpty())
-        assertEquals("0 0 200", Faults.statuses())
+        assertEquals("0 0 200", Faults.statuses().replace("429 ", ""))
         assertTrue("${faulty.lastResponse!!.attempts} attempts", faulty.lastResponse!!.attempts >= 2)
     }
 
