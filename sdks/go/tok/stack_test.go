@@ -173,7 +173,8 @@ func TestAgainstStack(t *testing.T) {
 		}
 		pages := 0
 		for _, e := range env.Faults.Log() {
-			if strings.HasSuffix(e.Path, "/transactions") {
+			// A 429 waited out (the organisation's bucket is shared with the other suites) is no page.
+			if strings.HasSuffix(e.Path, "/transactions") && e.Status != http.StatusTooManyRequests {
 				pages++
 			}
 		}

@@ -101,7 +101,8 @@ class TokClientTest {
     @Test fun b_paginationFollowsNextCursor() {
         Faults.reset()
         val walked = faulty.transactions.listAll(accountId, status = "booked", limit = 50).toList()
-        val pages = Faults.log().count { it["path"].asString.endsWith("/transactions") }
+        // A 429 waited out (the organisation's bucket is shared with the other suites) is no page.
+        val pages = Faults.log().count { it["path"].asString.endsWith("/transactions") && it["status"].asInt != 429 }
         val onePage = client.transactions.list(accountId, status = "booked", limit = 500)
         assertTrue("$pages pages", pages >= 3)
         assertEquals((walked.size + 49) / 50, pages)
