@@ -2,6 +2,7 @@ package apitest
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -38,40 +39,27 @@ func QueryProbes(t testing.TB) []QueryProbe {
 	t.Helper()
 	doc, _ := Spec(t)
 	var out []QueryProbe
-	paths := doc.Paths.InMatchingOrder()
-	sort.Strings(paths)
-	for _, path := range paths {
-		item := doc.Paths.Value(path)
-		methods := make([]string, 0, 4)
-		for m := range item.Operations() {
-			methods = append(methods, m)
+	for _, o := range authenticatedOps(doc) {
+		path, method, item, op := o.path, o.method, o.item, o.op
+		full := "/v1" + fillPath(t, path, item, op, nil)
+		probe := func(param, what string, q url.Values) {
+			out = append(out, QueryProbe{Method: method, Path: full, RawQuery: q.Encode(), Param: param, What: what})
 		}
-		sort.Strings(methods)
-		for _, method := range methods {
-			op := item.GetOperation(method)
-			if op.Security != nil && len(*op.Security) == 0 {
-				continue // public operations (the bank callback, the spec) check their own input
+		probe("unknownParam", "undeclared", url.Values{"unknownParam": {"1"}})
+		for _, ref := range append(slices.Clone(item.Parameters), op.Parameters...) {
+			p := ref.Value
+			if p == nil || p.In != openapi3.ParameterInQuery || p.Schema == nil || p.Schema.Value == nil {
+				continue
 			}
-			full := "/v1" + fillPath(t, path, item, op, nil)
-			probe := func(param, what string, q url.Values) {
-				out = append(out, QueryProbe{Method: method, Path: full, RawQuery: q.Encode(), Param: param, What: what})
+			s := p.Schema.Value
+			long := 1500
+			if s.MaxLength != nil && int(*s.MaxLength) >= long {
+				long = int(*s.MaxLength) + 1
 			}
-			probe("unknownParam", "undeclared", url.Values{"unknownParam": {"1"}})
-			for _, ref := range append(slices.Clone(item.Parameters), op.Parameters...) {
-				p := ref.Value
-				if p == nil || p.In != openapi3.ParameterInQuery || p.Schema == nil || p.Schema.Value == nil {
-					continue
-				}
-				s := p.Schema.Value
-				long := 1500
-				if s.MaxLength != nil && int(*s.MaxLength) >= long {
-					long = int(*s.MaxLength) + 1
-				}
-				probe(p.Name, "over-long", url.Values{p.Name: {strings.Repeat("A", long)}})
-				probe(p.Name, "invalid UTF-8", url.Values{p.Name: {"\xff\xfe"}})
-				if bad, ok := wrongForm(s); ok {
-					probe(p.Name, "wrong form", url.Values{p.Name: {bad}})
-				}
+			probe(p.Name, "over-long", url.Values{p.Name: {strings.Repeat("A", long)}})
+			probe(p.Name, "invalid UTF-8", url.Values{p.Name: {"\xff\xfe"}})
+			if bad, ok := wrongForm(s); ok {
+				probe(p.Name, "wrong form", url.Values{p.Name: {bad}})
 			}
 		}
 	}
@@ -95,38 +83,34 @@ func BodyProbes(t testing.TB) []BodyProbe {
 	t.Helper()
 	doc, _ := Spec(t)
 	var out []BodyProbe
-	paths := doc.Paths.InMatchingOrder()
-	sort.Strings(paths)
-	for _, path := range paths {
-		item := doc.Paths.Value(path)
-		for method, op := range item.Operations() {
-			if (op.Security != nil && len(*op.Security) == 0) || op.RequestBody == nil || op.RequestBody.Value == nil {
-				continue
+	for _, o := range authenticatedOps(doc) {
+		path, method, item, op := o.path, o.method, o.item, o.op
+		if op.RequestBody == nil || op.RequestBody.Value == nil {
+			continue
+		}
+		mt := op.RequestBody.Value.Content.Get("application/json")
+		if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+			continue
+		}
+		field := "unknownField"
+		names := make([]string, 0, len(mt.Schema.Value.Properties))
+		for name := range mt.Schema.Value.Properties {
+			if !slices.Contains(mt.Schema.Value.Required, name) {
+				names = append(names, name)
 			}
-			mt := op.RequestBody.Value.Content.Get("application/json")
-			if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
-				continue
-			}
-			field := "unknownField"
-			names := make([]string, 0, len(mt.Schema.Value.Properties))
-			for name := range mt.Schema.Value.Properties {
-				if !slices.Contains(mt.Schema.Value.Required, name) {
-					names = append(names, name)
-				}
-			}
-			sort.Strings(names)
-			if len(names) > 0 {
-				field = names[0]
-			}
-			full := "/v1" + fillPath(t, path, item, op, nil)
-			for what, body := range map[string]string{
-				"null body":                 `null`,
-				"null for " + field:         `{"` + field + `":null}`,
-				"a key twice, nested":       `{"` + field + `":{"a":1,"a":2}}`,
-				"invalid UTF-8 in a string": "{\"" + field + "\":\"\xff\"}",
-			} {
-				out = append(out, BodyProbe{Method: method, Path: full, Body: body, What: what})
-			}
+		}
+		sort.Strings(names)
+		if len(names) > 0 {
+			field = names[0]
+		}
+		full := "/v1" + fillPath(t, path, item, op, nil)
+		for what, body := range map[string]string{
+			"null body":                 `null`,
+			"null for " + field:         `{"` + field + `":null}`,
+			"a key twice, nested":       `{"` + field + `":{"a":1,"a":2}}`,
+			"invalid UTF-8 in a string": "{\"" + field + "\":\"\xff\"}",
+		} {
+			out = append(out, BodyProbe{Method: method, Path: full, Body: body, What: what})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
@@ -139,10 +123,9 @@ func ListOperations(t testing.TB) []string {
 	t.Helper()
 	doc, _ := Spec(t)
 	var out []string
-	for _, path := range doc.Paths.InMatchingOrder() {
-		item := doc.Paths.Value(path)
-		op := item.Get
-		if op == nil || (op.Security != nil && len(*op.Security) == 0) {
+	for _, o := range authenticatedOps(doc) {
+		path, item, op := o.path, o.item, o.op
+		if o.method != http.MethodGet {
 			continue
 		}
 		for _, ref := range append(slices.Clone(item.Parameters), op.Parameters...) {
@@ -175,6 +158,53 @@ func PathProbes(t testing.TB) []PathProbe {
 	t.Helper()
 	doc, _ := Spec(t)
 	var out []PathProbe
+	for _, o := range authenticatedOps(doc) {
+		path, method, item, op := o.path, o.method, o.item, o.op
+		for name, s := range pathParams(t, item, op) {
+			if s.MaxLength == nil || s.Pattern == "" {
+				t.Fatalf("%s %s: path parameter %s has no pattern or maxLength", method, path, name)
+			}
+			long := strings.Repeat("a", int(*s.MaxLength)+1)
+			out = append(out, PathProbe{Method: method, Path: "/v1" + fillPath(t, path, item, op, map[string]string{name: long}), Param: name, What: "over-long"})
+			re := regexp.MustCompile(s.Pattern)
+			for _, bad := range []string{"acc_1", "pay_01ARZ3NDEKTSV4RRFFQ69G5FAV", "x_" + strings.Repeat("0", 26), "Erste", "!"} {
+				if !re.MatchString(bad) {
+					out = append(out, PathProbe{Method: method, Path: "/v1" + fillPath(t, path, item, op, map[string]string{name: bad}), Param: name, What: "wrong form " + bad})
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// WellFormedPaths returns, for every authenticated GET operation with path parameters, a
+// path whose every parameter is well formed but names nothing: the API answers it 404.
+func WellFormedPaths(t testing.TB) []string {
+	t.Helper()
+	doc, _ := Spec(t)
+	var out []string
+	for _, o := range authenticatedOps(doc) {
+		if o.method != http.MethodGet || !strings.Contains(o.path, "{") {
+			continue
+		}
+		out = append(out, "/v1"+fillPath(t, o.path, o.item, o.op, nil))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// specOp is one operation of the spec with its path.
+type specOp struct {
+	path, method string
+	item         *openapi3.PathItem
+	op           *openapi3.Operation
+}
+
+// authenticatedOps returns every operation that takes an API key, by path then method.
+// Public operations (the bank callback, the spec, the hosted pages) check their own input.
+func authenticatedOps(doc *openapi3.T) []specOp {
+	var out []specOp
 	paths := doc.Paths.InMatchingOrder()
 	sort.Strings(paths)
 	for _, path := range paths {
@@ -189,40 +219,9 @@ func PathProbes(t testing.TB) []PathProbe {
 			if op.Security != nil && len(*op.Security) == 0 {
 				continue
 			}
-			for name, s := range pathParams(t, item, op) {
-				if s.MaxLength == nil || s.Pattern == "" {
-					t.Fatalf("%s %s: path parameter %s has no pattern or maxLength", method, path, name)
-				}
-				long := strings.Repeat("a", int(*s.MaxLength)+1)
-				out = append(out, PathProbe{Method: method, Path: "/v1" + fillPath(t, path, item, op, map[string]string{name: long}), Param: name, What: "over-long"})
-				re := regexp.MustCompile(s.Pattern)
-				for _, bad := range []string{"acc_1", "pay_01ARZ3NDEKTSV4RRFFQ69G5FAV", "x_" + strings.Repeat("0", 26), "Erste", "!"} {
-					if !re.MatchString(bad) {
-						out = append(out, PathProbe{Method: method, Path: "/v1" + fillPath(t, path, item, op, map[string]string{name: bad}), Param: name, What: "wrong form " + bad})
-						break
-					}
-				}
-			}
+			out = append(out, specOp{path: path, method: method, item: item, op: op})
 		}
 	}
-	return out
-}
-
-// WellFormedPaths returns, for every authenticated GET operation with path parameters, a
-// path whose every parameter is well formed but names nothing: the API answers it 404.
-func WellFormedPaths(t testing.TB) []string {
-	t.Helper()
-	doc, _ := Spec(t)
-	var out []string
-	for _, path := range doc.Paths.InMatchingOrder() {
-		item := doc.Paths.Value(path)
-		op := item.Get
-		if op == nil || (op.Security != nil && len(*op.Security) == 0) || !strings.Contains(path, "{") {
-			continue
-		}
-		out = append(out, "/v1"+fillPath(t, path, item, op, nil))
-	}
-	sort.Strings(out)
 	return out
 }
 
