@@ -4,10 +4,9 @@ module "function" {
   source   = "./modules/function"
   for_each = local.functions
 
-  project_id  = var.project_id
-  region      = var.region
-  environment = var.environment
-  labels      = local.labels
+  project_id = var.project_id
+  region     = var.region
+  labels     = local.labels
 
   name        = each.key
   description = try(each.value.description, "")
@@ -25,19 +24,8 @@ module "function" {
   secrets            = { for s in try(each.value.secrets, []) : s => google_secret_manager_secret.secret[s].id }
   kms_keys           = { for k in try(each.value.kmsKeys, []) : k => google_kms_crypto_key.key[k].id }
 
-  # Settings shared/config reads; the public URLs exist once the load balancer has its hosts.
-  # The sandbox bank is served on the sandbox host, where banks' browsers and Tok's connector
-  # reach it.
-  environment_variables = merge(
-    { TOK_EVENTS_TOPIC = "tok-events" },
-    local.lb_enabled ? {
-      TOK_PUBLIC_URL         = "https://${var.api_domains.live}"
-      TOK_SANDBOX_PUBLIC_URL = "https://${var.api_domains.sandbox}"
-      TOK_SANDBOX_BANK_URL   = "https://${var.api_domains.sandbox}/sandbox-bank"
-      # Webhook deliveries never connect to Tok's own load balancer, whatever name leads there.
-      TOK_INTERNAL_ADDRS = google_compute_global_address.api[0].address
-    } : {},
-  )
+  # Of the deployment's settings, only those the function's code reads (manifest "settings").
+  environment_variables = { for k, v in local.function_settings : k => v if contains(try(each.value.settings, []), k) }
 
   trigger_topic_id           = each.value.kind == "event" ? google_pubsub_topic.topic[each.value.trigger].id : null
   push_service_account_email = google_service_account.push.email

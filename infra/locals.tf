@@ -15,6 +15,21 @@ locals {
     toset(flatten([for f in local.manifest.functions : try(f.kmsKeys, [])])),
   )
 
+  # Settings the deployment gives its functions, each to the functions that read it (the
+  # manifest's "settings"; infra_test holds the lists to the env tags of each function's code).
+  # The public URLs exist once the load balancer has its hosts; the sandbox bank is served on
+  # the sandbox host, where banks' browsers and Tok's connector reach it.
+  function_settings = merge(
+    { TOK_EVENTS_TOPIC = "tok-events" },
+    local.lb_enabled ? {
+      TOK_PUBLIC_URL         = "https://${var.api_domains.live}"
+      TOK_SANDBOX_PUBLIC_URL = "https://${var.api_domains.sandbox}"
+      TOK_SANDBOX_BANK_URL   = "https://${var.api_domains.sandbox}/sandbox-bank"
+      # Webhook deliveries never connect to Tok's own load balancer, whatever name leads there.
+      TOK_INTERNAL_ADDRS = google_compute_global_address.api[0].address
+    } : {},
+  )
+
   function_databases = toset([for f in local.manifest.functions : try(f.database, "") if try(f.database, "") != ""])
 
   build_dir     = var.build_dir != null ? var.build_dir : "${path.module}/../build"

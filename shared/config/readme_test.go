@@ -2,22 +2,16 @@ package config_test
 
 import (
 	"context"
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
-	"reflect"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"tokapi.io/tok/shared/config"
 	"tokapi.io/tok/shared/manifest"
+	"tokapi.io/tok/shared/testing/envtags"
 )
 
 // TestREADMEListsEveryEnvTag holds the README's configuration reference to the code: every
@@ -51,68 +45,25 @@ func TestREADMEListsEveryEnvTag(t *testing.T) {
 	}
 }
 
-var envTag = regexp.MustCompile(`^[A-Z][A-Z0-9_]*$`)
-
 // envTags maps each variable named by an `env` struct tag in production code to where it is
 // declared: "pkg.Type" in shared/, "functions/<name>" in a function package.
 func envTags(t *testing.T, root string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, top := range []string{"shared", "functions"} {
-		err := filepath.WalkDir(filepath.Join(root, top), func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(root, path)
-			if d.IsDir() && filepath.ToSlash(rel) == "shared/testing" {
-				return filepath.SkipDir
-			}
-			if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-				return nil
-			}
-			f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
-			if err != nil {
-				return err
-			}
-			ast.Inspect(f, func(n ast.Node) bool {
-				ts, ok := n.(*ast.TypeSpec)
-				if !ok {
-					return true
-				}
-				st, ok := ts.Type.(*ast.StructType)
-				if !ok {
-					return true
-				}
-				where := f.Name.Name + "." + ts.Name.Name
-				if top == "functions" {
-					where = "functions/" + filepath.Base(filepath.Dir(path))
-				}
-				for _, field := range st.Fields.List {
-					if field.Tag == nil {
-						continue
-					}
-					tag, err := strconv.Unquote(field.Tag.Value)
-					if err != nil {
-						t.Fatalf("%s: tag %s: %v", path, field.Tag.Value, err)
-					}
-					name, _, _ := strings.Cut(reflect.StructTag(tag).Get("env"), ",")
-					if name = strings.TrimSpace(name); name == "" {
-						continue
-					}
-					if !envTag.MatchString(name) {
-						t.Errorf("%s: env tag %q is not an environment variable name", path, name)
-					}
-					if prev, dup := out[name]; dup && prev != where {
-						t.Errorf("%s is declared twice, in %s and %s: declare each setting once", name, prev, where)
-					}
-					out[name] = where
-				}
-				return true
-			})
-			return nil
-		})
+		tags, err := envtags.InTree(filepath.Join(root, top), "testing")
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, tag := range tags {
+			where := tag.Type
+			if top == "functions" {
+				where = "functions/" + filepath.Base(filepath.Dir(tag.File))
+			}
+			if prev, dup := out[tag.Name]; dup && prev != where {
+				t.Errorf("%s is declared twice, in %s and %s: declare each setting once", tag.Name, prev, where)
+			}
+			out[tag.Name] = where
 		}
 	}
 	return out

@@ -65,6 +65,9 @@ type Function struct {
 	Roles       []string `yaml:"roles"`
 	Secrets     []string `yaml:"secrets"`
 	KMSKeys     []string `yaml:"kmsKeys"`
+	// Settings are the deployment settings (environment variables) Terraform gives the
+	// function: the ones its code reads.
+	Settings []string `yaml:"settings"`
 	// Public marks an HTTP function that the load balancer exposes without an API key
 	// (the bank callback, the sandbox bank); the function itself still decides.
 	Public bool `yaml:"public"`

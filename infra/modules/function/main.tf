@@ -11,17 +11,15 @@ locals {
   # The key that wraps bank-token data keys: "tokens" when listed, else the first listed key.
   kms_key = length(var.kms_keys) == 0 ? null : lookup(var.kms_keys, "tokens", values(var.kms_keys)[0])
 
+  # What the platform and shared/gcp read; the function's own settings come from the caller.
+  # LOG_EXECUTION_ID is read by Cloud Run functions' logging, not by Tok.
   environment_variables = merge(
     {
       GOOGLE_CLOUD_PROJECT = var.project_id
-      TOK_ENVIRONMENT      = var.environment
-      TOK_FUNCTION         = var.name
       LOG_EXECUTION_ID     = "true"
     },
     local.kms_key == null ? {} : { TOK_KMS_KEY = local.kms_key },
     var.firestore_database == null ? {} : { TOK_FIRESTORE_DATABASE = var.firestore_database },
-    { for k, id in var.kms_keys : "TOK_KMS_KEY_${upper(replace(k, "-", "_"))}" => id },
-    { for s, id in var.secrets : "TOK_SECRET_${upper(replace(s, "-", "_"))}" => id },
     var.environment_variables,
   )
 

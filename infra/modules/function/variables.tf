@@ -159,14 +159,9 @@ variable "kms_keys" {
   default     = {}
 }
 
-variable "environment" {
-  type        = string
-  description = "Deployment environment (dev, staging, prod), passed to the function as TOK_ENVIRONMENT."
-}
-
 variable "environment_variables" {
   type        = map(string)
-  description = "Extra environment variables; they override the module's own (GOOGLE_CLOUD_PROJECT, TOK_*)."
+  description = "The function's settings (TOK_*) beyond the module's own (GOOGLE_CLOUD_PROJECT, TOK_KMS_KEY, TOK_FIRESTORE_DATABASE), which they override."
   default     = {}
 }
 
