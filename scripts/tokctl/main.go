@@ -35,6 +35,7 @@ import (
 	"cloud.google.com/go/firestore"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 
+	"tokapi.io/tok/shared/config"
 	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/manifest"
 	"tokapi.io/tok/shared/orgs"
@@ -56,15 +57,18 @@ func connect(ctx context.Context) (*orgs.Repo, func(), error) {
 	if err := loadDevEnv(); err != nil {
 		return nil, nil, err
 	}
-	project := os.Getenv("GOOGLE_CLOUD_PROJECT")
-	if project == "" {
-		return nil, nil, errors.New("GOOGLE_CLOUD_PROJECT is not set (run `make dev` for the emulators, or set it to the project to administer)")
+	// The same settings the functions read (shared/gcp): the project and the emulator
+	// endpoints, from the environment and .tok/dev.env.
+	var cfg gcp.Config
+	if err := config.Process(ctx, &cfg); err != nil {
+		return nil, nil, fmt.Errorf("%w (run `make dev` for the emulators, or set GOOGLE_CLOUD_PROJECT to the project to administer)", err)
 	}
-	fs, err := firestore.NewClient(ctx, project)
+	project := cfg.ProjectID
+	fs, err := firestore.NewClientWithDatabase(ctx, project, cfg.FirestoreDatabase)
 	if err != nil {
 		return nil, nil, fmt.Errorf("firestore: %w", err)
 	}
-	sc, err := secretmanager.NewClient(ctx, gcp.EmulatorOptions(os.Getenv("TOK_SECRETMANAGER_ENDPOINT"))...)
+	sc, err := secretmanager.NewClient(ctx, gcp.EmulatorOptions(cfg.SecretManagerEndpoint)...)
 	if err != nil {
 		_ = fs.Close()
 		return nil, nil, fmt.Errorf("secret manager: %w", err)
