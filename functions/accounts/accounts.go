@@ -32,7 +32,7 @@ import (
 )
 
 func init() {
-	platform.HTTP("Accounts", build)
+	platform.HTTP("Accounts", platform.Using(platform.Firestore, build))
 }
 
 // Deps is what every route of the function gets.
@@ -50,11 +50,7 @@ func (d *Deps) Scope(ctx context.Context) (store.Scope, error) {
 // Clock returns the current time (UTC).
 func (d *Deps) Clock() time.Time { return clock.Now(d.Now) }
 
-func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
-	fs, err := env.Clients.Firestore(ctx)
-	if err != nil {
-		return nil, err
-	}
+func build(_ context.Context, env *platform.Env, fs *firestore.Client, _ struct{}) (http.Handler, error) {
 	return NewHandler(&Deps{Env: env, Repo: connections.NewRepo(fs)}), nil
 }
 

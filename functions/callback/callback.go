@@ -43,17 +43,14 @@ import (
 const requestTimeout = 30 * time.Second
 
 func init() {
-	platform.HTTP("Callback", platform.Using(connections.FromEnv, build), platform.Public(), platform.Timeout(requestTimeout))
+	platform.HTTP("Callback", platform.Using(platform.AndPubSub(connections.FromEnv), build), platform.Public(), platform.Timeout(requestTimeout))
 }
 
-func build(ctx context.Context, env *platform.Env, conns *connections.Service, urls platform.PublicURLs) (http.Handler, error) {
-	ps, err := env.Clients.PubSub(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pay := payments.ForConnections(conns, nil, payments.NewPollPublisher(ps, ""), urls.Live)
+func build(_ context.Context, _ *platform.Env, p platform.Publishing[*connections.Service], urls platform.PublicURLs) (http.Handler, error) {
+	conns := p.Dep
+	pay := payments.ForConnections(conns, nil, payments.NewPollPublisher(p.PubSub, ""), urls.Live)
 	return NewHandler(&Server{Conns: conns, States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer},
-		Sync: banksync.NewRequestPublisher(ps, ""), PublicURL: urls.Live,
+		Sync: banksync.NewRequestPublisher(p.PubSub, ""), PublicURL: urls.Live,
 		Payments: pay, VRP: vrp.New(pay, nil)}), nil
 }
 

@@ -28,7 +28,7 @@ import (
 )
 
 func init() {
-	platform.Event("ConsentExpiry", platform.Using(connections.FromEnv, build))
+	platform.Event("ConsentExpiry", platform.With(connections.FromEnv, handler))
 }
 
 // ExpiringNotice is how long before validUntil consent.expiring is published.
@@ -37,13 +37,13 @@ const ExpiringNotice = 7 * 24 * time.Hour
 // batch bounds the documents one query of a tick handles; the next tick takes the rest.
 const batch = 500
 
-func build(_ context.Context, _ *platform.Env, v *connections.Service, _ struct{}) (platform.EventHandler, error) {
+func handler(v *connections.Service) platform.EventHandler {
 	j := &Job{Conns: v, States: authstate.Store{Client: v.Repo.Client}}
 	return func(ctx context.Context, _ event.Event) error {
 		res, err := j.Run(ctx)
 		slog.InfoContext(ctx, "consent expiry tick", "failed", res.Failed, "expiring", res.Expiring, "expired", res.Expired, "error", err)
 		return err
-	}, nil
+	}
 }
 
 // Job runs the expiry checks.

@@ -44,16 +44,13 @@ import (
 )
 
 func init() {
-	platform.HTTP("Consents", platform.Using(connections.FromEnv, build))
+	platform.HTTP("Consents", platform.Using(platform.AndPubSub(connections.FromEnv), build))
 }
 
-func build(ctx context.Context, env *platform.Env, conns *connections.Service, urls platform.PublicURLs) (http.Handler, error) {
-	ps, err := env.Clients.PubSub(ctx)
-	if err != nil {
-		return nil, err
-	}
+func build(_ context.Context, _ *platform.Env, p platform.Publishing[*connections.Service], urls platform.PublicURLs) (http.Handler, error) {
+	conns := p.Dep
 	return NewHandler(&Server{Conns: conns, States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer},
-		Hosted: hosted.Store{Client: conns.Repo.Client}, Orgs: orgs.New(conns.Repo.Client, nil), Sync: banksync.NewRequestPublisher(ps, ""),
+		Hosted: hosted.Store{Client: conns.Repo.Client}, Orgs: orgs.New(conns.Repo.Client, nil), Sync: banksync.NewRequestPublisher(p.PubSub, ""),
 		PublicURL: urls.Live}), nil
 }
 

@@ -23,15 +23,7 @@ import (
 const Retention = 30 * 24 * time.Hour
 
 func init() {
-	platform.Event("EventLog", build)
-}
-
-func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error) {
-	client, err := env.Clients.Firestore(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return Handler(client), nil
+	platform.Event("EventLog", platform.With(platform.Firestore, Handler))
 }
 
 // Handler stores each event once; a redelivered message finds its document and succeeds.

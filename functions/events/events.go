@@ -33,16 +33,10 @@ const Retention = 30 * 24 * time.Hour
 const collection = "events"
 
 func init() {
-	platform.HTTP("Events", build)
+	platform.HTTP("Events", platform.With(platform.Firestore, handler))
 }
 
-func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
-	fs, err := env.Clients.Firestore(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return NewHandler(fs, time.Now), nil
-}
+func handler(fs *firestore.Client) http.Handler { return NewHandler(fs, time.Now) }
 
 type server struct {
 	fs  *firestore.Client

@@ -49,16 +49,11 @@ func init() {
 }
 
 // build makes the handler on the instance's first request.
-func build(ctx context.Context, env *platform.Env) (http.Handler, error) {
-	fs, err := env.Clients.Firestore(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pepper, err := env.Pepper(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return NewHandler(orgs.New(fs, pepper), &payments.Store{FS: fs}, connections.NewRepo(fs), time.Now), nil
+var build = platform.With(platform.Orgs, handler)
+
+func handler(repo *orgs.Repo) http.Handler {
+	fs := repo.Client()
+	return NewHandler(repo, &payments.Store{FS: fs}, connections.NewRepo(fs), time.Now)
 }
 
 type server struct {

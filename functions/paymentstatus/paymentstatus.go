@@ -11,8 +11,6 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/cloudevents/sdk-go/v2/event"
-
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/payments"
@@ -21,33 +19,19 @@ import (
 )
 
 func init() {
-	platform.Event("PaymentStatus", platform.Using(connections.FromEnv, build))
+	platform.Event("PaymentStatus", platform.Using(platform.AndPubSub(connections.FromEnv), build))
 }
 
-func build(ctx context.Context, env *platform.Env, c *connections.Service, urls platform.PublicURLs) (platform.EventHandler, error) {
-	ps, err := env.Clients.PubSub(ctx)
-	if err != nil {
-		return nil, err
-	}
-	svc := payments.ForConnections(c, nil, payments.NewPollPublisher(ps, ""), urls.Live)
+func build(_ context.Context, _ *platform.Env, p platform.Publishing[*connections.Service], urls platform.PublicURLs) (platform.EventHandler, error) {
+	svc := payments.ForConnections(p.Dep, nil, payments.NewPollPublisher(p.PubSub, ""), urls.Live)
 	return Handler(svc, vrp.New(svc, nil)), nil
 }
 
 // Handler handles one message of the topic. A malformed message is logged and dropped; an
 // error of a poll or sweep is returned, so Pub/Sub redelivers.
 func Handler(svc *payments.Service, consents *vrp.Service) platform.EventHandler {
-	return func(ctx context.Context, e event.Event) error {
-		msg, err := events.FromCloudEvent(e)
-		if err != nil {
-			slog.ErrorContext(ctx, "dropping malformed payment status message", "error", err)
-			return nil
-		}
-		req, named, err := payments.DecodePollRequest(msg)
-		if err != nil {
-			slog.ErrorContext(ctx, "dropping invalid payment status message", "error", err)
-			return nil
-		}
-		if !named {
+	return events.Messages("payment status request", decode, func(ctx context.Context, req *payments.PollRequest) error {
+		if req == nil {
 			res, err := svc.Sweep(ctx)
 			slog.InfoContext(ctx, "payment sweep", "expired", res.Expired, "polled", res.Polled, "flushed", res.Flushed, "error", err)
 			if err != nil {
@@ -58,5 +42,15 @@ func Handler(svc *payments.Service, consents *vrp.Service) platform.EventHandler
 			return err
 		}
 		return svc.Poll(ctx, req.Tenant(), req.PaymentID)
+	})
+}
+
+// decode reads the payment a message names, or nil for the scheduler's "{}", which asks for
+// a sweep.
+func decode(m events.PubSubMessage) (*payments.PollRequest, error) {
+	req, named, err := payments.DecodePollRequest(m)
+	if err != nil || !named {
+		return nil, err
 	}
+	return &req, nil
 }

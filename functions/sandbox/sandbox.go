@@ -43,13 +43,13 @@ import (
 )
 
 func init() {
-	platform.HTTP("Sandbox", platform.Using(connections.FromEnv, build))
+	platform.HTTP("Sandbox", platform.With(connections.FromEnv, handler))
 }
 
-func build(_ context.Context, _ *platform.Env, conns *connections.Service, _ struct{}) (http.Handler, error) {
+func handler(conns *connections.Service) http.Handler {
 	// The VRP service here only revokes mandates: it creates nothing, so it needs no
 	// callback URL, callbackUrl check or poll topic.
-	return NewHandler(&Server{Conns: conns, VRP: vrp.New(payments.ForConnections(conns, nil, nil, ""), nil)}), nil
+	return NewHandler(&Server{Conns: conns, VRP: vrp.New(payments.ForConnections(conns, nil, nil, ""), nil)})
 }
 
 // Server holds the function's dependencies; Conns.Events publishes the fired events.

@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"time"
 
+	"cloud.google.com/go/firestore"
+
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/sandboxbank"
 )
 
 func init() {
-	platform.HTTP("SandboxBank", platform.WithConfig(build), platform.Public())
+	platform.HTTP("SandboxBank", platform.Using(platform.Firestore, build), platform.Public())
 }
 
 // settings are what the function reads from the environment.
@@ -23,10 +25,6 @@ type settings struct {
 	SlowDelay time.Duration `env:"TOK_SANDBOX_SLOW_DELAY"`
 }
 
-func build(ctx context.Context, env *platform.Env, s settings) (http.Handler, error) {
-	fs, err := env.Clients.Firestore(ctx)
-	if err != nil {
-		return nil, err
-	}
+func build(_ context.Context, _ *platform.Env, fs *firestore.Client, s settings) (http.Handler, error) {
 	return sandboxbank.New(sandboxbank.Options{Store: sandboxbank.FirestoreStore{Client: fs}, SlowDelay: s.SlowDelay}), nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 
+	"cloud.google.com/go/firestore"
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"tokapi.io/tok/shared/banksync"
@@ -13,22 +14,14 @@ import (
 )
 
 func init() {
-	platform.Event("SyncScheduler", build)
+	platform.Event("SyncScheduler", platform.With(platform.AndPubSub(platform.Firestore), handler))
 }
 
-func build(ctx context.Context, env *platform.Env) (platform.EventHandler, error) {
-	fs, err := env.Clients.Firestore(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ps, err := env.Clients.PubSub(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s := &banksync.Scheduler{FS: fs, Publish: banksync.NewRequestPublisher(ps, "").Publish}
+func handler(p platform.Publishing[*firestore.Client]) platform.EventHandler {
+	s := &banksync.Scheduler{FS: p.Dep, Publish: banksync.NewRequestPublisher(p.PubSub, "").Publish}
 	return func(ctx context.Context, _ event.Event) error {
 		st, err := s.Tick(ctx)
 		slog.InfoContext(ctx, "sync tick", "published", st.Published, "claimed", st.Claimed, "read", st.Read, "queries", st.Queries, "tookMs", st.Took.Milliseconds())
 		return err
-	}, nil
+	}
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/cloudevents/sdk-go/v2/event"
-
 	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/events"
@@ -15,26 +13,16 @@ import (
 )
 
 func init() {
-	platform.Event("SyncWorker", platform.Using(connections.FromEnv, build))
+	platform.Event("SyncWorker", platform.With(connections.FromEnv, handler))
 }
 
-func build(_ context.Context, _ *platform.Env, conns *connections.Service, _ struct{}) (platform.EventHandler, error) {
+func handler(conns *connections.Service) platform.EventHandler {
 	w := &banksync.Worker{FS: conns.Repo.Client, Sessions: conns, Connections: conns.Repo, Accounts: conns, Events: conns.Events,
 		Reconciler: &payments.Reconciler{Store: &payments.Store{FS: conns.Repo.Client, Events: conns.Events, Now: conns.Now}}}
-	return func(ctx context.Context, e event.Event) error {
-		m, err := events.FromCloudEvent(e)
-		if err != nil {
-			slog.ErrorContext(ctx, "undecodable sync request; dropped", "error", err)
-			return nil
-		}
-		req, err := banksync.DecodeRequest(m)
-		if err != nil {
-			slog.ErrorContext(ctx, "invalid sync request; dropped", "error", err)
-			return nil
-		}
+	return events.Messages("sync request", banksync.DecodeRequest, func(ctx context.Context, req banksync.Request) error {
 		res, err := w.Handle(ctx, req)
 		slog.InfoContext(ctx, "sync", "connectionId", req.ConnectionID, "attended", req.Attended,
 			"created", res.Created, "updated", res.Updated, "removed", res.Removed, "skipped", res.Skipped, "error", err)
 		return err
-	}, nil
+	})
 }

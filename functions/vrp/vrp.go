@@ -39,16 +39,12 @@ import (
 )
 
 func init() {
-	platform.HTTP("VRP", platform.Using(connections.FromEnv, build))
+	platform.HTTP("VRP", platform.Using(platform.AndPubSub(connections.FromEnv), build))
 }
 
-func build(ctx context.Context, env *platform.Env, c *connections.Service, urls platform.PublicURLs) (http.Handler, error) {
-	ps, err := env.Clients.PubSub(ctx)
-	if err != nil {
-		return nil, err
-	}
-	o := orgs.New(c.Repo.Client, nil)
-	return NewHandler(vrps.New(payments.ForConnections(c, o, payments.NewPollPublisher(ps, ""), urls.Live), o)), nil
+func build(_ context.Context, _ *platform.Env, p platform.Publishing[*connections.Service], urls platform.PublicURLs) (http.Handler, error) {
+	o := orgs.New(p.Dep.Repo.Client, nil)
+	return NewHandler(vrps.New(payments.ForConnections(p.Dep, o, payments.NewPollPublisher(p.PubSub, ""), urls.Live), o)), nil
 }
 
 type server struct {

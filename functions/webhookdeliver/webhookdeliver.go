@@ -4,38 +4,18 @@
 package webhookdeliver
 
 import (
-	"context"
-	"log/slog"
-
-	"github.com/cloudevents/sdk-go/v2/event"
-
 	"tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/webhooks"
 )
 
 func init() {
-	platform.Event("WebhookDeliver", platform.Using(webhooks.FromEnv, build))
-}
-
-func build(_ context.Context, _ *platform.Env, svc *webhooks.Service, _ struct{}) (platform.EventHandler, error) {
-	return Handler(svc), nil
+	platform.Event("WebhookDeliver", platform.With(webhooks.FromEnv, Handler))
 }
 
 // Handler makes the attempt a message asks for. Only a failure to record it is returned
 // (Pub/Sub then redelivers); a failed POST is recorded and retried on Tok's own schedule.
 func Handler(svc *webhooks.Service) platform.EventHandler {
-	return func(ctx context.Context, e event.Event) error {
-		msg, err := events.FromCloudEvent(e)
-		if err != nil {
-			slog.ErrorContext(ctx, "dropping malformed delivery message", "error", err)
-			return nil
-		}
-		task, err := webhooks.DecodeTask(msg.Data)
-		if err != nil {
-			slog.ErrorContext(ctx, "dropping invalid delivery task", "error", err)
-			return nil
-		}
-		return svc.Deliver(ctx, task)
-	}
+	decode := func(m events.PubSubMessage) (webhooks.Task, error) { return webhooks.DecodeTask(m.Data) }
+	return events.Messages("delivery task", decode, svc.Deliver)
 }

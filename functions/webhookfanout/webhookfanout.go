@@ -16,11 +16,7 @@ import (
 )
 
 func init() {
-	platform.Event("WebhookFanout", platform.Using(webhooks.FromEnv, build))
-}
-
-func build(_ context.Context, _ *platform.Env, svc *webhooks.Service, _ struct{}) (platform.EventHandler, error) {
-	return Handler(svc), nil
+	platform.Event("WebhookFanout", platform.With(webhooks.FromEnv, Handler))
 }
 
 // Handler fans out one event message. A failure is returned so Pub/Sub redelivers the

@@ -15,11 +15,11 @@ import (
 )
 
 func init() {
-	platform.Event("WebhookRetry", platform.Using(webhooks.FromEnvWithoutSecrets, build))
+	platform.Event("WebhookRetry", platform.With(webhooks.FromEnvWithoutSecrets, handler))
 }
 
-func build(_ context.Context, _ *platform.Env, svc *webhooks.Service, _ struct{}) (platform.EventHandler, error) {
-	return Handler(svc, webhooks.PollWindow, webhooks.PollInterval), nil
+func handler(svc *webhooks.Service) platform.EventHandler {
+	return Handler(svc, webhooks.PollWindow, webhooks.PollInterval)
 }
 
 // Handler polls for window, every interval. Overlapping ticks are safe: each queue entry is

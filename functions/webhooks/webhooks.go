@@ -32,16 +32,11 @@ import (
 )
 
 func init() {
-	platform.HTTP("Webhooks", platform.Using(wh.FromEnv, build))
+	platform.HTTP("Webhooks", platform.Using(platform.AndPubSub(wh.FromEnv), build))
 }
 
-func build(ctx context.Context, env *platform.Env, svc *wh.Service, topic events.Config) (http.Handler, error) {
-	ps, err := env.Clients.PubSub(ctx)
-	if err != nil {
-		return nil, err
-	}
-	pub := events.NewPublisher(ps, topic.Topic)
-	return NewHandler(svc, pub.Publish, time.Now), nil
+func build(_ context.Context, _ *platform.Env, p platform.Publishing[*wh.Service], topic events.Config) (http.Handler, error) {
+	return NewHandler(p.Dep, events.NewPublisher(p.PubSub, topic.Topic).Publish, time.Now), nil
 }
 
 // PublishFunc publishes a domain event (events.Publisher.Publish).

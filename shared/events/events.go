@@ -105,21 +105,37 @@ func Decode(m PubSubMessage) (tenant.Tenant, Event, error) {
 // DomainHandler handles one domain event of one tenant.
 type DomainHandler func(ctx context.Context, t tenant.Tenant, e Event) error
 
-// Domain adapts h to a Pub/Sub-triggered CloudEvent function on the events topic. A message
-// that cannot be a domain event will never succeed, so it is logged and acknowledged; h's
-// errors are returned, so Pub/Sub redelivers.
+// Domain adapts h to a Pub/Sub-triggered CloudEvent function on the events topic (Messages).
 func Domain(h DomainHandler) func(ctx context.Context, e event.Event) error {
+	type domainEvent struct {
+		t  tenant.Tenant
+		ev Event
+	}
+	decode := func(m PubSubMessage) (domainEvent, error) {
+		t, ev, err := Decode(m)
+		return domainEvent{t, ev}, err
+	}
+	return Messages("event", decode, func(ctx context.Context, d domainEvent) error {
+		return h(ctx, d.t, d.ev)
+	})
+}
+
+// Messages adapts handle to a Pub/Sub-triggered CloudEvent function on a topic whose
+// messages decode reads (what names them in logs). A message that cannot be read will never
+// succeed, so it is logged and acknowledged; handle's errors are returned, so Pub/Sub
+// redelivers.
+func Messages[M any](what string, decode func(PubSubMessage) (M, error), handle func(context.Context, M) error) func(ctx context.Context, e event.Event) error {
 	return func(ctx context.Context, e event.Event) error {
 		msg, err := FromCloudEvent(e)
 		if err != nil {
-			slog.ErrorContext(ctx, "dropping malformed event message", "error", err)
+			slog.ErrorContext(ctx, "dropping malformed "+what+" message", "error", err)
 			return nil
 		}
-		t, ev, err := Decode(msg)
+		m, err := decode(msg)
 		if err != nil {
-			slog.ErrorContext(ctx, "dropping invalid event", "error", err)
+			slog.ErrorContext(ctx, "dropping invalid "+what, "error", err)
 			return nil
 		}
-		return h(ctx, t, ev)
+		return handle(ctx, m)
 	}
 }

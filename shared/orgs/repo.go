@@ -50,6 +50,9 @@ func New(client *firestore.Client, pepper []byte, opts ...Option) *Repo {
 	return r
 }
 
+// Client is the Firestore client the repository works on.
+func (r *Repo) Client() *firestore.Client { return r.client }
+
 // clock returns now as Firestore stores it (UTC, microseconds), so what a method returns
 // equals what a later read gives.
 func (r *Repo) clock() time.Time { return r.now().UTC().Truncate(time.Microsecond) }
