@@ -2,18 +2,12 @@ package orgs
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"cloud.google.com/go/firestore"
 
-	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/store"
 )
-
-func (r *Repo) pairRef(orgID, id string) *firestore.DocumentRef {
-	return r.orgRef(orgID).Collection(keyPairsColl).Doc(id)
-}
 
 // CreateKeyPair creates a key pair with role (admin, developer or read_only) in an
 // organisation. createdBy is a member ID, a key pair ID or CreatedByCLI.
@@ -22,50 +16,27 @@ func (r *Repo) CreateKeyPair(ctx context.Context, orgID, role, createdBy string)
 	if err != nil {
 		return NewKeyPair{}, err
 	}
-	var pair NewKeyPair
-	err = r.change(ctx, func(tx *firestore.Transaction) error {
+	return changed(ctx, r, "create key pair", func(tx *firestore.Transaction) (NewKeyPair, error) {
 		if err := r.requireOrg(tx, orgID); err != nil {
-			return err
+			return NewKeyPair{}, err
 		}
 		p, recs, err := r.newPair(orgID, kr, createdBy, r.clock())
 		if err != nil {
-			return err
+			return NewKeyPair{}, err
 		}
-		pair = p
-		return r.createPair(tx, orgID, p, recs)
+		return p, r.createPair(tx, orgID, p, recs)
 	})
-	if err != nil {
-		return NewKeyPair{}, fmt.Errorf("create key pair: %w", err)
-	}
-	return pair, nil
 }
 
 // ListKeyPairs returns an organisation's key pairs, revoked and expired ones included,
 // newest first.
 func (r *Repo) ListKeyPairs(ctx context.Context, orgID string) ([]KeyPair, error) {
-	if !ids.Valid(ids.Organisation, orgID) {
-		return nil, fmt.Errorf("organisation %q: %w", orgID, ErrNotFound)
-	}
-	docs, err := r.orgRef(orgID).Collection(keyPairsColl).OrderBy("createdAt", firestore.Desc).Documents(ctx).GetAll()
-	if err != nil {
-		return nil, fmt.Errorf("list key pairs: %w", err)
-	}
-	return decodeAll[KeyPair](docs)
+	return keyPairs.list(ctx, r, orgID)
 }
 
 // GetKeyPair returns one key pair of an organisation.
 func (r *Repo) GetKeyPair(ctx context.Context, orgID, id string) (KeyPair, error) {
-	if !ids.Valid(ids.Organisation, orgID) || !ids.Valid(ids.APIKey, id) {
-		return KeyPair{}, fmt.Errorf("key pair %q: %w", id, ErrNotFound)
-	}
-	return store.Get[KeyPair](ctx, r.pairRef(orgID, id), "key pair "+id, ErrNotFound)
-}
-
-func (r *Repo) getPairTx(tx *firestore.Transaction, orgID, id string) (KeyPair, error) {
-	if !ids.Valid(ids.Organisation, orgID) || !ids.Valid(ids.APIKey, id) {
-		return KeyPair{}, fmt.Errorf("key pair %q: %w", id, ErrNotFound)
-	}
-	return store.GetTx[KeyPair](tx, r.pairRef(orgID, id), "key pair "+id, ErrNotFound)
+	return keyPairs.get(ctx, r, orgID, id)
 }
 
 // ValidateGrace checks a rotation grace period: from 0 (the old pair stops at once) to
@@ -85,73 +56,56 @@ func (r *Repo) RotateKeyPair(ctx context.Context, orgID, id string, grace time.D
 	if err := ValidateGrace(grace); err != nil {
 		return NewKeyPair{}, err
 	}
-	var pair NewKeyPair
-	err := r.change(ctx, func(tx *firestore.Transaction) error {
-		old, err := r.getPairTx(tx, orgID, id)
-		if err != nil {
-			return err
-		}
+	return changeOne(ctx, r, keyPairs, "rotate key pair", orgID, id, func(tx *firestore.Transaction, old KeyPair) (NewKeyPair, error) {
 		now := r.clock()
 		switch old.Status(now) {
 		case StatusRevoked:
-			return conflict("Key pair %s is revoked and cannot be rotated.", id)
+			return NewKeyPair{}, conflict("Key pair %s is revoked and cannot be rotated.", id)
 		case StatusExpired, StatusExpiring:
-			return conflict("Key pair %s was already rotated or has expired; rotate its replacement instead.", id)
+			return NewKeyPair{}, conflict("Key pair %s was already rotated or has expired; rotate its replacement instead.", id)
 		}
 		p, recs, err := r.newPair(orgID, old.Role, old.CreatedBy, now)
 		if err != nil {
-			return err
+			return NewKeyPair{}, err
 		}
 		p.Replaces = old.ID
 		expires := now.Add(grace)
 		p.ReplacedExpiresAt = &expires
 		if err := r.createPair(tx, orgID, p, recs); err != nil {
-			return err
+			return NewKeyPair{}, err
 		}
-		if err := tx.Update(r.pairRef(orgID, id), []firestore.Update{
+		if err := tx.Update(keyPairs.ref(r, orgID, id), []firestore.Update{
 			{Path: "expiresAt", Value: expires}, {Path: "replacedBy", Value: p.ID},
 		}); err != nil {
-			return err
+			return NewKeyPair{}, err
 		}
 		for _, h := range []string{old.LiveHash, old.SandboxHash} {
 			if err := tx.Update(r.client.Collection(store.APIKeys).Doc(h), []firestore.Update{{Path: "expiresAt", Value: expires}}); err != nil {
-				return err
+				return NewKeyPair{}, err
 			}
 		}
-		pair = p
-		return nil
+		return p, nil
 	})
-	if err != nil {
-		return NewKeyPair{}, fmt.Errorf("rotate key pair: %w", err)
-	}
-	return pair, nil
 }
 
 // RevokeKeyPair ends a key pair at once: both key records are marked revoked (instances
 // that cached the key notice within auth.CacheTTL) and the pair gets RevokedAt. Revoking
 // a revoked pair changes nothing.
 func (r *Repo) RevokeKeyPair(ctx context.Context, orgID, id string) error {
-	err := r.change(ctx, func(tx *firestore.Transaction) error {
-		p, err := r.getPairTx(tx, orgID, id)
-		if err != nil {
-			return err
-		}
+	_, err := changeOne(ctx, r, keyPairs, "revoke key pair", orgID, id, func(tx *firestore.Transaction, p KeyPair) (struct{}, error) {
 		if p.RevokedAt != nil {
-			return nil
+			return struct{}{}, nil
 		}
 		now := r.clock()
-		if err := tx.Update(r.pairRef(orgID, id), []firestore.Update{{Path: "revokedAt", Value: now}}); err != nil {
-			return err
+		if err := tx.Update(keyPairs.ref(r, orgID, id), []firestore.Update{{Path: "revokedAt", Value: now}}); err != nil {
+			return struct{}{}, err
 		}
 		for _, h := range []string{p.LiveHash, p.SandboxHash} {
 			if err := tx.Update(r.client.Collection(store.APIKeys).Doc(h), []firestore.Update{{Path: "revoked", Value: true}}); err != nil {
-				return err
+				return struct{}{}, err
 			}
 		}
-		return nil
+		return struct{}{}, nil
 	})
-	if err != nil {
-		return fmt.Errorf("revoke key pair: %w", err)
-	}
-	return nil
+	return err
 }

@@ -70,6 +70,22 @@ func (r *Repo) change(ctx context.Context, fn func(tx *firestore.Transaction) er
 	return r.client.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error { return fn(tx) })
 }
 
+// changed runs fn as a change and returns what it made; the error names the change (what).
+// fn may run more than once, as transactions retry: only its last result is returned.
+func changed[T any](ctx context.Context, r *Repo, what string, fn func(tx *firestore.Transaction) (T, error)) (T, error) {
+	var out T
+	err := r.change(ctx, func(tx *firestore.Transaction) error {
+		v, err := fn(tx)
+		out = v
+		return err
+	})
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("%s: %w", what, err)
+	}
+	return out, nil
+}
+
 func isNotFound(err error) bool { return status.Code(err) == codes.NotFound }
 
 // CreateOrg creates an organisation and its first key pair, with the admin role.
