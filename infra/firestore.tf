@@ -79,6 +79,7 @@ locals {
     "hostedSessions"    = "expiresAt" # hosted-page sessions and their single-use links, 15 minutes (shared/hosted)
     "idempotencyKeys"   = "expiresAt" # stored responses of Idempotency-Key requests (shared/idempotency)
     "sync"              = "expiresAt" # sync leases a crashed worker left behind (shared/banksync)
+    "dueConnections"    = "expiresAt" # the sync scheduler's stale due entries, 30 days after their bucket (shared/syncdue)
   }
 }
 
@@ -91,6 +92,18 @@ resource "google_firestore_field" "ttl" {
   field      = each.value
 
   ttl_config {}
+
+  index_config {}
+}
+
+# No query reads a connection's nextSyncAt (the scheduler reads shared/syncdue's buckets),
+# and its index would take every write of a next slot, clustered near one value: the hot
+# spot Firestore serves at about 500 writes a second. Not indexed.
+resource "google_firestore_field" "connections_next_sync_at" {
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "connections"
+  field      = "nextSyncAt"
 
   index_config {}
 }

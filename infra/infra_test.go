@@ -1001,6 +1001,7 @@ var expiryFields = map[string]struct{ collection, keptBecause string }{
 	"idempotency.record":      {collection: "idempotencyKeys"},
 	"banksync.leaseDoc":       {collection: "sync"},
 	"banksync.Budget.Reserve": {collection: "syncBudget"},
+	"syncdue.Entry":           {collection: "dueConnections"},
 	"webhooks.Delivery":       {collection: "deliveries"},
 	"webhooks.StoredSecret":   {keptBecause: "an element of the endpoint document's secrets, not a document"},
 	"eventlog.Record":         {collection: "events"},

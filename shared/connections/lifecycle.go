@@ -11,6 +11,7 @@ import (
 	"tokapi.io/tok/shared/bankcatalog"
 	"tokapi.io/tok/shared/money"
 	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/syncdue"
 )
 
 // consentStatusFor is the consent status matching an ended connection status.
@@ -143,13 +144,20 @@ func UpsertAccounts(tx *firestore.Transaction, scope store.Scope, accounts []Acc
 }
 
 // Synced records a sync's outcome on the connection: lastSyncAt (nil: unchanged) and the
-// next time it is due.
+// next time it is due, with the scheduler's entry for that time in the same commit.
 func (r *Repo) Synced(ctx context.Context, scope store.Scope, connectionID string, lastSyncAt *time.Time, nextSyncAt time.Time) error {
 	up := []firestore.Update{{Path: "nextSyncAt", Value: nextSyncAt}}
 	if lastSyncAt != nil {
 		up = append(up, firestore.Update{Path: "lastSyncAt", Value: *lastSyncAt})
 	}
-	if _, err := scope.Collection(CollConnections).Doc(connectionID).Update(ctx, up); err != nil {
+	entryRef, entry := syncdue.For(r.Client, scope.Tenant(), connectionID, nextSyncAt, time.Now())
+	err := r.Client.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+		if err := tx.Update(scope.Collection(CollConnections).Doc(connectionID), up); err != nil {
+			return err
+		}
+		return tx.Set(entryRef, entry)
+	})
+	if err != nil {
 		return fmt.Errorf("record sync of %s: %w", connectionID, err)
 	}
 	return nil

@@ -21,6 +21,9 @@ const (
 	Orgs = "orgs"
 	// APIKeys holds API keys by the keyed hash of the key, never the key itself.
 	APIKeys = "apiKeys"
+	// SyncDue is the sync scheduler's index of when connections are due (shared/syncdue),
+	// across tenants: it names connections and holds no customer data.
+	SyncDue = "syncDue"
 )
 
 // Scope is the part of the database one tenant may touch.

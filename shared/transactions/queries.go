@@ -40,9 +40,6 @@ var Queries = []Query{
 	{Name: "transactions.matched"},
 	// Standing orders: the account's collection ordered by document ID (built in).
 	{Name: "standingOrders.list"},
-	// Scheduler: due connections across all organisations.
-	{Name: "connections.due", Index: &Index{CollectionGroup: "connections", QueryScope: "COLLECTION_GROUP",
-		Fields: []IndexField{{"status", "ASCENDING"}, {"nextSyncAt", "ASCENDING"}}}},
 }
 
 // ListQuery builds the list query for statuses and a date range (empty: open).
