@@ -194,8 +194,8 @@ func (tk *tick) claim(ctx context.Context, snaps []*firestore.DocumentSnapshot) 
 			stale = append(stale, snap.Ref)
 			continue
 		}
-		refs = append(refs, store.For(tk.FS, e.Tenant()).Collection(connections.CollConnections).Doc(e.ConnectionID))
-		cands = append(cands, &due{entry: snap, e: e, req: Request{Env: e.Env, OrgID: e.OrgID, ConnectionID: e.ConnectionID, Reason: "scheduled"}})
+		refs = append(refs, store.For(tk.FS, e.Tenant).Collection(connections.CollConnections).Doc(e.ConnectionID))
+		cands = append(cands, &due{entry: snap, e: e, req: Request{Env: e.Tenant.Env, OrgID: e.Tenant.OrgID, ConnectionID: e.ConnectionID, Reason: "scheduled"}})
 	}
 	var conns []*firestore.DocumentSnapshot
 	if len(refs) > 0 {
@@ -213,7 +213,7 @@ func (tk *tick) claim(ctx context.Context, snaps []*firestore.DocumentSnapshot) 
 			continue
 		}
 		at := tk.until.Add(claimSpread(d.req.ConnectionID))
-		d.next, d.nextEntry = syncdue.For(tk.FS, d.e.Tenant(), d.req.ConnectionID, at, tk.now)
+		d.next, d.nextEntry = syncdue.For(tk.FS, d.e.Tenant, d.req.ConnectionID, at, tk.now)
 		live = append(live, d)
 	}
 	tk.st.Skipped += len(stale)

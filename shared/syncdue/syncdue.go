@@ -37,15 +37,11 @@ const (
 
 // Entry is one connection due at At.
 type Entry struct {
-	Env          string    `firestore:"env"`
-	OrgID        string    `firestore:"orgId"`
-	ConnectionID string    `firestore:"connectionId"`
-	At           time.Time `firestore:"at"`
-	ExpiresAt    time.Time `firestore:"expiresAt"`
+	Tenant       tenant.Tenant `firestore:"tenant"`
+	ConnectionID string        `firestore:"connectionId"`
+	At           time.Time     `firestore:"at"`
+	ExpiresAt    time.Time     `firestore:"expiresAt"`
 }
-
-// Tenant is the entry's connection's tenant.
-func (e Entry) Tenant() tenant.Tenant { return tenant.Tenant{Env: e.Env, OrgID: e.OrgID} }
 
 // Matches reports whether the entry names the connection's current nextSyncAt (Firestore
 // keeps microseconds).
@@ -70,10 +66,7 @@ func For(fs *firestore.Client, t tenant.Tenant, connectionID string, at, now tim
 		bucket = b
 	}
 	id := strings.Join([]string{t.Env, t.OrgID, connectionID}, ".")
-	return Entries(fs, bucket).Doc(id), Entry{
-		Env: t.Env, OrgID: t.OrgID, ConnectionID: connectionID,
-		At: at.UTC(), ExpiresAt: bucket.Add(Width + Keep),
-	}
+	return Entries(fs, bucket).Doc(id), Entry{Tenant: t, ConnectionID: connectionID, At: at.UTC(), ExpiresAt: bucket.Add(Width + Keep)}
 }
 
 // Decode reads an entry, checking that it names a valid tenant.
@@ -82,7 +75,7 @@ func Decode(snap *firestore.DocumentSnapshot) (Entry, error) {
 	if err := snap.DataTo(&e); err != nil {
 		return e, fmt.Errorf("decode due entry %s: %w", snap.Ref.ID, err)
 	}
-	if !e.Tenant().Valid() || e.ConnectionID == "" {
+	if !e.Tenant.Valid() || e.ConnectionID == "" {
 		return e, fmt.Errorf("due entry %s names no connection", snap.Ref.ID)
 	}
 	return e, nil
