@@ -2,11 +2,15 @@
 // the API spec before a handler sees it: each parameter the matched operation declares is
 // checked by its schema (type, pattern, length, enum, range, date formats), a query
 // parameter it does not declare is refused, and either is a 400 VALIDATION_ERROR naming the
-// parameter. The rules are the spec's own (package api embeds it), so a new operation or a
-// tightened parameter is checked the moment the spec says so, and a value no handler should
-// see (a 1,500-character ID that Firestore would refuse, an ID of the wrong kind) never
-// reaches one; a well-formed ID that names nothing is the handler's 404.
+// parameter. The rules are the spec's own, read from api/openapi.yaml when the code is
+// generated (spec_gen.go, by go generate ./shared/queryparams; a test fails when it differs
+// from the spec), so a new operation or a tightened parameter is checked the moment the spec
+// says so, and no function parses the spec when it starts. A value no handler should see (a
+// 1,500-character ID that Firestore would refuse, an ID of the wrong kind) never reaches
+// one; a well-formed ID that names nothing is the handler's 404.
 package queryparams
+
+//go:generate go run ./genrules
 
 import (
 	"errors"
@@ -22,11 +26,36 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/getkin/kin-openapi/openapi3"
-
-	"tokapi.io/tok/api"
 	"tokapi.io/tok/shared/httpapi"
 )
+
+// Operation is what the spec declares of one operation's parameters.
+type Operation struct {
+	Method string
+	// Path is the path template under the server's base path, which is also its net/http
+	// mux pattern: /v1/accounts/{accountId}.
+	Path        string
+	PathParams  []Param
+	QueryParams []Param
+}
+
+// Param is one declared parameter's schema, reduced to the keywords the checker enforces
+// (package specrules refuses a schema with any other).
+type Param struct {
+	Name string
+	// Array is a query parameter that may be given several times, at most MaxItems; the
+	// fields below are then its items' schema.
+	Array    bool
+	MaxItems *uint64
+	// Type is string, integer, number, boolean, or "" for any.
+	Type      string
+	Pattern   string
+	MinLength uint64
+	MaxLength *uint64
+	Enum      []string
+	Min, Max  *float64
+	Format    string // "", date or date-time
+}
 
 // Checker knows the query parameters of every operation of a spec.
 type Checker struct {
@@ -38,11 +67,10 @@ type Checker struct {
 	paths map[string][]*param
 }
 
-// param is one declared query parameter and its compiled rule.
+// param is one declared parameter and its compiled pattern.
 type param struct {
-	name   string
-	schema *openapi3.Schema
-	re     *regexp.Regexp // schema.Pattern compiled, or the array items' pattern
+	Param
+	re *regexp.Regexp
 }
 
 var (
@@ -51,65 +79,51 @@ var (
 	specErr     error
 )
 
-// Spec returns the Checker of Tok's API spec (package api), built once per process.
+// Spec returns the Checker of Tok's API spec (spec_gen.go), built once per process.
 func Spec() (*Checker, error) {
-	specOnce.Do(func() { specChecker, specErr = New(api.YAML) })
+	specOnce.Do(func() { specChecker, specErr = New(specOperations) })
 	return specChecker, specErr
 }
 
-// New builds the Checker of an OpenAPI document. Paths are served under the path of the
-// first server URL (/v1).
-func New(spec []byte) (*Checker, error) {
-	doc, err := openapi3.NewLoader().LoadFromData(spec)
-	if err != nil {
-		return nil, fmt.Errorf("queryparams: load spec: %w", err)
-	}
-	base := ""
-	if len(doc.Servers) > 0 {
-		u, err := url.Parse(doc.Servers[0].URL)
-		if err != nil {
-			return nil, fmt.Errorf("queryparams: server URL: %w", err)
-		}
-		base = strings.TrimSuffix(u.Path, "/")
-	}
+// New builds the Checker of a spec's operations. Every path parameter must be a string with
+// a pattern and a maxLength, and every {name} of a path a declared path parameter.
+func New(ops []Operation) (*Checker, error) {
 	c := &Checker{mux: http.NewServeMux(), ops: map[string]map[string]*param{}, paths: map[string][]*param{}}
-	for path, item := range doc.Paths.Map() {
-		for method, op := range item.Operations() {
-			params := map[string]*param{}
-			inPath := map[string]*param{}
-			// Path-level parameters first, so the operation's own override them.
-			for _, list := range []openapi3.Parameters{item.Parameters, op.Parameters} {
-				for _, ref := range list {
-					p := ref.Value
-					if p == nil || (p.In != openapi3.ParameterInQuery && p.In != openapi3.ParameterInPath) {
-						continue
-					}
-					rule, err := compile(p)
-					if err != nil {
-						return nil, fmt.Errorf("queryparams: %s %s: %w", method, path, err)
-					}
-					if p.In == openapi3.ParameterInPath {
-						inPath[p.Name] = rule
-					} else {
-						params[p.Name] = rule
-					}
-				}
-			}
-			segments, err := pathRules(path, inPath)
+	for _, op := range ops {
+		pattern := op.Method + " " + op.Path
+		query := map[string]*param{}
+		inPath := map[string]*param{}
+		for _, p := range op.QueryParams {
+			rule, err := compile(p)
 			if err != nil {
-				return nil, fmt.Errorf("queryparams: %s %s: %w", method, path, err)
+				return nil, fmt.Errorf("queryparams: %s: query parameter %s: %w", pattern, p.Name, err)
 			}
-			pattern := method + " " + base + path
-			if err := register(c.mux, pattern); err != nil {
-				return nil, fmt.Errorf("queryparams: %w", err)
-			}
-			c.ops[pattern], c.paths[pattern] = params, segments
+			query[p.Name] = rule
 		}
+		for _, p := range op.PathParams {
+			rule, err := compile(p)
+			if err != nil {
+				return nil, fmt.Errorf("queryparams: %s: path parameter %s: %w", pattern, p.Name, err)
+			}
+			// A path parameter is an ID or a name: unbounded, it would let any segment through.
+			if p.Array || p.Type != "string" || p.Pattern == "" || p.MaxLength == nil {
+				return nil, fmt.Errorf("queryparams: %s: path parameter %s needs a string schema with a pattern and a maxLength", pattern, p.Name)
+			}
+			inPath[p.Name] = rule
+		}
+		segments, err := pathRules(op.Path, inPath)
+		if err != nil {
+			return nil, fmt.Errorf("queryparams: %s: %w", pattern, err)
+		}
+		if err := register(c.mux, pattern); err != nil {
+			return nil, fmt.Errorf("queryparams: %w", err)
+		}
+		c.ops[pattern], c.paths[pattern] = query, segments
 	}
 	return c, nil
 }
 
-// pathRules returns the rule of each segment of a path template ("/accounts/{accountId}"),
+// pathRules returns the rule of each segment of a path template ("/v1/accounts/{accountId}"),
 // nil for a literal segment; every {name} must be a declared path parameter, and every
 // declared one must appear.
 func pathRules(path string, declared map[string]*param) ([]*param, error) {
@@ -146,52 +160,26 @@ func register(mux *http.ServeMux, pattern string) (err error) {
 	return nil
 }
 
-func compile(p *openapi3.Parameter) (*param, error) {
-	if p.Schema == nil || p.Schema.Value == nil {
-		return nil, fmt.Errorf("parameter %s has no schema", p.Name)
+func compile(p Param) (*param, error) {
+	switch p.Type {
+	case "", "string", "integer", "number", "boolean":
+	default:
+		return nil, fmt.Errorf("type %q is not a scalar", p.Type)
 	}
-	rule := &param{name: p.Name, schema: p.Schema.Value}
-	s := rule.schema
-	if s.Type.Is(openapi3.TypeArray) {
-		if s.Items == nil || s.Items.Value == nil {
-			return nil, fmt.Errorf("query parameter %s: an array needs items", p.Name)
-		}
-		s = s.Items.Value
+	switch p.Format {
+	case "", "date", "date-time":
+	default:
+		return nil, fmt.Errorf("format %q is not enforced", p.Format)
 	}
-	if err := supported(s); err != nil {
-		return nil, fmt.Errorf("query parameter %s: %w", p.Name, err)
-	}
-	// A path parameter is an ID or a name: unbounded, it would let any segment through.
-	if p.In == openapi3.ParameterInPath && (s.Pattern == "" || s.MaxLength == nil || !s.Type.Is(openapi3.TypeString)) {
-		return nil, fmt.Errorf("path parameter %s needs a string schema with a pattern and a maxLength", p.Name)
-	}
-	if s.Pattern != "" {
-		re, err := regexp.Compile(s.Pattern)
+	rule := &param{Param: p}
+	if p.Pattern != "" {
+		re, err := regexp.Compile(p.Pattern)
 		if err != nil {
-			return nil, fmt.Errorf("query parameter %s: pattern: %w", p.Name, err)
+			return nil, fmt.Errorf("pattern: %w", err)
 		}
 		rule.re = re
 	}
 	return rule, nil
-}
-
-// supported refuses a schema with a keyword checkValue does not enforce, so the spec cannot
-// promise a rule that no request is held to.
-func supported(s *openapi3.Schema) error {
-	if !s.Type.IsEmpty() && !s.Type.Is(openapi3.TypeString) && !s.Type.Is(openapi3.TypeInteger) &&
-		!s.Type.Is(openapi3.TypeNumber) && !s.Type.Is(openapi3.TypeBoolean) {
-		return fmt.Errorf("type %v is not a scalar", s.Type.Slice())
-	}
-	if len(s.OneOf)+len(s.AnyOf)+len(s.AllOf) > 0 || s.Not != nil || s.Const != nil ||
-		s.ExclusiveMin.IsSet() || s.ExclusiveMax.IsSet() || s.MultipleOf != nil {
-		return errors.New("uses a keyword the query checker does not enforce (oneOf, anyOf, allOf, not, const, exclusive bounds, multipleOf)")
-	}
-	switch s.Format {
-	case "", "date", "date-time":
-	default:
-		return fmt.Errorf("format %q is not enforced on query parameters", s.Format)
-	}
-	return nil
 }
 
 // Middleware answers a request whose query string breaks its operation's rules with 400
@@ -261,13 +249,11 @@ func (c *Checker) Check(r *http.Request) error {
 
 // checkPath returns what is wrong with the path parameters of a request for pattern whose
 // (canonical, decoded) path is path: the mux matched it, so its segments line up with the
-// pattern's after the base path.
+// pattern's.
 func (c *Checker) checkPath(pattern, path string) []httpapi.FieldError {
 	rules := c.paths[pattern]
 	segments := strings.Split(strings.TrimPrefix(path, "/"), "/")
-	// The pattern's segments are the base path's (/v1) and then the template's.
-	offset := len(segments) - len(rules)
-	if offset < 0 {
+	if len(segments) != len(rules) {
 		return nil
 	}
 	var out []httpapi.FieldError
@@ -275,8 +261,8 @@ func (c *Checker) checkPath(pattern, path string) []httpapi.FieldError {
 		if p == nil {
 			continue
 		}
-		if msg := checkValue(p.schema, p.re, segments[offset+i]); msg != "" {
-			out = append(out, httpapi.FieldError{Field: p.name, Message: msg})
+		if msg := p.checkValue(segments[i]); msg != "" {
+			out = append(out, httpapi.FieldError{Field: p.Name, Message: msg})
 		}
 	}
 	return out
@@ -312,13 +298,12 @@ func accepted(params map[string]*param) string {
 
 // check returns what is wrong with a parameter's values, or "".
 func (p *param) check(values []string) string {
-	s := p.schema
-	if s.Type.Is(openapi3.TypeArray) {
-		if s.MaxItems != nil && uint64(len(values)) > *s.MaxItems {
-			return fmt.Sprintf("may be given at most %d times", *s.MaxItems)
+	if p.Array {
+		if p.MaxItems != nil && uint64(len(values)) > *p.MaxItems {
+			return fmt.Sprintf("may be given at most %d times", *p.MaxItems)
 		}
 		for _, v := range values {
-			if msg := checkValue(s.Items.Value, p.re, v); msg != "" {
+			if msg := p.checkValue(v); msg != "" {
 				return msg
 			}
 		}
@@ -327,12 +312,12 @@ func (p *param) check(values []string) string {
 	if len(values) != 1 {
 		return "must be given once"
 	}
-	return checkValue(s, p.re, values[0])
+	return p.checkValue(values[0])
 }
 
 // checkValue returns what is wrong with one value of a scalar parameter, or "". Messages
 // never echo the value.
-func checkValue(s *openapi3.Schema, re *regexp.Regexp, v string) string {
+func (p *param) checkValue(v string) string {
 	if !utf8.ValidString(v) {
 		return "must be valid UTF-8"
 	}
@@ -340,33 +325,27 @@ func checkValue(s *openapi3.Schema, re *regexp.Regexp, v string) string {
 	for range v {
 		n++
 	}
-	switch {
-	case s.Type.Is(openapi3.TypeInteger):
-		return checkNumber(s, v, true)
-	case s.Type.Is(openapi3.TypeNumber):
-		return checkNumber(s, v, false)
-	case s.Type.Is(openapi3.TypeBoolean):
+	switch p.Type {
+	case "integer":
+		return p.checkNumber(v, true)
+	case "number":
+		return p.checkNumber(v, false)
+	case "boolean":
 		if v != "true" && v != "false" {
 			return "must be true or false"
 		}
 		return ""
 	}
-	if s.MaxLength != nil && n > *s.MaxLength {
-		return fmt.Sprintf("must be at most %d characters", *s.MaxLength)
+	if p.MaxLength != nil && n > *p.MaxLength {
+		return fmt.Sprintf("must be at most %d characters", *p.MaxLength)
 	}
-	if n < s.MinLength {
-		return fmt.Sprintf("must be at least %d characters", s.MinLength)
+	if n < p.MinLength {
+		return fmt.Sprintf("must be at least %d characters", p.MinLength)
 	}
-	if len(s.Enum) > 0 {
-		allowed := make([]string, 0, len(s.Enum))
-		for _, e := range s.Enum {
-			allowed = append(allowed, fmt.Sprint(e))
-		}
-		if !slices.Contains(allowed, v) {
-			return "must be one of " + strings.Join(allowed, ", ")
-		}
+	if len(p.Enum) > 0 && !slices.Contains(p.Enum, v) {
+		return "must be one of " + strings.Join(p.Enum, ", ")
 	}
-	switch s.Format {
+	switch p.Format {
 	case "date":
 		if _, err := time.Parse(time.DateOnly, v); err != nil {
 			return "must be a date (YYYY-MM-DD)"
@@ -376,8 +355,8 @@ func checkValue(s *openapi3.Schema, re *regexp.Regexp, v string) string {
 			return "must be a date-time (RFC 3339, such as 2026-01-31T12:00:00Z)"
 		}
 	}
-	if re != nil && !re.MatchString(v) {
-		return "must match " + s.Pattern
+	if p.re != nil && !p.re.MatchString(v) {
+		return "must match " + p.Pattern
 	}
 	return ""
 }
@@ -386,7 +365,7 @@ func checkValue(s *openapi3.Schema, re *regexp.Regexp, v string) string {
 // exponent.
 var decimalInteger = regexp.MustCompile(`^-?(0|[1-9][0-9]{0,17})$`)
 
-func checkNumber(s *openapi3.Schema, v string, integer bool) string {
+func (p *param) checkNumber(v string, integer bool) string {
 	want := "a number"
 	if integer {
 		want = "an integer"
@@ -394,34 +373,37 @@ func checkNumber(s *openapi3.Schema, v string, integer bool) string {
 	var f float64
 	if integer {
 		if !decimalInteger.MatchString(v) {
-			return "must be " + want + rangeText(s)
+			return "must be " + want + p.rangeText()
 		}
 		i, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return "must be " + want + rangeText(s)
+			return "must be " + want + p.rangeText()
 		}
 		f = float64(i)
 	} else {
 		var err error
 		if f, err = strconv.ParseFloat(v, 64); err != nil || len(v) > 32 {
-			return "must be " + want + rangeText(s)
+			return "must be " + want + p.rangeText()
 		}
 	}
-	if (s.Min != nil && f < *s.Min) || (s.Max != nil && f > *s.Max) {
-		return "must be " + want + rangeText(s)
+	if (p.Min != nil && f < *p.Min) || (p.Max != nil && f > *p.Max) {
+		return "must be " + want + p.rangeText()
 	}
 	return ""
 }
 
-func rangeText(s *openapi3.Schema) string {
+func (p *param) rangeText() string {
 	format := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 	switch {
-	case s.Min != nil && s.Max != nil:
-		return " from " + format(*s.Min) + " to " + format(*s.Max)
-	case s.Min != nil:
-		return " of at least " + format(*s.Min)
-	case s.Max != nil:
-		return " of at most " + format(*s.Max)
+	case p.Min != nil && p.Max != nil:
+		return " from " + format(*p.Min) + " to " + format(*p.Max)
+	case p.Min != nil:
+		return " of at least " + format(*p.Min)
+	case p.Max != nil:
+		return " of at most " + format(*p.Max)
 	}
 	return ""
 }
+
+// ptr is a pointer to v, for the generated table's optional bounds.
+func ptr[T any](v T) *T { return &v }

@@ -1,14 +1,19 @@
 package queryparams_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 
+	"tokapi.io/tok/api"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/queryparams"
+	"tokapi.io/tok/shared/queryparams/specrules"
 	"tokapi.io/tok/shared/testing/apitest"
 )
 
@@ -182,23 +187,58 @@ paths:
         - { name: n, in: query, schema: { type: integer, multipleOf: 2 } }
       responses: { "200": { description: ok } }
 `
-	if _, err := queryparams.New([]byte(spec)); err == nil || !strings.Contains(err.Error(), "multipleOf") {
+	if _, err := specrules.Operations([]byte(spec)); err == nil || !strings.Contains(err.Error(), "multipleOf") {
 		t.Errorf("a rule the checker cannot hold was accepted: %v", err)
 	}
-	if _, err := queryparams.New([]byte(strings.Replace(spec, "multipleOf: 2", "maximum: 2", 1))); err != nil {
+	ops, err := specrules.Operations([]byte(strings.Replace(spec, "multipleOf: 2", "maximum: 2", 1)))
+	if err != nil {
 		t.Errorf("a plain spec: %v", err)
+	}
+	if want := []queryparams.Operation{{Method: "GET", Path: "/v1/things", QueryParams: []queryparams.Param{{Name: "n", Type: "integer", Max: ptr(2.0)}}}}; !reflect.DeepEqual(ops, want) {
+		t.Errorf("a plain spec's operations: %+v, want %+v", ops, want)
 	}
 	// Every path parameter is bounded: Tok's spec loads only because each of its path
 	// parameters has a pattern and a maxLength (Spec, used by every function).
 	withPath := strings.Replace(strings.Replace(spec, "/things:", "/things/{id}:", 1),
 		"- { name: n, in: query, schema: { type: integer, multipleOf: 2 } }", "- { name: id, in: path, required: true, schema: { type: string, maxLength: 30 } }", 1)
-	if _, err := queryparams.New([]byte(withPath)); err == nil || !strings.Contains(err.Error(), "path parameter id") {
+	if _, err := specrules.Operations([]byte(withPath)); err == nil || !strings.Contains(err.Error(), "path parameter id") {
 		t.Errorf("an unbounded path parameter was accepted: %v", err)
 	}
-	if _, err := queryparams.New([]byte(strings.Replace(withPath, "maxLength: 30", `maxLength: 30, pattern: "^thg_[0-9]+$"`, 1))); err != nil {
+	if _, err := queryparams.New([]queryparams.Operation{{Method: "GET", Path: "/v1/things/{id}", PathParams: []queryparams.Param{{Name: "id", Type: "string", MaxLength: ptr[uint64](30)}}}}); err == nil {
+		t.Error("the checker took an unbounded path parameter")
+	}
+	if _, err := queryparams.New([]queryparams.Operation{{Method: "GET", Path: "/v1/things/{id}"}}); err == nil {
+		t.Error("the checker took an undeclared path parameter")
+	}
+	if _, err := specrules.Operations([]byte(strings.Replace(withPath, "maxLength: 30", `maxLength: 30, pattern: "^thg_[0-9]+$"`, 1))); err != nil {
 		t.Errorf("a bounded path parameter: %v", err)
 	}
 	if _, err := queryparams.Spec(); err != nil {
 		t.Errorf("the API spec: %v", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// TestGeneratedRulesAreTheSpecs holds spec_gen.go to api/openapi.yaml: the checker every
+// function uses enforces what the spec says now.
+func TestGeneratedRulesAreTheSpecs(t *testing.T) {
+	ops, err := specrules.Operations(api.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := specrules.Source(ops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("spec_gen.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("spec_gen.go is not what api/openapi.yaml says: run go generate ./shared/queryparams")
+	}
+	if len(ops) < 60 {
+		t.Errorf("only %d operations in the spec", len(ops))
 	}
 }
