@@ -70,6 +70,8 @@ type Authenticator struct {
 	mu      sync.Mutex
 	cache   map[string]cached
 	flights map[string]*flight
+	// addresses holds the client addresses this instance has seen (at most maxCached).
+	addresses map[string]bool
 }
 
 type cached struct {
@@ -97,7 +99,7 @@ func BucketKey(t tenant.Tenant) string { return t.Env + ":" + t.OrgID }
 // New returns an Authenticator. limiter limits tenants by BucketKey and, before any key
 // lookup, client addresses by "addr:<address>".
 func New(keys Keys, pepper []byte, limiter Limiter, opts ...Option) *Authenticator {
-	a := &Authenticator{keys: keys, pepper: pepper, cursorKey: httpapi.DeriveCursorKey(pepper), limiter: limiter, now: time.Now, cache: map[string]cached{}, flights: map[string]*flight{}}
+	a := &Authenticator{keys: keys, pepper: pepper, cursorKey: httpapi.DeriveCursorKey(pepper), limiter: limiter, now: time.Now, cache: map[string]cached{}, flights: map[string]*flight{}, addresses: map[string]bool{}}
 	for _, o := range opts {
 		o(a)
 	}
@@ -165,6 +167,13 @@ func rateLimited(d ratelimit.Decision, what string) *httpapi.Error {
 // client address a token before the lookup, so a flood of made-up keys is refused before it
 // reaches Firestore; the token is refunded when the key is good. A failure costs a token
 // too, and its response carries the address's rate-limit headers.
+//
+// The first time the instance sees an address it looks the key up before charging: a good
+// key, whose token would be refunded anyway, then costs the address bucket no round trip
+// (the first request of a new instance waits for its key and its organisation's lease
+// only), and a bad one is charged after its lookup. What an address is refused stays what
+// its bucket refuses; a flood from it costs at most one lookup per instance beyond what the
+// bucket admits.
 func (a *Authenticator) authenticate(ctx context.Context, w http.ResponseWriter, r *http.Request) (Caller, error) {
 	addr := "addr:" + clientAddress(r)
 	charged := false
@@ -200,7 +209,15 @@ func (a *Authenticator) authenticate(ctx context.Context, w http.ResponseWriter,
 	hash := apikey.Hash(a.pepper, key)
 	k, known, ok := a.cached(hash)
 	if !ok {
-		if k, known, err = a.lookupOnce(ctx, hash, charge, func() { a.limiter.Refund(addr) }); err != nil {
+		before := charge
+		if a.firstSight(addr) {
+			before = func() error { return nil }
+		}
+		if k, known, err = a.lookupOnce(ctx, hash, before, func() {
+			if charged {
+				a.limiter.Refund(addr)
+			}
+		}); err != nil {
 			return Caller{}, err
 		}
 	}
@@ -216,6 +233,20 @@ func (a *Authenticator) authenticate(ctx context.Context, w http.ResponseWriter,
 		a.limiter.Refund(addr)
 	}
 	return Caller{Tenant: tenant.Tenant{Env: k.Env, OrgID: k.OrgID}, KeyPairID: k.KeyPairID, Role: k.Role, Tier: k.Tier}, nil
+}
+
+// firstSight reports whether this instance has not seen addr before (and notes it).
+func (a *Authenticator) firstSight(addr string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.addresses[addr] {
+		return false
+	}
+	if len(a.addresses) >= maxCached {
+		a.addresses = map[string]bool{}
+	}
+	a.addresses[addr] = true
+	return true
 }
 
 // cached returns what the instance read about hash within its TTL.
@@ -245,7 +276,7 @@ type flight struct {
 }
 
 // lookupOnce looks hash up once however many requests need it at the same moment: the
-// first pays its client address a token (charge) and reads Firestore, the others wait for
+// first pays its client address a token (charge, unless the address is new here) and reads Firestore, the others wait for
 // its answer, so a burst of requests on a cold instance costs one lookup and one token
 // (refunded for a good key) instead of exhausting the address's bucket. A waiter whose
 // leader failed looks up on its own.

@@ -27,9 +27,13 @@ type memKeys struct {
 	lookups int
 	fail    error
 	delay   time.Duration // each lookup takes this long, as a Firestore read does
+	before  func()        // called at the start of each lookup
 }
 
 func (m *memKeys) Authenticate(_ context.Context, hash string) (Key, error) {
+	if m.before != nil {
+		m.before()
+	}
 	time.Sleep(m.delay)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -387,5 +391,107 @@ func TestBurstOnAColdInstance(t *testing.T) {
 	defer keys.mu.Unlock()
 	if keys.lookups != 1 {
 		t.Errorf("%d lookups for 40 concurrent requests with one key, want 1", keys.lookups)
+	}
+}
+
+// orderLimiter is a local limiter that records its address charges and organisation
+// leases, in order with the key lookups.
+type orderLimiter struct {
+	*ratelimit.Local
+	mu     sync.Mutex
+	events []string
+}
+
+func (o *orderLimiter) note(e string) {
+	o.mu.Lock()
+	o.events = append(o.events, e)
+	o.mu.Unlock()
+}
+
+func (o *orderLimiter) take() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	e := strings.Join(o.events, ",")
+	o.events = nil
+	return e
+}
+
+func (o *orderLimiter) Allow(ctx context.Context, key string, tier ratelimit.Tier) (ratelimit.Decision, error) {
+	if strings.HasPrefix(key, "addr:") {
+		o.note("address")
+	} else {
+		o.note("org")
+	}
+	return o.Local.Allow(ctx, key, tier)
+}
+
+// TestFirstSightOfAnAddress: the first request an instance sees from an address has its
+// key looked up before the address is charged, and a good key is then not charged at all;
+// later unknown keys from the address are charged before their lookup, so a refused address
+// costs no lookup. The address's burst is intact after good keys.
+func TestFirstSightOfAnAddress(t *testing.T) {
+	keys := &memKeys{keys: map[string]Key{}}
+	lim := &orderLimiter{Local: ratelimit.NewLocal()}
+	keys.before = func() { lim.note("lookup") }
+	h := httpapi.Middleware("p", New(keys, pepper, lim).Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})))
+	first, second := keys.add(tenant.Live, RoleDeveloper, nil), keys.add(tenant.Live, RoleDeveloper, nil)
+	if rec := call(h, "GET", "ApiKey "+first); rec.Code != http.StatusNoContent || rec.Header().Get("X-RateLimit-Limit") != "300" {
+		t.Fatalf("first request: %d %v", rec.Code, rec.Header())
+	}
+	if got := lim.take(); got != "lookup,org" {
+		t.Errorf("first request from the address: %s, want lookup,org", got)
+	}
+	if rec := call(h, "GET", "ApiKey "+second); rec.Code != http.StatusNoContent {
+		t.Fatalf("second request: %d", rec.Code)
+	}
+	if got := lim.take(); got != "address,lookup,org" {
+		t.Errorf("second request from the address: %s, want address,lookup,org", got)
+	}
+	for i := range 10 {
+		made, _ := apikey.New(tenant.Live)
+		if rec := call(h, "GET", "ApiKey "+made); rec.Code != http.StatusUnauthorized {
+			t.Fatalf("unknown key %d: %d, want 401 (the address's burst is 10)", i+1, rec.Code)
+		}
+	}
+	made, _ := apikey.New(tenant.Live)
+	if rec := call(h, "GET", "ApiKey "+made); rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("unknown key past the burst: %d, want 429", rec.Code)
+	}
+	if got := lim.take(); strings.Count(got, "lookup") != 10 || !strings.HasSuffix(got, "lookup,address") {
+		t.Errorf("unknown keys: %s, want 10 lookups and a refused charge without one", got)
+	}
+}
+
+// TestFirstSightOfAnExhaustedAddress: on an instance new to an address whose shared bucket
+// is empty, a made-up key is looked up once and refused 429, as the bucket says; a good key
+// is served, as it would be once its key is cached.
+func TestFirstSightOfAnExhaustedAddress(t *testing.T) {
+	keys := &memKeys{keys: map[string]Key{}}
+	lim := ratelimit.NewLocal()
+	for range 10 {
+		if d, _ := lim.Allow(t.Context(), "addr:192.0.2.1", AddressTier); !d.Allowed {
+			t.Fatal("the address's burst is 10")
+		}
+	}
+	instance := func() http.Handler {
+		return httpapi.Middleware("p", New(keys, pepper, lim).Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusNoContent)
+		})))
+	}
+	made, _ := apikey.New(tenant.Live)
+	h := instance()
+	for i := range 3 {
+		if rec := call(h, "GET", "ApiKey "+made); rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") == "" {
+			t.Fatalf("made-up key %d from an exhausted address: %d %v, want 429", i+1, rec.Code, rec.Header())
+		}
+	}
+	if keys.lookups != 1 {
+		t.Errorf("%d lookups, want the first sight's one", keys.lookups)
+	}
+	good := keys.add(tenant.Live, RoleDeveloper, nil)
+	if rec := call(instance(), "GET", "ApiKey "+good); rec.Code != http.StatusNoContent {
+		t.Fatalf("good key from an exhausted address on a new instance: %d", rec.Code)
 	}
 }

@@ -349,6 +349,19 @@ func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error), opt
 		if err != nil {
 			return nil, fmt.Errorf("instance environment: %w", err)
 		}
+		// The authenticator's first call (the pepper, from Secret Manager) overlaps with
+		// building the handler and the spec's checker, which do not need it.
+		type authenticator struct {
+			a   *auth.Authenticator
+			err error
+		}
+		authenticated := make(chan authenticator, 1)
+		if !o.public {
+			go func() {
+				a, err := env.Authenticator(ctx)
+				authenticated <- authenticator{a, err}
+			}()
+		}
 		h, err := build(ctx, env)
 		if err != nil {
 			return nil, fmt.Errorf("build handler: %w", err)
@@ -362,10 +375,11 @@ func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error), opt
 				return nil, err
 			}
 			h = queries.Middleware(httpapi.StrictJSON(h))
-			a, err := env.Authenticator(ctx)
-			if err != nil {
-				return nil, err
+			got := <-authenticated
+			if got.err != nil {
+				return nil, got.err
 			}
+			a := got.a
 			idem, err := env.idempotency(ctx)
 			if err != nil {
 				return nil, err

@@ -89,6 +89,10 @@ func Spec() (*Checker, error) {
 // a pattern and a maxLength, and every {name} of a path a declared path parameter.
 func New(ops []Operation) (*Checker, error) {
 	c := &Checker{mux: http.NewServeMux(), ops: map[string]map[string]*param{}, paths: map[string][]*param{}}
+	// Most parameters share a handful of patterns (an ID's prefix and 26 characters); each
+	// is compiled once.
+	patterns := map[string]*regexp.Regexp{}
+	compile := func(p Param) (*param, error) { return compile(p, patterns) }
 	for _, op := range ops {
 		pattern := op.Method + " " + op.Path
 		query := map[string]*param{}
@@ -160,7 +164,8 @@ func register(mux *http.ServeMux, pattern string) (err error) {
 	return nil
 }
 
-func compile(p Param) (*param, error) {
+// compile checks p's rule and compiles its pattern, reusing one of patterns.
+func compile(p Param, patterns map[string]*regexp.Regexp) (*param, error) {
 	switch p.Type {
 	case "", "string", "integer", "number", "boolean":
 	default:
@@ -173,9 +178,13 @@ func compile(p Param) (*param, error) {
 	}
 	rule := &param{Param: p}
 	if p.Pattern != "" {
-		re, err := regexp.Compile(p.Pattern)
-		if err != nil {
-			return nil, fmt.Errorf("pattern: %w", err)
+		re, ok := patterns[p.Pattern]
+		if !ok {
+			var err error
+			if re, err = regexp.Compile(p.Pattern); err != nil {
+				return nil, fmt.Errorf("pattern: %w", err)
+			}
+			patterns[p.Pattern] = re
 		}
 		rule.re = re
 	}
