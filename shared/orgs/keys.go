@@ -17,10 +17,11 @@ func (r *Repo) CreateKeyPair(ctx context.Context, orgID, role, createdBy string)
 		return NewKeyPair{}, err
 	}
 	return changed(ctx, r, "create key pair", func(tx *firestore.Transaction) (NewKeyPair, error) {
-		if err := r.requireOrg(tx, orgID); err != nil {
+		org, err := r.getOrgTx(tx, orgID)
+		if err != nil {
 			return NewKeyPair{}, err
 		}
-		p, recs, err := r.newPair(orgID, kr, createdBy, r.clock())
+		p, recs, err := r.newPair(org, kr, createdBy, r.clock())
 		if err != nil {
 			return NewKeyPair{}, err
 		}
@@ -57,6 +58,10 @@ func (r *Repo) RotateKeyPair(ctx context.Context, orgID, id string, grace time.D
 		return NewKeyPair{}, err
 	}
 	return changeOne(ctx, r, keyPairs, "rotate key pair", orgID, id, func(tx *firestore.Transaction, old KeyPair) (NewKeyPair, error) {
+		org, err := r.getOrgTx(tx, orgID)
+		if err != nil {
+			return NewKeyPair{}, err
+		}
 		now := r.clock()
 		switch old.Status(now) {
 		case StatusRevoked:
@@ -64,7 +69,7 @@ func (r *Repo) RotateKeyPair(ctx context.Context, orgID, id string, grace time.D
 		case StatusExpired, StatusExpiring:
 			return NewKeyPair{}, conflict("Key pair %s was already rotated or has expired; rotate its replacement instead.", id)
 		}
-		p, recs, err := r.newPair(orgID, old.Role, old.CreatedBy, now)
+		p, recs, err := r.newPair(org, old.Role, old.CreatedBy, now)
 		if err != nil {
 			return NewKeyPair{}, err
 		}

@@ -32,7 +32,7 @@ func (r *Repo) AddMember(ctx context.Context, orgID, email, role string) (Member
 		return Member{}, err
 	}
 	return changed(ctx, r, "add member", func(tx *firestore.Transaction) (Member, error) {
-		if err := r.requireOrg(tx, orgID); err != nil {
+		if _, err := r.getOrgTx(tx, orgID); err != nil {
 			return Member{}, err
 		}
 		if _, err := tx.Get(r.emailRef(orgID, email)); err == nil {

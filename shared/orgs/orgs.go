@@ -172,6 +172,9 @@ type KeyRecord struct {
 	CreatedAt time.Time  `firestore:"createdAt"`
 	ExpiresAt *time.Time `firestore:"expiresAt"`
 	Revoked   bool       `firestore:"revoked"`
+	// Tier is the organisation's, kept on every key record it has (SetTier changes them in
+	// the transaction that changes the organisation), so authenticating a key is one read.
+	Tier string `firestore:"tier"`
 }
 
 // Member is a person of the organisation, for the future dashboard.

@@ -143,18 +143,52 @@ func TestCreateOrgValidation(t *testing.T) {
 func TestListOrgsAndSetTier(t *testing.T) {
 	f := setup(t)
 	ctx := t.Context()
-	a, _ := orgstest.Org(t, f.repo, orgs.TierFree)
+	a, first := orgstest.Org(t, f.repo, orgs.TierFree)
 	f.clock.add(time.Second)
-	b, _ := orgstest.Org(t, f.repo, orgs.TierPro)
+	b, other := orgstest.Org(t, f.repo, orgs.TierPro)
 	list, err := f.repo.ListOrgs(ctx)
 	if err != nil || len(list) != 2 || list[0].ID != a.ID || list[1].ID != b.ID {
 		t.Fatalf("ListOrgs = %+v, %v", list, err)
+	}
+	second := orgstest.KeyPair(t, f.repo, a.ID, "developer")
+	rotated, err := f.repo.RotateKeyPair(ctx, a.ID, second.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoked := orgstest.KeyPair(t, f.repo, a.ID, "developer")
+	if err := f.repo.RevokeKeyPair(ctx, a.ID, revoked.ID); err != nil {
+		t.Fatal(err)
 	}
 	if err := f.repo.SetTier(ctx, a.ID, orgs.TierEnterprise); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := f.repo.GetOrg(ctx, a.ID); got.Tier != orgs.TierEnterprise {
 		t.Errorf("tier = %q", got.Tier)
+	}
+	// Every key of the organisation that still works, the rotated pair in its grace period
+	// included, authenticates with the new tier from its own record; another
+	// organisation's keys keep theirs.
+	for key, want := range map[string]string{
+		first.LiveKey: orgs.TierEnterprise, first.SandboxKey: orgs.TierEnterprise,
+		second.LiveKey: orgs.TierEnterprise, rotated.SandboxKey: orgs.TierEnterprise,
+		other.LiveKey: orgs.TierPro,
+	} {
+		rec, err := f.repo.LookupKey(ctx, apikey.Hash(f.pepper, key))
+		if err != nil || rec.Tier != want {
+			t.Errorf("record of %s: tier %q, %v; want %q", apikey.Mask(key), rec.Tier, err, want)
+		}
+		if k, err := f.repo.Authenticate(ctx, apikey.Hash(f.pepper, key)); err != nil || k.Tier != want {
+			t.Errorf("Authenticate(%s) = %+v, %v; want tier %q", apikey.Mask(key), k, err, want)
+		}
+	}
+	// A record written before key records carried the tier is authenticated with its
+	// organisation's.
+	hash := apikey.Hash(f.pepper, first.LiveKey)
+	if _, err := f.client.Collection("apiKeys").Doc(hash).Update(ctx, []firestore.Update{{Path: "tier", Value: firestore.Delete}}); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := f.repo.Authenticate(ctx, hash); err != nil || k.Tier != orgs.TierEnterprise {
+		t.Errorf("a record without a tier: %+v, %v", k, err)
 	}
 	var v *orgs.ValidationError
 	if err := f.repo.SetTier(ctx, a.ID, "platinum"); !errors.As(err, &v) {

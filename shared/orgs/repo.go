@@ -103,7 +103,7 @@ func (r *Repo) CreateOrg(ctx context.Context, name, tier string, origins []strin
 	}
 	now := r.clock()
 	org := Org{ID: ids.New(ids.Organisation), Name: name, Tier: tier, AllowedOrigins: origins, CreatedAt: now}
-	pair, recs, err := r.newPair(org.ID, auth.RoleAdmin, CreatedByCLI, now)
+	pair, recs, err := r.newPair(org, auth.RoleAdmin, CreatedByCLI, now)
 	if err != nil {
 		return Org{}, NewKeyPair{}, err
 	}
@@ -136,39 +136,49 @@ func (r *Repo) ListOrgs(ctx context.Context) ([]Org, error) {
 	return decodeAll[Org](docs)
 }
 
-// SetTier changes an organisation's tier. The rate limiter sees it once authentication's
-// cache of the key expires (auth.CacheTTL).
+// SetTier changes an organisation's tier, on the organisation and on the key records of
+// every pair not revoked, in one transaction. The rate limiter sees it once
+// authentication's cache of the key expires (auth.CacheTTL).
 func (r *Repo) SetTier(ctx context.Context, orgID, tier string) error {
 	if err := ValidateTier(tier); err != nil {
 		return err
 	}
-	if !ids.Valid(ids.Organisation, orgID) {
-		return fmt.Errorf("organisation %q: %w", orgID, ErrNotFound)
-	}
 	err := r.change(ctx, func(tx *firestore.Transaction) error {
-		return tx.Update(r.orgRef(orgID), []firestore.Update{{Path: "tier", Value: tier}})
+		if _, err := r.getOrgTx(tx, orgID); err != nil {
+			return err
+		}
+		pairs, err := tx.Documents(r.orgRef(orgID).Collection(keyPairsColl).Where("revokedAt", "==", nil)).GetAll()
+		if err != nil {
+			return err
+		}
+		kps, err := decodeAll[KeyPair](pairs)
+		if err != nil {
+			return err
+		}
+		if err := tx.Update(r.orgRef(orgID), []firestore.Update{{Path: "tier", Value: tier}}); err != nil {
+			return err
+		}
+		for _, p := range kps {
+			for _, h := range []string{p.LiveHash, p.SandboxHash} {
+				if err := tx.Update(r.client.Collection(store.APIKeys).Doc(h), []firestore.Update{{Path: "tier", Value: tier}}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	})
-	if isNotFound(err) {
-		return fmt.Errorf("organisation %s: %w", orgID, ErrNotFound)
-	}
 	if err != nil {
 		return fmt.Errorf("set tier of %s: %w", orgID, err)
 	}
 	return nil
 }
 
-// requireOrg reads the organisation in tx, so a write under it fails for an unknown one.
-func (r *Repo) requireOrg(tx *firestore.Transaction, orgID string) error {
+// getOrgTx reads the organisation in tx, so a write under it fails for an unknown one.
+func (r *Repo) getOrgTx(tx *firestore.Transaction, orgID string) (Org, error) {
 	if !ids.Valid(ids.Organisation, orgID) {
-		return fmt.Errorf("organisation %q: %w", orgID, ErrNotFound)
+		return Org{}, fmt.Errorf("organisation %q: %w", orgID, ErrNotFound)
 	}
-	if _, err := tx.Get(r.orgRef(orgID)); err != nil {
-		if isNotFound(err) {
-			return fmt.Errorf("organisation %s: %w", orgID, ErrNotFound)
-		}
-		return err
-	}
-	return nil
+	return store.GetTx[Org](tx, r.orgRef(orgID), "organisation "+orgID, ErrNotFound)
 }
 
 // LookupKey returns the record of the key whose keyed hash is hash; an error wrapping
@@ -180,7 +190,8 @@ func (r *Repo) LookupKey(ctx context.Context, hash string) (KeyRecord, error) {
 	return store.Get[KeyRecord](ctx, r.client.Collection(store.APIKeys).Doc(hash), "API key", ErrNotFound)
 }
 
-// Authenticate implements auth.Keys: the key record and its organisation's tier. An
+// Authenticate implements auth.Keys: the key record, which carries its organisation's tier.
+// A record written before key records carried it costs a read of the organisation. An
 // unknown key (or one whose organisation is gone) is an error wrapping both
 // auth.ErrUnknownKey and ErrNotFound.
 func (r *Repo) Authenticate(ctx context.Context, hash string) (auth.Key, error) {
@@ -191,15 +202,18 @@ func (r *Repo) Authenticate(ctx context.Context, hash string) (auth.Key, error) 
 	if err != nil {
 		return auth.Key{}, err
 	}
-	org, err := r.GetOrg(ctx, k.OrgID)
-	if errors.Is(err, ErrNotFound) {
-		return auth.Key{}, fmt.Errorf("%w: %w", auth.ErrUnknownKey, err)
-	}
-	if err != nil {
-		return auth.Key{}, err
+	if k.Tier == "" {
+		org, err := r.GetOrg(ctx, k.OrgID)
+		if errors.Is(err, ErrNotFound) {
+			return auth.Key{}, fmt.Errorf("%w: %w", auth.ErrUnknownKey, err)
+		}
+		if err != nil {
+			return auth.Key{}, err
+		}
+		k.Tier = org.Tier
 	}
 	return auth.Key{Hash: k.Hash, OrgID: k.OrgID, Env: k.Env, KeyPairID: k.KeyPairID, Role: k.Role,
-		Tier: org.Tier, ExpiresAt: k.ExpiresAt, Revoked: k.Revoked}, nil
+		Tier: k.Tier, ExpiresAt: k.ExpiresAt, Revoked: k.Revoked}, nil
 }
 
 // validHash accepts what apikey.Hash returns: 64 lower-case hex digits.
@@ -216,8 +230,8 @@ func validHash(h string) bool {
 	return true
 }
 
-// newPair makes a key pair and its two key records; nothing is written.
-func (r *Repo) newPair(orgID string, role auth.Role, createdBy string, now time.Time) (NewKeyPair, [2]KeyRecord, error) {
+// newPair makes a key pair of org and its two key records; nothing is written.
+func (r *Repo) newPair(org Org, role auth.Role, createdBy string, now time.Time) (NewKeyPair, [2]KeyRecord, error) {
 	if len(r.pepper) == 0 {
 		return NewKeyPair{}, [2]KeyRecord{}, errors.New("no API key pepper configured")
 	}
@@ -239,7 +253,7 @@ func (r *Repo) newPair(orgID string, role auth.Role, createdBy string, now time.
 		LiveKey: live, SandboxKey: sandbox,
 	}
 	rec := func(env, hash string) KeyRecord {
-		return KeyRecord{Hash: hash, OrgID: orgID, Env: env, KeyPairID: p.ID, Role: role, CreatedAt: now}
+		return KeyRecord{Hash: hash, OrgID: org.ID, Env: env, KeyPairID: p.ID, Role: role, CreatedAt: now, Tier: org.Tier}
 	}
 	return p, [2]KeyRecord{rec(tenant.Live, p.LiveHash), rec(tenant.Sandbox, p.SandboxHash)}, nil
 }
