@@ -136,9 +136,46 @@ var (
 	kotlinClasspath = strings.Join(append([]string{"build/classes", "/usr/share/java/kotlin-stdlib.jar"}, kotlinLibs...), ":")
 )
 
-// compileKotlin compiles the SDK, its tests and its examples in one kotlinc run, unless
-// build/classes was compiled from the same sources (the stamp holds their hash).
+// compileKotlin compiles the SDK, its tests and its examples in one kotlinc run into
+// build/classes, unless it holds a compilation of the same sources already. Compilations are
+// also kept by the hash of their sources and compiler in the user's cache directory, as Go
+// keeps its builds, so a fresh clone of unchanged sources does not compile them again.
 func compileKotlin(t *testing.T, dir string) {
+	t.Helper()
+	sum := kotlinInputs(t, dir)
+	classes := filepath.Join(dir, "build", "classes")
+	stamp := filepath.Join(dir, "build", "classes.sha256")
+	if got, err := os.ReadFile(stamp); err == nil && string(got) == sum {
+		t.Logf("kotlinc: build/classes is up to date")
+		return
+	}
+	if err := os.RemoveAll(classes); err != nil {
+		t.Fatal(err)
+	}
+	var cached string
+	if c, err := os.UserCacheDir(); err == nil {
+		cached = filepath.Join(c, "tok", "kotlin-classes", sum)
+	}
+	if cached != "" && os.CopyFS(classes, os.DirFS(cached)) == nil {
+		t.Logf("kotlinc: build/classes from %s", cached)
+	} else {
+		if err := os.RemoveAll(classes); err != nil {
+			t.Fatal(err)
+		}
+		run(t.Context(), t, dir, os.Environ(), "kotlinc", "-nowarn", "-cp", strings.Join(kotlinLibs, ":"),
+			"-d", "build/classes", "src/main/kotlin", "src/test/kotlin", "examples")
+		if cached != "" {
+			keep(t, classes, cached)
+		}
+	}
+	if err := os.WriteFile(stamp, []byte(sum), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// kotlinInputs hashes what a Kotlin compilation depends on: the sources (by path relative
+// to the SDK) and the compiler and libraries (by path, size and time).
+func kotlinInputs(t *testing.T, dir string) string {
 	t.Helper()
 	h := sha256.New()
 	for _, root := range []string{"src", "examples"} {
@@ -150,7 +187,8 @@ func compileKotlin(t *testing.T, dir string) {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(h, "%s %d\n", path, len(b))
+			rel, _ := filepath.Rel(dir, path)
+			fmt.Fprintf(h, "%s %d\n", filepath.ToSlash(rel), len(b))
 			h.Write(b)
 			return nil
 		})
@@ -158,19 +196,38 @@ func compileKotlin(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	classes := filepath.Join(dir, "build", "classes")
-	stamp := filepath.Join(dir, "build", "classes.sha256")
-	if got, err := os.ReadFile(stamp); err == nil && string(got) == sum {
-		t.Logf("kotlinc: build/classes is up to date")
+	kotlinc, err := exec.LookPath("kotlinc")
+	if err != nil {
+		t.Fatalf("kotlinc is not installed (scripts/setup/setup.sh installs it): %v", err)
+	}
+	if real, err := filepath.EvalSymlinks(kotlinc); err == nil {
+		kotlinc = real
+	}
+	for _, f := range append([]string{kotlinc, "/usr/share/java/kotlin-stdlib.jar"}, kotlinLibs...) {
+		fi, err := os.Stat(f)
+		if err != nil {
+			t.Fatalf("Kotlin toolchain: %v", err)
+		}
+		fmt.Fprintf(h, "%s %d %d\n", f, fi.Size(), fi.ModTime().UnixNano())
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// keep copies a compilation into the cache, whole or not at all (a temporary copy renamed).
+func keep(t *testing.T, classes, cached string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(cached), 0o750); err != nil {
+		t.Logf("kotlinc: no cache: %v", err)
 		return
 	}
-	if err := os.RemoveAll(classes); err != nil {
-		t.Fatal(err)
+	tmp, err := os.MkdirTemp(filepath.Dir(cached), "tmp-")
+	if err != nil {
+		t.Logf("kotlinc: no cache: %v", err)
+		return
 	}
-	run(t.Context(), t, dir, os.Environ(), "kotlinc", "-nowarn", "-cp", strings.Join(kotlinLibs, ":"),
-		"-d", "build/classes", "src/main/kotlin", "src/test/kotlin", "examples")
-	if err := os.WriteFile(stamp, []byte(sum), 0o600); err != nil {
-		t.Fatal(err)
+	dst := filepath.Join(tmp, "classes")
+	if err := os.CopyFS(dst, os.DirFS(classes)); err == nil {
+		_ = os.Rename(dst, cached) // another run may have kept the same compilation first
 	}
+	_ = os.RemoveAll(tmp)
 }
