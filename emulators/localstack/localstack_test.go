@@ -27,13 +27,11 @@ import (
 // TestStack runs every function as its own process behind the gateway, exactly as make dev
 // does, on the test emulators.
 func TestStack(t *testing.T) {
-	testenv.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	st := localstacktest.Start(t)
+	st := localstacktest.Run(t, 5*time.Minute)
+	ctx := st.Ctx
 	fs := testenv.Firestore(t, st.Project)
 	pubsubClient := testenv.PubSub(t, st.Project)
-	org, keys := localstacktest.Org(ctx, t, st, "E2E Ltd", orgs.TierPro, nil)
+	org, keys := st.Org("E2E Ltd", orgs.TierPro)
 	client := &http.Client{Transport: apitest.Transport{T: t}, Timeout: 30 * time.Second}
 	get := func(path, key string) (int, http.Header, []byte) {
 		t.Helper()
@@ -41,7 +39,7 @@ func TestStack(t *testing.T) {
 	}
 
 	t.Run("the routes served are the spec's operations", func(t *testing.T) {
-		servedRoutesAreTheSpec(ctx, t, st)
+		servedRoutesAreTheSpec(ctx, t, st.Stack)
 	})
 
 	t.Run("banks through the gateway", func(t *testing.T) {
@@ -84,10 +82,10 @@ func TestStack(t *testing.T) {
 		}
 	})
 
-	t.Run("broken HTTP is answered in the envelope", func(t *testing.T) { testBrokenHTTP(t, st, keys.LiveKey) })
+	t.Run("broken HTTP is answered in the envelope", func(t *testing.T) { testBrokenHTTP(t, st.Stack, keys.LiveKey) })
 
 	t.Run("a free organisation is limited after its burst of 10", func(t *testing.T) {
-		_, free := localstacktest.Org(ctx, t, st, "Free Ltd", orgs.TierFree, nil)
+		_, free := st.Org("Free Ltd", orgs.TierFree)
 		firstRefused, refused := 0, 0
 		for i := 1; i <= 40; i++ {
 			code, h, body := get("/v1/banks", free.SandboxKey)

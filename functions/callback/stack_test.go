@@ -15,9 +15,7 @@ import (
 
 	"tokapi.io/tok/emulators/localstack/localstacktest"
 	"tokapi.io/tok/shared/orgs"
-	"tokapi.io/tok/shared/testing/browsertest"
 	"tokapi.io/tok/shared/testing/sandboxtest"
-	"tokapi.io/tok/shared/testing/testenv"
 )
 
 var refresh = regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=(/v1/callback/outcomes/[A-Za-z0-9_-]+)">`)
@@ -29,22 +27,18 @@ var refresh = regexp.MustCompile(`<meta http-equiv="refresh" content="0;url=(/v1
 // HTTP (the page, its link and the outcome URL, the state still single-use) and in headless
 // Chromium without JavaScript.
 func TestSlowBankShowsWaitingPage(t *testing.T) {
-	testenv.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	st := localstacktest.Start(t)
-	_, keys := localstacktest.Org(ctx, t, st, "Patient Ltd", orgs.TierEnterprise, []string{"https://app.example.com"})
-	api := localstacktest.NewClient(t, st)
+	st := localstacktest.Run(t, 5*time.Minute)
+	_, keys := st.Org("Patient Ltd", orgs.TierEnterprise, "https://app.example.com")
 	app := localstacktest.NewApp(t)
 	consent := func(t *testing.T) (string, string) {
-		code, c, _ := api.Call(ctx, "POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"`+app.CallbackURL()+`"}`)
+		code, c := st.Call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"`+app.CallbackURL()+`"}`)
 		if code != 201 {
 			t.Fatalf("create: %d %v", code, c)
 		}
 		return c["id"].(string), c["redirectUrl"].(string)
 	}
 	status := func(t *testing.T, id string) string {
-		_, c, _ := api.Call(ctx, "GET", "/v1/consents/"+id, keys.SandboxKey, "")
+		_, c := st.Call("GET", "/v1/consents/"+id, keys.SandboxKey, "")
 		s, _ := c["status"].(string)
 		return s
 	}
@@ -52,8 +46,8 @@ func TestSlowBankShowsWaitingPage(t *testing.T) {
 		// A browser's client: the API client reads whole responses to check them against the spec.
 		browser := &http.Client{Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		id, redirectURL := consent(t)
-		loc := sandboxtest.SCA(t, api.HTTP, redirectURL, "slow", "slow", "approve")
-		req, err := http.NewRequestWithContext(ctx, "GET", loc.String(), nil)
+		loc := sandboxtest.SCA(t, st.API.HTTP, redirectURL, "slow", "slow", "approve")
+		req, err := http.NewRequestWithContext(st.Ctx, "GET", loc.String(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -123,8 +117,8 @@ func TestSlowBankShowsWaitingPage(t *testing.T) {
 
 	t.Run("in headless Chromium", func(t *testing.T) {
 		id, redirectURL := consent(t)
-		bctx := browsertest.Start(t, 2*time.Minute)
-		dir, shot := browsertest.Screenshots(t, "slow-callback")
+		b := localstacktest.NewBrowser(t, 2*time.Minute, "slow-callback")
+		bctx, shot := b.Ctx, b.Shot
 		var approved, waiting time.Time
 		var title string
 		err := chromedp.Do(bctx,
@@ -151,6 +145,6 @@ func TestSlowBankShowsWaitingPage(t *testing.T) {
 			t.Fatalf("consent %s back at the app", s)
 		}
 		t.Logf("waiting page shown %s after the approval, back at the app %s after it (screenshots in %s)",
-			waiting.Sub(approved).Round(time.Millisecond), time.Since(approved).Round(time.Millisecond), dir)
+			waiting.Sub(approved).Round(time.Millisecond), time.Since(approved).Round(time.Millisecond), b.Dir)
 	})
 }

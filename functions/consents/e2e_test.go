@@ -1,91 +1,36 @@
 package consents_test
 
 import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
-
 	"tokapi.io/tok/emulators/localstack/localstacktest"
 	"tokapi.io/tok/shared/orgs"
-	"tokapi.io/tok/shared/testing/browsertest"
 	"tokapi.io/tok/shared/testing/sandboxtest"
-	"tokapi.io/tok/shared/testing/testenv"
 	"tokapi.io/tok/shared/testing/webhookstest"
 )
-
-// tpp is the organisation's application: it records where Tok sends the PSU back.
-type tpp struct {
-	srv *httptest.Server
-	got chan url.Values
-}
-
-func newTPP(t *testing.T) *tpp {
-	p := &tpp{got: make(chan url.Values, 4)}
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/banking/callback" { // the browser's favicon, for one
-			http.NotFound(w, r)
-			return
-		}
-		select {
-		case p.got <- r.URL.Query():
-		default:
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write([]byte("<!DOCTYPE html><title>App</title><h1 id=done>Bank connected: " + r.URL.Query().Get("status") + "</h1>"))
-	}))
-	t.Cleanup(p.srv.Close)
-	return p
-}
-
-func (p *tpp) wait(t *testing.T) url.Values {
-	t.Helper()
-	select {
-	case q := <-p.got:
-		return q
-	case <-time.After(20 * time.Second):
-		t.Fatal("Tok never redirected to the application")
-	}
-	return nil
-}
 
 // TestEndToEnd runs the consent flow through the whole local stack (every function as its
 // own process behind the gateway, as make dev runs it): over HTTP, then clicking through
 // the sandbox bank's pages in headless Chromium.
 func TestEndToEnd(t *testing.T) {
-	testenv.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	st := localstacktest.Start(t)
-	_, keys := localstacktest.Org(ctx, t, st, "E2E Ltd", orgs.TierPro, []string{"https://app.example.com"})
-	api := localstacktest.NewClient(t, st)
-	call := func(method, path, key, body string) (int, map[string]any, http.Header) {
-		t.Helper()
-		return api.Call(ctx, method, path, key, body)
-	}
-	app := newTPP(t)
+	st := localstacktest.Run(t, 5*time.Minute)
+	_, keys := st.Org("E2E Ltd", orgs.TierPro, "https://app.example.com")
+	call, api := st.Call, st.API
+	app := localstacktest.NewApp(t)
 
 	t.Run("over HTTP", func(t *testing.T) {
-		hooks := newWebhookReceiver(t)
-		code, w, _ := call("POST", "/v1/webhooks", keys.SandboxKey,
-			`{"url":"`+hooks.srv.URL+`/hooks","events":["consent.authorized","transactions.created"]}`)
+		hooks := webhookstest.NewReceiver(t, nil)
+		code, w := call("POST", "/v1/webhooks", keys.SandboxKey,
+			`{"url":"`+hooks.URL+`/hooks","events":["consent.authorized","transactions.created"]}`)
 		if code != 201 {
 			t.Fatalf("register webhook: %d %v", code, w)
 		}
-		hooks.setSecret(t, w["secret"].(string))
-		code, c, _ := call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"`+app.srv.URL+`/banking/callback"}`)
+		code, c := call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"`+app.CallbackURL()+`"}`)
 		if code != 201 {
 			t.Fatalf("create: %d %v", code, c)
 		}
@@ -106,10 +51,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = back.Body.Close()
-		q := app.wait(t)
-		if q.Get("status") != "AUTHORIZED" || q.Get("consentId") != c["id"] {
-			t.Fatalf("back at the app with %v", q)
-		}
+		app.Back(t, "consentId", c["id"].(string), "AUTHORIZED")
 		// Replaying the bank's redirect changes nothing.
 		replay, err := api.HTTP.Get(loc.String())
 		if err != nil {
@@ -119,7 +61,7 @@ func TestEndToEnd(t *testing.T) {
 		if replay.StatusCode != 400 {
 			t.Fatalf("replay: %d", replay.StatusCode)
 		}
-		code, l, _ := call("GET", "/v1/accounts", keys.SandboxKey, "")
+		code, l := call("GET", "/v1/accounts", keys.SandboxKey, "")
 		data, _ := l["data"].([]any)
 		currencies := map[any]bool{}
 		for _, a := range data {
@@ -136,14 +78,14 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 		// The organisation's endpoint got both events, signed to the Standard Webhooks spec.
-		hooks.waitFor(t, "consent.authorized", "transactions.created")
-		if code, _, _ := call("GET", "/v1/consents/"+c["id"].(string), keys.LiveKey, ""); code != 404 {
+		t.Logf("webhook endpoint received %v", hooks.WaitForTypes(t, w["secret"].(string), time.Minute, "consent.authorized", "transactions.created"))
+		if code, _ := call("GET", "/v1/consents/"+c["id"].(string), keys.LiveKey, ""); code != 404 {
 			t.Errorf("live key reads a sandbox consent: %d", code)
 		}
-		if code, d, _ := call("DELETE", "/v1/consents/"+c["id"].(string), keys.SandboxKey, ""); code != 200 || d["status"] != "REVOKED" {
+		if code, d := call("DELETE", "/v1/consents/"+c["id"].(string), keys.SandboxKey, ""); code != 200 || d["status"] != "REVOKED" {
 			t.Fatalf("delete: %d %v", code, d)
 		}
-		if code, e, _ := call("GET", "/v1/accounts/"+accountID, keys.SandboxKey, ""); code != 403 || e["error"].(map[string]any)["code"] != "CONSENT_REVOKED" {
+		if code, e := call("GET", "/v1/accounts/"+accountID, keys.SandboxKey, ""); code != 403 || e["error"].(map[string]any)["code"] != "CONSENT_REVOKED" {
 			t.Errorf("account after revocation: %d %v", code, e)
 		}
 		// No function logged the authorisation code.
@@ -157,53 +99,30 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("in headless Chromium", func(t *testing.T) {
-		code, c, _ := call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-hr","callbackUrl":"`+app.srv.URL+`/banking/callback"}`)
+		code, c := call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-hr","callbackUrl":"`+app.CallbackURL()+`"}`)
 		if code != 201 {
 			t.Fatalf("create: %d %v", code, c)
 		}
-		bctx := browsertest.Start(t, 90*time.Second)
-		dir, shot := browsertest.Screenshots(t, "consents")
-		err := chromedp.Do(bctx,
-			chromedp.Navigate(c["redirectUrl"].(string)),
-			chromedp.WaitVisible(chromedp.ID("username")),
-			shot("1-bank-login"),
-			chromedp.SendKeys(chromedp.ID("username"), "demo"),
-			chromedp.SendKeys(chromedp.ID("password"), "demo"),
-			chromedp.Click(chromedp.ID("login")),
-			chromedp.WaitVisible(chromedp.ID("otp")),
-			shot("2-one-time-code"),
-			chromedp.SendKeys(chromedp.ID("otp"), "123456"),
-			chromedp.Click(chromedp.ID("verify")),
-			chromedp.WaitVisible(chromedp.ID("approve")),
-			shot("3-consent"),
-			chromedp.Click(chromedp.ID("approve")),
-			chromedp.WaitVisible(chromedp.ID("done")),
-			shot("4-back-at-the-app"),
-		)
-		if err != nil {
-			t.Fatalf("browser flow: %v", err)
-		}
-		q := app.wait(t)
-		if q.Get("status") != "AUTHORIZED" || q.Get("consentId") != c["id"] {
-			t.Fatalf("back at the app with %v", q)
-		}
-		code, l, _ := call("GET", "/v1/accounts?consentId="+c["id"].(string), keys.SandboxKey, "")
+		b := localstacktest.NewBrowser(t, 90*time.Second, "consents")
+		b.Approve(c["redirectUrl"].(string), "demo", b.Shot("back-at-the-app"))
+		app.Back(t, "consentId", c["id"].(string), "AUTHORIZED")
+		code, l := call("GET", "/v1/accounts?consentId="+c["id"].(string), keys.SandboxKey, "")
 		if data, _ := l["data"].([]any); code != 200 || len(data) < 2 {
 			t.Fatalf("accounts after browser consent: %d %v", code, l)
 		}
-		t.Logf("screenshots in %s", dir)
+		t.Logf("screenshots in %s", b.Dir)
 	})
 }
 
 // checkTransactionsSynced waits for the first sync (requested over Pub/Sub at authorisation,
 // run by the syncworker process) to land the demo persona's transactions, then pages through
 // them and checks the filters.
-func checkTransactionsSynced(t *testing.T, call func(method, path, key, body string) (int, map[string]any, http.Header), key, accountID string) {
+func checkTransactionsSynced(t *testing.T, call func(method, path, key, body string, headers ...string) (int, map[string]any), key, accountID string) {
 	t.Helper()
 	base := "/v1/accounts/" + accountID + "/transactions"
 	start := time.Now()
 	for {
-		code, l, _ := call("GET", base+"?limit=1", key, "")
+		code, l := call("GET", base+"?limit=1", key, "")
 		if code != 200 {
 			t.Fatalf("transactions: %d %v", code, l)
 		}
@@ -219,7 +138,7 @@ func checkTransactionsSynced(t *testing.T, call func(method, path, key, body str
 	// The sync of an account is complete when its transactions.created event is out: the
 	// worker publishes it only after every row is written.
 	for synced := false; !synced; {
-		code, l, _ := call("GET", "/v1/events?type=transactions.created", key, "")
+		code, l := call("GET", "/v1/events?type=transactions.created", key, "")
 		if code != 200 {
 			t.Fatalf("events: %d %v", code, l)
 		}
@@ -242,7 +161,7 @@ func checkTransactionsSynced(t *testing.T, call func(method, path, key, body str
 			if cursor != "" {
 				q += "&cursor=" + cursor
 			}
-			code, l, _ := call("GET", q, key, "")
+			code, l := call("GET", q, key, "")
 			if code != 200 {
 				t.Fatalf("page %d: %d %v", pages, code, l)
 			}
@@ -289,78 +208,6 @@ func checkTransactionsSynced(t *testing.T, call func(method, path, key, body str
 	t.Logf("%d transactions (%v), %d booked, %d in %s..%s", len(all), statuses, len(booked), len(window), from, to)
 }
 
-// webhookReceiver is the organisation's webhook endpoint: it verifies every delivery with
-// the published Standard Webhooks library and records the event types.
-type webhookReceiver struct {
-	srv    *httptest.Server
-	mu     sync.Mutex
-	hook   *standardwebhooks.Webhook
-	types  map[string]int
-	errors []string
-}
-
-func newWebhookReceiver(t *testing.T) *webhookReceiver {
-	r := &webhookReceiver{types: map[string]int{}}
-	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, _ := io.ReadAll(req.Body)
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.hook == nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		if err := r.hook.Verify(body, req.Header); err != nil {
-			r.errors = append(r.errors, err.Error())
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		var ev struct{ ID, Type string }
-		_ = json.Unmarshal(body, &ev)
-		if ev.ID != req.Header.Get("webhook-id") {
-			r.errors = append(r.errors, "webhook-id is not the event ID")
-		}
-		r.types[ev.Type]++
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *webhookReceiver) setSecret(t *testing.T, secret string) {
-	hook, err := standardwebhooks.NewWebhook(secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.mu.Lock()
-	r.hook = hook
-	r.mu.Unlock()
-}
-
-func (r *webhookReceiver) waitFor(t *testing.T, types ...string) {
-	t.Helper()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
-		r.mu.Lock()
-		missing := []string{}
-		for _, typ := range types {
-			if r.types[typ] == 0 {
-				missing = append(missing, typ)
-			}
-		}
-		got, errs := fmt.Sprint(r.types), r.errors
-		r.mu.Unlock()
-		if len(errs) > 0 {
-			t.Fatalf("webhook deliveries failed verification: %v", errs)
-		}
-		if len(missing) == 0 {
-			t.Logf("webhook endpoint received %s", got)
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("webhook endpoint never received %v (got %s)", missing, got)
-		}
-	}
-}
-
 // TestEndedAtBankThroughStack: a connection made in headless Chromium as the revoke persona
 // (and as the expire persona) through the whole local stack; the first sync, which the
 // Pub/Sub emulator pushes to the syncworker process, meets the bank's answer, and within it
@@ -368,14 +215,9 @@ func (r *webhookReceiver) waitFor(t *testing.T, types ...string) {
 // answers 403 CONSENT_REVOKED (CONSENT_EXPIRED), and consent.revoked (consent.expired)
 // reaches the organisation's endpoint once, signed.
 func TestEndedAtBankThroughStack(t *testing.T) {
-	testenv.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	st := localstacktest.Start(t)
-	_, keys := localstacktest.Org(ctx, t, st, "Ended Ltd", orgs.TierEnterprise, []string{"https://app.example.com"})
-	api := localstacktest.NewClient(t, st)
-	app := newTPP(t)
-	bctx := browsertest.Start(t, 3*time.Minute)
+	st := localstacktest.Run(t, 5*time.Minute)
+	_, keys := st.Org("Ended Ltd", orgs.TierEnterprise, "https://app.example.com")
+	app := localstacktest.NewApp(t)
 	for _, c := range []struct {
 		persona, bankID, status, event, code string
 		revokedBy                            any
@@ -385,28 +227,23 @@ func TestEndedAtBankThroughStack(t *testing.T) {
 	} {
 		t.Run(c.persona, func(t *testing.T) {
 			hooks := webhookstest.NewReceiver(t, nil)
-			code, w, _ := api.Call(ctx, "POST", "/v1/webhooks", keys.SandboxKey,
+			code, w := st.Call("POST", "/v1/webhooks", keys.SandboxKey,
 				`{"url":"`+hooks.URL+`/hooks","events":["consent.revoked","consent.expired"]}`)
 			if code != 201 {
 				t.Fatalf("register webhook: %d %v", code, w)
 			}
-			code, k, _ := api.Call(ctx, "POST", "/v1/consents", keys.SandboxKey, `{"bankId":"`+c.bankID+`","callbackUrl":"`+app.srv.URL+`/banking/callback"}`)
+			code, k := st.Call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"`+c.bankID+`","callbackUrl":"`+app.CallbackURL()+`"}`)
 			if code != 201 {
 				t.Fatalf("create: %d %v", code, k)
 			}
 			id := k["id"].(string)
-			_, shot := browsertest.Screenshots(t, "ended-at-bank-"+c.persona)
-			if err := chromedp.Do(bctx, sandboxtest.Browser(k["redirectUrl"].(string), c.persona, "approve", shot),
-				chromedp.WaitVisible(chromedp.ID("done")), shot("back-at-the-app")); err != nil {
-				t.Fatalf("browser flow: %v", err)
-			}
-			if q := app.wait(t); q.Get("status") != "AUTHORIZED" || q.Get("consentId") != id {
-				t.Fatalf("back at the app with %v", q)
-			}
+			b := localstacktest.NewBrowser(t, 3*time.Minute, "ended-at-bank-"+c.persona)
+			b.Approve(k["redirectUrl"].(string), c.persona, b.Shot("back-at-the-app"))
+			app.Back(t, "consentId", id, "AUTHORIZED")
 			authorised := time.Now()
 			var got map[string]any
 			for {
-				_, got, _ = api.Call(ctx, "GET", "/v1/consents/"+id, keys.SandboxKey, "")
+				_, got = st.Call("GET", "/v1/consents/"+id, keys.SandboxKey, "")
 				if got["status"] != "AUTHORIZED" {
 					break
 				}
@@ -419,7 +256,7 @@ func TestEndedAtBankThroughStack(t *testing.T) {
 				t.Fatalf("consent after the first sync: %v", got)
 			}
 			t.Logf("%s (revokedBy %v) %s after the authorisation", c.status, c.revokedBy, time.Since(authorised).Round(10*time.Millisecond))
-			code, l, _ := api.Call(ctx, "GET", "/v1/accounts?consentId="+id, keys.SandboxKey, "")
+			code, l := st.Call("GET", "/v1/accounts?consentId="+id, keys.SandboxKey, "")
 			accounts, _ := l["data"].([]any)
 			if code != 200 || len(accounts) == 0 {
 				t.Fatalf("accounts of the consent: %d %v", code, l)
@@ -430,7 +267,7 @@ func TestEndedAtBankThroughStack(t *testing.T) {
 					t.Errorf("account %s shows consentStatus %v", a["id"], a["consentStatus"])
 				}
 				for _, sub := range []string{"", "/balances", "/transactions", "/transactions/changes", "/standing-orders"} {
-					code, e, _ := api.Call(ctx, "GET", "/v1/accounts/"+a["id"].(string)+sub, keys.SandboxKey, "")
+					code, e := st.Call("GET", "/v1/accounts/"+a["id"].(string)+sub, keys.SandboxKey, "")
 					if errBody, _ := e["error"].(map[string]any); code != 403 || errBody["code"] != c.code {
 						t.Errorf("GET account%s: %d %v", sub, code, e)
 					}

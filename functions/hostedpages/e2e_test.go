@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"net/http/httptrace"
 	"net/url"
 	"os"
@@ -28,6 +27,7 @@ import (
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/testing/apitest"
 	"tokapi.io/tok/shared/testing/browsertest"
+	"tokapi.io/tok/shared/testing/sandboxtest"
 	"tokapi.io/tok/shared/testing/testenv"
 )
 
@@ -39,41 +39,6 @@ const seedPayment = `{"creditorIban":"RS35105008123123123173","amount":"1500.00"
 const vrpConsent = `{"creditorIban":"HR1723600001101234565","creditorName":"Zajam d.o.o.","currency":"EUR","maximumIndividualAmount":"60.00",` +
 	`"periodicLimits":[{"maximumAmount":"100.00","periodType":"DAY","periodAlignment":"CALENDAR"}],"remittanceInfo":"Loan 42",` +
 	`"vrpType":"OTHER","callbackUrl":"%s"%s}`
-
-// app is the organisation's application: it records where Tok sends the customer back.
-type app struct {
-	srv  *httptest.Server
-	back chan url.Values
-}
-
-func newApp(t *testing.T) *app {
-	a := &app{back: make(chan url.Values, 8)}
-	a.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/bank/done" {
-			http.NotFound(w, r) // the browser's favicon.ico
-			return
-		}
-		select {
-		case a.back <- r.URL.Query():
-		default:
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, "<!DOCTYPE html><html lang=en><title>App</title><h1 id=done>Back: "+r.URL.Query().Get("status")+"</h1></html>")
-	}))
-	t.Cleanup(a.srv.Close)
-	return a
-}
-
-func (a *app) wait(t *testing.T) url.Values {
-	t.Helper()
-	select {
-	case q := <-a.back:
-		return q
-	case <-time.After(30 * time.Second):
-		t.Fatal("Tok never sent the browser back to the application")
-	}
-	return nil
-}
 
 // axeSource is axe-core from npm, installed by scripts/setup/setup.sh.
 func axeSource(t *testing.T) string {
@@ -181,36 +146,11 @@ func (b *browser) text(sel string) string {
 // search, bank, the sandbox bank's SCA as demo and back at the app; cancelling; a reused
 // and an expired link; every page in every language over HTTP with its headers.
 func TestHostedPages(t *testing.T) {
-	testenv.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	st := localstacktest.Start(t)
-	_, keys, err := st.CreateOrg(ctx, "Bilko d.o.o.", orgs.TierPro, []string{"https://app.bilko.io"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := &http.Client{Transport: apitest.Transport{T: t}, Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	st := localstacktest.Run(t, 8*time.Minute)
+	_, keys := st.Org("Bilko d.o.o.", orgs.TierPro, "https://app.bilko.io")
 	call := func(method, path, body string) (int, map[string]any) {
 		t.Helper()
-		var rd io.Reader
-		if body != "" {
-			rd = strings.NewReader(body)
-		}
-		req, _ := http.NewRequestWithContext(ctx, method, st.APIURL(keys.SandboxKey)+path, rd)
-		req.Header.Set("Authorization", "ApiKey "+keys.SandboxKey)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := api.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() { _ = resp.Body.Close() }()
-		var m map[string]any
-		raw, _ := io.ReadAll(resp.Body)
-		_ = json.Unmarshal(raw, &m)
-		return resp.StatusCode, m
+		return st.Call(method, path, keys.SandboxKey, body)
 	}
 	create := func(path, body string) map[string]any {
 		t.Helper()
@@ -221,17 +161,11 @@ func TestHostedPages(t *testing.T) {
 		return m
 	}
 	// The organisation's branding, set by its live admin key.
-	patch, _ := http.NewRequestWithContext(ctx, "PATCH", st.APIURL(keys.LiveKey)+"/v1/organisation",
-		strings.NewReader(`{"displayName":"Bilko","logoUrl":"https://cdn.bilko.io/logo.png","brandColor":"#0a7c4a"}`))
-	patch.Header.Set("Authorization", "ApiKey "+keys.LiveKey)
-	patch.Header.Set("Content-Type", "application/json")
-	if resp, err := api.Do(patch); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("PATCH /v1/organisation: %v %v", resp, err)
-	} else {
-		_ = resp.Body.Close()
+	if code, m := st.Call("PATCH", "/v1/organisation", keys.LiveKey, `{"displayName":"Bilko","logoUrl":"https://cdn.bilko.io/logo.png","brandColor":"#0a7c4a"}`); code != 200 {
+		t.Fatalf("PATCH /v1/organisation: %d %v", code, m)
 	}
-	a := newApp(t)
-	callback := a.srv.URL + "/bank/done"
+	a := localstacktest.NewApp(t)
+	callback := a.CallbackURL()
 
 	t.Run("consent", func(t *testing.T) {
 		c := create("/v1/consents", `{"callbackUrl":"`+callback+`"}`)
@@ -250,13 +184,9 @@ func TestHostedPages(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#q"), "sandbox"))
 		b.check("2-banks")
 		b.do(chromedp.Click(chromedp.CSS("#bank-sandbox-hr")),
-			chromedp.WaitVisible(chromedp.ID("username")),
-			chromedp.SendKeys(chromedp.ID("username"), "demo"), chromedp.SendKeys(chromedp.ID("password"), "demo"),
-			chromedp.Click(chromedp.ID("login")), chromedp.WaitVisible(chromedp.ID("otp")),
-			chromedp.SendKeys(chromedp.ID("otp"), "123456"), chromedp.Click(chromedp.ID("verify")),
-			chromedp.WaitVisible(chromedp.ID("approve")), chromedp.Click(chromedp.ID("approve")),
+			sandboxtest.BrowserSCA("demo", "approve"),
 			chromedp.WaitVisible(chromedp.ID("done")))
-		q := a.wait(t)
+		q := a.Wait(t)
 		if q.Get("consentId") != c["id"] || q.Get("status") != "AUTHORIZED" {
 			t.Fatalf("back at the app with %v", q)
 		}
@@ -300,13 +230,9 @@ func TestHostedPages(t *testing.T) {
 			chromedp.WaitVisible(chromedp.CSS("#bank-sandbox-rs")))
 		b.check("3-banks")
 		b.do(chromedp.Click(chromedp.CSS("#bank-sandbox-rs")),
-			chromedp.WaitVisible(chromedp.ID("username")),
-			chromedp.SendKeys(chromedp.ID("username"), "demo"), chromedp.SendKeys(chromedp.ID("password"), "demo"),
-			chromedp.Click(chromedp.ID("login")), chromedp.WaitVisible(chromedp.ID("otp")),
-			chromedp.SendKeys(chromedp.ID("otp"), "123456"), chromedp.Click(chromedp.ID("verify")),
-			chromedp.WaitVisible(chromedp.ID("approve")), chromedp.Click(chromedp.ID("approve")),
+			sandboxtest.BrowserSCA("demo", "approve"),
 			chromedp.WaitVisible(chromedp.ID("done")))
-		q := a.wait(t)
+		q := a.Wait(t)
 		if q.Get("paymentId") != p["id"] || (q.Get("status") != "PENDING" && q.Get("status") != "COMPLETED") {
 			t.Fatalf("back at the app with %v", q)
 		}
@@ -321,7 +247,7 @@ func TestHostedPages(t *testing.T) {
 		b := newBrowser(t, "hosted-cancel")
 		b.do(chromedp.Navigate(p["redirectUrl"].(string)), chromedp.WaitVisible(chromedp.CSS("#cancel")),
 			chromedp.Click(chromedp.CSS("#cancel")), chromedp.WaitVisible(chromedp.ID("done")))
-		if q := a.wait(t); q.Get("paymentId") != p["id"] || q.Get("status") != "REJECTED" || q.Get("statusReason") != "DENIED_BY_USER" {
+		if q := a.Wait(t); q.Get("paymentId") != p["id"] || q.Get("status") != "REJECTED" || q.Get("statusReason") != "DENIED_BY_USER" {
 			t.Fatalf("payment cancelled: back at the app with %v", q)
 		}
 		if code, got := call("GET", "/v1/payments/"+p["id"].(string), ""); code != 200 || got["status"] != "REJECTED" || got["statusReason"] != "DENIED_BY_USER" {
@@ -337,7 +263,7 @@ func TestHostedPages(t *testing.T) {
 		b.do(chromedp.Click(chromedp.CSS(`a[hreflang="hr"]`)), chromedp.WaitVisible(chromedp.CSS(`html[lang="hr"]`)))
 		b.check("2-country-hr")
 		b.do(chromedp.Click(chromedp.CSS("#cancel")), chromedp.WaitVisible(chromedp.ID("done")))
-		if q := a.wait(t); q.Get("consentId") != c["id"] || q.Get("status") != "REJECTED" || q.Get("error") != "access_denied" {
+		if q := a.Wait(t); q.Get("consentId") != c["id"] || q.Get("status") != "REJECTED" || q.Get("error") != "access_denied" {
 			t.Fatalf("consent cancelled: back at the app with %v", q)
 		}
 	})
@@ -362,9 +288,9 @@ func TestHostedPages(t *testing.T) {
 		b.check("1-country-mandate")
 		b.do(chromedp.Click(chromedp.CSS("#country-HR")), chromedp.WaitVisible(chromedp.CSS("#bank-sandbox-hr")))
 		b.check("2-banks-mandate")
-		b.do(chromedp.Click(chromedp.CSS("#bank-sandbox-hr")), browsertest.SandboxSCA("demo", b.shot("3-bank-mandate")),
+		b.do(chromedp.Click(chromedp.CSS("#bank-sandbox-hr")), sandboxtest.BrowserSCA("demo", "approve", b.shot("3-bank-mandate")),
 			chromedp.WaitVisible(chromedp.ID("done")))
-		q := a.wait(t)
+		q := a.Wait(t)
 		if q.Get("vrpConsentId") != v["id"] || q.Get("status") != "AUTHORIZED" {
 			t.Fatalf("back at the app with %v", q)
 		}
@@ -381,7 +307,7 @@ func TestHostedPages(t *testing.T) {
 		}
 		b.check("4-country-mandate-hr")
 		b.do(chromedp.Click(chromedp.CSS("#cancel")), chromedp.WaitVisible(chromedp.ID("done")))
-		if q := a.wait(t); q.Get("vrpConsentId") != c["id"] || q.Get("status") != "REJECTED" || q.Get("statusReason") != "DENIED_BY_USER" {
+		if q := a.Wait(t); q.Get("vrpConsentId") != c["id"] || q.Get("status") != "REJECTED" || q.Get("statusReason") != "DENIED_BY_USER" {
 			t.Fatalf("vrp consent cancelled: back at the app with %v", q)
 		}
 		if code, got := call("GET", "/v1/vrp-consents/"+c["id"].(string), ""); code != 200 || got["status"] != "REJECTED" || got["statusReason"] != "DENIED_BY_USER" || got["bankId"] != nil {
@@ -394,7 +320,7 @@ func TestHostedPages(t *testing.T) {
 		link, _ := url.Parse(c["redirectUrl"].(string))
 		sid := strings.Split(link.Path, "/")[3]
 		fs := testenv.Firestore(t, st.Project)
-		if _, err := fs.Collection(hosted.Collection).Doc(sid).Set(ctx, map[string]any{"expiresAt": time.Now().Add(-time.Second)}, firestore.MergeAll); err != nil {
+		if _, err := fs.Collection(hosted.Collection).Doc(sid).Set(st.Ctx, map[string]any{"expiresAt": time.Now().Add(-time.Second)}, firestore.MergeAll); err != nil {
 			t.Fatal(err)
 		}
 		b := newBrowser(t, "hosted-expired")
@@ -422,7 +348,7 @@ func TestHostedPages(t *testing.T) {
 				var start, first time.Time
 				trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { start = time.Now() },
 					GotFirstResponseByte: func() { first = time.Now() }}
-				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), "GET", u, nil)
+				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(st.Ctx, trace), "GET", u, nil)
 				for k, v := range header {
 					req.Header.Set(k, v)
 				}

@@ -1,26 +1,20 @@
 package payments_test
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"tokapi.io/tok/emulators/localstack/localstacktest"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/orgs"
 	pay "tokapi.io/tok/shared/payments"
-	"tokapi.io/tok/shared/testing/browsertest"
 	"tokapi.io/tok/shared/testing/sandboxtest"
-	"tokapi.io/tok/shared/testing/testenv"
 	"tokapi.io/tok/shared/testing/webhookstest"
 )
 
@@ -29,31 +23,13 @@ import (
 // Pub/Sub to COMPLETED, and the organisation's webhook endpoint receiving the signed
 // payment events; then broke and deny, bad inputs, tenancy and the live-bank boundary.
 func TestEndToEnd(t *testing.T) {
-	testenv.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	st := localstacktest.Start(t)
-	_, keys := localstacktest.Org(ctx, t, st, "Payer Ltd", orgs.TierPro, []string{"https://app.example.com"})
-	_, otherKeys := localstacktest.Org(ctx, t, st, "Other Ltd", orgs.TierPro, []string{"https://other.example.com"})
-	api := localstacktest.NewClient(t, st)
-	call := func(method, path, key, body string) (int, map[string]any) {
-		t.Helper()
-		code, m, _ := api.Call(ctx, method, path, key, body)
-		return code, m
-	}
-	back := make(chan url.Values, 8)
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case back <- r.URL.Query():
-		default:
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, "<!DOCTYPE html><title>Shop</title><h1 id=done>Payment "+r.URL.Query().Get("status")+"</h1>")
-	}))
-	t.Cleanup(app.Close)
+	st := localstacktest.Run(t, 5*time.Minute)
+	_, keys := st.Org("Payer Ltd", orgs.TierPro, "https://app.example.com")
+	call := st.Call
+	app := localstacktest.NewApp(t)
 	body := func(extra string) string {
 		return `{"creditorIban":"RS35105008123123123173","amount":"1500.00","currency":"RSD","remittanceInfo":"Invoice INV-2026-042",` +
-			`"bankId":"sandbox-rs","callbackUrl":"` + app.URL + `/pay/done"` + extra + `}`
+			`"bankId":"sandbox-rs","callbackUrl":"` + app.CallbackURL() + `"` + extra + `}`
 	}
 
 	hooks := webhookstest.NewReceiver(t, nil)
@@ -71,40 +47,14 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("create: %d %v", code, p)
 	}
 	id := p["id"].(string)
-	bctx := browsertest.Start(t, 90*time.Second)
-	dir, shot := browsertest.Screenshots(t, "payments")
-	err = chromedp.Do(bctx,
-		chromedp.Navigate(p["redirectUrl"].(string)),
-		chromedp.WaitVisible(chromedp.ID("username")),
-		shot("1-bank-login"),
-		chromedp.SendKeys(chromedp.ID("username"), "demo"),
-		chromedp.SendKeys(chromedp.ID("password"), "demo"),
-		chromedp.Click(chromedp.ID("login")),
-		chromedp.WaitVisible(chromedp.ID("otp")),
-		chromedp.SendKeys(chromedp.ID("otp"), "123456"),
-		chromedp.Click(chromedp.ID("verify")),
-		chromedp.WaitVisible(chromedp.ID("approve")),
-		shot("2-confirm-payment"),
-		chromedp.Click(chromedp.ID("approve")),
-		chromedp.WaitVisible(chromedp.ID("done")),
-		shot("3-back-at-the-shop"),
-	)
-	if err != nil {
-		t.Fatalf("browser SCA: %v", err)
-	}
+	b := localstacktest.NewBrowser(t, 90*time.Second, "payments")
+	b.Approve(p["redirectUrl"].(string), "demo", b.Shot("back-at-the-shop"))
 	authorised := time.Now()
-	select {
-	case q := <-back:
-		if q.Get("paymentId") != id || q.Get("status") != pay.StatusPending {
-			t.Fatalf("back at the shop with %v", q)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Tok never sent the browser back")
-	}
+	app.Back(t, "paymentId", id, pay.StatusPending)
 	for {
 		code, g := call("GET", "/v1/payments/"+id, keys.SandboxKey, "")
 		if code == 200 && g["status"] == pay.StatusCompleted {
-			t.Logf("COMPLETED %s after the SCA (screenshots in %s)", time.Since(authorised).Round(10*time.Millisecond), dir)
+			t.Logf("COMPLETED %s after the SCA (screenshots in %s)", time.Since(authorised).Round(10*time.Millisecond), b.Dir)
 			break
 		}
 		if time.Since(authorised) > 30*time.Second {
@@ -140,7 +90,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("%s: create %d %v", c.persona, code, p)
 		}
 		loc := sandboxtest.SCA(t, browser, p["redirectUrl"].(string), c.persona, c.persona, "approve")
-		resp, err := api.HTTP.Get(loc.String())
+		resp, err := st.API.HTTP.Get(loc.String())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +127,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("bad inputs created payments: %d → %d", stored, len(after["data"].([]any)))
 	}
 	// Another organisation, and the live key of the same one, see none of it.
-	for _, k := range []string{otherKeys.SandboxKey, keys.LiveKey} {
+	for _, k := range st.Strangers(keys, orgs.TierPro) {
 		for _, m := range []string{"GET", "DELETE"} {
 			if code, _ := call(m, "/v1/payments/"+id, k, ""); code != 404 {
 				t.Errorf("%s of another tenant's payment: %d", m, code)

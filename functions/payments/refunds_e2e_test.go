@@ -1,24 +1,18 @@
 package payments_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"tokapi.io/tok/emulators/localstack/localstacktest"
 	"tokapi.io/tok/shared/orgs"
 	pay "tokapi.io/tok/shared/payments"
-	"tokapi.io/tok/shared/testing/browsertest"
 	"tokapi.io/tok/shared/testing/sandboxtest"
-	"tokapi.io/tok/shared/testing/testenv"
 	"tokapi.io/tok/shared/testing/webhookstest"
 )
 
@@ -31,30 +25,17 @@ import (
 // completed 409; the remainder's refund cancelled and refunded again; bad inputs 400 creating nothing; another organisation 404; and each
 // refund's events delivered once each, signed, to the organisation's endpoint.
 func TestRefundsThroughStack(t *testing.T) {
-	testenv.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	st := localstacktest.Start(t)
+	st := localstacktest.Run(t, 8*time.Minute)
 	// Enterprise: the concurrent requests stay inside the burst.
-	_, keys := localstacktest.Org(ctx, t, st, "Refunder Ltd", orgs.TierEnterprise, []string{"https://app.example.com"})
-	_, otherKeys := localstacktest.Org(ctx, t, st, "Other Ltd", orgs.TierEnterprise, []string{"https://other.example.com"})
+	_, keys := st.Org("Refunder Ltd", orgs.TierEnterprise, "https://app.example.com")
 	key := keys.SandboxKey
-	api := localstacktest.NewClient(t, st)
 	var idem atomic.Int64
 	call := func(method, path, k, body string) (int, map[string]any) {
 		t.Helper()
-		var header []string
 		if method == "POST" {
-			header = []string{"Idempotency-Key", fmt.Sprintf("refund-e2e-%d", idem.Add(1))}
+			return st.Call(method, path, k, body, "Idempotency-Key", fmt.Sprintf("refund-e2e-%d", idem.Add(1)))
 		}
-		for {
-			code, m, h := api.Call(ctx, method, path, k, body, header...)
-			if code != http.StatusTooManyRequests {
-				return code, m
-			}
-			wait, _ := time.ParseDuration(h.Get("Retry-After") + "s")
-			time.Sleep(wait)
-		}
+		return st.Call(method, path, k, body)
 	}
 	expect := func(want int, what, method, path, k, body string) map[string]any {
 		t.Helper()
@@ -72,15 +53,8 @@ func TestRefundsThroughStack(t *testing.T) {
 	w := expect(201, "webhook", "POST", "/v1/webhooks", key, `{"url":"`+hooks.URL+`/hooks","events":["payment.completed",`+
 		`"refund.created","refund.authorized","refund.completed","refund.rejected","refund.failed","refund.cancelled"]}`)
 	secret := w["secret"].(string)
-	bctx := browsertest.Start(t, 5*time.Minute)
-	dir, shot := browsertest.Screenshots(t, "refunds")
-	inBrowser := func(redirectURL string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(bctx, append([]chromedp.Action[chromedp.Void]{sandboxtest.Browser(redirectURL, "demo", "approve", nil),
-			chromedp.WaitVisible(chromedp.ID("done"))}, steps...)...); err != nil {
-			t.Fatalf("browser SCA: %v", err)
-		}
-	}
+	browser := localstacktest.NewBrowser(t, 5*time.Minute, "refunds")
+	shot := browser.Shot
 	until := func(path, status string) map[string]any {
 		t.Helper()
 		for began := time.Now(); ; time.Sleep(250 * time.Millisecond) {
@@ -97,7 +71,7 @@ func TestRefundsThroughStack(t *testing.T) {
 	authorise := func(refund map[string]any, name string) map[string]any {
 		t.Helper()
 		id := refund["id"].(string)
-		inBrowser(refund["redirectUrl"].(string), shot(name))
+		browser.Approve(refund["redirectUrl"].(string), "demo", shot(name))
 		app.Back(t, "refundId", id, pay.StatusPending)
 		return until("/v1/refunds/"+id, pay.StatusCompleted)
 	}
@@ -105,7 +79,7 @@ func TestRefundsThroughStack(t *testing.T) {
 	// A payment completed after the payer's SCA in Chromium.
 	p := expect(201, "payment", "POST", "/v1/payments", key, payment)
 	id := p["id"].(string)
-	inBrowser(p["redirectUrl"].(string), shot("1-payment-paid"))
+	browser.Approve(p["redirectUrl"].(string), "demo", shot("1-payment-paid"))
 	app.Back(t, "paymentId", id, pay.StatusPending)
 	paid := until("/v1/payments/"+id, pay.StatusCompleted)
 	if paid["debtorIban"] == nil || paid["refundStatus"] != pay.RefundNone {
@@ -117,8 +91,8 @@ func TestRefundsThroughStack(t *testing.T) {
 		t.Fatalf("without a refund account: %d %v", code, e)
 	}
 	c := expect(201, "consent", "POST", "/v1/consents", key, `{"bankId":"sandbox-rs",`+callback+`,"access":["balances","transactions"]}`)
-	loc := sandboxtest.SCA(t, api.HTTP, c["redirectUrl"].(string), "demo", "demo", "approve")
-	resp, err := api.HTTP.Get(loc.String())
+	loc := sandboxtest.SCA(t, st.API.HTTP, c["redirectUrl"].(string), "demo", "demo", "approve")
+	resp, err := st.API.HTTP.Get(loc.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +123,7 @@ func TestRefundsThroughStack(t *testing.T) {
 			t.Errorf("%s: %d %v", b, code, e)
 		}
 	}
-	if code, e, _ := api.Call(ctx, "POST", "/v1/payments/"+id+"/refunds", key, `{"amount":"1.00"}`); code != 400 || !strings.Contains(fmt.Sprint(e), "Idempotency-Key") {
+	if code, e, _ := st.API.Call(st.Ctx, "POST", "/v1/payments/"+id+"/refunds", key, `{"amount":"1.00"}`); code != 400 || !strings.Contains(fmt.Sprint(e), "Idempotency-Key") {
 		t.Errorf("without Idempotency-Key: %d %v", code, e)
 	}
 	if n := count(); n != before {
@@ -214,7 +188,7 @@ func TestRefundsThroughStack(t *testing.T) {
 	// Three refunds of another payment in one batch: one SCA, each refund COMPLETED.
 	p2 := expect(201, "second payment", "POST", "/v1/payments", key, payment)
 	id2 := p2["id"].(string)
-	inBrowser(p2["redirectUrl"].(string))
+	browser.Approve(p2["redirectUrl"].(string), "demo")
 	app.Back(t, "paymentId", id2, pay.StatusPending)
 	until("/v1/payments/"+id2, pay.StatusCompleted)
 	var batched []string
@@ -230,7 +204,7 @@ func TestRefundsThroughStack(t *testing.T) {
 	if code, e := call("POST", "/v1/refund-batches", key, `{"refundIds":["`+batched[0]+`"]}`); code != 409 {
 		t.Fatalf("a refund batched twice: %d %v", code, e)
 	}
-	inBrowser(batch["redirectUrl"].(string), shot("4-batch"))
+	browser.Approve(batch["redirectUrl"].(string), "demo", shot("4-batch"))
 	app.Back(t, "batchId", batch["id"].(string), pay.BatchAuthorized)
 	for _, rid := range batched {
 		if got := until("/v1/refunds/"+rid, pay.StatusCompleted); got["batchId"] != batch["id"] {
@@ -242,7 +216,7 @@ func TestRefundsThroughStack(t *testing.T) {
 	}
 
 	// Another organisation, and the live key of this one, see none of it.
-	for _, k := range []string{otherKeys.SandboxKey, keys.LiveKey} {
+	for _, k := range st.Strangers(keys, orgs.TierEnterprise) {
 		for _, path := range []string{"/v1/refunds/" + first["id"].(string), "/v1/payments/" + id + "/refunds", "/v1/refund-batches/" + batch["id"].(string)} {
 			if code, _ := call("GET", path, k, ""); code != 404 {
 				t.Errorf("GET %s with another key: %d", path, code)
@@ -289,5 +263,5 @@ func TestRefundsThroughStack(t *testing.T) {
 	if got := perRefund[again["id"].(string)]; got["refund.created"] != 1 || len(got) != 1 {
 		t.Errorf("the refund after the cancellation: events %v", got)
 	}
-	t.Logf("screenshots in %s", dir)
+	t.Logf("screenshots in %s", browser.Dir)
 }

@@ -1,20 +1,13 @@
 package vrp_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"github.com/chromedp/chromedp"
 	"github.com/shopspring/decimal"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
@@ -23,8 +16,6 @@ import (
 	"tokapi.io/tok/shared/orgs"
 	pay "tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/tenant"
-	"tokapi.io/tok/shared/testing/browsertest"
-	"tokapi.io/tok/shared/testing/testenv"
 	"tokapi.io/tok/shared/testing/webhookstest"
 	"tokapi.io/tok/shared/vrp"
 )
@@ -38,44 +29,16 @@ import (
 // endpoint receives vrp_consent.authorized, vrp_consent.revoked and each payment's events,
 // signed, each once.
 func TestEndToEnd(t *testing.T) {
-	testenv.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
-	defer cancel()
-	st := localstacktest.Start(t)
-	org, keys := localstacktest.Org(ctx, t, st, "Zajam d.o.o.", orgs.TierEnterprise, []string{"https://app.example.com"})
-	_, otherKeys := localstacktest.Org(ctx, t, st, "Other Ltd", orgs.TierEnterprise, []string{"https://other.example.com"})
-	api := localstacktest.NewClient(t, st)
-	// call waits out a 429 as its Retry-After says, as a client of Tok should.
-	call := func(method, path, key, body string, headers ...string) (int, map[string]any) {
-		t.Helper()
-		for {
-			code, m, h := api.Call(ctx, method, path, key, body, headers...)
-			if code != http.StatusTooManyRequests {
-				return code, m
-			}
-			secs, err := strconv.Atoi(h.Get("Retry-After"))
-			if err != nil || secs < 1 || secs > 60 {
-				t.Fatalf("429 with Retry-After %q", h.Get("Retry-After"))
-			}
-			time.Sleep(time.Duration(secs) * time.Second)
-		}
-	}
+	st := localstacktest.Run(t, 6*time.Minute)
+	org, keys := st.Org("Zajam d.o.o.", orgs.TierEnterprise, "https://app.example.com")
+	ctx, call := st.Ctx, st.Call
 	errorCode := func(m map[string]any) string {
 		e, _ := m["error"].(map[string]any)
 		s, _ := e["code"].(string)
 		return s
 	}
 
-	back := make(chan url.Values, 4)
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case back <- r.URL.Query():
-		default:
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, "<!DOCTYPE html><title>Lender</title><h1 id=done>Mandate "+r.URL.Query().Get("status")+"</h1>")
-	}))
-	t.Cleanup(app.Close)
+	app := localstacktest.NewApp(t)
 
 	hooks := webhookstest.NewReceiver(t, nil)
 	code, w := call("POST", "/v1/webhooks", keys.SandboxKey, `{"url":"`+hooks.URL+`/hooks","events":["vrp_consent.authorized","vrp_consent.revoked",`+
@@ -91,30 +54,14 @@ func TestEndToEnd(t *testing.T) {
 	code, c := call("POST", "/v1/vrp-consents", keys.SandboxKey, `{"bankId":"sandbox-hr","creditorIban":"HR1723600001101234565",`+
 		`"creditorName":"Zajam d.o.o.","currency":"EUR","maximumIndividualAmount":"60.00",`+
 		`"periodicLimits":[{"maximumAmount":"100.00","periodType":"DAY","periodAlignment":"CALENDAR"}],`+
-		`"remittanceInfo":"Loan 42","callbackUrl":"`+app.URL+`/vrp/done","vrpType":"OTHER"}`, "Idempotency-Key", "consent-1")
+		`"remittanceInfo":"Loan 42","callbackUrl":"`+app.CallbackURL()+`","vrpType":"OTHER"}`, "Idempotency-Key", "consent-1")
 	if code != 201 || c["status"] != vrp.StatusAwaiting {
 		t.Fatalf("create vrp consent: %d %v", code, c)
 	}
 	id := c["id"].(string)
-	bctx := browsertest.Start(t, 90*time.Second)
-	dir, shot := browsertest.Screenshots(t, "vrp")
-	err = chromedp.Do(bctx,
-		chromedp.Navigate(c["redirectUrl"].(string)),
-		browsertest.SandboxSCA("demo", shot("1-bank-mandate")),
-		chromedp.WaitVisible(chromedp.ID("done")),
-		shot("2-back-at-the-lender"),
-	)
-	if err != nil {
-		t.Fatalf("browser SCA: %v", err)
-	}
-	select {
-	case q := <-back:
-		if q.Get("vrpConsentId") != id || q.Get("status") != vrp.StatusAuthorized {
-			t.Fatalf("back at the lender with %v", q)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Tok never sent the browser back")
-	}
+	b := localstacktest.NewBrowser(t, 90*time.Second, "vrp")
+	b.Approve(c["redirectUrl"].(string), "demo", b.Shot("back-at-the-lender"))
+	app.Back(t, "vrpConsentId", id, vrp.StatusAuthorized)
 	if code, g := call("GET", "/v1/vrp-consents/"+id, keys.SandboxKey, ""); code != 200 || g["status"] != vrp.StatusAuthorized {
 		t.Fatalf("authorised consent: %d %v", code, g)
 	}
@@ -209,7 +156,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 		if n == 10 && completed == 10 {
-			t.Logf("the bank's ledger: %d payments for %s EUR; Tok: %d COMPLETED (screenshots in %s)", n, sum.StringFixed(2), completed, dir)
+			t.Logf("the bank's ledger: %d payments for %s EUR; Tok: %d COMPLETED (screenshots in %s)", n, sum.StringFixed(2), completed, b.Dir)
 			if !sum.Equal(decimal.NewFromInt(100)) {
 				t.Fatalf("ledger sum %s", sum)
 			}
@@ -230,7 +177,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Another organisation, and the live key of this one, find none of it.
-	for _, k := range []string{otherKeys.SandboxKey, keys.LiveKey} {
+	for _, k := range st.Strangers(keys, orgs.TierEnterprise) {
 		for _, r := range []struct{ method, path, body string }{
 			{"GET", "/v1/vrp-consents/" + id, ""},
 			{"GET", "/v1/vrp-consents/" + id + "/payments", ""},

@@ -1,7 +1,6 @@
 package webhooks
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -26,10 +25,7 @@ import (
 // POST /v1/webhooks/{id}/test and signed consent.authorized and transactions.created events
 // published to tok-events; the deliveries and the event log show them.
 func TestThroughLocalStack(t *testing.T) {
-	testenv.Require(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	st := localstacktest.Start(t)
+	st := localstacktest.Run(t, 5*time.Minute)
 	ps := testenv.PubSub(t, st.Project)
 	defer func() {
 		if t.Failed() {
@@ -39,8 +35,7 @@ func TestThroughLocalStack(t *testing.T) {
 			}
 		}
 	}()
-	org, keys := localstacktest.Org(ctx, t, st, "Hooks Ltd", orgs.TierPro, nil)
-	api := localstacktest.NewClient(t, st)
+	org, keys := st.Org("Hooks Ltd", orgs.TierPro)
 	call := func(method, path string, body any) (int, map[string]any) {
 		t.Helper()
 		var raw string
@@ -48,8 +43,7 @@ func TestThroughLocalStack(t *testing.T) {
 			b, _ := json.Marshal(body)
 			raw = string(b)
 		}
-		code, m, _ := api.Call(ctx, method, path, keys.SandboxKey, raw)
-		return code, m
+		return st.Call(method, path, keys.SandboxKey, raw)
 	}
 
 	rcv := webhookstest.NewReceiver(t, nil)
@@ -89,7 +83,7 @@ func TestThroughLocalStack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := pub.Publish(ctx, tn, ev); err != nil {
+		if err := pub.Publish(st.Ctx, tn, ev); err != nil {
 			t.Fatal(err)
 		}
 		want[ev.ID] = typ

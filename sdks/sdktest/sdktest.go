@@ -67,19 +67,16 @@ func (e *Env) Vars() []string {
 	)
 }
 
-// Start starts the stack (see localstacktest.Start), creates the organisations and keys,
+// Start starts the stack (see localstacktest.Run), creates the organisations and keys,
 // connects the demo persona at the Serbian sandbox bank and waits for its first sync,
 // connects and revokes a second consent, writes the webhook fixtures, and starts the fault
 // proxy and the customer's browser.
 func Start(t *testing.T) *Env {
 	t.Helper()
-	testenv.Require(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	st := localstacktest.Start(t)
-	_, pro := localstacktest.Org(ctx, t, st, "SDK Pro Ltd", orgs.TierPro, []string{"https://app.example.com"})
-	freeOrg, free := localstacktest.Org(ctx, t, st, "SDK Free Ltd", orgs.TierFree, []string{"https://app.example.com"})
-	a := &admin{t: t, ctx: ctx, base: st.SandboxURL + "/v1", key: pro.SandboxKey,
+	st := localstacktest.Run(t, 5*time.Minute)
+	_, pro := st.Org("SDK Pro Ltd", orgs.TierPro, "https://app.example.com")
+	freeOrg, free := st.Org("SDK Free Ltd", orgs.TierFree, "https://app.example.com")
+	a := &admin{t: t, ctx: st.Ctx, base: st.SandboxURL + "/v1", key: pro.SandboxKey,
 		http: &http.Client{Transport: apitest.Transport{T: t}, Timeout: 30 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	e := &Env{APIURL: a.base, APIKey: pro.SandboxKey, FreeAPIKey: free.SandboxKey,
@@ -106,7 +103,7 @@ func Start(t *testing.T) *Env {
 	e.RevokedAccountID = accounts.Data[0].ID
 	fa.call("DELETE", "/consents/"+revoked, "", 200, nil)
 	e.RevokedConsentID = revoked
-	e.ExpiredAccountID = fa.expired(st, freeOrg.ID, e.CallbackURL)
+	e.ExpiredAccountID = fa.expired(st.Stack, freeOrg.ID, e.CallbackURL)
 
 	e.WebhookFixtures = writeWebhookFixtures(t, a)
 	e.Faults = startFaultProxy(t, st.SandboxURL)

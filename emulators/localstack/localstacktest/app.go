@@ -37,16 +37,23 @@ func NewApp(t testing.TB) *App {
 // CallbackURL is the callbackUrl to give Tok.
 func (a *App) CallbackURL() string { return a.URL + "/back" }
 
+// Wait waits for the next return to the app and answers its query.
+func (a *App) Wait(t testing.TB) url.Values {
+	t.Helper()
+	select {
+	case q := <-a.back:
+		return q
+	case <-time.After(45 * time.Second):
+		t.Fatal("Tok never sent the browser back to the app")
+	}
+	return nil
+}
+
 // Back waits for the next return to the app and checks that it carries param=id and
 // status.
 func (a *App) Back(t testing.TB, param, id, status string) {
 	t.Helper()
-	select {
-	case q := <-a.back:
-		if q.Get(param) != id || q.Get("status") != status {
-			t.Fatalf("back at the app with %v, want %s=%s and status %s", q, param, id, status)
-		}
-	case <-time.After(45 * time.Second):
-		t.Fatalf("Tok never sent the browser back to the app (%s=%s)", param, id)
+	if q := a.Wait(t); q.Get(param) != id || q.Get("status") != status {
+		t.Fatalf("back at the app with %v, want %s=%s and status %s", q, param, id, status)
 	}
 }

@@ -10,20 +10,8 @@ import (
 	"time"
 
 	"tokapi.io/tok/emulators/localstack"
-	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/testing/apitest"
 )
-
-// Org creates an organisation in the stack (see localstack.Stack.CreateOrg) and fails the
-// test if it cannot.
-func Org(ctx context.Context, t testing.TB, st *localstack.Stack, name, tier string, origins []string) (orgs.Org, orgs.NewKeyPair) {
-	t.Helper()
-	org, keys, err := st.CreateOrg(ctx, name, tier, origins)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return org, keys
-}
 
 // Client calls the stack's API as an organisation's application would: each request on the
 // host of its key's environment, each response checked against the spec (apitest.Transport),

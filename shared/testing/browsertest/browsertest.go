@@ -71,18 +71,3 @@ func Screenshots(t testing.TB, name string) (dir string, shot func(string) chrom
 		})
 	}
 }
-
-// SandboxSCA walks the sandbox bank's SCA pages as user (the password is the user name,
-// the one-time code 123456) to the decision page, runs atDecision there (a screenshot, for
-// instance), and approves.
-func SandboxSCA(user string, atDecision ...chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
-	steps := []chromedp.Action[chromedp.Void]{
-		chromedp.WaitVisible(chromedp.ID("username")),
-		chromedp.SendKeys(chromedp.ID("username"), user), chromedp.SendKeys(chromedp.ID("password"), user),
-		chromedp.Click(chromedp.ID("login")), chromedp.WaitVisible(chromedp.ID("otp")),
-		chromedp.SendKeys(chromedp.ID("otp"), "123456"), chromedp.Click(chromedp.ID("verify")),
-		chromedp.WaitVisible(chromedp.ID("approve")),
-	}
-	steps = append(steps, atDecision...)
-	return chromedp.Steps(append(steps, chromedp.Click(chromedp.ID("approve")))...)
-}

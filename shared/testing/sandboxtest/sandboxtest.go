@@ -65,9 +65,9 @@ func SCA(t testing.TB, browser *http.Client, authorizeURL, user, password, decis
 	return loc
 }
 
-// Browser walks the sandbox bank's SCA pages at authorizeURL in a real browser as persona
-// (its password is its name), choosing decision ("approve" or "deny"); shot, when not nil,
-// takes a screenshot of the login and the decision pages.
+// Browser opens authorizeURL in a real browser and walks the sandbox bank's SCA pages there
+// (see BrowserSCA); shot, when not nil, takes a screenshot of the login and the decision
+// pages.
 func Browser(authorizeURL, persona, decision string, shot func(string) chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
 	snap := func(name string) chromedp.Action[chromedp.Void] {
 		if shot == nil {
@@ -79,14 +79,22 @@ func Browser(authorizeURL, persona, decision string, shot func(string) chromedp.
 		chromedp.Navigate(authorizeURL),
 		chromedp.WaitVisible(chromedp.ID("username")),
 		snap("bank-login"),
-		chromedp.SendKeys(chromedp.ID("username"), persona),
-		chromedp.SendKeys(chromedp.ID("password"), persona),
-		chromedp.Click(chromedp.ID("login")),
-		chromedp.WaitVisible(chromedp.ID("otp")),
-		chromedp.SendKeys(chromedp.ID("otp"), "123456"),
-		chromedp.Click(chromedp.ID("verify")),
-		chromedp.WaitVisible(chromedp.ID(decision)),
-		snap("bank-decision"),
-		chromedp.Click(chromedp.ID(decision)),
+		BrowserSCA(persona, decision, snap("bank-decision")),
 	)
+}
+
+// BrowserSCA walks the sandbox bank's SCA pages in a real browser, from the login page
+// (where the browser is, or is going) as persona (its password is its name, the one-time
+// code 123456) to the decision page, runs atDecision there (a screenshot, for instance), and
+// chooses decision ("approve" or "deny").
+func BrowserSCA(persona, decision string, atDecision ...chromedp.Action[chromedp.Void]) chromedp.Action[chromedp.Void] {
+	steps := []chromedp.Action[chromedp.Void]{
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.SendKeys(chromedp.ID("username"), persona), chromedp.SendKeys(chromedp.ID("password"), persona),
+		chromedp.Click(chromedp.ID("login")), chromedp.WaitVisible(chromedp.ID("otp")),
+		chromedp.SendKeys(chromedp.ID("otp"), "123456"), chromedp.Click(chromedp.ID("verify")),
+		chromedp.WaitVisible(chromedp.ID(decision)),
+	}
+	steps = append(steps, atDecision...)
+	return chromedp.Steps(append(steps, chromedp.Click(chromedp.ID(decision)))...)
 }
