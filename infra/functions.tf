@@ -32,12 +32,7 @@ module "function" {
   dead_letter_topic_id       = each.value.kind == "event" ? google_pubsub_topic.dead_letter[each.key].id : null
   pubsub_service_agent       = local.pubsub_service_agent
 
-  available_memory   = coalesce(try(var.function_overrides[each.key].available_memory, null), "256M")
-  available_cpu      = coalesce(try(var.function_overrides[each.key].available_cpu, null), "1")
-  timeout_seconds    = coalesce(try(var.function_overrides[each.key].timeout_seconds, null), 60)
-  min_instance_count = coalesce(try(var.function_overrides[each.key].min_instance_count, null), 0)
-  max_instance_count = coalesce(try(var.function_overrides[each.key].max_instance_count, null), 20)
-  concurrency        = coalesce(try(var.function_overrides[each.key].concurrency, null), 40)
+  sizing = try(var.function_overrides[each.key], {})
 
   depends_on = [
     google_project_service.apis,

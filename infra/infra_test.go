@@ -423,23 +423,32 @@ func projectLevelGrants(cfg *tfConfig, re *regexp.Regexp) []block {
 	return out
 }
 
-func TestSecretAccessIsPerSecret(t *testing.T) {
-	cfg, m, _ := load(t)
-	ms := cfg.blocks(functionModule, "resource", "google_secret_manager_secret_iam_member")
+// checkGrantsPerResource checks that modules/function grants role with one typ resource per
+// entry of forEach (one grant per listed secret or key), and that no grant of a role of the
+// same service is project-wide.
+func checkGrantsPerResource(t *testing.T, cfg *tfConfig, typ, role, forEach string) {
+	t.Helper()
+	ms := cfg.blocks(functionModule, "resource", typ)
 	if len(ms) == 0 {
-		t.Fatal("modules/function must grant secret access with google_secret_manager_secret_iam_member (one per listed secret)")
+		t.Fatalf("modules/function must grant %s with %s (one per entry of %s)", role, typ, forEach)
 	}
 	for _, b := range ms {
-		if src, _ := b.attr("role"); src != `"roles/secretmanager.secretAccessor"` {
-			t.Errorf("%s: role = %s, want roles/secretmanager.secretAccessor", b, src)
+		if src, _ := b.attr("role"); src != `"`+role+`"` {
+			t.Errorf("%s: role = %s, want %s", b, src, role)
 		}
-		if src, _ := b.attr("for_each"); src != "var.secrets" {
-			t.Errorf("%s: for_each = %q, want var.secrets (one grant per listed secret)", b, src)
+		if src, _ := b.attr("for_each"); src != forEach {
+			t.Errorf("%s: for_each = %q, want %s (one grant per entry)", b, src, forEach)
 		}
 	}
-	for _, b := range projectLevelGrants(cfg, regexp.MustCompile(`secretmanager\.`)) {
-		t.Errorf("%s grants a Secret Manager role project-wide; grant roles/secretmanager.secretAccessor per secret", b)
+	service, _, _ := strings.Cut(strings.TrimPrefix(role, "roles/"), ".")
+	for _, b := range projectLevelGrants(cfg, regexp.MustCompile(regexp.QuoteMeta(service+"."))) {
+		t.Errorf("%s grants a %s role project-wide; grant %s per resource", b, service, role)
 	}
+}
+
+func TestSecretAccessIsPerSecret(t *testing.T) {
+	cfg, m, _ := load(t)
+	checkGrantsPerResource(t, cfg, "google_secret_manager_secret_iam_member", "roles/secretmanager.secretAccessor", "var.secrets")
 	for _, typ := range []string{"google_secret_manager_secret_iam_binding", "google_secret_manager_secret_iam_policy"} {
 		for _, b := range cfg.blocks("", "resource", typ) {
 			t.Errorf("%s: use google_secret_manager_secret_iam_member (authoritative bindings remove other grants)", b)
@@ -464,21 +473,7 @@ func TestSecretAccessIsPerSecret(t *testing.T) {
 
 func TestKMSAccessIsPerKey(t *testing.T) {
 	cfg, _, _ := load(t)
-	ms := cfg.blocks(functionModule, "resource", "google_kms_crypto_key_iam_member")
-	if len(ms) == 0 {
-		t.Fatal("modules/function must grant KMS access with google_kms_crypto_key_iam_member (one per listed key)")
-	}
-	for _, b := range ms {
-		if src, _ := b.attr("role"); src != `"roles/cloudkms.cryptoKeyEncrypterDecrypter"` {
-			t.Errorf("%s: role = %s, want roles/cloudkms.cryptoKeyEncrypterDecrypter", b, src)
-		}
-		if src, _ := b.attr("for_each"); src != "var.kms_keys" {
-			t.Errorf("%s: for_each = %q, want var.kms_keys (one grant per listed key)", b, src)
-		}
-	}
-	for _, b := range projectLevelGrants(cfg, regexp.MustCompile(`cloudkms\.`)) {
-		t.Errorf("%s grants a KMS role project-wide; grant it per crypto key", b)
-	}
+	checkGrantsPerResource(t, cfg, "google_kms_crypto_key_iam_member", "roles/cloudkms.cryptoKeyEncrypterDecrypter", "var.kms_keys")
 	for _, r := range cfg.blocks("", "resource") {
 		if strings.HasPrefix(r.b.Labels[0], "google_kms_key_ring_iam_") {
 			t.Errorf("%s grants on the whole key ring; grant per crypto key", r)
@@ -607,10 +602,14 @@ func TestEventFunctionsTakeOnlyAuthenticatedPushes(t *testing.T) {
 // not shorten the timeout below the default.
 func TestEventDeadlineUnderFunctionTimeout(t *testing.T) {
 	cfg, _, _ := load(t)
-	src, _ := moduleCall(t, cfg).attr("timeout_seconds")
-	m := regexp.MustCompile(`,\s*([0-9]+)\)$`).FindStringSubmatch(src)
+	if src, _ := moduleCall(t, cfg).attr("sizing"); !strings.Contains(src, "var.function_overrides[each.key]") {
+		t.Fatalf("module sizing = %q, want the function's overrides", src)
+	}
+	sizing := one(t, "variable sizing in modules/function", cfg.blocks(functionModule, "variable", "sizing"))
+	typ, _ := sizing.attr("type")
+	m := regexp.MustCompile(`timeout_seconds\s*=\s*optional\(number,\s*([0-9]+)\)`).FindStringSubmatch(typ)
 	if m == nil {
-		t.Fatalf("module timeout_seconds = %q, want coalesce(override, default)", src)
+		t.Fatalf("%s: type %q, want timeout_seconds = optional(number, default)", sizing, typ)
 	}
 	def, _ := strconv.Atoi(m[1])
 	if time.Duration(def)*time.Second < platform.EventTimeout+10*time.Second {
@@ -624,7 +623,7 @@ func TestEventDeadlineUnderFunctionTimeout(t *testing.T) {
 		t.Errorf("variables.tf: function_overrides needs a validation that timeout_seconds >= %s", m[1])
 	}
 	sub := one(t, "google_pubsub_subscription in modules/function", cfg.blocks(functionModule, "resource", "google_pubsub_subscription"))
-	if ack, _ := sub.attr("ack_deadline_seconds"); !strings.Contains(ack, "var.timeout_seconds") {
+	if ack, _ := sub.attr("ack_deadline_seconds"); !strings.Contains(ack, "var.sizing.timeout_seconds") {
 		t.Errorf("%s: ack_deadline_seconds = %q, want the function's timeout", sub, ack)
 	}
 }

@@ -24,7 +24,7 @@ resource "google_compute_region_network_endpoint_group" "function" {
   network_endpoint_type = "SERVERLESS"
 
   cloud_run {
-    service = module.function[each.key].service_name
+    service = module.function[each.key].function.name
   }
 }
 

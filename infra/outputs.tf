@@ -2,8 +2,8 @@ output "functions" {
   description = "Per function: its URI and service account email."
   value = {
     for name, m in module.function : name => {
-      uri                   = m.uri
-      service_account_email = m.service_account_email
+      uri                   = m.function.uri
+      service_account_email = m.function.service_account_email
     }
   }
 }

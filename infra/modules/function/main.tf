@@ -119,12 +119,12 @@ resource "google_cloudfunctions2_function" "function" {
     service_account_email            = google_service_account.function.email
     ingress_settings                 = local.ingress_settings
     all_traffic_on_latest_revision   = true
-    available_memory                 = var.available_memory
-    available_cpu                    = var.available_cpu
-    timeout_seconds                  = var.timeout_seconds
-    min_instance_count               = var.min_instance_count
-    max_instance_count               = var.max_instance_count
-    max_instance_request_concurrency = var.concurrency
+    available_memory                 = var.sizing.available_memory
+    available_cpu                    = var.sizing.available_cpu
+    timeout_seconds                  = var.sizing.timeout_seconds
+    min_instance_count               = var.sizing.min_instance_count
+    max_instance_count               = var.sizing.max_instance_count
+    max_instance_request_concurrency = var.sizing.concurrency
     environment_variables            = local.environment_variables
   }
 
@@ -159,7 +159,7 @@ resource "google_pubsub_subscription" "push" {
   project                    = var.project_id
   name                       = "${var.name}-push"
   topic                      = var.trigger_topic_id
-  ack_deadline_seconds       = min(600, var.timeout_seconds)
+  ack_deadline_seconds       = min(600, var.sizing.timeout_seconds)
   message_retention_duration = "86400s"
   labels                     = merge(var.labels, { function = var.name })
 

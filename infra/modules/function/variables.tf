@@ -182,40 +182,17 @@ variable "allow_unauthenticated" {
   default     = true
 }
 
-variable "available_memory" {
-  type        = string
-  description = "Memory per instance, e.g. 256M or 1Gi."
-  default     = "256M"
-}
-
-variable "available_cpu" {
-  type        = string
-  description = "vCPUs per instance, e.g. \"1\"; concurrency above 1 needs at least 1."
-  default     = "1"
-}
-
-variable "timeout_seconds" {
-  type        = number
-  description = "Request (or event handling) timeout in seconds."
-  default     = 60
-}
-
-variable "min_instance_count" {
-  type        = number
-  description = "Instances kept warm."
-  default     = 0
-}
-
-variable "max_instance_count" {
-  type        = number
-  description = "Upper bound on instances (protects Firestore and bank APIs from runaway scaling)."
-  default     = 20
-}
-
-variable "concurrency" {
-  type        = number
-  description = "Concurrent requests per instance."
-  default     = 40
+variable "sizing" {
+  type = object({
+    available_memory   = optional(string, "256M") # per instance, e.g. 256M or 1Gi
+    available_cpu      = optional(string, "1")    # vCPUs per instance; concurrency above 1 needs at least 1
+    timeout_seconds    = optional(number, 60)     # request (or event handling) timeout
+    min_instance_count = optional(number, 0)      # instances kept warm
+    max_instance_count = optional(number, 20)     # protects Firestore and bank APIs from runaway scaling
+    concurrency        = optional(number, 40)     # concurrent requests per instance
+  })
+  description = "Instance sizing of the function; an attribute unset or null takes its default here."
+  default     = {}
 }
 
 variable "labels" {
