@@ -20,6 +20,7 @@ import (
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testing/flowtest"
+	"tokapi.io/tok/shared/testing/sandboxtest"
 	"tokapi.io/tok/shared/vrp"
 )
 
@@ -70,27 +71,7 @@ func (f *fixture) stored(orgID, id string) vrp.Consent {
 // rejected) and their sum.
 func (f *fixture) ledger(bankID, mandateID string) (int, decimal.Decimal) {
 	f.T.Helper()
-	snap, err := f.FS.Collection("sandboxbank").Doc(bankID).Collection("mandates").Doc(mandateID).Get(f.Ctx)
-	if err != nil {
-		f.T.Fatal(err)
-	}
-	var m struct {
-		Payments []struct {
-			Amount string `firestore:"amount"`
-			Status string `firestore:"status"`
-		} `firestore:"payments"`
-	}
-	if err := snap.DataTo(&m); err != nil {
-		f.T.Fatal(err)
-	}
-	n, sum := 0, decimal.Zero
-	for _, p := range m.Payments {
-		if p.Status != "RJCT" {
-			n++
-			sum = sum.Add(decimal.RequireFromString(p.Amount))
-		}
-	}
-	return n, sum
+	return sandboxtest.MandateLedger(f.Ctx, f.T, f.FS, bankID, mandateID)
 }
 
 // TestVRPLimitsUnderConcurrency: a consent with a 100.00 EUR daily limit and 60.00 per

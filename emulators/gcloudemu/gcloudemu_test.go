@@ -12,13 +12,15 @@ import (
 	"time"
 )
 
+// starts are the emulators' start functions by name.
+var starts = map[string]func(context.Context, Options) (*Emulator, error){
+	"firestore": StartFirestore,
+	"pubsub":    StartPubSub,
+}
+
 // TestStartStop starts both emulators, checks they answer, stops them and proves that the
 // port is free again and no process of the group is left.
 func TestStartStop(t *testing.T) {
-	starts := map[string]func(context.Context, Options) (*Emulator, error){
-		"firestore": StartFirestore,
-		"pubsub":    StartPubSub,
-	}
 	for name, start := range starts {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -98,10 +100,6 @@ func TestMissingComponents(t *testing.T) {
 // TestTakenPort checks that an emulator that cannot bind its port fails fast, quoting its
 // log, and is not mistaken for ready because something else listens there.
 func TestTakenPort(t *testing.T) {
-	starts := map[string]func(context.Context, Options) (*Emulator, error){
-		"firestore": StartFirestore,
-		"pubsub":    StartPubSub,
-	}
 	for name, start := range starts {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -288,6 +288,19 @@ func (s *kmsService) UpdateCryptoKeyPrimaryVersion(_ context.Context, req *kmspb
 	return k.proto(), nil
 }
 
+// changeableVersion resolves a version that is ENABLED or DISABLED, the only states a
+// version leaves by an update or a destruction. The caller holds s.mu.
+func (s *kmsService) changeableVersion(name string) (*keyVersion, error) {
+	v, err := s.version(name)
+	if err != nil {
+		return nil, err
+	}
+	if cur := v.pb.GetState(); cur != kmspb.CryptoKeyVersion_ENABLED && cur != kmspb.CryptoKeyVersion_DISABLED {
+		return nil, status.Errorf(codes.FailedPrecondition, "%s is %s and cannot change state", v.pb.GetName(), cur)
+	}
+	return v, nil
+}
+
 // UpdateCryptoKeyVersion changes only the state, between ENABLED and DISABLED, as real KMS allows.
 func (s *kmsService) UpdateCryptoKeyVersion(_ context.Context, req *kmspb.UpdateCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
 	paths := req.GetUpdateMask().GetPaths()
@@ -300,12 +313,9 @@ func (s *kmsService) UpdateCryptoKeyVersion(_ context.Context, req *kmspb.Update
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, err := s.version(in.GetName())
+	v, err := s.changeableVersion(in.GetName())
 	if err != nil {
 		return nil, err
-	}
-	if cur := v.pb.GetState(); cur != kmspb.CryptoKeyVersion_ENABLED && cur != kmspb.CryptoKeyVersion_DISABLED {
-		return nil, status.Errorf(codes.FailedPrecondition, "%s is %s and cannot change state", v.pb.GetName(), cur)
 	}
 	v.pb.State = in.GetState()
 	return proto.CloneOf(v.pb), nil
@@ -315,12 +325,9 @@ func (s *kmsService) UpdateCryptoKeyVersion(_ context.Context, req *kmspb.Update
 func (s *kmsService) DestroyCryptoKeyVersion(_ context.Context, req *kmspb.DestroyCryptoKeyVersionRequest) (*kmspb.CryptoKeyVersion, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	v, err := s.version(req.GetName())
+	v, err := s.changeableVersion(req.GetName())
 	if err != nil {
 		return nil, err
-	}
-	if cur := v.pb.GetState(); cur != kmspb.CryptoKeyVersion_ENABLED && cur != kmspb.CryptoKeyVersion_DISABLED {
-		return nil, status.Errorf(codes.FailedPrecondition, "%s is already %s", v.pb.GetName(), cur)
 	}
 	now := s.now()
 	v.pb.State = kmspb.CryptoKeyVersion_DESTROY_SCHEDULED

@@ -10,6 +10,7 @@ import (
 	kms "cloud.google.com/go/kms/apiv1"
 	"cloud.google.com/go/kms/apiv1/kmspb"
 	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -33,9 +34,10 @@ func startEmulator(t *testing.T) string {
 	return r.Addr()
 }
 
-func newKMS(t *testing.T, addr string) *kms.KeyManagementClient {
+// newClient makes a client of the emulator at addr with newC, closed when the test ends.
+func newClient[C interface{ Close() error }](t *testing.T, addr string, newC func(context.Context, ...option.ClientOption) (C, error)) C {
 	t.Helper()
-	c, err := kms.NewKeyManagementClient(context.Background(), gcp.EmulatorOptions(addr)...)
+	c, err := newC(context.Background(), gcp.EmulatorOptions(addr)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func wantCode(t *testing.T, err error, want codes.Code) {
 
 func TestKeyResources(t *testing.T) {
 	ctx := context.Background()
-	c := newKMS(t, startEmulator(t))
+	c := newClient(t, startEmulator(t), kms.NewKeyManagementClient)
 
 	ring, err := c.CreateKeyRing(ctx, &kmspb.CreateKeyRingRequest{Parent: ringParent, KeyRingId: "tok"})
 	if err != nil {
@@ -135,7 +137,7 @@ func TestKeyResources(t *testing.T) {
 
 func TestEncryptDecrypt(t *testing.T) {
 	ctx := context.Background()
-	c := newKMS(t, startEmulator(t))
+	c := newClient(t, startEmulator(t), kms.NewKeyManagementClient)
 	key := newKey(t, c, "r", "k")
 	pt, aad := []byte("bank refresh token"), []byte("org_1/con_1")
 
@@ -217,7 +219,7 @@ func TestEncryptDecrypt(t *testing.T) {
 
 func TestRotationAndVersionStates(t *testing.T) {
 	ctx := context.Background()
-	c := newKMS(t, startEmulator(t))
+	c := newClient(t, startEmulator(t), kms.NewKeyManagementClient)
 	key := newKey(t, c, "r", "k")
 	aad := []byte("org_1/con_1")
 	encrypt := func(name string) *kmspb.EncryptResponse {

@@ -8,25 +8,13 @@ import (
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 	"google.golang.org/grpc/codes"
-
-	"tokapi.io/tok/shared/gcp"
 )
 
 func crc(b []byte) int64 { return int64(crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))) }
 
-func newSM(t *testing.T, addr string) *secretmanager.Client {
-	t.Helper()
-	c, err := secretmanager.NewClient(context.Background(), gcp.EmulatorOptions(addr)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
-
 func TestSecrets(t *testing.T) {
 	ctx := context.Background()
-	c := newSM(t, startEmulator(t))
+	c := newClient(t, startEmulator(t), secretmanager.NewClient)
 	auto := &secretmanagerpb.Replication{Replication: &secretmanagerpb.Replication_Automatic_{Automatic: &secretmanagerpb.Replication_Automatic{}}}
 
 	sec, err := c.CreateSecret(ctx, &secretmanagerpb.CreateSecretRequest{

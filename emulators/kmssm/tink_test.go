@@ -5,6 +5,7 @@ import (
 	"context"
 	"testing"
 
+	kms "cloud.google.com/go/kms/apiv1"
 	"github.com/tink-crypto/tink-go-gcpkms/v2/integration/gcpkms"
 	"github.com/tink-crypto/tink-go/v2/aead"
 
@@ -16,7 +17,7 @@ import (
 func TestTinkEnvelope(t *testing.T) {
 	ctx := context.Background()
 	addr := startEmulator(t)
-	key := newKey(t, newKMS(t, addr), "r", "tink")
+	key := newKey(t, newClient(t, addr, kms.NewKeyManagementClient), "r", "tink")
 
 	// NewClientWithOptions would use the REST transport; the emulator speaks gRPC, which is
 	// NewClient's default.

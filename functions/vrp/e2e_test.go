@@ -16,6 +16,7 @@ import (
 	"tokapi.io/tok/shared/orgs"
 	pay "tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/tenant"
+	"tokapi.io/tok/shared/testing/sandboxtest"
 	"tokapi.io/tok/shared/testing/webhookstest"
 	"tokapi.io/tok/shared/vrp"
 )
@@ -118,27 +119,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Cleanup(func() { _ = bankFS.Close() })
 	ledger := func() (int, decimal.Decimal) {
 		t.Helper()
-		snap, err := bankFS.Collection("sandboxbank").Doc("sandbox-hr").Collection("mandates").Doc(mandate).Get(ctx)
-		if err != nil {
-			t.Fatalf("mandate %q at the bank: %v", mandate, err)
-		}
-		var m struct {
-			Payments []struct {
-				Amount string `firestore:"amount"`
-				Status string `firestore:"status"`
-			} `firestore:"payments"`
-		}
-		if err := snap.DataTo(&m); err != nil {
-			t.Fatal(err)
-		}
-		n, sum := 0, decimal.Zero
-		for _, p := range m.Payments {
-			if p.Status != "RJCT" {
-				n++
-				sum = sum.Add(decimal.RequireFromString(p.Amount))
-			}
-		}
-		return n, sum
+		return sandboxtest.MandateLedger(ctx, t, bankFS, "sandbox-hr", mandate)
 	}
 	// Every created payment reaches the bank (within its request, or from the status worker)
 	// and completes there.

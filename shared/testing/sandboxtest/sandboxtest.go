@@ -1,4 +1,5 @@
-// Package sandboxtest walks the sandbox bank's SCA pages in tests. Only tests import it.
+// Package sandboxtest walks the sandbox bank's SCA pages and reads its ledgers in tests.
+// Only tests import it.
 package sandboxtest
 
 import (

@@ -4,6 +4,7 @@
 package testenv
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"cloud.google.com/go/kms/apiv1/kmspb"
 	"cloud.google.com/go/pubsub/v2"
 
+	"google.golang.org/api/option"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -79,27 +81,28 @@ func Project(t testing.TB) string {
 	return "t-" + randomHex(6)
 }
 
-// Firestore returns a client for project on the emulator, closed when the test ends.
+// Firestore returns a client for project on the emulator (found through
+// FIRESTORE_EMULATOR_HOST), closed when the test ends.
 func Firestore(t testing.TB, project string) *firestore.Client {
 	t.Helper()
-	Require(t)
-	// The client finds the emulator through FIRESTORE_EMULATOR_HOST.
-	c, err := firestore.NewClient(t.Context(), project)
-	if err != nil {
-		t.Fatalf("firestore client: %v", err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return emulatorClient(t, "firestore", project, firestore.NewClient)
 }
 
-// PubSub returns a client for project on the emulator, closed when the test ends.
+// PubSub returns a client for project on the emulator (found through PUBSUB_EMULATOR_HOST),
+// closed when the test ends.
 func PubSub(t testing.TB, project string) *pubsub.Client {
 	t.Helper()
+	return emulatorClient(t, "pubsub", project, pubsub.NewClient)
+}
+
+// emulatorClient makes a client for project with newClient, which finds its emulator
+// through the environment, and closes it when the test ends.
+func emulatorClient[C interface{ Close() error }](t testing.TB, what, project string, newClient func(context.Context, string, ...option.ClientOption) (C, error)) C {
+	t.Helper()
 	Require(t)
-	// The client finds the emulator through PUBSUB_EMULATOR_HOST.
-	c, err := pubsub.NewClient(t.Context(), project)
+	c, err := newClient(t.Context(), project)
 	if err != nil {
-		t.Fatalf("pubsub client: %v", err)
+		t.Fatalf("%s client: %v", what, err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
