@@ -269,21 +269,33 @@ func printList[T any](out io.Writer, list []T, asJSON bool, header string, row f
 }
 
 func (c *cli) orgSetTier(ctx context.Context, args []string, out io.Writer) error {
-	pos, err := parse(newFlags("org set-tier"), args, "ORG", "TIER")
+	return changeInOrg(ctx, c, "org set-tier", "TIER", args, out, orgs.ValidateTier, (*orgs.Repo).SetTier, func(org, tier string) string {
+		return fmt.Sprintf("Organisation %s is now on the %s tier.\n", org, tier)
+	})
+}
+
+// changeInOrg runs a command of two arguments, ORG and what, and no flags: check (when not
+// nil) checks the second before the repository is opened, change makes the change, and done
+// says what was done.
+func changeInOrg(ctx context.Context, c *cli, name, what string, args []string, out io.Writer,
+	check func(string) error, change func(*orgs.Repo, context.Context, string, string) error, done func(org, arg string) string) error {
+	pos, err := parse(newFlags(name), args, "ORG", what)
 	if err != nil {
 		return err
 	}
-	if err := orgs.ValidateTier(pos[1]); err != nil {
-		return err
+	if check != nil {
+		if err := check(pos[1]); err != nil {
+			return err
+		}
 	}
 	repo, err := c.get(ctx)
 	if err != nil {
 		return err
 	}
-	if err := repo.SetTier(ctx, pos[0], pos[1]); err != nil {
+	if err := change(repo, ctx, pos[0], pos[1]); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(out, "Organisation %s is now on the %s tier.\n", pos[0], pos[1])
+	_, err = io.WriteString(out, done(pos[0], pos[1]))
 	return err
 }
 
@@ -417,19 +429,9 @@ func (c *cli) keyRotate(ctx context.Context, args []string, out io.Writer) error
 }
 
 func (c *cli) keyRevoke(ctx context.Context, args []string, out io.Writer) error {
-	pos, err := parse(newFlags("key revoke"), args, "ORG", "KEYPAIR")
-	if err != nil {
-		return err
-	}
-	repo, err := c.get(ctx)
-	if err != nil {
-		return err
-	}
-	if err := repo.RevokeKeyPair(ctx, pos[0], pos[1]); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(out, "Key pair %s revoked; its keys stop working within %s everywhere.\n", pos[1], auth.CacheTTL)
-	return err
+	return changeInOrg(ctx, c, "key revoke", "KEYPAIR", args, out, nil, (*orgs.Repo).RevokeKeyPair, func(_, pair string) string {
+		return fmt.Sprintf("Key pair %s revoked; its keys stop working within %s everywhere.\n", pair, auth.CacheTTL)
+	})
 }
 
 func (c *cli) memberList(ctx context.Context, args []string, out io.Writer) error {
@@ -472,17 +474,7 @@ func (c *cli) memberAdd(ctx context.Context, args []string, out io.Writer) error
 }
 
 func (c *cli) memberRemove(ctx context.Context, args []string, out io.Writer) error {
-	pos, err := parse(newFlags("member remove"), args, "ORG", "MEMBER")
-	if err != nil {
-		return err
-	}
-	repo, err := c.get(ctx)
-	if err != nil {
-		return err
-	}
-	if err := repo.RemoveMember(ctx, pos[0], pos[1]); err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(out, "Member %s removed.\n", pos[1])
-	return err
+	return changeInOrg(ctx, c, "member remove", "MEMBER", args, out, nil, (*orgs.Repo).RemoveMember, func(_, member string) string {
+		return fmt.Sprintf("Member %s removed.\n", member)
+	})
 }

@@ -1,10 +1,11 @@
 package sdktest_test
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"tokapi.io/tok/shared/testing/gentest"
 )
 
 // TestTypeScriptTypesMatchSpec regenerates the TypeScript SDK's types from api/openapi.yaml
@@ -20,13 +21,7 @@ func TestTypeScriptTypesMatchSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile(filepath.Join(dir, "src", "schema.ts"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatal("sdks/typescript/src/schema.ts differs from api/openapi.yaml: run `npm run generate` in sdks/typescript")
-	}
+	gentest.Matches(t, "sdks/typescript/src/schema.ts", want, "npm run generate (in sdks/typescript)")
 }
 
 // TestPythonTypes checks the Python SDK's type hints, and the quickstart's use of them, with

@@ -1,11 +1,12 @@
 package tok_test
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"tokapi.io/tok/shared/testing/gentest"
 )
 
 // TestTypesMatchSpec regenerates the types from api/openapi.yaml with the pinned
@@ -34,11 +35,5 @@ func TestTypesMatchSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile("types.gen.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatal("types.gen.go is not what oapi-codegen makes of api/openapi.yaml: run `go generate ./sdks/go/tok`")
-	}
+	gentest.Matches(t, "sdks/go/tok/types.gen.go", want, "go generate ./sdks/go/tok")
 }

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"tokapi.io/tok/shared/manifest"
+	"tokapi.io/tok/shared/testing/gentest"
 )
 
 // TestModelsMatchSpec fails when sdks/python/src/tokapi/models.py is not what the spec
@@ -21,13 +21,7 @@ func TestModelsMatchSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile(filepath.Join(root, modelsPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s differs from %s: run `go run ./sdks/python/genmodels`", modelsPath, specPath)
-	}
+	gentest.Matches(t, modelsPath, want, "go run ./sdks/python/genmodels")
 }
 
 // TestGenerate checks the shapes the generator must get right on a small spec.

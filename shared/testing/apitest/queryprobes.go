@@ -37,16 +37,14 @@ var pathParam = regexp.MustCompile(`\{[^}]*\}`)
 // probed without a change here.
 func QueryProbes(t testing.TB) []QueryProbe {
 	t.Helper()
-	doc, _ := Spec(t)
 	var out []QueryProbe
-	for _, o := range authenticatedOps(doc) {
-		path, method, item, op := o.path, o.method, o.item, o.op
-		full := "/v1" + fillPath(t, path, item, op, nil)
+	for _, o := range authenticatedOps(t) {
+		full := o.url(t, nil)
 		probe := func(param, what string, q url.Values) {
-			out = append(out, QueryProbe{Method: method, Path: full, RawQuery: q.Encode(), Param: param, What: what})
+			out = append(out, QueryProbe{Method: o.method, Path: full, RawQuery: q.Encode(), Param: param, What: what})
 		}
 		probe("unknownParam", "undeclared", url.Values{"unknownParam": {"1"}})
-		for _, ref := range append(slices.Clone(item.Parameters), op.Parameters...) {
+		for _, ref := range o.params() {
 			p := ref.Value
 			if p == nil || p.In != openapi3.ParameterInQuery || p.Schema == nil || p.Schema.Value == nil {
 				continue
@@ -81,14 +79,12 @@ func (p BodyProbe) String() string { return p.Method + " " + p.Path + " " + p.Wh
 // and invalid UTF-8 in a string.
 func BodyProbes(t testing.TB) []BodyProbe {
 	t.Helper()
-	doc, _ := Spec(t)
 	var out []BodyProbe
-	for _, o := range authenticatedOps(doc) {
-		path, method, item, op := o.path, o.method, o.item, o.op
-		if op.RequestBody == nil || op.RequestBody.Value == nil {
+	for _, o := range authenticatedOps(t) {
+		if o.op.RequestBody == nil || o.op.RequestBody.Value == nil {
 			continue
 		}
-		mt := op.RequestBody.Value.Content.Get("application/json")
+		mt := o.op.RequestBody.Value.Content.Get("application/json")
 		if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
 			continue
 		}
@@ -103,14 +99,14 @@ func BodyProbes(t testing.TB) []BodyProbe {
 		if len(names) > 0 {
 			field = names[0]
 		}
-		full := "/v1" + fillPath(t, path, item, op, nil)
+		full := o.url(t, nil)
 		for what, body := range map[string]string{
 			"null body":                 `null`,
 			"null for " + field:         `{"` + field + `":null}`,
 			"a key twice, nested":       `{"` + field + `":{"a":1,"a":2}}`,
 			"invalid UTF-8 in a string": "{\"" + field + "\":\"\xff\"}",
 		} {
-			out = append(out, BodyProbe{Method: method, Path: full, Body: body, What: what})
+			out = append(out, BodyProbe{Method: o.method, Path: full, Body: body, What: what})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
@@ -121,16 +117,14 @@ func BodyProbes(t testing.TB) []BodyProbe {
 // parameter, its path with well-formed parameters that name nothing.
 func ListOperations(t testing.TB) []string {
 	t.Helper()
-	doc, _ := Spec(t)
 	var out []string
-	for _, o := range authenticatedOps(doc) {
-		path, item, op := o.path, o.item, o.op
+	for _, o := range authenticatedOps(t) {
 		if o.method != http.MethodGet {
 			continue
 		}
-		for _, ref := range append(slices.Clone(item.Parameters), op.Parameters...) {
+		for _, ref := range o.params() {
 			if ref.Value != nil && ref.Value.In == openapi3.ParameterInQuery && ref.Value.Name == "cursor" {
-				out = append(out, "/v1"+fillPath(t, path, item, op, nil))
+				out = append(out, o.url(t, nil))
 				break
 			}
 		}
@@ -156,20 +150,18 @@ func (p PathProbe) String() string { return p.Method + " " + p.Path + " " + p.Wh
 // formed.
 func PathProbes(t testing.TB) []PathProbe {
 	t.Helper()
-	doc, _ := Spec(t)
 	var out []PathProbe
-	for _, o := range authenticatedOps(doc) {
-		path, method, item, op := o.path, o.method, o.item, o.op
-		for name, s := range pathParams(t, item, op) {
+	for _, o := range authenticatedOps(t) {
+		for name, s := range pathParams(t, o.item, o.op) {
 			if s.MaxLength == nil || s.Pattern == "" {
-				t.Fatalf("%s %s: path parameter %s has no pattern or maxLength", method, path, name)
+				t.Fatalf("%s %s: path parameter %s has no pattern or maxLength", o.method, o.path, name)
 			}
 			long := strings.Repeat("a", int(*s.MaxLength)+1)
-			out = append(out, PathProbe{Method: method, Path: "/v1" + fillPath(t, path, item, op, map[string]string{name: long}), Param: name, What: "over-long"})
+			out = append(out, PathProbe{Method: o.method, Path: o.url(t, map[string]string{name: long}), Param: name, What: "over-long"})
 			re := regexp.MustCompile(s.Pattern)
 			for _, bad := range []string{"acc_1", "pay_01ARZ3NDEKTSV4RRFFQ69G5FAV", "x_" + strings.Repeat("0", 26), "Erste", "!"} {
 				if !re.MatchString(bad) {
-					out = append(out, PathProbe{Method: method, Path: "/v1" + fillPath(t, path, item, op, map[string]string{name: bad}), Param: name, What: "wrong form " + bad})
+					out = append(out, PathProbe{Method: o.method, Path: o.url(t, map[string]string{name: bad}), Param: name, What: "wrong form " + bad})
 					break
 				}
 			}
@@ -182,13 +174,12 @@ func PathProbes(t testing.TB) []PathProbe {
 // path whose every parameter is well formed but names nothing: the API answers it 404.
 func WellFormedPaths(t testing.TB) []string {
 	t.Helper()
-	doc, _ := Spec(t)
 	var out []string
-	for _, o := range authenticatedOps(doc) {
+	for _, o := range authenticatedOps(t) {
 		if o.method != http.MethodGet || !strings.Contains(o.path, "{") {
 			continue
 		}
-		out = append(out, "/v1"+fillPath(t, o.path, o.item, o.op, nil))
+		out = append(out, o.url(t, nil))
 	}
 	sort.Strings(out)
 	return out
@@ -201,9 +192,24 @@ type specOp struct {
 	op           *openapi3.Operation
 }
 
-// authenticatedOps returns every operation that takes an API key, by path then method.
-// Public operations (the bank callback, the spec, the hosted pages) check their own input.
-func authenticatedOps(doc *openapi3.T) []specOp {
+// params are the operation's parameters with its path's.
+func (o specOp) params() openapi3.Parameters {
+	return append(slices.Clone(o.item.Parameters), o.op.Parameters...)
+}
+
+// url is the operation's path under /v1 with values for its path parameters (well-formed
+// ones naming nothing for the others).
+func (o specOp) url(t testing.TB, values map[string]string) string {
+	t.Helper()
+	return "/v1" + fillPath(t, o.path, o.item, o.op, values)
+}
+
+// authenticatedOps returns every operation of the spec that takes an API key, by path then
+// method. Public operations (the bank callback, the spec, the hosted pages) check their own
+// input.
+func authenticatedOps(t testing.TB) []specOp {
+	t.Helper()
+	doc, _ := Spec(t)
 	var out []specOp
 	paths := doc.Paths.InMatchingOrder()
 	sort.Strings(paths)
