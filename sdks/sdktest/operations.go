@@ -1,7 +1,6 @@
 package sdktest
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -43,12 +42,7 @@ func Operations(t testing.TB) []Operation {
 
 // operationOf is the ID of the spec's operation r is a request of, or "" for none.
 func operationOf(t testing.TB, r *http.Request) string {
-	_, router := apitest.Spec(t)
-	u := *r.URL
-	u.Scheme, u.Host = "", ""
-	probe := r.Clone(context.Background())
-	probe.URL = &u
-	route, _, err := router.FindRoute(probe)
+	_, route, _, err := apitest.FindRoute(t, r)
 	if err != nil {
 		return ""
 	}
@@ -58,11 +52,18 @@ func operationOf(t testing.TB, r *http.Request) string {
 // writeOperations writes Operations as a JSON file for the other languages' tests.
 func writeOperations(t *testing.T) string {
 	t.Helper()
-	b, err := json.Marshal(Operations(t))
+	return writeJSONFile(t, "operations.json", Operations(t))
+}
+
+// writeJSONFile writes v as indented JSON to name in a temporary directory, for the other
+// languages' tests, and returns its path.
+func writeJSONFile(t *testing.T, name string, v any) string {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "operations.json")
+	path := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -95,13 +93,5 @@ func writeWebhookFixtures(t *testing.T, a *admin) string {
 	if first.header.Get(webhooks.HeaderSignature) == "" || len(rotated.header.Get(webhooks.HeaderSignature)) <= len(first.header.Get(webhooks.HeaderSignature)) {
 		t.Fatalf("sdktest: deliveries not signed as expected: %q then %q", first.header.Get(webhooks.HeaderSignature), rotated.header.Get(webhooks.HeaderSignature))
 	}
-	b, err := json.MarshalIndent(fixtures, "", "  ") //nolint:gosec // throwaway secrets of a test stack, for the SDK tests
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "webhook-fixtures.json")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return writeJSONFile(t, "webhook-fixtures.json", fixtures) // throwaway secrets of a test stack, for the SDK tests
 }

@@ -58,17 +58,25 @@ func Spec(t testing.TB) (*openapi3.T, routers.Router) {
 	return spec, router
 }
 
+// FindRoute finds the spec's operation req is a request of (the host aside), with its path
+// parameters; probe is req as the router saw it.
+func FindRoute(t testing.TB, req *http.Request) (probe *http.Request, route *routers.Route, params map[string]string, err error) {
+	t.Helper()
+	_, r := Spec(t)
+	u := *req.URL
+	u.Scheme, u.Host = "", ""
+	probe = req.Clone(context.Background())
+	probe.URL = &u
+	route, params, err = r.FindRoute(probe)
+	return probe, route, params, err
+}
+
 // Check validates a response to req against the spec: the operation must exist and the
 // status, headers and body must match what it documents. Request parameters are not
 // checked: tests send invalid requests on purpose.
 func Check(t testing.TB, req *http.Request, status int, header http.Header, body []byte) {
 	t.Helper()
-	_, r := Spec(t)
-	u := *req.URL
-	u.Scheme, u.Host = "", ""
-	probe := req.Clone(context.Background())
-	probe.URL = &u
-	route, params, err := r.FindRoute(probe)
+	probe, route, params, err := FindRoute(t, req)
 	if err != nil {
 		// Unknown paths and methods are fine when they are refused in the envelope.
 		if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
