@@ -10,6 +10,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"tokapi.io/tok/shared/orgs"
 	pay "tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testing/flowtest"
@@ -47,6 +48,18 @@ func (f *fixture) countRefunds(orgID string) int {
 	return len(docs)
 }
 
+// refundSetup starts a refund test: an organisation with a payment completed that it may
+// refund (the payment names its creditor), and another organisation.
+func refundSetup(t *testing.T) (f *fixture, org orgs.Org, keys, other orgs.NewKeyPair, paid map[string]any) {
+	t.Helper()
+	f = setup(t)
+	org, keys = f.Org()
+	_, other = f.Org()
+	key := keys.SandboxKey
+	paid = f.complete(org.ID, key, f.Expect(f.Call("POST", "/v1/payments", key, seed(`,"creditorName":"Bilko d.o.o."`)), 201, "payment"))
+	return f, org, keys, other, paid
+}
+
 // TestRefunds: a completed payment by bankId; the organisation's refund account connected
 // as demo and named with PATCH /v1/organisation; two partial refunds authorised and
 // COMPLETED (the payment's refundedAmount and refundStatus follow); a third over what is
@@ -56,12 +69,8 @@ func (f *fixture) countRefunds(orgID string) int {
 // 400 with nothing created; another organisation's payment or refund 404; the refunds are
 // reconciled on the refund account, debit and credit.
 func TestRefunds(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
-	_, otherKeys := f.Org()
-	key := keys.SandboxKey
-	paid := f.complete(org.ID, key, f.Expect(f.Call("POST", "/v1/payments", key, seed(`,"creditorName":"Bilko d.o.o."`)), 201, "payment"))
-	id := paid["id"].(string)
+	f, org, keys, otherKeys, paid := refundSetup(t)
+	key, id := keys.SandboxKey, paid["id"].(string)
 	paymentEvents(t, f.events, 3)
 
 	// No refund account yet, and a payment not completed.
@@ -240,12 +249,8 @@ func (f *fixture) parallel(n int, do func(i int) flowtest.Response) map[int]int 
 // (refund.cancelled once), and its amount is refundable again at once; a cancelled refund,
 // one sent in a batch, and another organisation's answer 409, 409 and 404.
 func TestRefundCancel(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
-	_, otherKeys := f.Org()
-	key := keys.SandboxKey
-	paid := f.complete(org.ID, key, f.Expect(f.Call("POST", "/v1/payments", key, seed(`,"creditorName":"Bilko d.o.o."`)), 201, "payment"))
-	id := paid["id"].(string)
+	f, _, keys, otherKeys, paid := refundSetup(t)
+	key, id := keys.SandboxKey, paid["id"].(string)
 	acc := f.connect(key, `["balances","transactions"]`, "demo")
 	f.Expect(f.Call("PATCH", "/v1/organisation", key, `{"refundAccountId":"`+acc+`"}`), 200, "refund account")
 	whole := f.Expect(f.refund(key, id, `{"callbackUrl":"https://app.example.com/refunds/cb"}`), 201, "refund of the whole payment")
