@@ -1,12 +1,12 @@
 package consentflow_test
 
 import (
-	"tokapi.io/tok/shared/testing/flowtest"
-
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"tokapi.io/tok/shared/testing/flowtest"
 )
 
 // TestStandingOrdersThroughTheStack: the demo persona's two standing orders at the sandbox
