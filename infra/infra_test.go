@@ -1003,7 +1003,7 @@ var expiryFields = map[string]struct{ collection, keptBecause string }{
 	"syncdue.Entry":           {collection: "dueConnections"},
 	"webhooks.Delivery":       {collection: "deliveries"},
 	"webhooks.StoredSecret":   {keptBecause: "an element of the endpoint document's secrets, not a document"},
-	"eventlog.Record":         {collection: "events"},
+	"events.LogEntry":         {collection: "events"},
 }
 
 // expiryWriters finds, in the Go code of shared/ and functions/ (tests excluded), every

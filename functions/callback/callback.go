@@ -38,12 +38,8 @@ import (
 	"tokapi.io/tok/shared/vrp"
 )
 
-// requestTimeout is the callback's deadline: the token exchange and the first reads of
-// accounts and balances are several bank calls while the customer's browser waits.
-const requestTimeout = 30 * time.Second
-
 func init() {
-	platform.HTTP("Callback", platform.Using(platform.AndPubSub(connections.FromEnv), build), platform.Public(), platform.Timeout(requestTimeout))
+	platform.HTTP("Callback", platform.Using(platform.AndPubSub(connections.FromEnv), build), platform.Public(), platform.Timeout(platform.BankWait))
 }
 
 func build(_ context.Context, _ *platform.Env, p platform.Publishing[*connections.Service], urls platform.PublicURLs) (http.Handler, error) {
@@ -264,12 +260,8 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 		prior = connections.Consent{}
 		kref := scope.Collection(connections.CollConsents).Doc(c.ID)
 		cref := scope.Collection(connections.CollConnections).Doc(cx.ID)
-		ks, err := tx.Get(kref)
+		cur, err := store.GetTx[connections.Consent](tx, kref, "consent "+c.ID, connections.ErrNotFound)
 		if err != nil {
-			return err
-		}
-		var cur connections.Consent
-		if err := ks.DataTo(&cur); err != nil {
 			return err
 		}
 		if cur.Status != connections.ConsentAwaiting {
@@ -285,11 +277,7 @@ func (s *Server) callback(w http.ResponseWriter, r *http.Request) error {
 			row.CreatedAt, row.LastSyncAt, row.NextSyncAt = old.CreatedAt, old.LastSyncAt, old.NextSyncAt
 			if old.ConsentID != "" && old.ConsentID != c.ID {
 				pref = scope.Collection(connections.CollConsents).Doc(old.ConsentID)
-				ps, err := tx.Get(pref)
-				if err != nil {
-					return err
-				}
-				if err := ps.DataTo(&prior); err != nil {
+				if prior, err = store.GetTx[connections.Consent](tx, pref, "consent "+old.ConsentID, connections.ErrNotFound); err != nil {
 					return err
 				}
 			}
@@ -408,12 +396,8 @@ func (s *Server) fail(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	now := s.now()
 	ref := scope.Collection(connections.CollConsents).Doc(c.ID)
 	err := s.Conns.Repo.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
+		cur, err := store.GetTx[connections.Consent](tx, ref, "consent "+c.ID, connections.ErrNotFound)
 		if err != nil {
-			return err
-		}
-		var cur connections.Consent
-		if err := snap.DataTo(&cur); err != nil {
 			return err
 		}
 		if cur.Status != connections.ConsentAwaiting {

@@ -13,6 +13,7 @@ import (
 	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/hosted"
 	"tokapi.io/tok/shared/httpapi"
+	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/random"
 )
 
@@ -60,7 +61,7 @@ func (r *recording) outcome() authstate.Outcome {
 // code is spent once exchanged, so stopping half-way would only lose the authorisation.
 func (s *Server) patient(work httpapi.HandlerFunc) httpapi.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), requestTimeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), platform.BankWait)
 		defer cancel()
 		wr := r.WithContext(ctx)
 		rec := &recording{header: http.Header{}}

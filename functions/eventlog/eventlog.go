@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/grpc/codes"
@@ -19,9 +18,6 @@ import (
 	"tokapi.io/tok/shared/tenant"
 )
 
-// Retention is how long events stay readable.
-const Retention = 30 * 24 * time.Hour
-
 func init() {
 	platform.Event("EventLog", platform.With(platform.Firestore, Handler))
 }
@@ -29,8 +25,8 @@ func init() {
 // Handler stores each event once; a redelivered message finds its document and succeeds.
 func Handler(client *firestore.Client) platform.EventHandler {
 	return events.Domain(func(ctx context.Context, t tenant.Tenant, ev events.Event) error {
-		doc := store.For(client, t).Collection("events").Doc(ev.ID)
-		_, err := doc.Create(ctx, Record{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt, Data: string(ev.Data), ExpireAt: ev.CreatedAt.Add(Retention)})
+		doc := store.For(client, t).Collection(events.LogCollection).Doc(ev.ID)
+		_, err := doc.Create(ctx, ev.Logged())
 		if status.Code(err) == codes.AlreadyExists {
 			return nil
 		}
@@ -40,13 +36,4 @@ func Handler(client *firestore.Client) platform.EventHandler {
 		slog.InfoContext(ctx, "event recorded", "type", ev.Type, "org", t.OrgID, "env", t.Env)
 		return nil
 	})
-}
-
-// Record is an event log entry as stored.
-type Record struct {
-	ID        string    `firestore:"id"`
-	Type      string    `firestore:"type"`
-	CreatedAt time.Time `firestore:"createdAt"`
-	Data      string    `firestore:"data"`
-	ExpireAt  time.Time `firestore:"expireAt"`
 }

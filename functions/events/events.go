@@ -7,7 +7,6 @@ package events
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/auth"
+	domain "tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/lists"
@@ -24,13 +24,6 @@ import (
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/webhooks"
 )
-
-// Retention is how far back the log reads; older entries wait for their TTL deletion and are
-// not shown meanwhile.
-const Retention = 30 * 24 * time.Hour
-
-// collection is where functions/eventlog records events under the tenant.
-const collection = "events"
 
 func init() {
 	platform.HTTP("Events", platform.With(platform.Firestore, handler))
@@ -52,29 +45,6 @@ func NewHandler(fs *firestore.Client, now func() time.Time) http.Handler {
 	return rt
 }
 
-// record is an event log entry as functions/eventlog stores it.
-type record struct {
-	ID        string    `firestore:"id"`
-	Type      string    `firestore:"type"`
-	CreatedAt time.Time `firestore:"createdAt"`
-	Data      string    `firestore:"data"`
-}
-
-type eventJSON struct {
-	ID        string          `json:"id"`
-	Type      string          `json:"type"`
-	CreatedAt time.Time       `json:"createdAt"`
-	Data      json.RawMessage `json:"data"`
-}
-
-func out(r record) eventJSON {
-	data := json.RawMessage(r.Data)
-	if !json.Valid(data) {
-		data = json.RawMessage("{}")
-	}
-	return eventJSON{ID: r.ID, Type: r.Type, CreatedAt: r.CreatedAt, Data: data}
-}
-
 func callerTenant(ctx context.Context) (tenant.Tenant, error) {
 	c, err := auth.CallerFrom(ctx)
 	if err != nil {
@@ -88,19 +58,19 @@ func (s *server) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q := store.For(s.fs, t).Collection(collection).Query
+	q := store.For(s.fs, t).Collection(domain.LogCollection).Query
 	if typ := r.URL.Query().Get("type"); typ != "" {
 		if !webhooks.KnownEventType(typ) {
 			return httpapi.InvalidField("type", "is not a known event type")
 		}
 		q = q.Where("type", "==", typ)
 	}
-	q = q.Where("createdAt", ">=", s.now().Add(-Retention)).
+	q = q.Where("createdAt", ">=", s.now().Add(-domain.LogRetention)).
 		OrderBy("createdAt", firestore.Desc).OrderBy(firestore.DocumentID, firestore.Desc)
-	return lists.Serve(w, r, lists.Spec[lists.CreatedID, eventJSON]{
+	return lists.Serve(w, r, lists.Spec[lists.CreatedID, domain.Event]{
 		Valid:    func(p lists.CreatedID) bool { return p.Is(ids.Event) },
-		Fetch:    lists.Query[lists.CreatedID](q, out),
-		Position: func(e eventJSON) lists.CreatedID { return lists.CreatedID{CreatedAt: e.CreatedAt, ID: e.ID} },
+		Fetch:    lists.Query[lists.CreatedID](q, domain.LogEntry.Event),
+		Position: func(e domain.Event) lists.CreatedID { return lists.CreatedID{CreatedAt: e.CreatedAt, ID: e.ID} },
 	})
 }
 
@@ -114,20 +84,20 @@ func (s *server) get(w http.ResponseWriter, r *http.Request) error {
 	if !ids.Valid(ids.Event, id) {
 		return httpapi.NotFound("The event")
 	}
-	snap, err := store.For(s.fs, t).Collection(collection).Doc(id).Get(ctx)
+	snap, err := store.For(s.fs, t).Collection(domain.LogCollection).Doc(id).Get(ctx)
 	if status.Code(err) == codes.NotFound {
 		return httpapi.NotFound("The event")
 	}
 	if err != nil {
 		return err
 	}
-	var rec record
+	var rec domain.LogEntry
 	if err := snap.DataTo(&rec); err != nil {
 		return err
 	}
-	if rec.CreatedAt.Before(s.now().Add(-Retention)) {
+	if rec.CreatedAt.Before(s.now().Add(-domain.LogRetention)) {
 		return httpapi.NotFound("The event")
 	}
-	httpapi.WriteJSON(w, http.StatusOK, out(rec))
+	httpapi.WriteJSON(w, http.StatusOK, rec.Event())
 	return nil
 }

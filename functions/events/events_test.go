@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	domain "tokapi.io/tok/shared/events"
 	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/orgs"
@@ -21,15 +22,6 @@ import (
 	"tokapi.io/tok/shared/testing/orgstest"
 	"tokapi.io/tok/shared/testing/testenv"
 )
-
-// logEntry is what functions/eventlog writes.
-type logEntry struct {
-	ID        string    `firestore:"id"`
-	Type      string    `firestore:"type"`
-	CreatedAt time.Time `firestore:"createdAt"`
-	Data      string    `firestore:"data"`
-	ExpireAt  time.Time `firestore:"expireAt"`
-}
 
 func TestEventsAPI(t *testing.T) {
 	project := testenv.Project(t)
@@ -43,7 +35,7 @@ func TestEventsAPI(t *testing.T) {
 		return NewHandler(fs, func() time.Time { return now }), nil
 	}, func(context.Context) (*platform.Env, error) { return env, nil })
 
-	coll := store.For(fs, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}).Collection(collection)
+	coll := store.For(fs, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}).Collection(domain.LogCollection)
 	types := []string{"consent.authorized", "transactions.created", "transactions.created", "sync.failed", "transactions.created"}
 	// Each type's data as its producer writes it (the spec types data per event type).
 	data := map[string]string{
@@ -55,14 +47,14 @@ func TestEventsAPI(t *testing.T) {
 	for i, typ := range types {
 		id := ids.New(ids.Event)
 		at := now.Add(-time.Duration(len(types)-i) * time.Hour)
-		if _, err := coll.Doc(id).Set(t.Context(), logEntry{ID: id, Type: typ, CreatedAt: at, Data: data[typ], ExpireAt: at.Add(Retention)}); err != nil {
+		if _, err := coll.Doc(id).Set(t.Context(), domain.LogEntry{ID: id, Type: typ, CreatedAt: at, Data: data[typ], ExpireAt: at.Add(domain.LogRetention)}); err != nil {
 			t.Fatal(err)
 		}
 		want = append([]string{id}, want...)
 	}
 	oldID := ids.New(ids.Event)
 	old := now.Add(-31 * 24 * time.Hour)
-	if _, err := coll.Doc(oldID).Set(t.Context(), logEntry{ID: oldID, Type: "consent.authorized", CreatedAt: old, Data: data["consent.authorized"], ExpireAt: old.Add(Retention)}); err != nil {
+	if _, err := coll.Doc(oldID).Set(t.Context(), domain.LogEntry{ID: oldID, Type: "consent.authorized", CreatedAt: old, Data: data["consent.authorized"], ExpireAt: old.Add(domain.LogRetention)}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -19,6 +19,7 @@ import (
 	"tokapi.io/tok/shared/hosted"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/payments"
+	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/vrp"
 )
 
@@ -182,12 +183,8 @@ func (s *Server) updateConsent(ctx context.Context, v *visit, finish func(*fires
 	write func(tx *firestore.Transaction, ref *firestore.DocumentRef) error) error {
 	ref := v.scope.Collection(connections.CollConsents).Doc(v.consent.ID)
 	return s.Conns.Repo.Client.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		snap, err := tx.Get(ref)
+		cur, err := store.GetTx[connections.Consent](tx, ref, "consent "+v.consent.ID, connections.ErrNotFound)
 		if err != nil {
-			return err
-		}
-		var cur connections.Consent
-		if err := snap.DataTo(&cur); err != nil {
 			return err
 		}
 		if cur.BankID != "" || cur.EffectiveStatus(s.now()) != connections.ConsentAwaiting {

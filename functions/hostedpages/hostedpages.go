@@ -36,11 +36,8 @@ import (
 	"tokapi.io/tok/shared/vrp"
 )
 
-// requestTimeout is the pages' deadline: choosing a bank waits on the bank's answer.
-const requestTimeout = 30 * time.Second
-
 func init() {
-	platform.HTTP("HostedPages", platform.Using(connections.FromEnv, build), platform.Public(), platform.Timeout(requestTimeout))
+	platform.HTTP("HostedPages", platform.Using(connections.FromEnv, build), platform.Public(), platform.Timeout(platform.BankWait))
 }
 
 func build(ctx context.Context, env *platform.Env, conns *connections.Service, urls platform.PublicURLs) (http.Handler, error) {

@@ -270,13 +270,6 @@ func (s *server) rotate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-type eventJSON struct {
-	ID        string    `json:"id"`
-	Type      string    `json:"type"`
-	CreatedAt time.Time `json:"createdAt"`
-	Data      any       `json:"data"`
-}
-
 func (s *server) test(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	t, err := caller(ctx, auth.RoleDeveloper)
@@ -298,7 +291,7 @@ func (s *server) test(w http.ResponseWriter, r *http.Request) error {
 	if err := s.publish(ctx, t, ev); err != nil {
 		return err
 	}
-	httpapi.WriteJSON(w, http.StatusAccepted, eventJSON{ID: ev.ID, Type: ev.Type, CreatedAt: ev.CreatedAt, Data: data})
+	httpapi.WriteJSON(w, http.StatusAccepted, ev)
 	return nil
 }
 

@@ -66,3 +66,22 @@ func TestDomain(t *testing.T) {
 		t.Fatalf("handler error not returned: %v", err)
 	}
 }
+
+func TestLogEntry(t *testing.T) {
+	ev, err := New("consent.authorized", map[string]string{"consentId": "con_1"}, time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := ev.Logged()
+	if l.ID != ev.ID || l.Data != `{"consentId":"con_1"}` || !l.ExpireAt.Equal(ev.CreatedAt.Add(LogRetention)) {
+		t.Fatalf("logged %+v", l)
+	}
+	if back := l.Event(); back.ID != ev.ID || back.Type != ev.Type || !back.CreatedAt.Equal(ev.CreatedAt) || string(back.Data) != string(ev.Data) {
+		t.Fatalf("read back %+v, want %+v", back, ev)
+	}
+	// An entry whose data is not JSON still reads as an event, with empty data.
+	l.Data = "not json"
+	if got := string(l.Event().Data); got != "{}" {
+		t.Fatalf("data %q, want {}", got)
+	}
+}
