@@ -7,7 +7,6 @@ package lists
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/store"
 )
 
 // CreatedID is the position of an item in a list ordered by creation time, then ID.
@@ -122,17 +122,13 @@ func Query[C Positioned, D, T any](q firestore.Query, item func(D) T) func(conte
 
 // Documents runs q and turns each document, decoded as D, into an item.
 func Documents[D, T any](ctx context.Context, q firestore.Query, item func(D) T) ([]T, error) {
-	docs, err := q.Documents(ctx).GetAll()
+	docs, err := store.All[D](ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]T, 0, len(docs))
-	for _, d := range docs {
-		var doc D
-		if err := d.DataTo(&doc); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", d.Ref.Path, err)
-		}
-		out = append(out, item(doc))
+	out := make([]T, len(docs))
+	for i, d := range docs {
+		out[i] = item(d)
 	}
 	return out, nil
 }

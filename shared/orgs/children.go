@@ -72,9 +72,9 @@ func (c children[T]) list(ctx context.Context, r *Repo, orgID string) ([]T, erro
 	if !ids.Valid(ids.Organisation, orgID) {
 		return nil, fmt.Errorf("organisation %q: %w", orgID, ErrNotFound)
 	}
-	docs, err := r.orgRef(orgID).Collection(c.coll).OrderBy("createdAt", c.order).Documents(ctx).GetAll()
+	list, err := store.All[T](ctx, r.orgRef(orgID).Collection(c.coll).OrderBy("createdAt", c.order))
 	if err != nil {
 		return nil, fmt.Errorf("list %ss: %w", c.name, err)
 	}
-	return decodeAll[T](docs)
+	return list, nil
 }

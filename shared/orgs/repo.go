@@ -129,11 +129,11 @@ func (r *Repo) GetOrg(ctx context.Context, orgID string) (Org, error) {
 
 // ListOrgs returns every organisation, oldest first (for the admin CLI).
 func (r *Repo) ListOrgs(ctx context.Context) ([]Org, error) {
-	docs, err := r.client.Collection(store.Orgs).OrderBy("createdAt", firestore.Asc).Documents(ctx).GetAll()
+	orgs, err := store.All[Org](ctx, r.client.Collection(store.Orgs).OrderBy("createdAt", firestore.Asc))
 	if err != nil {
 		return nil, fmt.Errorf("list organisations: %w", err)
 	}
-	return decodeAll[Org](docs)
+	return orgs, nil
 }
 
 // SetTier changes an organisation's tier, on the organisation and on the key records of
@@ -270,18 +270,6 @@ func (r *Repo) createPair(tx *firestore.Transaction, orgID string, p NewKeyPair,
 		}
 	}
 	return nil
-}
-
-func decodeAll[T any](docs []*firestore.DocumentSnapshot) ([]T, error) {
-	out := make([]T, 0, len(docs))
-	for _, d := range docs {
-		var v T
-		if err := d.DataTo(&v); err != nil {
-			return nil, fmt.Errorf("decode %s: %w", d.Ref.Path, err)
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }
 
 // all reads every document of an iterator.

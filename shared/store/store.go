@@ -77,6 +77,23 @@ func GetTx[T any](tx *firestore.Transaction, ref *firestore.DocumentRef, what st
 	return decode[T](snap, err, what, notFound)
 }
 
+// All runs q and decodes every document it finds into a T.
+func All[T any](ctx context.Context, q firestore.Query) ([]T, error) {
+	docs, err := q.Documents(ctx).GetAll()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(docs))
+	for _, d := range docs {
+		var v T
+		if err := d.DataTo(&v); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", d.Ref.Path, err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 func decode[T any](snap *firestore.DocumentSnapshot, err error, what string, notFound error) (T, error) {
 	var v T
 	if status.Code(err) == codes.NotFound {
