@@ -151,7 +151,7 @@ func (r *Repo) SetTier(ctx context.Context, orgID, tier string) error {
 		if err != nil {
 			return err
 		}
-		kps, err := decodeAll[KeyPair](pairs)
+		kps, err := store.DecodeAll[KeyPair](pairs)
 		if err != nil {
 			return err
 		}

@@ -83,6 +83,11 @@ func All[T any](ctx context.Context, q firestore.Query) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
+	return DecodeAll[T](docs)
+}
+
+// DecodeAll decodes documents already read (in a transaction, say) into Ts.
+func DecodeAll[T any](docs []*firestore.DocumentSnapshot) ([]T, error) {
 	out := make([]T, 0, len(docs))
 	for _, d := range docs {
 		var v T
