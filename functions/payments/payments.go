@@ -19,7 +19,6 @@ package payments
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"time"
 
@@ -44,33 +43,33 @@ func build(ctx context.Context, env *platform.Env, c *connections.Service, urls 
 
 type server struct {
 	svc *payments.Service
+	// payment, refund and batch are the records routes name by {id}.
+	payment, refund payments.Kind[payments.Payment]
+	batch           payments.Kind[payments.Batch]
 }
 
 // NewHandler returns the function's routes. Requests must carry an auth.Caller.
 func NewHandler(svc *payments.Service) http.Handler {
-	s := &server{svc: svc}
+	s := &server{svc: svc, payment: svc.Store.Payments(), refund: svc.Store.Refunds(), batch: svc.Store.Batches()}
 	rt := httpapi.NewRouter()
-	rt.Handle("POST /v1/payments", s.create)
+	rt.Handle("POST /v1/payments", payments.Creates(s.payment, s.developer, svc.Initiate))
 	rt.Handle("GET /v1/payments", s.list)
-	rt.Handle("GET /v1/payments/{id}", s.get)
-	rt.Handle("DELETE /v1/payments/{id}", s.cancel)
+	rt.Handle("GET /v1/payments/{id}", s.payment.Show(s.reader))
+	rt.Handle("DELETE /v1/payments/{id}", s.payment.Change(s.developer, svc.Cancel))
 	rt.Handle("POST /v1/funds-confirmations", s.funds)
 	rt.Handle("POST /v1/payments/{id}/refunds", s.createRefund)
 	rt.Handle("GET /v1/payments/{id}/refunds", s.paymentRefunds)
 	rt.Handle("GET /v1/refunds", s.refunds)
-	rt.Handle("GET /v1/refunds/{id}", s.getRefund)
+	rt.Handle("GET /v1/refunds/{id}", s.refund.Show(s.reader))
 	rt.Handle("POST /v1/refunds/{id}/cancel", s.cancelRefund)
-	rt.Handle("POST /v1/refund-batches", s.createBatch)
-	rt.Handle("GET /v1/refund-batches/{id}", s.getBatch)
+	rt.Handle("POST /v1/refund-batches", payments.Creates(s.batch, s.developerWithKey, svc.CreateBatch))
+	rt.Handle("GET /v1/refund-batches/{id}", s.batch.Show(s.reader))
 	return rt
 }
 
-func (s *server) now() time.Time {
-	return s.svc.Clock()
-}
-
-func (s *server) scope(ctx context.Context) (store.Scope, error) {
-	return store.ForCaller(ctx, s.svc.Store.FS)
+// reader admits any caller and returns its scope.
+func (s *server) reader(r *http.Request) (store.Scope, error) {
+	return store.ForCaller(r.Context(), s.svc.Store.FS)
 }
 
 // developer admits a developer key and returns its scope.
@@ -78,71 +77,11 @@ func (s *server) developer(r *http.Request) (store.Scope, error) {
 	return store.ForRole(r.Context(), s.svc.Store.FS, auth.RoleDeveloper)
 }
 
-func (s *server) create(w http.ResponseWriter, r *http.Request) error {
-	return httpapi.Create(w, r, s.developer, func(ctx context.Context, scope store.Scope, in payments.Request) (string, any, error) {
-		p, err := s.svc.Initiate(ctx, scope, in, httpapi.ClientIP(r))
-		if err != nil {
-			return "", nil, err
-		}
-		return "/v1/payments/" + p.ID, payments.View(p, s.now()), nil
-	})
-}
-
-func (s *server) load(r *http.Request) (store.Scope, payments.Payment, error) {
-	scope, err := s.scope(r.Context())
-	if err != nil {
-		return store.Scope{}, payments.Payment{}, err
-	}
-	p, err := s.svc.Store.Get(r.Context(), scope, r.PathValue("id"))
-	if errors.Is(err, payments.ErrNotFound) || (err == nil && p.IsRefund()) {
-		return scope, p, httpapi.NotFound("Payment " + r.PathValue("id"))
-	}
-	return scope, p, err
-}
-
-func (s *server) get(w http.ResponseWriter, r *http.Request) error {
-	_, p, err := s.load(r)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, payments.View(p, s.now()))
-	return nil
-}
-
-func (s *server) cancel(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
-		return err
-	}
-	scope, _, err := s.load(r)
-	if err != nil {
-		return err
-	}
-	p, err := s.svc.Cancel(ctx, scope, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, payments.View(p, s.now()))
-	return nil
-}
-
 // funds answers whether an account covers an amount, from its bank's confirmation of funds.
 func (s *server) funds(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	scope, err := s.developer(r)
-	if err != nil {
-		return err
-	}
-	var in payments.FundsRequest
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	ok, err := s.svc.ConfirmFunds(ctx, scope, in)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"fundsAvailable": ok, "checkedAt": s.now()})
-	return nil
+	return httpapi.Respond(w, r, s.developer, func(ctx context.Context, scope store.Scope, in payments.FundsRequest) (any, error) {
+		return s.svc.AnswerFunds(s.svc.ConfirmFunds(ctx, scope, in))
+	})
 }
 
 func (s *server) list(w http.ResponseWriter, r *http.Request) error {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"tokapi.io/tok/shared/auth"
@@ -27,80 +25,36 @@ func requireKey(r *http.Request) error {
 
 // createRefund is POST /v1/payments/{id}/refunds.
 func (s *server) createRefund(w http.ResponseWriter, r *http.Request) error {
-	return httpapi.Create(w, r, s.refundable, func(ctx context.Context, p refundOf, in payments.RefundRequest) (string, any, error) {
-		refund, err := s.svc.CreateRefund(ctx, p.scope, p.ID, in, httpapi.ClientIP(r))
-		if err != nil {
-			return "", nil, err
-		}
-		return "/v1/refunds/" + refund.ID, payments.RefundView(refund, s.now()), nil
+	return httpapi.Create(w, r, s.refundable, func(ctx context.Context, p payments.Found[payments.Payment], in payments.RefundRequest) (string, any, error) {
+		return s.refund.Created(s.svc.CreateRefund(ctx, p.Scope, p.Record.ID, in, httpapi.ClientIP(r)))
 	})
-}
-
-// refundOf is the payment a refund is created for, in its scope.
-type refundOf struct {
-	payments.Payment
-	scope store.Scope
 }
 
 // refundable admits a developer's request that carries an Idempotency-Key, for a payment of
 // the caller's.
-func (s *server) refundable(r *http.Request) (refundOf, error) {
-	if err := auth.Require(r.Context(), auth.RoleDeveloper); err != nil {
-		return refundOf{}, err
-	}
-	if err := requireKey(r); err != nil {
-		return refundOf{}, err
-	}
-	scope, p, err := s.load(r)
-	return refundOf{Payment: p, scope: scope}, err
+func (s *server) refundable(r *http.Request) (payments.Found[payments.Payment], error) {
+	return s.payment.In(r, s.developerWithKey)
 }
 
-// cancelRefund is POST /v1/refunds/{id}/cancel.
+// cancelRefund is POST /v1/refunds/{id}/cancel: the service reads the refund in the
+// transaction that cancels it.
 func (s *server) cancelRefund(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
-		return err
-	}
-	scope, err := s.scope(ctx)
-	if err != nil {
-		return err
-	}
-	refund, err := s.svc.CancelRefund(ctx, scope, r.PathValue("id"))
-	if errors.Is(err, payments.ErrNotFound) {
-		return httpapi.NotFound("Refund " + r.PathValue("id"))
-	}
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, payments.RefundView(refund, s.now()))
-	return nil
-}
-
-// getRefund is GET /v1/refunds/{id}.
-func (s *server) getRefund(w http.ResponseWriter, r *http.Request) error {
-	scope, err := s.scope(r.Context())
-	if err != nil {
-		return err
-	}
-	id := r.PathValue("id")
-	refund, err := s.svc.Store.Get(r.Context(), scope, id)
-	if errors.Is(err, payments.ErrNotFound) || (err == nil && !refund.IsRefund()) {
-		return httpapi.NotFound("Refund " + id)
-	}
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, payments.RefundView(refund, s.now()))
-	return nil
+	return httpapi.Answer(w, r, s.developer, func(ctx context.Context, scope store.Scope) (any, error) {
+		refund, err := s.svc.CancelRefund(ctx, scope, r.PathValue("id"))
+		if errors.Is(err, payments.ErrNotFound) {
+			return nil, httpapi.NotFound("Refund " + r.PathValue("id"))
+		}
+		return s.refund.Answer(refund, err)
+	})
 }
 
 // paymentRefunds is GET /v1/payments/{id}/refunds: the refunds of one payment.
 func (s *server) paymentRefunds(w http.ResponseWriter, r *http.Request) error {
-	_, p, err := s.load(r)
+	p, err := s.payment.In(r, s.reader)
 	if err != nil {
 		return err
 	}
-	return s.listRefunds(w, r, p.ID)
+	return s.listRefunds(w, r, p.Record.ID)
 }
 
 // refunds is GET /v1/refunds, filters status, paymentId, createdFrom and createdTo.
@@ -121,14 +75,14 @@ func (s *server) listRefunds(w http.ResponseWriter, r *http.Request, paymentID s
 // serveList serves a list of payments or refunds (q.Refunds) with the common filters.
 func serveList[T any](s *server, w http.ResponseWriter, r *http.Request, q payments.ListQuery, kind string,
 	view func(payments.Payment, time.Time) T, pos func(T) lists.CreatedID) error {
-	scope, err := s.scope(r.Context())
+	scope, err := s.reader(r)
 	if err != nil {
 		return err
 	}
 	qs := r.URL.Query()
 	q.Status = qs.Get("status")
-	if q.Status != "" && !slices.Contains(payments.Statuses, q.Status) {
-		return httpapi.InvalidField("status", "must be one of "+strings.Join(payments.Statuses, ", "))
+	if err := httpapi.OneOf("status", q.Status, payments.Statuses); err != nil {
+		return err
 	}
 	if q.CreatedFrom, err = parseTime(qs.Get("createdFrom"), "createdFrom", false); err != nil {
 		return err
@@ -142,17 +96,6 @@ func serveList[T any](s *server, w http.ResponseWriter, r *http.Request, q payme
 	return lists.Serve(w, r, payments.ListSpecOf(s.svc.Store, scope, q, kind, view, pos))
 }
 
-// createBatch is POST /v1/refund-batches.
-func (s *server) createBatch(w http.ResponseWriter, r *http.Request) error {
-	return httpapi.Create(w, r, s.developerWithKey, func(ctx context.Context, scope store.Scope, in payments.BatchRequest) (string, any, error) {
-		b, err := s.svc.CreateBatch(ctx, scope, in, httpapi.ClientIP(r))
-		if err != nil {
-			return "", nil, err
-		}
-		return "/v1/refund-batches/" + b.ID, payments.BatchView(b), nil
-	})
-}
-
 // developerWithKey admits a developer's request that carries an Idempotency-Key.
 func (s *server) developerWithKey(r *http.Request) (store.Scope, error) {
 	if err := auth.Require(r.Context(), auth.RoleDeveloper); err != nil {
@@ -161,22 +104,5 @@ func (s *server) developerWithKey(r *http.Request) (store.Scope, error) {
 	if err := requireKey(r); err != nil {
 		return store.Scope{}, err
 	}
-	return s.scope(r.Context())
-}
-
-// getBatch is GET /v1/refund-batches/{id}.
-func (s *server) getBatch(w http.ResponseWriter, r *http.Request) error {
-	scope, err := s.scope(r.Context())
-	if err != nil {
-		return err
-	}
-	b, err := s.svc.Store.GetBatch(r.Context(), scope, r.PathValue("id"))
-	if errors.Is(err, payments.ErrNotFound) {
-		return httpapi.NotFound("Refund batch " + r.PathValue("id"))
-	}
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, payments.BatchView(b))
-	return nil
+	return s.reader(r)
 }

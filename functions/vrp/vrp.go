@@ -19,10 +19,7 @@ package vrp
 
 import (
 	"context"
-	"errors"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"tokapi.io/tok/shared/auth"
@@ -49,28 +46,32 @@ func build(_ context.Context, _ *platform.Env, p platform.Publishing[*connection
 
 type server struct {
 	svc *vrps.Service
+	// consent and payment are the records routes name by {id}.
+	consent payments.Kind[vrps.Consent]
+	payment payments.Kind[payments.Payment]
 }
 
 // NewHandler returns the function's routes. Requests must carry an auth.Caller.
 func NewHandler(svc *vrps.Service) http.Handler {
-	s := &server{svc: svc}
+	s := &server{svc: svc, consent: svc.Consents(), payment: svc.Payments.Store.VRPPayments()}
 	rt := httpapi.NewRouter()
-	rt.Handle("POST /v1/vrp-consents", s.create)
+	rt.Handle("POST /v1/vrp-consents", payments.Creates(s.consent, s.developer, svc.Create))
 	rt.Handle("GET /v1/vrp-consents", s.listConsents)
-	rt.Handle("GET /v1/vrp-consents/{id}", s.get)
-	rt.Handle("DELETE /v1/vrp-consents/{id}", s.revoke)
+	rt.Handle("GET /v1/vrp-consents/{id}", s.consent.Show(s.reader))
+	rt.Handle("DELETE /v1/vrp-consents/{id}", s.consent.Change(s.developer, svc.Revoke))
 	rt.Handle("GET /v1/vrp-consents/{id}/payments", s.consentPayments)
 	rt.Handle("POST /v1/vrp-consents/{id}/confirm-funds", s.confirmFunds)
 	rt.Handle("POST /v1/vrps", s.pay)
 	rt.Handle("GET /v1/vrps", s.listPayments)
-	rt.Handle("GET /v1/vrps/{id}", s.getPayment)
+	rt.Handle("GET /v1/vrps/{id}", s.payment.Show(s.reader))
 	return rt
 }
 
 func (s *server) now() time.Time { return s.svc.Payments.Clock() }
 
-func (s *server) scope(ctx context.Context) (store.Scope, error) {
-	return store.ForCaller(ctx, s.svc.Payments.Store.FS)
+// reader admits any caller and returns its scope.
+func (s *server) reader(r *http.Request) (store.Scope, error) {
+	return store.ForCaller(r.Context(), s.svc.Payments.Store.FS)
 }
 
 // developer admits a developer key and returns its scope.
@@ -78,61 +79,10 @@ func (s *server) developer(r *http.Request) (store.Scope, error) {
 	return store.ForRole(r.Context(), s.svc.Payments.Store.FS, auth.RoleDeveloper)
 }
 
-func (s *server) create(w http.ResponseWriter, r *http.Request) error {
-	return httpapi.Create(w, r, s.developer, func(ctx context.Context, scope store.Scope, in vrps.CreateRequest) (string, any, error) {
-		c, err := s.svc.Create(ctx, scope, in, httpapi.ClientIP(r))
-		if err != nil {
-			return "", nil, err
-		}
-		return "/v1/vrp-consents/" + c.ID, vrps.View(c, s.now()), nil
-	})
-}
-
-func (s *server) load(r *http.Request) (store.Scope, vrps.Consent, error) {
-	scope, err := s.scope(r.Context())
-	if err != nil {
-		return store.Scope{}, vrps.Consent{}, err
-	}
-	c, err := s.svc.Get(r.Context(), scope, r.PathValue("id"))
-	if errors.Is(err, vrps.ErrNotFound) {
-		return scope, c, httpapi.NotFound("VRP consent " + r.PathValue("id"))
-	}
-	return scope, c, err
-}
-
-func (s *server) get(w http.ResponseWriter, r *http.Request) error {
-	_, c, err := s.load(r)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, vrps.View(c, s.now()))
-	return nil
-}
-
-func (s *server) revoke(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	if err := auth.Require(ctx, auth.RoleDeveloper); err != nil {
-		return err
-	}
-	scope, c, err := s.load(r)
-	if err != nil {
-		return err
-	}
-	if c, err = s.svc.Revoke(ctx, scope, c.ID); err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, vrps.View(c, s.now()))
-	return nil
-}
-
 func (s *server) listConsents(w http.ResponseWriter, r *http.Request) error {
-	scope, err := s.scope(r.Context())
+	scope, status, err := s.filtered(r, vrps.Statuses)
 	if err != nil {
 		return err
-	}
-	status := r.URL.Query().Get("status")
-	if status != "" && !slices.Contains(vrps.Statuses, status) {
-		return httpapi.InvalidField("status", "must be one of "+strings.Join(vrps.Statuses, ", "))
 	}
 	now := s.now()
 	return lists.Serve(w, r, lists.Spec[lists.CreatedID, vrps.JSON]{
@@ -142,51 +92,37 @@ func (s *server) listConsents(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// filtered is the caller's scope and the list's status filter, one of statuses.
+func (s *server) filtered(r *http.Request, statuses []string) (store.Scope, string, error) {
+	scope, err := s.reader(r)
+	if err != nil {
+		return store.Scope{}, "", err
+	}
+	status := r.URL.Query().Get("status")
+	return scope, status, httpapi.OneOf("status", status, statuses)
+}
+
 func (s *server) consentPayments(w http.ResponseWriter, r *http.Request) error {
-	scope, c, err := s.load(r)
+	c, err := s.consent.In(r, s.reader)
 	if err != nil {
 		return err
 	}
-	return lists.Serve(w, r, s.svc.Payments.Store.ListSpec(scope, payments.ListQuery{VRPConsentID: c.ID}))
+	return lists.Serve(w, r, s.svc.Payments.Store.ListSpec(c.Scope, payments.ListQuery{VRPConsentID: c.Record.ID}))
 }
 
 func (s *server) listPayments(w http.ResponseWriter, r *http.Request) error {
-	scope, err := s.scope(r.Context())
+	scope, status, err := s.filtered(r, payments.Statuses)
 	if err != nil {
 		return err
-	}
-	status := r.URL.Query().Get("status")
-	if status != "" && !slices.Contains(payments.Statuses, status) {
-		return httpapi.InvalidField("status", "must be one of "+strings.Join(payments.Statuses, ", "))
 	}
 	return lists.Serve(w, r, s.svc.Payments.Store.ListSpec(scope, payments.ListQuery{Status: status, VRPOnly: true}))
-}
-
-func (s *server) getPayment(w http.ResponseWriter, r *http.Request) error {
-	scope, err := s.scope(r.Context())
-	if err != nil {
-		return err
-	}
-	p, err := s.svc.Payments.Store.Get(r.Context(), scope, r.PathValue("id"))
-	if errors.Is(err, payments.ErrNotFound) || (err == nil && p.VRPConsentID == "") {
-		return httpapi.NotFound("VRP payment " + r.PathValue("id"))
-	}
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, payments.View(p, s.now()))
-	return nil
 }
 
 // pay makes a payment under a consent. Idempotency-Key is required here: the customer is
 // not present, so only the key stops a retried request from paying twice.
 func (s *server) pay(w http.ResponseWriter, r *http.Request) error {
 	return httpapi.Create(w, r, s.payer, func(ctx context.Context, scope store.Scope, in vrps.PayRequest) (string, any, error) {
-		p, err := s.svc.Pay(ctx, scope, in, r.Header.Get(idempotency.Header))
-		if err != nil {
-			return "", nil, err
-		}
-		return "/v1/vrps/" + p.ID, payments.View(p, s.now()), nil
+		return s.payment.Created(s.svc.Pay(ctx, scope, in, r.Header.Get(idempotency.Header)))
 	})
 }
 
@@ -198,25 +134,16 @@ func (s *server) payer(r *http.Request) (store.Scope, error) {
 	if r.Header.Get(idempotency.Header) == "" {
 		return store.Scope{}, httpapi.InvalidField(idempotency.Header, "is required: a payment without the customer present must be safe to retry")
 	}
-	return s.scope(r.Context())
+	return s.reader(r)
+}
+
+// fundsRequest is the body of POST /v1/vrp-consents/{id}/confirm-funds.
+type fundsRequest struct {
+	Amount string `json:"amount"`
 }
 
 func (s *server) confirmFunds(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	scope, err := s.developer(r)
-	if err != nil {
-		return err
-	}
-	var in struct {
-		Amount string `json:"amount"`
-	}
-	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
-		return err
-	}
-	ok, err := s.svc.ConfirmFunds(ctx, scope, r.PathValue("id"), in.Amount)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, map[string]any{"fundsAvailable": ok, "checkedAt": s.now()})
-	return nil
+	return httpapi.Respond(w, r, s.developer, func(ctx context.Context, scope store.Scope, in fundsRequest) (any, error) {
+		return s.svc.Payments.AnswerFunds(s.svc.ConfirmFunds(ctx, scope, r.PathValue("id"), in.Amount))
+	})
 }

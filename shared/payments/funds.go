@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -21,6 +22,22 @@ type FundsRequest struct {
 	AccountID string `json:"accountId"`
 	Amount    string `json:"amount"`
 	Currency  string `json:"currency"`
+}
+
+// FundsAnswer is the answer of a confirmation of funds (of an account, or under a VRP
+// consent).
+type FundsAnswer struct {
+	CheckedAt      time.Time `json:"checkedAt"`
+	FundsAvailable bool      `json:"fundsAvailable"`
+}
+
+// AnswerFunds is the answer of a confirmation of funds that found ok (or failed with err),
+// checked now.
+func (s *Service) AnswerFunds(ok bool, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return FundsAnswer{CheckedAt: s.now(), FundsAvailable: ok}, nil
 }
 
 // ConfirmFunds asks the account's bank whether the account covers the amount (Berlin Group

@@ -5,6 +5,7 @@ import (
 
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/money"
+	"tokapi.io/tok/shared/payments"
 )
 
 // JSON is the API's VRP consent object.
@@ -121,4 +122,10 @@ type EventData struct {
 func EventDataOf(c Consent) EventData {
 	return EventData{VRPConsentID: c.ID, Status: c.Status, StatusReason: httpapi.Optional(c.StatusReason), BankID: httpapi.Optional(c.BankID),
 		AccountID: httpapi.Optional(c.AccountID), Currency: c.Currency, RevokedBy: httpapi.Optional(c.RevokedBy)}
+}
+
+// Consents is the kind of the VRP consents of s, as routes serve them.
+func (s *Service) Consents() payments.Kind[Consent] {
+	return payments.Kind[Consent]{What: "VRP consent", Path: "/v1/vrp-consents/", Get: s.Get, NotFound: ErrNotFound,
+		ID: func(c Consent) string { return c.ID }, View: func(c Consent, now time.Time) any { return View(c, now) }, Now: s.now}
 }
