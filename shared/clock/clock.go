@@ -17,3 +17,12 @@ func Now(now func() time.Time) time.Time {
 func Stored(now func() time.Time) time.Time {
 	return Now(now).Truncate(time.Microsecond)
 }
+
+// Or is d when it is positive, else def: a configured duration whose zero value (or a
+// nonsensical negative one) means the default.
+func Or(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}

@@ -28,3 +28,11 @@ func TestNowWithoutClockIsSystemTime(t *testing.T) {
 		t.Fatal("Stored(nil) keeps nanoseconds")
 	}
 }
+
+func TestOrKeepsAPositiveDurationElseTheDefault(t *testing.T) {
+	for _, c := range []struct{ d, want time.Duration }{{time.Second, time.Second}, {0, time.Minute}, {-time.Second, time.Minute}} {
+		if got := Or(c.d, time.Minute); got != c.want {
+			t.Errorf("Or(%v, 1m) = %v, want %v", c.d, got, c.want)
+		}
+	}
+}

@@ -119,7 +119,7 @@ func AAD(orgID, connectionID string) []byte { return []byte(orgID + "/" + connec
 
 // sealed is what the token vault needs of the connection.
 func (c Connection) sealed() tokenvault.Sealed {
-	return tokenvault.Sealed{Tokens: c.Tokens, ExpiresAt: c.TokenExpiresAt, Lease: c.RefreshLease}
+	return tokenvault.Sealed{Tokens: c.Tokens, TokenExpiresAt: c.TokenExpiresAt, RefreshLease: c.RefreshLease}
 }
 
 // Consent is a PSD2 consent as Tok records it.

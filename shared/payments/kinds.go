@@ -61,7 +61,9 @@ func (k Kind[T]) Change(admit func(*http.Request) (store.Scope, error),
 	change func(ctx context.Context, scope store.Scope, id string) (T, error)) httpapi.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		return httpapi.Answer(w, r, func(r *http.Request) (Found[T], error) { return k.In(r, admit) },
-			func(ctx context.Context, f Found[T]) (any, error) { return k.Answer(change(ctx, f.Scope, k.ID(f.Record))) })
+			func(ctx context.Context, f Found[T]) (any, error) {
+				return k.Answer(change(ctx, f.Scope, k.ID(f.Record)))
+			})
 	}
 }
 

@@ -115,9 +115,7 @@ type Payment struct {
 	// Tokens is the sealed bank.Tokens of the PIS authorisation (AAD TokensAAD), for status
 	// calls and cancellation; never in a response or a log. The token vault refreshes them
 	// (tokenExpiresAt, refreshLease).
-	Tokens         []byte            `firestore:"tokens"`
-	TokenExpiresAt time.Time         `firestore:"tokenExpiresAt"`
-	RefreshLease   *tokenvault.Lease `firestore:"refreshLease"`
+	tokenvault.Sealed
 
 	StatusHistory []Change      `firestore:"statusHistory"`
 	Outbox        []OutboxEvent `firestore:"outbox"`

@@ -15,6 +15,7 @@ import (
 	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/callbackurl"
+	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/httpapi"
@@ -100,19 +101,9 @@ func (s *Service) backoff(attempt int) time.Duration {
 	return b[min(attempt, len(b)-1)]
 }
 
-func (s *Service) pollBound() time.Duration {
-	if s.PollBound > 0 {
-		return s.PollBound
-	}
-	return 24 * time.Hour
-}
+func (s *Service) pollBound() time.Duration { return clock.Or(s.PollBound, 24*time.Hour) }
 
-func (s *Service) leaseTTL() time.Duration {
-	if s.LeaseTTL > 0 {
-		return s.LeaseTTL
-	}
-	return 90 * time.Second
-}
+func (s *Service) leaseTTL() time.Duration { return clock.Or(s.LeaseTTL, 90*time.Second) }
 
 func (s *Service) callbackURI() string { return strings.TrimSuffix(s.PublicURL, "/") + "/v1/callback" }
 
@@ -412,15 +403,7 @@ func (s *Service) session(ctx context.Context, scope store.Scope, p Payment, con
 	if len(p.Tokens) == 0 {
 		return bank.Session{}, nil
 	}
-	rec := tokenvault.Record{Ref: ref(scope, p.ID), AAD: TokensAAD(p.OrgID, p.ID),
-		Read: func(snap *firestore.DocumentSnapshot) (tokenvault.Sealed, error) {
-			var cur Payment
-			if err := snap.DataTo(&cur); err != nil {
-				return tokenvault.Sealed{}, err
-			}
-			return tokenvault.Sealed{Tokens: cur.Tokens, ExpiresAt: cur.TokenExpiresAt, Lease: cur.RefreshLease}, nil
-		}}
-	t, err := s.Vault.Fresh(ctx, rec, tokenvault.Sealed{Tokens: p.Tokens, ExpiresAt: p.TokenExpiresAt, Lease: p.RefreshLease}, conn.Refresh)
+	t, err := tokenvault.FreshIn(ctx, s.Vault, ref(scope, p.ID), TokensAAD(p.OrgID, p.ID), p, conn.Refresh)
 	if err != nil {
 		return bank.Session{}, fmt.Errorf("payment %s: tokens: %w", p.ID, err)
 	}

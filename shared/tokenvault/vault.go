@@ -39,12 +39,18 @@ type Lease struct {
 }
 
 // Sealed is what a record holds of its tokens, in its fields tokens, tokenExpiresAt and
-// refreshLease.
+// refreshLease: a record type embeds it.
 type Sealed struct {
-	Tokens    []byte
-	ExpiresAt time.Time
-	Lease     *Lease
+	Tokens         []byte    `firestore:"tokens"`
+	TokenExpiresAt time.Time `firestore:"tokenExpiresAt"`
+	RefreshLease   *Lease    `firestore:"refreshLease"`
 }
+
+// SealedTokens is what s holds (promoted to the records that embed a Sealed, for FreshIn).
+func (s Sealed) SealedTokens() Sealed { return s }
+
+// Holder is a record type that embeds a Sealed.
+type Holder interface{ SealedTokens() Sealed }
 
 // Record is one Firestore document holding sealed tokens in the fields tokens,
 // tokenExpiresAt, refreshLease (and updatedAt, set when the tokens change).
@@ -72,19 +78,9 @@ type Vault struct {
 
 func (v *Vault) now() time.Time { return clock.Now(v.Now) }
 
-func (v *Vault) refreshBefore() time.Duration {
-	if v.RefreshBefore > 0 {
-		return v.RefreshBefore
-	}
-	return 2 * time.Minute
-}
+func (v *Vault) refreshBefore() time.Duration { return clock.Or(v.RefreshBefore, 2*time.Minute) }
 
-func (v *Vault) leaseTTL() time.Duration {
-	if v.LeaseTTL > 0 {
-		return v.LeaseTTL
-	}
-	return 30 * time.Second
-}
+func (v *Vault) leaseTTL() time.Duration { return clock.Or(v.LeaseTTL, 30*time.Second) }
 
 // sealedTokens is the plaintext inside a sealed blob.
 type sealedTokens struct {
@@ -142,6 +138,19 @@ func (v *Vault) Fresh(ctx context.Context, rec Record, cur Sealed, refresh Refre
 	return v.refresh(ctx, rec, refresh)
 }
 
+// FreshIn is Fresh for cur, a record of type T at ref whose tokens are sealed under aad:
+// inside the refresh the document is read back as a T.
+func FreshIn[T Holder](ctx context.Context, v *Vault, ref *firestore.DocumentRef, aad []byte, cur T, refresh Refresher) (bank.Tokens, error) {
+	rec := Record{Ref: ref, AAD: aad, Read: func(snap *firestore.DocumentSnapshot) (Sealed, error) {
+		var now T
+		if err := snap.DataTo(&now); err != nil {
+			return Sealed{}, err
+		}
+		return now.SealedTokens(), nil
+	}}
+	return v.Fresh(ctx, rec, cur.SealedTokens(), refresh)
+}
+
 // refresh renews the record's tokens once across all callers: it claims a lease in a
 // transaction (re-reading the document: if another caller already refreshed, its tokens
 // are used), calls the bank outside the transaction (a retried transaction must never
@@ -164,11 +173,11 @@ func (v *Vault) refresh(ctx context.Context, rec Record, refresh Refresher) (ban
 				return err
 			}
 			now := v.now()
-			if cur.ExpiresAt.After(now.Add(v.refreshBefore())) {
+			if cur.TokenExpiresAt.After(now.Add(v.refreshBefore())) {
 				fresh = true
 				return nil
 			}
-			if cur.Lease != nil && cur.Lease.Until.After(now) {
+			if cur.RefreshLease != nil && cur.RefreshLease.Until.After(now) {
 				return nil // someone else is refreshing
 			}
 			won = true

@@ -18,10 +18,8 @@ import (
 
 // holder is a minimal record holding sealed tokens, as a payment mandate might.
 type holder struct {
-	Tokens         []byte            `firestore:"tokens"`
-	TokenExpiresAt time.Time         `firestore:"tokenExpiresAt"`
-	RefreshLease   *tokenvault.Lease `firestore:"refreshLease"`
-	Revoked        bool              `firestore:"revoked"`
+	tokenvault.Sealed
+	Revoked bool `firestore:"revoked"`
 }
 
 var errRevoked = errors.New("revoked")
@@ -34,7 +32,7 @@ func read(snap *firestore.DocumentSnapshot) (tokenvault.Sealed, error) {
 	if h.Revoked {
 		return tokenvault.Sealed{}, errRevoked
 	}
-	return tokenvault.Sealed{Tokens: h.Tokens, ExpiresAt: h.TokenExpiresAt, Lease: h.RefreshLease}, nil
+	return h.Sealed, nil
 }
 
 type fixture struct {
@@ -55,7 +53,7 @@ func setup(t *testing.T, expiresIn time.Duration) fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rec.Ref.Set(t.Context(), holder{Tokens: blob, TokenExpiresAt: tok.ExpiresAt}); err != nil {
+	if _, err := rec.Ref.Set(t.Context(), holder{Sealed: tokenvault.Sealed{Tokens: blob, TokenExpiresAt: tok.ExpiresAt}}); err != nil {
 		t.Fatal(err)
 	}
 	return fixture{v: v, rec: rec}
@@ -121,6 +119,29 @@ func TestFreshTokensAreNotRefreshed(t *testing.T) {
 	}
 }
 
+// FreshIn refreshes the tokens of a record type that embeds Sealed, reading the document
+// back as that type: the rotated pair is stored in the record's own fields.
+func TestFreshInRefreshesARecordThatEmbedsSealed(t *testing.T) {
+	f := setup(t, time.Minute)
+	r := &refresher{spent: map[string]bool{}}
+	snap, err := f.rec.Ref.Get(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h holder
+	if err := snap.DataTo(&h); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenvault.FreshIn(t.Context(), f.v, f.rec.Ref, f.rec.AAD, h, r.refresh)
+	if err != nil || tok.AccessToken != "access-1" || r.calls.Load() != 1 {
+		t.Fatalf("FreshIn: %+v %v, %d refreshes", tok, err, r.calls.Load())
+	}
+	after := f.current(t)
+	if string(after.Tokens) == string(h.Tokens) || !after.TokenExpiresAt.After(h.TokenExpiresAt) || after.RefreshLease != nil {
+		t.Errorf("record after FreshIn: %+v", after)
+	}
+}
+
 // Concurrent callers of expiring tokens refresh once: one spends the refresh token, the
 // others get its rotated pair, which is stored sealed with the lease released.
 func TestConcurrentRefreshHappensOnce(t *testing.T) {
@@ -149,8 +170,8 @@ func TestConcurrentRefreshHappensOnce(t *testing.T) {
 		t.Errorf("%d refreshes at the bank, want 1", n)
 	}
 	after := f.current(t)
-	if after.Lease != nil || string(after.Tokens) == string(cur.Tokens) {
-		t.Errorf("lease %v left or tokens not stored", after.Lease)
+	if after.RefreshLease != nil || string(after.Tokens) == string(cur.Tokens) {
+		t.Errorf("lease %v left or tokens not stored", after.RefreshLease)
 	}
 	stored, err := f.v.Open(t.Context(), after.Tokens, f.rec.AAD)
 	if err != nil || stored.RefreshToken != "refresh-1" {
@@ -177,7 +198,7 @@ func TestFailedRefreshReleasesTheLease(t *testing.T) {
 	if _, err := f.v.Fresh(t.Context(), f.rec, f.current(t), r.refresh); !errors.Is(err, bankDown) {
 		t.Fatalf("failed refresh: %v", err)
 	}
-	if l := f.current(t).Lease; l != nil {
+	if l := f.current(t).RefreshLease; l != nil {
 		t.Fatalf("lease left after a failed refresh: %+v", l)
 	}
 	r.fail = nil // the next caller claims the refresh at once instead of waiting for a lease

@@ -17,6 +17,7 @@ import (
 	"tokapi.io/tok/shared/authstate"
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/callbackurl"
+	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
@@ -55,12 +56,7 @@ func (s *Service) now() time.Time { return s.Payments.Clock() }
 
 func (s *Service) fs() *firestore.Client { return s.Payments.Store.FS }
 
-func (s *Service) sendGrace() time.Duration {
-	if s.SendGrace > 0 {
-		return s.SendGrace
-	}
-	return 30 * time.Second
-}
+func (s *Service) sendGrace() time.Duration { return clock.Or(s.SendGrace, 30*time.Second) }
 
 func consentRef(scope store.Scope, id string) *firestore.DocumentRef {
 	return scope.Collection(Collection).Doc(id)
@@ -306,15 +302,7 @@ func (s *Service) session(ctx context.Context, scope store.Scope, c Consent, con
 	if len(c.Tokens) == 0 {
 		return bank.Session{}, fmt.Errorf("vrp consent %s has no tokens", c.ID)
 	}
-	rec := tokenvault.Record{Ref: consentRef(scope, c.ID), AAD: TokensAAD(c.OrgID, c.ID),
-		Read: func(snap *firestore.DocumentSnapshot) (tokenvault.Sealed, error) {
-			var cur Consent
-			if err := snap.DataTo(&cur); err != nil {
-				return tokenvault.Sealed{}, err
-			}
-			return tokenvault.Sealed{Tokens: cur.Tokens, ExpiresAt: cur.TokenExpiresAt, Lease: cur.RefreshLease}, nil
-		}}
-	t, err := s.Payments.Vault.Fresh(ctx, rec, tokenvault.Sealed{Tokens: c.Tokens, ExpiresAt: c.TokenExpiresAt, Lease: c.RefreshLease}, conn.Refresh)
+	t, err := tokenvault.FreshIn(ctx, s.Payments.Vault, consentRef(scope, c.ID), TokensAAD(c.OrgID, c.ID), c, conn.Refresh)
 	if err != nil {
 		return bank.Session{}, fmt.Errorf("vrp consent %s: tokens: %w", c.ID, err)
 	}

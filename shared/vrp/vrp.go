@@ -111,9 +111,7 @@ type Consent struct {
 	AuthorizeBy   time.Time `firestore:"authorizeBy"`
 	// Tokens is the sealed bank.Tokens of the mandate (AAD TokensAAD); never in a response
 	// or a log. The token vault refreshes them.
-	Tokens         []byte            `firestore:"tokens"`
-	TokenExpiresAt time.Time         `firestore:"tokenExpiresAt"`
-	RefreshLease   *tokenvault.Lease `firestore:"refreshLease"`
+	tokenvault.Sealed
 
 	Usage       map[string]Usage `firestore:"usage"`
 	Occurrences int              `firestore:"occurrences"`
