@@ -55,14 +55,8 @@ func (s *Server) authorizeAIS(w http.ResponseWriter, r *http.Request, b bankInfo
 		present = true
 	}
 	// Persona faults come before any write, so they leave nothing behind.
-	switch tok.Persona {
-	case PersonaDown:
-		w.WriteHeader(http.StatusServiceUnavailable)
+	if s.faulted(ctx, w, tok.Persona) {
 		return nil, false
-	case PersonaSlow:
-		if !sleepCtx(ctx, s.opts.SlowDelay) {
-			return nil, false
-		}
 	}
 	now := s.now()
 	today := now.Format(time.DateOnly)

@@ -2,7 +2,6 @@ package sandboxbank
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -76,8 +75,7 @@ func (s *Server) addTransaction(w http.ResponseWriter, r *http.Request, b bankIn
 		Counterparty string `json:"counterpartyName"`
 		Remittance   string `json:"remittanceInformationUnstructured"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&body); err != nil {
-		tppError(w, 400, "FORMAT_ERROR", "The body must be JSON.")
+	if !decodeBody(w, r, 16<<10, &body, "The body must be JSON.", nil) {
 		return
 	}
 	d, err := decimal.NewFromString(body.Amount)

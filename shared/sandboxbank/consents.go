@@ -53,8 +53,7 @@ type consentBody struct {
 
 func (s *Server) createConsent(w http.ResponseWriter, r *http.Request, b bankInfo) {
 	var body consentBody
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&body); err != nil {
-		tppError(w, 400, "FORMAT_ERROR", "The body is not a valid consent request.")
+	if !decodeBody(w, r, 64<<10, &body, "The body is not a valid consent request.", nil) {
 		return
 	}
 	if body.RecurringIndicator == nil || body.FrequencyPerDay == nil || body.CombinedServiceIndicator == nil || body.ValidUntil == "" {

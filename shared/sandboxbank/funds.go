@@ -1,7 +1,6 @@
 package sandboxbank
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"tokapi.io/tok/shared/money"
@@ -17,13 +16,11 @@ type fundsBody struct {
 // trusted by its certificate, as in the standard; the account must be one of this bank's.
 func (s *Server) fundsConfirmation(w http.ResponseWriter, r *http.Request, b bankInfo) {
 	var body fundsBody
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&body); err != nil || body.Account == nil {
-		tppError(w, 400, "FORMAT_ERROR", "The body must have account and instructedAmount.")
+	if !decodeBody(w, r, 16<<10, &body, "The body must have account and instructedAmount.", func() bool { return body.Account != nil }) {
 		return
 	}
-	amount, ok := parseAmount(body.InstructedAmount)
+	amount, ok := instructedAmount(w, body.InstructedAmount)
 	if !ok {
-		tppError(w, 400, "FORMAT_ERROR", "instructedAmount needs a currency and a positive amount.")
 		return
 	}
 	iban, err := money.ValidateIBAN(body.Account.IBAN)
@@ -36,14 +33,8 @@ func (s *Server) fundsConfirmation(w http.ResponseWriter, r *http.Request, b ban
 		tppError(w, 404, "RESOURCE_UNKNOWN", "The account is unknown.")
 		return
 	}
-	switch persona {
-	case PersonaDown:
-		w.WriteHeader(http.StatusServiceUnavailable)
+	if s.faulted(r.Context(), w, persona) {
 		return
-	case PersonaSlow:
-		if !sleepCtx(r.Context(), s.opts.SlowDelay) {
-			return
-		}
 	}
 	_, available := balancesOf(b, persona, a, s.now())
 	fundsOK := persona != PersonaBroke && body.InstructedAmount.Currency == a.Currency && !available.LessThan(amount)

@@ -1,6 +1,7 @@
 package sandboxbank
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -99,47 +100,21 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, b bankInfo) {
 	}
 	service, resource, _ := strings.Cut(q.Get("scope"), ":")
 	ctx := r.Context()
-	switch service {
-	case "AIS":
-		var c consentRecord
-		if err := s.opts.Store.Get(ctx, b.ID, kindConsents, resource, &c); err != nil {
-			fail("invalid_scope", "unknown consent")
-			return
-		}
-		if c.effectiveStatus(s.now()) != "received" {
-			fail("invalid_request", "the consent is not awaiting authorisation")
-			return
-		}
-		if c.RedirectURI != "" && c.RedirectURI != redirect {
-			s.page(w, http.StatusBadRequest, b, pageData{Title: "Invalid request", Error: "redirect_uri does not match the TPP-Redirect-URI of the consent."})
-			return
-		}
-	case "PIS":
-		var p paymentRecord
-		if err := s.opts.Store.Get(ctx, b.ID, kindPayments, resource, &p); err != nil {
-			fail("invalid_scope", "unknown payment")
-			return
-		}
-		if p.Status != "RCVD" {
-			fail("invalid_request", "the payment is not awaiting authorisation")
-			return
-		}
-		if p.RedirectURI != "" && p.RedirectURI != redirect {
-			s.page(w, http.StatusBadRequest, b, pageData{Title: "Invalid request", Error: "redirect_uri does not match the TPP-Redirect-URI of the payment."})
-			return
-		}
-	case "VRP":
-		code, desc, badRedirect := s.checkMandateAuthorize(r, b, resource, redirect)
-		if badRedirect {
-			s.page(w, http.StatusBadRequest, b, pageData{Title: "Invalid request", Error: "redirect_uri does not match the TPP-Redirect-URI of the mandate."})
-			return
-		}
-		if code != "" {
-			fail(code, desc)
-			return
-		}
-	default:
+	sub, err := s.scaSubject(ctx, b, service, resource)
+	if errors.Is(err, errScope) {
 		fail("invalid_scope", "scope must be AIS:<consentId>, PIS:<paymentId> or VRP:<mandateId>")
+		return
+	}
+	if err != nil {
+		fail("invalid_scope", "unknown "+sub.noun)
+		return
+	}
+	if sub.status != sub.awaiting {
+		fail("invalid_request", "the "+sub.noun+" is not awaiting authorisation")
+		return
+	}
+	if sub.redirectURI != "" && sub.redirectURI != redirect {
+		s.page(w, http.StatusBadRequest, b, pageData{Title: "Invalid request", Error: "redirect_uri does not match the TPP-Redirect-URI of the " + sub.noun + "."})
 		return
 	}
 	id := random.Token(24)
@@ -151,6 +126,36 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, b bankInfo) {
 		return
 	}
 	s.page(w, 200, b, pageData{Title: "Sign in", Step: "login", Req: id})
+}
+
+// scaSubject is what the authorisation of the resource a scope names checks: it exists,
+// awaits authorisation, and was created with the redirect URI of the request.
+type scaSubject struct {
+	noun             string // consent, payment, mandate
+	status, awaiting string // its status, and the one that awaits authorisation
+	redirectURI      string // its TPP-Redirect-URI, "" when none was given
+}
+
+// errScope is a scope of no service the bank authorises.
+var errScope = errors.New("unknown scope")
+
+// scaSubject reads the resource id of service (AIS, PIS, VRP); a read failure keeps the noun.
+func (s *Server) scaSubject(ctx context.Context, b bankInfo, service, id string) (scaSubject, error) {
+	switch service {
+	case "AIS":
+		var c consentRecord
+		err := s.opts.Store.Get(ctx, b.ID, kindConsents, id, &c)
+		return scaSubject{noun: "consent", status: c.effectiveStatus(s.now()), awaiting: "received", redirectURI: c.RedirectURI}, err
+	case "PIS":
+		var p paymentRecord
+		err := s.opts.Store.Get(ctx, b.ID, kindPayments, id, &p)
+		return scaSubject{noun: "payment", status: p.Status, awaiting: "RCVD", redirectURI: p.RedirectURI}, err
+	case "VRP":
+		var m mandateRecord
+		err := s.opts.Store.Get(ctx, b.ID, kindMandates, id, &m)
+		return scaSubject{noun: "mandate", status: m.Status, awaiting: "received", redirectURI: m.RedirectURI}, err
+	}
+	return scaSubject{}, errScope
 }
 
 func redirectWith(w http.ResponseWriter, r *http.Request, target string, v url.Values) {

@@ -1,7 +1,6 @@
 package sandboxbank
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -89,6 +88,16 @@ type paymentBody struct {
 	RequestedExecutionDate            string      `json:"requestedExecutionDate"`
 }
 
+// instructedAmount is the amount a body instructs; one without a currency or a positive
+// amount is 400 FORMAT_ERROR.
+func instructedAmount(w http.ResponseWriter, a *amountRef) (decimal.Decimal, bool) {
+	amount, ok := parseAmount(a)
+	if !ok {
+		tppError(w, 400, "FORMAT_ERROR", "instructedAmount needs a currency and a positive amount.")
+	}
+	return amount, ok
+}
+
 func parseAmount(a *amountRef) (decimal.Decimal, bool) {
 	if a == nil || len(a.Currency) != 3 {
 		return decimal.Decimal{}, false
@@ -117,9 +126,8 @@ func checkInitiation(w http.ResponseWriter, r *http.Request) (product, redirect 
 
 // checkLeg checks one payment's amount and creditor.
 func checkLeg(w http.ResponseWriter, body paymentBody, product string) (bulkItem, decimal.Decimal, bool) {
-	amount, ok := parseAmount(body.InstructedAmount)
+	amount, ok := instructedAmount(w, body.InstructedAmount)
 	if !ok {
-		tppError(w, 400, "FORMAT_ERROR", "instructedAmount needs a currency and a positive amount.")
 		return bulkItem{}, decimal.Decimal{}, false
 	}
 	// The Berlin Group products require the creditor's name; the bank-defined domestic
@@ -163,8 +171,7 @@ func (s *Server) initiatePayment(w http.ResponseWriter, r *http.Request, b bankI
 		return
 	}
 	var body paymentBody
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&body); err != nil {
-		tppError(w, 400, "FORMAT_ERROR", "The body is not a valid payment initiation.")
+	if !decodeBody(w, r, 64<<10, &body, "The body is not a valid payment initiation.", nil) {
 		return
 	}
 	leg, _, ok := checkLeg(w, body, product)
@@ -207,8 +214,7 @@ func (s *Server) initiateBulk(w http.ResponseWriter, r *http.Request, b bankInfo
 		DebtorAccount         *accountRef   `json:"debtorAccount"`
 		Payments              []paymentBody `json:"payments"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body); err != nil {
-		tppError(w, 400, "FORMAT_ERROR", "The body is not a valid bulk payment initiation.")
+	if !decodeBody(w, r, 1<<20, &body, "The body is not a valid bulk payment initiation.", nil) {
 		return
 	}
 	if body.DebtorAccount == nil || len(body.Payments) == 0 || len(body.Payments) > maxBulkPayments {

@@ -231,6 +231,29 @@ func baseURL(r *http.Request, b bankInfo) string {
 	return scheme + "://" + host + bankPath(b)
 }
 
+// decodeBody reads the TPP's JSON body of at most limit bytes into v; a body that does not
+// decode, or that complete (when given) finds lacking, is 400 FORMAT_ERROR with text.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, text string, complete func() bool) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit)).Decode(v); err != nil || (complete != nil && !complete()) {
+		tppError(w, 400, "FORMAT_ERROR", text)
+		return false
+	}
+	return true
+}
+
+// faulted plays the persona's fault before the bank does anything: down answers 503, slow
+// waits SlowDelay. It reports whether the request ended (503, or gone while waiting).
+func (s *Server) faulted(ctx context.Context, w http.ResponseWriter, persona string) bool {
+	switch persona {
+	case PersonaDown:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return true
+	case PersonaSlow:
+		return !sleepCtx(ctx, s.opts.SlowDelay)
+	}
+	return false
+}
+
 // sleepCtx waits d or until the request is gone.
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)

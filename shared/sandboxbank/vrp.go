@@ -1,7 +1,6 @@
 package sandboxbank
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -150,8 +149,7 @@ func (s *Server) createMandate(w http.ResponseWriter, r *http.Request, b bankInf
 		return
 	}
 	var body mandateBody
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&body); err != nil || body.ControlParameters == nil || body.CreditorAccount == nil {
-		tppError(w, 400, "FORMAT_ERROR", "The body is not a valid mandate: creditorAccount and controlParameters are mandatory.")
+	if !decodeBody(w, r, 64<<10, &body, "The body is not a valid mandate: creditorAccount and controlParameters are mandatory.", func() bool { return body.ControlParameters != nil && body.CreditorAccount != nil }) {
 		return
 	}
 	cp := body.ControlParameters
@@ -215,18 +213,6 @@ func (s *Server) createMandate(w http.ResponseWriter, r *http.Request, b bankInf
 		"mandateId": m.ID, "mandateStatus": m.Status,
 		"_links": map[string]any{"scaOAuth": href(baseURL(r, b) + "/.well-known/oauth-authorization-server"), "self": href(self), "status": href(self + "/status")},
 	})
-}
-
-// checkMandateAuthorize is the authorize page's check of scope VRP:<mandateId>.
-func (s *Server) checkMandateAuthorize(r *http.Request, b bankInfo, id, redirect string) (code, desc string, badRedirect bool) {
-	var m mandateRecord
-	if err := s.opts.Store.Get(r.Context(), b.ID, kindMandates, id, &m); err != nil {
-		return "invalid_scope", "unknown mandate", false
-	}
-	if m.Status != "received" {
-		return "invalid_request", "the mandate is not awaiting authorisation", false
-	}
-	return "", "", m.RedirectURI != "" && m.RedirectURI != redirect
 }
 
 // mandatePage describes the mandate on the decision page.
@@ -378,23 +364,15 @@ func (s *Server) initiateVRP(w http.ResponseWriter, r *http.Request, b bankInfo)
 		return
 	}
 	var body vrpBody
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&body); err != nil {
-		tppError(w, 400, "FORMAT_ERROR", "The body is not a valid payment.")
+	if !decodeBody(w, r, 16<<10, &body, "The body is not a valid payment.", nil) {
 		return
 	}
-	amount, ok := parseAmount(body.InstructedAmount)
+	amount, ok := instructedAmount(w, body.InstructedAmount)
 	if !ok {
-		tppError(w, 400, "FORMAT_ERROR", "instructedAmount needs a currency and a positive amount.")
 		return
 	}
-	switch m.Persona {
-	case PersonaDown:
-		w.WriteHeader(http.StatusServiceUnavailable)
+	if s.faulted(r.Context(), w, m.Persona) {
 		return
-	case PersonaSlow:
-		if !sleepCtx(r.Context(), s.opts.SlowDelay) {
-			return
-		}
 	}
 	var p vrpPayment
 	var violation *vrplimits.Violation
@@ -484,13 +462,11 @@ func (s *Server) mandateFunds(w http.ResponseWriter, r *http.Request, b bankInfo
 	var body struct {
 		InstructedAmount *amountRef `json:"instructedAmount"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&body); err != nil {
-		tppError(w, 400, "FORMAT_ERROR", "The body must have instructedAmount.")
+	if !decodeBody(w, r, 16<<10, &body, "The body must have instructedAmount.", nil) {
 		return
 	}
-	amount, ok := parseAmount(body.InstructedAmount)
+	amount, ok := instructedAmount(w, body.InstructedAmount)
 	if !ok {
-		tppError(w, 400, "FORMAT_ERROR", "instructedAmount needs a currency and a positive amount.")
 		return
 	}
 	a, available := s.available(b, m)
