@@ -99,23 +99,24 @@ func (s *Server) createConsent(w http.ResponseWriter, r *http.Request, b bankInf
 		Created:         s.now(),
 		LastActionDate:  today.Format(time.DateOnly),
 	}
-	if err := s.opts.Store.Create(r.Context(), b.ID, kindConsents, c.ID, &c); err != nil {
+	s.createAwaitingSCA(w, r, b, kindConsents, c.ID, &c, bankPath(b)+"/v1/consents/"+c.ID, map[string]any{"consentStatus": c.Status, "consentId": c.ID})
+}
+
+// createAwaitingSCA stores a new resource (record, kind/id) that awaits the PSU's SCA and
+// answers 201 with body and its links: self (also Location), status and the OAuth server.
+func (s *Server) createAwaitingSCA(w http.ResponseWriter, r *http.Request, b bankInfo, kind, id string, record any, self string, body map[string]any) {
+	if err := s.opts.Store.Create(r.Context(), b.ID, kind, id, record); err != nil {
 		s.internal(w, err)
 		return
 	}
-	base := baseURL(r, b)
-	self := bankPath(b) + "/v1/consents/" + c.ID
 	w.Header().Set("Location", self)
 	w.Header().Set("ASPSP-SCA-Approach", "REDIRECT")
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"consentStatus": c.Status,
-		"consentId":     c.ID,
-		"_links": map[string]any{
-			"scaOAuth": href(base + "/.well-known/oauth-authorization-server"),
-			"self":     href(self),
-			"status":   href(self + "/status"),
-		},
-	})
+	body["_links"] = map[string]any{
+		"scaOAuth": href(baseURL(r, b) + "/.well-known/oauth-authorization-server"),
+		"self":     href(self),
+		"status":   href(self + "/status"),
+	}
+	writeJSON(w, http.StatusCreated, body)
 }
 
 func href(s string) map[string]string { return map[string]string{"href": s} }
@@ -132,16 +133,24 @@ func (s *Server) internal(w http.ResponseWriter, err error) {
 // loadConsent reads the consent of the path; writes the error itself.
 func (s *Server) loadConsent(w http.ResponseWriter, r *http.Request, b bankInfo) (*consentRecord, bool) {
 	var c consentRecord
-	err := s.opts.Store.Get(r.Context(), b.ID, kindConsents, r.PathValue("consentId"), &c)
-	if errors.Is(err, ErrNotFound) {
-		tppError(w, 403, "CONSENT_UNKNOWN", "The consent is unknown.")
-		return nil, false
+	ok := s.load(w, r, b, kindConsents, r.PathValue("consentId"), &c, nil, "CONSENT_UNKNOWN", "The consent is unknown.")
+	return &c, ok
+}
+
+// load reads the record kind/id a path names into v. One missing, or that belongs (when
+// given) finds is not the path's, is 403 code with text: unknown to the TPP. It writes the
+// errors itself.
+func (s *Server) load(w http.ResponseWriter, r *http.Request, b bankInfo, kind, id string, v any, belongs func() bool, code, text string) bool {
+	err := s.opts.Store.Get(r.Context(), b.ID, kind, id, v)
+	if errors.Is(err, ErrNotFound) || (err == nil && belongs != nil && !belongs()) {
+		tppError(w, 403, code, text)
+		return false
 	}
 	if err != nil {
 		s.internal(w, err)
-		return nil, false
+		return false
 	}
-	return &c, true
+	return true
 }
 
 func (s *Server) getConsent(w http.ResponseWriter, r *http.Request, b bankInfo) {

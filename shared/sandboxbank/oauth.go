@@ -158,6 +158,31 @@ func (s *Server) scaSubject(ctx context.Context, b bankInfo, service, id string)
 	return scaSubject{}, errScope
 }
 
+// errGrant is a code or refresh token that cannot be used.
+var errGrant = errors.New("invalid_grant")
+
+// spend uses a single-use record (kind/key: a code, a refresh token) once: in one
+// transaction, when usable finds it so, it is marked used. One unusable (unknown, used,
+// expired, another client's) is 400 invalid_grant with text. It writes the errors itself.
+func (s *Server) spend(ctx context.Context, w http.ResponseWriter, b bankInfo, kind, key string, v any, used *bool, usable func(exists bool) bool, text string) bool {
+	err := s.opts.Store.Update(ctx, b.ID, kind, key, v, func(exists bool) error {
+		if !usable(exists) {
+			return errGrant
+		}
+		*used = true
+		return nil
+	})
+	if errors.Is(err, errGrant) {
+		oauthError(w, 400, "invalid_grant", text)
+		return false
+	}
+	if err != nil {
+		s.internal(w, err)
+		return false
+	}
+	return true
+}
+
 func redirectWith(w http.ResponseWriter, r *http.Request, target string, v url.Values) {
 	u, _ := url.Parse(target)
 	q := u.Query()
@@ -395,45 +420,25 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, b bankInfo) {
 	}
 	ctx := r.Context()
 	now := s.now()
-	errGrant := errors.New("invalid_grant")
 	var issued tokenRecord
 	switch r.PostFormValue("grant_type") {
 	case "authorization_code":
 		code, verifier := r.PostFormValue("code"), r.PostFormValue("code_verifier")
 		var g grant
-		err := s.opts.Store.Update(ctx, b.ID, kindCodes, tokenKey(code), &g, func(exists bool) error {
-			if !exists || code == "" || g.Used || now.After(g.Expires) || g.ClientID != client ||
-				g.RedirectURI != r.PostFormValue("redirect_uri") || !pkceMatches(verifier, g.Challenge) {
-				return errGrant
-			}
-			g.Used = true
-			return nil
-		})
-		if errors.Is(err, errGrant) {
-			oauthError(w, 400, "invalid_grant", "the code is invalid, expired, used, or does not match the client, redirect_uri or code_verifier")
-			return
-		}
-		if err != nil {
-			s.internal(w, err)
+		if !s.spend(ctx, w, b, kindCodes, tokenKey(code), &g, &g.Used, func(exists bool) bool {
+			return exists && code != "" && !g.Used && !now.After(g.Expires) && g.ClientID == client &&
+				g.RedirectURI == r.PostFormValue("redirect_uri") && pkceMatches(verifier, g.Challenge)
+		}, "the code is invalid, expired, used, or does not match the client, redirect_uri or code_verifier") {
 			return
 		}
 		issued = tokenRecord{ClientID: client, Service: g.Service, ResourceID: g.ResourceID, Persona: g.Persona}
 	case "refresh_token":
 		rt := r.PostFormValue("refresh_token")
 		var old tokenRecord
-		err := s.opts.Store.Update(ctx, b.ID, kindTokens, tokenKey(rt), &old, func(exists bool) error {
-			if !exists || rt == "" || old.Type != "refresh" || old.Used || now.After(old.Expires) || old.ClientID != client {
-				return errGrant
-			}
-			old.Used = true // rotation: the old refresh token stops working once used
-			return nil
-		})
-		if errors.Is(err, errGrant) {
-			oauthError(w, 400, "invalid_grant", "the refresh token is invalid, expired or already used")
-			return
-		}
-		if err != nil {
-			s.internal(w, err)
+		// Rotation: the old refresh token stops working once used.
+		if !s.spend(ctx, w, b, kindTokens, tokenKey(rt), &old, &old.Used, func(exists bool) bool {
+			return exists && rt != "" && old.Type == "refresh" && !old.Used && !now.After(old.Expires) && old.ClientID == client
+		}, "the refresh token is invalid, expired or already used") {
 			return
 		}
 		if old.Service == "AIS" {

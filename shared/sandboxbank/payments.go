@@ -246,26 +246,12 @@ func (s *Server) initiateBulk(w http.ResponseWriter, r *http.Request, b bankInfo
 
 // initiated stores a new payment awaiting SCA and answers with its links.
 func (s *Server) initiated(w http.ResponseWriter, r *http.Request, b bankInfo, p paymentRecord) {
-	if err := s.opts.Store.Create(r.Context(), b.ID, kindPayments, p.ID, &p); err != nil {
-		s.internal(w, err)
-		return
-	}
 	service := "payments"
 	if p.Service != "" {
 		service = p.Service
 	}
 	self := bankPath(b) + "/v1/" + service + "/" + p.Product + "/" + p.ID
-	w.Header().Set("Location", self)
-	w.Header().Set("ASPSP-SCA-Approach", "REDIRECT")
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"transactionStatus": p.Status,
-		"paymentId":         p.ID,
-		"_links": map[string]any{
-			"scaOAuth": href(baseURL(r, b) + "/.well-known/oauth-authorization-server"),
-			"self":     href(self),
-			"status":   href(self + "/status"),
-		},
-	})
+	s.createAwaitingSCA(w, r, b, kindPayments, p.ID, &p, self, map[string]any{"transactionStatus": p.Status, "paymentId": p.ID})
 }
 
 // checkPayment decides at authorisation whether the PSU's account can pay; it returns the
@@ -305,13 +291,8 @@ func serviceOf(r *http.Request) string {
 
 func (s *Server) loadPayment(w http.ResponseWriter, r *http.Request, b bankInfo) (*paymentRecord, bool) {
 	var p paymentRecord
-	err := s.opts.Store.Get(r.Context(), b.ID, kindPayments, r.PathValue("paymentId"), &p)
-	if errors.Is(err, ErrNotFound) || (err == nil && (p.Product != r.PathValue("product") || p.Service != serviceOf(r))) {
-		tppError(w, 403, "RESOURCE_UNKNOWN", "The payment is unknown.")
-		return nil, false
-	}
-	if err != nil {
-		s.internal(w, err)
+	if !s.load(w, r, b, kindPayments, r.PathValue("paymentId"), &p,
+		func() bool { return p.Product == r.PathValue("product") && p.Service == serviceOf(r) }, "RESOURCE_UNKNOWN", "The payment is unknown.") {
 		return nil, false
 	}
 	if p.Persona == PersonaSlow {

@@ -202,17 +202,7 @@ func (s *Server) createMandate(w http.ResponseWriter, r *http.Request, b bankInf
 		}
 		m.DebtorIBAN = debtor
 	}
-	if err := s.opts.Store.Create(r.Context(), b.ID, kindMandates, m.ID, &m); err != nil {
-		s.internal(w, err)
-		return
-	}
-	self := bankPath(b) + "/v1/vrp-mandates/" + m.ID
-	w.Header().Set("Location", self)
-	w.Header().Set("ASPSP-SCA-Approach", "REDIRECT")
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"mandateId": m.ID, "mandateStatus": m.Status,
-		"_links": map[string]any{"scaOAuth": href(baseURL(r, b) + "/.well-known/oauth-authorization-server"), "self": href(self), "status": href(self + "/status")},
-	})
+	s.createAwaitingSCA(w, r, b, kindMandates, m.ID, &m, bankPath(b)+"/v1/vrp-mandates/"+m.ID, map[string]any{"mandateId": m.ID, "mandateStatus": m.Status})
 }
 
 // mandatePage describes the mandate on the decision page.
@@ -264,16 +254,8 @@ func (s *Server) loadMandate(w http.ResponseWriter, r *http.Request, b bankInfo)
 	}
 	id := r.PathValue("mandateId")
 	var m mandateRecord
-	err := s.opts.Store.Get(r.Context(), b.ID, kindMandates, id, &m)
-	if errors.Is(err, ErrNotFound) || (err == nil && t.ResourceID != id) {
-		tppError(w, 403, "CONSENT_UNKNOWN", "The mandate is unknown.")
-		return nil, false
-	}
-	if err != nil {
-		s.internal(w, err)
-		return nil, false
-	}
-	return &m, true
+	ok = s.load(w, r, b, kindMandates, id, &m, func() bool { return t.ResourceID == id }, "CONSENT_UNKNOWN", "The mandate is unknown.")
+	return &m, ok
 }
 
 func (s *Server) mandateStatus(w http.ResponseWriter, r *http.Request, b bankInfo) {
