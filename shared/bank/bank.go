@@ -177,8 +177,8 @@ const (
 	ProductTarget2     = "target-2-payments"
 )
 
-// PaymentRequest initiates a single payment and starts its SCA redirect.
-type PaymentRequest struct {
+// Transfer is the money a payment moves: from whom to whom, how much, with what reference.
+type Transfer struct {
 	Product        string
 	Amount         decimal.Decimal
 	Currency       string
@@ -189,6 +189,11 @@ type PaymentRequest struct {
 	EndToEndID     string
 	// ExecutionDate (YYYY-MM-DD) makes a future-dated payment; empty: execute at once.
 	ExecutionDate string
+}
+
+// PaymentRequest initiates a single payment and starts its SCA redirect.
+type PaymentRequest struct {
+	Transfer
 	RedirectURI   string
 	State         string
 	CodeChallenge string

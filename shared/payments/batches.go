@@ -159,8 +159,7 @@ func (s *Service) CreateBatch(ctx context.Context, scope store.Scope, req BatchR
 	legs := make([]bank.PaymentRequest, 0, len(refunds))
 	total := amountOf("")
 	for _, r := range refunds {
-		legs = append(legs, bank.PaymentRequest{Amount: amountOf(r.Amount), Currency: r.Currency, CreditorIBAN: r.CreditorIBAN,
-			CreditorName: r.CreditorName, RemittanceInfo: r.RemittanceInfo, EndToEndID: r.EndToEndID})
+		legs = append(legs, bank.PaymentRequest{Transfer: r.transfer()}) // the bulk's product, debtor and date apply
 		total = total.Add(amountOf(r.Amount))
 	}
 	state := bank.NewState()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -20,20 +21,47 @@ import (
 // recordHosted records p without a bank, awaiting the customer's choice on Tok's hosted
 // pages: its redirectUrl is the session's single-use link.
 func (s *Service) recordHosted(ctx context.Context, scope store.Scope, p Payment, locale string) (Payment, error) {
-	sess, secret := hosted.New(scope.Tenant(), hosted.KindPayment, p.ID, locale, p.CreatedAt)
-	p.RedirectURL, p.AuthorizeBy = sess.Link(s.PublicURL, secret), sess.ExpiresAt
-	err := s.Store.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		if err := tx.Create(ref(scope, p.ID), p); err != nil {
-			return err
-		}
-		return hosted.Store{Client: s.Store.FS}.Create(tx, sess)
-	})
+	err := RecordHosted(ctx, s.Store.FS, scope, s.PublicURL, HostedRecord{Kind: hosted.KindPayment, ID: p.ID, LogKey: "paymentId",
+		Locale: locale, Created: p.CreatedAt, Ref: ref(scope, p.ID),
+		Open: func(link string, expires time.Time) any { p.RedirectURL, p.AuthorizeBy = link, expires; return p }})
 	if err != nil {
-		return Payment{}, fmt.Errorf("record payment: %w", err)
+		return Payment{}, err
 	}
-	slog.InfoContext(ctx, "payment awaiting the customer's bank on the hosted pages", "paymentId", p.ID, "hostedSession", sess.ID)
 	s.Store.flushLogged(ctx, scope, p)
 	return p, nil
+}
+
+// HostedRecord is a record (a payment, a VRP consent) created without a bank, awaiting the
+// customer's choice on Tok's hosted pages.
+type HostedRecord struct {
+	Kind    string // hosted.KindPayment, hosted.KindVRPConsent
+	ID      string
+	LogKey  string // the ID's attribute in the log, e.g. "paymentId"
+	Locale  string // the pages' language ("" to follow the browser)
+	Created time.Time
+	Ref     *firestore.DocumentRef
+	// Open is the record to create, given its redirectUrl (the session's single-use link)
+	// and authorizeBy (the session's expiry).
+	Open func(link string, expires time.Time) any
+}
+
+// RecordHosted creates h's record and its hosted-pages session in one transaction: both
+// or neither.
+func RecordHosted(ctx context.Context, fs *firestore.Client, scope store.Scope, publicURL string, h HostedRecord) error {
+	sess, secret := hosted.New(scope.Tenant(), h.Kind, h.ID, h.Locale, h.Created)
+	rec := h.Open(sess.Link(publicURL, secret), sess.ExpiresAt)
+	what := strings.ReplaceAll(h.Kind, "_", " ")
+	err := fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		if err := tx.Create(h.Ref, rec); err != nil {
+			return err
+		}
+		return hosted.Store{Client: fs}.Create(tx, sess)
+	})
+	if err != nil {
+		return fmt.Errorf("record %s: %w", what, err)
+	}
+	slog.InfoContext(ctx, what+" awaiting the customer's bank on the hosted pages", h.LogKey, h.ID, "hostedSession", sess.ID)
+	return nil
 }
 
 // draftOf is the validated request a payment awaiting its bank was recorded from.
@@ -46,9 +74,9 @@ func draftOf(p Payment) (Draft, money.Currency, error) {
 	if err != nil {
 		return Draft{}, money.Currency{}, fmt.Errorf("payment %s: stored amount: %w", p.ID, err)
 	}
-	return Draft{Amount: amount, Currency: cur.Code, Instant: p.Instant, CreditorIBAN: p.CreditorIBAN, CreditorName: p.CreditorName,
-		DebtorIBAN: p.DebtorIBAN, RemittanceInfo: p.RemittanceInfo, EndToEndID: p.EndToEndID, ExecutionDate: p.ExecutionDate,
-		CallbackURL: p.CallbackURL}, cur, nil
+	t := p.transfer()
+	t.Product, t.Amount, t.Currency = "", amount, cur.Code
+	return Draft{Transfer: t, Instant: p.Instant, CallbackURL: p.CallbackURL}, cur, nil
 }
 
 // Offers reports whether bank b can take payment p: payment initiation, a product for its

@@ -22,6 +22,7 @@ package payments
 import (
 	"time"
 
+	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/tokenvault"
 )
@@ -159,6 +160,13 @@ type Payment struct {
 
 // IsRefund reports whether p is a refund.
 func (p Payment) IsRefund() bool { return p.RefundOf != "" }
+
+// transfer is the money p moves, as recorded.
+func (p Payment) transfer() bank.Transfer {
+	return bank.Transfer{Product: p.Product, Amount: amountOf(p.Amount), Currency: p.Currency, CreditorIBAN: p.CreditorIBAN,
+		CreditorName: p.CreditorName, DebtorIBAN: p.DebtorIBAN, RemittanceInfo: p.RemittanceInfo, EndToEndID: p.EndToEndID,
+		ExecutionDate: p.ExecutionDate}
+}
 
 // reconcileFlags marks the sides still to be linked to a booked transaction: the debit of
 // every payment executed or being executed from a known IBAN, and the credit of a refund

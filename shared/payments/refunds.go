@@ -321,11 +321,10 @@ func (s *Service) initiateRefund(ctx context.Context, scope store.Scope, r Payme
 	}
 	state := bank.NewState()
 	verifier, challenge := bank.NewPKCE()
-	started, bankErr := conn.InitiatePayment(ctx, bank.Session{PSUPresent: true, PSUIPAddress: clientIP}, bank.PaymentRequest{
-		Product: r.Product, Amount: amountOf(r.Amount), Currency: r.Currency, CreditorIBAN: r.CreditorIBAN, CreditorName: r.CreditorName,
-		DebtorIBAN: r.DebtorIBAN, RemittanceInfo: r.RemittanceInfo, EndToEndID: r.EndToEndID,
-		RedirectURI: s.callbackURI(), State: state, CodeChallenge: challenge,
-	})
+	t := r.transfer()
+	t.ExecutionDate = "" // a refund executes at once
+	started, bankErr := conn.InitiatePayment(ctx, bank.Session{PSUPresent: true, PSUIPAddress: clientIP},
+		bank.PaymentRequest{Transfer: t, RedirectURI: s.callbackURI(), State: state, CodeChallenge: challenge})
 	if bankErr != nil {
 		c := Change{Status: StatusFailed, Reason: ReasonBankUnavailable}
 		if k := bank.KindOf(bankErr); k == bank.Rejected || k == bank.Invalid {

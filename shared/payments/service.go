@@ -200,11 +200,10 @@ func (s *Service) atBank(ctx context.Context, p *Payment, d Draft, psuIP string,
 	}
 	state := bank.NewState()
 	verifier, challenge := bank.NewPKCE()
-	started, bankErr := conn.InitiatePayment(ctx, bank.Session{PSUPresent: true, PSUIPAddress: psuIP}, bank.PaymentRequest{
-		Product: d.Product, Amount: d.Amount, Currency: d.Currency, CreditorIBAN: d.CreditorIBAN, CreditorName: d.CreditorName,
-		DebtorIBAN: d.DebtorIBAN, RemittanceInfo: d.RemittanceInfo, EndToEndID: p.EndToEndID, ExecutionDate: d.ExecutionDate,
-		RedirectURI: s.callbackURI(), State: state, CodeChallenge: challenge,
-	})
+	t := d.Transfer
+	t.EndToEndID = p.EndToEndID // the draft's, or the one Tok made up
+	started, bankErr := conn.InitiatePayment(ctx, bank.Session{PSUPresent: true, PSUIPAddress: psuIP},
+		bank.PaymentRequest{Transfer: t, RedirectURI: s.callbackURI(), State: state, CodeChallenge: challenge})
 	if bankErr != nil && bank.KindOf(bankErr) != bank.Rejected {
 		if bank.KindOf(bankErr) == bank.Invalid {
 			return "", nil, &httpapi.Error{Status: http.StatusBadRequest, Code: httpapi.CodeValidation, FromBank: true, Err: bankErr,

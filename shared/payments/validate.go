@@ -56,20 +56,12 @@ const (
 
 // Draft is a validated request: what Initiate sends to the bank.
 type Draft struct {
-	Bank           bankcatalog.Bank
-	Account        *connections.Account // when the request named accountId
-	Product        string
-	Instant        bool
-	Amount         decimal.Decimal
-	Currency       string
-	CreditorIBAN   string
-	CreditorName   string
-	DebtorIBAN     string
-	RemittanceInfo string
-	EndToEndID     string
-	ExecutionDate  string
-	CallbackURL    string
-	PSUIPAddress   string
+	Bank    bankcatalog.Bank
+	Account *connections.Account // when the request named accountId
+	bank.Transfer
+	Instant      bool
+	CallbackURL  string
+	PSUIPAddress string
 	// Locale is the hosted pages' language ("" to follow the browser).
 	Locale string
 }
@@ -95,7 +87,7 @@ type Validator struct {
 
 // Validate checks req for the scope's tenant.
 func (v *Validator) Validate(ctx context.Context, scope store.Scope, req Request) (Draft, error) {
-	d := Draft{RemittanceInfo: req.RemittanceInfo, CallbackURL: req.CallbackURL, Instant: req.Instant}
+	d := Draft{Transfer: bank.Transfer{RemittanceInfo: req.RemittanceInfo}, CallbackURL: req.CallbackURL, Instant: req.Instant}
 	var err error
 	if d.CreditorIBAN, err = CheckIBAN("creditorIban", req.CreditorIBAN); err != nil {
 		return Draft{}, err
@@ -248,7 +240,7 @@ func (v *Validator) Debtor(ctx context.Context, scope store.Scope, req Request, 
 // DebtorOrNone is Debtor where neither accountId nor bankId is no error: d.Bank stays empty
 // and the customer picks the bank on Tok's hosted pages.
 func (v *Validator) DebtorOrNone(ctx context.Context, scope store.Scope, req Request, currency string) (Draft, error) {
-	d := Draft{Currency: currency}
+	d := Draft{Transfer: bank.Transfer{Currency: currency}}
 	if err := v.debtor(ctx, scope, req, &d); err != nil {
 		return Draft{}, err
 	}

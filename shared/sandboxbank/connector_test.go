@@ -275,9 +275,9 @@ func TestPaymentsAndFunds(t *testing.T) {
 	pay := func(persona, debtor string) (bank.PaymentStart, error) {
 		_, challenge := bank.NewPKCE()
 		return c.InitiatePayment(ctx, bank.Session{PSUPresent: true, PSUIPAddress: "203.0.113.9"}, bank.PaymentRequest{
-			Product: "domestic-credit-transfers", Amount: decimal.RequireFromString("125.50"), Currency: "RON",
-			CreditorIBAN: creditor, CreditorName: "Dacia Furnizor SRL", DebtorIBAN: debtor, RemittanceInfo: "Factura 2026-0413",
-			EndToEndID: "E2E-1", RedirectURI: redirectURI, State: "p", CodeChallenge: challenge})
+			Transfer: bank.Transfer{Product: "domestic-credit-transfers", Amount: decimal.RequireFromString("125.50"), Currency: "RON",
+				CreditorIBAN: creditor, CreditorName: "Dacia Furnizor SRL", DebtorIBAN: debtor, RemittanceInfo: "Factura 2026-0413",
+				EndToEndID: "E2E-1"}, RedirectURI: redirectURI, State: "p", CodeChallenge: challenge})
 	}
 	// demo pays: RCVD, SCA, ACSP, then ACSC.
 	ps, err := pay("demo", "")
@@ -321,7 +321,7 @@ func TestPaymentsAndFunds(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("demo funds = %v, %v", ok, err)
 	}
-	_, err = c.InitiatePayment(ctx, bank.Session{}, bank.PaymentRequest{Product: "target-2-payments"})
+	_, err = c.InitiatePayment(ctx, bank.Session{}, bank.PaymentRequest{Transfer: bank.Transfer{Product: "target-2-payments"}})
 	wantKind(t, err, bank.NotSupported)
 }
 

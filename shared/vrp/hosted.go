@@ -2,7 +2,6 @@ package vrp
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -21,18 +20,12 @@ import (
 // recordHosted records c without a bank, awaiting the customer's choice on the hosted pages:
 // its redirectUrl is the session's single-use link.
 func (s *Service) recordHosted(ctx context.Context, scope store.Scope, c Consent, locale string) (Consent, error) {
-	sess, secret := hosted.New(scope.Tenant(), hosted.KindVRPConsent, c.ID, locale, c.CreatedAt)
-	c.RedirectURL, c.AuthorizeBy = sess.Link(s.Payments.PublicURL, secret), sess.ExpiresAt
-	err := s.fs().RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		if err := tx.Create(consentRef(scope, c.ID), c); err != nil {
-			return err
-		}
-		return hosted.Store{Client: s.fs()}.Create(tx, sess)
-	})
+	err := payments.RecordHosted(ctx, s.fs(), scope, s.Payments.PublicURL, payments.HostedRecord{Kind: hosted.KindVRPConsent, ID: c.ID,
+		LogKey: "vrpConsentId", Locale: locale, Created: c.CreatedAt, Ref: consentRef(scope, c.ID),
+		Open: func(link string, expires time.Time) any { c.RedirectURL, c.AuthorizeBy = link, expires; return c }})
 	if err != nil {
-		return Consent{}, fmt.Errorf("record vrp consent: %w", err)
+		return Consent{}, err
 	}
-	slog.InfoContext(ctx, "vrp consent awaiting the customer's bank on the hosted pages", "vrpConsentId", c.ID, "hostedSession", sess.ID)
 	return c, nil
 }
 
