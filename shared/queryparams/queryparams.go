@@ -46,15 +46,18 @@ type Param struct {
 	// Array is a query parameter that may be given several times, at most MaxItems; the
 	// fields below are then its items' schema.
 	Array    bool
-	MaxItems *uint64
+	MaxItems uint64 // 0: no bound
 	// Type is string, integer, number, boolean, or "" for any.
 	Type      string
 	Pattern   string
 	MinLength uint64
-	MaxLength *uint64
+	MaxLength uint64 // 0: no bound
 	Enum      []string
-	Min, Max  *float64
-	Format    string // "", date or date-time
+	// Min and Max bound a number when HasMin and HasMax say so. No field is a pointer, so
+	// the generated table is static data, with nothing to build when the process starts.
+	Min, Max       float64
+	HasMin, HasMax bool
+	Format         string // "", date or date-time
 }
 
 // Checker knows the query parameters of every operation of a spec.
@@ -110,7 +113,7 @@ func New(ops []Operation) (*Checker, error) {
 				return nil, fmt.Errorf("queryparams: %s: path parameter %s: %w", pattern, p.Name, err)
 			}
 			// A path parameter is an ID or a name: unbounded, it would let any segment through.
-			if p.Array || p.Type != "string" || p.Pattern == "" || p.MaxLength == nil {
+			if p.Array || p.Type != "string" || p.Pattern == "" || p.MaxLength == 0 {
 				return nil, fmt.Errorf("queryparams: %s: path parameter %s needs a string schema with a pattern and a maxLength", pattern, p.Name)
 			}
 			inPath[p.Name] = rule
@@ -308,8 +311,8 @@ func accepted(params map[string]*param) string {
 // check returns what is wrong with a parameter's values, or "".
 func (p *param) check(values []string) string {
 	if p.Array {
-		if p.MaxItems != nil && uint64(len(values)) > *p.MaxItems {
-			return fmt.Sprintf("may be given at most %d times", *p.MaxItems)
+		if p.MaxItems != 0 && uint64(len(values)) > p.MaxItems {
+			return fmt.Sprintf("may be given at most %d times", p.MaxItems)
 		}
 		for _, v := range values {
 			if msg := p.checkValue(v); msg != "" {
@@ -345,8 +348,8 @@ func (p *param) checkValue(v string) string {
 		}
 		return ""
 	}
-	if p.MaxLength != nil && n > *p.MaxLength {
-		return fmt.Sprintf("must be at most %d characters", *p.MaxLength)
+	if p.MaxLength != 0 && n > p.MaxLength {
+		return fmt.Sprintf("must be at most %d characters", p.MaxLength)
 	}
 	if n < p.MinLength {
 		return fmt.Sprintf("must be at least %d characters", p.MinLength)
@@ -370,9 +373,20 @@ func (p *param) checkValue(v string) string {
 	return ""
 }
 
-// decimalInteger is an integer as a client writes it: no sign but -, no leading zeros, no
-// exponent.
-var decimalInteger = regexp.MustCompile(`^-?(0|[1-9][0-9]{0,17})$`)
+// decimalInteger reports whether v is an integer as a client writes it, of at most 18
+// digits: no sign but -, no leading zeros, no exponent.
+func decimalInteger(v string) bool {
+	digits := strings.TrimPrefix(v, "-")
+	if digits == "" || len(digits) > 18 || (digits[0] == '0' && len(digits) > 1) {
+		return false
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 func (p *param) checkNumber(v string, integer bool) string {
 	want := "a number"
@@ -381,7 +395,7 @@ func (p *param) checkNumber(v string, integer bool) string {
 	}
 	var f float64
 	if integer {
-		if !decimalInteger.MatchString(v) {
+		if !decimalInteger(v) {
 			return "must be " + want + p.rangeText()
 		}
 		i, err := strconv.ParseInt(v, 10, 64)
@@ -395,7 +409,7 @@ func (p *param) checkNumber(v string, integer bool) string {
 			return "must be " + want + p.rangeText()
 		}
 	}
-	if (p.Min != nil && f < *p.Min) || (p.Max != nil && f > *p.Max) {
+	if (p.HasMin && f < p.Min) || (p.HasMax && f > p.Max) {
 		return "must be " + want + p.rangeText()
 	}
 	return ""
@@ -404,15 +418,12 @@ func (p *param) checkNumber(v string, integer bool) string {
 func (p *param) rangeText() string {
 	format := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 	switch {
-	case p.Min != nil && p.Max != nil:
-		return " from " + format(*p.Min) + " to " + format(*p.Max)
-	case p.Min != nil:
-		return " of at least " + format(*p.Min)
-	case p.Max != nil:
-		return " of at most " + format(*p.Max)
+	case p.HasMin && p.HasMax:
+		return " from " + format(p.Min) + " to " + format(p.Max)
+	case p.HasMin:
+		return " of at least " + format(p.Min)
+	case p.HasMax:
+		return " of at most " + format(p.Max)
 	}
 	return ""
 }
-
-// ptr is a pointer to v, for the generated table's optional bounds.
-func ptr[T any](v T) *T { return &v }

@@ -106,7 +106,13 @@ func rule(p *openapi3.Parameter) (queryparams.Param, error) {
 		if s.Items == nil || s.Items.Value == nil {
 			return queryparams.Param{}, fmt.Errorf("query parameter %s: an array needs items", p.Name)
 		}
-		out.Array, out.MaxItems = true, s.MaxItems
+		out.Array = true
+		if s.MaxItems != nil {
+			if *s.MaxItems == 0 {
+				return queryparams.Param{}, fmt.Errorf("query parameter %s: maxItems 0 admits no value", p.Name)
+			}
+			out.MaxItems = *s.MaxItems
+		}
 		s = s.Items.Value
 	}
 	if err := supported(s); err != nil {
@@ -115,8 +121,19 @@ func rule(p *openapi3.Parameter) (queryparams.Param, error) {
 	if !s.Type.IsEmpty() {
 		out.Type = s.Type.Slice()[0]
 	}
-	out.Pattern, out.MinLength, out.MaxLength = s.Pattern, s.MinLength, s.MaxLength
-	out.Min, out.Max, out.Format = s.Min, s.Max, s.Format
+	out.Pattern, out.MinLength, out.Format = s.Pattern, s.MinLength, s.Format
+	if s.MaxLength != nil {
+		if *s.MaxLength == 0 {
+			return queryparams.Param{}, fmt.Errorf("%s parameter %s: maxLength 0 admits only the empty string", p.In, p.Name)
+		}
+		out.MaxLength = *s.MaxLength
+	}
+	if s.Min != nil {
+		out.Min, out.HasMin = *s.Min, true
+	}
+	if s.Max != nil {
+		out.Max, out.HasMax = *s.Max, true
+	}
 	for _, e := range s.Enum {
 		out.Enum = append(out.Enum, fmt.Sprint(e))
 	}
@@ -174,8 +191,8 @@ func writeParams(b *bytes.Buffer, field string, ps []queryparams.Param) {
 		if p.Array {
 			add("Array: true")
 		}
-		if p.MaxItems != nil {
-			add("MaxItems: ptr[uint64](%d)", *p.MaxItems)
+		if p.MaxItems != 0 {
+			add("MaxItems: %d", p.MaxItems)
 		}
 		if p.Type != "" {
 			add("Type: %q", p.Type)
@@ -186,8 +203,8 @@ func writeParams(b *bytes.Buffer, field string, ps []queryparams.Param) {
 		if p.MinLength != 0 {
 			add("MinLength: %d", p.MinLength)
 		}
-		if p.MaxLength != nil {
-			add("MaxLength: ptr[uint64](%d)", *p.MaxLength)
+		if p.MaxLength != 0 {
+			add("MaxLength: %d", p.MaxLength)
 		}
 		if len(p.Enum) > 0 {
 			quoted := make([]string, len(p.Enum))
@@ -196,11 +213,11 @@ func writeParams(b *bytes.Buffer, field string, ps []queryparams.Param) {
 			}
 			add("Enum: []string{%s}", strings.Join(quoted, ", "))
 		}
-		if p.Min != nil {
-			add("Min: ptr(%s)", float(*p.Min))
+		if p.HasMin {
+			add("Min: %s, HasMin: true", strconv.FormatFloat(p.Min, 'g', -1, 64))
 		}
-		if p.Max != nil {
-			add("Max: ptr(%s)", float(*p.Max))
+		if p.HasMax {
+			add("Max: %s, HasMax: true", strconv.FormatFloat(p.Max, 'g', -1, 64))
 		}
 		if p.Format != "" {
 			add("Format: %q", p.Format)
@@ -208,13 +225,4 @@ func writeParams(b *bytes.Buffer, field string, ps []queryparams.Param) {
 		fmt.Fprintf(b, "{%s},\n", strings.Join(f, ", "))
 	}
 	b.WriteString("},\n")
-}
-
-// float is a float64 literal that stays a float64 in ptr's type inference.
-func float(f float64) string {
-	s := strconv.FormatFloat(f, 'g', -1, 64)
-	if !strings.ContainsAny(s, ".eE") {
-		s += ".0"
-	}
-	return s
 }
