@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"sort"
 	"strconv"
@@ -70,10 +71,10 @@ type Checker struct {
 	paths map[string][]*param
 }
 
-// param is one declared parameter and its compiled pattern.
+// param is one declared parameter and its pattern, compiled on first use.
 type param struct {
 	Param
-	re *regexp.Regexp
+	re func() *regexp.Regexp
 }
 
 var (
@@ -93,8 +94,8 @@ func Spec() (*Checker, error) {
 func New(ops []Operation) (*Checker, error) {
 	c := &Checker{mux: http.NewServeMux(), ops: map[string]map[string]*param{}, paths: map[string][]*param{}}
 	// Most parameters share a handful of patterns (an ID's prefix and 26 characters); each
-	// is compiled once.
-	patterns := map[string]*regexp.Regexp{}
+	// is compiled once, when a request first needs it.
+	patterns := map[string]func() *regexp.Regexp{}
 	compile := func(p Param) (*param, error) { return compile(p, patterns) }
 	for _, op := range ops {
 		pattern := op.Method + " " + op.Path
@@ -167,8 +168,10 @@ func register(mux *http.ServeMux, pattern string) (err error) {
 	return nil
 }
 
-// compile checks p's rule and compiles its pattern, reusing one of patterns.
-func compile(p Param, patterns map[string]*regexp.Regexp) (*param, error) {
+// compile checks p's rule and parses its pattern; the pattern is compiled on its first use
+// (compiling every pattern of the spec would cost a new instance's first request
+// milliseconds), once for all the parameters in patterns that share it.
+func compile(p Param, patterns map[string]func() *regexp.Regexp) (*param, error) {
 	switch p.Type {
 	case "", "string", "integer", "number", "boolean":
 	default:
@@ -183,10 +186,13 @@ func compile(p Param, patterns map[string]*regexp.Regexp) (*param, error) {
 	if p.Pattern != "" {
 		re, ok := patterns[p.Pattern]
 		if !ok {
-			var err error
-			if re, err = regexp.Compile(p.Pattern); err != nil {
+			// regexp.Compile fails only where syntax.Parse does, so the compile on first
+			// use cannot.
+			if _, err := syntax.Parse(p.Pattern, syntax.Perl); err != nil {
 				return nil, fmt.Errorf("pattern: %w", err)
 			}
+			pattern := p.Pattern
+			re = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 			patterns[p.Pattern] = re
 		}
 		rule.re = re
@@ -367,7 +373,7 @@ func (p *param) checkValue(v string) string {
 			return "must be a date-time (RFC 3339, such as 2026-01-31T12:00:00Z)"
 		}
 	}
-	if p.re != nil && !p.re.MatchString(v) {
+	if p.re != nil && !p.re().MatchString(v) {
 		return "must match " + p.Pattern
 	}
 	return ""

@@ -207,6 +207,9 @@ paths:
 	if _, err := queryparams.New([]queryparams.Operation{{Method: "GET", Path: "/v1/things/{id}", PathParams: []queryparams.Param{{Name: "id", Type: "string", MaxLength: 30}}}}); err == nil {
 		t.Error("the checker took an unbounded path parameter")
 	}
+	if _, err := queryparams.New([]queryparams.Operation{{Method: "GET", Path: "/v1/things", QueryParams: []queryparams.Param{{Name: "q", Type: "string", Pattern: "^(a$"}}}}); err == nil || !strings.Contains(err.Error(), "pattern") {
+		t.Errorf("the checker took a pattern that does not compile: %v", err)
+	}
 	if _, err := queryparams.New([]queryparams.Operation{{Method: "GET", Path: "/v1/things/{id}"}}); err == nil {
 		t.Error("the checker took an undeclared path parameter")
 	}
