@@ -1,20 +1,18 @@
 package queryparams_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
 
-	"tokapi.io/tok/api"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/queryparams"
 	"tokapi.io/tok/shared/queryparams/specrules"
 	"tokapi.io/tok/shared/testing/apitest"
+	"tokapi.io/tok/shared/testing/gentest"
 )
 
 type envelope struct {
@@ -224,7 +222,7 @@ paths:
 // TestGeneratedRulesAreTheSpecs holds spec_gen.go to api/openapi.yaml: the checker every
 // function uses enforces what the spec says now.
 func TestGeneratedRulesAreTheSpecs(t *testing.T) {
-	ops, err := specrules.Operations(api.YAML)
+	ops, err := specrules.Operations(gentest.Spec(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,13 +230,7 @@ func TestGeneratedRulesAreTheSpecs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := os.ReadFile("spec_gen.go")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatal("spec_gen.go is not what api/openapi.yaml says: run go generate ./shared/queryparams")
-	}
+	gentest.Matches(t, "shared/queryparams/spec_gen.go", want, "go generate ./shared/queryparams")
 	if len(ops) < 60 {
 		t.Errorf("only %d operations in the spec", len(ops))
 	}
