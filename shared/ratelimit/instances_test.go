@@ -4,6 +4,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -194,19 +196,93 @@ func TestRetryAfterIsAPromise(t *testing.T) {
 }
 
 // TestSweeperReturnsLapsedLeases: without being asked, an instance gives back the unused
-// tokens of a lease whose TTL has passed.
+// tokens of a lease whose TTL has passed, those of the lease it took ahead of need included.
 func TestSweeperReturnsLapsedLeases(t *testing.T) {
 	clk := newClock()
 	l := ratelimit.New(testenv.Firestore(t, testenv.Project(t)), clk.limiterOpt())
 	t.Cleanup(func() { _ = l.Close(t.Context()) })
-	admit(t, l, "live:org_1", ratelimit.Pro, 2) // leases 1, then 5: 4 unused
+	admit(t, l, "live:org_1", ratelimit.Pro, 2)
 	clk.advance(ratelimit.DefaultLeasePolicy(ratelimit.Limits{PerMinute: 300, Burst: 50}).TTL)
-	for deadline := time.Now().Add(10 * ratelimit.SweepInterval); l.Stats().Returned == 0; time.Sleep(50 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * ratelimit.SweepInterval); ; time.Sleep(50 * time.Millisecond) {
+		st := l.Stats()
+		if st.Returned > 0 && st.Returned == st.Leased-2 {
+			break
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no token returned after %v: %+v", 10*ratelimit.SweepInterval, l.Stats())
+			t.Fatalf("the unused tokens not returned after %v: %+v", 10*ratelimit.SweepInterval, st)
 		}
 	}
-	if got := l.Stats().Returned; got != 4 {
-		t.Errorf("returned %d tokens, want the 4 unused", got)
+}
+
+// TestLeaseAhead: an instance with steady demand takes its next lease before the current
+// one runs out, so after its first request almost none waits for Firestore.
+func TestLeaseAhead(t *testing.T) {
+	l := ratelimit.New(testenv.Firestore(t, testenv.Project(t)))
+	t.Cleanup(func() { _ = l.Close(t.Context()) })
+	const requests, every = 60, 100 * time.Millisecond // 10 a second, within Enterprise's 16.7
+	for i := range requests {
+		if d, err := l.Allow(t.Context(), "live:org_ahead", ratelimit.Enterprise); err != nil || !d.Allowed {
+			t.Fatalf("request %d: %+v, %v", i+1, d, err)
+		}
+		time.Sleep(every)
+	}
+	// Leasing on demand (WithoutSweeper) waits six times here, as each lease runs out.
+	st := l.Stats()
+	t.Logf("%d requests: %d waited for a lease; %d writes, %d tokens leased", requests, st.Waited, st.Writes, st.Leased)
+	if st.Waited > 3 {
+		t.Errorf("%d of %d requests waited for a lease, want the first and at most two more", st.Waited, requests)
+	}
+}
+
+// TestLeaseAheadHoldsTheLimit: four instances whose many concurrent requests for one key
+// far exceed the tier's rate, in real time with their leases taken ahead of need, admit no
+// more than burst + rate × time.
+func TestLeaseAheadHoldsTheLimit(t *testing.T) {
+	project := testenv.Project(t)
+	var limiters []*ratelimit.Limiter
+	for range 4 {
+		l := ratelimit.New(testenv.Firestore(t, project))
+		t.Cleanup(func() { _ = l.Close(t.Context()) })
+		// Connected before the clock starts: the emulator's first calls of a project are slow.
+		allow(t, l, "live:org_warm", ratelimit.Pro)
+		limiters = append(limiters, l)
+	}
+	const run = 4 * time.Second
+	var admitted atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, l := range limiters {
+		for range 8 {
+			wg.Go(func() {
+				for time.Since(start) < run {
+					d, err := l.Allow(t.Context(), "live:org_hammer", ratelimit.Pro)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if d.Allowed {
+						admitted.Add(1)
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	lim, _ := ratelimit.Pro.Limits()
+	allowance := float64(lim.Burst) + float64(lim.PerMinute)*elapsed.Minutes()
+	var waited, leased int64
+	for _, l := range limiters {
+		waited += l.Stats().Waited
+		leased += l.Stats().Leased
+	}
+	got := admitted.Load()
+	t.Logf("%v: admitted %d of allowance %.1f; %d tokens leased, %d requests waited", elapsed, got, allowance, leased, waited)
+	if float64(got) > allowance {
+		t.Errorf("admitted %d, more than burst + rate × time = %.1f", got, allowance)
+	}
+	if float64(got) < 0.5*allowance {
+		t.Errorf("admitted only %d of %.1f", got, allowance)
 	}
 }

@@ -18,6 +18,14 @@
 // takes at most half of what the bucket holds beyond Batch tokens, so other instances find
 // tokens while the organisation is under its limit.
 //
+// While the bucket holds at least half its burst, an instance with demand takes its next
+// lease ahead of need, in the background, when its current one is three-quarters used:
+// requests go on admitting from the tokens left meanwhile, and the new lease adds to them,
+// so below the limit a request waits for Firestore only on the instance's first request of
+// a key, after a lapse, or when a lease ran out before the next one came. The new lease
+// takes only tokens the bucket holds, as every lease does, so leasing ahead admits no more
+// than leasing on demand.
+//
 // Unused tokens go back to the bucket: in the instance's next lease write for the key, when
 // the lease's TTL passes (ReturnLapsed, which a background sweeper runs every second), and
 // when the instance stops (Close, which the platform calls on SIGTERM). Starting and
@@ -153,9 +161,10 @@ func WithCollection(name string) Option { return func(l *Limiter) { l.collection
 // WithLeasePolicy sets how leases are sized per tier (default DefaultLeasePolicy).
 func WithLeasePolicy(p func(Limits) LeasePolicy) Option { return func(l *Limiter) { l.policy = p } }
 
-// WithoutSweeper leaves returning lapsed leases to explicit ReturnLapsed calls (tests that
-// drive the clock themselves).
-func WithoutSweeper() Option { return func(l *Limiter) { l.sweep = false } }
+// WithoutSweeper leaves returning lapsed leases to explicit ReturnLapsed calls and takes no
+// lease ahead of need, so nothing happens in the background (tests that drive the clock
+// themselves).
+func WithoutSweeper() Option { return func(l *Limiter) { l.sweep, l.ahead = false, false } }
 
 // Limiter admits requests per key. It is safe for concurrent use; use one per instance and
 // Close it when the instance stops.
@@ -165,13 +174,15 @@ type Limiter struct {
 	now        func() time.Time
 	policy     func(Limits) LeasePolicy
 	sweep      bool
+	ahead      bool // take the next lease in the background before the current one runs out
+	inFlight   sync.WaitGroup
 
 	mu       sync.Mutex
 	buckets  map[string]*bucket
 	stop     chan struct{} // closed by Close; nil until the sweeper starts
 	stopOnce sync.Once
 
-	reads, writes, conflicts, leased, returned atomic.Int64
+	reads, writes, conflicts, leased, returned, waited atomic.Int64
 }
 
 // New returns a Limiter keeping its shared buckets in client's database.
@@ -182,6 +193,7 @@ func New(client *firestore.Client, opts ...Option) *Limiter {
 		now:        time.Now,
 		policy:     DefaultLeasePolicy,
 		sweep:      true,
+		ahead:      true,
 		buckets:    map[string]*bucket{},
 	}
 	for _, o := range opts {
@@ -197,12 +209,13 @@ type Stats struct {
 	Conflicts int64 // writes refused because another instance wrote first
 	Leased    int64 // tokens leased
 	Returned  int64 // leased tokens given back unused
+	Waited    int64 // requests that waited for a lease round trip
 }
 
 // Stats returns the limiter's counters.
 func (l *Limiter) Stats() Stats {
 	return Stats{Reads: l.reads.Load(), Writes: l.writes.Load(), Conflicts: l.conflicts.Load(),
-		Leased: l.leased.Load(), Returned: l.returned.Load()}
+		Leased: l.leased.Load(), Returned: l.returned.Load(), Waited: l.waited.Load()}
 }
 
 // Decision is the outcome of Allow; SetHeaders turns it into the contract's headers.
@@ -264,6 +277,8 @@ type bucket struct {
 	fallbackUntil time.Time // while in the future, admit from fallbackTat
 	fallbackErr   error
 	fallbackTat   time.Time
+
+	ahead chan struct{} // while a lease ahead of need is in flight, closed when it lands
 }
 
 // Allow decides whether a request for key on tier may proceed. A non-nil error means the
@@ -284,10 +299,31 @@ func (l *Limiter) Allow(ctx context.Context, key string, tier Tier) (Decision, e
 		return b.fallback(now, lim), b.fallbackErr
 	}
 	if b.take(now) {
+		l.leaseAhead(key, b, now, lim)
 		return b.admitted(now), nil
+	}
+	waited := b.ahead != nil
+	if waited {
+		// The next lease is on its way: wait for it rather than take another.
+		l.waited.Add(1)
+		ahead := b.ahead
+		b.mu.Unlock()
+		select {
+		case <-ahead:
+		case <-ctx.Done():
+		}
+		b.mu.Lock()
+		now = l.now()
+		if b.take(now) {
+			l.leaseAhead(key, b, now, lim)
+			return b.admitted(now), nil
+		}
 	}
 	if now.Before(b.blockedUntil) {
 		return b.refused(now), nil
+	}
+	if !waited {
+		l.waited.Add(1)
 	}
 	if err := l.lease(ctx, key, b, now, lim); err != nil {
 		b.fallbackUntil = now.Add(FallbackPeriod)
@@ -296,6 +332,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, tier Tier) (Decision, e
 		return b.fallback(now, lim), b.fallbackErr
 	}
 	if b.take(now) {
+		l.leaseAhead(key, b, now, lim)
 		return b.admitted(now), nil
 	}
 	return b.refused(now), nil
@@ -423,16 +460,48 @@ const maxAttempts = 16
 // token, every instance refuses until the same moment, and a client told to wait until
 // then finds Batch tokens wherever it comes back.
 func (l *Limiter) exchange(ctx context.Context, key string, b *bucket, now time.Time, lim Limits, want int) (int, error) {
-	pol := l.policy(lim)
 	unused := 0
 	if b.lim == lim {
 		unused = b.unused()
 	}
+	r, err := l.write(ctx, key, now, lim, unused, want)
+	if err != nil {
+		return 0, err
+	}
+	if r.contended {
+		// Heavily contended: keep the lease to return it later, try again in a token's time.
+		b.lim, b.tat, b.blockedUntil = lim, later(r.stored, now), now.Add(lim.interval())
+		return 0, nil
+	}
+	if r.wrote {
+		b.n, b.used, b.expires = r.got, 0, now.Add(l.policy(lim).TTL)
+	}
+	b.lim, b.tat, b.blockedUntil = lim, r.tat, r.closed
+	if r.got == 0 && r.closed.IsZero() {
+		b.blockedUntil = r.tat.Add(-lim.tokens(lim.Burst - 1)) // the next whole token
+	}
+	return r.got, nil
+}
+
+// written is what one compare-and-set of a bucket document did.
+type written struct {
+	got         int       // tokens granted
+	wrote       bool      // the document was written
+	tat, closed time.Time // the document as written (or read, if not)
+	contended   bool      // every attempt lost its race
+	stored      time.Time // the tat last read, when contended
+}
+
+// write returns unused tokens to the bucket document of key and takes up to want more, in
+// one compare-and-set write retried on a lost race; it touches no instance state, so a
+// lease ahead of need runs it without holding the bucket.
+func (l *Limiter) write(ctx context.Context, key string, now time.Time, lim Limits, unused, want int) (written, error) {
+	pol := l.policy(lim)
 	ref := l.client.Collection(l.collection).Doc(docID(key))
 	for attempt := 0; ; attempt++ {
 		snap, err := ref.Get(ctx)
 		if err != nil && status.Code(err) != codes.NotFound {
-			return 0, fmt.Errorf("reading bucket: %w", err)
+			return written{}, fmt.Errorf("reading bucket: %w", err)
 		}
 		l.reads.Add(1)
 		stored, closed := fieldsOf(snap)
@@ -448,31 +517,71 @@ func (l *Limiter) exchange(ctx context.Context, key string, b *bucket, now time.
 		if got > 0 && level(tat, now, lim) < 1 {
 			closed = tat.Add(-lim.tokens(lim.Burst - pol.Batch))
 		}
-		if got > 0 || unused > 0 {
-			err := compareAndSet(ctx, ref, snap, tat, closed)
-			if errors.Is(err, errConflict) {
-				l.conflicts.Add(1)
-				if attempt < maxAttempts {
-					continue
-				}
-				// Heavily contended: keep the lease to return it later, try again in a token's time.
-				b.lim, b.tat, b.blockedUntil = lim, later(stored, now), now.Add(lim.interval())
-				return 0, nil
-			}
-			if err != nil {
-				return 0, err
-			}
-			l.writes.Add(1)
-			l.returned.Add(int64(unused))
-			l.leased.Add(int64(got))
-			b.n, b.used, b.expires = got, 0, now.Add(pol.TTL)
+		if got == 0 && unused == 0 {
+			return written{tat: tat, closed: closed}, nil
 		}
-		b.lim, b.tat, b.blockedUntil = lim, tat, closed
-		if got == 0 && closed.IsZero() {
-			b.blockedUntil = tat.Add(-lim.tokens(lim.Burst - 1)) // the next whole token
+		err = compareAndSet(ctx, ref, snap, tat, closed)
+		if errors.Is(err, errConflict) {
+			l.conflicts.Add(1)
+			if attempt < maxAttempts {
+				continue
+			}
+			return written{contended: true, stored: stored}, nil
 		}
-		return got, nil
+		if err != nil {
+			return written{}, err
+		}
+		l.writes.Add(1)
+		l.returned.Add(int64(unused))
+		l.leased.Add(int64(got))
+		return written{got: got, wrote: true, tat: tat, closed: closed}, nil
 	}
+}
+
+// AheadTimeout bounds a lease taken ahead of need.
+const AheadTimeout = 2 * time.Second
+
+// leaseAhead starts, in the background, the next lease of an instance whose current one for
+// key is three-quarters used, unless one is already on its way or the shared bucket held
+// less than half its burst when the instance last saw it: near the limit, tokens leased
+// ahead would sit on one instance while the others refuse, so leases follow need there. Its
+// tokens add to what is left of the current lease (a quarter of it at most), which lives on
+// for a TTL from the new lease; b is held.
+func (l *Limiter) leaseAhead(key string, b *bucket, now time.Time, lim Limits) {
+	pol := l.policy(lim)
+	if !l.ahead || b.ahead != nil || b.lim != lim || 4*b.unused() > b.n ||
+		now.Before(b.blockedUntil) || 2*level(b.tat, now, lim) < float64(lim.Burst) {
+		return
+	}
+	want := b.want(now, pol)
+	b.demand, b.demandSince = 0, now
+	done := make(chan struct{})
+	b.ahead = done
+	l.inFlight.Add(1)
+	go func() {
+		defer l.inFlight.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), AheadTimeout)
+		r, err := l.write(ctx, key, now, lim, 0, want)
+		cancel()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.ahead = nil
+		close(done)
+		if err != nil || r.contended || b.lim != lim {
+			// The request that finds the lease empty takes one itself (and learns of an
+			// outage then); the tokens of a lease that lands after a change of tier
+			// refill on their own.
+			return
+		}
+		if r.wrote {
+			b.n, b.used, b.expires = b.unused()+r.got, 0, now.Add(pol.TTL)
+			b.lastGrant = r.got
+		}
+		b.tat, b.blockedUntil = r.tat, r.closed
+		if r.got == 0 && r.closed.IsZero() {
+			b.blockedUntil = r.tat.Add(-lim.tokens(lim.Burst - 1))
+		}
+	}()
 }
 
 // ReturnLapsed gives back to the shared buckets the unused tokens of leases whose TTL has
@@ -494,6 +603,8 @@ func (l *Limiter) Close(ctx context.Context) error {
 		}
 		l.sweep = false
 	})
+	// A lease ahead of need still in flight lands first, so its tokens go back too.
+	l.inFlight.Wait()
 	return l.giveBack(ctx, func(*bucket, time.Time) bool { return true })
 }
 
