@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -346,16 +345,8 @@ func send(t *testing.T, ctx context.Context, client *http.Client, method, url, k
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, resp.Header, b
+	a := localstacktest.Do(t, client, req)
+	return a.Status, a.Header, a.Body
 }
 
 // listeners returns the local addresses of the TCP sockets listening on port, from

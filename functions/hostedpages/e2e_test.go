@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptrace"
@@ -352,13 +351,8 @@ func TestHostedPages(t *testing.T) {
 				for k, v := range header {
 					req.Header.Set(k, v)
 				}
-				resp, err := browser.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer func() { _ = resp.Body.Close() }()
-				body, _ := io.ReadAll(resp.Body)
-				return got{resp.StatusCode, resp.Header, resp.Request.URL}, string(body), first.Sub(start)
+				a := localstacktest.Do(t, browser, req)
+				return got{a.Status, a.Header, a.URL}, string(a.Body), first.Sub(start)
 			}
 			resp, _, _ := get(res["redirectUrl"].(string), nil)
 			base := resp.final.String() // after the link's redirect

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -48,16 +49,33 @@ func (c *Client) Call(ctx context.Context, method, path, key, body string, heade
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := c.HTTP.Do(req)
+	a := Do(c.t, c.HTTP, req)
+	var m map[string]any
+	_ = json.Unmarshal(a.Body, &m)
+	return a.Status, m, a.Header
+}
+
+// Answer is a response read whole: its status, headers, body and the URL it came from
+// (after any redirects the client followed).
+type Answer struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	URL    *url.URL
+}
+
+// Do sends req with client and reads the answer whole, closing its body; it fails the test
+// if either fails.
+func Do(t testing.TB, client *http.Client, req *http.Request) Answer {
+	t.Helper()
+	resp, err := client.Do(req)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
-	var m map[string]any
-	_ = json.Unmarshal(b, &m)
-	return resp.StatusCode, m, resp.Header
+	return Answer{Status: resp.StatusCode, Header: resp.Header, Body: b, URL: resp.Request.URL}
 }

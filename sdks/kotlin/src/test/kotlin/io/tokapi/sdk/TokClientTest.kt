@@ -5,6 +5,7 @@ import com.google.gson.JsonObject
 import com.google.gson.JsonParser
 import org.junit.Assert.assertEquals
 import org.junit.Assert.assertNotNull
+import org.junit.Assert.assertThrows
 import org.junit.Assert.assertTrue
 import org.junit.Assert.fail
 import org.junit.FixMethodOrder
@@ -138,24 +139,14 @@ class TokClientTest {
         Faults.reset()
         Faults.arm(mapOf("path" to "/v1/accounts", "times" to 10, "status" to 503, "body" to envelope("SERVICE_UNAVAILABLE", "down")))
         val c = TokClient(apiKey = key, baseUrl = faultUrl, maxRetries = 2, minBackoff = Duration.ofMillis(1), maxBackoff = Duration.ofMillis(10))
-        try {
-            c.accounts.list()
-            fail("no error")
-        } catch (e: ServiceUnavailableError) {
-            assertEquals(503, e.status)
-        }
+        assertEquals(503, assertThrows(ServiceUnavailableError::class.java) { c.accounts.list() }.status)
         assertEquals("503 503 503", Faults.statuses())
     }
 
     @Test fun e_postWithoutIdempotencyKeyIsNotRetried() {
         Faults.reset()
         Faults.arm(mapOf("method" to "POST", "path" to "/v1/webhooks/", "status" to 502))
-        try {
-            faulty.webhooks.test("whk_00000000000000000000000000")
-            fail("no error")
-        } catch (e: TokError) {
-            assertEquals(502, e.status)
-        }
+        assertEquals(502, assertThrows(TokError::class.java) { faulty.webhooks.test("whk_00000000000000000000000000") }.status)
         assertEquals("502", Faults.statuses())
     }
 
