@@ -71,6 +71,7 @@ locals {
   ttl_fields = {
     "events"            = "expireAt"  # the 30-day event log (functions/eventlog)
     "deliveries"        = "expireAt"  # webhook delivery records, 30 days (shared/webhooks)
+    "webhookFanouts"    = "expireAt"  # an event's fan-out record with its delivered first attempts, 30 days (shared/webhooks)
     "syncBudget"        = "expireAt"  # a consent's unattended accesses of one day (shared/banksync)
     "apiKeys"           = "expiresAt" # key records of rotated pairs past their grace (shared/orgs)
     "oauthStates"       = "expiresAt" # pending authorisations, 15 minutes (shared/authstate)

@@ -1002,6 +1002,7 @@ var expiryFields = map[string]struct{ collection, keptBecause string }{
 	"banksync.Budget.Reserve": {collection: "syncBudget"},
 	"syncdue.Entry":           {collection: "dueConnections"},
 	"webhooks.Delivery":       {collection: "deliveries"},
+	"webhooks.fanoutRecord":   {collection: "webhookFanouts"},
 	"webhooks.StoredSecret":   {keptBecause: "an element of the endpoint document's secrets, not a document"},
 	"events.LogEntry":         {collection: "events"},
 }

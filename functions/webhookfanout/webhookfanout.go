@@ -1,7 +1,8 @@
 // Package webhookfanout is the event function on tok-events that turns each domain event into
 // one delivery per enabled endpoint of its organisation subscribed to its type, makes each
 // delivery's first attempt at once (signed, so it holds the tokens key), and records them all
-// in one commit; attempts that fail are retried through the queue on tok-webhook-deliveries.
+// in one commit (the successes in one fan-out record per event); attempts that fail are
+// retried through the queue on tok-webhook-deliveries.
 package webhookfanout
 
 import (
@@ -20,7 +21,7 @@ func init() {
 }
 
 // Handler fans out one event message. A failure is returned so Pub/Sub redelivers the
-// message; fan-out is idempotent (deliveries have derived IDs).
+// message; fan-out is idempotent (a redelivered event finds its fan-out record).
 func Handler(svc *webhooks.Service) platform.EventHandler {
 	return events.Domain(func(ctx context.Context, t tenant.Tenant, ev events.Event) error {
 		n, err := svc.Fanout(ctx, t, ev)

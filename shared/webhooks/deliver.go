@@ -88,8 +88,11 @@ func (s *Service) postpone(ctx context.Context, task Task, at time.Time) error {
 	return err
 }
 
-// post sends the delivery once and describes what happened.
+// post sends the delivery once, within Timeout, and describes what happened.
 func (s *Service) post(ctx context.Context, env string, ep Endpoint, d Delivery, secrets []string, now time.Time) Attempt {
+	// The deadline is the request's own (the client has none: a second timer per request).
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
 	att := Attempt{At: now}
 	u, err := s.policy.ParseURL(env, ep.URL)
 	if err != nil {
@@ -178,23 +181,29 @@ func (s *Service) record(ctx context.Context, t tenant.Tenant, task Task, att At
 		if err := snap.DataTo(&d); err != nil {
 			return err
 		}
-		switch next, dequeue := s.apply(t, &d, att, task.Manual); {
-		case next != nil:
-			if err := tx.Set(queue, *next); err != nil {
-				return err
-			}
-		case dequeue:
-			if err := tx.Delete(queue); err != nil {
-				return err
-			}
-		}
-		return tx.Set(ref, d)
+		return s.put(tx, t, ref, queue, &d, att, task.Manual)
 	})
 	if err != nil {
 		return Delivery{}, fmt.Errorf("record attempt of %s: %w", task.DeliveryID, err)
 	}
 	s.logDeadLetter(ctx, t, d, att)
 	return d, nil
+}
+
+// put appends att to d, stored at ref, and writes both with the queue entry the outcome
+// calls for, in tx.
+func (s *Service) put(tx *firestore.Transaction, t tenant.Tenant, ref, queue *firestore.DocumentRef, d *Delivery, att Attempt, manual bool) error {
+	switch next, dequeue := s.apply(t, d, att, manual); {
+	case next != nil:
+		if err := tx.Set(queue, *next); err != nil {
+			return err
+		}
+	case dequeue:
+		if err := tx.Delete(queue); err != nil {
+			return err
+		}
+	}
+	return tx.Set(ref, *d)
 }
 
 // apply appends att to d and moves its schedule on. It returns the retry queue entry to
@@ -281,19 +290,27 @@ func (s *Service) updateHealth(ctx context.Context, t tenant.Tenant, ep Endpoint
 		if err := snap.DataTo(&cur); err != nil {
 			return err
 		}
+		var change []firestore.Update
 		switch {
 		case healthy && cur.FailingSince != nil:
-			return tx.Update(ref, []firestore.Update{{Path: "failingSince", Value: nil}})
+			change = []firestore.Update{{Path: "failingSince", Value: nil}}
 		case !healthy && cur.FailingSince == nil:
-			return tx.Update(ref, []firestore.Update{{Path: "failingSince", Value: att.At}})
+			change = []firestore.Update{{Path: "failingSince", Value: att.At}}
 		case !healthy && cur.Enabled && att.At.Sub(*cur.FailingSince) >= DisableAfter:
 			reason := fmt.Sprintf("Disabled by Tok at %s: every delivery attempt failed since %s (%s). Fix the endpoint, then PATCH it with enabled=true.",
 				att.At.Format(time.RFC3339), cur.FailingSince.Format(time.RFC3339), "3 days")
 			cur.Enabled, cur.DisabledAt, cur.DisabledReason, cur.UpdatedAt = false, &att.At, reason, att.At
 			disabled = &cur
-			return tx.Set(ref, cur)
+			change = []firestore.Update{{Path: "enabled", Value: false}, {Path: "disabledAt", Value: att.At},
+				{Path: "disabledReason", Value: reason}, {Path: "updatedAt", Value: att.At}}
+		default:
+			return nil
 		}
-		return nil
+		if err := tx.Update(ref, change); err != nil {
+			return err
+		}
+		// Fan-outs decide from their cached endpoints whether health changed: they read again.
+		return s.touchEndpoints(tx, t)
 	})
 	if err != nil {
 		return fmt.Errorf("update endpoint %s health: %w", ep.ID, err)

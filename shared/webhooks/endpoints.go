@@ -97,7 +97,10 @@ func (s *Service) CreateEndpoint(ctx context.Context, t tenant.Tenant, in Endpoi
 		if len(existing) >= s.maxEndpoints {
 			return &ConflictError{fmt.Sprintf("The organisation already has %d webhook endpoints in this environment, the maximum; delete one first.", s.maxEndpoints)}
 		}
-		return tx.Create(coll.Doc(ep.ID), ep)
+		if err := tx.Create(coll.Doc(ep.ID), ep); err != nil {
+			return err
+		}
+		return s.touchEndpoints(tx, t)
 	})
 	if err != nil {
 		return Endpoint{}, "", err
@@ -167,7 +170,10 @@ func (s *Service) UpdateEndpoint(ctx context.Context, t tenant.Tenant, id string
 			ep.Enabled = *in.Enabled
 		}
 		ep.UpdatedAt = s.clock()
-		return tx.Set(ref, ep)
+		if err := tx.Set(ref, ep); err != nil {
+			return err
+		}
+		return s.touchEndpoints(tx, t)
 	})
 	return ep, err
 }
@@ -178,8 +184,12 @@ func (s *Service) DeleteEndpoint(ctx context.Context, t tenant.Tenant, id string
 	if _, err := s.GetEndpoint(ctx, t, id); err != nil {
 		return err
 	}
-	_, err := s.endpoints(t).Doc(id).Delete(ctx)
-	return err
+	return s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+		if err := tx.Delete(s.endpoints(t).Doc(id)); err != nil {
+			return err
+		}
+		return s.touchEndpoints(tx, t)
+	})
 }
 
 // RotateSecret adds a new signing secret and returns it; the secrets active until now keep
@@ -214,7 +224,10 @@ func (s *Service) RotateSecret(ctx context.Context, t tenant.Tenant, id string) 
 		}
 		ep.Secrets = append(kept, StoredSecret{Sealed: sealed, CreatedAt: now})
 		ep.UpdatedAt = now
-		return tx.Set(ref, ep)
+		if err := tx.Set(ref, ep); err != nil {
+			return err
+		}
+		return s.touchEndpoints(tx, t)
 	})
 	return ep, secret, until, err
 }

@@ -31,14 +31,28 @@ func DeliveryID(eventID, webhookID string) string {
 
 // Fanout makes one delivery per enabled endpoint of t subscribed to ev's type (a ping goes
 // only to the endpoint it names) and makes each first attempt inline: the POSTs run at once,
-// and one batched commit records every delivery with its attempt (a success is one write;
-// a failure adds its retry queue entry). An attempt still running after InlineBudget, or to
-// an endpoint at its bound, is committed pending with a leased queue entry instead, so the
-// retry scheduler sends it if this instance dies; a running one is recorded when it ends.
-// Fanout is idempotent: a delivery that exists already is left alone. An error means the
-// deliveries were not recorded and the event must be redelivered.
+// and one batched commit records them all: the event's fan-out record (fanoutRecord) with
+// every delivery whose first attempt succeeded, and a document of its own with its retry
+// queue entry for each other one. An attempt still running after InlineBudget, or to an
+// endpoint at its bound, is committed pending with a leased queue entry, so the retry
+// scheduler sends it if this instance dies; a running one is recorded when it ends.
+// Fanout is idempotent: once the record exists, a redelivered event does nothing more. An
+// error means the deliveries were not recorded and the event must be redelivered.
 func (s *Service) Fanout(ctx context.Context, t tenant.Tenant, ev events.Event) (int, error) {
-	targets, err := s.targets(ctx, t, ev)
+	record := s.fanouts(t).Doc(ev.ID)
+	// One call reads the record and the version of the tenant's endpoints.
+	snaps, err := s.fs.GetAll(ctx, []*firestore.DocumentRef{record, s.endpointsVersion(t)})
+	if err != nil {
+		return 0, fmt.Errorf("read fan-out record of %s: %w", ev.ID, err)
+	}
+	if snaps[0].Exists() {
+		return 0, nil // fanned out already: every delivery was recorded with the record
+	}
+	version, err := versionOf(snaps[1])
+	if err != nil {
+		return 0, err
+	}
+	targets, err := s.targets(ctx, t, ev, version)
 	if err != nil || len(targets) == 0 {
 		return 0, err
 	}
@@ -48,7 +62,7 @@ func (s *Service) Fanout(ctx context.Context, t tenant.Tenant, ev events.Event) 
 	}
 	now := s.clock()
 	jobs, err := s.newJobs(ctx, t, targets, ev, string(payload), now)
-	if err != nil || len(jobs) == 0 {
+	if err != nil {
 		return 0, err
 	}
 	for _, j := range jobs {
@@ -57,7 +71,7 @@ func (s *Service) Fanout(ctx context.Context, t tenant.Tenant, ev events.Event) 
 		}
 	}
 	waitInline(jobs, InlineBudget, s.load.markSlow)
-	queued, err := s.commitFirst(ctx, t, jobs, ev, string(payload), now)
+	queued, err := s.commitFirst(ctx, t, record, jobs, ev, string(payload), now)
 	if err != nil {
 		return 0, err
 	}
@@ -67,31 +81,27 @@ func (s *Service) Fanout(ctx context.Context, t tenant.Tenant, ev events.Event) 
 		case j.finished:
 			errs = append(errs, s.updateHealth(ctx, t, j.ep, j.att))
 		case j.started:
-			go s.recordLate(ctx, t, j)
+			go s.recordLate(ctx, t, record, j)
 		}
 	}
 	errs = append(errs, s.enqueue(ctx, queued))
 	return len(jobs), errors.Join(errs...)
 }
 
-// targets are the enabled endpoints of t that get ev.
-func (s *Service) targets(ctx context.Context, t tenant.Tenant, ev events.Event) ([]Endpoint, error) {
+// targets are the enabled endpoints of t that get ev, as of the endpoints' version.
+func (s *Service) targets(ctx context.Context, t tenant.Tenant, ev events.Event, version int64) ([]Endpoint, error) {
 	var ping PingData
 	if ev.Type == EventPing {
 		if err := json.Unmarshal(ev.Data, &ping); err != nil || ping.WebhookID == "" {
 			return nil, nil // a ping without a target goes nowhere
 		}
 	}
-	docs, err := s.endpoints(t).Where("enabled", "==", true).Documents(ctx).GetAll()
+	enabled, err := s.enabledEndpoints(ctx, t, version)
 	if err != nil {
 		return nil, fmt.Errorf("list endpoints: %w", err)
 	}
 	var targets []Endpoint
-	for _, d := range docs {
-		var ep Endpoint
-		if err := d.DataTo(&ep); err != nil {
-			return nil, err
-		}
+	for _, ep := range enabled {
 		if (ev.Type == EventPing && ep.ID == ping.WebhookID) || (ev.Type != EventPing && ep.Subscribed(ev.Type)) {
 			targets = append(targets, ep)
 		}
@@ -115,28 +125,17 @@ func (j *firstAttempt) task(t tenant.Tenant) Task {
 	return Task{Env: t.Env, OrgID: t.OrgID, WebhookID: j.ep.ID, DeliveryID: j.d.ID}
 }
 
-// newJobs reads which deliveries of ev exist already (the event may be redelivered) and
-// prepares the others, their signing secrets opened before anything is sent.
+// newJobs prepares a delivery to each target, its signing secrets opened before anything
+// is sent.
 func (s *Service) newJobs(ctx context.Context, t tenant.Tenant, targets []Endpoint, ev events.Event, payload string, now time.Time) ([]*firstAttempt, error) {
-	refs := make([]*firestore.DocumentRef, len(targets))
-	for i, ep := range targets {
-		refs[i] = s.deliveries(t, ep.ID).Doc(DeliveryID(ev.ID, ep.ID))
-	}
-	snaps, err := s.fs.GetAll(ctx, refs)
-	if err != nil {
-		return nil, fmt.Errorf("read deliveries of %s: %w", ev.ID, err)
-	}
-	var jobs []*firstAttempt
-	for i, ep := range targets {
-		if snaps[i].Exists() {
-			continue
-		}
+	jobs := make([]*firstAttempt, 0, len(targets))
+	for _, ep := range targets {
 		secrets, err := s.activeSecrets(ctx, t, ep, now)
 		if err != nil {
 			return nil, err
 		}
 		jobs = append(jobs, &firstAttempt{ep: ep, secrets: secrets, done: make(chan struct{}), d: Delivery{
-			ID: refs[i].ID, WebhookID: ep.ID, EventID: ev.ID, EventType: ev.Type,
+			ID: DeliveryID(ev.ID, ep.ID), WebhookID: ep.ID, EventID: ev.ID, EventType: ev.Type,
 			Payload: payload, Status: StatusPending, CreatedAt: now, Attempts: []Attempt{},
 			NextAttemptAt: &now, ExpireAt: now.Add(DeliveryRetention),
 		}})
@@ -145,12 +144,11 @@ func (s *Service) newJobs(ctx context.Context, t tenant.Tenant, targets []Endpoi
 }
 
 // start sends the attempt in the background. It may outlive the fan-out's request (it is
-// then recorded by recordLate), so it runs on its own deadline, the client's Timeout.
+// then recorded by recordLate), so it runs on its own deadline, post's Timeout.
 func (j *firstAttempt) start(ctx context.Context, s *Service, env string, now time.Time) {
 	j.started = true
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Timeout)
+	ctx = context.WithoutCancel(ctx)
 	go func() {
-		defer cancel()
 		defer close(j.done)
 		att := s.post(ctx, env, j.ep, j.d, j.secrets, now)
 		att.Trigger = TriggerAutomatic
@@ -187,65 +185,147 @@ func waitInline(jobs []*firstAttempt, budget time.Duration, slow func(webhookID 
 	}
 }
 
-// commitFirst records every delivery of the fan-out in one batched commit and returns the
-// Tasks to enqueue. If another run of the same event message created some of them at the
-// same moment, the commit fails as a whole and each delivery is created or added to on its
-// own, so no attempt goes unrecorded.
-func (s *Service) commitFirst(ctx context.Context, t tenant.Tenant, jobs []*firstAttempt, ev events.Event, payload string, now time.Time) ([]Task, error) {
+// commitFirst records the fan-out in one batched commit (one document for the deliveries
+// that succeeded, one with its queue entry for each other) and returns the Tasks to enqueue.
+// If another run of the same event message recorded it first, the commit fails as a whole
+// and each attempt of this run is added to its delivery wherever that run put it, so no
+// attempt goes unrecorded.
+func (s *Service) commitFirst(ctx context.Context, t tenant.Tenant, record *firestore.DocumentRef, jobs []*firstAttempt, ev events.Event, payload string, now time.Time) ([]Task, error) {
 	// A WriteBatch is one atomic Commit: a transaction would add a BeginTransaction round
 	// trip, and BulkWriter is not atomic (a delivery without its queue entry could be lost).
 	batch := s.fs.Batch() //nolint:staticcheck // see above: the one-RPC atomic commit
+	ok := make(map[string]deliveredEntry, len(jobs))
 	var queued []Task
 	for _, j := range jobs {
-		ref, queue := s.deliveries(t, j.ep.ID).Doc(j.d.ID), s.queueRef(j.d.ID)
-		if !j.finished {
-			// Leased: the retry scheduler sends it if it is neither recorded nor sent in time.
-			batch.Create(ref, j.d)
-			batch.Set(queue, queueEntry{Task: j.task(t), DueAt: now.Add(Lease)})
-			if !j.started {
-				queued = append(queued, j.task(t))
+		if j.finished && j.att.Success {
+			ok[j.ep.ID] = deliveredEntry{id: j.d.ID, att: j.att}
+			continue
+		}
+		own, queue := s.deliveries(t, j.ep.ID).Doc(j.d.ID), s.queueRef(j.d.ID)
+		if j.finished {
+			d := j.d
+			next, _ := s.apply(t, &d, j.att, false)
+			batch.Create(own, d)
+			if next != nil {
+				batch.Set(queue, *next)
 			}
 			continue
 		}
-		d := j.d
-		next, _ := s.apply(t, &d, j.att, false)
-		batch.Create(ref, d)
-		if next != nil {
-			batch.Set(queue, *next)
+		// Leased: the retry scheduler sends it if it is neither recorded nor sent in time.
+		batch.Create(own, j.d)
+		batch.Set(queue, queueEntry{Task: j.task(t), DueAt: now.Add(Lease)})
+		if !j.started {
+			queued = append(queued, j.task(t))
 		}
 	}
-	_, err := batch.Commit(ctx)
+	rec, err := newFanoutRecord(ev.ID, ev.Type, payload, now, ok)
+	if err != nil {
+		return nil, err
+	}
+	batch.Create(record, rec)
+	_, err = batch.Commit(ctx)
 	if status.Code(err) != codes.AlreadyExists {
 		if err != nil {
 			return nil, fmt.Errorf("record deliveries of %s: %w", ev.ID, err)
 		}
 		return queued, nil
 	}
-	eps := make([]Endpoint, len(jobs))
-	for i, j := range jobs {
-		eps[i] = j.ep
-	}
-	if _, err := s.createDeliveries(ctx, t, eps, ev, payload, now); err != nil {
-		return nil, err
-	}
+	queued = queued[:0]
 	for _, j := range jobs {
 		if j.finished {
-			if _, err := s.record(ctx, t, j.task(t), j.att); err != nil {
+			if err := s.recordFirst(ctx, t, record, j); err != nil {
 				return nil, err
 			}
+			continue
+		}
+		created, err := s.ensurePending(ctx, t, record, j, now)
+		if err != nil {
+			return nil, err
+		}
+		if created && !j.started {
+			queued = append(queued, j.task(t))
 		}
 	}
 	return queued, nil
 }
 
+// recordFirst records j's attempt in its delivery wherever it is: a document of its own, a
+// delivered entry of the event's fan-out record, or, if no run made it yet, a new document,
+// with the retry queue entry its outcome calls for, in one transaction.
+func (s *Service) recordFirst(ctx context.Context, t tenant.Tenant, record *firestore.DocumentRef, j *firstAttempt) error {
+	own, queue := s.deliveries(t, j.ep.ID).Doc(j.d.ID), s.queueRef(j.d.ID)
+	var d Delivery
+	err := s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+		snaps, err := tx.GetAll([]*firestore.DocumentRef{own, record})
+		if err != nil {
+			return err
+		}
+		d = j.d
+		if snaps[0].Exists() {
+			d = Delivery{}
+			if err := snaps[0].DataTo(&d); err != nil {
+				return err
+			}
+		} else if snaps[1].Exists() {
+			_, atts, err := decodeRecord(snaps[1])
+			if err != nil {
+				return err
+			}
+			if _, ok := atts[j.ep.ID]; ok {
+				return appendDelivered(tx, record, atts, j.ep.ID, j.att)
+			}
+		}
+		return s.put(tx, t, own, queue, &d, j.att, false)
+	})
+	if err != nil {
+		return fmt.Errorf("record attempt of %s: %w", j.d.ID, err)
+	}
+	s.logDeadLetter(ctx, t, d, j.att)
+	return nil
+}
+
+// ensurePending creates j's delivery pending, with a leased queue entry, unless a run of the
+// event made it already; created reports whether it did.
+func (s *Service) ensurePending(ctx context.Context, t tenant.Tenant, record *firestore.DocumentRef, j *firstAttempt, now time.Time) (created bool, err error) {
+	own := s.deliveries(t, j.ep.ID).Doc(j.d.ID)
+	err = s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+		created = false
+		snaps, err := tx.GetAll([]*firestore.DocumentRef{own, record})
+		if err != nil {
+			return err
+		}
+		if snaps[0].Exists() {
+			return nil
+		}
+		if snaps[1].Exists() {
+			_, atts, err := decodeRecord(snaps[1])
+			if err != nil {
+				return err
+			}
+			if _, ok := atts[j.ep.ID]; ok {
+				return nil
+			}
+		}
+		created = true
+		if err := tx.Create(own, j.d); err != nil {
+			return err
+		}
+		return tx.Set(s.queueRef(j.d.ID), queueEntry{Task: j.task(t), DueAt: now.Add(Lease)})
+	})
+	if err != nil {
+		return false, fmt.Errorf("create delivery %s: %w", j.d.ID, err)
+	}
+	return created, nil
+}
+
 // recordLate records an attempt that outlived its fan-out's budget once it ends.
-func (s *Service) recordLate(ctx context.Context, t tenant.Tenant, j *firstAttempt) {
+func (s *Service) recordLate(ctx context.Context, t tenant.Tenant, record *firestore.DocumentRef, j *firstAttempt) {
 	<-j.done
 	// The fan-out has answered by now: the record gets its own deadline.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lateRecordTimeout)
 	defer cancel()
 	err := func() error {
-		if _, err := s.record(ctx, t, j.task(t), j.att); err != nil {
+		if err := s.recordFirst(ctx, t, record, j); err != nil {
 			return err
 		}
 		return s.updateHealth(ctx, t, j.ep, j.att)
@@ -271,45 +351,4 @@ func (s *Service) enqueue(ctx context.Context, tasks []Task) error {
 		all = append(all, <-errs)
 	}
 	return errors.Join(all...)
-}
-
-// createDeliveries creates, in one transaction, the deliveries of ev to targets that do not
-// exist yet (the event may be redelivered) with their queue entries, leased so that a lost
-// first Task is sent again by the retry scheduler, and returns the Tasks to enqueue.
-func (s *Service) createDeliveries(ctx context.Context, t tenant.Tenant, targets []Endpoint, ev events.Event, payload string, now time.Time) ([]Task, error) {
-	refs := make([]*firestore.DocumentRef, len(targets))
-	for i, ep := range targets {
-		refs[i] = s.deliveries(t, ep.ID).Doc(DeliveryID(ev.ID, ep.ID))
-	}
-	var tasks []Task
-	err := s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
-		tasks = tasks[:0]
-		snaps, err := tx.GetAll(refs)
-		if err != nil {
-			return err
-		}
-		for i, ep := range targets {
-			if snaps[i].Exists() {
-				continue
-			}
-			d := Delivery{
-				ID: refs[i].ID, WebhookID: ep.ID, EventID: ev.ID, EventType: ev.Type,
-				Payload: payload, Status: StatusPending, CreatedAt: now, Attempts: []Attempt{},
-				NextAttemptAt: &now, ExpireAt: now.Add(DeliveryRetention),
-			}
-			task := Task{Env: t.Env, OrgID: t.OrgID, WebhookID: ep.ID, DeliveryID: d.ID}
-			if err := tx.Create(refs[i], d); err != nil {
-				return err
-			}
-			if err := tx.Set(s.queueRef(d.ID), queueEntry{Task: task, DueAt: now.Add(Lease)}); err != nil {
-				return err
-			}
-			tasks = append(tasks, task)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create deliveries of %s: %w", ev.ID, err)
-	}
-	return tasks, nil
 }

@@ -77,6 +77,8 @@ type Service struct {
 	strict, loopback *http.Client
 	// load bounds this instance's attempts in flight per endpoint.
 	load endpointLoad
+	// cache keeps each tenant's enabled endpoints while they do not change.
+	cache endpointCache
 }
 
 // Option configures a Service.
@@ -124,7 +126,7 @@ func newClient(d *dialer) *http.Client {
 	}
 	return &http.Client{
 		Transport: tr,
-		Timeout:   Timeout,
+		// No Timeout: post bounds each attempt by its context.
 		// Redirects are not followed: a 3xx is a failed attempt.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

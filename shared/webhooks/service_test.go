@@ -26,11 +26,13 @@ import (
 )
 
 type fixture struct {
-	fs    *firestore.Client
-	svc   *webhooks.Service
-	q     *webhookstest.Queue
-	clock *webhookstest.Clock
-	t     tenant.Tenant
+	fs     *firestore.Client
+	svc    *webhooks.Service
+	q      *webhookstest.Queue
+	clock  *webhookstest.Clock
+	t      tenant.Tenant
+	sealer webhooks.Sealer
+	opts   []webhooks.Option
 }
 
 func newFixture(t testing.TB, env string, opts ...webhooks.Option) *fixture {
@@ -44,8 +46,16 @@ func newFixture(t testing.TB, env string, opts ...webhooks.Option) *fixture {
 		// As the local stack runs: sandbox endpoints may be the tests' receivers on loopback.
 		opts = append([]webhooks.Option{webhooks.WithPolicy(webhooks.Policy{Loopback: true})}, opts...)
 	}
-	f.svc = webhooks.New(f.fs, webhookstest.Sealer(t, project), f.q, opts...)
+	f.sealer, f.opts = webhookstest.Sealer(t, project), opts
+	f.svc = webhooks.New(f.fs, f.sealer, f.q, opts...)
 	return f
+}
+
+// instance is another instance of the service on the same database and key (as the API and
+// the fan-out function are), with its own queue.
+func (f *fixture) instance() (*webhooks.Service, *webhookstest.Queue) {
+	q := &webhookstest.Queue{}
+	return webhooks.New(f.fs, f.sealer, q, f.opts...), q
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -516,17 +526,46 @@ func TestSlowEndpointDoesNotHoldFanout(t *testing.T) {
 	}
 }
 
+// barrier returns a receiver status function that holds each request until n requests
+// arrived (at most 5 s), then answers code.
+func barrier(n, code int) func(int) int {
+	all := make(chan struct{})
+	var once sync.Once
+	return func(i int) int {
+		if i == n-1 {
+			once.Do(func() { close(all) })
+		}
+		select {
+		case <-all:
+		case <-time.After(5 * time.Second):
+		}
+		return code
+	}
+}
+
 // TestConcurrentFanoutRecordsEveryAttempt: one event message fanned out twice at the same
-// moment (Pub/Sub may deliver it twice) makes one delivery per endpoint, and every POST an
-// endpoint received is an attempt in its delivery's log.
+// moment (Pub/Sub may deliver it twice; each run POSTs before either records) makes one
+// delivery per endpoint, and every POST an endpoint received is an attempt in its delivery's
+// log, wherever the run that recorded the fan-out first put it: in the event's record (a
+// success), in its own document (a failure, whose retry stays scheduled once), or pending
+// (an attempt that outlived the inline budget, recorded when it ends).
 func TestConcurrentFanoutRecordsEveryAttempt(t *testing.T) {
 	f := newFixture(t, tenant.Sandbox)
-	rcv := webhookstest.NewReceiver(t, nil)
+	const fast = 5
+	rcv := webhookstest.NewReceiver(t, barrier(2*fast, http.StatusNoContent))
+	failing := webhookstest.NewReceiver(t, barrier(2, http.StatusBadGateway))
+	slow := webhookstest.NewReceiver(t, func(int) int {
+		time.Sleep(webhooks.InlineBudget + 500*time.Millisecond)
+		return http.StatusNoContent
+	})
 	var eps []webhooks.Endpoint
-	for i := range 5 {
+	for i := range fast {
 		ep, _ := f.endpoint(t, fmt.Sprintf("%s/%d", rcv.URL, i))
 		eps = append(eps, ep)
 	}
+	bad, _ := f.endpoint(t, failing.URL+"/bad")
+	late, _ := f.endpoint(t, slow.URL+"/late")
+	eps = append(eps, bad, late)
 	ev, err := events.New("sync.failed", map[string]any{}, f.clock.Now())
 	if err != nil {
 		t.Fatal(err)
@@ -542,6 +581,17 @@ func TestConcurrentFanoutRecordsEveryAttempt(t *testing.T) {
 		}
 		wg.Wait()
 	}
+	if n := len(rcv.Requests()); n != 2*fast {
+		t.Fatalf("%d POSTs to the healthy endpoints, want both runs' %d", n, 2*fast)
+	}
+	// The late attempts are recorded when they end.
+	deadline := time.Now().Add(10 * time.Second)
+	for d := f.delivery(t, late.ID, ev.ID); len(d.Attempts) < len(slow.Requests()); d = f.delivery(t, late.ID, ev.ID) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the slow endpoint got %d POSTs, its delivery holds %d attempts", len(slow.Requests()), len(d.Attempts))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	f.q.Drain(t, f.svc)
 	attempts := 0
 	for _, ep := range eps {
@@ -549,12 +599,19 @@ func TestConcurrentFanoutRecordsEveryAttempt(t *testing.T) {
 		if err != nil || len(ds) != 1 {
 			t.Fatalf("endpoint %s: %d deliveries (%v)", ep.ID, len(ds), err)
 		}
-		if ds[0].Status != webhooks.StatusSucceeded {
-			t.Errorf("delivery %s: %s", ds[0].ID, ds[0].Status)
+		want := webhooks.StatusSucceeded
+		if ep.ID == bad.ID {
+			want = webhooks.StatusPending
+		}
+		if ds[0].Status != want {
+			t.Errorf("delivery %s: %s, want %s", ds[0].ID, ds[0].Status, want)
 		}
 		attempts += len(ds[0].Attempts)
 	}
-	if got := len(rcv.Requests()); got != attempts || got < len(eps) {
-		t.Errorf("receiver got %d POSTs, the logs hold %d attempts", got, attempts)
+	if got := len(rcv.Requests()) + len(failing.Requests()) + len(slow.Requests()); got != attempts {
+		t.Errorf("receivers got %d POSTs, the logs hold %d attempts", got, attempts)
+	}
+	if q, err := f.fs.Collection(webhooks.RetryQueueCollection).Documents(t.Context()).GetAll(); err != nil || len(q) != 1 || q[0].Ref.ID != webhooks.DeliveryID(ev.ID, bad.ID) {
+		t.Errorf("retry queue: %d entries (%v), want the failing delivery's", len(q), err)
 	}
 }

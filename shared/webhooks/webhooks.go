@@ -6,9 +6,10 @@
 // Flow:
 //
 //	tok-events ──▶ webhookfanout: one delivery per enabled, subscribed endpoint, its first
-//	                 attempt made at once and every delivery recorded in one commit; a failed
-//	                 attempt gets a retry-queue entry, one to a busy or slow endpoint a Task
-//	                 on tok-webhook-deliveries
+//	                 attempt made at once and every delivery recorded in one commit: those
+//	                 that succeeded in the event's one fan-out record, each other one in its
+//	                 own document with a retry-queue entry (one to a busy or slow endpoint
+//	                 also a Task on tok-webhook-deliveries)
 //	tok-webhook-deliveries ──▶ webhookdeliver: one POST per Task, the attempt recorded, the
 //	                 next attempt (or the dead letter) decided by the schedule
 //	tok-webhook-retry-tick (Cloud Scheduler, every minute) ──▶ webhookretry: polls the retry
@@ -37,6 +38,9 @@ const (
 const (
 	EndpointsCollection  = "webhooks"
 	DeliveriesCollection = "deliveries" // under webhooks/{whk}
+	// FanoutsCollection holds one record per fanned-out event, keyed by its ID: the payload
+	// and the deliveries whose first attempt succeeded (the others are in deliveries).
+	FanoutsCollection    = "webhookFanouts"
 	RetryQueueCollection = "webhookRetries"
 )
 
@@ -172,14 +176,15 @@ type Delivery struct {
 }
 
 // Attempt is one POST of a delivery.
+// (The JSON names are those of a fan-out record's encoded entries.)
 type Attempt struct {
-	At           time.Time `firestore:"at"`
-	Trigger      string    `firestore:"trigger"`
-	Success      bool      `firestore:"success"`
-	StatusCode   int       `firestore:"statusCode"`
-	LatencyMs    int64     `firestore:"latencyMs"`
-	ResponseBody string    `firestore:"responseBody"`
-	Error        string    `firestore:"error"`
+	At           time.Time `firestore:"at" json:"at"`
+	Trigger      string    `firestore:"trigger" json:"trigger"`
+	Success      bool      `firestore:"success" json:"success"`
+	StatusCode   int       `firestore:"statusCode" json:"statusCode,omitempty"`
+	LatencyMs    int64     `firestore:"latencyMs" json:"latencyMs"`
+	ResponseBody string    `firestore:"responseBody" json:"responseBody,omitempty"`
+	Error        string    `firestore:"error" json:"error,omitempty"`
 }
 
 // Task is the message on DeliveriesTopic: make one attempt of a delivery. Seq is the number
