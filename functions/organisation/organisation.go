@@ -83,16 +83,37 @@ func NewHandler(repo *orgs.Repo, refunds *payments.Store, accounts payments.Acco
 	return rt
 }
 
-// caller returns the authenticated caller, after checking its role covers need.
-func caller(ctx context.Context, need auth.Role) (auth.Caller, error) {
-	c, err := auth.CallerFrom(ctx)
+// change answers a request whose key holds at least need, with a JSON body In: do's
+// answer is written with status.
+func change[In, Out any](w http.ResponseWriter, r *http.Request, need auth.Role, status int, do func(ctx context.Context, c auth.Caller, in In) (Out, error)) error {
+	c, err := auth.CallerWithRole(r.Context(), need)
 	if err != nil {
-		return auth.Caller{}, err // a programming error: the middleware always sets it
+		return err
 	}
-	if err := auth.Require(ctx, need); err != nil {
-		return auth.Caller{}, err
+	var in In
+	if err := httpapi.DecodeJSON(w, r, &in); err != nil {
+		return err
 	}
-	return c, nil
+	out, err := do(r.Context(), c, in)
+	if err != nil {
+		return err
+	}
+	httpapi.WriteJSON(w, status, out)
+	return nil
+}
+
+// remove answers an admin's DELETE of one of the organisation's key pairs or members (what):
+// 204 once do has removed it.
+func remove(w http.ResponseWriter, r *http.Request, what string, do func(ctx context.Context, orgID, id string) error) error {
+	c, err := auth.CallerWithRole(r.Context(), auth.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	if err := do(r.Context(), c.Tenant.OrgID, r.PathValue("id")); err != nil {
+		return apiError(err, what)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // apiError turns a repository error into the API's.
@@ -159,7 +180,7 @@ func organisationOut(o orgs.Org, env string) organisationJSON {
 }
 
 func (s *server) getOrganisation(w http.ResponseWriter, r *http.Request) error {
-	c, err := caller(r.Context(), auth.RoleReadOnly)
+	c, err := auth.CallerWithRole(r.Context(), auth.RoleReadOnly)
 	if err != nil {
 		return err
 	}
@@ -188,52 +209,43 @@ type updateOrganisationRequest struct {
 }
 
 func (s *server) updateOrganisation(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	c, err := caller(ctx, auth.RoleAdmin)
-	if err != nil {
-		return err
-	}
-	var req updateOrganisationRequest
-	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		return err
-	}
+	return change(w, r, auth.RoleAdmin, http.StatusOK, s.applySettings)
+}
+
+// applySettings checks every change of req before it makes any.
+func (s *server) applySettings(ctx context.Context, c auth.Caller, req updateOrganisationRequest) (organisationJSON, error) {
 	settings := orgs.SettingsPatch{AllowedOrigins: req.AllowedOrigins, CallbackURL: req.CallbackURL, DisplayName: req.DisplayName,
 		LogoURL: req.LogoURL, BrandColor: req.BrandColor}
 	changesOrg := settings != (orgs.SettingsPatch{})
 	o, err := s.repo.GetOrg(ctx, c.Tenant.OrgID)
 	if err != nil {
-		return apiError(err, "The organisation")
+		return organisationJSON{}, apiError(err, "The organisation")
 	}
 	// Everything is checked before anything is written: the settings on a copy.
 	if changesOrg {
 		if err := auth.MayAffectLive(ctx); err != nil {
-			return apiError(err, "The organisation")
+			return organisationJSON{}, apiError(err, "The organisation")
 		}
 		dry := o
 		if err := settings.Apply(&dry); err != nil {
-			return apiError(err, "The organisation")
+			return organisationJSON{}, apiError(err, "The organisation")
 		}
 	}
 	if req.RefundAccountID != nil {
 		scope, err := store.ForCaller(ctx, s.refunds.FS)
 		if err != nil {
-			return err
+			return organisationJSON{}, err
 		}
 		if err := s.refunds.SetRefundAccount(ctx, scope, s.accounts, *req.RefundAccountID); err != nil {
-			return err
+			return organisationJSON{}, err
 		}
 	}
 	if changesOrg {
 		if o, err = s.repo.UpdateSettings(ctx, c.Tenant.OrgID, settings); err != nil {
-			return apiError(err, "The organisation")
+			return organisationJSON{}, apiError(err, "The organisation")
 		}
 	}
-	out, err := s.out(ctx, o, c.Tenant.Env)
-	if err != nil {
-		return err
-	}
-	httpapi.WriteJSON(w, http.StatusOK, out)
-	return nil
+	return s.out(ctx, o, c.Tenant.Env)
 }
 
 // ---- key pairs
@@ -272,19 +284,7 @@ func (s *server) newKeyPairOut(p orgs.NewKeyPair) newKeyPairJSON {
 }
 
 func (s *server) listKeyPairs(w http.ResponseWriter, r *http.Request) error {
-	c, err := caller(r.Context(), auth.RoleAdmin)
-	if err != nil {
-		return err
-	}
-	pairs, err := s.repo.ListKeyPairs(r.Context(), c.Tenant.OrgID)
-	if err != nil {
-		return apiError(err, "The organisation")
-	}
-	out := make([]keyPairJSON, 0, len(pairs))
-	for _, p := range pairs {
-		out = append(out, s.keyPairOut(p))
-	}
-	return servePage(w, r, out, func(p keyPairJSON) string { return p.ID })
+	return serveAll(w, r, auth.RoleAdmin, s.repo.ListKeyPairs, s.keyPairOut, func(p keyPairJSON) string { return p.ID })
 }
 
 type createKeyPairRequest struct {
@@ -293,42 +293,34 @@ type createKeyPairRequest struct {
 }
 
 func (s *server) createKeyPair(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	c, err := caller(ctx, auth.RoleAdmin)
-	if err != nil {
-		return err
-	}
-	var req createKeyPairRequest
-	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	if req.Role == nil {
-		return httpapi.InvalidField("role", "is required (admin, developer or read_only)")
-	}
-	role, err := orgs.ValidateKeyRole(*req.Role)
-	if err != nil {
-		return apiError(err, "")
-	}
-	createdBy := c.KeyPairID
-	if req.MemberID != nil {
-		if !ids.Valid(ids.Member, *req.MemberID) {
-			return httpapi.InvalidField("memberId", "must be a member ID (mem_…)")
+	return change(w, r, auth.RoleAdmin, http.StatusCreated, func(ctx context.Context, c auth.Caller, req createKeyPairRequest) (newKeyPairJSON, error) {
+		if req.Role == nil {
+			return newKeyPairJSON{}, httpapi.InvalidField("role", "is required (admin, developer or read_only)")
 		}
-		m, err := s.repo.GetMember(ctx, c.Tenant.OrgID, *req.MemberID)
+		role, err := orgs.ValidateKeyRole(*req.Role)
 		if err != nil {
-			return apiError(err, "The member")
+			return newKeyPairJSON{}, apiError(err, "")
 		}
-		if ceiling := orgs.MaxKeyRole(m.Role); !ceiling.Covers(role) {
-			return httpapi.Forbidden(fmt.Sprintf("Member %s has the role %s and may create keys with at most the role %s, not %s.", m.ID, m.Role, ceiling, role))
+		createdBy := c.KeyPairID
+		if req.MemberID != nil {
+			if !ids.Valid(ids.Member, *req.MemberID) {
+				return newKeyPairJSON{}, httpapi.InvalidField("memberId", "must be a member ID (mem_…)")
+			}
+			m, err := s.repo.GetMember(ctx, c.Tenant.OrgID, *req.MemberID)
+			if err != nil {
+				return newKeyPairJSON{}, apiError(err, "The member")
+			}
+			if ceiling := orgs.MaxKeyRole(m.Role); !ceiling.Covers(role) {
+				return newKeyPairJSON{}, httpapi.Forbidden(fmt.Sprintf("Member %s has the role %s and may create keys with at most the role %s, not %s.", m.ID, m.Role, ceiling, role))
+			}
+			createdBy = m.ID
 		}
-		createdBy = m.ID
-	}
-	p, err := s.repo.CreateKeyPair(ctx, c.Tenant.OrgID, string(role), createdBy)
-	if err != nil {
-		return apiError(err, "The organisation")
-	}
-	httpapi.WriteJSON(w, http.StatusCreated, s.newKeyPairOut(p))
-	return nil
+		p, err := s.repo.CreateKeyPair(ctx, c.Tenant.OrgID, string(role), createdBy)
+		if err != nil {
+			return newKeyPairJSON{}, apiError(err, "The organisation")
+		}
+		return s.newKeyPairOut(p), nil
+	})
 }
 
 type rotateRequest struct {
@@ -340,7 +332,7 @@ var maxGraceSeconds = int64(orgs.MaxGrace / time.Second)
 
 func (s *server) rotateKeyPair(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	c, err := caller(ctx, auth.RoleAdmin)
+	c, err := auth.CallerWithRole(ctx, auth.RoleAdmin)
 	if err != nil {
 		return err
 	}
@@ -391,15 +383,7 @@ func emptyBody(r *http.Request) (bool, error) {
 }
 
 func (s *server) revokeKeyPair(w http.ResponseWriter, r *http.Request) error {
-	c, err := caller(r.Context(), auth.RoleAdmin)
-	if err != nil {
-		return err
-	}
-	if err := s.repo.RevokeKeyPair(r.Context(), c.Tenant.OrgID, r.PathValue("id")); err != nil {
-		return apiError(err, "The key pair")
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return remove(w, r, "The key pair", s.repo.RevokeKeyPair)
 }
 
 // ---- members
@@ -417,23 +401,11 @@ func memberOut(m orgs.Member) memberJSON {
 }
 
 func (s *server) listMembers(w http.ResponseWriter, r *http.Request) error {
-	c, err := caller(r.Context(), auth.RoleReadOnly)
-	if err != nil {
-		return err
-	}
-	ms, err := s.repo.ListMembers(r.Context(), c.Tenant.OrgID)
-	if err != nil {
-		return apiError(err, "The organisation")
-	}
-	out := make([]memberJSON, 0, len(ms))
-	for _, m := range ms {
-		out = append(out, memberOut(m))
-	}
-	return servePage(w, r, out, func(m memberJSON) string { return m.ID })
+	return serveAll(w, r, auth.RoleReadOnly, s.repo.ListMembers, memberOut, func(m memberJSON) string { return m.ID })
 }
 
 func (s *server) getMember(w http.ResponseWriter, r *http.Request) error {
-	c, err := caller(r.Context(), auth.RoleReadOnly)
+	c, err := auth.CallerWithRole(r.Context(), auth.RoleReadOnly)
 	if err != nil {
 		return err
 	}
@@ -451,30 +423,23 @@ type addMemberRequest struct {
 }
 
 func (s *server) addMember(w http.ResponseWriter, r *http.Request) error {
-	c, err := caller(r.Context(), auth.RoleAdmin)
-	if err != nil {
-		return err
-	}
-	var req addMemberRequest
-	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	var missing []httpapi.FieldError
-	if req.Email == nil {
-		missing = append(missing, httpapi.FieldError{Field: "email", Message: "is required"})
-	}
-	if req.Role == nil {
-		missing = append(missing, httpapi.FieldError{Field: "role", Message: "is required (owner, admin, developer or viewer)"})
-	}
-	if len(missing) > 0 {
-		return httpapi.Validation("The request is invalid: required fields are missing.", missing...)
-	}
-	m, err := s.repo.AddMember(r.Context(), c.Tenant.OrgID, *req.Email, *req.Role)
-	if err != nil {
-		return apiError(err, "The organisation")
-	}
-	httpapi.WriteJSON(w, http.StatusCreated, memberOut(m))
-	return nil
+	return change(w, r, auth.RoleAdmin, http.StatusCreated, func(ctx context.Context, c auth.Caller, req addMemberRequest) (memberJSON, error) {
+		var missing []httpapi.FieldError
+		if req.Email == nil {
+			missing = append(missing, httpapi.FieldError{Field: "email", Message: "is required"})
+		}
+		if req.Role == nil {
+			missing = append(missing, httpapi.FieldError{Field: "role", Message: "is required (owner, admin, developer or viewer)"})
+		}
+		if len(missing) > 0 {
+			return memberJSON{}, httpapi.Validation("The request is invalid: required fields are missing.", missing...)
+		}
+		m, err := s.repo.AddMember(ctx, c.Tenant.OrgID, *req.Email, *req.Role)
+		if err != nil {
+			return memberJSON{}, apiError(err, "The organisation")
+		}
+		return memberOut(m), nil
+	})
 }
 
 type updateMemberRequest struct {
@@ -482,42 +447,40 @@ type updateMemberRequest struct {
 }
 
 func (s *server) updateMember(w http.ResponseWriter, r *http.Request) error {
-	c, err := caller(r.Context(), auth.RoleAdmin)
-	if err != nil {
-		return err
-	}
-	var req updateMemberRequest
-	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	if req.Role == nil {
-		return httpapi.InvalidField("role", "is required (owner, admin, developer or viewer)")
-	}
-	m, err := s.repo.UpdateMember(r.Context(), c.Tenant.OrgID, r.PathValue("id"), *req.Role)
-	if err != nil {
-		return apiError(err, "The member")
-	}
-	httpapi.WriteJSON(w, http.StatusOK, memberOut(m))
-	return nil
+	return change(w, r, auth.RoleAdmin, http.StatusOK, func(ctx context.Context, c auth.Caller, req updateMemberRequest) (memberJSON, error) {
+		if req.Role == nil {
+			return memberJSON{}, httpapi.InvalidField("role", "is required (owner, admin, developer or viewer)")
+		}
+		m, err := s.repo.UpdateMember(ctx, c.Tenant.OrgID, r.PathValue("id"), *req.Role)
+		if err != nil {
+			return memberJSON{}, apiError(err, "The member")
+		}
+		return memberOut(m), nil
+	})
 }
 
 func (s *server) removeMember(w http.ResponseWriter, r *http.Request) error {
-	c, err := caller(r.Context(), auth.RoleAdmin)
-	if err != nil {
-		return err
-	}
-	if err := s.repo.RemoveMember(r.Context(), c.Tenant.OrgID, r.PathValue("id")); err != nil {
-		return apiError(err, "The member")
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return remove(w, r, "The member", s.repo.RemoveMember)
 }
 
 // ---- lists
 
-// servePage answers one page of items (all of them, in order, held in memory: an
-// organisation has few key pairs and members); the signed cursor holds the last ID of
-// the previous page.
-func servePage[T any](w http.ResponseWriter, r *http.Request, items []T, id func(T) string) error {
-	return lists.Serve(w, r, lists.Spec[string, T]{Fetch: lists.InMemory(items, id), Position: id})
+// serveAll answers one page of the organisation's key pairs or members, listed whole (list)
+// and shown by out: they are few, so the list is held in memory, in order; the signed
+// cursor holds the last ID of the previous page.
+func serveAll[T, J any](w http.ResponseWriter, r *http.Request, need auth.Role, list func(ctx context.Context, orgID string) ([]T, error),
+	out func(T) J, id func(J) string) error {
+	c, err := auth.CallerWithRole(r.Context(), need)
+	if err != nil {
+		return err
+	}
+	all, err := list(r.Context(), c.Tenant.OrgID)
+	if err != nil {
+		return apiError(err, "The organisation")
+	}
+	items := make([]J, 0, len(all))
+	for _, v := range all {
+		items = append(items, out(v))
+	}
+	return lists.Serve(w, r, lists.Spec[string, J]{Fetch: lists.InMemory(items, id), Position: id})
 }

@@ -65,15 +65,10 @@ func NewHandler(svc *wh.Service, publish PublishFunc, now func() time.Time) http
 	return rt
 }
 
+// caller is the tenant of a caller whose key holds at least need.
 func caller(ctx context.Context, need auth.Role) (tenant.Tenant, error) {
-	c, err := auth.CallerFrom(ctx)
-	if err != nil {
-		return tenant.Tenant{}, err
-	}
-	if err := auth.Require(ctx, need); err != nil {
-		return tenant.Tenant{}, err
-	}
-	return c.Tenant, nil
+	c, err := auth.CallerWithRole(ctx, need)
+	return c.Tenant, err
 }
 
 func apiError(err error, what string) error {
