@@ -211,28 +211,28 @@ func (s *server) create(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) get(w http.ResponseWriter, r *http.Request) error {
-	t, err := caller(r.Context(), auth.RoleReadOnly)
-	if err != nil {
-		return err
-	}
-	ep, err := s.svc.GetEndpoint(r.Context(), t, r.PathValue("id"))
-	if err != nil {
-		return apiError(err, "The webhook endpoint")
-	}
-	httpapi.WriteJSON(w, http.StatusOK, s.out(t, ep))
-	return nil
+	return s.oneEndpoint(w, r, auth.RoleReadOnly, s.svc.GetEndpoint)
 }
 
 func (s *server) update(w http.ResponseWriter, r *http.Request) error {
-	t, err := caller(r.Context(), auth.RoleDeveloper)
+	return s.oneEndpoint(w, r, auth.RoleDeveloper, func(ctx context.Context, t tenant.Tenant, id string) (wh.Endpoint, error) {
+		var req webhookRequest
+		if err := httpapi.DecodeJSON(w, r, &req); err != nil {
+			return wh.Endpoint{}, err
+		}
+		return s.svc.UpdateEndpoint(ctx, t, id, req.input())
+	})
+}
+
+// oneEndpoint answers with the endpoint that do returns for the path's, for a caller with at
+// least role need.
+func (s *server) oneEndpoint(w http.ResponseWriter, r *http.Request, need auth.Role,
+	do func(ctx context.Context, t tenant.Tenant, id string) (wh.Endpoint, error)) error {
+	t, err := caller(r.Context(), need)
 	if err != nil {
 		return err
 	}
-	var req webhookRequest
-	if err := httpapi.DecodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	ep, err := s.svc.UpdateEndpoint(r.Context(), t, r.PathValue("id"), req.input())
+	ep, err := do(r.Context(), t, r.PathValue("id"))
 	if err != nil {
 		return apiError(err, "The webhook endpoint")
 	}
