@@ -25,6 +25,7 @@ import (
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
 )
 
 func init() {
@@ -65,17 +66,11 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 	fs := j.Conns.Repo.Client
 
 	// 1. Authorisation windows that closed.
-	docs, err := fs.CollectionGroup(connections.CollConsents).
-		Where("status", "==", connections.ConsentAwaiting).Where("authorizeBy", "<=", now).
-		OrderBy("authorizeBy", firestore.Asc).Limit(batch).Documents(ctx).GetAll()
+	docs, err := passed(ctx, fs.CollectionGroup(connections.CollConsents), connections.ConsentAwaiting, "authorizeBy", now)
 	if err != nil {
 		return res, fmt.Errorf("query unauthorised consents: %w", err)
 	}
 	for _, d := range docs {
-		t, ok := connections.TenantOf(d.Ref)
-		if !ok {
-			continue
-		}
 		c, changed, err := j.failConsent(ctx, d.Ref, now)
 		if err != nil {
 			return res, err
@@ -83,27 +78,21 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		if changed {
 			res.Failed++
 			_ = j.States.Delete(ctx, c.StateHash)
-			j.publish(ctx, store.For(fs, t), connections.EventConsentRejected, c, "authorization_timeout", now)
+			j.publish(ctx, store.For(fs, d.tenant), connections.EventConsentRejected, c, "authorization_timeout", now)
 		}
 	}
 
 	// 2. Connections within the notice period or past validUntil.
-	docs, err = fs.CollectionGroup(connections.CollConnections).
-		Where("status", "==", connections.StatusActive).Where("validUntil", "<=", now.Add(ExpiringNotice)).
-		OrderBy("validUntil", firestore.Asc).Limit(batch).Documents(ctx).GetAll()
+	docs, err = passed(ctx, fs.CollectionGroup(connections.CollConnections), connections.StatusActive, "validUntil", now.Add(ExpiringNotice))
 	if err != nil {
 		return res, fmt.Errorf("query expiring connections: %w", err)
 	}
 	for _, d := range docs {
-		t, ok := connections.TenantOf(d.Ref)
-		if !ok {
-			continue
-		}
 		var c connections.Connection
 		if err := d.DataTo(&c); err != nil {
 			return res, err
 		}
-		scope := store.For(fs, t)
+		scope := store.For(fs, d.tenant)
 		if !now.Before(c.ValidUntil) {
 			consent, changed, err := j.Conns.Repo.End(ctx, scope, c.ID, connections.StatusExpired, "", now)
 			if err != nil {
@@ -130,6 +119,29 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		j.publish(ctx, scope, connections.EventConsentExpiring, consent, "", now)
 	}
 	return res, nil
+}
+
+// tenantDoc is a document found across tenants, with its tenant.
+type tenantDoc struct {
+	*firestore.DocumentSnapshot
+	tenant tenant.Tenant
+}
+
+// passed returns, across tenants, up to batch documents of a collection group in status
+// whose field is at or before at, oldest first.
+func passed(ctx context.Context, group *firestore.CollectionGroupRef, status, field string, at time.Time) ([]tenantDoc, error) {
+	snaps, err := group.Where("status", "==", status).Where(field, "<=", at).
+		OrderBy(field, firestore.Asc).Limit(batch).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, err
+	}
+	var out []tenantDoc
+	for _, s := range snaps {
+		if t, ok := connections.TenantOf(s.Ref); ok {
+			out = append(out, tenantDoc{s, t})
+		}
+	}
+	return out, nil
 }
 
 func (j *Job) failConsent(ctx context.Context, ref *firestore.DocumentRef, now time.Time) (connections.Consent, bool, error) {
