@@ -106,11 +106,8 @@ func splitVersionName(name string) (string, int, error) {
 	if !ok {
 		return "", 0, status.Errorf(codes.InvalidArgument, "invalid crypto key version name %q", name)
 	}
-	n, err := strconv.Atoi(num)
-	if err != nil || n < 1 {
-		return "", 0, status.Errorf(codes.InvalidArgument, "invalid crypto key version name %q", name)
-	}
-	return key, n, nil
+	n, err := versionNumber(num, name, "crypto key version")
+	return key, n, err
 }
 
 // parseRingParent checks "projects/P/locations/L".
@@ -124,11 +121,7 @@ func parseRingParent(parent string) error {
 
 // key returns the crypto key by full name. The caller holds s.mu.
 func (s *kmsService) key(name string) (*cryptoKey, error) {
-	k, ok := s.keys[name]
-	if !ok {
-		return nil, status.Errorf(codes.NotFound, "%s not found", name)
-	}
-	return k, nil
+	return byName(s.keys, name, "%s not found")
 }
 
 // version resolves ".../cryptoKeys/K/cryptoKeyVersions/N". The caller holds s.mu.
@@ -165,9 +158,9 @@ func (s *kmsService) CreateKeyRing(_ context.Context, req *kmspb.CreateKeyRingRe
 func (s *kmsService) GetKeyRing(_ context.Context, req *kmspb.GetKeyRingRequest) (*kmspb.KeyRing, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ring, ok := s.rings[req.GetName()]
-	if !ok {
-		return nil, status.Errorf(codes.NotFound, "%s not found", req.GetName())
+	ring, err := byName(s.rings, req.GetName(), "%s not found")
+	if err != nil {
+		return nil, err
 	}
 	return proto.CloneOf(ring), nil
 }

@@ -3,7 +3,6 @@ package kmssm
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -38,11 +37,7 @@ type secretVersion struct {
 
 // secret returns the secret by full name. The caller holds s.mu.
 func (s *smService) secret(name string) (*secret, error) {
-	sec, ok := s.secrets[name]
-	if !ok {
-		return nil, status.Errorf(codes.NotFound, "Secret [%s] not found or has no versions.", name)
-	}
-	return sec, nil
+	return byName(s.secrets, name, "Secret [%s] not found or has no versions.")
 }
 
 // version resolves "projects/P/secrets/S/versions/N" or ".../versions/latest". The caller holds s.mu.
@@ -65,9 +60,9 @@ func (s *smService) version(name string) (*secretVersion, error) {
 		}
 		return nil, status.Errorf(codes.NotFound, "Secret [%s] has no enabled versions.", secretName)
 	}
-	n, err := strconv.Atoi(id)
-	if err != nil || n < 1 {
-		return nil, status.Errorf(codes.InvalidArgument, "invalid secret version name %q", name)
+	n, err := versionNumber(id, name, "secret version")
+	if err != nil {
+		return nil, err
 	}
 	if n > len(sec.versions) {
 		return nil, status.Errorf(codes.NotFound, "Secret Version [%s] not found.", name)

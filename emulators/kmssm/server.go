@@ -158,3 +158,23 @@ func versionsPage[P any, M proto.Message](mu *sync.Mutex, find func(string) (P, 
 	}
 	return page, int32(len(all)), next, nil // #nosec G115 -- versions are created one per call, far below 2^31
 }
+
+// byName finds a resource by its full name; a missing one is NotFound, with the message
+// (notFound, a format of the name) that the real service gives.
+func byName[T any](m map[string]T, name, notFound string) (T, error) {
+	v, ok := m[name]
+	if !ok {
+		return v, status.Errorf(codes.NotFound, notFound, name)
+	}
+	return v, nil
+}
+
+// versionNumber reads the N of a version name (from 1); what names the kind of version in
+// the error.
+func versionNumber(n, name, what string) (int, error) {
+	v, err := strconv.Atoi(n)
+	if err != nil || v < 1 {
+		return 0, status.Errorf(codes.InvalidArgument, "invalid %s name %q", what, name)
+	}
+	return v, nil
+}
