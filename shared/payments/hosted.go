@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -21,7 +20,7 @@ import (
 // recordHosted records p without a bank, awaiting the customer's choice on Tok's hosted
 // pages: its redirectUrl is the session's single-use link.
 func (s *Service) recordHosted(ctx context.Context, scope store.Scope, p Payment, locale string) (Payment, error) {
-	err := RecordHosted(ctx, s.Store.FS, scope, s.PublicURL, HostedRecord{Kind: hosted.KindPayment, ID: p.ID, LogKey: "paymentId",
+	err := RecordHosted(ctx, s.Store.FS, scope, s.PublicURL, HostedRecord{Kind: hosted.KindPayment, What: "payment", ID: p.ID, LogKey: "paymentId",
 		Locale: locale, Created: p.CreatedAt, Ref: ref(scope, p.ID),
 		Open: func(link string, expires time.Time) any { p.RedirectURL, p.AuthorizeBy = link, expires; return p }})
 	if err != nil {
@@ -35,6 +34,7 @@ func (s *Service) recordHosted(ctx context.Context, scope store.Scope, p Payment
 // customer's choice on Tok's hosted pages.
 type HostedRecord struct {
 	Kind    string // hosted.KindPayment, hosted.KindVRPConsent
+	What    string // the record as errors and the log name it, e.g. "vrp consent"
 	ID      string
 	LogKey  string // the ID's attribute in the log, e.g. "paymentId"
 	Locale  string // the pages' language ("" to follow the browser)
@@ -50,7 +50,6 @@ type HostedRecord struct {
 func RecordHosted(ctx context.Context, fs *firestore.Client, scope store.Scope, publicURL string, h HostedRecord) error {
 	sess, secret := hosted.New(scope.Tenant(), h.Kind, h.ID, h.Locale, h.Created)
 	rec := h.Open(sess.Link(publicURL, secret), sess.ExpiresAt)
-	what := strings.ReplaceAll(h.Kind, "_", " ")
 	err := fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		if err := tx.Create(h.Ref, rec); err != nil {
 			return err
@@ -58,9 +57,9 @@ func RecordHosted(ctx context.Context, fs *firestore.Client, scope store.Scope, 
 		return hosted.Store{Client: fs}.Create(tx, sess)
 	})
 	if err != nil {
-		return fmt.Errorf("record %s: %w", what, err)
+		return fmt.Errorf("record %s: %w", h.What, err)
 	}
-	slog.InfoContext(ctx, what+" awaiting the customer's bank on the hosted pages", h.LogKey, h.ID, "hostedSession", sess.ID)
+	slog.InfoContext(ctx, h.What+" awaiting the customer's bank on the hosted pages", h.LogKey, h.ID, "hostedSession", sess.ID)
 	return nil
 }
 

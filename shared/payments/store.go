@@ -293,17 +293,9 @@ func (s *Store) List(ctx context.Context, scope store.Scope, q ListQuery) ([]Pay
 	if q.AfterID != "" {
 		fq = fq.StartAfter(q.AfterCreated, q.AfterID)
 	}
-	docs, err := fq.Limit(q.Limit).Documents(ctx).GetAll()
+	out, err := store.All[Payment](ctx, fq.Limit(q.Limit))
 	if err != nil {
 		return nil, fmt.Errorf("list payments: %w", err)
-	}
-	out := make([]Payment, 0, len(docs))
-	for _, d := range docs {
-		var p Payment
-		if err := d.DataTo(&p); err != nil {
-			return nil, fmt.Errorf("decode payment %s: %w", d.Ref.ID, err)
-		}
-		out = append(out, p)
 	}
 	return out, nil
 }

@@ -20,7 +20,7 @@ import (
 // recordHosted records c without a bank, awaiting the customer's choice on the hosted pages:
 // its redirectUrl is the session's single-use link.
 func (s *Service) recordHosted(ctx context.Context, scope store.Scope, c Consent, locale string) (Consent, error) {
-	err := payments.RecordHosted(ctx, s.fs(), scope, s.Payments.PublicURL, payments.HostedRecord{Kind: hosted.KindVRPConsent, ID: c.ID,
+	err := payments.RecordHosted(ctx, s.fs(), scope, s.Payments.PublicURL, payments.HostedRecord{Kind: hosted.KindVRPConsent, What: "vrp consent", ID: c.ID,
 		LogKey: "vrpConsentId", Locale: locale, Created: c.CreatedAt, Ref: consentRef(scope, c.ID),
 		Open: func(link string, expires time.Time) any { c.RedirectURL, c.AuthorizeBy = link, expires; return c }})
 	if err != nil {
