@@ -144,11 +144,7 @@ func (s *Service) pollOnce(ctx context.Context, scope store.Scope, p Payment) (P
 		}
 		return s.VRP.Follow(ctx, scope, p)
 	}
-	conn, err := s.Connectors.For(p.Env, p.BankID)
-	if err != nil {
-		return p, err
-	}
-	sess, err := s.session(ctx, scope, p, conn)
+	conn, sess, err := s.connect(ctx, scope, p)
 	if err != nil {
 		return p, err
 	}

@@ -395,6 +395,21 @@ func CallbackRedirect(callbackURL, idParam, id, status, reason string) (string, 
 	return u.String(), nil
 }
 
+// connect is p's bank and a session there (session) for a call about p.
+func (s *Service) connect(ctx context.Context, scope store.Scope, p Payment) (bank.Connector, bank.Session, error) {
+	return s.Connect(p.Env, p.BankID, func(conn bank.Connector) (bank.Session, error) { return s.session(ctx, scope, p, conn) })
+}
+
+// Connect is the connector of bankID in env and the session there that session opens.
+func (s *Service) Connect(env, bankID string, session func(bank.Connector) (bank.Session, error)) (bank.Connector, bank.Session, error) {
+	conn, err := s.Connectors.For(env, bankID)
+	if err != nil {
+		return nil, bank.Session{}, err
+	}
+	sess, err := session(conn)
+	return conn, sess, err
+}
+
 // session is a bank session for a status or cancellation call (no PSU present), with the
 // payment's tokens refreshed by the vault when they are about to expire. A payment never
 // authorised has none: banks answer its status calls on the TPP's certificate.
@@ -442,11 +457,7 @@ func (s *Service) Cancel(ctx context.Context, scope store.Scope, id string) (Pay
 	if st != StatusAwaiting && st != StatusScheduled {
 		return Payment{}, httpapi.Conflict("The payment is " + st + " and can no longer be cancelled; only AWAITING_AUTHORIZATION and SCHEDULED payments can.")
 	}
-	conn, err := s.Connectors.For(scope.Tenant().Env, p.BankID)
-	if err != nil {
-		return Payment{}, err
-	}
-	sess, err := s.session(ctx, scope, p, conn)
+	conn, sess, err := s.connect(ctx, scope, p)
 	if err != nil {
 		return Payment{}, err
 	}

@@ -57,11 +57,7 @@ func (s *Service) CheckAtBank(ctx context.Context, scope store.Scope, id string)
 	if err != nil || c.Status != StatusAuthorized {
 		return c, err
 	}
-	conn, err := s.Payments.Connectors.For(c.Env, c.BankID)
-	if err != nil {
-		return Consent{}, err
-	}
-	sess, err := s.session(ctx, scope, c, conn)
+	conn, sess, err := s.connect(ctx, scope, c)
 	if err != nil {
 		return Consent{}, err
 	}

@@ -245,11 +245,7 @@ func (s *Service) accepted(ctx context.Context, scope store.Scope, id string, st
 
 // funds asks the bank whether the mandate's account covers amount.
 func (s *Service) funds(ctx context.Context, scope store.Scope, c Consent, amount decimal.Decimal) (bool, error) {
-	conn, err := s.Payments.Connectors.For(c.Env, c.BankID)
-	if err != nil {
-		return false, err
-	}
-	sess, err := s.session(ctx, scope, c, conn)
+	conn, sess, err := s.connect(ctx, scope, c)
 	if err != nil {
 		return false, err
 	}

@@ -109,12 +109,8 @@ func (s *Service) commit(ctx context.Context, scope store.Scope, consentID strin
 	var results []reserved
 	err := s.fs().RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		results = make([]reserved, len(batch))
-		snap, err := tx.Get(cref)
+		cur, err := store.GetTx[Consent](tx, cref, "vrp consent "+consentID, ErrNotFound)
 		if err != nil {
-			return err
-		}
-		var cur Consent
-		if err := snap.DataTo(&cur); err != nil {
 			return err
 		}
 		refs := make([]*firestore.DocumentRef, len(batch))

@@ -83,12 +83,8 @@ func (s *Service) updateTx(ctx context.Context, scope store.Scope, id string, fn
 	var c Consent
 	var fnErr error
 	err := s.fs().RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		c = Consent{}
-		snap, err := tx.Get(consentRef(scope, id))
-		if err != nil {
-			return err
-		}
-		if err := snap.DataTo(&c); err != nil {
+		var err error
+		if c, err = store.GetTx[Consent](tx, consentRef(scope, id), "vrp consent "+id, ErrNotFound); err != nil {
 			return err
 		}
 		changed, err := fn(tx, &c, s.now())
@@ -295,6 +291,11 @@ func (s *Service) settle(ctx context.Context, scope store.Scope, id string, fn f
 
 func callbackRedirect(c Consent) (string, error) {
 	return payments.CallbackRedirect(c.CallbackURL, "vrpConsentId", c.ID, c.Status, c.StatusReason)
+}
+
+// connect is c's bank and the mandate's session there (session).
+func (s *Service) connect(ctx context.Context, scope store.Scope, c Consent) (bank.Connector, bank.Session, error) {
+	return s.Payments.Connect(c.Env, c.BankID, func(conn bank.Connector) (bank.Session, error) { return s.session(ctx, scope, c, conn) })
 }
 
 // session is the mandate's bank session (no PSU present), tokens refreshed by the vault.
