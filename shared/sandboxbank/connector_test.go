@@ -148,10 +148,8 @@ func TestRefreshRotationAndExpiry(t *testing.T) {
 }
 
 func TestFrequencyPerDay(t *testing.T) {
-	e := newEnv(t)
+	e, c, s := consented(t, "sandbox-si", "demo")
 	ctx := context.Background()
-	c := e.connector("sandbox-si")
-	s := e.consent(ctx, c, "demo", "demo")
 	for i := range 4 {
 		if _, err := c.Accounts(ctx, s); err != nil {
 			t.Fatalf("unattended access %d: %v", i+1, err)
@@ -172,10 +170,8 @@ func TestFrequencyPerDay(t *testing.T) {
 }
 
 func TestDeleteConsentThenRevoked(t *testing.T) {
-	e := newEnv(t)
+	_, c, s := consented(t, "sandbox-me", "demo")
 	ctx := context.Background()
-	c := e.connector("sandbox-me")
-	s := e.consent(ctx, c, "demo", "demo")
 	if err := c.DeleteConsent(ctx, s); err != nil {
 		t.Fatal(err)
 	}
@@ -187,10 +183,8 @@ func TestDeleteConsentThenRevoked(t *testing.T) {
 }
 
 func TestPersonaDown(t *testing.T) {
-	e := newEnv(t)
+	_, c, s := consented(t, "sandbox-ba", "down", func(cfg *berlingroup.Config) { cfg.BreakerThreshold = 3 })
 	ctx := context.Background()
-	c := e.connector("sandbox-ba", func(cfg *berlingroup.Config) { cfg.BreakerThreshold = 3 })
-	s := e.consent(ctx, c, "down", "down")
 	_, err := c.Accounts(ctx, s) // 3 attempts, all 503: the circuit opens
 	wantKind(t, err, bank.Unavailable)
 	if c.BreakerState() != "open" {
@@ -204,10 +198,8 @@ func TestPersonaDown(t *testing.T) {
 }
 
 func TestPersonaSlow(t *testing.T) {
-	e := newEnv(t)
+	_, c, s := consented(t, "sandbox-mk", "slow", func(cfg *berlingroup.Config) { cfg.Timeout = 300 * time.Millisecond; cfg.Retries = 2 })
 	ctx := context.Background()
-	c := e.connector("sandbox-mk", func(cfg *berlingroup.Config) { cfg.Timeout = 300 * time.Millisecond; cfg.Retries = 2 })
-	s := e.consent(ctx, c, "slow", "slow")
 	began := time.Now()
 	_, err := c.Accounts(ctx, s)
 	wantKind(t, err, bank.Unavailable)
@@ -244,10 +236,8 @@ func TestPersonaRevokeAndExpire(t *testing.T) {
 		status  string
 	}{{"revoke", bank.ConsentRevoked, bank.ConsentRevokedByPSU}, {"expire", bank.ConsentExpired, bank.ConsentExpiredStatus}} {
 		t.Run(c.persona, func(t *testing.T) {
-			e := newEnv(t)
+			_, conn, s := consented(t, "sandbox-bg", c.persona)
 			ctx := context.Background()
-			conn := e.connector("sandbox-bg")
-			s := e.consent(ctx, conn, c.persona, c.persona)
 			accts, err := conn.Accounts(ctx, s)
 			if err != nil {
 				t.Fatal(err)
@@ -326,10 +316,8 @@ func TestPaymentsAndFunds(t *testing.T) {
 }
 
 func TestBusinessPersonaVolume(t *testing.T) {
-	e := newEnv(t)
+	e, c, s := consented(t, "sandbox-rs", "business", func(cfg *berlingroup.Config) { cfg.ItemsPerPage = 500; cfg.Timeout = 10 * time.Second })
 	ctx := context.Background()
-	c := e.connector("sandbox-rs", func(cfg *berlingroup.Config) { cfg.ItemsPerPage = 500; cfg.Timeout = 10 * time.Second })
-	s := e.consent(ctx, c, "business", "business")
 	accts, err := c.Accounts(ctx, s)
 	if err != nil || len(accts) < 3 {
 		t.Fatalf("accounts %d, %v", len(accts), err)
@@ -351,10 +339,8 @@ func TestBusinessPersonaVolume(t *testing.T) {
 }
 
 func TestFaults(t *testing.T) {
-	e := newEnv(t)
+	e, c, s := consented(t, "sandbox-xk", "demo", func(cfg *berlingroup.Config) { cfg.Timeout = 500 * time.Millisecond; cfg.BreakerThreshold = 100 })
 	ctx := context.Background()
-	c := e.connector("sandbox-xk", func(cfg *berlingroup.Config) { cfg.Timeout = 500 * time.Millisecond; cfg.BreakerThreshold = 100 })
-	s := e.consent(ctx, c, "demo", "demo")
 	s.PSUPresent, s.PSUIPAddress = true, "203.0.113.7"
 	accts, err := c.Accounts(ctx, s)
 	if err != nil {

@@ -262,6 +262,15 @@ func (e *env) sca(authorizeURL, user, password, decision string) *url.URL {
 const redirectURI = "https://tpp.example/callback"
 
 // consent runs the whole AIS consent of a persona and returns its session.
+// consented is a test's sandbox bank, its connector to bankID (mod applied) and a session
+// under a consent persona authorised (with its name as the password).
+func consented(t *testing.T, bankID, persona string, mod ...func(*berlingroup.Config)) (*env, *berlingroup.Client, bank.Session) {
+	t.Helper()
+	e := newEnv(t)
+	c := e.connector(bankID, mod...)
+	return e, c, e.consent(context.Background(), c, persona, persona)
+}
+
 func (e *env) consent(ctx context.Context, c bank.Connector, persona, password string) bank.Session {
 	e.t.Helper()
 	verifier, challenge := bank.NewPKCE()
