@@ -29,25 +29,18 @@ import (
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testing/sandboxtest"
 	"tokapi.io/tok/shared/testing/secretstest"
+	"tokapi.io/tok/shared/testing/testclock"
 	"tokapi.io/tok/shared/testing/testenv"
 	"tokapi.io/tok/shared/transactions"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
 
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
 // accessCounter counts, at the bank's door, unattended accesses (no PSU-IP-Address; a
 // _links.next page is part of its access) per resource and UTC day, and 429 answers.
 type accessCounter struct {
 	base  http.RoundTripper
-	clock *clock
+	clock *testclock.Clock
 	mu    sync.Mutex
 	n     map[string]int
 	e429  atomic.Int64
@@ -131,7 +124,7 @@ func (f *fakeEvents) byType(typ string) []events.Event {
 type env struct {
 	t       testing.TB
 	fs      *firestore.Client
-	clock   *clock
+	clock   *testclock.Clock
 	counter *accessCounter
 	conn    *berlingroup.Client
 	session bank.Session
@@ -160,7 +153,7 @@ func newEnv(t testing.TB, persona string, itemsPerPage int) *env {
 	t.Helper()
 	project := testenv.Project(t)
 	fs := testenv.Firestore(t, project)
-	ck := &clock{now: time.Date(2026, 4, 20, 9, 30, 0, 0, time.UTC)}
+	ck := testclock.New(time.Date(2026, 4, 20, 9, 30, 0, 0, time.UTC))
 	srv := httptest.NewServer(sandboxbank.New(sandboxbank.Options{Store: sandboxbank.FirestoreStore{Client: fs}, Now: ck.Now,
 		AccessTokenTTL: 365 * 24 * time.Hour, Logger: quiet}))
 	t.Cleanup(srv.Close)

@@ -18,34 +18,23 @@ import (
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testing/orgstest"
+	"tokapi.io/tok/shared/testing/testclock"
 	"tokapi.io/tok/shared/testing/testenv"
 )
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type fixture struct {
 	repo   *orgs.Repo
 	client *firestore.Client
 	pepper []byte
-	clock  *clock
+	clock  *testclock.Clock
 }
 
 func setup(t *testing.T) fixture {
 	t.Helper()
 	client := testenv.Firestore(t, testenv.Project(t))
-	c := &clock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	c := testclock.New(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 	pepper := orgstest.Pepper(t)
-	return fixture{repo: orgs.New(client, pepper, orgs.WithClock(c.now)), client: client, pepper: pepper, clock: c}
+	return fixture{repo: orgs.New(client, pepper, orgs.WithClock(c.Now)), client: client, pepper: pepper, clock: c}
 }
 
 func TestCreateOrg(t *testing.T) {
@@ -144,7 +133,7 @@ func TestListOrgsAndSetTier(t *testing.T) {
 	f := setup(t)
 	ctx := t.Context()
 	a, first := orgstest.Org(t, f.repo, orgs.TierFree)
-	f.clock.add(time.Second)
+	f.clock.Add(time.Second)
 	b, other := orgstest.Org(t, f.repo, orgs.TierPro)
 	list, err := f.repo.ListOrgs(ctx)
 	if err != nil || len(list) != 2 || list[0].ID != a.ID || list[1].ID != b.ID {
@@ -203,9 +192,9 @@ func TestKeyPairsListNewestFirst(t *testing.T) {
 	f := setup(t)
 	ctx := t.Context()
 	org, first := orgstest.Org(t, f.repo, orgs.TierFree)
-	f.clock.add(time.Minute)
+	f.clock.Add(time.Minute)
 	dev := orgstest.KeyPair(t, f.repo, org.ID, "developer")
-	f.clock.add(time.Minute)
+	f.clock.Add(time.Minute)
 	ro := orgstest.KeyPair(t, f.repo, org.ID, "read_only")
 	list, err := f.repo.ListKeyPairs(ctx, org.ID)
 	if err != nil {
@@ -237,8 +226,8 @@ func TestRotateKeyPair(t *testing.T) {
 	f := setup(t)
 	ctx := t.Context()
 	org, old := orgstest.Org(t, f.repo, orgs.TierPro)
-	f.clock.add(time.Hour)
-	start := f.clock.now()
+	f.clock.Add(time.Hour)
+	start := f.clock.Now()
 	p, err := f.repo.RotateKeyPair(ctx, org.ID, old.ID, 2*time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -263,11 +252,11 @@ func TestRotateKeyPair(t *testing.T) {
 		}
 	}
 	gotOld, err := f.repo.GetKeyPair(ctx, org.ID, old.ID)
-	if err != nil || gotOld.ReplacedBy != p.ID || gotOld.Status(f.clock.now()) != orgs.StatusExpiring {
+	if err != nil || gotOld.ReplacedBy != p.ID || gotOld.Status(f.clock.Now()) != orgs.StatusExpiring {
 		t.Errorf("old pair = %+v, %v", gotOld, err)
 	}
-	f.clock.add(2 * time.Hour)
-	if s := gotOld.Status(f.clock.now()); s != orgs.StatusExpired {
+	f.clock.Add(2 * time.Hour)
+	if s := gotOld.Status(f.clock.Now()); s != orgs.StatusExpired {
 		t.Errorf("status after grace = %s", s)
 	}
 	// A rotated pair cannot be rotated again.
@@ -287,8 +276,8 @@ func TestRotateKeyPair(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec, _ := f.repo.LookupKey(ctx, apikey.Hash(f.pepper, p.LiveKey))
-	if rec.ExpiresAt == nil || rec.ExpiresAt.After(f.clock.now()) {
-		t.Errorf("grace 0: expiresAt %v, now %v", rec.ExpiresAt, f.clock.now())
+	if rec.ExpiresAt == nil || rec.ExpiresAt.After(f.clock.Now()) {
+		t.Errorf("grace 0: expiresAt %v, now %v", rec.ExpiresAt, f.clock.Now())
 	}
 	if _, err := f.repo.RotateKeyPair(ctx, org.ID, q.ID, orgs.MaxGrace); err != nil {
 		t.Errorf("max grace: %v", err)
@@ -310,7 +299,7 @@ func TestRevokeKeyPair(t *testing.T) {
 		}
 	}
 	p, _ := f.repo.GetKeyPair(ctx, org.ID, dev.ID)
-	if p.RevokedAt == nil || !p.RevokedAt.Equal(f.clock.now()) || p.Status(f.clock.now()) != orgs.StatusRevoked {
+	if p.RevokedAt == nil || !p.RevokedAt.Equal(f.clock.Now()) || p.Status(f.clock.Now()) != orgs.StatusRevoked {
 		t.Errorf("revoked pair = %+v", p)
 	}
 	// Idempotent; the other pair is untouched; a revoked pair cannot be rotated.
@@ -410,12 +399,12 @@ func TestMembers(t *testing.T) {
 	if err := f.repo.RemoveMember(ctx, org.ID, owner.ID); !errors.Is(err, orgs.ErrConflict) {
 		t.Errorf("remove last owner: %v", err)
 	}
-	f.clock.add(time.Second)
+	f.clock.Add(time.Second)
 	bo, err := f.repo.AddMember(ctx, org.ID, "bo@example.com", orgs.MemberDeveloper)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.clock.add(time.Second)
+	f.clock.Add(time.Second)
 	bo, err = f.repo.UpdateMember(ctx, org.ID, bo.ID, orgs.MemberOwner)
 	if err != nil || bo.Role != orgs.MemberOwner || !bo.UpdatedAt.After(bo.CreatedAt) {
 		t.Fatalf("promote = %+v, %v", bo, err)
