@@ -304,8 +304,11 @@ func (l *Limiter) Allow(ctx context.Context, key string, tier Tier) (Decision, e
 	}
 	waited := b.ahead != nil
 	if waited {
-		// The next lease is on its way: wait for it rather than take another.
 		l.waited.Add(1)
+	}
+	// The next lease is on its way: wait for it rather than take another, and for the one
+	// after it if other requests took its tokens first.
+	for b.ahead != nil && ctx.Err() == nil {
 		ahead := b.ahead
 		b.mu.Unlock()
 		select {
@@ -538,8 +541,11 @@ func (l *Limiter) write(ctx context.Context, key string, now time.Time, lim Limi
 	}
 }
 
-// AheadTimeout bounds a lease taken ahead of need.
-const AheadTimeout = 2 * time.Second
+// AheadTimeout bounds a lease taken ahead of need. No request waits on it unless its lease
+// ran out meanwhile (and then no longer than its own deadline), so it may take as long as a
+// slow Firestore needs: a lease abandoned early may still be written, and its tokens would
+// be lost to everyone until they refill.
+const AheadTimeout = 10 * time.Second
 
 // leaseAhead starts, in the background, the next lease of an instance whose current one for
 // key is three-quarters used, unless one is already on its way or the shared bucket held
@@ -604,7 +610,15 @@ func (l *Limiter) Close(ctx context.Context) error {
 		l.sweep = false
 	})
 	// A lease ahead of need still in flight lands first, so its tokens go back too.
-	l.inFlight.Wait()
+	landed := make(chan struct{})
+	go func() {
+		l.inFlight.Wait()
+		close(landed)
+	}()
+	select {
+	case <-landed:
+	case <-ctx.Done():
+	}
 	return l.giveBack(ctx, func(*bucket, time.Time) bool { return true })
 }
 
@@ -619,7 +633,9 @@ func (l *Limiter) giveBack(ctx context.Context, due func(*bucket, time.Time) boo
 	for key, b := range keys {
 		b.mu.Lock()
 		now := l.now()
-		if b.unused() > 0 && due(b, now) && !now.Before(b.fallbackUntil) {
+		// A lease ahead of need in flight carries the unused tokens into the next lease; a
+		// return now would only race its write.
+		if b.unused() > 0 && b.ahead == nil && due(b, now) && !now.Before(b.fallbackUntil) {
 			if _, err := l.exchange(ctx, key, b, now, b.lim, 0); err != nil {
 				errs = append(errs, fmt.Errorf("ratelimit: returning tokens of %q: %w", key, err))
 			}
