@@ -548,14 +548,16 @@ func (l *Limiter) write(ctx context.Context, key string, now time.Time, lim Limi
 const AheadTimeout = 10 * time.Second
 
 // leaseAhead starts, in the background, the next lease of an instance whose current one for
-// key is three-quarters used, unless one is already on its way or the shared bucket held
+// key is three-quarters used, unless that one is a single token (an instance's first lease of
+// a key, or one with too little demand to be worth a write ahead of it), one is already on
+// its way, or the shared bucket held
 // less than half its burst when the instance last saw it: near the limit, tokens leased
 // ahead would sit on one instance while the others refuse, so leases follow need there. Its
 // tokens add to what is left of the current lease (a quarter of it at most), which lives on
 // for a TTL from the new lease; b is held.
 func (l *Limiter) leaseAhead(key string, b *bucket, now time.Time, lim Limits) {
 	pol := l.policy(lim)
-	if !l.ahead || b.ahead != nil || b.lim != lim || 4*b.unused() > b.n ||
+	if !l.ahead || b.ahead != nil || b.lim != lim || b.n < 2 || 4*b.unused() > b.n ||
 		now.Before(b.blockedUntil) || 2*level(b.tat, now, lim) < float64(lim.Burst) {
 		return
 	}
