@@ -122,10 +122,7 @@ func TestGetOrganisation(t *testing.T) {
 func TestRoleMatrix(t *testing.T) {
 	f := setup(t)
 	org, admin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
-	member, err := f.repo.AddMember(t.Context(), org.ID, "owner@example.com", orgs.MemberOwner)
-	if err != nil {
-		t.Fatal(err)
-	}
+	member := orgstest.Member(t, f.repo, org.ID, "owner@example.com", orgs.MemberOwner)
 	target := orgstest.KeyPair(t, f.repo, org.ID, "read_only")
 	keys := map[string]string{
 		"admin":     admin.LiveKey,
@@ -271,10 +268,7 @@ func TestKeyPairLifecycle(t *testing.T) {
 func TestSandboxKeyCannotAffectLive(t *testing.T) {
 	f := setup(t)
 	org, admin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
-	member, err := f.repo.AddMember(t.Context(), org.ID, "dev@example.com", orgs.MemberDeveloper)
-	if err != nil {
-		t.Fatal(err)
-	}
+	member := orgstest.Member(t, f.repo, org.ID, "dev@example.com", orgs.MemberDeveloper)
 	pair := orgstest.KeyPair(t, f.repo, org.ID, "developer")
 	for _, c := range []struct{ method, path, body string }{
 		{"DELETE", "/v1/api-keys/" + pair.ID, ""},
@@ -356,19 +350,12 @@ func TestKeyRoleCeilingOfMembers(t *testing.T) {
 	f := setup(t)
 	org, admin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
 	other, _ := orgstest.Org(t, f.repo, orgs.TierFree)
-	ctx := t.Context()
 	members := map[string]string{}
 	for _, role := range orgs.MemberRoles {
-		m, err := f.repo.AddMember(ctx, org.ID, role+"@example.com", role)
-		if err != nil {
-			t.Fatal(err)
-		}
+		m := orgstest.Member(t, f.repo, org.ID, role+"@example.com", role)
 		members[role] = m.ID
 	}
-	stranger, err := f.repo.AddMember(ctx, other.ID, "s@example.com", orgs.MemberOwner)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stranger := orgstest.Member(t, f.repo, other.ID, "s@example.com", orgs.MemberOwner)
 	allowed := map[string][]string{
 		"owner":     {"admin", "developer", "read_only"},
 		"admin":     {"admin", "developer", "read_only"},
@@ -402,10 +389,7 @@ func TestOtherOrganisationIsNotFound(t *testing.T) {
 	f := setup(t)
 	a, aAdmin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
 	_, bAdmin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
-	m, err := f.repo.AddMember(t.Context(), a.ID, "ana@example.com", orgs.MemberAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := orgstest.Member(t, f.repo, a.ID, "ana@example.com", orgs.MemberAdmin)
 	for _, c := range []struct{ method, path, body string }{
 		{"POST", "/v1/api-keys/" + aAdmin.ID + "/rotate", `{"gracePeriodSeconds":0}`},
 		{"DELETE", "/v1/api-keys/" + aAdmin.ID, ""},
@@ -451,10 +435,7 @@ func TestOtherOrganisationIsNotFound(t *testing.T) {
 func TestValidation(t *testing.T) {
 	f := setup(t)
 	org, admin := orgstest.Org(t, f.repo, orgs.TierEnterprise)
-	m, err := f.repo.AddMember(t.Context(), org.ID, "ana@example.com", orgs.MemberOwner)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := orgstest.Member(t, f.repo, org.ID, "ana@example.com", orgs.MemberOwner)
 	cases := []struct {
 		method, path, body, field string
 	}{

@@ -333,10 +333,7 @@ func TestOtherOrganisationIsNotFound(t *testing.T) {
 	ctx := t.Context()
 	a, aPair := orgstest.Org(t, f.repo, orgs.TierFree)
 	b, _ := orgstest.Org(t, f.repo, orgs.TierFree)
-	m, err := f.repo.AddMember(ctx, a.ID, "ana@example.com", orgs.MemberAdmin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := orgstest.Member(t, f.repo, a.ID, "ana@example.com", orgs.MemberAdmin)
 	checks := map[string]error{}
 	_, checks["GetKeyPair"] = f.repo.GetKeyPair(ctx, b.ID, aPair.ID)
 	_, checks["RotateKeyPair"] = f.repo.RotateKeyPair(ctx, b.ID, aPair.ID, time.Hour)
@@ -368,10 +365,7 @@ func TestMembers(t *testing.T) {
 	f := setup(t)
 	ctx := t.Context()
 	org, _ := orgstest.Org(t, f.repo, orgs.TierFree)
-	owner, err := f.repo.AddMember(ctx, org.ID, "Ana@Example.com", orgs.MemberOwner)
-	if err != nil {
-		t.Fatal(err)
-	}
+	owner := orgstest.Member(t, f.repo, org.ID, "Ana@Example.com", orgs.MemberOwner)
 	if owner.Email != "Ana@Example.com" || !strings.HasPrefix(owner.ID, "mem_") || owner.Role != orgs.MemberOwner {
 		t.Errorf("owner = %+v", owner)
 	}
@@ -400,12 +394,9 @@ func TestMembers(t *testing.T) {
 		t.Errorf("remove last owner: %v", err)
 	}
 	f.clock.Add(time.Second)
-	bo, err := f.repo.AddMember(ctx, org.ID, "bo@example.com", orgs.MemberDeveloper)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bo := orgstest.Member(t, f.repo, org.ID, "bo@example.com", orgs.MemberDeveloper)
 	f.clock.Add(time.Second)
-	bo, err = f.repo.UpdateMember(ctx, org.ID, bo.ID, orgs.MemberOwner)
+	bo, err := f.repo.UpdateMember(ctx, org.ID, bo.ID, orgs.MemberOwner)
 	if err != nil || bo.Role != orgs.MemberOwner || !bo.UpdatedAt.After(bo.CreatedAt) {
 		t.Fatalf("promote = %+v, %v", bo, err)
 	}
@@ -521,10 +512,7 @@ func TestKeysNeverStored(t *testing.T) {
 func TestSandboxCallerChangesNothing(t *testing.T) {
 	f := setup(t)
 	org, admin := orgstest.Org(t, f.repo, orgs.TierPro)
-	owner, err := f.repo.AddMember(t.Context(), org.ID, "owner@example.com", orgs.MemberOwner)
-	if err != nil {
-		t.Fatal(err)
-	}
+	owner := orgstest.Member(t, f.repo, org.ID, "owner@example.com", orgs.MemberOwner)
 	other := orgstest.KeyPair(t, f.repo, org.ID, "read_only")
 	as := func(env string) context.Context {
 		return auth.WithCaller(t.Context(), auth.Caller{Tenant: tenant.Tenant{Env: env, OrgID: org.ID}, KeyPairID: admin.ID, Role: auth.RoleAdmin})

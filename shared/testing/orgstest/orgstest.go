@@ -41,6 +41,16 @@ func KeyPair(t testing.TB, repo *orgs.Repo, orgID, role string) orgs.NewKeyPair 
 	return p
 }
 
+// Member adds a member with email and role to org.
+func Member(t testing.TB, repo *orgs.Repo, orgID, email, role string) orgs.Member {
+	t.Helper()
+	m, err := repo.AddMember(t.Context(), orgID, email, role)
+	if err != nil {
+		t.Fatalf("orgstest: add member: %v", err)
+	}
+	return m
+}
+
 // PepperSecret creates the Secret Manager secret api-key-pepper in project on the
 // emulator with a fresh random pepper and returns the pepper, for tests that run functions
 // through platform.LazyHTTP (whose authentication reads the pepper from there).

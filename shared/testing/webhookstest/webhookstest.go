@@ -18,35 +18,16 @@ import (
 
 	"tokapi.io/tok/shared/envelope"
 	"tokapi.io/tok/shared/gcp"
+	"tokapi.io/tok/shared/testing/testclock"
 	"tokapi.io/tok/shared/testing/testenv"
 	"tokapi.io/tok/shared/webhooks"
 )
 
-// Clock is a settable clock.
-type Clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+// Clock is the settable test clock.
+type Clock = testclock.Clock
 
-// NewClock starts at t.
-func NewClock(t time.Time) *Clock { return &Clock{now: t} }
-
-// Now returns the current time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// Set moves the clock to t.
-func (c *Clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
-// Add moves the clock on by d.
-func (c *Clock) Add(d time.Duration) { c.Set(c.Now().Add(d)) }
+// NewClock starts a Clock at t.
+func NewClock(t time.Time) *Clock { return testclock.New(t) }
 
 // Queue is an in-memory webhooks.Queue: Tasks wait until Drain runs them.
 type Queue struct {
