@@ -27,6 +27,7 @@ import (
 	"tokapi.io/tok/shared/sandboxbank"
 	"tokapi.io/tok/shared/testing/sandboxtest"
 	"tokapi.io/tok/shared/testing/secretstest"
+	"tokapi.io/tok/shared/testing/testclock"
 	"tokapi.io/tok/shared/testing/testenv"
 )
 
@@ -181,21 +182,12 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// clock is the bank's injected clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
-
 // env is one sandbox bank on Firestore behind a fault proxy, and a validating transport.
 type env struct {
 	t       *testing.T
 	srv     *httptest.Server
 	proxy   *faultProxy
-	clock   *clock
+	clock   *testclock.Clock // the bank's injected clock
 	vt      *validatingTransport
 	browser *http.Client
 }
@@ -209,7 +201,7 @@ func newEnv(t *testing.T, opts ...func(*sandboxbank.Options)) *env {
 	testenv.Require(t)
 	project := testenv.Project(t)
 	fs := testenv.Firestore(t, project)
-	ck := &clock{now: time.Date(2026, 4, 20, 9, 30, 0, 0, time.UTC)}
+	ck := testclock.New(time.Date(2026, 4, 20, 9, 30, 0, 0, time.UTC))
 	o := sandboxbank.Options{Store: sandboxbank.FirestoreStore{Client: fs}, Now: ck.Now, SlowDelay: 2 * time.Second, Logger: quiet}
 	for _, f := range opts {
 		f(&o)

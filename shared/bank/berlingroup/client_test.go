@@ -4,13 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/bankcatalog"
+	"tokapi.io/tok/shared/testing/testclock"
 )
 
 func TestMapError(t *testing.T) {
@@ -36,14 +36,6 @@ func TestMapError(t *testing.T) {
 	}
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (f *fakeClock) Now() time.Time      { f.mu.Lock(); defer f.mu.Unlock(); return f.t }
-func (f *fakeClock) Add(d time.Duration) { f.mu.Lock(); f.t = f.t.Add(d); f.mu.Unlock() }
-
 func TestCircuitBreaker(t *testing.T) {
 	var healthy atomic.Bool
 	var hits atomic.Int32
@@ -59,7 +51,7 @@ func TestCircuitBreaker(t *testing.T) {
 		_, _ = w.Write([]byte(`{"consentStatus":"valid"}`))
 	}))
 	defer srv.Close()
-	clk := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clk := testclock.New(time.Unix(1_800_000_000, 0))
 	c, err := New(Config{BankID: "breaker-test", BaseURL: srv.URL, AuthorizeURL: srv.URL + "/a", TokenURL: srv.URL + "/t",
 		ClientID: "id", ClientSecret: "s", Retries: 1, BreakerThreshold: 3, BreakerCooldown: time.Minute, Now: clk.Now}, nil)
 	if err != nil {
