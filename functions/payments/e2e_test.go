@@ -50,7 +50,7 @@ func TestEndToEnd(t *testing.T) {
 	b := localstacktest.NewBrowser(t, 90*time.Second, "payments")
 	b.Approve(p["redirectUrl"].(string), "demo", b.Shot("back-at-the-shop"))
 	authorised := time.Now()
-	app.Back(t, "paymentId", id, pay.StatusPending)
+	app.Back(t, "paymentId", id, pay.StatusPending, pay.StatusCompleted)
 	for {
 		code, g := call("GET", "/v1/payments/"+id, keys.SandboxKey, "")
 		if code == 200 && g["status"] == pay.StatusCompleted {

@@ -72,7 +72,7 @@ func TestRefundsThroughStack(t *testing.T) {
 		t.Helper()
 		id := refund["id"].(string)
 		browser.Approve(refund["redirectUrl"].(string), "demo", shot(name))
-		app.Back(t, "refundId", id, pay.StatusPending)
+		app.Back(t, "refundId", id, pay.StatusPending, pay.StatusCompleted)
 		return until("/v1/refunds/"+id, pay.StatusCompleted)
 	}
 
@@ -80,7 +80,7 @@ func TestRefundsThroughStack(t *testing.T) {
 	p := expect(201, "payment", "POST", "/v1/payments", key, payment)
 	id := p["id"].(string)
 	browser.Approve(p["redirectUrl"].(string), "demo", shot("1-payment-paid"))
-	app.Back(t, "paymentId", id, pay.StatusPending)
+	app.Back(t, "paymentId", id, pay.StatusPending, pay.StatusCompleted)
 	paid := until("/v1/payments/"+id, pay.StatusCompleted)
 	if paid["debtorIban"] == nil || paid["refundStatus"] != pay.RefundNone {
 		t.Fatalf("completed payment %v", paid)
@@ -189,7 +189,7 @@ func TestRefundsThroughStack(t *testing.T) {
 	p2 := expect(201, "second payment", "POST", "/v1/payments", key, payment)
 	id2 := p2["id"].(string)
 	browser.Approve(p2["redirectUrl"].(string), "demo")
-	app.Back(t, "paymentId", id2, pay.StatusPending)
+	app.Back(t, "paymentId", id2, pay.StatusPending, pay.StatusCompleted)
 	until("/v1/payments/"+id2, pay.StatusCompleted)
 	var batched []string
 	for range 3 {

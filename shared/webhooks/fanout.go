@@ -147,9 +147,10 @@ func (s *Service) newJobs(ctx context.Context, t tenant.Tenant, targets []Endpoi
 // then recorded by recordLate), so it runs on its own deadline, post's Timeout.
 func (j *firstAttempt) start(ctx context.Context, s *Service, env string, now time.Time) {
 	j.started = true
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Timeout)
 	go func() {
 		defer close(j.done)
+		defer cancel()
 		att := s.post(ctx, env, j.ep, j.d, j.secrets, now)
 		att.Trigger = TriggerAutomatic
 		s.load.release(j.ep.ID, time.Duration(att.LatencyMs)*time.Millisecond)
