@@ -41,7 +41,7 @@ func DeliveryID(eventID, webhookID string) string {
 func (s *Service) Fanout(ctx context.Context, t tenant.Tenant, ev events.Event) (int, error) {
 	record := s.fanouts(t).Doc(ev.ID)
 	// One call reads the record and the version of the tenant's endpoints.
-	snaps, err := s.fs.GetAll(ctx, []*firestore.DocumentRef{record, s.endpointsVersion(t)})
+	snaps, err := s.reads.do(ctx, []*firestore.DocumentRef{record, s.endpointsVersion(t)})
 	if err != nil {
 		return 0, fmt.Errorf("read fan-out record of %s: %w", ev.ID, err)
 	}
@@ -186,16 +186,15 @@ func waitInline(jobs []*firstAttempt, budget time.Duration, slow func(webhookID 
 	}
 }
 
-// commitFirst records the fan-out in one batched commit (one document for the deliveries
-// that succeeded, one with its queue entry for each other) and returns the Tasks to enqueue.
+// commitFirst records the fan-out in one atomic commit (one document for the deliveries
+// that succeeded, one with its queue entry for each other), grouped with other fan-outs'
+// (group), and returns the Tasks to enqueue.
 // If another run of the same event message recorded it first, the commit fails as a whole
 // and each attempt of this run is added to its delivery wherever that run put it, so no
 // attempt goes unrecorded.
 func (s *Service) commitFirst(ctx context.Context, t tenant.Tenant, record *firestore.DocumentRef, jobs []*firstAttempt, ev events.Event, payload string, now time.Time) ([]Task, error) {
-	// A WriteBatch is one atomic Commit: a transaction would add a BeginTransaction round
-	// trip, and BulkWriter is not atomic (a delivery without its queue entry could be lost).
-	batch := s.fs.Batch() //nolint:staticcheck // see above: the one-RPC atomic commit
 	ok := make(map[string]deliveredEntry, len(jobs))
+	var writes []write
 	var queued []Task
 	for _, j := range jobs {
 		if j.finished && j.att.Success {
@@ -206,15 +205,15 @@ func (s *Service) commitFirst(ctx context.Context, t tenant.Tenant, record *fire
 		if j.finished {
 			d := j.d
 			next, _ := s.apply(t, &d, j.att, false)
-			batch.Create(own, d)
+			writes = append(writes, write{ref: own, data: d, create: true})
 			if next != nil {
-				batch.Set(queue, *next)
+				writes = append(writes, write{ref: queue, data: *next})
 			}
 			continue
 		}
 		// Leased: the retry scheduler sends it if it is neither recorded nor sent in time.
-		batch.Create(own, j.d)
-		batch.Set(queue, queueEntry{Task: j.task(t), DueAt: now.Add(Lease)})
+		writes = append(writes, write{ref: own, data: j.d, create: true},
+			write{ref: queue, data: queueEntry{Task: j.task(t), DueAt: now.Add(Lease)}})
 		if !j.started {
 			queued = append(queued, j.task(t))
 		}
@@ -223,8 +222,7 @@ func (s *Service) commitFirst(ctx context.Context, t tenant.Tenant, record *fire
 	if err != nil {
 		return nil, err
 	}
-	batch.Create(record, rec)
-	_, err = batch.Commit(ctx)
+	_, err = s.commits.do(ctx, append(writes, write{ref: record, data: rec, create: true}))
 	if status.Code(err) != codes.AlreadyExists {
 		if err != nil {
 			return nil, fmt.Errorf("record deliveries of %s: %w", ev.ID, err)

@@ -79,6 +79,9 @@ type Service struct {
 	load endpointLoad
 	// cache keeps each tenant's enabled endpoints while they do not change.
 	cache endpointCache
+	// reads and commits group the concurrent fan-outs' calls.
+	reads   *group[[]*firestore.DocumentRef, []*firestore.DocumentSnapshot]
+	commits *group[[]write, struct{}]
 }
 
 // Option configures a Service.
@@ -105,6 +108,7 @@ func New(fs *firestore.Client, sealer Sealer, queue Queue, opts ...Option) *Serv
 	for _, o := range opts {
 		o(s)
 	}
+	s.reads, s.commits = newReads(fs), newCommits(fs)
 	s.strict = newClient(newDialer(s.resolver, s.policy, false))
 	s.loopback = newClient(newDialer(s.resolver, s.policy, s.policy.Loopback))
 	return s
