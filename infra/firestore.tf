@@ -80,7 +80,6 @@ locals {
     "hostedSessions"    = "expiresAt" # hosted-page sessions and their single-use links, 15 minutes (shared/hosted)
     "idempotencyKeys"   = "expiresAt" # stored responses of Idempotency-Key requests (shared/idempotency)
     "sync"              = "expiresAt" # sync leases a crashed worker left behind (shared/banksync)
-    "dueConnections"    = "expiresAt" # the sync scheduler's stale due entries, 30 days after their bucket (shared/syncdue)
   }
 }
 

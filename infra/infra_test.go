@@ -1000,7 +1000,6 @@ var expiryFields = map[string]struct{ collection, keptBecause string }{
 	"idempotency.record":      {collection: "idempotencyKeys"},
 	"banksync.leaseDoc":       {collection: "sync"},
 	"banksync.Budget.Reserve": {collection: "syncBudget"},
-	"syncdue.Entry":           {collection: "dueConnections"},
 	"webhooks.Delivery":       {collection: "deliveries"},
 	"webhooks.fanoutRecord":   {collection: "webhookFanouts"},
 	"webhooks.StoredSecret":   {keptBecause: "an element of the endpoint document's secrets, not a document"},

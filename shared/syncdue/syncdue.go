@@ -1,6 +1,8 @@
 // Package syncdue is the sync scheduler's index of when connections are due: one small
 // entry per connection and scheduled time, in one collection per ten-minute bucket
-// (syncDue/{bucket}/dueConnections/{env}.{org}.{connection}). A tick reads only the buckets that have
+// (syncDue/{bucket}/due{bucket}/{env}.{org}.{connection}). Each bucket's collection has a
+// name of its own: a query of one collection costs what the collections of that name hold
+// wherever an index does not serve it (the emulator scans them all). A tick reads only the buckets that have
 // come due, so its cost follows what is due and never how many connections exist; a
 // collection-group query over every connection grows with the total wherever the index does
 // not serve it (the emulator scans), and its index on nextSyncAt takes every write of the
@@ -9,7 +11,8 @@
 // The connection's nextSyncAt stays the truth. An entry is written in the same commit as
 // the nextSyncAt it names, so a connection with a nextSyncAt always has one; an entry whose
 // time no longer matches its connection is stale, and the scheduler deletes it when it
-// reads it (a TTL removes any left behind).
+// reads it. A tick reads every entry of a bucket that has passed, so every entry is deleted
+// in the end and none needs a TTL.
 package syncdue
 
 import (
@@ -28,10 +31,8 @@ import (
 const (
 	// Width is one bucket's span.
 	Width = 10 * time.Minute
-	// Keep is how long an entry outlives its bucket before the TTL removes it.
-	Keep = 30 * 24 * time.Hour
-	// entries is the collection of a bucket's entries.
-	entries   = "dueConnections"
+	// entries prefixes the name of a bucket's collection of entries.
+	entries   = "due"
 	bucketFmt = "20060102T1504Z"
 )
 
@@ -40,7 +41,6 @@ type Entry struct {
 	Tenant       tenant.Tenant `firestore:"tenant"`
 	ConnectionID string        `firestore:"connectionId"`
 	At           time.Time     `firestore:"at"`
-	ExpiresAt    time.Time     `firestore:"expiresAt"`
 }
 
 // Matches reports whether the entry names the connection's current nextSyncAt (Firestore
@@ -54,7 +54,8 @@ func Bucket(t time.Time) time.Time { return t.UTC().Truncate(Width) }
 
 // Entries is the collection of the bucket starting at bucket.
 func Entries(fs *firestore.Client, bucket time.Time) *firestore.CollectionRef {
-	return fs.Collection(store.SyncDue).Doc(bucket.UTC().Format(bucketFmt)).Collection(entries)
+	id := bucket.UTC().Format(bucketFmt)
+	return fs.Collection(store.SyncDue).Doc(id).Collection(entries + id)
 }
 
 // For returns the entry of a connection due at at, written at now, and where it goes: the
@@ -66,7 +67,7 @@ func For(fs *firestore.Client, t tenant.Tenant, connectionID string, at, now tim
 		bucket = b
 	}
 	id := strings.Join([]string{t.Env, t.OrgID, connectionID}, ".")
-	return Entries(fs, bucket).Doc(id), Entry{Tenant: t, ConnectionID: connectionID, At: at.UTC(), ExpiresAt: bucket.Add(Width + Keep)}
+	return Entries(fs, bucket).Doc(id), Entry{Tenant: t, ConnectionID: connectionID, At: at.UTC()}
 }
 
 // Decode reads an entry, checking that it names a valid tenant.
