@@ -290,10 +290,7 @@ func stillDue(conn *firestore.DocumentSnapshot, e syncdue.Entry) bool {
 	if !conn.Exists() {
 		return false
 	}
-	var c struct {
-		Status     string     `firestore:"status"`
-		NextSyncAt *time.Time `firestore:"nextSyncAt"`
-	}
+	var c connections.Connection
 	if err := conn.DataTo(&c); err != nil {
 		return false
 	}
