@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"tokapi.io/tok/shared/manifest"
+	"tokapi.io/tok/shared/testing/repotest"
 )
 
 // Generator versions customers are known to use; the spec must work with them as it is.
@@ -21,10 +21,7 @@ const (
 
 func specPath(t *testing.T) (root, spec string) {
 	t.Helper()
-	root, err := manifest.FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	root = repotest.Root(t)
 	return root, filepath.Join(root, "api", "openapi.yaml")
 }
 

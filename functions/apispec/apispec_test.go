@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"tokapi.io/tok/shared/gcp"
-	"tokapi.io/tok/shared/manifest"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/testing/apitest"
+	"tokapi.io/tok/shared/testing/gentest"
 )
 
 // handler is the function as deployed: public, behind the platform's middleware.
@@ -20,19 +18,6 @@ func handler(t *testing.T) http.Handler {
 	t.Helper()
 	env := platform.NewEnvFrom(platform.Config{GCP: gcp.Config{ProjectID: "p"}})
 	return platform.LazyHTTP(build, func(context.Context) (*platform.Env, error) { return env, nil }, platform.Public())
-}
-
-func canonical(t *testing.T) []byte {
-	t.Helper()
-	root, err := manifest.FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(root, "api", "openapi.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func get(t *testing.T, h http.Handler, path string, header map[string]string) *httptest.ResponseRecorder {
@@ -50,7 +35,7 @@ func TestServesTheRepositorySpecWithoutAKey(t *testing.T) {
 	if yamlRec.Code != http.StatusOK || yamlRec.Header().Get("Content-Type") != "application/yaml" {
 		t.Fatalf("yaml: %d %q", yamlRec.Code, yamlRec.Header().Get("Content-Type"))
 	}
-	if yamlRec.Body.String() != string(canonical(t)) {
+	if yamlRec.Body.String() != string(gentest.Spec(t)) {
 		t.Error("GET /v1/openapi.yaml is not api/openapi.yaml byte for byte")
 	}
 	jsonRec := get(t, h, "/v1/openapi.json", map[string]string{"Authorization": "ApiKey nonsense"})

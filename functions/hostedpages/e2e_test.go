@@ -22,10 +22,10 @@ import (
 
 	"tokapi.io/tok/emulators/localstack/localstacktest"
 	"tokapi.io/tok/shared/hosted"
-	"tokapi.io/tok/shared/manifest"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/testing/apitest"
 	"tokapi.io/tok/shared/testing/browsertest"
+	"tokapi.io/tok/shared/testing/repotest"
 	"tokapi.io/tok/shared/testing/sandboxtest"
 	"tokapi.io/tok/shared/testing/testenv"
 )
@@ -42,11 +42,7 @@ const vrpConsent = `{"creditorIban":"HR1723600001101234565","creditorName":"Zaja
 // axeSource is axe-core from npm, installed by scripts/setup/setup.sh.
 func axeSource(t *testing.T) string {
 	t.Helper()
-	root, err := manifest.FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(root, ".tok", "node", "node_modules", "axe-core", "axe.min.js"))
+	b, err := os.ReadFile(filepath.Join(repotest.Root(t), ".tok", "node", "node_modules", "axe-core", "axe.min.js"))
 	if err != nil {
 		t.Fatalf("axe-core is missing (scripts/setup/setup.sh installs it from api/tools/package.json; make test runs it): %v", err)
 	}

@@ -3,33 +3,25 @@ package config_test
 import (
 	"context"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"tokapi.io/tok/shared/config"
-	"tokapi.io/tok/shared/manifest"
 	"tokapi.io/tok/shared/testing/envtags"
+	"tokapi.io/tok/shared/testing/repotest"
 )
 
 // TestREADMEListsEveryEnvTag holds the README's configuration reference to the code: every
 // `env` tag in the production code of shared/ and functions/ has a row naming the type that
 // declares it, and every row names a tag that exists.
 func TestREADMEListsEveryEnvTag(t *testing.T) {
-	root, err := manifest.FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	inCode := envTags(t, root)
+	inCode := envTags(t, repotest.Root(t))
 	if len(inCode) < 10 {
 		t.Fatalf("found only %d env tags in the code; the scan is broken: %v", len(inCode), inCode)
 	}
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	readme := repotest.File(t, "README.md")
 	inREADME := readmeTable(t, string(readme))
 	for _, v := range slices.Sorted(maps.Keys(inCode)) {
 		if got, ok := inREADME[v]; !ok {

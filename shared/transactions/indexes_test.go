@@ -1,15 +1,13 @@
 package transactions_test
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	"gopkg.in/yaml.v3"
 
-	"tokapi.io/tok/shared/manifest"
 	"tokapi.io/tok/shared/payments"
+	"tokapi.io/tok/shared/testing/repotest"
 	"tokapi.io/tok/shared/transactions"
 	"tokapi.io/tok/shared/vrp"
 )
@@ -17,14 +15,7 @@ import (
 // TestEveryQueryHasItsIndex checks each query the sync and the API run (transactions.Queries,
 // payments.Queries) against infra/firestore-indexes.yaml, which Terraform deploys.
 func TestEveryQueryHasItsIndex(t *testing.T) {
-	root, err := manifest.FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(root, "infra", "firestore-indexes.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := repotest.File(t, "infra/firestore-indexes.yaml")
 	var doc struct {
 		Indexes []struct {
 			CollectionGroup string `yaml:"collectionGroup"`

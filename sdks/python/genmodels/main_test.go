@@ -6,18 +6,14 @@ import (
 	"strings"
 	"testing"
 
-	"tokapi.io/tok/shared/manifest"
 	"tokapi.io/tok/shared/testing/gentest"
+	"tokapi.io/tok/shared/testing/repotest"
 )
 
 // TestModelsMatchSpec fails when sdks/python/src/tokapi/models.py is not what the spec
 // generates: a spec change must come with `go run ./sdks/python/genmodels`.
 func TestModelsMatchSpec(t *testing.T) {
-	root, err := manifest.FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, err := generate(filepath.Join(root, specPath))
+	want, err := generate(filepath.Join(repotest.Root(t), specPath))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,42 +4,24 @@ package gentest
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 
-	"tokapi.io/tok/shared/manifest"
+	"tokapi.io/tok/shared/testing/repotest"
 )
 
 // Spec is api/openapi.yaml, the spec every generator reads.
 func Spec(t testing.TB) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root(t), "api", "openapi.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return repotest.File(t, "api/openapi.yaml")
 }
 
 // Matches fails the test unless the file at path (from the repository's root) is want,
 // saying that fix regenerates it, and returns the file.
 func Matches(t testing.TB, path string, want []byte, fix string) []byte {
 	t.Helper()
-	got, err := os.ReadFile(filepath.Join(root(t), path))
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := repotest.File(t, path)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s is not what its generator makes of api/openapi.yaml: run `%s`", path, fix)
 	}
 	return got
-}
-
-func root(t testing.TB) string {
-	t.Helper()
-	r, err := manifest.FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return r
 }
