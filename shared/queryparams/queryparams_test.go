@@ -2,6 +2,7 @@ package queryparams_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -57,23 +58,30 @@ func names(env envelope) []string {
 	return out
 }
 
+// refusedNaming checks that the probe's request is 400 VALIDATION_ERROR naming param alone,
+// with a message that does not echo the probe's value.
+func refusedNaming(t *testing.T, probe fmt.Stringer, method, target, param, value string) {
+	t.Helper()
+	code, env := serve(t, method, target)
+	if code != http.StatusBadRequest || env.Error.Code != httpapi.CodeValidation {
+		t.Errorf("%s: %d %s", probe, code, env.Error.Code)
+		return
+	}
+	if d := names(env); len(d) != 1 || d[0] != param {
+		t.Errorf("%s: details name %v", probe, d)
+	}
+	if strings.Contains(env.Error.Message, value) {
+		t.Errorf("%s: the message echoes the value", probe)
+	}
+}
+
 // TestSpecProbesAreRefused sends every refused query string the spec implies (apitest's
 // probes) through the checker: each is 400 VALIDATION_ERROR naming its parameter.
 func TestSpecProbesAreRefused(t *testing.T) {
 	probes := apitest.QueryProbes(t)
 	wrongForm := 0
 	for _, p := range probes {
-		code, env := serve(t, p.Method, p.Path+"?"+p.RawQuery)
-		if code != http.StatusBadRequest || env.Error.Code != httpapi.CodeValidation {
-			t.Errorf("%s: %d %s", p, code, env.Error.Code)
-			continue
-		}
-		if d := names(env); len(d) != 1 || d[0] != p.Param {
-			t.Errorf("%s: details name %v", p, d)
-		}
-		if strings.Contains(env.Error.Message, strings.Repeat("A", 100)) {
-			t.Errorf("%s: the message echoes the value", p)
-		}
+		refusedNaming(t, p, p.Method, p.Path+"?"+p.RawQuery, p.Param, strings.Repeat("A", 100))
 		if p.What == "wrong form" {
 			wrongForm++
 		}
@@ -152,17 +160,7 @@ func TestRefusals(t *testing.T) {
 func TestPathProbesAreRefused(t *testing.T) {
 	probes := apitest.PathProbes(t)
 	for _, p := range probes {
-		code, env := serve(t, p.Method, p.Path)
-		if code != http.StatusBadRequest || env.Error.Code != httpapi.CodeValidation {
-			t.Errorf("%s: %d %s", p, code, env.Error.Code)
-			continue
-		}
-		if d := names(env); len(d) != 1 || d[0] != p.Param {
-			t.Errorf("%s: details name %v", p, d)
-		}
-		if strings.Contains(env.Error.Message, strings.Repeat("a", 30)) {
-			t.Errorf("%s: the message echoes the value", p)
-		}
+		refusedNaming(t, p, p.Method, p.Path, p.Param, strings.Repeat("a", 30))
 	}
 	if len(probes) < 80 {
 		t.Errorf("only %d path probes", len(probes))
