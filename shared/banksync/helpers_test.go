@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -138,11 +137,28 @@ type env struct {
 type source struct{ e *env }
 
 func (s source) Session(_ context.Context, _ store.Scope, _ string, psu *connections.PSU) (bank.Session, bank.Connector, error) {
-	sess := s.e.session
 	if psu != nil {
-		sess.PSUPresent, sess.PSUIPAddress = true, "203.0.113.7"
+		return s.e.attended(), s.e.conn, nil
 	}
-	return sess, s.e.conn, nil
+	return s.e.session, s.e.conn, nil
+}
+
+// attended is the env's session with the PSU present, as on a request the customer makes.
+func (e *env) attended() bank.Session {
+	s := e.session
+	s.PSUPresent, s.PSUIPAddress = true, "203.0.113.7"
+	return s
+}
+
+// attendedAccounts is the session attended and the bank's accounts read with it.
+func (e *env) attendedAccounts(t testing.TB) (bank.Session, []bank.Account) {
+	t.Helper()
+	s := e.attended()
+	accts, err := e.conn.Accounts(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, accts
 }
 
 func (s source) EndAtBank(ctx context.Context, scope store.Scope, connectionID string, err error) (bool, error) {
@@ -267,12 +283,7 @@ func (e *env) docs(t testing.TB) map[string][]transactions.Doc {
 func (e *env) bankTruth(t testing.TB, from time.Time) map[string]map[string]bank.Transaction {
 	t.Helper()
 	ctx := context.Background()
-	s := e.session
-	s.PSUPresent, s.PSUIPAddress = true, "203.0.113.7"
-	accts, err := e.conn.Accounts(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, accts := e.attendedAccounts(t)
 	out := map[string]map[string]bank.Transaction{}
 	for _, a := range accts {
 		id := e.accountID(a)
@@ -290,8 +301,6 @@ func (e *env) bankTruth(t testing.TB, from time.Time) map[string]map[string]bank
 	}
 	return out
 }
-
-var _ = strconv.Itoa
 
 func decodeIDs(t testing.TB, ev events.Event) []string {
 	t.Helper()

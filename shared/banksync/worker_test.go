@@ -219,12 +219,7 @@ func TestUnattendedAccessesAtMostFourPerDay(t *testing.T) {
 func TestSandboxPagingSeeksSameRows(t *testing.T) {
 	e := newEnv(t, "business", 137)
 	ctx := context.Background()
-	s := e.session
-	s.PSUPresent, s.PSUIPAddress = true, "203.0.113.7"
-	accts, err := e.conn.Accounts(ctx, s)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, accts := e.attendedAccounts(t)
 	walk := func(resource string) (rows []string, pages int) {
 		err := e.conn.Transactions(ctx, s, resource, bank.TransactionQuery{DateFrom: e.clock.Now().AddDate(0, 0, -120), Status: bank.StatusBoth},
 			func(p []bank.Transaction) error {
