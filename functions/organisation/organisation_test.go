@@ -16,6 +16,7 @@ import (
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/testing/apitest"
+	"tokapi.io/tok/shared/testing/flowtest"
 	"tokapi.io/tok/shared/testing/orgstest"
 	"tokapi.io/tok/shared/testing/testenv"
 )
@@ -44,24 +45,10 @@ func (f *fixture) instance() http.Handler {
 	return platform.LazyHTTP(build, func(context.Context) (*platform.Env, error) { return env, nil })
 }
 
-type response struct {
-	code int
-	body []byte
-}
-
-func (r response) json(t *testing.T) map[string]any {
+// field is the first field an error names.
+func field(t *testing.T, r flowtest.Response) string {
 	t.Helper()
-	return apitest.Object(t, r.code, r.body)
-}
-
-func (r response) errCode(t *testing.T) string {
-	t.Helper()
-	return apitest.ErrorCode(t, r.code, r.body)
-}
-
-func (r response) field(t *testing.T) string {
-	t.Helper()
-	e, _ := r.json(t)["error"].(map[string]any)
+	e, _ := r.JSON(t)["error"].(map[string]any)
 	d, _ := e["details"].([]any)
 	if len(d) == 0 {
 		return ""
@@ -71,7 +58,7 @@ func (r response) field(t *testing.T) string {
 	return s
 }
 
-func (f *fixture) do(h http.Handler, method, path, key, body string) response {
+func (f *fixture) do(h http.Handler, method, path, key, body string) flowtest.Response {
 	f.t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -85,18 +72,18 @@ func (f *fixture) do(h http.Handler, method, path, key, body string) response {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	rec := apitest.Do(f.t, h, req)
-	return response{code: rec.Code, body: rec.Body.Bytes()}
+	return flowtest.Response{Code: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
 }
 
-func (f *fixture) call(method, path, key, body string) response {
+func (f *fixture) call(method, path, key, body string) flowtest.Response {
 	f.t.Helper()
 	return f.do(f.h, method, path, key, body)
 }
 
-func expect(t *testing.T, r response, code int, what string) {
+func expect(t *testing.T, r flowtest.Response, code int, what string) {
 	t.Helper()
-	if r.code != code {
-		t.Fatalf("%s: status %d, want %d: %s", what, r.code, code, r.body)
+	if r.Code != code {
+		t.Fatalf("%s: status %d, want %d: %s", what, r.Code, code, r.Body)
 	}
 }
 
@@ -107,13 +94,13 @@ func TestGetOrganisation(t *testing.T) {
 	for key, env := range map[string]string{admin.LiveKey: "live", admin.SandboxKey: "sandbox", ro.SandboxKey: "sandbox"} {
 		r := f.call("GET", "/v1/organisation", key, "")
 		expect(t, r, 200, "GET /v1/organisation")
-		m := r.json(t)
+		m := r.JSON(t)
 		if m["id"] != org.ID || m["tier"] != "enterprise" || m["environment"] != env || m["name"] != org.Name {
 			t.Errorf("organisation = %v", m)
 		}
 	}
-	if r := f.call("GET", "/v1/organisation", "", ""); r.code != 401 || r.errCode(t) != "INVALID_API_KEY" {
-		t.Errorf("no key: %d %s", r.code, r.body)
+	if r := f.call("GET", "/v1/organisation", "", ""); r.Code != 401 || r.ErrCode(t) != "INVALID_API_KEY" {
+		t.Errorf("no key: %d %s", r.Code, r.Body)
 	}
 }
 
@@ -149,24 +136,24 @@ func TestRoleMatrix(t *testing.T) {
 	}
 	for role, key := range keys {
 		for _, c := range reads {
-			if r := f.call(c.method, c.path, key, c.body); r.code != 200 {
-				t.Errorf("%s %s %s: %d, want 200: %s", role, c.method, c.path, r.code, r.body)
+			if r := f.call(c.method, c.path, key, c.body); r.Code != 200 {
+				t.Errorf("%s %s %s: %d, want 200: %s", role, c.method, c.path, r.Code, r.Body)
 			}
 		}
 		if role == "admin" {
 			continue
 		}
 		for _, c := range writes {
-			if r := f.call(c.method, c.path, key, c.body); r.code != 403 || r.errCode(t) != "FORBIDDEN" {
-				t.Errorf("%s %s %s: %d, want 403 FORBIDDEN: %s", role, c.method, c.path, r.code, r.body)
+			if r := f.call(c.method, c.path, key, c.body); r.Code != 403 || r.ErrCode(t) != "FORBIDDEN" {
+				t.Errorf("%s %s %s: %d, want 403 FORBIDDEN: %s", role, c.method, c.path, r.Code, r.Body)
 			}
 		}
 	}
 	// Admin: every write succeeds (the DELETE of the last owner is a 409, not a 403).
 	want := []int{200, 201, 201, 204, 201, 200, 409, 200}
 	for i, c := range writes {
-		if r := f.call(c.method, c.path, keys["admin"], c.body); r.code != want[i] {
-			t.Errorf("admin %s %s: %d, want %d: %s", c.method, c.path, r.code, want[i], r.body)
+		if r := f.call(c.method, c.path, keys["admin"], c.body); r.Code != want[i] {
+			t.Errorf("admin %s %s: %d, want %d: %s", c.method, c.path, r.Code, want[i], r.Body)
 		}
 	}
 	// Nothing the refused calls tried happened.
@@ -181,7 +168,7 @@ func TestKeyPairLifecycle(t *testing.T) {
 
 	r := f.call("POST", "/v1/api-keys", admin.LiveKey, `{"role":"developer"}`)
 	expect(t, r, 201, "create")
-	created := r.json(t)
+	created := r.JSON(t)
 	id, live, sandbox := created["id"].(string), created["liveKey"].(string), created["sandboxKey"].(string)
 	if created["role"] != "developer" || created["status"] != "active" || created["createdBy"] != admin.ID ||
 		created["liveKeyMasked"] != apikey.Mask(live) {
@@ -193,18 +180,18 @@ func TestKeyPairLifecycle(t *testing.T) {
 	// The list is masked, newest first.
 	r = f.call("GET", "/v1/api-keys", admin.LiveKey, "")
 	expect(t, r, 200, "list")
-	if strings.Contains(string(r.body), live) || strings.Contains(string(r.body), admin.LiveKey) || strings.Contains(string(r.body), "Hash") {
-		t.Errorf("list shows a key or hash: %s", r.body)
+	if strings.Contains(string(r.Body), live) || strings.Contains(string(r.Body), admin.LiveKey) || strings.Contains(string(r.Body), "Hash") {
+		t.Errorf("list shows a key or hash: %s", r.Body)
 	}
-	data := r.json(t)["data"].([]any)
+	data := r.JSON(t)["data"].([]any)
 	if len(data) != 2 || data[0].(map[string]any)["id"] != id || data[1].(map[string]any)["id"] != admin.ID {
-		t.Errorf("list = %s", r.body)
+		t.Errorf("list = %s", r.Body)
 	}
 
 	// Rotation: the old pair keeps working during the grace period.
 	r = f.call("POST", "/v1/api-keys/"+id+"/rotate", admin.LiveKey, `{"gracePeriodSeconds":3600}`)
 	expect(t, r, 201, "rotate")
-	rot := r.json(t)
+	rot := r.JSON(t)
 	newID, newLive := rot["id"].(string), rot["liveKey"].(string)
 	exp, err := time.Parse(time.RFC3339, rot["replacedKeyExpiresAt"].(string))
 	if err != nil || rot["role"] != "developer" || rot["replaces"] != id || time.Until(exp) < 59*time.Minute || time.Until(exp) > 61*time.Minute {
@@ -213,39 +200,39 @@ func TestKeyPairLifecycle(t *testing.T) {
 	fresh := f.instance()
 	expect(t, f.do(fresh, "GET", "/v1/organisation", live, ""), 200, "old key in grace")
 	expect(t, f.do(fresh, "GET", "/v1/organisation", newLive, ""), 200, "new key")
-	if r := f.call("POST", "/v1/api-keys/"+id+"/rotate", admin.LiveKey, ""); r.code != 409 || r.errCode(t) != "CONFLICT" {
-		t.Errorf("rotate twice: %d %s", r.code, r.body)
+	if r := f.call("POST", "/v1/api-keys/"+id+"/rotate", admin.LiveKey, ""); r.Code != 409 || r.ErrCode(t) != "CONFLICT" {
+		t.Errorf("rotate twice: %d %s", r.Code, r.Body)
 	}
 	// Default grace (no body) is 24 h.
 	r = f.call("POST", "/v1/api-keys/"+newID+"/rotate", admin.LiveKey, "")
 	expect(t, r, 201, "rotate without body")
-	exp, _ = time.Parse(time.RFC3339, r.json(t)["replacedKeyExpiresAt"].(string))
+	exp, _ = time.Parse(time.RFC3339, r.JSON(t)["replacedKeyExpiresAt"].(string))
 	if d := time.Until(exp); d < 23*time.Hour+59*time.Minute || d > 24*time.Hour+time.Minute {
 		t.Errorf("default grace ends in %v", d)
 	}
 	// Grace 0 ends the old pair at once.
-	newest := r.json(t)
+	newest := r.JSON(t)
 	r = f.call("POST", "/v1/api-keys/"+newest["id"].(string)+"/rotate", admin.LiveKey, `{"gracePeriodSeconds":0}`)
 	expect(t, r, 201, "rotate with grace 0")
-	if r := f.do(f.instance(), "GET", "/v1/organisation", newest["liveKey"].(string), ""); r.code != 401 || r.errCode(t) != "INVALID_API_KEY" {
-		t.Errorf("key after grace 0: %d %s", r.code, r.body)
+	if r := f.do(f.instance(), "GET", "/v1/organisation", newest["liveKey"].(string), ""); r.Code != 401 || r.ErrCode(t) != "INVALID_API_KEY" {
+		t.Errorf("key after grace 0: %d %s", r.Code, r.Body)
 	}
-	last := r.json(t)
+	last := r.JSON(t)
 
 	// Revocation is immediate (a fresh instance has no cache).
 	expect(t, f.call("DELETE", "/v1/api-keys/"+last["id"].(string), admin.LiveKey, ""), 204, "revoke")
 	expect(t, f.call("DELETE", "/v1/api-keys/"+last["id"].(string), admin.LiveKey, ""), 204, "revoke again")
 	for _, k := range []string{last["liveKey"].(string), last["sandboxKey"].(string)} {
-		if r := f.do(f.instance(), "GET", "/v1/organisation", k, ""); r.code != 401 || r.errCode(t) != "INVALID_API_KEY" {
-			t.Errorf("revoked key: %d %s", r.code, r.body)
+		if r := f.do(f.instance(), "GET", "/v1/organisation", k, ""); r.Code != 401 || r.ErrCode(t) != "INVALID_API_KEY" {
+			t.Errorf("revoked key: %d %s", r.Code, r.Body)
 		}
 	}
-	if r := f.call("POST", "/v1/api-keys/"+last["id"].(string)+"/rotate", admin.LiveKey, ""); r.code != 409 {
-		t.Errorf("rotate revoked: %d %s", r.code, r.body)
+	if r := f.call("POST", "/v1/api-keys/"+last["id"].(string)+"/rotate", admin.LiveKey, ""); r.Code != 409 {
+		t.Errorf("rotate revoked: %d %s", r.Code, r.Body)
 	}
 	r = f.call("GET", "/v1/api-keys", admin.LiveKey, "")
 	statuses := map[string]string{}
-	for _, d := range r.json(t)["data"].([]any) {
+	for _, d := range r.JSON(t)["data"].([]any) {
 		m := d.(map[string]any)
 		statuses[m["id"].(string)] = m["status"].(string)
 	}
@@ -257,8 +244,8 @@ func TestKeyPairLifecycle(t *testing.T) {
 
 	// An admin key may revoke its own pair.
 	expect(t, f.call("DELETE", "/v1/api-keys/"+admin.ID, admin.LiveKey, ""), 204, "self-revoke")
-	if r := f.do(f.instance(), "GET", "/v1/organisation", admin.SandboxKey, ""); r.code != 401 {
-		t.Errorf("self-revoked key: %d", r.code)
+	if r := f.do(f.instance(), "GET", "/v1/organisation", admin.SandboxKey, ""); r.Code != 401 {
+		t.Errorf("self-revoked key: %d", r.Code)
 	}
 }
 
@@ -280,8 +267,8 @@ func TestSandboxKeyCannotAffectLive(t *testing.T) {
 		{"DELETE", "/v1/members/" + member.ID, ""},
 		{"PATCH", "/v1/organisation", `{"allowedOrigins":["https://evil.example.com"],"callbackUrl":"https://evil.example.com/cb"}`},
 	} {
-		if r := f.call(c.method, c.path, admin.SandboxKey, c.body); r.code != 403 || r.errCode(t) != "FORBIDDEN" {
-			t.Errorf("%s %s with a sandbox admin key: %d %s, want 403", c.method, c.path, r.code, r.body)
+		if r := f.call(c.method, c.path, admin.SandboxKey, c.body); r.Code != 403 || r.ErrCode(t) != "FORBIDDEN" {
+			t.Errorf("%s %s with a sandbox admin key: %d %s, want 403", c.method, c.path, r.Code, r.Body)
 		}
 	}
 	fresh := f.instance()
@@ -313,14 +300,14 @@ func TestUpdateOrganisation(t *testing.T) {
 		"callbackUrl":"https://pay.bilko.io:8443/tok/return","displayName":"Bilko","logoUrl":"https://cdn.bilko.io/logo.svg","brandColor":"#1A2B3C"}`)
 	expect(t, r, 200, "PATCH /v1/organisation")
 	for _, key := range []string{admin.LiveKey, admin.SandboxKey} {
-		m := f.call("GET", "/v1/organisation", key, "").json(t)
+		m := f.call("GET", "/v1/organisation", key, "").JSON(t)
 		if fmt.Sprint(m["allowedOrigins"]) != "[https://app.bilko.io https://pay.bilko.io:8443]" || m["callbackUrl"] != "https://pay.bilko.io:8443/tok/return" ||
 			m["displayName"] != "Bilko" || m["logoUrl"] != "https://cdn.bilko.io/logo.svg" || m["brandColor"] != "#1a2b3c" {
 			t.Errorf("GET after PATCH = %v", m)
 		}
 	}
 	// Fields left out stay; "" clears an optional one.
-	m := f.call("PATCH", "/v1/organisation", admin.LiveKey, `{"logoUrl":""}`).json(t)
+	m := f.call("PATCH", "/v1/organisation", admin.LiveKey, `{"logoUrl":""}`).JSON(t)
 	if m["logoUrl"] != nil || m["displayName"] != "Bilko" || m["brandColor"] != "#1a2b3c" {
 		t.Errorf("after clearing logoUrl: %v", m)
 	}
@@ -336,11 +323,11 @@ func TestUpdateOrganisation(t *testing.T) {
 		{`{"brandColor":null}`, "brandColor"},
 	} {
 		r := f.call("PATCH", "/v1/organisation", admin.LiveKey, c.body)
-		if r.code != 400 || r.errCode(t) != "VALIDATION_ERROR" || r.field(t) != c.field {
-			t.Errorf("PATCH %s: %d field %q, want 400 on %q: %s", c.body, r.code, r.field(t), c.field, r.body)
+		if r.Code != 400 || r.ErrCode(t) != "VALIDATION_ERROR" || field(t, r) != c.field {
+			t.Errorf("PATCH %s: %d field %q, want 400 on %q: %s", c.body, r.Code, field(t, r), c.field, r.Body)
 		}
 	}
-	m = f.call("GET", "/v1/organisation", admin.LiveKey, "").json(t)
+	m = f.call("GET", "/v1/organisation", admin.LiveKey, "").JSON(t)
 	if len(m["allowedOrigins"].([]any)) != 2 || m["callbackUrl"] != "https://pay.bilko.io:8443/tok/return" || m["brandColor"] != "#1a2b3c" {
 		t.Errorf("rejected PATCHes changed the settings: %v", m)
 	}
@@ -367,21 +354,21 @@ func TestKeyRoleCeilingOfMembers(t *testing.T) {
 			r := f.call("POST", "/v1/api-keys", admin.LiveKey, `{"role":"`+keyRole+`","memberId":"`+id+`"}`)
 			ok := strings.Contains(strings.Join(allowed[memberRole], " "), keyRole)
 			switch {
-			case ok && r.code == 201:
-				if r.json(t)["createdBy"] != id {
-					t.Errorf("createdBy = %v, want %s", r.json(t)["createdBy"], id)
+			case ok && r.Code == 201:
+				if r.JSON(t)["createdBy"] != id {
+					t.Errorf("createdBy = %v, want %s", r.JSON(t)["createdBy"], id)
 				}
-			case !ok && r.code == 403 && r.errCode(t) == "FORBIDDEN":
+			case !ok && r.Code == 403 && r.ErrCode(t) == "FORBIDDEN":
 			default:
-				t.Errorf("member %s, key %s: %d %s", memberRole, keyRole, r.code, r.body)
+				t.Errorf("member %s, key %s: %d %s", memberRole, keyRole, r.Code, r.Body)
 			}
 		}
 	}
-	if r := f.call("POST", "/v1/api-keys", admin.LiveKey, `{"role":"read_only","memberId":"`+stranger.ID+`"}`); r.code != 404 || r.errCode(t) != "NOT_FOUND" {
-		t.Errorf("other org's member: %d %s", r.code, r.body)
+	if r := f.call("POST", "/v1/api-keys", admin.LiveKey, `{"role":"read_only","memberId":"`+stranger.ID+`"}`); r.Code != 404 || r.ErrCode(t) != "NOT_FOUND" {
+		t.Errorf("other org's member: %d %s", r.Code, r.Body)
 	}
-	if r := f.call("POST", "/v1/api-keys", admin.LiveKey, `{"role":"read_only","memberId":"bob"}`); r.code != 400 || r.field(t) != "memberId" {
-		t.Errorf("malformed memberId: %d %s", r.code, r.body)
+	if r := f.call("POST", "/v1/api-keys", admin.LiveKey, `{"role":"read_only","memberId":"bob"}`); r.Code != 400 || field(t, r) != "memberId" {
+		t.Errorf("malformed memberId: %d %s", r.Code, r.Body)
 	}
 }
 
@@ -406,25 +393,25 @@ func TestOtherOrganisationIsNotFound(t *testing.T) {
 				// nothing about a's resources.
 				want, code = 403, "FORBIDDEN"
 			}
-			if r := f.call(c.method, c.path, key, c.body); r.code != want || r.errCode(t) != code {
-				t.Errorf("%s %s with another organisation's key: %d %s, want %d", c.method, c.path, r.code, r.body, want)
+			if r := f.call(c.method, c.path, key, c.body); r.Code != want || r.ErrCode(t) != code {
+				t.Errorf("%s %s with another organisation's key: %d %s, want %d", c.method, c.path, r.Code, r.Body, want)
 			}
 		}
 	}
 	// A malformed ID is the spec's 400 for any key, before anything is looked up.
 	for _, key := range []string{bAdmin.LiveKey, bAdmin.SandboxKey} {
-		if r := f.call("DELETE", "/v1/api-keys/not-an-id", key, ""); r.code != 400 || r.errCode(t) != "VALIDATION_ERROR" {
-			t.Errorf("DELETE /v1/api-keys/not-an-id: %d %s, want 400", r.code, r.body)
+		if r := f.call("DELETE", "/v1/api-keys/not-an-id", key, ""); r.Code != 400 || r.ErrCode(t) != "VALIDATION_ERROR" {
+			t.Errorf("DELETE /v1/api-keys/not-an-id: %d %s, want 400", r.Code, r.Body)
 		}
 	}
 	// b sees none of a's key pairs or members, and a's are intact.
 	r := f.call("GET", "/v1/api-keys", bAdmin.LiveKey, "")
-	if strings.Contains(string(r.body), aAdmin.ID) {
-		t.Errorf("b lists a's key pair: %s", r.body)
+	if strings.Contains(string(r.Body), aAdmin.ID) {
+		t.Errorf("b lists a's key pair: %s", r.Body)
 	}
 	r = f.call("GET", "/v1/members", bAdmin.LiveKey, "")
-	if strings.Contains(string(r.body), m.ID) {
-		t.Errorf("b lists a's member: %s", r.body)
+	if strings.Contains(string(r.Body), m.ID) {
+		t.Errorf("b lists a's member: %s", r.Body)
 	}
 	expect(t, f.do(f.instance(), "GET", "/v1/organisation", aAdmin.LiveKey, ""), 200, "a's key still works")
 	if got, _ := f.repo.GetMember(t.Context(), a.ID, m.ID); got.Role != orgs.MemberAdmin {
@@ -469,8 +456,8 @@ func TestValidation(t *testing.T) {
 	}
 	for _, c := range cases {
 		r := f.call(c.method, c.path, admin.LiveKey, c.body)
-		if r.code != 400 || r.errCode(t) != "VALIDATION_ERROR" || r.field(t) != c.field {
-			t.Errorf("%s %s %s: %d field %q, want 400 on %q: %s", c.method, c.path, c.body, r.code, r.field(t), c.field, r.body)
+		if r.Code != 400 || r.ErrCode(t) != "VALIDATION_ERROR" || field(t, r) != c.field {
+			t.Errorf("%s %s %s: %d field %q, want 400 on %q: %s", c.method, c.path, c.body, r.Code, field(t, r), c.field, r.Body)
 		}
 	}
 	// Nothing was rotated by the rejected calls.
@@ -485,27 +472,27 @@ func TestMembers(t *testing.T) {
 	key := admin.LiveKey
 	r := f.call("POST", "/v1/members", key, `{"email":"Ana@Example.com","role":"owner"}`)
 	expect(t, r, 201, "add owner")
-	owner := r.json(t)
+	owner := r.JSON(t)
 	if owner["email"] != "Ana@Example.com" || owner["role"] != "owner" {
 		t.Errorf("owner = %v", owner)
 	}
-	if r := f.call("POST", "/v1/members", key, `{"email":"ana@example.COM","role":"viewer"}`); r.code != 409 || r.errCode(t) != "CONFLICT" {
-		t.Errorf("duplicate email: %d %s", r.code, r.body)
+	if r := f.call("POST", "/v1/members", key, `{"email":"ana@example.COM","role":"viewer"}`); r.Code != 409 || r.ErrCode(t) != "CONFLICT" {
+		t.Errorf("duplicate email: %d %s", r.Code, r.Body)
 	}
 	ownerPath := "/v1/members/" + owner["id"].(string)
-	if r := f.call("PATCH", ownerPath, key, `{"role":"admin"}`); r.code != 409 {
-		t.Errorf("demote last owner: %d %s", r.code, r.body)
+	if r := f.call("PATCH", ownerPath, key, `{"role":"admin"}`); r.Code != 409 {
+		t.Errorf("demote last owner: %d %s", r.Code, r.Body)
 	}
-	if r := f.call("DELETE", ownerPath, key, ""); r.code != 409 {
-		t.Errorf("remove last owner: %d %s", r.code, r.body)
+	if r := f.call("DELETE", ownerPath, key, ""); r.Code != 409 {
+		t.Errorf("remove last owner: %d %s", r.Code, r.Body)
 	}
 	r = f.call("POST", "/v1/members", key, `{"email":"bo@example.com","role":"developer"}`)
 	expect(t, r, 201, "add developer")
-	bo := r.json(t)
+	bo := r.JSON(t)
 	r = f.call("PATCH", "/v1/members/"+bo["id"].(string), key, `{"role":"owner"}`)
 	expect(t, r, 200, "promote")
-	if r.json(t)["role"] != "owner" {
-		t.Errorf("promoted = %s", r.body)
+	if r.JSON(t)["role"] != "owner" {
+		t.Errorf("promoted = %s", r.Body)
 	}
 	expect(t, f.call("DELETE", ownerPath, key, ""), 204, "remove first owner")
 	expect(t, f.call("GET", ownerPath, key, ""), 404, "removed member")
@@ -518,13 +505,13 @@ func TestMembers(t *testing.T) {
 	for range 5 {
 		r := f.call("GET", path, key, "")
 		expect(t, r, 200, "page")
-		m := r.json(t)
+		m := r.JSON(t)
 		for _, d := range m["data"].([]any) {
 			seen = append(seen, d.(map[string]any)["email"].(string))
 		}
 		if m["hasMore"] != true {
 			if m["nextCursor"] != nil {
-				t.Errorf("last page has a cursor: %s", r.body)
+				t.Errorf("last page has a cursor: %s", r.Body)
 			}
 			break
 		}
