@@ -20,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"tokapi.io/tok/emulators/spawn"
 )
 
 // Options configures one emulator.
@@ -35,8 +37,6 @@ const (
 	defaultReadyTimeout = 60 * time.Second
 	// stopGrace is how long Stop waits after SIGTERM before it sends SIGKILL.
 	stopGrace = 5 * time.Second
-	// logTailBytes is how much of the log a start failure quotes.
-	logTailBytes = 4096
 )
 
 // Emulator is a running emulator process group.
@@ -231,7 +231,7 @@ func start(ctx context.Context, l launch, opts Options) (*Emulator, error) {
 	}()
 
 	if err := e.waitReady(ctx, readyTimeout, l.startLog); err != nil {
-		tail := e.logTail()
+		tail := spawn.LogTail(e.logPath)
 		_ = e.Stop()
 		return nil, fmt.Errorf("start %s: %w\n--- last lines of %s ---\n%s", name, err, e.logPath, tail)
 	}
@@ -294,32 +294,19 @@ func (e *Emulator) exitError() error {
 	return e.waitErr
 }
 
-func (e *Emulator) logTail() string {
-	data, err := os.ReadFile(e.logPath)
-	if err != nil {
-		return fmt.Sprintf("(cannot read log: %v)", err)
-	}
-	if len(data) > logTailBytes {
-		data = data[len(data)-logTailBytes:]
-	}
-	return string(data)
-}
-
 func (e *Emulator) removeTempDir() {
 	if e.tempDir != "" {
 		_ = os.RemoveAll(e.tempDir)
 	}
 }
 
-// freePort asks the kernel for a free port. Another process could take it before the
-// emulator binds it; the emulator then exits and the start fails with its log.
+// freePort picks a free port (see spawn.ReservePort). Another process could still take it
+// before the emulator binds it; the emulator then exits and the start fails with its log.
 func freePort(ctx context.Context) (int, error) {
-	var lc net.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	l, port, err := spawn.ReservePort(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("pick a free port: %w", err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
 	if err := l.Close(); err != nil {
 		return 0, fmt.Errorf("pick a free port: %w", err)
 	}

@@ -1,10 +1,10 @@
 package localstack
 
-// PIDs returns the function processes' IDs, for the test that Stop leaves none running.
-func (st *Stack) PIDs() []int {
-	pids := []int{}
+// PIDs returns each function process's ID, for the tests of a lost process and of Stop.
+func (st *Stack) PIDs() map[string]int {
+	pids := map[string]int{}
 	for _, p := range st.procs.list {
-		pids = append(pids, p.cmd.Process.Pid)
+		pids[p.name] = p.cmd.Process.Pid
 	}
 	return pids
 }

@@ -109,9 +109,7 @@ func Start(ctx context.Context, m *manifest.Manifest, opts Options) (st *Stack, 
 	st.serve(opts.Listener, gw.API(tenant.Live), WriteTimeout)
 	st.serve(sandboxLn, gw.API(tenant.Sandbox), WriteTimeout)
 	st.serve(pushLn, gw.Pushes(), PushWriteTimeout)
-	readyCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	if err := gw.WaitReady(readyCtx); err != nil {
+	if err := waitReady(ctx, gw, procs.exited); err != nil {
 		return st, fmt.Errorf("%w (logs in %s)", err, opts.LogDir)
 	}
 	if err := s.setupPubSub(ctx, gw.PushBase(pushURL)); err != nil {
@@ -125,6 +123,22 @@ func Start(ctx context.Context, m *manifest.Manifest, opts Options) (st *Stack, 
 		}
 	}
 	return st, nil
+}
+
+// waitReady waits until every function listens, and fails at once when one exits instead.
+func waitReady(ctx context.Context, gw *gateway.Gateway, exited <-chan error) error {
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	ready := make(chan error, 1)
+	go func() { ready <- gw.WaitReady(ctx) }()
+	select {
+	case err := <-ready:
+		return err
+	case err := <-exited:
+		cancel()
+		_ = <-ready // the wait ends with the cancelled context; the exit is the news
+		return err
+	}
 }
 
 // APIURL is the base URL (without /v1) of the host that serves key's environment: SandboxURL

@@ -311,6 +311,21 @@ func TestStack(t *testing.T) {
 		}
 	})
 
+	t.Run("a function that ends on its own is reported with its log", func(t *testing.T) {
+		if err := syscall.Kill(st.PIDs()["events"], syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-st.Exited:
+			if msg := err.Error(); !strings.Contains(msg, "function events exited: signal: killed") || !strings.Contains(msg, "--- last lines of ") ||
+				!strings.Contains(msg, "events.log") {
+				t.Errorf("exit reported as %q", msg)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the killed function's exit was not reported")
+		}
+	})
+
 	t.Run("stop leaves no process and no port", func(t *testing.T) {
 		pids := st.PIDs()
 		st.Stop()

@@ -10,7 +10,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -20,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,6 +30,7 @@ import (
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 
 	"tokapi.io/tok/emulators/gateway"
+	"tokapi.io/tok/emulators/spawn"
 	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/manifest"
 )
@@ -238,8 +239,9 @@ type process struct {
 }
 
 type processes struct {
-	list   []*process
-	exited chan error
+	list     []*process
+	exited   chan error  // a process that ended before stop
+	stopping atomic.Bool // stop has begun: an exit is expected, not news
 }
 
 // startFunctions starts one process per function, each on a free port with
@@ -256,7 +258,7 @@ func (s *stack) startFunctions(ctx context.Context) (*processes, error) {
 		}
 	}()
 	for _, f := range s.manifest.Functions {
-		l, port, err := reservePort(ctx)
+		l, port, err := spawn.ReservePort(ctx)
 		if err != nil {
 			return ps, err
 		}
@@ -285,7 +287,10 @@ func (s *stack) startFunctions(ctx context.Context) (*processes, error) {
 		go func() {
 			err := cmd.Wait()
 			_ = logFile.Close()
-			ps.exited <- fmt.Errorf("function %s exited: %v", p.name, err)
+			if ps.stopping.Load() {
+				return
+			}
+			ps.exited <- fmt.Errorf("function %s exited: %v\n--- last lines of %s ---\n%s", p.name, err, logFile.Name(), spawn.LogTail(logFile.Name()))
 		}()
 	}
 	return ps, nil
@@ -301,6 +306,7 @@ func (ps *processes) backends() map[string]string {
 
 // stop sends SIGTERM to every function's process group, then SIGKILL to what remains.
 func (ps *processes) stop() {
+	ps.stopping.Store(true)
 	for _, p := range ps.list {
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 	}
@@ -311,21 +317,6 @@ func (ps *processes) stop() {
 		}
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	}
-}
-
-// reservePort listens on a free loopback port; the caller closes the listener just before
-// the process that binds the port starts.
-func reservePort(ctx context.Context) (net.Listener, int, error) {
-	l, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, 0, err
-	}
-	addr, ok := l.Addr().(*net.TCPAddr)
-	if !ok {
-		_ = l.Close()
-		return nil, 0, errors.New("listener has no TCP address")
-	}
-	return l, addr.Port, nil
 }
 
 func (s *stack) setupPubSub(ctx context.Context, pushBase string) error {

@@ -27,7 +27,8 @@ import (
 //	        "headers":{"Retry-After":"1"},"forward":false,"drop":false}
 //	       arms a fault for the next `times` requests whose path starts with `path`
 //	       (and method, when given); forward: Tok handles the request and the client gets
-//	       the fault instead of Tok's answer; drop: the connection closes without an answer.
+//	       the fault instead of Tok's answer (but for a 429, which passes through and leaves
+//	       the fault armed); drop: the connection closes without an answer.
 //	GET    the log: [{"method","path","operation","idempotencyKey","status","retryAfter","at"}],
 //	       operation the spec's operationId the request is one of ("" for none), at in Unix ms,
 //	       status 0 for a dropped connection.
@@ -121,6 +122,19 @@ func (p *FaultProxy) take(r *http.Request) *Fault {
 	return nil
 }
 
+// rearm gives back one use of f, taken by a request the fault did not apply to.
+func (p *FaultProxy) rearm(f *Fault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f.Times++
+	for _, armed := range p.faults {
+		if armed == f {
+			return
+		}
+	}
+	p.faults = append([]*Fault{f}, p.faults...)
+}
+
 func (p *FaultProxy) record(r *http.Request, status int, retryAfter string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -141,8 +155,21 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.Forward {
-		// Tok handles the request; its answer is lost on the way back.
-		p.proxy.ServeHTTP(discard{header: http.Header{}}, r)
+		// Tok handles the request; its answer is lost on the way back. A 429 means Tok did
+		// not handle it, so nothing was lost: the client gets it and the fault stays armed
+		// for the request's retry.
+		answer := httptest.NewRecorder()
+		p.proxy.ServeHTTP(answer, r)
+		if answer.Code == http.StatusTooManyRequests {
+			p.rearm(f)
+			for k, v := range answer.Header() {
+				w.Header()[k] = v
+			}
+			p.record(r, answer.Code, answer.Header().Get("Retry-After"))
+			w.WriteHeader(answer.Code)
+			_, _ = answer.Body.WriteTo(w)
+			return
+		}
 	}
 	if f.Drop {
 		p.record(r, 0, "")
@@ -206,10 +233,3 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	}
 	return s.ResponseWriter.Write(b)
 }
-
-// discard is a ResponseWriter that drops Tok's answer.
-type discard struct{ header http.Header }
-
-func (d discard) Header() http.Header       { return d.header }
-func (discard) Write(b []byte) (int, error) { return len(b), nil }
-func (discard) WriteHeader(int)             {}

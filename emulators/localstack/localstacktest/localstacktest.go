@@ -44,6 +44,15 @@ func Start(t testing.TB) *localstack.Stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(st.Stop)
+	// Cleanups run last first: a function that ended on its own before the stop fails the
+	// test with its log, which goes with the temporary directory.
+	t.Cleanup(func() {
+		select {
+		case err := <-st.Exited:
+			t.Errorf("the stack lost a function: %v", err)
+		default:
+		}
+	})
 	return st
 }
 

@@ -98,16 +98,19 @@ class RetryTest(unittest.TestCase):
         faults.add(method="POST", path="/v1/consents", status=502, forward=True)
         consent = tok.consents.create(bank_id="sandbox-rs", callback_url=env("TOK_CALLBACK_URL"))
         self.assertEqual(consent.status, "AWAITING_AUTHORIZATION")
-        self.assertEqual(consent.http_response.retries, 1)
         self.assertTrue(consent.http_response.idempotent_replayed, "the retry should replay the first answer")
-        posts = [r for r in faults.log() if r["method"] == "POST"]
-        self.assertEqual(len(posts), 2)
+        # A 429 waited out on the way (the suites share the organisation's bucket) is one
+        # more retry with the same key; the proxy loses only an answer Tok gave.
+        attempts = [r for r in faults.log() if r["method"] == "POST"]
+        self.assertEqual(consent.http_response.retries, len(attempts) - 1)
+        posts = [r for r in attempts if r["status"] != 429]
+        self.assertEqual([r["status"] for r in posts], [502, 201])
         self.assertRegex(posts[0]["idempotencyKey"], UUID4)
         self.assertEqual(posts[1]["idempotencyKey"], posts[0]["idempotencyKey"])
         self.assertEqual(len(tok.consents.list(limit=500)), before + 1, "the retried POST created a second consent")
         tok.consents.create(bank_id="sandbox-rs", callback_url=env("TOK_CALLBACK_URL"))
         keys = [r["idempotencyKey"] for r in faults.log() if r["method"] == "POST"]
-        self.assertNotEqual(keys[2], keys[0])
+        self.assertNotEqual(keys[-1], keys[0])
 
     def test_callers_idempotency_key_sent_as_given(self) -> None:
         key = f"sdk-py-{time.time_ns()}"

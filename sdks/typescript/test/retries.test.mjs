@@ -96,10 +96,13 @@ test("a creating POST is retried with the same automatic Idempotency-Key and ans
   await faults.add({ method: "POST", path: "/v1/consents", status: 502, forward: true });
   const consent = await tok.consents.create({ bankId: "sandbox-rs", callbackUrl: env("TOK_CALLBACK_URL") });
   assert.equal(consent.status, "AWAITING_AUTHORIZATION");
-  assert.equal(consent.$response.retries, 1);
   assert.equal(consent.$response.idempotentReplayed, true, "the retry should replay the first answer");
-  const posts = (await faults.log()).filter((r) => r.method === "POST");
-  assert.equal(posts.length, 2);
+  // A 429 waited out on the way (the suites share the organisation's bucket) is one more
+  // retry with the same key; the proxy loses only an answer Tok gave.
+  const attempts = (await faults.log()).filter((r) => r.method === "POST");
+  assert.equal(consent.$response.retries, attempts.length - 1);
+  const posts = attempts.filter((r) => r.status !== 429);
+  assert.deepEqual(posts.map((r) => r.status), [502, 201]);
   assert.match(posts[0].idempotencyKey, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.equal(posts[1].idempotencyKey, posts[0].idempotencyKey);
   const after = await tok.consents.list({ limit: 500 });
@@ -107,7 +110,7 @@ test("a creating POST is retried with the same automatic Idempotency-Key and ans
   // Another create gets another key.
   await tok.consents.create({ bankId: "sandbox-rs", callbackUrl: env("TOK_CALLBACK_URL") });
   const keys = (await faults.log()).filter((r) => r.method === "POST").map((r) => r.idempotencyKey);
-  assert.notEqual(keys[2], keys[0]);
+  assert.notEqual(keys.at(-1), keys[0]);
 });
 
 test("a caller's Idempotency-Key is sent as given", async () => {
