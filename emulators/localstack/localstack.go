@@ -129,14 +129,12 @@ func Start(ctx context.Context, m *manifest.Manifest, opts Options) (st *Stack, 
 func waitReady(ctx context.Context, gw *gateway.Gateway, exited <-chan error) error {
 	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	ready := make(chan error, 1)
+	ready := make(chan error, 1) // the wait ends on its own with ctx, after an exit too
 	go func() { ready <- gw.WaitReady(ctx) }()
 	select {
 	case err := <-ready:
 		return err
 	case err := <-exited:
-		cancel()
-		_ = <-ready // the wait ends with the cancelled context; the exit is the news
 		return err
 	}
 }
