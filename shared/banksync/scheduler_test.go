@@ -56,7 +56,9 @@ func waitJobs(t testing.TB, jobs []*firestore.BulkWriterJob) {
 
 func seedConnections(t testing.TB, total, perOrg int) *connectionSet {
 	t.Helper()
-	cs := &connectionSet{fs: testenv.Firestore(t, testenv.Project(t)), now: time.Now().UTC().Truncate(time.Second)}
+	project := testenv.Project(t)
+	testenv.DropFirestoreWhenDone(t, project)
+	cs := &connectionSet{fs: testenv.Firestore(t, project), now: time.Now().UTC().Truncate(time.Second)}
 	bw := cs.fs.BulkWriter(context.Background())
 	var jobs []*firestore.BulkWriterJob
 	var tn tenant.Tenant
