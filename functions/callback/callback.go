@@ -31,6 +31,7 @@ import (
 	"tokapi.io/tok/shared/callbackurl"
 	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/gcp/pubsubclient"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/platform"
@@ -39,10 +40,10 @@ import (
 )
 
 func init() {
-	platform.HTTP("Callback", platform.Using(platform.AndPubSub(connections.FromEnv), build), platform.Public(), platform.Timeout(platform.BankWait))
+	platform.HTTP("Callback", platform.Using(pubsubclient.And(connections.FromEnv), build), platform.Public(), platform.Timeout(platform.BankWait))
 }
 
-func build(_ context.Context, _ *platform.Env, p platform.Publishing[*connections.Service], urls platform.PublicURLs) (http.Handler, error) {
+func build(_ context.Context, _ *platform.Env, p pubsubclient.Publishing[*connections.Service], urls platform.PublicURLs) (http.Handler, error) {
 	conns := p.Dep
 	pay := payments.ForConnections(conns, nil, payments.NewPollPublisher(p.PubSub, ""), urls.Live)
 	return NewHandler(&Server{Conns: conns, States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer},

@@ -32,6 +32,7 @@ import (
 	"tokapi.io/tok/shared/callbackurl"
 	"tokapi.io/tok/shared/clock"
 	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/gcp/pubsubclient"
 	"tokapi.io/tok/shared/hosted"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
@@ -44,10 +45,10 @@ import (
 )
 
 func init() {
-	platform.HTTP("Consents", platform.Using(platform.AndPubSub(connections.FromEnv), build))
+	platform.HTTP("Consents", platform.Using(pubsubclient.And(connections.FromEnv), build))
 }
 
-func build(_ context.Context, _ *platform.Env, p platform.Publishing[*connections.Service], urls platform.PublicURLs) (http.Handler, error) {
+func build(_ context.Context, _ *platform.Env, p pubsubclient.Publishing[*connections.Service], urls platform.PublicURLs) (http.Handler, error) {
 	conns := p.Dep
 	return NewHandler(&Server{Conns: conns, States: authstate.Store{Client: conns.Repo.Client, Sealer: conns.Vault.Sealer},
 		Hosted: hosted.Store{Client: conns.Repo.Client}, Orgs: orgs.New(conns.Repo.Client, nil), Sync: banksync.NewRequestPublisher(p.PubSub, ""),

@@ -13,16 +13,17 @@ import (
 
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/events"
+	"tokapi.io/tok/shared/gcp/pubsubclient"
 	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/vrp"
 )
 
 func init() {
-	platform.Event("PaymentStatus", platform.Using(platform.AndPubSub(connections.FromEnv), build))
+	platform.Event("PaymentStatus", platform.Using(pubsubclient.And(connections.FromEnv), build))
 }
 
-func build(_ context.Context, _ *platform.Env, p platform.Publishing[*connections.Service], urls platform.PublicURLs) (platform.EventHandler, error) {
+func build(_ context.Context, _ *platform.Env, p pubsubclient.Publishing[*connections.Service], urls platform.PublicURLs) (platform.EventHandler, error) {
 	svc := payments.ForConnections(p.Dep, nil, payments.NewPollPublisher(p.PubSub, ""), urls.Live)
 	return Handler(svc, vrp.New(svc, nil)), nil
 }

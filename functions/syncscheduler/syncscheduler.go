@@ -10,14 +10,15 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"tokapi.io/tok/shared/banksync"
+	"tokapi.io/tok/shared/gcp/pubsubclient"
 	"tokapi.io/tok/shared/platform"
 )
 
 func init() {
-	platform.Event("SyncScheduler", platform.With(platform.AndPubSub(platform.Firestore), handler))
+	platform.Event("SyncScheduler", platform.With(pubsubclient.And(platform.Firestore), handler))
 }
 
-func handler(p platform.Publishing[*firestore.Client]) platform.EventHandler {
+func handler(p pubsubclient.Publishing[*firestore.Client]) platform.EventHandler {
 	s := &banksync.Scheduler{FS: p.Dep, Publish: banksync.NewRequestPublisher(p.PubSub, "").Publish}
 	return func(ctx context.Context, _ event.Event) error {
 		st, err := s.Tick(ctx)

@@ -24,6 +24,7 @@ import (
 
 	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/gcp/pubsubclient"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/idempotency"
 	"tokapi.io/tok/shared/ids"
@@ -36,10 +37,10 @@ import (
 )
 
 func init() {
-	platform.HTTP("VRP", platform.Using(platform.AndPubSub(connections.FromEnv), build))
+	platform.HTTP("VRP", platform.Using(pubsubclient.And(connections.FromEnv), build))
 }
 
-func build(_ context.Context, _ *platform.Env, p platform.Publishing[*connections.Service], urls platform.PublicURLs) (http.Handler, error) {
+func build(_ context.Context, _ *platform.Env, p pubsubclient.Publishing[*connections.Service], urls platform.PublicURLs) (http.Handler, error) {
 	o := orgs.New(p.Dep.Repo.Client, nil)
 	return NewHandler(vrps.New(payments.ForConnections(p.Dep, o, payments.NewPollPublisher(p.PubSub, ""), urls.Live), o)), nil
 }

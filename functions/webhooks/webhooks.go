@@ -23,6 +23,7 @@ import (
 
 	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/events"
+	"tokapi.io/tok/shared/gcp/pubsubclient"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/lists"
@@ -32,10 +33,10 @@ import (
 )
 
 func init() {
-	platform.HTTP("Webhooks", platform.Using(platform.AndPubSub(wh.FromEnv), build))
+	platform.HTTP("Webhooks", platform.Using(pubsubclient.And(wh.FromEnv), build))
 }
 
-func build(_ context.Context, _ *platform.Env, p platform.Publishing[*wh.Service], topic events.Config) (http.Handler, error) {
+func build(_ context.Context, _ *platform.Env, p pubsubclient.Publishing[*wh.Service], topic events.Config) (http.Handler, error) {
 	return NewHandler(p.Dep, events.NewPublisher(p.PubSub, topic.Topic).Publish, time.Now), nil
 }
 

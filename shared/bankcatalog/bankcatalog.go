@@ -177,10 +177,14 @@ const (
 )
 
 var (
-	idPattern     = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*-[a-z]{2}$`)
-	bicPattern    = regexp.MustCompile(`^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$`)
-	secretPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	idPattern  = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*-[a-z]{2}$`)
+	bicPattern = regexp.MustCompile(`^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$`)
+	// A secret ID is 1 to maxSecretID of these; the length is checked apart, since a
+	// bounded repetition compiles into that many copies, at every process start.
+	secretPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 )
+
+const maxSecretID = 255
 
 func parse(data []byte, sandboxBankURL string) (*Catalogue, error) {
 	base, err := parseSandboxURL(sandboxBankURL)
@@ -371,7 +375,7 @@ func validateConnector(b *Bank, sandboxBase string) []error {
 		// Only real banks check Tok's eIDAS certificate; the sandbox bank does not.
 		{"qwacSecret", c.QWACSecret, !sandbox},
 	} {
-		if (s.v != "" || s.required) && !secretPattern.MatchString(s.v) {
+		if (s.v != "" || s.required) && (len(s.v) > maxSecretID || !secretPattern.MatchString(s.v)) {
 			errs = append(errs, fmt.Errorf("connector.%s %q must be a Secret Manager secret ID", s.name, s.v))
 		}
 	}

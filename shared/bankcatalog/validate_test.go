@@ -98,6 +98,7 @@ func TestValidatorRejectsBrokenEntries(t *testing.T) {
 		{"sandbox URL not relative", "tokenUrl: ${SANDBOX_BANK_URL}/banks/sandbox-rs/oauth2/token", "tokenUrl: https://evil.example/token", "must start with"},
 		{"missing QWAC on a live bank", "      qwacSecret: tok-qwac\n", "", "qwacSecret"},
 		{"secret value instead of ID", "clientSecretSecret: bank-zaba-hr-client-secret", "clientSecretSecret: \"s3cr3t value!\"", "clientSecretSecret"},
+		{"secret ID too long", "clientIdSecret: bank-zaba-hr-client-id", "clientIdSecret: " + strings.Repeat("a", 256), "clientIdSecret"},
 		{"sandbox id", "id: sandbox-rs", "id: sandboxbank-rs", "sandbox bank id must be sandbox-rs"},
 		{"sandbox name", "name: Tok Sandbox Bank (Serbia)", "name: Sandbox", "sandbox bank name"},
 		{"sandbox without pis", "services: {ais: true, pis: true, vrp: true}\n    paymentProducts: [domestic-credit-transfers]", "services: {ais: true, pis: false}\n    paymentProducts: []", "sandbox banks are configured"},

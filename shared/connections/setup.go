@@ -7,6 +7,8 @@ import (
 	"tokapi.io/tok/shared/connectors"
 	"tokapi.io/tok/shared/envelope"
 	"tokapi.io/tok/shared/events"
+	"tokapi.io/tok/shared/gcp/kmsclient"
+	"tokapi.io/tok/shared/gcp/pubsubclient"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/tokenvault"
 )
@@ -27,7 +29,7 @@ func FromEnv(ctx context.Context, env *platform.Env, cfg Config) (*Service, erro
 	if err != nil {
 		return nil, err
 	}
-	sealer, err := env.Sealer(ctx, cfg.Sealing)
+	sealer, err := kmsclient.Sealer(ctx, env.Clients, cfg.Sealing)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +41,7 @@ func FromEnv(ctx context.Context, env *platform.Env, cfg Config) (*Service, erro
 	if err != nil {
 		return nil, err
 	}
-	ps, err := env.Clients.PubSub(ctx)
+	ps, err := pubsubclient.Get(ctx, env.Clients)
 	if err != nil {
 		return nil, err
 	}

@@ -6,8 +6,6 @@ import (
 	"sync"
 
 	"cloud.google.com/go/firestore"
-	kms "cloud.google.com/go/kms/apiv1"
-	"cloud.google.com/go/pubsub/v2"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
 )
 
@@ -28,13 +26,17 @@ type Config struct {
 
 // Clients holds one of each Google client per instance. Each is created on first use,
 // never at start-up: a function instance that is never called, or whose path never needs a
-// client, makes no call to that service.
+// client, makes no call to that service. Firestore and Secret Manager, which every function
+// uses, are here; a client only some functions use is a Kind of its own package (Pub/Sub in
+// shared/gcp/pubsubclient, KMS in shared/gcp/kmsclient), so the other functions' binaries
+// do not link its library.
 type Clients struct {
 	cfg       Config
 	firestore lazy[*firestore.Client]
-	pubsub    lazy[*pubsub.Client]
-	kms       lazy[*kms.KeyManagementClient]
 	secrets   lazy[*secretmanager.Client]
+
+	mu    sync.Mutex
+	kinds map[any]any // *Kind[T] -> *lazy[T]
 }
 
 // NewClients returns a Clients that has created nothing yet.
@@ -54,26 +56,38 @@ func (c *Clients) Firestore(ctx context.Context) (*firestore.Client, error) {
 	})
 }
 
-// PubSub returns the instance's Pub/Sub client (PUBSUB_EMULATOR_HOST is honoured by the
-// client itself).
-func (c *Clients) PubSub(ctx context.Context) (*pubsub.Client, error) {
-	return c.pubsub.get(func() (*pubsub.Client, error) {
-		return pubsub.NewClient(context.WithoutCancel(ctx), c.cfg.ProjectID)
-	})
-}
-
-// KMS returns the instance's Cloud KMS client.
-func (c *Clients) KMS(ctx context.Context) (*kms.KeyManagementClient, error) {
-	return c.kms.get(func() (*kms.KeyManagementClient, error) {
-		return kms.NewKeyManagementClient(context.WithoutCancel(ctx), EmulatorOptions(c.cfg.KMSEndpoint)...)
-	})
-}
-
 // SecretManager returns the instance's Secret Manager client.
 func (c *Clients) SecretManager(ctx context.Context) (*secretmanager.Client, error) {
 	return c.secrets.get(func() (*secretmanager.Client, error) {
 		return secretmanager.NewClient(context.WithoutCancel(ctx), EmulatorOptions(c.cfg.SecretManagerEndpoint)...)
 	})
+}
+
+// Kind is a client that only some functions use, declared by the package that wraps its
+// library. Like the clients above, an instance creates it once, on first use.
+type Kind[T any] struct {
+	create func(ctx context.Context, cfg Config) (T, error)
+}
+
+// NewKind declares a kind of client made by create, which must not keep ctx past its
+// return (it is given one without cancellation: the client outlives the request that made it).
+func NewKind[T any](create func(ctx context.Context, cfg Config) (T, error)) *Kind[T] {
+	return &Kind[T]{create: create}
+}
+
+// Get returns the instance's client of kind k, creating it on first use.
+func (k *Kind[T]) Get(ctx context.Context, c *Clients) (T, error) {
+	c.mu.Lock()
+	l, ok := c.kinds[k].(*lazy[T])
+	if !ok {
+		if c.kinds == nil {
+			c.kinds = map[any]any{}
+		}
+		l = &lazy[T]{}
+		c.kinds[k] = l
+	}
+	c.mu.Unlock()
+	return l.get(func() (T, error) { return k.create(context.WithoutCancel(ctx), c.cfg) })
 }
 
 // lazy creates a value once. Unlike sync.Once it retries after a failure, so one transient

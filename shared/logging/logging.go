@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 type ctxKey struct{}
@@ -100,20 +101,35 @@ func With(ctx context.Context, attrs ...slog.Attr) context.Context {
 	return context.WithValue(ctx, ctxKey{}, all)
 }
 
+// The trace headers' patterns are compiled when a request first carries one, not at
+// process start, which a cold start waits for.
 var (
-	traceparentRE = regexp.MustCompile(`^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
-	cloudTraceRE  = regexp.MustCompile(`^([0-9a-fA-F]{32})(?:/(\d+))?(?:;o=([01]))?$`)
+	traceparentRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$`)
+	})
+	cloudTraceRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^([0-9a-fA-F]{32})(?:/(\d+))?(?:;o=([01]))?$`)
+	})
 )
+
+// submatch matches a header's trimmed value; an absent header compiles no pattern.
+func submatch(re func() *regexp.Regexp, v string) []string {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil
+	}
+	return re().FindStringSubmatch(v)
+}
 
 // TraceAttrs returns Cloud Logging's trace fields for a request, from the W3C `traceparent`
 // header or, failing that, the legacy `X-Cloud-Trace-Context`. Malformed headers are ignored.
 func TraceAttrs(project string, h http.Header) []slog.Attr {
 	var trace, span string
 	sampled := false
-	if m := traceparentRE.FindStringSubmatch(strings.TrimSpace(h.Get("traceparent"))); m != nil {
+	if m := submatch(traceparentRE, h.Get("traceparent")); m != nil {
 		trace, span = m[1], m[2]
 		sampled = m[3] == "01"
-	} else if m := cloudTraceRE.FindStringSubmatch(strings.TrimSpace(h.Get("X-Cloud-Trace-Context"))); m != nil {
+	} else if m := submatch(cloudTraceRE, h.Get("X-Cloud-Trace-Context")); m != nil {
 		trace, span = strings.ToLower(m[1]), m[2]
 		sampled = m[3] == "1"
 	}

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/gcp"
+	"tokapi.io/tok/shared/gcp/kmsclient"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/ids"
 )
@@ -182,7 +183,7 @@ func TestEventDeliveryDeadline(t *testing.T) {
 			return err
 		},
 		"KMS": func(ctx context.Context, env *Env) error {
-			kc, err := env.Clients.KMS(ctx)
+			kc, err := kmsclient.Get(ctx, env.Clients)
 			if err != nil {
 				return err
 			}

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"cloud.google.com/go/firestore"
-	"cloud.google.com/go/pubsub/v2"
 
 	"tokapi.io/tok/shared/orgs"
 )
@@ -30,31 +29,6 @@ func Orgs(ctx context.Context, env *Env, _ struct{}) (*orgs.Repo, error) {
 		return nil, err
 	}
 	return orgs.New(fs, pepper), nil
-}
-
-// Publishing is a dependency with the instance's Pub/Sub client, for a function that also
-// publishes to topics of its own (AndPubSub).
-type Publishing[D any] struct {
-	Dep    D
-	PubSub *pubsub.Client
-}
-
-// AndPubSub is dep followed by the instance's Pub/Sub client:
-//
-//	platform.HTTP("Consents", platform.Using(platform.AndPubSub(connections.FromEnv), build))
-//	func build(ctx context.Context, env *platform.Env, p platform.Publishing[*connections.Service], urls platform.PublicURLs) (http.Handler, error)
-func AndPubSub[K, D any](dep Dependency[K, D]) Dependency[K, Publishing[D]] {
-	return func(ctx context.Context, env *Env, cfg K) (Publishing[D], error) {
-		d, err := dep(ctx, env, cfg)
-		if err != nil {
-			return Publishing[D]{}, err
-		}
-		ps, err := env.Clients.PubSub(ctx)
-		if err != nil {
-			return Publishing[D]{}, err
-		}
-		return Publishing[D]{Dep: d, PubSub: ps}, nil
-	}
 }
 
 // With builds a function that is made from one dependency alone, with no settings of its

@@ -6,7 +6,6 @@ package platform
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,7 +20,6 @@ import (
 
 	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/config"
-	"tokapi.io/tok/shared/envelope"
 	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/idempotency"
@@ -90,19 +88,6 @@ func (e *Env) Secrets(ctx context.Context) (*secrets.Reader, error) {
 		e.secrets = secrets.New(client, e.cfg.GCP.ProjectID, SecretCacheTTL)
 	}
 	return e.secrets, nil
-}
-
-// Sealer returns an envelope sealer under the configured KMS key, on the instance's KMS
-// client.
-func (e *Env) Sealer(ctx context.Context, c envelope.Config) (*envelope.Sealer, error) {
-	if c.Key == "" {
-		return nil, errors.New("TOK_KMS_KEY (the KMS key that wraps data keys) is not configured")
-	}
-	kc, err := e.Clients.KMS(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return envelope.New(envelope.NewKMS(kc), c.Key)
 }
 
 // WithConfig reads a function's settings, a struct of `env`-tagged fields (config.Process),

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/gcp"
+	"tokapi.io/tok/shared/gcp/kmsclient"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/testing/testenv"
@@ -113,7 +114,7 @@ func TestNoClientCallsBeforeFirstRequest(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		if _, err := env.Clients.KMS(ctx); err != nil {
+		if _, err := kmsclient.Get(ctx, env.Clients); err != nil {
 			return nil, err
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -20,8 +20,6 @@ import (
 // fetchTimeout bounds a shared fetch, which outlives the caller that started it.
 const fetchTimeout = 30 * time.Second
 
-var crcTable = crc32.MakeTable(crc32.Castagnoli)
-
 // ErrCorrupt reports a payload whose CRC32C is missing or does not match its data.
 var ErrCorrupt = errors.New("payload checksum missing or mismatched")
 
@@ -93,7 +91,7 @@ func (r *Reader) access(ctx context.Context, secretID, version string) ([]byte, 
 		return nil, fmt.Errorf("secrets: access %s: %w", name, err)
 	}
 	p := resp.GetPayload()
-	if p.DataCrc32C == nil || int64(crc32.Checksum(p.GetData(), crcTable)) != p.GetDataCrc32C() {
+	if p.DataCrc32C == nil || int64(crc32.Checksum(p.GetData(), crc32.MakeTable(crc32.Castagnoli))) != p.GetDataCrc32C() {
 		return nil, fmt.Errorf("secrets: access %s: %w", name, ErrCorrupt)
 	}
 	return p.GetData(), nil

@@ -5,6 +5,8 @@ import (
 
 	"tokapi.io/tok/shared/bankcatalog"
 	"tokapi.io/tok/shared/envelope"
+	"tokapi.io/tok/shared/gcp/kmsclient"
+	"tokapi.io/tok/shared/gcp/pubsubclient"
 	"tokapi.io/tok/shared/platform"
 )
 
@@ -40,13 +42,13 @@ func fromEnv(ctx context.Context, env *platform.Env, cfg Config, withSecrets boo
 	if err != nil {
 		return nil, err
 	}
-	ps, err := env.Clients.PubSub(ctx)
+	ps, err := pubsubclient.Get(ctx, env.Clients)
 	if err != nil {
 		return nil, err
 	}
 	var sealer Sealer
 	if withSecrets {
-		if sealer, err = env.Sealer(ctx, cfg.Sealing); err != nil {
+		if sealer, err = kmsclient.Sealer(ctx, env.Clients, cfg.Sealing); err != nil {
 			return nil, err
 		}
 	}
