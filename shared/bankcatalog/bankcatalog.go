@@ -1,10 +1,9 @@
-// Package bankcatalog is Tok's catalogue of banks: the embedded banks.yaml, validated when
-// loaded, with the sandbox banks' endpoints bound to the sandbox bank function's URL.
+// Package bankcatalog is Tok's catalogue of banks: banks.yaml, compiled into banks_gen.go
+// (go generate ./shared/bankcatalog, so no function decodes YAML when it starts), validated
+// when loaded, with the sandbox banks' endpoints bound to the sandbox bank function's URL.
 package bankcatalog
 
 import (
-	"bytes"
-	_ "embed"
 	"errors"
 	"fmt"
 	"net/url"
@@ -13,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/shopspring/decimal"
-	"gopkg.in/yaml.v3"
 
 	"tokapi.io/tok/shared/money"
 )
@@ -34,8 +32,7 @@ const (
 // SandboxURLPlaceholder starts every sandbox bank endpoint in banks.yaml; Load replaces it.
 const SandboxURLPlaceholder = "${SANDBOX_BANK_URL}"
 
-//go:embed banks.yaml
-var banksYAML []byte
+//go:generate go run ./gencatalogue
 
 // Bank is one catalogue entry. Its JSON form is the public API's bank object; the connector
 // stays internal.
@@ -97,10 +94,10 @@ type Config struct {
 	SandboxBankURL string `env:"TOK_SANDBOX_BANK_URL, default=http://127.0.0.1:8080/sandbox-bank"`
 }
 
-// Load parses and validates the embedded catalogue. sandboxBankURL is the base URL of the
+// Load validates the catalogue of banks.yaml. sandboxBankURL is the base URL of the
 // sandbox bank function (Config.SandboxBankURL); it replaces SandboxURLPlaceholder.
 func Load(sandboxBankURL string) (*Catalogue, error) {
-	return parse(banksYAML, sandboxBankURL)
+	return loadBanks(generatedBanks(), sandboxBankURL)
 }
 
 // List returns the banks of one environment, optionally only those of a country and those
@@ -186,26 +183,19 @@ var (
 
 const maxSecretID = 255
 
-func parse(data []byte, sandboxBankURL string) (*Catalogue, error) {
+// loadBanks validates banks, which it changes (amounts normalised, sandbox endpoints bound).
+func loadBanks(banks []Bank, sandboxBankURL string) (*Catalogue, error) {
 	base, err := parseSandboxURL(sandboxBankURL)
 	if err != nil {
 		return nil, err
 	}
-	var file struct {
-		Banks []Bank `yaml:"banks"`
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&file); err != nil {
-		return nil, fmt.Errorf("bank catalogue: %w", err)
-	}
-	if len(file.Banks) == 0 {
+	if len(banks) == 0 {
 		return nil, errors.New("bank catalogue: no banks")
 	}
 	var problems []error
 	seen := map[string]bool{}
-	for i := range file.Banks {
-		b := &file.Banks[i]
+	for i := range banks {
+		b := &banks[i]
 		if seen[b.ID] {
 			problems = append(problems, fmt.Errorf("bank %q: duplicate id", b.ID))
 		}
@@ -217,10 +207,10 @@ func parse(data []byte, sandboxBankURL string) (*Catalogue, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("bank catalogue: %w", errors.Join(problems...))
 	}
-	slices.SortFunc(file.Banks, func(a, b Bank) int {
+	slices.SortFunc(banks, func(a, b Bank) int {
 		return strings.Compare(a.Country+" "+a.ID, b.Country+" "+b.ID)
 	})
-	return &Catalogue{banks: file.Banks}, nil
+	return &Catalogue{banks: banks}, nil
 }
 
 func parseSandboxURL(s string) (string, error) {

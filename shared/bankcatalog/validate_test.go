@@ -1,9 +1,23 @@
-package bankcatalog
+package bankcatalog_test
 
 import (
 	"strings"
 	"testing"
+
+	"tokapi.io/tok/shared/bankcatalog"
+	"tokapi.io/tok/shared/bankcatalog/catalogsrc"
 )
+
+const sandboxURL = "http://127.0.0.1:8080/sandbox-bank"
+
+// parse is what a catalogue file becomes: its generated table, loaded.
+func parse(data []byte, sandboxBankURL string) (*bankcatalog.Catalogue, error) {
+	banks, err := catalogsrc.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	return bankcatalog.LoadBanks(banks, sandboxBankURL)
+}
 
 // validYAML is a minimal correct catalogue; each bad case below breaks it in one place.
 const validYAML = `
@@ -53,7 +67,7 @@ func TestValidYAMLLoads(t *testing.T) {
 	if len(c.List("", "", "")) != 2 {
 		t.Fatalf("want 2 banks, got %d", len(c.List("", "", "")))
 	}
-	b, _ := c.Get(EnvLive, "zaba-hr")
+	b, _ := c.Get(bankcatalog.EnvLive, "zaba-hr")
 	if b.Limits.MaxPaymentAmount != "100000.0000" {
 		t.Errorf("maxPaymentAmount = %q, want the wire format", b.Limits.MaxPaymentAmount)
 	}

@@ -1,5 +1,5 @@
-// Package gentest checks a committed generated file (an SDK's types or models) against what
-// its generator makes of the spec now. Only tests import it.
+// Package gentest checks a committed generated file (an SDK's types or models, the bank
+// catalogue's table) against what its generator makes of its source now. Only tests import it.
 package gentest
 
 import (
@@ -21,7 +21,7 @@ func Matches(t testing.TB, path string, want []byte, fix string) []byte {
 	t.Helper()
 	got := repotest.File(t, path)
 	if !bytes.Equal(got, want) {
-		t.Fatalf("%s is not what its generator makes of api/openapi.yaml: run `%s`", path, fix)
+		t.Fatalf("%s is not what its generator makes of its source (api/openapi.yaml, banks.yaml): run `%s`", path, fix)
 	}
 	return got
 }
