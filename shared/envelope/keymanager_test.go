@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 
@@ -13,7 +12,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
-	"tokapi.io/tok/shared/gcp"
+	"tokapi.io/tok/shared/testing/grpctest"
 )
 
 func TestKeyManagers(t *testing.T) {
@@ -131,19 +130,5 @@ func TestKMSIntegrityChecks(t *testing.T) {
 
 func fakeClient(t *testing.T, f *fakeKMS) *kms.KeyManagementClient {
 	t.Helper()
-	var lc net.ListenConfig
-	lis, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer()
-	kmspb.RegisterKeyManagementServiceServer(g, f)
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
-	c, err := kms.NewKeyManagementClient(context.Background(), gcp.EmulatorOptions(lis.Addr().String())...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return grpctest.Client(t, func(g *grpc.Server) { kmspb.RegisterKeyManagementServiceServer(g, f) }, kms.NewKeyManagementClient)
 }

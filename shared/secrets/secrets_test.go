@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,7 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/emulators/kmssm"
-	"tokapi.io/tok/shared/gcp"
+	"tokapi.io/tok/shared/testing/grpctest"
 )
 
 const project = "p1"
@@ -35,21 +34,7 @@ func server(t *testing.T, register func(*grpc.Server), delay time.Duration) (*se
 		}
 		return h(ctx, req)
 	}
-	var lc net.ListenConfig
-	lis, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := grpc.NewServer(grpc.UnaryInterceptor(count))
-	register(g)
-	go func() { _ = g.Serve(lis) }()
-	t.Cleanup(g.Stop)
-	c, err := secretmanager.NewClient(context.Background(), gcp.EmulatorOptions(lis.Addr().String())...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = c.Close() })
-	return c, &calls
+	return grpctest.Client(t, register, secretmanager.NewClient, grpc.UnaryInterceptor(count)), &calls
 }
 
 func emulator(t *testing.T, delay time.Duration) (*secretmanager.Client, *atomic.Int64) {
