@@ -1,7 +1,6 @@
 package callback
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -24,32 +23,12 @@ const DefaultPatience = 2 * time.Second
 // outcomePath is where a waiting page sends the browser once the work is done.
 const outcomePath = "/v1/callback/outcomes/"
 
-// recording holds a response back until it is known whether the browser gets it directly.
-type recording struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recording) Header() http.Header { return r.header }
-
-func (r *recording) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
+// outcomeOf is the recorded answer as an authstate.Outcome.
+func outcomeOf(r *httpapi.Recorder) authstate.Outcome {
+	if loc := r.Header().Get("Location"); loc != "" && r.Status()/100 == 3 {
+		return authstate.Outcome{Done: true, Status: r.Status(), Location: loc}
 	}
-}
-
-func (r *recording) Write(b []byte) (int, error) {
-	r.WriteHeader(http.StatusOK)
-	return r.body.Write(b)
-}
-
-// outcome is the recorded answer as an authstate.Outcome.
-func (r *recording) outcome() authstate.Outcome {
-	if loc := r.header.Get("Location"); loc != "" && r.status/100 == 3 {
-		return authstate.Outcome{Done: true, Status: r.status, Location: loc}
-	}
-	return authstate.Outcome{Done: true, Status: r.status, ContentType: r.header.Get("Content-Type"), Body: r.body.Bytes()}
+	return authstate.Outcome{Done: true, Status: r.Status(), ContentType: r.Header().Get("Content-Type"), Body: r.Body()}
 }
 
 // patient runs the callback's work and answers its response when it is done within
@@ -64,7 +43,8 @@ func (s *Server) patient(work httpapi.HandlerFunc) httpapi.HandlerFunc {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), platform.BankWait)
 		defer cancel()
 		wr := r.WithContext(ctx)
-		rec := &recording{header: http.Header{}}
+		// The response is held back until it is known whether the browser gets it directly.
+		rec := httpapi.NewRecorder()
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
@@ -85,7 +65,7 @@ func (s *Server) patient(work httpapi.HandlerFunc) httpapi.HandlerFunc {
 		defer timer.Stop()
 		select {
 		case <-done:
-			replay(w, rec)
+			rec.Replay(w)
 			return nil
 		case <-timer.C:
 		}
@@ -93,7 +73,7 @@ func (s *Server) patient(work httpapi.HandlerFunc) httpapi.HandlerFunc {
 		if err != nil {
 			slog.WarnContext(ctx, "no waiting page: the outcome cannot be kept", "error", err)
 			<-done
-			replay(w, rec)
+			rec.Replay(w)
 			return nil
 		}
 		next := outcomePath + ticket
@@ -109,27 +89,15 @@ func (s *Server) patient(work httpapi.HandlerFunc) httpapi.HandlerFunc {
 		<-done
 		fctx, fcancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 		defer fcancel()
-		if err := s.States.FinishOutcome(fctx, ticket, rec.outcome()); err != nil {
+		if err := s.States.FinishOutcome(fctx, ticket, outcomeOf(rec)); err != nil {
 			slog.ErrorContext(ctx, "callback outcome not kept", "error", err)
-			if loc := rec.outcome().Location; loc != "" {
+			if loc := outcomeOf(rec).Location; loc != "" {
 				next = loc // the answer is a redirect: send the browser there directly
 			}
 		}
 		_ = waitingEnd.Execute(w, next)
 		return nil
 	}
-}
-
-// replay writes a recorded response.
-func replay(w http.ResponseWriter, rec *recording) {
-	for k, v := range rec.header {
-		w.Header()[k] = v
-	}
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	w.WriteHeader(rec.status)
-	_, _ = w.Write(rec.body.Bytes())
 }
 
 // outcome answers a waiting page's ticket: the callback's answer once it is there, until

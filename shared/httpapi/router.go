@@ -50,13 +50,13 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// No pattern matched: let the mux decide between 404 and 405 (with its Allow header),
 	// and answer both in the envelope.
-	probe := &probeWriter{header: http.Header{}}
+	probe := NewRecorder() // what the mux would answer, not sent
 	h, _ := rt.mux.Handler(r)
 	h.ServeHTTP(probe, r)
-	if probe.status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", probe.header.Get("Allow"))
+	if probe.Status() == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.Header().Get("Allow"))
 		WriteError(w, r, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethodNotAllowed,
-			Message: r.Method + " is not allowed here; allowed: " + probe.header.Get("Allow") + "."})
+			Message: r.Method + " is not allowed here; allowed: " + probe.Header().Get("Allow") + "."})
 		return
 	}
 	WriteError(w, r, NotFoundPath(r))
@@ -81,21 +81,4 @@ func CanonicalPath(u *url.URL) bool {
 // NotFoundPath is the 404 for a path no endpoint serves.
 func NotFoundPath(r *http.Request) *Error {
 	return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "No endpoint at " + r.URL.EscapedPath() + "."}
-}
-
-// probeWriter records what the mux would answer, without writing it.
-type probeWriter struct {
-	header http.Header
-	status int
-}
-
-func (p *probeWriter) Header() http.Header { return p.header }
-func (p *probeWriter) WriteHeader(code int) {
-	if p.status == 0 {
-		p.status = code
-	}
-}
-func (p *probeWriter) Write(b []byte) (int, error) {
-	p.WriteHeader(http.StatusOK)
-	return len(b), nil
 }

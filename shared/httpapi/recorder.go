@@ -1,0 +1,48 @@
+package httpapi
+
+import (
+	"bytes"
+	"net/http"
+)
+
+// Recorder is a ResponseWriter that holds a response back instead of sending it: the status
+// first written (200 once a body is written without one), the header and the body.
+type Recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+// NewRecorder is an empty Recorder.
+func NewRecorder() *Recorder { return &Recorder{header: http.Header{}} }
+
+// Header is the held-back response's header.
+func (r *Recorder) Header() http.Header { return r.header }
+
+// WriteHeader keeps the first status written.
+func (r *Recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+
+func (r *Recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
+}
+
+// Status is the status written, 0 before any.
+func (r *Recorder) Status() int { return r.status }
+
+// Body is what was written.
+func (r *Recorder) Body() []byte { return r.body.Bytes() }
+
+// Replay sends the held-back response to w (200 when nothing set a status).
+func (r *Recorder) Replay(w http.ResponseWriter) {
+	for k, v := range r.header {
+		w.Header()[k] = v
+	}
+	r.WriteHeader(http.StatusOK)
+	w.WriteHeader(r.status)
+	_, _ = w.Write(r.body.Bytes())
+}
