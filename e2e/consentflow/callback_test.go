@@ -104,9 +104,7 @@ func TestCallbackCodeAttemptsAreBounded(t *testing.T) {
 	pages := make(chan string, tries)
 	var wg sync.WaitGroup
 	for i := range tries {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			r := apitest.Do(t, f.Callback, httptest.NewRequest(http.MethodGet,
 				"/v1/callback?state="+url.QueryEscape(state)+"&code=made-up-"+strconv.Itoa(i), nil))
 			switch {
@@ -117,7 +115,7 @@ func TestCallbackCodeAttemptsAreBounded(t *testing.T) {
 			default:
 				pages <- fmt.Sprintf("%d %.200s", r.Code, r.Body)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(pages)

@@ -164,15 +164,13 @@ func TestConsentFlow(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make(chan error, 5)
 		for range 5 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				s, conn, err := v.Session(f.Ctx, scope, cxnID, &connections.PSU{IPAddress: "203.0.113.1"})
 				if err == nil {
 					_, err = conn.Accounts(f.Ctx, s)
 				}
 				errs <- err
-			}()
+			})
 		}
 		wg.Wait()
 		close(errs)
@@ -354,16 +352,14 @@ func TestConsentValidationAndIdempotency(t *testing.T) {
 	var wg sync.WaitGroup
 	ids := make(chan string, 6)
 	for range 6 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			r := f.Call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-ro","callbackUrl":"https://app.example.com/cb"}`, "Idempotency-Key", "k-concurrent")
 			if r.Code == 201 {
 				ids <- r.JSON(t)["id"].(string)
 			} else {
 				t.Errorf("concurrent duplicate: %d %s", r.Code, r.Body)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	close(ids)

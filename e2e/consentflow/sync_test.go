@@ -79,11 +79,9 @@ func TestRefreshOnDemand(t *testing.T) {
 	var wg sync.WaitGroup
 	codes := make(chan flowtest.Response, 5)
 	for range 5 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			codes <- f.Call("POST", "/v1/consents/"+consentID+"/refresh", keys.SandboxKey, "")
-		}()
+		})
 	}
 	wg.Wait()
 	after := time.Now()

@@ -228,11 +228,9 @@ func TestIdempotencyAndValidation(t *testing.T) {
 	var wg sync.WaitGroup
 	results := make([]flowtest.Response, 50)
 	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			results[i] = f.Call("POST", "/v1/payments", keys.SandboxKey, seed(""), "Idempotency-Key", "order-42")
-		}()
+		})
 	}
 	wg.Wait()
 	seen := map[string]int{}

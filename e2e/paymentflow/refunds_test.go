@@ -232,14 +232,12 @@ func (f *fixture) parallel(n int, do func(i int) flowtest.Response) map[int]int 
 	var wg sync.WaitGroup
 	codes := map[int]int{}
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			r := do(i)
 			mu.Lock()
 			codes[r.Code]++
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	return codes

@@ -95,13 +95,11 @@ func TestVRPLimitsUnderConcurrency(t *testing.T) {
 	bodies := make([]map[string]any, parallel)
 	var wg sync.WaitGroup
 	for i := range parallel {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			r := f.payVRP(keys.SandboxKey, id, "10.00", fmt.Sprintf("concurrent-%d", i))
 			codes[i] = r.Code
 			_ = json.Unmarshal(r.Body, &bodies[i])
-		}()
+		})
 	}
 	wg.Wait()
 	created, refused := 0, 0

@@ -76,11 +76,9 @@ func TestEndToEnd(t *testing.T) {
 	var wg sync.WaitGroup
 	started := time.Now()
 	for i := range parallel {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			codes[i], bodies[i] = payVRP(keys.SandboxKey, "10.00", fmt.Sprintf("instalment-%d", i))
-		}()
+		})
 	}
 	wg.Wait()
 	took := time.Since(started)

@@ -136,9 +136,7 @@ func (ts *txnSync) run(ctx context.Context, conn bank.Connector, s bank.Session,
 		wg   sync.WaitGroup
 		werr error
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		for p := range pages {
 			if werr != nil {
 				continue
@@ -147,7 +145,7 @@ func (ts *txnSync) run(ctx context.Context, conn bank.Connector, s bank.Session,
 				cancel(werr)
 			}
 		}
-	}()
+	})
 	berr := conn.Transactions(wctx, s, resourceID, q, func(p []bank.Transaction) error {
 		select {
 		case pages <- p:

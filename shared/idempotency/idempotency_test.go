@@ -97,11 +97,9 @@ func TestWrap(t *testing.T) {
 	var wg sync.WaitGroup
 	bodies := make(chan string, 8)
 	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			bodies <- do("org_a", "k-conc", `{"N":7}`).Body.String()
-		}()
+		})
 	}
 	wg.Wait()
 	close(bodies)

@@ -12,9 +12,7 @@ func TestLocks(t *testing.T) {
 	inside := map[string]int{}
 	var mu sync.Mutex
 	for i := range 200 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			key := []string{"a", "b"}[i%2]
 			unlock := l.Lock(key)
 			mu.Lock()
@@ -27,7 +25,7 @@ func TestLocks(t *testing.T) {
 			inside[key]--
 			mu.Unlock()
 			unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	if len(l.locks) != 0 {

@@ -68,9 +68,7 @@ func TestVRPMandate(t *testing.T) {
 	ok, refused := 0, 0
 	var wg sync.WaitGroup
 	for i := range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			_, err := c.InitiateVRP(ctx, s, vrp("p"+string(rune('a'+i)), "10.00"))
 			mu.Lock()
 			defer mu.Unlock()
@@ -82,7 +80,7 @@ func TestVRPMandate(t *testing.T) {
 			default:
 				t.Errorf("payment %d: %v", i, err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	if ok != 6 || refused != 14 {
