@@ -106,57 +106,55 @@ func TestSpreadOverFunctions(t *testing.T) {
 // them costs the organisation a token it did not use.
 func TestChurn(t *testing.T) {
 	const key = "live:org_pro"
-	t.Run("twelve new instances, one request each", func(t *testing.T) {
-		t.Parallel()
-		clk := newClock()
-		project := testenv.Project(t)
-		for i := range 12 {
-			if d := allow(t, instance(t, project, clk), key, ratelimit.Pro); !d.Allowed {
-				t.Fatalf("instance %d's first request refused: %+v", i+1, d)
+	for _, tc := range []struct {
+		name string
+		// churn runs the instances that come and go before a new one asks.
+		churn func(t *testing.T, project string, clk *clock)
+		want  int // what the new instance then admits at once
+		why   string
+	}{
+		{"twelve new instances, one request each", func(t *testing.T, project string, clk *clock) {
+			for i := range 12 {
+				if d := allow(t, instance(t, project, clk), key, ratelimit.Pro); !d.Allowed {
+					t.Fatalf("instance %d's first request refused: %+v", i+1, d)
+				}
 			}
-		}
-		// The rest of the burst is still there for whoever asks next.
-		if got := admit(t, instance(t, project, clk), key, ratelimit.Pro, 60); got != 38 {
-			t.Errorf("a 13th instance admitted %d at once, want the 38 left of the burst of 50", got)
-		}
-	})
-	t.Run("stopped instances give back what they did not use", func(t *testing.T) {
-		t.Parallel()
-		clk := newClock()
-		project := testenv.Project(t)
-		for range 6 {
-			l := instance(t, project, clk)
-			if got := admit(t, l, key, ratelimit.Pro, 4); got != 4 {
-				t.Fatalf("admitted %d of 4", got)
+		}, 38, "the rest of the burst of 50 is still there for whoever asks next"},
+		{"stopped instances give back what they did not use", func(t *testing.T, project string, clk *clock) {
+			for range 6 {
+				l := instance(t, project, clk)
+				if got := admit(t, l, key, ratelimit.Pro, 4); got != 4 {
+					t.Fatalf("admitted %d of 4", got)
+				}
+				if err := l.Close(t.Context()); err != nil {
+					t.Fatal(err)
+				}
 			}
-			if err := l.Close(t.Context()); err != nil {
-				t.Fatal(err)
+		}, 26, "six instances used 24 and stopped"},
+		{"leases of idle instances lapse", func(t *testing.T, project string, clk *clock) {
+			idle := instances(t, project, clk, 6)
+			for _, l := range idle {
+				admit(t, l, key, ratelimit.Pro, 4)
 			}
-		}
-		if got := admit(t, instance(t, project, clk), key, ratelimit.Pro, 60); got != 26 {
-			t.Errorf("after six instances used 24 and stopped, a new one admitted %d, want 26", got)
-		}
-	})
-	t.Run("leases of idle instances lapse", func(t *testing.T) {
-		t.Parallel()
-		clk := newClock()
-		project := testenv.Project(t)
-		idle := instances(t, project, clk, 6)
-		for _, l := range idle {
-			admit(t, l, key, ratelimit.Pro, 4)
-		}
-		// The idle instances hold leased tokens they will not use; past the TTL they go back.
-		clk.advance(ratelimit.DefaultLeasePolicy(ratelimit.Limits{PerMinute: 300, Burst: 50}).TTL)
-		for _, l := range idle {
-			if err := l.ReturnLapsed(t.Context()); err != nil {
-				t.Fatal(err)
+			// The idle instances hold leased tokens they will not use; past the TTL they go back.
+			clk.advance(ratelimit.DefaultLeasePolicy(ratelimit.Limits{PerMinute: 300, Burst: 50}).TTL)
+			for _, l := range idle {
+				if err := l.ReturnLapsed(t.Context()); err != nil {
+					t.Fatal(err)
+				}
 			}
-		}
-		// 24 used; the TTL refilled 15 of them.
-		if got := admit(t, instance(t, project, clk), key, ratelimit.Pro, 60); got != 41 {
-			t.Errorf("a new instance admitted %d, want the 41 the bucket holds", got)
-		}
-	})
+		}, 41, "24 used; the TTL refilled 15 of them"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clk := newClock()
+			project := testenv.Project(t)
+			tc.churn(t, project, clk)
+			if got := admit(t, instance(t, project, clk), key, ratelimit.Pro, 60); got != tc.want {
+				t.Errorf("a new instance admitted %d at once, want %d (%s)", got, tc.want, tc.why)
+			}
+		})
+	}
 }
 
 // TestRetryAfterIsAPromise drains the bucket on one instance, waits the Retry-After it
