@@ -283,7 +283,6 @@ func TestIdempotencyAndValidation(t *testing.T) {
 	if r := f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")+" "); r.Code != 201 {
 		t.Errorf("a good request after the bad ones: %d", r.Code)
 	}
-	_ = fmt.Sprint
 }
 
 // TestPaymentCallbackNeedsTheBanksAnswer: a payment's state with another payment's code, a

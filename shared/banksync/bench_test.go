@@ -13,7 +13,6 @@ import (
 	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
-	"tokapi.io/tok/shared/transactions"
 )
 
 // heapSampler records the high-water mark of live heap objects while it runs.
@@ -107,5 +106,3 @@ func BenchmarkSync10k(b *testing.B) {
 	b.ReportMetric(peak/n/(1<<20), "peak-heap-MiB")
 	b.ReportMetric((peak-base)/n/(1<<20), "peak-heap-growth-MiB")
 }
-
-var _ = transactions.Doc{}
