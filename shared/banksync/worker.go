@@ -419,16 +419,12 @@ func readState(ctx context.Context, ref *firestore.DocumentRef) (transactions.St
 
 func (w *Worker) writeStandingOrders(ctx context.Context, accRef *firestore.DocumentRef, accID string, sos []bank.StandingOrder) (int, error) {
 	col := accRef.Collection(transactions.StandingOrdersCollection)
-	existing, err := col.Documents(ctx).GetAll()
+	existing, err := store.All[transactions.StandingOrderDoc](ctx, col.Query)
 	if err != nil {
 		return 0, err
 	}
 	old := map[string]transactions.StandingOrderDoc{}
-	for _, s := range existing {
-		var d transactions.StandingOrderDoc
-		if err := s.DataTo(&d); err != nil {
-			return 0, err
-		}
+	for _, d := range existing {
 		old[d.ID] = d
 	}
 	now := w.Now()

@@ -50,16 +50,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, scope store.Scope, accountID
 	txns := scope.Collection(transactions.AccountsCollection).Doc(accountID).Collection(transactions.TransactionsCollection)
 	for _, sd := range []side{debitSide, creditSide} {
 		for _, col := range sd.collections {
-			docs, err := scope.Collection(col).Where(sd.ibanField, "==", iban).Where(sd.flagField, "==", true).
-				Limit(sweepBatch).Documents(ctx).GetAll()
+			due, err := store.All[Payment](ctx, scope.Collection(col).Where(sd.ibanField, "==", iban).Where(sd.flagField, "==", true).
+				Limit(sweepBatch))
 			if err != nil {
 				return fmt.Errorf("query %s to reconcile: %w", col, err)
 			}
-			for _, d := range docs {
-				var p Payment
-				if err := d.DataTo(&p); err != nil {
-					return fmt.Errorf("decode %s: %w", d.Ref.ID, err)
-				}
+			for _, p := range due {
 				t, err := r.find(ctx, txns, p, sd)
 				if err != nil {
 					return err
@@ -81,37 +77,30 @@ func (r *Reconciler) find(ctx context.Context, txns *firestore.CollectionRef, p 
 		return t.Status == transactions.StatusBooked && t.PaymentID == "" && t.RefundID == "" &&
 			t.Direction == sd.direction && t.Amount == p.Amount && t.Currency == p.Currency
 	}
-	byE2E, err := txns.Where("endToEndId", "==", p.EndToEndID).Limit(10).Documents(ctx).GetAll()
+	byE2E, err := store.All[transactions.Doc](ctx, txns.Where("endToEndId", "==", p.EndToEndID).Limit(10))
 	if err != nil {
 		return nil, fmt.Errorf("query transactions by endToEndId: %w", err)
 	}
-	for _, s := range byE2E {
-		var t transactions.Doc
-		if err := s.DataTo(&t); err != nil {
-			return nil, err
-		}
-		if fits(&t) {
-			return &t, nil
+	for i := range byE2E {
+		if fits(&byE2E[i]) {
+			return &byE2E[i], nil
 		}
 	}
 	from := executedOn(p)
 	to := from.AddDate(0, 0, ReconcileWindowDays)
-	near, err := txns.Where("date", ">=", from.Format(time.DateOnly)).Where("date", "<=", to.Format(time.DateOnly)).Documents(ctx).GetAll()
+	near, err := store.All[transactions.Doc](ctx, txns.Where("date", ">=", from.Format(time.DateOnly)).Where("date", "<=", to.Format(time.DateOnly)))
 	if err != nil {
 		return nil, fmt.Errorf("query transactions by date: %w", err)
 	}
 	var found []*transactions.Doc
-	for _, s := range near {
-		var t transactions.Doc
-		if err := s.DataTo(&t); err != nil {
-			return nil, err
-		}
+	for i := range near {
+		t := &near[i]
 		counterparty := t.CreditorIBAN == p.CreditorIBAN
 		if sd.direction == bank.DirectionInbound {
 			counterparty = t.DebtorIBAN == p.DebtorIBAN
 		}
-		if fits(&t) && counterparty {
-			found = append(found, &t)
+		if fits(t) && counterparty {
+			found = append(found, t)
 		}
 	}
 	if len(found) == 0 {
