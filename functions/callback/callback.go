@@ -354,20 +354,7 @@ func (s *Server) payment(w http.ResponseWriter, r *http.Request, st authstate.St
 		return errors.New("callback: a payment state, but no payment service")
 	}
 	to, err := s.Payments.Authorise(r.Context(), st, q, httpapi.ClientIP(r), take)
-	switch {
-	case errors.Is(err, payments.ErrNotAwaiting) || errors.Is(err, payments.ErrNotFound):
-		badState(w, r)
-		return nil
-	case errors.Is(err, payments.ErrCodeNotExchanged):
-		return codeNotExchanged(r.Context(), w, r, err)
-	case err != nil:
-		return s.lostState(w, r, err)
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	// The target is the payment's callbackUrl, checked against the organisation's allowed
-	// origins when the payment was created.
-	http.Redirect(w, r, to, http.StatusSeeOther) //nolint:gosec // G710: see above
-	return nil
+	return s.lostState(w, r, toCallback(w, r, to, err, payments.ErrNotAwaiting, payments.ErrNotFound))
 }
 
 // vrpConsent records a VRP consent's SCA result and sends the browser to its callbackUrl
@@ -377,8 +364,16 @@ func (s *Server) vrpConsent(w http.ResponseWriter, r *http.Request, st authstate
 		return errors.New("callback: a VRP consent state, but no VRP service")
 	}
 	to, err := s.VRP.Authorise(r.Context(), st, r.URL.Query())
+	return toCallback(w, r, to, err, vrp.ErrNotAwaiting, vrp.ErrNotFound)
+}
+
+// toCallback answers the recording of an SCA result that returned to and err: the browser
+// goes to to. A resource that no longer awaits its authorisation, or is gone (err is one
+// of settled), is the bad-state page; a code the bank did not exchange changes nothing.
+// Any other error is returned.
+func toCallback(w http.ResponseWriter, r *http.Request, to string, err error, settled ...error) error {
 	switch {
-	case errors.Is(err, vrp.ErrNotAwaiting) || errors.Is(err, vrp.ErrNotFound):
+	case slices.ContainsFunc(settled, func(s error) bool { return errors.Is(err, s) }):
 		badState(w, r)
 		return nil
 	case errors.Is(err, payments.ErrCodeNotExchanged):
@@ -387,8 +382,8 @@ func (s *Server) vrpConsent(w http.ResponseWriter, r *http.Request, st authstate
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	// The target is the consent's callbackUrl, checked against the organisation's allowed
-	// origins when the consent was created.
+	// The target is the resource's callbackUrl, checked against the organisation's allowed
+	// origins when the resource was created.
 	http.Redirect(w, r, to, http.StatusSeeOther) //nolint:gosec // G710: see above
 	return nil
 }
