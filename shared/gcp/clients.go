@@ -6,7 +6,11 @@ import (
 	"sync"
 
 	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/firestore/apiv1/firestorepb"
 	secretmanager "cloud.google.com/go/secretmanager/apiv1"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // Config says where the clients connect. Emulator endpoints are empty in production, where
@@ -52,14 +56,47 @@ func (c *Clients) Firestore(ctx context.Context) (*firestore.Client, error) {
 		if db == "" {
 			db = firestore.DefaultDatabaseID
 		}
-		return firestore.NewClientWithDatabase(context.WithoutCancel(ctx), c.cfg.ProjectID, db)
+		client, err := firestore.NewClientWithDatabase(context.WithoutCancel(ctx), c.cfg.ProjectID, db)
+		if err == nil {
+			go prepare(firestoreMessages)
+		}
+		return client, err
 	})
+}
+
+// firestoreMessages are the messages of a document read and of a conditional write (the
+// key's lookup and the rate limiter's lease on an instance's first request).
+var firestoreMessages = []proto.Message{
+	&firestorepb.BatchGetDocumentsRequest{}, &firestorepb.BatchGetDocumentsResponse{},
+	&firestorepb.Document{}, &firestorepb.Value{}, &firestorepb.MapValue{}, &firestorepb.ArrayValue{},
+	&firestorepb.CommitRequest{}, &firestorepb.CommitResponse{}, &firestorepb.Write{},
+	&firestorepb.DocumentMask{}, &firestorepb.Precondition{}, &firestorepb.WriteResult{},
+	&timestamppb.Timestamp{},
+}
+
+// secretMessages are a secret read's, prepared while its connection is set up.
+var secretMessages = []proto.Message{
+	&secretmanagerpb.AccessSecretVersionRequest{}, &secretmanagerpb.AccessSecretVersionResponse{},
+	&secretmanagerpb.SecretPayload{},
+}
+
+// prepare has protobuf build the coders of msgs' types, which it otherwise does on a type's
+// first use: run as a client is made, on another core, it takes that work off the path of
+// an instance's first calls (the Firestore ones wait on Secret Manager for the pepper).
+func prepare(msgs []proto.Message) {
+	for _, m := range msgs {
+		_ = proto.Size(m)
+	}
 }
 
 // SecretManager returns the instance's Secret Manager client.
 func (c *Clients) SecretManager(ctx context.Context) (*secretmanager.Client, error) {
 	return c.secrets.get(func() (*secretmanager.Client, error) {
-		return secretmanager.NewClient(context.WithoutCancel(ctx), EmulatorOptions(c.cfg.SecretManagerEndpoint)...)
+		client, err := secretmanager.NewClient(context.WithoutCancel(ctx), EmulatorOptions(c.cfg.SecretManagerEndpoint)...)
+		if err == nil {
+			go prepare(secretMessages)
+		}
+		return client, err
 	})
 }
 

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"github.com/cloudevents/sdk-go/v2/event"
 
@@ -145,7 +146,14 @@ func (e *Env) Pepper(ctx context.Context) ([]byte, error) {
 
 // Authenticator returns the instance's API key authenticator and rate limiter.
 func (e *Env) Authenticator(ctx context.Context) (*auth.Authenticator, error) {
+	// The Firestore client is made while the pepper is read: the key's lookup, which needs
+	// both, then waits for neither in turn.
+	firestoreClient := inBackground(func() (*firestore.Client, error) { return e.Clients.Firestore(ctx) })
 	pepper, err := e.Pepper(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := firestoreClient()
 	if err != nil {
 		return nil, err
 	}
@@ -154,14 +162,27 @@ func (e *Env) Authenticator(ctx context.Context) (*auth.Authenticator, error) {
 	if e.auth != nil {
 		return e.auth, nil
 	}
-	fs, err := e.Clients.Firestore(ctx)
-	if err != nil {
-		return nil, err
-	}
 	e.limiter = ratelimit.New(fs)
 	e.auth = auth.New(orgs.New(fs, pepper), pepper, e.limiter,
 		auth.WithAPIURLs(e.cfg.URLs.Live+"/v1", e.cfg.URLs.Sandbox+"/v1"))
 	return e.auth, nil
+}
+
+// inBackground starts f on a goroutine of its own and returns what waits for its result.
+func inBackground[T any](f func() (T, error)) func() (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	return func() (T, error) {
+		r := <-done
+		return r.v, r.err
+	}
 }
 
 // Close gives back the rate-limit tokens the instance leased and did not use, so stopping
@@ -336,16 +357,9 @@ func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error), opt
 		}
 		// The authenticator's first call (the pepper, from Secret Manager) overlaps with
 		// building the handler and the spec's checker, which do not need it.
-		type authenticator struct {
-			a   *auth.Authenticator
-			err error
-		}
-		authenticated := make(chan authenticator, 1)
+		var authenticator func() (*auth.Authenticator, error)
 		if !o.public {
-			go func() {
-				a, err := env.Authenticator(ctx)
-				authenticated <- authenticator{a, err}
-			}()
+			authenticator = inBackground(func() (*auth.Authenticator, error) { return env.Authenticator(ctx) })
 		}
 		h, err := build(ctx, env)
 		if err != nil {
@@ -360,11 +374,10 @@ func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error), opt
 				return nil, err
 			}
 			h = queries.Middleware(httpapi.StrictJSON(h))
-			got := <-authenticated
-			if got.err != nil {
-				return nil, got.err
+			a, err := authenticator()
+			if err != nil {
+				return nil, err
 			}
-			a := got.a
 			idem, err := env.idempotency(ctx)
 			if err != nil {
 				return nil, err
