@@ -10,7 +10,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -50,32 +52,77 @@ type stack struct {
 // into binary; each function then runs as its own process of it, listening on loopback only:
 // only the gateway reaches it, as only the load balancer and Eventarc reach a Cloud Run
 // function.
+//
+// Every build of a checkout goes through one directory, .tok/gen/functions, one at a time
+// (a file lock: each test binary of `go test ./...` that runs the stack builds it): go build
+// leaves an output whose build ID matches the sources as it is, so only the first build
+// after a change links. Each caller gets a copy of its own, which no later build changes.
 func Build(ctx context.Context, root string, m *manifest.Manifest, binary string) error {
-	genBase := filepath.Join(root, ".tok", "gen")
-	if err := os.MkdirAll(genBase, 0o750); err != nil {
+	dir := filepath.Join(root, ".tok", "gen", "functions")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	// A directory per build, so concurrent test binaries never share the generated file.
-	genDir, err := os.MkdirTemp(genBase, "functions-")
+	unlock, err := lockDir(ctx, dir)
 	if err != nil {
 		return err
 	}
-	defer func() { _ = os.RemoveAll(genDir) }()
+	defer unlock()
 	var imports strings.Builder
 	for _, f := range m.Functions {
 		fmt.Fprintf(&imports, "\t_ %q\n", "tokapi.io/tok/functions/"+f.Name)
 	}
 	src := fmt.Sprintf(mainTemplate, imports.String())
-	mainFile := filepath.Join(genDir, "main.go")
+	mainFile, shared := filepath.Join(dir, "main.go"), filepath.Join(dir, "tokfunctions")
 	if err := os.WriteFile(mainFile, []byte(src), 0o600); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", binary, mainFile)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", shared, mainFile)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build functions: %w\n%s", err, out)
 	}
-	return nil
+	return copyExecutable(binary, shared)
+}
+
+// lockDir takes dir's build lock, waiting for it while ctx lasts, and returns its release.
+func lockDir(ctx context.Context, dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600) //nolint:gosec // the checkout's own state directory
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) //nolint:gosec // a file descriptor fits an int
+		if err == nil {
+			return func() { _ = f.Close() }, nil // closing releases the lock
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			_ = f.Close()
+			return nil, fmt.Errorf("lock %s: %w", dir, err)
+		}
+		select {
+		case <-ctx.Done():
+			_ = f.Close()
+			return nil, fmt.Errorf("lock %s: %w", dir, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func copyExecutable(dst, src string) error {
+	in, err := os.Open(src) //nolint:gosec // the build's own output
+	if err != nil {
+		return err
+	}
+	defer func() { _ = in.Close() }()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o700) //nolint:gosec // the caller's path
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		_ = out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 // Routes runs the functions binary in its "routes" mode, with the environment every function
