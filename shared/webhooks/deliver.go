@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -57,7 +55,7 @@ func (s *Service) Deliver(ctx context.Context, task Task) error {
 		return s.cancel(ctx, t, d, "The endpoint is disabled.")
 	}
 	now := s.clock()
-	secrets, err := s.activeSecrets(ctx, t, ep, now)
+	tg, err := s.newTarget(ctx, t, ep, now)
 	if err != nil {
 		return err
 	}
@@ -65,7 +63,9 @@ func (s *Service) Deliver(ctx context.Context, task Task) error {
 	if !task.Manual && !s.load.acquire(ep.ID) {
 		return s.postpone(ctx, task, now.Add(BusyDelay))
 	}
-	att := s.post(ctx, t.Env, ep, d, secrets, now)
+	attemptCtx, cancel := context.WithTimeout(ctx, Timeout)
+	att := s.post(attemptCtx, tg, d.EventID, []byte(d.Payload), now)
+	cancel()
 	if !task.Manual {
 		s.load.release(ep.ID, time.Duration(att.LatencyMs)*time.Millisecond)
 	}
@@ -88,38 +88,22 @@ func (s *Service) postpone(ctx context.Context, task Task, at time.Time) error {
 	return err
 }
 
-// post sends the delivery once, within Timeout, and describes what happened.
-func (s *Service) post(ctx context.Context, env string, ep Endpoint, d Delivery, secrets []string, now time.Time) Attempt {
-	// The deadline is the request's own (the client has none: a second timer per request).
-	ctx, cancel := context.WithTimeout(ctx, Timeout)
-	defer cancel()
+// post sends tg payload, the event eventID as JSON, once, signed at now, and describes what
+// happened. ctx is the attempt's, with its deadline (the client has none: it would be a
+// second timer per request).
+func (s *Service) post(ctx context.Context, tg *target, eventID string, payload []byte, now time.Time) Attempt {
 	att := Attempt{At: now}
-	u, err := s.policy.ParseURL(env, ep.URL)
-	if err != nil {
-		att.Error = "refused: the URL " + err.Error()
+	if tg.url == nil {
+		att.Error = tg.refused
 		return att
 	}
-	client := s.strict
-	if s.policy.allowsLoopback(env, u) {
-		client = s.loopback
-	}
-	sig, err := Sign(d.EventID, now, []byte(d.Payload), secrets)
-	if err != nil {
-		att.Error = "not sent: " + err.Error()
+	req, notSent := tg.request(ctx, eventID, payload, now)
+	if req == nil {
+		att.Error = notSent
 		return att
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), strings.NewReader(d.Payload))
-	if err != nil {
-		att.Error = "not sent: " + err.Error()
-		return att
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", UserAgent)
-	req.Header.Set(HeaderID, d.EventID)
-	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
-	req.Header.Set(HeaderSignature, sig)
 	start := time.Now()
-	resp, err := client.Do(req)
+	resp, err := tg.client.Do(req)
 	if err != nil {
 		att.LatencyMs = time.Since(start).Milliseconds()
 		att.Error = describe(err)

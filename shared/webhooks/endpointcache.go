@@ -12,8 +12,9 @@ import (
 	"tokapi.io/tok/shared/tenant"
 )
 
-// A fan-out needs the tenant's enabled endpoints, a query returning every one of them. The
-// instance keeps the last answer per tenant with the version of the tenant's endpoints it was
+// A fan-out needs the tenant's enabled endpoints, a query returning every one of them, made
+// ready to deliver to (targets: URLs checked, secrets opened). The instance keeps the last
+// answer per tenant with the version of the tenant's endpoints it was
 // read at: every change of an endpoint (create, update, delete, rotation, a health change)
 // increments that version in its transaction, and each fan-out reads it in the same call as
 // its fan-out record, so it reuses the list only while nothing changed. The time to live only
@@ -39,11 +40,11 @@ type endpointCache struct {
 type cachedEndpoints struct {
 	version int64
 	read    time.Time
-	enabled []Endpoint
+	enabled []*target
 }
 
 // get returns t's enabled endpoints if they were read at version within the time to live.
-func (c *endpointCache) get(t tenant.Tenant, version int64) ([]Endpoint, bool) {
+func (c *endpointCache) get(t tenant.Tenant, version int64) ([]*target, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.by[t]
@@ -54,7 +55,7 @@ func (c *endpointCache) get(t tenant.Tenant, version int64) ([]Endpoint, bool) {
 }
 
 // put keeps t's enabled endpoints as read at version (read before the endpoints were).
-func (c *endpointCache) put(t tenant.Tenant, version int64, enabled []Endpoint) {
+func (c *endpointCache) put(t tenant.Tenant, version int64, enabled []*target) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.by == nil || len(c.by) >= endpointCacheTenants {
@@ -72,17 +73,24 @@ func (s *Service) touchEndpoints(tx *firestore.Transaction, t tenant.Tenant) err
 	return tx.Set(s.endpointsVersion(t), map[string]any{versionField: firestore.Increment(1)}, firestore.MergeAll)
 }
 
-// enabledEndpoints returns t's enabled endpoints as of version.
-func (s *Service) enabledEndpoints(ctx context.Context, t tenant.Tenant, version int64) ([]Endpoint, error) {
-	if eps, ok := s.cache.get(t, version); ok {
-		return eps, nil
+// enabledEndpoints returns t's enabled endpoints as of version, as targets.
+func (s *Service) enabledEndpoints(ctx context.Context, t tenant.Tenant, version int64) ([]*target, error) {
+	if tgs, ok := s.cache.get(t, version); ok {
+		return tgs, nil
 	}
 	eps, err := lists.Documents(ctx, s.endpoints(t).Where("enabled", "==", true), func(ep Endpoint) Endpoint { return ep })
 	if err != nil {
 		return nil, err
 	}
-	s.cache.put(t, version, eps)
-	return eps, nil
+	now := s.clock()
+	tgs := make([]*target, len(eps))
+	for i, ep := range eps {
+		if tgs[i], err = s.newTarget(ctx, t, ep, now); err != nil {
+			return nil, err
+		}
+	}
+	s.cache.put(t, version, tgs)
+	return tgs, nil
 }
 
 // versionOf reads the version from its document's snapshot (0 before the first change).

@@ -231,20 +231,3 @@ func (s *Service) RotateSecret(ctx context.Context, t tenant.Tenant, id string) 
 	})
 	return ep, secret, until, err
 }
-
-// activeSecrets opens the secrets that sign at now, newest first.
-func (s *Service) activeSecrets(ctx context.Context, t tenant.Tenant, ep Endpoint, now time.Time) ([]string, error) {
-	var out []string
-	for i := len(ep.Secrets) - 1; i >= 0; i-- {
-		sec := ep.Secrets[i]
-		if !sec.Active(now) {
-			continue
-		}
-		pt, err := s.sealer.Open(ctx, sec.Sealed, secretAAD(t, ep.ID))
-		if err != nil {
-			return nil, fmt.Errorf("open signing secret of %s: %w", ep.ID, err)
-		}
-		out = append(out, string(pt))
-	}
-	return out, nil
-}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -61,17 +62,11 @@ func (s *Service) Fanout(ctx context.Context, t tenant.Tenant, ev events.Event) 
 		return 0, err
 	}
 	now := s.clock()
-	jobs, err := s.newJobs(ctx, t, targets, ev, string(payload), now)
-	if err != nil {
-		return 0, err
-	}
-	for _, j := range jobs {
-		if s.load.acquire(j.ep.ID) {
-			j.start(ctx, s, t.Env, now)
-		}
-	}
+	body := string(payload) // as the records keep it
+	jobs := newJobs(targets, ev, body, now)
+	s.start(ctx, jobs, payload, now)
 	waitInline(jobs, InlineBudget, s.load.markSlow)
-	queued, err := s.commitFirst(ctx, t, record, jobs, ev, string(payload), now)
+	queued, err := s.commitFirst(ctx, t, record, jobs, ev, body, now)
 	if err != nil {
 		return 0, err
 	}
@@ -79,7 +74,7 @@ func (s *Service) Fanout(ctx context.Context, t tenant.Tenant, ev events.Event) 
 	for _, j := range jobs {
 		switch {
 		case j.finished:
-			errs = append(errs, s.updateHealth(ctx, t, j.ep, j.att))
+			errs = append(errs, s.updateHealth(ctx, t, j.tg.ep, j.att))
 		case j.started:
 			go s.recordLate(ctx, t, record, j)
 		}
@@ -89,7 +84,7 @@ func (s *Service) Fanout(ctx context.Context, t tenant.Tenant, ev events.Event) 
 }
 
 // targets are the enabled endpoints of t that get ev, as of the endpoints' version.
-func (s *Service) targets(ctx context.Context, t tenant.Tenant, ev events.Event, version int64) ([]Endpoint, error) {
+func (s *Service) targets(ctx context.Context, t tenant.Tenant, ev events.Event, version int64) ([]*target, error) {
 	var ping PingData
 	if ev.Type == EventPing {
 		if err := json.Unmarshal(ev.Data, &ping); err != nil || ping.WebhookID == "" {
@@ -100,10 +95,10 @@ func (s *Service) targets(ctx context.Context, t tenant.Tenant, ev events.Event,
 	if err != nil {
 		return nil, fmt.Errorf("list endpoints: %w", err)
 	}
-	var targets []Endpoint
-	for _, ep := range enabled {
-		if (ev.Type == EventPing && ep.ID == ping.WebhookID) || (ev.Type != EventPing && ep.Subscribed(ev.Type)) {
-			targets = append(targets, ep)
+	var targets []*target
+	for _, tg := range enabled {
+		if (ev.Type == EventPing && tg.ep.ID == ping.WebhookID) || (ev.Type != EventPing && tg.ep.Subscribed(ev.Type)) {
+			targets = append(targets, tg)
 		}
 	}
 	return targets, nil
@@ -111,9 +106,8 @@ func (s *Service) targets(ctx context.Context, t tenant.Tenant, ev events.Event,
 
 // firstAttempt is one delivery of a fan-out and its inline attempt.
 type firstAttempt struct {
-	ep      Endpoint
-	d       Delivery
-	secrets []string
+	tg *target
+	d  Delivery
 	// started: the POST runs (the endpoint had a free slot); finished: it ended within the
 	// fan-out's budget. done is closed when att holds the outcome.
 	started, finished bool
@@ -122,40 +116,53 @@ type firstAttempt struct {
 }
 
 func (j *firstAttempt) task(t tenant.Tenant) Task {
-	return Task{Env: t.Env, OrgID: t.OrgID, WebhookID: j.ep.ID, DeliveryID: j.d.ID}
+	return Task{Env: t.Env, OrgID: t.OrgID, WebhookID: j.tg.ep.ID, DeliveryID: j.d.ID}
 }
 
-// newJobs prepares a delivery to each target, its signing secrets opened before anything
-// is sent.
-func (s *Service) newJobs(ctx context.Context, t tenant.Tenant, targets []Endpoint, ev events.Event, payload string, now time.Time) ([]*firstAttempt, error) {
-	jobs := make([]*firstAttempt, 0, len(targets))
-	for _, ep := range targets {
-		secrets, err := s.activeSecrets(ctx, t, ep, now)
-		if err != nil {
-			return nil, err
-		}
-		jobs = append(jobs, &firstAttempt{ep: ep, secrets: secrets, done: make(chan struct{}), d: Delivery{
-			ID: DeliveryID(ev.ID, ep.ID), WebhookID: ep.ID, EventID: ev.ID, EventType: ev.Type,
+// newJobs prepares a delivery of payload, ev as JSON, to each target.
+func newJobs(targets []*target, ev events.Event, payload string, now time.Time) []*firstAttempt {
+	jobs := make([]*firstAttempt, len(targets))
+	for i, tg := range targets {
+		jobs[i] = &firstAttempt{tg: tg, done: make(chan struct{}), d: Delivery{
+			ID: DeliveryID(ev.ID, tg.ep.ID), WebhookID: tg.ep.ID, EventID: ev.ID, EventType: ev.Type,
 			Payload: payload, Status: StatusPending, CreatedAt: now, Attempts: []Attempt{},
 			NextAttemptAt: &now, ExpireAt: now.Add(DeliveryRetention),
-		}})
+		}}
 	}
-	return jobs, nil
+	return jobs
 }
 
-// start sends the attempt in the background. It may outlive the fan-out's request (it is
-// then recorded by recordLate), so it runs on its own deadline, post's Timeout.
-func (j *firstAttempt) start(ctx context.Context, s *Service, env string, now time.Time) {
-	j.started = true
+// start sends, in the background, the attempt of payload (the deliveries') of each job whose
+// endpoint has a free slot. They may outlive the fan-out's request (they are then recorded
+// by recordLate), so they run on a deadline of their own, Timeout from now, which they share.
+func (s *Service) start(ctx context.Context, jobs []*firstAttempt, payload []byte, now time.Time) {
+	var started []*firstAttempt
+	for _, j := range jobs {
+		if j.started = s.load.acquire(j.tg.ep.ID); j.started {
+			started = append(started, j)
+		}
+	}
+	if len(started) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), Timeout)
-	go func() {
-		defer close(j.done)
-		defer cancel()
-		att := s.post(ctx, env, j.ep, j.d, j.secrets, now)
-		att.Trigger = TriggerAutomatic
-		s.load.release(j.ep.ID, time.Duration(att.LatencyMs)*time.Millisecond)
-		j.att = att
-	}()
+	var running atomic.Int64
+	running.Store(int64(len(started)))
+	ended := func() {
+		if running.Add(-1) == 0 {
+			cancel()
+		}
+	}
+	for _, j := range started {
+		s.workers.run(func() {
+			att := s.post(ctx, j.tg, j.d.EventID, payload, now)
+			att.Trigger = TriggerAutomatic
+			s.load.release(j.tg.ep.ID, time.Duration(att.LatencyMs)*time.Millisecond)
+			j.att = att
+			close(j.done)
+			ended()
+		})
+	}
 }
 
 // waitInline waits up to budget for the started attempts and marks those that ended
@@ -181,7 +188,7 @@ func waitInline(jobs []*firstAttempt, budget time.Duration, slow func(webhookID 
 		case <-j.done:
 			j.finished = true
 		default:
-			slow(j.ep.ID)
+			slow(j.tg.ep.ID)
 		}
 	}
 }
@@ -198,10 +205,10 @@ func (s *Service) commitFirst(ctx context.Context, t tenant.Tenant, record *fire
 	var queued []Task
 	for _, j := range jobs {
 		if j.finished && j.att.Success {
-			ok[j.ep.ID] = deliveredEntry{id: j.d.ID, att: j.att}
+			ok[j.tg.ep.ID] = deliveredEntry{id: j.d.ID, att: j.att}
 			continue
 		}
-		own, queue := s.deliveries(t, j.ep.ID).Doc(j.d.ID), s.queueRef(j.d.ID)
+		own, queue := s.deliveries(t, j.tg.ep.ID).Doc(j.d.ID), s.queueRef(j.d.ID)
 		if j.finished {
 			d := j.d
 			next, _ := s.apply(t, &d, j.att, false)
@@ -252,7 +259,7 @@ func (s *Service) commitFirst(ctx context.Context, t tenant.Tenant, record *fire
 // delivered entry of the event's fan-out record, or, if no run made it yet, a new document,
 // with the retry queue entry its outcome calls for, in one transaction.
 func (s *Service) recordFirst(ctx context.Context, t tenant.Tenant, record *firestore.DocumentRef, j *firstAttempt) error {
-	own, queue := s.deliveries(t, j.ep.ID).Doc(j.d.ID), s.queueRef(j.d.ID)
+	own, queue := s.deliveries(t, j.tg.ep.ID).Doc(j.d.ID), s.queueRef(j.d.ID)
 	var d Delivery
 	err := s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
 		snaps, err := tx.GetAll([]*firestore.DocumentRef{own, record})
@@ -270,8 +277,8 @@ func (s *Service) recordFirst(ctx context.Context, t tenant.Tenant, record *fire
 			if err != nil {
 				return err
 			}
-			if _, ok := atts[j.ep.ID]; ok {
-				return appendDelivered(tx, record, atts, j.ep.ID, j.att)
+			if _, ok := atts[j.tg.ep.ID]; ok {
+				return appendDelivered(tx, record, atts, j.tg.ep.ID, j.att)
 			}
 		}
 		return s.put(tx, t, own, queue, &d, j.att, false)
@@ -286,7 +293,7 @@ func (s *Service) recordFirst(ctx context.Context, t tenant.Tenant, record *fire
 // ensurePending creates j's delivery pending, with a leased queue entry, unless a run of the
 // event made it already; created reports whether it did.
 func (s *Service) ensurePending(ctx context.Context, t tenant.Tenant, record *firestore.DocumentRef, j *firstAttempt, now time.Time) (created bool, err error) {
-	own := s.deliveries(t, j.ep.ID).Doc(j.d.ID)
+	own := s.deliveries(t, j.tg.ep.ID).Doc(j.d.ID)
 	err = s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
 		created = false
 		snaps, err := tx.GetAll([]*firestore.DocumentRef{own, record})
@@ -301,7 +308,7 @@ func (s *Service) ensurePending(ctx context.Context, t tenant.Tenant, record *fi
 			if err != nil {
 				return err
 			}
-			if _, ok := atts[j.ep.ID]; ok {
+			if _, ok := atts[j.tg.ep.ID]; ok {
 				return nil
 			}
 		}
@@ -327,7 +334,7 @@ func (s *Service) recordLate(ctx context.Context, t tenant.Tenant, record *fires
 		if err := s.recordFirst(ctx, t, record, j); err != nil {
 			return err
 		}
-		return s.updateHealth(ctx, t, j.ep, j.att)
+		return s.updateHealth(ctx, t, j.tg.ep, j.att)
 	}()
 	if err != nil {
 		// The delivery keeps its leased queue entry: the retry scheduler sends it again.

@@ -335,44 +335,64 @@ func rcvEvent(t testing.TB, rcv *webhookstest.Receiver, n int) string {
 }
 
 // TestFanoutSeesEndpointChangesOfOtherInstances: an instance that fanned out before keeps no
-// stale view of the endpoints: after another instance (the API's) disables one, adds one and
+// stale view of the endpoints (nor of what it prepared from them: URLs, opened secrets):
+// after another instance (the API's) disables one, adds one, moves one to another URL and
 // rotates a secret, its next fan-out follows every change.
 func TestFanoutSeesEndpointChangesOfOtherInstances(t *testing.T) {
 	f := newFixture(t, tenant.Sandbox)
 	api, _ := f.instance()
 	rcv := webhookstest.NewReceiver(t, nil)
-	a, _ := f.endpoint(t, rcv.URL+"/a")
+	a, oldSecret := f.endpoint(t, rcv.URL+"/a")
 	b, _ := f.endpoint(t, rcv.URL+"/b")
+	m, _ := f.endpoint(t, rcv.URL+"/m")
 	f.event(t, "payment.completed", map[string]any{})
 	if _, err := api.UpdateEndpoint(t.Context(), f.t, b.ID, webhooks.EndpointInput{Enabled: ptr(false)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.UpdateEndpoint(t.Context(), f.t, m.ID, webhooks.EndpointInput{URL: ptr(rcv.URL + "/m2")}); err != nil {
 		t.Fatal(err)
 	}
 	u, evs := rcv.URL+"/c", []string{"payment.completed"}
 	if _, _, err := api.CreateEndpoint(t.Context(), f.t, webhooks.EndpointInput{URL: &u, Events: &evs}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := api.RotateSecret(t.Context(), f.t, a.ID); err != nil {
+	_, newSecret, _, err := api.RotateSecret(t.Context(), f.t, a.ID)
+	if err != nil {
 		t.Fatal(err)
 	}
 	f.event(t, "payment.completed", map[string]any{})
 	reqs := rcv.Requests()
 	var second []string
-	for _, r := range reqs[2:] {
+	for _, r := range reqs[3:] {
 		second = append(second, r.Path)
-		if sigs := strings.Fields(r.Header.Get(webhooks.HeaderSignature)); r.Path == "/a" && len(sigs) != 2 {
+		if r.Path != "/a" {
+			continue
+		}
+		if sigs := strings.Fields(r.Header.Get(webhooks.HeaderSignature)); len(sigs) != 2 {
 			t.Errorf("after the rotation /a is signed %d times, want by the old and the new secret", len(sigs))
+		}
+		for _, secret := range []string{newSecret, oldSecret} {
+			if err := verify(t, secret, r); err != nil {
+				t.Errorf("after the rotation /a's delivery does not verify with each secret: %v", err)
+			}
 		}
 	}
 	slices.Sort(second)
-	if len(reqs) != 4 || !slices.Equal(second, []string{"/a", "/c"}) {
-		t.Errorf("second event went to %v, want /a and /c", second)
+	if len(reqs) != 6 || !slices.Equal(second, []string{"/a", "/c", "/m2"}) {
+		t.Errorf("second event went to %v, want /a, /c and /m2", second)
 	}
 	// A deleted endpoint gets nothing more.
 	if err := api.DeleteEndpoint(t.Context(), f.t, a.ID); err != nil {
 		t.Fatal(err)
 	}
 	f.event(t, "payment.completed", map[string]any{})
-	if reqs := rcv.Requests(); len(reqs) != 5 || reqs[4].Path != "/c" {
-		t.Errorf("after deleting /a the third event went to %d endpoints", len(reqs)-4)
+	third := rcv.Requests()[6:]
+	var paths []string
+	for _, r := range third {
+		paths = append(paths, r.Path)
+	}
+	slices.Sort(paths)
+	if !slices.Equal(paths, []string{"/c", "/m2"}) {
+		t.Errorf("after deleting /a the third event went to %v, want /c and /m2", paths)
 	}
 }

@@ -75,8 +75,9 @@ type Service struct {
 	// strict reaches public addresses only; loopback also reaches 127.0.0.1/::1 (sandbox
 	// endpoints on localhost, where the policy allows them).
 	strict, loopback *http.Client
-	// load bounds this instance's attempts in flight per endpoint.
-	load endpointLoad
+	// load bounds this instance's attempts in flight per endpoint; workers run them.
+	load    endpointLoad
+	workers *workers
 	// cache keeps each tenant's enabled endpoints while they do not change.
 	cache endpointCache
 	// reads and commits group the concurrent fan-outs' calls.
@@ -108,7 +109,7 @@ func New(fs *firestore.Client, sealer Sealer, queue Queue, opts ...Option) *Serv
 	for _, o := range opts {
 		o(s)
 	}
-	s.reads, s.commits = newReads(fs), newCommits(fs)
+	s.reads, s.commits, s.workers = newReads(fs), newCommits(fs), newWorkers()
 	s.strict = newClient(newDialer(s.resolver, s.policy, false))
 	s.loopback = newClient(newDialer(s.resolver, s.policy, s.policy.Loopback))
 	return s

@@ -43,23 +43,35 @@ func secretKey(secret string) ([]byte, error) {
 	return key, nil
 }
 
+// errNoSecret is why a delivery with no secret signing at its time is not sent.
+var errNoSecret = errors.New("webhooks: no active signing secret")
+
 // Sign returns the webhook-signature header value for a message: one "v1,<base64 HMAC-SHA256
 // of {id}.{timestamp}.{body}>" per secret, space-separated (two during a rotation's overlap).
 func Sign(id string, ts time.Time, body []byte, secrets []string) (string, error) {
 	if len(secrets) == 0 {
-		return "", errors.New("webhooks: no active signing secret")
+		return "", errNoSecret
 	}
-	prefix := id + "." + strconv.FormatInt(ts.Unix(), 10) + "."
-	sigs := make([]string, 0, len(secrets))
+	keys := make([][]byte, 0, len(secrets))
 	for _, s := range secrets {
 		key, err := secretKey(s)
 		if err != nil {
 			return "", err
 		}
-		mac := hmac.New(sha256.New, key)
-		mac.Write([]byte(prefix))
-		mac.Write(body)
-		sigs = append(sigs, "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+		keys = append(keys, key)
 	}
-	return strings.Join(sigs, " "), nil
+	return sign(id, strconv.FormatInt(ts.Unix(), 10), body, keys), nil
+}
+
+// sign is Sign with the secrets' keys decoded and the timestamp formatted.
+func sign(id, ts string, body []byte, keys [][]byte) string {
+	prefix := []byte(id + "." + ts + ".")
+	sigs := make([]string, len(keys))
+	for i, key := range keys {
+		mac := hmac.New(sha256.New, key)
+		mac.Write(prefix)
+		mac.Write(body)
+		sigs[i] = "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	}
+	return strings.Join(sigs, " ")
 }

@@ -10,8 +10,10 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -272,5 +274,42 @@ func TestSchedule(t *testing.T) {
 			}
 		}
 		t.Logf("rand %v: %d retries, last %v after the first attempt", r, len(times), now.Sub(first))
+	}
+}
+
+// TestWorkersNeverWait: an attempt handed to the workers runs at once however many are
+// running (they are not a bound: the per-endpoint load is), and a worker that finished takes
+// the next attempt rather than a new goroutine.
+func TestWorkersNeverWait(t *testing.T) {
+	w := newWorkers()
+	const n = 64
+	release := make(chan struct{})
+	var running sync.WaitGroup
+	running.Add(n)
+	for range n {
+		w.run(func() {
+			running.Done()
+			<-release
+		})
+	}
+	waited := make(chan struct{})
+	go func() { running.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-time.After(5 * time.Second):
+		t.Fatal("attempts waited for a busy worker")
+	}
+	close(release)
+	// Once idle, the workers take the next attempts: no new goroutine starts.
+	time.Sleep(50 * time.Millisecond)
+	before := runtime.NumGoroutine()
+	var done sync.WaitGroup
+	for range n / 2 {
+		done.Add(1)
+		w.run(done.Done)
+	}
+	done.Wait()
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("%d goroutines after handing idle workers %d attempts, %d before", after, n/2, before)
 	}
 }

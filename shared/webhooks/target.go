@@ -1,0 +1,111 @@
+package webhooks
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"tokapi.io/tok/shared/tenant"
+)
+
+// target is an endpoint made ready to deliver to: its URL checked and parsed, its client
+// chosen, its signing secrets opened and their keys decoded. The endpoint cache keeps a
+// tenant's targets with its endpoints, so this is done once per version of the endpoints
+// (a rotation or a URL change makes a new version), not once per delivery.
+type target struct {
+	ep Endpoint
+	// url is the parsed URL, nil when refused says why the policy refuses it.
+	url     *url.URL
+	refused string
+	client  *http.Client
+	// keys sign newest first; notSent is why none can (a secret that does not decode).
+	keys    []signingKey
+	notSent string
+}
+
+// signingKey is an opened secret's HMAC key and when it stops signing (nil: never).
+type signingKey struct {
+	key       []byte
+	expiresAt *time.Time
+}
+
+// newTarget prepares ep of t: its URL checked, and its secrets that sign at now (or later)
+// opened. An error means a secret could not be opened (the envelope's key service failed).
+func (s *Service) newTarget(ctx context.Context, t tenant.Tenant, ep Endpoint, now time.Time) (*target, error) {
+	tg := &target{ep: ep, client: s.strict}
+	if u, err := s.policy.ParseURL(t.Env, ep.URL); err != nil {
+		tg.refused = "refused: the URL " + err.Error()
+	} else {
+		tg.url = u
+		if s.policy.allowsLoopback(t.Env, u) {
+			tg.client = s.loopback
+		}
+	}
+	for i := len(ep.Secrets) - 1; i >= 0; i-- {
+		sec := ep.Secrets[i]
+		if !sec.Active(now) {
+			continue // expired: it never signs again
+		}
+		pt, err := s.sealer.Open(ctx, sec.Sealed, secretAAD(t, ep.ID))
+		if err != nil {
+			return nil, fmt.Errorf("open signing secret of %s: %w", ep.ID, err)
+		}
+		key, err := secretKey(string(pt))
+		clear(pt)
+		if err != nil {
+			tg.notSent = "not sent: " + err.Error()
+			return tg, nil
+		}
+		tg.keys = append(tg.keys, signingKey{key: key, expiresAt: sec.ExpiresAt})
+	}
+	return tg, nil
+}
+
+// activeKeys are the keys that sign at now, newest first.
+func (tg *target) activeKeys(now time.Time) [][]byte {
+	keys := make([][]byte, 0, len(tg.keys))
+	for _, k := range tg.keys {
+		if k.expiresAt == nil || now.Before(*k.expiresAt) {
+			keys = append(keys, k.key)
+		}
+	}
+	return keys
+}
+
+// Header keys, canonical once, and the values every delivery shares (the client only reads
+// a request's headers).
+var (
+	keyID, keyTimestamp, keySignature = http.CanonicalHeaderKey(HeaderID), http.CanonicalHeaderKey(HeaderTimestamp), http.CanonicalHeaderKey(HeaderSignature)
+	contentTypeJSON                   = []string{"application/json"}
+	userAgent                         = []string{UserAgent}
+)
+
+// request is the signed POST of payload, the event eventID, at now; notSent says why there
+// is none.
+func (tg *target) request(ctx context.Context, eventID string, payload []byte, now time.Time) (req *http.Request, notSent string) {
+	if tg.notSent != "" {
+		return nil, tg.notSent
+	}
+	keys := tg.activeKeys(now)
+	if len(keys) == 0 {
+		return nil, "not sent: " + errNoSecret.Error()
+	}
+	ts := strconv.FormatInt(now.Unix(), 10)
+	h := make(http.Header, 5)
+	h["Content-Type"] = contentTypeJSON
+	h["User-Agent"] = userAgent
+	h[keyID] = []string{eventID}
+	h[keyTimestamp] = []string{ts}
+	h[keySignature] = []string{sign(eventID, ts, payload, keys)}
+	body := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(payload)), nil }
+	rc, _ := body()
+	u := *tg.url // the request's own: the client may set fields of it
+	req = &http.Request{Method: http.MethodPost, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: rc, GetBody: body, ContentLength: int64(len(payload)), Host: u.Host}
+	return req.WithContext(ctx), ""
+}
