@@ -22,8 +22,7 @@ import (
 // or malformed parameters. Each is a 400 page that changes nothing and leaves the state to
 // the customer's real redirect, which then authorises the consent.
 func TestCallbackNeedsTheBanksAnswer(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	scope := store.For(f.FS, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID})
 	pending := func() (string, *url.URL) {
 		c := f.Expect(f.Call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"https://app.example.com/cb"}`), 201, "create")
@@ -95,8 +94,7 @@ func TestCallbackNeedsTheBanksAnswer(t *testing.T) {
 // others consume the state and answer 400, and the consent stays awaiting, to end as an
 // abandoned authorisation does when its window closes.
 func TestCallbackCodeAttemptsAreBounded(t *testing.T) {
-	f := setup(t)
-	_, keys := f.Org()
+	f, _, keys := setup(t)
 	c := f.Expect(f.Call("POST", "/v1/consents", keys.SandboxKey, `{"bankId":"sandbox-rs","callbackUrl":"https://app.example.com/cb"}`), 201, "create")
 	loc := f.sca(c["redirectUrl"].(string), "demo", "demo", "approve")
 	state := loc.Query().Get("state")

@@ -29,8 +29,7 @@ import (
 // SCA, callback, accounts; then replay/forgery, tenancy, renewal, the vault, revocation,
 // and checks that no token ever reached a log line or a response.
 func TestConsentFlow(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	_, other := f.Org()
 	sandbox := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
 	scope := store.For(f.FS, sandbox)
@@ -303,8 +302,7 @@ func TestConsentFlow(t *testing.T) {
 }
 
 func TestConsentValidationAndIdempotency(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	ro := f.repoKey(org.ID, "read_only")
 	for name, tc := range map[string]struct {
 		key, body string
@@ -374,8 +372,7 @@ func TestConsentValidationAndIdempotency(t *testing.T) {
 }
 
 func TestDenialAndExpiry(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	scope := store.For(f.FS, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID})
 
 	// Denied at the bank: REJECTED, redirected with the error.
@@ -431,8 +428,7 @@ func TestDenialAndExpiry(t *testing.T) {
 // TestBankFailureIsConsentFailed: an authorisation the bank fails (not the PSU's refusal)
 // leaves the consent FAILED and publishes consent.failed, not consent.rejected.
 func TestBankFailureIsConsentFailed(t *testing.T) {
-	f := setup(t)
-	_, keys := f.Org()
+	f, _, keys := setup(t)
 	_, q := f.connect(keys.SandboxKey, "sandbox-rs", "down")
 	if q.Get("status") != "FAILED" {
 		t.Fatalf("down persona: %v", q)
@@ -446,8 +442,7 @@ func TestBankFailureIsConsentFailed(t *testing.T) {
 // TestRevokedAtBank: a consent the PSU revokes at the bank is noticed by the next bank call
 // and handled as a deletion: connection and consent REVOKED, tokens gone, reads 403.
 func TestRevokedAtBank(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	scope := store.For(f.FS, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID})
 	consentID, q := f.connect(keys.SandboxKey, "sandbox-si", "revoke")
 	if q.Get("status") != "AUTHORIZED" {

@@ -14,8 +14,7 @@ import (
 // of any type can be fired; a consent can be revoked or expired as if at the bank. A live
 // key finds none of these routes.
 func TestSandboxControls(t *testing.T) {
-	f := setup(t)
-	_, keys := f.Org()
+	f, _, keys := setup(t)
 	consentID, _ := f.connect(keys.SandboxKey, "sandbox-rs", "demo")
 	f.syncNext()
 

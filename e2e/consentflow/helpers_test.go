@@ -54,7 +54,8 @@ type fixture struct {
 
 const publicURL = flowtest.PublicURL
 
-func setup(t *testing.T) *fixture {
+// setup is the stack with its first organisation, which every test starts from.
+func setup(t *testing.T) (*fixture, orgs.Org, orgs.NewKeyPair) {
 	t.Helper()
 	logs := &logBuffer{}
 	prev := slog.Default()
@@ -74,8 +75,10 @@ func setup(t *testing.T) *fixture {
 	// (the waiting page is functions/callback's stack test).
 	st.Serve(mux, callback.NewHandler(&callback.Server{Patience: time.Minute, Conns: st.Conns, States: st.States,
 		Sync: banksync.NewRequestPublisher(st.PS, ""), PublicURL: publicURL}))
-	return &fixture{Stack: st, logs: logs, syncSub: st.Subs[banksync.RequestsTopic], eventSub: st.Subs[flowtest.EventsTopic],
+	f := &fixture{Stack: st, logs: logs, syncSub: st.Subs[banksync.RequestsTopic], eventSub: st.Subs[flowtest.EventsTopic],
 		worker: &banksync.Worker{FS: st.FS, Sessions: st.Conns, Connections: st.Conns.Repo, Accounts: st.Conns, Events: st.Conns.Events}}
+	org, keys := f.Org()
+	return f, org, keys
 }
 
 // event waits up to d for the next event of type typ on the events subscription and returns

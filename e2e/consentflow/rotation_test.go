@@ -16,8 +16,7 @@ import (
 // still open (each blob carries its wrapped data key), and the next refresh re-seals them
 // under the new primary version, so the old version can be retired connection by connection.
 func TestKeyRotation(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	scope := store.For(f.FS, tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID})
 	consentID, _ := f.connect(keys.SandboxKey, "sandbox-bg", "demo")
 	c := f.Expect(f.Call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "consent")

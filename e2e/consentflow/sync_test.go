@@ -12,8 +12,7 @@ import (
 // TestStandingOrdersThroughTheStack: the demo persona's two standing orders at the sandbox
 // bank (a Berlin Group bookingStatus=information read) reach the API after the first sync.
 func TestStandingOrdersThroughTheStack(t *testing.T) {
-	f := setup(t)
-	_, keys := f.Org()
+	f, _, keys := setup(t)
 	_, other := f.Org()
 	f.connect(keys.SandboxKey, "sandbox-rs", "demo")
 	if res := f.syncNext(); res.StandingOrders != 2 {
@@ -50,8 +49,7 @@ func TestStandingOrdersThroughTheStack(t *testing.T) {
 // counted atomically however many arrive together; once they are spent it is 429
 // ACCESS_EXCEEDED until the next UTC day, while a refresh with psuIpAddress still goes.
 func TestRefreshOnDemand(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	consentID, _ := f.connect(keys.SandboxKey, "sandbox-rs", "demo")
 	f.syncNext() // the first, attended sync
 	c := f.Expect(f.Call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "consent")

@@ -28,8 +28,7 @@ func (f *fixture) connect(key, access, persona string) string {
 // access funds, and confirmFunds on a payment; without access funds 403, another
 // organisation's account 404.
 func TestFundsConfirmation(t *testing.T) {
-	f := setup(t)
-	_, keys := f.Org()
+	f, _, keys := setup(t)
 	_, otherKeys := f.Org()
 	acc := f.connect(keys.SandboxKey, `["balances","transactions","funds"]`, "demo")
 	noFunds := f.connect(keys.SandboxKey, `["balances"]`, "business")

@@ -21,6 +21,7 @@ import (
 	vrpfn "tokapi.io/tok/functions/vrp"
 	"tokapi.io/tok/shared/banksync"
 	"tokapi.io/tok/shared/events"
+	"tokapi.io/tok/shared/orgs"
 	pay "tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/testing/flowtest"
 	"tokapi.io/tok/shared/testing/sandboxtest"
@@ -55,7 +56,8 @@ type fixture struct {
 	worker *banksync.Worker
 }
 
-func setup(t *testing.T) *fixture {
+// setup is the stack with its first organisation, which every test starts from.
+func setup(t *testing.T) (*fixture, orgs.Org, orgs.NewKeyPair) {
 	t.Helper()
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	st := flowtest.New(t, flowtest.Options{Now: clk.Now, Topics: []string{flowtest.EventsTopic, pay.StatusTopic}, BankSlowDelay: time.Millisecond})
@@ -86,7 +88,9 @@ func setup(t *testing.T) *fixture {
 	st.Serve(mux, callback.NewHandler(&callback.Server{Patience: time.Minute, Conns: st.Conns, States: st.States, PublicURL: publicURL, Now: clk.Now, Payments: svc, VRP: vs}))
 	worker := &banksync.Worker{FS: st.FS, Sessions: st.Conns, Connections: st.Conns.Repo, Accounts: st.Conns, Events: st.Conns.Events, Now: clk.Now,
 		Reconciler: &pay.Reconciler{Store: svc.Store}}
-	return &fixture{Stack: st, clock: clk, svc: svc, vrp: vs, events: st.Subs[flowtest.EventsTopic], polls: st.Subs[pay.StatusTopic], worker: worker}
+	f := &fixture{Stack: st, clock: clk, svc: svc, vrp: vs, events: st.Subs[flowtest.EventsTopic], polls: st.Subs[pay.StatusTopic], worker: worker}
+	org, keys := f.Org()
+	return f, org, keys
 }
 
 // authorise walks the bank's SCA as user with decision and sends the bank's redirect to

@@ -34,8 +34,7 @@ func seed(extra string) string {
 // TestPaymentFlow: the seed's payment through the bank's SCA as demo, the callback, the
 // poller to COMPLETED; events once each; reads, filters, tenancy and cancellation rules.
 func TestPaymentFlow(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	other, otherKeys := f.Org()
 	_ = other
 
@@ -154,8 +153,7 @@ func TestPaymentFlow(t *testing.T) {
 
 // TestPersonaOutcomes: broke is rejected for insufficient funds, deny at SCA, down fails.
 func TestPersonaOutcomes(t *testing.T) {
-	f := setup(t)
-	_, keys := f.Org()
+	f, _, keys := setup(t)
 	for _, c := range []struct{ persona, decision, status, reason string }{
 		{"broke", "approve", pay.StatusRejected, pay.ReasonInsufficientFunds},
 		{"deny", "approve", pay.StatusRejected, pay.ReasonDeniedByUser},
@@ -177,8 +175,7 @@ func TestPersonaOutcomes(t *testing.T) {
 // TestScheduledPayment: a future-dated payment is SCHEDULED after SCA and completes on its
 // date (the bank's clock); another is cancelled while scheduled.
 func TestScheduledPayment(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	tn := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
 	date := f.clock.Now().AddDate(0, 0, 3).Format(time.DateOnly)
 	ids := []string{}
@@ -218,8 +215,7 @@ func TestScheduledPayment(t *testing.T) {
 // key with another body is 422; every bad input is a 400 (404 for another organisation's
 // account) in the envelope and creates nothing.
 func TestIdempotencyAndValidation(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	other, _ := f.Org()
 	_ = other
 	// One request first: a key this instance has not verified yet costs the client address a
@@ -288,8 +284,7 @@ func TestIdempotencyAndValidation(t *testing.T) {
 // TestPaymentCallbackNeedsTheBanksAnswer: a payment's state with another payment's code, a
 // made-up or missing code is a 400 that changes nothing; the real redirect then authorises.
 func TestPaymentCallbackNeedsTheBanksAnswer(t *testing.T) {
-	f := setup(t)
-	_, keys := f.Org()
+	f, _, keys := setup(t)
 	a := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create a")
 	b := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create b")
 	locA := sandboxtest.SCA(t, f.Browser, a["redirectUrl"].(string), "demo", "demo", "approve")
@@ -322,8 +317,7 @@ func TestPaymentCallbackNeedsTheBanksAnswer(t *testing.T) {
 // the next attempt, the real code included, consumes the state, answers 400 and leaves the
 // resource awaiting, to end as an abandoned authorisation does.
 func TestCallbackCodeAttemptsAreBounded(t *testing.T) {
-	f := setup(t)
-	_, keys := f.Org()
+	f, _, keys := setup(t)
 	p := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create payment")
 	v := f.Expect(f.Call("POST", "/v1/vrp-consents", keys.SandboxKey, vrpConsentBody("")), 201, "create vrp consent")
 	for _, c := range []struct {

@@ -46,8 +46,7 @@ func (f *fixture) complete(orgID, key string, created map[string]any) map[string
 // the debtor's name; payment.reconciled is published once, however often the account syncs.
 // Without the end-to-end ID at the bank, amount, creditor IBAN and date still match.
 func TestReconciliation(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	acc := f.connect(keys.SandboxKey, `["balances","transactions"]`, "demo")
 	f.sync(org.ID, keys.SandboxKey, acc)
 	account := f.Expect(f.Call("GET", "/v1/accounts/"+acc, keys.SandboxKey, ""), 200, "account")

@@ -52,8 +52,7 @@ func (f *fixture) countRefunds(orgID string) int {
 // refund (the payment names its creditor), and another organisation.
 func refundSetup(t *testing.T) (f *fixture, org orgs.Org, keys, other orgs.NewKeyPair, paid map[string]any) {
 	t.Helper()
-	f = setup(t)
-	org, keys = f.Org()
+	f, org, keys = setup(t)
 	_, other = f.Org()
 	key := keys.SandboxKey
 	paid = f.complete(org.ID, key, f.Expect(f.Call("POST", "/v1/payments", key, seed(`,"creditorName":"Bilko d.o.o."`)), 201, "payment"))

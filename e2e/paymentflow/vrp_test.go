@@ -79,8 +79,7 @@ func (f *fixture) ledger(bankID, mandateID string) (int, decimal.Decimal) {
 // refuse 40 with LIMIT_EXCEEDED, and the bank's ledger agrees; 60.01 is refused; after
 // revocation every payment is CONSENT_REVOKED. Reads, events and tenancy on the way.
 func TestVRPLimitsUnderConcurrency(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	_, otherKeys := f.Org()
 	tn := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
 	id := f.authorisedVRP(keys.SandboxKey, "demo", "")
@@ -303,8 +302,7 @@ func mustKey(t *testing.T, c vrp.Consent) string {
 // TestVRPRejectedReleasesReservation: a payment the bank rejects (no funds) gives its
 // reservation back, so the day's limit is whole again.
 func TestVRPRejectedReleasesReservation(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	id := f.authorisedVRP(keys.SandboxKey, "broke", "")
 	p := f.Expect(f.payVRP(keys.SandboxKey, id, "60.00", "broke-1"), 201, "broke pays")
 	if p["status"] != pay.StatusRejected || p["statusReason"] != pay.ReasonBankRejected && p["statusReason"] != pay.ReasonInsufficientFunds {
@@ -358,8 +356,7 @@ func (k vrpKiller) InitiateVRP(ctx context.Context, s bank.Session, req bank.VRP
 // sends it under the same idempotency key, so the bank pays it once, and the reservation is
 // the payment's amount, once.
 func TestVRPWorkerKilledBetweenReservationAndBankCall(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	tn := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
 	id := f.authorisedVRP(keys.SandboxKey, "demo", "")
 	mandate := f.stored(org.ID, id).BankMandateID
@@ -411,8 +408,7 @@ func boolInt(b bool) int {
 // the outbox sends the same event (same ID) again at most, which the event log and the
 // webhook fan-out take once.
 func TestVRPConsentEventsThroughOutbox(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	tn := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
 	scope := store.For(f.FS, tn)
 	received := func(d time.Duration) []events.Event {
@@ -498,8 +494,7 @@ func TestVRPConsentEventsThroughOutbox(t *testing.T) {
 // bank refusing a payment or from the mandate's status (the sandbox control); every later
 // payment is 403 CONSENT_REVOKED before anything is reserved or sent.
 func TestVRPMandateRevokedAtBank(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	_, otherKeys := f.Org()
 	revokedEvents := func(id string) int {
 		n := 0

@@ -64,8 +64,7 @@ func (p *flakyPublisher) Publish(ctx context.Context, t tenant.Tenant, e events.
 // payment.completed goes out once (with the same derived ID when the worker died after
 // publishing but before recording it).
 func TestWorkerKilledAndRedelivered(t *testing.T) {
-	f := setup(t)
-	org, keys := f.Org()
+	f, org, keys := setup(t)
 	tn := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
 	// authorised creates a payment, authorises it as demo, takes its created and authorized
 	// events and moves the clock to its first poll.
@@ -193,8 +192,7 @@ func TestWorkerKilledAndRedelivered(t *testing.T) {
 // AUTHORIZATION_EXPIRED after the window; one whose customer authorised at the bank but
 // never came back is followed from the bank's status instead.
 func TestAbandonedAuthorisation(t *testing.T) {
-	f := setup(t)
-	_, keys := f.Org()
+	f, _, keys := setup(t)
 	abandoned := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create")
 	lost := f.Expect(f.Call("POST", "/v1/payments", keys.SandboxKey, seed("")), 201, "create")
 	f.authoriseAtBankOnly(lost["redirectUrl"].(string), "demo")
