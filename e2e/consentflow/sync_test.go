@@ -82,30 +82,46 @@ func TestRefreshOnDemand(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	after := time.Now()
 	close(codes)
-	accepted, refused := 0, 0
+	accepted, refused, unavailable := 0, 0, 0
+	lefts := map[float64]bool{} // each 202 says what its own reservation left
 	for r := range codes {
+		// A 503 (a dependency missed the request's deadline on a loaded machine) is retried
+		// as a client would, after its Retry-After. Its access may be spent without a sync
+		// (never one granted twice), so the tally allows one fewer 202 for each.
+		for r.Code == 503 {
+			unavailable++
+			wait, err := strconv.Atoi(r.Header.Get("Retry-After"))
+			if err != nil || wait < 1 || wait > 60 || unavailable > 5 {
+				t.Fatalf("concurrent refresh: %d %v %s", r.Code, r.Header, r.Body)
+			}
+			time.Sleep(time.Duration(wait) * time.Second)
+			r = f.Call("POST", "/v1/consents/"+consentID+"/refresh", keys.SandboxKey, "")
+		}
 		switch r.Code {
 		case 202:
 			accepted++
+			lefts[r.JSON(t)["unattendedAccessesLeft"].(float64)] = true
 		case 429:
 			refused++
 			if r.ErrCode(t) != "ACCESS_EXCEEDED" {
 				t.Errorf("429 code %s", r.Body)
 			}
-			// The next UTC day, seen from when the server answered (between before and after).
+			// The next UTC day, seen from when the server answered (between before and now).
 			wait, _ := strconv.Atoi(r.Header.Get("Retry-After"))
 			midnight := before.UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
-			if at := time.Duration(wait) * time.Second; at < midnight.Sub(after) || at > midnight.Sub(before)+time.Second {
-				t.Errorf("Retry-After %q; the next UTC day was %s to %s away", r.Header.Get("Retry-After"), midnight.Sub(after), midnight.Sub(before))
+			if at := time.Duration(wait) * time.Second; at < time.Until(midnight) || at > midnight.Sub(before)+time.Second {
+				t.Errorf("Retry-After %q; the next UTC day was %s to %s away", r.Header.Get("Retry-After"), time.Until(midnight), midnight.Sub(before))
 			}
 		default:
 			t.Errorf("concurrent refresh: %d %s", r.Code, r.Body)
 		}
 	}
-	if accepted != 3 || refused != 2 {
-		t.Errorf("5 concurrent refreshes with 3 accesses left: %d accepted, %d refused", accepted, refused)
+	if accepted > 3 || accepted < 3-unavailable || accepted+refused != 5 {
+		t.Errorf("5 concurrent refreshes with 3 accesses left: %d accepted, %d refused, %d answers 503", accepted, refused, unavailable)
+	}
+	if len(lefts) != accepted || (unavailable == 0 && !(lefts[0] && lefts[1] && lefts[2])) {
+		t.Errorf("accesses left as the accepted refreshes answered them: %v", lefts)
 	}
 	c = f.Expect(f.Call("GET", "/v1/consents/"+consentID, keys.SandboxKey, ""), 200, "consent")
 	if c["unattendedAccessesLeft"] != 0.0 {

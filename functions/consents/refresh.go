@@ -99,8 +99,9 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 	now := s.now()
 	budget := banksync.Budget{FS: s.Conns.Repo.Client}
 	attended := ip != ""
+	var left int
 	if !attended {
-		if err := budget.Reserve(ctx, scope, cx, banksync.SyncResource, now); errors.Is(err, banksync.ErrBudget) {
+		if left, err = budget.Reserve(ctx, scope, cx, banksync.SyncResource, now); errors.Is(err, banksync.ErrBudget) {
 			next := banksync.DayAfter(now)
 			w.Header().Set("Retry-After", strconv.Itoa(int(next.Sub(now).Seconds())+1))
 			return &httpapi.Error{Status: http.StatusTooManyRequests, Code: httpapi.CodeAccessExceeded, Message: fmt.Sprintf(
@@ -117,9 +118,12 @@ func (s *Server) refresh(w http.ResponseWriter, r *http.Request) error {
 		Attended: attended, Reason: banksync.ReasonRefresh, PSUIPAddress: ip, Reserved: !attended}); err != nil {
 		return err
 	}
-	left, err := budget.Left(ctx, scope, cx, now)
-	if err != nil {
-		return err
+	// An unattended refresh answers what its own reservation left, so no read after the
+	// publish can fail a refresh whose sync is queued (a retry would take another access).
+	if attended {
+		if left, err = budget.Left(ctx, scope, cx, now); err != nil {
+			return err
+		}
 	}
 	httpapi.WriteJSON(w, http.StatusAccepted, RefreshJSON{ConsentID: c.ID, ConnectionID: cx.ID, Status: "queued",
 		Attended: attended, RequestedAt: now, LastSyncAt: cx.LastSyncAt, UnattendedAccessesLeft: left})

@@ -98,12 +98,14 @@ func resourceKey(resource string) string {
 	return "r" + hex.EncodeToString(sum[:8])
 }
 
-// Reserve takes one unattended access of resource for the UTC day of now.
-func (b Budget) Reserve(ctx context.Context, scope store.Scope, c connections.Connection, resource string, now time.Time) error {
+// Reserve takes one unattended access of resource for the UTC day of now and returns how
+// many are left after it, as the transaction that took it saw them.
+func (b Budget) Reserve(ctx context.Context, scope store.Scope, c connections.Connection, resource string, now time.Time) (int, error) {
 	limit := b.Limit(c)
 	ref := budgetRef(scope, c, now.UTC().Format(time.DateOnly))
 	key := resourceKey(resource)
-	return b.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	var left int
+	err := b.FS.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		snap, err := tx.Get(ref)
 		if err != nil && status.Code(err) != codes.NotFound {
 			return err
@@ -117,9 +119,11 @@ func (b Budget) Reserve(ctx context.Context, scope store.Scope, c connections.Co
 		if n >= int64(limit) {
 			return ErrBudget
 		}
+		left = limit - int(n) - 1
 		return tx.Set(ref, map[string]any{key: n + 1, "consentId": c.ConsentID, "day": now.UTC().Format(time.DateOnly),
 			"expireAt": now.Add(48 * time.Hour)}, firestore.MergeAll)
 	}, firestore.MaxAttempts(5))
+	return left, err
 }
 
 // SyncResource is the budget resource every unattended sync takes one access of: what the

@@ -267,7 +267,8 @@ func (w *Worker) reserve(ctx context.Context, scope store.Scope, c connections.C
 	if req.Attended {
 		return nil
 	}
-	return Budget{FS: w.FS}.Reserve(ctx, scope, c, resource, w.Now())
+	_, err := Budget{FS: w.FS}.Reserve(ctx, scope, c, resource, w.Now())
+	return err
 }
 
 func (w *Worker) sync(ctx context.Context, scope store.Scope, c connections.Connection, req Request, hold *leaseHold) (Result, error) {
