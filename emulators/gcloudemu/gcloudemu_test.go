@@ -5,11 +5,14 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"tokapi.io/tok/shared/testing/testenv"
 )
 
 // starts are the emulators' start functions by name.
@@ -56,21 +59,19 @@ func TestStartStop(t *testing.T) {
 	}
 }
 
+// TestResetFirestore resets one project on the Firestore emulator withemulators runs (each
+// test's project is its own) and leaves another project's documents alone.
 func TestResetFirestore(t *testing.T) {
-	e, err := StartFirestore(t.Context(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Stop() })
-	doc := "http://" + e.Host() + "/v1/projects/p1/databases/(default)/documents/things/a"
-	other := "http://" + e.Host() + "/v1/projects/p2/databases/(default)/documents/things/a"
+	host, p1, p2 := os.Getenv("FIRESTORE_EMULATOR_HOST"), testenv.Project(t), testenv.Project(t)
+	doc := "http://" + host + "/v1/projects/" + p1 + "/databases/(default)/documents/things/a"
+	other := "http://" + host + "/v1/projects/" + p2 + "/databases/(default)/documents/things/a"
 	for _, url := range []string{doc, other} {
 		if code := do(t, http.MethodPatch, url, `{"fields":{"n":{"integerValue":"1"}}}`); code != http.StatusOK {
 			t.Fatalf("create %s: status %d", url, code)
 		}
 	}
 
-	if err := ResetFirestore(t.Context(), e.Host(), "p1"); err != nil {
+	if err := ResetFirestore(t.Context(), host, p1); err != nil {
 		t.Fatal(err)
 	}
 	if code := do(t, http.MethodGet, doc, ""); code != http.StatusNotFound {
@@ -103,13 +104,14 @@ func TestTakenPort(t *testing.T) {
 	for name, start := range starts {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			// A healthy emulator on the port would answer `GET /` with Ok for the new one.
-			taken, err := StartPubSub(t.Context(), Options{HeapMB: 128})
+			// A healthy emulator on the port would answer `GET /` with Ok for the new one:
+			// the Pub/Sub emulator withemulators runs, which the failed start leaves alone.
+			testenv.Require(t)
+			_, p, err := net.SplitHostPort(os.Getenv("PUBSUB_EMULATOR_HOST"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _ = taken.Stop() })
-			port, _ := strconv.Atoi(strings.TrimPrefix(taken.Host(), "127.0.0.1:"))
+			port, _ := strconv.Atoi(p)
 
 			// The ready timeout is far above any start, loaded machine or not: a start that
 			// waited for it would fail with the deadline, not with the process's own failure.
