@@ -56,9 +56,12 @@ type fixture struct {
 	worker *banksync.Worker
 }
 
-// setup is the stack with its first organisation, which every test starts from.
+// setup is the stack with its first organisation, which every test starts from; it runs
+// the test in parallel with the package's others: each has its own project on the
+// emulators, its own bank, clock and organisations.
 func setup(t *testing.T) (*fixture, orgs.Org, orgs.NewKeyPair) {
 	t.Helper()
+	t.Parallel()
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	st := flowtest.New(t, flowtest.Options{Now: clk.Now, Topics: []string{flowtest.EventsTopic, pay.StatusTopic}, BankSlowDelay: time.Millisecond})
 	svc := pay.ForConnections(st.Conns, st.Repo, pay.NewPollPublisher(st.PS, ""), publicURL)
