@@ -29,7 +29,7 @@ import (
 // SCA, callback, accounts; then replay/forgery, tenancy, renewal, the vault, revocation,
 // and checks that no token ever reached a log line or a response.
 func TestConsentFlow(t *testing.T) {
-	f, org, keys := setup(t)
+	f, org, keys := setupLogged(t)
 	_, other := f.Org()
 	sandbox := tenant.Tenant{Env: tenant.Sandbox, OrgID: org.ID}
 	scope := store.For(f.FS, sandbox)

@@ -54,14 +54,28 @@ type fixture struct {
 
 const publicURL = flowtest.PublicURL
 
-// setup is the stack with its first organisation, which every test starts from.
+// setup is the stack with its first organisation, which every test starts from; it runs
+// the test in parallel with the package's others: each has its own project on the
+// emulators, its own bank and organisations.
 func setup(t *testing.T) (*fixture, orgs.Org, orgs.NewKeyPair) {
+	t.Helper()
+	t.Parallel()
+	return newFixture(t, nil)
+}
+
+// setupLogged is setup with every log line of the process in the fixture's logs, so its
+// test must not run in parallel with others: it runs alone, before the parallel ones start.
+func setupLogged(t *testing.T) (*fixture, orgs.Org, orgs.NewKeyPair) {
 	t.Helper()
 	logs := &logBuffer{}
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	t.Cleanup(func() { slog.SetDefault(prev) })
+	return newFixture(t, logs)
+}
 
+func newFixture(t *testing.T, logs *logBuffer) (*fixture, orgs.Org, orgs.NewKeyPair) {
+	t.Helper()
 	st := flowtest.New(t, flowtest.Options{Topics: []string{flowtest.EventsTopic, banksync.RequestsTopic}})
 	cs := consents.NewHandler(&consents.Server{Conns: st.Conns, States: st.States, Orgs: st.Repo, Sync: banksync.NewRequestPublisher(st.PS, ""), PublicURL: publicURL})
 	ah := accounts.NewHandler(&accounts.Deps{Repo: st.Conns.Repo})
