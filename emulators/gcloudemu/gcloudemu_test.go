@@ -62,7 +62,8 @@ func TestStartStop(t *testing.T) {
 // TestResetFirestore resets one project on the Firestore emulator withemulators runs (each
 // test's project is its own) and leaves another project's documents alone.
 func TestResetFirestore(t *testing.T) {
-	host, p1, p2 := os.Getenv("FIRESTORE_EMULATOR_HOST"), testenv.Project(t), testenv.Project(t)
+	p1, p2 := testenv.Project(t), testenv.Project(t)
+	host := "127.0.0.1:" + strconv.Itoa(sharedPort(t, "FIRESTORE_EMULATOR_HOST"))
 	doc := "http://" + host + "/v1/projects/" + p1 + "/databases/(default)/documents/things/a"
 	other := "http://" + host + "/v1/projects/" + p2 + "/databases/(default)/documents/things/a"
 	for _, url := range []string{doc, other} {
@@ -106,12 +107,7 @@ func TestTakenPort(t *testing.T) {
 			t.Parallel()
 			// A healthy emulator on the port would answer `GET /` with Ok for the new one:
 			// the Pub/Sub emulator withemulators runs, which the failed start leaves alone.
-			testenv.Require(t)
-			_, p, err := net.SplitHostPort(os.Getenv("PUBSUB_EMULATOR_HOST"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			port, _ := strconv.Atoi(p)
+			port := sharedPort(t, "PUBSUB_EMULATOR_HOST")
 
 			// The ready timeout is far above any start, loaded machine or not: a start that
 			// waited for it would fail with the deadline, not with the process's own failure.
@@ -128,6 +124,21 @@ func TestTakenPort(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sharedPort is the port of the emulator withemulators runs, whose host:port env names.
+func sharedPort(t *testing.T, env string) int {
+	t.Helper()
+	testenv.Require(t)
+	_, p, err := net.SplitHostPort(os.Getenv(env))
+	if err != nil {
+		t.Fatalf("%s: %v", env, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil {
+		t.Fatalf("%s: %v", env, err)
+	}
+	return port
 }
 
 func do(t *testing.T, method, url, body string) int {
