@@ -180,9 +180,10 @@ func fileMB(b *testing.B, path string) float64 {
 // way and started the same way in the same round. The dependency calls of the first request
 // are counted at proxies in front of the emulators, and one Firestore read, one Secret
 // Manager read and one limiter lease (a read and a write) are each timed alone in the same
-// round, every one on a new client as a new instance has: "hello+deps-ms" is the hello
-// world's first 200 plus those three, what the first 200 may cost if nothing else than the
-// calls it must make is added. Each iteration is one round.
+// round, every one on a new client with the function's options (gcp.ClientOptions) as a new
+// instance has: "hello+deps-ms" is the hello world's first 200 plus those three, what the
+// first 200 may cost if nothing else than the calls it must make is added. Each iteration is
+// one round.
 //
 //	go run ./emulators/cmd/withemulators -- go test -run '^$' -bench ColdStart -benchtime 10x ./scripts/stage/
 func BenchmarkColdStart(b *testing.B) {
@@ -236,7 +237,7 @@ func BenchmarkColdStart(b *testing.B) {
 		secretReads += smProxy.Total("AccessSecretVersion")
 
 		read := timed(b, "Firestore read", func(ctx context.Context) error {
-			c, err := firestore.NewClient(ctx, project)
+			c, err := firestore.NewClient(ctx, project, gcp.ClientOptions("")...)
 			if err != nil {
 				return err
 			}
@@ -245,7 +246,7 @@ func BenchmarkColdStart(b *testing.B) {
 			return err
 		})
 		secret := timed(b, "Secret Manager read", func(ctx context.Context) error {
-			c, err := secretmanager.NewClient(ctx, gcp.EmulatorOptions(smProxy.Addr)...)
+			c, err := secretmanager.NewClient(ctx, gcp.ClientOptions(smProxy.Addr)...)
 			if err != nil {
 				return err
 			}
@@ -254,7 +255,7 @@ func BenchmarkColdStart(b *testing.B) {
 			return err
 		})
 		lease := timed(b, "limiter lease", func(ctx context.Context) error {
-			c, err := firestore.NewClient(ctx, project)
+			c, err := firestore.NewClient(ctx, project, gcp.ClientOptions("")...)
 			if err != nil {
 				return err
 			}

@@ -56,7 +56,7 @@ func (c *Clients) Firestore(ctx context.Context) (*firestore.Client, error) {
 		if db == "" {
 			db = firestore.DefaultDatabaseID
 		}
-		client, err := firestore.NewClientWithDatabase(context.WithoutCancel(ctx), c.cfg.ProjectID, db)
+		client, err := firestore.NewClientWithDatabase(context.WithoutCancel(ctx), c.cfg.ProjectID, db, ClientOptions("")...)
 		if err == nil {
 			go prepare(firestoreMessages)
 		}
@@ -92,7 +92,7 @@ func prepare(msgs []proto.Message) {
 // SecretManager returns the instance's Secret Manager client.
 func (c *Clients) SecretManager(ctx context.Context) (*secretmanager.Client, error) {
 	return c.secrets.get(func() (*secretmanager.Client, error) {
-		client, err := secretmanager.NewClient(context.WithoutCancel(ctx), EmulatorOptions(c.cfg.SecretManagerEndpoint)...)
+		client, err := secretmanager.NewClient(context.WithoutCancel(ctx), ClientOptions(c.cfg.SecretManagerEndpoint)...)
 		if err == nil {
 			go prepare(secretMessages)
 		}

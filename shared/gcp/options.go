@@ -8,6 +8,14 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 )
 
+// ClientOptions are the options of every client an instance makes: those of EmulatorOptions
+// for endpoint, and no OpenTelemetry instrumentation. Tok exports no traces or metrics, so
+// the clients' default stats handler would only feed no-op providers, on every call and,
+// first, on an instance's first request.
+func ClientOptions(endpoint string) []option.ClientOption {
+	return append(EmulatorOptions(endpoint), option.WithTelemetryDisabled())
+}
+
 // EmulatorOptions returns the client options that point an official gRPC client at a local
 // emulator (plaintext, no credentials). With an empty endpoint it returns nil, so the client
 // uses the real service and Application Default Credentials.

@@ -13,7 +13,7 @@ import (
 )
 
 var kind = gcp.NewKind(func(ctx context.Context, cfg gcp.Config) (*kms.KeyManagementClient, error) {
-	return kms.NewKeyManagementClient(ctx, gcp.EmulatorOptions(cfg.KMSEndpoint)...)
+	return kms.NewKeyManagementClient(ctx, gcp.ClientOptions(cfg.KMSEndpoint)...)
 })
 
 // Get returns the instance's Cloud KMS client, created on first use.

@@ -14,7 +14,7 @@ import (
 
 var kind = gcp.NewKind(func(ctx context.Context, cfg gcp.Config) (*pubsub.Client, error) {
 	// PUBSUB_EMULATOR_HOST is honoured by the client itself.
-	return pubsub.NewClient(ctx, cfg.ProjectID)
+	return pubsub.NewClient(ctx, cfg.ProjectID, gcp.ClientOptions("")...)
 })
 
 // Get returns the instance's Pub/Sub client, created on first use.
