@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -133,29 +132,26 @@ func (s *Store) Wrap(h httpapi.HandlerFunc) httpapi.HandlerFunc {
 			return nil
 		}
 		// Run the handler into a recorder, then store and send what it answered.
-		out := httptest.NewRecorder()
+		out := httpapi.NewRecorder()
 		if err := h(out, r); err != nil {
 			httpapi.WriteError(out, r, err)
 		}
-		res := out.Result()
+		out.WriteHeader(http.StatusOK) // kept only when the handler wrote no status
+		status := out.Status()
 		// Stored even when the client has gone, within a deadline of its own.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), storeTimeout)
 		defer cancel()
-		if res.StatusCode >= 500 {
+		if status >= 500 {
 			_, _ = ref.Delete(ctx)
 		} else {
 			now := s.now()
-			nonce := make([]byte, seal.NonceSize(), seal.NonceSize()+out.Body.Len()+seal.Overhead())
+			nonce := make([]byte, seal.NonceSize(), seal.NonceSize()+len(out.Body())+seal.Overhead())
 			_, _ = rand.Read(nonce)
-			_, _ = ref.Set(ctx, record{RequestHash: hash, State: "done", Status: res.StatusCode,
-				ContentType: res.Header.Get("Content-Type"), Location: res.Header.Get("Location"),
-				Body: seal.Seal(nonce, nonce, out.Body.Bytes(), nil), ExpiresAt: now.Add(TTL), CreatedAt: now})
+			_, _ = ref.Set(ctx, record{RequestHash: hash, State: "done", Status: status,
+				ContentType: out.Header().Get("Content-Type"), Location: out.Header().Get("Location"),
+				Body: seal.Seal(nonce, nonce, out.Body(), nil), ExpiresAt: now.Add(TTL), CreatedAt: now})
 		}
-		for k, v := range out.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(res.StatusCode)
-		_, _ = w.Write(out.Body.Bytes())
+		out.Replay(w)
 		return nil
 	}
 }
