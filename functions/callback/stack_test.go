@@ -43,6 +43,7 @@ func TestSlowBankShowsWaitingPage(t *testing.T) {
 		return s
 	}
 	t.Run("over HTTP", func(t *testing.T) {
+		t.Parallel() // with the Chromium flow: each waits out the slow bank on a consent of its own
 		// A browser's client: the API client reads whole responses to check them against the spec.
 		browser := &http.Client{Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		id, redirectURL := consent(t)
@@ -116,6 +117,7 @@ func TestSlowBankShowsWaitingPage(t *testing.T) {
 	})
 
 	t.Run("in headless Chromium", func(t *testing.T) {
+		t.Parallel()
 		id, redirectURL := consent(t)
 		b := localstacktest.NewBrowser(t, 2*time.Minute, "slow-callback")
 		bctx, shot := b.Ctx, b.Shot
