@@ -13,6 +13,7 @@ import (
 // src/schema.ts: a spec change must come with `npm run generate` (and tsc then checks the
 // SDK's resources against the new types).
 func TestTypeScriptTypesMatchSpec(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(sdksDir(t), "typescript")
 	npmInstall(t, dir)
 	out := filepath.Join(t.TempDir(), "schema.ts")
@@ -28,6 +29,7 @@ func TestTypeScriptTypesMatchSpec(t *testing.T) {
 // mypy --strict for the oldest Python it supports. (Its models follow the spec by
 // sdks/python/genmodels, whose test checks them.)
 func TestPythonTypes(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(sdksDir(t), "python")
 	run(t.Context(), t, dir, append(os.Environ(), "MYPYPATH=src"),
 		"mypy", "--strict", "--python-version", "3.10", "--cache-dir", os.DevNull, "src/tokapi", "examples/quickstart.py")

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,6 +64,7 @@ var suites = []suite{
 // TestSDKs runs the TypeScript, Kotlin and Python SDKs' own tests and quickstarts against the
 // stack sdktest.Start prepares, each in a subprocess with its environment.
 func TestSDKs(t *testing.T) {
+	t.Parallel() // with the type checks, which need no stack
 	for _, s := range suites {
 		if s.setup != nil {
 			s.setup(t, filepath.Join(sdksDir(t), s.dir))
@@ -110,10 +112,14 @@ func run(ctx context.Context, t *testing.T, dir string, env []string, args ...st
 	}
 }
 
+var npmMu sync.Mutex
+
 // npmInstall installs the TypeScript SDK's pinned dev dependencies from its lock file, unless
-// the installed tree already matches it.
+// the installed tree already matches it; one test at a time, as npm ci replaces node_modules.
 func npmInstall(t *testing.T, dir string) {
 	t.Helper()
+	npmMu.Lock()
+	defer npmMu.Unlock()
 	lock, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
 	if err != nil {
 		t.Fatal(err)
