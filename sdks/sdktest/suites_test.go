@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -34,7 +35,7 @@ var suites = []suite{
 		dir:  "typescript",
 		setup: func(t *testing.T, dir string) {
 			npmInstall(t, dir)
-			run(t.Context(), t, dir, os.Environ(), "npm", "run", "--silent", "build")
+			buildTypeScript(t, dir)
 		},
 		steps: [][]string{
 			{"npm", "run", "--silent", "test"},
@@ -179,12 +180,29 @@ func compileKotlin(t *testing.T, dir string) {
 	}
 }
 
-// kotlinInputs hashes what a Kotlin compilation depends on: the sources (by path relative
-// to the SDK) and the compiler and libraries (by path, size and time).
-func kotlinInputs(t *testing.T, dir string) string {
+// buildTypeScript runs npm run build (tsc) unless dist holds a build of the same sources,
+// configuration and locked dependencies, as compileKotlin keeps build/classes.
+func buildTypeScript(t *testing.T, dir string) {
 	t.Helper()
 	h := sha256.New()
-	for _, root := range []string{"src", "examples"} {
+	hashSources(t, h, dir, "src", "scripts", "package.json", "package-lock.json", "tsconfig.json", "tsconfig.esm.json", "tsconfig.cjs.json")
+	sum := hex.EncodeToString(h.Sum(nil))
+	stamp := filepath.Join(dir, "node_modules", ".tok-dist.sha256") // not in dist, which npm publishes
+	if got, err := os.ReadFile(stamp); err == nil && string(got) == sum {
+		t.Logf("tsc: dist is up to date")
+		return
+	}
+	run(t.Context(), t, dir, os.Environ(), "npm", "run", "--silent", "build")
+	if err := os.WriteFile(stamp, []byte(sum), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hashSources writes the files under roots (files or directories of dir) into h, each by
+// its path relative to dir and its content.
+func hashSources(t *testing.T, h io.Writer, dir string, roots ...string) {
+	t.Helper()
+	for _, root := range roots {
 		err := filepath.WalkDir(filepath.Join(dir, root), func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() {
 				return err
@@ -195,13 +213,21 @@ func kotlinInputs(t *testing.T, dir string) string {
 			}
 			rel, _ := filepath.Rel(dir, path)
 			fmt.Fprintf(h, "%s %d\n", filepath.ToSlash(rel), len(b))
-			h.Write(b)
+			_, _ = h.Write(b)
 			return nil
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// kotlinInputs hashes what a Kotlin compilation depends on: the sources (by path relative
+// to the SDK) and the compiler and libraries (by path, size and time).
+func kotlinInputs(t *testing.T, dir string) string {
+	t.Helper()
+	h := sha256.New()
+	hashSources(t, h, dir, "src", "examples")
 	kotlinc, err := exec.LookPath("kotlinc")
 	if err != nil {
 		t.Fatalf("kotlinc is not installed (scripts/setup/setup.sh installs it): %v", err)
