@@ -178,7 +178,8 @@ func DropFirestoreWhenDone(t testing.TB, project string) {
 	t.Helper()
 	Require(t)
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		// The emulator deletes 200,000 documents in over a minute.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		u := "http://" + os.Getenv(envFirestore) + "/emulator/v1/projects/" + project + "/databases/(default)/documents"
 		req, err := http.NewRequestWithContext(ctx, http.MethodDelete, u, nil)
