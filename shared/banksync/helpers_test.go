@@ -122,6 +122,7 @@ func (f *fakeEvents) byType(typ string) []events.Event {
 // env is a sandbox bank on Firestore, a connector, a consent and a connection record.
 type env struct {
 	t       testing.TB
+	project string
 	fs      *firestore.Client
 	clock   *testclock.Clock
 	counter *accessCounter
@@ -190,7 +191,7 @@ func newEnv(t testing.TB, persona string, itemsPerPage int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, fs: fs, clock: ck, counter: counter, conn: c, events: &fakeEvents{},
+	e := &env{t: t, project: project, fs: fs, clock: ck, counter: counter, conn: c, events: &fakeEvents{},
 		conns: &connections.Service{Repo: connections.NewRepo(fs), Connectors: connectors.New(catalogue, nil), Now: ck.Now}}
 	e.conns.Events = e.events
 	e.session = e.consent(t, srv, persona)

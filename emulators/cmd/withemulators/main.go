@@ -40,11 +40,12 @@ func run(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("withemulators", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	logDir := fs.String("logdir", "", "directory for the emulator logs (default: a temporary directory, kept only if something fails)")
+	firestoreHeapMB := fs.Int("firestore-heap-mb", 0, "the Firestore emulator's maximum Java heap in MiB (default 512), larger for benchmarks that write tens of thousands of documents")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() == 0 {
-		_, _ = fmt.Fprintln(stderr, "usage: withemulators [-logdir DIR] -- CMD [ARGS...]")
+		_, _ = fmt.Fprintln(stderr, "usage: withemulators [-logdir DIR] [-firestore-heap-mb N] -- CMD [ARGS...]")
 		return 2
 	}
 
@@ -68,7 +69,7 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 
-	code := runWith(*logDir, report, fs.Args(), sigs, stderr)
+	code := runWith(*logDir, *firestoreHeapMB, report, fs.Args(), sigs, stderr)
 
 	if n, err := countTests(report); err != nil {
 		_, _ = fmt.Fprintf(stderr, "withemulators: %v\n", err)
@@ -90,7 +91,7 @@ func run(args []string, stderr io.Writer) int {
 }
 
 // runWith starts the emulators, runs the command and stops the emulators again.
-func runWith(logDir, report string, command []string, sigs <-chan os.Signal, stderr io.Writer) int {
+func runWith(logDir string, firestoreHeapMB int, report string, command []string, sigs <-chan os.Signal, stderr io.Writer) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	interrupted := false
@@ -105,7 +106,7 @@ func runWith(logDir, report string, command []string, sigs <-chan os.Signal, std
 		}
 	}()
 	began := time.Now()
-	st, err := startAll(ctx, logDir)
+	st, err := startAll(ctx, logDir, firestoreHeapMB)
 	close(startDone)
 	<-watched
 	defer func() {
@@ -165,12 +166,14 @@ type stack struct {
 }
 
 // startAll starts the emulators in parallel; on failure it returns what did start, for stop.
-func startAll(ctx context.Context, logDir string) (*stack, error) {
+func startAll(ctx context.Context, logDir string, firestoreHeapMB int) (*stack, error) {
 	st := &stack{}
 	g, ctx := errgroup.WithContext(ctx)
 	opts := gcloudemu.Options{LogDir: logDir}
 	g.Go(func() (err error) {
-		st.firestore, err = gcloudemu.StartFirestore(ctx, opts)
+		fsOpts := opts
+		fsOpts.HeapMB = firestoreHeapMB
+		st.firestore, err = gcloudemu.StartFirestore(ctx, fsOpts)
 		return err
 	})
 	g.Go(func() (err error) {

@@ -10,16 +10,17 @@ import (
 )
 
 // TestRun runs a command under the emulators and checks its environment, the report count,
-// the exit code and that every emulator is gone afterwards.
+// the exit code, the Firestore emulator's heap and that every emulator is gone afterwards.
 func TestRun(t *testing.T) {
-	envFile := filepath.Join(t.TempDir(), "env")
+	envFile, heapFile := filepath.Join(t.TempDir(), "env"), filepath.Join(t.TempDir(), "heap")
 	script := `env > "$1"
+grep -las -- "-Xmx64[0]m" /proc/[0-9]*/cmdline > "$2"
 echo TestA >> "$TOK_TEST_REPORT"
 echo TestA >> "$TOK_TEST_REPORT"
 echo TestB >> "$TOK_TEST_REPORT"
 exit 3`
 	var stderr bytes.Buffer
-	code := run([]string{"-logdir", t.TempDir(), "--", "sh", "-c", script, "sh", envFile}, &stderr)
+	code := run([]string{"-logdir", t.TempDir(), "-firestore-heap-mb", "640", "--", "sh", "-c", script, "sh", envFile, heapFile}, &stderr)
 	if code != 3 {
 		t.Errorf("exit code %d, want the command's 3; stderr:\n%s", code, stderr.String())
 	}
@@ -27,6 +28,9 @@ exit 3`
 		t.Errorf("stderr does not count 2 distinct tests:\n%s", stderr.String())
 	}
 
+	if heap, err := os.ReadFile(heapFile); err != nil || len(heap) == 0 {
+		t.Errorf("no process runs with -Xmx640m (%v)", err)
+	}
 	data, err := os.ReadFile(envFile)
 	if err != nil {
 		t.Fatal(err)
