@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/testing/apitest"
 )
 
@@ -149,9 +150,9 @@ func (p *FaultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	f := p.take(r)
 	if f == nil {
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &httpapi.StatusWriter{ResponseWriter: w}
 		p.proxy.ServeHTTP(rec, r)
-		p.record(r, rec.status, w.Header().Get("Retry-After"))
+		p.record(r, rec.Status(), w.Header().Get("Retry-After"))
 		return
 	}
 	if f.Forward {
@@ -214,22 +215,4 @@ func (p *FaultProxy) control(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(http.StatusMethodNotAllowed)
 	}
-}
-
-// statusRecorder remembers the status Tok answered.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
 }

@@ -56,46 +56,24 @@ func MiddlewareWithTimeout(project string, timeout time.Duration, next http.Hand
 		}
 		ctx = logging.With(ctx, attrs...)
 		r = r.WithContext(ctx)
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &StatusWriter{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
 				slog.ErrorContext(ctx, "panic", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				if !sw.wrote {
+				if sw.Status() == 0 {
 					WriteError(sw, r, Internal(fmt.Errorf("panic: %v", p)))
 				}
 			}
 			// The path only: query strings can hold OAuth codes and state.
 			slog.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path,
-				"status", sw.status, "latencyMs", time.Since(start).Milliseconds())
+				"status", sw.Status(), "latencyMs", time.Since(start).Milliseconds())
 		}()
 		next.ServeHTTP(sw, r)
 	})
 }
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.status, w.wrote = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if !w.wrote {
-		w.WriteHeader(http.StatusOK)
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ClientIP is the caller's address: the first X-Forwarded-For entry (the load balancer
 // puts the client there), else the connection's peer; "" when neither is an IP address.

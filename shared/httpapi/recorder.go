@@ -46,3 +46,38 @@ func (r *Recorder) Replay(w http.ResponseWriter) {
 	w.WriteHeader(r.status)
 	_, _ = w.Write(r.body.Bytes())
 }
+
+// StatusWriter passes a response through to its ResponseWriter and remembers its status,
+// for access logs: the first status written (200 once a body is written without one).
+type StatusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+// WriteHeader sends code and keeps the first one written.
+func (w *StatusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *StatusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Status is the status written, 0 before any.
+func (w *StatusWriter) Status() int { return w.status }
+
+// Flush flushes the response when the ResponseWriter can.
+func (w *StatusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap is the ResponseWriter, for http.ResponseController.
+func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

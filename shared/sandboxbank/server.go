@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"tokapi.io/tok/shared/httpapi"
 )
 
 // Prefix is the path under which the function serves.
@@ -120,7 +122,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rid = uuid.NewString()
 	}
 	w.Header().Set("X-Request-ID", rid)
-	rec := &statusRecorder{ResponseWriter: w, status: 200}
+	rec := &httpapi.StatusWriter{ResponseWriter: w}
 	_, pattern := s.mux.Handler(r)
 	if pattern == "" {
 		if strings.Contains(r.URL.Path, "/v1/") {
@@ -132,24 +134,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mux.ServeHTTP(rec, r)
 	}
 	// Path templates only: no IDs, tokens or personal data in the log.
-	s.opts.Logger.Info("sandbox bank", "method", r.Method, "route", pattern, "status", rec.status,
+	s.opts.Logger.Info("sandbox bank", "method", r.Method, "route", pattern, "status", rec.Status(),
 		"latencyMs", time.Since(start).Milliseconds())
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Flush() {
-	if f, ok := r.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
 }
 
 type bankHandler func(w http.ResponseWriter, r *http.Request, b bankInfo)
