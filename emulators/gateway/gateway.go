@@ -10,7 +10,6 @@ package gateway
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
@@ -32,6 +31,7 @@ import (
 
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/manifest"
+	"tokapi.io/tok/shared/random"
 	"tokapi.io/tok/shared/tenant"
 )
 
@@ -60,12 +60,8 @@ type Gateway struct {
 // New returns a gateway for the functions of m, each served at backends[name] (a base URL
 // such as http://127.0.0.1:9101). project is the Pub/Sub project, for CloudEvent sources.
 func New(m *manifest.Manifest, project string, backends map[string]string) (*Gateway, error) {
-	token := make([]byte, 16)
-	if _, err := rand.Read(token); err != nil {
-		return nil, err
-	}
 	g := &Gateway{manifest: m, project: project, backends: map[string]*url.URL{}, proxies: map[string]*httputil.ReverseProxy{},
-		client: &http.Client{Timeout: 60 * time.Second}, pushToken: hex.EncodeToString(token)}
+		client: &http.Client{Timeout: 60 * time.Second}, pushToken: hex.EncodeToString(random.Bytes(16))}
 	for _, f := range m.Functions {
 		raw, ok := backends[f.Name]
 		if !ok {

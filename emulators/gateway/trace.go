@@ -1,12 +1,12 @@
 package gateway
 
 import (
-	"crypto/rand"
 	"encoding/hex"
+
+	"tokapi.io/tok/shared/random"
 )
 
 func newTraceparent() string {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
+	b := random.Bytes(24)
 	return "00-" + hex.EncodeToString(b[:16]) + "-" + hex.EncodeToString(b[16:]) + "-01"
 }

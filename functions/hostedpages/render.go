@@ -2,7 +2,6 @@ package hostedpages
 
 import (
 	"bytes"
-	"crypto/rand"
 	"embed"
 	"encoding/base64"
 	"html/template"
@@ -17,6 +16,7 @@ import (
 	"tokapi.io/tok/shared/hosted"
 	"tokapi.io/tok/shared/httpapi"
 	"tokapi.io/tok/shared/money"
+	"tokapi.io/tok/shared/random"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/vrp"
 )
@@ -102,9 +102,7 @@ func newPage(r *http.Request, kind string, v *visit) *page {
 }
 
 func nonce() string {
-	var b [18]byte
-	_, _ = rand.Read(b[:]) // never fails since Go 1.24
-	return base64.StdEncoding.EncodeToString(b[:])
+	return base64.StdEncoding.EncodeToString(random.Bytes(18))
 }
 
 // withSummary fills the page's intro and summary from the visit's consent or payment.

@@ -10,10 +10,8 @@ package hosted
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"strings"
@@ -22,6 +20,7 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"tokapi.io/tok/shared/ids"
+	"tokapi.io/tok/shared/random"
 	"tokapi.io/tok/shared/store"
 	"tokapi.io/tok/shared/tenant"
 )
@@ -77,7 +76,7 @@ var (
 // New makes a session for the consent or payment resourceID of t, and the secret of its
 // link (Link).
 func New(t tenant.Tenant, kind, resourceID, locale string, now time.Time) (Session, string) {
-	secret := random()
+	secret := random.Token(32)
 	return Session{ID: ids.New(Prefix), Env: t.Env, OrgID: t.OrgID, Kind: kind, ResourceID: resourceID, Locale: locale,
 		LinkHash: hash("link", secret), ExpiresAt: now.Add(TTL), CreatedAt: now}, secret
 }
@@ -97,12 +96,6 @@ func CSRF(cookie string) string { return hash("csrf", cookie) }
 // CheckCSRF reports whether token is the form token of cookie, in constant time.
 func CheckCSRF(cookie, token string) bool {
 	return cookie != "" && subtle.ConstantTimeCompare([]byte(CSRF(cookie)), []byte(token)) == 1
-}
-
-func random() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:]) // never fails since Go 1.24
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 func hash(purpose, secret string) string {
@@ -154,7 +147,7 @@ func (st Store) Open(ctx context.Context, id, secret, cookie string, now time.Ti
 		case !now.Before(s.ExpiresAt):
 			return ErrExpired
 		default:
-			issued = random()
+			issued = random.Token(32)
 			s.LinkUsed, s.CookieHash = true, hash("cookie", issued)
 			return tx.Update(st.ref(id), []firestore.Update{{Path: "linkUsed", Value: true}, {Path: "cookieHash", Value: s.CookieHash}})
 		}
