@@ -162,7 +162,7 @@ func (d *Deps) walkTransactions(ctx context.Context, scope store.Scope, acc *fir
 	g.Go(func() error { return d.check(gctx, scope, acc.ID) })
 	if begins {
 		g.Go(func() error {
-			st, err := readSyncState(gctx, acc)
+			st, err := transactions.ReadState(gctx, transactions.StateRef(acc))
 			*asOf = st.SeqCommitted
 			return err
 		})
@@ -202,18 +202,6 @@ func (d *Deps) walkTransactions(ctx context.Context, scope store.Scope, acc *fir
 			return nil, err
 		}
 	}
-}
-
-func readSyncState(ctx context.Context, acc *firestore.DocumentRef) (transactions.State, error) {
-	var st transactions.State
-	snap, err := acc.Collection(transactions.SyncCollection).Doc(transactions.StateDoc).Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return st, nil
-	}
-	if err != nil {
-		return st, err
-	}
-	return st, snap.DataTo(&st)
 }
 
 func (d *Deps) getTransaction(w http.ResponseWriter, r *http.Request) error {
@@ -285,7 +273,11 @@ func (d *Deps) transactionChanges(w http.ResponseWriter, r *http.Request) error 
 	var st transactions.State
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return d.check(gctx, scope, acc.ID) })
-	g.Go(func() error { var err error; st, err = readSyncState(gctx, acc); return err })
+	g.Go(func() error {
+		var err error
+		st, err = transactions.ReadState(gctx, transactions.StateRef(acc))
+		return err
+	})
 	if err := g.Wait(); err != nil {
 		return err
 	}

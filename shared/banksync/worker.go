@@ -12,8 +12,6 @@ import (
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/iterator"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/connections"
@@ -309,7 +307,7 @@ func (w *Worker) sync(ctx context.Context, scope store.Scope, c connections.Conn
 func (w *Worker) syncAccount(ctx context.Context, scope store.Scope, c connections.Connection, req Request, s bank.Session,
 	conn bank.Connector, accID string, a bank.Account, hold *leaseHold, res *Result) error {
 	accRef := scope.Collection(transactions.AccountsCollection).Doc(accID)
-	stateRef := accRef.Collection(transactions.SyncCollection).Doc(transactions.StateDoc)
+	stateRef := transactions.StateRef(accRef)
 
 	// Balances.
 	if err := w.reserve(ctx, scope, c, req, "balances:"+a.ResourceID); err != nil {
@@ -338,7 +336,7 @@ func (w *Worker) syncAccount(ctx context.Context, scope store.Scope, c connectio
 	}
 
 	// Transactions.
-	st, err := readState(ctx, stateRef)
+	st, err := transactions.ReadState(ctx, stateRef)
 	if err != nil {
 		return err
 	}
@@ -406,18 +404,6 @@ func (w *Worker) syncAccount(ctx context.Context, scope store.Scope, c connectio
 	return err
 }
 
-func readState(ctx context.Context, ref *firestore.DocumentRef) (transactions.State, error) {
-	var st transactions.State
-	snap, err := ref.Get(ctx)
-	if status.Code(err) == codes.NotFound {
-		return st, nil
-	}
-	if err != nil {
-		return st, err
-	}
-	return st, snap.DataTo(&st)
-}
-
 func (w *Worker) writeStandingOrders(ctx context.Context, accRef *firestore.DocumentRef, accID string, sos []bank.StandingOrder) (int, error) {
 	col := accRef.Collection(transactions.StandingOrdersCollection)
 	existing, err := store.All[transactions.StandingOrderDoc](ctx, col.Query)
@@ -479,7 +465,7 @@ func (w *Worker) writeStandingOrders(ctx context.Context, accRef *firestore.Docu
 // if the stored state is still the run's, the events are built from it instead of a query.
 func (w *Worker) publishChanges(ctx context.Context, scope store.Scope, c connections.Connection, accID string, accRef, stateRef *firestore.DocumentRef,
 	run transactions.State, known map[string]change, also map[string]any) error {
-	st, err := readState(ctx, stateRef)
+	st, err := transactions.ReadState(ctx, stateRef)
 	if err != nil {
 		return err
 	}

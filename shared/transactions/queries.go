@@ -1,7 +1,11 @@
 package transactions
 
 import (
+	"context"
+
 	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // IndexField is one field of a composite index.
@@ -67,4 +71,22 @@ func ChangesQuery(col *firestore.CollectionRef, after, upTo int64) firestore.Que
 // PendingQuery selects the account's pending transactions.
 func PendingQuery(col *firestore.CollectionRef) firestore.Query {
 	return col.Where("status", "==", StatusPending)
+}
+
+// StateRef is the sync state document of the account document acc.
+func StateRef(acc *firestore.DocumentRef) *firestore.DocumentRef {
+	return acc.Collection(SyncCollection).Doc(StateDoc)
+}
+
+// ReadState reads the sync state document ref; an account never synced has the zero State.
+func ReadState(ctx context.Context, ref *firestore.DocumentRef) (State, error) {
+	var st State
+	snap, err := ref.Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	return st, snap.DataTo(&st)
 }
