@@ -232,6 +232,38 @@ func TestLeaseAhead(t *testing.T) {
 	}
 }
 
+// TestBurstWaitsForOneLease: a burst of concurrent requests on an instance's first use of a
+// key is covered by the lease the first of them takes, sized once the bucket is read to the
+// requests queued by then, instead of a series of leases growing from one token (which took
+// four or five writes in a row for 50 requests, each a wait for all those behind it).
+func TestBurstWaitsForOneLease(t *testing.T) {
+	l := ratelimit.New(testenv.Firestore(t, testenv.Project(t)), ratelimit.WithoutSweeper())
+	t.Cleanup(func() { _ = l.Close(t.Context()) })
+	const burst = 50 // Enterprise's lease maximum: a quarter of its burst of 200
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	var refused atomic.Int64
+	for range burst {
+		wg.Go(func() {
+			<-start
+			if d, err := l.Allow(t.Context(), "live:org_burst", ratelimit.Enterprise); err != nil || !d.Allowed {
+				refused.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	st := l.Stats()
+	t.Logf("%d concurrent requests: %d writes, %d tokens leased, %d waited", burst, st.Writes, st.Leased, st.Waited)
+	if refused.Load() != 0 {
+		t.Errorf("%d of %d refused, want none (the burst is within the bucket)", refused.Load(), burst)
+	}
+	// The first request may lock before the others queue: allow one more lease for them.
+	if st.Writes > 2 {
+		t.Errorf("%d lease writes for a burst of %d, want at most 2", st.Writes, burst)
+	}
+}
+
 // TestLeaseAheadHoldsTheLimit: four instances whose many concurrent requests for one key
 // far exceed the tier's rate, in real time with their leases taken ahead of need, admit no
 // more than burst + rate × time.

@@ -14,7 +14,9 @@
 //
 // Leases are small and follow demand: an instance's first lease for a key is one token; each
 // later one covers the instance's own request rate over LeasePolicy.Period (2 s), at most
-// double the previous lease (or Batch) and at most Max (a quarter of the burst). A lease
+// double the previous lease (or Batch) and at most Max (a quarter of the burst). Requests
+// queued on the instance for the key while it leases are demand already there: every lease
+// covers them too, up to Max, so a burst waits for one round trip, not a series. A lease
 // takes at most half of what the bucket holds beyond Batch tokens, so other instances find
 // tokens while the organisation is under its limit.
 //
@@ -279,6 +281,11 @@ type bucket struct {
 	fallbackTat   time.Time
 
 	ahead chan struct{} // while a lease ahead of need is in flight, closed when it lands
+
+	// queued counts the requests waiting for mu: demand that is already here, which a lease
+	// taken meanwhile covers too, so a burst waits for one lease round trip, not for a
+	// series of growing ones.
+	queued atomic.Int64
 }
 
 // Allow decides whether a request for key on tier may proceed. A non-nil error means the
@@ -290,7 +297,9 @@ func (l *Limiter) Allow(ctx context.Context, key string, tier Tier) (Decision, e
 		return Decision{}, err
 	}
 	b := l.bucket(key)
+	b.queued.Add(1)
 	b.mu.Lock()
+	b.queued.Add(-1)
 	defer b.mu.Unlock()
 
 	now := l.now()
@@ -410,16 +419,19 @@ func gcra(tat, now time.Time, lim Limits) (Decision, time.Time) {
 	return d, tat
 }
 
-// want is the size of the next lease: the instance's demand over one Period, at least one
-// token, at most pol.Max and at most twice the previous lease or Batch, whichever is more
-// (so an instance at the limit takes a whole refilled batch in one write).
+// want is the size of the next lease: the instance's demand over one Period, at most
+// pol.Max and at most twice the previous lease or Batch, whichever is more (so an instance
+// at the limit takes a whole refilled batch in one write); and at least the requests here
+// now, the one leasing and those queued behind it, up to pol.Max. The rate is an estimate,
+// so its growth is bounded; the queued requests spend their tokens at once.
 func (b *bucket) want(now time.Time, pol LeasePolicy) int {
+	here := min(1+int(b.queued.Load()), pol.Max)
 	if b.lastGrant == 0 {
-		return 1
+		return here
 	}
 	elapsed := max(now.Sub(b.demandSince), pol.Period/10)
 	w := int(math.Ceil(float64(b.demand) * float64(pol.Period) / float64(elapsed)))
-	return max(1, min(w, max(2*b.lastGrant, pol.Batch), pol.Max))
+	return max(here, min(w, max(2*b.lastGrant, pol.Batch), pol.Max))
 }
 
 // grant is how many of the avail whole tokens of the bucket a lease of want takes: all it
@@ -438,7 +450,8 @@ func grant(want, avail int, pol LeasePolicy) int {
 // lease returns the unused tokens of the current lease and takes a new one sized to the
 // demand.
 func (l *Limiter) lease(ctx context.Context, key string, b *bucket, now time.Time, lim Limits) error {
-	got, err := l.exchange(ctx, key, b, now, lim, b.want(now, l.policy(lim)))
+	// Sized once the bucket is read: the requests that queued meanwhile count.
+	got, err := l.exchange(ctx, key, b, now, lim, func() int { return b.want(now, l.policy(lim)) })
 	if err != nil {
 		return err
 	}
@@ -462,7 +475,7 @@ const maxAttempts = 16
 // refilled; the document records that time, so while it is closed no instance takes a
 // token, every instance refuses until the same moment, and a client told to wait until
 // then finds Batch tokens wherever it comes back.
-func (l *Limiter) exchange(ctx context.Context, key string, b *bucket, now time.Time, lim Limits, want int) (int, error) {
+func (l *Limiter) exchange(ctx context.Context, key string, b *bucket, now time.Time, lim Limits, want func() int) (int, error) {
 	unused := 0
 	if b.lim == lim {
 		unused = b.unused()
@@ -486,6 +499,9 @@ func (l *Limiter) exchange(ctx context.Context, key string, b *bucket, now time.
 	return r.got, nil
 }
 
+// fixed is a lease size that does not depend on what the read finds.
+func fixed(n int) func() int { return func() int { return n } }
+
 // written is what one compare-and-set of a bucket document did.
 type written struct {
 	got         int       // tokens granted
@@ -495,10 +511,10 @@ type written struct {
 	stored      time.Time // the tat last read, when contended
 }
 
-// write returns unused tokens to the bucket document of key and takes up to want more, in
-// one compare-and-set write retried on a lost race; it touches no instance state, so a
-// lease ahead of need runs it without holding the bucket.
-func (l *Limiter) write(ctx context.Context, key string, now time.Time, lim Limits, unused, want int) (written, error) {
+// write returns unused tokens to the bucket document of key and takes up to want() more,
+// in one compare-and-set write retried on a lost race; it touches no instance state itself,
+// so a lease ahead of need runs it without holding the bucket.
+func (l *Limiter) write(ctx context.Context, key string, now time.Time, lim Limits, unused int, want func() int) (written, error) {
 	pol := l.policy(lim)
 	ref := l.client.Collection(l.collection).Doc(docID(key))
 	for attempt := 0; ; attempt++ {
@@ -515,7 +531,7 @@ func (l *Limiter) write(ctx context.Context, key string, now time.Time, lim Limi
 		} else {
 			avail = 0
 		}
-		got := grant(want, int(avail), pol)
+		got := grant(want(), int(avail), pol)
 		tat = tat.Add(lim.tokens(got))
 		if got > 0 && level(tat, now, lim) < 1 {
 			closed = tat.Add(-lim.tokens(lim.Burst - pol.Batch))
@@ -569,7 +585,7 @@ func (l *Limiter) leaseAhead(key string, b *bucket, now time.Time, lim Limits) {
 	go func() {
 		defer l.inFlight.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), AheadTimeout)
-		r, err := l.write(ctx, key, now, lim, 0, want)
+		r, err := l.write(ctx, key, now, lim, 0, fixed(want))
 		cancel()
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -638,7 +654,7 @@ func (l *Limiter) giveBack(ctx context.Context, due func(*bucket, time.Time) boo
 		// A lease ahead of need in flight carries the unused tokens into the next lease; a
 		// return now would only race its write.
 		if b.unused() > 0 && b.ahead == nil && due(b, now) && !now.Before(b.fallbackUntil) {
-			if _, err := l.exchange(ctx, key, b, now, b.lim, 0); err != nil {
+			if _, err := l.exchange(ctx, key, b, now, b.lim, fixed(0)); err != nil {
 				errs = append(errs, fmt.Errorf("ratelimit: returning tokens of %q: %w", key, err))
 			}
 		}
