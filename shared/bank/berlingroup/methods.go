@@ -508,13 +508,19 @@ func paymentJSON(req bank.PaymentRequest) map[string]any {
 		"creditorAccount":  accountRef{IBAN: req.CreditorIBAN},
 		"creditorName":     req.CreditorName,
 	}
-	if req.RemittanceInfo != "" {
-		body["remittanceInformationUnstructured"] = req.RemittanceInfo
-	}
-	if req.EndToEndID != "" {
-		body["endToEndIdentification"] = req.EndToEndID
-	}
+	addReferences(body, req.RemittanceInfo, req.EndToEndID)
 	return body
+}
+
+// addReferences adds to a payment body its remittance information and end-to-end ID, each
+// only when set.
+func addReferences(body map[string]any, remittanceInfo, endToEndID string) {
+	if remittanceInfo != "" {
+		body["remittanceInformationUnstructured"] = remittanceInfo
+	}
+	if endToEndID != "" {
+		body["endToEndIdentification"] = endToEndID
+	}
 }
 
 // initiate posts a payment initiation of the service (prefix) and product.
@@ -627,8 +633,13 @@ func (c *Client) ConfirmFunds(ctx context.Context, s bank.Session, q bank.FundsQ
 		body: body, session: sess, psuIP: c.psuIP(s)}, &out); err != nil {
 		return false, err
 	}
-	if out.FundsAvailable == nil {
+	return fundsAnswer(out.FundsAvailable)
+}
+
+// fundsAnswer is a funds confirmation's fundsAvailable, which a well-formed answer has.
+func fundsAnswer(available *bool) (bool, error) {
+	if available == nil {
 		return false, garbage("funds confirmation")
 	}
-	return *out.FundsAvailable, nil
+	return *available, nil
 }

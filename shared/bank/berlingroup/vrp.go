@@ -134,12 +134,7 @@ func (c *Client) InitiateVRP(ctx context.Context, s bank.Session, req bank.VRPRe
 		return bank.VRPStart{}, &bank.Error{Kind: bank.Invalid, Message: "an idempotency key and a positive amount are required"}
 	}
 	body := map[string]any{"instructedAmount": amountJSON{Currency: req.Currency, Amount: bgAmount(req.Amount)}}
-	if req.RemittanceInfo != "" {
-		body["remittanceInformationUnstructured"] = req.RemittanceInfo
-	}
-	if req.EndToEndID != "" {
-		body["endToEndIdentification"] = req.EndToEndID
-	}
+	addReferences(body, req.RemittanceInfo, req.EndToEndID)
 	var out struct {
 		PaymentID         string `json:"paymentId"`
 		TransactionStatus string `json:"transactionStatus"`
@@ -189,8 +184,5 @@ func (c *Client) ConfirmVRPFunds(ctx context.Context, s bank.Session, amount dec
 	if err != nil {
 		return false, err
 	}
-	if out.FundsAvailable == nil {
-		return false, garbage("funds confirmation")
-	}
-	return *out.FundsAvailable, nil
+	return fundsAnswer(out.FundsAvailable)
 }
