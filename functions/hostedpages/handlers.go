@@ -112,16 +112,21 @@ func (s *Server) choose(w http.ResponseWriter, r *http.Request) error {
 	if !bankIDValid(bankID) || !slices.ContainsFunc(s.offered(v, ""), func(b bankcatalog.Bank) bool { return b.ID == bankID }) {
 		return s.fail(w, r, errForbidden, v)
 	}
-	finish := func(tx *firestore.Transaction) error { return s.Sessions.Finish(tx, v.sess.ID, v.cookie, s.now()) }
-	var to string
-	switch {
-	case v.consent != nil:
-		to, err = s.consentAtBank(r.Context(), v, bankID, finish)
-	case v.vrp != nil:
-		to, err = s.VRP.ChooseBank(r.Context(), v.scope, v.vrp.ID, bankID, httpapi.ClientIP(r), finish)
-	default:
-		to, err = s.Payments.ChooseBank(r.Context(), v.scope, v.payment.ID, bankID, httpapi.ClientIP(r), finish)
-	}
+	return s.finishThenRedirect(w, r, v, func(finish func(*firestore.Transaction) error) (string, error) {
+		switch {
+		case v.consent != nil:
+			return s.consentAtBank(r.Context(), v, bankID, finish)
+		case v.vrp != nil:
+			return s.VRP.ChooseBank(r.Context(), v.scope, v.vrp.ID, bankID, httpapi.ClientIP(r), finish)
+		}
+		return s.Payments.ChooseBank(r.Context(), v.scope, v.payment.ID, bankID, httpapi.ClientIP(r), finish)
+	})
+}
+
+// finishThenRedirect runs the customer's step, which ends the session (finish) in the
+// transaction that changes the request, and sends the browser where the step leads.
+func (s *Server) finishThenRedirect(w http.ResponseWriter, r *http.Request, v *visit, step func(finish func(*firestore.Transaction) error) (string, error)) error {
+	to, err := step(func(tx *firestore.Transaction) error { return s.Sessions.Finish(tx, v.sess.ID, v.cookie, s.now()) })
 	if err != nil {
 		return s.fail(w, r, s.outcome(err), v)
 	}
@@ -206,22 +211,15 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) error {
 		return s.fail(w, r, err, v)
 	}
 	ctx := r.Context()
-	finish := func(tx *firestore.Transaction) error { return s.Sessions.Finish(tx, v.sess.ID, v.cookie, s.now()) }
-	var to string
-	switch {
-	case v.consent != nil:
-		to, err = s.denyConsent(ctx, v, finish)
-	case v.vrp != nil:
-		to, err = s.VRP.Deny(ctx, v.scope, v.vrp.ID, finish)
-	default:
-		to, err = s.Payments.Deny(ctx, v.scope, v.payment.ID, finish)
-	}
-	if err != nil {
-		return s.fail(w, r, s.outcome(err), v)
-	}
-	setHeaders(w, "", v.sess.Env)
-	http.Redirect(w, r, to, http.StatusSeeOther) //nolint:gosec // G710: the callbackUrl, checked when the request was created
-	return nil
+	return s.finishThenRedirect(w, r, v, func(finish func(*firestore.Transaction) error) (string, error) {
+		switch {
+		case v.consent != nil:
+			return s.denyConsent(ctx, v, finish)
+		case v.vrp != nil:
+			return s.VRP.Deny(ctx, v.scope, v.vrp.ID, finish)
+		}
+		return s.Payments.Deny(ctx, v.scope, v.payment.ID, finish)
+	})
 }
 
 // consentDenied is the consent's error when the customer cancelled, as when they deny at
