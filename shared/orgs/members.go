@@ -63,7 +63,7 @@ func (r *Repo) GetMember(ctx context.Context, orgID, id string) (Member, error) 
 // is the organisation's last. It reads the owners in tx, which makes two concurrent changes
 // of different owners conflict.
 func (r *Repo) keepAnOwner(tx *firestore.Transaction, orgID, id, change string) error {
-	docs, err := all(tx.Documents(r.orgRef(orgID).Collection(membersColl).Where("role", "==", MemberOwner)))
+	docs, err := tx.Documents(r.orgRef(orgID).Collection(membersColl).Where("role", "==", MemberOwner)).GetAll()
 	if err != nil {
 		return err
 	}

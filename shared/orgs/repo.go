@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -270,20 +269,4 @@ func (r *Repo) createPair(tx *firestore.Transaction, orgID string, p NewKeyPair,
 		}
 	}
 	return nil
-}
-
-// all reads every document of an iterator.
-func all(it *firestore.DocumentIterator) ([]*firestore.DocumentSnapshot, error) {
-	defer it.Stop()
-	var out []*firestore.DocumentSnapshot
-	for {
-		d, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
 }
