@@ -170,26 +170,15 @@ func (ts *txnSync) run(ctx context.Context, conn bank.Connector, s bank.Session,
 
 func (ts *txnSync) loadOpen(ctx context.Context) error {
 	add := func(it *firestore.DocumentIterator, open bool) error {
-		defer it.Stop()
-		for {
-			snap, err := it.Next()
-			if errors.Is(err, iterator.Done) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			var d transactions.Doc
-			if err := snap.DataTo(&d); err != nil {
-				return err
-			}
+		return eachDoc(it, func(_ *firestore.DocumentSnapshot, d *transactions.Doc) error {
 			if open {
-				ts.open[d.ID] = &d
+				ts.open[d.ID] = d
 			}
 			for _, b := range d.BankIDs {
 				ts.alias[b] = d.ID
 			}
-		}
+			return nil
+		})
 	}
 	if err := add(transactions.PendingQuery(ts.col).Documents(ctx), true); err != nil {
 		return err
@@ -495,4 +484,26 @@ func (ts *txnSync) sweep(ctx context.Context) error {
 		return err
 	}
 	return ts.finish(ctx)
+}
+
+// eachDoc decodes the transactions of it one at a time (a sync may read many) and calls f
+// with each, until the last or f's first error.
+func eachDoc(it *firestore.DocumentIterator, f func(*firestore.DocumentSnapshot, *transactions.Doc) error) error {
+	defer it.Stop()
+	for {
+		snap, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var d transactions.Doc
+		if err := snap.DataTo(&d); err != nil {
+			return err
+		}
+		if err := f(snap, &d); err != nil {
+			return err
+		}
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/api/iterator"
 
 	"tokapi.io/tok/shared/bank"
 	"tokapi.io/tok/shared/connections"
@@ -491,22 +490,13 @@ func (w *Worker) publishChanges(ctx context.Context, scope store.Scope, c connec
 	default:
 		it := transactions.ChangesQuery(accRef.Collection(transactions.TransactionsCollection), st.PublishedSeq, st.SeqCommitted).
 			Select("changeSeq", "createdSeq", "status").Documents(ctx)
-		defer it.Stop()
-		for {
-			snap, err := it.Next()
-			if err != nil {
-				if errors.Is(err, iterator.Done) {
-					break
-				}
-				return err
-			}
-			var d transactions.Doc
-			if err := snap.DataTo(&d); err != nil {
-				return err
-			}
-			d.ID = snap.Ref.ID
-			typ := typeOf[transactions.ChangeType(&d, st.PublishedSeq)]
-			byType[typ] = append(byType[typ], d.ID)
+		err := eachDoc(it, func(snap *firestore.DocumentSnapshot, d *transactions.Doc) error {
+			typ := typeOf[transactions.ChangeType(d, st.PublishedSeq)]
+			byType[typ] = append(byType[typ], snap.Ref.ID)
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 	}
 	if w.Events != nil {
