@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -103,25 +105,35 @@ func (s *Service) post(ctx context.Context, tg *target, eventID string, payload 
 		return att
 	}
 	start := time.Now()
-	resp, err := tg.client.Do(req)
+	// The transport itself, not an http.Client: redirects are never followed and the context
+	// is the only deadline, so the client would only copy the headers for redirects it does
+	// not make. Its errors name the request as the client's would.
+	resp, err := tg.transport.RoundTrip(req)
 	if err != nil {
 		att.LatencyMs = time.Since(start).Milliseconds()
-		att.Error = describe(err)
+		att.Error = describe(&url.Error{Op: "Post", URL: tg.url.Redacted(), Err: err})
 		return att
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBody+1))
+	buf := responseBuffers.Get().(*[MaxResponseBody + 1]byte)
+	n, _ := io.ReadFull(resp.Body, buf[:])
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // let the connection be reused
 	_ = resp.Body.Close()
 	att.LatencyMs = time.Since(start).Milliseconds()
 	att.StatusCode = resp.StatusCode
 	att.Success = resp.StatusCode >= 200 && resp.StatusCode < 300
-	att.ResponseBody = truncate(body)
+	att.ResponseBody = truncate(buf[:n])
+	responseBuffers.Put(buf)
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		att.Error = "redirect not followed (Location: " + truncate([]byte(resp.Header.Get("Location"))) + ")"
 	}
 	return att
 }
 
+// responseBuffers hold the start of a response while it is read: most are empty or short, and
+// a buffer per attempt was a fan-out's largest allocation.
+var responseBuffers = sync.Pool{New: func() any { return new([MaxResponseBody + 1]byte) }}
+
+// truncate is b, at most MaxResponseBody of it, as valid UTF-8 (a copy: b may be reused).
 func truncate(b []byte) string {
 	if len(b) > MaxResponseBody {
 		b = b[:MaxResponseBody]

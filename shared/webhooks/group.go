@@ -12,8 +12,11 @@ import (
 // An instance fans out many events at once (one push each). The database's cost is mostly per
 // call, not per document, so the fan-outs' reads and commits are grouped: while groupRuns
 // calls are in flight, the next ones wait and then go together, never held back otherwise.
+// One run at a time groups the most: with two, a fan-out's commit found the other run free
+// more often than not and went alone (measured on the emulator: a third fewer calls, and a
+// sixth less of its CPU per delivery, with one run), and a run is bounded by groupTimeout.
 const (
-	groupRuns = 2
+	groupRuns = 1
 	// maxGroupWrites keeps a grouped commit under Firestore's 500 writes.
 	maxGroupWrites = 400
 	// groupTimeout bounds a grouped call, which serves several requests' deadlines.

@@ -73,8 +73,9 @@ type Service struct {
 	maxEndpoints int
 	policy       Policy
 	// strict reaches public addresses only; loopback also reaches 127.0.0.1/::1 (sandbox
-	// endpoints on localhost, where the policy allows them).
-	strict, loopback *http.Client
+	// endpoints on localhost, where the policy allows them). Neither follows redirects (a 3xx
+	// is a failed attempt) nor has a timeout of its own (post bounds each attempt by its context).
+	strict, loopback *http.Transport
 	// load bounds this instance's attempts in flight per endpoint; workers run them.
 	load    endpointLoad
 	workers *workers
@@ -110,13 +111,13 @@ func New(fs *firestore.Client, sealer Sealer, queue Queue, opts ...Option) *Serv
 		o(s)
 	}
 	s.reads, s.commits, s.workers = newReads(fs), newCommits(fs), newWorkers()
-	s.strict = newClient(newDialer(s.resolver, s.policy, false))
-	s.loopback = newClient(newDialer(s.resolver, s.policy, s.policy.Loopback))
+	s.strict = newTransport(newDialer(s.resolver, s.policy, false))
+	s.loopback = newTransport(newDialer(s.resolver, s.policy, s.policy.Loopback))
 	return s
 }
 
-func newClient(d *dialer) *http.Client {
-	tr := &http.Transport{
+func newTransport(d *dialer) *http.Transport {
+	return &http.Transport{
 		Proxy:             nil, // never an environment proxy: it would bypass the address check
 		DialContext:       d.DialContext,
 		ForceAttemptHTTP2: true,
@@ -128,12 +129,6 @@ func newClient(d *dialer) *http.Client {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   Timeout,
 		ResponseHeaderTimeout: Timeout,
-	}
-	return &http.Client{
-		Transport: tr,
-		// No Timeout: post bounds each attempt by its context.
-		// Redirects are not followed: a 3xx is a failed attempt.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 

@@ -20,9 +20,9 @@ import (
 type target struct {
 	ep Endpoint
 	// url is the parsed URL, nil when refused says why the policy refuses it.
-	url     *url.URL
-	refused string
-	client  *http.Client
+	url       *url.URL
+	refused   string
+	transport http.RoundTripper
 	// keys sign newest first; notSent is why none can (a secret that does not decode).
 	keys    []signingKey
 	notSent string
@@ -37,13 +37,13 @@ type signingKey struct {
 // newTarget prepares ep of t: its URL checked, and its secrets that sign at now (or later)
 // opened. An error means a secret could not be opened (the envelope's key service failed).
 func (s *Service) newTarget(ctx context.Context, t tenant.Tenant, ep Endpoint, now time.Time) (*target, error) {
-	tg := &target{ep: ep, client: s.strict}
+	tg := &target{ep: ep, transport: s.strict}
 	if u, err := s.policy.ParseURL(t.Env, ep.URL); err != nil {
 		tg.refused = "refused: the URL " + err.Error()
 	} else {
 		tg.url = u
 		if s.policy.allowsLoopback(t.Env, u) {
-			tg.client = s.loopback
+			tg.transport = s.loopback
 		}
 	}
 	for i := len(ep.Secrets) - 1; i >= 0; i-- {

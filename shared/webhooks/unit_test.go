@@ -195,6 +195,9 @@ func TestCheckURL(t *testing.T) {
 	}
 }
 
+// clientOver is a client on the transport deliveries use, dialling with d.
+func clientOver(d *dialer) *http.Client { return &http.Client{Transport: newTransport(d)} }
+
 func isIP(host string) bool { _, err := netip.ParseAddr(host); return err == nil }
 
 // TestDialerRefusesNonPublic: at dial time the dialer refuses what the policy refuses,
@@ -209,7 +212,7 @@ func TestDialerRefusesNonPublic(t *testing.T) {
 		"compat.example":  {netip.MustParseAddr("::7f00:1")},
 		"nat64.example":   {netip.MustParseAddr("64:ff9b::7f00:1")},
 	}
-	strict := newClient(newDialer(r, Policy{}, false))
+	strict := clientOver(newDialer(r, Policy{}, false))
 	for _, u := range []string{srv.URL, "http://rebound.example:" + port + "/", "http://mapped.example:" + port + "/",
 		"http://compat.example:" + port + "/", "http://nat64.example:" + port + "/", "http://[::ffff:127.0.0.1]:" + port + "/"} {
 		resp, err := strict.Get(u)
@@ -227,14 +230,14 @@ func TestDialerRefusesNonPublic(t *testing.T) {
 		}
 		t.Errorf("unknown host: %v, want ErrUnresolvable", err)
 	}
-	loop := newClient(newDialer(r, Policy{Loopback: true}, true))
+	loop := clientOver(newDialer(r, Policy{Loopback: true}, true))
 	resp, err := loop.Get(srv.URL)
 	if err != nil {
 		t.Fatalf("loopback client: %v", err)
 	}
 	_ = resp.Body.Close()
 	// Tok's own processes stay out of reach even where loopback is allowed.
-	own := newClient(newDialer(r, Policy{Loopback: true, Internal: []string{"127.0.0.1:" + port}}, true))
+	own := clientOver(newDialer(r, Policy{Loopback: true, Internal: []string{"127.0.0.1:" + port}}, true))
 	for _, u := range []string{srv.URL, "http://rebound.example:" + port + "/", "http://[::1]:" + port + "/"} {
 		if resp, err := own.Get(u); err == nil {
 			_ = resp.Body.Close()
