@@ -67,31 +67,12 @@ type mandateRecord struct {
 
 // limits are the mandate's control parameters for vrplimits.
 func (m mandateRecord) limits() (vrplimits.Limits, error) {
-	cur, ok := money.LookupCurrency(m.Currency)
-	if !ok {
-		return vrplimits.Limits{}, fmt.Errorf("currency %q", m.Currency)
-	}
-	loc, err := time.LoadLocation(m.TimeZone)
-	if err != nil {
-		return vrplimits.Limits{}, err
-	}
-	l := vrplimits.Limits{Currency: cur, MaxOccurrences: m.MaxOccurrences, From: m.ValidFrom, To: m.ValidTo, Location: loc}
-	if l.MaxIndividual, err = decimal.NewFromString(m.MaxIndividual); err != nil {
-		return l, err
-	}
-	if m.MinIndividual != "" {
-		if l.MinIndividual, err = decimal.NewFromString(m.MinIndividual); err != nil {
-			return l, err
-		}
-	}
+	st := vrplimits.Stored{Currency: m.Currency, MaxIndividual: m.MaxIndividual, MinIndividual: m.MinIndividual,
+		MaxOccurrences: m.MaxOccurrences, From: m.ValidFrom, To: m.ValidTo, TimeZone: m.TimeZone}
 	for _, p := range m.Periodic {
-		d, err := decimal.NewFromString(p.Max)
-		if err != nil {
-			return l, err
-		}
-		l.Periodic = append(l.Periodic, vrplimits.Periodic{Max: d, Type: p.Type, Alignment: p.Alignment})
+		st.Periodic = append(st.Periodic, vrplimits.StoredPeriodic{Max: p.Max, Type: p.Type, Alignment: p.Alignment})
 	}
-	return l, nil
+	return st.Limits()
 }
 
 // effectiveStatus is the mandate's status now: a valid mandate past its validity is expired.

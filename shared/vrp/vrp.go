@@ -18,9 +18,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/shopspring/decimal"
-
-	"tokapi.io/tok/shared/money"
 	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/tokenvault"
@@ -149,32 +146,17 @@ func (c Consent) EffectiveStatus(now time.Time) (status, reason string) {
 
 // Limits are the consent's control parameters for vrplimits.
 func (c Consent) Limits() (vrplimits.Limits, error) {
-	cur, ok := money.LookupCurrency(c.Currency)
-	if !ok {
-		return vrplimits.Limits{}, fmt.Errorf("vrp consent %s: currency %q", c.ID, c.Currency)
-	}
-	loc, err := time.LoadLocation(c.TimeZone)
-	if err != nil {
-		return vrplimits.Limits{}, fmt.Errorf("vrp consent %s: %w", c.ID, err)
-	}
-	l := vrplimits.Limits{Currency: cur, MaxOccurrences: c.MaxOccurrences, From: c.ValidFrom, Location: loc}
+	st := vrplimits.Stored{Currency: c.Currency, MaxIndividual: c.MaxIndividual, MinIndividual: c.MinIndividual,
+		MaxOccurrences: c.MaxOccurrences, From: c.ValidFrom, TimeZone: c.TimeZone}
 	if c.ValidTo != nil {
-		l.To = *c.ValidTo
-	}
-	if l.MaxIndividual, err = decimal.NewFromString(c.MaxIndividual); err != nil {
-		return l, fmt.Errorf("vrp consent %s: %w", c.ID, err)
-	}
-	if c.MinIndividual != "" {
-		if l.MinIndividual, err = decimal.NewFromString(c.MinIndividual); err != nil {
-			return l, fmt.Errorf("vrp consent %s: %w", c.ID, err)
-		}
+		st.To = *c.ValidTo
 	}
 	for _, p := range c.PeriodicLimits {
-		d, err := decimal.NewFromString(p.MaximumAmount)
-		if err != nil {
-			return l, fmt.Errorf("vrp consent %s: %w", c.ID, err)
-		}
-		l.Periodic = append(l.Periodic, vrplimits.Periodic{Max: d, Type: p.PeriodType, Alignment: p.PeriodAlignment})
+		st.Periodic = append(st.Periodic, vrplimits.StoredPeriodic{Max: p.MaximumAmount, Type: p.PeriodType, Alignment: p.PeriodAlignment})
+	}
+	l, err := st.Limits()
+	if err != nil {
+		return l, fmt.Errorf("vrp consent %s: %w", c.ID, err)
 	}
 	return l, nil
 }

@@ -136,6 +136,52 @@ type Limits struct {
 	Location *time.Location
 }
 
+// Stored is a mandate's control parameters as a record keeps them: amounts in the wire
+// format, the time zone by name, MinIndividual "" for none, To zero for no end.
+type Stored struct {
+	Currency       string
+	MaxIndividual  string
+	MinIndividual  string
+	Periodic       []StoredPeriodic
+	MaxOccurrences int
+	From, To       time.Time
+	TimeZone       string
+}
+
+// StoredPeriodic is one periodic limit as stored.
+type StoredPeriodic struct {
+	Max, Type, Alignment string
+}
+
+// Limits reads the stored parameters, which were validated when the mandate was made.
+func (s Stored) Limits() (Limits, error) {
+	cur, ok := money.LookupCurrency(s.Currency)
+	if !ok {
+		return Limits{}, fmt.Errorf("currency %q", s.Currency)
+	}
+	loc, err := time.LoadLocation(s.TimeZone)
+	if err != nil {
+		return Limits{}, err
+	}
+	l := Limits{Currency: cur, MaxOccurrences: s.MaxOccurrences, From: s.From, To: s.To, Location: loc}
+	if l.MaxIndividual, err = decimal.NewFromString(s.MaxIndividual); err != nil {
+		return l, err
+	}
+	if s.MinIndividual != "" {
+		if l.MinIndividual, err = decimal.NewFromString(s.MinIndividual); err != nil {
+			return l, err
+		}
+	}
+	for _, p := range s.Periodic {
+		d, err := decimal.NewFromString(p.Max)
+		if err != nil {
+			return l, err
+		}
+		l.Periodic = append(l.Periodic, Periodic{Max: d, Type: p.Type, Alignment: p.Alignment})
+	}
+	return l, nil
+}
+
 // Minor is d in the currency's minor units (d has at most that many decimals).
 func (l Limits) Minor(d decimal.Decimal) int64 { return d.Shift(l.Currency.MinorUnits).IntPart() }
 

@@ -208,3 +208,39 @@ func FuzzNoSequenceOverspends(f *testing.F) {
 		}
 	})
 }
+
+// TestStoredLimits: stored parameters read into Limits (no minimum and no end stay zero);
+// a stored value that does not parse is an error, not a zero limit.
+func TestStoredLimits(t *testing.T) {
+	from := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	st := Stored{Currency: "EUR", MaxIndividual: "60.00", MaxOccurrences: 12, From: from, TimeZone: DefaultTimeZone,
+		Periodic: []StoredPeriodic{{Max: "100.00", Type: Month, Alignment: AlignCalendar}, {Max: "25.5", Type: Day, Alignment: AlignConsent}}}
+	l, err := st.Limits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Currency.Code != "EUR" || !l.MaxIndividual.Equal(decimal.RequireFromString("60")) || !l.MinIndividual.IsZero() ||
+		l.MaxOccurrences != 12 || !l.From.Equal(from) || !l.To.IsZero() || l.Location.String() != DefaultTimeZone || len(l.Periodic) != 2 ||
+		!l.Periodic[1].Max.Equal(decimal.RequireFromString("25.50")) || l.Periodic[1].Type != Day || l.Periodic[1].Alignment != AlignConsent {
+		t.Fatalf("limits %+v", l)
+	}
+	to := from.AddDate(1, 0, 0)
+	withMin := st
+	withMin.MinIndividual, withMin.To = "1.00", to
+	if l, err := withMin.Limits(); err != nil || !l.MinIndividual.Equal(decimal.NewFromInt(1)) || !l.To.Equal(to) {
+		t.Fatalf("with a minimum and an end: %+v, %v", l, err)
+	}
+	for name, broken := range map[string]func(*Stored){
+		"currency":       func(s *Stored) { s.Currency = "XXX" },
+		"time zone":      func(s *Stored) { s.TimeZone = "Europe/Nowhere" },
+		"maximum":        func(s *Stored) { s.MaxIndividual = "sixty" },
+		"minimum":        func(s *Stored) { s.MinIndividual = "1,00" },
+		"periodic limit": func(s *Stored) { s.Periodic = []StoredPeriodic{{Max: "", Type: Day, Alignment: AlignCalendar}} },
+	} {
+		b := st
+		broken(&b)
+		if _, err := b.Limits(); err == nil {
+			t.Errorf("a bad %s read without an error", name)
+		}
+	}
+}
