@@ -58,6 +58,9 @@ type Emulator struct {
 // FIRESTORE_EMULATOR_HOST and PUBSUB_EMULATOR_HOST variables take.
 func (e *Emulator) Host() string { return e.host }
 
+// Pid is the emulator's process, the JVM itself (benchmarks read its CPU time).
+func (e *Emulator) Pid() int { return e.cmd.Process.Pid }
+
 // StartFirestore starts the Firestore emulator (native mode) and waits until it is ready.
 func StartFirestore(ctx context.Context, opts Options) (*Emulator, error) {
 	java, root, err := prerequisites()

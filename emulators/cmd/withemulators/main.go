@@ -5,9 +5,10 @@
 //	go run ./emulators/cmd/withemulators [-logdir DIR] -- go test ./...
 //
 // The command gets FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST, TOK_KMS_ENDPOINT,
-// TOK_SECRETMANAGER_ENDPOINT, TOK_TEST_EMULATORS=1 and TOK_TEST_REPORT (the file where
-// shared/testing/testenv records each emulator-backed test). withemulators exits with the command's
-// exit code after stopping every emulator.
+// TOK_SECRETMANAGER_ENDPOINT, TOK_TEST_EMULATORS=1, TOK_TEST_REPORT (the file where
+// shared/testing/testenv records each emulator-backed test) and TOK_FIRESTORE_EMULATOR_PID
+// (the Firestore emulator's JVM, whose CPU time benchmarks count). withemulators exits with
+// the command's exit code after stopping every emulator.
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -190,6 +192,7 @@ func startAll(ctx context.Context, logDir string, firestoreHeapMB int) (*stack, 
 func (s *stack) env(report string) []string {
 	return []string{
 		"FIRESTORE_EMULATOR_HOST=" + s.firestore.Host(),
+		"TOK_FIRESTORE_EMULATOR_PID=" + strconv.Itoa(s.firestore.Pid()),
 		"PUBSUB_EMULATOR_HOST=" + s.pubsub.Host(),
 		"TOK_KMS_ENDPOINT=" + s.kmssm.Addr(),
 		"TOK_SECRETMANAGER_ENDPOINT=" + s.kmssm.Addr(),

@@ -28,7 +28,8 @@ exit 3`
 		t.Errorf("stderr does not count 2 distinct tests:\n%s", stderr.String())
 	}
 
-	if heap, err := os.ReadFile(heapFile); err != nil || len(heap) == 0 {
+	heap, err := os.ReadFile(heapFile)
+	if err != nil || len(heap) == 0 {
 		t.Errorf("no process runs with -Xmx640m (%v)", err)
 	}
 	data, err := os.ReadFile(envFile)
@@ -39,6 +40,10 @@ exit 3`
 	for line := range strings.Lines(string(data)) {
 		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
 		env[k] = v
+	}
+	// The process named for benchmarks is the Firestore emulator's JVM, the one given its heap.
+	if pid := env["TOK_FIRESTORE_EMULATOR_PID"]; pid == "" || !strings.Contains(string(heap), "/proc/"+pid+"/cmdline") {
+		t.Errorf("TOK_FIRESTORE_EMULATOR_PID = %q, not among the processes with the Firestore heap:\n%s", pid, heap)
 	}
 	if env["TOK_TEST_EMULATORS"] != "1" {
 		t.Errorf("TOK_TEST_EMULATORS = %q, want 1", env["TOK_TEST_EMULATORS"])
