@@ -70,7 +70,8 @@ func TestSlowBankShowsWaitingPage(t *testing.T) {
 		}
 		h := resp.Header
 		if resp.StatusCode != 200 || h.Get("Content-Type") != "text/html; charset=utf-8" || h.Get("Cache-Control") != "no-store" ||
-			!strings.Contains(h.Get("Content-Security-Policy"), "default-src 'none'") || h.Get("X-Request-Id") == "" {
+			!strings.Contains(h.Get("Content-Security-Policy"), "default-src 'none'") || h.Get("X-Request-Id") == "" ||
+			h.Get("X-Frame-Options") != "DENY" || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "no-referrer" {
 			t.Fatalf("waiting page: %d %v", resp.StatusCode, h)
 		}
 		head, _ := rd.Peek(rd.Buffered())

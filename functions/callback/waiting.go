@@ -135,13 +135,7 @@ func (s *Server) outcome(w http.ResponseWriter, r *http.Request) error {
 // style.
 func setPageHeaders(w http.ResponseWriter) string {
 	nonce := random.Token(16)
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+nonce+"'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'")
+	httpapi.SetPageHeaders(w.Header(), "default-src 'none'; style-src 'nonce-"+nonce+"'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'")
 	return nonce
 }
 

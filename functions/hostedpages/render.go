@@ -205,12 +205,7 @@ func setHeaders(w http.ResponseWriter, nonce, env string) {
 	if nonce != "" {
 		csp += "; style-src 'nonce-" + nonce + "'; script-src 'nonce-" + nonce + "'"
 	}
-	h.Set("Content-Security-Policy", csp)
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	httpapi.SetPageHeaders(h, csp)
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
