@@ -1,8 +1,10 @@
 package gcloudemu
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -21,8 +23,8 @@ var starts = map[string]func(context.Context, Options) (*Emulator, error){
 	"pubsub":    StartPubSub,
 }
 
-// TestStartStop starts both emulators, checks they answer, stops them and proves that the
-// port is free again and no process of the group is left.
+// TestStartStop starts both emulators, checks they answer and run with the quick compiler only,
+// stops them and proves that the port is free again and no process of the group is left.
 func TestStartStop(t *testing.T) {
 	for name, start := range starts {
 		t.Run(name, func(t *testing.T) {
@@ -39,6 +41,9 @@ func TestStartStop(t *testing.T) {
 				t.Fatalf("%s does not answer Ok after start", e.Host())
 			}
 			pgid := e.cmd.Process.Pid
+			if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pgid)); err != nil || !bytes.Contains(cmdline, []byte(quickJIT+"\x00")) {
+				t.Errorf("the JVM runs without %s: %q (%v)", quickJIT, cmdline, err)
+			}
 
 			if err := e.Stop(); err != nil {
 				t.Fatalf("Stop: %v", err)
