@@ -212,43 +212,19 @@ func NewRepo(client *firestore.Client) *Repo { return &Repo{Client: client} }
 
 func isNotFound(err error) bool { return status.Code(err) == codes.NotFound }
 
-func get[T any](ctx context.Context, ref *firestore.DocumentRef, what string) (T, error) {
-	var v T
-	snap, err := ref.Get(ctx)
-	if err != nil {
-		if isNotFound(err) {
-			return v, fmt.Errorf("%s %s: %w", what, ref.ID, ErrNotFound)
-		}
-		return v, fmt.Errorf("get %s %s: %w", what, ref.ID, err)
-	}
-	if err := snap.DataTo(&v); err != nil {
-		return v, fmt.Errorf("decode %s %s: %w", what, ref.ID, err)
-	}
-	return v, nil
-}
-
 // Get returns a connection of the scope's tenant.
 func (r *Repo) Get(ctx context.Context, scope store.Scope, id string) (Connection, error) {
-	if !ids.Valid(PrefixConnection, id) {
-		return Connection{}, fmt.Errorf("connection %q: %w", id, ErrNotFound)
-	}
-	return get[Connection](ctx, scope.Collection(CollConnections).Doc(id), "connection")
+	return store.GetID[Connection](ctx, scope.Collection(CollConnections), PrefixConnection, id, "connection", ErrNotFound)
 }
 
 // GetConsent returns a consent of the scope's tenant.
 func (r *Repo) GetConsent(ctx context.Context, scope store.Scope, id string) (Consent, error) {
-	if !ids.Valid(ids.Consent, id) {
-		return Consent{}, fmt.Errorf("consent %q: %w", id, ErrNotFound)
-	}
-	return get[Consent](ctx, scope.Collection(CollConsents).Doc(id), "consent")
+	return store.GetID[Consent](ctx, scope.Collection(CollConsents), ids.Consent, id, "consent", ErrNotFound)
 }
 
 // GetAccount returns an account of the scope's tenant.
 func (r *Repo) GetAccount(ctx context.Context, scope store.Scope, id string) (Account, error) {
-	if !ids.Valid(ids.Account, id) {
-		return Account{}, fmt.Errorf("account %q: %w", id, ErrNotFound)
-	}
-	return get[Account](ctx, scope.Collection(CollAccounts).Doc(id), "account")
+	return store.GetID[Account](ctx, scope.Collection(CollAccounts), ids.Account, id, "account", ErrNotFound)
 }
 
 // ConnectionsByID reads several connections of the tenant at once; missing ones are absent.

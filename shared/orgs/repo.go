@@ -120,10 +120,7 @@ func (r *Repo) CreateOrg(ctx context.Context, name, tier string, origins []strin
 
 // GetOrg returns an organisation.
 func (r *Repo) GetOrg(ctx context.Context, orgID string) (Org, error) {
-	if !ids.Valid(ids.Organisation, orgID) {
-		return Org{}, fmt.Errorf("organisation %q: %w", orgID, ErrNotFound)
-	}
-	return store.Get[Org](ctx, r.orgRef(orgID), "organisation "+orgID, ErrNotFound)
+	return store.GetID[Org](ctx, r.client.Collection(store.Orgs), ids.Organisation, orgID, "organisation", ErrNotFound)
 }
 
 // ListOrgs returns every organisation, oldest first (for the admin CLI).

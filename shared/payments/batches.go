@@ -97,10 +97,7 @@ func batchRef(scope store.Scope, id string) *firestore.DocumentRef {
 
 // GetBatch returns a refund batch of the scope's tenant.
 func (s *Store) GetBatch(ctx context.Context, scope store.Scope, id string) (Batch, error) {
-	if !ids.Valid(ids.RefundBatch, id) {
-		return Batch{}, fmt.Errorf("batch %q: %w", id, ErrNotFound)
-	}
-	return store.Get[Batch](ctx, batchRef(scope, id), "batch "+id, ErrNotFound)
+	return store.GetID[Batch](ctx, scope.Collection(BatchesCollection), ids.RefundBatch, id, "batch", ErrNotFound)
 }
 
 // checkBatch loads the refunds of req: each the tenant's, awaiting authorisation, in no

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"tokapi.io/tok/shared/auth"
+	"tokapi.io/tok/shared/ids"
 	"tokapi.io/tok/shared/tenant"
 )
 
@@ -69,6 +70,16 @@ func ForRole(ctx context.Context, client *firestore.Client, need auth.Role) (Sco
 func Get[T any](ctx context.Context, ref *firestore.DocumentRef, what string, notFound error) (T, error) {
 	snap, err := ref.Get(ctx)
 	return decode[T](snap, err, what, notFound)
+}
+
+// GetID is Get of the document id of col, whose IDs are of kind (an ids prefix): any other
+// id is notFound without a read. what names the kind in errors ("batch").
+func GetID[T any](ctx context.Context, col *firestore.CollectionRef, kind, id, what string, notFound error) (T, error) {
+	if !ids.Valid(kind, id) {
+		var zero T
+		return zero, fmt.Errorf("%s %q: %w", what, id, notFound)
+	}
+	return Get[T](ctx, col.Doc(id), what+" "+id, notFound)
 }
 
 // GetTx is Get inside a transaction.

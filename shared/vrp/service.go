@@ -64,10 +64,7 @@ func consentRef(scope store.Scope, id string) *firestore.DocumentRef {
 
 // Get returns a VRP consent of the scope's tenant.
 func (s *Service) Get(ctx context.Context, scope store.Scope, id string) (Consent, error) {
-	if !ids.Valid(ids.VRPConsent, id) {
-		return Consent{}, fmt.Errorf("vrp consent %q: %w", id, ErrNotFound)
-	}
-	return store.Get[Consent](ctx, consentRef(scope, id), "vrp consent "+id, ErrNotFound)
+	return store.GetID[Consent](ctx, scope.Collection(Collection), ids.VRPConsent, id, "vrp consent", ErrNotFound)
 }
 
 // update changes a consent in one transaction; fn returns whether it changed it. The events
