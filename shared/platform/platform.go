@@ -369,7 +369,7 @@ func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error), opt
 			// The API's path parameters and query strings are the spec's, and its JSON
 			// bodies strict: checked after authentication, so an unauthenticated caller
 			// learns nothing about the operation.
-			queries, err := queryparams.Spec()
+			queries, err := specChecker(h)
 			if err != nil {
 				return nil, err
 			}
@@ -402,6 +402,15 @@ func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error), opt
 		}
 		h.ServeHTTP(w, r)
 	}))
+}
+
+// specChecker is the API spec's checker of the operations h serves when h lists them (a
+// router), else of every operation.
+func specChecker(h http.Handler) (*queryparams.Checker, error) {
+	if rl, ok := h.(RouteLister); ok {
+		return queryparams.SpecFor(rl.Patterns())
+	}
+	return queryparams.Spec()
 }
 
 // EventHandler handles one CloudEvent.

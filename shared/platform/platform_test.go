@@ -344,3 +344,44 @@ func TestFrozenFirestoreAnswers503(t *testing.T) {
 		}
 	}
 }
+
+// TestQueriesCheckedAgainstTheServedOperations: a router's requests are checked against the
+// spec's rules of the operations it serves, so a bad query of one of them is 400 and a
+// request for another function's operation is the router's 404; a handler that does not
+// list its routes is checked against every operation.
+func TestQueriesCheckedAgainstTheServedOperations(t *testing.T) {
+	project := testenv.Project(t)
+	fs := testenv.Firestore(t, project)
+	smEndpoint := testenv.SecretManagerEndpoint(t)
+	keys := seedOrg(t, project, fs, smEndpoint, orgs.TierEnterprise)
+	env := NewEnvFrom(Config{GCP: gcp.Config{ProjectID: project, SecretManagerEndpoint: smEndpoint}})
+	t.Cleanup(func() { _ = env.Close(context.Background()) })
+	envFor := func(context.Context) (*Env, error) { return env, nil }
+	ok := func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }
+	router := LazyHTTP(func(context.Context, *Env) (http.Handler, error) {
+		rt := httpapi.NewRouter()
+		rt.Handle("GET /v1/banks", func(w http.ResponseWriter, r *http.Request) error { ok(w, r); return nil })
+		return rt, nil
+	}, envFor)
+	plain := LazyHTTP(func(context.Context, *Env) (http.Handler, error) { return http.HandlerFunc(ok), nil }, envFor)
+	for _, tc := range []struct {
+		name   string
+		h      http.Handler
+		path   string
+		status int
+	}{
+		{"router, its operation", router, "/v1/banks?country=HR", http.StatusNoContent},
+		{"router, its operation, bad query", router, "/v1/banks?country=hr", http.StatusBadRequest},
+		{"router, another function's operation", router, "/v1/accounts?currency=eur", http.StatusNotFound},
+		{"plain handler, any operation, bad query", plain, "/v1/accounts?currency=eur", http.StatusBadRequest},
+		{"plain handler, good query", plain, "/v1/accounts?currency=EUR", http.StatusNoContent},
+	} {
+		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, tc.path, nil)
+		req.Header.Set("Authorization", "ApiKey "+keys.LiveKey)
+		rec := httptest.NewRecorder()
+		tc.h.ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Errorf("%s: %s answered %d, want %d: %s", tc.name, tc.path, rec.Code, tc.status, rec.Body)
+		}
+	}
+}

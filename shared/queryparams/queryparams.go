@@ -89,6 +89,24 @@ func Spec() (*Checker, error) {
 	return specChecker, specErr
 }
 
+// SpecFor returns the Checker of the operations of Tok's API spec among patterns (a
+// router's, "GET /v1/banks/{bankId}"): a function checks the operations it serves, with the
+// precedence its own router applies, and its first request builds no rules for the other
+// functions' operations. A pattern the spec does not declare is left out.
+func SpecFor(patterns []string) (*Checker, error) {
+	served := make(map[string]bool, len(patterns))
+	for _, p := range patterns {
+		served[p] = true
+	}
+	var ops []Operation
+	for _, op := range specOperations {
+		if served[op.Method+" "+op.Path] {
+			ops = append(ops, op)
+		}
+	}
+	return New(ops)
+}
+
 // New builds the Checker of a spec's operations. Every path parameter must be a string with
 // a pattern and a maxLength, and every {name} of a path a declared path parameter.
 func New(ops []Operation) (*Checker, error) {

@@ -233,3 +233,32 @@ func TestGeneratedRulesAreTheSpecs(t *testing.T) {
 		t.Errorf("only %d operations in the spec", len(ops))
 	}
 }
+
+// TestSpecForChecksTheServedOperations: a function's checker enforces the spec's rules on
+// the operations it serves and passes the others' requests on to its router, which
+// answers them 404; a pattern the spec does not declare is left out.
+func TestSpecForChecksTheServedOperations(t *testing.T) {
+	c, err := queryparams.SpecFor([]string{"GET /v1/banks", "GET /v1/banks/{bankId}", "GET /v1/not-in-the-spec"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := httpapi.Middleware("", c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})))
+	for target, want := range map[string]int{
+		"/v1/banks?country=HR":       http.StatusNoContent,
+		"/v1/banks?country=hr":       http.StatusBadRequest,
+		"/v1/banks?x=1":              http.StatusBadRequest,
+		"/v1/banks/Erste":            http.StatusBadRequest,
+		"/v1/banks/erste-hr":         http.StatusNoContent,
+		"/v1/accounts?currency=eur":  http.StatusNoContent, // another function's operation
+		"/v1/not-in-the-spec?x=1":    http.StatusNoContent,
+		"/v1/accounts/acc_1?limit=0": http.StatusNoContent,
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		if rec.Code != want {
+			t.Errorf("%s: %d, want %d: %s", target, rec.Code, want, rec.Body)
+		}
+	}
+}
