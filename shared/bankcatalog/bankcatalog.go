@@ -4,6 +4,7 @@
 package bankcatalog
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/url"
@@ -208,7 +209,7 @@ func loadBanks(banks []Bank, sandboxBankURL string) (*Catalogue, error) {
 		return nil, fmt.Errorf("bank catalogue: %w", errors.Join(problems...))
 	}
 	slices.SortFunc(banks, func(a, b Bank) int {
-		return strings.Compare(a.Country+" "+a.ID, b.Country+" "+b.ID)
+		return cmp.Or(strings.Compare(a.Country, b.Country), strings.Compare(a.ID, b.ID))
 	})
 	return &Catalogue{banks: banks}, nil
 }
