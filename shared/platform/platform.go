@@ -146,8 +146,12 @@ func (e *Env) Pepper(ctx context.Context) ([]byte, error) {
 
 // Authenticator returns the instance's API key authenticator and rate limiter.
 func (e *Env) Authenticator(ctx context.Context) (*auth.Authenticator, error) {
-	// The Firestore client is made while the pepper is read: the key's lookup, which needs
-	// both, then waits for neither in turn.
+	// The Secret Manager client comes first, so nothing delays the pepper's read, the head
+	// of the first request's chain of calls; the Firestore client is made while the pepper
+	// is read: the key's lookup, which needs both, then waits for neither in turn.
+	if _, err := e.Secrets(ctx); err != nil {
+		return nil, err
+	}
 	firestoreClient := inBackground(func() (*firestore.Client, error) { return e.Clients.Firestore(ctx) })
 	pepper, err := e.Pepper(ctx)
 	if err != nil {
@@ -355,17 +359,26 @@ func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error), opt
 		if err != nil {
 			return nil, fmt.Errorf("instance environment: %w", err)
 		}
-		// The authenticator's first call (the pepper, from Secret Manager) overlaps with
-		// building the handler and the spec's checker, which do not need it.
-		var authenticator func() (*auth.Authenticator, error)
-		if !o.public {
-			authenticator = inBackground(func() (*auth.Authenticator, error) { return env.Authenticator(ctx) })
+		if o.public {
+			h, err := build(ctx, env)
+			if err != nil {
+				return nil, fmt.Errorf("build handler: %w", err)
+			}
+			inner = h
+			return h, nil
 		}
-		h, err := build(ctx, env)
-		if err != nil {
-			return nil, fmt.Errorf("build handler: %w", err)
-		}
-		if !o.public {
+		// The authenticator's first call (the pepper, from Secret Manager) heads the first
+		// request's chain of calls, so it is made here at once; the handler and the spec's
+		// checker, which do not need it, are built meanwhile on a goroutine of their own.
+		checked := inBackground(func() (h http.Handler, err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("build handler: panic: %v", p)
+				}
+			}()
+			if h, err = build(ctx, env); err != nil {
+				return nil, fmt.Errorf("build handler: %w", err)
+			}
 			// The API's path parameters and query strings are the spec's, and its JSON
 			// bodies strict: checked after authentication, so an unauthenticated caller
 			// learns nothing about the operation.
@@ -373,19 +386,22 @@ func LazyHTTP(build HTTPBuilder, envFor func(context.Context) (*Env, error), opt
 			if err != nil {
 				return nil, err
 			}
-			h = queries.Middleware(httpapi.StrictJSON(h))
-			a, err := authenticator()
-			if err != nil {
-				return nil, err
-			}
-			idem, err := env.idempotency(ctx)
-			if err != nil {
-				return nil, err
-			}
-			h = a.Middleware(idem.Middleware(h))
+			return queries.Middleware(httpapi.StrictJSON(h)), nil
+		})
+		a, err := env.Authenticator(ctx)
+		if err != nil {
+			return nil, err
 		}
-		inner = h
-		return h, nil
+		idem, err := env.idempotency(ctx)
+		if err != nil {
+			return nil, err
+		}
+		h, err := checked()
+		if err != nil {
+			return nil, err
+		}
+		inner = a.Middleware(idem.Middleware(h))
+		return inner, nil
 	}
 	return httpapi.MiddlewareWithTimeout(os.Getenv("GOOGLE_CLOUD_PROJECT"), o.timeout, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Every request on a connection sets its own write deadline, so one left by the

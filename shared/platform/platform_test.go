@@ -385,3 +385,24 @@ func TestQueriesCheckedAgainstTheServedOperations(t *testing.T) {
 		}
 	}
 }
+
+// TestPanickingBuildAnswers500: a handler's build that panics, on the goroutine it runs on
+// while the authenticator reads the pepper, is answered 500 in the envelope, as a handler's
+// panic is, instead of ending the process.
+func TestPanickingBuildAnswers500(t *testing.T) {
+	project := testenv.Project(t)
+	fs := testenv.Firestore(t, project)
+	smEndpoint := testenv.SecretManagerEndpoint(t)
+	keys := seedOrg(t, project, fs, smEndpoint, orgs.TierPro)
+	env := NewEnvFrom(Config{GCP: gcp.Config{ProjectID: project, SecretManagerEndpoint: smEndpoint}})
+	t.Cleanup(func() { _ = env.Close(context.Background()) })
+	h := LazyHTTP(func(context.Context, *Env) (http.Handler, error) { panic("broken build") },
+		func(context.Context) (*Env, error) { return env, nil })
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/v1/banks", nil)
+	req.Header.Set("Authorization", "ApiKey "+keys.LiveKey)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), `"code"`) {
+		t.Fatalf("a panicking build: %d %s", rec.Code, rec.Body)
+	}
+}
