@@ -90,21 +90,33 @@ func Spec() (*Checker, error) {
 }
 
 // SpecFor returns the Checker of the operations of Tok's API spec among patterns (a
-// router's, "GET /v1/banks/{bankId}"): a function checks the operations it serves, with the
-// precedence its own router applies, and its first request builds no rules for the other
-// functions' operations. A pattern the spec does not declare is left out.
+// router's, "GET /v1/banks/{id}", whose wildcards may be named otherwise than the spec's): a
+// function checks the operations it serves, with the precedence its own router applies, and
+// its first request builds no rules for the other functions' operations. A pattern the spec
+// does not declare is left out.
 func SpecFor(patterns []string) (*Checker, error) {
 	served := make(map[string]bool, len(patterns))
 	for _, p := range patterns {
-		served[p] = true
+		served[shape(p)] = true
 	}
 	var ops []Operation
 	for _, op := range specOperations {
-		if served[op.Method+" "+op.Path] {
+		if served[shape(op.Method+" "+op.Path)] {
 			ops = append(ops, op)
 		}
 	}
 	return New(ops)
+}
+
+// shape is a mux pattern with its wildcards unnamed: "GET /v1/banks/{}".
+func shape(pattern string) string {
+	segments := strings.Split(pattern, "/")
+	for i, seg := range segments {
+		if strings.HasPrefix(seg, "{") && strings.HasSuffix(seg, "}") {
+			segments[i] = "{}"
+		}
+	}
+	return strings.Join(segments, "/")
 }
 
 // New builds the Checker of a spec's operations. Every path parameter must be a string with
