@@ -3,6 +3,7 @@ package webhooks
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -58,11 +59,14 @@ func mergeNewestFirst(own, delivered []Delivery, limit int) []Delivery {
 }
 
 // before reports whether a comes before b in a list ordered newest first.
-func before(a, b Delivery) bool {
-	if !a.CreatedAt.Equal(b.CreatedAt) {
-		return a.CreatedAt.After(b.CreatedAt)
+func before(a, b Delivery) bool { return newestFirst(a, b) < 0 }
+
+// newestFirst orders deliveries as the API lists them: creation time, then ID, both descending.
+func newestFirst(a, b Delivery) int {
+	if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+		return c
 	}
-	return a.ID > b.ID
+	return strings.Compare(b.ID, a.ID)
 }
 
 // GetDelivery returns one delivery of an endpoint, or ErrNotFound.

@@ -328,6 +328,66 @@ func TestDeliveriesListMergesRecords(t *testing.T) {
 	}
 }
 
+// TestDeliveredEntriesPageAcrossInstants: delivered entries that share an instant are listed in
+// ID order whatever page size cuts them, each endpoint lists only its own, and an entry moved
+// to a document of its own is listed once.
+func TestDeliveredEntriesPageAcrossInstants(t *testing.T) {
+	f := newFixture(t, tenant.Sandbox)
+	rcv := webhookstest.NewReceiver(t, nil)
+	a, _ := f.endpoint(t, rcv.URL+"/a")
+	b, _ := f.endpoint(t, rcv.URL+"/b")
+	var events []string
+	for i, n := range []int{1, 7, 2, 5} { // events at each of four instants
+		f.clock.Add(time.Second)
+		for range n {
+			events = append(events, f.event(t, "transactions.created", map[string]any{"instant": i}).ID)
+		}
+	}
+	moved := webhooks.DeliveryID(events[3], a.ID)
+	if _, err := f.svc.Redeliver(t.Context(), f.t, a.ID, moved); err != nil {
+		t.Fatal(err)
+	}
+	f.q.Drain(t, f.svc)
+	for _, ep := range []webhooks.Endpoint{a, b} {
+		var want []webhooks.Delivery
+		for _, ev := range events {
+			d := f.delivery(t, ep.ID, ev)
+			want = append(want, d)
+		}
+		slices.SortFunc(want, func(x, y webhooks.Delivery) int {
+			if c := y.CreatedAt.Compare(x.CreatedAt); c != 0 {
+				return c
+			}
+			return strings.Compare(y.ID, x.ID)
+		})
+		for size := 1; size <= 6; size++ {
+			var got []string
+			var after *lists.CreatedID
+			for {
+				page, err := f.svc.ListDeliveries(t.Context(), f.t, ep.ID, size, after)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, d := range page {
+					got = append(got, d.ID)
+				}
+				if len(page) < size {
+					break
+				}
+				last := page[len(page)-1]
+				after = &lists.CreatedID{CreatedAt: last.CreatedAt, ID: last.ID}
+			}
+			var wantIDs []string
+			for _, d := range want {
+				wantIDs = append(wantIDs, d.ID)
+			}
+			if !slices.Equal(got, wantIDs) {
+				t.Errorf("endpoint %s, pages of %d: %v, want %v", ep.ID, size, got, wantIDs)
+			}
+		}
+	}
+}
+
 // rcvEvent is the event ID of the receiver's n-th request.
 func rcvEvent(t testing.TB, rcv *webhookstest.Receiver, n int) string {
 	t.Helper()

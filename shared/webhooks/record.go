@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -37,10 +38,11 @@ type fanoutRecord struct {
 	// encoded as one JSON value: nothing queries inside it, and a Firestore map costs the
 	// database per field on every write.
 	Delivered []byte `firestore:"delivered"`
-	// Listed holds, by endpoint ID, each delivered entry's place in that endpoint's list of
-	// deliveries (listKey): ordering on it, Firestore's automatic single-field index of that
-	// key yields one endpoint's delivered entries, newest first, and nothing of the others.
-	Listed map[string]string `firestore:"listed"`
+	// WebhookIDs are the endpoints of the delivered entries: an array-contains query on it,
+	// newest first (a composite index with createdAt), lists one endpoint's delivered entries.
+	// (A map of each entry's place in its endpoint's list cost the database a field per
+	// endpoint on every write, for a query a person makes now and then.)
+	WebhookIDs []string `firestore:"webhookIds"`
 	// DeliveryIDs are the delivered entries' IDs, so one is found from its ID alone.
 	DeliveryIDs []string `firestore:"deliveryIds"`
 }
@@ -51,19 +53,20 @@ type delivered map[string][]Attempt
 // Fields of fanoutRecord that queries and updates name.
 const (
 	fieldDelivered   = "delivered"
-	fieldListed      = "listed"
+	fieldWebhookIDs  = "webhookIds"
 	fieldDeliveryIDs = "deliveryIds"
+	fieldCreatedAt   = "createdAt"
 )
 
 // newFanoutRecord is the record of ev's fan-out at now with the deliveries in ok, each
 // given with its ID and its first attempt.
 func newFanoutRecord(eventID, eventType, payload string, now time.Time, ok map[string]deliveredEntry) (fanoutRecord, error) {
 	rec := fanoutRecord{EventID: eventID, EventType: eventType, Payload: payload, CreatedAt: now,
-		ExpireAt: now.Add(DeliveryRetention), Listed: make(map[string]string, len(ok)), DeliveryIDs: make([]string, 0, len(ok))}
+		ExpireAt: now.Add(DeliveryRetention), WebhookIDs: make([]string, 0, len(ok)), DeliveryIDs: make([]string, 0, len(ok))}
 	atts := make(delivered, len(ok))
 	for webhookID, e := range ok {
 		atts[webhookID] = []Attempt{e.att}
-		rec.Listed[webhookID] = listKey(now, e.id)
+		rec.WebhookIDs = append(rec.WebhookIDs, webhookID)
 		rec.DeliveryIDs = append(rec.DeliveryIDs, e.id)
 	}
 	var err error
@@ -107,12 +110,6 @@ func decodeRecord(snap *firestore.DocumentSnapshot) (fanoutRecord, delivered, er
 	return rec, atts, err
 }
 
-// listKey orders deliveries as the API lists them (creation time, then ID) in one string:
-// the time in a fixed-width UTC layout sorts as the time does.
-func listKey(createdAt time.Time, deliveryID string) string {
-	return createdAt.UTC().Format("2006-01-02T15:04:05.000000000Z") + " " + deliveryID
-}
-
 func (s *Service) fanouts(t tenant.Tenant) *firestore.CollectionRef {
 	return store.For(s.fs, t).Collection(FanoutsCollection)
 }
@@ -138,28 +135,56 @@ func (s *Service) findDelivered(ctx context.Context, t tenant.Tenant, webhookID,
 	return d, docs[0].Ref, nil
 }
 
-// listDelivered returns up to limit of webhookID's delivered entries, newest first, after the
-// position (a zero afterID: from the newest).
+// listDelivered returns up to limit of webhookID's delivered entries, newest first (creation
+// time, then ID, both descending), after the position (a zero afterID: from the newest).
+// The records are ordered by creation time only, and within one instant their entries' IDs
+// are in no order of the records', so every instant read is read whole and sorted here: the
+// position's own instant, then the older ones, the last of those completed if the limit cut it.
 func (s *Service) listDelivered(ctx context.Context, t tenant.Tenant, webhookID string, limit int, afterCreated time.Time, afterID string) ([]Delivery, error) {
-	q := s.fanouts(t).OrderByPath(firestore.FieldPath{fieldListed, webhookID}, firestore.Desc)
+	mine := s.fanouts(t).Where(fieldWebhookIDs, "array-contains", webhookID)
+	var out []Delivery
+	// read adds the entries q finds after the position; it returns how many records it read
+	// and the creation time of the last.
+	read := func(q firestore.Query) (int, time.Time, error) {
+		docs, err := q.Documents(ctx).GetAll()
+		if err != nil {
+			return 0, time.Time{}, fmt.Errorf("list delivered entries of %s: %w", webhookID, err)
+		}
+		var last time.Time
+		for _, doc := range docs {
+			rec, atts, err := decodeRecord(doc)
+			if err != nil {
+				return 0, last, err
+			}
+			last = rec.CreatedAt
+			if d, ok := rec.delivery(atts, webhookID); ok && (afterID == "" || before(Delivery{CreatedAt: afterCreated, ID: afterID}, d)) {
+				out = append(out, d)
+			}
+		}
+		return len(docs), last, nil
+	}
+	older := mine.OrderBy(fieldCreatedAt, firestore.Desc)
 	if afterID != "" {
-		q = q.StartAfter(listKey(afterCreated, afterID))
+		if _, _, err := read(mine.Where(fieldCreatedAt, "==", afterCreated)); err != nil {
+			return nil, err
+		}
+		older = older.Where(fieldCreatedAt, "<", afterCreated)
 	}
-	docs, err := q.Limit(limit).Documents(ctx).GetAll()
-	if err != nil {
-		return nil, fmt.Errorf("list delivered entries of %s: %w", webhookID, err)
-	}
-	out := make([]Delivery, 0, len(docs))
-	for _, doc := range docs {
-		rec, atts, err := decodeRecord(doc)
+	if want := limit - len(out); want > 0 {
+		n, last, err := read(older.Limit(want))
 		if err != nil {
 			return nil, err
 		}
-		if d, ok := rec.delivery(atts, webhookID); ok {
-			out = append(out, d)
+		if n == want {
+			// The limit may have cut the oldest instant read: read it whole.
+			out = slices.DeleteFunc(out, func(d Delivery) bool { return d.CreatedAt.Equal(last) })
+			if _, _, err := read(mine.Where(fieldCreatedAt, "==", last)); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return out, nil
+	slices.SortFunc(out, newestFirst)
+	return out[:min(limit, len(out))], nil
 }
 
 // materialise moves webhookID's delivered entry of the record at ref into a delivery document
@@ -192,7 +217,7 @@ func (s *Service) materialise(ctx context.Context, t tenant.Tenant, webhookID st
 		}
 		return tx.Update(ref, []firestore.Update{
 			{Path: fieldDelivered, Value: rest},
-			{FieldPath: firestore.FieldPath{fieldListed, webhookID}, Value: firestore.Delete},
+			{Path: fieldWebhookIDs, Value: firestore.ArrayRemove(webhookID)},
 			{Path: fieldDeliveryIDs, Value: firestore.ArrayRemove(deliveryID)},
 		})
 	})
