@@ -288,22 +288,34 @@ func (s *Service) sweep(ctx context.Context, col string, res *SweepResult) error
 		}
 		res.Polled++
 	}
+	flushed, err := FlushStuck(ctx, group.Query, "outboxes", func(t tenant.Tenant, _ *firestore.DocumentSnapshot, p Payment) error {
+		return s.Store.Flush(ctx, store.For(s.Store.FS, t), p)
+	})
+	res.Flushed += flushed
+	return err
+}
+
+// FlushStuck flushes the outboxes left pending in group (a sweep's batch, the oldest
+// first): flush gets each document of a tenant that decodes into a T. It returns how many
+// it flushed; what names the outboxes in errors.
+func FlushStuck[T any](ctx context.Context, group firestore.Query, what string, flush func(tenant.Tenant, *firestore.DocumentSnapshot, T) error) (int, error) {
 	stuck, err := group.Where("outboxPending", "==", true).OrderBy("updatedAt", firestore.Asc).Limit(sweepBatch).Documents(ctx).GetAll()
 	if err != nil {
-		return fmt.Errorf("query outboxes: %w", err)
+		return 0, fmt.Errorf("query %s: %w", what, err)
 	}
+	n := 0
 	for _, d := range stuck {
 		t, ok := connections.TenantOf(d.Ref)
-		var p Payment
-		if !ok || d.DataTo(&p) != nil {
+		var v T
+		if !ok || d.DataTo(&v) != nil {
 			continue
 		}
-		if err := s.Store.Flush(ctx, store.For(s.Store.FS, t), p); err != nil {
-			return err
+		if err := flush(t, d, v); err != nil {
+			return n, err
 		}
-		res.Flushed++
+		n++
 	}
-	return nil
+	return n, nil
 }
 
 // expire ends a payment whose authorisation window passed: FAILED with

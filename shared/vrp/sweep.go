@@ -10,6 +10,7 @@ import (
 	"tokapi.io/tok/shared/connections"
 	"tokapi.io/tok/shared/payments"
 	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/transactions"
 )
 
@@ -94,20 +95,12 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 			*q.count++
 		}
 	}
-	stuck, err := group.Where("outboxPending", "==", true).OrderBy("updatedAt", firestore.Asc).Limit(sweepBatch).Documents(ctx).GetAll()
-	if err != nil {
-		return res, fmt.Errorf("query vrp consent outboxes: %w", err)
-	}
-	for _, d := range stuck {
-		t, ok := connections.TenantOf(d.Ref)
-		var c Consent
-		if !ok || d.DataTo(&c) != nil {
-			continue
-		}
+	flushed, err := payments.FlushStuck(ctx, group.Query, "vrp consent outboxes", func(t tenant.Tenant, d *firestore.DocumentSnapshot, c Consent) error {
 		if err := payments.FlushOutbox(ctx, s.fs(), s.Payments.Store.Events, t, d.Ref, c.Outbox); err != nil {
-			return res, fmt.Errorf("vrp consent %s: %w", c.ID, err)
+			return fmt.Errorf("vrp consent %s: %w", c.ID, err)
 		}
-		res.Flushed++
-	}
-	return res, nil
+		return nil
+	})
+	res.Flushed += flushed
+	return res, err
 }
