@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/shopspring/decimal"
 
@@ -174,13 +175,19 @@ const (
 	maxAccessPerDay = 4
 )
 
+// The patterns are compiled when a catalogue is first loaded, not as the process starts:
+// an instance's first request loads it while it waits for its first dependency call.
 var (
-	idPattern  = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*-[a-z]{2}$`)
-	bicPattern = regexp.MustCompile(`^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$`)
+	idPattern  = lazyPattern(`^[a-z0-9]+(-[a-z0-9]+)*-[a-z]{2}$`)
+	bicPattern = lazyPattern(`^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$`)
 	// A secret ID is 1 to maxSecretID of these; the length is checked apart, since a
-	// bounded repetition compiles into that many copies, at every process start.
-	secretPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	// bounded repetition compiles into that many copies.
+	secretPattern = lazyPattern(`^[A-Za-z0-9_-]+$`)
 )
+
+func lazyPattern(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 const maxSecretID = 255
 
@@ -232,7 +239,7 @@ func validate(b *Bank, sandboxBase string) []error {
 	if !knownCountry {
 		fail("country %q is not one Tok serves", b.Country)
 	}
-	if !idPattern.MatchString(b.ID) || !strings.HasSuffix(b.ID, "-"+strings.ToLower(b.Country)) {
+	if !idPattern().MatchString(b.ID) || !strings.HasSuffix(b.ID, "-"+strings.ToLower(b.Country)) {
 		fail("id must be <shortname>-<country>, lower case")
 	}
 	if strings.TrimSpace(b.Name) == "" {
@@ -245,7 +252,7 @@ func validate(b *Bank, sandboxBase string) []error {
 	}
 	sandbox := b.Environment == EnvSandbox
 	switch {
-	case !bicPattern.MatchString(b.BIC):
+	case !bicPattern().MatchString(b.BIC):
 		fail("BIC %q must be 8 or 11 upper-case letters and digits", b.BIC)
 	case b.BIC[4:6] != b.Country:
 		fail("BIC %s is not from %s", b.BIC, b.Country)
@@ -366,7 +373,7 @@ func validateConnector(b *Bank, sandboxBase string) []error {
 		// Only real banks check Tok's eIDAS certificate; the sandbox bank does not.
 		{"qwacSecret", c.QWACSecret, !sandbox},
 	} {
-		if (s.v != "" || s.required) && (len(s.v) > maxSecretID || !secretPattern.MatchString(s.v)) {
+		if (s.v != "" || s.required) && (len(s.v) > maxSecretID || !secretPattern().MatchString(s.v)) {
 			errs = append(errs, fmt.Errorf("connector.%s %q must be a Secret Manager secret ID", s.name, s.v))
 		}
 	}
