@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,10 +69,36 @@ func init() {
 }
 `
 
+// functionModule is the Terraform module that deploys every function; its build_config
+// holds the linker flags the buildpack builds with.
+const functionModule = "infra/modules/function/main.tf"
+
+var goLDFlagsAttr = regexp.MustCompile(`GOOGLE_GOLDFLAGS\s*=\s*"([^"]*)"`)
+
+// productionLDFlags returns the linker flags (GOOGLE_GOLDFLAGS, which the Go buildpack
+// passes to go build as -ldflags) the function module builds every function with, "" when
+// it sets none.
+func productionLDFlags(root string) (string, error) {
+	tf, err := os.ReadFile(filepath.Join(root, functionModule))
+	if err != nil {
+		return "", err
+	}
+	m := goLDFlagsAttr.FindSubmatch(tf)
+	if m == nil {
+		return "", nil
+	}
+	return string(m[1]), nil
+}
+
 // buildStaged builds dir (a staged function folder) with the buildpack's main, with the
-// flags goBuild uses, and returns the binary.
-func buildStaged(b *testing.B, dir string) string {
+// flags goBuild uses and production's linker flags (productionLDFlags of the repository at
+// root), and returns the binary.
+func buildStaged(b *testing.B, root, dir string) string {
 	b.Helper()
+	ldflags, err := productionLDFlags(root)
+	if err != nil {
+		b.Fatal(err)
+	}
 	mainDir := filepath.Join(dir, "cmd", "buildpackmain")
 	if err := os.MkdirAll(mainDir, 0o750); err != nil {
 		b.Fatal(err)
@@ -79,7 +107,7 @@ func buildStaged(b *testing.B, dir string) string {
 		b.Fatal(err)
 	}
 	bin := filepath.Join(dir, "function.bin")
-	cmd := exec.CommandContext(b.Context(), "go", "build", "-o", bin, "./cmd/buildpackmain")
+	cmd := exec.CommandContext(b.Context(), "go", "build", "-ldflags="+ldflags, "-o", bin, "./cmd/buildpackmain")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod -trimpath", "GOWORK=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -173,8 +201,28 @@ func fileMB(b *testing.B, path string) float64 {
 	return float64(st.Size()) / 1e6
 }
 
+// TestBenchLinksAsProduction: the cold-start benchmark reads the linker flags the function
+// module builds with, so its binaries are production's, whatever the module sets.
+func TestBenchLinksAsProduction(t *testing.T) {
+	_, root, err := manifest.LoadDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, err := os.ReadFile(filepath.Join(root, functionModule))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := productionLDFlags(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(tf), "GOOGLE_GOLDFLAGS") && (got == "" || !strings.Contains(string(tf), `GOOGLE_GOLDFLAGS = "`+got+`"`)) {
+		t.Errorf("%s sets GOOGLE_GOLDFLAGS, but the benchmark read %q", functionModule, got)
+	}
+}
+
 // BenchmarkColdStart starts the staged banks function (scripts/stage, built with the
-// buildpack's main) as Cloud Run does, FUNCTION_TARGET=Banks on PORT, and times the process
+// buildpack's main and production's linker flags) as Cloud Run does, FUNCTION_TARGET=Banks on PORT, and times the process
 // start to its port listening and to the first 200 of a real authenticated GET /v1/banks
 // against the emulators; the baseline is functions-framework's hello world, built the same
 // way and started the same way in the same round. The dependency calls of the first request
@@ -196,7 +244,7 @@ func BenchmarkColdStart(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tokBin := buildStaged(b, staged)
+	tokBin := buildStaged(b, root, staged)
 	hello := filepath.Join(out, "hello")
 	if err := os.MkdirAll(hello, 0o750); err != nil {
 		b.Fatal(err)
@@ -209,7 +257,7 @@ func BenchmarkColdStart(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(hello, "hello.go"), []byte(helloWorld), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	helloBin := buildStaged(b, hello)
+	helloBin := buildStaged(b, root, hello)
 
 	project := testenv.Project(b)
 	fs := testenv.Firestore(b, project)

@@ -103,9 +103,16 @@ resource "google_cloudfunctions2_function" "function" {
     entry_point       = var.entry_point
     service_account   = var.build_service_account_id
     docker_repository = var.docker_repository
-    # Event functions have no Eventarc trigger (their push subscription is below), so the
-    # buildpack is told their signature.
-    environment_variables = local.is_event ? { GOOGLE_FUNCTION_SIGNATURE_TYPE = "cloudevent" } : {}
+    environment_variables = merge(
+      # The binary is linked without its symbol table and DWARF (-s -w), which nothing reads
+      # at run time (stack traces and profiles use the Go runtime's own tables): an image a
+      # third smaller to store and to pull when an instance starts. scripts/stage's
+      # cold-start benchmark builds with the same flags, read from here.
+      { GOOGLE_GOLDFLAGS = "-s -w" },
+      # Event functions have no Eventarc trigger (their push subscription is below), so the
+      # buildpack is told their signature.
+      local.is_event ? { GOOGLE_FUNCTION_SIGNATURE_TYPE = "cloudevent" } : {},
+    )
 
     source {
       storage_source {
