@@ -96,16 +96,15 @@ func (tg *target) request(ctx context.Context, eventID string, payload []byte, n
 		return nil, "not sent: " + errNoSecret.Error()
 	}
 	ts := strconv.FormatInt(now.Unix(), 10)
+	vals := [...]string{eventID, ts, sign(eventID, ts, payload, keys)} // one allocation for the three
 	h := make(http.Header, 5)
 	h["Content-Type"] = contentTypeJSON
 	h["User-Agent"] = userAgent
-	h[keyID] = []string{eventID}
-	h[keyTimestamp] = []string{ts}
-	h[keySignature] = []string{sign(eventID, ts, payload, keys)}
+	h[keyID], h[keyTimestamp], h[keySignature] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
 	body := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(payload)), nil }
 	rc, _ := body()
-	u := *tg.url // the request's own: the client may set fields of it
-	req = &http.Request{Method: http.MethodPost, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: h, Body: rc, GetBody: body, ContentLength: int64(len(payload)), Host: u.Host}
+	// The URL is shared: post hands the request to the transport, which never modifies it.
+	req = &http.Request{Method: http.MethodPost, URL: tg.url, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: rc, GetBody: body, ContentLength: int64(len(payload)), Host: tg.url.Host}
 	return req.WithContext(ctx), ""
 }
