@@ -254,13 +254,9 @@ func (s *Service) authoriseBatch(ctx context.Context, st authstate.State, query 
 		return "", err
 	}
 	for _, id := range b.RefundIDs {
-		var also func(*Payment)
-		if tokens != nil {
-			sealed, err := s.Vault.Seal(ctx, TokensAAD(b.OrgID, id), *tokens)
-			if err != nil {
-				return "", err
-			}
-			also = func(p *Payment) { p.Tokens, p.TokenExpiresAt = sealed, tokens.ExpiresAt.UTC() }
+		also, err := s.keepTokens(ctx, b.OrgID, id, tokens)
+		if err != nil {
+			return "", err
 		}
 		if _, err := s.settle(ctx, scope, id, c, also); err != nil && !errors.Is(err, ErrNotAwaiting) {
 			return "", err

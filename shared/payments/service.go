@@ -283,18 +283,27 @@ func (s *Service) Authorise(ctx context.Context, st authstate.State, query url.V
 	if err != nil {
 		return "", err
 	}
-	var also func(*Payment)
-	if tokens != nil {
-		sealed, err := s.Vault.Seal(ctx, TokensAAD(p.OrgID, p.ID), *tokens)
-		if err != nil {
-			return "", err
-		}
-		also = func(p *Payment) { p.Tokens, p.TokenExpiresAt = sealed, tokens.ExpiresAt.UTC() }
+	also, err := s.keepTokens(ctx, p.OrgID, p.ID, tokens)
+	if err != nil {
+		return "", err
 	}
 	if p, err = s.settle(ctx, scope, p.ID, c, also); err != nil {
 		return "", err
 	}
 	return callbackRedirect(p)
+}
+
+// keepTokens seals the bank's tokens of an SCA, if it gave any, for payment id of orgID,
+// and returns what stores them on the payment (nil without tokens).
+func (s *Service) keepTokens(ctx context.Context, orgID, id string, tokens *bank.Tokens) (func(*Payment), error) {
+	if tokens == nil {
+		return nil, nil
+	}
+	sealed, err := s.Vault.Seal(ctx, TokensAAD(orgID, id), *tokens)
+	if err != nil {
+		return nil, err
+	}
+	return func(p *Payment) { p.Tokens, p.TokenExpiresAt = sealed, tokens.ExpiresAt.UTC() }, nil
 }
 
 // scaResult reads the bank's redirect after an SCA: the status change it calls for and,
