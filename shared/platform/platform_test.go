@@ -350,13 +350,7 @@ func TestFrozenFirestoreAnswers503(t *testing.T) {
 // request for another function's operation is the router's 404; a handler that does not
 // list its routes is checked against every operation.
 func TestQueriesCheckedAgainstTheServedOperations(t *testing.T) {
-	project := testenv.Project(t)
-	fs := testenv.Firestore(t, project)
-	smEndpoint := testenv.SecretManagerEndpoint(t)
-	keys := seedOrg(t, project, fs, smEndpoint, orgs.TierEnterprise)
-	env := NewEnvFrom(Config{GCP: gcp.Config{ProjectID: project, SecretManagerEndpoint: smEndpoint}})
-	t.Cleanup(func() { _ = env.Close(context.Background()) })
-	envFor := func(context.Context) (*Env, error) { return env, nil }
+	keys, envFor := seededInstance(t, orgs.TierEnterprise)
 	ok := func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }
 	router := LazyHTTP(func(context.Context, *Env) (http.Handler, error) {
 		rt := httpapi.NewRouter()
@@ -376,11 +370,7 @@ func TestQueriesCheckedAgainstTheServedOperations(t *testing.T) {
 		{"plain handler, any operation, bad query", plain, "/v1/accounts?currency=eur", http.StatusBadRequest},
 		{"plain handler, good query", plain, "/v1/accounts?currency=EUR", http.StatusNoContent},
 	} {
-		req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, tc.path, nil)
-		req.Header.Set("Authorization", "ApiKey "+keys.LiveKey)
-		rec := httptest.NewRecorder()
-		tc.h.ServeHTTP(rec, req)
-		if rec.Code != tc.status {
+		if rec := get(t, tc.h, keys.LiveKey, tc.path); rec.Code != tc.status {
 			t.Errorf("%s: %s answered %d, want %d: %s", tc.name, tc.path, rec.Code, tc.status, rec.Body)
 		}
 	}
@@ -390,19 +380,32 @@ func TestQueriesCheckedAgainstTheServedOperations(t *testing.T) {
 // while the authenticator reads the pepper, is answered 500 in the envelope, as a handler's
 // panic is, instead of ending the process.
 func TestPanickingBuildAnswers500(t *testing.T) {
+	keys, envFor := seededInstance(t, orgs.TierPro)
+	h := LazyHTTP(func(context.Context, *Env) (http.Handler, error) { panic("broken build") }, envFor)
+	if rec := get(t, h, keys.LiveKey, "/v1/banks"); rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), `"code"`) {
+		t.Fatalf("a panicking build: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// seededInstance seeds an organisation of tier and returns its keys and the environment of
+// an instance whose clients reach the emulators.
+func seededInstance(t *testing.T, tier string) (orgs.NewKeyPair, func(context.Context) (*Env, error)) {
+	t.Helper()
 	project := testenv.Project(t)
 	fs := testenv.Firestore(t, project)
 	smEndpoint := testenv.SecretManagerEndpoint(t)
-	keys := seedOrg(t, project, fs, smEndpoint, orgs.TierPro)
+	keys := seedOrg(t, project, fs, smEndpoint, tier)
 	env := NewEnvFrom(Config{GCP: gcp.Config{ProjectID: project, SecretManagerEndpoint: smEndpoint}})
 	t.Cleanup(func() { _ = env.Close(context.Background()) })
-	h := LazyHTTP(func(context.Context, *Env) (http.Handler, error) { panic("broken build") },
-		func(context.Context) (*Env, error) { return env, nil })
-	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/v1/banks", nil)
-	req.Header.Set("Authorization", "ApiKey "+keys.LiveKey)
+	return keys, func(context.Context) (*Env, error) { return env, nil }
+}
+
+// get sends GET path to h with the API key key.
+func get(t *testing.T, h http.Handler, key, path string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequestWithContext(t.Context(), http.MethodGet, path, nil)
+	req.Header.Set("Authorization", "ApiKey "+key)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusInternalServerError || !strings.Contains(rec.Body.String(), `"code"`) {
-		t.Fatalf("a panicking build: %d %s", rec.Code, rec.Body)
-	}
+	return rec
 }
