@@ -96,6 +96,23 @@ resource "google_firestore_field" "ttl" {
   index_config {}
 }
 
+# A webhook fan-out record (shared/webhooks) is found by its ID, by one of its deliveryIds
+# (array-contains, the automatic index) and, per endpoint, through the composite index on
+# webhookIds and createdAt (firestore-indexes.yaml), which a field exempt from single-field
+# indexing still takes part in. Nothing else queries a record, so its other fields (the
+# payload and the delivered attempts among them) and those two on their own are not indexed:
+# a record of n deliveries makes about 2n index entries, not 3n.
+resource "google_firestore_field" "webhook_fanouts_unindexed" {
+  for_each = toset(["eventId", "eventType", "payload", "delivered", "webhookIds", "createdAt"])
+
+  project    = var.project_id
+  database   = google_firestore_database.default.name
+  collection = "webhookFanouts"
+  field      = each.value
+
+  index_config {}
+}
+
 # No query reads a connection's nextSyncAt (the scheduler reads shared/syncdue's buckets),
 # and its index would take every write of a next slot, clustered near one value: the hot
 # spot Firestore serves at about 500 writes a second. Not indexed.
