@@ -72,12 +72,6 @@ func (w *StatusWriter) Write(b []byte) (int, error) {
 // Status is the status written, 0 before any.
 func (w *StatusWriter) Status() int { return w.status }
 
-// Flush flushes the response when the ResponseWriter can.
-func (w *StatusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// Unwrap is the ResponseWriter, for http.ResponseController.
+// Unwrap is the ResponseWriter, so http.ResponseController reaches its Flush and deadlines
+// (and reports when it has none).
 func (w *StatusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
