@@ -117,6 +117,15 @@ func TestSlowBankShowsWaitingPage(t *testing.T) {
 		}
 	})
 
+	t.Run("a test's client goes on through the waiting page", func(t *testing.T) {
+		t.Parallel()
+		id, redirectURL := consent(t)
+		to := st.Callback(sandboxtest.SCA(t, st.API.HTTP, redirectURL, "slow", "slow", "approve"))
+		back, _ := url.Parse(to.Header.Get("Location"))
+		if to.Status != 303 || !strings.HasPrefix(back.String(), app.CallbackURL()+"?") || back.Query().Get("consentId") != id || back.Query().Get("status") != "AUTHORIZED" {
+			t.Fatalf("callback's answer: %d to %s", to.Status, back)
+		}
+	})
 	t.Run("in headless Chromium", func(t *testing.T) {
 		t.Parallel()
 		id, redirectURL := consent(t)

@@ -38,13 +38,9 @@ func TestEndToEnd(t *testing.T) {
 		if !strings.HasPrefix(loc.String(), st.URL+"/v1/callback?") {
 			t.Fatalf("bank redirect %q", loc)
 		}
-		resp, err := api.HTTP.Get(loc.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusSeeOther {
-			t.Fatalf("callback: %d", resp.StatusCode)
+		resp := st.Callback(loc)
+		if resp.Status != http.StatusSeeOther {
+			t.Fatalf("callback: %d %s", resp.Status, resp.Body)
 		}
 		back, err := http.Get(resp.Header.Get("Location")) //nolint:noctx // the test's own app server
 		if err != nil {

@@ -90,15 +90,11 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("%s: create %d %v", c.persona, code, p)
 		}
 		loc := sandboxtest.SCA(t, browser, p["redirectUrl"].(string), c.persona, c.persona, "approve")
-		resp, err := st.API.HTTP.Get(loc.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = resp.Body.Close()
+		resp := st.Callback(loc)
 		to, _ := url.Parse(resp.Header.Get("Location"))
 		_, g := call("GET", "/v1/payments/"+p["id"].(string), keys.SandboxKey, "")
-		if resp.StatusCode != 303 || to.Query().Get("status") != pay.StatusRejected || g["status"] != pay.StatusRejected || g["statusReason"] != c.reason {
-			t.Errorf("%s: callback %d to %s; payment %v %v", c.persona, resp.StatusCode, to, g["status"], g["statusReason"])
+		if resp.Status != 303 || to.Query().Get("status") != pay.StatusRejected || g["status"] != pay.StatusRejected || g["statusReason"] != c.reason {
+			t.Errorf("%s: callback %d to %s; payment %v %v", c.persona, resp.Status, to, g["status"], g["statusReason"])
 		}
 	}
 

@@ -92,13 +92,8 @@ func TestRefundsThroughStack(t *testing.T) {
 	}
 	c := expect(201, "consent", "POST", "/v1/consents", key, `{"bankId":"sandbox-rs",`+callback+`,"access":["balances","transactions"]}`)
 	loc := sandboxtest.SCA(t, st.API.HTTP, c["redirectUrl"].(string), "demo", "demo", "approve")
-	resp, err := st.API.HTTP.Get(loc.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	if resp.StatusCode != 303 {
-		t.Fatalf("consent callback: %d", resp.StatusCode)
+	if resp := st.Callback(loc); resp.Status != 303 {
+		t.Fatalf("consent callback: %d %s", resp.Status, resp.Body)
 	}
 	accounts := expect(200, "accounts", "GET", "/v1/accounts?consentId="+c["id"].(string)+"&currency=RSD", key, "")["data"].([]any)
 	if len(accounts) == 0 {

@@ -3,6 +3,8 @@ package localstacktest
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -67,4 +69,32 @@ func (s *Session) Strangers(keys orgs.NewKeyPair, tier string) []string {
 	s.t.Helper()
 	_, other := s.Org("Other Ltd", tier, "https://other.example.com")
 	return []string{other.SandboxKey, keys.LiveKey}
+}
+
+// continueLink is the waiting page's link to the callback's answer.
+var continueLink = regexp.MustCompile(`<a id="continue" href="(/v1/callback/outcomes/[A-Za-z0-9_-]+)">`)
+
+// Callback follows the bank's redirect to Tok's callback, loc, as a browser does and
+// returns the callback's answer (a redirect to the callbackUrl, or a page). On a loaded
+// machine the callback may show its waiting page first: Callback then goes on through the
+// page's link, as the page itself sends the browser, until that answer is there.
+func (s *Session) Callback(loc *url.URL) Answer {
+	s.t.Helper()
+	next := loc.String()
+	for {
+		req, err := http.NewRequestWithContext(s.Ctx, http.MethodGet, next, nil)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		a := Do(s.t, s.API.HTTP, req)
+		link := continueLink.FindSubmatch(a.Body)
+		if a.Status != http.StatusOK || link == nil {
+			return a
+		}
+		if next == s.URL+string(link[1]) {
+			// The outcome is not there yet: the page refreshes itself every 2 s.
+			time.Sleep(200 * time.Millisecond)
+		}
+		next = s.URL + string(link[1])
+	}
 }
