@@ -264,14 +264,18 @@ func (s *Service) cancel(ctx context.Context, t tenant.Tenant, d Delivery, reaso
 // nothing but failures, recording the notice on the endpoint. It writes only on a change,
 // so a busy endpoint's deliveries do not contend on its document.
 func (s *Service) updateHealth(ctx context.Context, t tenant.Tenant, ep Endpoint, att Attempt) error {
+	unchanged := (att.Success && ep.FailingSince == nil) ||
+		(!att.Success && ep.FailingSince != nil && att.At.Sub(*ep.FailingSince) < DisableAfter)
+	if unchanged {
+		return nil // as the endpoint was read: the common case, which allocates nothing
+	}
+	return s.recordHealth(ctx, t, ep.ID, att)
+}
+
+// recordHealth is updateHealth's transaction, on the endpoint as it is now.
+func (s *Service) recordHealth(ctx context.Context, t tenant.Tenant, webhookID string, att Attempt) error {
 	healthy := att.Success
-	if healthy && ep.FailingSince == nil {
-		return nil
-	}
-	if !healthy && ep.FailingSince != nil && att.At.Sub(*ep.FailingSince) < DisableAfter {
-		return nil
-	}
-	ref := s.endpoints(t).Doc(ep.ID)
+	ref := s.endpoints(t).Doc(webhookID)
 	var disabled *Endpoint
 	err := s.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
 		disabled = nil
@@ -309,10 +313,10 @@ func (s *Service) updateHealth(ctx context.Context, t tenant.Tenant, ep Endpoint
 		return s.touchEndpoints(tx, t)
 	})
 	if err != nil {
-		return fmt.Errorf("update endpoint %s health: %w", ep.ID, err)
+		return fmt.Errorf("update endpoint %s health: %w", webhookID, err)
 	}
 	if disabled != nil {
-		slog.WarnContext(ctx, "webhook endpoint disabled", "webhook", ep.ID, "org", t.OrgID, "env", t.Env, "reason", disabled.DisabledReason)
+		slog.WarnContext(ctx, "webhook endpoint disabled", "webhook", webhookID, "org", t.OrgID, "env", t.Env, "reason", disabled.DisabledReason)
 	}
 	return nil
 }

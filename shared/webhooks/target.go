@@ -3,11 +3,15 @@ package webhooks
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"tokapi.io/tok/shared/tenant"
@@ -30,8 +34,14 @@ type target struct {
 
 // signingKey is an opened secret's HMAC key and when it stops signing (nil: never).
 type signingKey struct {
-	key       []byte
+	// macs hold HMAC-SHA256 hashes keyed with the key, reused by the endpoint's deliveries: a
+	// new one derives the key's inner and outer pads again and allocates twice.
+	macs      *sync.Pool
 	expiresAt *time.Time
+}
+
+func newSigningKey(key []byte, expiresAt *time.Time) signingKey {
+	return signingKey{macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}, expiresAt: expiresAt}
 }
 
 // newTarget prepares ep of t: its URL checked, and its secrets that sign at now (or later)
@@ -61,17 +71,16 @@ func (s *Service) newTarget(ctx context.Context, t tenant.Tenant, ep Endpoint, n
 			tg.notSent = "not sent: " + err.Error()
 			return tg, nil
 		}
-		tg.keys = append(tg.keys, signingKey{key: key, expiresAt: sec.ExpiresAt})
+		tg.keys = append(tg.keys, newSigningKey(key, sec.ExpiresAt))
 	}
 	return tg, nil
 }
 
-// activeKeys are the keys that sign at now, newest first.
-func (tg *target) activeKeys(now time.Time) [][]byte {
-	keys := make([][]byte, 0, len(tg.keys))
+// activeKeys are the keys that sign at now, newest first, appended to keys.
+func (tg *target) activeKeys(keys []signingKey, now time.Time) []signingKey {
 	for _, k := range tg.keys {
 		if k.expiresAt == nil || now.Before(*k.expiresAt) {
-			keys = append(keys, k.key)
+			keys = append(keys, k)
 		}
 	}
 	return keys
@@ -91,12 +100,23 @@ func (tg *target) request(ctx context.Context, eventID string, payload []byte, n
 	if tg.notSent != "" {
 		return nil, tg.notSent
 	}
-	keys := tg.activeKeys(now)
+	var room [2]signingKey // a rotation's overlap
+	keys := tg.activeKeys(room[:0], now)
 	if len(keys) == 0 {
 		return nil, "not sent: " + errNoSecret.Error()
 	}
+	var macRoom [len(room)]hash.Hash
+	macs := macRoom[:0]
+	for _, k := range keys {
+		mac := k.macs.Get().(hash.Hash)
+		mac.Reset()
+		macs = append(macs, mac)
+	}
 	ts := strconv.FormatInt(now.Unix(), 10)
-	vals := [...]string{eventID, ts, sign(eventID, ts, payload, keys)} // one allocation for the three
+	vals := [...]string{eventID, ts, sign(eventID, ts, payload, macs)} // one allocation for the three
+	for i, k := range keys {
+		k.macs.Put(macs[i])
+	}
 	h := make(http.Header, 5)
 	h["Content-Type"] = contentTypeJSON
 	h["User-Agent"] = userAgent
