@@ -66,7 +66,7 @@ func fanoutStream(b *testing.B, f *fixture, next func() bool) int {
 
 // warm fans out n events first, as a running instance has its connections open and its
 // signing secrets' data keys cached, and a database that serves traffic is warm (the
-// emulator's JVM compiles its hot paths over the first few thousand writes).
+// emulator's JVM is still compiling its hot paths over the first ten thousand writes).
 func warm(b *testing.B, f *fixture, n int) {
 	fanoutStream(b, f, func() bool { n--; return n >= 0 })
 }
@@ -101,7 +101,7 @@ func BenchmarkFanout50(b *testing.B) {
 	b.Run("tok", func(b *testing.B) {
 		// Warm the connections, the data key cache and the emulator, as a running instance
 		// and a database serving traffic are.
-		warm(b, f, 50)
+		warm(b, f, 200)
 		before := len(rcv.Requests())
 		start, emulatorStart := processCPU(b), emulatorCPU(b)
 		b.ResetTimer()
