@@ -71,32 +71,36 @@ func init() {
 `
 
 // functionModule is the Terraform module that deploys every function; its build_config
-// holds the linker flags the buildpack builds with.
+// holds the build environment the buildpack builds with.
 const functionModule = "infra/modules/function/main.tf"
 
-var goLDFlagsAttr = regexp.MustCompile(`GOOGLE_GOLDFLAGS\s*=\s*"([^"]*)"`)
+// buildSettings are the build environment variables of the function module that change
+// the binary: GOOGLE_GOLDFLAGS, which the Go buildpack passes to go build as -ldflags, and
+// CGO_ENABLED, which go build reads itself.
+var buildSettings = []string{"GOOGLE_GOLDFLAGS", "CGO_ENABLED"}
 
-// productionLDFlags returns the linker flags (GOOGLE_GOLDFLAGS, which the Go buildpack
-// passes to go build as -ldflags) the function module builds every function with, "" when
-// it sets none.
-func productionLDFlags(root string) (string, error) {
+// productionBuild returns the values the function module gives buildSettings, by name; a
+// setting it does not give is absent.
+func productionBuild(root string) (map[string]string, error) {
 	tf, err := os.ReadFile(filepath.Join(root, functionModule))
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	m := goLDFlagsAttr.FindSubmatch(tf)
-	if m == nil {
-		return "", nil
+	got := map[string]string{}
+	for _, name := range buildSettings {
+		if m := regexp.MustCompile(name + `\s*=\s*"([^"]*)"`).FindSubmatch(tf); m != nil {
+			got[name] = string(m[1])
+		}
 	}
-	return string(m[1]), nil
+	return got, nil
 }
 
 // buildStaged builds dir (a staged function folder) with the buildpack's main, with the
-// flags goBuild uses and production's linker flags (productionLDFlags of the repository at
+// flags goBuild uses and production's build settings (productionBuild of the repository at
 // root), and returns the binary.
 func buildStaged(b *testing.B, root, dir string) string {
 	b.Helper()
-	ldflags, err := productionLDFlags(root)
+	settings, err := productionBuild(root)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -108,9 +112,12 @@ func buildStaged(b *testing.B, root, dir string) string {
 		b.Fatal(err)
 	}
 	bin := filepath.Join(dir, "function.bin")
-	cmd := exec.CommandContext(b.Context(), "go", "build", "-ldflags="+ldflags, "-o", bin, "./cmd/buildpackmain")
+	cmd := exec.CommandContext(b.Context(), "go", "build", "-ldflags="+settings["GOOGLE_GOLDFLAGS"], "-o", bin, "./cmd/buildpackmain")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod -trimpath", "GOWORK=off")
+	if cgo, ok := settings["CGO_ENABLED"]; ok {
+		cmd.Env = append(cmd.Env, "CGO_ENABLED="+cgo)
+	}
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("build %s: %v\n%s", dir, err, out)
 	}
@@ -219,9 +226,9 @@ func fileMB(b *testing.B, path string) float64 {
 	return float64(st.Size()) / 1e6
 }
 
-// TestBenchLinksAsProduction: the cold-start benchmark reads the linker flags the function
-// module builds with, so its binaries are production's, whatever the module sets.
-func TestBenchLinksAsProduction(t *testing.T) {
+// TestBenchBuildsAsProduction: the cold-start benchmark reads the build settings the
+// function module builds with, so its binaries are production's, whatever the module sets.
+func TestBenchBuildsAsProduction(t *testing.T) {
 	_, root, err := manifest.LoadDefault()
 	if err != nil {
 		t.Fatal(err)
@@ -230,12 +237,15 @@ func TestBenchLinksAsProduction(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := productionLDFlags(root)
+	got, err := productionBuild(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(tf), "GOOGLE_GOLDFLAGS") && (got == "" || !strings.Contains(string(tf), `GOOGLE_GOLDFLAGS = "`+got+`"`)) {
-		t.Errorf("%s sets GOOGLE_GOLDFLAGS, but the benchmark read %q", functionModule, got)
+	for _, name := range buildSettings {
+		v, ok := got[name]
+		if strings.Contains(string(tf), name) != ok || ok && !strings.Contains(string(tf), name+` = "`+v+`"`) {
+			t.Errorf("%s: the benchmark read %q (set: %v) from %s", name, v, ok, functionModule)
+		}
 	}
 }
 

@@ -109,6 +109,11 @@ resource "google_cloudfunctions2_function" "function" {
       # third smaller to store and to pull when an instance starts. scripts/stage's
       # cold-start benchmark builds with the same flags, read from here.
       { GOOGLE_GOLDFLAGS = "-s -w" },
+      # Nothing in Tok calls C. Built without cgo, the binary is static: a new instance
+      # starts without the dynamic loader and libc, and the runtime makes its threads
+      # itself, which brought its first authenticated 200 sooner in the cold-start benchmark
+      # (docs/bench/latest.txt). The benchmark reads this setting from here too.
+      { CGO_ENABLED = "0" },
       # Event functions have no Eventarc trigger (their push subscription is below), so the
       # buildpack is told their signature.
       local.is_event ? { GOOGLE_FUNCTION_SIGNATURE_TYPE = "cloudevent" } : {},
