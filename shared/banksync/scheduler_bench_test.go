@@ -5,7 +5,12 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
+
 	"tokapi.io/tok/shared/banksync"
+	"tokapi.io/tok/shared/connections"
+	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/syncdue"
 )
 
 // BenchmarkSchedulerTick runs one tick over 1,000, 10,000 and 100,000 synthetic connections
@@ -14,7 +19,12 @@ import (
 // the due count and not the total. One op is one tick (the due ones made due again before
 // each, outside the timer).
 //
-//	go run ./emulators/cmd/withemulators -- go test -run '^$' -bench SchedulerTick -benchtime 3x ./shared/banksync/
+// Each round also times, outside the benchmark's timer, the Firestore operations a tick
+// makes for the same due set done with the client alone (raw-ms): what the emulator itself
+// takes for them over a database of that size, the baseline the tick's growth is judged
+// against. Raw and tick alternate which goes first, each on a due set made afresh.
+//
+//	go run ./emulators/cmd/withemulators -firestore-heap-mb 2048 -- go test -run '^$' -bench SchedulerTick -benchtime 3x ./shared/banksync/
 func BenchmarkSchedulerTick(b *testing.B) {
 	// The largest case last: every case's connections are dropped when it ends, and the
 	// emulator holds and scans what a case before has not yet dropped.
@@ -24,12 +34,11 @@ func BenchmarkSchedulerTick(b *testing.B) {
 			rec := &recorder{}
 			s := &banksync.Scheduler{FS: cs.fs, Publish: rec.publish, Now: func() time.Time { return cs.now }}
 			var read, published, queries int
-			var took time.Duration
-			for b.Loop() {
-				b.StopTimer()
-				cs.makeDue(b, c.due)
+			var took, rawTook time.Duration
+			tick := func() {
 				b.StartTimer()
 				st, err := s.Tick(b.Context())
+				b.StopTimer()
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -38,11 +47,100 @@ func BenchmarkSchedulerTick(b *testing.B) {
 				}
 				read, published, queries, took = read+st.Read, published+st.Published, queries+st.Queries, took+st.Took
 			}
+			raw := func() {
+				start := time.Now()
+				n := rawTick(b, cs, banksync.DefaultPage)
+				rawTook += time.Since(start)
+				if n != c.due {
+					b.Fatalf("raw operations claimed %d of %d due", n, c.due)
+				}
+			}
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				steps := []func(){raw, tick}
+				if i%2 == 1 {
+					steps = []func(){tick, raw}
+				}
+				for _, step := range steps {
+					cs.makeDue(b, c.due)
+					step()
+				}
+				b.StartTimer()
+			}
 			n := float64(b.N)
 			b.ReportMetric(float64(read)/n, "reads/tick")
 			b.ReportMetric(float64(queries)/n, "queries/tick")
 			b.ReportMetric(float64(published)/n, "published/tick")
 			b.ReportMetric(float64(took.Milliseconds())/n, "tick-ms")
+			b.ReportMetric(float64(rawTook.Milliseconds())/n, "raw-ms")
 		})
 	}
+}
+
+// rawTick makes, with the Firestore client alone, the operations a tick makes for the due
+// entries of cs's current bucket, and returns how many connections it claimed: page by page,
+// the query of the bucket's entries due by now in order of time, one read of the connections
+// they name, then the same three BulkWriter flushes as a claim (the new entries, the
+// connections' nextSyncAt conditional on their update time, the spent entries' deletes). It
+// leaves out what only the scheduler's own bookkeeping reads and writes (its cursor, the
+// empty buckets of its first tick), which counts against the tick.
+func rawTick(b *testing.B, cs *connectionSet, page int) int {
+	b.Helper()
+	ctx := b.Context()
+	claimed := 0
+	q := syncdue.Entries(cs.fs, syncdue.Bucket(cs.now)).Where("at", "<=", cs.now).OrderBy("at", firestore.Asc)
+	for {
+		snaps, err := q.Limit(page).Documents(ctx).GetAll()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(snaps) == 0 {
+			return claimed
+		}
+		entries := make([]syncdue.Entry, len(snaps))
+		refs := make([]*firestore.DocumentRef, len(snaps))
+		for i, snap := range snaps {
+			if err := snap.DataTo(&entries[i]); err != nil {
+				b.Fatal(err)
+			}
+			refs[i] = store.For(cs.fs, entries[i].Tenant).Collection(connections.CollConnections).Doc(entries[i].ConnectionID)
+		}
+		conns, err := cs.fs.GetAll(ctx, refs)
+		if err != nil {
+			b.Fatal(err)
+		}
+		at := make([]time.Time, len(snaps))
+		flush(b, cs.fs, func(bw *firestore.BulkWriter, i int) (*firestore.BulkWriterJob, error) {
+			at[i] = cs.now.Add(banksync.DefaultClaimFor + time.Duration(i)*time.Second)
+			ref, e := syncdue.For(cs.fs, entries[i].Tenant, entries[i].ConnectionID, at[i], cs.now)
+			return bw.Set(ref, e)
+		}, len(snaps))
+		flush(b, cs.fs, func(bw *firestore.BulkWriter, i int) (*firestore.BulkWriterJob, error) {
+			return bw.Update(conns[i].Ref, []firestore.Update{{Path: "nextSyncAt", Value: at[i]}}, firestore.LastUpdateTime(conns[i].UpdateTime))
+		}, len(snaps))
+		flush(b, cs.fs, func(bw *firestore.BulkWriter, i int) (*firestore.BulkWriterJob, error) {
+			return bw.Delete(snaps[i].Ref)
+		}, len(snaps))
+		claimed += len(snaps)
+		if len(snaps) < page {
+			return claimed
+		}
+		q = q.StartAfter(snaps[len(snaps)-1])
+	}
+}
+
+// flush writes n documents in one BulkWriter, the i-th as write gives it, and waits for them.
+func flush(b *testing.B, fs *firestore.Client, write func(bw *firestore.BulkWriter, i int) (*firestore.BulkWriterJob, error), n int) {
+	b.Helper()
+	bw := fs.BulkWriter(b.Context())
+	jobs := make([]*firestore.BulkWriterJob, n)
+	for i := range n {
+		j, err := write(bw, i)
+		if err != nil {
+			b.Fatal(err)
+		}
+		jobs[i] = j
+	}
+	bw.End()
+	waitJobs(b, jobs)
 }
