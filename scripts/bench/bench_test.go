@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"os"
 	"regexp"
 	"strings"
@@ -143,4 +144,47 @@ func TestInfoRow(t *testing.T) {
 		return
 	}
 	t.Fatal("no binary size row")
+}
+
+// TestGrowthRow: the scheduler's growth row divides the tick's growth from 1,000 to 100,000
+// connections by the raw operations' growth over the same cases, round by round; the
+// duration of the tick alone is reported without a goal.
+func TestGrowthRow(t *testing.T) {
+	const round = "BenchmarkSchedulerTick/total=1000/due=500-2 3 1 ns/op 1000 tick-ms 800 raw-ms\n" +
+		"BenchmarkSchedulerTick/total=100000/due=500-2 3 1 ns/op %s tick-ms 1000 raw-ms\n"
+	find := func(outs []outcome, name string) outcome {
+		for _, o := range outs {
+			if strings.HasPrefix(o.Name, name) {
+				return o
+			}
+		}
+		t.Fatalf("no row %q", name)
+		return outcome{}
+	}
+	const growth, duration = "scheduler tick duration's growth", "scheduler tick duration, "
+	outs := evaluate(parse(strings.ReplaceAll(round, "%s", "1500")))
+	g := find(outs, growth)
+	if math.Abs(g.Tok-1.5) > 1e-9 || math.Abs(g.Base-1.25) > 1e-9 || math.Abs(g.Ratio-1.2) > 1e-9 || !g.Met || g.Failed {
+		t.Errorf("1.5× against the raw operations' 1.25× is 1.2×, within ≤ 1.25×: %+v", g)
+	}
+	if table := render([]outcome{g}); !strings.Contains(table, "| 1.5× tick-ms | 1.25× raw-ms | 1.2× | ≤ 1.25× | 1, 0 % | met |") {
+		t.Errorf("rendered:\n%s", table)
+	}
+	if d := find(outs, duration); d.Ratio != 1.5 || !d.Met || d.Failed || !d.Info {
+		t.Errorf("the tick's own growth is reported: %+v", d)
+	}
+	// Two rounds: 1.2× and 2.4× (3,000 ms at 100,000), whose median 1.8× fails.
+	outs = evaluate(parse(strings.ReplaceAll(round, "%s", "1500") + strings.ReplaceAll(round, "%s", "3000")))
+	if g := find(outs, growth); g.Rounds != 2 || math.Abs(g.Ratio-1.8) > 1e-9 || !g.Failed {
+		t.Errorf("a median of 1.8× against ≤ 1.25× fails: %+v", g)
+	}
+	// A growth from 0 ms or without its raw figures is missing, and fails.
+	for _, res := range []string{
+		strings.ReplaceAll(strings.ReplaceAll(round, "%s", "1500"), "800 raw-ms", "0 raw-ms"),
+		strings.ReplaceAll(strings.ReplaceAll(round, "%s", "1500"), " 800 raw-ms", ""),
+	} {
+		if g := find(evaluate(parse(res)), growth); !g.Missing || !g.Failed {
+			t.Errorf("%q: %+v", res, g)
+		}
+	}
 }
