@@ -35,9 +35,16 @@ dev: setup
 test: setup
 	@$(MAKE) --no-print-directory unit fuzz tffmt
 
+# Test binaries are built with -trimpath, so that a fresh clone reuses what another checkout
+# compiled (otherwise the build cache keys each package on its folder), and linked without
+# DWARF and symbol table (-s -w), which no test reads: each of the ~75 test binaries links in
+# a quarter less time. The local stack builds its functions binary with the same flags
+# (emulators/localstack), so the packages compile once for both.
+TESTFLAGS := -trimpath -ldflags='-s -w'
+
 unit: setup
 	$(GO) run ./emulators/cmd/withemulators -logdir .tok/test-logs -- \
-		$(GO) test -count=1 -timeout 20m ./...
+		$(GO) test -count=1 $(TESTFLAGS) -timeout 20m ./...
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

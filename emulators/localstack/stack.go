@@ -76,7 +76,9 @@ func Build(ctx context.Context, root string, m *manifest.Manifest, binary string
 	if err := os.WriteFile(mainFile, []byte(src), 0o600); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", shared, mainFile)
+	// The flags of make test's test binaries (the Makefile's TESTFLAGS), so the functions'
+	// packages compile once for both; -s -w as production links.
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", shared, mainFile)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("build functions: %w\n%s", err, out)
