@@ -129,7 +129,7 @@ func rawBucket(b *testing.B, cs *connectionSet, bucket time.Time, page int) (cla
 		entries := make([]syncdue.Entry, len(snaps))
 		refs := make([]*firestore.DocumentRef, len(snaps))
 		for i, snap := range snaps {
-			if err := snap.DataTo(&entries[i]); err != nil {
+			if entries[i], err = syncdue.Decode(snap); err != nil {
 				b.Fatal(err)
 			}
 			refs[i] = store.For(cs.fs, entries[i].Tenant).Collection(connections.CollConnections).Doc(entries[i].ConnectionID)
