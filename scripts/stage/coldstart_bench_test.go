@@ -21,12 +21,14 @@ import (
 	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
 
 	"tokapi.io/tok/shared/apikey"
+	"tokapi.io/tok/shared/auth"
 	"tokapi.io/tok/shared/gcp"
 	"tokapi.io/tok/shared/manifest"
 	"tokapi.io/tok/shared/orgs"
 	"tokapi.io/tok/shared/platform"
 	"tokapi.io/tok/shared/ratelimit"
 	"tokapi.io/tok/shared/store"
+	"tokapi.io/tok/shared/tenant"
 	"tokapi.io/tok/shared/testing/orgstest"
 	"tokapi.io/tok/shared/testing/rpccount"
 	"tokapi.io/tok/shared/testing/testenv"
@@ -67,6 +69,65 @@ func init() {
 	functions.HTTP("Hello", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("Hello, World!"))
 	})
+}
+`
+
+// helloCalls is the hello world that, on each request, makes the calls the first request
+// of banks must make and nothing else, in the order it must make them: the pepper from
+// Secret Manager, then the key's document, then the organisation's limiter lease, on one
+// client per service created at the request with the function's options (gcp.ClientOptions),
+// as a new instance of banks has. It links the same Google clients and the same limiter, so
+// what banks takes beyond it is Tok's own start-up and request work.
+const helloCalls = `// Package hellocalls is the hello world that makes banks' first-request calls.
+package hellocalls
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+
+	"cloud.google.com/go/firestore"
+	secretmanager "cloud.google.com/go/secretmanager/apiv1"
+	"cloud.google.com/go/secretmanager/apiv1/secretmanagerpb"
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+
+	"tokapi.io/tok/shared/gcp"
+	"tokapi.io/tok/shared/ratelimit"
+)
+
+func init() {
+	functions.HTTP("HelloCalls", func(w http.ResponseWriter, r *http.Request) {
+		if err := calls(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		_, _ = w.Write([]byte("Hello, World!"))
+	})
+}
+
+func calls(ctx context.Context) error {
+	sm, err := secretmanager.NewClient(ctx, gcp.ClientOptions(os.Getenv("TOK_SECRETMANAGER_ENDPOINT"))...)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = sm.Close() }()
+	if _, err := sm.AccessSecretVersion(ctx, &secretmanagerpb.AccessSecretVersionRequest{Name: os.Getenv("HELLO_SECRET")}); err != nil {
+		return err
+	}
+	fs, err := firestore.NewClient(ctx, os.Getenv("GOOGLE_CLOUD_PROJECT"), gcp.ClientOptions("")...)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = fs.Close() }()
+	if _, err := fs.Doc(os.Getenv("HELLO_KEY_DOC")).Get(ctx); err != nil {
+		return err
+	}
+	d, err := ratelimit.New(fs, ratelimit.WithoutSweeper()).Allow(ctx, os.Getenv("HELLO_BUCKET"), ratelimit.Enterprise)
+	if err == nil && !d.Allowed {
+		return errors.New("the limiter refused")
+	}
+	return err
 }
 `
 
@@ -249,17 +310,50 @@ func TestBenchBuildsAsProduction(t *testing.T) {
 	}
 }
 
+// buildBaseline writes a function of one file, source, at the root of a folder of out named
+// name, with the repository's go.mod and go.sum and, when shared is not empty, a copy of that
+// staged shared/ tree, and builds it as buildStaged does.
+func buildBaseline(b *testing.B, root, out, name, source, shared string) string {
+	b.Helper()
+	dir := filepath.Join(out, name)
+	if shared != "" {
+		if err := copyTree(shared, filepath.Join(dir, "shared")); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		b.Fatal(err)
+	}
+	for _, f := range []string{"go.mod", "go.sum"} {
+		if err := copyFile(filepath.Join(root, f), filepath.Join(dir, f)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".go"), []byte(source), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	return buildStaged(b, root, dir)
+}
+
+// firstRequestCalls are the dependency calls one cold start made, counted at the proxies.
+type firstRequestCalls struct{ reads, commits, secretReads int }
+
+func countCalls(fsProxy, smProxy *rpccount.Proxy) firstRequestCalls {
+	return firstRequestCalls{fsProxy.Total("BatchGetDocuments", "RunQuery"), fsProxy.Total("Commit"), smProxy.Total("AccessSecretVersion")}
+}
+
 // BenchmarkColdStart starts the staged banks function (scripts/stage, built with the
-// buildpack's main and production's linker flags) as Cloud Run does, FUNCTION_TARGET=Banks on PORT, and times the process
-// start to its port listening and to the first 200 of a real authenticated GET /v1/banks
-// against the emulators; the baseline is functions-framework's hello world, built the same
-// way and started the same way in the same round. The dependency calls of the first request
-// are counted at proxies in front of the emulators, and one Firestore read, one Secret
-// Manager read and one limiter lease (a read and a write) are each timed alone in the same
-// round, every one on a new client with the function's options (gcp.ClientOptions) as a new
-// instance has: "hello+deps-ms" is the hello world's first 200 plus those three, what the
-// first 200 may cost if nothing else than the calls it must make is added. Each iteration is
-// one round; each time is reported as the median over the iterations.
+// buildpack's main and production's build settings) as Cloud Run does, FUNCTION_TARGET=Banks
+// on PORT, and times the process start to its port listening and to the first 200 of a real
+// authenticated GET /v1/banks against the emulators. Two baselines are built and started the
+// same way in the same round: functions-framework's hello world, and helloCalls, the hello
+// world that makes the first request's dependency calls one after the other with the same
+// clients. The dependency calls are counted at proxies in front of the emulators, and
+// helloCalls must make the same ones as banks. One Firestore read, one Secret Manager read
+// and one limiter lease are also each timed alone in the benchmark's own warm process, on a
+// new client each: "hello+deps-ms" is the hello world's first 200 plus those three, which
+// leaves out what a new instance pays to load the clients' code. Each iteration is one round;
+// each time is reported as the median over the iterations.
 //
 //	go run ./emulators/cmd/withemulators -- go test -run '^$' -bench ColdStart -benchtime 10x ./scripts/stage/
 func BenchmarkColdStart(b *testing.B) {
@@ -273,46 +367,45 @@ func BenchmarkColdStart(b *testing.B) {
 		b.Fatal(err)
 	}
 	tokBin := buildStaged(b, root, staged)
-	hello := filepath.Join(out, "hello")
-	if err := os.MkdirAll(hello, 0o750); err != nil {
-		b.Fatal(err)
-	}
-	for _, f := range []string{"go.mod", "go.sum"} {
-		if err := copyFile(filepath.Join(root, f), filepath.Join(hello, f)); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(hello, "hello.go"), []byte(helloWorld), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	helloBin := buildStaged(b, root, hello)
+	helloBin := buildBaseline(b, root, out, "hello", helloWorld, "")
+	callsBin := buildBaseline(b, root, out, "hellocalls", helloCalls, filepath.Join(staged, "shared"))
 
 	project := testenv.Project(b)
 	fs := testenv.Firestore(b, project)
 	pepper := orgstest.PepperSecret(b, project)
-	_, pair := orgstest.Org(b, orgs.New(fs, pepper), orgs.TierEnterprise)
+	org, pair := orgstest.Org(b, orgs.New(fs, pepper), orgs.TierEnterprise)
 	fsProxy := rpccount.New(b, os.Getenv("FIRESTORE_EMULATOR_HOST"))
 	smProxy := rpccount.New(b, testenv.SecretManagerEndpoint(b))
-	// The function and the calls timed alone both go through the proxies.
+	// The functions and the calls timed alone all go through the proxies.
 	b.Setenv("FIRESTORE_EMULATOR_HOST", fsProxy.Addr)
 	env := []string{"GOOGLE_CLOUD_PROJECT=" + project, "TOK_KMS_ENDPOINT=" + smProxy.Addr, "TOK_SECRETMANAGER_ENDPOINT=" + smProxy.Addr}
 	keyDoc := store.APIKeys + "/" + apikey.Hash(pepper, pair.LiveKey)
 	secretName := "projects/" + project + "/secrets/" + platform.PepperSecret + "/versions/latest"
+	callsEnv := append(slices.Clone(env), "HELLO_SECRET="+secretName, "HELLO_KEY_DOC="+keyDoc,
+		"HELLO_BUCKET="+auth.BucketKey(tenant.Tenant{Env: tenant.Live, OrgID: org.ID}))
 
 	// Times are reported as the median over the iterations: on a shared machine one start delayed
 	// by another process would move a mean by more than the differences measured.
 	times := medians{}
-	var reads, commits, secretReads int
+	var total firstRequestCalls // banks's, over the rounds
 	round := 0
 	for b.Loop() {
 		round++
 		hl, h200 := coldStart(b, helloBin, "Hello", env, "/", "")
 		fsProxy.Reset()
 		smProxy.Reset()
+		cl, c200 := coldStart(b, callsBin, "HelloCalls", callsEnv, "/", "")
+		baselineCalls := countCalls(fsProxy, smProxy)
+		fsProxy.Reset()
+		smProxy.Reset()
 		tl, t200 := coldStart(b, tokBin, "Banks", env, "/v1/banks", "ApiKey "+pair.LiveKey)
-		reads += fsProxy.Total("BatchGetDocuments", "RunQuery")
-		commits += fsProxy.Total("Commit")
-		secretReads += smProxy.Total("AccessSecretVersion")
+		tokCalls := countCalls(fsProxy, smProxy)
+		if baselineCalls != tokCalls {
+			b.Fatalf("round %d: banks's first request made %+v calls, the baseline %+v", round, tokCalls, baselineCalls)
+		}
+		total.reads += tokCalls.reads
+		total.commits += tokCalls.commits
+		total.secretReads += tokCalls.secretReads
 
 		read := timed(b, "Firestore read", func(ctx context.Context) error {
 			c, err := firestore.NewClient(ctx, project, gcp.ClientOptions("")...)
@@ -346,8 +439,10 @@ func BenchmarkColdStart(b *testing.B) {
 		})
 		times.add("tok-listen-ms", ms(tl))
 		times.add("hello-listen-ms", ms(hl))
+		times.add("hellocalls-listen-ms", ms(cl))
 		times.add("tok-first200-ms", ms(t200))
 		times.add("hello-first200-ms", ms(h200))
+		times.add("hellocalls-first200-ms", ms(c200))
 		times.add("hello+deps-ms", ms(h200)+ms(read)+ms(secret)+ms(lease))
 		times.add("firestore-read-ms", ms(read))
 		times.add("secret-read-ms", ms(secret))
@@ -355,9 +450,10 @@ func BenchmarkColdStart(b *testing.B) {
 	}
 	times.report(b)
 	n := float64(b.N)
-	b.ReportMetric(float64(reads)/n, "firestore-reads/first-request")
-	b.ReportMetric(float64(commits)/n, "firestore-commits/first-request")
-	b.ReportMetric(float64(secretReads)/n, "secret-reads/first-request")
+	b.ReportMetric(float64(total.reads)/n, "firestore-reads/first-request")
+	b.ReportMetric(float64(total.commits)/n, "firestore-commits/first-request")
+	b.ReportMetric(float64(total.secretReads)/n, "secret-reads/first-request")
 	b.ReportMetric(fileMB(b, tokBin), "tok-binary-MB")
 	b.ReportMetric(fileMB(b, helloBin), "hello-binary-MB")
+	b.ReportMetric(fileMB(b, callsBin), "hellocalls-binary-MB")
 }
