@@ -157,14 +157,10 @@ func productionBuild(root string) (map[string]string, error) {
 }
 
 // buildStaged builds dir (a staged function folder) with the buildpack's main, with the
-// flags goBuild uses and production's build settings (productionBuild of the repository at
-// root), and returns the binary.
-func buildStaged(b *testing.B, root, dir string) string {
+// flags goBuild uses and production's build settings (productionBuild's), and returns the
+// binary.
+func buildStaged(b *testing.B, settings map[string]string, dir string) string {
 	b.Helper()
-	settings, err := productionBuild(root)
-	if err != nil {
-		b.Fatal(err)
-	}
 	mainDir := filepath.Join(dir, "cmd", "buildpackmain")
 	if err := os.MkdirAll(mainDir, 0o750); err != nil {
 		b.Fatal(err)
@@ -311,9 +307,9 @@ func TestBenchBuildsAsProduction(t *testing.T) {
 }
 
 // buildBaseline writes a function of one file, source, at the root of a folder of out named
-// name, with the repository's go.mod and go.sum and, when shared is not empty, a copy of that
-// staged shared/ tree, and builds it as buildStaged does.
-func buildBaseline(b *testing.B, root, out, name, source, shared string) string {
+// name, with the go.mod and go.sum of the repository at root and, when shared is not empty, a
+// copy of that staged shared/ tree, and builds it with buildStaged.
+func buildBaseline(b *testing.B, root string, settings map[string]string, out, name, source, shared string) string {
 	b.Helper()
 	dir := filepath.Join(out, name)
 	if shared != "" {
@@ -332,14 +328,20 @@ func buildBaseline(b *testing.B, root, out, name, source, shared string) string 
 	if err := os.WriteFile(filepath.Join(dir, name+".go"), []byte(source), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	return buildStaged(b, root, dir)
+	return buildStaged(b, settings, dir)
 }
 
 // firstRequestCalls are the dependency calls one cold start made, counted at the proxies.
 type firstRequestCalls struct{ reads, commits, secretReads int }
 
-func countCalls(fsProxy, smProxy *rpccount.Proxy) firstRequestCalls {
-	return firstRequestCalls{fsProxy.Total("BatchGetDocuments", "RunQuery"), fsProxy.Total("Commit"), smProxy.Total("AccessSecretVersion")}
+// countedStart is coldStart with the calls the process made through fsProxy and smProxy.
+func countedStart(b *testing.B, fsProxy, smProxy *rpccount.Proxy, bin, target string, env []string, path, auth string) (listening, first200 time.Duration, calls firstRequestCalls) {
+	b.Helper()
+	fsProxy.Reset()
+	smProxy.Reset()
+	listening, first200 = coldStart(b, bin, target, env, path, auth)
+	calls = firstRequestCalls{fsProxy.Total("BatchGetDocuments", "RunQuery"), fsProxy.Total("Commit"), smProxy.Total("AccessSecretVersion")}
+	return listening, first200, calls
 }
 
 // BenchmarkColdStart starts the staged banks function (scripts/stage, built with the
@@ -366,9 +368,13 @@ func BenchmarkColdStart(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	tokBin := buildStaged(b, root, staged)
-	helloBin := buildBaseline(b, root, out, "hello", helloWorld, "")
-	callsBin := buildBaseline(b, root, out, "hellocalls", helloCalls, filepath.Join(staged, "shared"))
+	settings, err := productionBuild(root)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tokBin := buildStaged(b, settings, staged)
+	helloBin := buildBaseline(b, root, settings, out, "hello", helloWorld, "")
+	callsBin := buildBaseline(b, root, settings, out, "hellocalls", helloCalls, filepath.Join(staged, "shared"))
 
 	project := testenv.Project(b)
 	fs := testenv.Firestore(b, project)
@@ -392,14 +398,8 @@ func BenchmarkColdStart(b *testing.B) {
 	for b.Loop() {
 		round++
 		hl, h200 := coldStart(b, helloBin, "Hello", env, "/", "")
-		fsProxy.Reset()
-		smProxy.Reset()
-		cl, c200 := coldStart(b, callsBin, "HelloCalls", callsEnv, "/", "")
-		baselineCalls := countCalls(fsProxy, smProxy)
-		fsProxy.Reset()
-		smProxy.Reset()
-		tl, t200 := coldStart(b, tokBin, "Banks", env, "/v1/banks", "ApiKey "+pair.LiveKey)
-		tokCalls := countCalls(fsProxy, smProxy)
+		cl, c200, baselineCalls := countedStart(b, fsProxy, smProxy, callsBin, "HelloCalls", callsEnv, "/", "")
+		tl, t200, tokCalls := countedStart(b, fsProxy, smProxy, tokBin, "Banks", env, "/v1/banks", "ApiKey "+pair.LiveKey)
 		if baselineCalls != tokCalls {
 			b.Fatalf("round %d: banks's first request made %+v calls, the baseline %+v", round, tokCalls, baselineCalls)
 		}
