@@ -48,9 +48,15 @@ TESTFLAGS := -trimpath -ldflags='-s -w'
 # 309 s at -p 2, 257 and 259 s at -p 4, 287 s at -p 8).
 TESTP ?= $(shell echo $$(( 2 * $$(getconf _NPROCESSORS_ONLN) )))
 
+# go test starts packages in the order it is given them, as -p allows, and runs each once:
+# the longest ones first, so that none of them is left running alone at the end. (Rank them
+# with go test -json, each package's Elapsed.)
+SLOWFIRST := ./sdks/sdktest ./emulators/localstack ./e2e/paymentflow ./functions/payments \
+	./functions/hostedpages ./functions/callback ./sdks/go/tok ./scripts/stage ./shared/ratelimit
+
 unit: setup
 	$(GO) run ./emulators/cmd/withemulators -logdir .tok/test-logs -- \
-		$(GO) test -count=1 -p $(TESTP) $(TESTFLAGS) -timeout 20m ./...
+		$(GO) test -count=1 -p $(TESTP) $(TESTFLAGS) -timeout 20m $(SLOWFIRST) ./...
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

@@ -67,15 +67,32 @@ func (e *Env) Vars() []string {
 	)
 }
 
-// Start starts the stack (see localstacktest.Run), creates the organisations and keys,
-// connects the demo persona at the Serbian sandbox bank and waits for its first sync,
-// connects and revokes a second consent, writes the webhook fixtures, and starts the fault
-// proxy and the customer's browser.
+// Stack is a running local stack that SDK tests share. Each test prepares an Env of its own
+// on it, with organisations of its own, so tests can run at once without seeing each other's
+// data, rate limits or armed faults.
+type Stack struct{ session *localstacktest.Session }
+
+// StartStack starts the stack (see localstacktest.Run).
+func StartStack(t *testing.T) *Stack {
+	t.Helper()
+	return &Stack{session: localstacktest.Run(t, 5*time.Minute)}
+}
+
+// Start starts a stack and prepares one Env on it.
 func Start(t *testing.T) *Env {
 	t.Helper()
-	st := localstacktest.Run(t, 5*time.Minute)
-	_, pro := st.Org("SDK Pro Ltd", orgs.TierPro, "https://app.example.com")
-	freeOrg, free := st.Org("SDK Free Ltd", orgs.TierFree, "https://app.example.com")
+	return StartStack(t).Env(t, "SDK")
+}
+
+// Env creates the organisations (their names start with name) and keys, connects the demo
+// persona at the Serbian sandbox bank and waits for its first sync, connects and revokes a
+// second consent, writes the webhook fixtures, and starts the fault proxy and the customer's
+// browser.
+func (s *Stack) Env(t *testing.T, name string) *Env {
+	t.Helper()
+	st := s.session
+	_, pro := st.Org(name+" Pro Ltd", orgs.TierPro, "https://app.example.com")
+	freeOrg, free := st.Org(name+" Free Ltd", orgs.TierFree, "https://app.example.com")
 	a := &admin{t: t, ctx: st.Ctx, base: st.SandboxURL + "/v1", key: pro.SandboxKey,
 		http: &http.Client{Transport: apitest.Transport{T: t}, Timeout: 30 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}

@@ -62,8 +62,10 @@ var suites = []suite{
 	},
 }
 
-// TestSDKs runs the TypeScript, Kotlin and Python SDKs' own tests and quickstarts against the
-// stack sdktest.Start prepares, each in a subprocess with its environment.
+// TestSDKs runs the TypeScript, Kotlin and Python SDKs' own tests and quickstarts against one
+// local stack, each in a subprocess with its environment. The three run at once, each with an
+// Env of its own (organisations, fault proxy, customer's browser): they spend most of their
+// time waiting on the stack and on retries' backoffs.
 func TestSDKs(t *testing.T) {
 	t.Parallel() // with the type checks, which need no stack
 	for _, s := range suites {
@@ -71,11 +73,13 @@ func TestSDKs(t *testing.T) {
 			s.setup(t, filepath.Join(sdksDir(t), s.dir))
 		}
 	}
-	env := sdktest.Start(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
-	defer cancel()
+	stack := sdktest.StartStack(t)
 	for _, s := range suites {
 		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			env := stack.Env(t, "SDK "+s.name)
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+			defer cancel()
 			for _, step := range s.steps {
 				env.Faults.Reset()
 				run(ctx, t, filepath.Join(sdksDir(t), s.dir), append(env.Vars(), s.env...), step...)
