@@ -199,22 +199,25 @@ func TestAgainstStack(t *testing.T) {
 		env.Faults.Arm(sdktest.Fault{Method: "GET", Path: "/v1/accounts", Times: 2, Status: 502, Body: "<html>bad gateway</html>"})
 		var meta tok.Response
 		accounts, err := faulty.Accounts.List(ctx, nil, tok.CaptureResponse(&meta))
-		if err != nil || len(accounts.Data) == 0 || meta.Attempts != 3 {
-			t.Fatalf("after two 502s: %d attempts, %v", meta.Attempts, err)
+		log := env.Faults.Log()
+		if err != nil || len(accounts.Data) == 0 || meta.Attempts != len(log) {
+			t.Fatalf("after two 502s: %d attempts, proxy saw %s, %v", meta.Attempts, statuses(log), err)
 		}
-		if got := statuses(env.Faults.Log()); got != "502 502 200" {
-			t.Fatalf("proxy saw %s", got)
+		if got := statuses(withoutLimits(log)); got != "502 502 200" {
+			t.Fatalf("proxy saw %s", statuses(log))
 		}
 		// A fresh connection per request, so net/http's own retry of a reused one stays out.
 		env.Faults.Reset()
 		env.Faults.Arm(sdktest.Fault{Method: "GET", Path: "/v1/accounts", Times: 1, Drop: true})
 		fresh := newClient(t, env.FaultURL, env.APIKey, tok.WithBackoff(20*time.Millisecond, 200*time.Millisecond),
 			tok.WithHTTPClient(&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}))
-		if _, err := fresh.Accounts.List(ctx, nil, tok.CaptureResponse(&meta)); err != nil || meta.Attempts != 2 {
-			t.Fatalf("after a dropped connection: %d attempts, %v", meta.Attempts, err)
+		_, err = fresh.Accounts.List(ctx, nil, tok.CaptureResponse(&meta))
+		log = env.Faults.Log()
+		if err != nil || meta.Attempts != len(log) {
+			t.Fatalf("after a dropped connection: %d attempts, proxy saw %s, %v", meta.Attempts, statuses(log), err)
 		}
-		if got := statuses(env.Faults.Log()); got != "0 200" {
-			t.Fatalf("proxy saw %s", got)
+		if got := statuses(withoutLimits(log)); got != "0 200" {
+			t.Fatalf("proxy saw %s", statuses(log))
 		}
 	})
 
@@ -256,9 +259,13 @@ func TestAgainstStack(t *testing.T) {
 			t.Fatal(err)
 		}
 		log := env.Faults.Log()
-		if len(log) != 2 || log[0].IdempotencyKey == "" || log[0].IdempotencyKey != log[1].IdempotencyKey ||
-			statuses(log) != "502 201" || !meta.Replayed {
+		if statuses(withoutLimits(log)) != "502 201" || log[0].IdempotencyKey == "" || !meta.Replayed {
 			t.Fatalf("proxy saw %+v; replayed %v", log, meta.Replayed)
+		}
+		for _, e := range log {
+			if e.IdempotencyKey != log[0].IdempotencyKey {
+				t.Fatalf("a retry with another key: %+v", log)
+			}
 		}
 		if _, err := uuid.Parse(log[0].IdempotencyKey); err != nil {
 			t.Errorf("generated key %q is not a UUID", log[0].IdempotencyKey)
@@ -458,6 +465,20 @@ func envelope(code, message string) string {
 	b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": message,
 		"requestId": "req_01HXYZ0000000000000000000A", "details": []map[string]string{{"field": "f", "message": "m"}}}})
 	return string(b)
+}
+
+// withoutLimits leaves out the stack's 429s. A request that reaches Tok may meet a spent
+// burst, however quickly this machine ran the subtests before it; the SDK waits that out like
+// any 429 (a subtest of its own checks how), and the one before and after it are what a
+// subtest is about.
+func withoutLimits(log []sdktest.LogEntry) []sdktest.LogEntry {
+	var kept []sdktest.LogEntry
+	for _, e := range log {
+		if e.Status != http.StatusTooManyRequests {
+			kept = append(kept, e)
+		}
+	}
+	return kept
 }
 
 func statuses(log []sdktest.LogEntry) string {

@@ -53,9 +53,10 @@ class RetryTest(unittest.TestCase):
         retries = []
         page = proxied(on_retry=retries.append).banks.list()
         self.assertGreater(len(page), 0)
-        self.assertEqual(page.http_response.retries, 1)
         self.assertEqual(retries[0].status, 502)
-        self.assertEqual([r["status"] for r in faults.log()], [502, 200])
+        log = faults.log()
+        self.assertEqual(page.http_response.retries, len(log) - 1)
+        self.assertEqual([r["status"] for r in faults.without_limits(log)], [502, 200])
 
     def test_503_and_504_retried_with_growing_backoff(self) -> None:
         faults.add(method="GET", path="/v1/banks", status=503, body="upstream unavailable", headers={"Content-Type": "text/plain"})
@@ -99,11 +100,12 @@ class RetryTest(unittest.TestCase):
         consent = tok.consents.create(bank_id="sandbox-rs", callback_url=env("TOK_CALLBACK_URL"))
         self.assertEqual(consent.status, "AWAITING_AUTHORIZATION")
         self.assertTrue(consent.http_response.idempotent_replayed, "the retry should replay the first answer")
-        # A 429 waited out on the way (the suites share the organisation's bucket) is one
-        # more retry with the same key; the proxy loses only an answer Tok gave.
+        # A 429 waited out on the way is one more retry with the same key; the proxy loses
+        # only an answer Tok gave.
         attempts = [r for r in faults.log() if r["method"] == "POST"]
         self.assertEqual(consent.http_response.retries, len(attempts) - 1)
-        posts = [r for r in attempts if r["status"] != 429]
+        self.assertEqual({r["idempotencyKey"] for r in attempts}, {attempts[0]["idempotencyKey"]})
+        posts = faults.without_limits(attempts)
         self.assertEqual([r["status"] for r in posts], [502, 201])
         self.assertRegex(posts[0]["idempotencyKey"], UUID4)
         self.assertEqual(posts[1]["idempotencyKey"], posts[0]["idempotencyKey"])
@@ -119,7 +121,9 @@ class RetryTest(unittest.TestCase):
         b = tok.consents.create(bank_id="sandbox-rs", callback_url=env("TOK_CALLBACK_URL"), idempotency_key=key)
         self.assertEqual(b.id, a.id)
         self.assertTrue(b.http_response.idempotent_replayed)
-        self.assertEqual([r["idempotencyKey"] for r in faults.log()], [key, key])
+        log = faults.log()
+        self.assertEqual(len(faults.without_limits(log)), 2)
+        self.assertEqual({r["idempotencyKey"] for r in log}, {key})
 
     def test_post_without_key_not_retried(self) -> None:
         faults.add(method="POST", path="/v1/webhooks", status=502, body=envelope("BANK_API_ERROR"))

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { beforeEach, test } from "node:test";
 import { BankApiError, RateLimitError, ServiceUnavailableError, TokClient, TokConnectionError, TokTimeoutError } from "@tokapi/sdk";
-import { env, envelope, faults } from "./env.mjs";
+import { env, envelope, faults, withoutLimits } from "./env.mjs";
 
 const proxied = (options = {}) => new TokClient({ apiKey: env("TOK_API_KEY"), baseUrl: env("TOK_FAULT_URL"), ...options });
 
@@ -47,10 +47,10 @@ test("a 502 on a GET is retried", async () => {
   const retries = [];
   const page = await proxied({ onRetry: (e) => retries.push(e) }).banks.list();
   assert.ok(page.length > 0);
-  assert.equal(page.$response.retries, 1);
   assert.equal(retries[0].status, 502);
   const log = await faults.log();
-  assert.deepEqual(log.map((r) => r.status), [502, 200]);
+  assert.equal(page.$response.retries, log.length - 1);
+  assert.deepEqual(withoutLimits(log).map((r) => r.status), [502, 200]);
 });
 
 test("503 and 504 are retried with growing backoff", async () => {
@@ -97,11 +97,12 @@ test("a creating POST is retried with the same automatic Idempotency-Key and ans
   const consent = await tok.consents.create({ bankId: "sandbox-rs", callbackUrl: env("TOK_CALLBACK_URL") });
   assert.equal(consent.status, "AWAITING_AUTHORIZATION");
   assert.equal(consent.$response.idempotentReplayed, true, "the retry should replay the first answer");
-  // A 429 waited out on the way (the suites share the organisation's bucket) is one more
-  // retry with the same key; the proxy loses only an answer Tok gave.
+  // A 429 waited out on the way is one more retry with the same key; the proxy loses only an
+  // answer Tok gave.
   const attempts = (await faults.log()).filter((r) => r.method === "POST");
   assert.equal(consent.$response.retries, attempts.length - 1);
-  const posts = attempts.filter((r) => r.status !== 429);
+  assert.deepEqual([...new Set(attempts.map((r) => r.idempotencyKey))], [attempts[0].idempotencyKey]);
+  const posts = withoutLimits(attempts);
   assert.deepEqual(posts.map((r) => r.status), [502, 201]);
   assert.match(posts[0].idempotencyKey, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   assert.equal(posts[1].idempotencyKey, posts[0].idempotencyKey);
@@ -120,7 +121,9 @@ test("a caller's Idempotency-Key is sent as given", async () => {
   const b = await tok.consents.create({ bankId: "sandbox-rs", callbackUrl: env("TOK_CALLBACK_URL") }, { idempotencyKey: key });
   assert.equal(b.id, a.id);
   assert.equal(b.$response.idempotentReplayed, true);
-  assert.deepEqual((await faults.log()).map((r) => r.idempotencyKey), [key, key]);
+  const log = await faults.log();
+  assert.equal(withoutLimits(log).length, 2);
+  assert.deepEqual([...new Set(log.map((r) => r.idempotencyKey))], [key]);
 });
 
 test("a POST without an Idempotency-Key is not retried after a 502", async () => {
