@@ -137,8 +137,8 @@ const functionModule = "infra/modules/function/main.tf"
 
 // buildSettings are the build environment variables of the function module that change
 // the binary: GOOGLE_GOLDFLAGS, which the Go buildpack passes to go build as -ldflags, and
-// CGO_ENABLED, which go build reads itself.
-var buildSettings = []string{"GOOGLE_GOLDFLAGS", "CGO_ENABLED"}
+// CGO_ENABLED and GOFLAGS, which go build reads itself.
+var buildSettings = []string{"GOOGLE_GOLDFLAGS", "CGO_ENABLED", "GOFLAGS"}
 
 // productionBuild returns the values the function module gives buildSettings, by name; a
 // setting it does not give is absent.
@@ -171,7 +171,7 @@ func buildStaged(b *testing.B, settings map[string]string, dir string) string {
 	bin := filepath.Join(dir, "function.bin")
 	cmd := exec.CommandContext(b.Context(), "go", "build", "-ldflags="+settings["GOOGLE_GOLDFLAGS"], "-o", bin, "./cmd/buildpackmain")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod -trimpath", "GOWORK=off")
+	cmd.Env = append(os.Environ(), strings.TrimSpace("GOFLAGS=-mod=mod -trimpath "+settings["GOFLAGS"]), "GOWORK=off")
 	if cgo, ok := settings["CGO_ENABLED"]; ok {
 		cmd.Env = append(cmd.Env, "CGO_ENABLED="+cgo)
 	}
