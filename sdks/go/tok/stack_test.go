@@ -467,10 +467,10 @@ func envelope(code, message string) string {
 	return string(b)
 }
 
-// withoutLimits leaves out the stack's 429s. A request that reaches Tok may meet a spent
-// burst, however quickly this machine ran the subtests before it; the SDK waits that out like
-// any 429 (a subtest of its own checks how), and the one before and after it are what a
-// subtest is about.
+// withoutLimits leaves out the stack's 429s. A request that reaches Tok may find the burst
+// spent by the subtests before it, the sooner the faster the machine; the SDK waits that out
+// like any 429 (a subtest of its own checks how), and the other answers are what a subtest
+// checks.
 func withoutLimits(log []sdktest.LogEntry) []sdktest.LogEntry {
 	var kept []sdktest.LogEntry
 	for _, e := range log {
