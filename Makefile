@@ -19,7 +19,7 @@ FUZZ_TARGETS := \
 	./shared/apikey:FuzzParse:100000 \
 	./shared/payments:FuzzAdvance:1000
 
-.PHONY: setup dev test unit fuzz tffmt lint vuln stage tools clean bench
+.PHONY: setup dev test unit fuzz linkcache tffmt lint vuln stage tools clean bench
 
 ## setup: installs what dev and test need (Chromium, Java, the emulators) where missing.
 setup:
@@ -40,7 +40,13 @@ test: setup
 # DWARF and symbol table (-s -w), which no test reads: each of the ~75 test binaries links in
 # a quarter less time. The local stack builds its functions binary with the same flags
 # (emulators/localstack), so the packages compile once for both.
-TESTFLAGS := -trimpath -ldflags='-s -w'
+#
+# go test links every test binary it runs anew, even of unchanged code (it caches compiled
+# packages, not linked tests), so its links go through scripts/linkcache, which keeps each test
+# binary in ~/.cache/tok/links under the SHA-256 of the link's inputs: a fresh clone, or a second
+# run, copies the binaries of unchanged packages instead of linking them.
+LINKCACHE := $(CURDIR)/.tok/bin/linkcache
+TESTFLAGS := -trimpath -ldflags='-s -w' -toolexec=$(LINKCACHE)
 
 # Test packages spend most of their time waiting: on the emulators, the local stack, Chromium
 # and the SDKs' subprocesses. go test runs as many packages at once as there are cores; twice
@@ -54,16 +60,19 @@ TESTP ?= $(shell echo $$(( 2 * $$(getconf _NPROCESSORS_ONLN) )))
 SLOWFIRST := ./sdks/sdktest ./emulators/localstack ./e2e/paymentflow ./functions/payments \
 	./functions/hostedpages ./functions/callback ./sdks/go/tok ./scripts/stage ./shared/ratelimit
 
-unit: setup
+unit: setup linkcache
 	$(GO) run ./emulators/cmd/withemulators -logdir .tok/test-logs -- \
 		$(GO) test -count=1 -p $(TESTP) $(TESTFLAGS) -timeout 20m $(SLOWFIRST) ./...
 
-fuzz:
+fuzz: linkcache
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; rest=$${t#*:}; fn=$${rest%%:*}; n=$${rest##*:}; \
 		echo "fuzz $$pkg $$fn ($$n inputs)"; \
-		$(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$${n}x $$pkg; \
+		$(GO) test $(TESTFLAGS) -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$${n}x $$pkg; \
 	done
+
+linkcache:
+	$(GO) build -trimpath -o $(LINKCACHE) ./scripts/linkcache
 
 # terraform fmt where Terraform is installed; the HCL tests in infra/ check formatting
 # with hclwrite everywhere.
