@@ -84,15 +84,19 @@ func parseLink(tool string, args []string) (link, bool) {
 }
 
 // cacheDir is where linked binaries are kept.
-func cacheDir() string {
-	if d := os.Getenv("TOK_LINKCACHE"); d != "" {
+func cacheDir() string { return userCache("TOK_LINKCACHE", "tok", "links") }
+
+// userCache is the folder the environment variable env names, or else the user cache
+// folder's elem ("" where there is none).
+func userCache(env string, elem ...string) string {
+	if d := os.Getenv(env); d != "" {
 		return d
 	}
 	d, err := os.UserCacheDir()
 	if err != nil {
 		return ""
 	}
-	return filepath.Join(d, "tok", "links")
+	return filepath.Join(append([]string{d}, elem...)...)
 }
 
 // run links, from the cache where it holds the key's binary, and returns the exit code.
@@ -208,16 +212,7 @@ func contentID(gocache, path string) (string, error) {
 
 // buildCache is go's build cache folder as go finds it: GOCACHE, or the user cache folder's
 // go-build.
-func buildCache() string {
-	if d := os.Getenv("GOCACHE"); d != "" {
-		return d
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(d, "go-build")
-}
+func buildCache() string { return userCache("GOCACHE", "go-build") }
 
 // unwork replaces go's temporary work folder in s, so that the key is the same in every run.
 func (l link) unwork(s string) string { return strings.ReplaceAll(s, l.work, "$WORK") }
