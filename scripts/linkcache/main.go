@@ -29,8 +29,8 @@ import (
 	"time"
 )
 
-// maxBytes is about how much the cache keeps: some thirty code versions' worth of test
-// binaries for this repository (each version about 80 of 20–30 MB, most shared between versions).
+// maxBytes is about how much the cache keeps: five whole sets of this repository's test
+// binaries (one set, 74 binaries, is 1.2 GB), more where code versions share packages.
 const maxBytes = 6 << 30
 
 func main() {
