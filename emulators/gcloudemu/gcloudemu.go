@@ -30,6 +30,8 @@ type Options struct {
 	LogDir       string        // stdout and stderr go to LogDir/<name>.log; "" uses a temporary directory removed on Stop
 	HeapMB       int           // Java maximum heap; 0 means 512
 	ReadyTimeout time.Duration // how long to wait for `GET /` to answer Ok; 0 means 60s
+
+	pickPort func(context.Context) (int, error) // nil is freePort; tests choose the ports
 }
 
 const (
@@ -37,6 +39,8 @@ const (
 	defaultReadyTimeout = 60 * time.Second
 	// stopGrace is how long Stop waits after SIGTERM before it sends SIGKILL.
 	stopGrace = 5 * time.Second
+	// portAttempts bounds the starts on ports this package picks (see start).
+	portAttempts = 3
 )
 
 // Emulator is a running emulator process group.
@@ -187,7 +191,38 @@ type launch struct {
 // keeps running without serving (after a BindException, for one), so waiting is pointless.
 const mainDied = `Exception in thread "main"`
 
+// start runs the emulator on opts.Port, or on a port it picks. A picked port is free when
+// picked, but another process can bind it (or one of the ports the Firestore emulator picks
+// for itself) before the JVM does: a start that fails with a BindException is then tried again
+// on a new port. A port the caller chose is tried once.
 func start(ctx context.Context, l launch, opts Options) (*Emulator, error) {
+	if opts.Port != 0 {
+		return startOn(ctx, l, opts, opts.Port)
+	}
+	pick := opts.pickPort
+	if pick == nil {
+		pick = freePort
+	}
+	for attempt := 1; ; attempt++ {
+		port, err := pick(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("start %s: %w", l.name, err)
+		}
+		e, err := startOn(ctx, l, opts, port)
+		if !errors.Is(err, errPortTaken) || attempt == portAttempts {
+			return e, err
+		}
+		slog.Warn("emulator lost a port to another process; starting it on another", "emulator", l.name, "port", port)
+	}
+}
+
+// errPortTaken marks a start that failed because a port the emulator binds was taken.
+var errPortTaken = errors.New("port taken")
+
+// bindFailed appears in the log of an emulator that could not bind a port.
+const bindFailed = "java.net.BindException"
+
+func startOn(ctx context.Context, l launch, opts Options, port int) (*Emulator, error) {
 	name := l.name
 	heapMB := opts.HeapMB
 	if heapMB == 0 {
@@ -196,13 +231,6 @@ func start(ctx context.Context, l launch, opts Options) (*Emulator, error) {
 	readyTimeout := opts.ReadyTimeout
 	if readyTimeout == 0 {
 		readyTimeout = defaultReadyTimeout
-	}
-	port := opts.Port
-	if port == 0 {
-		var err error
-		if port, err = freePort(ctx); err != nil {
-			return nil, fmt.Errorf("start %s: %w", name, err)
-		}
 	}
 	e := &Emulator{name: name, host: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), exited: make(chan struct{})}
 
@@ -242,8 +270,11 @@ func start(ctx context.Context, l launch, opts Options) (*Emulator, error) {
 
 	if err := e.waitReady(ctx, readyTimeout, l.startLog); err != nil {
 		tail := spawn.LogTail(e.logPath)
-		_ = e.Stop()
-		return nil, fmt.Errorf("start %s: %w\n--- last lines of %s ---\n%s", name, err, e.logPath, tail)
+		if log, _ := os.ReadFile(e.logPath); bytes.Contains(log, []byte(bindFailed)) {
+			err = fmt.Errorf("%w: %w", errPortTaken, err)
+		}
+		_ = e.Stop() // after reading the log: Stop removes a temporary log directory
+		return nil, fmt.Errorf("start %s on port %d: %w\n--- last lines of %s ---\n%s", name, port, err, e.logPath, tail)
 	}
 	slog.Info("emulator ready", "emulator", name, "host", e.host, "pid", e.cmd.Process.Pid,
 		"startup", time.Since(began).Round(time.Millisecond), "log", e.logPath)
@@ -311,7 +342,7 @@ func (e *Emulator) removeTempDir() {
 }
 
 // freePort picks a free port (see spawn.ReservePort). Another process could still take it
-// before the emulator binds it; the emulator then exits and the start fails with its log.
+// before the emulator binds it; start then picks another.
 func freePort(ctx context.Context) (int, error) {
 	l, port, err := spawn.ReservePort(ctx)
 	if err != nil {
