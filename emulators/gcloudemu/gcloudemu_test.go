@@ -131,44 +131,38 @@ func TestTakenPort(t *testing.T) {
 	}
 }
 
-// TestLostPortIsPickedAgain has the first port an emulator is given be one that another process
-// holds, as when a port picked free is bound by someone else before the JVM binds it: the start
-// succeeds on the next port picked. When every port it is given is taken, the Firestore
-// emulator's start stops after portAttempts tries with the BindException.
+// TestLostPortIsPickedAgain has the first port the Firestore emulator is given be one that
+// another process holds, as when a port picked free is bound by someone else before the JVM
+// binds it: the start succeeds on the next port picked. When every port it is given is taken,
+// the start stops after portAttempts tries with the BindException. (One emulator is enough:
+// the retry is start's, and each try is a JVM start.)
 func TestLostPortIsPickedAgain(t *testing.T) {
-	for name, start := range starts {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			taken := sharedPort(t, "PUBSUB_EMULATOR_HOST")
-			var picks int
-			pick := func(ctx context.Context) (int, error) {
-				picks++
-				if picks == 1 {
-					return taken, nil
-				}
-				return freePort(ctx)
-			}
-			e, err := start(t.Context(), Options{HeapMB: 128, ReadyTimeout: 4 * time.Minute, pickPort: pick})
-			if err != nil {
-				t.Fatalf("start after a lost port: %v", err)
-			}
-			t.Cleanup(func() { _ = e.Stop() })
-			if picks != 2 || e.Host() == "127.0.0.1:"+strconv.Itoa(taken) {
-				t.Errorf("%d ports picked, running on %s; want the second pick, not the taken port %d", picks, e.Host(), taken)
-			}
+	t.Parallel()
+	taken := sharedPort(t, "PUBSUB_EMULATOR_HOST")
+	var picks int
+	pick := func(ctx context.Context) (int, error) {
+		picks++
+		if picks == 1 {
+			return taken, nil
+		}
+		return freePort(ctx)
+	}
+	e, err := StartFirestore(t.Context(), Options{HeapMB: 128, ReadyTimeout: 4 * time.Minute, pickPort: pick})
+	if err != nil {
+		t.Fatalf("start after a lost port: %v", err)
+	}
+	t.Cleanup(func() { _ = e.Stop() })
+	if picks != 2 || e.Host() == "127.0.0.1:"+strconv.Itoa(taken) {
+		t.Errorf("%d ports picked, running on %s; want the second pick, not the taken port %d", picks, e.Host(), taken)
+	}
 
-			if name != "firestore" {
-				return // one emulator is enough for the bound, each try being a JVM start
-			}
-			picks = 0
-			always := func(context.Context) (int, error) { picks++; return taken, nil }
-			if e, err := start(t.Context(), Options{HeapMB: 128, ReadyTimeout: 4 * time.Minute, pickPort: always}); err == nil {
-				_ = e.Stop()
-				t.Fatal("start with every port taken succeeded")
-			} else if !strings.Contains(err.Error(), "BindException") || picks != portAttempts {
-				t.Errorf("after %d picks: %v; want %d picks and the BindException", picks, err, portAttempts)
-			}
-		})
+	picks = 0
+	always := func(context.Context) (int, error) { picks++; return taken, nil }
+	if e, err := StartFirestore(t.Context(), Options{HeapMB: 128, ReadyTimeout: 4 * time.Minute, pickPort: always}); err == nil {
+		_ = e.Stop()
+		t.Fatal("start with every port taken succeeded")
+	} else if !strings.Contains(err.Error(), "BindException") || picks != portAttempts {
+		t.Errorf("after %d picks: %v; want %d picks and the BindException", picks, err, portAttempts)
 	}
 }
 
