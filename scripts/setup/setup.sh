@@ -47,22 +47,40 @@ install_packages() {
 }
 
 # The spec's npm tools, pinned by api/tools/package-lock.json, in .tok/node (outside the Go
-# module's packages); reinstalled only when the lockfile changes.
+# module's packages); reinstalled only when the lockfile changes. An installed tree is kept in
+# the user's cache under the hash of the lockfile and of node and npm, as Go keeps its module
+# cache, so a fresh clone copies it instead of running npm ci again.
 install_node_tools() {
-  local root dir
+  local root dir key cached tmp
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
   dir="$root/.tok/node"
   if cmp -s "$root/api/tools/package-lock.json" "$dir/package-lock.json" && [ -d "$dir/node_modules" ]; then
     return 0
   fi
-  echo "setup: npm ci of api/tools into .tok/node"
+  key="$( (cat "$root/api/tools/package.json" "$root/api/tools/package-lock.json"
+    stat -L -c '%n %s %Y' "$(command -v node)" "$(command -v npm)") | sha256sum | cut -c1-64)"
+  cached="${XDG_CACHE_HOME:-$HOME/.cache}/tok/node-tools/$key"
+  rm -rf "$dir"
   mkdir -p "$dir"
-  cp "$root/api/tools/package.json" "$root/api/tools/package-lock.json" "$dir/"
-  if ! npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/tmp/tok-setup-npm.log 2>&1; then
-    rm -f "$dir/package-lock.json"
-    echo "setup: npm ci of api/tools failed (log: /tmp/tok-setup-npm.log)" >&2
-    exit 1
+  if [ -d "$cached/node_modules" ] && cp -a "$cached/node_modules" "$dir/"; then
+    echo "setup: api/tools' node_modules from $cached"
+  else
+    rm -rf "$dir/node_modules"
+    echo "setup: npm ci of api/tools into .tok/node"
+    cp "$root/api/tools/package.json" "$root/api/tools/package-lock.json" "$dir/"
+    if ! npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/tmp/tok-setup-npm.log 2>&1; then
+      rm -f "$dir/package-lock.json"
+      echo "setup: npm ci of api/tools failed (log: /tmp/tok-setup-npm.log)" >&2
+      exit 1
+    fi
+    # Kept whole or not at all: a temporary copy renamed.
+    if mkdir -p "$(dirname "$cached")" && tmp="$(mktemp -d "$(dirname "$cached")/tmp-XXXXXX")"; then
+      cp -a "$dir/node_modules" "$tmp/" && mv -T "$tmp" "$cached" 2>/dev/null
+      rm -rf "$tmp"
+    fi
   fi
+  # Written last: it marks the tree complete.
+  cp "$root/api/tools/package.json" "$root/api/tools/package-lock.json" "$dir/"
 }
 
 # Go tools the benchmarks run (make bench), pinned, built from the Go module proxy into

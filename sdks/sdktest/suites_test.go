@@ -119,24 +119,19 @@ func run(ctx context.Context, t *testing.T, dir string, env []string, args ...st
 
 var npmMu sync.Mutex
 
-// npmInstall installs the TypeScript SDK's pinned dev dependencies from its lock file, unless
-// the installed tree already matches it; one test at a time, as npm ci replaces node_modules.
+// npmInstall installs the TypeScript SDK's pinned dev dependencies from its lock file (see
+// cachedOutput); one test at a time, as npm ci replaces node_modules.
 func npmInstall(t *testing.T, dir string) {
 	t.Helper()
 	npmMu.Lock()
 	defer npmMu.Unlock()
-	lock, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stamp := filepath.Join(dir, "node_modules", ".tok-lock")
-	if installed, err := os.ReadFile(stamp); err == nil && bytes.Equal(installed, lock) {
-		return
-	}
-	run(context.Background(), t, dir, os.Environ(), "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
-	if err := os.WriteFile(stamp, lock, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	h := sha256.New()
+	hashSources(t, h, dir, "package.json", "package-lock.json")
+	hashTools(t, h, "node", "npm")
+	cachedOutput(t, "typescript-node-modules", filepath.Join(dir, "node_modules"), filepath.Join(dir, "node_modules", ".tok-lock"),
+		hex.EncodeToString(h.Sum(nil)), func() {
+			run(context.Background(), t, dir, os.Environ(), "npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+		})
 }
 
 // The Kotlin SDK compiles with Debian's kotlinc (packages kotlin, libgoogle-gson-java and
@@ -148,55 +143,62 @@ var (
 )
 
 // compileKotlin compiles the SDK, its tests and its examples in one kotlinc run into
-// build/classes, unless it holds a compilation of the same sources already. Compilations are
-// also kept by the hash of their sources and compiler in the user's cache directory, as Go
-// keeps its builds, so a fresh clone of unchanged sources does not compile them again.
+// build/classes (see cachedOutput).
 func compileKotlin(t *testing.T, dir string) {
 	t.Helper()
-	sum := kotlinInputs(t, dir)
-	classes := filepath.Join(dir, "build", "classes")
-	stamp := filepath.Join(dir, "build", "classes.sha256")
-	if got, err := os.ReadFile(stamp); err == nil && string(got) == sum {
-		t.Logf("kotlinc: build/classes is up to date")
-		return
-	}
-	if err := os.RemoveAll(classes); err != nil {
-		t.Fatal(err)
-	}
-	var cached string
-	if c, err := os.UserCacheDir(); err == nil {
-		cached = filepath.Join(c, "tok", "kotlin-classes", sum)
-	}
-	if cached != "" && os.CopyFS(classes, os.DirFS(cached)) == nil {
-		t.Logf("kotlinc: build/classes from %s", cached)
-	} else {
-		if err := os.RemoveAll(classes); err != nil {
-			t.Fatal(err)
-		}
-		run(t.Context(), t, dir, os.Environ(), "kotlinc", "-nowarn", "-cp", strings.Join(kotlinLibs, ":"),
-			"-d", "build/classes", "src/main/kotlin", "src/test/kotlin", "examples")
-		if cached != "" {
-			keep(t, classes, cached)
-		}
-	}
-	if err := os.WriteFile(stamp, []byte(sum), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	h := sha256.New()
+	hashSources(t, h, dir, "src", "examples")
+	hashTools(t, h, "kotlinc")
+	hashFiles(t, h, append([]string{"/usr/share/java/kotlin-stdlib.jar"}, kotlinLibs...)...)
+	cachedOutput(t, "kotlin-classes", filepath.Join(dir, "build", "classes"), filepath.Join(dir, "build", "classes.sha256"),
+		hex.EncodeToString(h.Sum(nil)), func() {
+			run(t.Context(), t, dir, os.Environ(), "kotlinc", "-nowarn", "-cp", strings.Join(kotlinLibs, ":"),
+				"-d", "build/classes", "src/main/kotlin", "src/test/kotlin", "examples")
+		})
 }
 
-// buildTypeScript runs npm run build (tsc) unless dist holds a build of the same sources,
-// configuration and locked dependencies, as compileKotlin keeps build/classes.
+// buildTypeScript runs npm run build (tsc) into dist (see cachedOutput), from the sources,
+// configuration and locked dependencies.
 func buildTypeScript(t *testing.T, dir string) {
 	t.Helper()
 	h := sha256.New()
 	hashSources(t, h, dir, "src", "scripts", "package.json", "package-lock.json", "tsconfig.json", "tsconfig.esm.json", "tsconfig.cjs.json")
-	sum := hex.EncodeToString(h.Sum(nil))
-	stamp := filepath.Join(dir, "node_modules", ".tok-dist.sha256") // not in dist, which npm publishes
+	// The stamp is not in dist, which npm publishes.
+	cachedOutput(t, "typescript-dist", filepath.Join(dir, "dist"), filepath.Join(dir, "node_modules", ".tok-dist.sha256"),
+		hex.EncodeToString(h.Sum(nil)), func() {
+			run(t.Context(), t, dir, os.Environ(), "npm", "run", "--silent", "build")
+		})
+}
+
+// cachedOutput makes the folder out what build makes from the inputs whose hash is sum. out
+// is left as it is when stamp holds sum. Otherwise it is copied from the user's cache
+// directory, tok/<kind>/<sum>, or built and then kept there, as Go keeps its builds: a fresh
+// clone of unchanged sources builds nothing again. The cache is a help only: when it cannot
+// be read or written, build runs.
+func cachedOutput(t *testing.T, kind, out, stamp, sum string, build func()) {
+	t.Helper()
 	if got, err := os.ReadFile(stamp); err == nil && string(got) == sum {
-		t.Logf("tsc: dist is up to date")
+		t.Logf("%s: %s is up to date", kind, out)
 		return
 	}
-	run(t.Context(), t, dir, os.Environ(), "npm", "run", "--silent", "build")
+	if err := os.RemoveAll(out); err != nil {
+		t.Fatal(err)
+	}
+	var cached string
+	if c, err := os.UserCacheDir(); err == nil {
+		cached = filepath.Join(c, "tok", kind, sum)
+	}
+	if cached != "" && os.CopyFS(out, os.DirFS(cached)) == nil {
+		t.Logf("%s: %s from %s", kind, out, cached)
+	} else {
+		if err := os.RemoveAll(out); err != nil {
+			t.Fatal(err)
+		}
+		build()
+		if cached != "" {
+			keep(t, out, cached)
+		}
+	}
 	if err := os.WriteFile(stamp, []byte(sum), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -226,44 +228,49 @@ func hashSources(t *testing.T, h io.Writer, dir string, roots ...string) {
 	}
 }
 
-// kotlinInputs hashes what a Kotlin compilation depends on: the sources (by path relative
-// to the SDK) and the compiler and libraries (by path, size and time).
-func kotlinInputs(t *testing.T, dir string) string {
+// hashTools writes the programs named (found on PATH, links resolved) into h by path, size
+// and time, which change when a package manager installs another version.
+func hashTools(t *testing.T, h io.Writer, names ...string) {
 	t.Helper()
-	h := sha256.New()
-	hashSources(t, h, dir, "src", "examples")
-	kotlinc, err := exec.LookPath("kotlinc")
-	if err != nil {
-		t.Fatalf("kotlinc is not installed (scripts/setup/setup.sh installs it): %v", err)
+	for _, name := range names {
+		path, err := exec.LookPath(name)
+		if err != nil {
+			t.Fatalf("%s is not installed (scripts/setup/setup.sh installs it): %v", name, err)
+		}
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			path = real
+		}
+		hashFiles(t, h, path)
 	}
-	if real, err := filepath.EvalSymlinks(kotlinc); err == nil {
-		kotlinc = real
-	}
-	for _, f := range append([]string{kotlinc, "/usr/share/java/kotlin-stdlib.jar"}, kotlinLibs...) {
+}
+
+// hashFiles writes files into h by path, size and time.
+func hashFiles(t *testing.T, h io.Writer, paths ...string) {
+	t.Helper()
+	for _, f := range paths {
 		fi, err := os.Stat(f)
 		if err != nil {
-			t.Fatalf("Kotlin toolchain: %v", err)
+			t.Fatalf("toolchain: %v", err)
 		}
 		fmt.Fprintf(h, "%s %d %d\n", f, fi.Size(), fi.ModTime().UnixNano())
 	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
-// keep copies a compilation into the cache, whole or not at all (a temporary copy renamed).
-func keep(t *testing.T, classes, cached string) {
+// keep copies a build's output into the cache, whole or not at all (a temporary copy renamed).
+func keep(t *testing.T, out, cached string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(cached), 0o750); err != nil {
-		t.Logf("kotlinc: no cache: %v", err)
+		t.Logf("%s: not kept: %v", out, err)
 		return
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(cached), "tmp-")
 	if err != nil {
-		t.Logf("kotlinc: no cache: %v", err)
+		t.Logf("%s: not kept: %v", out, err)
 		return
 	}
-	dst := filepath.Join(tmp, "classes")
-	if err := os.CopyFS(dst, os.DirFS(classes)); err == nil {
-		_ = os.Rename(dst, cached) // another run may have kept the same compilation first
+	dst := filepath.Join(tmp, "out")
+	if err := os.CopyFS(dst, os.DirFS(out)); err == nil {
+		_ = os.Rename(dst, cached) // another run may have kept the same output first
 	}
 	_ = os.RemoveAll(tmp)
 }
